@@ -1,0 +1,266 @@
+"""The `isolint` command line: check, fix, rule.
+
+Exit codes follow ruff: 0 no findings, 1 findings, 2 usage, configuration or
+internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import click
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+from .rules import ALL_RULES, FAMILIES, lookup
+
+OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit")
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _split_selectors(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _selection_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--select", multiple=True, metavar="RULES", help="Rules to enable (codes, prefixes, names, ALL); replaces the configured `select`."),
+        click.option("--ignore", multiple=True, metavar="RULES", help="Rules to disable, on top of the configured `ignore`."),
+        click.option("--extend-select", multiple=True, metavar="RULES", help="Rules to enable on top of `select`."),
+        click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Use this isolint.toml or pyproject.toml."),
+        click.option("--isolated", is_flag=True, help="Ignore all configuration files."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the results cache."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count)."),
+        click.option("--force-exclude", is_flag=True, help="Apply exclusions to paths named on the command line too (as pre-commit passes them)."),
+        click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _settings(paths: Sequence[Path], config_file: Path | None, isolated: bool, select: Sequence[str], ignore: Sequence[str], extend_select: Sequence[str]) -> Settings:
+    overrides = {}
+    for key, value in (("select", select), ("ignore", ignore), ("extend-select", extend_select)):
+        if value:
+            overrides[key] = _split_selectors(value)
+    return load_settings(paths, config_file=config_file, isolated=isolated, overrides=overrides)
+
+
+def _jobs(jobs: int | None) -> int:
+    return jobs or os.cpu_count() or 1
+
+
+def _emit(text: str, output_file: Path | None) -> None:
+    if output_file is None:
+        click.echo(text, nl=False)
+        return
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    output_file.write_text(click.unstyle(text), encoding="utf-8")
+
+
+def _warn(messages: Sequence[str]) -> None:
+    for message in messages:
+        click.echo(f"warning: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="isolint")
+def cli() -> None:
+    """Find and fix the patterns that leak one user's request into another's."""
+
+
+@cli.command()
+@_selection_options
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="full", show_default=True)
+@click.option("--output-file", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--statistics", is_flag=True, help="Show a count per rule instead of each finding.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--show-fixes", is_flag=True, help="Show the diff each available fix would make.")
+@click.option("--unsafe-fixes", is_flag=True, help="Count unsafe fixes as available in --show-fixes.")
+@click.option("--add-ignore", is_flag=True, help="Stamp `# isolint: ignore[CODE]` on every current finding.")
+def check(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    config_file: Path | None,
+    isolated: bool,
+    no_cache: bool,
+    jobs: int | None,
+    force_exclude: bool,
+    output_format: str,
+    output_file: Path | None,
+    statistics: bool,
+    exit_zero: bool,
+    show_fixes: bool,
+    unsafe_fixes: bool,
+    add_ignore: bool,
+) -> int:
+    """Report isolation problems in PATHS (default: the current directory)."""
+    from .output import TEXT_FORMATS, render
+    from .output.text import statistics as stats_rows
+    from .output.text import statistics_text, summary
+    from .runner import add_ignores, run_check
+
+    targets = list(paths) or [Path(".")]
+    settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    if add_ignore:
+        stamped, left, warnings = add_ignores(targets, settings, jobs=_jobs(jobs), force_exclude=force_exclude)
+        _warn(warnings)
+        click.echo(f"Added {stamped} isolint: ignore directive{'s' if stamped != 1 else ''}.", err=True)
+        for finding in left:
+            click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} could not be suppressed here", err=True)
+        return EXIT_FINDINGS if left and not exit_zero else EXIT_CLEAN
+
+    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
+    _warn(result.warnings)
+    findings = result.findings
+    if statistics:
+        if output_format in ("json", "json-lines"):
+            text = json.dumps(stats_rows(findings), indent=2) + "\n"
+        else:
+            text = statistics_text(findings)
+    else:
+        text = render(findings, output_format)
+        if output_format in TEXT_FORMATS:
+            if show_fixes:
+                text += _fix_previews(findings, unsafe_fixes)
+            text += ("\n" if findings else "") + summary(findings)
+    _emit(text, output_file)
+    return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
+
+
+def _fix_previews(findings: Sequence[Any], unsafe: bool) -> str:
+    from .findings import SAFE
+    from .fixes import apply_fixes, unified_diff
+    from .source import decode, read_bytes
+
+    chunks = []
+    for finding in findings:
+        if finding.fix is None or not (unsafe or finding.fix.applicability == SAFE):
+            continue
+        text = decode(read_bytes(Path(finding.path))).text
+        new_text, _ = apply_fixes(text, [finding.fix])
+        label = f"{finding.code} at {finding.path}:{finding.location.row}: {finding.fix.message}"
+        chunks.append(f"Fix for {label}\n{unified_diff(finding.path, text, new_text)}")
+    return ("\n" + "\n".join(chunks)) if chunks else ""
+
+
+@cli.command()
+@_selection_options
+@click.option("--unsafe-fixes", is_flag=True, help="Apply unsafe fixes too (they may change behaviour; review the diff).")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the fixes and write nothing; exit 1 if anything would change.")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if anything would be fixed.")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True, help="Format of the findings that remain.")
+def fix(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    config_file: Path | None,
+    isolated: bool,
+    no_cache: bool,
+    jobs: int | None,
+    force_exclude: bool,
+    unsafe_fixes: bool,
+    show_diff: bool,
+    check_only: bool,
+    output_format: str,
+) -> int:
+    """Apply the available fixes in PATHS; report what remains."""
+    from .output import TEXT_FORMATS, render
+    from .runner import run_fix
+
+    if show_diff and check_only:
+        raise click.UsageError("--diff and --check cannot be combined")
+    targets = list(paths) or [Path(".")]
+    settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    mode = "diff" if show_diff else "check" if check_only else "write"
+    result = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude)
+    _warn(result.warnings)
+    for failed in (f for f in result.fixed_files if f.error):
+        click.echo(f"warning: {failed.path}: {failed.error}", err=True)
+    changed = [f for f in result.fixed_files if f.applied]
+    if mode != "write":
+        if mode == "diff":
+            click.echo("".join(f.diff for f in changed), nl=False)
+        else:
+            for f in changed:
+                click.echo(f"Would fix {f.applied} finding{'s' if f.applied != 1 else ''} in {f.path}")
+        click.echo(f"Would apply {result.applied} fix{'es' if result.applied != 1 else ''} in {len(changed)} file{'s' if len(changed) != 1 else ''}.", err=True)
+        return EXIT_FINDINGS if changed else EXIT_CLEAN
+
+    remaining = result.findings
+    report = render(remaining, output_format)
+    manual = sum(1 for f in remaining if f.fix is None and f.code != "ISO000")
+    unsafe_left = sum(1 for f in remaining if f.fix is not None and f.fix.applicability != "safe")
+    line = f"{result.applied} fix{'es' if result.applied != 1 else ''} applied, {len(remaining)} finding{'s' if len(remaining) != 1 else ''} remaining ({manual} need manual migration)"
+    if unsafe_left and not unsafe_fixes:
+        line += f"; {unsafe_left} more fixable with --unsafe-fixes"
+    if output_format in TEXT_FORMATS:
+        click.echo(report + ("\n" if report else "") + line + ".")
+    else:
+        click.echo(report, nl=False)
+        click.echo(line + ".", err=True)
+    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+
+
+@cli.command()
+@click.argument("rule_id", required=False, metavar="CODE|NAME")
+@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+@click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True)
+def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
+    """Show a rule's documentation, or list every rule with --all."""
+    from .docs import read_doc
+
+    if show_all == (rule_id is not None):
+        raise click.UsageError("give either a rule code or name, or --all")
+    if show_all:
+        rows = [
+            {"code": r.code, "name": r.name, "family": r.family, "fix": r.fix_safety, "summary": r.summary}
+            for r in ALL_RULES
+        ]
+        if output_format == "json":
+            click.echo(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                click.echo(f"{row['code']}  {row['name']:<36} {row['family']:<13} fix: {row['fix']:<7} {row['summary']}")
+        return EXIT_CLEAN
+    found = lookup(rule_id or "")
+    if found is None:
+        raise ConfigError(f"unknown rule {rule_id!r} (see `isolint rule --all`)")
+    doc = read_doc(found)
+    if output_format == "json":
+        click.echo(json.dumps({"code": found.code, "name": found.name, "family": found.family, "family_title": FAMILIES[found.family], "fix": found.fix_safety, "summary": found.summary, "explanation": doc}, indent=2))
+    else:
+        click.echo(doc if doc is not None else f"{found.code} {found.name}: {found.summary}\n(no documentation file found)")
+    return EXIT_CLEAN
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="isolint", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_ERROR
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        code = EXIT_ERROR
+    except ConfigError as exc:
+        click.echo(f"isolint: error: {exc}", err=True)
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:  # noqa: BLE001 - anything else is our bug: say so, exit 2
+        click.echo("isolint: internal error (please report it with the traceback below)", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        code = EXIT_ERROR
+    sys.exit(code or 0)

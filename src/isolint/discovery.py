@@ -1,0 +1,178 @@
+"""Finding the Python files to check.
+
+Walks directories once, honouring `exclude` / `extend-exclude`, nested
+.gitignore files (with git's precedence: the deepest file that decides wins),
+virtualenvs (any directory holding a `pyvenv.cfg`) and symlink loops.
+Explicitly named files are always checked unless `--force-exclude` is set,
+which is how pre-commit passes them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pathspec
+
+from .config import ConfigError, Settings
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # as the user will see it (relative to cwd when below it)
+    real_path: Path  # symlinks resolved; where fixes are written
+
+
+@dataclass
+class Discovery:
+    files: list[SourceFile] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # directories we could not list
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Ignore:
+    base: Path
+    spec: pathspec.GitIgnoreSpec
+
+    def decide(self, path: Path, is_dir: bool) -> bool | None:
+        rel = path.relative_to(self.base).as_posix() + ("/" if is_dir else "")
+        return self.spec.check_file(rel).include
+
+
+def display_path(path: Path, cwd: Path) -> Path:
+    try:
+        return path.relative_to(cwd)
+    except ValueError:
+        return path
+
+
+class _Walker:
+    def __init__(self, settings: Settings, cwd: Path) -> None:
+        self.settings = settings
+        self.cwd = cwd
+        self.exclude = pathspec.GitIgnoreSpec.from_lines([*settings.exclude, *settings.extend_exclude])
+        self.result = Discovery()
+        self._seen_files: set[Path] = set()
+        self._seen_dirs: set[Path] = set()
+
+    def is_excluded(self, path: Path, is_dir: bool) -> bool:
+        try:
+            rel = path.relative_to(self.settings.root).as_posix()
+        except ValueError:
+            rel = path.as_posix().lstrip("/")
+        return bool(rel) and self.exclude.match_file(rel + ("/" if is_dir else ""))
+
+    def add_file(self, path: Path) -> None:
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_reason(exc, 'broken symlink')}")
+            return
+        if real in self._seen_files:  # two links to one file: check and fix it once
+            return
+        self._seen_files.add(real)
+        self.result.files.append(SourceFile(display_path(path, self.cwd), real))
+
+    def walk(self, directory: Path, ignores: list[_Ignore]) -> None:
+        real = directory.resolve()
+        if real in self._seen_dirs:
+            return  # a symlink loop, or a directory reached twice
+        self._seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            self.result.unreadable.append((directory, _reason(exc, "cannot list directory")))
+            return
+        if self.settings.respect_gitignore and any(e.name == ".gitignore" for e in entries):
+            ignores = [*ignores, _load_gitignore(directory, directory / ".gitignore")]
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()  # follows symlinks; loops are caught by _seen_dirs
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                continue
+            if not (is_dir or is_file):
+                if entry.is_symlink():
+                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: broken symlink")
+                continue
+            if is_file and not entry.name.endswith(PYTHON_SUFFIXES):
+                continue
+            if self.is_excluded(path, is_dir) or _gitignored(ignores, path, is_dir):
+                continue
+            if is_dir:
+                if not (path / "pyvenv.cfg").exists():
+                    self.walk(path, ignores)
+            else:
+                self.add_file(path)
+
+
+def _reason(exc: BaseException, fallback: str) -> str:
+    return getattr(exc, "strerror", None) or fallback
+
+
+def _load_gitignore(base: Path, file: Path) -> _Ignore:
+    try:
+        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    return _Ignore(base, pathspec.GitIgnoreSpec.from_lines(lines))
+
+
+def _gitignored(ignores: Sequence[_Ignore], path: Path, is_dir: bool) -> bool:
+    for ignore in reversed(ignores):
+        decision = ignore.decide(path, is_dir)
+        if decision is not None:
+            return decision
+    return False
+
+
+def _ancestor_ignores(directory: Path) -> list[_Ignore]:
+    """.gitignore files above `directory`, up to the repository root, outermost first."""
+    found: list[_Ignore] = []
+    for parent in directory.parents:
+        if (parent / ".gitignore").is_file():
+            found.append(_load_gitignore(parent, parent / ".gitignore"))
+        if (parent / ".git").exists():
+            exclude = parent / ".git" / "info" / "exclude"
+            if exclude.is_file():
+                found.append(_load_gitignore(parent, exclude))
+            break
+    else:
+        return []  # not inside a git repository: .gitignore files above mean nothing
+    return list(reversed(found))
+
+
+def discover(paths: Iterable[Path], settings: Settings, *, force_exclude: bool = False) -> Discovery:
+    """The files to check under `paths`, sorted and de-duplicated."""
+    cwd = Path.cwd().resolve()
+    walker = _Walker(settings, cwd)
+    for given in paths:
+        absolute = Path(os.path.abspath(given))
+        if not absolute.exists() and not absolute.is_symlink():
+            raise ConfigError(f"{given}: no such file or directory")
+        if absolute.is_dir():
+            ignores = _ancestor_ignores(absolute) if settings.respect_gitignore else []
+            if force_exclude and (walker.is_excluded(absolute, True) or _gitignored(ignores, absolute, True)):
+                continue
+            walker.walk(absolute, ignores)
+        elif force_exclude and (walker.is_excluded(absolute, False) or _explicit_in_excluded_dir(walker, absolute)):
+            continue
+        else:
+            walker.add_file(absolute)
+    walker.result.files.sort(key=lambda f: f.path.as_posix())
+    return walker.result
+
+
+def _explicit_in_excluded_dir(walker: _Walker, path: Path) -> bool:
+    """With --force-exclude, a file inside an excluded or gitignored directory is skipped too."""
+    ignores = _ancestor_ignores(path) if walker.settings.respect_gitignore else []
+    if _gitignored(ignores, path, False):
+        return True
+    root = walker.settings.root
+    return any(walker.is_excluded(parent, True) for parent in path.parents if parent != root and parent.is_relative_to(root))

@@ -1,0 +1,125 @@
+"""The data a check produces: findings, their fixes and text edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+NO_FIX = "none"
+FIX_SAFETIES = (SAFE, UNSAFE, NO_FIX)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based row and a 1-based column counted in characters, as ruff reports them."""
+
+    row: int
+    column: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"row": self.row, "column": self.column}
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between two locations with `content`."""
+
+    content: str
+    location: Location
+    end_location: Location
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "location": self.location.to_json(),
+            "end_location": self.end_location.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str  # SAFE or UNSAFE
+    message: str
+    edits: tuple[Edit, ...]
+    # Fixes sharing an isolation group go in one per pass (two fixes that each
+    # add the same import would otherwise add it twice).
+    isolation: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "applicability": self.applicability,
+            "message": self.message,
+            "edits": [edit.to_json() for edit in self.edits],
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    family: str
+    message: str
+    path: str  # as shown to the user; output formats derive absolute paths
+    location: Location
+    end_location: Location
+    fix: Fix | None = None
+    manual: str | None = None
+    snippet: str = ""  # the reported source text, normalised; baselines fingerprint it
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.location.row, self.location.column, self.code)
+
+    def with_path(self, path: str) -> Finding:
+        return replace(self, path=path)
+
+    def to_cache(self) -> dict[str, Any]:
+        """A JSON-safe form without the path, since cached results are keyed by content."""
+        data: dict[str, Any] = {
+            "code": self.code,
+            "name": self.name,
+            "family": self.family,
+            "message": self.message,
+            "location": [self.location.row, self.location.column],
+            "end_location": [self.end_location.row, self.end_location.column],
+            "manual": self.manual,
+            "snippet": self.snippet,
+            "fix": None,
+        }
+        if self.fix is not None:
+            data["fix"] = {
+                "applicability": self.fix.applicability,
+                "message": self.fix.message,
+                "isolation": self.fix.isolation,
+                "edits": [
+                    [e.content, e.location.row, e.location.column, e.end_location.row, e.end_location.column]
+                    for e in self.fix.edits
+                ],
+            }
+        return data
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any], path: str) -> Finding:
+        fix = None
+        if data["fix"] is not None:
+            raw = data["fix"]
+            fix = Fix(
+                applicability=raw["applicability"],
+                message=raw["message"],
+                edits=tuple(Edit(c, Location(r, col), Location(er, ec)) for c, r, col, er, ec in raw["edits"]),
+                isolation=raw["isolation"],
+            )
+        return cls(
+            code=data["code"],
+            name=data["name"],
+            family=data["family"],
+            message=data["message"],
+            path=path,
+            location=Location(*data["location"]),
+            end_location=Location(*data["end_location"]),
+            fix=fix,
+            manual=data["manual"],
+            snippet=data["snippet"],
+        )

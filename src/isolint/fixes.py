@@ -1,0 +1,112 @@
+"""Text edits: deriving them from a rewritten module, and applying them."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, Sequence
+
+from .findings import Edit, Fix, Location
+from .source import line_starts, location_of, offset_of
+
+
+def diff_edits(old: str, new: str) -> tuple[Edit, ...]:
+    """The minimal edits, one per changed hunk, that turn `old` into `new`."""
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    old_offsets = _cumulative(old_lines)
+    starts = line_starts(old)
+    edits = []
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        before = "".join(old_lines[i1:i2])
+        after = "".join(new_lines[j1:j2])
+        prefix = _common_prefix(before, after)
+        suffix = _common_suffix(before[prefix:], after[prefix:])
+        start = old_offsets[i1] + prefix
+        end = old_offsets[i2] - suffix
+        edits.append(
+            Edit(
+                content=after[prefix : len(after) - suffix],
+                location=Location(*location_of(starts, start)),
+                end_location=Location(*location_of(starts, end)),
+            )
+        )
+    return tuple(edits)
+
+
+def _cumulative(lines: Sequence[str]) -> list[int]:
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    return offsets
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _common_suffix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[-1 - i] == b[-1 - i]:
+        i += 1
+    return i
+
+
+def _span(starts: list[int], edit: Edit) -> tuple[int, int]:
+    return (
+        offset_of(starts, edit.location.row, edit.location.column),
+        offset_of(starts, edit.end_location.row, edit.end_location.column),
+    )
+
+
+def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
+    """Apply every fix whose edits do not overlap an earlier one.
+
+    Returns the new text and how many fixes went in; the caller re-lints and
+    calls again for the rest, as ruff does.
+    """
+    starts = line_starts(text)
+    taken: list[tuple[int, int]] = []
+    accepted: list[tuple[int, int, str]] = []
+    groups: set[str] = set()
+    applied = 0
+    ordered = sorted(fixes, key=lambda fix: min(_span(starts, e) for e in fix.edits))
+    for fix in ordered:
+        spans = [(*_span(starts, edit), edit.content) for edit in fix.edits]
+        if any(_overlaps(start, end, other) for start, end, _ in spans for other in taken):
+            continue
+        if fix.isolation is not None:
+            if fix.isolation in groups:
+                continue
+            groups.add(fix.isolation)
+        taken.extend((start, end) for start, end, _ in spans)
+        accepted.extend(spans)
+        applied += 1
+    for start, end, content in sorted(accepted, reverse=True):
+        text = text[:start] + content + text[end:]
+    return text, applied
+
+
+def _overlaps(start: int, end: int, other: tuple[int, int]) -> bool:
+    other_start, other_end = other
+    if start == end == other_start == other_end:
+        return True  # two insertions at one point: their order would be arbitrary
+    return start < other_end and other_start < end
+
+
+def unified_diff(path: str, old: str, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=path,
+            tofile=path,
+        )
+    )

@@ -1,0 +1,109 @@
+"""Human output: `full` (with a source excerpt, like ruff's) and `concise`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import click
+
+from ..findings import SAFE, Finding
+from ..source import SourceError, decode, read_bytes
+
+CONTEXT_LINES = 2
+
+
+def _marker(finding: Finding) -> str:
+    return "[*] " if finding.fix is not None and finding.fix.applicability == SAFE else ""
+
+
+def _header(finding: Finding) -> str:
+    where = click.style(f"{finding.path}:{finding.location.row}:{finding.location.column}:", bold=True)
+    return f"{where} {click.style(finding.code, fg='red', bold=True)} {_marker(finding)}{finding.message}"
+
+
+def concise(findings: Sequence[Finding]) -> str:
+    return "".join(_header(f) + "\n" for f in findings)
+
+
+@lru_cache(maxsize=64)
+def _lines(path: str) -> tuple[str, ...]:
+    from pathlib import Path
+
+    try:
+        return tuple(decode(read_bytes(Path(path))).text.splitlines())
+    except (SourceError, OSError):
+        return ()
+
+
+def _excerpt(finding: Finding) -> list[str]:
+    lines = _lines(finding.path)
+    row = finding.location.row
+    if not lines or row > len(lines):
+        return []
+    first = max(1, row - CONTEXT_LINES)
+    last = min(len(lines), row + CONTEXT_LINES)
+    width = len(str(last))
+    gutter = " " * width + " |"
+    out = [gutter]
+    for number in range(first, last + 1):
+        out.append(f"{number:>{width}} | {lines[number - 1]}".rstrip())
+        if number == row:
+            start = finding.location.column - 1
+            line_length = len(lines[number - 1])
+            end = finding.end_location.column - 1 if finding.end_location.row == row else line_length
+            carets = "^" * max(1, min(end, line_length) - start)
+            out.append(f"{gutter} {' ' * start}{click.style(carets + ' ' + finding.code, fg='red', bold=True)}")
+    out.append(gutter)
+    return out
+
+
+def full(findings: Sequence[Finding]) -> str:
+    chunks = []
+    for finding in findings:
+        block = [_header(finding), *_excerpt(finding)]
+        pad = " " * (len(str(finding.location.row + CONTEXT_LINES)) + 1)
+        if finding.fix is not None:
+            kind = "" if finding.fix.applicability == SAFE else " (unsafe)"
+            block.append(f"{pad}= help{kind}: {finding.fix.message}")
+        if finding.manual:
+            block.append(f"{pad}= manual: {finding.manual}")
+        chunks.append("\n".join(block) + "\n")
+    return "\n".join(chunks)
+
+
+def summary(findings: Sequence[Finding], *, unsafe_shown: bool = False) -> str:
+    """ruff-style closing lines: how many findings, how many fixable."""
+    if not findings:
+        return "All checks passed!\n"
+    total = len(findings)
+    safe = sum(1 for f in findings if f.fix is not None and f.fix.applicability == SAFE)
+    unsafe = sum(1 for f in findings if f.fix is not None and f.fix.applicability != SAFE)
+    skipped = sum(1 for f in findings if f.code == "ISO000")
+    manual = total - safe - unsafe - skipped
+    noun = "finding" if total == 1 else "findings"
+    out = [f"Found {total} {noun}."]
+    if safe:
+        out.append(f"[*] {safe} fixable with `isolint fix`.")
+    if unsafe:
+        out.append(f"{unsafe} more fixable with `isolint fix --unsafe-fixes`.")
+    if manual:
+        out.append(f"{manual} need manual migration (see each finding's `manual` hint).")
+    if skipped:
+        out.append(f"{skipped} could not be checked (ISO000).")
+    return "\n".join(out) + "\n"
+
+
+def statistics(findings: Sequence[Finding]) -> list[dict[str, object]]:
+    counts: dict[str, dict[str, object]] = {}
+    for finding in findings:
+        entry = counts.setdefault(finding.code, {"code": finding.code, "name": finding.name, "count": 0, "fixable": False})
+        entry["count"] = int(entry["count"]) + 1  # type: ignore[call-overload]
+        entry["fixable"] = bool(entry["fixable"]) or finding.fix is not None
+    return sorted(counts.values(), key=lambda e: (-int(e["count"]), str(e["code"])))  # type: ignore[call-overload]
+
+
+def statistics_text(findings: Sequence[Finding]) -> str:
+    rows = statistics(findings)
+    width = max((len(str(r["count"])) for r in rows), default=1)
+    return "".join(f"{r['count']:>{width}}\t{r['code']}\t{'[*] ' if r['fixable'] else '    '}{r['name']}\n" for r in rows)

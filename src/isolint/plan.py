@@ -1,0 +1,61 @@
+"""The cheap front of the pipeline: prefilter the bytes, then hand over to the engine.
+
+Nothing here imports LibCST, so a run whose files all fail the prefilters
+never pays for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Settings
+from .findings import Finding, Location
+from .rules import BY_CODE, Rule
+from .source import SourceError, decode
+
+UNPARSABLE = BY_CODE["ISO000"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a worker needs to check files: the settings and the enabled rules."""
+
+    settings: Settings
+    rules: tuple[type[Rule], ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Plan:
+        return cls(settings, tuple(r for r in settings.enabled_rules() if r is not UNPARSABLE))
+
+    def candidates(self, raw: bytes) -> list[type[Rule]]:
+        """The rules whose prefilter matches; none means the file is never parsed."""
+        return [rule for rule in self.rules if rule.prefilter.search(raw)]
+
+
+def unparsable(path: str, message: str, row: int = 1, column: int = 1) -> Finding:
+    return Finding(
+        code=UNPARSABLE.code,
+        name=UNPARSABLE.name,
+        family=UNPARSABLE.family,
+        message=message,
+        path=path,
+        location=Location(row, column),
+        end_location=Location(row, column),
+    )
+
+
+def check_bytes(raw: bytes, path: str, plan: Plan) -> tuple[list[Finding], bool]:
+    """All findings for one file's bytes, after inline suppressions, and
+    whether the file had to be parsed."""
+    try:
+        if b"\x00" in raw:
+            decode(raw)  # raises the binary-file error
+        rules = plan.candidates(raw)
+        if not rules:
+            return [], False
+        source = decode(raw)
+    except SourceError as exc:
+        return [unparsable(path, str(exc))], False
+    from .engine import lint_text
+
+    return lint_text(source.text, path, rules, plan.settings), True

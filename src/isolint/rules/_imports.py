@@ -1,0 +1,143 @@
+"""Import edits that keep the surrounding formatting.
+
+LibCST's `AddImportsVisitor` adds imports well. For removal we do our own
+work: `RemoveImportsVisitor` collapses a parenthesised multi-line import
+(`(\\n    A,\\n)` becomes `(\\n    A)`) and drops the blank lines before a
+removed statement, both of which read as damage in review.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .._lazy import cst
+
+
+def is_name_used(scope_of_import: Any, import_node: cst.ImportFrom | cst.Import, local_name: str, module: cst.Module) -> bool:
+    """Whether `local_name`, bound by `import_node`, is referenced or re-exported."""
+    if local_name in exported_names(module):
+        return True
+    if scope_of_import is None:
+        return True  # no scope information: assume used, never remove
+    for assignment in scope_of_import.assignments[local_name]:
+        if getattr(assignment, "node", None) is import_node and assignment.references:
+            return True
+    return False
+
+
+def imports_name(module: cst.Module, from_module: str, name: str) -> bool:
+    """Whether `module` has a top-level `from <from_module> import <name>` (unaliased)."""
+    from ._helpers import dotted_name
+
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if (
+                isinstance(small, cst.ImportFrom)
+                and not small.relative
+                and small.module is not None
+                and dotted_name(small.module) == from_module
+                and not isinstance(small.names, cst.ImportStar)
+                and any(isinstance(a.name, cst.Name) and a.name.value == name and a.asname is None for a in small.names)
+            ):
+                return True
+    return False
+
+
+def exported_names(module: cst.Module) -> set[str]:
+    """String entries of a module-level `__all__` list or tuple."""
+    names: set[str] = set()
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                if any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets) and isinstance(
+                    small.value, (cst.List, cst.Tuple)
+                ):
+                    for element in small.value.elements:
+                        if isinstance(element.value, cst.SimpleString):
+                            names.add(element.value.evaluated_value)
+    return names
+
+
+def remove_import_alias(module: cst.Module, import_node: cst.ImportFrom, alias: cst.ImportAlias) -> cst.Module:
+    """Drop `alias` from `import_node`, or the whole statement if it was the only name."""
+    return module.visit(_AliasRemover(import_node, alias))
+
+
+def _blank_count(lines: Sequence[cst.EmptyLine]) -> int:
+    return sum(1 for line in lines if line.comment is None)
+
+
+class _AliasRemover(cst.CSTTransformer):
+    def __init__(self, import_node: cst.ImportFrom, alias: cst.ImportAlias) -> None:
+        super().__init__()
+        self.import_node = import_node
+        self.alias = alias
+        self.remove_statement = isinstance(import_node.names, Sequence) and len(import_node.names) == 1
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
+        if original is not self.import_node or self.remove_statement:
+            return updated
+        names = list(updated.names)
+        index = list(original.names).index(self.alias)
+        removed = names.pop(index)
+        if index == len(names):  # removed the last name: the new last takes over the closing formatting
+            last = names[-1]
+            if isinstance(removed.comma, cst.Comma):
+                names[-1] = last.with_changes(
+                    comma=last.comma.with_changes(whitespace_after=_without_comment(removed.comma.whitespace_after))
+                    if isinstance(last.comma, cst.Comma)
+                    else removed.comma
+                )
+            else:
+                names[-1] = last.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(names=names)
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        return updated.with_changes(body=self._without_statement(original.body, updated.body))
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        body = self._without_statement(original.body, updated.body)
+        if not body:  # an `if TYPE_CHECKING:` block that held only this import
+            body = [cst.SimpleStatementLine([cst.Pass()])]
+        return updated.with_changes(body=body)
+
+    def _without_statement(
+        self, original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement]
+    ) -> list[cst.BaseStatement]:
+        if not self.remove_statement:
+            return list(updated)
+        out: list[cst.BaseStatement] = []
+        carried: Sequence[cst.EmptyLine] = ()
+        for before, statement in zip(original, updated):
+            if (
+                isinstance(before, cst.SimpleStatementLine)
+                and len(before.body) == 1
+                and before.body[0] is self.import_node
+            ):
+                carried = [line for line in statement.leading_lines if line.comment is None]
+                continue
+            if carried and hasattr(statement, "leading_lines"):
+                if _blank_count(statement.leading_lines) < len(carried):
+                    statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
+                carried = ()
+            out.append(statement)
+        return out
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
+        if self.remove_statement and len(original.body) > 1 and any(s is self.import_node for s in original.body):
+            # `import x; from y import Z`: drop just the import from the line
+            return updated.with_changes(body=[s for s, o in zip(updated.body, original.body) if o is not self.import_node])
+        return updated
+
+
+def _without_comment(whitespace: Any) -> Any:
+    if isinstance(whitespace, cst.ParenthesizedWhitespace) and whitespace.first_line.comment is not None:
+        return whitespace.with_changes(first_line=whitespace.first_line.with_changes(comment=None, whitespace=cst.SimpleWhitespace("")))
+    return whitespace

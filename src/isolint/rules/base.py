@@ -1,0 +1,133 @@
+"""What every rule declares, and the per-file context a rule reports through.
+
+A rule is a class in its own module (`rules/isoNNN_<name>.py`) holding its
+metadata, its detector (LibCST `visit_<Node>` / `leave_<Node>` methods) and
+its fix. The engine instantiates the enabled rules once per parsed file and
+drives them all in one batched visit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+
+from ..findings import FIX_SAFETIES, NO_FIX, SAFE, UNSAFE
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from ..config import Settings
+
+FAMILIES = {
+    "core": "Files isolint could not check",
+    "singletons": "Process-wide singletons and registries (ISO1xx)",
+    "sessions": "Database sessions outside request scope (ISO2xx)",
+    "websockets": "Global WebSocket managers (ISO3xx)",
+    "legacy-state": "DeepAgentState instead of UserExecutionContext (ISO4xx)",
+}
+
+OPTION_KINDS = ("bool", "int", "str", "list[str]", "dict[str,str]", "dict[str,list[str]]")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting a rule reads from `[tool.isolint.rules.<code or name>]`."""
+
+    name: str
+    kind: str
+    default: Any
+    doc: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"option {self.name}: unknown kind {self.kind!r}")
+
+
+@dataclass
+class FixSpec:
+    """A fix as a rule describes it: node replacements and/or a module transform.
+
+    The engine turns it into text edits after the visit, and drops it if it
+    changes nothing.
+    """
+
+    message: str
+    applicability: str = SAFE
+    replace: Mapping[Any, Any] = field(default_factory=dict)
+    transform: Callable[[cst.Module], cst.Module] | None = None
+    isolation: str | None = None  # e.g. "imports": one such fix per pass
+
+    def __post_init__(self) -> None:
+        if self.applicability not in (SAFE, UNSAFE):
+            raise ValueError(f"fix applicability must be safe or unsafe, not {self.applicability!r}")
+
+
+@dataclass
+class Report:
+    rule: type[Rule]
+    node: Any
+    message: str
+    fix: FixSpec | None
+    manual: str | None
+
+
+class FileContext:
+    """What a rule may know about the file being checked."""
+
+    def __init__(self, path: str, source: str, module: cst.Module, settings: Settings, metadata: dict[Any, Any]):
+        self.path = path
+        self.source = source
+        self.module = module
+        self.settings = settings
+        self.ancestors: list[cst.CSTNode] = []  # strict ancestors of the node being visited
+        self.reports: list[Report] = []
+        self._metadata = metadata
+
+    def get_metadata(self, provider_name: str, node: cst.CSTNode, default: Any = None) -> Any:
+        """Metadata from a provider the rule listed in `Rule.metadata`."""
+        return self._metadata[provider_name].get(node, default)
+
+    def enclosing(self, *node_types: type) -> cst.CSTNode | None:
+        """The nearest ancestor of one of `node_types`, or None."""
+        for node in reversed(self.ancestors):
+            if isinstance(node, node_types):
+                return node
+        return None
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    family: ClassVar[str]
+    summary: ClassVar[str]
+    fix_safety: ClassVar[str] = NO_FIX  # the most a fix of this rule can be
+    prefilter: ClassVar[re.Pattern[bytes]]  # files whose bytes don't match are never parsed
+    metadata: ClassVar[tuple[str, ...]] = ()  # names of libcst.metadata providers
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:
+        self.file = file
+        self.options = options
+        self.settings = file.settings
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not re.fullmatch(r"ISO\d{3}", cls.code):
+            raise ValueError(f"{cls.__name__}: bad rule code {cls.code!r}")
+        if not re.fullmatch(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", cls.name):
+            raise ValueError(f"{cls.__name__}: rule names are kebab-case, not {cls.name!r}")
+        if cls.family not in FAMILIES or cls.fix_safety not in FIX_SAFETIES:
+            raise ValueError(f"{cls.__name__}: bad family or fix safety")
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str,
+        *,
+        fix: FixSpec | None = None,
+        manual: str | None = None,
+    ) -> None:
+        if fix is not None and (self.fix_safety == NO_FIX or (fix.applicability == UNSAFE and self.fix_safety == SAFE)):
+            raise AssertionError(f"{self.code} declared fix safety {self.fix_safety!r} but offered a {fix.applicability} fix")
+        self.file.reports.append(Report(type(self), node, message, fix, manual))

@@ -1,0 +1,80 @@
+"""ISO401 legacy-state-import: importing the legacy `DeepAgentState`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .._lazy import cst
+from ._imports import imports_name, is_name_used, remove_import_alias
+from .base import FixSpec, Rule
+from ..findings import SAFE
+
+LEGACY_CLASSES = ("DeepAgentState",)
+
+
+class LegacyStateImport(Rule):
+    code = "ISO401"
+    name = "legacy-state-import"
+    family = "legacy-state"
+    summary = "An import of the legacy mutable `DeepAgentState`"
+    fix_safety = SAFE
+    prefilter = re.compile(rb"DeepAgentState")
+    metadata = ("ScopeProvider",)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = alias.name.value if isinstance(alias.name, cst.Name) else None
+            if name not in LEGACY_CLASSES:
+                continue
+            asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+            local_name = asname or name
+            scope = self.file.get_metadata("ScopeProvider", node)
+            used = is_name_used(scope, node, local_name, self.file.module)
+            target = self.settings.context_name
+            self.report(
+                alias,
+                f"`{name}` is the legacy mutable per-run state; import `{target}` from "
+                f"`{self.settings.context_module}` instead",
+                fix=self._fix(node, alias, used),
+                manual=(
+                    f"Once no annotation, construction or isinstance check uses `{local_name}` "
+                    "(ISO402-ISO406 rewrite those), the legacy import goes away."
+                )
+                if used
+                else None,
+            )
+
+    def _fix(self, node: cst.ImportFrom, alias: cst.ImportAlias, used: bool) -> FixSpec:
+        message = f"Import `{self.settings.context_name}` from `{self.settings.context_module}`"
+        if used:
+            message += " (the legacy import stays while other references remain)"
+        context_imported = imports_name(self.file.module, self.settings.context_module, self.settings.context_name)
+        if not used and len(node.names) == 1 and not context_imported:
+            # Rewrite in place: keeps the statement's position and its comments.
+            rewritten = node.with_changes(
+                module=cst.parse_expression(self.settings.context_module),
+                names=[cst.ImportAlias(cst.Name(self.settings.context_name))],
+                relative=[],
+                lpar=None,
+                rpar=None,
+            )
+            return FixSpec(message, SAFE, replace={node: rewritten}, isolation="imports")
+        return FixSpec(
+            message,
+            SAFE,
+            transform=lambda module: self._swap_import(module, node, alias, used),
+            isolation="imports",
+        )
+
+    def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias, used: bool) -> Any:
+        from libcst.codemod import CodemodContext
+        from libcst.codemod.visitors import AddImportsVisitor
+
+        if not used:
+            module = remove_import_alias(module, node, alias)
+        context = CodemodContext()
+        AddImportsVisitor.add_needed_import(context, self.settings.context_module, self.settings.context_name)
+        return AddImportsVisitor(context).transform_module(module)

@@ -1,0 +1,302 @@
+"""Running a check or a fix over many files: cache, processes, ordering.
+
+discover -> cache by stat -> (workers: read, prefilter, parse once, visit)
+-> per-file-ignores -> deterministic order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import click
+import pathspec
+
+from .cache import Cache, content_hash
+from .config import Settings, matches_any
+from .discovery import Discovery, SourceFile, discover
+from .findings import SAFE, Finding
+from .plan import Plan, check_bytes, unparsable
+from .source import SourceError, StaleFileError, decode, read_bytes, write_atomic
+
+INLINE_LIMIT = 24  # below this many files to work on, forking workers costs more than it saves
+PROGRESS_MIN_FILES = 200
+
+
+@dataclass
+class Stats:
+    files: int = 0
+    cached: int = 0
+    prefiltered: int = 0  # read, but no rule's prefilter matched: never parsed
+    parsed: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    stats: Stats
+    warnings: list[str]
+    files: list[SourceFile]
+
+
+@dataclass
+class FileFix:
+    path: str
+    applied: int
+    diff: str = ""
+    error: str | None = None
+
+
+@dataclass
+class FixResult:
+    findings: list[Finding]  # what remains after fixing
+    fixed_files: list[FileFix]
+    stats: Stats
+    warnings: list[str]
+
+    @property
+    def applied(self) -> int:
+        return sum(f.applied for f in self.fixed_files)
+
+
+class _PerFileIgnores:
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.root
+        self.rules = [(pathspec.GitIgnoreSpec.from_lines([pattern]), selectors) for pattern, selectors in settings.per_file_ignores]
+
+    def filter(self, real_path: Path, findings: list[Finding]) -> list[Finding]:
+        if not self.rules or not findings:
+            return findings
+        try:
+            rel = real_path.relative_to(self.root).as_posix()
+        except ValueError:
+            rel = real_path.as_posix().lstrip("/")
+        ignored = [selectors for spec, selectors in self.rules if spec.match_file(rel)]
+        if not ignored:
+            return findings
+        return [f for f in findings if f.code == "ISO000" or not any(matches_any(s, f.code) for s in ignored)]
+
+
+# --- workers ----------------------------------------------------------------
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(plan: Plan, known_digests: frozenset[str]) -> None:
+    _worker_state["plan"] = plan
+    _worker_state["known"] = known_digests
+
+
+def _check_worker(item: tuple[int, str, str]) -> tuple[int, str | None, list[Finding] | None, bool]:
+    """(index, content hash, findings or None when the hash is cached, parsed?)."""
+    index, shown, real = item
+    try:
+        raw = read_bytes(Path(real))
+    except SourceError as exc:
+        return index, None, [unparsable(shown, str(exc))], False
+    digest = content_hash(raw)
+    if digest in _worker_state["known"]:
+        return index, digest, None, False
+    findings, parsed = check_bytes(raw, shown, _worker_state["plan"])
+    return index, digest, findings, parsed
+
+
+def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, str | None, list[Finding], FileFix]:
+    index, shown, real, unsafe, mode = item
+    from .engine import fix_text
+
+    plan: Plan = _worker_state["plan"]
+    path = Path(real)
+    try:
+        raw = read_bytes(path)
+        source = decode(raw)
+    except SourceError as exc:
+        return index, None, [unparsable(shown, str(exc))], FileFix(shown, 0)
+    outcome = fix_text(source, shown, plan, unsafe=unsafe)
+    result = FileFix(shown, outcome.applied)
+    if not outcome.converged:
+        result.error = "fixes did not settle; left what parsed and stopped"
+    if outcome.applied == 0:
+        return index, content_hash(raw), outcome.findings, result
+    if mode == "diff":
+        from .fixes import unified_diff
+
+        result.diff = unified_diff(shown, source.text, outcome.text)
+        return index, None, outcome.findings, result
+    if mode == "check":
+        return index, None, outcome.findings, result
+    new_raw = source.encode(outcome.text)
+    try:
+        write_atomic(path, new_raw, expected=raw)
+    except (StaleFileError, OSError) as exc:
+        result.error = str(exc)
+        result.applied = 0
+        findings, _ = check_bytes(raw, shown, plan)
+        return index, content_hash(raw), findings, result
+    return index, content_hash(new_raw), outcome.findings, result
+
+
+def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int) -> Iterator[Any]:
+    if jobs <= 1 or len(items) < INLINE_LIMIT:
+        _init_worker(plan, known)
+        yield from map(fn, items)
+        return
+    from . import engine  # noqa: F401  - import LibCST once, before forking, so workers inherit it
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    chunksize = max(1, min(64, len(items) // (jobs * 4)))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(plan, known)) as pool:
+        yield from pool.map(fn, items, chunksize=chunksize)
+
+
+def _progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:
+    if total <= PROGRESS_MIN_FILES or not sys.stderr.isatty():
+        yield from items
+        return
+    with click.progressbar(items, length=total, label=label, file=sys.stderr) as bar:
+        yield from bar
+
+
+# --- check ------------------------------------------------------------------
+
+def _discover(paths: Sequence[Path], settings: Settings, force_exclude: bool, stats: Stats) -> Discovery:
+    start = time.perf_counter()
+    found = discover(paths, settings, force_exclude=force_exclude)
+    stats.files = len(found.files)
+    stats.timings["discover"] = time.perf_counter() - start
+    return found
+
+
+def _unreadable_findings(found: Discovery) -> list[Finding]:
+    return [unparsable(str(directory), f"directory skipped: {reason}") for directory, reason in found.unreadable]
+
+
+def run_check(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    jobs: int,
+    use_cache: bool = True,
+    force_exclude: bool = False,
+) -> CheckResult:
+    stats = Stats()
+    found = _discover(paths, settings, force_exclude, stats)
+    return _check(found, settings, stats, jobs=jobs, use_cache=use_cache)
+
+
+def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool) -> CheckResult:
+    plan = Plan.from_settings(settings)
+    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    ignores = _PerFileIgnores(settings)
+
+    start = time.perf_counter()
+    per_file: dict[int, list[Finding]] = {}
+    todo: list[tuple[int, str, str]] = []
+    for index, source_file in enumerate(found.files):
+        digest = cache.lookup_by_stat(source_file.real_path)
+        cached = cache.results_for(digest, str(source_file.path)) if digest else None
+        if cached is not None:
+            per_file[index] = cached
+            stats.cached += 1
+        else:
+            todo.append((index, str(source_file.path), str(source_file.real_path)))
+    stats.timings["cache"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    results = _map(_check_worker, todo, plan, frozenset(cache.results), jobs)
+    for index, digest, findings, parsed in _progress(results, len(todo), "Checking"):
+        source_file = found.files[index]
+        if findings is None:  # content unchanged since it was cached
+            findings = cache.results_for(digest, str(source_file.path)) or []
+            stats.cached += 1
+        else:
+            stats.parsed += parsed
+            stats.prefiltered += not parsed and digest is not None
+            if digest is not None:
+                cache.store(source_file.real_path, digest, findings)
+        per_file[index] = findings
+    stats.timings["check"] = time.perf_counter() - start
+
+    cache.save()
+    findings = _unreadable_findings(found)
+    for index, source_file in enumerate(found.files):
+        findings.extend(ignores.filter(source_file.real_path, per_file.get(index, [])))
+    findings.sort(key=lambda f: f.sort_key)
+    return CheckResult(findings, stats, found.warnings, found.files)
+
+
+# --- fix --------------------------------------------------------------------
+
+def run_fix(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    jobs: int,
+    unsafe: bool,
+    mode: str = "write",  # "write", "diff" (print, write nothing) or "check" (report, write nothing)
+    use_cache: bool = True,
+    force_exclude: bool = False,
+) -> FixResult:
+    checked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
+    fixable_paths = {
+        f.path for f in checked.findings if f.fix is not None and (unsafe or f.fix.applicability == SAFE)
+    }
+    files = checked.files
+    work = [
+        (index, str(f.path), str(f.real_path), unsafe, mode)
+        for index, f in enumerate(files)
+        if str(f.path) in fixable_paths
+    ]
+    plan = Plan.from_settings(settings)
+    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache and mode == "write")
+    ignores = _PerFileIgnores(settings)
+    remaining = [f for f in checked.findings if f.path not in fixable_paths]
+    fixed_files = []
+    start = time.perf_counter()
+    for index, digest, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
+        source_file = files[index]
+        if digest is not None:
+            cache.store(source_file.real_path, digest, findings)
+        remaining.extend(ignores.filter(source_file.real_path, findings))
+        if file_fix.applied or file_fix.error:
+            fixed_files.append(file_fix)
+    checked.stats.timings["fix"] = time.perf_counter() - start
+    cache.save()
+    remaining.sort(key=lambda f: f.sort_key)
+    fixed_files.sort(key=lambda f: f.path)
+    return FixResult(remaining, fixed_files, checked.stats, checked.warnings)
+
+
+def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_exclude: bool) -> tuple[int, list[Finding], list[str]]:
+    """Stamp a suppression on every current finding. Returns (lines stamped, findings left, warnings)."""
+    from .suppressions import add_ignores as stamp
+
+    checked = run_check(paths, settings, jobs=jobs, use_cache=False, force_exclude=force_exclude)
+    by_path: dict[str, list[Finding]] = {}
+    for finding in checked.findings:
+        if finding.code != "ISO000":
+            by_path.setdefault(finding.path, []).append(finding)
+    real_paths = {str(f.path): f.real_path for f in checked.files}
+    stamped, left, warnings = 0, [f for f in checked.findings if f.code == "ISO000"], list(checked.warnings)
+    for shown, findings in sorted(by_path.items()):
+        path = real_paths[shown]
+        raw = read_bytes(path)
+        source = decode(raw)
+        text, count, skipped = stamp(source.text, findings)
+        left.extend(skipped)
+        if count:
+            try:
+                write_atomic(path, source.encode(text), expected=raw)
+                stamped += count
+            except (StaleFileError, OSError) as exc:
+                warnings.append(str(exc))
+                left.extend(findings)
+    return stamped, sorted(left, key=lambda f: f.sort_key), warnings
