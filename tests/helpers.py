@@ -1,0 +1,38 @@
+"""Running isolint in-process the way the command line does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from click.testing import CliRunner
+
+from isolint.cli import main
+from isolint.config import load_settings
+from isolint.findings import Finding
+from isolint.runner import run_check
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> Result:
+    """`isolint ARGS` in-process, through the same `main` as the console script."""
+    with CliRunner().isolation() as (stdout, stderr, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        return Result(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+def check_findings(paths: Sequence[Path], *selectors: str, isolated: bool = True) -> list[Finding]:
+    overrides = {"select": list(selectors)} if selectors else None
+    settings = load_settings(paths, isolated=isolated, overrides=overrides)
+    return run_check(paths, settings, jobs=1, use_cache=False).findings

@@ -1,0 +1,108 @@
+"""Bad input gets a clear finding or error, never a traceback, and the run goes on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from isolint import source
+from tests.conftest import write
+from tests.helpers import run_cli
+
+SESSION = "class A:\n    def __init__(self, db):\n        self.db = db\n"
+
+
+def concise(*args: str) -> list[str]:
+    result = run_cli("check", "--output-format", "concise", "--no-cache", *args)
+    assert "Traceback" not in result.stdout + result.stderr
+    return [line for line in result.stdout.splitlines() if ": ISO" in line]
+
+
+def test_syntax_error_is_iso000_and_other_files_are_still_checked(in_tmp: Path) -> None:
+    write(in_tmp / "broken.py", "class A:\n    def __init__(self, db):\n        self.db = db\n    def f(:\n")
+    write(in_tmp / "ok.py", SESSION)
+    lines = concise()
+    assert lines[0].startswith("broken.py:4:11: ISO000 cannot parse: ")
+    assert lines[1:] == ["ok.py:3:9: ISO201 `self.db` keeps a database session on the instance; every request that reaches this object shares its transaction"]
+
+
+def test_newer_python_syntax_is_iso000_on_older_interpreters(in_tmp: Path) -> None:
+    import sys
+
+    write(in_tmp / "new.py", 'from x import DeepAgentState\nname = f"{"nested"}"\n')
+    lines = concise()
+    if sys.version_info < (3, 12):
+        assert len(lines) == 1 and lines[0].startswith("new.py:2:") and "ISO000 cannot parse" in lines[0]
+    else:  # pragma: no cover - 3.12+ parses it
+        assert all("ISO000" not in line for line in lines)
+
+
+def test_fix_skips_unparsable_files_and_fixes_the_rest(in_tmp: Path) -> None:
+    broken = "from x import DeepAgentState\ndef f(:\n"
+    write(in_tmp / "broken.py", broken)
+    write(in_tmp / "ok.py", "from x import DeepAgentState\n")
+    result = run_cli("fix")
+    assert (in_tmp / "broken.py").read_text() == broken
+    assert (in_tmp / "ok.py").read_text() == "from isolint.runtime import UserExecutionContext\n"
+    assert result.exit_code == 1 and "broken.py:2:7: ISO000" in result.stdout
+
+
+def test_empty_file(in_tmp: Path) -> None:
+    write(in_tmp / "empty.py", "")
+    assert concise() == []
+
+
+def test_binary_junk_with_py_name(in_tmp: Path) -> None:
+    write(in_tmp / "junk.py", bytes(range(256)) * 4)
+    assert concise() == ["junk.py:1:1: ISO000 binary file: source code cannot contain null bytes"]
+
+
+def test_non_utf8_without_cookie_is_reported(in_tmp: Path) -> None:
+    write(in_tmp / "latin.py", "# caf\xe9\nclass A:\n    def __init__(self, db):\n        self.db = db\n".encode("latin-1"))
+    [line] = concise()
+    assert line.startswith("latin.py:1:1: ISO000 cannot decode as utf-8")
+
+
+def test_pep263_cookie_is_honoured_and_kept_by_fix(in_tmp: Path) -> None:
+    text = "# -*- coding: latin-1 -*-\n# caf\xe9\nfrom x import DeepAgentState\n"
+    write(in_tmp / "latin.py", text.encode("latin-1"))
+    assert concise() == ["latin.py:3:15: ISO401 [*] `DeepAgentState` is the legacy mutable per-run state; import `UserExecutionContext` from `isolint.runtime` instead"]
+    run_cli("fix")
+    expected = "# -*- coding: latin-1 -*-\n# caf\xe9\nfrom isolint.runtime import UserExecutionContext\n"
+    assert (in_tmp / "latin.py").read_bytes() == expected.encode("latin-1")
+
+
+def test_bom_is_kept_by_fix(in_tmp: Path) -> None:
+    write(in_tmp / "bom.py", b"\xef\xbb\xbffrom x import DeepAgentState\n")
+    assert concise()[0].startswith("bom.py:1:15: ISO401")
+    run_cli("fix")
+    assert (in_tmp / "bom.py").read_bytes() == b"\xef\xbb\xbffrom isolint.runtime import UserExecutionContext\n"
+
+
+def test_crlf_is_kept_byte_for_byte(in_tmp: Path) -> None:
+    original = "import os\r\nfrom x import DeepAgentState\r\n\r\n\r\ndef f():\r\n    return os.sep  # keep\r\n"
+    write(in_tmp / "crlf.py", original.encode())
+    run_cli("fix")
+    assert (in_tmp / "crlf.py").read_bytes() == original.replace("from x import DeepAgentState", "from isolint.runtime import UserExecutionContext").encode()
+
+
+def test_huge_file_is_skipped_with_a_clear_message(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source, "MAX_FILE_BYTES", 1024)
+    write(in_tmp / "big.py", SESSION + "x = 1\n" * 400)
+    [line] = concise()
+    assert line.startswith("big.py:1:1: ISO000 file too large")
+
+
+def test_deep_nesting_does_not_crash(in_tmp: Path) -> None:
+    write(in_tmp / "deep.py", "from x import DeepAgentState\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    write(in_tmp / "unary.py", "from x import DeepAgentState\nx = " + "-" * 100_000 + "1\n")
+    lines = concise()
+    assert len(lines) == 2 and all("ISO000" in line for line in lines)
+
+
+def test_json_output_for_bad_files_is_still_valid(in_tmp: Path) -> None:
+    write(in_tmp / "junk.py", b"\x00\x01")
+    rows = json.loads(run_cli("check", "--output-format", "json").stdout)
+    assert rows[0]["code"] == "ISO000" and rows[0]["fix"] is None

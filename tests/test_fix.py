@@ -1,0 +1,136 @@
+"""`isolint fix`: what it writes, what it refuses to write, and how it reports."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from isolint import source
+from isolint.config import load_settings
+from isolint.runner import run_fix
+from tests.conftest import write
+from tests.helpers import run_cli
+
+LEGACY = "from app.state import DeepAgentState  # the old state\n"
+FIXED = "from isolint.runtime import UserExecutionContext  # the old state\n"
+SINGLETON = "class R:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n        cls._instance = cls._instance or cls()\n        return cls._instance\n"
+
+
+def test_fix_writes_reports_and_exits_by_what_remains(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    result = run_cli("fix")
+    assert (in_tmp / "a.py").read_text() == FIXED
+    assert "1 fix applied, 0 findings remaining (0 need manual migration)." in result.stdout
+    assert result.exit_code == 0
+
+    write(in_tmp / "b.py", LEGACY + "\n\n" + SINGLETON)
+    result = run_cli("fix")
+    assert "1 fix applied, 1 finding remaining (1 need manual migration)." in result.stdout
+    assert "b.py:4:7: ISO101" in result.stdout
+    assert result.exit_code == 1
+
+
+def test_diff_prints_and_writes_nothing(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    result = run_cli("fix", "--diff")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "--- a.py",
+        "+++ a.py",
+        "@@ -1 +1 @@",
+        "-" + LEGACY.rstrip("\n"),
+        "+" + FIXED.rstrip("\n"),
+    ]
+    assert (in_tmp / "a.py").read_text() == LEGACY
+    assert "Would apply 1 fix in 1 file." in result.stderr
+
+
+def test_check_mode_exit_codes(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    assert run_cli("fix", "--check").exit_code == 1
+    assert (in_tmp / "a.py").read_text() == LEGACY
+    run_cli("fix")
+    assert run_cli("fix", "--check").exit_code == 0
+
+
+def test_diff_and_check_together_is_a_usage_error(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    assert run_cli("fix", "--diff", "--check").exit_code == 2
+
+
+def test_select_limits_fixes(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    assert run_cli("fix", "--select", "ISO1").exit_code == 0
+    assert (in_tmp / "a.py").read_text() == LEGACY
+
+
+def test_second_fix_changes_nothing(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", "from a import DeepAgentState\nfrom b import DeepAgentState as Legacy\n\n\ndef f(s: Legacy) -> None:\n    pass\n")
+    run_cli("fix")
+    once = (in_tmp / "a.py").read_text()
+    assert "from isolint.runtime import UserExecutionContext" in once
+    assert once.count("UserExecutionContext") == 1  # both fixes add it; it goes in once
+    run_cli("fix")
+    assert (in_tmp / "a.py").read_text() == once
+
+
+def test_file_mode_is_kept(in_tmp: Path) -> None:
+    path = write(in_tmp / "tool.py", "#!/usr/bin/env python\n" + LEGACY)
+    os.chmod(path, 0o751)
+    run_cli("fix")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+    assert path.read_text().endswith(FIXED)
+
+
+def test_symlinked_file_is_fixed_through_the_link(in_tmp: Path) -> None:
+    real = write(in_tmp / "real" / "a.py", LEGACY)
+    os.symlink(real, in_tmp / "link.py")
+    run_cli("fix", "link.py")
+    assert (in_tmp / "link.py").is_symlink()
+    assert real.read_text() == FIXED
+
+
+def test_never_writes_a_file_that_changed_since_it_was_read(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(in_tmp / "a.py", LEGACY)
+    real_write = source.write_atomic
+
+    def concurrent_edit(target: Path, data: bytes, *, expected: bytes) -> None:
+        target.write_text("# edited by someone else\n" + LEGACY)
+        real_write(target, data, expected=expected)
+
+    monkeypatch.setattr("isolint.runner.write_atomic", concurrent_edit)
+    result = run_cli("fix")
+    assert path.read_text() == "# edited by someone else\n" + LEGACY
+    assert "changed on disk since it was read" in result.stderr
+
+
+def test_write_is_atomic_and_leaves_no_temporary_files(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    run_cli("fix")
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["a.py"]
+
+
+def test_a_failing_write_leaves_the_original(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(in_tmp / "a.py", LEGACY)
+
+    def failing_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("isolint.source.os.replace", failing_replace)
+    result = run_cli("fix")
+    assert path.read_text() == LEGACY
+    assert "No space left on device" in result.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["a.py"]
+
+
+def test_fix_in_parallel_matches_serial(in_tmp: Path) -> None:
+    for i in range(40):
+        write(in_tmp / f"m{i:02}.py", LEGACY + SINGLETON)
+    settings = load_settings([in_tmp])
+    result = run_fix([in_tmp], settings, jobs=2, unsafe=False, use_cache=False)
+    assert result.applied == 40
+    assert all((in_tmp / f"m{i:02}.py").read_text().startswith(FIXED) for i in range(40))
+    assert [f.path for f in result.findings] == [f"m{i:02}.py" for i in range(40)]

@@ -1,0 +1,71 @@
+"""Every rule against its fixtures: exactly the marked lines are reported,
+and where a `.fixed.py` exists, `fix --unsafe-fixes` produces exactly it,
+parses, and is stable on a second run."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from isolint.rules import BY_CODE
+from tests.conftest import FIXTURES
+from tests.helpers import check_findings, run_cli
+
+RULE_FIXTURES = FIXTURES / "rules"
+MARKER = re.compile(r"#\s*expect:\s*(?P<codes>ISO\d{3}(?:\s*,\s*ISO\d{3})*)")
+
+CASES = sorted(p for p in RULE_FIXTURES.glob("ISO*/*.py") if not p.name.endswith(".fixed.py"))
+FIX_CASES = [p for p in CASES if p.with_name(p.stem + ".fixed.py").exists()]
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def expected_findings(path: Path) -> list[tuple[int, str]]:
+    expected = []
+    for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        match = MARKER.search(line)
+        if match:
+            expected.extend((row, code.strip()) for code in match["codes"].split(","))
+    return sorted(expected)
+
+
+def test_every_rule_has_fixtures() -> None:
+    with_fixtures = {p.parent.name for p in CASES}
+    missing = sorted(code for code in BY_CODE if code != "ISO000" and code not in with_fixtures)
+    assert not missing, f"rules without fixtures: {missing}"
+
+
+def test_every_rule_has_a_negative_and_a_positive_case() -> None:
+    for code in {p.parent.name for p in CASES}:
+        cases = [p for p in CASES if p.parent.name == code]
+        assert any(expected_findings(p) for p in cases), f"{code} has no positive case"
+        assert any(not expected_findings(p) for p in cases), f"{code} has no negative case"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_reports_exactly_the_marked_lines(case: Path, tmp_path: Path) -> None:
+    code = case.parent.name
+    target = tmp_path / case.name
+    shutil.copyfile(case, target)
+    found = sorted((f.location.row, f.code) for f in check_findings([target], code))
+    assert found == expected_findings(case)
+
+
+@pytest.mark.parametrize("case", FIX_CASES, ids=_id)
+def test_fix_output_is_exact_parseable_and_idempotent(case: Path, tmp_path: Path) -> None:
+    code = case.parent.name
+    target = tmp_path / case.name
+    shutil.copyfile(case, target)
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", code, str(target))
+    fixed = target.read_text(encoding="utf-8")
+    assert fixed == case.with_name(case.stem + ".fixed.py").read_text(encoding="utf-8")
+    ast.parse(fixed)
+    again = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", code, "--check", str(target))
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert target.read_text(encoding="utf-8") == fixed

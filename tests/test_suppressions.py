@@ -1,0 +1,94 @@
+"""Inline suppressions and `check --add-ignore`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write
+from tests.helpers import run_cli
+
+CLASS = "class A:\n    def __init__(self, db, session):\n"
+
+
+def reported(in_tmp: Path, body: str) -> list[str]:
+    write(in_tmp / "a.py", CLASS + body)
+    result = run_cli("check", "--output-format", "concise")
+    return [line.split(" ")[1] for line in result.stdout.splitlines() if ": ISO" in line]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "        self.db = db  # isolint: ignore[ISO201]\n",
+        "        self.db = db  # isolint: ignore[session-on-instance]\n",
+        "        self.db = db  # isolint: ignore[ISO2]\n",
+        "        self.db = db  # isolint: ignore\n",
+        "        self.db = db  # noqa: ISO201\n",
+        "        self.db = db  # noqa: E501, ISO201\n",
+        "        self.db = db  # type: ignore  # isolint: ignore[ISO101, ISO201]\n",
+        "        # isolint: ignore[ISO201]\n        self.db = db\n",
+    ],
+    ids=["code", "name", "prefix", "bare", "noqa", "noqa-list", "second-comment", "line-above"],
+)
+def test_suppressed(in_tmp: Path, body: str) -> None:
+    assert reported(in_tmp, body) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "        self.db = db  # isolint: ignore[ISO101]\n",
+        "        self.db = db  # noqa\n",
+        "        self.db = db  # noqa: E501\n",
+        "        x = 1  # isolint: ignore[ISO201]\n        self.db = db\n",
+        "        self.db = '# isolint: ignore'\n",
+    ],
+    ids=["other-code", "bare-noqa", "other-linter", "code-line-above", "inside-a-string"],
+)
+def test_not_suppressed(in_tmp: Path, body: str) -> None:
+    assert reported(in_tmp, body) == ["ISO201"]
+
+
+def test_file_ignore_by_prefix(in_tmp: Path) -> None:
+    body = "        self.db = db\n        self.session = session\n"
+    assert reported(in_tmp, "# isolint: file-ignore[ISO2]\n" + body) == []
+    assert len(reported(in_tmp, "# isolint: file-ignore[ISO1]\n" + body)) == 2
+
+
+def test_add_ignore_stamps_every_finding_and_then_check_is_clean(in_tmp: Path) -> None:
+    write(
+        in_tmp / "a.py",
+        "from x import DeepAgentState  # noqa: F401\n"
+        "class A:\n"
+        "    def __init__(self, db):\n"
+        "        self.db = db  # isolint: ignore[ISO101]\n"
+        "        self.session = db\n",
+    )
+    result = run_cli("check", "--add-ignore")
+    assert result.exit_code == 0
+    assert "Added 3 isolint: ignore directives." in result.stderr
+    assert (in_tmp / "a.py").read_text() == (
+        "from x import DeepAgentState  # noqa: F401  # isolint: ignore[ISO401]\n"
+        "class A:\n"
+        "    def __init__(self, db):\n"
+        "        self.db = db  # isolint: ignore[ISO101, ISO201]\n"
+        "        self.session = db  # isolint: ignore[ISO201]\n"
+    )
+    assert run_cli("check").exit_code == 0
+
+
+def test_add_ignore_keeps_crlf(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", b"class A:\r\n    def __init__(self, db):\r\n        self.db = db\r\n")
+    run_cli("check", "--add-ignore")
+    assert (in_tmp / "a.py").read_bytes() == b"class A:\r\n    def __init__(self, db):\r\n        self.db = db  # isolint: ignore[ISO201]\r\n"
+
+
+def test_add_ignore_refuses_lines_ending_inside_a_string(in_tmp: Path) -> None:
+    source = 'class A:\n    def __init__(self, db):\n        self.db = db.bind("""\n            x""")\n'
+    write(in_tmp / "a.py", source)
+    result = run_cli("check", "--add-ignore")
+    assert (in_tmp / "a.py").read_text() == source
+    assert "a.py:3: ISO201 could not be suppressed here" in result.stderr
+    assert result.exit_code == 1
