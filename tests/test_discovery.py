@@ -109,3 +109,13 @@ def test_unreadable_directory_as_root_via_scandir_failure(in_tmp: Path, monkeypa
     assert result.exit_code == 1
     assert "locked:1:1: ISO000 directory skipped: Permission denied" in result.stdout
     assert "ok.py:3:9: ISO201" in result.stdout
+
+
+def test_a_named_directory_inside_an_excluded_one_is_walked(in_tmp: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=in_tmp, check=True)
+    write(in_tmp / ".gitignore", ".venv/\n")
+    site = in_tmp / ".venv" / "lib" / "site-packages"
+    for name in ("pkg/a.py", "pkg/build/gen.py", "pkg/tests/t.py"):
+        write(site / name, "x = 1\n")
+    assert found(".venv/lib/site-packages") == [".venv/lib/site-packages/pkg/a.py", ".venv/lib/site-packages/pkg/tests/t.py"]
+    assert found() == []

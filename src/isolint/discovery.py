@@ -60,11 +60,20 @@ class _Walker:
         self._seen_files: set[Path] = set()
         self._seen_dirs: set[Path] = set()
 
-    def is_excluded(self, path: Path, is_dir: bool) -> bool:
-        try:
-            rel = path.relative_to(self.settings.root).as_posix()
-        except ValueError:
-            rel = path.as_posix().lstrip("/")
+    def is_excluded(self, path: Path, is_dir: bool, *, by_name_only: bool = False) -> bool:
+        """Whether `exclude` patterns match `path`.
+
+        Below an explicitly named path that is itself excluded (say, a
+        virtualenv's site-packages), only the entry's own name is matched, as
+        ruff does: naming a path means "check this".
+        """
+        if by_name_only:
+            rel = path.name
+        else:
+            try:
+                rel = path.relative_to(self.settings.root).as_posix()
+            except ValueError:
+                rel = path.as_posix().lstrip("/")
         return bool(rel) and self.exclude.match_file(rel + ("/" if is_dir else ""))
 
     def add_file(self, path: Path) -> None:
@@ -78,7 +87,7 @@ class _Walker:
         self._seen_files.add(real)
         self.result.files.append(SourceFile(display_path(path, self.cwd), real))
 
-    def walk(self, directory: Path, ignores: list[_Ignore]) -> None:
+    def walk(self, directory: Path, ignores: list[_Ignore], by_name_only: bool = False) -> None:
         real = directory.resolve()
         if real in self._seen_dirs:
             return  # a symlink loop, or a directory reached twice
@@ -103,11 +112,11 @@ class _Walker:
                 continue
             if is_file and not entry.name.endswith(PYTHON_SUFFIXES):
                 continue
-            if self.is_excluded(path, is_dir) or _gitignored(ignores, path, is_dir):
+            if self.is_excluded(path, is_dir, by_name_only=by_name_only) or _gitignored(ignores, path, is_dir):
                 continue
             if is_dir:
                 if not (path / "pyvenv.cfg").exists():
-                    self.walk(path, ignores)
+                    self.walk(path, ignores, by_name_only)
             else:
                 self.add_file(path)
 
@@ -158,9 +167,13 @@ def discover(paths: Iterable[Path], settings: Settings, *, force_exclude: bool =
             raise ConfigError(f"{given}: no such file or directory")
         if absolute.is_dir():
             ignores = _ancestor_ignores(absolute) if settings.respect_gitignore else []
-            if force_exclude and (walker.is_excluded(absolute, True) or _gitignored(ignores, absolute, True)):
+            excluded = walker.is_excluded(absolute, True)
+            ignored = _gitignored(ignores, absolute, True)
+            if force_exclude and (excluded or ignored):
                 continue
-            walker.walk(absolute, ignores)
+            # A named directory inside an ignored one is checked; the ancestors'
+            # verdict does not reach its contents.
+            walker.walk(absolute, [] if ignored else ignores, by_name_only=excluded)
         elif force_exclude and (walker.is_excluded(absolute, False) or _explicit_in_excluded_dir(walker, absolute)):
             continue
         else:
