@@ -56,12 +56,12 @@ class Cache:
         cache.files, cache.results = _load(cache.file)
         return cache
 
-    def lookup_by_stat(self, real_path: Path) -> str | None:
+    def lookup_by_stat(self, real_path: Path, signature: tuple[int, int] | None) -> str | None:
         """The content hash of an unchanged file with cached results, without reading it."""
         entry = self.files.get(str(real_path))
-        if entry is None or entry[2] not in self.results:
+        if entry is None or signature is None or entry[2] not in self.results:
             return None
-        return entry[2] if stat_signature(real_path) == (entry[0], entry[1]) else None
+        return entry[2] if signature == (entry[0], entry[1]) else None
 
     def results_for(self, digest: str, path: str) -> list[Finding] | None:
         cached = self.results.get(digest)

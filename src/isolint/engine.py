@@ -108,9 +108,11 @@ def _visit(
     module: cst.Module, text: str, path: str, rules: Sequence[type[Rule]], settings: Settings
 ) -> tuple[list[Report], Any]:
     wrapper = cst_metadata.MetadataWrapper(module, unsafe_skip_copy=True)
-    wanted = {name for rule in rules for name in rule.metadata}
-    resolved = wrapper.resolve_many([getattr(cst_metadata, name) for name in sorted(wanted)])
-    metadata = {name: resolved[getattr(cst_metadata, name)] for name in wanted}
+    wanted = sorted({name for rule in rules for name in rule.metadata})
+    metadata: dict[str, Any] = {}
+    if wanted:  # resolve_many([]) would still walk the whole tree
+        resolved = wrapper.resolve_many([getattr(cst_metadata, name) for name in wanted])
+        metadata = {name: resolved[getattr(cst_metadata, name)] for name in wanted}
     file = FileContext(path, text, module, settings, metadata)
     instances = [rule(file, settings.options_for(rule)) for rule in rules]
     module.visit(_Dispatcher(instances, file.ancestors))

@@ -6,6 +6,7 @@ never pays for it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .config import Settings
@@ -18,18 +19,20 @@ UNPARSABLE = BY_CODE["ISO000"]
 
 @dataclass(frozen=True)
 class Plan:
-    """What a worker needs to check files: the settings and the enabled rules."""
+    """What a worker needs to check files: the settings, and the enabled rules
+    with their prefilters compiled for their options."""
 
     settings: Settings
-    rules: tuple[type[Rule], ...]
+    rules: tuple[tuple[type[Rule], re.Pattern[bytes]], ...]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Plan:
-        return cls(settings, tuple(r for r in settings.enabled_rules() if r is not UNPARSABLE))
+        enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
+        return cls(settings, tuple((r, r.compile_prefilter(settings.options_for(r))) for r in enabled))
 
     def candidates(self, raw: bytes) -> list[type[Rule]]:
         """The rules whose prefilter matches; none means the file is never parsed."""
-        return [rule for rule in self.rules if rule.prefilter.search(raw)]
+        return [rule for rule, prefilter in self.rules if prefilter.search(raw)]
 
 
 def unparsable(path: str, message: str, row: int = 1, column: int = 1) -> Finding:

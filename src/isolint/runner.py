@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import click
 import pathspec
 
-from .cache import Cache, content_hash
+from .cache import Cache, content_hash, stat_signature
 from .config import Settings, matches_any
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
@@ -152,7 +152,7 @@ def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: froz
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    chunksize = max(1, min(64, len(items) // (jobs * 4)))
+    chunksize = max(1, min(16, len(items) // (jobs * 32)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(plan, known)) as pool:
         yield from pool.map(fn, items, chunksize=chunksize)
 
@@ -200,14 +200,19 @@ def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use
     start = time.perf_counter()
     per_file: dict[int, list[Finding]] = {}
     todo: list[tuple[int, str, str]] = []
+    sizes: dict[int, int] = {}
     for index, source_file in enumerate(found.files):
-        digest = cache.lookup_by_stat(source_file.real_path)
+        signature = stat_signature(source_file.real_path)
+        digest = cache.lookup_by_stat(source_file.real_path, signature)
         cached = cache.results_for(digest, str(source_file.path)) if digest else None
         if cached is not None:
             per_file[index] = cached
             stats.cached += 1
         else:
             todo.append((index, str(source_file.path), str(source_file.real_path)))
+            sizes[index] = signature[1] if signature else 0
+    # Largest first, so no worker is left with a run of big files at the end.
+    todo.sort(key=lambda item: -sizes[item[0]])
     stats.timings["cache"] = time.perf_counter() - start
 
     start = time.perf_counter()

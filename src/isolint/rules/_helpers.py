@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 from typing import Iterable, Iterator
 
@@ -36,6 +37,11 @@ def last_name(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Attribute):
         return node.attr.value
     return None
+
+
+def glob_to_bytes_regex(glob: str) -> bytes:
+    """An unanchored regex fragment for an identifier glob (`*` and `?`), for prefilters."""
+    return re.escape(glob.encode()).replace(rb"\*", rb"\w*").replace(rb"\?", rb"\w")
 
 
 def matches_patterns(name: str, patterns: Iterable[str]) -> bool:

@@ -106,6 +106,13 @@ class Rule:
     metadata: ClassVar[tuple[str, ...]] = ()  # names of libcst.metadata providers
     options: ClassVar[tuple[Option, ...]] = ()
 
+    @classmethod
+    def compile_prefilter(cls, options: Mapping[str, Any]) -> re.Pattern[bytes]:
+        """The prefilter for these options; rules whose prefilter depends on
+        an option override this. It must be a necessary condition for a
+        finding: a file it rejects is never parsed."""
+        return cls.prefilter
+
     def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:
         self.file = file
         self.options = options

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Mapping
 
 from .._lazy import cst
 from ._helpers import assignment_targets, decorator_names, walk
@@ -16,7 +17,7 @@ class SingletonClass(Rule):
     name = "singleton-class"
     family = "singletons"
     summary = "A class caches its own instance, so every request shares one object"
-    prefilter = re.compile(rb"_instance|_singleton")
+    prefilter = re.compile(rb"(?!)")  # built from `instance-attributes` by compile_prefilter
     options = (
         Option(
             "instance-attributes",
@@ -25,6 +26,13 @@ class SingletonClass(Rule):
             "Class attribute names that hold a cached instance.",
         ),
     )
+
+    @classmethod
+    def compile_prefilter(cls, options: Mapping[str, Any]) -> re.Pattern[bytes]:
+        # Every finding needs an accessor storing the cache: `cls._instance = ...`
+        # or `cls._instances[key] = ...`.
+        names = b"|".join(re.escape(name.encode()) for name in options["instance-attributes"])
+        return re.compile(rb"\.(?:" + names + rb")\b\s*(?:\[[^\n]*\]\s*)?(?::[^\n=]*)?=(?!=)")
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         cache_attrs = self._declared_cache_attributes(node)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Mapping
 
 from .._lazy import cst
-from ._helpers import assignment_targets, is_module_level, last_name, matches_patterns
+from ._helpers import assignment_targets, glob_to_bytes_regex, is_module_level, last_name, matches_patterns
 from .base import Option, Rule
 
 
@@ -14,7 +15,7 @@ class GlobalWebSocketManager(Rule):
     name = "global-websocket-manager"
     family = "websockets"
     summary = "A module-level WebSocket manager routes every user's events through one shared object"
-    prefilter = re.compile(rb"(?i)websocket|ws_manager")
+    prefilter = re.compile(rb"(?!)")  # built from `websocket-names` by compile_prefilter
     options = (
         Option(
             "websocket-names",
@@ -23,6 +24,12 @@ class GlobalWebSocketManager(Rule):
             "Globs for classes and accessors that are WebSocket plumbing.",
         ),
     )
+
+    @classmethod
+    def compile_prefilter(cls, options: Mapping[str, Any]) -> re.Pattern[bytes]:
+        # Every finding is a call of a name matching a glob: `<...name...>(`.
+        fragments = sorted({glob_to_bytes_regex(glob) for glob in options["websocket-names"]})
+        return re.compile(rb"(?:" + b"|".join(fragments) + rb")\w*\s*\(")
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._check(node)
