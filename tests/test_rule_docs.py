@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -48,6 +51,14 @@ def test_rule_command_prints_the_doc_by_code_and_by_name() -> None:
     assert "## Why is this bad" in by_code.stdout
 
 
-def test_docs_ship_inside_the_wheel_config() -> None:
-    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"rules" = "isolint/_docs/rules"' in pyproject
+def test_docs_ship_inside_the_wheel(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(repo)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("isolint-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for rule in ALL_RULES:
+        assert f"isolint/_docs/rules/{rule.code}-{rule.name}.md" in names
