@@ -1,20 +1,40 @@
-"""The rule registry: every rule class, by code and by name."""
+"""The rule registry: every rule class, by code and by name.
+
+Rules are discovered from this package's `isoNNN_<name>.py` modules, one
+rule per module, so adding a rule means adding a module (and its doc and
+fixtures) and nothing else.
+"""
 
 from __future__ import annotations
 
-from .base import FAMILIES, Rule
-from .iso000_unparsable_file import UnparsableFile
-from .iso101_singleton_class import SingletonClass
-from .iso201_session_on_instance import SessionOnInstance
-from .iso301_global_websocket_manager import GlobalWebSocketManager
-from .iso401_legacy_state_import import LegacyStateImport
+import importlib
+import pkgutil
+import re
 
-ALL_RULES: tuple[type[Rule], ...] = tuple(
-    sorted(
-        (UnparsableFile, SingletonClass, SessionOnInstance, GlobalWebSocketManager, LegacyStateImport),
-        key=lambda rule: rule.code,
-    )
-)
+from .base import FAMILIES, Rule
+
+
+def _discover() -> tuple[type[Rule], ...]:
+    found = []
+    for module_info in pkgutil.iter_modules(__path__):
+        if not re.fullmatch(r"iso\d{3}_\w+", module_info.name):
+            continue
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        rules = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, Rule) and value is not Rule and value.__module__ == module.__name__
+        ]
+        if len(rules) != 1:
+            raise ImportError(f"{module.__name__} must define exactly one rule, found {len(rules)}")
+        expected = f"iso{rules[0].code[3:]}_{rules[0].name.replace('-', '_')}"
+        if module_info.name != expected:
+            raise ImportError(f"{module.__name__} holds {rules[0].code} {rules[0].name}; name the module {expected}")
+        found.append(rules[0])
+    return tuple(sorted(found, key=lambda rule: rule.code))
+
+
+ALL_RULES: tuple[type[Rule], ...] = _discover()
 BY_CODE = {rule.code: rule for rule in ALL_RULES}
 BY_NAME = {rule.name: rule for rule in ALL_RULES}
 

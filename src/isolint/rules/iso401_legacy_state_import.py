@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from .._lazy import cst
-from ._imports import imports_name, is_name_used, remove_import_alias
 from .base import FixSpec, Rule
 from ..findings import SAFE
 
@@ -23,6 +22,8 @@ class LegacyStateImport(Rule):
     metadata = ("ScopeProvider",)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        from ._imports import is_name_used  # defines LibCST classes: import only once parsing
+
         if isinstance(node.names, cst.ImportStar):
             return
         for alias in node.names:
@@ -48,6 +49,8 @@ class LegacyStateImport(Rule):
             )
 
     def _fix(self, node: cst.ImportFrom, alias: cst.ImportAlias, used: bool) -> FixSpec:
+        from ._imports import imports_name
+
         message = f"Import `{self.settings.context_name}` from `{self.settings.context_module}`"
         if used:
             message += " (the legacy import stays while other references remain)"
@@ -72,6 +75,8 @@ class LegacyStateImport(Rule):
     def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias, used: bool) -> Any:
         from libcst.codemod import CodemodContext
         from libcst.codemod.visitors import AddImportsVisitor
+
+        from ._imports import remove_import_alias
 
         if not used:
             module = remove_import_alias(module, node, alias)
