@@ -94,3 +94,13 @@ def test_context_class_setting_drives_the_fix(in_tmp: Path) -> None:
     write(in_tmp / "a.py", "from app.state import DeepAgentState\n")
     run_cli("fix")
     assert (in_tmp / "a.py").read_text() == "from app.ctx import RequestContext\n"
+
+
+def test_legacy_state_section_is_validated_and_allow_in_silences_iso4(in_tmp: Path) -> None:
+    write(in_tmp / "adapters" / "legacy.py", "from app.state import DeepAgentState\n")
+    write(in_tmp / "app.py", "from app.state import DeepAgentState\n")
+    write(in_tmp / "pyproject.toml", '[tool.isolint.legacy-state]\nallow-in = ["adapters/"]\n')
+    assert codes() == [("ISO401", 1)]
+    write(in_tmp / "pyproject.toml", '[tool.isolint.legacy-state]\nfield-map = ["user_id"]\n')
+    result = run_cli("check")
+    assert result.exit_code == 2 and "[legacy-state]: key 'field-map' must be a table of strings" in result.stderr

@@ -40,7 +40,19 @@ TOP_LEVEL_OPTIONS = (
     Option("context-class", "str", DEFAULT_CONTEXT_CLASS, "`module:Class` of the request context the codemods target."),
     Option("context-params", "list[str]", list(DEFAULT_CONTEXT_PARAMS), "Parameter names that carry the request context."),
 )
-TABLE_KEYS = ("rules",)
+LEGACY_STATE_OPTIONS = (
+    Option("classes", "list[str]", ["DeepAgentState"], "Legacy mutable per-run state classes."),
+    Option(
+        "field-map",
+        "dict[str,str]",
+        {"user_id": "user_id", "chat_thread_id": "thread_id", "thread_id": "thread_id", "run_id": "run_id"},
+        "Legacy fields that map onto context attributes.",
+    ),
+    Option("allow-in", "list[str]", [], "Gitignore-style paths where references are intentional (an adapter)."),
+)
+# Tables shared by a family of rules: [tool.isolint.<name>]
+SECTIONS = {"legacy-state": LEGACY_STATE_OPTIONS}
+TABLE_KEYS = ("rules", *SECTIONS)
 
 DEFAULT_EXCLUDE = (
     ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".isolint_cache", ".mypy_cache",
@@ -70,6 +82,13 @@ class Settings:
     context_class: str = DEFAULT_CONTEXT_CLASS
     context_params: tuple[str, ...] = DEFAULT_CONTEXT_PARAMS
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sections: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {name: {o.name: o.default for o in options} for name, options in SECTIONS.items()}
+    )
+
+    @property
+    def legacy_state(self) -> Mapping[str, Any]:
+        return self.sections["legacy-state"]
 
     @property
     def context_module(self) -> str:
@@ -93,6 +112,7 @@ class Settings:
             "rules": [rule.code for rule in enabled],
             "options": {rule.code: self.options_for(rule) for rule in enabled},
             "context": [self.context_class, list(self.context_params)],
+            "sections": self.sections,
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
@@ -261,6 +281,12 @@ def load_settings(
     scalar = {k: v for k, v in table.items() if k not in TABLE_KEYS}
     values = _validate_table(scalar, TOP_LEVEL_OPTIONS, where)
     rule_options = _rule_options(table.get("rules", {}), where)
+    sections = {}
+    for name, options in SECTIONS.items():
+        section = table.get(name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table")
+        sections[name] = _validate_table(section, options, f"{where} [{name}]")
 
     for key in ("select", "extend-select", "ignore"):
         validate_selectors(values[key], f"{where}: key {key!r}")
@@ -291,6 +317,7 @@ def load_settings(
         context_class=values["context-class"],
         context_params=tuple(values["context-params"]),
         rule_options=rule_options,
+        sections=sections,
     )
 
 

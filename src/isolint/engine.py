@@ -18,6 +18,7 @@ import libcst.metadata as cst_metadata
 from .config import Settings
 from .findings import SAFE, Finding, Fix, Location
 from .fixes import apply_fixes, diff_edits
+from .index import EMPTY, ProjectIndex
 from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
 from .rules.base import FileContext, FixSpec, Report
@@ -27,7 +28,16 @@ from .suppressions import apply_suppressions
 MAX_FIX_PASSES = 10
 
 
-def lint_text(text: str, path: str, rules: Sequence[type[Rule]], settings: Settings) -> list[Finding]:
+def lint_text(
+    text: str,
+    path: str,
+    rules: Sequence[type[Rule]],
+    settings: Settings,
+    *,
+    module_name: str = "",
+    is_package: bool = False,
+    project: ProjectIndex = EMPTY,
+) -> list[Finding]:
     problem = _syntax_problem(text, path)
     if problem is not None:
         return [problem]
@@ -35,7 +45,8 @@ def lint_text(text: str, path: str, rules: Sequence[type[Rule]], settings: Setti
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
-    reports, positions = _visit(module, text, path, rules, settings)
+    file = FileContext(path, text, module, settings, {}, module_name=module_name, is_package=is_package, project=project)
+    reports, positions = _visit(file, rules)
     if not reports:
         return []
     findings = _to_findings(module, text, path, reports, positions)
@@ -104,17 +115,14 @@ class _Dispatcher(cst.CSTVisitor):
         pass
 
 
-def _visit(
-    module: cst.Module, text: str, path: str, rules: Sequence[type[Rule]], settings: Settings
-) -> tuple[list[Report], Any]:
+def _visit(file: FileContext, rules: Sequence[type[Rule]]) -> tuple[list[Report], Any]:
+    module = file.module
     wrapper = cst_metadata.MetadataWrapper(module, unsafe_skip_copy=True)
     wanted = sorted({name for rule in rules for name in rule.metadata})
-    metadata: dict[str, Any] = {}
     if wanted:  # resolve_many([]) would still walk the whole tree
         resolved = wrapper.resolve_many([getattr(cst_metadata, name) for name in wanted])
-        metadata = {name: resolved[getattr(cst_metadata, name)] for name in wanted}
-    file = FileContext(path, text, module, settings, metadata)
-    instances = [rule(file, settings.options_for(rule)) for rule in rules]
+        file.set_metadata({name: resolved[getattr(cst_metadata, name)] for name in wanted})
+    instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
     module.visit(_Dispatcher(instances, file.ancestors))
     if not file.reports:
         return [], None
@@ -176,21 +184,25 @@ class FixOutcome:
     converged: bool = True
 
 
-def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool) -> FixOutcome:
+def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, module_name: str = "", is_package: bool = False) -> FixOutcome:
     """Apply fixes until none applies (at most MAX_FIX_PASSES rounds).
 
     Each round re-parses the result, so every accepted round parses; the last
     round's findings are what remains.
     """
+    def lint(text: str) -> list[Finding]:
+        rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
+        return lint_text(text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project)
+
     text = source.text
     applied = 0
-    findings = lint_text(text, path, plan.candidates(text.encode("utf-8", "surrogatepass")), plan.settings)
+    findings = lint(text)
     for _ in range(MAX_FIX_PASSES):
         fixes = [f.fix for f in findings if f.fix and (unsafe or f.fix.applicability == SAFE)]
         if not fixes:
             return FixOutcome(text, applied, findings)
         new_text, count = apply_fixes(text, fixes)
-        new_findings = lint_text(new_text, path, plan.candidates(new_text.encode("utf-8", "surrogatepass")), plan.settings)
+        new_findings = lint(new_text)
         if any(f.code == UNPARSABLE.code for f in new_findings):
             return FixOutcome(text, applied, findings, converged=False)  # never write a broken file
         text, findings, applied = new_text, new_findings, applied + count

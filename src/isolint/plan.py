@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .findings import Finding, Location
+from .index import EMPTY, ProjectIndex
 from .rules import BY_CODE, Rule
 from .source import SourceError, decode
 
@@ -19,16 +20,26 @@ UNPARSABLE = BY_CODE["ISO000"]
 
 @dataclass(frozen=True)
 class Plan:
-    """What a worker needs to check files: the settings, and the enabled rules
-    with their prefilters compiled for their options."""
+    """What a worker needs to check files: the settings, the project index,
+    and the enabled rules with their prefilters compiled for both."""
 
     settings: Settings
     rules: tuple[tuple[type[Rule], re.Pattern[bytes]], ...]
+    project: ProjectIndex = EMPTY
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Plan:
+    def from_settings(cls, settings: Settings, project: ProjectIndex = EMPTY) -> Plan:
         enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
-        return cls(settings, tuple((r, r.compile_prefilter(settings.options_for(r))) for r in enabled))
+        return cls(settings, tuple((r, r.compile_prefilter(settings, project)) for r in enabled), project)
+
+    @property
+    def uses_index(self) -> bool:
+        return any(rule.uses_index for rule, _ in self.rules)
+
+    def result_key(self, digest: str, raw: bytes) -> str:
+        """What a file's cached findings are keyed by: its content, plus the
+        indexed facts it mentions when a cross-file rule is enabled."""
+        return f"{digest}:{self.project.relevant_fingerprint(raw)}" if self.uses_index else digest
 
     def candidates(self, raw: bytes) -> list[type[Rule]]:
         """The rules whose prefilter matches; none means the file is never parsed."""
@@ -47,7 +58,7 @@ def unparsable(path: str, message: str, row: int = 1, column: int = 1) -> Findin
     )
 
 
-def check_bytes(raw: bytes, path: str, plan: Plan) -> tuple[list[Finding], bool]:
+def check_bytes(raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False) -> tuple[list[Finding], bool]:
     """All findings for one file's bytes, after inline suppressions, and
     whether the file had to be parsed."""
     try:
@@ -61,4 +72,4 @@ def check_bytes(raw: bytes, path: str, plan: Plan) -> tuple[list[Finding], bool]
         return [unparsable(path, str(exc))], False
     from .engine import lint_text
 
-    return lint_text(source.text, path, rules, plan.settings), True
+    return lint_text(source.text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project), True

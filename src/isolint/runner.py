@@ -19,6 +19,7 @@ import click
 import pathspec
 
 from .cache import Cache, content_hash, stat_signature
+from .index import EMPTY, Fact, ProjectIndex, index_source, module_name_for
 from .config import Settings, matches_any
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
@@ -44,6 +45,7 @@ class CheckResult:
     stats: Stats
     warnings: list[str]
     files: list[SourceFile]
+    plan: Plan
 
 
 @dataclass
@@ -67,9 +69,12 @@ class FixResult:
 
 
 class _PerFileIgnores:
+    """`per-file-ignores`, plus `[legacy-state] allow-in`, which is one for ISO4."""
+
     def __init__(self, settings: Settings) -> None:
         self.root = settings.root
-        self.rules = [(pathspec.GitIgnoreSpec.from_lines([pattern]), selectors) for pattern, selectors in settings.per_file_ignores]
+        patterns = [*settings.per_file_ignores, *((p, ("ISO4",)) for p in settings.legacy_state["allow-in"])]
+        self.rules = [(pathspec.GitIgnoreSpec.from_lines([pattern]), selectors) for pattern, selectors in patterns]
 
     def filter(self, real_path: Path, findings: list[Finding]) -> list[Finding]:
         if not self.rules or not findings:
@@ -94,21 +99,28 @@ def _init_worker(plan: Plan, known_digests: frozenset[str]) -> None:
     _worker_state["known"] = known_digests
 
 
-def _check_worker(item: tuple[int, str, str]) -> tuple[int, str | None, list[Finding] | None, bool]:
-    """(index, content hash, findings or None when the hash is cached, parsed?)."""
+def _module_of(real: Path) -> tuple[str, bool]:
+    return module_name_for(real), real.name == "__init__.py"
+
+
+def _check_worker(item: tuple[int, str, str]) -> tuple[int, str | None, str | None, list[Finding] | None, bool]:
+    """(index, content hash, result key, findings or None when the key is cached, parsed?)."""
     index, shown, real = item
+    plan: Plan = _worker_state["plan"]
     try:
         raw = read_bytes(Path(real))
     except SourceError as exc:
-        return index, None, [unparsable(shown, str(exc))], False
+        return index, None, None, [unparsable(shown, str(exc))], False
     digest = content_hash(raw)
-    if digest in _worker_state["known"]:
-        return index, digest, None, False
-    findings, parsed = check_bytes(raw, shown, _worker_state["plan"])
-    return index, digest, findings, parsed
+    key = plan.result_key(digest, raw)
+    if key in _worker_state["known"]:
+        return index, digest, key, None, False
+    module_name, is_package = _module_of(Path(real))
+    findings, parsed = check_bytes(raw, shown, plan, module_name=module_name, is_package=is_package)
+    return index, digest, key, findings, parsed
 
 
-def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, str | None, list[Finding], FileFix]:
+def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, tuple[str, str] | None, list[Finding], FileFix]:
     index, shown, real, unsafe, mode = item
     from .engine import fix_text
 
@@ -119,12 +131,13 @@ def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, str | None,
         source = decode(raw)
     except SourceError as exc:
         return index, None, [unparsable(shown, str(exc))], FileFix(shown, 0)
-    outcome = fix_text(source, shown, plan, unsafe=unsafe)
+    module_name, is_package = _module_of(path)
+    outcome = fix_text(source, shown, plan, unsafe=unsafe, module_name=module_name, is_package=is_package)
     result = FileFix(shown, outcome.applied)
     if not outcome.converged:
         result.error = "fixes did not settle; left what parsed and stopped"
     if outcome.applied == 0:
-        return index, content_hash(raw), outcome.findings, result
+        return index, _keyed(plan, raw), outcome.findings, result
     if mode == "diff":
         from .fixes import unified_diff
 
@@ -138,9 +151,14 @@ def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, str | None,
     except (StaleFileError, OSError) as exc:
         result.error = str(exc)
         result.applied = 0
-        findings, _ = check_bytes(raw, shown, plan)
-        return index, content_hash(raw), findings, result
-    return index, content_hash(new_raw), outcome.findings, result
+        findings, _ = check_bytes(raw, shown, plan, module_name=module_name, is_package=is_package)
+        return index, _keyed(plan, raw), findings, result
+    return index, _keyed(plan, new_raw), outcome.findings, result
+
+
+def _keyed(plan: Plan, raw: bytes) -> tuple[str, str]:
+    digest = content_hash(raw)
+    return digest, plan.result_key(digest, raw)
 
 
 def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int) -> Iterator[Any]:
@@ -189,12 +207,16 @@ def run_check(
 ) -> CheckResult:
     stats = Stats()
     found = _discover(paths, settings, force_exclude, stats)
-    return _check(found, settings, stats, jobs=jobs, use_cache=use_cache)
+    return _check(found, settings, stats, jobs=jobs, use_cache=use_cache, paths=paths)
 
 
-def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool) -> CheckResult:
-    plan = Plan.from_settings(settings)
+def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = ()) -> CheckResult:
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    start = time.perf_counter()
+    project = build_index(paths, found, settings, cache)
+    stats.timings["index"] = time.perf_counter() - start
+    plan = Plan.from_settings(settings, project)
+    index_fingerprint = project.fingerprint if plan.uses_index else ""
     ignores = _PerFileIgnores(settings)
 
     start = time.perf_counter()
@@ -203,8 +225,8 @@ def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use
     sizes: dict[int, int] = {}
     for index, source_file in enumerate(found.files):
         signature = stat_signature(source_file.real_path)
-        digest = cache.lookup_by_stat(source_file.real_path, signature)
-        cached = cache.results_for(digest, str(source_file.path)) if digest else None
+        key = cache.lookup_by_stat(source_file.real_path, signature, index_fingerprint)
+        cached = cache.results_for(key, str(source_file.path)) if key else None
         if cached is not None:
             per_file[index] = cached
             stats.cached += 1
@@ -217,16 +239,16 @@ def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use
 
     start = time.perf_counter()
     results = _map(_check_worker, todo, plan, frozenset(cache.results), jobs)
-    for index, digest, findings, parsed in _progress(results, len(todo), "Checking"):
+    for index, digest, key, findings, parsed in _progress(results, len(todo), "Checking"):
         source_file = found.files[index]
         if findings is None:  # content unchanged since it was cached
-            findings = cache.results_for(digest, str(source_file.path)) or []
+            findings = cache.results_for(key, str(source_file.path)) or []
             stats.cached += 1
         else:
             stats.parsed += parsed
             stats.prefiltered += not parsed and digest is not None
-            if digest is not None:
-                cache.store(source_file.real_path, digest, findings)
+        if digest is not None and key is not None:
+            cache.store(source_file.real_path, digest, key, index_fingerprint, findings)
         per_file[index] = findings
     stats.timings["check"] = time.perf_counter() - start
 
@@ -235,7 +257,58 @@ def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use
     for index, source_file in enumerate(found.files):
         findings.extend(ignores.filter(source_file.real_path, per_file.get(index, [])))
     findings.sort(key=lambda f: f.sort_key)
-    return CheckResult(findings, stats, found.warnings, found.files)
+    return CheckResult(findings, stats, found.warnings, found.files, plan)
+
+
+# --- the project index --------------------------------------------------------
+
+def index_root(paths: Sequence[Path], settings: Settings) -> Path:
+    """The project the index covers: the configuration's directory, else the
+    enclosing git repository, else the paths' common ancestor."""
+    if settings.config_file is not None:
+        return settings.root
+    resolved = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    common = Path(os.path.commonpath([str(p) for p in resolved]))
+    start = common if common.is_dir() else common.parent
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def build_index(paths: Sequence[Path], found: Discovery, settings: Settings, cache: Cache) -> ProjectIndex:
+    """Facts from every file of the project, not only the checked ones: a
+    pre-commit run over ten files still knows about singletons elsewhere."""
+    indexers = [(rule, settings.options_for(rule)) for rule in settings.enabled_rules() if rule.index_prefilter is not None]
+    if not indexers:
+        return EMPTY
+    root = index_root(paths, settings)
+    files = {f.real_path: f for f in discover([root], settings).files}
+    files.update({f.real_path: f for f in found.files})
+    facts: list[Fact] = []
+    for real_path in sorted(files):
+        signature = stat_signature(real_path)
+        cached = cache.facts_by_stat(real_path, signature)
+        if cached is None:
+            try:
+                raw = read_bytes(real_path)
+            except SourceError:
+                continue
+            digest = content_hash(raw)
+            cached = cache.facts_for(digest, real_path)
+            if cached is None:
+                shown = _relative(real_path, root)
+                cached = [f.to_json() for f in index_source(raw, shown, module_name_for(real_path), indexers)]
+            cache.store_facts(real_path, signature, digest, cached)
+        facts.extend(Fact.from_json(raw_fact) for raw_fact in cached)
+    return ProjectIndex(facts)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 # --- fix --------------------------------------------------------------------
@@ -260,16 +333,17 @@ def run_fix(
         for index, f in enumerate(files)
         if str(f.path) in fixable_paths
     ]
-    plan = Plan.from_settings(settings)
+    plan = checked.plan
+    index_fingerprint = plan.project.fingerprint if plan.uses_index else ""
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache and mode == "write")
     ignores = _PerFileIgnores(settings)
     remaining = [f for f in checked.findings if f.path not in fixable_paths]
     fixed_files = []
     start = time.perf_counter()
-    for index, digest, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
+    for index, keys, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
         source_file = files[index]
-        if digest is not None:
-            cache.store(source_file.real_path, digest, findings)
+        if keys is not None:
+            cache.store(source_file.real_path, *keys, index_fingerprint, findings)
         remaining.extend(ignores.filter(source_file.real_path, findings))
         if file_fix.applied or file_fix.error:
             fixed_files.append(file_fix)

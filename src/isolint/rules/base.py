@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping
 
 from ..findings import FIX_SAFETIES, NO_FIX, SAFE, UNSAFE
 
 if TYPE_CHECKING:
+    import ast
+
     import libcst as cst
 
     from ..config import Settings
+    from ..index import ProjectIndex
 
 FAMILIES = {
     "core": "Files isolint could not check",
@@ -75,18 +78,61 @@ class Report:
 class FileContext:
     """What a rule may know about the file being checked."""
 
-    def __init__(self, path: str, source: str, module: cst.Module, settings: Settings, metadata: dict[Any, Any]):
+    def __init__(
+        self,
+        path: str,
+        source: str,
+        module: cst.Module,
+        settings: Settings,
+        metadata: dict[Any, Any],
+        *,
+        module_name: str = "",
+        is_package: bool = False,
+        project: ProjectIndex | None = None,
+    ):
+        from ..index import EMPTY
+
         self.path = path
         self.source = source
         self.module = module
         self.settings = settings
+        self.module_name = module_name  # dotted name from the packages around the file; "" if unknown
+        self.is_package = is_package  # an __init__.py
+        self.project = project if project is not None else EMPTY
         self.ancestors: list[cst.CSTNode] = []  # strict ancestors of the node being visited
         self.reports: list[Report] = []
         self._metadata = metadata
 
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        self._metadata = metadata
+
     def get_metadata(self, provider_name: str, node: cst.CSTNode, default: Any = None) -> Any:
         """Metadata from a provider the rule listed in `Rule.metadata`."""
-        return self._metadata[provider_name].get(node, default)
+        from libcst.metadata.base_provider import LazyValue
+
+        value = self._metadata[provider_name].get(node, default)
+        return value() if isinstance(value, LazyValue) else value  # some providers compute on demand
+
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        """Absolute dotted names `node` may refer to, with relative imports and
+        this module's own definitions resolved (`chatapp.registry.AgentRegistry`).
+        Needs "QualifiedNameProvider" in the rule's `metadata`."""
+        from libcst.metadata import QualifiedNameSource
+
+        resolved = set()
+        for qualified in self.get_metadata("QualifiedNameProvider", node, set()):
+            name = qualified.name
+            if name.startswith("."):
+                level = len(name) - len(name.lstrip("."))
+                package = self.module_name.split(".") if self.module_name else []
+                if not self.is_package:
+                    package = package[:-1]
+                package = package[: len(package) - (level - 1)] if level > 1 else package
+                name = ".".join([*package, name.lstrip(".")])
+            elif qualified.source is QualifiedNameSource.LOCAL and self.module_name:
+                name = f"{self.module_name}.{name}"
+            resolved.add(name)
+        return resolved
 
     def enclosing(self, *node_types: type) -> cst.CSTNode | None:
         """The nearest ancestor of one of `node_types`, or None."""
@@ -105,13 +151,25 @@ class Rule:
     prefilter: ClassVar[re.Pattern[bytes]]  # files whose bytes don't match are never parsed
     metadata: ClassVar[tuple[str, ...]] = ()  # names of libcst.metadata providers
     options: ClassVar[tuple[Option, ...]] = ()
+    # Cross-file rules: facts this rule contributes to the project index...
+    index_prefilter: ClassVar[re.Pattern[bytes] | None] = None
+    # ...and whether its findings depend on the index (it reads `self.file.project`).
+    uses_index: ClassVar[bool] = False
 
     @classmethod
-    def compile_prefilter(cls, options: Mapping[str, Any]) -> re.Pattern[bytes]:
-        """The prefilter for these options; rules whose prefilter depends on
-        an option override this. It must be a necessary condition for a
-        finding: a file it rejects is never parsed."""
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+        """The prefilter for these settings and this project index; rules whose
+        prefilter depends on an option or on indexed names override this. It
+        must be a necessary condition for a finding: a file it rejects is
+        never parsed."""
         return cls.prefilter
+
+    @classmethod
+    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        """Facts for the project index from a stdlib `ast` tree of a file that
+        matched `index_prefilter`: (kind, name within the module such as
+        `AgentRegistry` or `AgentRegistry.get_instance`, line, JSON-safe data)."""
+        return ()
 
     def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:
         self.file = file

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any
 
 from .._lazy import cst
 from ._helpers import assignment_targets, decorator_names, walk
@@ -28,10 +28,10 @@ class SingletonClass(Rule):
     )
 
     @classmethod
-    def compile_prefilter(cls, options: Mapping[str, Any]) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # Every finding needs an accessor storing the cache: `cls._instance = ...`
         # or `cls._instances[key] = ...`.
-        names = b"|".join(re.escape(name.encode()) for name in options["instance-attributes"])
+        names = b"|".join(re.escape(name.encode()) for name in settings.options_for(cls)["instance-attributes"])
         return re.compile(rb"\.(?:" + names + rb")\b\s*(?:\[[^\n]*\]\s*)?(?::[^\n=]*)?=(?!=)")
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:

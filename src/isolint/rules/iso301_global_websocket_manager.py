@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any
 
 from .._lazy import cst
 from ._helpers import assignment_targets, glob_to_bytes_regex, is_module_level, last_name, matches_patterns
@@ -26,9 +26,9 @@ class GlobalWebSocketManager(Rule):
     )
 
     @classmethod
-    def compile_prefilter(cls, options: Mapping[str, Any]) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # Every finding is a call of a name matching a glob: `<...name...>(`.
-        fragments = sorted({glob_to_bytes_regex(glob) for glob in options["websocket-names"]})
+        fragments = sorted({glob_to_bytes_regex(glob) for glob in settings.options_for(cls)["websocket-names"]})
         return re.compile(rb"(?:" + b"|".join(fragments) + rb")\w*\s*\(")
 
     def visit_Assign(self, node: cst.Assign) -> None:

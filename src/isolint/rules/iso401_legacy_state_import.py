@@ -9,17 +9,19 @@ from .._lazy import cst
 from .base import FixSpec, Rule
 from ..findings import SAFE
 
-LEGACY_CLASSES = ("DeepAgentState",)
-
-
 class LegacyStateImport(Rule):
     code = "ISO401"
     name = "legacy-state-import"
     family = "legacy-state"
     summary = "An import of the legacy mutable `DeepAgentState`"
     fix_safety = SAFE
-    prefilter = re.compile(rb"DeepAgentState")
+    prefilter = re.compile(rb"(?!)")  # built from [legacy-state] classes by compile_prefilter
     metadata = ("ScopeProvider",)
+
+    @classmethod
+    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
+        classes = settings.legacy_state["classes"]
+        return re.compile(b"|".join(re.escape(name.encode()) for name in classes) if classes else b"(?!)")
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         from ._imports import is_name_used  # defines LibCST classes: import only once parsing
@@ -28,7 +30,7 @@ class LegacyStateImport(Rule):
             return
         for alias in node.names:
             name = alias.name.value if isinstance(alias.name, cst.Name) else None
-            if name not in LEGACY_CLASSES:
+            if name not in self.settings.legacy_state["classes"]:
                 continue
             asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
             local_name = asname or name

@@ -1,0 +1,76 @@
+"""The project index: facts from other files, resolved by qualified name."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from isolint.config import Settings
+from isolint.engine import lint_text
+from isolint.index import Fact, ProjectIndex, index_source, module_name_for
+from isolint.rules.base import Rule
+from tests.conftest import write
+
+
+class AccessorIndexer(Rule):
+    """A toy cross-file rule: indexes `get_*` functions, reports calls to them."""
+
+    code = "ISO999"
+    name = "toy-accessor-call"
+    family = "singletons"
+    summary = "toy"
+    prefilter = re.compile(rb"get_")
+    index_prefilter = re.compile(rb"def get_")
+    metadata = ("QualifiedNameProvider",)
+    uses_index = True
+
+    @classmethod
+    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("get_"):
+                yield "accessor", node.name, node.lineno, {}
+
+    def visit_Call(self, node: Any) -> None:
+        for name in self.file.qualified_names(node.func):
+            fact = self.file.project.get("accessor", name)
+            if fact:
+                self.report(node, f"calls {fact.qualname} from {fact.path}:{fact.line}")
+
+
+def test_module_names_follow_packages(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "app" / "__init__.py", "")
+    write(tmp_path / "src" / "app" / "svc" / "__init__.py", "")
+    assert module_name_for(write(tmp_path / "src" / "app" / "svc" / "reg.py", "")) == "app.svc.reg"
+    assert module_name_for(tmp_path / "src" / "app" / "svc" / "__init__.py") == "app.svc"
+    assert module_name_for(write(tmp_path / "script.py", "")) == "script"
+
+
+def test_index_source_runs_only_matching_indexers() -> None:
+    facts = index_source(b"def get_registry():\n    pass\n", "app/reg.py", "app.reg", [(AccessorIndexer, {})])
+    assert facts == [Fact("accessor", "app.reg.get_registry", "app/reg.py", 1, {})]
+    assert index_source(b"x = 1\n", "a.py", "a", [(AccessorIndexer, {})]) == []
+    assert index_source(b"def get_x(:\n", "a.py", "a", [(AccessorIndexer, {})]) == []
+
+
+def test_relevant_fingerprint_changes_only_with_mentioned_facts() -> None:
+    index = ProjectIndex([Fact("accessor", "a.get_one", "a.py", 1), Fact("accessor", "b.get_two", "b.py", 1)])
+    mentions_one = index.relevant_fingerprint(b"get_one()")
+    grown = ProjectIndex([*index.of_kind("accessor"), Fact("accessor", "c.get_three", "c.py", 1)])
+    assert grown.relevant_fingerprint(b"get_one()") == mentions_one
+    assert grown.relevant_fingerprint(b"get_three()") != index.relevant_fingerprint(b"get_three()")
+    assert index.names("accessor") == {"get_one", "get_two"}
+
+
+def test_qualified_names_resolve_relative_imports_against_the_package() -> None:
+    index = ProjectIndex([Fact("accessor", "app.svc.reg.get_registry", "app/svc/reg.py", 3)])
+    source = "from .reg import get_registry\nfrom ..svc import reg\n\nget_registry()\nreg.get_registry()\nget_other()\n"
+    settings = Settings(root=Path.cwd())
+    findings = lint_text(source, "app/svc/use.py", [AccessorIndexer], settings, module_name="app.svc.use", project=index)
+    assert [(f.location.row, f.message) for f in findings] == [
+        (4, "calls app.svc.reg.get_registry from app/svc/reg.py:3"),
+        (5, "calls app.svc.reg.get_registry from app/svc/reg.py:3"),
+    ]
+    in_package = lint_text("from .reg import get_registry\nget_registry()\n", "app/svc/__init__.py", [AccessorIndexer], settings, module_name="app.svc", is_package=True, project=index)
+    assert len(in_package) == 1
