@@ -1,9 +1,12 @@
-"""Import edits that keep the surrounding formatting.
+"""Import edits that keep the surrounding formatting, and cost little.
 
-LibCST's `AddImportsVisitor` adds imports well. For removal we do our own
-work: `RemoveImportsVisitor` collapses a parenthesised multi-line import
+Fixes are computed during `check` for every fixable finding, so they must be
+cheap. LibCST's `AddImportsVisitor` deep-copies the module, resolves scope
+metadata and runs a matcher traversal per call (about 0.2 s for a 200-line
+file here); `add_import` looks only at the top-level statements.
+`RemoveImportsVisitor` collapses a parenthesised multi-line import
 (`(\\n    A,\\n)` becomes `(\\n    A)`) and drops the blank lines before a
-removed statement, both of which read as damage in review.
+removed statement, so removal is ours too.
 """
 
 from __future__ import annotations
@@ -23,6 +26,41 @@ def is_name_used(scope_of_import: Any, import_node: cst.ImportFrom | cst.Import,
         if getattr(assignment, "node", None) is import_node and assignment.references:
             return True
     return False
+
+
+def add_import(module: cst.Module, from_module: str, name: str) -> cst.Module:
+    """`from <from_module> import <name>` after the module's leading imports,
+    unless the module already imports it at top level."""
+    if imports_name(module, from_module, name):
+        return module
+    statement = cst.parse_statement(f"from {from_module} import {name}\n", config=module.config_for_parsing)
+    body = list(module.body)
+    position = 0
+    for index, existing in enumerate(body):
+        if _is_docstring(existing) and index == 0:
+            position = 1
+        elif isinstance(existing, cst.SimpleStatementLine) and all(
+            isinstance(small, (cst.Import, cst.ImportFrom)) for small in existing.body
+        ):
+            position = index + 1
+        else:
+            break
+    if position == 0 and body:
+        # No leading imports: go first, and give the old first statement a blank line.
+        body[0] = body[0].with_changes(leading_lines=[cst.EmptyLine(), *body[0].leading_lines]) if _blank_count(body[0].leading_lines) == 0 else body[0]
+    elif position == 1 and _is_docstring(body[0]):
+        statement = statement.with_changes(leading_lines=[cst.EmptyLine()])
+    body.insert(position, statement)
+    return module.with_changes(body=body)
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
 
 
 def imports_name(module: cst.Module, from_module: str, name: str) -> bool:

@@ -75,13 +75,8 @@ class LegacyStateImport(Rule):
         )
 
     def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias, used: bool) -> Any:
-        from libcst.codemod import CodemodContext
-        from libcst.codemod.visitors import AddImportsVisitor
-
-        from ._imports import remove_import_alias
+        from ._imports import add_import, remove_import_alias
 
         if not used:
             module = remove_import_alias(module, node, alias)
-        context = CodemodContext()
-        AddImportsVisitor.add_needed_import(context, self.settings.context_module, self.settings.context_name)
-        return AddImportsVisitor(context).transform_module(module)
+        return add_import(module, self.settings.context_module, self.settings.context_name)
