@@ -1,0 +1,85 @@
+"""isolint.runtime: the reference runtime that isolates one user's request from another's.
+
+Code rewritten by ``isolint fix`` imports from here. This package uses the standard
+library only; the SQLAlchemy and Starlette/FastAPI helpers live in
+:mod:`isolint.runtime.sqlalchemy` and :mod:`isolint.runtime.asgi`, behind the
+``runtime-sqlalchemy`` and ``runtime-asgi`` extras.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from ._ids import DEFAULT_ID_POLICY, DEFAULT_PLACEHOLDERS, IdPolicy
+from .connections import ConnectionRegistry
+from .containment import Job, OutcomeStatus, RequestOutcome, run_isolated, run_many
+from .context import UserExecutionContext, current_context
+from .emitter import (
+    AGENT_EVENTS,
+    OVERFLOW_CLOSE_CODE,
+    EmitterStats,
+    FrameReceipt,
+    UserWebSocketEmitter,
+)
+from .errors import (
+    CleanupTimeoutError,
+    CrossUserEmitError,
+    DuplicateAgentError,
+    EmitterClosedError,
+    InvalidContextError,
+    MissingExtraError,
+    NoActiveContextError,
+    RegistryFrozenError,
+    ScopeCleanupError,
+    SharedAgentInstanceError,
+    UnknownAgentError,
+)
+from .factory import AgentInstanceFactory, UserExecutionScope
+from .metrics import RuntimeMetrics
+from .registry import AgentClassRegistry, AgentSpec
+
+__all__ = [
+    "AGENT_EVENTS",
+    "DEFAULT_ID_POLICY",
+    "DEFAULT_PLACEHOLDERS",
+    "OVERFLOW_CLOSE_CODE",
+    "AgentClassRegistry",
+    "AgentInstanceFactory",
+    "AgentSpec",
+    "CleanupTimeoutError",
+    "ConnectionRegistry",
+    "CrossUserEmitError",
+    "DuplicateAgentError",
+    "EmitterClosedError",
+    "EmitterStats",
+    "FrameReceipt",
+    "IdPolicy",
+    "InvalidContextError",
+    "Job",
+    "MissingExtraError",
+    "NoActiveContextError",
+    "OutcomeStatus",
+    "RegistryFrozenError",
+    "RequestOutcome",
+    "RuntimeMetrics",
+    "ScopeCleanupError",
+    "SharedAgentInstanceError",
+    "UnknownAgentError",
+    "UserExecutionContext",
+    "UserExecutionScope",
+    "UserWebSocketEmitter",
+    "current_context",
+    "run_isolated",
+    "run_many",
+]
+
+_OPTIONAL = ("sqlalchemy", "asgi")
+
+
+def __getattr__(name: str) -> ModuleType:
+    # `isolint.runtime.sqlalchemy` works as an attribute too, importing on first use
+    # (and raising MissingExtraError with the pip command if the extra is missing).
+    if name in _OPTIONAL:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

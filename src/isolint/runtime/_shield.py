@@ -1,0 +1,126 @@
+"""Run a cleanup to completion even while the caller is being cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import CleanupTimeoutError
+
+__all__ = [
+    "ShieldedResult",
+    "call_maybe_async",
+    "run_shielded",
+    "wait_absorbing_cancel",
+]
+
+# After a timed-out cleanup is cancelled, how long it may take to unwind before it is
+# abandoned (capped by the cleanup's own timeout).
+_UNWIND_GRACE = 1.0
+
+
+async def call_maybe_async(fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` and await its result if it is awaitable (sync and async cleanups alike)."""
+    result = fn()
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ShieldedResult:
+    """How a shielded call ended.
+
+    ``error`` is the call's exception (a :class:`CleanupTimeoutError` if it overran);
+    ``caller_cancelled`` tells whether the caller was cancelled while waiting, in which
+    case the caller must re-raise ``CancelledError`` once it has finished its own work.
+    """
+
+    error: Exception | None
+    caller_cancelled: bool
+    timed_out: bool
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    # An abandoned task's outcome is reported elsewhere; retrieving it here keeps
+    # asyncio from logging "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+async def wait_absorbing_cancel(
+    tasks: set[asyncio.Future[Any]], deadline: float | None
+) -> bool:
+    """Wait until ``tasks`` are done or ``deadline`` (loop time) passes.
+
+    Cancellation of the caller does not interrupt the wait; it is reported through the
+    return value (True if the caller was cancelled) so the caller can re-raise it.
+    """
+    loop = asyncio.get_running_loop()
+    cancelled = False
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        timeout = None if deadline is None else deadline - loop.time()
+        if timeout is not None and timeout <= 0:
+            break
+        try:
+            _, pending = await asyncio.wait(pending, timeout=timeout)
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
+
+
+async def run_shielded(
+    fn: Callable[[], Any], *, timeout: float | None, label: str
+) -> ShieldedResult:
+    """Run ``fn`` to completion even if the caller is cancelled meanwhile.
+
+    A synchronous ``fn`` just runs. If it returns an awaitable, that runs in its own
+    task, so cancelling the caller cannot interrupt it.
+
+    The call is bounded by ``timeout`` seconds: past it, the task is cancelled, given
+    a short grace to unwind, then abandoned, and a :class:`CleanupTimeoutError`
+    naming ``label`` is returned. Exceptions are returned, never raised.
+    """
+    try:
+        result = fn()
+    except Exception as exc:  # noqa: BLE001 - returned to the caller, never lost
+        return ShieldedResult(exc, False, False)
+    if not inspect.isawaitable(result):
+        return ShieldedResult(
+            None, False, False
+        )  # synchronous: nothing could interrupt it
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(result)
+    deadline = None if timeout is None else loop.time() + timeout
+    caller_cancelled = await wait_absorbing_cancel({task}, deadline)
+    if not task.done():
+        task.cancel()
+        grace = _UNWIND_GRACE if timeout is None else min(timeout, _UNWIND_GRACE)
+        caller_cancelled |= await wait_absorbing_cancel({task}, loop.time() + grace)
+        if task.done():
+            _consume(task)
+        else:
+            task.add_done_callback(_consume)
+        return ShieldedResult(
+            CleanupTimeoutError(
+                f"{label} did not finish within {timeout}s and was cancelled"
+            ),
+            caller_cancelled,
+            True,
+        )
+    if task.cancelled():
+        # The cleanup cancelled itself (or was cancelled by someone holding its task).
+        return ShieldedResult(
+            RuntimeError(f"{label} was cancelled before it finished"),
+            caller_cancelled,
+            False,
+        )
+    error = task.exception()
+    if error is not None and not isinstance(error, Exception):
+        # KeyboardInterrupt / SystemExit: not ours to contain.
+        raise error
+    return ShieldedResult(error, caller_cancelled, False)

@@ -1,0 +1,475 @@
+"""``UserWebSocketEmitter``: ordered, bounded, single-user delivery of agent events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._ids import DEFAULT_ID_POLICY
+from ._shield import wait_absorbing_cancel
+from .errors import CrossUserEmitError, EmitterClosedError
+
+__all__ = [
+    "AGENT_EVENTS",
+    "OVERFLOW_CLOSE_CODE",
+    "EmitterStats",
+    "FrameReceipt",
+    "UserWebSocketEmitter",
+]
+
+Send = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+Overflow = Literal["close", "drop_oldest"]
+
+#: WebSocket close code sent when a client cannot keep up ("try again later").
+OVERFLOW_CLOSE_CODE = 1013
+
+#: The five standard agent events, then the error event, as sent in ``frame["event"]``.
+AGENT_EVENTS = (
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+    "agent_error",
+)
+
+# How long aclose() lets a cancelled writer unwind before abandoning it.
+_WRITER_UNWIND = 1.0
+
+
+class FrameReceipt:
+    """Returned by every emit: the frame is already queued when the call returns.
+
+    Awaiting it is optional and returns at once with the frame's sequence number,
+    so both ``emitter.emit(...)`` and legacy ``await manager.send(...)`` call
+    sites work. Use :meth:`UserWebSocketEmitter.flush` to wait for delivery.
+    """
+
+    __slots__ = ("sequence",)
+
+    def __init__(self, sequence: int) -> None:
+        self.sequence = sequence
+
+    def __await__(self) -> Generator[Any, None, int]:
+        yield from ()
+        return self.sequence
+
+    def __repr__(self) -> str:
+        return f"<FrameReceipt seq={self.sequence}>"
+
+
+@dataclass(frozen=True, slots=True)
+class EmitterStats:
+    """Counters of one connection's emitter (shared by all its bound views)."""
+
+    sent: int
+    queued: int
+    dropped: int
+    cross_user_attempts: int
+    closed: bool
+    close_code: int | None
+
+
+class _Channel:
+    """The queue, writer task and transport of one connection."""
+
+    def __init__(
+        self,
+        user_id: str,
+        connection_id: str,
+        send: Send,
+        close: Close | None,
+        max_queue: int,
+        overflow: Overflow,
+    ) -> None:
+        self.user_id = user_id
+        self.connection_id = connection_id
+        self.send = send
+        self.close = close
+        self.max_queue = max_queue
+        self.overflow = overflow
+        self.queue: deque[str] = deque()
+        self.wakeup = asyncio.Event()
+        self.drained = asyncio.Event()
+        self.drained.set()
+        self.writer: asyncio.Task[None] | None = None
+        self.closer: asyncio.Task[None] | None = None
+        self.closed = False
+        self.close_reason = ""
+        self.close_code: int | None = None
+        self.failure: BaseException | None = None
+        self.sequence = 0
+        self.sent = 0
+        self.dropped = 0
+        self.cross_user_attempts = 0
+
+    def enqueue(self, text: str) -> None:
+        if len(self.queue) >= self.max_queue:
+            if self.overflow == "drop_oldest":
+                self.queue.popleft()
+                self.dropped += 1
+            else:
+                self.overflow_close()
+                raise EmitterClosedError(
+                    f"the client could not keep up ({self.max_queue} frames queued); "
+                    f"its connection was closed with code {OVERFLOW_CLOSE_CODE}"
+                )
+        self.queue.append(text)
+        self.drained.clear()
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self.wakeup.set()
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                if not self.queue:
+                    self.drained.set()
+                    if self.closed:
+                        return
+                    self.wakeup.clear()
+                    await self.wakeup.wait()
+                    continue
+                await self.send(self.queue.popleft())
+                self.sent += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the transport failed: close this emitter only
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        self.closed = True
+        self.close_reason = f"its transport failed ({type(exc).__name__})"
+        self.failure = exc
+        self.queue.clear()
+        self.drained.set()
+
+    def overflow_close(self) -> None:
+        self.closed = True
+        self.close_reason = "its client could not keep up"
+        self.close_code = OVERFLOW_CLOSE_CODE
+        self.dropped += len(self.queue)
+        self.queue.clear()
+        self.drained.set()
+        writer = self.writer
+        if writer is not None and not writer.done():
+            writer.cancel()  # it is most likely blocked on the stalled client
+        if self.close is not None:
+            self.closer = asyncio.get_running_loop().create_task(
+                self._close_transport(writer, OVERFLOW_CLOSE_CODE, "client too slow")
+            )
+
+    async def _close_transport(
+        self, writer: asyncio.Task[None] | None, code: int, reason: str
+    ) -> None:
+        if writer is not None:
+            await asyncio.wait({writer})
+        assert self.close is not None
+        try:
+            await self.close(code, reason)
+        except Exception as exc:  # noqa: BLE001 - a dead transport cannot be closed; keep the error
+            self.failure = self.failure or exc
+
+
+class UserWebSocketEmitter:
+    """Sends one user's events over one connection, in order, never to anyone else.
+
+    ``send(text)`` writes one text frame; ``close(code, reason)``, if given, closes the
+    connection (used on overflow). Frames are JSON objects::
+
+        {"event": ..., "user_id": ..., "thread_id": ..., "run_id": ..., "seq": n,
+         "payload": ...}
+
+    Emitting is synchronous: the payload is serialised (so a non-JSON payload raises
+    ``TypeError`` at the call site) and queued; one writer task per connection sends
+    frames in order. The queue holds at most ``max_queue`` frames. When it is full,
+    ``overflow="close"`` closes the connection with code 1013 and raises
+    :class:`EmitterClosedError`; ``overflow="drop_oldest"`` drops the oldest frame and
+    counts it. A transport error closes this emitter only.
+
+    ``bind(thread_id=..., run_id=...)`` returns a view that stamps frames with one
+    run's ids and shares this connection's queue; ``user_execution_scope`` binds
+    the emitter it is given and releases the view on exit.
+    """
+
+    __slots__ = (
+        "_channel",
+        "_is_view",
+        "_on_cross_user",
+        "_released",
+        "_run_id",
+        "_thread_id",
+    )
+
+    def __init__(
+        self,
+        user_id: str,
+        connection_id: str,
+        send: Send,
+        *,
+        close: Close | None = None,
+        max_queue: int = 1000,
+        overflow: Overflow = "close",
+        thread_id: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        DEFAULT_ID_POLICY.validate("user_id", user_id)
+        DEFAULT_ID_POLICY.validate("connection_id", connection_id)
+        if not callable(send):
+            raise TypeError("send must be an async callable taking one text frame")
+        if max_queue < 1:
+            raise ValueError("max_queue must be at least 1")
+        if overflow not in ("close", "drop_oldest"):
+            raise ValueError(
+                f"overflow must be 'close' or 'drop_oldest', got {overflow!r}"
+            )
+        self._channel = _Channel(
+            user_id, connection_id, send, close, max_queue, overflow
+        )
+        self._init_view(thread_id, run_id, is_view=False, on_cross_user=None)
+
+    def _init_view(
+        self,
+        thread_id: str | None,
+        run_id: str | None,
+        *,
+        is_view: bool,
+        on_cross_user: Callable[[], None] | None,
+    ) -> None:
+        for name, value in (("thread_id", thread_id), ("run_id", run_id)):
+            if value is not None:
+                DEFAULT_ID_POLICY.validate(name, value)
+        self._thread_id = thread_id
+        self._run_id = run_id
+        self._is_view = is_view
+        self._released = False
+        self._on_cross_user = on_cross_user
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        """The only user this emitter sends to."""
+        return self._channel.user_id
+
+    @property
+    def connection_id(self) -> str:
+        return self._channel.connection_id
+
+    @property
+    def thread_id(self) -> str | None:
+        return self._thread_id
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    @property
+    def closed(self) -> bool:
+        """True once this emitter (or, for a view, its run) can no longer send."""
+        return self._released or self._channel.closed
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code the emitter sent (1013 after an overflow), if any."""
+        return self._channel.close_code
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The transport error that closed this emitter, if any."""
+        return self._channel.failure
+
+    def bind(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        on_cross_user: Callable[[], None] | None = None,
+    ) -> UserWebSocketEmitter:
+        """Return a view stamping frames with ``thread_id``/``run_id`` on this connection.
+
+        ``on_cross_user`` is called (with no arguments, so no ids leak into metrics)
+        each time the view refuses a cross-user send. Closing the view only stops
+        this run's emits; the connection stays open.
+        """
+        view = object.__new__(UserWebSocketEmitter)
+        view._channel = self._channel
+        view._init_view(thread_id, run_id, is_view=True, on_cross_user=on_cross_user)
+        return view
+
+    # -- sending --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._released:
+            raise EmitterClosedError(
+                "this run's emitter was released when its scope ended"
+            )
+        channel = self._channel
+        if channel.closed:
+            raise EmitterClosedError(
+                f"emitter is closed: {channel.close_reason or 'aclose() was called'}"
+            )
+
+    def emit(self, event: str, payload: Any = None) -> FrameReceipt:
+        """Queue ``event`` with a JSON-serialisable ``payload``; return its receipt."""
+        if not isinstance(event, str) or not event:
+            raise ValueError("event must be a non-empty str")
+        self._check_open()
+        channel = self._channel
+        sequence = channel.sequence + 1
+        frame = {
+            "event": event,
+            "user_id": channel.user_id,
+            "thread_id": self._thread_id,
+            "run_id": self._run_id,
+            "seq": sequence,
+            "payload": payload,
+        }
+        try:
+            text = json.dumps(frame, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"payload of event {event!r} is not JSON-serialisable: {exc}"
+            ) from exc
+        channel.sequence = sequence
+        channel.enqueue(text)
+        return FrameReceipt(sequence)
+
+    def send_to_user(
+        self, user_id: str, message: Any, *, event: str = "message"
+    ) -> FrameReceipt:
+        """Send ``message`` to ``user_id``, which must be this emitter's own user.
+
+        Any other user raises :class:`CrossUserEmitError`; the attempt is counted
+        and nothing is sent.
+        """
+        if user_id != self._channel.user_id:
+            self._channel.cross_user_attempts += 1
+            if self._on_cross_user is not None:
+                self._on_cross_user()
+            raise CrossUserEmitError(self._channel.user_id, user_id)
+        return self.emit(event, message)
+
+    def notify_agent_started(self, agent_name: str, **details: Any) -> FrameReceipt:
+        """``agent_started`` with payload ``{"agent_name": agent_name, **details}``."""
+        return self.emit("agent_started", {"agent_name": agent_name, **details})
+
+    def notify_agent_thinking(
+        self, agent_name: str, thought: str | None = None, **details: Any
+    ) -> FrameReceipt:
+        """``agent_thinking`` with payload ``{"agent_name", "thought", **details}``."""
+        return self.emit(
+            "agent_thinking", {"agent_name": agent_name, "thought": thought, **details}
+        )
+
+    def notify_tool_executing(self, tool_name: str, **details: Any) -> FrameReceipt:
+        """``tool_executing`` with payload ``{"tool_name": tool_name, **details}``."""
+        return self.emit("tool_executing", {"tool_name": tool_name, **details})
+
+    def notify_tool_completed(
+        self, tool_name: str, result: Any = None, **details: Any
+    ) -> FrameReceipt:
+        """``tool_completed`` with payload ``{"tool_name", "result", **details}``."""
+        return self.emit(
+            "tool_completed", {"tool_name": tool_name, "result": result, **details}
+        )
+
+    def notify_agent_completed(
+        self, agent_name: str, result: Any = None, **details: Any
+    ) -> FrameReceipt:
+        """``agent_completed`` with payload ``{"agent_name", "result", **details}``."""
+        return self.emit(
+            "agent_completed", {"agent_name": agent_name, "result": result, **details}
+        )
+
+    def notify_agent_error(
+        self, agent_name: str, error: BaseException | str | None = None, **details: Any
+    ) -> FrameReceipt:
+        """``agent_error`` with payload ``{"agent_name", "error", **details}``.
+
+        An exception is sent as ``{"type": <class name>, "message": str(exc)}``, a str
+        as ``{"type": None, "message": error}``. Tracebacks are never sent.
+        """
+        described: dict[str, Any] | None
+        if isinstance(error, BaseException):
+            described = {"type": type(error).__name__, "message": str(error)}
+        elif error is None:
+            described = None
+        else:
+            described = {"type": None, "message": str(error)}
+        return self.emit(
+            "agent_error", {"agent_name": agent_name, "error": described, **details}
+        )
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued frame is sent (or the emitter closed); False on timeout."""
+        channel = self._channel
+        if channel.drained.is_set():
+            return True
+        try:
+            await asyncio.wait_for(channel.drained.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Close the emitter; idempotent. Emitting afterwards raises :class:`EmitterClosedError`.
+
+        On a bound view this only releases the run (no waiting). On the connection's
+        emitter it lets the writer send what is queued, for at most ``timeout``
+        seconds, then stops it. The transport itself is left to its owner.
+        """
+        if self._is_view:
+            self._release()
+            return
+        channel = self._channel
+        if not channel.closed:
+            channel.closed = True
+            channel.wakeup.set()
+        tasks = {
+            t
+            for t in (channel.writer, channel.closer)
+            if t is not None and not t.done()
+        }
+        if not tasks:
+            return
+        try:
+            await asyncio.wait(tasks, timeout=timeout)
+        finally:
+            leftovers = {task for task in tasks if not task.done()}
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop = asyncio.get_running_loop()
+                if await wait_absorbing_cancel(leftovers, loop.time() + _WRITER_UNWIND):
+                    raise asyncio.CancelledError
+            channel.queue.clear()
+            channel.drained.set()
+
+    def _release(self) -> None:
+        """End a bound view's run synchronously (used by ``user_execution_scope``)."""
+        self._released = True
+
+    def stats(self) -> EmitterStats:
+        """Counters of the connection (views share them)."""
+        channel = self._channel
+        return EmitterStats(
+            sent=channel.sent,
+            queued=len(channel.queue),
+            dropped=channel.dropped,
+            cross_user_attempts=channel.cross_user_attempts,
+            closed=channel.closed,
+            close_code=channel.close_code,
+        )
+
+    def __repr__(self) -> str:
+        kind = "view" if self._is_view else "connection"
+        state = "closed" if self.closed else "open"
+        return f"<UserWebSocketEmitter {kind} {state} connection_id={self.connection_id!r}>"

@@ -1,0 +1,103 @@
+"""Process-level counters of a factory. They hold counts and durations only, never ids."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["RuntimeMetrics"]
+
+# Enough samples for a stable p95 while keeping metrics() cheap to call.
+_OVERHEAD_WINDOW = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeMetrics:
+    """A snapshot of one ``AgentInstanceFactory``'s counters.
+
+    ``overhead_p50_us`` / ``overhead_p95_us`` are percentiles, in microseconds, of the
+    time spent entering and leaving ``user_execution_scope`` (the body excluded) over
+    the last scopes; ``None`` before any scope has finished.
+    """
+
+    active_scopes: int
+    scopes_created: int
+    scopes_cleaned: int
+    cleanup_errors: int
+    cleanup_timeouts: int
+    cross_user_emit_attempts: int
+    agents_created: int
+    sessions_opened: int
+    sessions_closed: int
+    overhead_p50_us: float | None
+    overhead_p95_us: float | None
+    overhead_samples: int
+
+    @property
+    def open_sessions(self) -> int:
+        """Sessions the factory opened and has not closed yet."""
+        return self.sessions_opened - self.sessions_closed
+
+
+def _percentile(ordered: list[int], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    # round() absorbs float noise such as 0.95 * 20 == 18.999...
+    rank = math.ceil(round(fraction * len(ordered), 9))
+    return float(ordered[min(max(rank, 1), len(ordered)) - 1])
+
+
+class _MetricsRecorder:
+    """Mutable counters behind :class:`RuntimeMetrics` (single event loop, no locking)."""
+
+    __slots__ = (
+        "_overhead_ns",
+        "active_scopes",
+        "agents_created",
+        "cleanup_errors",
+        "cleanup_timeouts",
+        "cross_user_emit_attempts",
+        "scopes_cleaned",
+        "scopes_created",
+        "sessions_closed",
+        "sessions_opened",
+    )
+
+    def __init__(self) -> None:
+        self.active_scopes = 0
+        self.scopes_created = 0
+        self.scopes_cleaned = 0
+        self.cleanup_errors = 0
+        self.cleanup_timeouts = 0
+        self.cross_user_emit_attempts = 0
+        self.agents_created = 0
+        self.sessions_opened = 0
+        self.sessions_closed = 0
+        self._overhead_ns: deque[int] = deque(maxlen=_OVERHEAD_WINDOW)
+
+    def record_overhead(self, nanoseconds: int) -> None:
+        self._overhead_ns.append(nanoseconds)
+
+    def count_cross_user_attempt(self) -> None:
+        self.cross_user_emit_attempts += 1
+
+    def snapshot(self) -> RuntimeMetrics:
+        ordered = sorted(self._overhead_ns)
+        p50 = p95 = None
+        if ordered:
+            p50 = _percentile(ordered, 0.50) / 1000.0
+            p95 = _percentile(ordered, 0.95) / 1000.0
+        return RuntimeMetrics(
+            active_scopes=self.active_scopes,
+            scopes_created=self.scopes_created,
+            scopes_cleaned=self.scopes_cleaned,
+            cleanup_errors=self.cleanup_errors,
+            cleanup_timeouts=self.cleanup_timeouts,
+            cross_user_emit_attempts=self.cross_user_emit_attempts,
+            agents_created=self.agents_created,
+            sessions_opened=self.sessions_opened,
+            sessions_closed=self.sessions_closed,
+            overhead_p50_us=p50,
+            overhead_p95_us=p95,
+            overhead_samples=len(ordered),
+        )
