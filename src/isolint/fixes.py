@@ -95,10 +95,11 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
 
 
 def _overlaps(start: int, end: int, other: tuple[int, int]) -> bool:
+    """Touching spans count too: two fixes meeting at one point may each
+    assume the text on the other side is unchanged (and two insertions at one
+    point would land in arbitrary order). The next pass takes the later one."""
     other_start, other_end = other
-    if start == end == other_start == other_end:
-        return True  # two insertions at one point: their order would be arbitrary
-    return start < other_end and other_start < end
+    return start <= other_end and other_start <= end
 
 
 def unified_diff(path: str, old: str, new: str) -> str:

@@ -99,7 +99,8 @@ def statistics(findings: Sequence[Finding]) -> list[dict[str, object]]:
     for finding in findings:
         entry = counts.setdefault(finding.code, {"code": finding.code, "name": finding.name, "count": 0, "fixable": False})
         entry["count"] = int(entry["count"]) + 1  # type: ignore[call-overload]
-        entry["fixable"] = bool(entry["fixable"]) or finding.fix is not None
+        # [*] means "fixed by plain `isolint fix`", as in the finding lines.
+        entry["fixable"] = bool(entry["fixable"]) or (finding.fix is not None and finding.fix.applicability == SAFE)
     return sorted(counts.values(), key=lambda e: (-int(e["count"]), str(e["code"])))  # type: ignore[call-overload]
 
 

@@ -151,6 +151,7 @@ class _AliasRemover(cst.CSTTransformer):
             return list(updated)
         out: list[cst.BaseStatement] = []
         carried: Sequence[cst.EmptyLine] = ()
+        removed_first = False
         for before, statement in zip(original, updated):
             if (
                 isinstance(before, cst.SimpleStatementLine)
@@ -158,11 +159,18 @@ class _AliasRemover(cst.CSTTransformer):
                 and before.body[0] is self.import_node
             ):
                 carried = [line for line in statement.leading_lines if line.comment is None]
+                removed_first = not out
                 continue
-            if carried and hasattr(statement, "leading_lines"):
+            if removed_first and hasattr(statement, "leading_lines"):
+                # The block now starts here: no blank lines before its first statement.
+                lines = list(statement.leading_lines)
+                while lines and lines[0].comment is None:
+                    lines.pop(0)
+                statement = statement.with_changes(leading_lines=lines)
+            elif carried and hasattr(statement, "leading_lines"):
                 if _blank_count(statement.leading_lines) < len(carried):
                     statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
-                carried = ()
+            carried, removed_first = (), False
             out.append(statement)
         return out
 
