@@ -1,0 +1,160 @@
+"""ISO102 global-instance-accessor: a function that lazily creates a module global and hands it out.
+
+Index facts: "singletons:accessor" (see `_singletons`), read by ISO103, ISO106
+and the WebSocket family (`data["returns"]` names the class handed out).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any, Iterable, Mapping
+
+from .._lazy import cst
+from ..findings import UNSAFE
+from . import _singletons
+from ._helpers import last_name, walk
+from .base import FixSpec, Rule
+
+
+class GlobalInstanceAccessor(Rule):
+    code = "ISO102"
+    name = "global-instance-accessor"
+    family = "singletons"
+    summary = "A function lazily creates a module global and returns it, so every request shares one object"
+    fix_safety = UNSAFE
+    prefilter = re.compile(rb"\bglobal\s")
+    index_prefilter = _singletons.ACCESSOR_INDEX_PREFILTER
+
+    @classmethod
+    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _singletons.accessor_facts(tree, _singletons.DEFAULT_INSTANCE_ATTRIBUTES)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        declared = {
+            item.name.value
+            for child in walk(node.body)
+            if isinstance(child, cst.Global)
+            for item in child.names
+            if isinstance(item.name, cst.Name)
+        }
+        if not declared:
+            return
+        lazy = self._lazy_global(node, declared)
+        if lazy is not None:
+            name, value = lazy
+            self._report_accessor(node, name, value)
+            return
+        self._report_setters(node, declared)
+
+    @staticmethod
+    def _lazy_global(node: cst.FunctionDef, declared: set[str]) -> tuple[str, cst.BaseExpression] | None:
+        """(global, the value it is lazily set to): `if _x is None: _x = X()` / `_x = _x or X()`, then `return _x`."""
+        returned = {
+            child.value.value
+            for child in walk(node.body)
+            if isinstance(child, cst.Return) and isinstance(child.value, cst.Name)
+        }
+        candidates = declared & returned
+        for child in walk(node.body):
+            if isinstance(child, cst.If):
+                checked = _singletons.none_checked(child.test)
+                if isinstance(checked, cst.Name) and checked.value in candidates:
+                    value = _assigned_value(child.body, checked.value)
+                    if value is not None:
+                        return checked.value, value
+            if (
+                isinstance(child, cst.Assign)
+                and len(child.targets) == 1
+                and isinstance(child.targets[0].target, cst.Name)
+                and child.targets[0].target.value in candidates
+                and isinstance(child.value, cst.BooleanOperation)
+                and isinstance(child.value.operator, cst.Or)
+                and isinstance(child.value.left, cst.Name)
+                and child.value.left.value == child.targets[0].target.value
+            ):
+                return child.targets[0].target.value, child.value.right
+        return None
+
+    def _report_accessor(self, node: cst.FunctionDef, name: str, value: cst.BaseExpression) -> None:
+        created = last_name(value.func) if isinstance(value, cst.Call) else None
+        what = f"one `{created}`" if created else "one object"
+        self.report(
+            node.name,
+            f"`{node.name.value}()` lazily creates {what} in the module global `{name}` and returns it to every "
+            "caller, so all requests share it and its state",
+            fix=self._fix(node, name),
+            manual=(
+                "If it holds no user state, create it once at startup and keep it in app state; otherwise create it "
+                "per request through the factory (`AgentInstanceFactory` / the request context). The unsafe fix makes "
+                "the accessor return a new object per call; callers that relied on sharing are listed by ISO106."
+            ),
+        )
+
+    def _report_setters(self, node: cst.FunctionDef, declared: set[str]) -> None:
+        params = {p.name.value for p in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)}
+        for child in walk(node.body):
+            if not isinstance(child, (cst.Assign, cst.AnnAssign)) or child.value is None:
+                continue
+            targets = [t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target]
+            used = sorted({n.value for n in walk(child.value) if isinstance(n, cst.Name)} & params)
+            for target in targets:
+                if isinstance(target, cst.Name) and target.value in declared and used:
+                    self.report(
+                        target,
+                        f"`{node.name.value}()` overwrites the module global `{target.value}` with per-call data "
+                        f"(`{used[0]}`); concurrent requests read whichever request wrote last",
+                        manual=(
+                            "Carry the value on the request context (`context.run_id`, `context.metadata`) and pass "
+                            "the context down; for log correlation a `contextvars.ContextVar` set per request works."
+                        ),
+                    )
+
+    def _fix(self, node: cst.FunctionDef, name: str) -> FixSpec | None:
+        is_ref = lambda expression: isinstance(expression, cst.Name) and expression.value == name  # noqa: E731
+        body = _singletons.uncache_body(node.body.body, is_ref, name)
+        if body is None or any(isinstance(c, cst.Global) for s in body for c in walk(s)):
+            return None
+        module = self.file.module
+        replace: dict[Any, Any] = {node: node.with_changes(body=node.body.with_changes(body=body))}
+        declaration = _module_declaration(module, name)
+        if declaration is not None and _singletons.name_count(module, name, skip=[node, declaration]) == 0:
+            replace[declaration] = cst.RemoveFromParent()
+            following = module.body[module.body.index(declaration) + 1 :]
+            if following:  # the next statement keeps the blank lines that separated the removed one
+                after = replace.get(following[0], following[0])
+                blanks = [line for line in declaration.leading_lines if line.comment is None]
+                if sum(line.comment is None for line in after.leading_lines) < len(blanks):
+                    replace[following[0]] = after.with_changes(leading_lines=[*blanks, *after.leading_lines])
+        return FixSpec(f"Make `{node.name.value}()` return a new object per call", UNSAFE, replace=replace)
+
+
+def _assigned_value(block: cst.BaseSuite, name: str) -> cst.BaseExpression | None:
+    for child in walk(block):
+        if isinstance(child, (cst.Assign, cst.AnnAssign)) and child.value is not None:
+            targets = [t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target]
+            if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                return child.value
+    return None
+
+
+def _module_declaration(module: cst.Module, name: str) -> cst.SimpleStatementLine | None:
+    """The module-level `_x = None` / `_x: T = None` line for `name`."""
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            continue
+        small = statement.body[0]
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target = small.targets[0].target
+        elif isinstance(small, cst.AnnAssign):
+            target = small.target
+        else:
+            continue
+        if (
+            isinstance(target, cst.Name)
+            and target.value == name
+            and isinstance(small.value, cst.Name)
+            and small.value.value == "None"
+        ):
+            return statement
+    return None

@@ -1,0 +1,124 @@
+"""ISO103 module-service-instance: a service object created, or fetched from a singleton accessor, at import time.
+
+Reads the index facts "singletons:accessor", "singletons:cached-getter" and
+"singletons:class" (see `_singletons`), and contributes them too, so that
+"known accessor" works when ISO103 runs alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any, Iterable, Mapping
+
+from .._lazy import cst
+from . import _singletons
+from ._helpers import assignment_targets, dotted_name, glob_to_bytes_regex, is_module_level, last_name, matches_patterns
+from .base import Option, Rule
+
+MANUAL = (
+    "Infrastructure that holds no user state (a connection pool, an HTTP client) goes into app state created at "
+    "startup (e.g. FastAPI lifespan -> `app.state`); anything that holds user state is created per request through "
+    "the factory (`AgentInstanceFactory` inside `user_execution_scope(...)`) and reached through the request context."
+)
+
+
+class ModuleServiceInstance(Rule):
+    code = "ISO103"
+    name = "module-service-instance"
+    family = "singletons"
+    summary = "A module-level service instance (or singleton accessor result) is shared by every request"
+    prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
+    metadata = ("QualifiedNameProvider",)
+    uses_index = True
+    index_prefilter = _singletons.ANY_INDEX_PREFILTER
+    options = (
+        Option(
+            "service-suffixes",
+            "list[str]",
+            [
+                "Manager", "Registry", "Service", "Bridge", "Dispatcher", "Executor", "Engine", "Tracker", "Cache",
+                "Store", "Emitter", "Notifier", "Orchestrator", "Supervisor", "Agent", "Handler", "Pool",
+                "Coordinator", "Monitor", "Collector", "Broker", "Hub", "Bus", "Controller", "Provider", "Locator",
+                "Container",
+            ],
+            "Class-name endings that mark a stateful service.",
+        ),
+        Option(
+            "accessor-patterns",
+            "list[str]",
+            ["get_*_manager", "get_*_registry", "get_*_service", "get_*_bridge"],
+            "Globs for singleton accessor functions, on top of those ISO102/ISO105 find in the project.",
+        ),
+        Option(
+            "allow",
+            "list[str]",
+            ["*Settings", "*Config", "*Configuration", "logging.*", "APIRouter", "ContextVar", "TypeVar"],
+            "Globs for classes or qualified names that are never reported.",
+        ),
+    )
+
+    @classmethod
+    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _singletons.every_fact(tree)
+
+    @classmethod
+    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
+        # A finding calls a class ending in a suffix, an accessor matching a
+        # pattern, or an accessor/singleton class the index knows.
+        options = settings.options_for(cls)
+        fragments = [rb"\w*(?:" + b"|".join(re.escape(s.encode()) for s in options["service-suffixes"]) + rb")"]
+        fragments += [glob_to_bytes_regex(glob) for glob in options["accessor-patterns"]]
+        fragments += [rb"\b" + re.escape(n.encode()) + rb"\b" for n in sorted(project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS))]
+        return re.compile(b"|".join(f"(?:{f.decode()})".encode() for f in fragments if f) or rb"(?!)")
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._check(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._check(node)
+
+    def _check(self, node: cst.Assign | cst.AnnAssign) -> None:
+        if not assignment_targets(node) or not is_module_level(self.file.ancestors):
+            return
+        value = node.value.expression if isinstance(node.value, cst.Await) else node.value
+        if not isinstance(value, cst.Call):
+            return
+        callee = dotted_name(value.func)
+        name = last_name(value.func)
+        if callee is None or name is None:
+            return
+        qualified = self.file.qualified_names(value.func)
+        if any(matches_patterns(candidate, self.options["allow"]) for candidate in {callee, name, *qualified}):
+            return
+        accessor = self._known_accessor(name, qualified)
+        if accessor is not None:
+            self.report(
+                value,
+                f"`{callee}()` runs at import time and binds {accessor} to a module global; every request "
+                "then shares that one object, and nothing can give a request its own",
+                manual=MANUAL + " Call it inside the code that needs it, with the request context, instead.",
+            )
+        elif any(name.endswith(suffix) for suffix in self.options["service-suffixes"]):
+            self.report(
+                value,
+                f"module-level `{callee}(...)` creates one `{name}` for the whole process; every request shares it "
+                "and whatever it keeps",
+                manual=MANUAL,
+            )
+
+    def _known_accessor(self, name: str, qualified: set[str]) -> str | None:
+        """How to name what a known singleton accessor returns, or None if `func` is not one."""
+        project = self.file.project
+        for qualname in qualified:
+            fact = project.get(_singletons.KIND_ACCESSOR, qualname) or project.get(_singletons.KIND_CACHED_GETTER, qualname)
+            if fact is not None:
+                returns = fact.data.get("returns")
+                return f"the process-wide `{returns}`" if returns else "a process-wide object"
+            owner, _, method = qualname.rpartition(".")
+            fact = project.get(_singletons.KIND_CLASS, owner)
+            if fact is not None and method in fact.data.get("accessors", ()):
+                return f"the process-wide `{fact.name}`"
+        if matches_patterns(name, self.options["accessor-patterns"]):
+            return "what looks like a process-wide singleton"
+        return None

@@ -1,0 +1,154 @@
+"""ISO105 cached-instance-getter: `@lru_cache` on a zero-argument function that builds an object.
+
+Index facts: "singletons:cached-getter" (see `_singletons`), read by ISO103 and ISO106.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterable, Mapping
+
+from .._lazy import cst
+from ..findings import UNSAFE
+from . import _singletons
+from ._helpers import dotted_name, last_name, matches_patterns, walk
+from .base import FixSpec, Option, Rule
+
+
+class CachedInstanceGetter(Rule):
+    code = "ISO105"
+    name = "cached-instance-getter"
+    family = "singletons"
+    summary = "An `@lru_cache` getter builds one object and hands it to every request"
+    fix_safety = UNSAFE
+    prefilter = _singletons.CACHED_INDEX_PREFILTER
+    metadata = ("QualifiedNameProvider", "ScopeProvider")
+    options = (
+        Option(
+            "allow",
+            "list[str]",
+            list(_singletons.DEFAULT_GETTER_ALLOW),
+            "Globs for classes (or their qualified names) a cached getter may build: immutable configuration.",
+        ),
+    )
+    index_prefilter = _singletons.CACHED_INDEX_PREFILTER
+
+    @classmethod
+    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _singletons.cached_getter_facts(tree, options["allow"])
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        params = node.params
+        if node.asynchronous or params.params or params.posonly_params or params.kwonly_params:
+            return
+        if not isinstance(params.star_arg, cst.MaybeSentinel) or params.star_kwarg is not None:
+            return
+        decorator = self._cache_decorator(node)
+        if decorator is None:
+            return
+        constructed = _returned_call(node)
+        if constructed is None or self._allowed(constructed.func):
+            return
+        built = last_name(constructed.func) or "object"
+        spelled = dotted_name(_decorator_expression(decorator)) or "lru_cache"
+        self.report(
+            node.name,
+            f"`{node.name.value}()` is cached with `@{spelled}`, so the `{built}` it builds is created once and "
+            "shared by every request",
+            fix=FixSpec(f"Remove `@{spelled}` from `{node.name.value}()`", UNSAFE, transform=self._remover(node, decorator), isolation="imports"),
+            manual=(
+                "If the object holds no user state, create it once at startup and keep it in app state; otherwise "
+                "build it per request (through the factory or the request context). Callers of the getter are "
+                "listed by ISO106."
+            ),
+        )
+
+    def _cache_decorator(self, node: cst.FunctionDef) -> cst.Decorator | None:
+        for decorator in node.decorators:
+            if self.file.qualified_names(_decorator_expression(decorator)) & _singletons.CACHE_DECORATORS:
+                return decorator
+        return None
+
+    def _allowed(self, func: cst.BaseExpression) -> bool:
+        name = last_name(func)
+        if name in _singletons.BUILTIN_CONSTANTS:
+            return True
+        return any(matches_patterns(candidate, self.options["allow"]) for candidate in {name or "", *self.file.qualified_names(func)})
+
+    def _remover(self, node: cst.FunctionDef, decorator: cst.Decorator) -> Any:
+        """Drop the decorator, and its import when nothing else uses it."""
+        import_removal = self._unused_import_after(decorator)
+
+        def transform(module: cst.Module) -> cst.Module:
+            if import_removal is not None:
+                from ._imports import remove_import_alias
+
+                first = module.body[0] if module.body else None
+                module = remove_import_alias(module, *import_removal)
+                if module.body and not module.body[0].deep_equals(first):  # the file's first line went
+                    opening = module.body[0]
+                    kept = [line for line in opening.leading_lines if line.comment is not None]
+                    module = module.with_changes(body=[opening.with_changes(leading_lines=kept), *module.body[1:]])
+            return module.visit(_decorator_dropper(node, decorator))
+
+        return transform
+
+    def _unused_import_after(self, decorator: cst.Decorator) -> tuple[Any, Any] | None:
+        """(import statement, alias) that binds the decorator's name, if the decorator is its only use."""
+        from ._imports import exported_names
+
+        expression = _decorator_expression(decorator)
+        while isinstance(expression, cst.Attribute):
+            expression = expression.value
+        if not isinstance(expression, cst.Name):
+            return None
+        scope = self.file.get_metadata("ScopeProvider", expression)
+        if scope is None or expression.value in exported_names(self.file.module):
+            return None
+        for assignment in scope.assignments[expression.value]:
+            statement = getattr(assignment, "node", None)
+            if not isinstance(statement, (cst.Import, cst.ImportFrom)) or isinstance(statement.names, cst.ImportStar):
+                continue
+            if isinstance(statement, cst.Import) and len(statement.names) != 1:
+                continue
+            if any(reference.node is not expression for reference in assignment.references):
+                return None
+            for alias in statement.names:
+                local = alias.asname.name if alias.asname else alias.name
+                if isinstance(local, cst.Name) and local.value == expression.value or dotted_name(local) == expression.value:
+                    return statement, alias
+        return None
+
+
+def _decorator_expression(decorator: cst.Decorator) -> cst.BaseExpression:
+    """`lru_cache` for `@lru_cache` and `@lru_cache(maxsize=None)`."""
+    return decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+
+
+def _returned_call(function: cst.FunctionDef) -> cst.Call | None:
+    """The call whose result `function` returns, directly or through a local name."""
+    bound = {}
+    for child in walk(function.body):
+        if isinstance(child, cst.Assign) and len(child.targets) == 1 and isinstance(child.targets[0].target, cst.Name):
+            bound[child.targets[0].target.value] = child.value
+    for child in walk(function.body):
+        if isinstance(child, cst.Return) and child.value is not None:
+            value = child.value
+            if isinstance(value, cst.Name):
+                value = bound.get(value.value, value)
+            if isinstance(value, cst.Call):
+                return value
+    return None
+
+
+def _decorator_dropper(function: cst.FunctionDef, decorator: cst.Decorator) -> Any:
+    """A transformer removing `decorator` from the function equal to `function`
+    (the module may have been rebuilt, so nodes are matched by structure)."""
+
+    class _Dropper(cst.CSTTransformer):
+        def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+            if original.name.value != function.name.value or not original.deep_equals(function):
+                return updated
+            return updated.with_changes(decorators=[d for d in updated.decorators if not d.deep_equals(decorator)])
+
+    return _Dropper()

@@ -1,0 +1,184 @@
+"""The singleton family (ISO1xx) across files: the project index, qualified
+names, the cache, and fixes that fixtures cannot express."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from isolint.index import Fact, index_source
+from isolint.rules import BY_CODE
+from tests.conftest import write
+from tests.helpers import check_findings, run_cli
+
+REGISTRY = '''\
+"""Process-wide registry."""
+
+import threading
+
+
+class AgentRegistry:
+    _instance = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def get_instance(cls):
+        if cls._instance is None:
+            with cls._lock:
+                if cls._instance is None:
+                    cls._instance = cls()
+        return cls._instance
+
+
+def get_agent_registry():
+    return AgentRegistry.get_instance()
+'''
+WEBSOCKETS = '''\
+_manager = None
+
+
+class WebSocketManager:
+    pass
+
+
+def get_ws():
+    global _manager
+    if _manager is None:
+        _manager = WebSocketManager()
+    return _manager
+'''
+SUPERVISOR = '''\
+import functools as ft
+
+
+class Supervisor:
+    pass
+
+
+@ft.lru_cache
+def get_supervisor():
+    return Supervisor()
+'''
+CONSUMER = '''\
+from isolint.runtime import UserExecutionContext
+
+from . import websockets as ws
+from .registry import AgentRegistry as Registry, get_agent_registry as registry_of
+from .supervisor import get_supervisor
+
+
+async def handle(context: UserExecutionContext):
+    agents = registry_of()
+    await ws.get_ws().send(context.user_id)
+    return agents, Registry.get_instance(), get_supervisor()
+
+
+def elsewhere():
+    return get_agent_registry()
+
+
+def get_agent_registry():
+    return "a local function with the same name"
+'''
+
+
+def make_project(root: Path) -> Path:
+    (root / ".git").mkdir()
+    write(root / "chatapp" / "__init__.py", "")
+    write(root / "chatapp" / "registry.py", REGISTRY)
+    write(root / "chatapp" / "websockets.py", WEBSOCKETS)
+    write(root / "chatapp" / "supervisor.py", SUPERVISOR)
+    return write(root / "chatapp" / "consumer.py", CONSUMER)
+
+
+def test_rule_all_lists_the_family_with_fix_safety() -> None:
+    rows = {row["code"]: row for row in json.loads(run_cli("rule", "--all", "--output-format", "json").stdout)}
+    expected = {"ISO101": "unsafe", "ISO102": "unsafe", "ISO103": "none", "ISO104": "unsafe", "ISO105": "unsafe", "ISO106": "none"}
+    assert {code: rows[code]["fix"] for code in expected} == expected
+    assert all(rows[code]["family"] == "singletons" for code in expected)
+    text = run_cli("rule", "--all").stdout
+    assert all(f"{code}" in text and BY_CODE[code].name in text for code in expected)
+
+
+def test_accessor_calls_are_found_across_files_by_qualified_name(tmp_path: Path) -> None:
+    consumer = make_project(tmp_path)
+    found = [(f.location.row, f.message) for f in check_findings([consumer], "ISO106")]
+    assert found == [
+        (9, "`registry_of()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); every request that reaches this call shares it"),
+        (10, "`ws.get_ws()` returns the process-wide `WebSocketManager` (defined in chatapp/websockets.py:8); every request that reaches this call shares it"),
+        (11, "`Registry.get_instance()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:6); every request that reaches this call shares it"),
+        (11, "`get_supervisor()` returns the process-wide `Supervisor` (defined in chatapp/supervisor.py:9); every request that reaches this call shares it"),
+    ]
+
+
+def test_manual_hint_depends_on_the_request_context_parameter(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    write(
+        tmp_path / "chatapp" / "plain.py",
+        "from .registry import get_agent_registry\n\n\ndef work():\n    return get_agent_registry()\n",
+    )
+    by_file = {Path(f.path).name: f.manual for f in check_findings([tmp_path], "ISO106") if f.location.row in (5, 9)}
+    assert "already has the request context (`context`)" in by_file["consumer.py"]
+    assert "factory scope" in by_file["consumer.py"]
+    assert by_file["plain.py"].startswith("Pass the request context into `work`")
+
+
+def test_checking_one_file_still_indexes_the_project(tmp_path: Path) -> None:
+    consumer = make_project(tmp_path)
+    write(tmp_path / "chatapp" / "routes.py", "from .websockets import get_ws\n\nmanager = get_ws()\n")
+    assert len(check_findings([consumer], "ISO106")) == 4
+    [finding] = check_findings([tmp_path / "chatapp" / "routes.py"], "ISO103")
+    assert "binds the process-wide `WebSocketManager` to a module global" in finding.message
+
+
+def test_cached_results_follow_changes_in_other_files(in_tmp: Path) -> None:
+    make_project(in_tmp)
+    codes = lambda: [  # noqa: E731
+        (Path(row["filename"]).name, row["location"]["row"])
+        for row in json.loads(run_cli("check", "--select", "ISO106", "--output-format", "json").stdout)
+    ]
+    assert ("consumer.py", 10) in codes()
+    write(in_tmp / "chatapp" / "websockets.py", "class WebSocketManager:\n    pass\n\n\ndef get_ws():\n    return WebSocketManager()\n")
+    assert ("consumer.py", 10) not in codes()
+
+
+def test_accessor_facts_name_the_class_they_return() -> None:
+    facts = index_source(WEBSOCKETS.encode(), "chatapp/websockets.py", "chatapp.websockets", [(BY_CODE["ISO102"], {})])
+    assert facts == [
+        Fact("singletons:accessor", "chatapp.websockets.get_ws", "chatapp/websockets.py", 8, {"returns": "WebSocketManager", "global": "_manager", "how": "lazy-global"})
+    ]
+    delegating = index_source(REGISTRY.encode(), "chatapp/registry.py", "chatapp.registry", [(BY_CODE["ISO102"], {})])
+    assert [(f.name, f.data["returns"], f.data["how"]) for f in delegating] == [("get_agent_registry", "AgentRegistry", "delegates")]
+
+
+def test_cache_decorators_resolve_through_aliases_only_to_functools(tmp_path: Path) -> None:
+    write(
+        tmp_path / "getters.py",
+        "import functools as ft\nfrom mylib import lru_cache\nfrom functools import cache as memo\n\n\n"
+        "@ft.lru_cache(maxsize=1)\ndef a():\n    return Client()\n\n\n"
+        "@lru_cache\ndef b():\n    return Client()\n\n\n"
+        "@memo\ndef c():\n    return Client()\n",
+    )
+    assert [f.location.row for f in check_findings([tmp_path / "getters.py"], "ISO105")] == [7, 17]
+
+
+def test_every_fix_in_a_file_lands_in_one_run(tmp_path: Path) -> None:
+    target = write(
+        tmp_path / "services.py",
+        "from functools import lru_cache\n\n_bridge = None\n\n\n"
+        "class Registry:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n"
+        "        if cls._instance is None:\n            cls._instance = cls()\n        return cls._instance\n\n\n"
+        "def get_bridge():\n    global _bridge\n    if _bridge is None:\n        _bridge = Bridge()\n    return _bridge\n\n\n"
+        "@lru_cache\ndef get_tracker():\n    return Tracker()\n\n\n"
+        "@lru_cache\ndef get_monitor():\n    return Monitor()\n\n\n"
+        "def setup(registry):\n    registry.register('triage', TriageAgent())\n",
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO1", str(target))
+    fixed = target.read_text()
+    ast.parse(fixed)
+    assert "5 fixes applied" in result.stdout, result.stdout
+    assert "lru_cache" not in fixed and "_instance =" not in fixed and "_bridge =" not in fixed
+    assert "registry.register_factory('triage', lambda context: TriageAgent())" in fixed
+    again = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO1", "--check", str(target))
+    assert again.exit_code == 0 and target.read_text() == fixed
