@@ -25,7 +25,7 @@ def test_syntax_error_is_iso000_and_other_files_are_still_checked(in_tmp: Path) 
     write(in_tmp / "ok.py", SESSION)
     lines = concise()
     assert lines[0].startswith("broken.py:4:11: ISO000 cannot parse: ")
-    assert lines[1:] == ["ok.py:3:9: ISO201 `self.db` keeps a database session on the instance; every request that reaches this object shares its transaction"]
+    assert lines[1:] == ["ok.py:3:9: ISO201 `self.db` keeps a database session (named `db`) on `A`; every request that reaches this object shares its transaction"]
 
 
 def test_newer_python_syntax_is_iso000_on_older_interpreters(in_tmp: Path) -> None:

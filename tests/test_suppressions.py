@@ -43,7 +43,7 @@ def test_suppressed(in_tmp: Path, body: str) -> None:
         "        self.db = db  # noqa\n",
         "        self.db = db  # noqa: E501\n",
         "        x = 1  # isolint: ignore[ISO201]\n        self.db = db\n",
-        "        self.db = '# isolint: ignore'\n",
+        "        self.db = make(db, '# isolint: ignore')\n",
     ],
     ids=["other-code", "bare-noqa", "other-linter", "code-line-above", "inside-a-string"],
 )

@@ -1,0 +1,867 @@
+"""Telling a database session from other "sessions" (the ISO2xx family).
+
+Names lie in both directions, so a value counts as a DB session by name
+*and* type evidence:
+
+- type evidence for: an annotation matching `session-types`, or a call of a
+  session factory (`session-factories`, or a module-level name bound to
+  `sessionmaker(...)` / `async_sessionmaker(...)`);
+- name evidence: the target's name matches `names`;
+- evidence against, which always wins: a name matching `exclude-names`; a type
+  matching `not-db-types` (HTTP clients, auth/session-info objects); ORM
+  attributes (`relationship(...)`, `Mapped[...]`); engines and session makers;
+  any other known type (an annotation, a class instantiation, a builtin, a
+  literal such as a Redis `db=0` index).
+
+Decision: type evidence alone is enough; a name alone is enough only when the
+value is a parameter, variable or call that carries no type information.
+
+Evidence about parameters and variables comes in two front ends: LibCST for the
+rules' visits (`SessionEvidence`) and the stdlib `ast` for the project index
+(`class_facts`), both feeding the same string-level decisions.
+
+Index facts (contributed by ISO201 and ISO205, read by both):
+
+- "sessions:class-stores-session" (qualname `module.Class`): the class stores
+  a session on `self`. data: `stored` (list of {attribute, parameter, position,
+  method}; `parameter`/`position` are null unless the value is a constructor
+  parameter; `position` counts positional parameters after `self`), `bases`,
+  `init`, `reads`.
+- "sessions:class-bases" (qualname `module.Class`): any other class with base
+  classes, so subclasses can be followed across files. data: `bases`,
+  `init`, `reads`.
+
+`bases` are dotted names resolved through the file's imports (relative ones
+keep their leading dots; `resolve_base` finishes them). `init` is null when
+the class has no `__init__`, else {positional, kwonly, forwards}, `forwards`
+being [parameter, position in `super().__init__(...)` or null, keyword or
+null]. `reads` lists [attribute, method, [[parameter, [annotation names], unreliable]...]]
+for every `self.<attr>` the class reads but never assigns (inherited state).
+"""
+
+from __future__ import annotations
+
+import ast
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from .._lazy import cst
+from ._helpers import (
+    dotted_name,
+    first_param_name,
+    glob_to_bytes_regex,
+    matches_patterns,
+    walk,
+)
+from .base import Option
+
+if TYPE_CHECKING:
+    from ..index import Fact, ProjectIndex
+
+NAMES = Option(
+    "names",
+    "list[str]",
+    ["db", "_db", "session", "_session", "db_session", "*_db_session", "database"],
+    "Names (globs) that are enough to call an untyped parameter, variable or call a DB session.",
+)
+EXCLUDE_NAMES = Option(
+    "exclude-names",
+    "list[str]",
+    ["*session_id", "*session_factory", "*sessionmaker*", "session_prefix", "session_locks"],
+    "Names (globs) that are never DB sessions; they win over everything.",
+)
+SESSION_TYPES = Option(
+    "session-types",
+    "list[str]",
+    [
+        "AsyncSession",
+        "Session",
+        "sqlalchemy.orm.Session",
+        "sqlalchemy.ext.asyncio.AsyncSession",
+        "scoped_session",
+        "async_scoped_session",
+    ],
+    "Types (globs; dotted ones match the imported, qualified name) whose annotation or construction is a DB session.",
+)
+SESSION_FACTORIES = Option(
+    "session-factories",
+    "list[str]",
+    ["SessionLocal", "async_session", "AsyncSessionLocal", "get_db_session", "get_session", "*session_factory"],
+    "Callables (globs) whose call returns a new DB session, on top of module-level `sessionmaker(...)` names.",
+)
+NOT_DB_TYPES = Option(
+    "not-db-types",
+    "list[str]",
+    [
+        "aiohttp.ClientSession",
+        "ClientSession",
+        "requests.Session",
+        "requests.sessions.Session",
+        "httpx.AsyncClient",
+        "httpx.Client",
+        "*SessionInfo",
+        "*SessionData",
+        "*AuthSession",
+        "UserSession",
+    ],
+    "Types (globs, as for session-types) that are never DB sessions: HTTP clients, auth/session-info objects.",
+)
+EVIDENCE_OPTIONS = (NAMES, EXCLUDE_NAMES, SESSION_TYPES, SESSION_FACTORIES, NOT_DB_TYPES)
+
+MAKER_CALLS = ("sessionmaker", "async_sessionmaker")
+# Constructors of session *registries*: module-level ones are makers, not live sessions.
+REGISTRY_CALLS = ("scoped_session", "async_scoped_session")
+# Values that are structurally not sessions: ORM attribute descriptors, engines, makers.
+NEVER_SESSION_CALLS = (
+    "relationship", "backref", "mapped_column", "Column", "column_property", "synonym",
+    "association_proxy", "deferred", "*engine*", "*Engine*", "*sessionmaker*",
+)
+NEVER_SESSION_TYPES = ("Mapped", "*Engine*", "*sessionmaker*", "*Sessionmaker*", "*Factory*", "Callable")
+BUILTIN_TYPES = ("int", "str", "float", "bool", "bytes", "dict", "list", "set", "tuple", "frozenset", "object")
+
+SESSION, AGAINST, UNTYPED, NONE = "session", "against", "untyped", "none"
+
+
+def evidence_words(options: Mapping[str, Any]) -> bytes:
+    """A regex fragment one of whose words every DB session finding's file contains:
+    a session name, a factory, a session type, or a module-level maker."""
+    globs = [*options["names"], *options["session-factories"], *(t.rpartition(".")[2] for t in options["session-types"])]
+    fragments = sorted({glob_to_bytes_regex(glob) for glob in globs} | {b"sessionmaker"})
+    return rb"\b(?:" + b"|".join(fragments) + rb")\b"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a value says about being a DB session, and why (for messages)."""
+
+    verdict: str  # SESSION (type evidence), AGAINST, UNTYPED (a name may decide), NONE (a name may not)
+    reason: str = ""
+
+
+def _type_matches(dotted: Iterable[str], patterns: Sequence[str]) -> bool:
+    for name in dotted:
+        for pattern in patterns:
+            subject = name if "." in pattern else name.rpartition(".")[2]
+            if fnmatchcase(subject, pattern):
+                return True
+    return False
+
+
+def type_evidence(type_names: set[str], options: Mapping[str, Any]) -> Evidence:
+    """Evidence from the names a type annotation mentions (qualified and as written)."""
+    if not type_names or type_names <= {"None", "Optional", "typing.Optional", "Union", "typing.Union"}:
+        return Evidence(NONE)
+    shown = min(type_names, key=len)
+    if _type_matches(type_names, options["not-db-types"]) or _type_matches(type_names, NEVER_SESSION_TYPES):
+        return Evidence(AGAINST, f"annotated `{shown}`")
+    if _type_matches(type_names, options["session-types"]):
+        session_type = next(n for n in sorted(type_names, key=len) if _type_matches([n], options["session-types"]))
+        return Evidence(SESSION, f"annotated `{session_type}`")
+    return Evidence(AGAINST, f"annotated `{shown}`")  # a known type that is not a session
+
+
+def call_evidence(callee: str, qualified: str, makers: Mapping[str, str], options: Mapping[str, Any]) -> Evidence:
+    """Evidence from a call's callee (`SessionLocal`, `aiohttp.ClientSession`, `get_db`)."""
+    names = {callee, qualified}
+    owner, _, last = callee.rpartition(".")
+    if owner.rpartition(".")[2][:1].isupper():  # `UserSession.from_token(...)`: the class tells
+        names |= {owner, qualified.rpartition(".")[0]}
+    if _type_matches(names, options["not-db-types"]) or matches_patterns(last, NEVER_SESSION_CALLS):
+        return Evidence(AGAINST, f"`{callee}(...)`")
+    if callee in makers or matches_patterns(last, options["session-factories"]):
+        return Evidence(SESSION, f"created by `{callee}()`")
+    if _type_matches(names, options["session-types"]):
+        return Evidence(SESSION, f"a `{callee}`")
+    if last in BUILTIN_TYPES or last[:1].isupper():
+        return Evidence(AGAINST, f"a `{callee}`")  # constructing some other known class
+    return Evidence(UNTYPED, f"`{callee}(...)`")
+
+
+def is_session(name: str, evidence: Evidence, options: Mapping[str, Any]) -> bool:
+    """The family's decision for a value bound to `name`."""
+    if matches_patterns(name, options["exclude-names"]) or evidence.verdict == AGAINST:
+        return False
+    if evidence.verdict == SESSION:
+        return True
+    return evidence.verdict == UNTYPED and matches_patterns(name, options["names"])
+
+
+def combine(evidences: Sequence[Evidence]) -> Evidence:
+    """`a or b`, `a if c else b`: any evidence against wins, then any type evidence."""
+    for verdict in (AGAINST, SESSION, UNTYPED):
+        for evidence in evidences:
+            if evidence.verdict == verdict:
+                return evidence
+    return Evidence(NONE)
+
+
+# --- LibCST front end ----------------------------------------------------------
+
+_LITERALS = ("Integer", "Float", "Imaginary", "SimpleString", "ConcatenatedString", "FormattedString", "List", "Dict", "Set", "Tuple")
+
+
+class SessionEvidence:
+    """Evidence for values in one parsed file."""
+
+    def __init__(self, module: cst.Module, options: Mapping[str, Any]) -> None:
+        self.module = module
+        self.options = options
+        self._imports: dict[str, str] | None = None
+        self._makers: dict[str, str] | None = None
+        self._scopes: dict[int, dict[str, Any]] = {}  # id(scope node) -> bindings; the tree outlives this object
+
+    @property
+    def imports(self) -> dict[str, str]:
+        """Local name -> qualified dotted name, for the module's top-level imports."""
+        if self._imports is None:
+            self._imports = {}
+            for statement in _top_level_smalls(self.module):
+                if isinstance(statement, cst.Import):
+                    for alias in statement.names:
+                        full = dotted_name(alias.name) or ""
+                        local = alias.asname.name.value if alias.asname else full.partition(".")[0]
+                        self._imports[local] = full if alias.asname else local
+                elif isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar):
+                    base = "." * len(statement.relative) + (dotted_name(statement.module) or "" if statement.module else "")
+                    for alias in statement.names:
+                        name = dotted_name(alias.name) or ""
+                        local = alias.asname.name.value if alias.asname else name
+                        self._imports[local] = f"{base}.{name}" if base and not base.endswith(".") else base + name
+        return self._imports
+
+    @property
+    def makers(self) -> dict[str, str]:
+        """Module-level names bound to a session maker -> "async" or "sync"."""
+        if self._makers is None:
+            self._makers = {}
+            for statement in _top_level_smalls(self.module):
+                if isinstance(statement, (cst.Assign, cst.AnnAssign)) and isinstance(statement.value, cst.Call):
+                    callee = dotted_name(statement.value.func) or ""
+                    last = callee.rpartition(".")[2]
+                    if last in MAKER_CALLS:
+                        targets = [t.target for t in statement.targets] if isinstance(statement, cst.Assign) else [statement.target]
+                        for target in targets:
+                            if isinstance(target, cst.Name):
+                                self._makers[target.value] = "async" if last.startswith("async") else "sync"
+        return self._makers
+
+    def qualify(self, dotted: str) -> str:
+        head, dot, rest = dotted.partition(".")
+        full = self.imports.get(head)
+        return f"{full}{dot}{rest}" if full else dotted
+
+    def annotation_evidence(self, annotation: cst.BaseExpression) -> Evidence:
+        names = set()
+        for name in _annotation_names(annotation):
+            names |= {name, self.qualify(name)}
+        return type_evidence(names, self.options)
+
+    def value_evidence(self, value: cst.BaseExpression, function: cst.FunctionDef | None, depth: int = 0) -> Evidence:
+        """Evidence about `value`, looking up parameters and variables in `function` and the module."""
+        if isinstance(value, cst.Await):
+            return self.value_evidence(value.expression, function, depth)
+        if isinstance(value, cst.Call):
+            callee = dotted_name(value.func)
+            if callee is None:
+                return Evidence(UNTYPED, "a call")
+            return call_evidence(callee, self.qualify(callee), self.makers, self.options)
+        if isinstance(value, cst.BooleanOperation):
+            return combine([self.value_evidence(value.left, function, depth), self.value_evidence(value.right, function, depth)])
+        if isinstance(value, cst.IfExp):
+            return combine([self.value_evidence(value.body, function, depth), self.value_evidence(value.orelse, function, depth)])
+        if isinstance(value, cst.Name) and value.value not in ("None", "True", "False") and depth < 3:
+            return self._name_evidence(value.value, function, depth)
+        if type(value).__name__ in _LITERALS:
+            return Evidence(AGAINST, "a literal")
+        return Evidence(NONE)
+
+    def _name_evidence(self, name: str, function: cst.FunctionDef | None, depth: int) -> Evidence:
+        if function is not None:
+            param = find_param(function, name)
+            if param is not None:
+                if param.annotation is not None:
+                    return self.annotation_evidence(param.annotation.annotation)
+                if param.default is not None and type(param.default).__name__ in _LITERALS:
+                    return Evidence(AGAINST, "a parameter with a literal default")
+                return Evidence(UNTYPED, f"parameter `{name}`")
+            found = self._binding_evidence(function.body, name, None, depth)
+            if found is not None:
+                return found
+        found = self._binding_evidence(self.module, name, function, depth)
+        return found if found is not None else Evidence(UNTYPED, f"`{name}`")
+
+    def _binding_evidence(self, scope: cst.CSTNode, name: str, function: Any, depth: int) -> Evidence | None:
+        """Evidence from the first annotated or assigned binding of `name` directly in `scope`'s statements."""
+        statement = self._bindings(scope).get(name)
+        if isinstance(statement, cst.AnnAssign):
+            return self.annotation_evidence(statement.annotation.annotation)
+        if isinstance(statement, cst.Assign):
+            return self.value_evidence(statement.value, function, depth + 1)
+        return None
+
+    def _bindings(self, scope: cst.CSTNode) -> dict[str, cst.BaseSmallStatement]:
+        """Name -> its first `x = ...` / `x: T` statement in `scope`, computed once per scope."""
+        found = self._scopes.get(id(scope))
+        if found is None:
+            found = {}
+            statements = _top_level_smalls(scope) if isinstance(scope, cst.Module) else _function_smalls(scope)
+            for statement in statements:
+                targets = [statement.target] if isinstance(statement, cst.AnnAssign) else [t.target for t in statement.targets] if isinstance(statement, cst.Assign) else []
+                for target in targets:
+                    if isinstance(target, cst.Name):
+                        found.setdefault(target.value, statement)
+            self._scopes[id(scope)] = found
+        return found
+
+    def decide(self, name: str, value: cst.BaseExpression, function: cst.FunctionDef | None, annotation: Any = None) -> Evidence | None:
+        """The evidence that makes `name = value` a DB session, or None when it is not one."""
+        evidence = self.value_evidence(value, function)
+        if annotation is not None:
+            declared = self.annotation_evidence(annotation.annotation)
+            if declared.verdict != NONE:
+                evidence = combine([declared, evidence]) if evidence.verdict == AGAINST else declared
+        if not is_session(name, evidence, self.options):
+            return None
+        if evidence.verdict == UNTYPED:
+            return Evidence(UNTYPED, f"named `{name}`")
+        return evidence
+
+
+def absolute_name(file: Any, evidence: SessionEvidence, dotted: str) -> str:
+    """`dotted` as written in `file`, as an absolute qualified name (imports and relative imports resolved)."""
+    if dotted.partition(".")[0] not in evidence.imports:
+        return f"{file.module_name}.{dotted}" if file.module_name else dotted
+    full = evidence.qualify(dotted)
+    if not full.startswith("."):
+        return full
+    level = len(full) - len(full.lstrip("."))
+    package = file.module_name.split(".") if file.module_name else []
+    if not file.is_package:
+        package = package[:-1]
+    package = package[: len(package) - (level - 1)] if level > 1 else package
+    return ".".join([*package, full.lstrip(".")])
+
+
+def _is_name(node: cst.CSTNode, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def _top_level_smalls(module: cst.Module) -> Iterator[cst.BaseSmallStatement]:
+    """Small statements at module level, looking into `if`/`try` blocks (TYPE_CHECKING imports)."""
+    stack = list(reversed(module.body))
+    while stack:
+        statement = stack.pop()
+        if isinstance(statement, cst.SimpleStatementLine):
+            yield from statement.body
+        elif isinstance(statement, (cst.If, cst.Try)):
+            blocks = [statement.body]
+            if isinstance(statement, cst.If) and isinstance(statement.orelse, cst.Else):
+                blocks.append(statement.orelse.body)
+            stack.extend(reversed([s for block in blocks for s in block.body]))
+
+
+def _function_smalls(block: cst.CSTNode) -> Iterator[cst.BaseSmallStatement]:
+    """Small statements of a function body, not descending into nested functions or classes."""
+    stack = [block]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.SimpleStatementLine):
+            yield from node.body
+            continue
+        stack.extend(reversed(node.children))
+
+
+def _annotation_names(annotation: cst.BaseExpression) -> set[str]:
+    """Dotted names in an annotation, through Optional[...], X | None and string quotes."""
+    if isinstance(annotation, cst.SimpleString):
+        inner = annotation.evaluated_value
+        try:
+            return _annotation_names(cst.parse_expression(inner)) if isinstance(inner, str) else set()
+        except cst.ParserSyntaxError:
+            return set()
+    if isinstance(annotation, cst.Subscript):
+        outer = dotted_name(annotation.value) or ""
+        if outer.rpartition(".")[2] not in ("Optional", "Union", "Annotated"):
+            return {outer} if outer else set()  # Mapped[...], list[Session]: the container is the type
+        names: set[str] = set()
+        for element in annotation.slice:
+            if isinstance(element.slice, cst.Index):
+                names |= _annotation_names(element.slice.value)
+            if outer.endswith("Annotated"):
+                break
+        return names
+    if isinstance(annotation, cst.BinaryOperation):
+        return _annotation_names(annotation.left) | _annotation_names(annotation.right)
+    name = dotted_name(annotation)
+    return {name} if name else set()
+
+
+def find_param(function: cst.FunctionDef, name: str) -> cst.Param | None:
+    params = function.params
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        if param.name.value == name:
+            return param
+    return None
+
+
+def is_method(function: cst.FunctionDef, ancestors: Sequence[cst.CSTNode]) -> cst.ClassDef | None:
+    """The class whose body defines `function` (an instance method), else None."""
+    index = list(ancestors).index(function) if function in ancestors else len(ancestors)
+    owner = ancestors[index - 2] if index >= 2 else None
+    if isinstance(owner, cst.ClassDef) and receiver_of(function):
+        return owner
+    return None
+
+
+def receiver_of(function: cst.FunctionDef) -> str | None:
+    """`self` of an instance method (None for static and class methods)."""
+    decorators = {dotted_name(d.decorator) for d in function.decorators}
+    if decorators & {"staticmethod", "classmethod"}:
+        return None
+    return first_param_name(function)
+
+
+def methods_of(klass: cst.ClassDef) -> list[cst.FunctionDef]:
+    return [s for s in klass.body.body if isinstance(s, cst.FunctionDef)]
+
+
+def self_reads(method: cst.FunctionDef, attribute: str) -> list[cst.Attribute]:
+    """`self.<attribute>` nodes in `method` that are not assignment or `del` targets."""
+    receiver = receiver_of(method)
+    if receiver is None:
+        return []
+    stored, reads = set(), []
+    for node in walk(method.body):
+        if isinstance(node, cst.Assign):
+            stored.update(id(t.target) for t in node.targets)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.Del)):
+            stored.add(id(node.target))
+        elif isinstance(node, cst.Attribute) and node.attr.value == attribute and _is_name(node.value, receiver):
+            reads.append(node)
+    return [node for node in reads if id(node) not in stored]
+
+
+def owns_session_in_exit(klass: cst.ClassDef, attribute: str) -> bool:
+    """A unit of work: `__aenter__`/`__enter__` plus an exit method that closes `self.<attribute>`."""
+    methods = {m.name.value: m for m in methods_of(klass)}
+    if not ({"__aenter__", "__enter__"} & set(methods)):
+        return False
+    for exit_name in ("__aexit__", "__exit__"):
+        method = methods.get(exit_name)
+        if method is None:
+            continue
+        for node in walk(method.body):
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "close"
+                and isinstance(node.func.value, cst.Attribute)
+                and node.func.value.attr.value == attribute
+            ):
+                return True
+    return False
+
+
+def rewrite(module: cst.Module, replacements: Mapping[cst.CSTNode, cst.CSTNode], block_edits: Mapping[cst.CSTNode, Any]) -> cst.Module:
+    """Replace nodes (by identity in `module`) and edit blocks: `block_edits[block](original, updated)`."""
+
+    class Rewriter(cst.CSTTransformer):
+        def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode) -> Any:
+            if original in block_edits:
+                return block_edits[original](original, updated)
+            return replacements.get(original, updated)
+
+    return module.visit(Rewriter())
+
+
+def comment_line(text: str) -> cst.EmptyLine:
+    return cst.EmptyLine(indent=True, whitespace=cst.SimpleWhitespace(""), comment=cst.Comment(f"# {text}"))
+
+
+def remove_statement(original: cst.IndentedBlock, updated: cst.IndentedBlock, line: cst.CSTNode, comment: str | None) -> cst.IndentedBlock:
+    """`updated` without the statement that was `line` in `original`, leaving `comment` in its place."""
+    index = list(original.body).index(line)
+    body = list(updated.body)
+    removed = body.pop(index)
+    note = [comment_line(comment)] if comment else []
+    kept_lines = [l for l in removed.leading_lines if l.comment is not None]
+    if index < len(body):
+        following = body[index]
+        body[index] = following.with_changes(leading_lines=[*kept_lines, *note, *following.leading_lines])
+        return updated.with_changes(body=body)
+    if body:
+        return updated.with_changes(body=body, footer=[*kept_lines, *note, *updated.footer])
+    return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()], leading_lines=[*kept_lines, *note])])
+
+
+# --- ast front end: facts for the project index --------------------------------
+
+def _ast_dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _ast_annotation_names(node: ast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            return _ast_annotation_names(ast.parse(node.value, mode="eval").body)
+        except SyntaxError:
+            return set()
+    if isinstance(node, ast.Subscript):
+        outer = _ast_dotted(node.value) or ""
+        if outer.rpartition(".")[2] not in ("Optional", "Union", "Annotated"):
+            return {outer} if outer else set()
+        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if outer.endswith("Annotated"):
+            inner = inner[:1]
+        return set().union(*(_ast_annotation_names(n) for n in inner))
+    if isinstance(node, ast.BinOp):
+        return _ast_annotation_names(node.left) | _ast_annotation_names(node.right)
+    name = _ast_dotted(node)
+    return {name} if name else set()
+
+
+def _ast_imports(tree: ast.Module) -> dict[str, str]:
+    imports: dict[str, str] = {}
+    pending = list(tree.body)
+    while pending:  # top level in order, including `if TYPE_CHECKING:` and `try:` blocks
+        node = pending.pop(0)
+        if isinstance(node, (ast.If, ast.Try)):
+            pending.extend([*node.body, *node.orelse, *getattr(node, "finalbody", ()), *(s for h in getattr(node, "handlers", ()) for s in h.body)])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                imports[alias.asname or alias.name.partition(".")[0]] = alias.name if alias.asname else alias.name.partition(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            for alias in node.names:
+                joined = f"{base}.{alias.name}" if base and not base.endswith(".") else base + alias.name
+                imports[alias.asname or alias.name] = joined
+    return imports
+
+
+def _ast_makers(tree: ast.Module) -> dict[str, str]:
+    makers = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            last = (_ast_dotted(node.value.func) or "").rpartition(".")[2]
+            if last in MAKER_CALLS:
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        makers[target.id] = "async" if last.startswith("async") else "sync"
+    return makers
+
+
+def _positional_params(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
+    return [*function.args.posonlyargs, *function.args.args][1:]
+
+
+def _ast_value_evidence(value: ast.AST, function: Any, qualify: Any, makers: Mapping[str, str], options: Mapping[str, Any]) -> Evidence:
+    if isinstance(value, ast.Await):
+        return _ast_value_evidence(value.value, function, qualify, makers, options)
+    if isinstance(value, ast.Call):
+        callee = _ast_dotted(value.func)
+        return call_evidence(callee, qualify(callee), makers, options) if callee else Evidence(UNTYPED)
+    if isinstance(value, ast.BoolOp):
+        return combine([_ast_value_evidence(v, function, qualify, makers, options) for v in value.values])
+    if isinstance(value, ast.Name):
+        args = function.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        defaults = dict(zip([a.arg for a in [*args.posonlyargs, *args.args]][::-1], args.defaults[::-1]))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+        for arg in every:
+            if arg.arg != value.id:
+                continue
+            if arg.annotation is not None:
+                names = _ast_annotation_names(arg.annotation)
+                return type_evidence(names | {qualify(n) for n in names}, options)
+            if isinstance(defaults.get(arg.arg), ast.Constant) and defaults[arg.arg].value is not None:
+                return Evidence(AGAINST)
+            return Evidence(UNTYPED)
+        return Evidence(UNTYPED)
+    if isinstance(value, (ast.Constant, ast.List, ast.Dict, ast.Tuple, ast.Set, ast.JoinedStr)):
+        return Evidence(AGAINST)
+    return Evidence(NONE)
+
+
+def _super_init_forwards(init: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[Any]]:
+    """[parameter, position or None, keyword or None] for each parameter passed on to `super().__init__`."""
+    params = {a.arg for a in [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]}
+    forwards = []
+    for node in ast.walk(init):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "__init__"
+            and isinstance(node.func.value, ast.Call)
+            and _ast_dotted(node.func.value.func) == "super"
+        ):
+            for position, arg in enumerate(node.args):
+                if isinstance(arg, ast.Starred):
+                    break
+                if isinstance(arg, ast.Name) and arg.id in params:
+                    forwards.append([arg.id, position, None])
+            for keyword in node.keywords:
+                if keyword.arg and isinstance(keyword.value, ast.Name) and keyword.value.id in params:
+                    forwards.append([keyword.value.id, None, keyword.arg])
+    return forwards
+
+
+def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    """The index facts of one file (see the module docstring)."""
+    imports = _ast_imports(tree)
+    makers = _ast_makers(tree)
+
+    def qualify(dotted: str) -> str:
+        head, dot, rest = dotted.partition(".")
+        return f"{imports[head]}{dot}{rest}" if head in imports else dotted
+
+    def resolved_base(base: ast.AST) -> str | None:
+        dotted = _ast_dotted(base)
+        if dotted is None:
+            return None
+        head = dotted.partition(".")[0]
+        return qualify(dotted) if head in imports else f"<module>.{dotted}"
+
+    def visit(body: Sequence[ast.stmt], prefix: str) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                yield from _class_fact(node, prefix + node.name)
+                yield from visit(node.body, prefix + node.name + ".")
+            elif isinstance(node, (ast.If, ast.Try)):
+                yield from visit([*node.body, *node.orelse], prefix)
+
+    def _class_fact(klass: ast.ClassDef, name: str) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+        methods = [m for m in klass.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        init = next((m for m in methods if m.name == "__init__"), None)
+        stored, assigned, reads = [], set(), []
+        for method in methods:
+            receiver = _receiver(method)
+            if receiver is None:
+                continue
+            for node in ast.walk(method):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) and node.value else []
+                for target in targets:
+                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == receiver:
+                        assigned.add(target.attr)
+                        evidence = _ast_value_evidence(node.value, method, qualify, makers, options)
+                        if isinstance(node, ast.AnnAssign):
+                            names = _ast_annotation_names(node.annotation)
+                            declared = type_evidence(names | {qualify(n) for n in names}, options)
+                            evidence = declared if declared.verdict != NONE else evidence
+                        if is_session(target.attr, evidence, options):
+                            stored.append(_stored(target.attr, node.value, method, init))
+            unreliable = _unreliable_params(method)
+            params = [
+                [a.arg, sorted(_ast_annotation_names(a.annotation)), a.arg in unreliable]
+                for a in [*method.args.args, *method.args.kwonlyargs]
+            ]
+            for node in ast.walk(method):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.ctx, ast.Load)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == receiver
+                ):
+                    reads.append([node.attr, method.name, params])
+        bases = [b for b in (resolved_base(b) for b in klass.bases) if b and b != "<module>.object"]
+        if not stored and not bases:
+            return
+        data = {
+            "bases": bases,
+            "init": None if init is None else {
+                "positional": [a.arg for a in _positional_params(init)],
+                "kwonly": [a.arg for a in init.args.kwonlyargs],
+                "forwards": _super_init_forwards(init),
+            },
+            "reads": _unique([r for r in reads if r[0] not in assigned]),
+        }
+        if stored:
+            yield "sessions:class-stores-session", name, klass.lineno, {"stored": _unique(stored), **data}
+        else:
+            yield "sessions:class-bases", name, klass.lineno, data
+
+    yield from visit(tree.body, "")
+
+
+def _unreliable_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """Parameters that default to None or are rebound in the body: not a context on every path."""
+    args = method.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = dict(zip([a.arg for a in positional][::-1], args.defaults[::-1]))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    names = {name for name, default in defaults.items() if isinstance(default, ast.Constant) and default.value is None}
+    for node in ast.walk(method):
+        if isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    seen, out = set(), []
+    for item in items:
+        key = repr(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _receiver(method: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    decorators = {_ast_dotted(d) for d in method.decorator_list}
+    params = [*method.args.posonlyargs, *method.args.args]
+    if decorators & {"staticmethod", "classmethod"} or not params:
+        return None
+    return params[0].arg
+
+
+def _stored(attribute: str, value: ast.AST, method: Any, init: Any) -> dict[str, Any]:
+    parameter = position = None
+    if method is init and isinstance(value, ast.Name):
+        positional = [a.arg for a in _positional_params(init)]
+        if value.id in positional:
+            parameter, position = value.id, positional.index(value.id)
+        elif value.id in [a.arg for a in init.args.kwonlyargs]:
+            parameter = value.id
+    return {"attribute": attribute, "parameter": parameter, "position": position, "method": method.name, "line": value.lineno}
+
+
+# --- reading the facts -----------------------------------------------------------
+
+CLASS_KINDS = ("sessions:class-stores-session", "sessions:class-bases")
+
+
+class _ClassTable:
+    """The index's class facts by short name and by (resolved) base, built once per index."""
+
+    def __init__(self, project: ProjectIndex) -> None:
+        self.by_short: dict[str, list[Fact]] = {}
+        self.children: dict[str, list[Fact]] = {}
+        for fact in project.of_kind(*CLASS_KINDS):
+            self.by_short.setdefault(fact.name, []).append(fact)
+            for base in fact.data["bases"]:
+                self.children.setdefault(resolve_base(fact, base), []).append(fact)
+
+
+_TABLES: weakref.WeakKeyDictionary[Any, _ClassTable] = weakref.WeakKeyDictionary()
+
+
+def _table(project: ProjectIndex) -> _ClassTable:
+    table = _TABLES.get(project)
+    if table is None:
+        table = _TABLES[project] = _ClassTable(project)
+    return table
+
+
+def class_fact(project: ProjectIndex, qualname: str) -> Fact | None:
+    """The class's fact; a package re-exporting a submodule's class (`pkg.Cls` for
+    `pkg.mod.Cls`) finds it when exactly one indexed class in the package matches."""
+    package, _, short = qualname.rpartition(".")
+    candidates = _table(project).by_short.get(short, ())
+    exact = [f for f in candidates if f.qualname == qualname]
+    if exact:
+        return exact[0]
+    inside = [f for f in candidates if package and f.qualname.startswith(package + ".")]
+    return inside[0] if len(inside) == 1 else None
+
+
+def resolve_base(fact: Fact, base: str) -> str:
+    """A base name from `fact`'s data as an absolute qualified name."""
+    module = fact.qualname.rpartition(".")[0]
+    while module and class_fact_like(module):
+        module = module.rpartition(".")[0]  # nested classes: strip class names
+    if base.startswith("<module>."):
+        return f"{module}.{base[len('<module>.'):]}" if module else base[len("<module>."):]
+    if base.startswith("."):
+        level = len(base) - len(base.lstrip("."))
+        package = module.split(".") if module else []
+        if not fact.path.endswith("__init__.py"):
+            package = package[:-1]
+        package = package[: len(package) - (level - 1)] if level > 1 else package
+        return ".".join([*package, base.lstrip(".")])
+    return base
+
+
+def class_fact_like(dotted: str) -> bool:
+    return dotted.rpartition(".")[2][:1].isupper()
+
+
+def ancestors(project: ProjectIndex, qualname: str, limit: int = 8) -> Iterator[Fact]:
+    """Facts of the class and its indexed ancestors, nearest first."""
+    seen: set[str] = set()
+    pending = [qualname]
+    while pending and len(seen) < limit:
+        current = pending.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        fact = class_fact(project, current)
+        if fact is None:
+            continue
+        yield fact
+        pending.extend(resolve_base(fact, base) for base in fact.data["bases"])
+
+
+def inherited_store(project: ProjectIndex, base_qualnames: Iterable[str], attribute: str) -> tuple[Fact, dict[str, Any]] | None:
+    """The indexed ancestor (through `base_qualnames`) that stores a session in `attribute`."""
+    for base in base_qualnames:
+        for fact in ancestors(project, base):
+            for stored in fact.data.get("stored", ()):
+                if stored["attribute"] == attribute:
+                    return fact, stored
+    return None
+
+
+def descendants(project: ProjectIndex, qualname: str) -> list[Fact]:
+    """Indexed classes deriving (transitively) from `qualname`."""
+    children = _table(project).children
+    found: dict[str, Fact] = {}
+    frontier = [qualname]
+    while frontier:
+        current = frontier.pop()
+        for child in children.get(current, ()):
+            if child.qualname not in found:
+                found[child.qualname] = child
+                frontier.append(child.qualname)
+    return list(found.values())
+
+
+def stored_slot(project: ProjectIndex, qualname: str, position: int | None, keyword: str | None, depth: int = 0) -> tuple[Fact, dict[str, Any]] | None:
+    """Where constructing `qualname` with an argument at `position` / `keyword` stores it as a session."""
+    fact = class_fact(project, qualname)
+    if fact is None or depth > 8:
+        return None
+    init = fact.data["init"]
+    if init is None:  # the constructor is inherited
+        for base in fact.data["bases"]:
+            found = stored_slot(project, resolve_base(fact, base), position, keyword, depth + 1)
+            if found:
+                return found
+        return None
+    if position is not None:
+        parameter = init["positional"][position] if position < len(init["positional"]) else None
+    else:
+        parameter = keyword if keyword in init["positional"] or keyword in init["kwonly"] else None
+    if parameter is None:
+        return None
+    for stored in fact.data.get("stored", ()):
+        if stored["parameter"] == parameter:
+            return fact, stored
+    for forwarded, to_position, to_keyword in init["forwards"]:
+        if forwarded == parameter and fact.data["bases"]:
+            found = stored_slot(project, resolve_base(fact, fact.data["bases"][0]), to_position, to_keyword, depth + 1)
+            if found:
+                return found
+    return None

@@ -1,0 +1,165 @@
+"""The sessions family (ISO2xx) beyond single-file fixtures: cross-file facts,
+the legacy app's migration, and evidence decisions fixtures cannot isolate."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from isolint.rules import BY_CODE
+from isolint.rules._sessions import (
+    AGAINST,
+    SESSION,
+    UNTYPED,
+    Evidence,
+    call_evidence,
+    is_session,
+    type_evidence,
+)
+from tests.conftest import FIXTURES, write
+from tests.helpers import check_findings, run_cli
+
+OPTIONS = {option.name: option.default for option in BY_CODE["ISO201"].options}
+
+BASE = '''\
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class BaseAgent:
+    def __init__(self, db_session: AsyncSession, *, llm_latency: float = 0.0) -> None:
+        self.db_session = db_session
+        self.llm_latency = llm_latency
+'''
+
+SUBCLASS = '''\
+from isolint.runtime import UserExecutionContext
+
+from .base import BaseAgent
+
+
+class DataAgent(BaseAgent):
+    async def execute(self, context: UserExecutionContext, sql: str) -> None:
+        await self.db_session.execute(sql)
+{extra}'''
+
+LEGACY_METHOD = '''
+    async def replay(self, state) -> None:
+        await self.db_session.rollback()
+'''
+OPTIONAL_CONTEXT_METHOD = '''
+    async def replay(self, context: "UserExecutionContext | None" = None) -> None:
+        await self.db_session.rollback()
+'''
+
+
+def _package(root: Path, extra: str = "") -> Path:
+    write(root / "app" / "__init__.py", "")
+    write(root / "app" / "agents" / "__init__.py", "from .data import DataAgent\n")
+    write(root / "app" / "agents" / "base.py", BASE)
+    write(root / "app" / "agents" / "data.py", SUBCLASS.format(extra=extra))
+    write(root / "app" / "startup.py", "from app.agents import DataAgent\nfrom app.db import db\n\n\ndef build():\n    return DataAgent(db)\n")
+    return root / "app"
+
+
+def test_subclass_in_another_file_is_moved_to_the_context_and_the_base_stops_storing(tmp_path: Path) -> None:
+    app = _package(tmp_path)
+    found = {(Path(f.path).name, f.location.row, f.code) for f in check_findings([app], "ISO201")}
+    assert found == {("base.py", 6, "ISO201"), ("data.py", 8, "ISO201")}
+
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO2", str(app))
+    data = (app / "agents" / "data.py").read_text()
+    base = (app / "agents" / "base.py").read_text()
+    assert "await context.db_session.execute(sql)" in data
+    assert "self.db_session" not in base
+    assert "def __init__(self, db_session: AsyncSession" in base  # callers still work
+    assert "# `db_session` is unused" in base
+    for path in app.rglob("*.py"):
+        ast.parse(path.read_text())
+
+
+@pytest.mark.parametrize("method", [LEGACY_METHOD, OPTIONAL_CONTEXT_METHOD], ids=["no-context", "optional-context"])
+def test_base_keeps_storing_while_a_subclass_method_without_context_reads_it(tmp_path: Path, method: str) -> None:
+    app = _package(tmp_path, method)
+    [base_finding] = [f for f in check_findings([app], "ISO201") if f.path.endswith("base.py")]
+    assert "`DataAgent.replay`" in base_finding.manual
+
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(app))
+    assert "self.db_session = db_session" in (app / "agents" / "base.py").read_text()
+    data = (app / "agents" / "data.py").read_text()
+    assert "await context.db_session.execute(sql)" in data and "await self.db_session.rollback()" in data
+
+
+def test_constructing_a_subclass_re_exported_by_a_package_names_the_storing_class(tmp_path: Path) -> None:
+    app = _package(tmp_path)
+    [finding] = check_findings([app], "ISO205")
+    assert finding.path.endswith("startup.py") and finding.location.row == 6
+    assert "`BaseAgent.db_session` (inherited by `DataAgent`)" in finding.message
+    assert "agents/base.py:6" in finding.message
+
+
+def test_session_passed_to_constructor_works_when_selected_alone_and_skips_module_level(tmp_path: Path) -> None:
+    app = _package(tmp_path)
+    write(app / "boot.py", "from app.agents import DataAgent\nfrom app.db import db\n\nagent = DataAgent(db)\n")
+    assert {Path(f.path).name for f in check_findings([app], "ISO205")} == {"startup.py"}
+
+
+def _simulate_context_migration(text: str) -> str:
+    """What the ISO4xx fixes do to the sample agents: methods receive the request context."""
+    text = re.sub(r"def (execute|record_message|load_thread_messages)\(self, ", r"def \1(self, context: UserExecutionContext, ", text)
+    return "from isolint.runtime import UserExecutionContext\n" + text
+
+
+def test_legacy_app_agents_leave_self_db_session_once_their_methods_receive_a_context(tmp_path: Path) -> None:
+    app = tmp_path / "legacy_app"
+    shutil.copytree(FIXTURES / "legacy_app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    agents = app / "chatapp" / "agents"
+    for path in agents.glob("*.py"):
+        if path.name != "__init__.py":
+            path.write_text(_simulate_context_migration(path.read_text()))
+
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO2", str(app))
+    for path in agents.glob("*.py"):
+        assert "self.db_session" not in path.read_text(), path.name
+    assert "await context.db_session.rollback()" in (agents / "data.py").read_text()
+    assert "await context.db_session.commit()" in (agents / "reporting.py").read_text()
+    # The supervisor's `run` receives no context yet: it keeps its session, and says so.
+    remaining = check_findings([app], "ISO2")
+    assert {(Path(f.path).name, f.code) for f in remaining} >= {("supervisor.py", "ISO201"), ("db.py", "ISO203")}
+    [supervisor] = [f for f in remaining if f.code == "ISO201"]
+    assert "`Supervisor.run`" in supervisor.manual
+    for path in app.rglob("*.py"):
+        ast.parse(path.read_text())
+
+
+@pytest.mark.parametrize(
+    ("name", "evidence", "expected"),
+    [
+        ("conn", Evidence(SESSION), True),  # type evidence alone: any name
+        ("db", Evidence(UNTYPED), True),  # a name alone, no type information
+        ("conn", Evidence(UNTYPED), False),
+        ("session", Evidence(AGAINST), False),  # evidence against wins over the name
+        ("user_session_id", Evidence(SESSION), False),  # and an excluded name over type evidence
+    ],
+)
+def test_decision_combines_name_and_type_evidence(name: str, evidence: Evidence, expected: bool) -> None:
+    assert is_session(name, evidence, OPTIONS) is expected
+
+
+def test_qualified_types_tell_an_http_session_from_a_sqlalchemy_one() -> None:
+    assert type_evidence({"Session", "requests.Session"}, OPTIONS).verdict == AGAINST
+    assert type_evidence({"OrmSession", "sqlalchemy.orm.Session"}, OPTIONS).verdict == SESSION
+    assert type_evidence({"Optional"}, OPTIONS).verdict == "none"
+    assert call_evidence("Session", "requests.Session", {}, OPTIONS).verdict == AGAINST
+    assert call_evidence("make", "make", {"make": "async"}, OPTIONS).verdict == SESSION
+    assert call_evidence("create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine", {}, OPTIONS).verdict == AGAINST
+
+
+def test_evidence_options_are_read_from_each_rules_table(tmp_path: Path) -> None:
+    write(tmp_path / "isolint.toml", '[rules.ISO203]\nsession-factories = ["open_session"]\nnot-db-types = ["Vault*"]\n')
+    write(tmp_path / "m.py", "from lib import open_session, VaultSession\n\nconn = open_session()\ndb = VaultSession()\nsession = SessionLocal()\n")
+    found = check_findings([tmp_path / "m.py"], "ISO203", isolated=False)
+    assert [(f.location.row, f.code) for f in found] == [(3, "ISO203")]
