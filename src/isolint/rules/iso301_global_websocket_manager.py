@@ -1,4 +1,7 @@
-"""ISO301 global-websocket-manager: WebSocket plumbing created at module level."""
+"""ISO301 global-websocket-manager: WebSocket plumbing bound at module level.
+
+Contributes the family's index facts (see `_websockets`).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +9,27 @@ import re
 from typing import Any
 
 from .._lazy import cst
-from ._helpers import assignment_targets, glob_to_bytes_regex, is_module_level, last_name, matches_patterns
-from .base import Option, Rule
+from ._helpers import assignment_targets, is_module_level
+from ._websockets import WEBSOCKET_NAMES, IndexesPlumbing, Plumbing, plumbing_prefilter
+from .base import Rule
 
 
-class GlobalWebSocketManager(Rule):
+class GlobalWebSocketManager(IndexesPlumbing, Rule):
     code = "ISO301"
     name = "global-websocket-manager"
     family = "websockets"
     summary = "A module-level WebSocket manager routes every user's events through one shared object"
-    prefilter = re.compile(rb"(?!)")  # built from `websocket-names` by compile_prefilter
-    options = (
-        Option(
-            "websocket-names",
-            "list[str]",
-            ["*WebSocket*", "*Websocket*", "*websocket*", "*ws_manager*"],
-            "Globs for classes and accessors that are WebSocket plumbing.",
-        ),
-    )
+    prefilter = re.compile(rb"(?!)")  # built from `websocket-names` and the index by compile_prefilter
+    options = (WEBSOCKET_NAMES,)
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
-        # Every finding is a call of a name matching a glob: `<...name...>(`.
-        fragments = sorted({glob_to_bytes_regex(glob) for glob in settings.options_for(cls)["websocket-names"]})
-        return re.compile(rb"(?:" + b"|".join(fragments) + rb")\w*\s*\(")
+        # Every finding binds a call: `WebSocketManager(`, `get_websocket_manager(` or an indexed accessor.
+        return plumbing_prefilter(settings.options_for(cls)["websocket-names"], project, calls_only=True)
+
+    def __init__(self, file: Any, options: Any) -> None:
+        super().__init__(file, options)
+        self.plumbing = Plumbing(file, options["websocket-names"])
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._check(node)
@@ -45,15 +45,15 @@ class GlobalWebSocketManager(Rule):
             value = value.expression
         if not isinstance(value, cst.Call):
             return
-        callee = last_name(value.func)
-        if callee is None or not matches_patterns(callee, self.options["websocket-names"]):
+        callee = self.plumbing.builds_shared(value)
+        if callee is None:
             return
         self.report(
             node,
-            f"module-level `{callee}(...)` is one WebSocket manager for every user; a wrong user or run id "
-            "sends one user's events to another",
+            f"module-level `{callee}(...)` runs at import time and gives every user one WebSocket manager; "
+            "a wrong user or run id sends one user's events to another",
             manual=(
                 "Create a `UserWebSocketEmitter` per connection, carry it on the request context, and emit through "
-                "`context.websocket_emitter` at the call sites (ISO302/ISO304 fix those)."
+                "`context.websocket_emitter` at the call sites (ISO302 and ISO304 fix those); then delete this binding."
             ),
         )
