@@ -49,7 +49,7 @@ def test_json_has_ruffs_shape_plus_isolint_extras(project: Path) -> None:
     assert legacy["fix"]["edits"] == [
         {"content": "isolint.runtime import UserExecutionContext", "location": {"row": 1, "column": 6}, "end_location": {"row": 1, "column": 37}}
     ]
-    assert session["fix"] is None
+    assert session["fix"]["applicability"] == "unsafe"
     assert session["isolint"] == {"name": "session-on-instance", "family": "sessions", "manual": session["isolint"]["manual"]}
     assert "context.db_session" in session["isolint"]["manual"]
 
@@ -125,12 +125,13 @@ def test_full_format_shows_an_excerpt_with_carets_and_hints(project: Path) -> No
     assert "pkg/agent.py:6:9: ISO201 `self.db` keeps a database session" in text
     assert "6 |         self.db = db\n  |         ^^^^^^^ ISO201" in text
     assert "= help: Import `UserExecutionContext`" in text
+    assert "= help (unsafe): Use the request context's session" in text
     assert "= manual: Use the request-scoped session" in text
-    assert text.rstrip().endswith("1 need manual migration (see each finding's `manual` hint).")
+    assert text.rstrip().endswith("[*] 1 fixable with `isolint fix`.\n1 more fixable with `isolint fix --unsafe-fixes`.")
 
 
 def test_concise_format(project: Path) -> None:
     assert output("concise").splitlines()[:2] == [
         "pkg/agent.py:1:23: ISO401 [*] `DeepAgentState` is the legacy mutable per-run state; import `UserExecutionContext` from `isolint.runtime` instead",
-        "pkg/agent.py:6:9: ISO201 `self.db` keeps a database session on the instance; every request that reaches this object shares its transaction",
+        "pkg/agent.py:6:9: ISO201 `self.db` keeps a database session (named `db`) on `Agent`; every request that reaches this object shares its transaction",
     ]

@@ -2,81 +2,89 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .._lazy import cst
-from .base import FixSpec, Rule
 from ..findings import SAFE
+from ._legacy_state import LegacyStateFamily, legacy_names
+from .base import FixSpec, Rule
 
-class LegacyStateImport(Rule):
+
+class LegacyStateImport(LegacyStateFamily, Rule):
     code = "ISO401"
     name = "legacy-state-import"
-    family = "legacy-state"
     summary = "An import of the legacy mutable `DeepAgentState`"
     fix_safety = SAFE
-    prefilter = re.compile(rb"(?!)")  # built from [legacy-state] classes by compile_prefilter
     metadata = ("ScopeProvider",)
 
-    @classmethod
-    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
-        classes = settings.legacy_state["classes"]
-        return re.compile(b"|".join(re.escape(name.encode()) for name in classes) if classes else b"(?!)")
-
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        from ._imports import is_name_used  # defines LibCST classes: import only once parsing
+        from ._imports import (  # defines LibCST classes: import only once parsing
+            exported_names,
+            is_name_used,
+        )
 
         if isinstance(node.names, cst.ImportStar):
             return
+        names = legacy_names(self.file)
         for alias in node.names:
-            name = alias.name.value if isinstance(alias.name, cst.Name) else None
-            if name not in self.settings.legacy_state["classes"]:
+            local_name = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+            local_name = local_name or (alias.name.value if isinstance(alias.name, cst.Name) else None)
+            if local_name not in names.local:
                 continue
-            asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
-            local_name = asname or name
-            scope = self.file.get_metadata("ScopeProvider", node)
-            used = is_name_used(scope, node, local_name, self.file.module)
-            target = self.settings.context_name
-            self.report(
-                alias,
-                f"`{name}` is the legacy mutable per-run state; import `{target}` from "
-                f"`{self.settings.context_module}` instead",
-                fix=self._fix(node, alias, used),
-                manual=(
-                    f"Once no annotation, construction or isinstance check uses `{local_name}` "
-                    "(ISO402-ISO406 rewrite those), the legacy import goes away."
-                )
-                if used
-                else None,
+            legacy = names.local[local_name]
+            shown = legacy if legacy == local_name else f"{local_name}` (`{legacy}`)"
+            message = (
+                f"`{shown}` is the legacy mutable per-run state; import `{self.settings.context_name}` "
+                f"from `{self.settings.context_module}` instead"
             )
+            scope = self.file.get_metadata("ScopeProvider", node)
+            if not is_name_used(scope, node, local_name, self.file.module):
+                self.report(alias, message, fix=self._fix(node, alias))
+            elif local_name in exported_names(self.file.module):
+                self.report(
+                    alias,
+                    message,
+                    manual=(
+                        f"This module re-exports `{local_name}` in `__all__`: point its importers at "
+                        f"`{self.settings.context_name}`, then drop it from `__all__` and this import."
+                    ),
+                )
+            else:
+                self.report(
+                    alias,
+                    message,
+                    manual=(
+                        f"`{local_name}` is still used here. Rewrite its annotations, constructions, attribute "
+                        "accesses and isinstance checks (ISO402-ISO406 fix most of them, importing the context "
+                        "class as they go); the fix then removes this import."
+                    ),
+                )
 
-    def _fix(self, node: cst.ImportFrom, alias: cst.ImportAlias, used: bool) -> FixSpec:
+    def _fix(self, node: cst.ImportFrom, alias: cst.ImportAlias) -> FixSpec:
+        """Import the context class instead of the dead legacy import."""
         from ._imports import imports_name
 
-        message = f"Import `{self.settings.context_name}` from `{self.settings.context_module}`"
-        if used:
-            message += " (the legacy import stays while other references remain)"
-        context_imported = imports_name(self.file.module, self.settings.context_module, self.settings.context_name)
-        if not used and len(node.names) == 1 and not context_imported:
+        settings = self.settings
+        message = f"Import `{settings.context_name}` from `{settings.context_module}` instead"
+        if len(node.names) == 1 and not imports_name(self.file.module, settings.context_module, settings.context_name):
             # Rewrite in place: keeps the statement's position and its comments.
             rewritten = node.with_changes(
-                module=cst.parse_expression(self.settings.context_module),
-                names=[cst.ImportAlias(cst.Name(self.settings.context_name))],
+                module=cst.parse_expression(settings.context_module),
+                names=[cst.ImportAlias(cst.Name(settings.context_name))],
                 relative=[],
                 lpar=None,
                 rpar=None,
             )
             return FixSpec(message, SAFE, replace={node: rewritten}, isolation="imports")
-        return FixSpec(
-            message,
-            SAFE,
-            transform=lambda module: self._swap_import(module, node, alias, used),
-            isolation="imports",
-        )
+        return FixSpec(message, SAFE, transform=lambda module: self._swap_import(module, node, alias), isolation="imports")
 
-    def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias, used: bool) -> Any:
-        from ._imports import add_import, remove_import_alias
+    def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias) -> Any:
+        from libcst.codemod import CodemodContext
+        from libcst.codemod.visitors import AddImportsVisitor
 
-        if not used:
-            module = remove_import_alias(module, node, alias)
-        return add_import(module, self.settings.context_module, self.settings.context_name)
+        from ._imports import remove_import_alias
+
+        module = remove_import_alias(module, node, alias)
+        context = CodemodContext()
+        AddImportsVisitor.add_needed_import(context, self.settings.context_module, self.settings.context_name)
+        return AddImportsVisitor(context).transform_module(module)

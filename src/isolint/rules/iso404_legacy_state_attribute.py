@@ -1,0 +1,131 @@
+"""ISO404 legacy-state-attribute: reading or writing fields of legacy state."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+from .._lazy import cst
+from ..findings import SAFE, UNSAFE
+from ._legacy_state import (
+    CALL_HINT,
+    WRITE_HINT,
+    LegacyStateFamily,
+    classify_access,
+    code,
+    key_quote,
+    legacy_names,
+    names_regex,
+    read_replacement,
+    reference_names,
+    state_variables,
+)
+from .base import FixSpec, Option, Rule
+
+MUTATING_METHODS = [
+    "append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "popitem",
+    "add", "discard", "sort", "reverse",
+]
+
+
+class LegacyStateAttribute(LegacyStateFamily, Rule):
+    code = "ISO404"
+    name = "legacy-state-attribute"
+    summary = "A field of the legacy mutable `DeepAgentState` is read or written"
+    fix_safety = UNSAFE
+    options = (
+        Option(
+            "mutating-methods",
+            "list[str]",
+            MUTATING_METHODS,
+            "Methods that change a field in place: `state.messages.append(...)` is a write.",
+        ),
+        Option(
+            "context-methods",
+            "list[str]",
+            ["create", "with_updates", "child", "to_dict"],
+            "Methods the context class has; calling anything else on a context is reported like a write.",
+        ),
+        Option(
+            "constructors",
+            "list[str]",
+            ["model_validate", "parse_obj"],
+            "Class methods of the legacy class that build an instance (a variable assigned from one is legacy state).",
+        ),
+    )
+
+    @classmethod
+    def compile_prefilter(cls, settings: Any, project: Any) -> Any:
+        # Writes on a migrated context are findings too: the file may name only the context class.
+        return names_regex(reference_names(settings, project) | {settings.context_name})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._scopes: dict[Any, tuple[set[str], set[str]]] = {}
+
+    def _variables(self) -> tuple[set[str], set[str]]:
+        scope = self.file.enclosing(cst.FunctionDef) or self.file.module
+        if scope not in self._scopes:
+            self._scopes[scope] = state_variables(legacy_names(self.file), scope, self.options["constructors"])
+        return self._scopes[scope]
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if not isinstance(node.value, cst.Name):
+            return
+        legacy, context = self._variables()
+        receiver = node.value.value
+        if receiver not in legacy and receiver not in context:
+            return
+        names = legacy_names(self.file)
+        if names.in_class_body(self.file.ancestors):
+            return
+        use = classify_access(node, self._parents(node), self.options["mutating-methods"])
+        shown = code(node)
+        if use == "write":
+            if receiver in legacy:
+                message = f"`{shown}` is changed on the legacy per-run state, where every agent of the run sees it"
+            else:
+                message = f"`{shown}` is changed on `{receiver}`, an immutable `{self.settings.context_name}`"
+            self.report(node, message, manual=WRITE_HINT)
+        elif receiver not in legacy and (use == "read" or node.attr.value in self.options["context-methods"]):
+            return  # reads and real methods of the context are fine
+        elif use == "call":
+            owner = "the legacy per-run state" if receiver in legacy else f"`{receiver}`, which the migration made a `{self.settings.context_name}`"
+            self.report(
+                node,
+                f"`{shown}(...)` calls a method of {owner}; the immutable context has no such method",
+                manual=CALL_HINT,
+            )
+        else:
+            self._report_read(node, key_quote(node, self._parents(node)))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        """`setattr(state, "x", v)` / `delattr(state, "x")`."""
+        if not (isinstance(node.func, cst.Name) and node.func.value in ("setattr", "delattr") and node.args):
+            return
+        first = node.args[0].value
+        legacy, context = self._variables()
+        if isinstance(first, cst.Name) and (first.value in legacy or first.value in context):
+            self.report(node, f"`{node.func.value}({first.value}, ...)` changes the per-run state that every agent of the run sees", manual=WRITE_HINT)
+
+    def _report_read(self, node: cst.Attribute, quote: str) -> None:
+        replacement = read_replacement(node, node.value, self.settings.legacy_state["field-map"], quote)
+        if replacement is None:
+            return  # `state.user_id` reads the same on the context
+        new, safe = replacement
+        if safe:
+            message = f"`{code(node)}` reads the legacy state; the context carries it as `{code(new)}`"
+            fix = FixSpec(f"Read `{code(new)}`", SAFE, replace={node: new})
+        else:
+            message = (
+                f"`{code(node)}` reads a field the context does not have; per-run extras live in "
+                f"`{node.value.value}.metadata`"
+            )
+            fix = FixSpec(f"Read `{code(new)}` (None when the field is not in the metadata)", UNSAFE, replace={node: new})
+        self.report(node, message, fix=fix)
+
+    def _parents(self, node: cst.Attribute) -> Any:
+        """Parent lookup for `node` and its ancestors, which is all classify_access climbs."""
+        chain = [*self.file.ancestors, node]
+        parent_of = {id(child): parent for parent, child in pairwise(chain)}
+        return lambda child: parent_of.get(id(child))
