@@ -72,7 +72,12 @@ def test_migrating_the_sample_app_adds_no_undefined_names_or_unused_imports(tmp_
     # (and the legacy import those constructions still use).
     assert {f.code for f in remaining} <= {"ISO401", "ISO403", "ISO404"}
     assert all(f.manual and f.fix is None for f in remaining)
-    assert all(f.code != "ISO404" or "changed on" in f.message or "calls a method" in f.message for f in remaining)
+    # ISO404 leaves writes and calls, and reads of a state whose construction could not be mapped
+    # (renaming a field on a value that is still DeepAgentState would break it).
+    assert all(
+        f.code != "ISO404" or "changed on" in f.message or "calls a method" in f.message or "reads the legacy" in f.message
+        for f in remaining
+    )
     supervisor = (app / "chatapp" / "supervisor.py").read_text(encoding="utf-8")
     assert "await agent.execute(state, stream_updates=True)" in supervisor
 

@@ -7,6 +7,7 @@ import ast
 import json
 from pathlib import Path
 
+from isolint.config import Settings
 from isolint.index import Fact, index_source
 from isolint.rules import BY_CODE
 from tests.conftest import write
@@ -144,11 +145,23 @@ def test_cached_results_follow_changes_in_other_files(in_tmp: Path) -> None:
 
 
 def test_accessor_facts_name_the_class_they_return() -> None:
-    facts = index_source(WEBSOCKETS.encode(), "chatapp/websockets.py", "chatapp.websockets", [(BY_CODE["ISO102"], {})])
+    facts = index_source(
+        WEBSOCKETS.encode(),
+        "chatapp/websockets.py",
+        "chatapp.websockets",
+        [(BY_CODE["ISO102"], BY_CODE["ISO102"].index_prefilter)],
+        Settings(root=Path.cwd()),
+    )
     assert facts == [
         Fact("singletons:accessor", "chatapp.websockets.get_ws", "chatapp/websockets.py", 8, {"returns": "WebSocketManager", "global": "_manager", "how": "lazy-global"})
     ]
-    delegating = index_source(REGISTRY.encode(), "chatapp/registry.py", "chatapp.registry", [(BY_CODE["ISO102"], {})])
+    delegating = index_source(
+        REGISTRY.encode(),
+        "chatapp/registry.py",
+        "chatapp.registry",
+        [(BY_CODE["ISO102"], BY_CODE["ISO102"].index_prefilter)],
+        Settings(root=Path.cwd()),
+    )
     assert [(f.name, f.data["returns"], f.data["how"]) for f in delegating] == [("get_agent_registry", "AgentRegistry", "delegates")]
 
 

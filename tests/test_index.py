@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from isolint.config import Settings
 from isolint.engine import lint_text
@@ -27,7 +27,7 @@ class AccessorIndexer(Rule):
     uses_index = True
 
     @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("get_"):
                 yield "accessor", node.name, node.lineno, {}
@@ -48,10 +48,12 @@ def test_module_names_follow_packages(tmp_path: Path) -> None:
 
 
 def test_index_source_runs_only_matching_indexers() -> None:
-    facts = index_source(b"def get_registry():\n    pass\n", "app/reg.py", "app.reg", [(AccessorIndexer, {})])
+    indexers = [(AccessorIndexer, AccessorIndexer.index_prefilter)]
+    settings = Settings(root=Path.cwd())
+    facts = index_source(b"def get_registry():\n    pass\n", "app/reg.py", "app.reg", indexers, settings)
     assert facts == [Fact("accessor", "app.reg.get_registry", "app/reg.py", 1, {})]
-    assert index_source(b"x = 1\n", "a.py", "a", [(AccessorIndexer, {})]) == []
-    assert index_source(b"def get_x(:\n", "a.py", "a", [(AccessorIndexer, {})]) == []
+    assert index_source(b"x = 1\n", "a.py", "a", indexers, settings) == []
+    assert index_source(b"def get_x(:\n", "a.py", "a", indexers, settings) == []
 
 
 def test_relevant_fingerprint_changes_only_with_mentioned_facts() -> None:

@@ -59,6 +59,10 @@ class ProjectIndex:
     def __reduce__(self) -> tuple[Any, ...]:  # workers receive the index pickled
         return (ProjectIndex, (self._facts,))
 
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        return self._facts
+
     def get(self, kind: str, qualname: str) -> Fact | None:
         return self._by_key.get((kind, qualname))
 
@@ -115,9 +119,9 @@ def module_name_for(path: Path) -> str:
     return ".".join((*parts, stem))
 
 
-def index_source(raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, Mapping[str, Any]]]) -> list[Fact]:
+def index_source(raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any) -> list[Fact]:
     """Facts of one file from the indexing rules whose prefilter matches it."""
-    wanted = [(rule, options) for rule, options in indexers if rule.index_prefilter.search(raw)]
+    wanted = [rule for rule, prefilter in indexers if prefilter.search(raw)]
     if not wanted:
         return []
     try:
@@ -127,7 +131,7 @@ def index_source(raw: bytes, path: str, module: str, indexers: Sequence[tuple[An
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # the check pass reports it as ISO000
     facts = []
-    for rule, options in wanted:
-        for kind, name, line, data in rule.index(tree, options):
+    for rule in wanted:
+        for kind, name, line, data in rule.index(tree, settings):
             facts.append(Fact(kind, f"{module}.{name}" if module else name, path, line, data))
     return facts

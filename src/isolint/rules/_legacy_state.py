@@ -10,8 +10,8 @@ string forward references (`"List[DeepAgentState]"`) are parsed and looked
 through. The class's own body, comments, docstrings and names that merely
 contain the class name are never references.
 
-Project index facts (every rule of the family contributes them, so any
-selection of the family sees them):
+Project index facts (ISO401 contributes them; every indexer runs, whichever
+rules are selected):
 
 - "legacy-state:reexport": a module-level alias that renames a name,
   `from M import N as L` or `L = N` / `L = m.N`. The fact's name is `L`;
@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
-from ._helpers import walk
+from ._helpers import alternation, walk, word_alternatives
 from .base import FixSpec
 
 if TYPE_CHECKING:
@@ -61,37 +61,46 @@ _INDEX_PREFILTER = re.compile(
 
 
 class LegacyStateFamily:
-    """Mixin for the family's rules: shared prefilter and index facts."""
+    """Mixin for the family's rules: shared prefilter; they read the index
+    facts ISO401 contributes (`index_facts`)."""
 
     family = "legacy-state"
     prefilter = re.compile(rb"(?!)")  # built from the settings and the index by compile_prefilter
-    index_prefilter = _INDEX_PREFILTER
     uses_index = True
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
         return names_regex(reference_names(settings, project))
 
-    @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
-        yield from _index_aliases(tree)
-        yield from _index_run_id_signatures(tree)
-
 
 def reference_names(settings: Settings, project: ProjectIndex) -> set[str]:
     """Names whose presence a finding of the family needs: the legacy classes
-    and every name some module binds as an alias."""
-    return set(settings.legacy_state["classes"]) | set(project.names(REEXPORT))
+    and the aliases some module binds to one of them."""
+    classes = frozenset(settings.legacy_state["classes"])
+    aliases = {
+        fact.name
+        for fact in project.of_kind(REEXPORT)
+        if resolves_to_legacy(project, classes, fact.qualname.rpartition(".")[0], fact.name)
+    }
+    return set(classes) | aliases
 
 
 def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
     names = sorted(names, key=len, reverse=True)
     if not names:
         return re.compile(rb"(?!)")
-    return re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b")
+    return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\b")))
 
 
 # --- the index ----------------------------------------------------------------
+
+INDEX_PREFILTER = _INDEX_PREFILTER
+
+
+def index_facts(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    yield from _index_aliases(tree)
+    yield from _index_run_id_signatures(tree)
+
 
 def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     for node in tree.body:
@@ -539,9 +548,6 @@ def context_fix(file: FileContext, message: str, applicability: str, replace: Ma
         return FixSpec(message, applicability, replace=replace)
 
     def edit_imports(module: Any) -> Any:
-        from libcst.codemod import CodemodContext
-        from libcst.codemod.visitors import AddImportsVisitor
-
         from ._imports import remove_import_alias
 
         for name in sorted(unused):
@@ -550,13 +556,69 @@ def context_fix(file: FileContext, message: str, applicability: str, replace: Ma
                 module = remove_import_alias(module, *found)
         if not needs_import:
             return module
-        context = CodemodContext()
-        AddImportsVisitor.add_needed_import(context, settings.context_module, settings.context_name)
-        return AddImportsVisitor(context).transform_module(module)
+        return add_needed_import(module, settings.context_module, settings.context_name)
 
     if needs_import:
         message = f"{message}; import it from `{settings.context_module}`"
     return FixSpec(message, applicability, replace=replace, transform=edit_imports, isolation="imports")
+
+
+def add_needed_import(module: Any, from_module: str, name: str) -> Any:
+    """`from <from_module> import <name>`, placed and formatted exactly as
+    LibCST's `AddImportsVisitor` does (the fixes' expected output was written
+    with it), without its deep copy, metadata and matcher traversals: only the
+    leading import block is looked at.
+
+    An import counts only in that block (after a docstring or `__strict__`
+    line), one import per line. If the block imports `from_module` with
+    `*` or imports `name` from it, nothing changes; if it has another
+    `from <from_module> import ...`, `name` joins the first one; else a new
+    line goes after the block, with a blank line before the next statement.
+    """
+    body = list(module.body)
+    start = 1 if _skip_first(body) else 0
+    block_end = start
+    target = None
+    for statement in body[start:]:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+        if not isinstance(small, (cst.Import, cst.ImportFrom)):
+            break
+        block_end += 1
+        if not isinstance(small, cst.ImportFrom) or small.relative or small.module is None or _dotted(small.module) != from_module:
+            continue
+        if isinstance(small.names, cst.ImportStar) or any(a.asname is None and a.evaluated_name == name for a in small.names):
+            return module
+        if target is None:
+            target = (block_end - 1, statement, small)
+    if target is not None:
+        position, statement, small = target
+        names = [cst.ImportAlias(name=cst.Name(name)), *small.names]
+        body[position] = statement.with_changes(body=[small.with_changes(names=names)])
+        return module.with_changes(body=body)
+    after = body[block_end:]
+    if after:
+        first = after[0]
+        if not first.leading_lines:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(),))
+        elif first.leading_lines[0].comment is not None:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(), *first.leading_lines))
+    added = cst.parse_statement(f"from {from_module} import {name}", config=module.config_for_parsing)
+    return module.with_changes(body=(*body[:block_end], added, *after))
+
+
+def _skip_first(body: list[Any]) -> bool:
+    """A leading docstring or `__strict__ = ...` line, which imports never go above."""
+    if not body or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return False
+    small = body[0].body[0]
+    if isinstance(small, cst.Expr):
+        return isinstance(small.value, cst.SimpleString)
+    return (
+        isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+        and small.targets[0].target.value == "__strict__"
+    )
 
 
 def _imports_made_unused(module: Any, replace: Mapping[Any, Any], keep: str) -> set[str]:

@@ -50,11 +50,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
 from ._helpers import (
+    alternation,
     dotted_name,
     first_param_name,
     glob_to_bytes_regex,
     matches_patterns,
     walk,
+    word_alternatives,
 )
 from .base import Option
 
@@ -128,9 +130,13 @@ SESSION, AGAINST, UNTYPED, NONE = "session", "against", "untyped", "none"
 def evidence_words(options: Mapping[str, Any]) -> bytes:
     """A regex fragment one of whose words every DB session finding's file contains:
     a session name, a factory, a session type, or a module-level maker."""
+    return alternation(evidence_alternatives(options))
+
+
+def evidence_alternatives(options: Mapping[str, Any]) -> list[bytes]:
+    """`evidence_words` as alternatives, for rules that add their own."""
     globs = [*options["names"], *options["session-factories"], *(t.rpartition(".")[2] for t in options["session-types"])]
-    fragments = sorted({glob_to_bytes_regex(glob) for glob in globs} | {b"sessionmaker"})
-    return rb"\b(?:" + b"|".join(fragments) + rb")\b"
+    return word_alternatives({glob_to_bytes_regex(glob) for glob in globs} | {b"sessionmaker"}, rb"\b")
 
 
 @dataclass(frozen=True)
@@ -646,12 +652,18 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
     def _class_fact(klass: ast.ClassDef, name: str) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
         methods = [m for m in klass.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
         init = next((m for m in methods if m.name == "__init__"), None)
+        bases = [b for b in (resolved_base(b) for b in klass.bases) if b and b != "<module>.object"]
         stored, assigned, reads = [], set(), []
         for method in methods:
             receiver = _receiver(method)
             if receiver is None:
                 continue
+            read_names = []  # `self.x` loads, in walk order
             for node in ast.walk(method):
+                if isinstance(node, ast.Attribute):
+                    if isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name) and node.value.id == receiver:
+                        read_names.append(node.attr)
+                    continue
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) and node.value else []
                 for target in targets:
                     if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == receiver:
@@ -663,22 +675,11 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
                             evidence = declared if declared.verdict != NONE else evidence
                         if is_session(target.attr, evidence, options):
                             stored.append(_stored(target.attr, node.value, method, init))
-            unreliable = _unreliable_params(method)
-            params = [
-                [a.arg, sorted(_ast_annotation_names(a.annotation)), a.arg in unreliable]
-                for a in [*method.args.args, *method.args.kwonlyargs]
-            ]
-            for node in ast.walk(method):
-                if (
-                    isinstance(node, ast.Attribute)
-                    and isinstance(node.ctx, ast.Load)
-                    and isinstance(node.value, ast.Name)
-                    and node.value.id == receiver
-                ):
-                    reads.append([node.attr, method.name, params])
-        bases = [b for b in (resolved_base(b) for b in klass.bases) if b and b != "<module>.object"]
+            if read_names:
+                reads.append((method, read_names))
         if not stored and not bases:
-            return
+            return  # no fact: skip describing the reads' parameters
+        reads = [[attr, method.name, params] for method, names in reads for params in [_read_params(method)] for attr in names]
         data = {
             "bases": bases,
             "init": None if init is None else {
@@ -694,6 +695,12 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
             yield "sessions:class-bases", name, klass.lineno, data
 
     yield from visit(tree.body, "")
+
+
+def _read_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[Any]]:
+    """[name, names in its annotation, unreliable?] for a method's parameters, as recorded with its reads."""
+    unreliable = _unreliable_params(method)
+    return [[a.arg, sorted(_ast_annotation_names(a.annotation)), a.arg in unreliable] for a in [*method.args.args, *method.args.kwonlyargs]]
 
 
 def _unreliable_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:

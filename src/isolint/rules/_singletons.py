@@ -14,8 +14,8 @@ Index facts (kind, name within the module, data), built from stdlib `ast`:
 - "singletons:cached-getter": an `lru_cache`/`cache` zero-argument
   constructor function (ISO105); data {"returns": the class it constructs, or null}.
 
-Rules whose findings depend on these facts (ISO103, ISO106) index them too:
-the index is built only from enabled rules, and they must work on their own.
+Each kind has one producer (ISO101, ISO102, ISO105); every indexer runs
+whichever rules are selected, so ISO103 and ISO106 only read them.
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache"})
 DEFAULT_GETTER_ALLOW = ["*Settings", "*Config", "*Configuration"]
 
 # Necessary conditions for a file to hold a fact of each kind.
-CLASS_INDEX_PREFILTER = re.compile(rb"_instance|_singleton|[Ss]ingleton|\bcls\.\w+\s*(?:\[[^\n]*\]\s*)?=(?!=)")
-ACCESSOR_INDEX_PREFILTER = re.compile(CLASS_INDEX_PREFILTER.pattern + rb"|\bglobal\s")
-CACHED_INDEX_PREFILTER = re.compile(rb"\b(?:lru_cache|cache)\b")
-ANY_INDEX_PREFILTER = re.compile(ACCESSOR_INDEX_PREFILTER.pattern + rb"|" + CACHED_INDEX_PREFILTER.pattern)
+# Every alternative starts with a literal (a leading `\b` or `[Ss]` would make
+# `re` try every byte of every file); word starts are checked by lookbehinds.
+CLASS_INDEX_PREFILTER = re.compile(
+    rb"_instance|_singleton|Singleton|singleton|cls(?<!\wcls)\.\w+\s*(?:\[[^\n]*\]\s*)?=(?!=)"
+)
+ACCESSOR_INDEX_PREFILTER = re.compile(CLASS_INDEX_PREFILTER.pattern + rb"|global(?<!\wglobal)\s")
+CACHED_INDEX_PREFILTER = re.compile(rb"(?:lru_cache(?<!\wlru_cache)|cache(?<!\wcache))\b")
 
 FactRow = tuple[str, str, int, dict[str, Any]]
 
@@ -308,13 +311,6 @@ def _ast_returned_call(function: ast.FunctionDef) -> ast.Call | None:
 BUILTIN_CONSTANTS = frozenset(
     {"bool", "bytes", "complex", "float", "frozenset", "int", "len", "max", "min", "range", "repr", "round", "str", "sum", "tuple"}
 )
-
-
-def every_fact(tree: ast.Module) -> Iterator[FactRow]:
-    """All singleton-family facts with the sibling rules' default options."""
-    yield from class_facts(tree, DEFAULT_INSTANCE_ATTRIBUTES)
-    yield from accessor_facts(tree, DEFAULT_INSTANCE_ATTRIBUTES)
-    yield from cached_getter_facts(tree, DEFAULT_GETTER_ALLOW)
 
 
 # --- LibCST helpers -----------------------------------------------------------

@@ -6,7 +6,7 @@ name bound to either. Never plumbing: factories (`*Factory*`), and calls
 that hand over the request context or the route's own `websocket`, which
 build a per-user or per-connection object.
 
-Project index facts (contributed by ISO301-ISO304, all from `index_facts`):
+Project index facts (contributed by ISO301, from `index_facts`):
 
 - `websockets:accessor` `module.func`: a module-level function that hands out
   the shared manager (its name matches, or it returns a matching class).
@@ -32,7 +32,15 @@ from typing import Any
 
 from .._lazy import cst
 from ._context import context_param
-from ._helpers import dotted_name, glob_to_bytes_regex, last_name, matches_patterns
+from ._helpers import (
+    alternation,
+    dotted_name,
+    glob_to_bytes_regex,
+    last_name,
+    matches_patterns,
+    unanchored_alternatives,
+    word_alternatives,
+)
 from .base import Option
 
 DEFAULT_WEBSOCKET_NAMES = [
@@ -93,29 +101,30 @@ def plumbing_prefilter(globs: Iterable[str], project: Any, *, calls_only: bool =
     """Bytes any finding needs: a call of a glob-matching name (`get_websocket_manager(`,
     `WebSocketManager.get_instance(`) or of an indexed accessor, or (unless
     `calls_only`) an indexed module-global manager."""
-    calls = sorted({glob_to_bytes_regex(glob) for glob in globs})
+    return re.compile(alternation(plumbing_alternatives(globs, project, calls_only=calls_only)))
+
+
+def plumbing_alternatives(globs: Iterable[str], project: Any, *, calls_only: bool = False) -> list[bytes]:
+    """`plumbing_prefilter`'s alternatives, for rules that add their own."""
+    calls = sorted({glob_to_bytes_regex(glob).removesuffix(rb"\w*") for glob in globs})  # `[\w.]*` follows
     calls += sorted(re.escape(name.encode()) for name in project.names(*ACCESSOR_KINDS))
-    pattern = rb"(?:" + b"|".join(calls or [rb"(?!)"]) + rb")[\w.]*\s*\("
+    alternatives = unanchored_alternatives(calls or [rb"(?!)"], rb"[\w.]*\s*\(")
     globs = list(globs)
     shared = sorted(
         {re.escape(fact.name.encode()) for fact in project.of_kind("websockets:global") if fact_holds(project, fact, globs)}
     )
     if shared and not calls_only:
-        pattern += rb"|\b(?:" + b"|".join(shared) + rb")\b"
-    return re.compile(pattern)
+        alternatives += word_alternatives(shared, rb"\b")
+    return alternatives
 
 
 class IndexesPlumbing:
-    """Mixin for the rules that recognise plumbing: they all contribute the
-    family's index facts (so any one of them enabled alone sees other files)."""
+    """Mixin for the rules that recognise plumbing: they read the family's
+    index facts, which ISO301 contributes (every indexer runs, whichever
+    rules are selected)."""
 
-    index_prefilter = INDEX_PREFILTER
     uses_index = True
     metadata = ("QualifiedNameProvider",)
-
-    @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
-        return index_facts(tree, options["websocket-names"])
 
 
 # --- the project index (stdlib ast) ------------------------------------------
@@ -316,6 +325,23 @@ class Plumbing:
     def __init__(self, file: Any, globs: list[str]) -> None:
         self.file = file
         self.globs = globs
+        self._names: dict[str, frozenset[str]] = {}
+
+    def _indexed_names(self, what: str) -> frozenset[str]:
+        """Short names of the indexed accessors ("accessors"), globals ("globals")
+        or classes storing plumbing on an attribute ("capturing classes"), for
+        ruling nodes out before resolving their qualified names."""
+        names = self._names.get(what)
+        if names is None:
+            project = self.file.project
+            if what == "accessors":
+                names = project.names(*ACCESSOR_KINDS)
+            elif what == "globals":
+                names = project.names("websockets:global")
+            else:
+                names = frozenset(f.qualname.rpartition(".")[0].rpartition(".")[2] for f in project.of_kind("websockets:attribute"))
+            names = self._names[what] = frozenset(names)
+        return names
 
     def is_name(self, name: str | None) -> bool:
         return name is not None and is_plumbing_name(name, self.globs)
@@ -343,6 +369,8 @@ class Plumbing:
             return shown
         if isinstance(func, cst.Attribute) and name in CLASS_ACCESSORS and self.is_name(last_name(func.value)):
             return shown
+        if not self.file.may_be_named(func, self._indexed_names("accessors")):
+            return None
         if any(is_indexed_accessor(self.file.project, q, self.globs) for q in self.file.qualified_names(func)):
             return shown
         return None
@@ -365,7 +393,13 @@ class Plumbing:
 
     def inherited_captures(self, owner: cst.ClassDef) -> dict[str, Any]:
         """attr -> index fact, for attributes a direct base class (this file or another) captures."""
-        bases = {name for base in owner.bases for name in self.file.qualified_names(base.value)}
+        capturing = self._indexed_names("capturing classes")
+        bases = {
+            name
+            for base in owner.bases
+            if self.file.may_be_named(base.value, capturing)
+            for name in self.file.qualified_names(base.value)
+        }
         if not bases:
             return {}
         return {
@@ -382,6 +416,8 @@ class Plumbing:
         return self.accessor_call(call, None)
 
     def global_name(self, name: cst.Name) -> str | None:
+        if not self.file.may_be_named(name, self._indexed_names("globals")):
+            return None
         for qualified in self.file.qualified_names(name):
             if self.holds(self.file.project.get("websockets:global", qualified)):
                 return name.value

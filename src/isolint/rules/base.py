@@ -75,6 +75,13 @@ class Report:
     manual: str | None
 
 
+_AS_NAME = re.compile(r"\bas[\s\\]+(\w+)")
+
+
+def _metadata_unavailable(provider_name: str) -> Mapping[Any, Any]:
+    raise LookupError(f"no metadata source for {provider_name}: the engine sets one before visiting")
+
+
 class FileContext:
     """What a rule may know about the file being checked."""
 
@@ -102,15 +109,22 @@ class FileContext:
         self.ancestors: list[cst.CSTNode] = []  # strict ancestors of the node being visited
         self.reports: list[Report] = []
         self._metadata = metadata
+        self._resolve_metadata: Callable[[str], Mapping[Any, Any]] = _metadata_unavailable
+        self._as_names: frozenset[str] | None = None
 
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self._metadata = metadata
+    def set_metadata_source(self, resolve: Callable[[str], Mapping[Any, Any]]) -> None:
+        self._resolve_metadata = resolve
 
     def get_metadata(self, provider_name: str, node: cst.CSTNode, default: Any = None) -> Any:
-        """Metadata from a provider the rule listed in `Rule.metadata`."""
+        """Metadata from a provider the rule listed in `Rule.metadata`, computed
+        for the whole file on first use. Ask only once a node is a real
+        candidate: resolving a provider can cost more than parsing."""
         from libcst.metadata.base_provider import LazyValue
 
-        value = self._metadata[provider_name].get(node, default)
+        table = self._metadata.get(provider_name)
+        if table is None:
+            table = self._metadata[provider_name] = self._resolve_metadata(provider_name)
+        value = table.get(node, default)
         return value() if isinstance(value, LazyValue) else value  # some providers compute on demand
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
@@ -133,6 +147,27 @@ class FileContext:
                 name = f"{self.module_name}.{name}"
             resolved.add(name)
         return resolved
+
+    def may_be_named(self, node: cst.CSTNode, names: Iterable[str]) -> bool:
+        """False when no qualified name of `node` can end in one of `names`:
+        a cheap test before `qualified_names`, whose first call costs a scope
+        pass. A qualified name ends in the node's own spelling (`b` for
+        `a.b`) unless the node is a bare name bound with `as`."""
+        from .._lazy import cst
+
+        if isinstance(node, cst.Attribute):
+            return node.attr.value in names
+        if isinstance(node, cst.Name):
+            return node.value in names or node.value in self.as_names
+        return True  # anything else: only resolving tells
+
+    @property
+    def as_names(self) -> frozenset[str]:
+        """Every identifier following `as` in the source: a superset of the
+        names imports bind under another name."""
+        if self._as_names is None:
+            self._as_names = frozenset(_AS_NAME.findall(self.source))
+        return self._as_names
 
     def enclosing(self, *node_types: type) -> cst.CSTNode | None:
         """The nearest ancestor of one of `node_types`, or None."""
@@ -165,10 +200,18 @@ class Rule:
         return cls.prefilter
 
     @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+    def compile_index_prefilter(cls, settings: Settings) -> re.Pattern[bytes] | None:
+        """Which files `index` must see, for these settings (default: the
+        class's `index_prefilter`). A necessary condition for any fact."""
+        return cls.index_prefilter
+
+    @classmethod
+    def index(cls, tree: ast.Module, settings: Settings) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
         """Facts for the project index from a stdlib `ast` tree of a file that
-        matched `index_prefilter`: (kind, name within the module such as
-        `AgentRegistry` or `AgentRegistry.get_instance`, line, JSON-safe data)."""
+        matched the index prefilter: (kind, name within the module such as
+        `AgentRegistry` or `AgentRegistry.get_instance`, line, JSON-safe data).
+        Indexers run for every registered rule, enabled or not, so a rule can
+        rely on its family's facts; read options with `settings.options_for(cls)`."""
         return ()
 
     def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:

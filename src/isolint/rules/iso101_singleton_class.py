@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -46,8 +46,8 @@ class SingletonClass(Rule):
         )
 
     @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.class_facts(tree, options["instance-attributes"])
+    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _singletons.class_facts(tree, settings.options_for(cls)["instance-attributes"])
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         reasons = []

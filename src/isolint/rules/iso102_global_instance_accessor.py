@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -27,7 +27,7 @@ class GlobalInstanceAccessor(Rule):
     index_prefilter = _singletons.ACCESSOR_INDEX_PREFILTER
 
     @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
         return _singletons.accessor_facts(tree, _singletons.DEFAULT_INSTANCE_ATTRIBUTES)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

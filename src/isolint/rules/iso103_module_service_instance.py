@@ -1,19 +1,25 @@
 """ISO103 module-service-instance: a service object created, or fetched from a singleton accessor, at import time.
 
 Reads the index facts "singletons:accessor", "singletons:cached-getter" and
-"singletons:class" (see `_singletons`), and contributes them too, so that
-"known accessor" works when ISO103 runs alone.
+"singletons:class" (see `_singletons`), which ISO101, ISO102 and ISO105
+contribute (every indexer runs, whichever rules are selected).
 """
 
 from __future__ import annotations
 
-import ast
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .._lazy import cst
 from . import _singletons
-from ._helpers import assignment_targets, dotted_name, glob_to_bytes_regex, is_module_level, last_name, matches_patterns
+from ._helpers import (
+    assignment_targets,
+    dotted_name,
+    glob_to_bytes_regex,
+    is_module_level,
+    last_name,
+    matches_patterns,
+)
 from .base import Option, Rule
 
 MANUAL = (
@@ -31,7 +37,6 @@ class ModuleServiceInstance(Rule):
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
     metadata = ("QualifiedNameProvider",)
     uses_index = True
-    index_prefilter = _singletons.ANY_INDEX_PREFILTER
     options = (
         Option(
             "service-suffixes",
@@ -59,18 +64,26 @@ class ModuleServiceInstance(Rule):
     )
 
     @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.every_fact(tree)
-
-    @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
-        # A finding calls a class ending in a suffix, an accessor matching a
-        # pattern, or an accessor/singleton class the index knows.
+        # A finding assigns the result of calling a class ending in a suffix, an
+        # accessor matching a pattern, or an accessor/singleton class the index
+        # knows: `= [await] <...name>(`. Mentions alone (`-> FooManager`) don't count.
         options = settings.options_for(cls)
-        fragments = [rb"\w*(?:" + b"|".join(re.escape(s.encode()) for s in options["service-suffixes"]) + rb")"]
+        fragments = [rb"(?:" + b"|".join(re.escape(s.encode()) for s in options["service-suffixes"]) + rb")"]
         fragments += [glob_to_bytes_regex(glob) for glob in options["accessor-patterns"]]
-        fragments += [rb"\b" + re.escape(n.encode()) + rb"\b" for n in sorted(project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS))]
-        return re.compile(b"|".join(f"(?:{f.decode()})".encode() for f in fragments if f) or rb"(?!)")
+        fragments += [rb"\b" + re.escape(n.encode()) for n in sorted(project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS))]
+        names = b"|".join(b"(?:" + f + b")" for f in fragments if f)
+        if not names:
+            return re.compile(rb"(?!)")
+        # Test the fragments' first characters before trying each one: the
+        # scan runs at every `=` of every file.
+        indexed = project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
+        initials = {word[:1] for word in [*options["service-suffixes"], *options["accessor-patterns"], *indexed]}
+        if not options["service-suffixes"] or initials & {"", "*", "?"}:
+            gate = b""  # an empty suffix group or a leading wildcard: any character may start a match
+        else:
+            gate = rb"(?=[" + re.escape("".join(sorted(initials)).encode()) + rb"])"
+        return re.compile(rb"=\s*\(?\s*(?:await\s+)?[\w.]*?" + gate + rb"(?:" + names + rb")[\w.]*\s*\(")
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._check(node)
@@ -86,9 +99,9 @@ class ModuleServiceInstance(Rule):
             return
         callee = dotted_name(value.func)
         name = last_name(value.func)
-        if callee is None or name is None:
+        if callee is None or name is None or not self._could_match(name):
             return
-        qualified = self.file.qualified_names(value.func)
+        qualified = self.file.qualified_names(value.func)  # resolving names costs a scope pass: only now
         if any(matches_patterns(candidate, self.options["allow"]) for candidate in {callee, name, *qualified}):
             return
         accessor = self._known_accessor(name, qualified)
@@ -106,6 +119,15 @@ class ModuleServiceInstance(Rule):
                 "and whatever it keeps",
                 manual=MANUAL,
             )
+
+    def _could_match(self, name: str) -> bool:
+        project = self.file.project
+        return (
+            any(name.endswith(suffix) for suffix in self.options["service-suffixes"])
+            or matches_patterns(name, self.options["accessor-patterns"])
+            or name in project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
+            or any(name in fact.data.get("accessors", ()) for fact in project.of_kind(_singletons.KIND_CLASS))
+        )
 
     def _known_accessor(self, name: str, qualified: set[str]) -> str | None:
         """How to name what a known singleton accessor returns, or None if `func` is not one."""

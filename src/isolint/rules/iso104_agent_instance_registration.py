@@ -7,7 +7,15 @@ from typing import Any
 
 from .._lazy import cst
 from ..findings import SAFE, UNSAFE
-from ._helpers import dotted_name, glob_to_bytes_regex, last_name, matches_patterns, walk
+from ._helpers import (
+    alternation,
+    dotted_name,
+    glob_to_bytes_regex,
+    last_name,
+    matches_patterns,
+    unanchored_alternatives,
+    walk,
+)
 from .base import FixSpec, Option, Rule
 
 
@@ -39,8 +47,8 @@ class AgentInstanceRegistration(Rule):
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # Every finding has an agent construction: `<...Agent>(`.
-        fragments = sorted({glob_to_bytes_regex(glob) for glob in settings.options_for(cls)["agent-classes"]})
-        return re.compile(rb"(?:" + b"|".join(fragments) + rb")\s*\(")
+        fragments = (glob_to_bytes_regex(glob) for glob in settings.options_for(cls)["agent-classes"])
+        return re.compile(alternation(unanchored_alternatives(fragments, rb"\s*\(")))
 
     # --- detection -------------------------------------------------------------
 

@@ -6,7 +6,7 @@ Index facts: "singletons:cached-getter" (see `_singletons`), read by ISO103 and 
 from __future__ import annotations
 
 import ast
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -34,8 +34,8 @@ class CachedInstanceGetter(Rule):
     index_prefilter = _singletons.CACHED_INDEX_PREFILTER
 
     @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.cached_getter_facts(tree, options["allow"])
+    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _singletons.cached_getter_facts(tree, settings.options_for(cls)["allow"])
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         params = node.params
@@ -64,8 +64,12 @@ class CachedInstanceGetter(Rule):
         )
 
     def _cache_decorator(self, node: cst.FunctionDef) -> cst.Decorator | None:
+        spellings = {name.rpartition(".")[2] for name in _singletons.CACHE_DECORATORS}
         for decorator in node.decorators:
-            if self.file.qualified_names(_decorator_expression(decorator)) & _singletons.CACHE_DECORATORS:
+            expression = _decorator_expression(decorator)
+            if not self.file.may_be_named(expression, spellings):
+                continue  # resolving names costs a scope pass: only for `lru_cache`, `ft.cache`, `as` aliases
+            if self.file.qualified_names(expression) & _singletons.CACHE_DECORATORS:
                 return decorator
         return None
 

@@ -1,21 +1,20 @@
 """ISO106 singleton-accessor-call: a function that fetches a process-wide singleton.
 
 Reads the index facts "singletons:class", "singletons:accessor" and
-"singletons:cached-getter" (see `_singletons`) from the whole project, and
-contributes them too, so that it works when ISO101/ISO102/ISO105 are not
-selected.
+"singletons:cached-getter" (see `_singletons`) from the whole project;
+ISO101, ISO102 and ISO105 contribute them (every indexer runs, whichever
+rules are selected).
 """
 
 from __future__ import annotations
 
-import ast
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from .._lazy import cst
 from . import _singletons
 from ._context import context_param
-from ._helpers import dotted_name
+from ._helpers import alternation, dotted_name, word_alternatives
 from .base import Rule
 
 
@@ -27,11 +26,10 @@ class SingletonAccessorCall(Rule):
     prefilter = re.compile(rb"(?!)")  # built from the index by compile_prefilter
     metadata = ("QualifiedNameProvider",)
     uses_index = True
-    index_prefilter = _singletons.ANY_INDEX_PREFILTER
 
-    @classmethod
-    def index(cls, tree: ast.Module, options: Mapping[str, Any]) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.every_fact(tree)
+    def __init__(self, file: Any, options: Mapping[str, Any]) -> None:
+        super().__init__(file, options)
+        self._names: frozenset[str] | None = None
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
@@ -39,7 +37,16 @@ class SingletonAccessorCall(Rule):
         names = sorted(project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS), key=len, reverse=True)
         if not names:
             return re.compile(rb"(?!)")
-        return re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b")
+        return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\b")))
+
+    def _indexed_names(self) -> frozenset[str]:
+        """Short names a call must end in to hand out an indexed singleton:
+        accessors, classes, and the classes' accessor methods."""
+        if self._names is None:
+            project = self.file.project
+            methods = {m for fact in project.of_kind(_singletons.KIND_CLASS) for m in fact.data.get("accessors", ())}
+            self._names = project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS) | methods
+        return self._names
 
     def visit_Call(self, node: cst.Call) -> None:
         function = self.file.enclosing(cst.FunctionDef)
@@ -73,6 +80,8 @@ class SingletonAccessorCall(Rule):
     def _singleton_behind(self, func: cst.BaseExpression) -> tuple[str, Any] | None:
         """("`AgentRegistry`", the fact defining it) when `func` hands out an indexed singleton."""
         project = self.file.project
+        if not self.file.may_be_named(func, self._indexed_names()):
+            return None
         for qualname in sorted(self.file.qualified_names(func)):
             fact = project.get(_singletons.KIND_ACCESSOR, qualname) or project.get(_singletons.KIND_CACHED_GETTER, qualname)
             if fact is not None:

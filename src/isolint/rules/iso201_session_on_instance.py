@@ -21,7 +21,13 @@ from .._lazy import cst
 from ..findings import UNSAFE
 from . import _sessions as sessions
 from ._context import context_param
-from ._helpers import assignment_targets, dotted_name, walk
+from ._helpers import (
+    alternation,
+    assignment_targets,
+    dotted_name,
+    walk,
+    word_alternatives,
+)
 from .base import FixSpec, Rule
 
 
@@ -40,13 +46,12 @@ class SessionOnInstance(Rule):
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # A session word (name, factory, type, maker), or the name of an indexed
         # class that stores a session (a subclass reading it).
-        storing = sorted(project.names("sessions:class-stores-session"))
-        inherited = rb"|\b(?:" + b"|".join(re.escape(n.encode()) for n in storing) + rb")\b" if storing else b""
-        return re.compile(sessions.evidence_words(settings.options_for(cls)) + inherited)
+        storing = word_alternatives((re.escape(n.encode()) for n in project.names("sessions:class-stores-session")), rb"\b")
+        return re.compile(alternation(sessions.evidence_alternatives(settings.options_for(cls)), storing))
 
     @classmethod
-    def index(cls, tree: Any, options: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return sessions.class_facts(tree, options)
+    def index(cls, tree: Any, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return sessions.class_facts(tree, settings.options_for(cls))
 
     def __init__(self, file: Any, options: Any) -> None:
         super().__init__(file, options)

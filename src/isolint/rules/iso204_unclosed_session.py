@@ -8,7 +8,13 @@ from typing import Any
 from .._lazy import cst
 from ..findings import SAFE
 from . import _sessions as sessions
-from ._helpers import dotted_name, glob_to_bytes_regex, walk
+from ._helpers import (
+    alternation,
+    dotted_name,
+    glob_to_bytes_regex,
+    unanchored_alternatives,
+    walk,
+)
 from .base import FixSpec, Rule
 
 # Calls that take ownership of what they are given (contextlib.ExitStack and friends).
@@ -31,8 +37,8 @@ class UnclosedSession(Rule):
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # A call of a configured factory or of any module-level maker binding.
         factories = [glob_to_bytes_regex(glob) for glob in settings.options_for(cls)["session-factories"]]
-        makers = rb"(?:async_)?sessionmaker\s*\("
-        return re.compile(rb"(?:" + b"|".join([*factories, makers]) + rb")")
+        makers = rb"sessionmaker\s*\("  # `async_sessionmaker(` too
+        return re.compile(alternation(unanchored_alternatives([*factories, makers])))
 
     def __init__(self, file: Any, options: Any) -> None:
         super().__init__(file, options)

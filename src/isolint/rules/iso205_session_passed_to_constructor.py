@@ -1,8 +1,8 @@
 """ISO205 session-passed-to-constructor: handing a session to a class that stores it.
 
 Cross-file: reads the "sessions:class-stores-session" and "sessions:class-bases"
-facts (see `_sessions`), which it also contributes so that it works when
-selected alone.
+facts (see `_sessions`), which ISO201 contributes (every indexer runs,
+whichever rules are selected).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from .._lazy import cst
 from . import _sessions as sessions
-from ._helpers import dotted_name, matches_patterns
+from ._helpers import alternation, dotted_name, matches_patterns, word_alternatives
 from .base import Rule
 
 
@@ -23,7 +23,6 @@ class SessionPassedToConstructor(Rule):
     family = "sessions"
     summary = "A function constructs an object that keeps the session it is given on `self`"
     prefilter = re.compile(rb"(?!)")  # built from the indexed classes by compile_prefilter
-    index_prefilter = re.compile(rb"\bclass\s")
     uses_index = True
     options = sessions.EVIDENCE_OPTIONS
 
@@ -36,11 +35,7 @@ class SessionPassedToConstructor(Rule):
             names.update(f.name for f in sessions.descendants(project, fact.qualname))
         if not names:
             return re.compile(rb"(?!)")
-        return re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\s*\(")
-
-    @classmethod
-    def index(cls, tree: Any, options: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return sessions.class_facts(tree, options)
+        return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\s*\(")))
 
     def __init__(self, file: Any, options: Any) -> None:
         super().__init__(file, options)

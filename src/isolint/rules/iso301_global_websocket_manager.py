@@ -1,16 +1,25 @@
 """ISO301 global-websocket-manager: WebSocket plumbing bound at module level.
 
-Contributes the family's index facts (see `_websockets`).
+Contributes the family's index facts (see `_websockets`), for ISO301-ISO304.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .._lazy import cst
 from ._helpers import assignment_targets, is_module_level
-from ._websockets import WEBSOCKET_NAMES, IndexesPlumbing, Plumbing, plumbing_prefilter
+from ._websockets import (
+    INDEX_PREFILTER,
+    WEBSOCKET_NAMES,
+    IndexesPlumbing,
+    Plumbing,
+    index_facts,
+    plumbing_prefilter,
+)
 from .base import Rule
 
 
@@ -21,6 +30,11 @@ class GlobalWebSocketManager(IndexesPlumbing, Rule):
     summary = "A module-level WebSocket manager routes every user's events through one shared object"
     prefilter = re.compile(rb"(?!)")  # built from `websocket-names` and the index by compile_prefilter
     options = (WEBSOCKET_NAMES,)
+    index_prefilter = INDEX_PREFILTER
+
+    @classmethod
+    def index(cls, tree: ast.Module, settings: Any) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+        return index_facts(tree, settings.options_for(cls)["websocket-names"])
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:

@@ -9,7 +9,7 @@ from typing import Any
 from .._lazy import cst
 from ..findings import UNSAFE
 from ._context import context_param
-from ._helpers import first_param_name
+from ._helpers import alternation, first_param_name
 from ._websockets import (
     EMITTER_METHODS,
     WEBSOCKET_NAMES,
@@ -18,7 +18,7 @@ from ._websockets import (
     Plumbing,
     fact_holds,
     parents_within,
-    plumbing_prefilter,
+    plumbing_alternatives,
     swap_receivers,
     without_statement,
 )
@@ -48,10 +48,8 @@ class WebSocketStoredOnInstance(IndexesPlumbing, Rule):
         # A capture names plumbing; a subclass reads an indexed captured attribute.
         globs = settings.options_for(cls)["websocket-names"]
         captured = sorted({f.name for f in project.of_kind("websockets:attribute") if fact_holds(project, f, globs)})
-        pattern = plumbing_prefilter(globs, project).pattern
-        if captured:
-            pattern += rb"|\.(?:" + b"|".join(re.escape(name.encode()) for name in captured) + rb")\b"
-        return re.compile(pattern)
+        reads = [rb"\." + re.escape(name.encode()) + rb"\b" for name in captured]
+        return re.compile(alternation(plumbing_alternatives(globs, project), reads))
 
     def __init__(self, file: Any, options: Any) -> None:
         super().__init__(file, options)

@@ -7,11 +7,13 @@ from typing import Any
 
 from .._lazy import cst
 from ._helpers import (
+    alternation,
     assignment_targets,
     first_param_name,
     glob_to_bytes_regex,
     last_name,
     matches_patterns,
+    unanchored_alternatives,
     walk,
 )
 from ._websockets import WEBSOCKET_NAMES, is_plumbing_name
@@ -44,8 +46,8 @@ class ConnectionsKeyedByOptionalUser(Rule):
         globs = settings.options_for(cls)["connection-names"]
         if not globs:
             return re.compile(rb"(?!)")
-        names = b"|".join(sorted({glob_to_bytes_regex(glob) for glob in globs}))
-        return re.compile(rb"(?:" + names + rb")\w*\s*(?:\[|\.\s*(?:get|setdefault|pop)\s*\()")
+        use = rb"\w*\s*(?:\[|\.\s*(?:get|setdefault|pop)\s*\()"
+        return re.compile(alternation(unanchored_alternatives((glob_to_bytes_regex(glob) for glob in globs), use)))
 
     def __init__(self, file: Any, options: Any) -> None:
         super().__init__(file, options)

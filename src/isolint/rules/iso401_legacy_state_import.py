@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Iterator
 from typing import Any
 
 from .._lazy import cst
 from ..findings import SAFE
-from ._legacy_state import LegacyStateFamily, legacy_names
+from ._legacy_state import (
+    INDEX_PREFILTER,
+    LegacyStateFamily,
+    add_needed_import,
+    index_facts,
+    legacy_names,
+)
 from .base import FixSpec, Rule
 
 
@@ -16,6 +24,11 @@ class LegacyStateImport(LegacyStateFamily, Rule):
     summary = "An import of the legacy mutable `DeepAgentState`"
     fix_safety = SAFE
     metadata = ("ScopeProvider",)
+    index_prefilter = INDEX_PREFILTER
+
+    @classmethod
+    def index(cls, tree: ast.Module, settings: Any) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+        return index_facts(tree)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         from ._imports import (  # defines LibCST classes: import only once parsing
@@ -79,12 +92,7 @@ class LegacyStateImport(LegacyStateFamily, Rule):
         return FixSpec(message, SAFE, transform=lambda module: self._swap_import(module, node, alias), isolation="imports")
 
     def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias) -> Any:
-        from libcst.codemod import CodemodContext
-        from libcst.codemod.visitors import AddImportsVisitor
-
         from ._imports import remove_import_alias
 
         module = remove_import_alias(module, node, alias)
-        context = CodemodContext()
-        AddImportsVisitor.add_needed_import(context, self.settings.context_module, self.settings.context_name)
-        return AddImportsVisitor(context).transform_module(module)
+        return add_needed_import(module, self.settings.context_module, self.settings.context_name)

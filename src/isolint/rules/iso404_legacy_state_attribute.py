@@ -9,6 +9,7 @@ from .._lazy import cst
 from ..findings import SAFE, UNSAFE
 from ._legacy_state import (
     CALL_HINT,
+    CONTEXT_FIELDS,
     WRITE_HINT,
     LegacyStateFamily,
     classify_access,
@@ -21,6 +22,9 @@ from ._legacy_state import (
     state_variables,
 )
 from .base import FixSpec, Option, Rule
+
+# Mutable per-request resources the context carries: calling their methods is their point.
+CONTEXT_RESOURCES = frozenset({"db_session", "websocket_emitter"})
 
 MUTATING_METHODS = [
     "append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "popitem",
@@ -45,6 +49,12 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
             "list[str]",
             ["create", "with_updates", "child", "to_dict"],
             "Methods the context class has; calling anything else on a context is reported like a write.",
+        ),
+        Option(
+            "context-fields",
+            "list[str]",
+            sorted(CONTEXT_FIELDS | {"created_at", "parent_request_id"}),
+            "Attributes the context class has; reading anything else on a context is a stale legacy field.",
         ),
         Option(
             "constructors",
@@ -79,7 +89,10 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
         names = legacy_names(self.file)
         if names.in_class_body(self.file.ancestors):
             return
-        use = classify_access(node, self._parents(node), self.options["mutating-methods"])
+        parents = self._parents(node)
+        if receiver in context and node.attr.value in CONTEXT_RESOURCES and not _is_rebound(node, parents):
+            return  # `context.db_session.add(row)`: the request's own resources are meant to be used
+        use = classify_access(node, parents, self.options["mutating-methods"])
         shown = code(node)
         if use == "write":
             if receiver in legacy:
@@ -87,8 +100,8 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
             else:
                 message = f"`{shown}` is changed on `{receiver}`, an immutable `{self.settings.context_name}`"
             self.report(node, message, manual=WRITE_HINT)
-        elif receiver not in legacy and (use == "read" or node.attr.value in self.options["context-methods"]):
-            return  # reads and real methods of the context are fine
+        elif receiver not in legacy and node.attr.value in {*self.options["context-fields"], *self.options["context-methods"]}:
+            return  # the context's own fields and methods are fine
         elif use == "call":
             owner = "the legacy per-run state" if receiver in legacy else f"`{receiver}`, which the migration made a `{self.settings.context_name}`"
             self.report(
@@ -96,6 +109,8 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
                 f"`{shown}(...)` calls a method of {owner}; the immutable context has no such method",
                 manual=CALL_HINT,
             )
+        elif receiver in legacy:
+            self._report_legacy_read(node, receiver)
         else:
             self._report_read(node, key_quote(node, self._parents(node)))
 
@@ -108,13 +123,29 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
         if isinstance(first, cst.Name) and (first.value in legacy or first.value in context):
             self.report(node, f"`{node.func.value}({first.value}, ...)` changes the per-run state that every agent of the run sees", manual=WRITE_HINT)
 
+    def _report_legacy_read(self, node: cst.Attribute, receiver: str) -> None:
+        """A read on a value that is still legacy state gets no fix: renaming the
+        field now would break it. Once ISO402/ISO403/ISO405 make the value a
+        context (a pass of the same `isolint fix` run), the read is reported on
+        the context and fixed there."""
+        if read_replacement(node, node.value, self.settings.legacy_state["field-map"]) is None:
+            return  # `state.user_id` reads the same on the context
+        self.report(
+            node,
+            f"`{code(node)}` reads the legacy per-run state",
+            manual=(
+                f"Migrate `{receiver}` to `{self.settings.context_name}` first (its annotation, signature or "
+                "construction: ISO402, ISO405, ISO403); `isolint fix` then rewrites this read in the same run."
+            ),
+        )
+
     def _report_read(self, node: cst.Attribute, quote: str) -> None:
         replacement = read_replacement(node, node.value, self.settings.legacy_state["field-map"], quote)
         if replacement is None:
             return  # `state.user_id` reads the same on the context
         new, safe = replacement
         if safe:
-            message = f"`{code(node)}` reads the legacy state; the context carries it as `{code(new)}`"
+            message = f"`{code(node)}` reads a legacy field; the context carries it as `{code(new)}`"
             fix = FixSpec(f"Read `{code(new)}`", SAFE, replace={node: new})
         else:
             message = (
@@ -129,3 +160,13 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
         chain = [*self.file.ancestors, node]
         parent_of = {id(child): parent for parent, child in pairwise(chain)}
         return lambda child: parent_of.get(id(child))
+
+
+def _is_rebound(node: cst.Attribute, parents: Any) -> bool:
+    """`context.db_session = ...` or `del context.db_session`: a write to the context itself."""
+    up = parents(node)
+    while isinstance(up, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+        node, up = up, parents(up)
+    if isinstance(up, cst.AssignTarget):
+        return up.target is node
+    return isinstance(up, (cst.AnnAssign, cst.AugAssign, cst.Del)) and up.target is node
