@@ -10,22 +10,34 @@ from .source import line_starts, location_of, offset_of
 
 
 def diff_edits(old: str, new: str) -> tuple[Edit, ...]:
-    """The minimal edits, one per changed hunk, that turn `old` into `new`."""
+    """The minimal edits, one per changed hunk, that turn `old` into `new`.
+
+    Unchanged leading and trailing lines are cut off first: a fix touches a
+    few lines of a file, and difflib on whole files made fixes in big files
+    quadratic."""
     old_lines = old.splitlines(keepends=True)
     new_lines = new.splitlines(keepends=True)
+    head = 0
+    while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old_lines), len(new_lines)) - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
     old_offsets = _cumulative(old_lines)
     starts = line_starts(old)
     edits = []
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    old_middle = old_lines[head : len(old_lines) - tail]
+    new_middle = new_lines[head : len(new_lines) - tail]
+    matcher = difflib.SequenceMatcher(None, old_middle, new_middle, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        before = "".join(old_lines[i1:i2])
-        after = "".join(new_lines[j1:j2])
+        before = "".join(old_middle[i1:i2])
+        after = "".join(new_middle[j1:j2])
         prefix = _common_prefix(before, after)
         suffix = _common_suffix(before[prefix:], after[prefix:])
-        start = old_offsets[i1] + prefix
-        end = old_offsets[i2] - suffix
+        start = old_offsets[head + i1] + prefix
+        end = old_offsets[head + i2] - suffix
         edits.append(
             Edit(
                 content=after[prefix : len(after) - suffix],
