@@ -3,7 +3,8 @@
 One JSON file per (isolint version, effective settings) under
 `.isolint_cache/` (or `$ISOLINT_CACHE_DIR`). It maps each file's real path to
 its stat signature and content hash, and each content hash to its findings
-(without paths). A file whose mtime and size match is a hit without being
+(without paths) and, once a report has asked for them, its target-form counts
+(progress.py). A file whose mtime and size match is a hit without being
 read; one whose stat changed is read and hashed, and still hits if its
 content did not change (a fresh clone, a `touch`).
 
@@ -25,7 +26,7 @@ from . import __version__
 from .findings import Finding
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
-_FORMAT = 2
+_FORMAT = 3
 
 
 def content_hash(raw: bytes) -> str:
@@ -49,6 +50,13 @@ class Cache:
     # real path -> [mtime_ns, size, content hash]; "hash:path" -> index facts
     indexed: dict[str, list[Any]] = field(default_factory=dict)
     facts: dict[str, list[list[Any]]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # result key -> target-form counts
+    # "git blob id:index fingerprint" -> result key: `report --history` reads no blob twice
+    blobs: dict[str, str] = field(default_factory=dict)
+    blob_facts: dict[str, list[list[Any]]] = field(default_factory=dict)  # "blob id:path:module" -> index facts
+    # Blob entries this run looked up or stored: a history run keeps only those,
+    # so the blob sections stay as large as one history window.
+    _blobs_used: set[str] = field(default_factory=set)
     _dirty: bool = False
 
     @classmethod
@@ -57,13 +65,18 @@ class Cache:
             return cls(None)
         directory = Path(os.environ.get(CACHE_DIR_ENV) or root / ".isolint_cache")
         cache = cls(directory / __version__ / f"{settings_fingerprint}.json")
-        cache.files, cache.results, cache.indexed, cache.facts = _load(cache.file)
+        cache.files, cache.results, cache.indexed, cache.facts, cache.counts, cache.blobs, cache.blob_facts = _load(cache.file)
         return cache
 
-    def lookup_by_stat(self, real_path: Path, signature: tuple[int, int] | None, index_fingerprint: str) -> str | None:
-        """The result key of an unchanged file with cached results, without reading it."""
+    def lookup_by_stat(
+        self, real_path: Path, signature: tuple[int, int] | None, index_fingerprint: str, *, with_counts: bool = False
+    ) -> str | None:
+        """The result key of an unchanged file with cached results (and counts,
+        if asked), without reading it."""
         entry = self.files.get(str(real_path))
         if entry is None or signature is None or entry[3] not in self.results:
+            return None
+        if with_counts and entry[3] not in self.counts:
             return None
         return entry[3] if (entry[0], entry[1]) == signature and entry[4] == index_fingerprint else None
 
@@ -71,13 +84,51 @@ class Cache:
         cached = self.results.get(key)
         return None if cached is None else [Finding.from_cache(item, path) for item in cached]
 
-    def store(self, real_path: Path, digest: str, key: str, index_fingerprint: str, findings: list[Finding]) -> None:
+    def known_keys(self, *, with_counts: bool = False) -> frozenset[str]:
+        """Result keys whose work is done: findings, and counts when a report needs them."""
+        return frozenset(self.counts.keys() & self.results.keys()) if with_counts else frozenset(self.results)
+
+    def store(
+        self, real_path: Path | None, digest: str, key: str, index_fingerprint: str, findings: list[Finding],
+        counts: dict[str, int] | None = None,
+    ) -> None:
+        """Cache a file's findings (and counts); `real_path` None stores by content only (git blobs)."""
         if self.file is None:
             return
-        signature = stat_signature(real_path)
-        if signature is not None:
+        signature = stat_signature(real_path) if real_path is not None else None
+        if real_path is not None and signature is not None:
             self.files[str(real_path)] = [*signature, digest, key, index_fingerprint]
         self.results[key] = [f.to_cache() for f in findings]
+        if counts is not None:
+            self.counts[key] = counts
+        self._dirty = True
+
+    def blob_key(self, blob: str, index_fingerprint: str) -> str | None:
+        """The result key of a git blob checked before under the same project index."""
+        name = f"{blob}:{index_fingerprint}"
+        self._blobs_used.add(name)
+        key = self.blobs.get(name)
+        return key if key in self.results else None
+
+    def store_blob(self, blob: str, index_fingerprint: str, key: str) -> None:
+        if self.file is None:
+            return
+        name = f"{blob}:{index_fingerprint}"
+        self._blobs_used.add(name)
+        self.blobs[name] = key
+        self._dirty = True
+
+    def facts_of_blob(self, blob: str, path: str, module: str) -> list[list[Any]] | None:
+        name = f"{blob}:{path}:{module}"
+        self._blobs_used.add(name)
+        return self.blob_facts.get(name)
+
+    def store_blob_facts(self, blob: str, path: str, module: str, facts: list[list[Any]]) -> None:
+        if self.file is None:
+            return
+        name = f"{blob}:{path}:{module}"
+        self._blobs_used.add(name)
+        self.blob_facts[name] = facts
         self._dirty = True
 
     def facts_by_stat(self, real_path: Path, signature: tuple[int, int] | None) -> list[list[Any]] | None:
@@ -102,12 +153,16 @@ class Cache:
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             _mark_cache_root(self.file.parent.parent)
-            files, results, indexed, facts = _load(self.file)  # keep what a concurrent run added
+            files, results, indexed, facts, counts, blobs, blob_facts = _load(self.file)  # keep what a concurrent run added
             files.update(self.files)
             results.update(self.results)
             indexed.update(self.indexed)
             facts.update(self.facts)
-            live_keys = {entry[3] for entry in files.values()}
+            counts.update(self.counts)
+            if self._blobs_used:
+                blobs = {k: v for k, v in {**blobs, **self.blobs}.items() if k in self._blobs_used}
+                blob_facts = {k: v for k, v in {**blob_facts, **self.blob_facts}.items() if k in self._blobs_used}
+            live_keys = {entry[3] for entry in files.values()} | set(blobs.values())
             live_facts = {f"{entry[2]}:{path}" for path, entry in indexed.items()}
             data = {
                 "format": _FORMAT,
@@ -115,6 +170,9 @@ class Cache:
                 "results": {key: found for key, found in results.items() if key in live_keys},
                 "indexed": indexed,
                 "facts": {key: found for key, found in facts.items() if key in live_facts},
+                "counts": {key: found for key, found in counts.items() if key in live_keys},
+                "blobs": blobs,
+                "blob_facts": blob_facts,
             }
             fd, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -124,7 +182,7 @@ class Cache:
             pass  # a read-only checkout still gets its results, just no cache
 
 
-_SECTIONS = ("files", "results", "indexed", "facts")
+_SECTIONS = ("files", "results", "indexed", "facts", "counts", "blobs", "blob_facts")
 
 
 def _load(file: Path | None) -> tuple[dict[str, Any], ...]:

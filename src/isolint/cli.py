@@ -20,6 +20,8 @@ from .config import ConfigError, Settings, load_settings
 from .rules import ALL_RULES, FAMILIES, lookup
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit")
+REPORT_FORMATS = ("text", "markdown", "json", "html", "csv")  # isolint.report.REPORT_FORMATS, without importing it
+DEFAULT_HISTORY_COMMITS = 50
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
@@ -84,6 +86,8 @@ def cli() -> None:
 @click.option("--show-fixes", is_flag=True, help="Show the diff each available fix would make.")
 @click.option("--unsafe-fixes", is_flag=True, help="Count unsafe fixes as available in --show-fixes.")
 @click.option("--add-ignore", is_flag=True, help="Stamp `# isolint: ignore[CODE]` on every current finding.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Report (and fail on) only findings not in this baseline file; default: the `baseline` config key.")
+@click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 def check(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -101,6 +105,8 @@ def check(
     show_fixes: bool,
     unsafe_fixes: bool,
     add_ignore: bool,
+    baseline_file: Path | None,
+    no_baseline: bool,
 ) -> int:
     """Report isolation problems in PATHS (default: the current directory)."""
     from .output import TEXT_FORMATS, render
@@ -118,9 +124,14 @@ def check(
             click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} could not be suppressed here", err=True)
         return EXIT_FINDINGS if left and not exit_zero else EXIT_CLEAN
 
+    known = _load_baseline(baseline_file, settings, no_baseline)  # before the run: a bad file fails fast
     result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
     findings = result.findings
+    baseline_note = ""
+    if known is not None:
+        comparison = known.compare(findings, _scope(result, targets))
+        findings, baseline_note = comparison.new, comparison.summary() + ".\n"
     if statistics:
         if output_format in ("json", "json-lines"):
             text = json.dumps(stats_rows(findings), indent=2) + "\n"
@@ -131,9 +142,183 @@ def check(
         if output_format in TEXT_FORMATS:
             if show_fixes:
                 text += _fix_previews(findings, unsafe_fixes)
-            text += ("\n" if findings else "") + summary(findings)
+            text += ("\n" if findings else "") + summary(findings) + baseline_note
+            baseline_note = ""
     _emit(text, output_file)
+    if baseline_note:  # machine formats keep stdout parseable
+        click.echo(baseline_note, nl=False, err=True)
     return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
+
+
+def _load_baseline(given: Path | None, settings: Settings, disabled: bool) -> Any:
+    from .baseline import Baseline
+
+    path = None if disabled else (given or settings.baseline)
+    return Baseline.load(path) if path is not None else None
+
+
+def _scope(result: Any, targets: Sequence[Path]) -> Any:
+    from .baseline import Scope
+
+    return Scope.of((f.real_path for f in result.files), targets)
+
+
+@cli.command()
+@_selection_options
+@click.option("--write", "write_file", is_flag=False, flag_value="", default=None, metavar="[FILE]", help="Record every current finding (default file: the `baseline` config key, else .isolint-baseline.json).")
+@click.option("--update", "update_file", is_flag=False, flag_value="", default=None, metavar="[FILE]", help="Remove the entries fixed since; never adds new ones unless --allow-new.")
+@click.option("--allow-new", is_flag=True, help="With --update, also add the findings that are not in the baseline yet.")
+def baseline(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    config_file: Path | None,
+    isolated: bool,
+    no_cache: bool,
+    jobs: int | None,
+    force_exclude: bool,
+    write_file: str | None,
+    update_file: str | None,
+    allow_new: bool,
+) -> int:
+    """Record the current findings so that `check --baseline` fails only on new ones.
+
+    Put PATHS before --write/--update: their FILE value is optional.
+    """
+    from .baseline import DEFAULT_FILENAME, Baseline, ratchet
+    from .output.text import concise
+    from .runner import run_check
+
+    if (write_file is None) == (update_file is None):
+        raise click.UsageError("give exactly one of --write [FILE] or --update [FILE]")
+    if allow_new and update_file is None:
+        raise click.UsageError("--allow-new only applies to --update")
+    targets = list(paths) or [Path(".")]
+    settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    chosen = write_file if write_file is not None else update_file
+    file = Path(chosen) if chosen else (settings.baseline or Path(DEFAULT_FILENAME))
+    previous = Baseline.load(file) if update_file is not None else None
+    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
+    _warn(result.warnings)
+    if previous is None:
+        written = Baseline.from_findings(file, result.findings)
+        written.save()
+        click.echo(f"Wrote {len(written):,} finding{'s' if len(written) != 1 else ''} to {file}.", err=True)
+        return EXIT_CLEAN
+    comparison = previous.compare(result.findings, _scope(result, targets))
+    removed, added = ratchet(previous, comparison, allow_new=allow_new)
+    previous.save()
+    click.echo(f"Removed {removed:,} fixed entr{'ies' if removed != 1 else 'y'} from {file}; added {added:,}; {len(previous):,} remain.", err=True)
+    if comparison.new and not allow_new:
+        click.echo(concise(comparison.new), nl=False)
+        count = len(comparison.new)
+        click.echo(
+            f"{count:,} new finding{'s' if count != 1 else ''} not added to the baseline: "
+            "fix them, or accept them with `isolint baseline --update --allow-new`.",
+            err=True,
+        )
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+@cli.command()
+@_selection_options
+@click.option("--format", "report_format", type=click.Choice(REPORT_FORMATS), default="text", show_default=True, help="csv needs --history.")
+@click.option("--output", "-o", "output_file", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Show progress since this baseline; default: the `baseline` config key.")
+@click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many directories to list.")
+@click.option("--history", is_flag=True, help="Totals for each commit of the git history (read from git, nothing checked out).")
+@click.option("--commits", type=click.IntRange(min=1), default=None, help=f"With --history: the last N commits of the current branch (default {DEFAULT_HISTORY_COMMITS}).")
+@click.option("--since", "since_rev", metavar="REV", default=None, help="With --history: the commits after REV, and REV itself.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="With --history: take every K-th commit, counting back from HEAD.")
+def report(
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    config_file: Path | None,
+    isolated: bool,
+    no_cache: bool,
+    jobs: int | None,
+    force_exclude: bool,
+    report_format: str,
+    output_file: Path | None,
+    baseline_file: Path | None,
+    no_baseline: bool,
+    top: int,
+    history: bool,
+    commits: int | None,
+    since_rev: str | None,
+    every: int,
+) -> int:
+    """Summarise the migration work left in PATHS: per family and rule, where, what fixes itself."""
+    from .report import model, render
+
+    if not history and (commits is not None or since_rev is not None or every != 1):
+        raise click.UsageError("--commits, --since and --every need --history")
+    if report_format == "csv" and not history:
+        raise click.UsageError("--format csv lists commits: it needs --history")
+    targets = list(paths) or [Path(".")]
+    settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    known = _load_baseline(baseline_file, settings, no_baseline)
+    enabled = settings.enabled_rules()
+    rows = None
+    if history:
+        from .history import run_history
+
+        walked = run_history(
+            list(paths), settings, commits=commits if commits or since_rev else DEFAULT_HISTORY_COMMITS,
+            since=since_rev, every=every, jobs=_jobs(jobs), use_cache=not no_cache,
+        )
+        click.echo(
+            f"History: {len(walked.results)} commit{'s' if len(walked.results) != 1 else ''}, "
+            f"{walked.blobs_read:,} blobs read, {walked.blobs_checked:,} checked.", err=True,
+        )
+        rows = walked.rows(enabled)
+        head = walked.results[-1]
+        findings, files, counts, project = head.findings, len(head.paths), head.counts, head.project
+        compared_findings = [f.with_path(str(walked.root / f.path)) for f in findings]
+        checked = [walked.root / path for path in head.paths]
+    else:
+        from .progress import add_counts
+        from .runner import run_check
+
+        result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, count_progress=True)
+        _warn(result.warnings)
+        findings, files, project = result.findings, len(result.files), result.plan.project
+        counts: dict[str, int] = {}
+        for file_counts in result.counts.values():
+            add_counts(counts, file_counts)
+        compared_findings = findings
+        checked = [f.real_path for f in result.files]
+    baseline_section = None
+    if known is not None:
+        from .baseline import Scope
+
+        comparison = known.compare(compared_findings, Scope.of(checked, targets))
+        baseline_section = _baseline_section(known, comparison)
+    document = model.build(
+        findings, files=files, counts=counts, enabled=enabled, project=project, baseline=baseline_section, history=rows, top=top
+    )
+    _emit(render(document, report_format), output_file)
+    return EXIT_CLEAN
+
+
+def _baseline_section(known: Any, comparison: Any) -> dict[str, Any]:
+    from .baseline import relative_path
+
+    entries = len(known)
+    shown = relative_path(str(known.file), Path.cwd())
+    return {
+        "path": shown if not shown.startswith("../") else known.file.resolve().name,
+        "entries": entries,
+        "known": len(comparison.known),
+        "new": len(comparison.new),
+        "fixed": comparison.fixed_count,
+        "fixed_percent": round(100 * comparison.fixed_count / entries, 1) if entries else None,
+    }
 
 
 def _fix_previews(findings: Sequence[Any], unsafe: bool) -> str:

@@ -39,6 +39,7 @@ TOP_LEVEL_OPTIONS = (
     Option("respect-gitignore", "bool", True, "Skip files ignored by .gitignore during discovery."),
     Option("context-class", "str", DEFAULT_CONTEXT_CLASS, "`module:Class` of the request context the codemods target."),
     Option("context-params", "list[str]", list(DEFAULT_CONTEXT_PARAMS), "Parameter names that carry the request context."),
+    Option("baseline", "str", "", "Baseline file of known findings for `check` and `report` (relative to this file)."),
 )
 LEGACY_STATE_OPTIONS = (
     Option("classes", "list[str]", ["DeepAgentState"], "Legacy mutable per-run state classes."),
@@ -82,6 +83,7 @@ class Settings:
     context_class: str = DEFAULT_CONTEXT_CLASS
     context_params: tuple[str, ...] = DEFAULT_CONTEXT_PARAMS
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    baseline: Path | None = None  # known findings `check` does not fail on (not part of the cache fingerprint)
     sections: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {name: {o.name: o.default for o in options} for name, options in SECTIONS.items()}
     )
@@ -317,6 +319,7 @@ def load_settings(
         context_class=values["context-class"],
         context_params=tuple(values["context-params"]),
         rule_options=rule_options,
+        baseline=(root / values["baseline"]) if values["baseline"] else None,
         sections=sections,
     )
 

@@ -26,11 +26,18 @@ class Plan:
     settings: Settings
     rules: tuple[tuple[type[Rule], re.Pattern[bytes]], ...]
     project: ProjectIndex = EMPTY
+    # Report mode: the target-form counter's prefilter (progress.py); None for a plain check.
+    progress: re.Pattern[bytes] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, project: ProjectIndex = EMPTY) -> Plan:
+    def from_settings(cls, settings: Settings, project: ProjectIndex = EMPTY, *, count_progress: bool = False) -> Plan:
         enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
-        return cls(settings, tuple((r, r.compile_prefilter(settings, project)) for r in enabled), project)
+        progress = None
+        if count_progress:
+            from .progress import compile_prefilter
+
+            progress = compile_prefilter(settings)
+        return cls(settings, tuple((r, r.compile_prefilter(settings, project)) for r in enabled), project, progress)
 
     @property
     def uses_index(self) -> bool:
@@ -58,18 +65,27 @@ def unparsable(path: str, message: str, row: int = 1, column: int = 1) -> Findin
     )
 
 
-def check_bytes(raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False) -> tuple[list[Finding], bool]:
+def check_bytes(
+    raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False, counts: dict[str, int] | None = None
+) -> tuple[list[Finding], bool]:
     """All findings for one file's bytes, after inline suppressions, and
-    whether the file had to be parsed."""
+    whether the file had to be parsed. With `counts` and a report-mode plan,
+    target-form sites are counted into it during the same parse."""
     try:
         if b"\x00" in raw:
             decode(raw)  # raises the binary-file error
         rules = plan.candidates(raw)
-        if not rules:
+        counting = counts is not None and plan.progress is not None and plan.progress.search(raw) is not None
+        if not rules and not counting:
             return [], False
         source = decode(raw)
     except SourceError as exc:
         return [unparsable(path, str(exc))], False
     from .engine import lint_text
 
-    return lint_text(source.text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project), True
+    findings = lint_text(
+        source.text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project,
+        counts=counts if counting else None,
+    )
+    # Parsed only to count: report exactly what a plain check would (nothing).
+    return (findings if rules else []), True

@@ -46,6 +46,8 @@ class CheckResult:
     warnings: list[str]
     files: list[SourceFile]
     plan: Plan
+    # Report mode only: shown path -> target-form counts per family (progress.py)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,21 +105,31 @@ def _module_of(real: Path) -> tuple[str, bool]:
     return module_name_for(real), real.name == "__init__.py"
 
 
-def _check_worker(item: tuple[int, str, str]) -> tuple[int, str | None, str | None, list[Finding] | None, bool]:
-    """(index, content hash, result key, findings or None when the key is cached, parsed?)."""
+CheckedFile = tuple[int, "str | None", "str | None", "list[Finding] | None", bool, "dict[str, int] | None"]
+
+
+def _check_worker(item: tuple[int, str, str]) -> CheckedFile:
+    """(index, content hash, result key, findings or None when the key is cached,
+    parsed?, target-form counts in report mode)."""
     index, shown, real = item
     plan: Plan = _worker_state["plan"]
     try:
         raw = read_bytes(Path(real))
     except SourceError as exc:
-        return index, None, None, [unparsable(shown, str(exc))], False
+        return index, None, None, [unparsable(shown, str(exc))], False, None
     digest = content_hash(raw)
     key = plan.result_key(digest, raw)
     if key in _worker_state["known"]:
-        return index, digest, key, None, False
+        return index, digest, key, None, False, None
     module_name, is_package = _module_of(Path(real))
-    findings, parsed = check_bytes(raw, shown, plan, module_name=module_name, is_package=is_package)
-    return index, digest, key, findings, parsed
+    return (index, digest, key, *check_counted(raw, shown, plan, module_name, is_package))
+
+
+def check_counted(raw: bytes, shown: str, plan: Plan, module_name: str, is_package: bool) -> tuple[list[Finding], bool, dict[str, int] | None]:
+    """check_bytes, plus the target-form counts when the plan is in report mode."""
+    counts: dict[str, int] | None = {} if plan.progress is not None else None
+    findings, parsed = check_bytes(raw, shown, plan, module_name=module_name, is_package=is_package, counts=counts)
+    return findings, parsed, counts
 
 
 def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, tuple[str, str] | None, list[Finding], FileFix]:
@@ -204,31 +216,39 @@ def run_check(
     jobs: int,
     use_cache: bool = True,
     force_exclude: bool = False,
+    count_progress: bool = False,
 ) -> CheckResult:
+    """Check `paths`. `count_progress` (reports) also counts target-form sites
+    per file in the same parse, into `CheckResult.counts`."""
     stats = Stats()
     found = _discover(paths, settings, force_exclude, stats)
-    return _check(found, settings, stats, jobs=jobs, use_cache=use_cache, paths=paths)
+    return _check(found, settings, stats, jobs=jobs, use_cache=use_cache, paths=paths, count_progress=count_progress)
 
 
-def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = ()) -> CheckResult:
+def _check(
+    found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = (), count_progress: bool = False
+) -> CheckResult:
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
     start = time.perf_counter()
     project = build_index(paths, found, settings, cache)
     stats.timings["index"] = time.perf_counter() - start
-    plan = Plan.from_settings(settings, project)
+    plan = Plan.from_settings(settings, project, count_progress=count_progress)
     index_fingerprint = project.fingerprint if plan.uses_index else ""
     ignores = _PerFileIgnores(settings)
 
     start = time.perf_counter()
     per_file: dict[int, list[Finding]] = {}
+    counts: dict[str, dict[str, int]] = {}
     todo: list[tuple[int, str, str]] = []
     sizes: dict[int, int] = {}
     for index, source_file in enumerate(found.files):
         signature = stat_signature(source_file.real_path)
-        key = cache.lookup_by_stat(source_file.real_path, signature, index_fingerprint)
+        key = cache.lookup_by_stat(source_file.real_path, signature, index_fingerprint, with_counts=count_progress)
         cached = cache.results_for(key, str(source_file.path)) if key else None
         if cached is not None:
             per_file[index] = cached
+            if count_progress and key is not None and cache.counts[key]:
+                counts[str(source_file.path)] = cache.counts[key]
             stats.cached += 1
         else:
             todo.append((index, str(source_file.path), str(source_file.real_path)))
@@ -238,17 +258,20 @@ def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use
     stats.timings["cache"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    results = _map(_check_worker, todo, plan, frozenset(cache.results), jobs)
-    for index, digest, key, findings, parsed in _progress(results, len(todo), "Checking"):
+    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs)
+    for index, digest, key, findings, parsed, file_counts in _progress(results, len(todo), "Checking"):
         source_file = found.files[index]
         if findings is None:  # content unchanged since it was cached
             findings = cache.results_for(key, str(source_file.path)) or []
+            file_counts = cache.counts.get(key or "") if count_progress else None
             stats.cached += 1
         else:
             stats.parsed += parsed
             stats.prefiltered += not parsed and digest is not None
         if digest is not None and key is not None:
-            cache.store(source_file.real_path, digest, key, index_fingerprint, findings)
+            cache.store(source_file.real_path, digest, key, index_fingerprint, findings, file_counts)
+        if file_counts:
+            counts[str(source_file.path)] = file_counts
         per_file[index] = findings
     stats.timings["check"] = time.perf_counter() - start
 
@@ -257,7 +280,7 @@ def _check(found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use
     for index, source_file in enumerate(found.files):
         findings.extend(ignores.filter(source_file.real_path, per_file.get(index, [])))
     findings.sort(key=lambda f: f.sort_key)
-    return CheckResult(findings, stats, found.warnings, found.files, plan)
+    return CheckResult(findings, stats, found.warnings, found.files, plan, counts)
 
 
 # --- the project index --------------------------------------------------------
@@ -276,10 +299,19 @@ def index_root(paths: Sequence[Path], settings: Settings) -> Path:
     return start
 
 
+def indexers_for(settings: Settings) -> list[tuple[Any, Any]]:
+    """(rule, compiled index prefilter) of every indexing rule, when an enabled rule reads the index."""
+    if not any(rule.uses_index for rule in settings.enabled_rules()):
+        return []
+    from .rules import ALL_RULES
+
+    return [(rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(settings)) is not None]
+
+
 def build_index(paths: Sequence[Path], found: Discovery, settings: Settings, cache: Cache) -> ProjectIndex:
     """Facts from every file of the project, not only the checked ones: a
     pre-commit run over ten files still knows about singletons elsewhere."""
-    indexers = [(rule, settings.options_for(rule)) for rule in settings.enabled_rules() if rule.index_prefilter is not None]
+    indexers = indexers_for(settings)
     if not indexers:
         return EMPTY
     root = index_root(paths, settings)
@@ -298,7 +330,7 @@ def build_index(paths: Sequence[Path], found: Discovery, settings: Settings, cac
             cached = cache.facts_for(digest, real_path)
             if cached is None:
                 shown = _relative(real_path, root)
-                cached = [f.to_json() for f in index_source(raw, shown, module_name_for(real_path), indexers)]
+                cached = [f.to_json() for f in index_source(raw, shown, module_name_for(real_path), indexers, settings)]
             cache.store_facts(real_path, signature, digest, cached)
         facts.extend(Fact.from_json(raw_fact) for raw_fact in cached)
     return ProjectIndex(facts)

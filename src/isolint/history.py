@@ -1,0 +1,392 @@
+"""`isolint report --history`: the report's totals for each commit, from git.
+
+Nothing is checked out. Each sampled commit's tree is listed with
+`git ls-tree`, its Python blobs are read through one `git cat-file --batch`
+process, and each distinct blob is checked once: blobs are content-addressed,
+so a file unchanged across commits costs nothing after the first, and the
+results cache remembers blob -> result key so a repeated run reads no blob
+it has seen before. The blobs that remain are checked in worker processes
+like a normal run.
+
+Cross-file rules see each commit's own project index (built from that
+commit's blobs), so their findings are what a checkout would report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Iterator, Sequence
+
+import pathspec
+
+from .cache import Cache, content_hash
+from .config import ConfigError, Settings
+from .discovery import PYTHON_SUFFIXES
+from .findings import Finding
+from .index import EMPTY, Fact, ProjectIndex, index_source
+from .plan import Plan
+from .progress import add_counts
+from .report import model
+from .runner import _map, _PerFileIgnores, _worker_state, check_counted, indexers_for
+
+SUBMODULE_MODE = "160000"
+SYMLINK_MODE = "120000"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    timestamp: int
+    subject: str
+
+    def to_json(self) -> dict[str, Any]:
+        date = datetime.fromtimestamp(self.timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"commit": self.sha, "short": self.sha[:10], "date": date, "subject": self.subject}
+
+
+@dataclass
+class CommitResult:
+    commit: Commit
+    findings: list[Finding]
+    paths: list[str]  # the Python files of the commit that were checked
+    counts: dict[str, int]
+    project: ProjectIndex
+
+
+@dataclass
+class History:
+    root: Path
+    results: list[CommitResult] = field(default_factory=list)  # oldest first
+    blobs_read: int = 0
+    blobs_checked: int = 0
+
+    def rows(self, enabled: Sequence[Any]) -> list[dict[str, Any]]:
+        return [model.commit_row(r.commit.to_json(), r.findings, len(r.paths), r.counts, enabled) for r in self.results]
+
+
+# --- git plumbing --------------------------------------------------------------
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        completed = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ConfigError("--history needs git, and no `git` executable was found") from None
+    if completed.returncode != 0:
+        message = completed.stderr.decode("utf-8", "replace").strip()
+        raise ConfigError(f"git {' '.join(args)}: {message or 'failed'}")
+    return completed.stdout.decode("utf-8", "surrogateescape")
+
+
+def repository_root(path: Path) -> Path:
+    start = path if path.is_dir() else path.parent
+    try:
+        return Path(_git(start, "rev-parse", "--show-toplevel").strip()).resolve()
+    except ConfigError:
+        raise ConfigError(f"--history: {path} is not inside a git repository") from None
+
+
+def list_commits(root: Path, *, commits: int | None, since: str | None, every: int) -> list[Commit]:
+    """The commits to report on, oldest first: the last `commits` on the current
+    branch (first parents), or those after `since` plus `since` itself; then every
+    `every`-th counting back from HEAD, so HEAD is always included."""
+    args = ["log", "--first-parent", "--format=%H%x1f%ct%x1f%s"]
+    if since is not None:
+        start = _git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}").strip()
+        args.append(f"{start}..HEAD")
+    else:
+        args.append("HEAD")
+    if commits is not None:
+        args.append(f"--max-count={commits - 1 if since is not None else commits}")
+    found = [_commit(line) for line in _git(root, *args).splitlines() if line]
+    if since is not None and (commits is None or commits > len(found)):
+        found += [_commit(_git(root, "log", "-1", "--format=%H%x1f%ct%x1f%s", start).strip())]
+    return list(reversed(found[::every]))
+
+
+def _commit(line: str) -> Commit:
+    sha, timestamp, subject = line.split("\x1f", 2)
+    return Commit(sha, int(timestamp), subject)
+
+
+def tree_files(root: Path, sha: str) -> list[tuple[str, str]]:
+    """(path, blob id) of the Python files in a commit's tree."""
+    out = []
+    for record in _git(root, "ls-tree", "-r", "-z", "--full-tree", sha).split("\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition("\t")
+        mode, kind, blob = meta.split(" ")
+        if kind == "blob" and mode not in (SYMLINK_MODE, SUBMODULE_MODE) and path.endswith(PYTHON_SUFFIXES):
+            out.append((path, blob))
+    return out
+
+
+def read_blobs(root: Path, blobs: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+    """(blob id, content) for each blob, through one `git cat-file --batch`."""
+    if not blobs:
+        return
+    process = subprocess.Popen(["git", "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None
+
+    def feed() -> None:  # a separate writer, so neither pipe fills up and blocks the other
+        try:
+            process.stdin.write("".join(f"{blob}\n" for blob in blobs).encode())
+        finally:
+            process.stdin.close()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for blob in blobs:
+            header = process.stdout.readline().split()
+            if len(header) != 3:
+                raise ConfigError(f"git cat-file: cannot read blob {blob}")
+            content = process.stdout.read(int(header[2]))
+            process.stdout.read(1)  # the newline after each object
+            yield blob, content
+    finally:
+        writer.join()
+        process.stdout.close()
+        process.wait()
+
+
+# --- selecting files like discovery would ------------------------------------------
+
+class _Selection:
+    """Which tree paths a checkout run over PATHS would check (exclude patterns and PATHS)."""
+
+    def __init__(self, root: Path, paths: Sequence[Path], settings: Settings) -> None:
+        self.root = root
+        self.settings_root = settings.root
+        self.exclude = pathspec.GitIgnoreSpec.from_lines([*settings.exclude, *settings.extend_exclude])
+        prefixes = []
+        for given in paths:
+            resolved = Path(given).resolve()
+            try:
+                prefixes.append(resolved.relative_to(root).as_posix())
+            except ValueError:
+                raise ConfigError(f"--history: {given} is outside the repository at {root}") from None
+        self.prefixes = [p for p in prefixes if p != "."]
+        self.whole = not self.prefixes or len(self.prefixes) < len(prefixes)
+        self._indexed: dict[str, bool] = {}  # most paths recur in every commit
+
+    def __call__(self, path: str) -> bool:
+        if not self.whole and not any(path == p or path.startswith(p + "/") for p in self.prefixes):
+            return False
+        return self.indexed(path)
+
+    def indexed(self, path: str) -> bool:
+        """Part of the project (the index covers it even outside PATHS)."""
+        known = self._indexed.get(path)
+        if known is None:
+            known = self._indexed[path] = self._not_excluded(path)
+        return known
+
+    def _not_excluded(self, path: str) -> bool:
+        try:
+            relative = (self.root / path).relative_to(self.settings_root).as_posix()
+        except ValueError:
+            relative = path
+        return not self.exclude.match_file(relative)
+
+
+def module_names(paths: Sequence[str]) -> dict[str, tuple[str, bool]]:
+    """path -> (dotted module name, is a package's __init__) from the tree's own packages."""
+    packages = {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "__init__.py"}
+    names = {}
+    for path in paths:
+        pure = PurePosixPath(path)
+        parts: list[str] = []
+        directory = pure.parent
+        while str(directory) in packages and str(directory) != ".":
+            parts.insert(0, directory.name)
+            directory = directory.parent
+        is_package = pure.stem == "__init__"
+        names[path] = (".".join(parts if is_package else [*parts, pure.stem]), is_package)
+    return names
+
+
+# --- the walk -----------------------------------------------------------------
+
+def _blob_worker(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
+    """Check one blob under its commit's plan; the workers hold every plan, by index fingerprint."""
+    fp, key, shown, raw, module_name, is_package = item
+    findings, _, counts = check_counted(raw, shown, _worker_state["plan"][fp], module_name, is_package)
+    return key, findings, counts
+
+
+def run_history(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    commits: int | None,
+    since: str | None,
+    every: int,
+    jobs: int,
+    use_cache: bool = True,
+) -> History:
+    root = repository_root(Path(paths[0]) if paths else Path.cwd())
+    selected = list_commits(root, commits=commits, since=since, every=every)
+    if not selected:
+        raise ConfigError("--history: no commits to report on")
+    wanted = _Selection(root, paths or [root], settings)
+    project_trees = {c.sha: [(path, blob) for path, blob in tree_files(root, c.sha) if wanted.indexed(path)] for c in selected}
+    trees = {sha: [(path, blob) for path, blob in tree if wanted(path)] for sha, tree in project_trees.items()}
+    history = History(root)
+    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    indexers = indexers_for(settings)
+
+    contents: dict[str, bytes] = {}
+
+    def need(blobs: set[str]) -> None:
+        missing = sorted(blobs - contents.keys())
+        history.blobs_read += len(missing)
+        contents.update(read_blobs(root, missing))
+
+    # Each commit's project index, from its own blobs (facts memoised per blob and module).
+    plans: dict[str, Plan] = {}
+    commit_plan: dict[str, Plan] = {}
+    modules: dict[str, dict[str, tuple[str, bool]]] = {}
+    facts_of: dict[tuple[str, str, str], list[Fact] | None] = {}
+    by_paths: dict[tuple[str, ...], dict[str, tuple[str, bool]]] = {}  # trees of consecutive commits share their paths
+    for commit in selected:
+        paths_of_tree = tuple(path for path, _ in project_trees[commit.sha])
+        if paths_of_tree not in by_paths:
+            by_paths[paths_of_tree] = module_names(paths_of_tree)
+        modules[commit.sha] = by_paths[paths_of_tree]
+    if indexers:
+        for commit in selected:
+            for path, blob in project_trees[commit.sha]:
+                memo = (blob, path, modules[commit.sha][path][0])
+                if memo not in facts_of:
+                    cached = cache.facts_of_blob(*memo)
+                    facts_of[memo] = [Fact.from_json(raw) for raw in cached] if cached is not None else None
+        unindexed = [memo for memo, facts in facts_of.items() if facts is None]
+        need({blob for blob, _, _ in unindexed})
+        for memo in unindexed:
+            blob, path, module_name = memo
+            facts_of[memo] = index_source(contents[blob], path, module_name, indexers, settings)
+            cache.store_blob_facts(*memo, [fact.to_json() for fact in facts_of[memo]])
+    for commit in selected:
+        project = EMPTY
+        if indexers:
+            project = ProjectIndex(
+                fact for path, blob in project_trees[commit.sha] for fact in facts_of[(blob, path, modules[commit.sha][path][0])] or ()
+            )
+        plan = Plan.from_settings(settings, project, count_progress=True)
+        index_fingerprint = project.fingerprint if plan.uses_index else ""
+        commit_plan[commit.sha] = plans.setdefault(index_fingerprint, plan)
+
+    # Result keys: from the cache by blob id when possible, else from the content.
+    keys: dict[tuple[str, str], str] = {}  # (blob, index fingerprint) -> result key
+    # Equal result keys mean equal results under any plan (the key covers the facts a file mentions).
+    work: dict[str, tuple[str, tuple[str, str, bytes, str, bool]]] = {}  # result key -> (index fingerprint, item)
+    pending: list[tuple[str, str, str, str]] = []  # (blob, index fingerprint, path, commit)
+    head_plan = commit_plan[selected[-1].sha]
+    # Blob -> key memo scope: exact keys (HEAD's plan) and line-free ones never share one.
+    scope = {fp: fp if plan is head_plan else f"{fp}~" for fp, plan in plans.items()}
+    for commit in selected:
+        fp = _fingerprint(commit_plan[commit.sha])
+        for path, blob in trees[commit.sha]:
+            if (blob, fp) in keys:
+                continue
+            key = cache.blob_key(blob, scope[fp])
+            if key is not None and key in cache.counts:
+                keys[(blob, fp)] = key
+            else:
+                keys[(blob, fp)] = ""
+                pending.append((blob, fp, path, commit.sha))
+    need({blob for blob, _, _, _ in pending})
+    known = cache.known_keys(with_counts=True)
+    digests: dict[str, str] = {}
+    mentioned = _Mentions(plans.values(), exact=head_plan)
+    for blob, fp, path, sha in pending:
+        raw = contents[blob]
+        digest = digests.setdefault(blob, content_hash(raw))
+        key = mentioned.result_key(plans[fp], blob, digest, raw)
+        keys[(blob, fp)] = key
+        if key not in known and key not in work:
+            work[key] = (fp, (key, path, raw, *modules[sha][path]))
+    contents.clear()
+
+    results: dict[str, tuple[list[Finding], dict[str, int]]] = {}
+    # One pool for every commit's blobs: the workers receive all plans (usually one per commit).
+    items = sorted(((fp, *item) for fp, item in work.values()), key=lambda item: -len(item[3]))  # largest first
+    for key, findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs):  # type: ignore[arg-type]
+        history.blobs_checked += 1
+        results[key] = (findings, counts or {})
+        cache.store(None, key.partition(":")[0], key, "", findings, counts or {})
+    for commit in selected:
+        fp = _fingerprint(commit_plan[commit.sha])
+        for _, blob in trees[commit.sha]:
+            cache.store_blob(blob, scope[fp], keys[(blob, fp)])  # keeps this window's blobs, and only those
+    cache.save()
+
+    ignores = _PerFileIgnores(settings)
+    for commit in selected:
+        plan = commit_plan[commit.sha]
+        fp = _fingerprint(plan)
+        findings: list[Finding] = []
+        totals: dict[str, int] = {}
+        for path, blob in trees[commit.sha]:
+            key = keys[(blob, fp)]
+            found, counts = results.get(key) or (cache.results_for(key, path) or [], cache.counts.get(key, {}))
+            if found:
+                found = ignores.filter(root / path, [f.with_path(path) for f in found])
+                findings.extend(found)
+            add_counts(totals, counts)
+        findings.sort(key=lambda f: f.sort_key)
+        history.results.append(CommitResult(commit, findings, [path for path, _ in trees[commit.sha]], totals, plan.project))
+    return history
+
+
+class _Mentions:
+    """Result keys for many (blob, plan) pairs without rescanning each blob.
+
+    A key covers the indexed facts whose names a file mentions. Facts carry
+    line numbers, so an edit that shifts lines in one file gives most commits
+    an index of their own, and every file mentioning a common name (`execute`)
+    a new exact key. For the commits before HEAD only the totals are shown, and
+    a definition's line never decides whether a finding exists (only what its
+    message says), so their keys leave the lines out (marked `~`, never mixed
+    with exact keys). HEAD, whose findings the report shows, gets exact keys.
+    The names a blob mentions are found once per blob, and each fingerprint
+    once per (plan, set of names)."""
+
+    def __init__(self, plans: Iterable[Plan], exact: Plan) -> None:
+        names = sorted({name for plan in plans for name in plan.project.names()}, key=len, reverse=True)
+        self._pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b") if names else None
+        self._exact = exact
+        self._names: dict[str, frozenset[str]] = {}
+        self._fingerprints: dict[tuple[int, frozenset[str]], str] = {}
+
+    def result_key(self, plan: Plan, blob: str, digest: str, raw: bytes) -> str:
+        if not plan.uses_index or self._pattern is None:
+            return plan.result_key(digest, raw)
+        names = self._names.get(blob)
+        if names is None:
+            names = self._names[blob] = frozenset(m.group().decode() for m in self._pattern.finditer(raw))
+        memo = (id(plan), names)
+        if memo not in self._fingerprints:
+            if plan is self._exact or not names:  # the names alone, as text, mention exactly the facts the blob does
+                self._fingerprints[memo] = plan.project.relevant_fingerprint(" ".join(sorted(names)).encode())
+            else:
+                facts = [[f.kind, f.qualname, f.path, dict(f.data)] for f in plan.project.of_kind(*_kinds(plan.project)) if f.name in names]
+                self._fingerprints[memo] = "~" + hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+        return f"{digest}:{self._fingerprints[memo]}"
+
+
+def _kinds(project: ProjectIndex) -> set[str]:
+    return {fact.kind for fact in project.facts}
+
+
+def _fingerprint(plan: Plan) -> str:
+    return plan.project.fingerprint if plan.uses_index else ""
+

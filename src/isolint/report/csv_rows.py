@@ -1,0 +1,29 @@
+"""`report --history --format csv`: one row per commit, oldest first."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Mapping
+
+BASE_COLUMNS = ("commit", "date", "subject", "files", "findings", "safe", "unsafe", "manual", "unparsable")
+
+
+def render(document: Mapping[str, Any]) -> str:
+    rows = document.get("history") or []
+    families = [row["family"] for row in document["families"]]
+    tracks = [row["family"] for row in document["progress"]]
+    header = [*BASE_COLUMNS, *families, *(f"{family}:legacy" for family in tracks), *(f"{family}:target" for family in tracks)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(
+            [
+                *(row[column] for column in BASE_COLUMNS),
+                *(row["families"].get(family, 0) for family in families),
+                *(row["progress"].get(family, {}).get("legacy", 0) for family in tracks),
+                *(row["progress"].get(family, {}).get("target", 0) for family in tracks),
+            ]
+        )
+    return out.getvalue()
