@@ -26,20 +26,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 VENV = HERE / ".venv"
+FIXIT_VENV = HERE / ".venv-fixit"  # Fixit 2.2.1 pins click<8.2; isolint needs click>=8.2
 RESULTS = HERE / "results"
 
 
-def _bin(name: str) -> str:
-    return str(VENV / "bin" / name)
+def _bin(name: str, venv: Path = VENV) -> str:
+    return str(venv / "bin" / name)
 
 
 def setup() -> None:
-    if not (VENV / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run(
-        [_bin("pip"), "install", "-q", "-e", str(REPO), "fixit==2.2.1", "ruff", "django"],
-        check=True,
-    )
+    for venv, packages in ((VENV, ["-e", str(REPO), "ruff", "django"]), (FIXIT_VENV, ["fixit==2.2.1"])):
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([_bin("pip", venv), "install", "-q", *packages], check=True)
 
 
 def _tree_rss_kb(root_pid: int) -> int:
@@ -121,7 +120,7 @@ def scenarios(corpus: Path, cache_dir: Path) -> dict[str, tuple[list[str], Path,
         "isolint check (warm)": ([_bin("isolint"), "check", "."], corpus, False),
         "isolint fix --diff": ([_bin("isolint"), "fix", "--diff", "--no-cache", "."], corpus, True),
         "isolint check (10 files)": ([_bin("isolint"), "check", *ten], corpus, False),
-        "fixit (1 rule)": ([_bin("fixit"), "--config-file", str(fixit_config), "lint", "."], corpus, False),
+        "fixit (1 rule)": ([_bin("fixit", FIXIT_VENV), "--config-file", str(fixit_config), "lint", "."], corpus, False),
         "ruff PLW0603": ([_bin("ruff"), "check", "--no-cache", "--select", "PLW0603", "--exit-zero", "."], corpus, False),
     }
 
