@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from fnmatch import fnmatchcase
 from typing import Iterable, Iterator
@@ -16,6 +17,18 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = stack.pop()
         yield current
         stack.extend(reversed(current.children))
+
+
+def ast_dotted_name(node: ast.AST) -> str | None:
+    """`a.b.c` for a stdlib-ast Name/Attribute chain (index passes), else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:

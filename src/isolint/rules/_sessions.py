@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from .._lazy import cst
 from ._helpers import (
     alternation,
+    ast_dotted_name,
     dotted_name,
     first_param_name,
     glob_to_bytes_regex,
@@ -507,17 +508,6 @@ def remove_statement(original: cst.IndentedBlock, updated: cst.IndentedBlock, li
 
 # --- ast front end: facts for the project index --------------------------------
 
-def _ast_dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _ast_annotation_names(node: ast.AST | None) -> set[str]:
     if node is None:
         return set()
@@ -527,7 +517,7 @@ def _ast_annotation_names(node: ast.AST | None) -> set[str]:
         except SyntaxError:
             return set()
     if isinstance(node, ast.Subscript):
-        outer = _ast_dotted(node.value) or ""
+        outer = ast_dotted_name(node.value) or ""
         if outer.rpartition(".")[2] not in ("Optional", "Union", "Annotated"):
             return {outer} if outer else set()
         inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -536,7 +526,7 @@ def _ast_annotation_names(node: ast.AST | None) -> set[str]:
         return set().union(*(_ast_annotation_names(n) for n in inner))
     if isinstance(node, ast.BinOp):
         return _ast_annotation_names(node.left) | _ast_annotation_names(node.right)
-    name = _ast_dotted(node)
+    name = ast_dotted_name(node)
     return {name} if name else set()
 
 
@@ -562,7 +552,7 @@ def _ast_makers(tree: ast.Module) -> dict[str, str]:
     makers = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            last = (_ast_dotted(node.value.func) or "").rpartition(".")[2]
+            last = (ast_dotted_name(node.value.func) or "").rpartition(".")[2]
             if last in MAKER_CALLS:
                 for target in node.targets:
                     if isinstance(target, ast.Name):
@@ -578,7 +568,7 @@ def _ast_value_evidence(value: ast.AST, function: Any, qualify: Any, makers: Map
     if isinstance(value, ast.Await):
         return _ast_value_evidence(value.value, function, qualify, makers, options)
     if isinstance(value, ast.Call):
-        callee = _ast_dotted(value.func)
+        callee = ast_dotted_name(value.func)
         return call_evidence(callee, qualify(callee), makers, options) if callee else Evidence(UNTYPED)
     if isinstance(value, ast.BoolOp):
         return combine([_ast_value_evidence(v, function, qualify, makers, options) for v in value.values])
@@ -612,7 +602,7 @@ def _super_init_forwards(init: ast.FunctionDef | ast.AsyncFunctionDef) -> list[l
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "__init__"
             and isinstance(node.func.value, ast.Call)
-            and _ast_dotted(node.func.value.func) == "super"
+            and ast_dotted_name(node.func.value.func) == "super"
         ):
             for position, arg in enumerate(node.args):
                 if isinstance(arg, ast.Starred):
@@ -635,7 +625,7 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
         return f"{imports[head]}{dot}{rest}" if head in imports else dotted
 
     def resolved_base(base: ast.AST) -> str | None:
-        dotted = _ast_dotted(base)
+        dotted = ast_dotted_name(base)
         if dotted is None:
             return None
         head = dotted.partition(".")[0]
@@ -727,7 +717,7 @@ def _unique(items: list[Any]) -> list[Any]:
 
 
 def _receiver(method: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
-    decorators = {_ast_dotted(d) for d in method.decorator_list}
+    decorators = {ast_dotted_name(d) for d in method.decorator_list}
     params = [*method.args.posonlyargs, *method.args.args]
     if decorators & {"staticmethod", "classmethod"} or not params:
         return None

@@ -26,7 +26,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .._lazy import cst
-from ._helpers import last_name, walk
+from ._helpers import ast_dotted_name, last_name, walk
 
 KIND_CLASS = "singletons:class"
 KIND_ACCESSOR = "singletons:accessor"
@@ -259,17 +259,6 @@ def cache_decorator_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def _ast_dotted(node: ast.expr) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def cached_getter_facts(tree: ast.Module, allow: Iterable[str]) -> Iterator[FactRow]:
     spellings = cache_decorator_names(tree)
     if not spellings:
@@ -279,7 +268,7 @@ def cached_getter_facts(tree: ast.Module, allow: Iterable[str]) -> Iterator[Fact
             continue
         if node.args.vararg or node.args.kwarg:
             continue
-        decorated = any(_ast_dotted(d.func if isinstance(d, ast.Call) else d) in spellings for d in node.decorator_list)
+        decorated = any(ast_dotted_name(d.func if isinstance(d, ast.Call) else d) in spellings for d in node.decorator_list)
         if not decorated:
             continue
         constructed = _ast_returned_call(node)
