@@ -42,6 +42,7 @@ for every `self.<attr>` the class reads but never assigns (inherited state).
 from __future__ import annotations
 
 import ast
+import re
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -208,6 +209,23 @@ def combine(evidences: Sequence[Evidence]) -> Evidence:
 # --- LibCST front end ----------------------------------------------------------
 
 _LITERALS = ("Integer", "Float", "Imaginary", "SimpleString", "ConcatenatedString", "FormattedString", "List", "Dict", "Set", "Tuple")
+
+
+class EvidenceRule:
+    """Mixin for session rules that decide by the evidence options alone:
+    their prefilter is the evidence words, and each file gets its evidence."""
+
+    prefilter = re.compile(rb"(?!)")  # built from the evidence options by compile_prefilter
+    options = EVIDENCE_OPTIONS
+
+    @classmethod
+    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
+        # A session name, factory, type or maker: every finding needs one of them.
+        return re.compile(evidence_words(settings.options_for(cls)))
+
+    def __init__(self, file: Any, options: Any) -> None:
+        super().__init__(file, options)  # type: ignore[call-arg]
+        self.evidence = SessionEvidence(file.module, options)
 
 
 class SessionEvidence:

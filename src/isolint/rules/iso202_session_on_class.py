@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .._lazy import cst
@@ -11,23 +10,11 @@ from ._helpers import assignment_targets, dotted_name
 from .base import Rule
 
 
-class SessionOnClass(Rule):
+class SessionOnClass(sessions.EvidenceRule, Rule):
     code = "ISO202"
     name = "session-on-class"
     family = "sessions"
     summary = "A class attribute holds a live database session shared by every instance and request"
-    prefilter = re.compile(rb"(?!)")  # built from the evidence options by compile_prefilter
-    options = sessions.EVIDENCE_OPTIONS
-
-    @classmethod
-    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
-        # A session name, factory, type or maker: every finding needs one of them.
-        return re.compile(sessions.evidence_words(settings.options_for(cls)))
-
-    def __init__(self, file: Any, options: Any) -> None:
-        super().__init__(file, options)
-        self.evidence = sessions.SessionEvidence(file.module, options)
-
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         for statement in node.body.body:
             if not isinstance(statement, cst.SimpleStatementLine):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .._lazy import cst
@@ -11,23 +10,11 @@ from ._helpers import assignment_targets, dotted_name, is_module_level
 from .base import Rule
 
 
-class ModuleSession(Rule):
+class ModuleSession(sessions.EvidenceRule, Rule):
     code = "ISO203"
     name = "module-session"
     family = "sessions"
     summary = "A module-level variable holds a live database session shared by every request"
-    prefilter = re.compile(rb"(?!)")  # built from the evidence options by compile_prefilter
-    options = sessions.EVIDENCE_OPTIONS
-
-    @classmethod
-    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
-        # A session name, factory, type or maker: every finding needs one of them.
-        return re.compile(sessions.evidence_words(settings.options_for(cls)))
-
-    def __init__(self, file: Any, options: Any) -> None:
-        super().__init__(file, options)
-        self.evidence = sessions.SessionEvidence(file.module, options)
-
     def visit_Assign(self, node: cst.Assign) -> None:
         self._check(node, None)
 
