@@ -134,3 +134,19 @@ def test_fix_in_parallel_matches_serial(in_tmp: Path) -> None:
     assert result.applied == 40
     assert all((in_tmp / f"m{i:02}.py").read_text().startswith(FIXED) for i in range(40))
     assert [f.path for f in result.findings] == [f"m{i:02}.py" for i in range(40)]
+
+
+def test_what_remains_is_checked_against_the_fixed_project(in_tmp: Path) -> None:
+    """A fix in one file can end another file's findings (the singleton is gone)."""
+    write(
+        in_tmp / "app" / "registry.py",
+        "class Registry:\n    pass\n\n\n_registry = None\n\n\n"
+        "def get_registry():\n    global _registry\n    if _registry is None:\n        _registry = Registry()\n    return _registry\n",
+    )
+    write(in_tmp / "app" / "__init__.py", "")
+    write(in_tmp / "app" / "use.py", "from app.registry import get_registry\n\n\ndef handle():\n    return get_registry()\n")
+    assert "ISO106" in run_cli("check", "--output-format", "concise").stdout
+    fixed = run_cli("fix", "--unsafe-fixes", "--output-format", "json")
+    again = run_cli("check", "--output-format", "json")
+    assert fixed.stdout == again.stdout
+    assert "ISO106" not in again.stdout

@@ -132,7 +132,8 @@ def check_counted(raw: bytes, shown: str, plan: Plan, module_name: str, is_packa
     return findings, parsed, counts
 
 
-def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, tuple[str, str] | None, list[Finding], FileFix]:
+def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, list[Finding], FileFix]:
+    """(index, the file's findings after its fixes, what was done)."""
     index, shown, real, unsafe, mode = item
     from .engine import fix_text
 
@@ -142,35 +143,27 @@ def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, tuple[str, 
         raw = read_bytes(path)
         source = decode(raw)
     except SourceError as exc:
-        return index, None, [unparsable(shown, str(exc))], FileFix(shown, 0)
+        return index, [unparsable(shown, str(exc))], FileFix(shown, 0)
     module_name, is_package = _module_of(path)
     outcome = fix_text(source, shown, plan, unsafe=unsafe, module_name=module_name, is_package=is_package)
     result = FileFix(shown, outcome.applied)
     if not outcome.converged:
         result.error = "fixes did not settle; left what parsed and stopped"
-    if outcome.applied == 0:
-        return index, _keyed(plan, raw), outcome.findings, result
+    if outcome.applied == 0 or mode == "check":
+        return index, outcome.findings, result
     if mode == "diff":
         from .fixes import unified_diff
 
         result.diff = unified_diff(shown, source.text, outcome.text)
-        return index, None, outcome.findings, result
-    if mode == "check":
-        return index, None, outcome.findings, result
-    new_raw = source.encode(outcome.text)
+        return index, outcome.findings, result
     try:
-        write_atomic(path, new_raw, expected=raw)
+        write_atomic(path, source.encode(outcome.text), expected=raw)
     except (StaleFileError, OSError) as exc:
         result.error = str(exc)
         result.applied = 0
         findings, _ = check_bytes(raw, shown, plan, module_name=module_name, is_package=is_package)
-        return index, _keyed(plan, raw), findings, result
-    return index, _keyed(plan, new_raw), outcome.findings, result
-
-
-def _keyed(plan: Plan, raw: bytes) -> tuple[str, str]:
-    digest = content_hash(raw)
-    return digest, plan.result_key(digest, raw)
+        return index, findings, result
+    return index, outcome.findings, result
 
 
 def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int) -> Iterator[Any]:
@@ -366,23 +359,23 @@ def run_fix(
         if str(f.path) in fixable_paths
     ]
     plan = checked.plan
-    index_fingerprint = plan.project.fingerprint if plan.uses_index else ""
-    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache and mode == "write")
     ignores = _PerFileIgnores(settings)
     remaining = [f for f in checked.findings if f.path not in fixable_paths]
     fixed_files = []
     start = time.perf_counter()
-    for index, keys, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
-        source_file = files[index]
-        if keys is not None:
-            cache.store(source_file.real_path, *keys, index_fingerprint, findings)
-        remaining.extend(ignores.filter(source_file.real_path, findings))
+    for index, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
+        remaining.extend(ignores.filter(files[index].real_path, findings))
         if file_fix.applied or file_fix.error:
             fixed_files.append(file_fix)
     checked.stats.timings["fix"] = time.perf_counter() - start
-    cache.save()
-    remaining.sort(key=lambda f: f.sort_key)
     fixed_files.sort(key=lambda f: f.path)
+    if mode == "write" and any(f.applied for f in fixed_files):
+        # What the fixes wrote can change other files' findings (a singleton
+        # removed, a signature rewritten), so what remains comes from a check
+        # against the new project index; unchanged files are cache hits.
+        rechecked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
+        return FixResult(rechecked.findings, fixed_files, checked.stats, checked.warnings)
+    remaining.sort(key=lambda f: f.sort_key)
     return FixResult(remaining, fixed_files, checked.stats, checked.warnings)
 
 
