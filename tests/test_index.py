@@ -23,7 +23,6 @@ class AccessorIndexer(Rule):
     summary = "toy"
     prefilter = re.compile(rb"get_")
     index_prefilter = re.compile(rb"def get_")
-    metadata = ("QualifiedNameProvider",)
     uses_index = True
 
     @classmethod

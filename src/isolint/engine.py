@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import os
 import signal
 import threading
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
 import libcst.metadata as cst_metadata
+from libcst.metadata import CodePosition, CodeRange
 
 from .config import Settings
 from .findings import SAFE, Finding, Fix, Location
@@ -29,6 +29,10 @@ from .rules import Rule
 from .rules.base import FileContext, FixSpec, Report
 from .source import DecodedSource
 from .suppressions import apply_suppressions
+from .traversal import children, parent_map, replace_nodes
+from .traversal import install as install_fast_traversal
+
+install_fast_traversal()
 
 MAX_FIX_PASSES = 10
 
@@ -50,12 +54,12 @@ def lint_text(
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (metadata, positions, code
     generation), is reported as ISO000 and skipped; the run goes on."""
-    problem = _syntax_problem(text, path)
-    if problem is not None:
-        return [problem]
+    tree = _parse_gate(text, path)
+    if isinstance(tree, Finding):
+        return [tree]
     try:
         with _time_limit(FILE_TIME_LIMIT):
-            return _lint_parsed(text, path, rules, settings, module_name, is_package, project, counts)
+            return _lint_parsed(text, tree, path, rules, settings, module_name, is_package, project, counts)
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
     except _FileTimeout:
@@ -68,6 +72,7 @@ def lint_text(
 
 def _lint_parsed(
     text: str,
+    tree: ast.Module,
     path: str,
     rules: Sequence[type[Rule]],
     settings: Settings,
@@ -83,7 +88,7 @@ def _lint_parsed(
         from .progress import TargetFormCounter
 
         counter = TargetFormCounter(file)
-    reports, positions = _visit(file, rules, observers=(counter,) if counter else ())
+    reports, positions = _visit(file, tree, rules, observers=(counter,) if counter else ())
     if counter is not None:
         counts.update(counter.counts)
     if not reports:
@@ -127,41 +132,40 @@ def _caused_by_recursion(exc: BaseException | None) -> bool:
     return False
 
 
-def _syntax_problem(text: str, path: str) -> Finding | None:
+def _parse_gate(text: str, path: str) -> ast.Module | Finding:
     """CPython's own parser is the gate: what it rejects we skip, and it is
     fast. It also keeps LibCST's native parser away from inputs nested deeply
-    enough to overflow its stack."""
+    enough to overflow its stack. Its tree gives the statements' lines."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like are not our business
-            ast.parse(text, filename=path)
+            return ast.parse(text, filename=path)
     except SyntaxError as exc:
         row = exc.lineno or 1
         column = exc.offset or 1
         return unparsable(path, f"cannot parse: {exc.msg}", row, max(column, 1))
     except (RecursionError, MemoryError):
         return unparsable(path, "file skipped: too complex (nested too deeply to parse safely)")
-    return None
+
+
+def _parses(text: str, path: str) -> bool:
+    return not isinstance(_parse_gate(text, path), Finding)
 
 
 class _Dispatcher:
-    """Calls every rule's visit_<Node>/leave_<Node> during one traversal.
+    """Calls every rule's visit_<Node>/leave_<Node> during one traversal, in
+    source order, keeping `FileContext.ancestors` and `.statement` current.
 
-    It walks the tree itself instead of using `CSTNode.visit`, which rebuilds
-    every node on the way back up (LibCST's visitor protocol is shared with
-    transformers); reading the fields directly is about three times faster.
-    Children are visited in field order, with decorators first so that a
-    function's or class's parts come in source order.
+    It walks the tree itself instead of using `CSTNode.visit`: one loop over
+    the fields, no per-node visitor protocol.
     """
 
     _tables: dict[type[Any], tuple[tuple[str, str, str], ...]] = {}
-    _fields: dict[type[Any], tuple[str, ...]] = {}
-    _SOURCE_ORDER_FIRST = ("decorators", "leading_lines", "lines_after_decorators")
 
-    def __init__(self, rules: Iterable[Any], ancestors: list[cst.CSTNode]) -> None:
+    def __init__(self, rules: Iterable[Any], file: FileContext) -> None:
         self._visit: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
         self._leave: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
-        self._ancestors = ancestors
+        self._file = file
         for rule in rules:
             for kind, node_name, method in self._methods(type(rule)):
                 table = self._visit if kind == "visit" else self._leave
@@ -179,19 +183,9 @@ class _Dispatcher:
             cls._tables[rule_type] = table
         return table
 
-    @classmethod
-    def _child_fields(cls, node_type: type[Any]) -> tuple[str, ...]:
-        names = cls._fields.get(node_type)
-        if names is None:
-            every = [f.name for f in dataclasses.fields(node_type)]
-            first = [name for name in cls._SOURCE_ORDER_FIRST if name in every]
-            names = (*first, *(name for name in every if name not in first))
-            cls._fields[node_type] = names
-        return names
-
     def walk(self, root: cst.CSTNode) -> None:
-        visit, leave, ancestors = self._visit, self._leave, self._ancestors
-        node_class = cst.CSTNode
+        visit, leave, file = self._visit, self._leave, self._file
+        ancestors = file.ancestors
         stack: list[tuple[Any, bool]] = [(root, False)]
         while stack:
             node, leaving = stack.pop()
@@ -201,39 +195,84 @@ class _Dispatcher:
                 for method in leave.get(name, ()):
                     method(node)
                 continue
+            if len(ancestors) == 1:
+                file.statement = node
             for method in visit.get(name, ()):
                 method(node)
             ancestors.append(node)
             stack.append((node, True))
-            children = []
-            for field_name in self._child_fields(type(node)):
-                value = getattr(node, field_name)
-                if isinstance(value, node_class):
-                    children.append(value)
-                elif isinstance(value, (list, tuple)):
-                    children.extend(item for item in value if isinstance(item, node_class))
-            stack.extend((child, False) for child in reversed(children))
+            stack.extend((child, False) for child in reversed(children(node)))
 
 
-def _visit(file: FileContext, rules: Sequence[type[Rule]], observers: Sequence[Any] = ()) -> tuple[list[Report], Any]:
+def _visit(file: FileContext, tree: ast.Module, rules: Sequence[type[Rule]], observers: Sequence[Any] = ()) -> tuple[list[Report], Any]:
     module = file.module
     wrapper = cst_metadata.MetadataWrapper(module, unsafe_skip_copy=True)
     # Providers are resolved on a rule's first get_metadata call, not up front:
     # scope analysis costs more than parsing, and most files never need it.
     file.set_metadata_source(lambda name: wrapper.resolve(getattr(cst_metadata, name)))
     instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
-    _Dispatcher([*instances, *observers], file.ancestors).walk(module)
+    _Dispatcher([*instances, *observers], file).walk(module)
     if not file.reports:
         return [], None
-    # Positions cost a code-generation pass: pay it only for files with findings.
-    return file.reports, wrapper.resolve(cst_metadata.PositionProvider)
+    return file.reports, _positions(file, tree, wrapper)
+
+
+def _positions(file: FileContext, tree: ast.Module, wrapper: Any) -> Mapping[Any, Any]:
+    """Positions of the reported nodes. LibCST's PositionProvider generates
+    the code of the whole module; here only the top-level statements holding
+    a finding are generated, each placed at the line CPython's parser gave it.
+    When a reported node is not inside the statement it was reported from,
+    or the statements do not line up with CPython's, the whole module is
+    generated after all."""
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+    lines = _statement_lines(file.module, tree)
+    statements = {id(r.statement): r.statement for r in file.reports if r.statement is not None}
+    if lines is None or len(statements) * 2 > len(file.module.body):
+        return wrapper.resolve(cst_metadata.PositionProvider)
+    module = file.module
+    positions: dict[Any, Any] = {}
+    for statement in statements.values():
+        provider = cst_metadata.PositionProvider()
+        state = PositionProvidingCodegenState(module.default_indent, module.default_newline, provider=provider)
+        statement._codegen(state)
+        local = provider._computed
+        anchor = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
+        shift = lines[id(statement)] - local[anchor].start.line
+        for node, code_range in local.items():
+            positions[node] = CodeRange(
+                CodePosition(code_range.start.line + shift, code_range.start.column),
+                CodePosition(code_range.end.line + shift, code_range.end.column),
+            )
+    if any(r.node not in positions for r in file.reports):
+        return wrapper.resolve(cst_metadata.PositionProvider)
+    return positions
+
+
+def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:
+    """id(top-level statement) -> the line CPython gives its first statement;
+    None when the two parsers' statements do not pair up."""
+    lines = {}
+    index = 0
+    for statement in module.body:
+        if index >= len(tree.body):
+            return None
+        lines[id(statement)] = tree.body[index].lineno
+        index += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+    return lines if index == len(tree.body) else None
+
+
+
 
 
 def _to_findings(module: cst.Module, text: str, path: str, reports: list[Report], positions: Any) -> list[Finding]:
     findings = []
+    parents: dict[int, Any] = {}  # built on the first fix that replaces nodes
     for report in reports:
         code_range = positions[report.node]
         snippet = " ".join(module.code_for_node(report.node).split())[:500]
+        if report.fix is not None and report.fix.replace and not parents:
+            parents = parent_map(module)
         findings.append(
             Finding(
                 code=report.rule.code,
@@ -243,7 +282,7 @@ def _to_findings(module: cst.Module, text: str, path: str, reports: list[Report]
                 path=path,
                 location=Location(code_range.start.line, code_range.start.column + 1),
                 end_location=Location(code_range.end.line, code_range.end.column + 1),
-                fix=_build_fix(module, text, path, report.fix) if report.fix else None,
+                fix=_build_fix(module, text, path, report.fix, parents) if report.fix else None,
                 manual=report.manual,
                 snippet=snippet,
             )
@@ -251,26 +290,17 @@ def _to_findings(module: cst.Module, text: str, path: str, reports: list[Report]
     return findings
 
 
-def _build_fix(module: cst.Module, text: str, path: str, spec: FixSpec) -> Fix | None:
+def _build_fix(module: cst.Module, text: str, path: str, spec: FixSpec, parents: dict[int, Any]) -> Fix | None:
     """Turn a rule's FixSpec into text edits; None if it changes nothing or would break the file."""
     new_module = module
     if spec.replace:
-        new_module = new_module.visit(_Replacer(spec.replace))
+        new_module = replace_nodes(module, spec.replace, parents)
     if spec.transform is not None:
         new_module = spec.transform(new_module)
     new_text = new_module.code
-    if new_text == text or _syntax_problem(new_text, path) is not None:
+    if new_text == text or not _parses(new_text, path):
         return None
     return Fix(spec.applicability, spec.message, diff_edits(text, new_text), spec.isolation)
-
-
-class _Replacer(cst.CSTTransformer):
-    def __init__(self, replacements: Any) -> None:
-        super().__init__()
-        self._replacements = replacements
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
-        return self._replacements.get(original_node, updated_node)
 
 
 # --- fixing -----------------------------------------------------------------

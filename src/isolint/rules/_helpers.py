@@ -5,18 +5,9 @@ from __future__ import annotations
 import ast
 import re
 from fnmatch import fnmatchcase
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from .._lazy import cst
-
-
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """`node` and all its descendants, depth first, without building a visitor."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
 
 
 def ast_dotted_name(node: ast.AST) -> str | None:

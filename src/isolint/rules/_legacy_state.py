@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
-from ._helpers import alternation, walk, word_alternatives
+from ..traversal import children, walk
+from ._helpers import alternation, word_alternatives
 from .base import FixSpec
 
 if TYPE_CHECKING:
@@ -410,12 +411,12 @@ def state_variables(names: LegacyNames, scope: Any, constructors: Iterable[str])
 
 def _own_scope(scope: Any) -> Iterator[Any]:
     body = scope.body if isinstance(scope, cst.FunctionDef) else scope
-    stack = list(reversed(body.children))
+    stack = list(reversed(children(body)))
     while stack:
         node = stack.pop()
         yield node
         if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            stack.extend(reversed(node.children))
+            stack.extend(reversed(children(node)))
 
 
 def classify_access(node: Any, parent: Callable[[Any], Any], mutating_methods: Iterable[str]) -> str:

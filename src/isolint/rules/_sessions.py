@@ -50,6 +50,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
+from ..traversal import children, walk
 from ._helpers import (
     alternation,
     ast_dotted_name,
@@ -57,7 +58,6 @@ from ._helpers import (
     first_param_name,
     glob_to_bytes_regex,
     matches_patterns,
-    walk,
     word_alternatives,
 )
 from .base import Option
@@ -398,7 +398,7 @@ def _function_smalls(block: cst.CSTNode) -> Iterator[cst.BaseSmallStatement]:
         if isinstance(node, cst.SimpleStatementLine):
             yield from node.body
             continue
-        stack.extend(reversed(node.children))
+        stack.extend(reversed(children(node)))
 
 
 def _annotation_names(annotation: cst.BaseExpression) -> set[str]:

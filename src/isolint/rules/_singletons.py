@@ -26,7 +26,8 @@ from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .._lazy import cst
-from ._helpers import ast_dotted_name, last_name, walk
+from ..traversal import children, walk
+from ._helpers import ast_dotted_name, last_name
 
 KIND_CLASS = "singletons:class"
 KIND_ACCESSOR = "singletons:accessor"
@@ -452,5 +453,5 @@ def name_count(module: cst.Module, name: str, *, skip: Iterable[cst.CSTNode] = (
             continue
         if isinstance(node, cst.Name) and node.value == name:
             count += 1
-        stack.extend(node.children)
+        stack.extend(children(node))
     return count

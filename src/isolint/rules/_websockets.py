@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._lazy import cst
+from ..traversal import children, walk
 from ._context import context_param
 from ._helpers import (
     alternation,
@@ -124,7 +125,6 @@ class IndexesPlumbing:
     rules are selected)."""
 
     uses_index = True
-    metadata = ("QualifiedNameProvider",)
 
 
 # --- the project index (stdlib ast) ------------------------------------------
@@ -317,10 +317,7 @@ class Capture:
 
 
 class Plumbing:
-    """Recognises WebSocket plumbing in the file a rule is checking.
-
-    Needs "QualifiedNameProvider" in the rule's metadata.
-    """
+    """Recognises WebSocket plumbing in the file a rule is checking."""
 
     def __init__(self, file: Any, globs: list[str]) -> None:
         self.file = file
@@ -477,12 +474,12 @@ def parents_within(function: cst.FunctionDef) -> dict[cst.CSTNode, cst.CSTNode]:
     """child -> parent for the function's own body, in source order (the
     bodies of nested functions and classes excluded: they are their own scope)."""
     parents: dict[cst.CSTNode, cst.CSTNode] = {}
-    stack = [(child, function.body) for child in reversed(function.body.children)]
+    stack = [(child, function.body) for child in reversed(children(function.body))]
     while stack:
         node, parent = stack.pop()
         parents[node] = parent
         if not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            stack.extend((child, node) for child in reversed(node.children))
+            stack.extend((child, node) for child in reversed(children(node)))
     return parents
 
 

@@ -73,6 +73,7 @@ class Report:
     message: str
     fix: FixSpec | None
     manual: str | None
+    statement: Any = None  # the top-level statement being visited when it was reported
 
 
 _AS_NAME = re.compile(r"\bas[\s\\]+(\w+)")
@@ -107,10 +108,12 @@ class FileContext:
         self.is_package = is_package  # an __init__.py
         self.project = project if project is not None else EMPTY
         self.ancestors: list[cst.CSTNode] = []  # strict ancestors of the node being visited
+        self.statement: cst.CSTNode | None = None  # the top-level statement being visited
         self.reports: list[Report] = []
         self._metadata = metadata
         self._resolve_metadata: Callable[[str], Mapping[Any, Any]] = _metadata_unavailable
         self._as_names: frozenset[str] | None = None
+        self._names: Any = None  # names.NameResolver, built on the first qualified_names call
 
     def set_metadata_source(self, resolve: Callable[[str], Mapping[Any, Any]]) -> None:
         self._resolve_metadata = resolve
@@ -129,13 +132,13 @@ class FileContext:
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """Absolute dotted names `node` may refer to, with relative imports and
-        this module's own definitions resolved (`chatapp.registry.AgentRegistry`).
-        Needs "QualifiedNameProvider" in the rule's `metadata`."""
-        from libcst.metadata import QualifiedNameSource
+        this module's own definitions resolved (`chatapp.registry.AgentRegistry`)."""
+        if self._names is None:
+            from ..names import NameResolver
 
+            self._names = NameResolver(self.module)
         resolved = set()
-        for qualified in self.get_metadata("QualifiedNameProvider", node, set()):
-            name = qualified.name
+        for name, is_local in self._names.qualified_names(node):
             if name.startswith("."):
                 level = len(name) - len(name.lstrip("."))
                 package = self.module_name.split(".") if self.module_name else []
@@ -143,7 +146,7 @@ class FileContext:
                     package = package[:-1]
                 package = package[: len(package) - (level - 1)] if level > 1 else package
                 name = ".".join([*package, name.lstrip(".")])
-            elif qualified.source is QualifiedNameSource.LOCAL and self.module_name:
+            elif is_local and self.module_name:
                 name = f"{self.module_name}.{name}"
             resolved.add(name)
         return resolved
@@ -238,4 +241,4 @@ class Rule:
     ) -> None:
         if fix is not None and (self.fix_safety == NO_FIX or (fix.applicability == UNSAFE and self.fix_safety == SAFE)):
             raise AssertionError(f"{self.code} declared fix safety {self.fix_safety!r} but offered a {fix.applicability} fix")
-        self.file.reports.append(Report(type(self), node, message, fix, manual))
+        self.file.reports.append(Report(type(self), node, message, fix, manual, self.file.statement))

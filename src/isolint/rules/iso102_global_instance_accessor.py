@@ -12,8 +12,9 @@ from typing import Any, Iterable
 
 from .._lazy import cst
 from ..findings import UNSAFE
+from ..traversal import walk
 from . import _singletons
-from ._helpers import last_name, walk
+from ._helpers import last_name
 from .base import FixSpec, Rule
 
 

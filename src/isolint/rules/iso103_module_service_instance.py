@@ -35,7 +35,6 @@ class ModuleServiceInstance(Rule):
     family = "singletons"
     summary = "A module-level service instance (or singleton accessor result) is shared by every request"
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    metadata = ("QualifiedNameProvider",)
     uses_index = True
     options = (
         Option(

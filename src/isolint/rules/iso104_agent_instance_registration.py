@@ -7,6 +7,7 @@ from typing import Any
 
 from .._lazy import cst
 from ..findings import SAFE, UNSAFE
+from ..traversal import walk
 from ._helpers import (
     alternation,
     dotted_name,
@@ -14,7 +15,6 @@ from ._helpers import (
     last_name,
     matches_patterns,
     unanchored_alternatives,
-    walk,
 )
 from .base import FixSpec, Option, Rule
 
@@ -26,7 +26,6 @@ class AgentInstanceRegistration(Rule):
     summary = "A registry holds agent instances, so every request runs the same agent objects"
     fix_safety = UNSAFE  # safe when the registry is known to take factories
     prefilter = re.compile(rb"(?!)")  # built from `agent-classes` by compile_prefilter
-    metadata = ("QualifiedNameProvider",)
     options = (
         Option("agent-classes", "list[str]", ["*Agent"], "Globs for agent class names."),
         Option(

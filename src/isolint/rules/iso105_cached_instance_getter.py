@@ -10,8 +10,9 @@ from typing import Any, Iterable
 
 from .._lazy import cst
 from ..findings import UNSAFE
+from ..traversal import walk
 from . import _singletons
-from ._helpers import dotted_name, last_name, matches_patterns, walk
+from ._helpers import dotted_name, last_name, matches_patterns
 from .base import FixSpec, Option, Rule
 
 
@@ -22,7 +23,7 @@ class CachedInstanceGetter(Rule):
     summary = "An `@lru_cache` getter builds one object and hands it to every request"
     fix_safety = UNSAFE
     prefilter = _singletons.CACHED_INDEX_PREFILTER
-    metadata = ("QualifiedNameProvider", "ScopeProvider")
+    metadata = ("ScopeProvider",)
     options = (
         Option(
             "allow",

@@ -24,7 +24,6 @@ class SingletonAccessorCall(Rule):
     family = "singletons"
     summary = "A function fetches a process-wide singleton found elsewhere in the project"
     prefilter = re.compile(rb"(?!)")  # built from the index by compile_prefilter
-    metadata = ("QualifiedNameProvider",)
     uses_index = True
 
     def __init__(self, file: Any, options: Mapping[str, Any]) -> None:

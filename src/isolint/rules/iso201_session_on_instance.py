@@ -19,13 +19,13 @@ from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE
+from ..traversal import children, walk
 from . import _sessions as sessions
 from ._context import context_param
 from ._helpers import (
     alternation,
     assignment_targets,
     dotted_name,
-    walk,
     word_alternatives,
 )
 from .base import FixSpec, Rule
@@ -248,7 +248,7 @@ def _outside_classes(module: Any) -> Iterable[Any]:
         if isinstance(node, cst.ClassDef):
             continue
         yield node
-        stack.extend(node.children)
+        stack.extend(children(node))
 
 
 def _unique(items: list[str]) -> list[str]:

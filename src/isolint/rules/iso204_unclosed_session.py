@@ -7,13 +7,13 @@ from typing import Any
 
 from .._lazy import cst
 from ..findings import SAFE
+from ..traversal import walk
 from . import _sessions as sessions
 from ._helpers import (
     alternation,
     dotted_name,
     glob_to_bytes_regex,
     unanchored_alternatives,
-    walk,
 )
 from .base import FixSpec, Rule
 

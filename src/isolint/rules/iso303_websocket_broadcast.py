@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from .._lazy import cst
-from ._helpers import first_param_name, last_name, walk
+from ..traversal import walk
+from ._helpers import first_param_name, last_name
 from ._websockets import WEBSOCKET_NAMES, IndexesPlumbing, Plumbing
 from .base import Option, Rule
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .._lazy import cst
+from ..traversal import walk
 from ._helpers import (
     alternation,
     assignment_targets,
@@ -14,7 +15,6 @@ from ._helpers import (
     last_name,
     matches_patterns,
     unanchored_alternatives,
-    walk,
 )
 from ._websockets import WEBSOCKET_NAMES, is_plumbing_name
 from .base import Option, Rule

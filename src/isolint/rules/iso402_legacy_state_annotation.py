@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._lazy import cst
 from ..findings import SAFE
-from ._helpers import walk
+from ..traversal import walk
 from ._legacy_state import (
     RUN_ID,
     LegacyStateFamily,

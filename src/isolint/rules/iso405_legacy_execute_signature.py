@@ -6,7 +6,7 @@ from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE
-from ._helpers import walk
+from ..traversal import children, walk
 from ._legacy_state import (
     RUN_ID,
     RUN_ID_SIGNATURE,
@@ -345,7 +345,7 @@ def _parent_map(root: Any) -> dict[int, Any]:
     stack = [root]
     while stack:
         node = stack.pop()
-        for child in node.children:
+        for child in children(node):
             parents[id(child)] = node
             stack.append(child)
     return parents
