@@ -114,3 +114,74 @@ def test_two_processes_sharing_one_cache_both_succeed(in_tmp: Path) -> None:
     for file in Path(os.environ["ISOLINT_CACHE_DIR"]).rglob("*.json"):
         json.loads(file.read_text())  # still valid JSON
     assert check(in_tmp).stats.parsed == 0
+
+
+# --- the project index, built in worker processes --------------------------------
+
+SINGLETON = "class Registry{i}:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n        if cls._instance is None:\n            cls._instance = cls()\n        return cls._instance\n"
+
+
+def index_tree(root: Path, files: int = 60) -> None:
+    tree(root, files)
+    for i in range(10):
+        write(root / "singletons" / f"r{i}.py", SINGLETON.format(i=i))
+    write(root / "singletons" / "__init__.py", "")
+    write(root / "broken.py", "class Oops(:\n")
+
+
+def build(root: Path, jobs: int, use_cache: bool = False):  # type: ignore[no-untyped-def]
+    from isolint.cache import Cache
+    from isolint.discovery import discover
+    from isolint.runner import Stats, build_index
+
+    settings = load_settings([root])
+    stats = Stats()
+    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    project = build_index([root], discover([root], settings), settings, cache, jobs=jobs, stats=stats)
+    cache.save()
+    return project, stats
+
+
+def test_index_is_the_same_whatever_the_job_count(in_tmp: Path) -> None:
+    index_tree(in_tmp)
+    serial, serial_stats = build(in_tmp, jobs=1)
+    parallel, parallel_stats = build(in_tmp, jobs=2)
+    assert len(serial) > 0
+    assert parallel.facts == serial.facts and parallel.fingerprint == serial.fingerprint
+    assert parallel_stats.indexed == serial_stats.indexed == 71  # 60 + 10 classes, and the unparsable one
+    assert parallel_stats.index_cached == serial_stats.index_cached == 0
+
+
+def test_parallel_index_uses_the_cache_by_stat_and_by_content(in_tmp: Path) -> None:
+    index_tree(in_tmp)
+    first, _ = build(in_tmp, jobs=2, use_cache=True)
+    warm, stats = build(in_tmp, jobs=2, use_cache=True)
+    assert warm.facts == first.facts and stats.indexed == 0 and stats.index_cached == 92
+    later = time.time_ns() + 10**9
+    for path in in_tmp.rglob("*.py"):
+        os.utime(path, ns=(later, later))  # a fresh checkout: new mtimes, same content
+    touched, stats = build(in_tmp, jobs=2, use_cache=True)
+    assert touched.facts == first.facts and stats.indexed == 0 and stats.index_cached == 92
+
+
+def test_index_workers_never_import_libcst(in_tmp: Path) -> None:
+    index_tree(in_tmp)
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom isolint.cache import Cache\nfrom isolint.config import load_settings\n"
+        "from isolint.discovery import discover\nfrom isolint.runner import build_index\n"
+        "root = Path('.').resolve(); settings = load_settings([root])\n"
+        "project = build_index([root], discover([root], settings), settings, Cache(None), jobs=1)\n"
+        "assert len(project) > 0\nprint('libcst' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=in_tmp, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_parallel_check_reports_its_workers_and_slowest_files(in_tmp: Path) -> None:
+    tree(in_tmp, files=40)
+    result = check(in_tmp, jobs=2, use_cache=False)
+    stats = result.stats
+    assert stats.workers == 2
+    assert stats.parsed + stats.prefiltered + stats.cached == stats.files == 60
+    assert len(stats.slowest) == 5 and stats.slowest == sorted(stats.slowest, reverse=True)
+    assert stats.worker_total >= sum(stats.worker.get(name, 0.0) for name in ("read", "prefilter")) >= 0

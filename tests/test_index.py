@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from isolint.config import Settings
 from isolint.engine import lint_text
-from isolint.index import Fact, ProjectIndex, index_source, module_name_for
+from isolint.index import Fact, ProjectIndex, index_file, index_source, module_name_for
 from isolint.rules.base import Rule
 from tests.conftest import write
 
@@ -62,6 +62,23 @@ def test_relevant_fingerprint_changes_only_with_mentioned_facts() -> None:
     assert grown.relevant_fingerprint(b"get_one()") == mentions_one
     assert grown.relevant_fingerprint(b"get_three()") != index.relevant_fingerprint(b"get_three()")
     assert index.names("accessor") == {"get_one", "get_two"}
+
+
+def test_relevant_fingerprint_counts_whole_words_only() -> None:
+    index = ProjectIndex([Fact("accessor", "a.get_one", "a.py", 1), Fact("accessor", "a.n\u00e4me", "a.py", 2)])
+    only_one = ProjectIndex(index.facts[:1])
+    nothing = index.relevant_fingerprint(b"x = 1")
+    for raw in (b"aget_one()", b"get_one2", b"1get_one", "an\u00e4me".encode()):
+        assert index.relevant_fingerprint(raw) == nothing, raw
+    assert index.relevant_fingerprint(b"x.get_one()") == only_one.relevant_fingerprint(b"get_one")
+    assert index.relevant_fingerprint("n\u00e4me()".encode()) not in (nothing, index.relevant_fingerprint(b"get_one"))
+
+
+def test_index_file_says_whether_it_parsed() -> None:
+    indexers = [(AccessorIndexer, AccessorIndexer.index_prefilter)]
+    settings = Settings(root=Path.cwd())
+    assert index_file(b"x = 1\n", "a.py", "a", indexers, settings) == ([], False)
+    assert index_file(b"def get_x(:\n", "a.py", "a", indexers, settings) == ([], True)
 
 
 def test_qualified_names_resolve_relative_imports_against_the_package() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -71,6 +72,15 @@ def _warn(messages: Sequence[str]) -> None:
         click.echo(f"warning: {message}", err=True)
 
 
+TIMINGS_HELP = "Show files seen, cached, skipped by prefilter and parsed, and the time per phase (on stderr)."
+
+
+def _show_timings(stats: Any, started: float) -> None:
+    from .output.text import timings_text
+
+    click.echo(timings_text(stats, total=time.perf_counter() - started), nl=False, err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="isolint")
 def cli() -> None:
@@ -88,6 +98,7 @@ def cli() -> None:
 @click.option("--add-ignore", is_flag=True, help="Stamp `# isolint: ignore[CODE]` on every current finding.")
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Report (and fail on) only findings not in this baseline file; default: the `baseline` config key.")
 @click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
+@click.option("--timings", is_flag=True, help=TIMINGS_HELP)
 def check(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -107,14 +118,18 @@ def check(
     add_ignore: bool,
     baseline_file: Path | None,
     no_baseline: bool,
+    timings: bool,
 ) -> int:
     """Report isolation problems in PATHS (default: the current directory)."""
+    started = time.perf_counter()
     from .output import TEXT_FORMATS, render
     from .output.text import statistics as stats_rows
     from .output.text import statistics_text, summary
     from .runner import add_ignores, run_check
 
     targets = list(paths) or [Path(".")]
+    if add_ignore and timings:
+        raise click.UsageError("--timings does not apply to --add-ignore")
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
     if add_ignore:
         stamped, left, warnings = add_ignores(targets, settings, jobs=_jobs(jobs), force_exclude=force_exclude)
@@ -132,6 +147,7 @@ def check(
     if known is not None:
         comparison = known.compare(findings, _scope(result, targets))
         findings, baseline_note = comparison.new, comparison.summary() + ".\n"
+    output_start = time.perf_counter()
     if statistics:
         if output_format in ("json", "json-lines"):
             text = json.dumps(stats_rows(findings), indent=2) + "\n"
@@ -147,6 +163,9 @@ def check(
     _emit(text, output_file)
     if baseline_note:  # machine formats keep stdout parseable
         click.echo(baseline_note, nl=False, err=True)
+    if timings:
+        result.stats.timings["output"] = time.perf_counter() - output_start
+        _show_timings(result.stats, started)
     return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
 
 
@@ -343,6 +362,7 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool) -> str:
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the fixes and write nothing; exit 1 if anything would change.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if anything would be fixed.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True, help="Format of the findings that remain.")
+@click.option("--timings", is_flag=True, help=TIMINGS_HELP + " Includes the fix phase.")
 def fix(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -357,8 +377,10 @@ def fix(
     show_diff: bool,
     check_only: bool,
     output_format: str,
+    timings: bool,
 ) -> int:
     """Apply the available fixes in PATHS; report what remains."""
+    started = time.perf_counter()
     from .output import TEXT_FORMATS, render
     from .runner import run_fix
 
@@ -369,6 +391,14 @@ def fix(
     mode = "diff" if show_diff else "check" if check_only else "write"
     result = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
+    output_start = time.perf_counter()
+
+    def done(code: int) -> int:
+        if timings:
+            result.stats.timings["output"] = time.perf_counter() - output_start
+            _show_timings(result.stats, started)
+        return code
+
     for failed in (f for f in result.fixed_files if f.error):
         click.echo(f"warning: {failed.path}: {failed.error}", err=True)
     changed = [f for f in result.fixed_files if f.applied]
@@ -379,7 +409,7 @@ def fix(
             for f in changed:
                 click.echo(f"Would fix {f.applied} finding{'s' if f.applied != 1 else ''} in {f.path}")
         click.echo(f"Would apply {result.applied} fix{'es' if result.applied != 1 else ''} in {len(changed)} file{'s' if len(changed) != 1 else ''}.", err=True)
-        return EXIT_FINDINGS if changed else EXIT_CLEAN
+        return done(EXIT_FINDINGS if changed else EXIT_CLEAN)
 
     remaining = result.findings
     report = render(remaining, output_format)
@@ -393,7 +423,7 @@ def fix(
     else:
         click.echo(report, nl=False)
         click.echo(line + ".", err=True)
-    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+    return done(EXIT_FINDINGS if remaining else EXIT_CLEAN)
 
 
 @cli.command()

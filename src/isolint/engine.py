@@ -29,6 +29,7 @@ from .rules import Rule
 from .rules.base import FileContext, FixSpec, Report
 from .source import DecodedSource
 from .suppressions import apply_suppressions
+from .timing import phase
 from .traversal import children, parent_map, replace_nodes
 from .traversal import install as install_fast_traversal
 
@@ -54,7 +55,8 @@ def lint_text(
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (metadata, positions, code
     generation), is reported as ISO000 and skipped; the run goes on."""
-    tree = _parse_gate(text, path)
+    with phase("parse"):
+        tree = _parse_gate(text, path)
     if isinstance(tree, Finding):
         return [tree]
     try:
@@ -81,20 +83,23 @@ def _lint_parsed(
     project: ProjectIndex,
     counts: dict[str, int] | None,
 ) -> list[Finding]:
-    module = cst.parse_module(text)
+    with phase("parse"):
+        module = cst.parse_module(text)
     file = FileContext(path, text, module, settings, {}, module_name=module_name, is_package=is_package, project=project)
     counter = None
     if counts is not None:
         from .progress import TargetFormCounter
 
         counter = TargetFormCounter(file)
-    reports, positions = _visit(file, tree, rules, observers=(counter,) if counter else ())
+    with phase("analyse"):
+        _visit(file, rules, observers=(counter,) if counter else ())
     if counter is not None:
         counts.update(counter.counts)
-    if not reports:
+    if not file.reports:
         return []
-    findings = _to_findings(module, text, path, reports, positions)
-    return apply_suppressions(text, findings)
+    with phase("findings"):
+        findings = _to_findings(module, text, path, file.reports, _positions(file, tree))
+        return apply_suppressions(text, findings)
 
 
 FILE_TIME_LIMIT = float(os.environ.get("ISOLINT_FILE_TIME_LIMIT", "20"))
@@ -204,20 +209,17 @@ class _Dispatcher:
             stack.extend((child, False) for child in reversed(children(node)))
 
 
-def _visit(file: FileContext, tree: ast.Module, rules: Sequence[type[Rule]], observers: Sequence[Any] = ()) -> tuple[list[Report], Any]:
-    module = file.module
-    wrapper = cst_metadata.MetadataWrapper(module, unsafe_skip_copy=True)
+def _visit(file: FileContext, rules: Sequence[type[Rule]], observers: Sequence[Any] = ()) -> None:
+    """Run every rule over the file in one traversal; reports go to `file.reports`."""
+    wrapper = cst_metadata.MetadataWrapper(file.module, unsafe_skip_copy=True)
     # Providers are resolved on a rule's first get_metadata call, not up front:
     # scope analysis costs more than parsing, and most files never need it.
     file.set_metadata_source(lambda name: wrapper.resolve(getattr(cst_metadata, name)))
     instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
-    _Dispatcher([*instances, *observers], file).walk(module)
-    if not file.reports:
-        return [], None
-    return file.reports, _positions(file, tree, wrapper)
+    _Dispatcher([*instances, *observers], file).walk(file.module)
 
 
-def _positions(file: FileContext, tree: ast.Module, wrapper: Any) -> Mapping[Any, Any]:
+def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     """Positions of the reported nodes. LibCST's PositionProvider generates
     the code of the whole module; here only the top-level statements holding
     a finding are generated, each placed at the line CPython's parser gave it.
@@ -229,7 +231,7 @@ def _positions(file: FileContext, tree: ast.Module, wrapper: Any) -> Mapping[Any
     lines = _statement_lines(file.module, tree)
     statements = {id(r.statement): r.statement for r in file.reports if r.statement is not None}
     if lines is None or len(statements) * 2 > len(file.module.body):
-        return wrapper.resolve(cst_metadata.PositionProvider)
+        return _module_positions(file.module)
     module = file.module
     positions: dict[Any, Any] = {}
     for statement in statements.values():
@@ -245,8 +247,12 @@ def _positions(file: FileContext, tree: ast.Module, wrapper: Any) -> Mapping[Any
                 CodePosition(code_range.end.line + shift, code_range.end.column),
             )
     if any(r.node not in positions for r in file.reports):
-        return wrapper.resolve(cst_metadata.PositionProvider)
+        return _module_positions(file.module)
     return positions
+
+
+def _module_positions(module: cst.Module) -> Mapping[Any, Any]:
+    return cst_metadata.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst_metadata.PositionProvider)
 
 
 def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:

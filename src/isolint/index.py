@@ -51,7 +51,8 @@ class ProjectIndex:
     def __init__(self, facts: Iterable[Fact] = ()) -> None:
         self._facts = tuple(sorted(set_of(facts), key=lambda f: (f.kind, f.qualname, f.path, f.line)))
         self._by_key = {(f.kind, f.qualname): f for f in self._facts}
-        self._names_pattern: re.Pattern[bytes] | None = None
+        self._words: frozenset[bytes] | None = None  # the facts' short names, for relevant_fingerprint
+        self._names_pattern: re.Pattern[bytes] | None = None  # those that are not ASCII words
 
     def __len__(self) -> int:
         return len(self._facts)
@@ -82,11 +83,31 @@ class ProjectIndex:
         cached results stay valid while this does not change."""
         if not self._facts:
             return ""
-        if self._names_pattern is None:
-            names = sorted({f.name for f in self._facts}, key=len, reverse=True)
-            self._names_pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b")
-        present = {m.group().decode() for m in self._names_pattern.finditer(raw)}
+        present = self._mentioned(raw)
         return _digest(f.to_json() for f in self._facts if f.name in present)
+
+    def _mentioned(self, raw: bytes) -> set[str]:
+        """The facts' short names that occur in `raw` as whole words.
+
+        A set intersection with the words of the file: one regex alternation of
+        hundreds of names costs ten times as much (`re` tries every name at
+        every word). Names that are not ASCII words, which `\\w+` on bytes
+        would split, go through such an alternation, whole-word as well."""
+        if self._words is None:
+            names = {f.name for f in self._facts}
+            ascii_words = {name for name in names if _ASCII_WORD.fullmatch(name)}
+            self._words = frozenset(name.encode() for name in ascii_words)
+            others = sorted(names - ascii_words, key=len, reverse=True)
+            if others:
+                self._names_pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in others) + rb")\b")
+        present = {word.decode() for word in self._words.intersection(_WORD.findall(raw))}
+        if self._names_pattern is not None:
+            present.update(m.group().decode() for m in self._names_pattern.finditer(raw))
+        return present
+
+
+_WORD = re.compile(rb"\w+")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+")
 
 
 def set_of(facts: Iterable[Fact]) -> list[Fact]:
@@ -121,17 +142,25 @@ def module_name_for(path: Path) -> str:
 
 def index_source(raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any) -> list[Fact]:
     """Facts of one file from the indexing rules whose prefilter matches it."""
+    return index_file(raw, path, module, indexers, settings)[0]
+
+
+def index_file(
+    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any
+) -> tuple[list[Fact], bool]:
+    """index_source, and whether the file had to be parsed (some indexing
+    rule's prefilter matched it)."""
     wanted = [rule for rule, prefilter in indexers if prefilter.search(raw)]
     if not wanted:
-        return []
+        return [], False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(raw, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []  # the check pass reports it as ISO000
+        return [], True  # the check pass reports it as ISO000
     facts = []
     for rule in wanted:
         for kind, name, line, data in rule.index(tree, settings):
             facts.append(Fact(kind, f"{module}.{name}" if module else name, path, line, data))
-    return facts
+    return facts, True

@@ -14,6 +14,7 @@ from .findings import Finding, Location
 from .index import EMPTY, ProjectIndex
 from .rules import BY_CODE, Rule
 from .source import SourceError, decode
+from .timing import phase
 
 UNPARSABLE = BY_CODE["ISO000"]
 
@@ -72,16 +73,19 @@ def check_bytes(
     whether the file had to be parsed. With `counts` and a report-mode plan,
     target-form sites are counted into it during the same parse."""
     try:
-        if b"\x00" in raw:
-            decode(raw)  # raises the binary-file error
-        rules = plan.candidates(raw)
-        counting = counts is not None and plan.progress is not None and plan.progress.search(raw) is not None
+        with phase("prefilter"):
+            if b"\x00" in raw:
+                decode(raw)  # raises the binary-file error
+            rules = plan.candidates(raw)
+            counting = counts is not None and plan.progress is not None and plan.progress.search(raw) is not None
         if not rules and not counting:
             return [], False
-        source = decode(raw)
+        with phase("read"):  # bytes to text
+            source = decode(raw)
     except SourceError as exc:
         return [unparsable(path, str(exc))], False
-    from .engine import lint_text
+    with phase("import"):  # LibCST, once per process: only the first parsed file pays it
+        from .engine import lint_text
 
     findings = lint_text(
         source.text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project,

@@ -1,11 +1,13 @@
 """Running a check or a fix over many files: cache, processes, ordering.
 
-discover -> cache by stat -> (workers: read, prefilter, parse once, visit)
--> per-file-ignores -> deterministic order.
+discover -> project index (workers: read, hash, stdlib-ast facts) -> cache by
+stat -> (workers: read, prefilter, parse once, visit) -> per-file-ignores ->
+deterministic order.
 """
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 import os
 import sys
@@ -18,8 +20,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import click
 import pathspec
 
+from . import timing
 from .cache import Cache, content_hash, stat_signature
-from .index import EMPTY, Fact, ProjectIndex, index_source, module_name_for
+from .index import EMPTY, Fact, ProjectIndex, index_file, module_name_for
 from .config import Settings, matches_any
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
@@ -28,6 +31,7 @@ from .source import SourceError, StaleFileError, decode, read_bytes, write_atomi
 
 INLINE_LIMIT = 24  # below this many files to work on, forking workers costs more than it saves
 PROGRESS_MIN_FILES = 200
+SLOWEST_FILES = 5
 
 
 @dataclass
@@ -36,7 +40,15 @@ class Stats:
     cached: int = 0
     prefiltered: int = 0  # read, but no rule's prefilter matched: never parsed
     parsed: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
+    unreadable: int = 0  # could not be read (reported as ISO000)
+    indexed: int = 0  # parsed by the project-index pass
+    index_cached: int = 0  # index facts from the cache, by stat or by content
+    timings: dict[str, float] = field(default_factory=dict)  # driver phases, wall seconds
+    # Worker phases (timing.PHASES, and any other phase name used), seconds summed over the worker processes.
+    worker: dict[str, float] = field(default_factory=dict)
+    worker_total: float = 0.0  # seconds the workers spent on files, in all (phases and the rest)
+    workers: int = 1  # processes that checked files (1: inline)
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # (seconds, shown path), slowest first
 
 
 @dataclass
@@ -105,20 +117,33 @@ def _module_of(real: Path) -> tuple[str, bool]:
     return module_name_for(real), real.name == "__init__.py"
 
 
-CheckedFile = tuple[int, "str | None", "str | None", "list[Finding] | None", bool, "dict[str, int] | None"]
+CheckedFile = tuple[
+    int, "str | None", "str | None", "list[Finding] | None", bool, "dict[str, int] | None", "dict[str, float]", float
+]
 
 
 def _check_worker(item: tuple[int, str, str]) -> CheckedFile:
     """(index, content hash, result key, findings or None when the key is cached,
-    parsed?, target-form counts in report mode)."""
+    parsed?, target-form counts in report mode, seconds per phase, seconds in all)."""
+    timing.reset()
+    start = time.perf_counter()
+    checked = _check_one(item)
+    phases = timing.snapshot()
+    # The file's own time: importing LibCST (the first parsed file of an inline run) is not the file's doing.
+    return (*checked, phases, time.perf_counter() - start - phases.get("import", 0.0))
+
+
+def _check_one(item: tuple[int, str, str]) -> tuple[int, str | None, str | None, list[Finding] | None, bool, dict[str, int] | None]:
     index, shown, real = item
     plan: Plan = _worker_state["plan"]
     try:
-        raw = read_bytes(Path(real))
+        with timing.phase("read"):
+            raw = read_bytes(Path(real))
+            digest = content_hash(raw)
     except SourceError as exc:
         return index, None, None, [unparsable(shown, str(exc))], False, None
-    digest = content_hash(raw)
-    key = plan.result_key(digest, raw)
+    with timing.phase("prefilter"):  # the cache key scans the bytes for indexed names
+        key = plan.result_key(digest, raw)
     if key in _worker_state["known"]:
         return index, digest, key, None, False, None
     module_name, is_package = _module_of(Path(real))
@@ -166,18 +191,30 @@ def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, list[Findin
     return index, outcome.findings, result
 
 
-def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int) -> Iterator[Any]:
-    if jobs <= 1 or len(items) < INLINE_LIMIT:
-        _init_worker(plan, known)
+def _workers(jobs: int, items: int) -> int:
+    """How many processes `_pool_map` uses: 1 means inline, in this process."""
+    return 1 if jobs <= 1 or items < INLINE_LIMIT else jobs
+
+
+def _pool_map(
+    fn: Callable[[Any], Any], items: Sequence[Any], jobs: int, initializer: Callable[..., None], initargs: tuple[Any, ...]
+) -> Iterator[Any]:
+    """`map(fn, items)` in `jobs` forked processes, in order; inline when it would not pay."""
+    if _workers(jobs, len(items)) == 1:
+        initializer(*initargs)
         yield from map(fn, items)
         return
-    from . import engine  # noqa: F401  - import LibCST once, before forking, so workers inherit it
-
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunksize = max(1, min(16, len(items) // (jobs * 32)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(plan, known)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=initializer, initargs=initargs) as pool:
         yield from pool.map(fn, items, chunksize=chunksize)
+
+
+def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int) -> Iterator[Any]:
+    if _workers(jobs, len(items)) > 1:
+        from . import engine  # noqa: F401  - import LibCST once, before forking, so workers inherit it
+    yield from _pool_map(fn, items, jobs, _init_worker, (plan, known))
 
 
 def _progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:
@@ -223,7 +260,7 @@ def _check(
 ) -> CheckResult:
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
     start = time.perf_counter()
-    project = build_index(paths, found, settings, cache)
+    project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats)
     stats.timings["index"] = time.perf_counter() - start
     plan = Plan.from_settings(settings, project, count_progress=count_progress)
     index_fingerprint = project.fingerprint if plan.uses_index else ""
@@ -251,9 +288,16 @@ def _check(
     stats.timings["cache"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    stats.workers = _workers(jobs, len(todo))
+    slowest: list[tuple[float, int]] = []  # a min-heap of the SLOWEST_FILES slowest
     results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs)
-    for index, digest, key, findings, parsed, file_counts in _progress(results, len(todo), "Checking"):
+    for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, len(todo), "Checking"):
         source_file = found.files[index]
+        timing.add(stats.worker, phases)
+        stats.worker_total += seconds + phases.get("import", 0.0)
+        heapq.heappush(slowest, (seconds, -index))
+        if len(slowest) > SLOWEST_FILES:
+            heapq.heappop(slowest)
         if findings is None:  # content unchanged since it was cached
             findings = cache.results_for(key, str(source_file.path)) or []
             file_counts = cache.counts.get(key or "") if count_progress else None
@@ -261,11 +305,13 @@ def _check(
         else:
             stats.parsed += parsed
             stats.prefiltered += not parsed and digest is not None
+            stats.unreadable += digest is None
         if digest is not None and key is not None:
             cache.store(source_file.real_path, digest, key, index_fingerprint, findings, file_counts)
         if file_counts:
             counts[str(source_file.path)] = file_counts
         per_file[index] = findings
+    stats.slowest = [(seconds, str(found.files[-negated].path)) for seconds, negated in sorted(slowest, reverse=True)]
     stats.timings["check"] = time.perf_counter() - start
 
     cache.save()
@@ -301,32 +347,70 @@ def indexers_for(settings: Settings) -> list[tuple[Any, Any]]:
     return [(rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(settings)) is not None]
 
 
-def build_index(paths: Sequence[Path], found: Discovery, settings: Settings, cache: Cache) -> ProjectIndex:
+def build_index(
+    paths: Sequence[Path], found: Discovery, settings: Settings, cache: Cache, *, jobs: int = 1, stats: Stats | None = None
+) -> ProjectIndex:
     """Facts from every file of the project, not only the checked ones: a
-    pre-commit run over ten files still knows about singletons elsewhere."""
+    pre-commit run over ten files still knows about singletons elsewhere.
+
+    The cache is read and written here; the files it does not cover are read,
+    hashed and indexed by `jobs` worker processes (stdlib `ast` only: they
+    never import LibCST)."""
     indexers = indexers_for(settings)
     if not indexers:
         return EMPTY
+    stats = stats if stats is not None else Stats()
     root = index_root(paths, settings)
     files = {f.real_path: f for f in discover([root], settings).files}
     files.update({f.real_path: f for f in found.files})
-    facts: list[Fact] = []
-    for real_path in sorted(files):
-        signature = stat_signature(real_path)
+    ordered = sorted(files)
+    facts_of: list[list[list[Any]] | None] = [None] * len(ordered)
+    signatures: list[tuple[int, int] | None] = [None] * len(ordered)
+    todo: list[tuple[int, str, str, str]] = []  # (position, real path, shown path, module)
+    for position, real_path in enumerate(ordered):
+        signature = signatures[position] = stat_signature(real_path)
         cached = cache.facts_by_stat(real_path, signature)
-        if cached is None:
-            try:
-                raw = read_bytes(real_path)
-            except SourceError:
+        if cached is not None:
+            facts_of[position] = cached
+            stats.index_cached += 1
+        else:
+            todo.append((position, str(real_path), _relative(real_path, root), module_name_for(real_path)))
+    if todo:
+        # Largest first, so no worker is left with a run of big files at the end.
+        todo.sort(key=lambda item: -(signatures[item[0]] or (0, 0))[1])
+        known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
+        for position, digest, facts, parsed in _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known)):
+            if digest is None:  # unreadable: the check pass reports it
                 continue
-            digest = content_hash(raw)
-            cached = cache.facts_for(digest, real_path)
-            if cached is None:
-                shown = _relative(real_path, root)
-                cached = [f.to_json() for f in index_source(raw, shown, module_name_for(real_path), indexers, settings)]
-            cache.store_facts(real_path, signature, digest, cached)
-        facts.extend(Fact.from_json(raw_fact) for raw_fact in cached)
-    return ProjectIndex(facts)
+            real_path = ordered[position]
+            if facts is None:  # touched, but its content was indexed before
+                facts = cache.facts_for(digest, real_path) or []
+                stats.index_cached += 1
+            stats.indexed += parsed
+            cache.store_facts(real_path, signatures[position], digest, facts)
+            facts_of[position] = facts
+    return ProjectIndex(Fact.from_json(raw_fact) for cached in facts_of if cached for raw_fact in cached)
+
+
+def _init_index_worker(indexers: list[tuple[Any, Any]], settings: Settings, known: frozenset[str]) -> None:
+    _worker_state["indexers"] = indexers
+    _worker_state["index_settings"] = settings
+    _worker_state["known_facts"] = known
+
+
+def _index_worker(item: tuple[int, str, str, str]) -> tuple[int, str | None, list[list[Any]] | None, bool]:
+    """(position, content hash or None if unreadable, facts as JSON or None
+    when the cache has this content's facts, parsed?)."""
+    position, real, shown, module = item
+    try:
+        raw = read_bytes(Path(real))
+    except SourceError:
+        return position, None, None, False
+    digest = content_hash(raw)
+    if f"{digest}:{real}" in _worker_state["known_facts"]:
+        return position, digest, None, False
+    facts, parsed = index_file(raw, shown, module, _worker_state["indexers"], _worker_state["index_settings"])
+    return position, digest, [fact.to_json() for fact in facts], parsed
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -373,7 +457,9 @@ def run_fix(
         # What the fixes wrote can change other files' findings (a singleton
         # removed, a signature rewritten), so what remains comes from a check
         # against the new project index; unchanged files are cache hits.
+        start = time.perf_counter()
         rechecked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
+        checked.stats.timings["recheck"] = time.perf_counter() - start
         return FixResult(rechecked.findings, fixed_files, checked.stats, checked.warnings)
     remaining.sort(key=lambda f: f.sort_key)
     return FixResult(remaining, fixed_files, checked.stats, checked.warnings)

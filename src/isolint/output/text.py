@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
 from ..findings import SAFE, Finding
 from ..source import SourceError, decode, read_bytes
+
+if TYPE_CHECKING:
+    from ..runner import Stats
 
 CONTEXT_LINES = 2
 
@@ -108,3 +111,68 @@ def statistics_text(findings: Sequence[Finding]) -> str:
     rows = statistics(findings)
     width = max((len(str(r["count"])) for r in rows), default=1)
     return "".join(f"{r['count']:>{width}}\t{r['code']}\t{'[*] ' if r['fixable'] else '    '}{r['name']}\n" for r in rows)
+
+
+# Driver phases, in pipeline order: (key in Stats.timings, label).
+DRIVER_PHASES = (
+    ("discover", "discover"),
+    ("index", "index"),
+    ("cache", "cache lookup"),
+    ("check", "check"),
+    ("fix", "fix"),
+    ("recheck", "recheck"),
+    ("output", "output"),
+)
+ALWAYS_SHOWN = ("discover", "index", "cache", "check", "output")  # fix and recheck: only when they ran
+
+
+def timings_text(stats: Stats, *, total: float | None = None) -> str:
+    """`--timings`: where the files went and where the time went, as an aligned table.
+
+    Driver phases are wall seconds in the main process; worker phases are
+    seconds summed over the worker processes (so they can exceed the wall
+    time of `check`), from `isolint.timing`."""
+    from ..timing import PHASES
+
+    label_width, value_width = 22, 12
+    lines: list[str] = [""]  # apart from the report, when both streams share a terminal
+
+    def heading(text: str) -> None:
+        lines.append(text)
+
+    def row(label: str, value: str, note: str = "") -> None:
+        lines.append(f"  {label:<{label_width}}{value:>{value_width}}" + (f"  {note}" if note else ""))
+
+    def seconds(value: float) -> str:
+        return f"{value:.3f}"
+
+    heading("Files")
+    row("seen", f"{stats.files:,}")
+    row("cached", f"{stats.cached:,}", "unchanged since the last run")
+    row("skipped by prefilter", f"{stats.prefiltered:,}", "read, never parsed")
+    row("parsed", f"{stats.parsed:,}")
+    if stats.unreadable:
+        row("unreadable", f"{stats.unreadable:,}")
+    row("indexed", f"{stats.indexed:,}", "parsed by the project-index pass")
+    row("index cached", f"{stats.index_cached:,}")
+
+    heading("Driver phases (wall s)")
+    for key, label in DRIVER_PHASES:
+        if key in stats.timings or key in ALWAYS_SHOWN:
+            row(label, seconds(stats.timings.get(key, 0.0)))
+    if total is not None:
+        row("total", seconds(total), "this command, after interpreter start-up")
+
+    processes = "1 process, inline" if stats.workers == 1 else f"{stats.workers} processes"
+    heading(f"Worker phases (s, summed over {processes})")
+    names = [*PHASES, *sorted(name for name in stats.worker if name not in PHASES)]
+    for name in names:
+        row(name, seconds(stats.worker.get(name, 0.0)))
+    attributed = sum(stats.worker.get(name, 0.0) for name in names)
+    row("other", seconds(max(0.0, stats.worker_total - attributed)), "not in a named phase")
+    row("total", seconds(stats.worker_total))
+
+    heading(f"Slowest files (s, top {len(stats.slowest)})" if stats.slowest else "Slowest files: none checked (all cached)")
+    for spent, path in stats.slowest:
+        lines.append(f"  {spent:>{label_width + value_width}.3f}  {path}")
+    return "\n".join(lines) + "\n"
