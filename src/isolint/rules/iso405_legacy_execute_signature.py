@@ -6,7 +6,7 @@ from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE
-from ..traversal import children, walk
+from ..traversal import parent_map, walk
 from ._legacy_state import (
     RUN_ID,
     RUN_ID_SIGNATURE,
@@ -84,7 +84,7 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         new_name = self._context_name(node, state)
         receiver = cst.Name(new_name)
         replace: dict[Any, Any] = {node.params: _without_param(node.params, run_id, state, _new_state(state, new_name, names))}
-        parent_of = _parent_map(node.body)
+        parent_of = parent_map(node.body)
         field_map = self.settings.legacy_state["field-map"]
         for assignment in self._assignments(node, state.name.value):
             for access in assignment.references:
@@ -338,17 +338,6 @@ def _is_simple_assignment(statement: Any, name: str) -> bool:
         and isinstance(statement.body[0].targets[0].target, cst.Name)
         and statement.body[0].targets[0].target.value == name
     )
-
-
-def _parent_map(root: Any) -> dict[int, Any]:
-    parents: dict[int, Any] = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for child in children(node):
-            parents[id(child)] = node
-            stack.append(child)
-    return parents
 
 
 def _new_state(state: cst.Param, new_name: str, names: LegacyNames) -> cst.Param:
