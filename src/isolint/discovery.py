@@ -76,12 +76,14 @@ class _Walker:
                 rel = path.as_posix().lstrip("/")
         return bool(rel) and self.exclude.match_file(rel + ("/" if is_dir else ""))
 
-    def add_file(self, path: Path) -> None:
-        try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_reason(exc, 'broken symlink')}")
-            return
+    def add_file(self, path: Path, real: Path | None = None) -> None:
+        """Add `path`; `real` is its resolved path when the caller already knows it."""
+        if real is None:
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError) as exc:
+                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_reason(exc, 'broken symlink')}")
+                return
         if real in self._seen_files:  # two links to one file: check and fix it once
             return
         self._seen_files.add(real)
@@ -118,7 +120,8 @@ class _Walker:
                 if not (path / "pyvenv.cfg").exists():
                     self.walk(path, ignores, by_name_only)
             else:
-                self.add_file(path)
+                # A plain file's real path is its real directory's plus its name: no resolve() per file.
+                self.add_file(path, None if entry.is_symlink() else real / entry.name)
 
 
 def _reason(exc: BaseException, fallback: str) -> str:

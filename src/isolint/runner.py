@@ -8,11 +8,9 @@ deterministic order.
 from __future__ import annotations
 
 import heapq
-import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -204,6 +202,9 @@ def _pool_map(
         initializer(*initargs)
         yield from map(fn, items)
         return
+    import multiprocessing  # with everything cached no pool starts: keep the import off that path
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunksize = max(1, min(16, len(items) // (jobs * 32)))
@@ -361,7 +362,9 @@ def build_index(
         return EMPTY
     stats = stats if stats is not None else Stats()
     root = index_root(paths, settings)
-    files = {f.real_path: f for f in discover([root], settings).files}
+    # The usual run names the project itself: its discovery is the one already done.
+    same_tree = [Path(p).resolve() for p in paths] == [root]
+    files = {f.real_path: f for f in (found.files if same_tree else discover([root], settings).files)}
     files.update({f.real_path: f for f in found.files})
     ordered = sorted(files)
     facts_of: list[list[list[Any]] | None] = [None] * len(ordered)
