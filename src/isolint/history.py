@@ -34,7 +34,7 @@ from .index import EMPTY, Fact, ProjectIndex, index_source
 from .plan import Plan
 from .progress import add_counts
 from .report import model
-from .runner import _map, _PerFileIgnores, _worker_state, check_counted, indexers_for
+from .runner import _map, _PerFileIgnores, _pool_map, _worker_state, check_counted, indexers_for
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
@@ -215,6 +215,18 @@ def module_names(paths: Sequence[str]) -> dict[str, tuple[str, bool]]:
 
 # --- the walk -----------------------------------------------------------------
 
+def _init_blob_index_worker(indexers: list[tuple[Any, Any]], settings: Settings) -> None:
+    _worker_state["indexers"] = indexers
+    _worker_state["index_settings"] = settings
+
+
+def _blob_index_worker(item: tuple[tuple[str, str, str], bytes]) -> tuple[tuple[str, str, str], list[list[Any]]]:
+    """The facts (as JSON) of one blob at one path: the project index's pass, in a worker."""
+    (blob, path, module_name), raw = item
+    facts = index_source(raw, path, module_name, _worker_state["indexers"], _worker_state["index_settings"])
+    return (blob, path, module_name), [fact.to_json() for fact in facts]
+
+
 def _blob_worker(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
     """Check one blob under its commit's plan; the workers hold every plan, by index fingerprint."""
     fp, key, shown, raw, module_name, is_package = item
@@ -270,10 +282,10 @@ def run_history(
                     facts_of[memo] = [Fact.from_json(raw) for raw in cached] if cached is not None else None
         unindexed = [memo for memo, facts in facts_of.items() if facts is None]
         need({blob for blob, _, _ in unindexed})
-        for memo in unindexed:
-            blob, path, module_name = memo
-            facts_of[memo] = index_source(contents[blob], path, module_name, indexers, settings)
-            cache.store_blob_facts(*memo, [fact.to_json() for fact in facts_of[memo]])
+        items = [(memo, contents[memo[0]]) for memo in unindexed]
+        for memo, facts in _pool_map(_blob_index_worker, items, jobs, _init_blob_index_worker, (indexers, settings)):
+            facts_of[memo] = [Fact.from_json(raw) for raw in facts]
+            cache.store_blob_facts(*memo, facts)
     for commit in selected:
         project = EMPTY
         if indexers:
