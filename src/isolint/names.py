@@ -31,11 +31,11 @@ _STATEMENT_PARTS = (
     cst.BaseSuite, cst.BaseStatement, cst.BaseSmallStatement, cst.Else, cst.Finally, cst.ExceptHandler,
     cst.ExceptStarHandler, cst.WithItem, cst.MatchCase, cst.MatchPattern,
 )
-# Fields that hold only punctuation and whitespace: no name can hide there.
+# Fields that hold only punctuation and whitespace (so do `whitespace*` ones): no name can hide there.
 _PUNCTUATION_FIELDS = frozenset(
     {"lpar", "rpar", "comma", "semicolon", "colon", "dot", "operator", "equal", "leading_lines", "trailing_whitespace",
-     "lines_after_decorators", "header", "footer", "star", "whitespace", "lbracket", "rbracket", "lbrace", "rbrace",
-     "asynchronous", "newline", "arrow", "lines_after_decorators"}
+     "lines_after_decorators", "header", "footer", "star", "lbracket", "rbracket", "lbrace", "rbrace",
+     "asynchronous", "newline", "arrow"}
 )
 
 
