@@ -13,6 +13,7 @@ from libcst.metadata import (
     MetadataWrapper,
     QualifiedNameProvider,
     QualifiedNameSource,
+    ScopeProvider,
 )
 
 from isolint.names import NameResolver
@@ -87,3 +88,31 @@ def _names_of(source: str, spelled: str, occurrence: int = -1) -> set[tuple[str,
 )
 def test_resolves(source: str, spelled: str, expected: set[tuple[str, bool]]) -> None:
     assert _names_of(source, spelled) == expected
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_bindings_and_reads_match_libcst_scopes(path: Path) -> None:
+    """What ISO401, ISO105 and ISO405 ask: how often a parameter is bound and
+    who reads it, and whether a module-level import is used."""
+    module = cst.parse_module(path.read_text(encoding="utf-8"))
+    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    resolver = NameResolver(module)
+    in_tree = {id(node) for node in walk(module)}
+    for function in (node for node in walk(module) if isinstance(node, cst.FunctionDef)):
+        scope = scopes[function.body]
+        for param in function.params.params:
+            name = param.name.value
+            assignments = list(scope.assignments[name])
+            assert resolver.binding_count(function, name) == len(assignments), (function.name.value, name)
+            if len(assignments) == 1:
+                expected = {id(a.node) for a in assignments[0].references if id(a.node) in in_tree}
+                assert {id(n) for n in resolver.reads(function, name)} == expected, (function.name.value, name)
+    module_scope = scopes[module]
+    for statement in (node for node in walk(module) if isinstance(node, (cst.Import, cst.ImportFrom))):
+        if scopes.get(statement) is not module_scope or isinstance(statement.names, cst.ImportStar):
+            continue
+        for alias in statement.names:
+            local = alias.evaluated_alias or alias.evaluated_name.partition(".")[0]
+            used = any(a.node is statement and a.references for a in module_scope.assignments[local])
+            ours = bool(resolver.reads(module, local)) or resolver.in_string_annotation(module, local)
+            assert ours == used, local

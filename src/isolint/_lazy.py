@@ -28,4 +28,3 @@ class LazyModule:
 
 
 cst: Any = LazyModule("libcst")
-cst_metadata: Any = LazyModule("libcst.metadata")

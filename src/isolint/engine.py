@@ -85,7 +85,7 @@ def _lint_parsed(
 ) -> list[Finding]:
     with phase("parse"):
         module = cst.parse_module(text)
-    file = FileContext(path, text, module, settings, {}, module_name=module_name, is_package=is_package, project=project)
+    file = FileContext(path, text, module, settings, module_name=module_name, is_package=is_package, project=project)
     counter = None
     if counts is not None:
         from .progress import TargetFormCounter
@@ -211,10 +211,6 @@ class _Dispatcher:
 
 def _visit(file: FileContext, rules: Sequence[type[Rule]], observers: Sequence[Any] = ()) -> None:
     """Run every rule over the file in one traversal; reports go to `file.reports`."""
-    wrapper = cst_metadata.MetadataWrapper(file.module, unsafe_skip_copy=True)
-    # Providers are resolved on a rule's first get_metadata call, not up front:
-    # scope analysis costs more than parsing, and most files never need it.
-    file.set_metadata_source(lambda name: wrapper.resolve(getattr(cst_metadata, name)))
     instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
     _Dispatcher([*instances, *observers], file).walk(file.module)
 

@@ -18,12 +18,13 @@ binding of this module gives `Name` / `Class.attr`, a function local gives
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import libcst as cst  # this module is imported only once a file is parsed
 
-from .traversal import child_fields, children
+from .traversal import child_fields, children, walk
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
@@ -31,6 +32,12 @@ _STATEMENT_PARTS = (
     cst.BaseSuite, cst.BaseStatement, cst.BaseSmallStatement, cst.Else, cst.Finally, cst.ExceptHandler,
     cst.ExceptStarHandler, cst.WithItem, cst.MatchCase, cst.MatchPattern,
 )
+# Where a node is a binding target rather than a read.
+_TARGET_FIELDS = {
+    cst.AssignTarget: "target", cst.AnnAssign: "target", cst.AugAssign: "target", cst.For: "target",
+    cst.CompFor: "target", cst.NamedExpr: "target", cst.AsName: "name", cst.Param: "name",
+    cst.FunctionDef: "name", cst.ClassDef: "name", cst.MatchAs: "name", cst.MatchStar: "name",
+}
 # Fields that hold only punctuation and whitespace (so do `whitespace*` ones): no name can hide there.
 _PUNCTUATION_FIELDS = frozenset(
     {"lpar", "rpar", "comma", "semicolon", "colon", "dot", "operator", "equal", "leading_lines", "trailing_whitespace",
@@ -47,6 +54,7 @@ class _Scope:
     bindings: dict[str, list[str | None]] = field(default_factory=dict)  # name -> imported dotted names / None (local)
     global_names: set[str] = field(default_factory=set)
     nonlocal_names: set[str] = field(default_factory=set)
+    imports: dict[str, list[Any]] = field(default_factory=dict)  # name -> the Import/ImportFrom statements binding it
 
     def bind(self, name: str, imported: str | None = None) -> None:
         self.bindings.setdefault(name, []).append(imported)
@@ -89,6 +97,91 @@ class NameResolver:
                     names.add((real, False))
             return names
         return {(f"builtins.{head.value}", False)} if head.value in BUILTIN_NAMES else set()
+
+    # --- bindings and their readers (what LibCST's ScopeProvider was asked) -------
+
+    def binding_count(self, owner: Any, name: str) -> int:
+        """How many times `name` is bound (assigned, imported, a parameter, ...)
+        in the scope `owner` (a Module, FunctionDef or ClassDef) opens."""
+        return len(self._scope_for(owner).bindings.get(name, ()))
+
+    def imports_of(self, owner: Any, name: str) -> list[Any]:
+        """The Import/ImportFrom statements that bind `name` in `owner`'s scope."""
+        return list(self._scope_for(owner).imports.get(name, ()))
+
+    def innermost_owner(self, node: Any) -> Any:
+        """The Module, FunctionDef, ClassDef, Lambda or comprehension whose scope `node` is evaluated in."""
+        return next(iter(self._lookup_chain(node))).node
+
+    def reads(self, owner: Any, name: str) -> list[Any]:
+        """The Name nodes that read `name` as `owner`'s scope binds it: loads and
+        deletions, in nested scopes too where they do not rebind it. Names in
+        string annotations are not included (see `mentioned_in_strings`)."""
+        scope = self._scope_for(owner)
+        found = []
+        for node in walk(owner):
+            if (
+                isinstance(node, cst.Name)
+                and node.value == name
+                and self._is_reference(node)
+                and not self._is_attribute_name(node)
+                and not self._is_store(node)
+                and self._binding_scope(node) is scope
+            ):
+                found.append(node)
+        return found
+
+    def in_string_annotation(self, owner: Any, name: str) -> bool:
+        """Whether a string under `owner` that can be a type spells `name`:
+        strings in annotations, in subscripts (`Optional["T"]`, except
+        `Literal[...]`) and in `cast` / `TypeVar` / `NewType` arguments, as
+        LibCST's scope analysis reads them. A docstring does not count."""
+        pattern = re.compile(rf"\b{re.escape(name)}\b")
+        parents = self._parent_map()
+        for node in walk(owner):
+            if not (isinstance(node, (cst.SimpleString, cst.FormattedStringText)) and pattern.search(node.value)):
+                continue
+            child, parent = node, parents.get(id(node))
+            while parent is not None and not isinstance(parent, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+                if isinstance(parent, cst.Annotation):
+                    return True
+                if isinstance(parent, cst.Subscript) and child is not parent.value:
+                    if _full_name(parent.value)[1].rpartition(".")[2] != "Literal":
+                        return True
+                if isinstance(parent, cst.Call) and _full_name(parent.func)[1].rpartition(".")[2] in ("cast", "TypeVar", "NewType"):
+                    return True
+                child, parent = parent, parents.get(id(parent))
+        return False
+
+    def _scope_for(self, owner: Any) -> _Scope:
+        if isinstance(owner, cst.Module):
+            return self._scope_of(owner, "module", "")
+        self._parent_map()  # qualified names of scopes follow the parents
+        kind = "class" if isinstance(owner, cst.ClassDef) else "comprehension" if isinstance(owner, _COMPREHENSIONS) else "function"
+        return self._scope_of(owner, kind, self._qualname_of(owner))
+
+    def _binding_scope(self, name: Any) -> _Scope | None:
+        for scope in self._lookup_chain(name):
+            if name.value in scope.global_names:
+                return self._scope_of(self.module, "module", "")
+            if name.value in scope.nonlocal_names:
+                continue
+            if name.value in scope.bindings:
+                return scope
+        return None
+
+    def _is_attribute_name(self, name: Any) -> bool:
+        parent = self._parent_map().get(id(name))
+        return isinstance(parent, cst.Attribute) and parent.attr is name
+
+    def _is_store(self, name: Any) -> bool:
+        """Whether `name` is a binding target (an assignment's, a loop's, a parameter, ...), not a read."""
+        parents = self._parent_map()
+        child, parent = name, parents.get(id(name))
+        while isinstance(parent, (cst.Tuple, cst.List, cst.StarredElement, cst.Element)):
+            child, parent = parent, parents.get(id(parent))
+        target = _TARGET_FIELDS.get(type(parent))
+        return target is not None and getattr(parent, target) is child
 
     def _is_reference(self, name: Any) -> bool:
         """False for names that only spell something: what an import, `global`
@@ -265,10 +358,12 @@ def _binds(scope: _Scope, node: Any) -> bool:
         for alias in node.names:
             dotted = _dotted(alias.name)
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                scope.bind(alias.asname.name.value, f"{dotted}\0{alias.asname.name.value}")
+                local, imported = alias.asname.name.value, f"{dotted}\0{alias.asname.name.value}"
             else:  # `import a.b` binds `a`, the package itself
-                package = dotted.partition(".")[0]
-                scope.bind(package, f"{package}\0{package}")
+                local = dotted.partition(".")[0]
+                imported = f"{local}\0{local}"
+            scope.bind(local, imported)
+            scope.imports.setdefault(local, []).append(node)
         return True
     if isinstance(node, cst.ImportFrom):
         if isinstance(node.names, cst.ImportStar):
@@ -279,6 +374,7 @@ def _binds(scope: _Scope, node: Any) -> bool:
             local = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else name
             real = f"{base}{name}" if base.endswith(".") else f"{base}.{name}"
             scope.bind(local, f"{real}\0{local}")
+            scope.imports.setdefault(local, []).append(node)
         return True
     if isinstance(node, cst.Global):
         scope.global_names.update(item.name.value for item in node.names)

@@ -16,16 +16,13 @@ from typing import Any, Sequence
 from .._lazy import cst
 
 
-def is_name_used(scope_of_import: Any, import_node: cst.ImportFrom | cst.Import, local_name: str, module: cst.Module) -> bool:
-    """Whether `local_name`, bound by `import_node`, is referenced or re-exported."""
-    if local_name in exported_names(module):
+def is_name_used(file: Any, import_node: cst.ImportFrom | cst.Import, local_name: str) -> bool:
+    """Whether `local_name`, bound by `import_node`, is read in the scope the
+    import binds it in (string annotations included), or re-exported."""
+    if local_name in exported_names(file.module):
         return True
-    if scope_of_import is None:
-        return True  # no scope information: assume used, never remove
-    for assignment in scope_of_import.assignments[local_name]:
-        if getattr(assignment, "node", None) is import_node and assignment.references:
-            return True
-    return False
+    owner = file.names.innermost_owner(import_node)
+    return bool(file.names.reads(owner, local_name)) or file.names.in_string_annotation(owner, local_name)
 
 
 def add_import(module: cst.Module, from_module: str, name: str) -> cst.Module:

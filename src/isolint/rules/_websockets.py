@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._lazy import cst
-from ..traversal import children, walk
+from ..traversal import children
 from ._context import context_param
 from ._helpers import (
     alternation,

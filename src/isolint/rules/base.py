@@ -79,10 +79,6 @@ class Report:
 _AS_NAME = re.compile(r"\bas[\s\\]+(\w+)")
 
 
-def _metadata_unavailable(provider_name: str) -> Mapping[Any, Any]:
-    raise LookupError(f"no metadata source for {provider_name}: the engine sets one before visiting")
-
-
 class FileContext:
     """What a rule may know about the file being checked."""
 
@@ -92,7 +88,6 @@ class FileContext:
         source: str,
         module: cst.Module,
         settings: Settings,
-        metadata: dict[Any, Any],
         *,
         module_name: str = "",
         is_package: bool = False,
@@ -110,35 +105,23 @@ class FileContext:
         self.ancestors: list[cst.CSTNode] = []  # strict ancestors of the node being visited
         self.statement: cst.CSTNode | None = None  # the top-level statement being visited
         self.reports: list[Report] = []
-        self._metadata = metadata
-        self._resolve_metadata: Callable[[str], Mapping[Any, Any]] = _metadata_unavailable
         self._as_names: frozenset[str] | None = None
         self._names: Any = None  # names.NameResolver, built on the first qualified_names call
 
-    def set_metadata_source(self, resolve: Callable[[str], Mapping[Any, Any]]) -> None:
-        self._resolve_metadata = resolve
-
-    def get_metadata(self, provider_name: str, node: cst.CSTNode, default: Any = None) -> Any:
-        """Metadata from a provider the rule listed in `Rule.metadata`, computed
-        for the whole file on first use. Ask only once a node is a real
-        candidate: resolving a provider can cost more than parsing."""
-        from libcst.metadata.base_provider import LazyValue
-
-        table = self._metadata.get(provider_name)
-        if table is None:
-            table = self._metadata[provider_name] = self._resolve_metadata(provider_name)
-        value = table.get(node, default)
-        return value() if isinstance(value, LazyValue) else value  # some providers compute on demand
-
-    def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        """Absolute dotted names `node` may refer to, with relative imports and
-        this module's own definitions resolved (`chatapp.registry.AgentRegistry`)."""
+    @property
+    def names(self) -> Any:
+        """The file's `names.NameResolver`: qualified names, bindings and their readers."""
         if self._names is None:
             from ..names import NameResolver
 
             self._names = NameResolver(self.module)
+        return self._names
+
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        """Absolute dotted names `node` may refer to, with relative imports and
+        this module's own definitions resolved (`chatapp.registry.AgentRegistry`)."""
         resolved = set()
-        for name, is_local in self._names.qualified_names(node):
+        for name, is_local in self.names.qualified_names(node):
             if name.startswith("."):
                 level = len(name) - len(name.lstrip("."))
                 package = self.module_name.split(".") if self.module_name else []
@@ -187,7 +170,6 @@ class Rule:
     summary: ClassVar[str]
     fix_safety: ClassVar[str] = NO_FIX  # the most a fix of this rule can be
     prefilter: ClassVar[re.Pattern[bytes]]  # files whose bytes don't match are never parsed
-    metadata: ClassVar[tuple[str, ...]] = ()  # names of libcst.metadata providers
     options: ClassVar[tuple[Option, ...]] = ()
     # Cross-file rules: facts this rule contributes to the project index...
     index_prefilter: ClassVar[re.Pattern[bytes] | None] = None

@@ -23,7 +23,6 @@ class CachedInstanceGetter(Rule):
     summary = "An `@lru_cache` getter builds one object and hands it to every request"
     fix_safety = UNSAFE
     prefilter = _singletons.CACHED_INDEX_PREFILTER
-    metadata = ("ScopeProvider",)
     options = (
         Option(
             "allow",
@@ -107,23 +106,21 @@ class CachedInstanceGetter(Rule):
             expression = expression.value
         if not isinstance(expression, cst.Name):
             return None
-        scope = self.file.get_metadata("ScopeProvider", expression)
-        if scope is None or expression.value in exported_names(self.file.module):
+        names = self.file.names
+        name = expression.value
+        if name in exported_names(self.file.module):
             return None
-        for assignment in scope.assignments[expression.value]:
-            statement = getattr(assignment, "node", None)
-            if not isinstance(statement, (cst.Import, cst.ImportFrom)) or isinstance(statement.names, cst.ImportStar):
-                continue
-            if isinstance(statement, cst.Import) and len(statement.names) != 1:
-                continue
-            if any(reference.node is not expression for reference in assignment.references):
-                return None
+        # Only an import in the scope the decorator is evaluated in (a method's is its class: never).
+        owner = names.innermost_owner(expression)
+        statements = [s for s in names.imports_of(owner, name) if not (isinstance(s, cst.Import) and len(s.names) != 1)]
+        if not statements or any(read is not expression for read in names.reads(owner, name)) or names.in_string_annotation(owner, name):
+            return None
+        for statement in statements:
             for alias in statement.names:
                 local = alias.asname.name if alias.asname else alias.name
-                if isinstance(local, cst.Name) and local.value == expression.value or dotted_name(local) == expression.value:
+                if isinstance(local, cst.Name) and local.value == name or dotted_name(local) == name:
                     return statement, alias
         return None
-
 
 def _decorator_expression(decorator: cst.Decorator) -> cst.BaseExpression:
     """`lru_cache` for `@lru_cache` and `@lru_cache(maxsize=None)`."""

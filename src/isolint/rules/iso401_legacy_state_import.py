@@ -23,7 +23,6 @@ class LegacyStateImport(LegacyStateFamily, Rule):
     name = "legacy-state-import"
     summary = "An import of the legacy mutable `DeepAgentState`"
     fix_safety = SAFE
-    metadata = ("ScopeProvider",)
     index_prefilter = INDEX_PREFILTER
 
     @classmethod
@@ -50,8 +49,7 @@ class LegacyStateImport(LegacyStateFamily, Rule):
                 f"`{shown}` is the legacy mutable per-run state; import `{self.settings.context_name}` "
                 f"from `{self.settings.context_module}` instead"
             )
-            scope = self.file.get_metadata("ScopeProvider", node)
-            if not is_name_used(scope, node, local_name, self.file.module):
+            if not is_name_used(self.file, node, local_name):
                 self.report(alias, message, fix=self._fix(node, alias))
             elif local_name in exported_names(self.file.module):
                 self.report(

@@ -34,7 +34,6 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
     name = "legacy-execute-signature"
     summary = "A function takes the legacy state plus a separate `run_id`, or is called that way"
     fix_safety = UNSAFE
-    metadata = ("ScopeProvider",)
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> Any:
@@ -70,15 +69,11 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
 
     def _blocker(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param) -> str | None:
         for param in (state, run_id):
-            if len(self._assignments(node, param.name.value)) != 1:
+            if self.file.names.binding_count(node, param.name.value) != 1:
                 return f"`{param.name.value}` is reassigned in `{node.name.value}`"
         if isinstance(run_id.star, str) and run_id.star:
             return f"`{RUN_ID}` is a star parameter"
         return None
-
-    def _assignments(self, node: cst.FunctionDef, name: str) -> list[Any]:
-        scope = self.file.get_metadata("ScopeProvider", node.body)
-        return list(scope.assignments[name]) if scope is not None else []
 
     def _definition_fix(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, names: LegacyNames) -> FixSpec:
         new_name = self._context_name(node, state)
@@ -86,25 +81,20 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         replace: dict[Any, Any] = {node.params: _without_param(node.params, run_id, state, _new_state(state, new_name, names))}
         parent_of = parent_map(node.body)
         field_map = self.settings.legacy_state["field-map"]
-        for assignment in self._assignments(node, state.name.value):
-            for access in assignment.references:
-                name_node = access.node
-                up = parent_of.get(id(name_node))
-                if isinstance(up, cst.Attribute) and up.value is name_node and isinstance(name_node, cst.Name):
-                    parent = lambda child: parent_of.get(id(child))
-                    use = classify_access(up, parent, _MUTATING)
-                    mapped = read_replacement(up, receiver, field_map, key_quote(up, parent)) if use == "read" else None
-                    if mapped is not None:
-                        replace[up] = mapped[0]
-                        continue
-                if isinstance(name_node, cst.Name):
-                    replace[name_node] = name_node.with_changes(value=new_name)
-        for assignment in self._assignments(node, run_id.name.value):
-            for access in assignment.references:
-                if isinstance(access.node, cst.Name) and not self._drop_forwarded_run_id(access.node, state, new_name, parent_of, replace):
-                    replace[access.node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(
-                        lpar=access.node.lpar, rpar=access.node.rpar
-                    )
+        # The blocker check made sure each parameter is bound exactly once: every read is of the parameter.
+        for name_node in self.file.names.reads(node, state.name.value):
+            up = parent_of.get(id(name_node))
+            if isinstance(up, cst.Attribute) and up.value is name_node:
+                parent = lambda child: parent_of.get(id(child))
+                use = classify_access(up, parent, _MUTATING)
+                mapped = read_replacement(up, receiver, field_map, key_quote(up, parent)) if use == "read" else None
+                if mapped is not None:
+                    replace[up] = mapped[0]
+                    continue
+            replace[name_node] = name_node.with_changes(value=new_name)
+        for name_node in self.file.names.reads(node, run_id.name.value):
+            if not self._drop_forwarded_run_id(name_node, state, new_name, parent_of, replace):
+                replace[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(lpar=name_node.lpar, rpar=name_node.rpar)
         message = f"Take `{new_name}: {self.settings.context_name}` and read `{new_name}.{RUN_ID}`"
         runtime = not has_future_annotations(self.file.module) and not isinstance(
             state.annotation.annotation if state.annotation else None, cst.SimpleString
