@@ -133,28 +133,31 @@ class _AliasRemover(cst.CSTTransformer):
         return updated.with_changes(names=names)
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        return updated.with_changes(body=self._without_statement(original.body, updated.body))
+        body = self._without_statement(original.body, updated.body)
+        return updated if body is None else updated.with_changes(body=body)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         body = self._without_statement(original.body, updated.body)
+        if body is None:
+            return updated  # unchanged: returning it as is keeps the rest of the tree from being rebuilt
         if not body:  # an `if TYPE_CHECKING:` block that held only this import
             body = [cst.SimpleStatementLine([cst.Pass()])]
         return updated.with_changes(body=body)
 
+    def _holds_import(self, statement: cst.BaseStatement) -> bool:
+        return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement.body[0] is self.import_node
+
     def _without_statement(
         self, original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement]
-    ) -> list[cst.BaseStatement]:
-        if not self.remove_statement:
-            return list(updated)
+    ) -> list[cst.BaseStatement] | None:
+        """`updated` without the import's line (its blank lines carried over), or None if it is not here."""
+        if not self.remove_statement or not any(self._holds_import(before) for before in original):
+            return None
         out: list[cst.BaseStatement] = []
         carried: Sequence[cst.EmptyLine] = ()
         removed_first = False
         for before, statement in zip(original, updated):
-            if (
-                isinstance(before, cst.SimpleStatementLine)
-                and len(before.body) == 1
-                and before.body[0] is self.import_node
-            ):
+            if self._holds_import(before):
                 carried = [line for line in statement.leading_lines if line.comment is None]
                 removed_first = not out
                 continue
