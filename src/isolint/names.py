@@ -9,10 +9,13 @@ definitions and assignments of the module and of the enclosing functions,
 classes, lambdas and comprehensions, with Python's rules (class scopes are
 not seen from nested functions; `global` and `nonlocal` redirect).
 
+The same scopes answer what LibCST's ScopeProvider was asked for: how
+often a name is bound in a scope, and which names read that binding.
+
 Names come back in LibCST's spelling, so nothing downstream changes: an
 import gives the imported dotted name (relative ones keep their dots), a
 binding of this module gives `Name` / `Class.attr`, a function local gives
-`func.<locals>.name`, a builtin gives its name, and an unbound name nothing.
+`func.<locals>.name`, a builtin `builtins.name`, and an unbound name nothing.
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ class NameResolver:
     def reads(self, owner: Any, name: str) -> list[Any]:
         """The Name nodes that read `name` as `owner`'s scope binds it: loads and
         deletions, in nested scopes too where they do not rebind it. Names in
-        string annotations are not included (see `mentioned_in_strings`)."""
+        string annotations are not included (see `in_string_annotation`)."""
         scope = self._scope_for(owner)
         found = []
         for node in walk(owner):
