@@ -53,8 +53,8 @@ def lint_text(
     visit also counts target-form sites per family into it (see progress.py).
 
     A file that takes longer than the per-file time limit, or is nested too
-    deeply for LibCST's recursive passes (metadata, positions, code
-    generation), is reported as ISO000 and skipped; the run goes on."""
+    deeply for LibCST's recursive passes (positions, code generation), is
+    reported as ISO000 and skipped; the run goes on."""
     with phase("parse"):
         tree = _parse_gate(text, path)
     if isinstance(tree, Finding):
