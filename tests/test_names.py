@@ -17,10 +17,15 @@ from libcst.metadata import (
 )
 
 from isolint.names import NameResolver
-from isolint.traversal import walk
+from isolint.traversal import parent_map, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted(ROOT.glob("fixtures/**/*.py"))
+
+
+def _resolver(module: cst.Module) -> NameResolver:
+    parents = parent_map(module)
+    return NameResolver(module, lambda: parents)
 
 
 def _is_local(name: str) -> bool:
@@ -33,7 +38,7 @@ def test_same_names_as_libcst_for_every_reference(path: Path) -> None:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     libcst_names = wrapper.resolve(QualifiedNameProvider)
     contexts = wrapper.resolve(ExpressionContextProvider)
-    resolver = NameResolver(module)
+    resolver = _resolver(module)
     for node in walk(module):
         if isinstance(node, (cst.Name, cst.Attribute)) and contexts.get(node) is not ExpressionContext.LOAD:
             continue
@@ -54,7 +59,7 @@ def _names_of(source: str, spelled: str, occurrence: int = -1) -> set[tuple[str,
         node for node in walk(module)
         if isinstance(node, (cst.Name, cst.Attribute)) and module.code_for_node(node) == spelled
     ]
-    return NameResolver(module).qualified_names(candidates[occurrence])
+    return _resolver(module).qualified_names(candidates[occurrence])
 
 
 @pytest.mark.parametrize(
@@ -96,7 +101,7 @@ def test_bindings_and_reads_match_libcst_scopes(path: Path) -> None:
     who reads it, and whether a module-level import is used."""
     module = cst.parse_module(path.read_text(encoding="utf-8"))
     scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
-    resolver = NameResolver(module)
+    resolver = _resolver(module)
     in_tree = {id(node) for node in walk(module)}
     for function in (node for node in walk(module) if isinstance(node, cst.FunctionDef)):
         scope = scopes[function.body]

@@ -26,11 +26,11 @@ from .fixes import apply_fixes, diff_edits
 from .index import EMPTY, ProjectIndex
 from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
-from .rules.base import FileContext, FixSpec, Report
+from .rules.base import FileContext, FixSpec
 from .source import DecodedSource
 from .suppressions import apply_suppressions
 from .timing import phase
-from .traversal import children, parent_map, replace_nodes
+from .traversal import children, replace_nodes
 from .traversal import install as install_fast_traversal
 
 install_fast_traversal()
@@ -98,7 +98,7 @@ def _lint_parsed(
     if not file.reports:
         return []
     with phase("findings"):
-        findings = _to_findings(module, text, path, file.reports, _positions(file, tree))
+        findings = _to_findings(file, _positions(file, tree))
         return apply_suppressions(text, findings)
 
 
@@ -267,14 +267,12 @@ def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | N
 
 
 
-def _to_findings(module: cst.Module, text: str, path: str, reports: list[Report], positions: Any) -> list[Finding]:
+def _to_findings(file: FileContext, positions: Any) -> list[Finding]:
+    module, path = file.module, file.path
     findings = []
-    parents: dict[int, Any] = {}  # built on the first fix that replaces nodes
-    for report in reports:
+    for report in file.reports:
         code_range = positions[report.node]
         snippet = " ".join(module.code_for_node(report.node).split())[:500]
-        if report.fix is not None and report.fix.replace and not parents:
-            parents = parent_map(module)
         findings.append(
             Finding(
                 code=report.rule.code,
@@ -284,7 +282,7 @@ def _to_findings(module: cst.Module, text: str, path: str, reports: list[Report]
                 path=path,
                 location=Location(code_range.start.line, code_range.start.column + 1),
                 end_location=Location(code_range.end.line, code_range.end.column + 1),
-                fix=_build_fix(module, text, path, report.fix, parents) if report.fix else None,
+                fix=_build_fix(file, report.fix) if report.fix else None,
                 manual=report.manual,
                 snippet=snippet,
             )
@@ -292,11 +290,12 @@ def _to_findings(module: cst.Module, text: str, path: str, reports: list[Report]
     return findings
 
 
-def _build_fix(module: cst.Module, text: str, path: str, spec: FixSpec, parents: dict[int, Any]) -> Fix | None:
+def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
     """Turn a rule's FixSpec into text edits; None if it changes nothing or would break the file."""
-    new_module = module
+    text, path = file.source, file.path
+    new_module = file.module
     if spec.replace:
-        new_module = replace_nodes(module, spec.replace, parents)
+        new_module = replace_nodes(file.module, spec.replace, file.parents)
     if spec.transform is not None:
         new_module = spec.transform(new_module)
     new_text = new_module.code

@@ -23,11 +23,11 @@ from __future__ import annotations
 import builtins
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import libcst as cst  # this module is imported only once a file is parsed
 
-from .traversal import child_fields, children, walk
+from .traversal import children, walk
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
@@ -41,14 +41,6 @@ _TARGET_FIELDS = {
     cst.CompFor: "target", cst.NamedExpr: "target", cst.AsName: "name", cst.Param: "name",
     cst.FunctionDef: "name", cst.ClassDef: "name", cst.MatchAs: "name", cst.MatchStar: "name",
 }
-# Fields that hold only punctuation and whitespace (so do `whitespace*` ones): no name can hide there.
-_PUNCTUATION_FIELDS = frozenset(
-    {"lpar", "rpar", "comma", "semicolon", "colon", "dot", "operator", "equal", "leading_lines", "trailing_whitespace",
-     "lines_after_decorators", "header", "footer", "star", "lbracket", "rbracket", "lbrace", "rbrace",
-     "asynchronous", "newline", "arrow"}
-)
-
-
 @dataclass
 class _Scope:
     node: Any  # Module, FunctionDef, ClassDef, Lambda or a comprehension
@@ -73,10 +65,10 @@ class _Scope:
 class NameResolver:
     """Qualified names of Name and Attribute nodes of one module (see the module docstring)."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, parents: Callable[[], dict[int, Any]]) -> None:
         self.module = module
-        self._parents: dict[int, Any] | None = None
-        self._walrus_targets: list[Any] = []  # NamedExpr nodes, found while mapping parents
+        self._parents = parents  # the file's parent map (FileContext.parents), built on first use
+        self._walrus_targets: list[Any] | None = None
         self._scopes: dict[int, _Scope] = {}
 
     def qualified_names(self, node: Any) -> set[tuple[str, bool]]:
@@ -159,7 +151,6 @@ class NameResolver:
     def _scope_for(self, owner: Any) -> _Scope:
         if isinstance(owner, cst.Module):
             return self._scope_of(owner, "module", "")
-        self._parent_map()  # qualified names of scopes follow the parents
         kind = "class" if isinstance(owner, cst.ClassDef) else "comprehension" if isinstance(owner, _COMPREHENSIONS) else "function"
         return self._scope_of(owner, kind, self._qualname_of(owner))
 
@@ -241,23 +232,7 @@ class NameResolver:
         return ".".join(reversed(names))
 
     def _parent_map(self) -> dict[int, Any]:
-        if self._parents is None:
-            parents: dict[int, Any] = {}
-            stack = [self.module]
-            while stack:
-                node = stack.pop()
-                for name in child_fields(type(node)):
-                    if name in _PUNCTUATION_FIELDS or name.startswith("whitespace"):
-                        continue
-                    value = getattr(node, name)
-                    for child in value if isinstance(value, (tuple, list)) else (value,):
-                        if isinstance(child, cst.CSTNode):
-                            parents[id(child)] = node
-                            stack.append(child)
-                            if isinstance(child, cst.NamedExpr):
-                                self._walrus_targets.append(child)
-            self._parents = parents
-        return self._parents
+        return self._parents()
 
     # --- what a scope binds -----------------------------------------------------
 
@@ -266,6 +241,9 @@ class NameResolver:
         if scope is None:
             scope = self._scopes[id(node)] = _Scope(node, kind, qualname)
             _collect_bindings(scope)
+            if self._walrus_targets is None:
+                # A NamedExpr always has children, so every one is some node's parent.
+                self._walrus_targets = [p for p in {id(p): p for p in self._parent_map().values()}.values() if isinstance(p, cst.NamedExpr)]
             for walrus in self._walrus_targets:
                 if self._binding_scope_node(walrus) is node:
                     _bind_target(scope, walrus.target)

@@ -107,6 +107,7 @@ class FileContext:
         self.reports: list[Report] = []
         self._as_names: frozenset[str] | None = None
         self._names: Any = None  # names.NameResolver, built on the first qualified_names call
+        self._parents: dict[int, Any] | None = None
 
     @property
     def names(self) -> Any:
@@ -114,8 +115,18 @@ class FileContext:
         if self._names is None:
             from ..names import NameResolver
 
-            self._names = NameResolver(self.module)
+            self._names = NameResolver(self.module, lambda: self.parents)
         return self._names
+
+    @property
+    def parents(self) -> dict[int, Any]:
+        """id(node) -> parent for the whole module, built on first use and shared
+        (name resolution, fixes)."""
+        if self._parents is None:
+            from ..traversal import parent_map
+
+            self._parents = parent_map(self.module)
+        return self._parents
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """Absolute dotted names `node` may refer to, with relative imports and

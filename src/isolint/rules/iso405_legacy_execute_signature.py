@@ -6,7 +6,7 @@ from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE
-from ..traversal import parent_map, walk
+from ..traversal import walk
 from ._legacy_state import (
     RUN_ID,
     RUN_ID_SIGNATURE,
@@ -79,7 +79,7 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         new_name = self._context_name(node, state)
         receiver = cst.Name(new_name)
         replace: dict[Any, Any] = {node.params: _without_param(node.params, run_id, state, _new_state(state, new_name, names))}
-        parent_of = parent_map(node.body)
+        parent_of = self.file.parents
         field_map = self.settings.legacy_state["field-map"]
         # The blocker check made sure each parameter is bound exactly once: every read is of the parameter.
         for name_node in self.file.names.reads(node, state.name.value):
