@@ -115,6 +115,8 @@ def test_reexports_are_recognised_across_modules(tmp_path: Path) -> None:
         (6, 58, "ISO402"),
         (7, 26, "ISO406"),
     ]
+    messages = {f.message.partition(" is the legacy")[0] for f in check_findings([project], "ISO401") if f.path.endswith("use.py")}
+    assert messages == {"`DeepAgentState`", "`LegacyState` (`DeepAgentState`)", "`AgentState` (`DeepAgentState`)", "`OldState` (`DeepAgentState`)"}
     fix_family(use)
     fixed = use.read_text(encoding="utf-8")
     assert "from app.compat import" not in fixed and "from app.compat2 import" not in fixed

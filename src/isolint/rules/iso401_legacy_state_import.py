@@ -44,9 +44,9 @@ class LegacyStateImport(LegacyStateFamily, Rule):
             if local_name not in names.local:
                 continue
             legacy = names.local[local_name]
-            shown = legacy if legacy == local_name else f"{local_name}` (`{legacy}`)"
+            shown = f"`{legacy}`" if legacy == local_name else f"`{local_name}` (`{legacy}`)"
             message = (
-                f"`{shown}` is the legacy mutable per-run state; import `{self.settings.context_name}` "
+                f"{shown} is the legacy mutable per-run state; import `{self.settings.context_name}` "
                 f"from `{self.settings.context_module}` instead"
             )
             if not is_name_used(self.file, node, local_name):
