@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from isolint.config import load_settings
+from isolint.index import Fact, index_source
+from isolint.rules._legacy_state import RUN_ID_SIGNATURE
+from isolint.runner import indexers_for
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
@@ -121,6 +125,20 @@ def test_reexports_are_recognised_across_modules(tmp_path: Path) -> None:
     fixed = use.read_text(encoding="utf-8")
     assert "from app.compat import" not in fixed and "from app.compat2 import" not in fixed
     assert "def run(a: UserExecutionContext, b: 'UserExecutionContext', c: UserExecutionContext, d: UserExecutionContext, e: LegacyThing)" in fixed
+
+
+def test_a_signature_moving_to_the_context_class_keeps_its_index_fact(tmp_path: Path) -> None:
+    """Call sites judge the parameter the same either way, so their cached
+    results must survive the migration of the definition."""
+    settings = load_settings([tmp_path], isolated=True)
+    legacy = b"from app.state import DeepAgentState\n\n\nclass A:\n    async def execute(self, state: 'DeepAgentState', run_id: str) -> None:\n        pass\n"
+    migrated = legacy.replace(b"from app.state import DeepAgentState", b"from isolint.runtime import UserExecutionContext")
+
+    def signatures(raw: bytes) -> list[Fact]:
+        return [f for f in index_source(raw, "a.py", "a", indexers_for(settings), settings) if f.kind == RUN_ID_SIGNATURE]
+
+    assert signatures(legacy) == signatures(migrated.replace(b"DeepAgentState", b"UserExecutionContext")) != []
+    assert signatures(legacy) != signatures(legacy.replace(b"'DeepAgentState'", b"dict"))
 
 
 def test_execute_call_sites_in_other_modules_are_found_and_fixed(tmp_path: Path) -> None:

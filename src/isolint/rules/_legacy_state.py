@@ -23,7 +23,12 @@ rules are selected):
   parameter and at least one other annotated parameter, named `function` or
   `Class.method`; data {"method": bool, "positional": [parameters callers pass
   positionally, without self/cls], "required": how many of those have no
-  default, "annotations": {parameter: [names in its annotation]}}. ISO405 reads it to find call sites in other modules.
+  default, "annotations": {parameter: [names in its annotation]}}, where a
+  configured legacy class and the context class both appear as `STATE_TYPE`:
+  either marks the parameter call sites pass the state through, so migrating
+  a signature from one to the other leaves the fact (and the cached results
+  of every module calling it) unchanged. ISO405 reads it to find call sites
+  in other modules.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
 REEXPORT = "legacy-state:reexport"
 RUN_ID_SIGNATURE = "legacy-state:run-id-signature"
 RUN_ID = "run_id"
+STATE_TYPE = "<legacy state or context class>"  # not an identifier, so never a real annotation name
 # Attributes the context already has: a legacy read of one of these needs no rewrite.
 CONTEXT_FIELDS = frozenset({"user_id", "thread_id", "run_id", "request_id", "db_session", "websocket_emitter", "metadata"})
 UNION_NAMES = ("Union", "typing.Union")
@@ -98,9 +104,9 @@ def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
 INDEX_PREFILTER = _INDEX_PREFILTER
 
 
-def index_facts(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+def index_facts(tree: ast.Module, settings: Settings) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     yield from _index_aliases(tree)
-    yield from _index_run_id_signatures(tree)
+    yield from _index_run_id_signatures(tree, frozenset(settings.legacy_state["classes"]) | {settings.context_name})
 
 
 def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
@@ -117,13 +123,17 @@ def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, 
                 yield REEXPORT, node.targets[0].id, node.lineno, {"module": "", "level": 0, "name": value.attr}
 
 
-def _index_run_id_signatures(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+def _index_run_id_signatures(tree: ast.Module, state_types: frozenset[str]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     def signature(function: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None) -> dict[str, Any] | None:
         args = function.args
         every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
         if not any(a.arg == RUN_ID for a in every):
             return None
-        annotations = {a.arg: sorted(_ast_annotation_names(a.annotation)) for a in every if a.annotation is not None and a.arg != RUN_ID}
+        annotations = {
+            a.arg: sorted({STATE_TYPE if n in state_types else n for n in _ast_annotation_names(a.annotation)})
+            for a in every
+            if a.annotation is not None and a.arg != RUN_ID
+        }
         if not annotations:
             return None
         positional = [a.arg for a in [*args.posonlyargs, *args.args]]

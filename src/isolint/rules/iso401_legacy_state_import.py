@@ -27,7 +27,7 @@ class LegacyStateImport(LegacyStateFamily, Rule):
 
     @classmethod
     def index(cls, tree: ast.Module, settings: Any) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
-        return index_facts(tree)
+        return index_facts(tree, settings)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         from ._imports import (  # defines LibCST classes: import only once parsing

@@ -10,6 +10,7 @@ from ..traversal import walk
 from ._legacy_state import (
     RUN_ID,
     RUN_ID_SIGNATURE,
+    STATE_TYPE,
     LegacyNames,
     LegacyStateFamily,
     classify_access,
@@ -239,7 +240,7 @@ def _state_and_run_id(function: cst.FunctionDef, names: LegacyNames) -> tuple[cs
 
 def _state_param(data: Any, names: LegacyNames) -> str | None:
     for param, annotation_names in data["annotations"].items():
-        if any(n in names.classes or n in names.local or n == names.context_name for n in annotation_names):
+        if any(n == STATE_TYPE or n in names.local for n in annotation_names):
             return param
     return None
 
