@@ -23,7 +23,7 @@ class AccessorIndexer(Rule):
     summary = "toy"
     prefilter = re.compile(rb"get_")
     index_prefilter = re.compile(rb"def get_")
-    uses_index = True
+    reads_facts = ("accessor",)
 
     @classmethod
     def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
@@ -57,21 +57,38 @@ def test_index_source_runs_only_matching_indexers() -> None:
 
 def test_relevant_fingerprint_changes_only_with_mentioned_facts() -> None:
     index = ProjectIndex([Fact("accessor", "a.get_one", "a.py", 1), Fact("accessor", "b.get_two", "b.py", 1)])
-    mentions_one = index.relevant_fingerprint(b"get_one()")
+    mentions_one = index.relevant_fingerprint(b"get_one()", "m.py")
     grown = ProjectIndex([*index.of_kind("accessor"), Fact("accessor", "c.get_three", "c.py", 1)])
-    assert grown.relevant_fingerprint(b"get_one()") == mentions_one
-    assert grown.relevant_fingerprint(b"get_three()") != index.relevant_fingerprint(b"get_three()")
+    assert grown.relevant_fingerprint(b"get_one()", "m.py") == mentions_one
+    assert grown.relevant_fingerprint(b"get_three()", "m.py") != index.relevant_fingerprint(b"get_three()", "m.py")
     assert index.names("accessor") == {"get_one", "get_two"}
+
+
+def test_relevant_facts_follow_links_up_from_any_module_and_down_from_its_own() -> None:
+    def klass(qualname: str, *bases: str) -> Fact:
+        return Fact("sessions:class-bases", qualname, qualname.rpartition(".")[0].replace(".", "/") + ".py", 1, {"bases": list(bases)})
+
+    index = ProjectIndex([klass("pkg.a.A"), klass("pkg.b.B", "pkg.a.A"), klass("pkg.c.C", ".b.B"), klass("pkg.d.D", "<module>.A")])
+
+    def relevant(path: str, *names: str) -> list[str]:
+        return [fact.qualname for fact in index.relevant_facts(frozenset(names), path)]
+
+    assert relevant("pkg/e.py", "C") == ["pkg.a.A", "pkg.b.B", "pkg.c.C"]  # its bases, transitively
+    assert relevant("pkg/e.py", "B") == ["pkg.a.A", "pkg.b.B"]  # not B's subclasses: this file does not define B
+    assert relevant("pkg/b.py", "A", "B") == ["pkg.a.A", "pkg.b.B", "pkg.c.C"]  # B's file: B's subclasses too
+    assert relevant("/work/project/pkg/a.py", "A") == ["pkg.a.A", "pkg.b.B", "pkg.c.C", "pkg.d.D"]  # a real path
+    assert relevant("pkg/__init__.py", "A") == ["pkg.a.A"]
+    assert relevant("pkg/e.py", "x") == []
 
 
 def test_relevant_fingerprint_counts_whole_words_only() -> None:
     index = ProjectIndex([Fact("accessor", "a.get_one", "a.py", 1), Fact("accessor", "a.n\u00e4me", "a.py", 2)])
     only_one = ProjectIndex(index.facts[:1])
-    nothing = index.relevant_fingerprint(b"x = 1")
+    nothing = index.relevant_fingerprint(b"x = 1", "m.py")
     for raw in (b"aget_one()", b"get_one2", b"1get_one", "an\u00e4me".encode()):
-        assert index.relevant_fingerprint(raw) == nothing, raw
-    assert index.relevant_fingerprint(b"x.get_one()") == only_one.relevant_fingerprint(b"get_one")
-    assert index.relevant_fingerprint("n\u00e4me()".encode()) not in (nothing, index.relevant_fingerprint(b"get_one"))
+        assert index.relevant_fingerprint(raw, "m.py") == nothing, raw
+    assert index.relevant_fingerprint(b"x.get_one()", "m.py") == only_one.relevant_fingerprint(b"get_one", "m.py")
+    assert index.relevant_fingerprint("n\u00e4me()".encode(), "m") not in (nothing, index.relevant_fingerprint(b"get_one", "m.py"))
 
 
 def test_index_file_says_whether_it_parsed() -> None:

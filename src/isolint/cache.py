@@ -103,6 +103,15 @@ class Cache:
             self.counts[key] = counts
         self._dirty = True
 
+    def copy_results(self, key: str, to: str) -> None:
+        """Store `key`'s findings and counts under `to` too (results known equal)."""
+        if self.file is None:
+            return
+        self.results[to] = self.results[key]
+        if key in self.counts:
+            self.counts[to] = self.counts[key]
+        self._dirty = True
+
     def blob_key(self, blob: str, index_fingerprint: str) -> str | None:
         """The result key of a git blob checked before under the same project index."""
         name = f"{blob}:{index_fingerprint}"

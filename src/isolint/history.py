@@ -9,14 +9,14 @@ it has seen before. The blobs that remain are checked in worker processes
 like a normal run.
 
 Cross-file rules see each commit's own project index (built from that
-commit's blobs), so their findings are what a checkout would report.
+commit's blobs), so their findings are what a checkout would report. A blob
+is checked again under another commit's index only when a fact it depends on
+changed in substance (_Mentions): the commits before HEAD show totals, which
+line numbers never decide.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -30,7 +30,7 @@ from .cache import Cache, content_hash
 from .config import ConfigError, Settings
 from .discovery import PYTHON_SUFFIXES
 from .findings import Finding
-from .index import EMPTY, Fact, ProjectIndex, index_source
+from .index import EMPTY, Fact, NameMatcher, ProjectIndex, digest_of, index_source
 from .plan import Plan
 from .progress import add_counts
 from .report import model
@@ -38,6 +38,7 @@ from .runner import _map, _PerFileIgnores, _pool_map, _worker_state, check_count
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
+_Pair = tuple[str, str, str, bool]  # a blob at a path under a commit's index: (blob, path, index fingerprint, exact key?)
 
 
 @dataclass(frozen=True)
@@ -293,62 +294,75 @@ def run_history(
                 fact for path, blob in project_trees[commit.sha] for fact in facts_of[(blob, path, modules[commit.sha][path][0])] or ()
             )
         plan = Plan.from_settings(settings, project, count_progress=True)
-        index_fingerprint = project.fingerprint if plan.uses_index else ""
-        commit_plan[commit.sha] = plans.setdefault(index_fingerprint, plan)
+        commit_plan[commit.sha] = plans.setdefault(_fingerprint(plan), plan)
 
-    # Result keys: from the cache by blob id when possible, else from the content.
-    keys: dict[tuple[str, str], str] = {}  # (blob, index fingerprint) -> result key
-    # Equal result keys mean equal results under any plan (the key covers the facts a file mentions).
-    work: dict[str, tuple[str, tuple[str, str, bytes, str, bool]]] = {}  # result key -> (index fingerprint, item)
-    pending: list[tuple[str, str, str, str]] = []  # (blob, index fingerprint, path, commit)
-    head_plan = commit_plan[selected[-1].sha]
-    # Blob -> key memo scope: exact keys (HEAD's plan) and line-free ones never share one.
-    scope = {fp: fp if plan is head_plan else f"{fp}~" for fp, plan in plans.items()}
-    for commit in selected:
-        fp = _fingerprint(commit_plan[commit.sha])
-        for path, blob in trees[commit.sha]:
-            if (blob, fp) in keys:
-                continue
-            key = cache.blob_key(blob, scope[fp])
-            if key is not None and key in cache.counts:
-                keys[(blob, fp)] = key
-            else:
-                keys[(blob, fp)] = ""
-                pending.append((blob, fp, path, commit.sha))
-    need({blob for blob, _, _, _ in pending})
-    known = cache.known_keys(with_counts=True)
+    # Result keys. HEAD, whose findings the report shows, needs exact keys; the
+    # commits before it show totals only, so their keys leave lines out (see
+    # _Mentions). HEAD's blobs get both: its exact results serve its line-free
+    # keys too, so a blob unchanged up to HEAD is checked once.
+    head = selected[-1].sha
+    fingerprint_of = {commit.sha: _fingerprint(commit_plan[commit.sha]) for commit in selected}
+    pairs: dict[_Pair, str] = {(blob, path, fingerprint_of[c.sha], False): c.sha for c in selected for path, blob in trees[c.sha]}
+    pairs.update({(blob, path, fingerprint_of[head], True): head for path, blob in trees[head]})
+
+    def memo_scope(pair: _Pair) -> str:  # the cache's blob -> key memo: exact and line-free keys never share one
+        blob, path, fp, exact = pair
+        return f"{fp if exact else fp + '~'}:{path}"
+
+    keys: dict[_Pair, str] = {}
+    for pair in pairs:
+        key = cache.blob_key(pair[0], memo_scope(pair))
+        if key is not None and key in cache.counts:
+            keys[pair] = key
+    need({pair[0] for pair in pairs.keys() - keys.keys()})
+    mentioned = _Mentions(plans.values())
     digests: dict[str, str] = {}
-    mentioned = _Mentions(plans.values(), exact=head_plan)
-    for blob, fp, path, sha in pending:
-        raw = contents[blob]
-        digest = digests.setdefault(blob, content_hash(raw))
-        key = mentioned.result_key(plans[fp], blob, digest, raw)
-        keys[(blob, fp)] = key
-        if key not in known and key not in work:
-            work[key] = (fp, (key, path, raw, *modules[sha][path]))
+    for pair in pairs.keys() - keys.keys():
+        blob, path, fp, exact = pair
+        digest = digests.get(blob) or digests.setdefault(blob, content_hash(contents[blob]))
+        keys[pair] = mentioned.result_key(plans[fp], blob, digest, contents[blob], path, exact=exact)
+
+    # The work: each result key not known yet, checked once under a plan that has it.
+    known = cache.known_keys(with_counts=True)
+    same_as: dict[str, str] = {}  # a HEAD blob's line-free key -> its exact key
+    for path, blob in trees[head]:
+        same_as.setdefault(keys[(blob, path, fingerprint_of[head], False)], keys[(blob, path, fingerprint_of[head], True)])
+    work: dict[str, tuple[str, str, str, bytes, str, bool]] = {}  # result key -> worker item
+    for pair, sha in sorted(pairs.items(), key=lambda item: not item[0][3]):  # HEAD's exact keys first
+        blob, path, fp, exact = pair
+        key = keys[pair]
+        exact_key = same_as.get(key)
+        if key in known or key in work or exact_key in known or exact_key in work:
+            continue
+        work[key] = (fp, key, path, contents[blob], *modules[sha][path])
     contents.clear()
 
     results: dict[str, tuple[list[Finding], dict[str, int]]] = {}
     # One pool for every commit's blobs: the workers receive all plans (usually one per commit).
-    items = sorted(((fp, *item) for fp, item in work.values()), key=lambda item: -len(item[3]))  # largest first
+    items = sorted(work.values(), key=lambda item: -len(item[3]))  # largest first
     for key, findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs):  # type: ignore[arg-type]
         history.blobs_checked += 1
         results[key] = (findings, counts or {})
         cache.store(None, key.partition(":")[0], key, "", findings, counts or {})
-    for commit in selected:
-        fp = _fingerprint(commit_plan[commit.sha])
-        for _, blob in trees[commit.sha]:
-            cache.store_blob(blob, scope[fp], keys[(blob, fp)])  # keeps this window's blobs, and only those
+    for loose, exact_key in same_as.items():
+        if loose not in results and loose not in known:
+            if exact_key in results:
+                results[loose] = results[exact_key]
+                cache.store(None, loose.partition(":")[0], loose, "", *results[exact_key])
+            else:
+                cache.copy_results(exact_key, loose)
+    for pair, key in keys.items():
+        cache.store_blob(pair[0], memo_scope(pair), key)  # keeps this window's blobs, and only those
     cache.save()
 
     ignores = _PerFileIgnores(settings)
     for commit in selected:
         plan = commit_plan[commit.sha]
-        fp = _fingerprint(plan)
+        exact = commit.sha == head
         findings: list[Finding] = []
         totals: dict[str, int] = {}
         for path, blob in trees[commit.sha]:
-            key = keys[(blob, fp)]
+            key = keys[(blob, path, fingerprint_of[commit.sha], exact)]
             found, counts = results.get(key) or (cache.results_for(key, path) or [], cache.counts.get(key, {}))
             if found:
                 found = ignores.filter(root / path, [f.with_path(path) for f in found])
@@ -362,43 +376,34 @@ def run_history(
 class _Mentions:
     """Result keys for many (blob, plan) pairs without rescanning each blob.
 
-    A key covers the indexed facts whose names a file mentions. Facts carry
-    line numbers, so an edit that shifts lines in one file gives most commits
-    an index of their own, and every file mentioning a common name (`execute`)
-    a new exact key. For the commits before HEAD only the totals are shown, and
-    a definition's line never decides whether a finding exists (only what its
-    message says), so their keys leave the lines out (marked `~`, never mixed
-    with exact keys). HEAD, whose findings the report shows, gets exact keys.
-    The names a blob mentions are found once per blob, and each fingerprint
-    once per (plan, set of names)."""
+    A key covers the indexed facts a file can depend on (relevant_facts).
+    Facts carry line numbers, so an edit that shifts lines in one file gives
+    most commits an index of their own, and every file mentioning a common
+    name (`execute`) a new exact key. A line never decides whether a finding
+    exists, only what its message says, so the line-free keys (marked `~`,
+    never mixed with exact ones) hash the facts without their lines. The names
+    a blob mentions are found once per blob, and each set of relevant facts is
+    hashed once, whichever plans share it."""
 
-    def __init__(self, plans: Iterable[Plan], exact: Plan) -> None:
-        names = sorted({name for plan in plans for name in plan.project.names()}, key=len, reverse=True)
-        self._pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b") if names else None
-        self._exact = exact
+    def __init__(self, plans: Iterable[Plan]) -> None:
+        self._matcher = NameMatcher({name for plan in plans for name in plan.project.names()})
         self._names: dict[str, frozenset[str]] = {}
-        self._fingerprints: dict[tuple[int, frozenset[str]], str] = {}
+        self._fingerprints: dict[tuple[bool, tuple[int, ...]], str] = {}
 
-    def result_key(self, plan: Plan, blob: str, digest: str, raw: bytes) -> str:
-        if not plan.uses_index or self._pattern is None:
-            return plan.result_key(digest, raw)
+    def result_key(self, plan: Plan, blob: str, digest: str, raw: bytes, path: str, *, exact: bool) -> str:
+        if not plan.uses_index or not plan.project.facts:
+            return plan.result_key(digest, raw, path)
         names = self._names.get(blob)
         if names is None:
-            names = self._names[blob] = frozenset(m.group().decode() for m in self._pattern.finditer(raw))
-        memo = (id(plan), names)
-        if memo not in self._fingerprints:
-            if plan is self._exact or not names:  # the names alone, as text, mention exactly the facts the blob does
-                self._fingerprints[memo] = plan.project.relevant_fingerprint(" ".join(sorted(names)).encode())
-            else:
-                facts = [[f.kind, f.qualname, f.path, dict(f.data)] for f in plan.project.of_kind(*_kinds(plan.project)) if f.name in names]
-                self._fingerprints[memo] = "~" + hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
-        return f"{digest}:{self._fingerprints[memo]}"
-
-
-def _kinds(project: ProjectIndex) -> set[str]:
-    return {fact.kind for fact in project.facts}
+            names = self._names[blob] = self._matcher.found(raw)
+        facts = plan.project.relevant_facts(names, path)
+        exact = exact or not facts
+        memo = (exact, tuple(map(id, facts)))  # plans share the Fact objects of unchanged blobs
+        fingerprint = self._fingerprints.get(memo)
+        if fingerprint is None:
+            fingerprint = self._fingerprints[memo] = digest_of(facts) if exact else "~" + digest_of(facts, with_lines=False)
+        return f"{digest}:{fingerprint}"
 
 
 def _fingerprint(plan: Plan) -> str:
     return plan.project.fingerprint if plan.uses_index else ""
-

@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,37 @@ class Fact:
     def from_json(cls, raw: Sequence[Any]) -> Fact:
         return cls(raw[0], raw[1], raw[2], raw[3], raw[4])
 
+    def without_lines(self) -> list[Any]:
+        """`to_json` without line numbers (the fact's own and any `line` in its
+        data): rules put lines only in messages, so this is all that decides
+        whether a finding exists."""
+        return [self.kind, self.qualname, self.path, _without_lines(self.data)]
+
+
+def _without_lines(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _without_lines(item) for key, item in value.items() if key != "line"}
+    if isinstance(value, (list, tuple)):
+        return [_without_lines(item) for item in value]
+    return value
+
+
+# Fact kind -> the short names of the facts one of its facts builds on (a
+# class's bases, an alias's target). Registered next to each indexer, with
+# `links`; a file's cached results depend on those facts too (relevant_facts).
+_LINKS: dict[str, Callable[[Fact], Iterable[str]]] = {}
+
+
+def links(*kinds: str) -> Callable[[Callable[[Fact], Iterable[str]]], Callable[[Fact], Iterable[str]]]:
+    """Register the function naming what facts of `kinds` build on."""
+
+    def register(function: Callable[[Fact], Iterable[str]]) -> Callable[[Fact], Iterable[str]]:
+        for kind in kinds:
+            _LINKS[kind] = function
+        return function
+
+    return register
+
 
 class ProjectIndex:
     """All facts of a project, queried by kind and qualified name."""
@@ -51,8 +82,9 @@ class ProjectIndex:
     def __init__(self, facts: Iterable[Fact] = ()) -> None:
         self._facts = tuple(sorted(set_of(facts), key=lambda f: (f.kind, f.qualname, f.path, f.line)))
         self._by_key = {(f.kind, f.qualname): f for f in self._facts}
-        self._words: frozenset[bytes] | None = None  # the facts' short names, for relevant_fingerprint
-        self._names_pattern: re.Pattern[bytes] | None = None  # those that are not ASCII words
+        self._matcher: NameMatcher | None = None  # the facts' short names, for relevant_fingerprint
+        self._graph: _LinkGraph | None = None
+        self._relevant: dict[tuple[frozenset[str], tuple[int, ...]], tuple[Fact, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._facts)
@@ -63,6 +95,12 @@ class ProjectIndex:
     @property
     def facts(self) -> tuple[Fact, ...]:
         return self._facts
+
+    def restricted(self, kinds: set[str]) -> ProjectIndex:
+        """The facts of these kinds only."""
+        if all(fact.kind in kinds for fact in self._facts):
+            return self
+        return ProjectIndex(fact for fact in self._facts if fact.kind in kinds)
 
     def get(self, kind: str, qualname: str) -> Fact | None:
         return self._by_key.get((kind, qualname))
@@ -78,32 +116,98 @@ class ProjectIndex:
     def fingerprint(self) -> str:
         return _digest(f.to_json() for f in self._facts)
 
-    def relevant_fingerprint(self, raw: bytes) -> str:
-        """A digest of the facts whose short name occurs in `raw`: a file's
-        cached results stay valid while this does not change."""
+    def relevant_fingerprint(self, raw: bytes, path: str) -> str:
+        """A digest of the facts the findings of the file at `path`, whose
+        bytes are `raw`, can depend on (relevant_facts): its cached results
+        stay valid while this does not change."""
         if not self._facts:
             return ""
-        present = self._mentioned(raw)
-        return _digest(f.to_json() for f in self._facts if f.name in present)
+        if self._matcher is None:
+            self._matcher = NameMatcher(f.name for f in self._facts)
+        return digest_of(self.relevant_facts(self._matcher.found(raw), path))
 
-    def _mentioned(self, raw: bytes) -> set[str]:
-        """The facts' short names that occur in `raw` as whole words.
+    def relevant_facts(self, names: frozenset[str], path: str) -> tuple[Fact, ...]:
+        """The facts a file mentioning `names` can depend on: those it names
+        and, transitively, the facts they build on (a base class's bases, the
+        target of an alias of an alias); and those building on the file's own
+        facts (its classes' subclasses elsewhere). `path` is the file's path
+        as the index records it, or any path ending with that."""
+        if self._graph is None:
+            self._graph = _LinkGraph(self._facts)
+        own = self._graph.built_upon_in(path)
+        memo = (names, tuple(map(id, own)))
+        found = self._relevant.get(memo)
+        if found is None:
+            found = self._relevant[memo] = self._graph.closure(names, own)
+        return found
 
-        A set intersection with the words of the file: one regex alternation of
-        hundreds of names costs ten times as much (`re` tries every name at
-        every word). Names that are not ASCII words, which `\\w+` on bytes
-        would split, go through such an alternation, whole-word as well."""
-        if self._words is None:
-            names = {f.name for f in self._facts}
-            ascii_words = {name for name in names if _ASCII_WORD.fullmatch(name)}
-            self._words = frozenset(name.encode() for name in ascii_words)
-            others = sorted(names - ascii_words, key=len, reverse=True)
-            if others:
-                self._names_pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in others) + rb")\b")
+
+class _LinkGraph:
+    """The facts by short name, and the links between them (`links`)."""
+
+    def __init__(self, facts: tuple[Fact, ...]) -> None:
+        from . import rules  # noqa: F401  # the rule families register their links on import
+
+        self.order = {id(fact): position for position, fact in enumerate(facts)}
+        self.named: dict[str, list[Fact]] = {}
+        for fact in facts:
+            self.named.setdefault(fact.name, []).append(fact)
+        self.up: dict[int, list[Fact]] = {}
+        self.down: dict[int, list[Fact]] = {}
+        for fact in facts:
+            link = _LINKS.get(fact.kind)
+            for name in set(link(fact)) if link is not None else ():
+                for target in self.named.get(name, ()):
+                    if target is not fact:
+                        self.up.setdefault(id(fact), []).append(target)
+                        self.down.setdefault(id(target), []).append(fact)
+        self._built_upon = [fact for fact in facts if id(fact) in self.down]
+        self._own: dict[str, tuple[Fact, ...]] = {}
+
+    def built_upon_in(self, path: str) -> tuple[Fact, ...]:
+        """The facts of the file at `path` that others build on."""
+        own = self._own.get(path)
+        if own is None:
+            own = self._own[path] = tuple(f for f in self._built_upon if path == f.path or path.endswith("/" + f.path))
+        return own
+
+    def closure(self, names: frozenset[str], own: tuple[Fact, ...]) -> tuple[Fact, ...]:
+        found = {id(fact): fact for name in names for fact in self.named.get(name, ())}
+        found.update((id(fact), fact) for fact in own)
+        # Up from everything, down only from the file's own facts: a base
+        # class's other subclasses are no dependency of a subclass.
+        for edges, start in ((self.up, list(found.values())), (self.down, list(own))):
+            seen = {id(fact) for fact in start}
+            pending = start
+            while pending:
+                for linked in edges.get(id(pending.pop()), ()):
+                    if id(linked) not in seen:
+                        seen.add(id(linked))
+                        found[id(linked)] = linked
+                        pending.append(linked)
+        return tuple(sorted(found.values(), key=lambda fact: self.order[id(fact)]))
+
+
+class NameMatcher:
+    """Which of many names occur in a file as whole words.
+
+    A set intersection with the words of the file: one regex alternation of
+    hundreds of names costs ten times as much (`re` tries every name at every
+    word). Names that are not ASCII words, which `\\w+` on bytes would split,
+    go through such an alternation, whole-word as well."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        unique = set(names)
+        ascii_words = {name for name in unique if _ASCII_WORD.fullmatch(name)}
+        self._words = frozenset(name.encode() for name in ascii_words)
+        others = sorted(unique - ascii_words, key=len, reverse=True)
+        self._others = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in others) + rb")\b") if others else None
+
+    def found(self, raw: bytes) -> frozenset[str]:
         present = {word.decode() for word in self._words.intersection(_WORD.findall(raw))}
-        if self._names_pattern is not None:
-            present.update(m.group().decode() for m in self._names_pattern.finditer(raw))
-        return present
+        if self._others is not None:
+            present.update(m.group().decode() for m in self._others.finditer(raw))
+        return frozenset(present)
 
 
 _WORD = re.compile(rb"\w+")
@@ -115,6 +219,11 @@ def set_of(facts: Iterable[Fact]) -> list[Fact]:
     for fact in facts:
         seen.setdefault((fact.kind, fact.qualname, fact.path, fact.line), fact)
     return list(seen.values())
+
+
+def digest_of(facts: Iterable[Fact], *, with_lines: bool = True) -> str:
+    """What cache keys hold of these facts (see Fact.without_lines)."""
+    return _digest(f.to_json() if with_lines else f.without_lines() for f in facts)
 
 
 def _digest(items: Iterable[Any]) -> str:

@@ -26,13 +26,14 @@ class Plan:
 
     settings: Settings
     rules: tuple[tuple[type[Rule], re.Pattern[bytes]], ...]
-    project: ProjectIndex = EMPTY
+    project: ProjectIndex = EMPTY  # only the facts of the kinds the rules read
     # Report mode: the target-form counter's prefilter (progress.py); None for a plain check.
     progress: re.Pattern[bytes] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, project: ProjectIndex = EMPTY, *, count_progress: bool = False) -> Plan:
         enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
+        project = project.restricted({kind for rule in enabled for kind in rule.reads_facts})
         progress = None
         if count_progress:
             from .progress import compile_prefilter
@@ -42,12 +43,12 @@ class Plan:
 
     @property
     def uses_index(self) -> bool:
-        return any(rule.uses_index for rule, _ in self.rules)
+        return any(rule.reads_facts for rule, _ in self.rules)
 
-    def result_key(self, digest: str, raw: bytes) -> str:
+    def result_key(self, digest: str, raw: bytes, path: str) -> str:
         """What a file's cached findings are keyed by: its content, plus the
-        indexed facts it mentions when a cross-file rule is enabled."""
-        return f"{digest}:{self.project.relevant_fingerprint(raw)}" if self.uses_index else digest
+        indexed facts it can depend on when a cross-file rule is enabled."""
+        return f"{digest}:{self.project.relevant_fingerprint(raw, path)}" if self.uses_index else digest
 
     def candidates(self, raw: bytes) -> list[type[Rule]]:
         """The rules whose prefilter matches; none means the file is never parsed."""

@@ -141,7 +141,7 @@ def _check_one(item: tuple[int, str, str]) -> tuple[int, str | None, str | None,
     except SourceError as exc:
         return index, None, None, [unparsable(shown, str(exc))], False, None
     with timing.phase("prefilter"):  # the cache key scans the bytes for indexed names
-        key = plan.result_key(digest, raw)
+        key = plan.result_key(digest, raw, Path(real).as_posix())
     if key in _worker_state["known"]:
         return index, digest, key, None, False, None
     module_name, is_package = _module_of(Path(real))
@@ -264,7 +264,7 @@ def _check(
     project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats)
     stats.timings["index"] = time.perf_counter() - start
     plan = Plan.from_settings(settings, project, count_progress=count_progress)
-    index_fingerprint = project.fingerprint if plan.uses_index else ""
+    index_fingerprint = plan.project.fingerprint if plan.uses_index else ""
     ignores = _PerFileIgnores(settings)
 
     start = time.perf_counter()
@@ -341,7 +341,7 @@ def index_root(paths: Sequence[Path], settings: Settings) -> Path:
 
 def indexers_for(settings: Settings) -> list[tuple[Any, Any]]:
     """(rule, compiled index prefilter) of every indexing rule, when an enabled rule reads the index."""
-    if not any(rule.uses_index for rule in settings.enabled_rules()):
+    if not any(rule.reads_facts for rule in settings.enabled_rules()):
         return []
     from .rules import ALL_RULES
 

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
+from ..index import links
 from ..traversal import children, walk
 from ._helpers import alternation, word_alternatives
 from .base import FixSpec
@@ -73,7 +74,7 @@ class LegacyStateFamily:
 
     family = "legacy-state"
     prefilter = re.compile(rb"(?!)")  # built from the settings and the index by compile_prefilter
-    uses_index = True
+    reads_facts: tuple[str, ...] = (REEXPORT,)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
@@ -169,6 +170,12 @@ def _ast_annotation_names(annotation: ast.expr) -> set[str]:
             except SyntaxError:
                 pass
     return names
+
+
+@links(REEXPORT)
+def _alias_target(fact: Any) -> list[str]:
+    """An alias builds on the name it renames (resolves_to_legacy follows the chain)."""
+    return [fact.data["name"]]
 
 
 def resolves_to_legacy(project: ProjectIndex, classes: frozenset[str], module: str, name: str, seen: frozenset[str] = frozenset()) -> bool:

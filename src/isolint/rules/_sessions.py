@@ -50,6 +50,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
+from ..index import links
 from ..traversal import children, walk
 from ._helpers import (
     alternation,
@@ -756,6 +757,12 @@ def _stored(attribute: str, value: ast.AST, method: Any, init: Any) -> dict[str,
 # --- reading the facts -----------------------------------------------------------
 
 CLASS_KINDS = ("sessions:class-stores-session", "sessions:class-bases")
+
+
+@links(*CLASS_KINDS)
+def _class_links(fact: Fact) -> Iterator[str]:
+    """A class builds on its bases (ancestors() and descendants() follow them)."""
+    return (base.rpartition(".")[2] for base in fact.data["bases"])
 
 
 class _ClassTable:

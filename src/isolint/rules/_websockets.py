@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._lazy import cst
+from ..index import links
 from ..traversal import children
 from ._context import context_param
 from ._helpers import (
@@ -124,7 +125,7 @@ class IndexesPlumbing:
     index facts, which ISO301 contributes (every indexer runs, whichever
     rules are selected)."""
 
-    uses_index = True
+    reads_facts = ("websockets:accessor", "websockets:global", "websockets:attribute", "websockets:inherited-read", "singletons:accessor")
 
 
 # --- the project index (stdlib ast) ------------------------------------------
@@ -281,6 +282,18 @@ def _ast_class_facts(node: ast.ClassDef, known: _Known) -> Iterator[tuple[str, s
         for attr, line in sorted(reads.items()):
             if attr not in assigned:
                 yield "websockets:inherited-read", f"{node.name}.{attr}", line, {"bases": bases}
+
+
+@links("websockets:global", "websockets:attribute")
+def _required_link(fact: Any) -> list[str]:
+    """A value from an import stands only if the imported name is plumbing (fact_holds)."""
+    required = fact.data.get("requires")
+    return [required.rpartition(".")[2]] if required else []
+
+
+@links("websockets:inherited-read")
+def _bases_links(fact: Any) -> Iterator[str]:
+    return (base.partition("[")[0].rpartition(".")[2] for base in fact.data.get("bases", ()))
 
 
 def is_indexed_accessor(project: Any, qualname: str, globs: Iterable[str]) -> bool:

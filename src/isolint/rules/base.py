@@ -184,8 +184,9 @@ class Rule:
     options: ClassVar[tuple[Option, ...]] = ()
     # Cross-file rules: facts this rule contributes to the project index...
     index_prefilter: ClassVar[re.Pattern[bytes] | None] = None
-    # ...and whether its findings depend on the index (it reads `self.file.project`).
-    uses_index: ClassVar[bool] = False
+    # ...and the kinds of facts its findings depend on: all it sees of
+    # `self.file.project`, so a file's cached results follow only those.
+    reads_facts: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:

@@ -35,7 +35,7 @@ class ModuleServiceInstance(Rule):
     family = "singletons"
     summary = "A module-level service instance (or singleton accessor result) is shared by every request"
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    uses_index = True
+    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
     options = (
         Option(
             "service-suffixes",

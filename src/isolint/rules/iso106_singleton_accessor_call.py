@@ -24,7 +24,7 @@ class SingletonAccessorCall(Rule):
     family = "singletons"
     summary = "A function fetches a process-wide singleton found elsewhere in the project"
     prefilter = re.compile(rb"(?!)")  # built from the index by compile_prefilter
-    uses_index = True
+    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
 
     def __init__(self, file: Any, options: Mapping[str, Any]) -> None:
         super().__init__(file, options)

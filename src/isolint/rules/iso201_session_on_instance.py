@@ -39,7 +39,7 @@ class SessionOnInstance(Rule):
     fix_safety = UNSAFE
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
     index_prefilter = re.compile(rb"\bclass\s")
-    uses_index = True
+    reads_facts = sessions.CLASS_KINDS
     options = sessions.EVIDENCE_OPTIONS
 
     @classmethod

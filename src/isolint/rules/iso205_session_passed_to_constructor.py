@@ -23,7 +23,7 @@ class SessionPassedToConstructor(Rule):
     family = "sessions"
     summary = "A function constructs an object that keeps the session it is given on `self`"
     prefilter = re.compile(rb"(?!)")  # built from the indexed classes by compile_prefilter
-    uses_index = True
+    reads_facts = sessions.CLASS_KINDS
     options = sessions.EVIDENCE_OPTIONS
 
     @classmethod

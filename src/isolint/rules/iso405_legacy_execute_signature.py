@@ -8,6 +8,7 @@ from .._lazy import cst
 from ..findings import UNSAFE
 from ..traversal import walk
 from ._legacy_state import (
+    REEXPORT,
     RUN_ID,
     RUN_ID_SIGNATURE,
     STATE_TYPE,
@@ -35,6 +36,7 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
     name = "legacy-execute-signature"
     summary = "A function takes the legacy state plus a separate `run_id`, or is called that way"
     fix_safety = UNSAFE
+    reads_facts = (REEXPORT, RUN_ID_SIGNATURE)
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> Any:
