@@ -26,6 +26,7 @@ from .fixes import apply_fixes, diff_edits
 from .index import EMPTY, ProjectIndex
 from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
+from .rules._imports import without_orphaned_imports
 from .rules.base import FileContext, FixSpec
 from .source import DecodedSource
 from .suppressions import apply_suppressions
@@ -314,6 +315,18 @@ class FixOutcome:
     converged: bool = True
 
 
+def _tidy(original: str, fixed: str, findings: list[Finding], lint: Callable[[str], list[Finding]], settings: Settings) -> tuple[str, list[Finding]]:
+    """Drop the imports the fixes left unused (a fix rewrites one use of an
+    accessor, and the import stays for the others), unless that breaks the file."""
+    tidied = without_orphaned_imports(original, fixed, settings)
+    if tidied == fixed:
+        return fixed, findings
+    tidied_findings = lint(tidied)
+    if any(f.code == UNPARSABLE.code for f in tidied_findings):
+        return fixed, findings
+    return tidied, tidied_findings
+
+
 def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, module_name: str = "", is_package: bool = False) -> FixOutcome:
     """Apply fixes until none applies (at most MAX_FIX_PASSES rounds).
 
@@ -330,6 +343,8 @@ def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, modu
     for _ in range(MAX_FIX_PASSES):
         fixes = [f.fix for f in findings if f.fix and (unsafe or f.fix.applicability == SAFE)]
         if not fixes:
+            if applied:
+                text, findings = _tidy(source.text, text, findings, lint, plan.settings)
             return FixOutcome(text, applied, findings)
         new_text, count = apply_fixes(text, fixes)
         new_findings = lint(new_text)

@@ -11,9 +11,10 @@ removed statement, so removal is ours too.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .._lazy import cst
+from ..traversal import walk
 
 
 def is_name_used(file: Any, import_node: cst.ImportFrom | cst.Import, local_name: str) -> bool:
@@ -98,6 +99,46 @@ def exported_names(module: cst.Module) -> set[str]:
     return names
 
 
+def without_orphaned_imports(before: str, after: str, settings: Any) -> str:
+    """`after` without the `from ... import` names that the edits from `before`
+    left unused: names a module-level import binds that `before` reads (or
+    exports) and `after` no longer does. A name bound more than once, or by a
+    plain `import`, stays: which binding is meant is not ours to decide."""
+    orphans = {key for key, _, _, used in _single_from_imports(_file(before, settings)) if used}
+    for _ in range(len(orphans)):  # one per round: removing a name rebuilds its statement
+        file = _file(after, settings)
+        found = next(((node, alias) for key, node, alias, used in _single_from_imports(file) if key in orphans and not used), None)
+        if found is None:
+            break
+        after = remove_import_alias(file.module, *found).code
+    return after
+
+
+def _file(text: str, settings: Any) -> Any:
+    from .base import FileContext
+
+    return FileContext("", text, cst.parse_module(text), settings)
+
+
+def _single_from_imports(file: Any) -> Iterator[tuple[tuple[str, str, str], cst.ImportFrom, cst.ImportAlias, bool]]:
+    """((module, name, local name), statement, alias, used?) for each name a
+    module-level `from` import binds, and nothing else binds in the module."""
+    from ._helpers import dotted_name
+
+    for node in walk(file.module):
+        if not isinstance(node, cst.ImportFrom) or isinstance(node.names, cst.ImportStar):
+            continue
+        if not isinstance(file.names.innermost_owner(node), cst.Module):
+            continue
+        module = dotted_name(node.module) if node.module is not None else None
+        source = "." * len(node.relative) + (module or "")
+        for alias in node.names:
+            local = alias.asname.name if alias.asname is not None else alias.name
+            if not isinstance(local, cst.Name) or file.names.binding_count(file.module, local.value) != 1:
+                continue
+            yield (source, dotted_name(alias.name) or "", local.value), node, alias, is_name_used(file, node, local.value)
+
+
 def remove_import_alias(module: cst.Module, import_node: cst.ImportFrom, alias: cst.ImportAlias) -> cst.Module:
     """Drop `alias` from `import_node`, or the whole statement if it was the only name."""
     return module.visit(_AliasRemover(import_node, alias))
@@ -133,11 +174,13 @@ class _AliasRemover(cst.CSTTransformer):
         return updated.with_changes(names=names)
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        body = self._without_statement(original.body, updated.body)
+        body = self._without_statement(original.body, updated.body, self._holds_import)
+        if body is None:  # `if TYPE_CHECKING:` around only this import goes too
+            body = self._without_statement(original.body, updated.body, self._guards_only_import)
         return updated if body is None else updated.with_changes(body=body)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
-        body = self._without_statement(original.body, updated.body)
+        body = self._without_statement(original.body, updated.body, self._holds_import)
         if body is None:
             return updated  # unchanged: returning it as is keeps the rest of the tree from being rebuilt
         if not body:  # an `if TYPE_CHECKING:` block that held only this import
@@ -147,17 +190,29 @@ class _AliasRemover(cst.CSTTransformer):
     def _holds_import(self, statement: cst.BaseStatement) -> bool:
         return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement.body[0] is self.import_node
 
+    def _guards_only_import(self, statement: cst.BaseStatement) -> bool:
+        """A module-level `if ...:` with no `else`, no comments, and only this import inside."""
+        return (
+            isinstance(statement, cst.If)
+            and statement.orelse is None
+            and isinstance(statement.body, cst.IndentedBlock)
+            and len(statement.body.body) == 1
+            and self._holds_import(statement.body.body[0])
+            and not _has_comment(statement)
+        )
+
     def _without_statement(
-        self, original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement]
+        self, original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement], drops: Callable[[cst.BaseStatement], bool]
     ) -> list[cst.BaseStatement] | None:
-        """`updated` without the import's line (its blank lines carried over), or None if it is not here."""
-        if not self.remove_statement or not any(self._holds_import(before) for before in original):
+        """`updated` without the statements `drops` picks out of `original` (their
+        blank lines carried over), or None if there are none here."""
+        if not self.remove_statement or not any(drops(before) for before in original):
             return None
         out: list[cst.BaseStatement] = []
         carried: Sequence[cst.EmptyLine] = ()
         removed_first = False
         for before, statement in zip(original, updated):
-            if self._holds_import(before):
+            if drops(before):
                 carried = [line for line in statement.leading_lines if line.comment is None]
                 removed_first = not out
                 continue
@@ -181,6 +236,10 @@ class _AliasRemover(cst.CSTTransformer):
             # `import x; from y import Z`: drop just the import from the line
             return updated.with_changes(body=[s for s, o in zip(updated.body, original.body) if o is not self.import_node])
         return updated
+
+
+def _has_comment(node: cst.CSTNode) -> bool:
+    return any(isinstance(child, cst.Comment) for child in walk(node))
 
 
 def _without_comment(whitespace: Any) -> Any:
