@@ -287,13 +287,16 @@ def run_history(
         for memo, facts in _pool_map(_blob_index_worker, items, jobs, _init_blob_index_worker, (indexers, settings)):
             facts_of[memo] = [Fact.from_json(raw) for raw in facts]
             cache.store_blob_facts(*memo, facts)
+    by_shape: dict[str, Plan] = {}  # line-free digest -> a plan: prefilters never read lines
     for commit in selected:
         project = EMPTY
         if indexers:
             project = ProjectIndex(
                 fact for path, blob in project_trees[commit.sha] for fact in facts_of[(blob, path, modules[commit.sha][path][0])] or ()
             )
-        plan = Plan.from_settings(settings, project, count_progress=True)
+        shape = digest_of(project.facts, with_lines=False)
+        plan = by_shape[shape].for_project(project) if shape in by_shape else Plan.from_settings(settings, project, count_progress=True)
+        by_shape.setdefault(shape, plan)
         commit_plan[commit.sha] = plans.setdefault(_fingerprint(plan), plan)
 
     # Result keys. HEAD, whose findings the report shows, needs exact keys; the
@@ -356,6 +359,7 @@ def run_history(
     cache.save()
 
     ignores = _PerFileIgnores(settings)
+    shown: dict[tuple[str, str], tuple[list[Finding], dict[str, int]]] = {}  # most files recur in every commit
     for commit in selected:
         plan = commit_plan[commit.sha]
         exact = commit.sha == head
@@ -363,10 +367,11 @@ def run_history(
         totals: dict[str, int] = {}
         for path, blob in trees[commit.sha]:
             key = keys[(blob, path, fingerprint_of[commit.sha], exact)]
-            found, counts = results.get(key) or (cache.results_for(key, path) or [], cache.counts.get(key, {}))
-            if found:
-                found = ignores.filter(root / path, [f.with_path(path) for f in found])
-                findings.extend(found)
+            if (key, path) not in shown:
+                found, counts = results.get(key) or (cache.results_for(key, path) or [], cache.counts.get(key, {}))
+                shown[(key, path)] = (ignores.filter(root / path, [f.with_path(path) for f in found]) if found else [], counts)
+            found, counts = shown[(key, path)]
+            findings.extend(found)
             add_counts(totals, counts)
         findings.sort(key=lambda f: f.sort_key)
         history.results.append(CommitResult(commit, findings, [path for path, _ in trees[commit.sha]], totals, plan.project))

@@ -7,7 +7,7 @@ never pays for it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import Settings
 from .findings import Finding, Location
@@ -40,6 +40,11 @@ class Plan:
 
             progress = compile_prefilter(settings)
         return cls(settings, tuple((r, r.compile_prefilter(settings, project)) for r in enabled), project, progress)
+
+    def for_project(self, project: ProjectIndex) -> Plan:
+        """This plan for an index whose facts differ from its own in line
+        numbers only: no prefilter reads a line, so none is compiled again."""
+        return replace(self, project=project.restricted({kind for rule, _ in self.rules for kind in rule.reads_facts}))
 
     @property
     def uses_index(self) -> bool:
