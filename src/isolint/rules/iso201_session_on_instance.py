@@ -38,7 +38,6 @@ class SessionOnInstance(Rule):
     summary = "A database session is stored on `self`, so every request using the object shares it"
     fix_safety = UNSAFE
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    index_prefilter = re.compile(rb"\bclass\s")
     reads_facts = sessions.CLASS_KINDS
     options = sessions.EVIDENCE_OPTIONS
 
@@ -48,6 +47,12 @@ class SessionOnInstance(Rule):
         # class that stores a session (a subclass reading it).
         storing = word_alternatives((re.escape(n.encode()) for n in project.names("sessions:class-stores-session")), rb"\b")
         return re.compile(alternation(sessions.evidence_alternatives(settings.options_for(cls)), storing))
+
+    @classmethod
+    def compile_index_prefilter(cls, settings: Any) -> re.Pattern[bytes]:
+        # Facts exist for classes with bases and for classes storing a session,
+        # which takes a session word, as this rule's own finding there does.
+        return re.compile(alternation([rb"\bclass\s+[^\s:(]+\s*\("], sessions.evidence_alternatives(settings.options_for(cls))))
 
     @classmethod
     def index(cls, tree: Any, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
