@@ -11,6 +11,10 @@ removed statement, so removal is ours too.
 
 from __future__ import annotations
 
+import ast
+import re
+import warnings
+from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
 
 from .._lazy import cst
@@ -104,6 +108,8 @@ def without_orphaned_imports(before: str, after: str, settings: Any) -> str:
     left unused: names a module-level import binds that `before` reads (or
     exports) and `after` no longer does. A name bound more than once, or by a
     plain `import`, stays: which binding is meant is not ours to decide."""
+    if not _fewer_mentions_of_imported_names(before, after):
+        return after  # the common case, decided without LibCST
     orphans = {key for key, _, _, used in _single_from_imports(_file(before, settings)) if used}
     for _ in range(len(orphans)):  # one per round: removing a name rebuilds its statement
         file = _file(after, settings)
@@ -112,6 +118,23 @@ def without_orphaned_imports(before: str, after: str, settings: Any) -> str:
             break
         after = remove_import_alias(file.module, *found).code
     return after
+
+
+def _fewer_mentions_of_imported_names(before: str, after: str) -> bool:
+    """Whether a name some `from` import in `after` binds occurs fewer times
+    than in `before`: necessary for the edits to have orphaned it."""
+    before_words, after_words = Counter(_WORD.findall(before)), Counter(_WORD.findall(after))
+    dropped = {word for word, count in before_words.items() if count > after_words[word]}
+    if not dropped:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarnings are the check's to report, not ours
+        tree = ast.parse(after)
+    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    return not dropped.isdisjoint(imported)
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _file(text: str, settings: Any) -> Any:
