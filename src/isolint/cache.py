@@ -112,17 +112,18 @@ class Cache:
             self.counts[to] = self.counts[key]
         self._dirty = True
 
-    def blob_key(self, blob: str, index_fingerprint: str) -> str | None:
-        """The result key of a git blob checked before under the same project index."""
-        name = f"{blob}:{index_fingerprint}"
+    def blob_key(self, blob: str, scope: str) -> str | None:
+        """The result key of a git blob checked before in the same scope (the
+        caller's: project index, path, exact or line-free key)."""
+        name = f"{blob}:{scope}"
         self._blobs_used.add(name)
         key = self.blobs.get(name)
         return key if key in self.results else None
 
-    def store_blob(self, blob: str, index_fingerprint: str, key: str) -> None:
+    def store_blob(self, blob: str, scope: str, key: str) -> None:
         if self.file is None:
             return
-        name = f"{blob}:{index_fingerprint}"
+        name = f"{blob}:{scope}"
         self._blobs_used.add(name)
         self.blobs[name] = key
         self._dirty = True

@@ -7,6 +7,7 @@ never pays for it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from .config import Settings
@@ -33,7 +34,7 @@ class Plan:
     @classmethod
     def from_settings(cls, settings: Settings, project: ProjectIndex = EMPTY, *, count_progress: bool = False) -> Plan:
         enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
-        project = project.restricted({kind for rule in enabled for kind in rule.reads_facts})
+        project = project.restricted(_fact_kinds(enabled))
         progress = None
         if count_progress:
             from .progress import compile_prefilter
@@ -44,7 +45,7 @@ class Plan:
     def for_project(self, project: ProjectIndex) -> Plan:
         """This plan for an index whose facts differ from its own in line
         numbers only: no prefilter reads a line, so none is compiled again."""
-        return replace(self, project=project.restricted({kind for rule, _ in self.rules for kind in rule.reads_facts}))
+        return replace(self, project=project.restricted(_fact_kinds(rule for rule, _ in self.rules)))
 
     @property
     def uses_index(self) -> bool:
@@ -58,6 +59,11 @@ class Plan:
     def candidates(self, raw: bytes) -> list[type[Rule]]:
         """The rules whose prefilter matches; none means the file is never parsed."""
         return [rule for rule, prefilter in self.rules if prefilter.search(raw)]
+
+
+def _fact_kinds(rules: Iterable[type[Rule]]) -> set[str]:
+    """The kinds of index facts these rules read: all a plan keeps of the index."""
+    return {kind for rule in rules for kind in rule.reads_facts}
 
 
 def unparsable(path: str, message: str, row: int = 1, column: int = 1) -> Finding:
