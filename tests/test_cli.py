@@ -75,6 +75,13 @@ def test_select_ignore_and_extend_select(in_tmp: Path) -> None:
     assert codes("--select", "ISO101", "--ignore", "ISO1") == {"ISO101"}
 
 
+REFUSED_SIGNATURE = (
+    "from app.state import DeepAgentState\n\n\nclass Agent:\n"
+    "    async def execute(self, state: DeepAgentState, run_id: str) -> None:\n"
+    "        state.result = run_id\n"
+)
+
+
 def test_statistics(in_tmp: Path) -> None:
     write(in_tmp / "a.py", SINGLETON)
     write(in_tmp / "b.py", SINGLETON)
@@ -83,7 +90,7 @@ def test_statistics(in_tmp: Path) -> None:
     assert result.stdout.splitlines() == [
         "2\tISO101\t    singleton-class",  # its fix is unsafe: not applied by plain `isolint fix`
         "1\tISO401\t    legacy-state-import",  # no fix while the import is still used
-        "1\tISO402\t[*] legacy-state-annotation",
+        "1\tISO402\t    legacy-state-annotation",  # unsafe: an annotation is a contract
     ]
     rows = json.loads(run_cli("check", "--statistics", "--output-format", "json").stdout)
     assert rows[0] == {"code": "ISO101", "name": "singleton-class", "count": 2, "fixable": False}
@@ -98,8 +105,18 @@ def test_output_file(in_tmp: Path) -> None:
 
 def test_show_fixes_prints_the_diff(in_tmp: Path) -> None:
     write(in_tmp / "legacy.py", LEGACY_IMPORT)
-    result = run_cli("check", "--show-fixes")
+    result = run_cli("check", "--show-fixes", "--unsafe-fixes")
     assert "+from isolint.runtime import UserExecutionContext" in result.stdout
+
+
+def test_show_fixes_says_which_fixes_the_verification_gate_refuses(in_tmp: Path) -> None:
+    write(in_tmp / "agent.py", REFUSED_SIGNATURE)
+    result = run_cli("check", "--show-fixes", "--unsafe-fixes", "--select", "ISO405")
+    assert (
+        "Fix for ISO405 at agent.py:5: Take `context: UserExecutionContext` and read `context.run_id`; import it from "
+        "`isolint.runtime`\nrefused, it would break the program: agent.py:5: `execute` would write to the frozen "
+        "`UserExecutionContext`\n"
+    ) in result.stdout
 
 
 def test_version() -> None:

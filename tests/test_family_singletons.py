@@ -179,13 +179,13 @@ def test_cache_decorators_resolve_through_aliases_only_to_functools(tmp_path: Pa
 def test_every_fix_in_a_file_lands_in_one_run(tmp_path: Path) -> None:
     target = write(
         tmp_path / "services.py",
-        "from functools import lru_cache\n\n_bridge = None\n\n\n"
-        "class Registry:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n"
+        "from functools import lru_cache\n\nfrom isolint.runtime import AgentClassRegistry\n\n_bridge = None\n\n\n"
+        "class PlannerAgent:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n"
         "        if cls._instance is None:\n            cls._instance = cls()\n        return cls._instance\n\n\n"
-        "def get_bridge():\n    global _bridge\n    if _bridge is None:\n        _bridge = Bridge()\n    return _bridge\n\n\n"
-        "@lru_cache\ndef get_tracker():\n    return Tracker()\n\n\n"
-        "@lru_cache\ndef get_monitor():\n    return Monitor()\n\n\n"
-        "def setup(registry):\n    registry.register('triage', TriageAgent())\n",
+        "def get_bridge():\n    global _bridge\n    if _bridge is None:\n        _bridge = BridgeAgent()\n    return _bridge\n\n\n"
+        "@lru_cache\ndef get_tracker():\n    return RunHistory()\n\n\n"
+        "@lru_cache\ndef get_monitor():\n    return ConversationMemory()\n\n\n"
+        "def setup(registry: AgentClassRegistry):\n    registry.register('triage', TriageAgent())\n",
     )
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO1", str(target))
     fixed = target.read_text()

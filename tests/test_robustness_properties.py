@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import tempfile
 from pathlib import Path
 
 import hypothesmith
@@ -25,11 +26,10 @@ from hypothesis import HealthCheck, assume, event, given, seed, settings
 from hypothesis import strategies as st
 
 from isolint.config import load_settings
-from isolint.engine import fix_text
 from isolint.index import ProjectIndex, index_source
 from isolint.plan import Plan, check_bytes
 from isolint.rules import ALL_RULES
-from isolint.source import decode
+from isolint.runner import run_fix
 from tests.robustness_snippets import (
     ALL_MODULE_SNIPPETS,
     BODY_SNIPPETS,
@@ -79,9 +79,16 @@ def plan_for(raw: bytes) -> Plan:
 
 
 def fix(text: str) -> tuple[str, int]:
-    raw = text.encode("utf-8")
-    outcome = fix_text(decode(raw), PATH, plan_for(raw), unsafe=True, module_name=MODULE)
-    return outcome.text, outcome.applied
+    """`isolint fix --unsafe-fixes` on a one-file project holding `text`: the whole
+    pipeline, verification gate included, as a user runs it."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        (root / "app").mkdir()
+        (root / "app" / "__init__.py").write_text("")
+        target = root / PATH
+        target.write_bytes(text.encode("utf-8"))
+        result = run_fix([target], SETTINGS, jobs=1, unsafe=True, use_cache=False)
+        return target.read_bytes().decode("utf-8"), result.applied
 
 
 def assert_robust(text: str) -> None:

@@ -1,6 +1,8 @@
 """Every rule against its fixtures: exactly the marked lines are reported,
-and where a `.fixed.py` exists, `fix --unsafe-fixes` produces exactly it,
-parses, and is stable on a second run."""
+where a `.fixed.py` exists, `fix --unsafe-fixes` produces exactly it,
+parses, and is stable on a second run, and where a `.refused.txt` exists,
+the verification gate refuses the fixes with exactly those reasons and
+leaves the file as it was."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ MARKER = re.compile(r"#\s*expect:\s*(?P<codes>ISO\d{3}(?:\s*,\s*ISO\d{3})*)")
 
 CASES = sorted(p for p in RULE_FIXTURES.glob("ISO*/*.py") if not p.name.endswith(".fixed.py"))
 FIX_CASES = [p for p in CASES if p.with_name(p.stem + ".fixed.py").exists()]
+REFUSED_CASES = [p for p in CASES if p.with_name(p.stem + ".refused.txt").exists()]
 
 
 def _id(path: Path) -> str:
@@ -69,3 +72,18 @@ def test_fix_output_is_exact_parseable_and_idempotent(case: Path, tmp_path: Path
     again = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", code, "--check", str(target))
     assert again.exit_code == 0, again.stdout + again.stderr
     assert target.read_text(encoding="utf-8") == fixed
+
+
+@pytest.mark.parametrize("case", REFUSED_CASES, ids=_id)
+def test_refused_fixes_leave_the_file_and_say_why(case: Path, tmp_path: Path) -> None:
+    code = case.parent.name
+    target = tmp_path / case.name
+    shutil.copyfile(case, target)
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", code, str(target))
+    assert target.read_text(encoding="utf-8") == case.read_text(encoding="utf-8")
+    refusals = [line for line in result.stderr.replace(f"{tmp_path}/", "").splitlines() if line.startswith(("Refused", "  "))]
+    assert "\n".join(refusals) + "\n" == case.with_name(case.stem + ".refused.txt").read_text(encoding="utf-8")
+
+
+def test_fixture_cases_with_a_fix_or_a_refusal_have_one_not_both() -> None:
+    assert not set(FIX_CASES) & set(REFUSED_CASES)

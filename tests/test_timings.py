@@ -97,10 +97,10 @@ def test_statistics_json_with_timings(in_tmp: Path) -> None:
 
 def test_fix_timings_show_the_fix_phase(in_tmp: Path) -> None:
     write(in_tmp / "legacy.py", LEGACY)
-    result = run_cli("fix", "--timings", "--jobs", "1", "--output-format", "json")
+    result = run_cli("fix", "--unsafe-fixes", "--timings", "--jobs", "1", "--output-format", "json")
     json.loads(result.stdout)
     driver = parse(result.stderr)["Driver phases"]
-    assert {"check", "fix", "recheck", "output"} <= set(driver)
+    assert {"check", "fix", "verify", "recheck", "output"} <= set(driver)
     diff = run_cli("fix", "--diff", "--timings", "--jobs", "1")
     assert "fix" in parse(diff.stderr)["Driver phases"]
 

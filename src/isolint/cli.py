@@ -12,13 +12,16 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import click
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
 from .rules import ALL_RULES, FAMILIES, lookup
+
+if TYPE_CHECKING:
+    from .transaction import Refusal
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit")
 REPORT_FORMATS = ("text", "markdown", "json", "html", "csv")  # isolint.report.REPORT_FORMATS, without importing it
@@ -157,7 +160,11 @@ def check(
         text = render(findings, output_format)
         if output_format in TEXT_FORMATS:
             if show_fixes:
-                text += _fix_previews(findings, unsafe_fixes)
+                from .runner import run_fix
+
+                # The verification gate decides which previews would really be applied.
+                gated = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode="check", use_cache=not no_cache, force_exclude=force_exclude)
+                text += _fix_previews(findings, unsafe_fixes, gated.refusals)
             text += ("\n" if findings else "") + summary(findings) + baseline_note
             baseline_note = ""
     _emit(text, output_file)
@@ -340,18 +347,23 @@ def _baseline_section(known: Any, comparison: Any) -> dict[str, Any]:
     }
 
 
-def _fix_previews(findings: Sequence[Any], unsafe: bool) -> str:
+def _fix_previews(findings: Sequence[Any], unsafe: bool, refusals: Sequence[Refusal]) -> str:
     from .findings import SAFE
     from .fixes import apply_fixes, unified_diff
     from .source import decode, read_bytes
 
+    refused = {(r.path, r.code): r.violation.describe() for r in reversed(refusals)}
     chunks = []
     for finding in findings:
         if finding.fix is None or not (unsafe or finding.fix.applicability == SAFE):
             continue
+        label = f"{finding.code} at {finding.path}:{finding.location.row}: {finding.fix.message}"
+        reason = refused.get((finding.path, finding.code))
+        if reason is not None:
+            chunks.append(f"Fix for {label}\nrefused, it would break the program: {reason}\n")
+            continue
         text = decode(read_bytes(Path(finding.path))).text
         new_text, _ = apply_fixes(text, [finding.fix])
-        label = f"{finding.code} at {finding.path}:{finding.location.row}: {finding.fix.message}"
         chunks.append(f"Fix for {label}\n{unified_diff(finding.path, text, new_text)}")
     return ("\n" + "\n".join(chunks)) if chunks else ""
 
@@ -401,6 +413,7 @@ def fix(
 
     for failed in (f for f in result.fixed_files if f.error):
         click.echo(f"warning: {failed.path}: {failed.error}", err=True)
+    _show_refusals(result.refusals)
     changed = [f for f in result.fixed_files if f.applied]
     if mode != "write":
         if mode == "diff":
@@ -424,6 +437,20 @@ def fix(
         click.echo(report, nl=False)
         click.echo(line + ".", err=True)
     return done(EXIT_FINDINGS if remaining else EXIT_CLEAN)
+
+
+def _show_refusals(refusals: Sequence[Refusal]) -> None:
+    """Each fix group the verification gate refused, and why; the findings stay as manual work."""
+    if not refusals:
+        return
+    groups = sorted({(r.path, r.code) for r in refusals})
+    click.echo(
+        f"Refused {len(groups)} fix group{'s' if len(groups) != 1 else ''} that would break the program "
+        "(their findings remain, as manual work):",
+        err=True,
+    )
+    for refusal in refusals:
+        click.echo(f"  {refusal.describe()}", err=True)
 
 
 @cli.command()

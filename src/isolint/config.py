@@ -51,8 +51,17 @@ LEGACY_STATE_OPTIONS = (
     ),
     Option("allow-in", "list[str]", [], "Gitignore-style paths where references are intentional (an adapter)."),
 )
+SINGLETONS_OPTIONS = (
+    Option(
+        "per-request-classes",
+        "list[str]",
+        ["*Agent", "*State", "*Conversation", "*Memory", "*History"],
+        "Globs for classes that hold per-user or per-run state: the singleton fixes (ISO101, ISO102, ISO105) make "
+        "them per call. Any other class is process-wide infrastructure and gets a manual hint instead.",
+    ),
+)
 # Tables shared by a family of rules: [tool.isolint.<name>]
-SECTIONS = {"legacy-state": LEGACY_STATE_OPTIONS}
+SECTIONS = {"legacy-state": LEGACY_STATE_OPTIONS, "singletons": SINGLETONS_OPTIONS}
 TABLE_KEYS = ("rules", *SECTIONS)
 
 DEFAULT_EXCLUDE = (
@@ -91,6 +100,10 @@ class Settings:
     @property
     def legacy_state(self) -> Mapping[str, Any]:
         return self.sections["legacy-state"]
+
+    @property
+    def singletons(self) -> Mapping[str, Any]:
+        return self.sections["singletons"]
 
     @property
     def context_module(self) -> str:

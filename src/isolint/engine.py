@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -313,6 +313,7 @@ class FixOutcome:
     applied: int
     findings: list[Finding]
     converged: bool = True
+    codes: frozenset[str] = frozenset()  # the rules whose fixes went in
 
 
 def _tidy(original: str, fixed: str, findings: list[Finding], lint: Callable[[str], list[Finding]], settings: Settings) -> tuple[str, list[Finding]]:
@@ -331,24 +332,42 @@ def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, modu
     """Apply fixes until none applies (at most MAX_FIX_PASSES rounds).
 
     Each round re-parses the result, so every accepted round parses; the last
-    round's findings are what remains.
+    round's findings are what remains. A fix from this run is never evidence
+    for another: a rule that trusts context annotations gets a fix applied in
+    a later round only for a finding the first round already offered one for
+    (an overlapping edit held it back), so a parameter annotated with the
+    context in round one is not taken as proof that its value is a context.
     """
     def lint(text: str) -> list[Finding]:
         rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
         return lint_text(text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project)
 
+    def eligible(finding: Finding) -> bool:
+        return finding.fix is not None and (unsafe or finding.fix.applicability == SAFE)
+
+    def offered_first(finding: Finding) -> bool:
+        return not trusting[finding.code] or offered[(finding.code, finding.snippet)] > 0
+
     text = source.text
     applied = 0
+    codes: set[str] = set()
     findings = lint(text)
+    offered = Counter((f.code, f.snippet) for f in findings if eligible(f))
+    trusting = {rule.code: rule.trusts_context_annotations for rule, _ in plan.rules}
+    trusting = defaultdict(bool, trusting)
     for _ in range(MAX_FIX_PASSES):
-        fixes = [f.fix for f in findings if f.fix and (unsafe or f.fix.applicability == SAFE)]
-        if not fixes:
+        chosen = [f for f in findings if eligible(f) and offered_first(f)]
+        if not chosen:
             if applied:
                 text, findings = _tidy(source.text, text, findings, lint, plan.settings)
-            return FixOutcome(text, applied, findings)
-        new_text, count = apply_fixes(text, fixes)
+            return FixOutcome(text, applied, findings, codes=frozenset(codes))
+        new_text, accepted = apply_fixes(text, [f.fix for f in chosen if f.fix is not None])
         new_findings = lint(new_text)
         if any(f.code == UNPARSABLE.code for f in new_findings):
-            return FixOutcome(text, applied, findings, converged=False)  # never write a broken file
-        text, findings, applied = new_text, new_findings, applied + count
-    return FixOutcome(text, applied, findings, converged=False)
+            return FixOutcome(text, applied, findings, converged=False, codes=frozenset(codes))  # never write a broken file
+        for finding in chosen:
+            if finding.fix in accepted:
+                offered[(finding.code, finding.snippet)] -= 1
+                codes.add(finding.code)
+        text, findings, applied = new_text, new_findings, applied + len(accepted)
+    return FixOutcome(text, applied, findings, converged=False, codes=frozenset(codes))

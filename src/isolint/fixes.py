@@ -78,17 +78,17 @@ def _span(starts: list[int], edit: Edit) -> tuple[int, int]:
     )
 
 
-def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
+def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, list[Fix]]:
     """Apply every fix whose edits do not overlap an earlier one.
 
-    Returns the new text and how many fixes went in; the caller re-lints and
+    Returns the new text and the fixes that went in; the caller re-lints and
     calls again for the rest, as ruff does.
     """
     starts = line_starts(text)
     taken: list[tuple[int, int]] = []
     accepted: list[tuple[int, int, str]] = []
     groups: set[str] = set()
-    applied = 0
+    applied: list[Fix] = []
     ordered = sorted(fixes, key=lambda fix: min(_span(starts, e) for e in fix.edits))
     for fix in ordered:
         spans = [(*_span(starts, edit), edit.content) for edit in fix.edits]
@@ -100,7 +100,7 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
             groups.add(fix.isolation)
         taken.extend((start, end) for start, end, _ in spans)
         accepted.extend(spans)
-        applied += 1
+        applied.append(fix)
     for start, end, content in sorted(accepted, reverse=True):
         text = text[:start] + content + text[end:]
     return text, applied

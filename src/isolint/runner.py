@@ -11,21 +11,25 @@ import heapq
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import click
 import pathspec
 
 from . import timing
 from .cache import Cache, content_hash, stat_signature
-from .index import EMPTY, Fact, ProjectIndex, index_file, module_name_for
+from .index import EMPTY, Fact, NameMatcher, ProjectIndex, index_file, module_name_for
 from .config import Settings, matches_any
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, StaleFileError, decode, read_bytes, write_atomic
+from .verify import ModuleSource, Vocabulary
+
+if TYPE_CHECKING:
+    from .transaction import ComputedFix, Refusal
 
 INLINE_LIMIT = 24  # below this many files to work on, forking workers costs more than it saves
 PROGRESS_MIN_FILES = 200
@@ -74,6 +78,7 @@ class FixResult:
     fixed_files: list[FileFix]
     stats: Stats
     warnings: list[str]
+    refusals: list[Refusal] = field(default_factory=list)  # fix groups the verification gate refused
 
     @property
     def applied(self) -> int:
@@ -155,38 +160,36 @@ def check_counted(raw: bytes, shown: str, plan: Plan, module_name: str, is_packa
     return findings, parsed, counts
 
 
-def _fix_worker(item: tuple[int, str, str, bool, str]) -> tuple[int, list[Finding], FileFix]:
-    """(index, the file's findings after its fixes, what was done)."""
-    index, shown, real, unsafe, mode = item
+FixJob = tuple[int, str, str, bool, frozenset[str]]  # (index, shown path, real path, unsafe?, refused codes)
+
+
+def _fix_worker(item: FixJob) -> tuple[int, "ComputedFix | None", list[Finding]]:
+    """(index, the file's fixes computed but not written, or None when it
+    cannot be read, and the findings for an unreadable file)."""
+    index, shown, real, unsafe, refused = item
     from .engine import fix_text
+    from .transaction import ComputedFix
 
     plan: Plan = _worker_state["plan"]
+    fixing = plan
+    if refused:
+        fixing = replace(plan, rules=tuple((rule, prefilter) for rule, prefilter in plan.rules if rule.code not in refused))
     path = Path(real)
     try:
         raw = read_bytes(path)
         source = decode(raw)
     except SourceError as exc:
-        return index, [unparsable(shown, str(exc))], FileFix(shown, 0)
+        return index, None, [unparsable(shown, str(exc))]
     module_name, is_package = _module_of(path)
-    outcome = fix_text(source, shown, plan, unsafe=unsafe, module_name=module_name, is_package=is_package)
-    result = FileFix(shown, outcome.applied)
-    if not outcome.converged:
-        result.error = "fixes did not settle; left what parsed and stopped"
-    if outcome.applied == 0 or mode == "check":
-        return index, outcome.findings, result
-    if mode == "diff":
-        from .fixes import unified_diff
-
-        result.diff = unified_diff(shown, source.text, outcome.text)
-        return index, outcome.findings, result
-    try:
-        write_atomic(path, source.encode(outcome.text), expected=raw)
-    except (StaleFileError, OSError) as exc:
-        result.error = str(exc)
-        result.applied = 0
-        findings, _ = check_bytes(raw, shown, plan, module_name=module_name, is_package=is_package)
-        return index, findings, result
-    return index, outcome.findings, result
+    outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module_name, is_package=is_package)
+    findings = outcome.findings
+    if refused:  # the refused rules' findings remain: lint the result with every rule
+        findings, _ = check_bytes(source.encode(outcome.text), shown, plan, module_name=module_name, is_package=is_package)
+    error = None if outcome.converged else "fixes did not settle; left what parsed and stopped"
+    computed = ComputedFix(
+        shown, module_name, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings), error
+    )
+    return index, computed, []
 
 
 def _workers(jobs: int, items: int) -> int:
@@ -435,37 +438,116 @@ def run_fix(
     use_cache: bool = True,
     force_exclude: bool = False,
 ) -> FixResult:
+    """Compute every file's fixes, verify the project as a whole and refuse the
+    groups that would break it (transaction.py), then write, diff or count."""
+    from .transaction import carried_over, mark_refused, settle
+
     checked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
     fixable_paths = {
         f.path for f in checked.findings if f.fix is not None and (unsafe or f.fix.applicability == SAFE)
     }
     files = checked.files
-    work = [
-        (index, str(f.path), str(f.real_path), unsafe, mode)
-        for index, f in enumerate(files)
-        if str(f.path) in fixable_paths
-    ]
+    by_shown = {str(f.path): index for index, f in enumerate(files)}
     plan = checked.plan
     ignores = _PerFileIgnores(settings)
-    remaining = [f for f in checked.findings if f.path not in fixable_paths]
-    fixed_files = []
+
+    def compute(refused: Mapping[str, frozenset[str]]) -> dict[str, ComputedFix]:
+        work = [(by_shown[shown], shown, str(files[by_shown[shown]].real_path), unsafe, codes) for shown, codes in refused.items()]
+        done: dict[str, ComputedFix] = {}
+        for index, computed, unreadable in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
+            if computed is None:
+                failed[str(files[index].path)] = unreadable
+            else:
+                done[computed.path] = computed
+        return done
+
+    failed: dict[str, list[Finding]] = {}
     start = time.perf_counter()
-    for index, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
-        remaining.extend(ignores.filter(files[index].real_path, findings))
-        if file_fix.applied or file_fix.error:
-            fixed_files.append(file_fix)
+    computed = compute({shown: frozenset() for shown in sorted(fixable_paths)})
     checked.stats.timings["fix"] = time.perf_counter() - start
-    fixed_files.sort(key=lambda f: f.path)
-    if mode == "write" and any(f.applied for f in fixed_files):
+    start = time.perf_counter()
+    refusals = settle(computed, compute, _project_reader(files, computed), _vocabulary(settings))
+    checked.stats.timings["verify"] = time.perf_counter() - start
+
+    fixed_files = []
+    after: list[Finding] = [f for f in checked.findings if f.path not in fixable_paths]
+    for shown in sorted(failed):
+        after.extend(failed[shown])
+    texts: dict[str, tuple[str, str]] = {}
+    for shown, fix in sorted(computed.items()):
+        result = FileFix(shown, fix.applied if fix.changed else 0, error=fix.error)
+        findings = list(fix.findings)
+        if fix.changed:
+            texts[shown] = (fix.source.text, fix.text)
+            if mode == "diff":
+                from .fixes import unified_diff
+
+                result.diff = unified_diff(shown, fix.source.text, fix.text)
+            elif mode == "write":
+                try:
+                    write_atomic(files[by_shown[shown]].real_path, fix.source.encode(fix.text), expected=fix.raw)
+                except (StaleFileError, OSError) as exc:
+                    result.error, result.applied = str(exc), 0
+                    del texts[shown]
+                    findings, _ = check_bytes(fix.raw, shown, plan, module_name=fix.module, is_package=fix.is_package)
+        after.extend(ignores.filter(files[by_shown[shown]].real_path, findings))
+        if result.applied or result.error:
+            fixed_files.append(result)
+    if mode == "write" and texts:
         # What the fixes wrote can change other files' findings (a singleton
         # removed, a signature rewritten), so what remains comes from a check
         # against the new project index; unchanged files are cache hits.
         start = time.perf_counter()
         rechecked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
         checked.stats.timings["recheck"] = time.perf_counter() - start
-        return FixResult(rechecked.findings, fixed_files, checked.stats, checked.warnings)
+        after = rechecked.findings
+    remaining = mark_refused(after, refusals)
+    def fixed(finding: Finding) -> bool:
+        fix = computed.get(finding.path)
+        eligible = finding.fix is not None and (unsafe or finding.fix.applicability == SAFE)
+        return eligible and finding.path in texts and fix is not None and finding.code in fix.codes
+
+    remaining += carried_over(checked.findings, remaining, texts, fixed)
     remaining.sort(key=lambda f: f.sort_key)
-    return FixResult(remaining, fixed_files, checked.stats, checked.warnings)
+    return FixResult(remaining, fixed_files, checked.stats, checked.warnings, refusals)
+
+
+def _vocabulary(settings: Settings) -> Vocabulary:
+    from .rules import BY_CODE
+
+    attribute_rule = BY_CODE["ISO404"]
+    defaults = {option.name: option.default for option in attribute_rule.options}
+    options = {**defaults, **settings.options_for(attribute_rule)}
+    return Vocabulary(
+        settings.context_name,
+        frozenset(settings.legacy_state["classes"]),
+        frozenset(settings.context_params),
+        frozenset({*options["context-fields"], *options["context-methods"]}),
+    )
+
+
+def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]) -> Callable[[frozenset[str]], Iterator[ModuleSource]]:
+    """The verifier's view of the files the fixes did not change: those whose
+    text mentions one of the names it asks for."""
+
+    def read(names: frozenset[str]) -> Iterator[ModuleSource]:
+        matcher = NameMatcher(names)
+        for file in files:
+            shown = str(file.path)
+            fix = computed.get(shown)
+            if fix is not None and fix.changed:
+                continue
+            try:
+                raw = read_bytes(file.real_path)
+                if not matcher.found(raw):
+                    continue
+                text = decode(raw).text
+            except SourceError:
+                continue
+            module, is_package = _module_of(file.real_path)
+            yield ModuleSource(shown, module, is_package, text)
+
+    return read
 
 
 def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_exclude: bool) -> tuple[int, list[Finding], list[str]]:

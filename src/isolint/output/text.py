@@ -120,10 +120,11 @@ DRIVER_PHASES = (
     ("cache", "cache lookup"),
     ("check", "check"),
     ("fix", "fix"),
+    ("verify", "verify"),
     ("recheck", "recheck"),
     ("output", "output"),
 )
-ALWAYS_SHOWN = ("discover", "index", "cache", "check", "output")  # fix and recheck: only when they ran
+ALWAYS_SHOWN = ("discover", "index", "cache", "check", "output")  # fix, verify and recheck: only when they ran
 
 
 def timings_text(stats: Stats, *, total: float | None = None) -> str:

@@ -123,6 +123,9 @@ REGISTRY_CALLS = ("scoped_session", "async_scoped_session")
 NEVER_SESSION_CALLS = (
     "relationship", "backref", "mapped_column", "Column", "column_property", "synonym",
     "association_proxy", "deferred", "*engine*", "*Engine*", "*sessionmaker*",
+    # Calls that build or look up a session *factory* (`get_session_factory()`,
+    # `make_factory()`): calling their result makes the session.
+    "get_*factory", "make_*factory", "create_*factory", "build_*factory", "new_*factory", "*_maker",
 )
 NEVER_SESSION_TYPES = ("Mapped", "*Engine*", "*sessionmaker*", "*Sessionmaker*", "*Factory*", "Callable")
 BUILTIN_TYPES = ("int", "str", "float", "bool", "bytes", "dict", "list", "set", "tuple", "frozenset", "object")

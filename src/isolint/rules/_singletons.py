@@ -303,6 +303,47 @@ BUILTIN_CONSTANTS = frozenset(
 )
 
 
+# --- which singletons may become per call -----------------------------------------
+
+# Attributes that mark an instance as holding one user's or one run's data.
+PER_RUN_ATTRIBUTES = frozenset({"user_id", "thread_id", "chat_thread_id", "run_id", "request_id"})
+
+
+def holds_per_request_state(class_name: str | None, settings: Any, class_node: Any = None) -> bool:
+    """Whether a singleton of this class holds per-user state (an agent, a
+    conversation), so one object per call is the fix; otherwise it is
+    process-wide infrastructure (a registry, a connection manager, a limiter,
+    a breaker, a pool, a locator, config), whose one object is its point."""
+    if class_name is None:
+        return False
+    if any(fnmatchcase(class_name, pattern) for pattern in settings.singletons["per-request-classes"]):
+        return True
+    if class_node is None:
+        return False
+    return any(
+        isinstance(node, cst.Attribute) and node.attr.value in PER_RUN_ATTRIBUTES and isinstance(node.value, cst.Name)
+        and node.value.value == "self"
+        for node in walk(class_node)
+    )
+
+
+def module_class(module: Any, name: str | None) -> Any:
+    """The module-level class `name` defined in this module, if any."""
+    return next((s for s in module.body if isinstance(s, cst.ClassDef) and s.name.value == name), None)
+
+
+def infrastructure_hint(class_name: str | None) -> str:
+    what = f"`{class_name}`" if class_name else "The object"
+    return (
+        f"{what} looks like process-wide infrastructure (a registry, manager, limiter, breaker, pool, client or "
+        "config): one shared object is its point, and one per call would split its state between callers (an "
+        "acquire on one limiter, the release on another). No automatic fix: create it once at application start-up "
+        "(the lifespan), keep it in app state and pass it in (dependency injection), and keep per-user data out "
+        "of it. If it does hold per-user state, add the class to `per-request-classes` in "
+        "`[tool.isolint.singletons]` and the fix makes it per call."
+    )
+
+
 # --- LibCST helpers -----------------------------------------------------------
 
 def none_checked(test: cst.BaseExpression) -> cst.BaseExpression | None:

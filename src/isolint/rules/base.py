@@ -187,6 +187,11 @@ class Rule:
     # ...and the kinds of facts its findings depend on: all it sees of
     # `self.file.project`, so a file's cached results follow only those.
     reads_facts: ClassVar[tuple[str, ...]] = ()
+    # Fixes that take a parameter annotated with the context class as proof
+    # that its value is a context. `isolint fix` applies them only where the
+    # original text offered them, never because another fix of the same run
+    # annotated something with the context class.
+    trusts_context_annotations: ClassVar[bool] = False
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:

@@ -63,9 +63,13 @@ class SingletonClass(Rule):
             reasons.append(f"caches its instance in `{attribute}` (via `{method.name.value}`)")
         if not reasons:
             return
+        message = f"`{node.name.value}` {' and '.join(reasons)}, so every request shares one object and its state"
+        if not _singletons.holds_per_request_state(node.name.value, self.settings, node):
+            self.report(node.name, message, manual=_singletons.infrastructure_hint(node.name.value))
+            return
         self.report(
             node.name,
-            f"`{node.name.value}` {' and '.join(reasons)}, so every request shares one object and its state",
+            message,
             fix=self._fix(node, singleton_decorator, metaclass, caching),
             manual=(
                 "Register the class once with `AgentClassRegistry.register(...)` and create a fresh "

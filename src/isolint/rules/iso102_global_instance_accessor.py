@@ -80,10 +80,16 @@ class GlobalInstanceAccessor(Rule):
     def _report_accessor(self, node: cst.FunctionDef, name: str, value: cst.BaseExpression) -> None:
         created = last_name(value.func) if isinstance(value, cst.Call) else None
         what = f"one `{created}`" if created else "one object"
+        message = (
+            f"`{node.name.value}()` lazily creates {what} in the module global `{name}` and returns it to every "
+            "caller, so all requests share it and its state"
+        )
+        if not _singletons.holds_per_request_state(created, self.settings, _singletons.module_class(self.file.module, created)):
+            self.report(node.name, message, manual=_singletons.infrastructure_hint(created))
+            return
         self.report(
             node.name,
-            f"`{node.name.value}()` lazily creates {what} in the module global `{name}` and returns it to every "
-            "caller, so all requests share it and its state",
+            message,
             fix=self._fix(node, name),
             manual=(
                 "If it holds no user state, create it once at startup and keep it in app state; otherwise create it "

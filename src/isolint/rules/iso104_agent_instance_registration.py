@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from .._lazy import cst
-from ..findings import SAFE, UNSAFE
+from ..findings import UNSAFE
 from ..traversal import walk
 from ._helpers import (
     alternation,
@@ -24,7 +24,7 @@ class AgentInstanceRegistration(Rule):
     name = "agent-instance-registration"
     family = "singletons"
     summary = "A registry holds agent instances, so every request runs the same agent objects"
-    fix_safety = UNSAFE  # safe when the registry is known to take factories
+    fix_safety = UNSAFE  # offered only where the registry is known to take factories
     prefilter = re.compile(rb"(?!)")  # built from `agent-classes` by compile_prefilter
     options = (
         Option("agent-classes", "list[str]", ["*Agent"], "Globs for agent class names."),
@@ -39,7 +39,7 @@ class AgentInstanceRegistration(Rule):
             "factory-registries",
             "list[str]",
             ["isolint.runtime.AgentClassRegistry", "isolint.runtime.registry.AgentClassRegistry"],
-            "Registry classes (qualified, or bare class names) whose factory method is known to exist: the fix is safe for them.",
+            "Registry classes (qualified, or bare class names) known to have the factory method: the fix is offered only for them.",
         ),
     )
 
@@ -69,7 +69,8 @@ class AgentInstanceRegistration(Rule):
                     "Register a factory instead: `registry.register_factory(name, lambda context: "
                     f"{agent}(...))`, built per request inside `user_execution_scope(...)`. Arguments that are "
                     "themselves shared (a module-level session, a client) should come from `context` "
-                    "(e.g. `context.db_session`)."
+                    "(e.g. `context.db_session`). `isolint fix` makes this change only on a registry known to have "
+                    "that method (`factory-registries`)."
                 ),
             )
             return
@@ -140,6 +141,8 @@ class AgentInstanceRegistration(Rule):
     ) -> FixSpec | None:
         if not isinstance(call.func, cst.Attribute) or self._uses_loop_variable(construction):
             return None  # a bare register function, or a lambda would capture the loop's last value
+        if not self._registry_takes_factories(call.func.value):
+            return None  # calling a method the registry may not have would break start-up
         factory = cst.Lambda(params=cst.Parameters(params=[cst.Param(cst.Name("context"))]), body=construction)
         method = self.options["factory-method"]
         new_call = call.with_changes(
@@ -157,10 +160,10 @@ class AgentInstanceRegistration(Rule):
                 binding: cst.RemoveFromParent(),
                 line: line.deep_replace(call, new_call).with_changes(leading_lines=[*line.leading_lines, *comments]),
             }
-        safe = self._registry_takes_factories(call.func.value)
+        # Unsafe even then: the constructor's arguments are evaluated per request instead of once.
         return FixSpec(
             f"Register a factory: `{method}(name, lambda context: {last_name(construction.func)}(...))`",
-            SAFE if safe else UNSAFE,
+            UNSAFE,
             replace=replace,
         )
 

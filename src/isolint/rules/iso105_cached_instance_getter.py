@@ -51,10 +51,17 @@ class CachedInstanceGetter(Rule):
             return
         built = last_name(constructed.func) or "object"
         spelled = dotted_name(_decorator_expression(decorator)) or "lru_cache"
+        message = (
+            f"`{node.name.value}()` is cached with `@{spelled}`, so the `{built}` it builds is created once and "
+            "shared by every request"
+        )
+        local = _singletons.module_class(self.file.module, built)
+        if not _singletons.holds_per_request_state(last_name(constructed.func), self.settings, local):
+            self.report(node.name, message, manual=_singletons.infrastructure_hint(last_name(constructed.func)))
+            return
         self.report(
             node.name,
-            f"`{node.name.value}()` is cached with `@{spelled}`, so the `{built}` it builds is created once and "
-            "shared by every request",
+            message,
             fix=FixSpec(f"Remove `@{spelled}` from `{node.name.value}()`", UNSAFE, transform=self._remover(node, decorator), isolation="imports"),
             manual=(
                 "If the object holds no user state, create it once at startup and keep it in app state; otherwise "

@@ -37,6 +37,7 @@ class SessionOnInstance(Rule):
     family = "sessions"
     summary = "A database session is stored on `self`, so every request using the object shares it"
     fix_safety = UNSAFE
+    trusts_context_annotations = True
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
     reads_facts = sessions.CLASS_KINDS
     options = sessions.EVIDENCE_OPTIONS

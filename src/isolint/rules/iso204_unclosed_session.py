@@ -6,16 +6,20 @@ import re
 from typing import Any
 
 from .._lazy import cst
-from ..findings import SAFE
+from ..findings import SAFE, UNSAFE
 from ..traversal import walk
 from . import _sessions as sessions
 from ._helpers import (
     alternation,
     dotted_name,
     glob_to_bytes_regex,
+    matches_patterns,
     unanchored_alternatives,
 )
 from .base import FixSpec, Rule
+
+# Names an author gives a session *factory*, not a session.
+FACTORY_NAMES = ("*factory", "*Factory", "*maker", "*Maker")
 
 # Calls that take ownership of what they are given (contextlib.ExitStack and friends).
 OWNING_CALLS = ("enter_context", "enter_async_context", "push_async_callback", "callback", "push", "closing", "aclosing")
@@ -29,7 +33,7 @@ class UnclosedSession(Rule):
     name = "unclosed-session"
     family = "sessions"
     summary = "A session created in a function is never closed, so its connection and transaction outlive the request"
-    fix_safety = SAFE
+    fix_safety = UNSAFE  # safe when nothing computed from the session leaves the block
     prefilter = re.compile(rb"(?!)")  # built from the factories by compile_prefilter
     options = (sessions.SESSION_FACTORIES,)
 
@@ -56,8 +60,8 @@ class UnclosedSession(Rule):
         if callee is None or sessions.call_evidence(callee, self.evidence.qualify(callee), self.evidence.makers, self.evidence.options).verdict != sessions.SESSION:
             return
         name = node.targets[0].target.value
-        if _is_released(function, name):
-            return
+        if matches_patterns(name, FACTORY_NAMES) or _is_released(function, name):
+            return  # named as a factory: calling it makes the session (a `with` on it would raise TypeError)
         self.report(
             call,
             f"the session `{name}` from `{callee}()` is never closed on every path; its connection and open "
@@ -104,9 +108,16 @@ class UnclosedSession(Rule):
         )
         new_body = [*statements[:start], with_statement, *statements[end + 1 :]]
         keyword = "async with" if asynchronous else "with"
+        # A value returned or yielded from inside the block outlives the session:
+        # an ORM object's lazy attributes then fail to load (DetachedInstanceError).
+        escapes = any(
+            isinstance(n, (cst.Return, cst.Yield)) and n.value is not None and not _is_constant(n.value)
+            for statement in moved
+            for n in walk(statement)
+        )
         return FixSpec(
             f"Open the session with `{keyword} {callee}() as {name}:`",
-            SAFE,
+            UNSAFE if escapes else SAFE,
             replace={block: block.with_changes(body=new_body)},
         )
 
@@ -122,6 +133,10 @@ class UnclosedSession(Rule):
         if kind == "async" and function.asynchronous is None:
             return None
         return None if kind is None else kind == "async"
+
+
+def _is_constant(node: cst.BaseExpression) -> bool:
+    return isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)) or (isinstance(node, cst.Name) and node.value in ("None", "True", "False"))
 
 
 def _names(node: cst.CSTNode, name: str) -> list[cst.Name]:

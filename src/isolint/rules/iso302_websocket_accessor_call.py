@@ -28,6 +28,7 @@ class WebSocketAccessorCall(IndexesPlumbing, Rule):
     family = "websockets"
     summary = "A function fetches the process-wide WebSocket manager instead of the request's own emitter"
     fix_safety = SAFE
+    trusts_context_annotations = True
     prefilter = re.compile(rb"(?!)")  # built from `websocket-names` and the index by compile_prefilter
     options = (WEBSOCKET_NAMES, EMITTER_METHODS)
 

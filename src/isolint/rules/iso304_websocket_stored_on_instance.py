@@ -40,6 +40,7 @@ class WebSocketStoredOnInstance(IndexesPlumbing, Rule):
     family = "websockets"
     summary = "An object keeps the process-wide WebSocket manager on `self`, so all its callers share it"
     fix_safety = UNSAFE
+    trusts_context_annotations = True
     prefilter = re.compile(rb"(?!)")  # built from `websocket-names` and the index by compile_prefilter
     options = (WEBSOCKET_NAMES, EMITTER_METHODS)
 

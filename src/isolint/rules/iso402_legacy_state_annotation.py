@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._lazy import cst
-from ..findings import SAFE
+from ..findings import UNSAFE
 from ..traversal import walk
 from ._legacy_state import (
     RUN_ID,
@@ -19,7 +19,7 @@ class LegacyStateAnnotation(LegacyStateFamily, Rule):
     code = "ISO402"
     name = "legacy-state-annotation"
     summary = "An annotation names the legacy mutable `DeepAgentState`"
-    fix_safety = SAFE
+    fix_safety = UNSAFE
 
     def visit_Annotation(self, node: cst.Annotation) -> None:
         names = legacy_names(self.file)
@@ -34,13 +34,31 @@ class LegacyStateAnnotation(LegacyStateFamily, Rule):
             # only the annotation first would hide those uses from ISO404.
             self.report(annotation, message, manual=f"ISO405 rewrites this signature to take one `{target}`.")
             return
+        if self._is_class_field(node):
+            self.report(
+                annotation,
+                message,
+                manual=(
+                    f"A field's annotation is read at run time by dataclasses, pydantic and attrs: annotating it "
+                    f"`{target}` makes the class reject the legacy objects its callers still build. Migrate the "
+                    "code that fills the field first, then change the annotation."
+                ),
+            )
+            return
         rewritten = names.rewrite_annotation(annotation)
         # Quoted references and postponed annotations are never evaluated at runtime.
         runtime = not has_future_annotations(self.file.module) and any(names.is_reference(n) for n in walk(annotation))
         self.report(
             annotation,
             message,
-            fix=context_fix(self.file, f"Annotate with `{target}`", SAFE, {annotation: rewritten}, runtime=runtime),
+            fix=context_fix(self.file, f"Annotate with `{target}`", UNSAFE, {annotation: rewritten}, runtime=runtime),
+        )
+
+    def _is_class_field(self, node: cst.Annotation) -> bool:
+        """`field: DeepAgentState` directly in a class body."""
+        ancestors = self.file.ancestors
+        return bool(ancestors) and isinstance(ancestors[-1], cst.AnnAssign) and isinstance(
+            self.file.enclosing(cst.FunctionDef, cst.ClassDef), cst.ClassDef
         )
 
     def _is_run_id_signature_state(self, node: cst.Annotation) -> bool:

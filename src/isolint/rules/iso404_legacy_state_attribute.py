@@ -37,6 +37,7 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
     name = "legacy-state-attribute"
     summary = "A field of the legacy mutable `DeepAgentState` is read or written"
     fix_safety = UNSAFE
+    trusts_context_annotations = True
     options = (
         Option(
             "mutating-methods",

@@ -36,6 +36,7 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
     name = "legacy-execute-signature"
     summary = "A function takes the legacy state plus a separate `run_id`, or is called that way"
     fix_safety = UNSAFE
+    trusts_context_annotations = True
     reads_facts = (REEXPORT, RUN_ID_SIGNATURE)
 
     @classmethod
@@ -76,6 +77,8 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
                 return f"`{param.name.value}` is reassigned in `{node.name.value}`"
         if isinstance(run_id.star, str) and run_id.star:
             return f"`{RUN_ID}` is a star parameter"
+        if _may_be_none(state):
+            return f"`{state.name.value}` may be None, and `context.{RUN_ID}` on None would raise where `{RUN_ID}` did not"
         return None
 
     def _definition_fix(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, names: LegacyNames) -> FixSpec:
@@ -338,6 +341,20 @@ def _new_state(state: cst.Param, new_name: str, names: LegacyNames) -> cst.Param
     if annotation is not None:
         annotation = annotation.with_changes(annotation=names.rewrite_annotation(annotation.annotation))
     return state.with_changes(name=cst.Name(new_name), annotation=annotation)
+
+
+def _may_be_none(param: cst.Param) -> bool:
+    """`x: Optional[State]`, `x: State | None`, or `x=None`."""
+    if isinstance(param.default, cst.Name) and param.default.value == "None":
+        return True
+    annotation = param.annotation.annotation if param.annotation is not None else None
+    if annotation is None:
+        return False
+    if isinstance(annotation, cst.SimpleString):
+        text = annotation.evaluated_value if isinstance(annotation.evaluated_value, str) else ""
+    else:
+        text = code(annotation)
+    return "Optional" in text or any(part.strip() == "None" for part in text.replace("[", ",").replace("]", ",").replace("|", ",").split(","))
 
 
 def _without_param(params: cst.Parameters, run_id: cst.Param, state: cst.Param, new_state: cst.Param) -> cst.Parameters:

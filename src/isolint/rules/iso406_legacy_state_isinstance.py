@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._lazy import cst
-from ..findings import SAFE
-from ._legacy_state import LegacyStateFamily, code, context_fix, legacy_names
+from ..findings import NO_FIX
+from ._legacy_state import LegacyStateFamily, code, legacy_names
 from .base import Rule
 
 CHECKS = ("isinstance", "issubclass")
@@ -16,7 +14,7 @@ class LegacyStateIsinstance(LegacyStateFamily, Rule):
     code = "ISO406"
     name = "legacy-state-isinstance"
     summary = "An isinstance/issubclass check against the legacy `DeepAgentState`"
-    fix_safety = SAFE
+    fix_safety = NO_FIX
 
     def visit_Call(self, node: cst.Call) -> None:
         if not (isinstance(node.func, cst.Name) and node.func.value in CHECKS and len(node.args) == 2):
@@ -32,20 +30,9 @@ class LegacyStateIsinstance(LegacyStateFamily, Rule):
             types,
             f"`{node.func.value}(..., {code(types)})` checks for the legacy per-run state `{names.class_of(legacy[0])}`; "
             f"per-request code passes a `{target}`",
-            fix=context_fix(self.file, f"Check for `{target}`", SAFE, {types: self._rewritten(types, names)}),
+            manual=(
+                f"While callers migrate, this value can be either class: decide what each branch does with a `{target}` "
+                f"(usually read it as the context) and check for both only if both branches handle both. No automatic "
+                f"fix: checking for `{target}` alone sends every legacy object that still arrives down the other branch."
+            ),
         )
-
-    def _rewritten(self, types: Any, names: Any) -> Any:
-        context = cst.Name(self.settings.context_name)
-        if not isinstance(types, cst.Tuple):
-            return context
-        elements, seen = [], set()
-        for element in types.elements:
-            value = context if names.is_reference(element.value) else element.value
-            if code(value) not in seen:
-                seen.add(code(value))
-                elements.append(element.with_changes(value=value))
-        if len(elements) == 1 and isinstance(elements[0], cst.Element):
-            return elements[0].value
-        elements[-1] = elements[-1].with_changes(comma=types.elements[-1].comma)
-        return types.with_changes(elements=elements)

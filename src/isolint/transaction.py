@@ -1,0 +1,186 @@
+"""Fixes as transactions: computed for every file, verified as one program,
+refused group by group, and nothing lost from the report.
+
+A file's fixes for one rule are a group. After every file's fixes are
+computed (nothing written yet), the verification gate (verify.py) compares
+the project before and after. Each violation names the files whose changes
+caused it; in each such file the riskiest rule that fixed something is
+refused, that file is fixed again without it, and the project is verified
+again, until nothing is violated. A refused group leaves its findings in the
+report as manual work, with the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Mapping
+
+from .findings import Finding
+from .source import DecodedSource
+from .verify import ModuleSource, Violation, Vocabulary, verify
+
+# The order in which a file's fixes are refused when it is blamed: fixes that
+# change contracts (signatures, attributes, identities, types) first.
+RISK_ORDER = (
+    "ISO405", "ISO201", "ISO304", "ISO101", "ISO102", "ISO105", "ISO104", "ISO103", "ISO403", "ISO404",
+    "ISO402", "ISO406", "ISO205", "ISO302", "ISO303", "ISO204",
+)
+MAX_ROUNDS = 24
+
+
+@dataclass(frozen=True)
+class ComputedFix:
+    """One file's fixes, computed and not yet written."""
+
+    path: str  # as shown
+    module: str
+    is_package: bool
+    raw: bytes
+    source: DecodedSource
+    text: str  # after the fixes
+    applied: int
+    codes: frozenset[str]
+    findings: tuple[Finding, ...]  # what remains in the file after them
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.applied > 0 and self.text != self.source.text
+
+
+@dataclass(frozen=True)
+class Refusal:
+    path: str
+    code: str
+    violation: Violation
+
+    def describe(self) -> str:
+        return f"{self.path}: {self.code} fixes refused: {self.violation.describe()}"
+
+
+Recompute = Callable[[Mapping[str, frozenset[str]]], Mapping[str, ComputedFix]]
+
+
+def settle(
+    computed: dict[str, ComputedFix],
+    recompute: Recompute,
+    read_others: Callable[[frozenset[str]], Iterable[ModuleSource]],
+    vocabulary: Vocabulary,
+) -> list[Refusal]:
+    """Refuse groups in `computed` (updated in place) until the project verifies."""
+    excluded: dict[str, set[str]] = defaultdict(set)
+    refusals: list[Refusal] = []
+    for _ in range(MAX_ROUNDS):
+        violations = _violations(computed, read_others, vocabulary)
+        if not violations:
+            return refusals
+        again: dict[str, frozenset[str]] = {}
+        for violation in violations:
+            for path in sorted(violation.responsible):
+                fix = computed.get(path)
+                if fix is None or not fix.changed or path in again:
+                    continue
+                code = next((c for c in (*violation.suspects, *_by_risk(fix.codes)) if c in fix.codes and c not in excluded[path]), None)
+                if code is None:
+                    continue
+                excluded[path].add(code)
+                refusals.append(Refusal(path, code, violation))
+                again[path] = frozenset(excluded[path])
+        if not again:
+            break
+        computed.update(recompute(again))
+    # Still violated with nothing left to refuse rule by rule: leave every blamed file as it was.
+    for violation in _violations(computed, read_others, vocabulary):
+        for path in sorted(violation.responsible):
+            fix = computed.get(path)
+            if fix is not None and fix.changed:
+                refusals.extend(Refusal(path, code, violation) for code in sorted(fix.codes))
+                computed[path] = replace(fix, text=fix.source.text, applied=0, codes=frozenset())
+    return refusals
+
+
+def _by_risk(codes: Iterable[str]) -> list[str]:
+    rank = {code: index for index, code in enumerate(RISK_ORDER)}
+    return sorted(codes, key=lambda code: (rank.get(code, len(RISK_ORDER)), code))
+
+
+def _violations(
+    computed: Mapping[str, ComputedFix], read_others: Callable[[frozenset[str]], Iterable[ModuleSource]], vocabulary: Vocabulary
+) -> list[Violation]:
+    changed = {
+        path: (ModuleSource(path, fix.module, fix.is_package, fix.source.text), fix.text)
+        for path, fix in computed.items()
+        if fix.changed
+    }
+    if not changed:
+        return []
+    return verify(changed, read_others, vocabulary)
+
+
+def mark_refused(findings: Iterable[Finding], refusals: Iterable[Refusal]) -> list[Finding]:
+    """Findings whose fix was refused become manual work that says why."""
+    reasons: dict[tuple[str, str], str] = {}
+    for refusal in refusals:
+        reasons.setdefault((refusal.path, refusal.code), refusal.violation.describe())
+    marked = []
+    for finding in findings:
+        reason = reasons.get((finding.path, finding.code))
+        if reason is not None and finding.fix is not None:
+            hint = f"isolint fix refused this fix because it would break the program: {reason}."
+            finding = replace(finding, fix=None, manual=f"{hint} {finding.manual}" if finding.manual else hint)
+        marked.append(finding)
+    return marked
+
+
+def carried_over(
+    before: Iterable[Finding], after: Iterable[Finding], texts: Mapping[str, tuple[str, str]], fixed: Callable[[Finding], bool]
+) -> list[Finding]:
+    """Findings from before the fixes that are gone afterwards although their
+    code is still there, unchanged: a fix elsewhere made a rule stop seeing
+    them (a singleton's accessor rewritten, a callee's signature changed), not
+    a fix of their own. They stay in the report. `texts` holds each changed
+    file's text before and after; a file not in it did not change. `fixed`
+    tells whether a finding's own fix went in."""
+    remaining = Counter((f.path, f.code, f.snippet) for f in after)
+    kept_rows: dict[str, dict[int, int]] = {}
+    kept = []
+    for finding in sorted(before, key=lambda f: f.sort_key):
+        if finding.code == "ISO000":
+            continue
+        key = (finding.path, finding.code, finding.snippet)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+            continue
+        if fixed(finding):
+            continue
+        if finding.path in texts:
+            if finding.path not in kept_rows:
+                kept_rows[finding.path] = unchanged_rows(*texts[finding.path])
+            rows = kept_rows[finding.path]
+            span = range(finding.location.row, finding.end_location.row + 1)
+            if not all(row in rows and rows[row] - row == rows[span[0]] - span[0] for row in span):
+                continue  # its own code changed: a fix took it
+            shift = rows[span[0]] - span[0]
+            finding = replace(
+                finding,
+                location=replace(finding.location, row=finding.location.row + shift),
+                end_location=replace(finding.end_location, row=finding.end_location.row + shift),
+            )
+        kept.append(
+            replace(
+                finding,
+                fix=None,
+                manual="Still to migrate: the fixes changed code this finding depends on elsewhere, not this code."
+                + (f" {finding.manual}" if finding.manual else ""),
+            )
+        )
+    return kept
+
+
+def unchanged_rows(old: str, new: str) -> dict[int, int]:
+    """The 1-based rows of `old` that `new` keeps as they were, and where they are in `new`."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    return {a + i + 1: b + i + 1 for a, b, size in matcher.get_matching_blocks() for i in range(size)}

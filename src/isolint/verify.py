@@ -1,0 +1,656 @@
+"""The verification gate: does the project still work after these fixes?
+
+Fixes are computed file by file; a fix can change a contract other files
+rely on (a signature, an attribute, a module-level name, a value's type).
+Before anything is written, the changed files are compared with what they
+were, and every file that mentions a changed name is read, to find:
+
+- calls that bound to a function before and no longer do (arity, keywords),
+  or whose positional arguments now land in a different parameter;
+- overrides left with the old signature when a method's signature changed;
+- reads of an attribute a class no longer has;
+- uses of a module-level name a module no longer defines;
+- writes to the frozen request context;
+- locals read before any assignment that were not before (UnboundLocalError).
+
+Each violation names the files whose changes caused it; the runner refuses
+their fixes as one group and tries again without them.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Mapping
+
+from .semantic import CallSite, Function, Klass, ModuleModel, Parameter, Signature, build_model
+
+
+@dataclass(frozen=True)
+class ModuleSource:
+    path: str  # as shown to the user
+    module: str
+    is_package: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Violation:
+    responsible: frozenset[str]  # the changed files whose fixes caused it
+    path: str
+    line: int
+    reason: str
+    suspects: tuple[str, ...] = ()  # the rules whose fixes make this kind of change, likeliest first
+
+    def describe(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The class names the gate must know: the frozen context and the legacy state."""
+
+    context_class: str
+    legacy_classes: frozenset[str]
+    context_params: frozenset[str]
+    context_attributes: frozenset[str]  # what a context has: its fields and methods
+
+    def is_context(self, annotation: str) -> bool:
+        return _mentions(annotation, self.context_class)
+
+    def is_legacy(self, annotation: str) -> bool:
+        return any(_mentions(annotation, name) for name in self.legacy_classes)
+
+
+def _mentions(annotation: str, name: str) -> bool:
+    short = name.rpartition(".")[2]
+    return bool(short) and short in annotation.replace('"', " ").replace("'", " ").replace(".", " ").replace("|", " ").replace("[", " ").replace("]", " ").split()
+
+
+@dataclass
+class _Models:
+    before: dict[str, ModuleModel] = field(default_factory=dict)
+    after: dict[str, ModuleModel] = field(default_factory=dict)  # changed files, and unchanged ones read for callers
+
+    def changed(self) -> Iterable[str]:
+        return self.before.keys()
+
+
+def _parse(source: ModuleSource, text: str) -> ModuleModel | None:
+    try:
+        return build_model(ast.parse(text), source.module, source.is_package)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def verify(
+    changed: Mapping[str, tuple[ModuleSource, str]],
+    read_others: Callable[[frozenset[str]], Iterable[ModuleSource]],
+    vocabulary: Vocabulary,
+) -> list[Violation]:
+    """Violations the new texts introduce. `changed` maps a path to its source
+    before the fixes and its text after; `read_others(names)` yields the
+    project's unchanged files whose text mentions any of `names`."""
+    models = _Models()
+    for path, (source, new_text) in changed.items():
+        before, after = _parse(source, source.text), _parse(source, new_text)
+        if before is None or after is None:
+            continue  # the engine never hands over a fix that does not parse; a file that never parsed has no contract
+        models.before[path], models.after[path] = before, after
+    signatures = _changed_signatures(models, vocabulary)
+    attributes = _removed_attributes(models)
+    module_names = _removed_module_names(models)
+    wanted = {f.name if f.name != "__init__" else (f.owner or "").rpartition(".")[2] for f, _ in signatures.values()}
+    wanted |= {attribute for _, removed in attributes for attribute in removed}
+    wanted |= {name for _, removed in module_names for name in removed}
+    wanted |= {function.name for function in _uncached(models)}
+    wanted |= {key for key, _, _ in _new_metadata_reads(models)}
+    wanted |= {_called_name(call) for _, call in _rewritten_calls(models)} - {""}
+    if wanted:
+        for source in read_others(frozenset(wanted)):
+            if source.path not in models.before:
+                model = _parse(source, source.text)
+                if model is not None:
+                    models.after[source.path] = model
+    classes = _ClassGraph(m for m in [*models.before.values(), *models.after.values()])
+    violations: list[Violation] = []
+    violations += _stale_calls(models, signatures, classes, vocabulary)
+    violations += _stale_overrides(models, signatures, classes)
+    violations += _removed_attribute_reads(models, attributes, classes, vocabulary)
+    violations += _removed_name_uses(models, module_names)
+    violations += _frozen_context_writes(models, vocabulary)
+    violations += _new_unbound_reads(models)
+    violations += _retyped_returns(models, vocabulary)
+    violations += _lost_caches(models)
+    violations += _unwritten_metadata(models, vocabulary)
+    violations += _retyped_parameters(models, vocabulary)
+    return [_on_original_lines(v, changed) for v in violations]
+
+
+def _on_original_lines(violation: Violation, changed: Mapping[str, tuple[ModuleSource, str]]) -> Violation:
+    """A violation found in a fixed text, placed on the line of the file as it
+    is (nothing was written): a kept line where it was, a rewritten line on
+    the line it replaces, an inserted line on the line after the insertion."""
+    if violation.path not in changed:
+        return violation
+    source, new_text = changed[violation.path]
+    old_lines = source.text.splitlines()
+    matcher = difflib.SequenceMatcher(None, old_lines, new_text.splitlines(), autojunk=False)
+    index = violation.line - 1
+    for _, i1, i2, j1, j2 in matcher.get_opcodes():
+        if j1 <= index < j2 or (j1 == j2 == index):
+            line = i1 + min(index - j1, max(i2 - i1 - 1, 0)) + 1
+            return replace(violation, line=min(line, max(len(old_lines), 1)))
+    return violation
+
+
+# --- what changed -------------------------------------------------------------
+
+_ChangedSignatures = dict[str, tuple[Function, Signature | None]]  # qualname -> (before, signature after or None)
+
+
+def _binding_shape(signature: Signature) -> tuple[object, ...]:
+    return (
+        tuple((p.name, p.has_default) for p in signature.positional),
+        signature.positional_only,
+        tuple((p.name, p.has_default) for p in signature.keyword_only),
+        signature.var_positional,
+        signature.var_keyword,
+    )
+
+
+def _changed_signatures(models: _Models, vocabulary: Vocabulary) -> _ChangedSignatures:
+    """Functions whose calls the fixes can break: removed, bound differently,
+    or with a parameter retyped from the legacy state to the context."""
+    changed: _ChangedSignatures = {}
+    for path in models.changed():
+        before, after = models.before[path], models.after[path]
+        for qualname, function in before.functions.items():
+            new = after.functions.get(qualname)
+            if new is None or _binding_shape(new.signature) != _binding_shape(function.signature) or any(
+                _is_state_to_context(function.signature.parameter(p.name), p, vocabulary)
+                for p in (*new.signature.positional, *new.signature.keyword_only)
+            ):
+                changed[qualname] = (function, new.signature if new else None)
+    return changed
+
+
+def _removed_attributes(models: _Models) -> list[tuple[Klass, frozenset[str]]]:
+    removed = []
+    for path in models.changed():
+        after = models.after[path]
+        for qualname, klass in models.before[path].classes.items():
+            new = after.classes.get(qualname)
+            if new is not None and klass.attributes - new.attributes:
+                removed.append((klass, frozenset(klass.attributes - new.attributes)))
+    return removed
+
+
+def _removed_module_names(models: _Models) -> list[tuple[ModuleModel, frozenset[str]]]:
+    removed = []
+    for path in models.changed():
+        before, after = models.before[path], models.after[path]
+        gone = before.module_names - after.module_names
+        if gone:
+            removed.append((before, frozenset(gone)))
+    return removed
+
+
+class _ClassGraph:
+    def __init__(self, models: Iterable[ModuleModel]) -> None:
+        self.classes: dict[str, Klass] = {}
+        for model in models:
+            self.classes.update(model.classes)
+        self.children: dict[str, set[str]] = defaultdict(set)
+        for klass in self.classes.values():
+            for base in klass.bases:
+                self.children[base].add(klass.qualname)
+
+    def ancestors(self, qualname: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [qualname]
+        while stack:
+            klass = self.classes.get(stack.pop())
+            for base in klass.bases if klass else ():
+                if base not in seen:
+                    seen.add(base)
+                    stack.append(base)
+        return seen
+
+    def descendants(self, qualname: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [qualname]
+        while stack:
+            for child in self.children.get(stack.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return seen
+
+    def related(self, qualname: str) -> set[str]:
+        return {qualname} | self.ancestors(qualname) | self.descendants(qualname)
+
+
+# --- the checks -----------------------------------------------------------------
+
+_SIGNATURES = ("ISO405", "ISO402")  # the fixes that change signatures and call sites
+_RETYPES = ("ISO402", "ISO405")  # the fixes that retype a parameter
+
+
+def _owner_file(models: _Models, qualname: str) -> str | None:
+    for path, model in models.before.items():
+        if qualname in model.functions or qualname in model.classes:
+            return path
+    return None
+
+
+def _candidates(call: CallSite, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary) -> list[str]:
+    if call.target is not None:
+        if call.target in signatures:
+            return [call.target]
+        constructor = f"{call.target}.__init__"
+        return [constructor] if constructor in signatures else []
+    found = []
+    for qualname, (function, _) in signatures.items():
+        if function.name != call.method or function.owner is None:
+            continue
+        if call.receiver_class is not None:
+            scope = classes.ancestors(call.receiver_class) if call.via_super else classes.related(call.receiver_class)
+            if function.owner not in scope:
+                continue
+        elif not _may_call(call, function, classes, vocabulary):
+            continue
+        found.append(qualname)
+    return found
+
+
+def _names_a_class(known: str) -> bool:
+    """`Worker`, `app.Worker`, `Optional[Worker]`: an annotation or a constructor,
+    not the callee of a function that returned the value (`registry.get`)."""
+    last = known.partition("[")[0].rpartition(".")[2]
+    return last[:1].isupper()
+
+
+def _may_call(call: CallSite, function: Function, classes: _ClassGraph, vocabulary: Vocabulary) -> bool:
+    """Whether `receiver.method(...)` with a receiver of unknown class can call
+    `function`: its receiver is known to be a related class, or, unknown, the
+    call passes something that looks like this function's arguments (the legacy
+    state or a context, or a name or attribute spelled like one of its parameters:
+    `agent.execute(state, ctx.run_id)`, not `session.execute(stmt, params)`)."""
+    owner = function.owner or ""
+    if _names_a_class(call.receiver_type):
+        return any(_mentions(call.receiver_type, related) for related in classes.related(owner))
+    names = {p.name for p in (*function.signature.positional, *function.signature.keyword_only)}
+    spelled = {name for _, name in call.argument_names if name}
+    keywords = set(call.shape.keywords)
+    return bool((spelled | keywords) & names) or any(
+        vocabulary.is_legacy(value) or vocabulary.is_context(value) for _, value in call.arguments
+    )
+
+
+def _stale_calls(models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary) -> list[Violation]:
+    """Calls that bound to their callee before the fixes and do not after:
+    any call of a function whose signature changed, and any call the fixes
+    rewrote, against every function it can reach (changed or not)."""
+    rewritten = {(path, id(call)) for path, call in _rewritten_calls(models)}
+    if not signatures and not rewritten:
+        return []
+    reachable: _ChangedSignatures = dict(signatures)
+    for model in models.after.values():
+        for qualname, function in model.functions.items():
+            reachable.setdefault(qualname, (function, function.signature))
+    violations = []
+    for path, model in models.after.items():
+        before = models.before.get(path)
+        previous: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
+        for call in (before.calls if before is not None else model.calls):
+            previous[(call.scope, call.target, call.method)].append(call)
+        for call in model.calls:
+            candidates = set(_candidates(call, signatures, classes, vocabulary))
+            if (path, id(call)) in rewritten:
+                candidates |= set(_candidates(call, reachable, classes, vocabulary))
+            for qualname in sorted(candidates):
+                function, new = reachable[qualname]
+                priors = previous.get((call.scope, call.target, call.method), [])
+                reason = _broken_call(call, priors, function, new, vocabulary)
+                if reason is None:
+                    continue
+                owner = _owner_file(models, qualname) if qualname in signatures else None
+                responsible = {p for p in (owner, path if (path, id(call)) in rewritten else None) if p}
+                violations.append(Violation(frozenset(responsible), path, call.line, reason, _SIGNATURES))
+    return violations
+
+
+def _rewritten_calls(models: _Models) -> list[tuple[str, CallSite]]:
+    """Calls in the changed files whose text the fixes changed."""
+    found = []
+    for path in models.changed():
+        texts = Counter((call.scope, call.text) for call in models.before[path].calls)
+        for call in models.after[path].calls:
+            if texts[(call.scope, call.text)] > 0:
+                texts[(call.scope, call.text)] -= 1
+            else:
+                found.append((path, call))
+    return found
+
+
+def _called_name(call: CallSite) -> str:
+    return call.method or (call.target or "").rpartition(".")[2]
+
+
+def _broken_call(call: CallSite, priors: list[CallSite], function: Function, new: Signature | None, vocabulary: Vocabulary) -> str | None:
+    """Why `call` worked against the old signature and does not against the new one.
+
+    `priors` are the calls of the same name in the same scope before the
+    fixes; one with the same text is this call, unchanged. An unchanged call
+    must bind each argument to the parameter it bound before (a run id that
+    slides into `stream_updates` binds, and is wrong); a rewritten one must
+    bind. Either way, an argument bound to a parameter the fixes retyped from
+    the legacy state to the context must be known to be a context."""
+    old = function.signature
+    callers = [p for p in priors if old.bind(p.shape) is not None]
+    if not callers:
+        return None  # it never called this function (another class's method of the same name)
+    same = next((p for p in callers if p.text == call.text), None)
+    where = f"`{call.text}` calls `{function.qualname}`"
+    if new is None:
+        return f"{where}, which the fixes remove"
+    new_binding = new.bind(call.shape)
+    if new_binding is None:
+        if _binding_shape(old) == _binding_shape(new):
+            return f"{where}, which takes {new.text()}; the fixes rewrite the call so that it no longer matches"
+        return f"{where}, whose signature the fixes change from {old.text()} to {new.text()}; the call no longer matches"
+    old_binding = old.bind(same.shape) if same is not None else None
+    for slot, name in new_binding.items():
+        before = old_binding.get(slot) if old_binding is not None else None
+        old_param, new_param = old.parameter(before or name), new.parameter(name)
+        if old_binding is not None and before != name and not _is_state_to_context(old_param, new_param, vocabulary):
+            return f"{where}; its argument {_slot(slot)} bound `{before}` before the fixes and binds `{name}` after"
+        if _is_state_to_context(old_param, new_param, vocabulary) and not vocabulary.is_context(call.argument(slot)):
+            return (
+                f"{where}, whose `{name}` the fixes make a `{vocabulary.context_class.rpartition('.')[2]}`; its argument "
+                f"{_slot(slot)} can still be the legacy state"
+            )
+    return None
+
+
+def _slot(slot: str) -> str:
+    return str(int(slot) + 1) if slot.isdigit() else f"`{slot}=`"
+
+
+def _is_state_to_context(old: object, new: object, vocabulary: Vocabulary) -> bool:
+    return (
+        isinstance(old, Parameter)
+        and isinstance(new, Parameter)
+        and vocabulary.is_legacy(old.annotation)
+        and vocabulary.is_context(new.annotation)
+    )
+
+
+def _stale_overrides(models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph) -> list[Violation]:
+    violations = []
+    for qualname, (function, new) in signatures.items():
+        if function.owner is None or new is None:
+            continue
+        for related in sorted(classes.related(function.owner) - {function.owner}):
+            other_name = f"{related}.{function.name}"
+            for path, model in models.after.items():
+                other = model.functions.get(other_name)
+                if other is None or other_name in signatures and signatures[other_name][1] is not None:
+                    continue
+                if _binding_shape(other.signature) == _binding_shape(function.signature) != _binding_shape(new):
+                    owner = _owner_file(models, qualname)
+                    violations.append(
+                        Violation(
+                            frozenset({owner} if owner else ()),
+                            path,
+                            other.line,
+                            f"`{other_name}` overrides or is overridden by `{qualname}`, whose signature the fixes change "
+                            f"from {function.signature.text()} to {new.text()}; the two would no longer agree",
+                            _SIGNATURES,
+                        )
+                    )
+    return violations
+
+
+def _removed_attribute_reads(
+    models: _Models, removed: list[tuple[Klass, frozenset[str]]], classes: _ClassGraph, vocabulary: Vocabulary
+) -> list[Violation]:
+    violations = []
+    for klass, attributes in removed:
+        family = classes.related(klass.qualname)
+        short = klass.qualname.rpartition(".")[2]
+        owner = _owner_file(models, klass.qualname)
+        for path, model in models.after.items():
+            mentions_class = short in model.names
+            for use in model.attributes:
+                if use.is_store or use.attribute not in attributes:
+                    continue
+                if use.receiver_class is not None:
+                    reads_it = use.receiver_class in family
+                elif use.receiver_type:
+                    reads_it = _mentions(use.receiver_type, short)
+                else:
+                    reads_it = mentions_class
+                if reads_it:
+                    violations.append(
+                        Violation(
+                            frozenset({owner} if owner else ()),
+                            path,
+                            use.line,
+                            f"reads `.{use.attribute}`, which the fixes remove from `{klass.qualname}`",
+                            ("ISO201", "ISO304", "ISO101", "ISO102"),
+                        )
+                    )
+    return violations
+
+
+def _removed_name_uses(models: _Models, removed: list[tuple[ModuleModel, frozenset[str]]]) -> list[Violation]:
+    violations = []
+    for owner_model, names in removed:
+        owner = next(p for p, m in models.before.items() if m is owner_model)
+        qualified = {f"{owner_model.module}.{name}": name for name in names}
+        for path, model in models.after.items():
+            for reference in sorted(model.references & qualified.keys()):
+                violations.append(
+                    Violation(
+                        frozenset({owner}),
+                        path,
+                        1,
+                        f"uses `{reference}`, which the fixes remove from `{owner_model.module}`",
+                        ("ISO102", "ISO101", "ISO105", "ISO401"),
+                    )
+                )
+    return violations
+
+
+def _frozen_context_writes(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
+    violations = []
+    for path in models.changed():
+        def writes(model: ModuleModel) -> dict[str, list[int]]:
+            found: dict[str, list[int]] = defaultdict(list)
+            for use in model.attributes:
+                if use.is_store and use.receiver_type and vocabulary.is_context(use.receiver_type):
+                    found[use.scope].append(use.line)
+            return found
+
+        before, after = writes(models.before[path]), writes(models.after[path])
+        for scope, lines in after.items():
+            if len(lines) > len(before.get(scope, [])):
+                function = models.after[path].functions.get(scope)
+                violations.append(
+                    Violation(
+                        frozenset({path}),
+                        path,
+                        function.line if function is not None else lines[-1],
+                        f"`{scope.rpartition('.')[2]}` would write to the frozen `{vocabulary.context_class.rpartition('.')[2]}`",
+                        ("ISO405", "ISO402", "ISO403", "ISO404"),
+                    )
+                )
+    return violations
+
+
+def _new_unbound_reads(models: _Models) -> list[Violation]:
+    violations = []
+    for path in models.changed():
+        after, before = models.after[path].unbound_reads, models.before[path].unbound_reads
+        for (scope, name), line in sorted(after.items()):
+            if (scope, name) in before:
+                continue
+            violations.append(
+                Violation(
+                    frozenset({path}),
+                    path,
+                    line,
+                    f"`{scope.rpartition('.')[2]}` would read the local `{name}` before assigning it (UnboundLocalError)",
+                    ("ISO102", "ISO105", "ISO101", "ISO204"),
+                )
+            )
+    return violations
+
+
+def _retyped_returns(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
+    """A return annotation the fixes made the context while the body still returns the legacy state."""
+    violations = []
+    for path in models.changed():
+        before = models.before[path].functions
+        for qualname, function in models.after[path].functions.items():
+            old = before.get(qualname)
+            if old is None or not (vocabulary.is_legacy(old.returns) and vocabulary.is_context(function.returns)):
+                continue
+            if any(value != "None" and not vocabulary.is_context(value) for value in function.returned):
+                violations.append(
+                    Violation(
+                        frozenset({path}),
+                        path,
+                        function.line,
+                        f"`{function.name}` would be annotated to return a "
+                        f"`{vocabulary.context_class.rpartition('.')[2]}` while it returns a value not known to be one",
+                        ("ISO402", "ISO405"),
+                    )
+                )
+    return violations
+
+
+_CACHE_API = ("cache_clear", "cache_info", "cache_parameters")
+_CACHE_DECORATORS = frozenset({"cache", "lru_cache"})
+
+
+def _lost_caches(models: _Models) -> list[Violation]:
+    """`functools` cache decorators the fixes remove from a function whose
+    `cache_clear()` (or `cache_info()`) some module still calls."""
+    violations = []
+    for function in _uncached(models):
+        qualname, path = function.qualname, _owner_file(models, function.qualname)
+        for other_path, model in models.after.items():
+            uses = {f"{qualname}.{api}" for api in _CACHE_API} & model.references
+            local = other_path == path and function.name in model.names and any(api in model.names for api in _CACHE_API)
+            if uses or local:
+                line = next((use.line for use in model.attributes if use.attribute in _CACHE_API), 1)
+                violations.append(
+                    Violation(
+                        frozenset({path} if path else ()),
+                        other_path,
+                        line,
+                        f"uses the cache of `{qualname}` (`{'`, `'.join(_CACHE_API[:2])}`), which the fixes remove",
+                        ("ISO105",),
+                    )
+                )
+    return violations
+
+
+def _uncached(models: _Models) -> list[Function]:
+    """Functions that lose a `functools` cache decorator."""
+    lost = []
+    for path in models.changed():
+        after = models.after[path].functions
+        for qualname, function in models.before[path].functions.items():
+            new = after.get(qualname)
+            if function.decorators & _CACHE_DECORATORS and not (new is not None and new.decorators & _CACHE_DECORATORS):
+                lost.append(function)
+    return lost
+
+
+def _new_metadata_reads(models: _Models) -> list[tuple[str, int, str]]:
+    """`(key, line, path)` of `x.metadata.get("key")` reads the fixes add."""
+    added = []
+    for path in models.changed():
+        before = Counter((key, scope) for key, _, scope in models.before[path].metadata_reads)
+        for key, line, scope in models.after[path].metadata_reads:
+            if before[(key, scope)] > 0:
+                before[(key, scope)] -= 1
+            else:
+                added.append((key, line, path))
+    return added
+
+
+def _unwritten_metadata(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
+    """A read the fixes move to the context's metadata, of a field the
+    project writes onto the legacy state: nothing puts it into the metadata,
+    so the read would always be None (a result one agent leaves for the next)."""
+    reads = _new_metadata_reads(models)
+    if not reads:
+        return []
+    written: dict[str, tuple[str, int]] = {}
+    for path, model in models.after.items():
+        for use in model.attributes:
+            if use.is_store and use.receiver_class is None and not vocabulary.is_context(use.receiver_type):
+                written.setdefault(use.attribute, (path, use.line))
+    violations = []
+    for key, line, path in reads:
+        if key in written:
+            where, at = written[key]
+            violations.append(
+                Violation(
+                    frozenset({path}),
+                    path,
+                    line,
+                    f"would read `{key}` from the context's metadata, but the project writes `.{key}` on the state "
+                    f"({where}:{at}) and nothing puts it into the metadata: the read would always be None",
+                    ("ISO404", "ISO405"),
+                )
+            )
+    return violations
+
+
+def _retyped_parameters(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
+    """A parameter the fixes retype from the legacy state to the context while
+    its function still rebinds it or reads what only the legacy state has."""
+    violations = []
+    context = vocabulary.context_class.rpartition(".")[2]
+    for path in models.changed():
+        before, after = models.before[path], models.after[path]
+        for qualname, function in after.functions.items():
+            old = before.functions.get(qualname)
+            if old is None:
+                continue
+            for param in (*function.signature.positional, *function.signature.keyword_only):
+                if not _is_state_to_context(old.signature.parameter(param.name), param, vocabulary):
+                    continue
+                if param.name in function.rebound:
+                    violations.append(
+                        Violation(
+                            frozenset({path}),
+                            path,
+                            function.line,
+                            f"`{function.name}` would take `{param.name}: {context}` but assigns `{param.name}` itself",
+                            _RETYPES,
+                        )
+                    )
+                    continue
+                for use in after.attributes:
+                    if use.scope == qualname and use.receiver == param.name and use.attribute not in vocabulary.context_attributes:
+                        violations.append(
+                            Violation(
+                                frozenset({path}),
+                                path,
+                                use.line,
+                                f"`{function.name}` would take `{param.name}: {context}` but uses "
+                                f"`{param.name}.{use.attribute}`, which a `{context}` does not have",
+                                _RETYPES,
+                            )
+                        )
+                        break
+    return violations
