@@ -78,7 +78,9 @@ def test_select_ignore_and_extend_select(in_tmp: Path) -> None:
 REFUSED_SIGNATURE = (
     "from app.state import DeepAgentState\n\n\nclass Agent:\n"
     "    async def execute(self, state: DeepAgentState, run_id: str) -> None:\n"
-    "        state.result = run_id\n"
+    "        state.result = run_id\n\n\n"
+    "async def handle(agent: Agent, context: 'UserExecutionContext') -> None:\n"
+    "    await agent.execute(context, context.run_id)\n"
 )
 
 

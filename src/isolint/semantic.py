@@ -113,6 +113,11 @@ class Function:
     decorators: frozenset[str] = frozenset()
     rebound: frozenset[str] = frozenset()  # parameters the body assigns
 
+    @property
+    def wrapped_by(self) -> frozenset[str]:
+        """Decorators that may change how it is called, or forward its arguments as they are."""
+        return self.decorators - _TRANSPARENT_DECORATORS - {"staticmethod", "classmethod", "property"}
+
 
 @dataclass(frozen=True)
 class Klass:
@@ -323,8 +328,6 @@ class _Definitions(ast.NodeVisitor):
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None) -> None:
         decorators = _decorator_names(node)
-        if decorators - _TRANSPARENT_DECORATORS - {"staticmethod", "classmethod"}:
-            return  # a decorator may change how it is called: no signature to hold callers to
         bound = owner is not None and "staticmethod" not in decorators
         qualname = self._qualify(node.name)
         known = local_types(node)

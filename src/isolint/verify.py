@@ -116,6 +116,7 @@ def verify(
                     models.after[source.path] = model
     classes = _ClassGraph(m for m in [*models.before.values(), *models.after.values()])
     violations: list[Violation] = []
+    violations += _wrapped_signatures(models, signatures)
     violations += _stale_calls(models, signatures, classes, vocabulary)
     violations += _stale_overrides(models, signatures, classes)
     violations += _removed_attribute_reads(models, attributes, classes, vocabulary)
@@ -302,6 +303,7 @@ def _stale_calls(models: _Models, signatures: _ChangedSignatures, classes: _Clas
         for qualname, function in model.functions.items():
             reachable.setdefault(qualname, (function, function.signature))
     violations = []
+    called: set[str] = set()
     for path, model in models.after.items():
         before = models.before.get(path)
         previous: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
@@ -313,13 +315,59 @@ def _stale_calls(models: _Models, signatures: _ChangedSignatures, classes: _Clas
                 candidates |= set(_candidates(call, reachable, classes, vocabulary))
             for qualname in sorted(candidates):
                 function, new = reachable[qualname]
+                if function.wrapped_by:
+                    continue  # called through its decorator's wrapper, whose signature is not known here
                 priors = previous.get((call.scope, call.target, call.method), [])
+                if any(function.signature.bind(prior.shape) is not None for prior in priors):
+                    called.add(qualname)
                 reason = _broken_call(call, priors, function, new, vocabulary)
                 if reason is None:
                     continue
                 owner = _owner_file(models, qualname) if qualname in signatures else None
                 responsible = {p for p in (owner, path if (path, id(call)) in rewritten else None) if p}
                 violations.append(Violation(frozenset(responsible), path, call.line, reason, _SIGNATURES))
+    for qualname, (function, new) in sorted(signatures.items()):
+        reshaped = new is None or _binding_shape(new) != _binding_shape(function.signature)
+        if reshaped and qualname not in called and not function.name.startswith("_") and function.name != "__init__":
+            owner = _owner_file(models, qualname)
+            violations.append(
+                Violation(
+                    frozenset({owner} if owner else ()),
+                    owner or "",
+                    _after_line(models, owner, qualname, function),
+                    f"nothing in the checked project calls `{qualname}`, so its callers (a framework, another "
+                    "service, code outside the checked paths) cannot be verified against the new signature",
+                    _SIGNATURES,
+                )
+            )
+    return violations
+
+
+def _after_line(models: _Models, path: str | None, qualname: str, function: Function) -> int:
+    """The line of `qualname` in the fixed text of `path` (violations are placed on fixed texts)."""
+    after = models.after.get(path or "")
+    new = after.functions.get(qualname) if after is not None else None
+    return new.line if new is not None else function.line
+
+
+def _wrapped_signatures(models: _Models, signatures: _ChangedSignatures) -> list[Violation]:
+    """A decorated function whose call shape the fixes change: a wrapper that
+    forwards `(self, state, run_id, ...)` would call it the old way."""
+    violations = []
+    for qualname, (function, new) in sorted(signatures.items()):
+        reshaped = new is None or _binding_shape(new) != _binding_shape(function.signature)
+        if reshaped and function.wrapped_by:
+            owner = _owner_file(models, qualname)
+            decorators = ", ".join(f"`@{name}`" for name in sorted(function.wrapped_by))
+            violations.append(
+                Violation(
+                    frozenset({owner} if owner else ()),
+                    owner or "",
+                    _after_line(models, owner, qualname, function),
+                    f"`{qualname}` is wrapped by {decorators}, which may forward its arguments in the old shape",
+                    _SIGNATURES,
+                )
+            )
     return violations
 
 
