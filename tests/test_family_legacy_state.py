@@ -190,6 +190,34 @@ def test_a_signature_migration_is_refused_while_a_callers_run_id_would_slide_int
     assert refused and all("isolint fix refused this fix because it would break the program" in f["isolint"]["manual"] for f in refused)
 
 
+def test_callers_left_behind_by_a_migration_in_another_module_are_reported(tmp_path: Path) -> None:
+    """A person migrated `execute` to take the context; the dispatcher elsewhere still
+    calls it the legacy way. ISO405 no longer sees it (the callee takes no run id)."""
+    project = make_project(tmp_path)
+    write(
+        project / "app" / "agents.py",
+        "from isolint.runtime import UserExecutionContext\n\n\nclass Agent:\n"
+        "    async def execute(self, context: UserExecutionContext, stream_updates: bool = False) -> None:\n"
+        "        print(context.run_id)\n",
+    )
+    write(
+        project / "app" / "dispatch.py",
+        "from app.state import DeepAgentState\n\n\n"
+        "async def run(agent, state: DeepAgentState, run_id: str, session, stmt) -> None:\n"
+        "    await agent.execute(state, run_id, True)\n"
+        "    await session.execute(stmt, run_id)\n",
+    )
+    found = [f for f in check_findings([project], "ISO405", "ISO407") if f.path.endswith("dispatch.py")]
+    # `run` itself still takes the legacy pair (ISO405); its call of the migrated `execute` is stale (ISO407).
+    assert [(f.location.row, f.code) for f in found] == [(4, "ISO405"), (5, "ISO407")]
+    findings = found[1:]
+    assert findings[0].message == (
+        "`agent.execute(...)` is called the legacy way (state and run id) but calls `app.agents.Agent.execute` "
+        "(app/agents.py:5), which takes `context` (the request context) and no run id"
+    )
+    assert findings[0].fix is None and "drop the run id argument" in (findings[0].manual or "")
+
+
 def test_allow_in_silences_the_family_for_an_adapter(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     write(project / "pyproject.toml", '[tool.isolint.legacy-state]\nallow-in = ["app/compat.py"]\n')

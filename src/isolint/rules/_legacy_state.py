@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
 from ..index import links
+from ..semantic import Parameter, Signature, signature_of
 from ..traversal import children, walk
 from ._helpers import alternation, word_alternatives
 from .base import FixSpec
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 
 REEXPORT = "legacy-state:reexport"
 RUN_ID_SIGNATURE = "legacy-state:run-id-signature"
+# A function or method that takes the context class and no run id (migrated, by a
+# person or by ISO405); data {"method", "context": the parameter, and its call signature}.
+CONTEXT_SIGNATURE = "legacy-state:context-signature"
 RUN_ID = "run_id"
 STATE_TYPE = "<legacy state or context class>"  # not an identifier, so never a real annotation name
 # Attributes the context already has: a legacy read of one of these needs no rewrite.
@@ -102,12 +106,61 @@ def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
 
 # --- the index ----------------------------------------------------------------
 
+def signature_data(signature: Signature) -> dict[str, Any]:
+    """A call signature as JSON-safe fact data."""
+    return {
+        "positional": [[p.name, p.has_default] for p in signature.positional],
+        "positional_only": signature.positional_only,
+        "keyword_only": [[p.name, p.has_default] for p in signature.keyword_only],
+        "var_positional": signature.var_positional,
+        "var_keyword": signature.var_keyword,
+    }
+
+
+def signature_from(data: Mapping[str, Any]) -> Signature:
+    return Signature(
+        tuple(Parameter(name, "", default) for name, default in data["positional"]),
+        data["positional_only"],
+        tuple(Parameter(name, "", default) for name, default in data["keyword_only"]),
+        data["var_positional"],
+        data["var_keyword"],
+    )
+
+
 INDEX_PREFILTER = _INDEX_PREFILTER
 
 
 def index_facts(tree: ast.Module, settings: Settings) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     yield from _index_aliases(tree)
     yield from _index_run_id_signatures(tree, frozenset(settings.legacy_state["classes"]) | {settings.context_name})
+    yield from _index_context_signatures(tree, settings.context_name)
+
+
+def compile_index_prefilter(settings: Settings) -> re.Pattern[bytes]:
+    """The family's index prefilter, plus the context class (for context signatures)."""
+    context = re.escape(settings.context_name.encode())
+    return re.compile(_INDEX_PREFILTER.pattern + rb"|" + context, re.MULTILINE)
+
+
+def _index_context_signatures(tree: ast.Module, context_name: str) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    for node in tree.body:
+        functions: list[tuple[Any, str | None]] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.append((node, None))
+        elif isinstance(node, ast.ClassDef):
+            functions.extend((f, node.name) for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        for function, owner in functions:
+            args = function.args
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+            if any(a.arg == RUN_ID for a in every):
+                continue  # still the legacy pair: ISO405's
+            context = next((a.arg for a in every if a.annotation is not None and context_name in _ast_annotation_names(a.annotation)), None)
+            decorators = {d.id if isinstance(d, ast.Name) else getattr(d, "attr", "") for d in function.decorator_list}
+            if context is None or decorators - {"staticmethod", "classmethod", "abstractmethod", "override"}:
+                continue  # a wrapping decorator decides how it is called
+            signature = signature_of(function, bound=owner is not None and "staticmethod" not in decorators)
+            name = f"{owner}.{function.name}" if owner else function.name
+            yield CONTEXT_SIGNATURE, name, function.lineno, {"method": owner is not None, "context": context, **signature_data(signature)}
 
 
 def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:

@@ -12,6 +12,7 @@ from ._legacy_state import (
     INDEX_PREFILTER,
     LegacyStateFamily,
     add_needed_import,
+    compile_index_prefilter,
     index_facts,
     legacy_names,
 )
@@ -24,6 +25,10 @@ class LegacyStateImport(LegacyStateFamily, Rule):
     summary = "An import of the legacy mutable `DeepAgentState`"
     fix_safety = SAFE
     index_prefilter = INDEX_PREFILTER
+
+    @classmethod
+    def compile_index_prefilter(cls, settings: Any) -> Any:
+        return compile_index_prefilter(settings)
 
     @classmethod
     def index(cls, tree: ast.Module, settings: Any) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
