@@ -139,7 +139,7 @@ def check(
             click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} could not be suppressed here", err=True)
         return EXIT_FINDINGS if left and not exit_zero else EXIT_CLEAN
 
-    known = _load_baseline(baseline_file, settings, no_baseline)  # before the run: a bad file fails fast
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
     result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
     findings = result.findings
@@ -169,17 +169,36 @@ def check(
     return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
 
 
-def _load_baseline(given: Path | None, settings: Settings, disabled: bool) -> Any:
-    from .baseline import Baseline
+def _load_baseline(given: Path | None, settings: Settings, disabled: bool, isolated: bool) -> Any:
+    """The baseline a run compares against: --baseline, else the `baseline`
+    key, else `.isolint-baseline.json` in the project root when it exists (what
+    `baseline --write` writes by default), so writing one is enough to use it."""
+    from .baseline import Baseline, default_file
 
-    path = None if disabled else (given or settings.baseline)
+    if disabled:
+        return None
+    path = given or settings.baseline
+    if path is None and not isolated and default_file(settings).is_file():
+        path = default_file(settings)
     return Baseline.load(path) if path is not None else None
 
 
+def _shown(file: Path) -> str:
+    """A path as the user would type it: relative to the working directory when under it."""
+    from .baseline import relative_path
+
+    shown = relative_path(str(file), Path.cwd())
+    return str(file) if shown.startswith("../") else shown
+
+
 def _scope(result: Any, targets: Sequence[Path]) -> Any:
+    return _scope_of_paths([f.real_path for f in result.files], targets)
+
+
+def _scope_of_paths(checked: Sequence[Path], targets: Sequence[Path]) -> Any:
     from .baseline import Scope
 
-    return Scope.of((f.real_path for f in result.files), targets)
+    return Scope.of(checked, targets)
 
 
 @cli.command()
@@ -205,7 +224,7 @@ def baseline(
 
     Put PATHS before --write/--update: their FILE value is optional.
     """
-    from .baseline import DEFAULT_FILENAME, Baseline, ratchet
+    from .baseline import Baseline, default_file, ratchet
     from .output.text import concise
     from .runner import run_check
 
@@ -216,19 +235,19 @@ def baseline(
     targets = list(paths) or [Path(".")]
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
     chosen = write_file if write_file is not None else update_file
-    file = Path(chosen) if chosen else (settings.baseline or Path(DEFAULT_FILENAME))
+    file = Path(chosen) if chosen else (settings.baseline or default_file(settings))
     previous = Baseline.load(file) if update_file is not None else None
     result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
     if previous is None:
         written = Baseline.from_findings(file, result.findings)
         written.save()
-        click.echo(f"Wrote {len(written):,} finding{'s' if len(written) != 1 else ''} to {file}.", err=True)
+        click.echo(f"Wrote {len(written):,} finding{'s' if len(written) != 1 else ''} to {_shown(file)}.", err=True)
         return EXIT_CLEAN
     comparison = previous.compare(result.findings, _scope(result, targets))
     removed, added = ratchet(previous, comparison, allow_new=allow_new)
     previous.save()
-    click.echo(f"Removed {removed:,} fixed entr{'ies' if removed != 1 else 'y'} from {file}; added {added:,}; {len(previous):,} remain.", err=True)
+    click.echo(f"Removed {removed:,} fixed entr{'ies' if removed != 1 else 'y'} from {_shown(file)}; added {added:,}; {len(previous):,} remain.", err=True)
     if comparison.new and not allow_new:
         click.echo(concise(comparison.new), nl=False)
         count = len(comparison.new)
@@ -281,7 +300,7 @@ def report(
         raise click.UsageError("--format csv lists commits: it needs --history")
     targets = list(paths) or [Path(".")]
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
-    known = _load_baseline(baseline_file, settings, no_baseline)
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)
     enabled = settings.enabled_rules()
     rows = None
     if history:
@@ -362,6 +381,8 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool) -> str:
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the fixes and write nothing; exit 1 if anything would change.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if anything would be fixed.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True, help="Format of the findings that remain.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Fail only on remaining findings not in this baseline file; default: the `baseline` config key.")
+@click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--timings", is_flag=True, help=TIMINGS_HELP + " Includes the fix phase.")
 def fix(
     paths: tuple[Path, ...],
@@ -377,9 +398,14 @@ def fix(
     show_diff: bool,
     check_only: bool,
     output_format: str,
+    baseline_file: Path | None,
+    no_baseline: bool,
     timings: bool,
 ) -> int:
-    """Apply the available fixes in PATHS; report what remains."""
+    """Apply the available fixes in PATHS; report what remains.
+
+    With a baseline, everything fixable is still fixed, but only remaining
+    findings that are not in the baseline are listed and make the exit code 1."""
     started = time.perf_counter()
     from .output import TEXT_FORMATS, render
     from .runner import run_fix
@@ -389,6 +415,7 @@ def fix(
     targets = list(paths) or [Path(".")]
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
     mode = "diff" if show_diff else "check" if check_only else "write"
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
     result = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
     output_start = time.perf_counter()
@@ -412,12 +439,17 @@ def fix(
         return done(EXIT_FINDINGS if changed else EXIT_CLEAN)
 
     remaining = result.findings
+    baseline_note = ""
+    if known is not None:
+        comparison = known.compare(remaining, _scope_of_paths(result.checked_paths, targets))
+        remaining, baseline_note = comparison.new, "; " + comparison.summary()
     report = render(remaining, output_format)
     manual = sum(1 for f in remaining if f.fix is None and f.code != "ISO000")
     unsafe_left = sum(1 for f in remaining if f.fix is not None and f.fix.applicability != "safe")
     line = f"{result.applied} fix{'es' if result.applied != 1 else ''} applied, {len(remaining)} finding{'s' if len(remaining) != 1 else ''} remaining ({manual} need manual migration)"
     if unsafe_left and not unsafe_fixes:
         line += f"; {unsafe_left} more fixable with --unsafe-fixes"
+    line += baseline_note
     if output_format in TEXT_FORMATS:
         click.echo(report + ("\n" if report else "") + line + ".")
     else:

@@ -74,6 +74,7 @@ class FixResult:
     fixed_files: list[FileFix]
     stats: Stats
     warnings: list[str]
+    checked_paths: list[Path] = field(default_factory=list)  # real paths of the files checked, for baselines
 
     @property
     def applied(self) -> int:
@@ -463,9 +464,9 @@ def run_fix(
         start = time.perf_counter()
         rechecked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
         checked.stats.timings["recheck"] = time.perf_counter() - start
-        return FixResult(rechecked.findings, fixed_files, checked.stats, checked.warnings)
+        return FixResult(rechecked.findings, fixed_files, checked.stats, checked.warnings, [f.real_path for f in rechecked.files])
     remaining.sort(key=lambda f: f.sort_key)
-    return FixResult(remaining, fixed_files, checked.stats, checked.warnings)
+    return FixResult(remaining, fixed_files, checked.stats, checked.warnings, [f.real_path for f in files])
 
 
 def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_exclude: bool) -> tuple[int, list[Finding], list[str]]:
