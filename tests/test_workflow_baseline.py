@@ -12,15 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, write
+from tests.workflow_cli import isolint
 
 MODULE_SESSION = "from app.db import Session\nsession = Session()\n"  # ISO203: no fix, manual migration
 LEGACY_IMPORT = "from app.state import DeepAgentState\n"  # ISO401: a safe fix
 FIXED_IMPORT = "from isolint.runtime import UserExecutionContext\n"
-
-
-def isolint(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "isolint", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_a_written_baseline_is_used_by_check_without_configuration(tmp_path: Path) -> None:

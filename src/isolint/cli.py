@@ -136,7 +136,8 @@ def check(
         _warn(warnings)
         click.echo(f"Added {stamped} isolint: ignore directive{'s' if stamped != 1 else ''}.", err=True)
         for finding in left:
-            click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} could not be suppressed here", err=True)
+            why = {"ISO001": "is an unused suppression: `isolint fix` removes it", "ISO002": "names no rule in a suppression: correct it"}
+            click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} {why.get(finding.code, 'could not be suppressed here')}", err=True)
         return EXIT_FINDINGS if left and not exit_zero else EXIT_CLEAN
 
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast

@@ -6,6 +6,7 @@ expected; the CLI turns it into exit code 2 without a traceback.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -65,6 +66,17 @@ DEFAULT_EXCLUDE = (
 
 class ConfigError(Exception):
     """A configuration or usage problem: exit code 2."""
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a misspelt `word`, if one is close enough."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    close = suggest(word, candidates)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 @dataclass(frozen=True)

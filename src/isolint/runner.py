@@ -471,15 +471,19 @@ def run_fix(
 
 def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_exclude: bool) -> tuple[int, list[Finding], list[str]]:
     """Stamp a suppression on every current finding. Returns (lines stamped, findings left, warnings)."""
+    from .suppressions import HYGIENE_CODES
     from .suppressions import add_ignores as stamp
 
     checked = run_check(paths, settings, jobs=jobs, use_cache=False, force_exclude=force_exclude)
     by_path: dict[str, list[Finding]] = {}
+    # Unparsable files cannot take a comment; a suppression's own hygiene
+    # finding is never stamped over (`fix` removes an unused one).
+    unstampable = ("ISO000", *HYGIENE_CODES)
     for finding in checked.findings:
-        if finding.code != "ISO000":
+        if finding.code not in unstampable:
             by_path.setdefault(finding.path, []).append(finding)
     real_paths = {str(f.path): f.real_path for f in checked.files}
-    stamped, left, warnings = 0, [f for f in checked.findings if f.code == "ISO000"], list(checked.warnings)
+    stamped, left, warnings = 0, [f for f in checked.findings if f.code in unstampable], list(checked.warnings)
     for shown, findings in sorted(by_path.items()):
         path = real_paths[shown]
         raw = read_bytes(path)
