@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import click
 
@@ -72,6 +72,7 @@ def _warn(messages: Sequence[str]) -> None:
         click.echo(f"warning: {message}", err=True)
 
 
+STDIN_HELP = "Read the source from stdin (PATHS: `-`) and report (or fix) it as this file: its configuration, ignores and name."
 TIMINGS_HELP = "Show files seen, cached, skipped by prefilter and parsed, and the time per phase (on stderr)."
 
 
@@ -99,7 +100,14 @@ def cli() -> None:
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Report (and fail on) only findings not in this baseline file; default: the `baseline` config key.")
 @click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--timings", is_flag=True, help=TIMINGS_HELP)
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply the available fixes, as `isolint fix` does.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the diff the fixes would make and write nothing, as `isolint fix --diff`.")
+@click.option("--stdin-filename", type=click.Path(path_type=Path), help=STDIN_HELP)
+@click.option("--show-settings", is_flag=True, help="Print the settings a run over PATHS would use, and exit.")
+@click.option("--show-files", is_flag=True, help="Print the files a run over PATHS would check, and exit.")
+@click.pass_context
 def check(
+    ctx: click.Context,
     paths: tuple[Path, ...],
     select: tuple[str, ...],
     ignore: tuple[str, ...],
@@ -119,6 +127,11 @@ def check(
     baseline_file: Path | None,
     no_baseline: bool,
     timings: bool,
+    apply_fixes: bool,
+    show_diff: bool,
+    stdin_filename: Path | None,
+    show_settings: bool,
+    show_files: bool,
 ) -> int:
     """Report isolation problems in PATHS (default: the current directory)."""
     started = time.perf_counter()
@@ -127,10 +140,26 @@ def check(
     from .output.text import statistics_text, summary
     from .runner import add_ignores, run_check
 
-    targets = list(paths) or [Path(".")]
+    if apply_fixes or show_diff:
+        if add_ignore or statistics or show_fixes:
+            raise click.UsageError("--fix and --diff cannot be combined with --add-ignore, --statistics or --show-fixes")
+        return ctx.invoke(
+            fix, paths=paths, select=select, ignore=ignore, extend_select=extend_select, config_file=config_file, isolated=isolated,
+            no_cache=no_cache, jobs=jobs, force_exclude=force_exclude, unsafe_fixes=unsafe_fixes, show_diff=show_diff,
+            check_only=False, output_format=output_format, baseline_file=baseline_file, no_baseline=no_baseline, timings=timings,
+            stdin_filename=stdin_filename, exit_zero=exit_zero,
+        )
+    stdin_name = _stdin_name(paths, stdin_filename)
+    targets = [stdin_name] if stdin_name is not None else (list(paths) or [Path(".")])
     if add_ignore and timings:
         raise click.UsageError("--timings does not apply to --add-ignore")
+    if stdin_name is not None and (add_ignore or show_fixes or timings or show_files):
+        raise click.UsageError("reading stdin: --add-ignore, --show-fixes, --show-files and --timings do not apply")
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    if show_settings or show_files:
+        return _introspect(settings, targets, show_settings, output_format, force_exclude, baseline_file, no_baseline, isolated)
+    if stdin_name is not None:
+        return _check_stdin(stdin_name, settings, output_format, output_file, statistics, exit_zero, baseline_file, no_baseline, isolated, jobs, no_cache)
     if add_ignore:
         stamped, left, warnings = add_ignores(targets, settings, jobs=_jobs(jobs), force_exclude=force_exclude)
         _warn(warnings)
@@ -174,14 +203,104 @@ def _load_baseline(given: Path | None, settings: Settings, disabled: bool, isola
     """The baseline a run compares against: --baseline, else the `baseline`
     key, else `.isolint-baseline.json` in the project root when it exists (what
     `baseline --write` writes by default), so writing one is enough to use it."""
-    from .baseline import Baseline, default_file
+    from .baseline import Baseline
+
+    path = _baseline_path(given, settings, disabled, isolated)
+    return Baseline.load(path) if path is not None else None
+
+
+def _baseline_path(given: Path | None, settings: Settings, disabled: bool, isolated: bool) -> Path | None:
+    from .baseline import default_file
 
     if disabled:
         return None
     path = given or settings.baseline
     if path is None and not isolated and default_file(settings).is_file():
         path = default_file(settings)
-    return Baseline.load(path) if path is not None else None
+    return path
+
+
+def _stdin_name(paths: Sequence[Path], stdin_filename: Path | None) -> Path | None:
+    """The name stdin is checked under, or None when PATHS are files on disk."""
+    reads_stdin = any(str(p) == "-" for p in paths)
+    if reads_stdin and len(paths) > 1:
+        raise click.UsageError("`-` (stdin) cannot be combined with other paths")
+    if stdin_filename is not None and paths and not reads_stdin:
+        raise click.UsageError("--stdin-filename names the source read from stdin: give `-` as the only path")
+    if stdin_filename is not None:
+        return stdin_filename
+    return Path("-") if reads_stdin else None
+
+
+def _read_stdin() -> bytes:
+    return click.get_binary_stream("stdin").read()
+
+
+def _check_stdin(
+    name: Path, settings: Settings, output_format: str, output_file: Path | None, statistics: bool, exit_zero: bool,
+    baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
+) -> int:
+    from .output import TEXT_FORMATS, render
+    from .output.text import statistics_text, summary
+    from .stdin import check_stdin
+
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)
+    findings = check_stdin(_read_stdin(), name, settings, jobs=_jobs(jobs), use_cache=not no_cache)
+    note = ""
+    if known is not None:
+        comparison = known.compare(findings, _scope_of_paths([name], [name]))
+        findings, note = comparison.new, comparison.summary() + ".\n"
+    if statistics:
+        text = statistics_text(findings)
+    else:
+        text = render(findings, output_format)
+        if output_format in TEXT_FORMATS:
+            text += ("\n" if findings else "") + summary(findings) + note
+    _emit(text, output_file)
+    return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
+
+
+def _fix_stdin(
+    name: Path, settings: Settings, unsafe: bool, show_diff: bool, check_only: bool, exit_zero: bool, output_format: str,
+    baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
+) -> int:
+    """The fixed source on stdout (or its diff with --diff); what remains on stderr."""
+    from .fixes import unified_diff
+    from .output import render
+    from .stdin import fix_stdin
+
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)
+    raw = _read_stdin()
+    fixed = fix_stdin(raw, name, settings, jobs=_jobs(jobs), use_cache=not no_cache, unsafe=unsafe)
+    remaining = fixed.findings
+    if known is not None:
+        remaining = known.compare(remaining, _scope_of_paths([name], [name])).new
+    if show_diff or check_only:
+        if show_diff and fixed.applied:
+            from .source import decode
+
+            click.echo(unified_diff(str(name), decode(raw).text, decode(fixed.output).text), nl=False)
+        return EXIT_FINDINGS if fixed.applied else EXIT_CLEAN
+    click.get_binary_stream("stdout").write(fixed.output)
+    click.echo(render(remaining, "concise" if output_format == "full" else output_format), nl=False, err=True)
+    return EXIT_FINDINGS if remaining and not exit_zero else EXIT_CLEAN
+
+
+def _introspect(
+    settings: Settings, targets: Sequence[Path], show_settings: bool, output_format: str, force_exclude: bool,
+    baseline_file: Path | None, no_baseline: bool, isolated: bool,
+) -> int:
+    from .introspect import files_text, settings_document, settings_text
+
+    if show_settings:
+        path = _baseline_path(baseline_file, settings, no_baseline, isolated)
+        if output_format == "json":
+            click.echo(json.dumps(settings_document(settings, path), indent=2))
+        else:
+            click.echo(settings_text(settings, path), nl=False)
+    else:
+        click.echo(files_text(targets, settings, force_exclude), nl=False)
+    return EXIT_CLEAN
 
 
 def _shown(file: Path) -> str:
@@ -385,6 +504,8 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool) -> str:
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Fail only on remaining findings not in this baseline file; default: the `baseline` config key.")
 @click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--timings", is_flag=True, help=TIMINGS_HELP + " Includes the fix phase.")
+@click.option("--stdin-filename", type=click.Path(path_type=Path), help=STDIN_HELP + " Prints the fixed source.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
 def fix(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -402,6 +523,8 @@ def fix(
     baseline_file: Path | None,
     no_baseline: bool,
     timings: bool,
+    stdin_filename: Path | None,
+    exit_zero: bool,
 ) -> int:
     """Apply the available fixes in PATHS; report what remains.
 
@@ -413,8 +536,13 @@ def fix(
 
     if show_diff and check_only:
         raise click.UsageError("--diff and --check cannot be combined")
-    targets = list(paths) or [Path(".")]
+    stdin_name = _stdin_name(paths, stdin_filename)
+    targets = [stdin_name] if stdin_name is not None else (list(paths) or [Path(".")])
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    if stdin_name is not None:
+        return _fix_stdin(
+            stdin_name, settings, unsafe_fixes, show_diff, check_only, exit_zero, output_format, baseline_file, no_baseline, isolated, jobs, no_cache
+        )
     mode = "diff" if show_diff else "check" if check_only else "write"
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
     result = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude)
@@ -456,7 +584,7 @@ def fix(
     else:
         click.echo(report, nl=False)
         click.echo(line + ".", err=True)
-    return done(EXIT_FINDINGS if remaining else EXIT_CLEAN)
+    return done(EXIT_FINDINGS if remaining and not exit_zero else EXIT_CLEAN)
 
 
 @cli.command()
@@ -482,7 +610,11 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
         return EXIT_CLEAN
     found = lookup(rule_id or "")
     if found is None:
-        raise ConfigError(f"unknown rule {rule_id!r} (see `isolint rule --all`)")
+        from .config import suggest
+
+        words = [*(r.code for r in ALL_RULES), *(r.name for r in ALL_RULES)]
+        close = suggest((rule_id or "").upper() if (rule_id or "").upper().startswith("ISO") else (rule_id or "").lower(), words)
+        raise ConfigError(f"unknown rule {rule_id!r}{f'; did you mean {close!r}?' if close else ''} (see `isolint rule --all`)")
     doc = read_doc(found)
     if output_format == "json":
         click.echo(json.dumps({"code": found.code, "name": found.name, "family": found.family, "family_title": FAMILIES[found.family], "fix": found.fix_safety, "summary": found.summary, "explanation": doc}, indent=2))
@@ -491,9 +623,21 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
     return EXIT_CLEAN
 
 
+def color_from_environment(environ: Mapping[str, str]) -> bool | None:
+    """NO_COLOR (no-color.org) turns colour off, FORCE_COLOR on even when
+    piped; None leaves it to whether the output is a terminal."""
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="isolint", standalone_mode=False)
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="isolint", standalone_mode=False, color=color_from_environment(os.environ)
+        )
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:

@@ -41,6 +41,7 @@ TOP_LEVEL_OPTIONS = (
     Option("context-class", "str", DEFAULT_CONTEXT_CLASS, "`module:Class` of the request context the codemods target."),
     Option("context-params", "list[str]", list(DEFAULT_CONTEXT_PARAMS), "Parameter names that carry the request context."),
     Option("baseline", "str", "", "Baseline file of known findings for `check` and `report` (relative to this file)."),
+    Option("extend", "str", "", "Another configuration file (such as \"../pyproject.toml\") whose settings this one extends and overrides."),
 )
 LEGACY_STATE_OPTIONS = (
     Option("classes", "list[str]", ["DeepAgentState"], "Legacy mutable per-run state classes."),
@@ -96,6 +97,7 @@ class Settings:
     context_params: tuple[str, ...] = DEFAULT_CONTEXT_PARAMS
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     baseline: Path | None = None  # known findings `check` does not fail on (not part of the cache fingerprint)
+    extends: tuple[Path, ...] = ()  # the files `config_file` extends, nearest first (their values are merged in)
     sections: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {name: {o.name: o.default for o in options} for name, options in SECTIONS.items()}
     )
@@ -153,7 +155,13 @@ def validate_selectors(selectors: Iterable[str], where: str) -> None:
             continue
         if re.fullmatch(r"ISO\d{0,2}", selector.upper()) and any(r.code.startswith(selector.upper()) for r in ALL_RULES):
             continue
-        raise ConfigError(f"{where}: unknown rule selector {selector!r} (expected a rule code such as ISO101, a prefix such as ISO1, a rule name, or ALL; see `isolint rule --all`)")
+        hint = _did_you_mean(selector.upper() if selector.upper().startswith("ISO") else selector.lower(), _rule_words())
+        raise ConfigError(f"{where}: unknown rule selector {selector!r}{hint} (expected a rule code such as ISO101, a prefix such as ISO1, a rule name, or ALL; see `isolint rule --all`)")
+
+
+def _rule_words() -> list[str]:
+    """Every rule code and name: what a misspelt selector is compared with."""
+    return [*(rule.code for rule in ALL_RULES), *(rule.name for rule in ALL_RULES)]
 
 
 def select_rules(select: Iterable[str], ignore: Iterable[str]) -> tuple[type[Rule], ...]:
@@ -234,14 +242,15 @@ _KIND_WORDS = {
 }
 
 
-def _validate_table(table: Mapping[str, Any], options: Iterable[Option], where: str) -> dict[str, Any]:
-    """Check keys and types; return option name -> value with defaults filled in."""
+def _validate_table(table: Mapping[str, Any], options: Iterable[Option], where: str, extra_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """Check keys and types; return option name -> value with defaults filled in.
+    `extra_keys` (tables validated elsewhere) are suggested for a misspelt key too."""
     by_name = {option.name: option for option in options}
     for key, value in table.items():
         option = by_name.get(key)
         if option is None:
             known = ", ".join(sorted(by_name)) or "none"
-            raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+            raise ConfigError(f"{where}: unknown key {key!r}{_did_you_mean(key, [*by_name, *extra_keys])} (known keys: {known})")
         if not _type_ok(value, option.kind):
             raise ConfigError(f"{where}: key {key!r} must be {_KIND_WORDS[option.kind]}, got {type(value).__name__} {value!r}")
     return {name: table.get(name, option.default) for name, option in by_name.items()}
@@ -254,7 +263,8 @@ def _rule_options(table: Any, where: str) -> dict[str, dict[str, Any]]:
     for key, options in table.items():
         rule = lookup(key)
         if rule is None:
-            raise ConfigError(f"{where}: [rules.{key}] names no rule (expected a code such as ISO101 or a name such as singleton-class)")
+            hint = _did_you_mean(key.upper() if key.upper().startswith("ISO") else key.lower(), _rule_words())
+            raise ConfigError(f"{where}: [rules.{key}] names no rule{hint} (expected a code such as ISO101 or a name such as singleton-class)")
         if not isinstance(options, dict):
             raise ConfigError(f"{where}: [rules.{key}] must be a table")
         if rule.code in resolved:
@@ -286,14 +296,12 @@ def load_settings(
         found = config_file
     elif not isolated:
         found = find_config_file(_common_ancestor(paths))
+    bases: list[Path] = []
     if found is not None:
-        data = _read_toml(found)
-        table = data.get("tool", {}).get("isolint", {}) if found.name == "pyproject.toml" else data
-        if not isinstance(table, dict):
-            raise ConfigError(f"{found}: [tool.isolint] must be a table")
+        table = _extended(_isolint_table(found), found, (), bases)
     where = str(found) if found else "configuration"
     scalar = {k: v for k, v in table.items() if k not in TABLE_KEYS}
-    values = _validate_table(scalar, TOP_LEVEL_OPTIONS, where)
+    values = _validate_table(scalar, TOP_LEVEL_OPTIONS, where, TABLE_KEYS)
     rule_options = _rule_options(table.get("rules", {}), where)
     sections = {}
     for name, options in SECTIONS.items():
@@ -332,8 +340,53 @@ def load_settings(
         context_params=tuple(values["context-params"]),
         rule_options=rule_options,
         baseline=(root / values["baseline"]) if values["baseline"] else None,
+        extends=tuple(bases),
         sections=sections,
     )
+
+
+def _isolint_table(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    table = data.get("tool", {}).get("isolint", {}) if path.name == "pyproject.toml" else data
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.isolint] must be a table")
+    return table
+
+
+def _extended(table: dict[str, Any], path: Path, chain: tuple[Path, ...], bases: list[Path]) -> dict[str, Any]:
+    """`table` on top of the file its `extend` key names (recursively; each
+    base is appended to `bases`): a key set here replaces the base's;
+    `[rules.X]` and section tables merge key by key. The base's `baseline`
+    stays relative to the base file."""
+    base_name = table.get("extend")
+    if base_name is None:
+        return table
+    if not isinstance(base_name, str) or not base_name:
+        raise ConfigError(f"{path}: key 'extend' must be a path to another configuration file, got {base_name!r}")
+    base_path = (path.parent / base_name).resolve()
+    chain = (*chain, path.resolve())
+    if base_path in chain:
+        raise ConfigError(f"{path}: key 'extend': {base_name} extends this file again (a cycle: {' -> '.join(str(p) for p in (*chain, base_path))})")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: key 'extend': {base_name}: no such file")
+    base = _isolint_table(base_path)
+    if base_path.name == "pyproject.toml" and "isolint" not in _read_toml(base_path).get("tool", {}):
+        raise ConfigError(f"{path}: key 'extend': {base_name} has no [tool.isolint] table")
+    bases.append(base_path)
+    base = dict(_extended(base, base_path, chain, bases))
+    if isinstance(base.get("baseline"), str) and base["baseline"]:
+        base["baseline"] = str(base_path.parent / base["baseline"])
+    merged = {**base, **{key: value for key, value in table.items() if key != "extend"}}
+    for key in TABLE_KEYS:
+        if isinstance(base.get(key), dict) and isinstance(table.get(key), dict):
+            merged[key] = {**base[key], **table[key]}
+            if key == "rules":
+                merged[key] = {name: _merge_rule(base[key].get(name), options) for name, options in merged[key].items()}
+    return merged
+
+
+def _merge_rule(base: Any, options: Any) -> Any:
+    return {**base, **options} if isinstance(base, dict) and isinstance(options, dict) else options
 
 
 def _common_ancestor(paths: Iterable[Path]) -> Path:
