@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,3 +104,36 @@ def test_the_fix_hook_passes_on_a_baselined_tree(tmp_path: Path) -> None:
     failing = try_repo("isolint-fix")
     assert failing.returncode == 1
     assert "app/o.py:2:1: ISO203" in failing.stdout and "app/m.py" not in failing.stdout
+
+
+def _readme_local_hook() -> str:
+    """The `repo: local` pre-commit configuration README.md gives, verbatim."""
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.DOTALL)
+    [local] = [block for block in blocks if "repo: local" in block]
+    return local
+
+
+@pytest.mark.precommit
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_readme_local_hook_runs_the_installed_isolint_with_the_baseline(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write(project / "app" / "m.py", MODULE_SESSION)
+    write(project / ".pre-commit-config.yaml", _readme_local_hook())
+    assert isolint(project, "baseline", "--write").returncode == 0
+    _git(project, "init", "-q")
+    _git(project, "add", "-A")
+    bin_dir = str(Path(sys.executable).parent)  # where this environment's `isolint` is
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PRE_COMMIT_HOME": str(tmp_path / "home")}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=300,
+        )
+
+    passing = run()
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    write(project / "app" / "o.py", MODULE_SESSION.replace("session =", "other ="))
+    _git(project, "add", "-A")
+    failing = run()
+    assert failing.returncode == 1 and "app/o.py:2:1: ISO203" in failing.stdout
