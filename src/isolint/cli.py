@@ -20,7 +20,8 @@ from . import __version__
 from .config import ConfigError, Settings, load_settings
 from .rules import ALL_RULES, FAMILIES, lookup
 
-OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit")
+# isolint.output.FORMATS, without importing the renderers at start-up
+OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit", "gitlab", "rdjson", "pylint", "azure", "grouped")
 REPORT_FORMATS = ("text", "markdown", "json", "html", "csv")  # isolint.report.REPORT_FORMATS, without importing it
 DEFAULT_HISTORY_COMMITS = 50
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -135,10 +136,12 @@ def check(
 ) -> int:
     """Report isolation problems in PATHS (default: the current directory)."""
     started = time.perf_counter()
-    from .output import TEXT_FORMATS, render
-    from .output.text import statistics as stats_rows
-    from .output.text import statistics_text, summary
+    from .output import STATISTICS_FORMATS, TEXT_FORMATS, render
+    from .output.text import summary
     from .runner import add_ignores, run_check
+
+    if statistics and output_format not in STATISTICS_FORMATS:  # before the run, not after it
+        raise click.UsageError(f"--statistics has no {output_format} form; use {', '.join(STATISTICS_FORMATS)}")
 
     if apply_fixes or show_diff:
         if add_ignore or statistics or show_fixes:
@@ -179,10 +182,7 @@ def check(
         findings, baseline_note = comparison.new, comparison.summary() + ".\n"
     output_start = time.perf_counter()
     if statistics:
-        if output_format in ("json", "json-lines"):
-            text = json.dumps(stats_rows(findings), indent=2) + "\n"
-        else:
-            text = statistics_text(findings)
+        text = _statistics(findings, output_format)
     else:
         text = render(findings, output_format)
         if output_format in TEXT_FORMATS:
@@ -197,6 +197,22 @@ def check(
         result.stats.timings["output"] = time.perf_counter() - output_start
         _show_timings(result.stats, started)
     return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
+
+
+def _statistics(findings: Sequence[Any], output_format: str) -> str:
+    """A count per rule, in the output format when it can hold one (JSON: an
+    array; JSON lines: one object per rule); a usage error when it cannot."""
+    from .output import STATISTICS_FORMATS
+    from .output.text import statistics as stats_rows
+    from .output.text import statistics_text
+
+    if output_format not in STATISTICS_FORMATS:
+        raise click.UsageError(f"--statistics has no {output_format} form; use {', '.join(STATISTICS_FORMATS)}")
+    if output_format == "json":
+        return json.dumps(stats_rows(findings), indent=2) + "\n"
+    if output_format == "json-lines":
+        return "".join(json.dumps(row) + "\n" for row in stats_rows(findings))
+    return statistics_text(findings)
 
 
 def _load_baseline(given: Path | None, settings: Settings, disabled: bool, isolated: bool) -> Any:
@@ -241,7 +257,7 @@ def _check_stdin(
     baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
 ) -> int:
     from .output import TEXT_FORMATS, render
-    from .output.text import statistics_text, summary
+    from .output.text import summary
     from .stdin import check_stdin
 
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)
@@ -251,7 +267,7 @@ def _check_stdin(
         comparison = known.compare(findings, _scope_of_paths([name], [name]))
         findings, note = comparison.new, comparison.summary() + ".\n"
     if statistics:
-        text = statistics_text(findings)
+        text = _statistics(findings, output_format)
     else:
         text = render(findings, output_format)
         if output_format in TEXT_FORMATS:
