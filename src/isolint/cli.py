@@ -639,6 +639,19 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
     return EXIT_CLEAN
 
 
+@cli.command("server")
+def server_command() -> int:
+    """Run the language server on stdio, for editors (needs the `server` extra)."""
+    try:
+        from .server import serve
+    except ImportError as exc:
+        if exc.name not in ("pygls", "lsprotocol") and not (exc.name or "").startswith(("pygls.", "lsprotocol.")):
+            raise
+        raise ConfigError("`isolint server` needs pygls: pip install 'isolint[server]'") from None
+    serve()
+    return EXIT_CLEAN
+
+
 def color_from_environment(environ: Mapping[str, str]) -> bool | None:
     """NO_COLOR (no-color.org) turns colour off, FORCE_COLOR on even when
     piped; None leaves it to whether the output is a terminal."""
