@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -85,7 +85,7 @@ class Client:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Client:
+def client(tmp_path: Path) -> Iterator[Client]:
     started = Client(tmp_path)
     capabilities = started.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})["capabilities"]
     assert capabilities["hoverProvider"] and capabilities["codeActionProvider"]
