@@ -611,6 +611,8 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
     """Show a rule's documentation, or list every rule with --all."""
     from .docs import read_doc
 
+    load_settings([Path.cwd()])  # loads the custom rules (plugins, `extend-rules`) the project uses
+
     if show_all == (rule_id is not None):
         raise click.UsageError("give either a rule code or name, or --all")
     if show_all:

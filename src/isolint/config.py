@@ -42,6 +42,7 @@ TOP_LEVEL_OPTIONS = (
     Option("context-params", "list[str]", list(DEFAULT_CONTEXT_PARAMS), "Parameter names that carry the request context."),
     Option("baseline", "str", "", "Baseline file of known findings for `check` and `report` (relative to this file)."),
     Option("extend", "str", "", "Another configuration file (such as \"../pyproject.toml\") whose settings this one extends and overrides."),
+    Option("extend-rules", "list[str]", [], "Custom rules to load, as 'module:RuleClass' (imported from this file's directory or the environment)."),
 )
 LEGACY_STATE_OPTIONS = (
     Option("classes", "list[str]", ["DeepAgentState"], "Legacy mutable per-run state classes."),
@@ -98,6 +99,7 @@ class Settings:
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     baseline: Path | None = None  # known findings `check` does not fail on (not part of the cache fingerprint)
     extends: tuple[Path, ...] = ()  # the files `config_file` extends, nearest first (their values are merged in)
+    extend_rules: tuple[str, ...] = ()  # "module:Class" of the custom rules this configuration loads
     sections: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {name: {o.name: o.default for o in options} for name, options in SECTIONS.items()}
     )
@@ -129,8 +131,16 @@ class Settings:
             "options": {rule.code: self.options_for(rule) for rule in enabled},
             "context": [self.context_class, list(self.context_params)],
             "sections": self.sections,
+            "plugins": _plugin_fingerprint(enabled),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def _plugin_fingerprint(enabled: Iterable[type[Rule]]) -> str:
+    from .plugins import fingerprint
+    from .rules import CUSTOM_PREFIX
+
+    return fingerprint(rule for rule in enabled if rule.code.startswith(CUSTOM_PREFIX))
 
 
 # --- rule selection ---------------------------------------------------------
@@ -302,6 +312,10 @@ def load_settings(
     where = str(found) if found else "configuration"
     scalar = {k: v for k, v in table.items() if k not in TABLE_KEYS}
     values = _validate_table(scalar, TOP_LEVEL_OPTIONS, where, TABLE_KEYS)
+    root = found.parent.resolve() if found else Path.cwd().resolve()
+    from .plugins import load_extend_rules  # before anything names a rule: selectors and [rules.X] may name plugin rules
+
+    load_extend_rules(values["extend-rules"], where, root)
     rule_options = _rule_options(table.get("rules", {}), where)
     sections = {}
     for name, options in SECTIONS.items():
@@ -324,7 +338,6 @@ def load_settings(
     extend_select = tuple(values["extend-select"]) + tuple(overrides.get("extend-select", ()))
     ignore = tuple(values["ignore"]) + tuple(overrides.get("ignore", ()))
 
-    root = found.parent.resolve() if found else Path.cwd().resolve()
     exclude = tuple(values["exclude"]) if "exclude" in table else DEFAULT_EXCLUDE
     return Settings(
         root=root,
@@ -341,6 +354,7 @@ def load_settings(
         rule_options=rule_options,
         baseline=(root / values["baseline"]) if values["baseline"] else None,
         extends=tuple(bases),
+        extend_rules=tuple(values["extend-rules"]),
         sections=sections,
     )
 

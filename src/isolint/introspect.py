@@ -25,6 +25,7 @@ def _top_level(settings: Settings, baseline: Path | None) -> Table:
         "context-class": settings.context_class,
         "context-params": list(settings.context_params),
         "baseline": str(baseline) if baseline is not None else None,
+        "extend-rules": list(settings.extend_rules),
     }
     # `extend` is shown as where the values came from: they are merged already.
     assert set(top) == {option.name for option in TOP_LEVEL_OPTIONS} - {"extend"}, "every option is shown"
