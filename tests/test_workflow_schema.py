@@ -4,6 +4,7 @@ shipped up to date, and in agreement with isolint on the shipped examples."""
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 from isolint.config import ConfigError, load_settings
 from isolint.config_schema import schema, schema_text
 from isolint.docs import docs_dir
-from tests.conftest import REPO, write
+from tests.conftest import FIXTURES, REPO, write
+from tests.workflow_cli import isolint
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,6 +33,9 @@ def schema_accepts(pyproject: str) -> bool:
 
 def isolint_accepts(pyproject: str, tmp_path: Path) -> bool:
     config = write(tmp_path / "pyproject.toml", pyproject)
+    if "extend-rules" in pyproject:  # beside the worked example's module, in its own process: plugins stay registered
+        shutil.copy(FIXTURES / "plugin_example" / "acme_isolint.py", tmp_path)
+        return isolint(tmp_path, "check", "--show-settings").returncode == 0
     try:
         load_settings([tmp_path], config_file=config)
     except ConfigError:
