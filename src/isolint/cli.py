@@ -74,6 +74,12 @@ def _warn(messages: Sequence[str]) -> None:
 
 
 STDIN_HELP = "Read the source from stdin (PATHS: `-`) and report (or fix) it as this file: its configuration, ignores and name."
+# More findings than fit a terminal in `full` format: say how to see less, where it is read last.
+SCREENFUL = 10
+SHORTER_VIEWS = (
+    "Too long to read? `--statistics` counts the findings per rule, `--output-format concise` prints one line each, "
+    "and `isolint report` sums up the migration work by family, rule and directory.\n"
+)
 TIMINGS_HELP = "Show files seen, cached, skipped by prefilter and parsed, and the time per phase (on stderr)."
 
 
@@ -190,6 +196,8 @@ def check(
                 text += _fix_previews(findings, unsafe_fixes)
             text += ("\n" if findings else "") + summary(findings) + baseline_note
             baseline_note = ""
+            if output_format == "full" and len(findings) > SCREENFUL:
+                text += SHORTER_VIEWS
     _emit(text, output_file)
     if baseline_note:  # machine formats keep stdout parseable
         click.echo(baseline_note, nl=False, err=True)

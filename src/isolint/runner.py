@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 import click
 import pathspec
@@ -219,12 +219,19 @@ def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: froz
     yield from _pool_map(fn, items, jobs, _init_worker, (plan, known))
 
 
-def _progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:
-    if total <= PROGRESS_MIN_FILES or not sys.stderr.isatty():
+def _progress(items: Iterable[Any], sizes: Sequence[int], label: str, stream: TextIO | None = None) -> Iterator[Any]:
+    """`items` (one per file, in the order of `sizes`, the files' byte sizes),
+    with a progress bar on a terminal. The bar advances by bytes, not files:
+    files differ in size by orders of magnitude, and the biggest go first, so
+    counting files made the first ETA absurd."""
+    stream = stream or sys.stderr
+    if len(sizes) <= PROGRESS_MIN_FILES or not stream.isatty():
         yield from items
         return
-    with click.progressbar(items, length=total, label=label, file=sys.stderr) as bar:
-        yield from bar
+    with click.progressbar(length=max(1, sum(sizes)), label=f"{label} {len(sizes):,} files", file=stream, show_pos=False) as bar:
+        for item, size in zip(items, sizes):
+            yield item
+            bar.update(size)
 
 
 # --- check ------------------------------------------------------------------
@@ -293,7 +300,7 @@ def _check(
     stats.workers = _workers(jobs, len(todo))
     slowest: list[tuple[float, int]] = []  # a min-heap of the SLOWEST_FILES slowest
     results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs)
-    for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, len(todo), "Checking"):
+    for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, [sizes[i] for i, _, _ in todo], "Checking"):
         source_file = found.files[index]
         timing.add(stats.worker, phases)
         stats.worker_total += seconds + phases.get("import", 0.0)
@@ -383,7 +390,8 @@ def build_index(
         # Largest first, so no worker is left with a run of big files at the end.
         todo.sort(key=lambda item: -(signatures[item[0]] or (0, 0))[1])
         known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
-        for position, digest, facts, parsed in _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known)):
+        indexed = _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known))
+        for position, digest, facts, parsed in _progress(indexed, [(signatures[item[0]] or (0, 0))[1] for item in todo], "Indexing"):
             if digest is None:  # unreadable: the check pass reports it
                 continue
             real_path = ordered[position]
@@ -451,7 +459,8 @@ def run_fix(
     remaining = [f for f in checked.findings if f.path not in fixable_paths]
     fixed_files = []
     start = time.perf_counter()
-    for index, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
+    work_sizes = [(stat_signature(files[item[0]].real_path) or (0, 0))[1] for item in work]
+    for index, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), work_sizes, "Fixing"):
         remaining.extend(ignores.filter(files[index].real_path, findings))
         if file_fix.applied or file_fix.error:
             fixed_files.append(file_fix)
