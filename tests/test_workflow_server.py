@@ -108,6 +108,12 @@ def test_diagnostics_follow_open_and_unsaved_changes(client: Client, tmp_path: P
     assert diagnostic["range"] == {"start": {"line": 2, "character": 8}, "end": {"line": 2, "character": 15}}
     assert diagnostic["codeDescription"]["href"].endswith("ISO201-session-on-instance.md")
 
+    # ISO201's fix is unsafe: the editor offers only the ignore, never a behaviour change on a click.
+    actions = client.request(
+        "textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diagnostic["range"], "context": {"diagnostics": [diagnostic]}}
+    )
+    assert [action["title"] for action in actions] == ["ISO201: ignore on this line"]
+
     fixed = AGENT.replace("self.db = db", "self.name = 'w'")
     client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]})
     assert client.diagnostics(uri, 2) == []

@@ -2,8 +2,8 @@
 
 Diagnostics on open, change and save (the unsaved text, checked as its file:
 its configuration, per-file-ignores, and the project index of the saved files
-for cross-file rules); each fix and "ignore this on the line" as code actions;
-the rule's documentation on hover.
+for cross-file rules); each safe fix and "ignore this on the line" as code
+actions; the rule's documentation on hover.
 """
 
 from __future__ import annotations
@@ -97,14 +97,15 @@ def code_actions(server: LanguageServer, state: _State, params: types.CodeAction
         if not _overlaps(document, finding, params.range) or finding.code == "ISO000":
             continue
         diagnostic = _diagnostic(document, finding)
-        if finding.fix is not None:
-            safe = finding.fix.applicability == SAFE
+        # Safe fixes only: an unsafe one can change behaviour, and belongs in a
+        # reviewed `isolint fix --unsafe-fixes --diff`, not a lightbulb click.
+        if finding.fix is not None and finding.fix.applicability == SAFE:
             actions.append(
                 types.CodeAction(
-                    title=f"{finding.code}: {finding.fix.message}" + ("" if safe else " (unsafe: review it)"),
+                    title=f"{finding.code}: {finding.fix.message}",
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic],
-                    is_preferred=safe,
+                    is_preferred=True,
                     edit=types.WorkspaceEdit(changes={uri: [_text_edit(document, edit) for edit in finding.fix.edits]}),
                 )
             )
