@@ -58,6 +58,18 @@ def test_stdin_fix_prints_the_fixed_source_and_the_rest_on_stderr(tmp_path: Path
     assert diff.returncode == 1 and "+from isolint.runtime import UserExecutionContext" in diff.stdout
 
 
+def test_force_exclude_leaves_an_excluded_stdin_name_alone(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.isolint]\nextend-exclude = ["migrations/", "*_pb2.py"]\n')
+    for name in ("migrations/0001.py", "app/a_pb2.py"):
+        checked = isolint(tmp_path, "check", "--force-exclude", "--stdin-filename", name, "-", stdin=LEGACY)
+        assert (checked.returncode, checked.stdout) == (0, "")
+        fixed = isolint(tmp_path, "fix", "--force-exclude", "--stdin-filename", name, "-", stdin=LEGACY)
+        assert (fixed.returncode, fixed.stdout) == (0, LEGACY)
+    # Without --force-exclude, a name given explicitly is checked, as a path on the command line is.
+    assert isolint(tmp_path, "check", "--stdin-filename", "migrations/0001.py", "-", stdin=LEGACY).returncode == 1
+    assert isolint(tmp_path, "check", "--force-exclude", "--stdin-filename", "app/m.py", "-", stdin=LEGACY).returncode == 1
+
+
 def test_stdin_cannot_be_mixed_with_paths(tmp_path: Path) -> None:
     write(tmp_path / "a.py", "x = 1\n")
     assert isolint(tmp_path, "check", "a.py", "-", stdin="").returncode == 2

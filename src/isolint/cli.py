@@ -168,6 +168,11 @@ def check(
     if show_settings or show_files:
         return _introspect(settings, targets, show_settings, output_format, force_exclude, baseline_file, no_baseline, isolated)
     if stdin_name is not None:
+        from .stdin import excluded
+
+        if force_exclude and excluded(stdin_name, settings):
+            _read_stdin()
+            return EXIT_CLEAN
         return _check_stdin(stdin_name, settings, output_format, output_file, statistics, exit_zero, baseline_file, no_baseline, isolated, jobs, no_cache)
     if add_ignore:
         stamped, left, warnings = add_ignores(targets, settings, jobs=_jobs(jobs), force_exclude=force_exclude)
@@ -564,6 +569,12 @@ def fix(
     targets = [stdin_name] if stdin_name is not None else (list(paths) or [Path(".")])
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
     if stdin_name is not None:
+        from .stdin import excluded
+
+        if force_exclude and excluded(stdin_name, settings):
+            if not (show_diff or check_only):
+                click.get_binary_stream("stdout").write(_read_stdin())  # an excluded buffer comes back unchanged
+            return EXIT_CLEAN
         return _fix_stdin(
             stdin_name, settings, unsafe_fixes, show_diff, check_only, exit_zero, output_format, baseline_file, no_baseline, isolated, jobs, no_cache
         )

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pathspec
+
 from .cache import Cache
 from .config import Settings
 from .discovery import Discovery
@@ -27,6 +29,19 @@ class StdinFix:
     output: bytes  # the fixed source, in the input's encoding (the input itself when nothing applied)
     applied: int
     findings: list[Finding]  # what remains
+
+
+def excluded(filename: Path, settings: Settings) -> bool:
+    """Whether `exclude` / `extend-exclude` match the name or a directory above
+    it (within the project): with --force-exclude such a buffer is left alone,
+    as an editor passing every file it opens expects."""
+    spec = pathspec.GitIgnoreSpec.from_lines([*settings.exclude, *settings.extend_exclude])
+    absolute = Path(os.path.abspath(filename))
+    try:
+        parts = absolute.relative_to(settings.root).parts
+    except ValueError:
+        parts = absolute.parts[1:]
+    return any(spec.match_file("/".join(parts[:depth]) + "/") for depth in range(1, len(parts))) or spec.match_file("/".join(parts))
 
 
 def _plan(filename: Path, settings: Settings, jobs: int, use_cache: bool) -> Plan:
