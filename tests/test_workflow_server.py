@@ -160,3 +160,10 @@ def test_a_broken_configuration_is_shown_to_the_user(client: Client, tmp_path: P
     shown = client.wait_for(lambda m: m.get("method") == "window/showMessage")
     assert "did you mean 'select'?" in shown["params"]["message"]
     assert client.diagnostics(uri, 1) == []
+
+
+def test_without_the_extra_the_server_says_how_to_install_it(tmp_path: Path) -> None:
+    script = "import sys\nsys.modules['pygls'] = None  # as if the `server` extra were not installed\nfrom isolint.cli import main\nmain(['server'])\n"
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "`isolint server` needs pygls: pip install 'isolint[server]'" in result.stderr
