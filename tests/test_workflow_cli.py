@@ -107,6 +107,14 @@ def test_extend_layers_a_project_on_the_monorepo_configuration(tmp_path: Path) -
     assert settings["tables"]["rules.ISO201"]["names"] == ["conn"]
 
 
+def test_a_mistake_in_the_base_is_reported_against_the_base(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.isolint]\nignroe = ["ISO2"]\n')
+    write(tmp_path / "svc" / "pyproject.toml", '[tool.isolint]\nextend = "../pyproject.toml"\n')
+    result = isolint(tmp_path / "svc", "check")
+    assert result.returncode == 2
+    assert f"{(tmp_path / 'pyproject.toml').resolve()}: unknown key 'ignroe'; did you mean 'ignore'?" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("extend", "message"),
     [("pyproject.toml", "a cycle"), ("../missing.toml", "no such file"), ("../other/pyproject.toml", "has no [tool.isolint] table")],

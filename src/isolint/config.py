@@ -386,6 +386,8 @@ def _extended(table: dict[str, Any], path: Path, chain: tuple[Path, ...], bases:
     base = _isolint_table(base_path)
     if base_path.name == "pyproject.toml" and "isolint" not in _read_toml(base_path).get("tool", {}):
         raise ConfigError(f"{path}: key 'extend': {base_name} has no [tool.isolint] table")
+    # A mistake in the base is reported against the base, not the file extending it.
+    _validate_table({k: v for k, v in base.items() if k not in TABLE_KEYS}, TOP_LEVEL_OPTIONS, str(base_path), TABLE_KEYS)
     bases.append(base_path)
     base = dict(_extended(base, base_path, chain, bases))
     if isinstance(base.get("baseline"), str) and base["baseline"]:
