@@ -13,8 +13,9 @@ CLASS = "class A:\n    def __init__(self, db, session):\n"
 
 
 def reported(in_tmp: Path, body: str) -> list[str]:
+    """What a directive hides; whether it is itself stale is ISO001's business (test_workflow_hygiene.py)."""
     write(in_tmp / "a.py", CLASS + body)
-    result = run_cli("check", "--output-format", "concise")
+    result = run_cli("check", "--output-format", "concise", "--ignore", "ISO001")
     return [line.split(" ")[1] for line in result.stdout.splitlines() if ": ISO" in line]
 
 
@@ -67,8 +68,10 @@ def test_add_ignore_stamps_every_finding_and_then_check_is_clean(in_tmp: Path) -
         "        self.session = db\n",
     )
     result = run_cli("check", "--add-ignore")
-    assert result.exit_code == 0
+    # The stale ISO101 is not stamped over: `fix` removes it.
+    assert result.exit_code == 1
     assert "Added 3 isolint: ignore directives." in result.stderr
+    assert "a.py:4: ISO001 is an unused suppression: `isolint fix` removes it" in result.stderr
     assert (in_tmp / "a.py").read_text() == (
         "from x import DeepAgentState  # noqa: F401  # isolint: ignore[ISO401]\n"
         "class A:\n"
@@ -76,6 +79,8 @@ def test_add_ignore_stamps_every_finding_and_then_check_is_clean(in_tmp: Path) -
         "        self.db = db  # isolint: ignore[ISO101, ISO201]\n"
         "        self.session = db  # isolint: ignore[ISO201]\n"
     )
+    assert run_cli("fix").exit_code == 0
+    assert "        self.db = db  # isolint: ignore[ISO201]\n" in (in_tmp / "a.py").read_text()
     assert run_cli("check").exit_code == 0
 
 

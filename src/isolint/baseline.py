@@ -21,13 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .config import ConfigError
+from .config import ConfigError, Settings
 from .findings import Finding
 
 FORMAT_VERSION = 1
 DEFAULT_FILENAME = ".isolint-baseline.json"
 
 Entry = tuple[str, str, str]  # (path relative to the baseline's directory, code, fingerprint)
+
+
+def default_file(settings: Settings) -> Path:
+    """Where `baseline --write` writes without a `baseline` key, and where
+    `check`, `fix` and `report` look for one: the project root (the
+    configuration's directory, else the working directory)."""
+    return settings.root / DEFAULT_FILENAME
 
 
 def fingerprint(code: str, snippet: str, occurrence: int) -> str:

@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import click
 
@@ -23,7 +23,8 @@ from .rules import ALL_RULES, FAMILIES, lookup
 if TYPE_CHECKING:
     from .transaction import Refusal
 
-OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit")
+# isolint.output.FORMATS, without importing the renderers at start-up
+OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit", "gitlab", "rdjson", "pylint", "azure", "grouped")
 REPORT_FORMATS = ("text", "markdown", "json", "html", "csv")  # isolint.report.REPORT_FORMATS, without importing it
 DEFAULT_HISTORY_COMMITS = 50
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -75,6 +76,13 @@ def _warn(messages: Sequence[str]) -> None:
         click.echo(f"warning: {message}", err=True)
 
 
+STDIN_HELP = "Read the source from stdin (PATHS: `-`) and report (or fix) it as this file: its configuration, ignores and name."
+# More findings than fit a terminal in `full` format: say how to see less, where it is read last.
+SCREENFUL = 10
+SHORTER_VIEWS = (
+    "Too long to read? `--statistics` counts the findings per rule, `--output-format concise` prints one line each, "
+    "and `isolint report` sums up the migration work by family, rule and directory.\n"
+)
 TIMINGS_HELP = "Show files seen, cached, skipped by prefilter and parsed, and the time per phase (on stderr)."
 
 
@@ -102,7 +110,14 @@ def cli() -> None:
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Report (and fail on) only findings not in this baseline file; default: the `baseline` config key.")
 @click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--timings", is_flag=True, help=TIMINGS_HELP)
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply the available fixes, as `isolint fix` does.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the diff the fixes would make and write nothing, as `isolint fix --diff`.")
+@click.option("--stdin-filename", type=click.Path(path_type=Path), help=STDIN_HELP)
+@click.option("--show-settings", is_flag=True, help="Print the settings a run over PATHS would use, and exit.")
+@click.option("--show-files", is_flag=True, help="Print the files a run over PATHS would check, and exit.")
+@click.pass_context
 def check(
+    ctx: click.Context,
     paths: tuple[Path, ...],
     select: tuple[str, ...],
     ignore: tuple[str, ...],
@@ -122,27 +137,56 @@ def check(
     baseline_file: Path | None,
     no_baseline: bool,
     timings: bool,
+    apply_fixes: bool,
+    show_diff: bool,
+    stdin_filename: Path | None,
+    show_settings: bool,
+    show_files: bool,
 ) -> int:
     """Report isolation problems in PATHS (default: the current directory)."""
     started = time.perf_counter()
-    from .output import TEXT_FORMATS, render
-    from .output.text import statistics as stats_rows
-    from .output.text import statistics_text, summary
+    from .output import STATISTICS_FORMATS, TEXT_FORMATS, render
+    from .output.text import summary
     from .runner import add_ignores, run_check
 
-    targets = list(paths) or [Path(".")]
+    if statistics and output_format not in STATISTICS_FORMATS:  # before the run, not after it
+        raise click.UsageError(f"--statistics has no {output_format} form; use {', '.join(STATISTICS_FORMATS)}")
+
+    if apply_fixes or show_diff:
+        if add_ignore or statistics or show_fixes:
+            raise click.UsageError("--fix and --diff cannot be combined with --add-ignore, --statistics or --show-fixes")
+        return ctx.invoke(
+            fix, paths=paths, select=select, ignore=ignore, extend_select=extend_select, config_file=config_file, isolated=isolated,
+            no_cache=no_cache, jobs=jobs, force_exclude=force_exclude, unsafe_fixes=unsafe_fixes, show_diff=show_diff,
+            check_only=False, output_format=output_format, baseline_file=baseline_file, no_baseline=no_baseline, timings=timings,
+            stdin_filename=stdin_filename, exit_zero=exit_zero,
+        )
+    stdin_name = _stdin_name(paths, stdin_filename)
+    targets = [stdin_name] if stdin_name is not None else (list(paths) or [Path(".")])
     if add_ignore and timings:
         raise click.UsageError("--timings does not apply to --add-ignore")
+    if stdin_name is not None and (add_ignore or show_fixes or timings or show_files):
+        raise click.UsageError("reading stdin: --add-ignore, --show-fixes, --show-files and --timings do not apply")
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    if show_settings or show_files:
+        return _introspect(settings, targets, show_settings, output_format, force_exclude, baseline_file, no_baseline, isolated)
+    if stdin_name is not None:
+        from .stdin import excluded
+
+        if force_exclude and excluded(stdin_name, settings):
+            _read_stdin()
+            return EXIT_CLEAN
+        return _check_stdin(stdin_name, settings, output_format, output_file, statistics, exit_zero, baseline_file, no_baseline, isolated, jobs, no_cache)
     if add_ignore:
         stamped, left, warnings = add_ignores(targets, settings, jobs=_jobs(jobs), force_exclude=force_exclude)
         _warn(warnings)
         click.echo(f"Added {stamped} isolint: ignore directive{'s' if stamped != 1 else ''}.", err=True)
         for finding in left:
-            click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} could not be suppressed here", err=True)
+            why = {"ISO001": "is an unused suppression: `isolint fix` removes it", "ISO002": "names no rule in a suppression: correct it"}
+            click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} {why.get(finding.code, 'could not be suppressed here')}", err=True)
         return EXIT_FINDINGS if left and not exit_zero else EXIT_CLEAN
 
-    known = _load_baseline(baseline_file, settings, no_baseline)  # before the run: a bad file fails fast
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
     result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
     findings = result.findings
@@ -152,10 +196,7 @@ def check(
         findings, baseline_note = comparison.new, comparison.summary() + ".\n"
     output_start = time.perf_counter()
     if statistics:
-        if output_format in ("json", "json-lines"):
-            text = json.dumps(stats_rows(findings), indent=2) + "\n"
-        else:
-            text = statistics_text(findings)
+        text = _statistics(findings, output_format)
     else:
         text = render(findings, output_format)
         if output_format in TEXT_FORMATS:
@@ -167,6 +208,8 @@ def check(
                 text += _fix_previews(findings, unsafe_fixes, gated.refusals)
             text += ("\n" if findings else "") + summary(findings) + baseline_note
             baseline_note = ""
+            if output_format == "full" and len(findings) > SCREENFUL:
+                text += SHORTER_VIEWS
     _emit(text, output_file)
     if baseline_note:  # machine formats keep stdout parseable
         click.echo(baseline_note, nl=False, err=True)
@@ -176,17 +219,142 @@ def check(
     return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
 
 
-def _load_baseline(given: Path | None, settings: Settings, disabled: bool) -> Any:
+def _statistics(findings: Sequence[Any], output_format: str) -> str:
+    """A count per rule, in the output format when it can hold one (JSON: an
+    array; JSON lines: one object per rule); a usage error when it cannot."""
+    from .output import STATISTICS_FORMATS
+    from .output.text import statistics as stats_rows
+    from .output.text import statistics_text
+
+    if output_format not in STATISTICS_FORMATS:
+        raise click.UsageError(f"--statistics has no {output_format} form; use {', '.join(STATISTICS_FORMATS)}")
+    if output_format == "json":
+        return json.dumps(stats_rows(findings), indent=2) + "\n"
+    if output_format == "json-lines":
+        return "".join(json.dumps(row) + "\n" for row in stats_rows(findings))
+    return statistics_text(findings)
+
+
+def _load_baseline(given: Path | None, settings: Settings, disabled: bool, isolated: bool) -> Any:
+    """The baseline a run compares against: --baseline, else the `baseline`
+    key, else `.isolint-baseline.json` in the project root when it exists (what
+    `baseline --write` writes by default), so writing one is enough to use it."""
     from .baseline import Baseline
 
-    path = None if disabled else (given or settings.baseline)
+    path = _baseline_path(given, settings, disabled, isolated)
     return Baseline.load(path) if path is not None else None
 
 
+def _baseline_path(given: Path | None, settings: Settings, disabled: bool, isolated: bool) -> Path | None:
+    from .baseline import default_file
+
+    if disabled:
+        return None
+    path = given or settings.baseline
+    if path is None and not isolated and default_file(settings).is_file():
+        path = default_file(settings)
+    return path
+
+
+def _stdin_name(paths: Sequence[Path], stdin_filename: Path | None) -> Path | None:
+    """The name stdin is checked under, or None when PATHS are files on disk."""
+    reads_stdin = any(str(p) == "-" for p in paths)
+    if reads_stdin and len(paths) > 1:
+        raise click.UsageError("`-` (stdin) cannot be combined with other paths")
+    if stdin_filename is not None and paths and not reads_stdin:
+        raise click.UsageError("--stdin-filename names the source read from stdin: give `-` as the only path")
+    if stdin_filename is not None:
+        return stdin_filename
+    return Path("-") if reads_stdin else None
+
+
+def _read_stdin() -> bytes:
+    return click.get_binary_stream("stdin").read()
+
+
+def _check_stdin(
+    name: Path, settings: Settings, output_format: str, output_file: Path | None, statistics: bool, exit_zero: bool,
+    baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
+) -> int:
+    from .output import TEXT_FORMATS, render
+    from .output.text import summary
+    from .stdin import check_stdin
+
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)
+    findings = check_stdin(_read_stdin(), name, settings, jobs=_jobs(jobs), use_cache=not no_cache)
+    note = ""
+    if known is not None:
+        comparison = known.compare(findings, _scope_of_paths([name], [name]))
+        findings, note = comparison.new, comparison.summary() + ".\n"
+    if statistics:
+        text = _statistics(findings, output_format)
+    else:
+        text = render(findings, output_format)
+        if output_format in TEXT_FORMATS:
+            text += ("\n" if findings else "") + summary(findings) + note
+    _emit(text, output_file)
+    return EXIT_FINDINGS if findings and not exit_zero else EXIT_CLEAN
+
+
+def _fix_stdin(
+    name: Path, settings: Settings, unsafe: bool, show_diff: bool, check_only: bool, exit_zero: bool, output_format: str,
+    baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
+) -> int:
+    """The fixed source on stdout (or its diff with --diff); what remains on stderr."""
+    from .fixes import unified_diff
+    from .output import render
+    from .stdin import fix_stdin
+
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)
+    raw = _read_stdin()
+    fixed = fix_stdin(raw, name, settings, jobs=_jobs(jobs), use_cache=not no_cache, unsafe=unsafe)
+    remaining = fixed.findings
+    if known is not None:
+        remaining = known.compare(remaining, _scope_of_paths([name], [name])).new
+    if show_diff or check_only:
+        if show_diff and fixed.applied:
+            from .source import decode
+
+            click.echo(unified_diff(str(name), decode(raw).text, decode(fixed.output).text), nl=False)
+        return EXIT_FINDINGS if fixed.applied else EXIT_CLEAN
+    click.get_binary_stream("stdout").write(fixed.output)
+    click.echo(render(remaining, "concise" if output_format == "full" else output_format), nl=False, err=True)
+    return EXIT_FINDINGS if remaining and not exit_zero else EXIT_CLEAN
+
+
+def _introspect(
+    settings: Settings, targets: Sequence[Path], show_settings: bool, output_format: str, force_exclude: bool,
+    baseline_file: Path | None, no_baseline: bool, isolated: bool,
+) -> int:
+    from .introspect import files_text, settings_document, settings_text
+
+    if show_settings:
+        path = _baseline_path(baseline_file, settings, no_baseline, isolated)
+        if output_format == "json":
+            click.echo(json.dumps(settings_document(settings, path), indent=2))
+        else:
+            click.echo(settings_text(settings, path), nl=False)
+    else:
+        click.echo(files_text(targets, settings, force_exclude), nl=False)
+    return EXIT_CLEAN
+
+
+def _shown(file: Path) -> str:
+    """A path as the user would type it: relative to the working directory when under it."""
+    from .baseline import relative_path
+
+    shown = relative_path(str(file), Path.cwd())
+    return str(file) if shown.startswith("../") else shown
+
+
 def _scope(result: Any, targets: Sequence[Path]) -> Any:
+    return _scope_of_paths([f.real_path for f in result.files], targets)
+
+
+def _scope_of_paths(checked: Sequence[Path], targets: Sequence[Path]) -> Any:
     from .baseline import Scope
 
-    return Scope.of((f.real_path for f in result.files), targets)
+    return Scope.of(checked, targets)
 
 
 @cli.command()
@@ -212,7 +380,7 @@ def baseline(
 
     Put PATHS before --write/--update: their FILE value is optional.
     """
-    from .baseline import DEFAULT_FILENAME, Baseline, ratchet
+    from .baseline import Baseline, default_file, ratchet
     from .output.text import concise
     from .runner import run_check
 
@@ -223,19 +391,19 @@ def baseline(
     targets = list(paths) or [Path(".")]
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
     chosen = write_file if write_file is not None else update_file
-    file = Path(chosen) if chosen else (settings.baseline or Path(DEFAULT_FILENAME))
+    file = Path(chosen) if chosen else (settings.baseline or default_file(settings))
     previous = Baseline.load(file) if update_file is not None else None
     result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
     if previous is None:
         written = Baseline.from_findings(file, result.findings)
         written.save()
-        click.echo(f"Wrote {len(written):,} finding{'s' if len(written) != 1 else ''} to {file}.", err=True)
+        click.echo(f"Wrote {len(written):,} finding{'s' if len(written) != 1 else ''} to {_shown(file)}.", err=True)
         return EXIT_CLEAN
     comparison = previous.compare(result.findings, _scope(result, targets))
     removed, added = ratchet(previous, comparison, allow_new=allow_new)
     previous.save()
-    click.echo(f"Removed {removed:,} fixed entr{'ies' if removed != 1 else 'y'} from {file}; added {added:,}; {len(previous):,} remain.", err=True)
+    click.echo(f"Removed {removed:,} fixed entr{'ies' if removed != 1 else 'y'} from {_shown(file)}; added {added:,}; {len(previous):,} remain.", err=True)
     if comparison.new and not allow_new:
         click.echo(concise(comparison.new), nl=False)
         count = len(comparison.new)
@@ -288,7 +456,7 @@ def report(
         raise click.UsageError("--format csv lists commits: it needs --history")
     targets = list(paths) or [Path(".")]
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
-    known = _load_baseline(baseline_file, settings, no_baseline)
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)
     enabled = settings.enabled_rules()
     rows = None
     if history:
@@ -374,7 +542,11 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool, refusals: Sequence[Refu
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the fixes and write nothing; exit 1 if anything would change.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if anything would be fixed.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True, help="Format of the findings that remain.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Fail only on remaining findings not in this baseline file; default: the `baseline` config key.")
+@click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--timings", is_flag=True, help=TIMINGS_HELP + " Includes the fix phase.")
+@click.option("--stdin-filename", type=click.Path(path_type=Path), help=STDIN_HELP + " Prints the fixed source.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
 def fix(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -389,18 +561,37 @@ def fix(
     show_diff: bool,
     check_only: bool,
     output_format: str,
+    baseline_file: Path | None,
+    no_baseline: bool,
     timings: bool,
+    stdin_filename: Path | None,
+    exit_zero: bool,
 ) -> int:
-    """Apply the available fixes in PATHS; report what remains."""
+    """Apply the available fixes in PATHS; report what remains.
+
+    With a baseline, everything fixable is still fixed, but only remaining
+    findings that are not in the baseline are listed and make the exit code 1."""
     started = time.perf_counter()
     from .output import TEXT_FORMATS, render
     from .runner import run_fix
 
     if show_diff and check_only:
         raise click.UsageError("--diff and --check cannot be combined")
-    targets = list(paths) or [Path(".")]
+    stdin_name = _stdin_name(paths, stdin_filename)
+    targets = [stdin_name] if stdin_name is not None else (list(paths) or [Path(".")])
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
+    if stdin_name is not None:
+        from .stdin import excluded
+
+        if force_exclude and excluded(stdin_name, settings):
+            if not (show_diff or check_only):
+                click.get_binary_stream("stdout").write(_read_stdin())  # an excluded buffer comes back unchanged
+            return EXIT_CLEAN
+        return _fix_stdin(
+            stdin_name, settings, unsafe_fixes, show_diff, check_only, exit_zero, output_format, baseline_file, no_baseline, isolated, jobs, no_cache
+        )
     mode = "diff" if show_diff else "check" if check_only else "write"
+    known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
     result = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude)
     _warn(result.warnings)
     output_start = time.perf_counter()
@@ -425,18 +616,23 @@ def fix(
         return done(EXIT_FINDINGS if changed else EXIT_CLEAN)
 
     remaining = result.findings
+    baseline_note = ""
+    if known is not None:
+        comparison = known.compare(remaining, _scope_of_paths(result.checked_paths, targets))
+        remaining, baseline_note = comparison.new, "; " + comparison.summary()
     report = render(remaining, output_format)
     manual = sum(1 for f in remaining if f.fix is None and f.code != "ISO000")
     unsafe_left = sum(1 for f in remaining if f.fix is not None and f.fix.applicability != "safe")
     line = f"{result.applied} fix{'es' if result.applied != 1 else ''} applied, {len(remaining)} finding{'s' if len(remaining) != 1 else ''} remaining ({manual} need manual migration)"
     if unsafe_left and not unsafe_fixes:
         line += f"; {unsafe_left} more fixable with --unsafe-fixes"
+    line += baseline_note
     if output_format in TEXT_FORMATS:
         click.echo(report + ("\n" if report else "") + line + ".")
     else:
         click.echo(report, nl=False)
         click.echo(line + ".", err=True)
-    return done(EXIT_FINDINGS if remaining else EXIT_CLEAN)
+    return done(EXIT_FINDINGS if remaining and not exit_zero else EXIT_CLEAN)
 
 
 def _show_refusals(refusals: Sequence[Refusal]) -> None:
@@ -461,6 +657,8 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
     """Show a rule's documentation, or list every rule with --all."""
     from .docs import read_doc
 
+    load_settings([Path.cwd()])  # loads the custom rules (plugins, `extend-rules`) the project uses
+
     if show_all == (rule_id is not None):
         raise click.UsageError("give either a rule code or name, or --all")
     if show_all:
@@ -476,7 +674,11 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
         return EXIT_CLEAN
     found = lookup(rule_id or "")
     if found is None:
-        raise ConfigError(f"unknown rule {rule_id!r} (see `isolint rule --all`)")
+        from .config import suggest
+
+        words = [*(r.code for r in ALL_RULES), *(r.name for r in ALL_RULES)]
+        close = suggest((rule_id or "").upper() if (rule_id or "").upper().startswith("ISO") else (rule_id or "").lower(), words)
+        raise ConfigError(f"unknown rule {rule_id!r}{f'; did you mean {close!r}?' if close else ''} (see `isolint rule --all`)")
     doc = read_doc(found)
     if output_format == "json":
         click.echo(json.dumps({"code": found.code, "name": found.name, "family": found.family, "family_title": FAMILIES[found.family], "fix": found.fix_safety, "summary": found.summary, "explanation": doc}, indent=2))
@@ -485,9 +687,34 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
     return EXIT_CLEAN
 
 
+@cli.command("server")
+def server_command() -> int:
+    """Run the language server on stdio, for editors (needs the `server` extra)."""
+    try:
+        from .server import serve
+    except ImportError as exc:
+        if exc.name not in ("pygls", "lsprotocol") and not (exc.name or "").startswith(("pygls.", "lsprotocol.")):
+            raise
+        raise ConfigError("`isolint server` needs pygls: pip install 'isolint[server]'") from None
+    serve()
+    return EXIT_CLEAN
+
+
+def color_from_environment(environ: Mapping[str, str]) -> bool | None:
+    """NO_COLOR (no-color.org) turns colour off, FORCE_COLOR on even when
+    piped; None leaves it to whether the output is a terminal."""
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="isolint", standalone_mode=False)
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="isolint", standalone_mode=False, color=color_from_environment(os.environ)
+        )
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:

@@ -6,6 +6,7 @@ expected; the CLI turns it into exit code 2 without a traceback.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -40,6 +41,8 @@ TOP_LEVEL_OPTIONS = (
     Option("context-class", "str", DEFAULT_CONTEXT_CLASS, "`module:Class` of the request context the codemods target."),
     Option("context-params", "list[str]", list(DEFAULT_CONTEXT_PARAMS), "Parameter names that carry the request context."),
     Option("baseline", "str", "", "Baseline file of known findings for `check` and `report` (relative to this file)."),
+    Option("extend", "str", "", "Another configuration file (such as \"../pyproject.toml\") whose settings this one extends and overrides."),
+    Option("extend-rules", "list[str]", [], "Custom rules to load, as 'module:RuleClass' (imported from this file's directory or the environment)."),
 )
 LEGACY_STATE_OPTIONS = (
     Option("classes", "list[str]", ["DeepAgentState"], "Legacy mutable per-run state classes."),
@@ -76,6 +79,17 @@ class ConfigError(Exception):
     """A configuration or usage problem: exit code 2."""
 
 
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a misspelt `word`, if one is close enough."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    close = suggest(word, candidates)
+    return f"; did you mean {close!r}?" if close else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """The effective configuration of one run."""
@@ -93,6 +107,8 @@ class Settings:
     context_params: tuple[str, ...] = DEFAULT_CONTEXT_PARAMS
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     baseline: Path | None = None  # known findings `check` does not fail on (not part of the cache fingerprint)
+    extends: tuple[Path, ...] = ()  # the files `config_file` extends, nearest first (their values are merged in)
+    extend_rules: tuple[str, ...] = ()  # "module:Class" of the custom rules this configuration loads
     sections: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {name: {o.name: o.default for o in options} for name, options in SECTIONS.items()}
     )
@@ -128,8 +144,16 @@ class Settings:
             "options": {rule.code: self.options_for(rule) for rule in enabled},
             "context": [self.context_class, list(self.context_params)],
             "sections": self.sections,
+            "plugins": _plugin_fingerprint(enabled),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def _plugin_fingerprint(enabled: Iterable[type[Rule]]) -> str:
+    from .plugins import fingerprint
+    from .rules import CUSTOM_PREFIX
+
+    return fingerprint(rule for rule in enabled if rule.code.startswith(CUSTOM_PREFIX))
 
 
 # --- rule selection ---------------------------------------------------------
@@ -154,7 +178,13 @@ def validate_selectors(selectors: Iterable[str], where: str) -> None:
             continue
         if re.fullmatch(r"ISO\d{0,2}", selector.upper()) and any(r.code.startswith(selector.upper()) for r in ALL_RULES):
             continue
-        raise ConfigError(f"{where}: unknown rule selector {selector!r} (expected a rule code such as ISO101, a prefix such as ISO1, a rule name, or ALL; see `isolint rule --all`)")
+        hint = _did_you_mean(selector.upper() if selector.upper().startswith("ISO") else selector.lower(), _rule_words())
+        raise ConfigError(f"{where}: unknown rule selector {selector!r}{hint} (expected a rule code such as ISO101, a prefix such as ISO1, a rule name, or ALL; see `isolint rule --all`)")
+
+
+def _rule_words() -> list[str]:
+    """Every rule code and name: what a misspelt selector is compared with."""
+    return [*(rule.code for rule in ALL_RULES), *(rule.name for rule in ALL_RULES)]
 
 
 def select_rules(select: Iterable[str], ignore: Iterable[str]) -> tuple[type[Rule], ...]:
@@ -235,14 +265,15 @@ _KIND_WORDS = {
 }
 
 
-def _validate_table(table: Mapping[str, Any], options: Iterable[Option], where: str) -> dict[str, Any]:
-    """Check keys and types; return option name -> value with defaults filled in."""
+def _validate_table(table: Mapping[str, Any], options: Iterable[Option], where: str, extra_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """Check keys and types; return option name -> value with defaults filled in.
+    `extra_keys` (tables validated elsewhere) are suggested for a misspelt key too."""
     by_name = {option.name: option for option in options}
     for key, value in table.items():
         option = by_name.get(key)
         if option is None:
             known = ", ".join(sorted(by_name)) or "none"
-            raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+            raise ConfigError(f"{where}: unknown key {key!r}{_did_you_mean(key, [*by_name, *extra_keys])} (known keys: {known})")
         if not _type_ok(value, option.kind):
             raise ConfigError(f"{where}: key {key!r} must be {_KIND_WORDS[option.kind]}, got {type(value).__name__} {value!r}")
     return {name: table.get(name, option.default) for name, option in by_name.items()}
@@ -255,7 +286,8 @@ def _rule_options(table: Any, where: str) -> dict[str, dict[str, Any]]:
     for key, options in table.items():
         rule = lookup(key)
         if rule is None:
-            raise ConfigError(f"{where}: [rules.{key}] names no rule (expected a code such as ISO101 or a name such as singleton-class)")
+            hint = _did_you_mean(key.upper() if key.upper().startswith("ISO") else key.lower(), _rule_words())
+            raise ConfigError(f"{where}: [rules.{key}] names no rule{hint} (expected a code such as ISO101 or a name such as singleton-class)")
         if not isinstance(options, dict):
             raise ConfigError(f"{where}: [rules.{key}] must be a table")
         if rule.code in resolved:
@@ -287,14 +319,16 @@ def load_settings(
         found = config_file
     elif not isolated:
         found = find_config_file(_common_ancestor(paths))
+    bases: list[Path] = []
     if found is not None:
-        data = _read_toml(found)
-        table = data.get("tool", {}).get("isolint", {}) if found.name == "pyproject.toml" else data
-        if not isinstance(table, dict):
-            raise ConfigError(f"{found}: [tool.isolint] must be a table")
+        table = _extended(_isolint_table(found), found, (), bases)
     where = str(found) if found else "configuration"
     scalar = {k: v for k, v in table.items() if k not in TABLE_KEYS}
-    values = _validate_table(scalar, TOP_LEVEL_OPTIONS, where)
+    values = _validate_table(scalar, TOP_LEVEL_OPTIONS, where, TABLE_KEYS)
+    root = found.parent.resolve() if found else Path.cwd().resolve()
+    from .plugins import load_extend_rules  # before anything names a rule: selectors and [rules.X] may name plugin rules
+
+    load_extend_rules(values["extend-rules"], where, root)
     rule_options = _rule_options(table.get("rules", {}), where)
     sections = {}
     for name, options in SECTIONS.items():
@@ -317,7 +351,6 @@ def load_settings(
     extend_select = tuple(values["extend-select"]) + tuple(overrides.get("extend-select", ()))
     ignore = tuple(values["ignore"]) + tuple(overrides.get("ignore", ()))
 
-    root = found.parent.resolve() if found else Path.cwd().resolve()
     exclude = tuple(values["exclude"]) if "exclude" in table else DEFAULT_EXCLUDE
     return Settings(
         root=root,
@@ -333,8 +366,56 @@ def load_settings(
         context_params=tuple(values["context-params"]),
         rule_options=rule_options,
         baseline=(root / values["baseline"]) if values["baseline"] else None,
+        extends=tuple(bases),
+        extend_rules=tuple(values["extend-rules"]),
         sections=sections,
     )
+
+
+def _isolint_table(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    table = data.get("tool", {}).get("isolint", {}) if path.name == "pyproject.toml" else data
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.isolint] must be a table")
+    return table
+
+
+def _extended(table: dict[str, Any], path: Path, chain: tuple[Path, ...], bases: list[Path]) -> dict[str, Any]:
+    """`table` on top of the file its `extend` key names (recursively; each
+    base is appended to `bases`): a key set here replaces the base's;
+    `[rules.X]` and section tables merge key by key. The base's `baseline`
+    stays relative to the base file."""
+    base_name = table.get("extend")
+    if base_name is None:
+        return table
+    if not isinstance(base_name, str) or not base_name:
+        raise ConfigError(f"{path}: key 'extend' must be a path to another configuration file, got {base_name!r}")
+    base_path = (path.parent / base_name).resolve()
+    chain = (*chain, path.resolve())
+    if base_path in chain:
+        raise ConfigError(f"{path}: key 'extend': {base_name} extends this file again (a cycle: {' -> '.join(str(p) for p in (*chain, base_path))})")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: key 'extend': {base_name}: no such file")
+    base = _isolint_table(base_path)
+    if base_path.name == "pyproject.toml" and "isolint" not in _read_toml(base_path).get("tool", {}):
+        raise ConfigError(f"{path}: key 'extend': {base_name} has no [tool.isolint] table")
+    # A mistake in the base is reported against the base, not the file extending it.
+    _validate_table({k: v for k, v in base.items() if k not in TABLE_KEYS}, TOP_LEVEL_OPTIONS, str(base_path), TABLE_KEYS)
+    bases.append(base_path)
+    base = dict(_extended(base, base_path, chain, bases))
+    if isinstance(base.get("baseline"), str) and base["baseline"]:
+        base["baseline"] = str(base_path.parent / base["baseline"])
+    merged = {**base, **{key: value for key, value in table.items() if key != "extend"}}
+    for key in TABLE_KEYS:
+        if isinstance(base.get(key), dict) and isinstance(table.get(key), dict):
+            merged[key] = {**base[key], **table[key]}
+            if key == "rules":
+                merged[key] = {name: _merge_rule(base[key].get(name), options) for name, options in merged[key].items()}
+    return merged
+
+
+def _merge_rule(base: Any, options: Any) -> Any:
+    return {**base, **options} if isinstance(base, dict) and isinstance(options, dict) else options
 
 
 def _common_ancestor(paths: Iterable[Path]) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from .rules import Rule
@@ -18,7 +19,14 @@ def docs_dir() -> Path:
 
 
 def doc_path(rule: type[Rule]) -> Path:
-    return docs_dir() / f"{rule.code}-{rule.name}.md"
+    """A built-in rule's doc is in the shipped `rules/`; a plugin rule's
+    (isolint.plugins) beside the module that defines it."""
+    filename = f"{rule.code}-{rule.name}.md"
+    if not rule.__module__.startswith(f"{__package__}.rules."):
+        module_file = getattr(sys.modules.get(rule.__module__), "__file__", None)
+        if module_file:
+            return Path(module_file).parent / filename
+    return docs_dir() / filename
 
 
 def read_doc(rule: type[Rule]) -> str | None:

@@ -23,6 +23,7 @@ from libcst.metadata import CodePosition, CodeRange
 from .config import Settings
 from .findings import SAFE, Finding, Fix, Location
 from .fixes import apply_fixes, diff_edits
+from .hygiene import suppression_audit
 from .index import EMPTY, ProjectIndex
 from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
@@ -96,11 +97,12 @@ def _lint_parsed(
         _visit(file, rules, observers=(counter,) if counter else ())
     if counter is not None:
         counts.update(counter.counts)
-    if not file.reports:
+    audit = suppression_audit(rules, settings)  # ISO001/ISO002 judge the directives even where nothing was found
+    if not file.reports and audit is None:
         return []
     with phase("findings"):
-        findings = _to_findings(file, _positions(file, tree))
-        return apply_suppressions(text, findings)
+        findings = _to_findings(file, _positions(file, tree)) if file.reports else []
+        return apply_suppressions(text, findings, audit=audit, path=path)
 
 
 FILE_TIME_LIMIT = float(os.environ.get("ISOLINT_FILE_TIME_LIMIT", "20"))

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 import click
 import pathspec
@@ -79,6 +79,7 @@ class FixResult:
     stats: Stats
     warnings: list[str]
     refusals: list[Refusal] = field(default_factory=list)  # fix groups the verification gate refused
+    checked_paths: list[Path] = field(default_factory=list)  # real paths of the files checked, for baselines
 
     @property
     def applied(self) -> int:
@@ -221,12 +222,19 @@ def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: froz
     yield from _pool_map(fn, items, jobs, _init_worker, (plan, known))
 
 
-def _progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:
-    if total <= PROGRESS_MIN_FILES or not sys.stderr.isatty():
+def _progress(items: Iterable[Any], sizes: Sequence[int], label: str, stream: TextIO | None = None) -> Iterator[Any]:
+    """`items` (one per file, in the order of `sizes`, the files' byte sizes),
+    with a progress bar on a terminal. The bar advances by bytes, not files:
+    files differ in size by orders of magnitude, and the biggest go first, so
+    counting files made the first ETA absurd."""
+    stream = stream or sys.stderr
+    if len(sizes) <= PROGRESS_MIN_FILES or not stream.isatty():
         yield from items
         return
-    with click.progressbar(items, length=total, label=label, file=sys.stderr) as bar:
-        yield from bar
+    with click.progressbar(length=max(1, sum(sizes)), label=f"{label} {len(sizes):,} files", file=stream, show_pos=False) as bar:
+        for item, size in zip(items, sizes):
+            yield item
+            bar.update(size)
 
 
 # --- check ------------------------------------------------------------------
@@ -295,7 +303,7 @@ def _check(
     stats.workers = _workers(jobs, len(todo))
     slowest: list[tuple[float, int]] = []  # a min-heap of the SLOWEST_FILES slowest
     results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs)
-    for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, len(todo), "Checking"):
+    for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, [sizes[i] for i, _, _ in todo], "Checking"):
         source_file = found.files[index]
         timing.add(stats.worker, phases)
         stats.worker_total += seconds + phases.get("import", 0.0)
@@ -385,7 +393,8 @@ def build_index(
         # Largest first, so no worker is left with a run of big files at the end.
         todo.sort(key=lambda item: -(signatures[item[0]] or (0, 0))[1])
         known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
-        for position, digest, facts, parsed in _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known)):
+        indexed = _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known))
+        for position, digest, facts, parsed in _progress(indexed, [(signatures[item[0]] or (0, 0))[1] for item in todo], "Indexing"):
             if digest is None:  # unreadable: the check pass reports it
                 continue
             real_path = ordered[position]
@@ -454,7 +463,8 @@ def run_fix(
     def compute(refused: Mapping[str, frozenset[str]]) -> dict[str, ComputedFix]:
         work = [(by_shown[shown], shown, str(files[by_shown[shown]].real_path), unsafe, codes) for shown, codes in refused.items()]
         done: dict[str, ComputedFix] = {}
-        for index, computed, unreadable in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
+        sizes = [(stat_signature(files[item[0]].real_path) or (0, 0))[1] for item in work]
+        for index, computed, unreadable in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), sizes, "Fixing"):
             if computed is None:
                 failed[str(files[index].path)] = unreadable
             else:
@@ -493,6 +503,7 @@ def run_fix(
         after.extend(ignores.filter(files[by_shown[shown]].real_path, findings))
         if result.applied or result.error:
             fixed_files.append(result)
+    rechecked: CheckResult | None = None
     if mode == "write" and texts:
         # What the fixes wrote can change other files' findings (a singleton
         # removed, a signature rewritten), so what remains comes from a check
@@ -509,7 +520,8 @@ def run_fix(
 
     remaining += carried_over(checked.findings, remaining, texts, fixed)
     remaining.sort(key=lambda f: f.sort_key)
-    return FixResult(remaining, fixed_files, checked.stats, checked.warnings, refusals)
+    checked_paths = [f.real_path for f in (rechecked.files if rechecked is not None else files)]
+    return FixResult(remaining, fixed_files, checked.stats, checked.warnings, refusals=refusals, checked_paths=checked_paths)
 
 
 def _vocabulary(settings: Settings) -> Vocabulary:
@@ -552,15 +564,19 @@ def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, Computed
 
 def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_exclude: bool) -> tuple[int, list[Finding], list[str]]:
     """Stamp a suppression on every current finding. Returns (lines stamped, findings left, warnings)."""
+    from .suppressions import HYGIENE_CODES
     from .suppressions import add_ignores as stamp
 
     checked = run_check(paths, settings, jobs=jobs, use_cache=False, force_exclude=force_exclude)
     by_path: dict[str, list[Finding]] = {}
+    # Unparsable files cannot take a comment; a suppression's own hygiene
+    # finding is never stamped over (`fix` removes an unused one).
+    unstampable = ("ISO000", *HYGIENE_CODES)
     for finding in checked.findings:
-        if finding.code != "ISO000":
+        if finding.code not in unstampable:
             by_path.setdefault(finding.path, []).append(finding)
     real_paths = {str(f.path): f.real_path for f in checked.files}
-    stamped, left, warnings = 0, [f for f in checked.findings if f.code == "ISO000"], list(checked.warnings)
+    stamped, left, warnings = 0, [f for f in checked.findings if f.code in unstampable], list(checked.warnings)
     for shown, findings in sorted(by_path.items()):
         path = real_paths[shown]
         raw = read_bytes(path)

@@ -25,6 +25,25 @@ from .findings import Finding
 _ISOLINT = re.compile(r"#\s*isolint:\s*(?P<kind>ignore|file-ignore)\b(?:\[(?P<codes>[^\]]*)\])?")
 _NOQA = re.compile(r"#\s*noqa:\s*(?P<codes>[A-Za-z]+\d+(?:\s*,\s*[A-Za-z]+\d+)*)", re.IGNORECASE)
 _EVERY_RULE = ("ALL",)
+UNUSED_SUPPRESSION = "ISO001"
+UNKNOWN_SUPPRESSION_CODE = "ISO002"
+HYGIENE_CODES = (UNUSED_SUPPRESSION, UNKNOWN_SUPPRESSION_CODE)
+
+
+@dataclass
+class Directive:
+    """One `# isolint: ignore[...]`, `# isolint: file-ignore[...]` or `# noqa: ...`
+    as written: where it is, so that an unused one can be reported and removed."""
+
+    row: int
+    kind: str  # "ignore", "file-ignore" or "noqa"
+    selectors: list[str]  # isolint's own: ALL for a bare ignore; for noqa, the ISO codes only
+    codes: list[str]  # everything between the brackets (or after `noqa:`), as written
+    span: tuple[int, int]  # the directive, columns (0-based, end exclusive) in its line
+    codes_span: tuple[int, int] | None  # the codes, likewise; None for a bare ignore
+    comment_start: int  # column of the comment holding it
+    own_line: bool = False  # the line holds nothing but comments: it applies to the next line
+    used: set[str] = field(default_factory=set)  # selectors that suppressed a finding
 
 
 @dataclass
@@ -32,6 +51,7 @@ class Directives:
     by_row: dict[int, list[str]] = field(default_factory=dict)  # selectors per row; ALL for a bare ignore
     comment_only_rows: set[int] = field(default_factory=set)
     file_wide: list[str] = field(default_factory=list)
+    written: list[Directive] = field(default_factory=list)
 
     def suppresses(self, finding: Finding) -> bool:
         if matches_any(self.file_wide, finding.code):
@@ -41,6 +61,14 @@ class Directives:
             return True
         above = row - 1
         return above in self.comment_only_rows and _matches(self.by_row.get(above, ()), finding)
+
+    def applying_to(self, finding: Finding) -> Iterable[Directive]:
+        """The directives whose scope covers the finding: file-wide ones, its
+        line's, and those alone on the line above."""
+        row = finding.location.row
+        for directive in self.written:
+            if directive.kind == "file-ignore" or directive.row == row or (directive.own_line and directive.row == row - 1):
+                yield directive
 
 
 def _matches(selectors: Sequence[str], finding: Finding) -> bool:
@@ -58,15 +86,19 @@ def parse_directives(text: str) -> Directives:
     code_rows: set[int] = set()
     for token in _tokens(text):
         if token.type == tokenize.COMMENT:
-            row = token.start[0]
+            row, column = token.start
             for match in _ISOLINT.finditer(token.string):
                 selectors = _split(match["codes"])
                 if match["kind"] == "file-ignore":
                     directives.file_wide.extend(selectors)
                 else:
                     directives.by_row.setdefault(row, []).extend(selectors)
+                directives.written.append(_directive(row, column, match, match["kind"], selectors))
             for match in _NOQA.finditer(token.string):
-                directives.by_row.setdefault(row, []).extend(c for c in _split(match["codes"]) if c.upper().startswith("ISO"))
+                ours = [c for c in _split(match["codes"]) if c.upper().startswith("ISO")]
+                directives.by_row.setdefault(row, []).extend(ours)
+                if ours:
+                    directives.written.append(_directive(row, column, match, "noqa", ours))
             directives.comment_only_rows.add(row)
         elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
             code_rows.update(range(token.start[0], token.end[0] + 1))
@@ -74,7 +106,17 @@ def parse_directives(text: str) -> Directives:
     for row, selectors in directives.by_row.items():
         if "ALL" in selectors:
             directives.by_row[row] = list(_EVERY_RULE)
+    for directive in directives.written:
+        directive.own_line = directive.row in directives.comment_only_rows
     return directives
+
+
+def _directive(row: int, column: int, match: re.Match[str], kind: str, selectors: list[str]) -> Directive:
+    codes_span = (column + match.start("codes"), column + match.end("codes")) if match["codes"] is not None else None
+    return Directive(
+        row, kind, selectors, _split(match["codes"]) if match["codes"] is not None else [],
+        (column + match.start(), column + match.end()), codes_span, column,
+    )
 
 
 def _tokens(text: str) -> Iterable[tokenize.TokenInfo]:
@@ -84,11 +126,50 @@ def _tokens(text: str) -> Iterable[tokenize.TokenInfo]:
         return
 
 
-def apply_suppressions(text: str, findings: list[Finding]) -> list[Finding]:
+def apply_suppressions(
+    text: str, findings: list[Finding], *, audit: Audit | None = None, path: str = ""
+) -> list[Finding]:
+    """The findings no directive hides; with `audit` (ISO001/ISO002 enabled),
+    plus a finding for each unused suppression and each unknown code in one."""
     if "isolint:" not in text and "noqa" not in text.lower():
         return findings
     directives = parse_directives(text)
-    return [f for f in findings if f.code == "ISO000" or not directives.suppresses(f)]
+    kept = []
+    for finding in findings:
+        if finding.code == "ISO000" or not directives.suppresses(finding):
+            kept.append(finding)
+            continue
+        for directive in directives.applying_to(finding):
+            directive.used.update(s for s in directive.selectors if _matches([s], finding))
+    if audit is None:
+        return kept
+    from .hygiene import hygiene_findings
+
+    hygiene = hygiene_findings(text, path, directives.written, audit)
+    return sorted([*kept, *(f for f in hygiene if not _hides_hygiene(directives, f))], key=lambda f: f.sort_key)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What the suppression audit may judge: the hygiene rules enabled for
+    this file, and every enabled rule (a suppression naming a disabled rule
+    cannot be called unused: that rule never ran)."""
+
+    reports: frozenset[str]  # the subset of HYGIENE_CODES to report
+    enabled: frozenset[str]  # codes of the enabled rules
+
+
+def _hides_hygiene(directives: Directives, finding: Finding) -> bool:
+    """A hygiene finding is hidden only by a directive naming its rule
+    specifically (a code, a name or `ISO0`), never by a blanket one, which
+    would otherwise hide the report that it is itself unused."""
+    specific = [
+        selector
+        for directive in directives.applying_to(finding)
+        for selector in directive.selectors
+        if selector != "ALL" and len(selector) >= 4
+    ]
+    return matches_any(specific, finding.code)
 
 
 # --- --add-ignore -----------------------------------------------------------

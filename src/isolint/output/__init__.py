@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from ..findings import Finding
-from . import ci, machine, sarif, text
+from . import ci, machine, platforms, sarif, text
 
 Renderer = Callable[[Sequence[Finding]], str]
 
@@ -17,8 +17,14 @@ FORMATS: dict[str, Renderer] = {
     "sarif": sarif.render,
     "github": ci.github,
     "junit": ci.junit,
+    "gitlab": platforms.gitlab,
+    "rdjson": platforms.rdjson,
+    "pylint": platforms.pylint,
+    "azure": platforms.azure,
+    "grouped": platforms.grouped,
 }
-TEXT_FORMATS = ("full", "concise")
+TEXT_FORMATS = ("full", "concise", "grouped")  # for people: the summary lines follow the findings
+STATISTICS_FORMATS = ("full", "concise", "grouped", "pylint", "json", "json-lines")  # those that can show a count per rule
 
 
 def render(findings: Sequence[Finding], output_format: str) -> str:

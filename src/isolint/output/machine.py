@@ -7,6 +7,7 @@ import os
 from typing import Any, Sequence
 
 from ..findings import Finding
+from .links import rule_url
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "location": finding.location.to_json(),
         "message": finding.message,
         "noqa_row": finding.location.row,
-        "url": None,
+        "url": rule_url(finding.code),
         "isolint": {"name": finding.name, "family": finding.family, "manual": finding.manual},
     }
 

@@ -10,6 +10,7 @@ from .. import __version__
 from ..docs import read_doc, section
 from ..findings import Edit, Finding
 from ..rules import ALL_RULES
+from .links import fingerprints, rule_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -24,6 +25,9 @@ def _rule(rule: Any) -> dict[str, Any]:
         "defaultConfiguration": {"level": "error"},
         "properties": {"family": rule.family, "fixSafety": rule.fix_safety, "tags": ["isolation", rule.family]},
     }
+    url = rule_url(rule.code)
+    if url:
+        descriptor["helpUri"] = url
     if doc:
         descriptor["help"] = {"text": section(doc, "Why is this bad") or rule.summary, "markdown": doc}
     return descriptor
@@ -46,13 +50,15 @@ def _replacement(edit: Edit) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: dict[str, int], fingerprint: str) -> dict[str, Any]:
     artifact = _artifact(finding.path)
     result: dict[str, Any] = {
         "ruleId": finding.code,
         "ruleIndex": rule_index[finding.code],
         "level": "error",
         "message": {"text": finding.message},
+        # Line-independent, so code scanning keeps tracking a finding when lines above it move.
+        "partialFingerprints": {"isolintFingerprint/v1": fingerprint},
         "locations": [
             {
                 "physicalLocation": {
@@ -80,6 +86,7 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
 
 def render(findings: Sequence[Finding]) -> str:
     rule_index = {rule.code: index for index, rule in enumerate(ALL_RULES)}
+    stable = fingerprints(findings)
     log = {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -95,7 +102,7 @@ def render(findings: Sequence[Finding]) -> str:
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
                 "columnKind": "unicodeCodePoints",
-                "results": [_result(f, rule_index) for f in findings],
+                "results": [_result(f, rule_index, stable[id(f)]) for f in findings],
             }
         ],
     }

@@ -34,13 +34,24 @@ def _discover() -> tuple[type[Rule], ...]:
     return tuple(sorted(found, key=lambda rule: rule.code))
 
 
-ALL_RULES: tuple[type[Rule], ...] = _discover()
+# A list, so that plugin rules added by `register` (isolint.plugins) are seen
+# by every module that imported it.
+ALL_RULES: list[type[Rule]] = list(_discover())
 BY_CODE = {rule.code: rule for rule in ALL_RULES}
 BY_NAME = {rule.name: rule for rule in ALL_RULES}
+CUSTOM_PREFIX = "ISO9"  # ISO900-ISO999 are left to plugins: no built-in rule will take them
 
 
 def lookup(code_or_name: str) -> type[Rule] | None:
     return BY_CODE.get(code_or_name.upper()) or BY_NAME.get(code_or_name.lower())
 
 
-__all__ = ["ALL_RULES", "BY_CODE", "BY_NAME", "FAMILIES", "Rule", "lookup"]
+def register(rule: type[Rule]) -> None:
+    """Add a plugin's rule to the registry, in code order (isolint.plugins checks it first)."""
+    ALL_RULES.append(rule)
+    ALL_RULES.sort(key=lambda registered: registered.code)
+    BY_CODE[rule.code] = rule
+    BY_NAME[rule.name] = rule
+
+
+__all__ = ["ALL_RULES", "BY_CODE", "BY_NAME", "CUSTOM_PREFIX", "FAMILIES", "Rule", "lookup", "register"]

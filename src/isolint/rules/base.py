@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..index import ProjectIndex
 
 FAMILIES = {
-    "core": "Files isolint could not check",
+    "core": "Files isolint could not check, and suppression comments (ISO0xx)",
     "singletons": "Process-wide singletons and registries (ISO1xx)",
     "sessions": "Database sessions outside request scope (ISO2xx)",
     "websockets": "Global WebSocket managers (ISO3xx)",

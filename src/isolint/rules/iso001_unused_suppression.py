@@ -1,0 +1,23 @@
+"""ISO001 unused-suppression: a suppression comment that hides no finding."""
+
+from __future__ import annotations
+
+import re
+
+from .base import SAFE, Rule
+
+# Bytes that may hold one of isolint's directives (see isolint.suppressions).
+DIRECTIVE_PREFILTER = re.compile(rb"isolint:\s*(?:file-)?ignore|(?i:noqa):[^\n]*(?i:iso)")
+
+
+class UnusedSuppression(Rule):
+    """Reported by the engine's suppression pass (isolint.hygiene), never by a
+    visit: it needs every other rule's findings for the file first. Its fix
+    removes the unused codes, or the whole directive."""
+
+    code = "ISO001"
+    name = "unused-suppression"
+    family = "core"
+    summary = "A suppression comment hides no finding, so it would silently hide a future one"
+    fix_safety = SAFE
+    prefilter = DIRECTIVE_PREFILTER
