@@ -61,7 +61,7 @@ def test_an_imported_global_manager_is_recognised_and_swapped(tmp_path: Path) ->
     )
     routes = root / "chatapp" / "routes.py"
     assert _found([routes], "ISO302") == [("routes.py", 6, "ISO302"), ("routes.py", 10, "ISO302")]
-    run_cli("fix", "--isolated", "--no-cache", "--select", "ISO302", str(routes))
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO302", str(routes))
     fixed = routes.read_text(encoding="utf-8")
     assert "await context.websocket_emitter.send_to_user(context.user_id, {'report': report})" in fixed
     assert "await manager.connect(websocket, user_id)" in fixed  # no context, and `connect` is no emitter method

@@ -169,3 +169,19 @@ def test_process_wide_infrastructure_is_never_made_per_call(in_tmp: Path) -> Non
     [accessor] = [f for f in findings if f["code"] == "ISO102"]
     assert accessor["fix"] is None
     assert "looks like process-wide infrastructure" in accessor["isolint"]["manual"]
+
+
+def test_a_fix_that_adds_a_dependency_on_isolint_says_so(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    result = run_cli("fix")
+    assert (in_tmp / "a.py").read_text() == FIXED
+    assert "note: the fixes import `isolint.runtime` in 1 file (a.py), but" in result.stderr
+    assert "declares no dependency on isolint" in result.stderr
+
+
+def test_no_dependency_note_when_the_project_declares_isolint(in_tmp: Path) -> None:
+    write(in_tmp / "pyproject.toml", '[project]\nname = "app"\ndependencies = ["isolint>=0.1"]\n')
+    write(in_tmp / "a.py", LEGACY)
+    result = run_cli("fix")
+    assert (in_tmp / "a.py").read_text() == FIXED
+    assert "note:" not in result.stderr

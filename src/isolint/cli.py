@@ -605,6 +605,7 @@ def fix(
     for failed in (f for f in result.fixed_files if f.error):
         click.echo(f"warning: {failed.path}: {failed.error}", err=True)
     _show_refusals(result.refusals)
+    _note_undeclared_runtime(result.undeclared_runtime, settings)
     changed = [f for f in result.fixed_files if f.applied]
     if mode != "write":
         if mode == "diff":
@@ -633,6 +634,19 @@ def fix(
         click.echo(report, nl=False)
         click.echo(line + ".", err=True)
     return done(EXIT_FINDINGS if remaining and not exit_zero else EXIT_CLEAN)
+
+
+def _note_undeclared_runtime(importers: Sequence[str], settings: Settings) -> None:
+    """A fix that makes the project import isolint.runtime adds a dependency: say so."""
+    if not importers:
+        return
+    count = len(importers)
+    click.echo(
+        f"note: the fixes import `isolint.runtime` in {count} file{'s' if count != 1 else ''} ({', '.join(importers[:3])}"
+        f"{', ...' if count > 3 else ''}), but {settings.root} declares no dependency on isolint (pyproject.toml, "
+        "setup.cfg, setup.py, requirements*.txt): add it, or set `context-class` to your own context type.",
+        err=True,
+    )
 
 
 def _show_refusals(refusals: Sequence[Refusal]) -> None:

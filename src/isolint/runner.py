@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -79,6 +80,8 @@ class FixResult:
     stats: Stats
     warnings: list[str]
     refusals: list[Refusal] = field(default_factory=list)  # fix groups the verification gate refused
+    # Files the fixes make import isolint.runtime, in a project that does not declare isolint.
+    undeclared_runtime: list[str] = field(default_factory=list)
     checked_paths: list[Path] = field(default_factory=list)  # real paths of the files checked, for baselines
 
     @property
@@ -521,7 +524,33 @@ def run_fix(
     remaining += carried_over(checked.findings, remaining, texts, fixed)
     remaining.sort(key=lambda f: f.sort_key)
     checked_paths = [f.real_path for f in (rechecked.files if rechecked is not None else files)]
-    return FixResult(remaining, fixed_files, checked.stats, checked.warnings, refusals=refusals, checked_paths=checked_paths)
+    importers = sorted(shown for shown, (old, new) in texts.items() if RUNTIME_MODULE in new and RUNTIME_MODULE not in old)
+    return FixResult(
+        remaining,
+        fixed_files,
+        checked.stats,
+        checked.warnings,
+        refusals=refusals,
+        checked_paths=checked_paths,
+        undeclared_runtime=importers if importers and not declares_isolint(settings.root) else [],
+    )
+
+
+RUNTIME_MODULE = "isolint.runtime"
+# Where a project declares what it depends on.
+DEPENDENCY_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "environment.yml")
+
+
+def declares_isolint(root: Path) -> bool:
+    """Whether the project at `root` names isolint among its dependency files."""
+    candidates = [root / name for name in DEPENDENCY_FILES] + sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    for path in candidates:
+        try:
+            if path.is_file() and re.search(r"(?<![\w.-])isolint(?![\w-])", path.read_text(encoding="utf-8", errors="replace")):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _vocabulary(settings: Settings) -> Vocabulary:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from .._lazy import cst
-from ..findings import SAFE
+from ..findings import UNSAFE
 from ._context import context_param
 from ._websockets import (
     EMITTER_METHODS,
@@ -27,7 +27,7 @@ class WebSocketAccessorCall(IndexesPlumbing, Rule):
     name = "websocket-accessor-call"
     family = "websockets"
     summary = "A function fetches the process-wide WebSocket manager instead of the request's own emitter"
-    fix_safety = SAFE
+    fix_safety = UNSAFE
     trusts_context_annotations = True
     prefilter = re.compile(rb"(?!)")  # built from `websocket-names` and the index by compile_prefilter
     options = (WEBSOCKET_NAMES, EMITTER_METHODS)
@@ -96,7 +96,7 @@ class WebSocketAccessorCall(IndexesPlumbing, Rule):
         else:
             replacements, problem = swap_receivers(uses, parents, context, self.options["emitter-methods"])
             if problem is None:
-                fix = FixSpec(f"Emit through `{context}.websocket_emitter`", SAFE, replace=replacements)
+                fix = FixSpec(f"Emit through `{context}.websocket_emitter`", UNSAFE, replace=replacements)
             else:
                 manual = (
                     f"Not swapped automatically: {problem}. Send this user's events through "
