@@ -33,9 +33,11 @@ from .errors import (
     RegistryFrozenError,
     ScopeCleanupError,
     SharedAgentInstanceError,
+    StaleContextError,
     UnknownAgentError,
 )
-from .factory import AgentInstanceFactory, UserExecutionScope
+from .factory import AgentInstanceFactory
+from .scope import Transaction, UserExecutionScope
 from .metrics import RuntimeMetrics
 from .registry import AgentClassRegistry, AgentSpec
 
@@ -65,6 +67,8 @@ __all__ = [
     "RuntimeMetrics",
     "ScopeCleanupError",
     "SharedAgentInstanceError",
+    "StaleContextError",
+    "Transaction",
     "UnknownAgentError",
     "UserExecutionContext",
     "UserExecutionScope",

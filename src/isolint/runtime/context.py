@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._ids import DEFAULT_ID_POLICY, IdPolicy
+from ._lease import ScopeLease
 from .errors import InvalidContextError, NoActiveContextError
 
 __all__ = ["UserExecutionContext", "current_context"]
@@ -93,6 +94,8 @@ class UserExecutionContext:
     created_at: datetime = field(default_factory=_utcnow)
     parent_request_id: str | None = None
     id_policy: IdPolicy = field(default=DEFAULT_ID_POLICY, repr=False, compare=False)
+    # Set by user_execution_scope and inherited by children and copies; not an id.
+    _lease: ScopeLease | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         policy = self.id_policy
@@ -169,8 +172,26 @@ class UserExecutionContext:
     def with_updates(self, **changes: Any) -> UserExecutionContext:
         """Return a copy with ``changes`` applied; the copy is validated again.
 
-        Unknown field names raise ``TypeError``.
+        Unknown field names raise ``TypeError``. Changing ``user_id`` while the
+        context still carries a session or emitter raises :class:`InvalidContextError`
+        unless those are replaced too (``db_session=None``): they belong to the
+        original user. The copy still belongs to the original scope, which refuses
+        to build agents for another user.
         """
+        new_user = changes.get("user_id", self.user_id)
+        if new_user != self.user_id:
+            kept = [
+                name
+                for name in ("db_session", "websocket_emitter")
+                if name not in changes and getattr(self, name) is not None
+            ]
+            if kept:
+                raise InvalidContextError(
+                    "user_id",
+                    f"cannot change while the context carries the original user's "
+                    f"{' and '.join(kept)}; pass "
+                    f"{', '.join(f'{name}=None' for name in kept)} as well",
+                )
         return dataclasses.replace(self, **changes)
 
     def child(self, operation: str) -> UserExecutionContext:

@@ -21,6 +21,7 @@ __all__ = [
     "RegistryFrozenError",
     "ScopeCleanupError",
     "SharedAgentInstanceError",
+    "StaleContextError",
     "UnknownAgentError",
 ]
 
@@ -40,6 +41,14 @@ class InvalidContextError(ValueError):
 
 class NoActiveContextError(RuntimeError):
     """``current_context()`` was called outside ``user_execution_scope``."""
+
+
+class StaleContextError(NoActiveContextError):
+    """A context was used after the scope that built it ended.
+
+    Its agents would never be closed and its session would check a pool connection
+    out again that nobody returns, so both are refused.
+    """
 
 
 class DuplicateAgentError(ValueError):

@@ -19,6 +19,10 @@ class RuntimeMetrics:
     ``overhead_p50_us`` / ``overhead_p95_us`` are percentiles, in microseconds, of the
     time spent entering and leaving ``user_execution_scope`` (the body excluded) over
     the last scopes; ``None`` before any scope has finished.
+    ``sessions_invalidated`` counts sessions whose connection was invalidated
+    instead of closed because a commit or rollback overran and was still running;
+    ``transport_close_errors`` counts emitters that failed to close after their
+    request ended (they never change the request's outcome).
     """
 
     active_scopes: int
@@ -30,6 +34,8 @@ class RuntimeMetrics:
     agents_created: int
     sessions_opened: int
     sessions_closed: int
+    sessions_invalidated: int
+    transport_close_errors: int
     overhead_p50_us: float | None
     overhead_p95_us: float | None
     overhead_samples: int
@@ -60,7 +66,9 @@ class _MetricsRecorder:
         "scopes_cleaned",
         "scopes_created",
         "sessions_closed",
+        "sessions_invalidated",
         "sessions_opened",
+        "transport_close_errors",
     )
 
     def __init__(self) -> None:
@@ -73,6 +81,8 @@ class _MetricsRecorder:
         self.agents_created = 0
         self.sessions_opened = 0
         self.sessions_closed = 0
+        self.sessions_invalidated = 0
+        self.transport_close_errors = 0
         self._overhead_ns: deque[int] = deque(maxlen=_OVERHEAD_WINDOW)
 
     def record_overhead(self, nanoseconds: int) -> None:
@@ -97,6 +107,8 @@ class _MetricsRecorder:
             agents_created=self.agents_created,
             sessions_opened=self.sessions_opened,
             sessions_closed=self.sessions_closed,
+            sessions_invalidated=self.sessions_invalidated,
+            transport_close_errors=self.transport_close_errors,
             overhead_p50_us=p50,
             overhead_p95_us=p95,
             overhead_samples=len(ordered),
