@@ -13,7 +13,7 @@ from types import ModuleType
 
 from ._ids import DEFAULT_ID_POLICY, DEFAULT_PLACEHOLDERS, IdPolicy
 from .connections import ConnectionRegistry
-from .containment import Job, OutcomeStatus, RequestOutcome, run_isolated, run_many
+from .containment import MAX_RECANCELS, Job, OutcomeStatus, RequestOutcome, run_isolated, run_many
 from .context import UserExecutionContext, current_context
 from .emitter import (
     AGENT_EVENTS,
@@ -43,6 +43,7 @@ from .registry import AgentClassRegistry, AgentSpec
 
 __all__ = [
     "AGENT_EVENTS",
+    "MAX_RECANCELS",
     "DEFAULT_ID_POLICY",
     "DEFAULT_PLACEHOLDERS",
     "OVERFLOW_CLOSE_CODE",

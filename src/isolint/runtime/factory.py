@@ -39,7 +39,9 @@ class AgentInstanceFactory:
     failure and always closed. ``emitter_factory`` gives every scope its own emitter.
     Cleanups are shielded from cancellation and bounded by ``cleanup_timeout``
     seconds each. ``default_timeout`` is what ``run_isolated`` / ``run_many`` use
-    when no timeout is given (``None``: no limit). ``id_policy`` validates every id
+    when no timeout is given (``None``: no limit). A handler step run by them that
+    holds the event loop longer than ``loop_block_threshold`` seconds is counted in
+    :meth:`metrics` under the handler's name. ``id_policy`` validates every id
     of every scope; emitters and connection registries built by
     :mod:`isolint.runtime.asgi` use it too.
     """
@@ -54,6 +56,7 @@ class AgentInstanceFactory:
         cleanup_timeout: float = 5.0,
         commit_on_success: bool = True,
         id_policy: IdPolicy = DEFAULT_ID_POLICY,
+        loop_block_threshold: float = 0.1,
     ) -> None:
         if not isinstance(registry, AgentClassRegistry):
             raise TypeError("registry must be an AgentClassRegistry")
@@ -61,6 +64,8 @@ class AgentInstanceFactory:
             raise ValueError("default_timeout must be positive or None")
         if cleanup_timeout <= 0:
             raise ValueError("cleanup_timeout must be positive")
+        if loop_block_threshold <= 0:
+            raise ValueError("loop_block_threshold must be positive")
         self._registry = registry
         self._session_factory = session_factory
         self._emitter_factory = emitter_factory
@@ -68,6 +73,7 @@ class AgentInstanceFactory:
         self._cleanup_timeout = cleanup_timeout
         self._commit_on_success = commit_on_success
         self._id_policy = id_policy
+        self._loop_block_threshold = loop_block_threshold
         self._metrics = _MetricsRecorder()
         # id(agent) -> agent while it lives: catches factories that hand out one instance twice.
         self._issued: weakref.WeakValueDictionary[int, Any] = (
@@ -89,6 +95,11 @@ class AgentInstanceFactory:
     @property
     def id_policy(self) -> IdPolicy:
         return self._id_policy
+
+    @property
+    def loop_block_threshold(self) -> float:
+        """Seconds one step of a handler may hold the event loop before it is reported."""
+        return self._loop_block_threshold
 
     def user_execution_scope(
         self,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 __all__ = ["RuntimeMetrics"]
 
@@ -23,6 +25,10 @@ class RuntimeMetrics:
     instead of closed because a commit or rollback overran and was still running;
     ``transport_close_errors`` counts emitters that failed to close after their
     request ended (they never change the request's outcome).
+    ``abandoned_requests`` counts handlers that kept swallowing their cancellation.
+    ``loop_blocks`` counts handler steps that held the event loop longer than the
+    factory's ``loop_block_threshold``; ``loop_blockers`` maps each such handler's
+    qualified name to its count (code names only, never user data).
     """
 
     active_scopes: int
@@ -36,6 +42,9 @@ class RuntimeMetrics:
     sessions_closed: int
     sessions_invalidated: int
     transport_close_errors: int
+    abandoned_requests: int
+    loop_blocks: int
+    loop_blockers: Mapping[str, int]
     overhead_p50_us: float | None
     overhead_p95_us: float | None
     overhead_samples: int
@@ -57,7 +66,9 @@ class _MetricsRecorder:
     """Mutable counters behind :class:`RuntimeMetrics` (single event loop, no locking)."""
 
     __slots__ = (
+        "_loop_blockers",
         "_overhead_ns",
+        "abandoned_requests",
         "active_scopes",
         "agents_created",
         "cleanup_errors",
@@ -83,10 +94,15 @@ class _MetricsRecorder:
         self.sessions_closed = 0
         self.sessions_invalidated = 0
         self.transport_close_errors = 0
+        self.abandoned_requests = 0
+        self._loop_blockers: Counter[str] = Counter()
         self._overhead_ns: deque[int] = deque(maxlen=_OVERHEAD_WINDOW)
 
     def record_overhead(self, nanoseconds: int) -> None:
         self._overhead_ns.append(nanoseconds)
+
+    def record_loop_block(self, handler_name: str) -> None:
+        self._loop_blockers[handler_name] += 1
 
     def count_cross_user_attempt(self) -> None:
         self.cross_user_emit_attempts += 1
@@ -109,6 +125,9 @@ class _MetricsRecorder:
             sessions_closed=self.sessions_closed,
             sessions_invalidated=self.sessions_invalidated,
             transport_close_errors=self.transport_close_errors,
+            abandoned_requests=self.abandoned_requests,
+            loop_blocks=sum(self._loop_blockers.values()),
+            loop_blockers=MappingProxyType(dict(self._loop_blockers)),
             overhead_p50_us=p50,
             overhead_p95_us=p95,
             overhead_samples=len(ordered),

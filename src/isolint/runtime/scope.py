@@ -25,7 +25,7 @@ __all__ = ["Transaction", "UserExecutionScope"]
 # A cleanup receives whether the request has failed so far (body or earlier cleanup).
 _Cleanup = Callable[[bool], Any]
 
-_NEW, _ACTIVE, _CLOSED = 0, 1, 2
+_NEW, _ACTIVE, _EXITING, _CLOSED = 0, 1, 2, 3
 
 #: What the scope knows about its own session's transaction once it has exited.
 #: ``unknown``: a COMMIT was sent and did not answer in time; it may have landed.
@@ -129,6 +129,11 @@ class UserExecutionScope:
         self.cleanup_errors: tuple[Exception, ...] = ()
         self.transport_errors: tuple[Exception, ...] = ()
         self.transaction: Transaction = "none"
+
+    @property
+    def exiting(self) -> bool:
+        """True while the exit's cleanups run (each bounded by ``cleanup_timeout``)."""
+        return self._state == _EXITING
 
     def push_cleanup(self, label: str, cleanup: _Cleanup) -> None:
         """Run ``cleanup(failed)`` on exit, before everything pushed earlier (LIFO)."""
@@ -270,6 +275,7 @@ class UserExecutionScope:
         request that succeeded.
         """
         state = _ExitState(failed=exc is not None or self._commit_refused)
+        self._state = _EXITING
         try:
             timeout = self._factory.cleanup_timeout
             while self._cleanups:
