@@ -10,24 +10,24 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
-import httpx  # noqa: E402
-from fastapi import Depends, FastAPI, WebSocket  # noqa: E402
-from runtime_support import RecordingSession, make_factory, run  # noqa: E402
-from starlette.requests import HTTPConnection  # noqa: E402
+import httpx
+from fastapi import Depends, FastAPI, WebSocket
+from runtime_support import RecordingSession, make_factory, run
+from starlette.requests import HTTPConnection
 
-from isolint.runtime import (  # noqa: E402
+from isolint.runtime import (
     DEFAULT_PLACEHOLDERS,
     IdPolicy,
     InvalidContextError,
     UserExecutionContext,
 )
-from isolint.runtime.asgi import (  # noqa: E402
+from isolint.runtime.asgi import (
     execution_scope_dependency,
     get_connections,
     install,
     websocket_connection,
 )
-from isolint.runtime.sqlalchemy import request_session  # noqa: E402
+from isolint.runtime.sqlalchemy import request_session
 
 
 class SlowCommit(RecordingSession):

@@ -34,34 +34,34 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 pytest.importorskip("aiosqlite")
 sys.path.insert(0, str(Path(__file__).parent))  # for `python this_file.py`
-from live_server import serving  # noqa: E402
-from runtime_support import run  # noqa: E402
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select  # noqa: E402
-from sqlalchemy.ext.asyncio import (  # noqa: E402
+from live_server import serving
+from runtime_support import run
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
     create_async_engine,
 )
-from starlette.applications import Starlette  # noqa: E402
-from starlette.routing import WebSocketRoute  # noqa: E402
-from starlette.websockets import WebSocket  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.exceptions import ConnectionClosed  # noqa: E402
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
-from isolint.runtime import (  # noqa: E402
+from isolint.runtime import (
     MAX_RECANCELS,
     AgentClassRegistry,
     AgentInstanceFactory,
     UserExecutionContext,
     run_isolated,
 )
-from isolint.runtime.asgi import (  # noqa: E402
+from isolint.runtime.asgi import (
     get_connections,
     get_factory,
     install,
     websocket_connection,
 )
-from isolint.runtime.sqlalchemy import PoolLeakDetector  # noqa: E402
+from isolint.runtime.sqlalchemy import PoolLeakDetector
 
 USERS = 200
 # Injection -> share of the users. "fail_*" split the 30% of failures in three.
@@ -186,7 +186,9 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
             after_close="drop",  # a client that left must not fail the run
         ) as emitter:
             start = await websocket.receive_json()
-            timeout = SHORT_TIMEOUT if start["injection"] in ("hang", "swallow") else BUDGET
+            timeout = (
+                SHORT_TIMEOUT if start["injection"] in ("hang", "swallow") else BUDGET
+            )
             started = loop.time()
             call = loop.create_task(
                 run_isolated(
@@ -202,9 +204,14 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
             )
             listener = loop.create_task(websocket.receive_json())
             await asyncio.wait({call, listener}, return_when=asyncio.FIRST_COMPLETED)
-            if listener.done() and not listener.cancelled():
-                if listener.exception() is None and listener.result().get("cancel"):
-                    call.cancel()  # the caller's own cancellation
+            asked_to_cancel = (
+                listener.done()
+                and not listener.cancelled()
+                and listener.exception() is None
+                and listener.result().get("cancel")
+            )
+            if asked_to_cancel:
+                call.cancel()  # the caller's own cancellation
             try:
                 outcome = await call
                 status = outcome.status
@@ -230,7 +237,9 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
     return app
 
 
-async def client(port: int, user_id: str, start: dict[str, Any]) -> list[dict[str, Any]]:
+async def client(
+    port: int, user_id: str, start: dict[str, Any]
+) -> list[dict[str, Any]]:
     frames: list[dict[str, Any]] = []
     url = f"ws://127.0.0.1:{port}/agent?user={user_id}"
     async with connect(url, open_timeout=60) as ws:
@@ -312,7 +321,9 @@ async def prove(url: str, seed: int) -> Figures:
     starts = [
         {
             "run_id": f"run-{index:03d}",
-            "request_id": next(shared_ids) if injection == "duplicate_id" else str(uuid.uuid4()),
+            "request_id": next(shared_ids)
+            if injection == "duplicate_id"
+            else str(uuid.uuid4()),
             "injection": injection,
         }
         for index, injection in enumerate(injections)
@@ -350,7 +361,10 @@ async def prove(url: str, seed: int) -> Figures:
         metrics = factory.metrics()
         counts = detector.counts()
         for user, injection in zip(users, injections):
-            assert record.statuses[user] == EXPECTED_STATUS[injection], (user, injection)
+            assert record.statuses[user] == EXPECTED_STATUS[injection], (
+                user,
+                injection,
+            )
         for user, start, received in zip(users, starts, frames):
             assert received, f"{user} received nothing"
             if start["injection"] != "disconnect":

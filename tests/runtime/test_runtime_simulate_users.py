@@ -74,7 +74,9 @@ def test_impossible_plans_are_refused(arguments, message):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_well_behaved_handler_passes_with_outcomes_matching_the_injections(seed):
-    report = simulate_users(well_behaved, users=200, seed=seed, hang_timeout=HANG_TIMEOUT)
+    report = simulate_users(
+        well_behaved, users=200, seed=seed, hang_timeout=HANG_TIMEOUT
+    )
     assert report.clean
     assert report.status_counts() == Counter({"ok": 130, "error": 60, "timeout": 10})
     for user_id, injection in report.injections.items():
@@ -127,7 +129,9 @@ def test_a_module_global_shows_up_as_cross_user_frames():
 
 def test_check_mode_raises_a_readable_isolation_failure():
     with pytest.raises(IsolationFailure, match="cross-user frame"):
-        simulate_users(leaks_through_a_global, users=20, seed=2, hang_timeout=HANG_TIMEOUT)
+        simulate_users(
+            leaks_through_a_global, users=20, seed=2, hang_timeout=HANG_TIMEOUT
+        )
 
 
 class SharedConnection:
@@ -280,7 +284,11 @@ def test_simulate_users_async_with_a_real_database(tmp_path: Path):
                 handler,
                 users=200,
                 seed=9,
-                hang_timeout=0.2,
+                # A "hang after" request is cut off this long after it started, its
+                # SELECT included: on a loaded machine 200 users queueing for the pool
+                # can take longer than 0.2 s, and a cancel inside the SELECT rightly
+                # invalidates the connection, which the detector then reports.
+                hang_timeout=1.0,
                 session_factory=async_sessionmaker(engine),
             )
             detector.assert_clean()

@@ -13,8 +13,15 @@ from types import ModuleType
 
 from ._ids import DEFAULT_ID_POLICY, DEFAULT_PLACEHOLDERS, IdPolicy
 from .connections import ConnectionRegistry
-from .containment import MAX_RECANCELS, Job, OutcomeStatus, RequestOutcome, run_isolated, run_many
-from .context import UserExecutionContext, current_context
+from .containment import (
+    MAX_RECANCELS,
+    Job,
+    OutcomeStatus,
+    RequestOutcome,
+    run_isolated,
+    run_many,
+)
+from .context import MAX_OPERATION_DEPTH, UserExecutionContext, current_context
 from .emitter import (
     AGENT_EVENTS,
     OVERFLOW_CLOSE_CODE,
@@ -35,17 +42,19 @@ from .errors import (
     SharedAgentInstanceError,
     StaleContextError,
     UnknownAgentError,
+    UserConcurrencyLimitError,
 )
 from .factory import AgentInstanceFactory
-from .scope import Transaction, UserExecutionScope
 from .metrics import RuntimeMetrics
 from .registry import AgentClassRegistry, AgentSpec
+from .scope import Transaction, UserExecutionScope
 
 __all__ = [
     "AGENT_EVENTS",
-    "MAX_RECANCELS",
     "DEFAULT_ID_POLICY",
     "DEFAULT_PLACEHOLDERS",
+    "MAX_OPERATION_DEPTH",
+    "MAX_RECANCELS",
     "OVERFLOW_CLOSE_CODE",
     "AgentClassRegistry",
     "AgentInstanceFactory",
@@ -71,6 +80,7 @@ __all__ = [
     "StaleContextError",
     "Transaction",
     "UnknownAgentError",
+    "UserConcurrencyLimitError",
     "UserExecutionContext",
     "UserExecutionScope",
     "UserWebSocketEmitter",

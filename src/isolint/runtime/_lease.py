@@ -64,7 +64,7 @@ class GuardedSession:
         setattr(self._isolint_session, name, value)
 
     @property  # type: ignore[misc]
-    def __class__(self) -> type:  # noqa: D105 - makes isinstance() see the session's class
+    def __class__(self) -> type:
         return type(self._isolint_session)
 
     def __repr__(self) -> str:

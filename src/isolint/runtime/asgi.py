@@ -184,7 +184,9 @@ FromConnection = Callable[[HTTPConnection], "T | Awaitable[T]"]
 POLICY_VIOLATION = 1008
 
 
-async def _value_of(fn: FromConnection[T] | None, connection: HTTPConnection) -> T | None:
+async def _value_of(
+    fn: FromConnection[T] | None, connection: HTTPConnection
+) -> T | None:
     if fn is None:
         return None
     value = fn(connection)

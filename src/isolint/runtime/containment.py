@@ -241,7 +241,10 @@ async def run_isolated(
                 "cancellation took effect",
             )
         if abandoned:
-            add_note(cancel, "isolint: the request ignored its cancellation and was abandoned")
+            add_note(
+                cancel,
+                "isolint: the request ignored its cancellation and was abandoned",
+            )
         raise cancel
     if exception is not None and not isinstance(exception, Exception):
         raise exception  # KeyboardInterrupt / SystemExit are not the request's to keep

@@ -293,7 +293,14 @@ class UserWebSocketEmitter:
                 f"after_close must be 'raise' or 'drop', got {after_close!r}"
             )
         self._channel = _Channel(
-            user_id, connection_id, send, close, max_queue, overflow, after_close, id_policy
+            user_id,
+            connection_id,
+            send,
+            close,
+            max_queue,
+            overflow,
+            after_close,
+            id_policy,
         )
         self._init_view(thread_id, run_id, is_view=False, on_cross_user=None)
 
@@ -361,7 +368,7 @@ class UserWebSocketEmitter:
         each time the view refuses a cross-user send. Closing the view only stops
         this run's emits; the connection stays open.
         """
-        view = object.__new__(UserWebSocketEmitter)
+        view = object.__new__(type(self))  # a subclass keeps its own methods
         view._channel = self._channel
         view._init_view(thread_id, run_id, is_view=True, on_cross_user=on_cross_user)
         return view
@@ -434,6 +441,12 @@ class UserWebSocketEmitter:
         self, agent_name: str, thought: str | None = None, **details: Any
     ) -> FrameReceipt:
         """``agent_thinking`` with payload ``{"agent_name", "thought", **details}``."""
+        if thought is not None and not isinstance(thought, str):
+            raise TypeError(
+                f"thought must be a str, got {type(thought).__name__}; pass extra data "
+                "as keyword arguments (or use isolint.runtime.compat's emitter for "
+                "a positional metadata argument)"
+            )
         return self.emit(
             "agent_thinking", {"agent_name": agent_name, "thought": thought, **details}
         )
@@ -465,7 +478,15 @@ class UserWebSocketEmitter:
 
         An exception is sent as ``{"type": <class name>, "message": str(exc)}``, a str
         as ``{"type": None, "message": error}``. Tracebacks are never sent.
+        Passing the exception as the first argument (the legacy one-argument form)
+        raises ``TypeError`` instead of sending it as the agent's name.
         """
+        if isinstance(agent_name, BaseException) or not isinstance(agent_name, str):
+            raise TypeError(
+                "notify_agent_error(agent_name, error): the first argument is the "
+                f"agent's name, got {type(agent_name).__name__}; for the legacy "
+                "notify_agent_error(error) form use isolint.runtime.compat"
+            )
         described: dict[str, Any] | None
         if isinstance(error, BaseException):
             described = {"type": type(error).__name__, "message": str(error)}

@@ -23,6 +23,7 @@ __all__ = [
     "SharedAgentInstanceError",
     "StaleContextError",
     "UnknownAgentError",
+    "UserConcurrencyLimitError",
 ]
 
 
@@ -48,6 +49,13 @@ class StaleContextError(NoActiveContextError):
 
     Its agents would never be closed and its session would check a pool connection
     out again that nobody returns, so both are refused.
+    """
+
+
+class UserConcurrencyLimitError(RuntimeError):
+    """A user already runs ``max_scopes_per_user`` requests; nothing was opened.
+
+    One user with many tabs must not take the whole pool from everybody else.
     """
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
+from time import monotonic
 from typing import Any
 
 from ._ids import DEFAULT_ID_POLICY, IdPolicy
 from .context import UserExecutionContext, _current
-from .errors import NoActiveContextError, SharedAgentInstanceError
+from .errors import (
+    NoActiveContextError,
+    SharedAgentInstanceError,
+    UserConcurrencyLimitError,
+)
 from .metrics import RuntimeMetrics, _MetricsRecorder
 from .registry import AgentClassRegistry
 from .scope import UserExecutionScope
@@ -41,7 +46,12 @@ class AgentInstanceFactory:
     seconds each. ``default_timeout`` is what ``run_isolated`` / ``run_many`` use
     when no timeout is given (``None``: no limit). A handler step run by them that
     holds the event loop longer than ``loop_block_threshold`` seconds is counted in
-    :meth:`metrics` under the handler's name. ``id_policy`` validates every id
+    :meth:`metrics` under the handler's name. ``services`` are live dependencies
+    (an LLM client, a tool dispatcher) every context carries in
+    ``context.services``, shared and never copied. ``max_scopes_per_user`` caps the
+    scopes one user may have open at once (one user with many tabs must not take
+    the whole pool); over it, entering raises :class:`UserConcurrencyLimitError`
+    before anything is opened. ``id_policy`` validates every id
     of every scope; emitters and connection registries built by
     :mod:`isolint.runtime.asgi` use it too.
     """
@@ -57,6 +67,8 @@ class AgentInstanceFactory:
         commit_on_success: bool = True,
         id_policy: IdPolicy = DEFAULT_ID_POLICY,
         loop_block_threshold: float = 0.1,
+        services: Mapping[str, Any] | None = None,
+        max_scopes_per_user: int | None = None,
     ) -> None:
         if not isinstance(registry, AgentClassRegistry):
             raise TypeError("registry must be an AgentClassRegistry")
@@ -66,6 +78,8 @@ class AgentInstanceFactory:
             raise ValueError("cleanup_timeout must be positive")
         if loop_block_threshold <= 0:
             raise ValueError("loop_block_threshold must be positive")
+        if max_scopes_per_user is not None and max_scopes_per_user < 1:
+            raise ValueError("max_scopes_per_user must be at least 1 or None")
         self._registry = registry
         self._session_factory = session_factory
         self._emitter_factory = emitter_factory
@@ -74,6 +88,10 @@ class AgentInstanceFactory:
         self._commit_on_success = commit_on_success
         self._id_policy = id_policy
         self._loop_block_threshold = loop_block_threshold
+        self._services: Mapping[str, Any] = dict(services or {})
+        self._max_scopes_per_user = max_scopes_per_user
+        self._scopes_per_user: dict[str, int] = {}
+        self._active: set[UserExecutionScope] = set()
         self._metrics = _MetricsRecorder()
         # id(agent) -> agent while it lives: catches factories that hand out one instance twice.
         self._issued: weakref.WeakValueDictionary[int, Any] = (
@@ -112,6 +130,7 @@ class AgentInstanceFactory:
         db_session: Any = None,
         websocket_emitter: Any = None,
         metadata: Mapping[str, Any] | None = None,
+        services: Mapping[str, Any] | None = None,
     ) -> UserExecutionScope:
         """Return an async context manager running one request of ``user_id``.
 
@@ -145,7 +164,30 @@ class AgentInstanceFactory:
             db_session=db_session,
             websocket_emitter=websocket_emitter,
             metadata=metadata,
+            services={**self._services, **(services or {})},
         )
+
+    def active_scope_ages(self) -> list[float]:
+        """Seconds each open scope has been open, oldest first (no ids: no user data)."""
+        now = monotonic()
+        return sorted((now - scope.entered_at for scope in self._active), reverse=True)
+
+    def _take_user_slot(self, user_id: str) -> None:
+        count = self._scopes_per_user.get(user_id, 0)
+        limit = self._max_scopes_per_user
+        if limit is not None and count >= limit:
+            self._metrics.scopes_refused_by_user_limit += 1
+            raise UserConcurrencyLimitError(
+                f"this user already has {count} requests running; the limit is {limit}"
+            )
+        self._scopes_per_user[user_id] = count + 1
+
+    def _release_user_slot(self, user_id: str) -> None:
+        count = self._scopes_per_user.get(user_id, 0) - 1
+        if count > 0:
+            self._scopes_per_user[user_id] = count
+        else:
+            self._scopes_per_user.pop(user_id, None)  # no entry per user ever seen
 
     def create_agent_instance(self, name: str, context: UserExecutionContext) -> Any:
         """Build a new agent ``name`` for ``context``.
@@ -162,7 +204,12 @@ class AgentInstanceFactory:
                 f"create_agent_instance needs a UserExecutionContext, got {type(context).__name__}"
             )
         scope = self._scope_for(context)
-        agent = self._registry.get(name).build(context)
+        spec = self._registry.get(name)
+        try:
+            agent = spec.build(context)
+        except Exception:
+            self._metrics.creation_errors += 1
+            raise
         if agent is None:
             raise TypeError(f"the factory of agent {name!r} returned None")
         self._check_fresh(name, agent)

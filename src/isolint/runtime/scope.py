@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextvars import Token
 from functools import partial
-from time import perf_counter_ns
+from time import monotonic, perf_counter_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -84,6 +84,7 @@ class UserExecutionScope:
         "_parent_request_id",
         "_request_id",
         "_run_id",
+        "_services",
         "_state",
         "_thread_id",
         "_token",
@@ -91,6 +92,7 @@ class UserExecutionScope:
         "_websocket_emitter",
         "cleanup_errors",
         "context",
+        "entered_at",
         "transaction",
         "transport_errors",
     )
@@ -107,8 +109,10 @@ class UserExecutionScope:
         db_session: Any,
         websocket_emitter: Any,
         metadata: Mapping[str, Any] | None,
+        services: Mapping[str, Any],
     ) -> None:
         self._factory = factory
+        self._services = services
         self._user_id = user_id
         self._thread_id = thread_id
         self._run_id = run_id
@@ -125,6 +129,7 @@ class UserExecutionScope:
         self._commit_refused = False
         self._state = _NEW
         self._enter_ns = 0
+        self.entered_at = 0.0  # time.monotonic() on entry, for the scope's age
         self.context: UserExecutionContext | None = None
         self.cleanup_errors: tuple[Exception, ...] = ()
         self.transport_errors: tuple[Exception, ...] = ()
@@ -170,9 +175,12 @@ class UserExecutionScope:
             raise InvalidContextError(
                 "websocket_emitter", "is bound to a different user than this scope"
             )
+        factory._take_user_slot(user_id)  # may refuse: still nothing acquired
         metrics = factory._metrics
         metrics.scopes_created += 1
         metrics.active_scopes += 1
+        self.entered_at = monotonic()
+        factory._active.add(self)
         lease = self._lease = ScopeLease(self)
         try:
             session = await self._open_session(lease)
@@ -187,9 +195,11 @@ class UserExecutionScope:
                 metadata={} if self._metadata is None else self._metadata,
                 parent_request_id=self._parent_request_id,
                 id_policy=policy,
+                services=self._services,
                 _lease=lease,
             )
         except BaseException as exc:
+            metrics.creation_errors += 1
             to_raise = await self._close(exc)
             if to_raise is exc:
                 raise
@@ -260,7 +270,7 @@ class UserExecutionScope:
         start = perf_counter_ns()
         to_raise = await self._close(exc)
         self._factory._metrics.record_overhead(
-            self._enter_ns + perf_counter_ns() - start
+            self._enter_ns, perf_counter_ns() - start
         )
         if to_raise is None or to_raise is exc:
             return False
@@ -299,7 +309,9 @@ class UserExecutionScope:
         # The flag is read again here: run_isolated may give up on the request after
         # the body returned, while earlier cleanups were running.
         if failed or self._commit_refused:
-            self.transaction = "rolled_back"  # a rollback never commits, even if it fails
+            self.transaction = (
+                "rolled_back"  # a rollback never commits, even if it fails
+            )
             await call_maybe_async(session.rollback)
             return
         if not self._factory._commit_on_success:
@@ -385,7 +397,10 @@ class UserExecutionScope:
                     previous = token.old_value
                     _current.set(None if previous is Token.MISSING else previous)
         self._state = _CLOSED
-        metrics = self._factory._metrics
+        factory = self._factory
+        factory._active.discard(self)
+        factory._release_user_slot(self._user_id)
+        metrics = factory._metrics
         metrics.active_scopes -= 1
         metrics.scopes_cleaned += 1
         metrics.cleanup_errors += len(state.failures)
@@ -408,7 +423,9 @@ class UserExecutionScope:
             for label, error in state.failures:
                 add_note(exc, f"isolint: cleanup {label!r} also failed: {error!r}")
             if state.cancelled and not isinstance(exc, asyncio.CancelledError):
-                return asyncio.CancelledError()  # never swallow the caller's cancellation
+                return (
+                    asyncio.CancelledError()
+                )  # never swallow the caller's cancellation
             return exc
         group = None
         if state.failures:
