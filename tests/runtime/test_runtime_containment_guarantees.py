@@ -269,3 +269,27 @@ def test_a_coroutine_that_blocks_the_loop_is_reported_by_name():
     metrics = factory.metrics()
     assert metrics.loop_blocks == 1
     assert dict(metrics.loop_blockers) == {"blocks_the_loop": 1}
+
+
+def test_a_lambda_building_a_coroutine_runs_on_the_loop_thread():
+    """No thread hop (and no executor slot) just to build a coroutine."""
+    import threading
+
+    factory = make_factory()
+    called_in: list[int] = []
+
+    async def answer(context: UserExecutionContext, label: str) -> str:
+        return label
+
+    def build(context: UserExecutionContext) -> Any:
+        called_in.append(threading.get_ident())
+        return answer(context, "extra")
+
+    async def scenario() -> Any:
+        outcome = await run_isolated(
+            lambda context: build(context), factory=factory, user_id="alice"
+        )
+        return outcome.result
+
+    assert run(scenario()) == "extra"
+    assert called_in == [threading.get_ident()]  # asyncio.run drives the loop here

@@ -31,9 +31,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-#: A handler takes the request's context. ``async def`` handlers run on the event
-#: loop; plain functions run in a worker thread (so ``time.sleep`` or a blocking
-#: client in one request does not stall everybody else's).
+#: A handler takes the request's context. ``async def`` handlers (and lambdas, which
+#: usually just build a coroutine) run on the event loop; other plain functions run
+#: in a worker thread of the loop's default executor, so ``time.sleep`` or a
+#: blocking client in one request does not stall everybody else's.
 Handler = Callable[[UserExecutionContext], "Awaitable[T] | T"]
 OutcomeStatus = Literal["ok", "error", "timeout", "cancelled", "abandoned"]
 
@@ -104,18 +105,24 @@ class _Entered:
         self.result: Any = None
 
 
+def _runs_on_the_loop(fn: Callable[..., Any]) -> bool:
+    # Coroutine functions (partials of them included) and lambdas run on the loop: a
+    # lambda is an expression, typically `lambda ctx: handler(ctx, extra)` building a
+    # coroutine. Any other plain function may block, so it goes to a worker thread.
+    return inspect.iscoroutinefunction(fn) or getattr(fn, "__name__", "") == "<lambda>"
+
+
 async def _call_handler(
     fn: Handler[T], context: UserExecutionContext, factory: AgentInstanceFactory
 ) -> T:
-    if inspect.iscoroutinefunction(fn):
+    if _runs_on_the_loop(fn):
         awaitable: Any = fn(context)
     else:
-        # A plain function may block: call it in a worker thread (which sees the
-        # request's context variables). A lambda returning a coroutine only builds
-        # the coroutine there; it then runs here, on the loop.
+        # The worker thread sees the request's context variables. If the function
+        # returns an awaitable after all, that runs here, on the loop.
         awaitable = await asyncio.to_thread(fn, context)
-        if not inspect.isawaitable(awaitable):
-            return awaitable
+    if not inspect.isawaitable(awaitable):
+        return awaitable
     if inspect.iscoroutine(awaitable):
         return await watch_loop_blocking(awaitable, factory)
     return await awaitable
