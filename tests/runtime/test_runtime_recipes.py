@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,17 +22,19 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("aiosqlite")
 websockets = pytest.importorskip("websockets")
-from live_server import serving  # noqa: E402
-from runtime_support import run  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+from live_server import serving
+from runtime_support import run
+from sqlalchemy import func, select
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 RECIPES = Path(__file__).resolve().parents[2] / "fixtures" / "runtime_recipes"
 
 
 def recipe(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", RECIPES / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"recipe_{name}", RECIPES / f"{name}.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -122,3 +125,124 @@ def test_the_websocket_recipe(tmp_path: Path) -> None:
     assert result["refused_status"] == 403  # closed with 1008 before accept
     metrics = result["metrics"]
     assert (metrics.active_scopes, metrics.open_sessions) == (0, 0)
+
+
+async def dependency_injection_scenario(database: Path) -> dict[str, Any]:
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    recipe_module = recipe("dependency_injection")
+    app = recipe_module.create_app(f"sqlite+aiosqlite:///{database}")
+    async with app.state.engine.begin() as connection:
+        await connection.run_sync(app.state.metadata.create_all)
+    try:
+        async with (
+            serving(app) as port,
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", timeout=30
+            ) as client,
+        ):
+            users = [f"user-{index:02d}" for index in range(50)]
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        "/ask",
+                        params={"q": "refund"},
+                        headers={"x-user": user, "x-run-id": f"run-{user}"},
+                    )
+                    for user in users
+                )
+            )
+            anonymous = await client.post("/ask", params={"q": "refund"})
+            placeholder = await client.post(
+                "/ask", params={"q": "refund"}, headers={"x-user": "None"}
+            )
+        async with app.state.engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(func.count()).select_from(recipe_module.answers)
+                )
+            ).scalar_one()
+        return {
+            "users": users,
+            "bodies": [response.json() for response in responses],
+            "statuses": {response.status_code for response in responses},
+            "refused": (anonymous.status_code, placeholder.status_code),
+            "rows": rows,
+            "llm_calls": app.state.llm.calls,
+        }
+    finally:
+        await app.state.engine.dispose()
+
+
+def test_the_dependency_injection_recipe(tmp_path: Path) -> None:
+    result = run(dependency_injection_scenario(tmp_path / "answers.db"))
+    assert result["statuses"] == {200}
+    for user, body in zip(result["users"], result["bodies"]):
+        assert body == {
+            "user": user,
+            "run": f"run-{user}",
+            "answer": f"answer to '{user}: refund'",
+        }
+    assert result["refused"] == (401, 401)
+    assert result["rows"] == 50  # one committed row per request, none for refusals
+    assert result["llm_calls"] == 50  # one shared client served every request
+
+
+def test_pool_options_fit_the_concurrency_and_the_server(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(RECIPES))
+    sizing = recipe("pool_sizing")
+    options = sizing.pool_options(concurrent_requests=20, request_timeout=10.0)
+    assert options == {"pool_size": 10, "max_overflow": 10, "pool_timeout": 2.5}
+    with pytest.raises(ValueError, match="max_connections"):
+        sizing.pool_options(
+            concurrent_requests=20,
+            request_timeout=10.0,
+            processes=8,
+            server_max_connections=100,
+        )
+
+
+async def greedy_user_scenario(database: Path) -> dict[str, Any]:
+    sizing = recipe("pool_sizing")
+    app = sizing.create_app(f"sqlite+aiosqlite:///{database}", max_scopes_per_user=3)
+    async with app.state.engine.begin() as connection:
+        await connection.run_sync(app.state.metadata.create_all)
+    try:
+        async with serving(app) as port:
+            tabs = [ask(port, "greedy", ["slow"]) for _ in range(10)]
+            others = [ask(port, f"user-{index:02d}", ["one"]) for index in range(20)]
+            conversations = await asyncio.gather(*tabs, *others)
+        statuses = [
+            [f["payload"]["status"] for f in frames if f["event"] == "run_finished"]
+            for frames in conversations
+        ]
+        return {
+            "greedy": sorted(status for (status,) in statuses[:10]),
+            "others": {status for (status,) in statuses[10:]},
+            "metrics": app.state.factory.metrics(),
+        }
+    finally:
+        await app.state.engine.dispose()
+
+
+def test_one_user_with_many_tabs_cannot_take_the_pool(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.syspath_prepend(str(RECIPES))
+    result = run(greedy_user_scenario(tmp_path / "chat.db"))
+    # Ten tabs at once, each a slow run: three run, seven are refused at once.
+    assert result["greedy"] == ["error"] * 7 + ["ok"] * 3
+    assert result["others"] == {"ok"}
+    metrics = result["metrics"]
+    assert metrics.scopes_refused_by_user_limit == 7
+    assert (metrics.active_scopes, metrics.open_sessions) == (0, 0)
+
+
+def test_the_readme_recipes_are_copied_from_the_runnable_files() -> None:
+    readme = (RECIPES.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Recipes", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    sources = [path.read_text(encoding="utf-8") for path in RECIPES.glob("*.py")]
+    assert len(blocks) >= 4
+    for block in blocks:
+        assert any(block.rstrip("\n") in source for source in sources), block[:80]
