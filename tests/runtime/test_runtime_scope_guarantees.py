@@ -254,3 +254,27 @@ def test_readdressing_a_context_to_another_user_is_refused_while_it_holds_resour
             assert context.with_updates(thread_id="t-2").db_session is not None
 
     run(scenario())
+
+
+def test_the_guarded_session_keeps_membership_and_iteration(log):
+    class Session(RecordingSession):
+        def __init__(self, log: list[str]) -> None:
+            super().__init__(log)
+            self.objects = ["note"]
+
+        def __contains__(self, instance: object) -> bool:
+            return instance in self.objects
+
+        def __iter__(self) -> Any:
+            return iter(self.objects)
+
+    factory = make_factory(session_factory=lambda: Session(log))
+
+    async def scenario() -> None:
+        async with factory.user_execution_scope(user_id="alice") as context:
+            assert "note" in context.db_session
+            assert list(context.db_session) == ["note"]
+        with pytest.raises(StaleContextError):
+            "note" in context.db_session  # noqa: B015 - the check is the point
+
+    run(scenario())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import StaleContextError
@@ -63,9 +64,20 @@ class GuardedSession:
         self._isolint_lease.check(f"db_session.{name}")
         setattr(self._isolint_session, name, value)
 
+    # isinstance() and typed code see the session's own class.
     @property  # type: ignore[misc]
     def __class__(self) -> type:
         return type(self._isolint_session)
+
+    # Operators look dunders up on the type, past __getattr__: forward the ones a
+    # request uses on a session (`obj in session`, iterating its objects).
+    def __contains__(self, instance: object) -> bool:
+        self._isolint_lease.check("db_session.__contains__")
+        return instance in self._isolint_session  # type: ignore[operator]
+
+    def __iter__(self) -> Iterator[object]:
+        self._isolint_lease.check("db_session.__iter__")
+        return iter(self._isolint_session)  # type: ignore[call-overload]
 
     def __repr__(self) -> str:
         return f"<GuardedSession of {self._isolint_session!r}>"

@@ -194,6 +194,7 @@ class AgentHandle:
     def __setattr__(self, name: str, value: object) -> None:
         setattr(self._isolint_agent, name, value)
 
+    # isinstance() and typed code see the agent's own class.
     @property  # type: ignore[misc]
     def __class__(self) -> type:
         return type(self._isolint_agent)
