@@ -8,8 +8,8 @@ request id with another user. The rest just succeed.
 
 Afterwards: no client received a frame of another user; the rows committed are
 exactly those of the runs reported ``ok``; the pool's checkouts equal its checkins;
-no scope or task is left; and every ``run_isolated`` call returned within its
-stated bound. ``python tests/runtime/test_runtime_load_proof.py [postgres-url]``
+no scope or task is left; every ``run_isolated`` call returned within its stated
+bound; and every finished run's context is refused once its scope has ended. ``python tests/runtime/test_runtime_load_proof.py [postgres-url]``
 prints the figures.
 """
 
@@ -52,6 +52,7 @@ from isolint.runtime import (
     MAX_RECANCELS,
     AgentClassRegistry,
     AgentInstanceFactory,
+    StaleContextError,
     UserExecutionContext,
     run_isolated,
 )
@@ -148,12 +149,16 @@ class ServerRecord:
     statuses: dict[str, str] = field(default_factory=dict)
     over_bound: list[tuple[str, float, float]] = field(default_factory=list)
     durations: list[float] = field(default_factory=list)
+    # Contexts the runs left behind, to check they are refused once stale.
+    contexts: dict[str, UserExecutionContext] = field(default_factory=dict)
+    stale_refusals: int = 0
 
 
 async def agent_run(
     context: UserExecutionContext, factory: AgentInstanceFactory, rows: Table
 ) -> str:
     emitter = context.websocket_emitter
+    context.services["record"].contexts[context.user_id] = context
     emitter.notify_agent_started("writer", for_user=context.user_id)
     agent = factory.create_agent_instance("writer", context)
     await agent.think()
@@ -199,6 +204,7 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
                     run_id=start["run_id"],
                     request_id=start["request_id"],
                     metadata={"injection": start["injection"]},
+                    services={"record": record},
                     websocket_emitter=emitter,
                 )
             )
@@ -222,6 +228,13 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
             if elapsed > bound_of(timeout):
                 record.over_bound.append((user_id, elapsed, bound_of(timeout)))
             record.statuses[user_id] = status
+            if status != "abandoned":  # an abandoned run's scope is still open
+                stale = record.contexts.get(user_id)
+                try:
+                    if stale is not None:
+                        get_factory(websocket).create_agent_instance("writer", stale)
+                except StaleContextError:
+                    record.stale_refusals += 1
             listener.cancel()
             await asyncio.wait({listener})
             emitter.emit("run_finished", {"status": status, "for_user": user_id})
@@ -271,6 +284,9 @@ class Figures:
     over_bound: int
     slowest_call: float
     abandoned: int
+    stale_refusals: int
+    stale_contexts: int
+    loop_blocks: int
     duplicate_ids: int
 
     def __str__(self) -> str:
@@ -282,7 +298,8 @@ class Figures:
             f" / invalidated {self.invalidations}; scopes left {self.scopes_left}, tasks"
             f" left {self.tasks_left}; calls over their bound {self.over_bound} (slowest"
             f" {self.slowest_call:.2f}s); abandoned {self.abandoned}; users sharing a "
-            f"request id {self.duplicate_ids}"
+            f"request id {self.duplicate_ids}; stale contexts refused "
+            f"{self.stale_refusals}/{self.stale_contexts}; loop blocks {self.loop_blocks}"
         )
 
 
@@ -388,6 +405,11 @@ async def prove(url: str, seed: int) -> Figures:
             over_bound=len(record.over_bound),
             slowest_call=max(record.durations),
             abandoned=metrics.abandoned_requests,
+            stale_refusals=record.stale_refusals,
+            stale_contexts=sum(
+                record.statuses[user] != "abandoned" for user in record.contexts
+            ),
+            loop_blocks=metrics.loop_blocks,
             duplicate_ids=sum(i == "duplicate_id" for i in injections),
         )
     finally:
@@ -404,6 +426,8 @@ def check(figures: Figures) -> None:
     assert (figures.scopes_left, figures.tasks_left) == (0, 0)
     assert figures.over_bound == 0
     assert figures.abandoned == round(USERS * SHARES["swallow"])
+    assert figures.stale_refusals == figures.stale_contexts > 0
+    assert figures.loop_blocks == 0
 
 
 def test_load_proof_on_sqlite(tmp_path: Path) -> None:

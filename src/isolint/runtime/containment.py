@@ -92,6 +92,7 @@ class Job(Generic[T]):
     db_session: Any = None
     websocket_emitter: Any = None
     timeout: float | None = None
+    services: Mapping[str, Any] | None = None
 
 
 class _Entered:
@@ -194,6 +195,7 @@ async def run_isolated(
     metadata: Mapping[str, Any] | None = None,
     db_session: Any = None,
     websocket_emitter: Any = None,
+    services: Mapping[str, Any] | None = None,
 ) -> RequestOutcome[T]:
     """Run ``fn(context)`` in its own task and ``user_execution_scope``; never raise for it.
 
@@ -219,6 +221,7 @@ async def run_isolated(
         "metadata": metadata,
         "db_session": db_session,
         "websocket_emitter": websocket_emitter,
+        "services": services,
     }
     started = perf_counter()
     # A separate task tells our timeout apart from the caller's cancellation on every
@@ -325,6 +328,7 @@ async def run_many(
                 metadata=job.metadata,
                 db_session=job.db_session,
                 websocket_emitter=job.websocket_emitter,
+                services=job.services,
             )
 
     loop = asyncio.get_running_loop()
