@@ -226,3 +226,36 @@ def test_install_shares_the_factory_s_id_policy_with_connections_and_emitters():
         ("websocket.accept", None),
         ("websocket.close", 1008),
     ]
+
+
+class StuckCommit(RecordingSession):
+    """A COMMIT that never answers and ignores its cancellation until released."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(log)
+        self.release = asyncio.Event()
+
+    async def commit(self) -> None:
+        self.log.append("session.commit started")
+        while not self.release.is_set():
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                pass
+
+    def invalidate(self) -> None:
+        self.log.append("session.invalidate")
+
+
+def test_request_session_invalidates_instead_of_closing_under_a_stuck_commit(log):
+    session = StuckCommit(log)
+
+    async def scenario() -> None:
+        with pytest.raises(TimeoutError, match="session commit"):
+            async with request_session(lambda: session, close_timeout=0.05):  # type: ignore[arg-type]
+                pass
+        session.release.set()
+        await asyncio.sleep(0.02)
+
+    run(scenario())
+    assert log == ["session.commit started", "session.invalidate"]

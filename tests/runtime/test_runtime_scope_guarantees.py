@@ -278,3 +278,33 @@ def test_the_guarded_session_keeps_membership_and_iteration(log):
             "note" in context.db_session  # noqa: B015 - the check is the point
 
     run(scenario())
+
+
+def test_an_emitter_that_fails_to_close_is_recorded_not_raised(log):
+    session = RecordingSession(log)
+
+    class BrokenClose(UserWebSocketEmitter):
+        __slots__ = ()
+
+        async def aclose(self, timeout: float | None = None) -> None:
+            raise ConnectionResetError("the transport is gone")
+
+    async def send(text: str) -> None:
+        pass
+
+    factory = make_factory(
+        session_factory=lambda: session,
+        emitter_factory=lambda **ids: BrokenClose(ids["user_id"], "conn-1", send),
+    )
+
+    async def scenario() -> Any:
+        scope = factory.user_execution_scope(user_id="alice")
+        async with scope:
+            pass
+        return scope
+
+    scope = run(scenario())
+    assert log == ["session.commit", "session.close"]
+    assert scope.transaction == "committed" and scope.cleanup_errors == ()
+    assert [type(error) for error in scope.transport_errors] == [ConnectionResetError]
+    assert factory.metrics().transport_close_errors == 1
