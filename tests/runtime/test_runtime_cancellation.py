@@ -15,7 +15,8 @@ from runtime_support import make_factory, run
 
 from isolint.runtime import AgentInstanceFactory, UserWebSocketEmitter, run_isolated
 
-# Every await point of one request, in the order a full run reaches them.
+# Every await point of one request, in the order a full run reaches them. The
+# emitter closes last: a slow client must not decide commit or rollback.
 CHECKPOINTS = [
     "setup: open session",
     "setup: open emitter",
@@ -23,38 +24,28 @@ CHECKPOINTS = [
     "body: end",
     "cleanup: agent b",
     "cleanup: agent a",
-    "cleanup: emitter",
     "cleanup: session commit",
     "cleanup: session rollback",
     "cleanup: session close",
+    "cleanup: emitter",
 ]
 
-FULL_CLEANUP = ["agent b", "agent a", "emitter", "session rollback", "session close"]
+FULL_CLEANUP = ["agent b", "agent a", "session rollback", "session close", "emitter"]
+COMMITTED = ["agent b", "agent a", "session commit", "session close", "emitter"]
 
 # Cancel point -> the cleanups that must run, in order.
 EXPECTED_CLEANUPS = {
     "setup: open session": [],
     "setup: open emitter": ["session rollback", "session close"],
-    "body: start": ["emitter", "session rollback", "session close"],
+    "body: start": ["session rollback", "session close", "emitter"],
     "body: end": FULL_CLEANUP,
     "cleanup: agent b": FULL_CLEANUP,
     "cleanup: agent a": FULL_CLEANUP,
-    "cleanup: emitter": FULL_CLEANUP,
     # Cancelled while committing: the shielded commit completes, then the close.
-    "cleanup: session commit": [
-        "agent b",
-        "agent a",
-        "emitter",
-        "session commit",
-        "session close",
-    ],
-    "cleanup: session close": [
-        "agent b",
-        "agent a",
-        "emitter",
-        "session commit",
-        "session close",
-    ],
+    "cleanup: session commit": COMMITTED,
+    "cleanup: session close": COMMITTED,
+    # Cancelled after the transaction ended: nothing left to decide.
+    "cleanup: emitter": COMMITTED,
 }
 
 
@@ -170,13 +161,7 @@ def test_the_probe_reaches_every_checkpoint_of_a_successful_request():
     cancelled, factory = run(run_request(probe))
     assert not cancelled
     assert probe.visited == [c for c in CHECKPOINTS if c != "cleanup: session rollback"]
-    assert probe.cleanups == [
-        "agent b",
-        "agent a",
-        "emitter",
-        "session commit",
-        "session close",
-    ]
+    assert probe.cleanups == COMMITTED
     assert set(EXPECTED_CLEANUPS) == set(probe.visited)
     assert (factory.metrics().sessions_closed, factory.metrics().open_sessions) == (
         1,

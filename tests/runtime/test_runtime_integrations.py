@@ -184,9 +184,8 @@ def test_fastapi_dependencies_give_each_request_its_own_scope_and_session(tmp_pa
                 )
             )
             rejected = await client.post("/notes", headers={"x-user": "undefined"})
-            assert (
-                rejected.status_code == 500
-            )  # InvalidContextError, before any session opened
+            # Not authenticated: refused before any session is opened.
+            assert rejected.status_code == 401
         rows = await count(engine)
         await engine.dispose()
         return [r.json()["user"] for r in responses] + [

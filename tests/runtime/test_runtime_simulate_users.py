@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from isolint.testing import (
     IsolationFailure,
     SimulatedClients,
     plan_injections,
+    secret_for,
     simulate_users,
     simulate_users_async,
 )
@@ -72,7 +74,9 @@ def test_impossible_plans_are_refused(arguments, message):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_well_behaved_handler_passes_with_outcomes_matching_the_injections(seed):
-    report = simulate_users(well_behaved, users=200, seed=seed, hang_timeout=HANG_TIMEOUT)
+    report = simulate_users(
+        well_behaved, users=200, seed=seed, hang_timeout=HANG_TIMEOUT
+    )
     assert report.clean
     assert report.status_counts() == Counter({"ok": 130, "error": 60, "timeout": 10})
     for user_id, injection in report.injections.items():
@@ -125,7 +129,9 @@ def test_a_module_global_shows_up_as_cross_user_frames():
 
 def test_check_mode_raises_a_readable_isolation_failure():
     with pytest.raises(IsolationFailure, match="cross-user frame"):
-        simulate_users(leaks_through_a_global, users=20, seed=2, hang_timeout=HANG_TIMEOUT)
+        simulate_users(
+            leaks_through_a_global, users=20, seed=2, hang_timeout=HANG_TIMEOUT
+        )
 
 
 class SharedConnection:
@@ -278,7 +284,11 @@ def test_simulate_users_async_with_a_real_database(tmp_path: Path):
                 handler,
                 users=200,
                 seed=9,
-                hang_timeout=0.2,
+                # A "hang after" request is cut off this long after it started, its
+                # SELECT included: on a loaded machine 200 users queueing for the pool
+                # can take longer than 0.2 s, and a cancel inside the SELECT rightly
+                # invalidates the connection, which the detector then reports.
+                hang_timeout=1.0,
                 session_factory=async_sessionmaker(engine),
             )
             detector.assert_clean()
@@ -292,6 +302,7 @@ def test_simulate_users_async_with_a_real_database(tmp_path: Path):
 
 PLUGIN_TESTS = """
 import asyncio
+import hashlib
 
 STATE = {}
 
@@ -335,3 +346,60 @@ def test_the_pytest_fixture_fails_a_leaky_test_with_a_readable_message(tmp_path:
     assert (
         "_harness.py" not in output
     )  # the failure is the report, not the harness' traceback
+
+
+def _transformed_secret_leak(transform):
+    async def handler(context: UserExecutionContext) -> str:
+        SHARED["last_secret"] = context.metadata["secret"]
+        await asyncio.sleep(0.001)
+        return transform(SHARED["last_secret"])
+
+    return simulate_users(
+        handler,
+        users=30,
+        seed=4,
+        hang_timeout=HANG_TIMEOUT,
+        failure_rate=0,
+        hang_rate=0,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        pytest.param(str.upper, id="upper-cased"),
+        pytest.param(lambda s: hashlib.md5(s.encode()).hexdigest(), id="md5"),
+        pytest.param(lambda s: hashlib.sha1(s.encode()).hexdigest(), id="sha1"),
+        pytest.param(
+            lambda s: hashlib.sha256(s.encode()).hexdigest().upper(), id="SHA256"
+        ),
+        pytest.param(
+            lambda s: f"ref:{hashlib.sha512(s.encode()).hexdigest()}!", id="sha512"
+        ),
+        # Only the part of the secret that is unique to its user.
+        pytest.param(lambda s: f"token {s.rsplit('-', 1)[1]}", id="unique part"),
+    ],
+)
+def test_transformed_secrets_of_another_user_are_leaks(transform):
+    report = _transformed_secret_leak(transform)
+    assert report.cross_user_data, "the transformed leak went unnoticed"
+    assert {leak.channel for leak in report.cross_user_data} == {"result"}
+
+
+def test_a_user_s_own_transformed_secret_is_not_a_leak():
+    async def handler(context: UserExecutionContext) -> str:
+        secret = context.metadata["secret"]
+        await asyncio.sleep(0.001)
+        return f"{secret.upper()} {hashlib.sha256(secret.encode()).hexdigest()}"
+
+    report = simulate_users(
+        handler, users=30, seed=4, failure_rate=0, hang_rate=0, check=False
+    )
+    assert report.clean
+
+
+def test_every_simulated_user_has_a_secret_of_its_own():
+    secrets = {secret_for(index, salt=1234) for index in range(200)}
+    unique_parts = {secret.rsplit("-", 1)[1] for secret in secrets}
+    assert len(secrets) == len(unique_parts) == 200

@@ -13,8 +13,15 @@ from types import ModuleType
 
 from ._ids import DEFAULT_ID_POLICY, DEFAULT_PLACEHOLDERS, IdPolicy
 from .connections import ConnectionRegistry
-from .containment import Job, OutcomeStatus, RequestOutcome, run_isolated, run_many
-from .context import UserExecutionContext, current_context
+from .containment import (
+    MAX_RECANCELS,
+    Job,
+    OutcomeStatus,
+    RequestOutcome,
+    run_isolated,
+    run_many,
+)
+from .context import MAX_OPERATION_DEPTH, UserExecutionContext, current_context
 from .emitter import (
     AGENT_EVENTS,
     OVERFLOW_CLOSE_CODE,
@@ -33,16 +40,21 @@ from .errors import (
     RegistryFrozenError,
     ScopeCleanupError,
     SharedAgentInstanceError,
+    StaleContextError,
     UnknownAgentError,
+    UserConcurrencyLimitError,
 )
-from .factory import AgentInstanceFactory, UserExecutionScope
+from .factory import AgentInstanceFactory
 from .metrics import RuntimeMetrics
 from .registry import AgentClassRegistry, AgentSpec
+from .scope import Transaction, UserExecutionScope
 
 __all__ = [
     "AGENT_EVENTS",
     "DEFAULT_ID_POLICY",
     "DEFAULT_PLACEHOLDERS",
+    "MAX_OPERATION_DEPTH",
+    "MAX_RECANCELS",
     "OVERFLOW_CLOSE_CODE",
     "AgentClassRegistry",
     "AgentInstanceFactory",
@@ -65,7 +77,10 @@ __all__ = [
     "RuntimeMetrics",
     "ScopeCleanupError",
     "SharedAgentInstanceError",
+    "StaleContextError",
+    "Transaction",
     "UnknownAgentError",
+    "UserConcurrencyLimitError",
     "UserExecutionContext",
     "UserExecutionScope",
     "UserWebSocketEmitter",

@@ -37,11 +37,17 @@ class ShieldedResult:
     ``error`` is the call's exception (a :class:`CleanupTimeoutError` if it overran);
     ``caller_cancelled`` tells whether the caller was cancelled while waiting, in which
     case the caller must re-raise ``CancelledError`` once it has finished its own work.
+    ``fatal`` is a ``KeyboardInterrupt``, ``SystemExit`` or stray ``CancelledError``
+    the call raised: the caller finishes its other work, then re-raises it.
+    ``still_running`` is True when the call overran and ignored its cancellation: it
+    was abandoned while still using whatever it was working on.
     """
 
     error: Exception | None
     caller_cancelled: bool
     timed_out: bool
+    fatal: BaseException | None = None
+    still_running: bool = False
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
@@ -83,12 +89,15 @@ async def run_shielded(
 
     The call is bounded by ``timeout`` seconds: past it, the task is cancelled, given
     a short grace to unwind, then abandoned, and a :class:`CleanupTimeoutError`
-    naming ``label`` is returned. Exceptions are returned, never raised.
+    naming ``label`` is returned. Exceptions, BaseExceptions included, are returned,
+    never raised, so one bad cleanup cannot skip the cleanups after it.
     """
     try:
         result = fn()
     except Exception as exc:  # noqa: BLE001 - returned to the caller, never lost
         return ShieldedResult(exc, False, False)
+    except BaseException as exc:  # noqa: BLE001 - re-raised by the caller once it is done
+        return ShieldedResult(None, False, False, fatal=exc)
     if not inspect.isawaitable(result):
         return ShieldedResult(
             None, False, False
@@ -101,16 +110,18 @@ async def run_shielded(
         task.cancel()
         grace = _UNWIND_GRACE if timeout is None else min(timeout, _UNWIND_GRACE)
         caller_cancelled |= await wait_absorbing_cancel({task}, loop.time() + grace)
-        if task.done():
-            _consume(task)
-        else:
+        still_running = not task.done()
+        if still_running:
             task.add_done_callback(_consume)
+        else:
+            _consume(task)
         return ShieldedResult(
             CleanupTimeoutError(
                 f"{label} did not finish within {timeout}s and was cancelled"
             ),
             caller_cancelled,
             True,
+            still_running=still_running,
         )
     if task.cancelled():
         # The cleanup cancelled itself (or was cancelled by someone holding its task).
@@ -121,6 +132,7 @@ async def run_shielded(
         )
     error = task.exception()
     if error is not None and not isinstance(error, Exception):
-        # KeyboardInterrupt / SystemExit: not ours to contain.
-        raise error
+        # KeyboardInterrupt / SystemExit: not ours to contain, but only re-raised
+        # once the caller has run its other cleanups.
+        return ShieldedResult(None, caller_cancelled, False, fatal=error)
     return ShieldedResult(error, caller_cancelled, False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .errors import MissingExtraError
 
 try:
+    from starlette.exceptions import HTTPException, WebSocketException
     from starlette.requests import HTTPConnection
     from starlette.websockets import WebSocket
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
@@ -17,16 +18,19 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
 
 import inspect
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
+from ._ids import DEFAULT_ID_POLICY, IdPolicy
 from .connections import ConnectionRegistry
 from .context import UserExecutionContext
-from .emitter import Overflow, UserWebSocketEmitter
+from .emitter import AfterClose, Overflow, UserWebSocketEmitter
+from .errors import InvalidContextError
 from .factory import AgentInstanceFactory
 
 __all__ = [
+    "POLICY_VIOLATION",
     "execution_scope_dependency",
     "get_connections",
     "get_factory",
@@ -45,8 +49,16 @@ def install(
     factory: AgentInstanceFactory,
     connections: ConnectionRegistry[UserWebSocketEmitter] | None = None,
 ) -> ConnectionRegistry[UserWebSocketEmitter]:
-    """Keep ``factory`` and a :class:`ConnectionRegistry` on ``app.state``; return the registry."""
-    registry = ConnectionRegistry() if connections is None else connections
+    """Keep ``factory`` and a :class:`ConnectionRegistry` on ``app.state``; return the registry.
+
+    The registry created here validates user ids with the factory's ``id_policy``,
+    so a connection and a scope accept exactly the same ids.
+    """
+    registry = (
+        ConnectionRegistry(id_policy=factory.id_policy)
+        if connections is None
+        else connections
+    )
     setattr(app.state, _FACTORY, factory)
     setattr(app.state, _CONNECTIONS, registry)
     return registry
@@ -81,8 +93,14 @@ def websocket_emitter(
     connection_id: str | None = None,
     max_queue: int = 1000,
     overflow: Overflow = "close",
+    after_close: AfterClose = "raise",
+    id_policy: IdPolicy = DEFAULT_ID_POLICY,
 ) -> UserWebSocketEmitter:
-    """An emitter writing text frames to an accepted Starlette ``websocket``."""
+    """An emitter writing text frames to an accepted Starlette ``websocket``.
+
+    ``after_close="drop"`` makes emits after the client went away count and drop
+    instead of raising into agent code (see :class:`UserWebSocketEmitter`).
+    """
 
     async def close(code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason)
@@ -94,15 +112,18 @@ def websocket_emitter(
         close=close,
         max_queue=max_queue,
         overflow=overflow,
+        after_close=after_close,
+        id_policy=id_policy,
     )
 
 
 class websocket_connection:
     """``async with websocket_connection(ws, user_id=..., connections=...) as emitter:``.
 
-    Creates the connection's emitter, registers it under ``user_id`` and, on exit,
-    unregisters it and closes it, letting queued frames go out for at most
-    ``close_timeout`` seconds (a stalled client cannot hold the handler forever).
+    Creates the connection's emitter (validating ids with the registry's
+    ``id_policy``), registers it under ``user_id`` and, on exit, unregisters it and
+    closes it, letting queued frames go out for at most ``close_timeout`` seconds (a
+    stalled client cannot hold the handler forever).
     """
 
     __slots__ = (
@@ -123,12 +144,18 @@ class websocket_connection:
         close_timeout: float = 5.0,
         max_queue: int = 1000,
         overflow: Overflow = "close",
+        after_close: AfterClose = "raise",
     ) -> None:
         self._websocket = websocket
         self._user_id = user_id
         self._connections = connections
         self._close_timeout = close_timeout
-        self._options = {"max_queue": max_queue, "overflow": overflow}
+        self._options = {
+            "max_queue": max_queue,
+            "overflow": overflow,
+            "after_close": after_close,
+            "id_policy": connections.id_policy,
+        }
         self._emitter: UserWebSocketEmitter | None = None
 
     async def __aenter__(self) -> UserWebSocketEmitter:
@@ -149,27 +176,69 @@ class websocket_connection:
         await emitter.aclose(timeout=self._close_timeout)
 
 
-UserIdOf = Callable[[HTTPConnection], "str | Awaitable[str]"]
+T = TypeVar("T")
+#: ``fn(connection)`` returning a value, or an awaitable of one.
+FromConnection = Callable[[HTTPConnection], "T | Awaitable[T]"]
+
+# RFC 6455 "policy violation": the close code for an unauthenticated WebSocket.
+POLICY_VIOLATION = 1008
+
+
+async def _value_of(
+    fn: FromConnection[T] | None, connection: HTTPConnection
+) -> T | None:
+    if fn is None:
+        return None
+    value = fn(connection)
+    if inspect.isawaitable(value):
+        value = await value
+    return value  # type: ignore[return-value]
+
+
+def _refuse(connection: HTTPConnection, error: InvalidContextError) -> Exception:
+    """401 over HTTP, close code 1008 over a WebSocket: a bad user id is the client's fault."""
+    reason = f"not authenticated ({error.field})"
+    if connection.scope.get("type") == "websocket":
+        return WebSocketException(code=POLICY_VIOLATION, reason=reason)
+    return HTTPException(status_code=401, detail=reason)
 
 
 def execution_scope_dependency(
-    user_id_of: UserIdOf,
+    user_id_of: FromConnection[str | None],
+    *,
+    thread_id_of: FromConnection[str | None] | None = None,
+    run_id_of: FromConnection[str | None] | None = None,
+    metadata_of: FromConnection[Mapping[str, Any] | None] | None = None,
+    emitter_of: FromConnection[UserWebSocketEmitter | None] | None = None,
 ) -> Callable[[HTTPConnection], AsyncIterator[UserExecutionContext]]:
     """A FastAPI dependency running the request inside ``user_execution_scope``.
 
-    ``user_id_of(connection)`` (sync or async) returns the authenticated user id; an
-    invalid one fails the request before any resource is opened. The factory comes
-    from :func:`install`. ``ContextDep = Depends(execution_scope_dependency(user_of))``.
+    ``user_id_of(connection)`` (sync or async) returns the authenticated user id.
+    An invalid one (``None``, empty, a placeholder such as ``"undefined"``) fails
+    the request before any resource is opened: HTTP 401, or WebSocket close code
+    1008. ``thread_id_of``, ``run_id_of``, ``metadata_of`` and ``emitter_of`` (each
+    optional, sync or async) supply the rest of the scope's arguments; missing ids
+    are generated. The factory comes from :func:`install`.
+    ``ContextDep = Depends(execution_scope_dependency(user_of))``.
     """
 
     async def dependency(
         connection: HTTPConnection,
     ) -> AsyncIterator[UserExecutionContext]:
-        user_id = user_id_of(connection)
-        if inspect.isawaitable(user_id):
-            user_id = await user_id
         factory = get_factory(connection)
-        async with factory.user_execution_scope(user_id=user_id) as context:
+        user_id = await _value_of(user_id_of, connection)
+        try:
+            factory.id_policy.validate("user_id", user_id)
+        except InvalidContextError as error:
+            raise _refuse(connection, error) from error
+        scope = factory.user_execution_scope(
+            user_id=user_id,  # type: ignore[arg-type] - validated just above
+            thread_id=await _value_of(thread_id_of, connection),
+            run_id=await _value_of(run_id_of, connection),
+            metadata=await _value_of(metadata_of, connection),
+            websocket_emitter=await _value_of(emitter_of, connection),
+        )
+        async with scope as context:
             yield context
 
     return dependency

@@ -27,6 +27,11 @@ class ConnectionRegistry(Generic[C]):
         self._by_user: dict[str, list[C]] = {}
         self._id_policy = id_policy
 
+    @property
+    def id_policy(self) -> IdPolicy:
+        """The policy user ids are validated with (``install`` passes the factory's)."""
+        return self._id_policy
+
     def _check(self, user_id: object, connection: C) -> str:
         user = self._id_policy.validate("user_id", user_id)
         owner = getattr(connection, "user_id", user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -13,29 +14,55 @@ from typing import (
     TypeVar,
 )
 
+from ._compat import add_note
+from ._loopwatch import watch_loop_blocking
 from ._shield import wait_absorbing_cancel
 from .context import UserExecutionContext
-from .factory import AgentInstanceFactory, UserExecutionScope
+from .factory import AgentInstanceFactory
+from .scope import Transaction, UserExecutionScope
 
-__all__ = ["Job", "OutcomeStatus", "RequestOutcome", "run_isolated", "run_many"]
+__all__ = [
+    "MAX_RECANCELS",
+    "Job",
+    "OutcomeStatus",
+    "RequestOutcome",
+    "run_isolated",
+    "run_many",
+]
 
 T = TypeVar("T")
-Handler = Callable[[UserExecutionContext], Awaitable[T]]
-OutcomeStatus = Literal["ok", "error", "timeout", "cancelled"]
+#: A handler takes the request's context. ``async def`` handlers (and lambdas, which
+#: usually just build a coroutine) run on the event loop; other plain functions run
+#: in a worker thread of the loop's default executor, so ``time.sleep`` or a
+#: blocking client in one request does not stall everybody else's.
+Handler = Callable[[UserExecutionContext], "Awaitable[T] | T"]
+OutcomeStatus = Literal["ok", "error", "timeout", "cancelled", "abandoned"]
+
+# How many times a body that swallows CancelledError is cancelled again (one
+# cleanup_timeout apart) before run_isolated gives up on it and returns.
+MAX_RECANCELS = 3
 
 
 @dataclass(frozen=True, slots=True)
 class RequestOutcome(Generic[T]):
     """How one request ended.
 
-    - ``ok``: ``result`` holds the handler's return value;
+    - ``ok``: ``result`` holds the handler's return value (also when the timeout
+      fired while the request's COMMIT was in flight and the commit then landed);
     - ``error``: ``exception`` is the handler's exception, or a ``ScopeCleanupError``
       when only cleanups failed, or an ``InvalidContextError`` for bad ids;
     - ``timeout``: the request overran its timeout and was cancelled and cleaned up;
       ``exception`` is a ``TimeoutError``;
-    - ``cancelled``: the request cancelled itself (nobody cancelled the caller).
+    - ``cancelled``: the request cancelled itself (nobody cancelled the caller);
+    - ``abandoned``: the handler kept swallowing its cancellation; after
+      ``MAX_RECANCELS`` attempts it was left running. Its scope stays open (and
+      counted in ``active_scopes``) until the handler finally returns, and it then
+      rolls back.
 
-    ``cleanup_errors`` lists cleanup failures whatever the status.
+    ``transaction`` is what happened to the session the scope opened: ``"none"``,
+    ``"committed"``, ``"rolled_back"`` or ``"unknown"`` (a COMMIT that did not
+    answer in time: do not blindly retry a write). ``cleanup_errors`` lists cleanup
+    failures whatever the status.
     """
 
     status: OutcomeStatus
@@ -45,6 +72,7 @@ class RequestOutcome(Generic[T]):
     exception: BaseException | None = field(default=None, compare=False)
     cleanup_errors: tuple[Exception, ...] = field(default=(), compare=False)
     duration: float = field(default=0.0, compare=False)
+    transaction: Transaction = "none"
 
     @property
     def ok(self) -> bool:
@@ -64,15 +92,41 @@ class Job(Generic[T]):
     db_session: Any = None
     websocket_emitter: Any = None
     timeout: float | None = None
+    services: Mapping[str, Any] | None = None
 
 
 class _Entered:
-    """Lets the child task hand its scope back to run_isolated."""
+    """Lets the child task hand its scope and the body's result back to run_isolated."""
 
-    __slots__ = ("scope",)
+    __slots__ = ("result", "returned", "scope")
 
     def __init__(self) -> None:
         self.scope: UserExecutionScope | None = None
+        self.returned = False
+        self.result: Any = None
+
+
+def _runs_on_the_loop(fn: Callable[..., Any]) -> bool:
+    # Coroutine functions (partials of them included) and lambdas run on the loop: a
+    # lambda is an expression, typically `lambda ctx: handler(ctx, extra)` building a
+    # coroutine. Any other plain function may block, so it goes to a worker thread.
+    return inspect.iscoroutinefunction(fn) or getattr(fn, "__name__", "") == "<lambda>"
+
+
+async def _call_handler(
+    fn: Handler[T], context: UserExecutionContext, factory: AgentInstanceFactory
+) -> T:
+    if _runs_on_the_loop(fn):
+        awaitable: Any = fn(context)
+    else:
+        # The worker thread sees the request's context variables. If the function
+        # returns an awaitable after all, that runs here, on the loop.
+        awaitable = await asyncio.to_thread(fn, context)
+    if not inspect.isawaitable(awaitable):
+        return awaitable
+    if inspect.iscoroutine(awaitable):
+        return await watch_loop_blocking(awaitable, factory)
+    return await awaitable
 
 
 async def _run_in_scope(
@@ -84,7 +138,49 @@ async def _run_in_scope(
     scope = factory.user_execution_scope(**scope_kwargs)
     entered.scope = scope
     async with scope as context:
-        return await fn(context)
+        result = await _call_handler(fn, context, factory)
+        entered.returned, entered.result = True, result
+        return result
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    # An abandoned request's late end is reflected in the metrics; retrieving it
+    # keeps asyncio from logging "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+async def _stop(
+    child: asyncio.Task[Any], entered: _Entered, factory: AgentInstanceFactory
+) -> tuple[bool, bool]:
+    """Cancel ``child`` and wait for its cleanups; return (caller_cancelled, abandoned).
+
+    Cleanups are shielded and each bounded by ``cleanup_timeout``, so a child that
+    is cleaning up is simply waited for. A child whose body swallows the
+    cancellation is cancelled again every ``cleanup_timeout``, at most
+    ``MAX_RECANCELS`` times, then abandoned.
+    """
+    loop = asyncio.get_running_loop()
+    if entered.scope is not None:
+        entered.scope.refuse_commit()
+    child.cancel()
+    caller_cancelled = False
+    recancels = 0
+    while not child.done():
+        window = loop.time() + factory.cleanup_timeout
+        caller_cancelled |= await wait_absorbing_cancel({child}, window)
+        if child.done():
+            break
+        scope = entered.scope
+        if scope is not None and scope.exiting:
+            continue  # bounded cleanups are running: they finish on their own
+        recancels += 1
+        if recancels > MAX_RECANCELS:
+            child.add_done_callback(_retrieve)
+            factory._metrics.abandoned_requests += 1
+            return caller_cancelled, True
+        child.cancel()
+    return caller_cancelled, False
 
 
 async def run_isolated(
@@ -99,13 +195,20 @@ async def run_isolated(
     metadata: Mapping[str, Any] | None = None,
     db_session: Any = None,
     websocket_emitter: Any = None,
+    services: Mapping[str, Any] | None = None,
 ) -> RequestOutcome[T]:
     """Run ``fn(context)`` in its own task and ``user_execution_scope``; never raise for it.
 
     The request's own failure, timeout (``timeout`` seconds, default
     ``factory.default_timeout``) or self-cancellation becomes a
     :class:`RequestOutcome`. Cancelling the caller cancels the request, waits for its
-    cleanups, then re-raises ``CancelledError`` — even if a timeout had already fired.
+    cleanups, then re-raises ``CancelledError`` — even if a timeout had already fired;
+    if the request's COMMIT had already been sent and landed, the ``CancelledError``
+    carries a note saying so.
+
+    The call returns within ``timeout`` plus the cleanups (each bounded by
+    ``cleanup_timeout``) plus at most ``MAX_RECANCELS + 1`` cleanup timeouts for a
+    handler that swallows its cancellation, which is then ``abandoned``.
     """
     loop = asyncio.get_running_loop()
     limit = factory.default_timeout if timeout is None else timeout
@@ -118,81 +221,76 @@ async def run_isolated(
         "metadata": metadata,
         "db_session": db_session,
         "websocket_emitter": websocket_emitter,
+        "services": services,
     }
     started = perf_counter()
     # A separate task tells our timeout apart from the caller's cancellation on every
     # Python version, and keeps the request's context variables to itself.
     child = loop.create_task(_run_in_scope(fn, factory, entered, scope_kwargs))
-    timed_out = caller_cancelled = False
+    timed_out = caller_cancelled = abandoned = False
     try:
         await asyncio.wait({child}, timeout=limit)
     except asyncio.CancelledError:
         caller_cancelled = True
     if not child.done():
         timed_out = not caller_cancelled
-        child.cancel()
-        # Wait for the request's cleanups (each bounded by cleanup_timeout). A body that
-        # swallows its cancellation is cancelled again every cleanup_timeout.
-        while not child.done():
-            window = loop.time() + factory.cleanup_timeout
-            caller_cancelled |= await wait_absorbing_cancel({child}, window)
-            if not child.done():
-                child.cancel()
+        cancelled_meanwhile, abandoned = await _stop(child, entered, factory)
+        caller_cancelled |= cancelled_meanwhile
     duration = perf_counter() - started
-    exception = (
-        None if child.cancelled() else child.exception()
-    )  # also marks it retrieved
+    scope = entered.scope
+    transaction = scope.transaction if scope is not None else "none"
+    exception = None
+    if not abandoned:
+        exception = None if child.cancelled() else child.exception()
     if caller_cancelled:
-        raise asyncio.CancelledError
+        cancel = asyncio.CancelledError()
+        if transaction in ("committed", "unknown"):
+            add_note(
+                cancel,
+                f"isolint: the request's transaction was {transaction} before the "
+                "cancellation took effect",
+            )
+        if abandoned:
+            add_note(
+                cancel,
+                "isolint: the request ignored its cancellation and was abandoned",
+            )
+        raise cancel
     if exception is not None and not isinstance(exception, Exception):
         raise exception  # KeyboardInterrupt / SystemExit are not the request's to keep
 
-    scope = entered.scope
     context = scope.context if scope is not None else None
     outcome_user = user_id if isinstance(user_id, str) else None
     outcome_request = context.request_id if context is not None else request_id
     cleanup_errors = scope.cleanup_errors if scope is not None else ()
-    if timed_out:
-        error = TimeoutError(f"the request did not finish within {limit}s")
-        error.__cause__ = exception
+
+    def outcome(
+        status: OutcomeStatus, result: Any = None, error: BaseException | None = None
+    ) -> RequestOutcome[T]:
         return RequestOutcome(
-            "timeout",
+            status,
             outcome_user,
             outcome_request,
-            None,
+            result,
             error,
             cleanup_errors,
             duration,
+            transaction,
         )
+
+    if transaction == "committed" and entered.returned and exception is None:
+        # The timeout fired while COMMIT was in flight: the commit landed, so the
+        # request is done, and saying otherwise would invite a duplicate retry.
+        return outcome("ok", entered.result)
+    if abandoned or timed_out:
+        error = TimeoutError(f"the request did not finish within {limit}s")
+        error.__cause__ = exception
+        return outcome("abandoned" if abandoned else "timeout", error=error)
     if child.cancelled():
-        return RequestOutcome(
-            "cancelled",
-            outcome_user,
-            outcome_request,
-            None,
-            asyncio.CancelledError(),
-            cleanup_errors,
-            duration,
-        )
+        return outcome("cancelled", error=asyncio.CancelledError())
     if exception is not None:
-        return RequestOutcome(
-            "error",
-            outcome_user,
-            outcome_request,
-            None,
-            exception,
-            cleanup_errors,
-            duration,
-        )
-    return RequestOutcome(
-        "ok",
-        outcome_user,
-        outcome_request,
-        child.result(),
-        None,
-        cleanup_errors,
-        duration,
-    )
+        return outcome("error", error=exception)
+    return outcome("ok", child.result())
 
 
 async def run_many(
@@ -212,6 +310,8 @@ async def run_many(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     pending = list(jobs)
+    if not pending:
+        return []
     outcomes: list[RequestOutcome[Any] | None] = [None] * len(pending)
     queue = iter(enumerate(pending))
 
@@ -228,6 +328,7 @@ async def run_many(
                 metadata=job.metadata,
                 db_session=job.db_session,
                 websocket_emitter=job.websocket_emitter,
+                services=job.services,
             )
 
     loop = asyncio.get_running_loop()

@@ -14,11 +14,15 @@ from types import MappingProxyType
 from typing import Any
 
 from ._ids import DEFAULT_ID_POLICY, IdPolicy
+from ._lease import ScopeLease
 from .errors import InvalidContextError, NoActiveContextError
 
-__all__ = ["UserExecutionContext", "current_context"]
+__all__ = ["MAX_OPERATION_DEPTH", "UserExecutionContext", "current_context"]
 
 _ID_FIELDS = ("user_id", "thread_id", "run_id", "request_id")
+
+#: How deep ``create_child_context`` may nest sub-agents (a runaway recursion guard).
+MAX_OPERATION_DEPTH = 10
 
 # Metadata keys whose values never go to logs. Matched as substrings, case-insensitively.
 _SECRET_KEY = re.compile(
@@ -79,7 +83,10 @@ class UserExecutionContext:
     caller's dict nor the context can change it afterwards.
 
     ``db_session`` and ``websocket_emitter`` are live resources: they are left out of
-    ``repr``, equality and :meth:`to_dict`. ``metadata`` is left out of ``repr`` too,
+    ``repr``, equality and :meth:`to_dict`. So is ``services``, a read-only mapping of
+    live dependencies (an LLM client, a tool dispatcher) that, unlike ``metadata``,
+    are never deep-copied: only the mapping is, so they stay shared objects; keep
+    per-user state out of them. ``metadata`` is left out of ``repr`` too,
     because it may hold secrets; :meth:`to_dict` shows it with secrets redacted.
     """
 
@@ -93,6 +100,9 @@ class UserExecutionContext:
     created_at: datetime = field(default_factory=_utcnow)
     parent_request_id: str | None = None
     id_policy: IdPolicy = field(default=DEFAULT_ID_POLICY, repr=False, compare=False)
+    services: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Set by user_execution_scope and inherited by children and copies; not an id.
+    _lease: ScopeLease | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         policy = self.id_policy
@@ -128,8 +138,15 @@ class UserExecutionContext:
                     "websocket_emitter",
                     "is bound to a different user than this context",
                 )
-        # Frozen dataclass: the only way to store the normalised value.
+        services = self.services
+        if not isinstance(services, Mapping) or not all(
+            isinstance(key, str) for key in services
+        ):
+            raise InvalidContextError("services", "must be a mapping with str keys")
+        # Frozen dataclass: the only way to store the normalised values. Services are
+        # live objects (an LLM client, a tool dispatcher): shared, never copied.
         object.__setattr__(self, "metadata", _freeze(metadata))
+        object.__setattr__(self, "services", MappingProxyType(dict(services)))
 
     def __hash__(self) -> int:
         # Identity of the request only; metadata is unhashable and resources don't count.
@@ -148,6 +165,7 @@ class UserExecutionContext:
         metadata: Mapping[str, Any] | None = None,
         parent_request_id: str | None = None,
         id_policy: IdPolicy = DEFAULT_ID_POLICY,
+        services: Mapping[str, Any] | None = None,
     ) -> UserExecutionContext:
         """Build a validated context, generating a uuid4 for each id left as ``None``.
 
@@ -164,13 +182,95 @@ class UserExecutionContext:
             metadata={} if metadata is None else metadata,
             parent_request_id=parent_request_id,
             id_policy=id_policy,
+            services={} if services is None else services,
+        )
+
+    @classmethod
+    def from_request(
+        cls,
+        user_id: str,
+        thread_id: str | None = None,
+        run_id: str | None = None,
+        request_id: str | None = None,
+        db_session: Any = None,
+        websocket_emitter: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> UserExecutionContext:
+        """:meth:`create` with positional ids, the call shape of migrated code."""
+        return cls.create(
+            user_id=user_id,
+            thread_id=thread_id,
+            run_id=run_id,
+            request_id=request_id,
+            db_session=db_session,
+            websocket_emitter=websocket_emitter,
+            metadata=metadata,
+            **options,
+        )
+
+    @property
+    def operation_depth(self) -> int:
+        """How many ``create_child_context`` calls led to this context (0 at the top)."""
+        depth = self.metadata.get("operation_depth", 0)
+        return depth if isinstance(depth, int) else 0
+
+    def create_child_context(
+        self,
+        operation: str,
+        additional_metadata: Mapping[str, Any] | None = None,
+        *,
+        max_depth: int = MAX_OPERATION_DEPTH,
+    ) -> UserExecutionContext:
+        """:meth:`child`, counting ``operation_depth`` and refusing to nest past ``max_depth``.
+
+        ``additional_metadata`` is merged into the child's metadata.
+        """
+        depth = self.operation_depth + 1
+        if depth > max_depth:
+            raise InvalidContextError(
+                "operation_depth",
+                f"{operation!r} would nest {depth} levels deep; the limit is {max_depth}",
+            )
+        child = self.child(operation)
+        metadata = dict(child.metadata)
+        metadata.update(additional_metadata or {})
+        metadata["operation_depth"] = depth
+        return dataclasses.replace(child, metadata=metadata)
+
+    def get_correlation_id(self) -> str:
+        """A short id tying log lines of this request together.
+
+        The first 8 characters of thread, run and request id; the user id is left
+        out so that logs correlating requests do not spread it.
+        """
+        return ":".join(
+            value[:8] for value in (self.thread_id, self.run_id, self.request_id)
         )
 
     def with_updates(self, **changes: Any) -> UserExecutionContext:
         """Return a copy with ``changes`` applied; the copy is validated again.
 
-        Unknown field names raise ``TypeError``.
+        Unknown field names raise ``TypeError``. Changing ``user_id`` while the
+        context still carries a session or emitter raises :class:`InvalidContextError`
+        unless those are replaced too (``db_session=None``): they belong to the
+        original user. The copy still belongs to the original scope, which refuses
+        to build agents for another user.
         """
+        new_user = changes.get("user_id", self.user_id)
+        if new_user != self.user_id:
+            kept = [
+                name
+                for name in ("db_session", "websocket_emitter")
+                if name not in changes and getattr(self, name) is not None
+            ]
+            if kept:
+                raise InvalidContextError(
+                    "user_id",
+                    f"cannot change while the context carries the original user's "
+                    f"{' and '.join(kept)}; pass "
+                    f"{', '.join(f'{name}=None' for name in kept)} as well",
+                )
         return dataclasses.replace(self, **changes)
 
     def child(self, operation: str) -> UserExecutionContext:

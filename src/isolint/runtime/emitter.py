@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._ids import DEFAULT_ID_POLICY
+from ._ids import DEFAULT_ID_POLICY, IdPolicy
 from ._shield import wait_absorbing_cancel
 from .errors import CrossUserEmitError, EmitterClosedError
 
@@ -24,6 +25,7 @@ __all__ = [
 Send = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
 Overflow = Literal["close", "drop_oldest"]
+AfterClose = Literal["raise", "drop"]
 
 #: WebSocket close code sent when a client cannot keep up ("try again later").
 OVERFLOW_CLOSE_CODE = 1013
@@ -48,18 +50,32 @@ class FrameReceipt:
     Awaiting it is optional and returns at once with the frame's sequence number,
     so both ``emitter.emit(...)`` and legacy ``await manager.send(...)`` call
     sites work. Use :meth:`UserWebSocketEmitter.flush` to wait for delivery.
+
+    An emitter built with ``after_close="drop"`` returns a dropped receipt for a
+    frame emitted after its connection closed: it is false, its ``sequence`` is
+    ``None``, and awaiting it returns ``None`` (where legacy ``emit`` returned False).
     """
 
     __slots__ = ("sequence",)
 
-    def __init__(self, sequence: int) -> None:
+    def __init__(self, sequence: int | None) -> None:
         self.sequence = sequence
 
-    def __await__(self) -> Generator[Any, None, int]:
+    @property
+    def dropped(self) -> bool:
+        """True if the frame was not queued because the connection had closed."""
+        return self.sequence is None
+
+    def __bool__(self) -> bool:
+        return self.sequence is not None
+
+    def __await__(self) -> Generator[Any, None, int | None]:
         yield from ()
         return self.sequence
 
     def __repr__(self) -> str:
+        if self.sequence is None:
+            return "<FrameReceipt dropped>"
         return f"<FrameReceipt seq={self.sequence}>"
 
 
@@ -86,6 +102,8 @@ class _Channel:
         close: Close | None,
         max_queue: int,
         overflow: Overflow,
+        after_close: AfterClose,
+        id_policy: IdPolicy,
     ) -> None:
         self.user_id = user_id
         self.connection_id = connection_id
@@ -93,6 +111,8 @@ class _Channel:
         self.close = close
         self.max_queue = max_queue
         self.overflow = overflow
+        self.after_close = after_close
+        self.id_policy = id_policy
         self.queue: deque[str] = deque()
         self.wakeup = asyncio.Event()
         self.drained = asyncio.Event()
@@ -104,17 +124,22 @@ class _Channel:
         self.close_code: int | None = None
         self.failure: BaseException | None = None
         self.sequence = 0
+        self.in_flight = False
         self.sent = 0
         self.dropped = 0
         self.cross_user_attempts = 0
 
-    def enqueue(self, text: str) -> None:
+    def enqueue(self, text: str) -> bool:
+        """Queue ``text``; False if it was dropped because the connection just closed."""
         if len(self.queue) >= self.max_queue:
             if self.overflow == "drop_oldest":
                 self.queue.popleft()
                 self.dropped += 1
             else:
                 self.overflow_close()
+                if self.after_close == "drop":
+                    self.dropped += 1
+                    return False
                 raise EmitterClosedError(
                     f"the client could not keep up ({self.max_queue} frames queued); "
                     f"its connection was closed with code {OVERFLOW_CLOSE_CODE}"
@@ -122,8 +147,9 @@ class _Channel:
         self.queue.append(text)
         self.drained.clear()
         if self.writer is None:
-            self.writer = asyncio.get_running_loop().create_task(self._write_loop())
+            self.writer = _task_without_context(self._write_loop())
         self.wakeup.set()
+        return True
 
     async def _write_loop(self) -> None:
         try:
@@ -135,7 +161,10 @@ class _Channel:
                     self.wakeup.clear()
                     await self.wakeup.wait()
                     continue
-                await self.send(self.queue.popleft())
+                text = self.queue.popleft()
+                self.in_flight = True
+                await self.send(text)
+                self.in_flight = False
                 self.sent += 1
         except asyncio.CancelledError:
             raise
@@ -146,6 +175,12 @@ class _Channel:
         self.closed = True
         self.close_reason = f"its transport failed ({type(exc).__name__})"
         self.failure = exc
+        self.drop_unsent()
+
+    def drop_unsent(self) -> None:
+        """Count what will never reach the client (queued, or cut off mid-send)."""
+        self.dropped += len(self.queue) + self.in_flight
+        self.in_flight = False
         self.queue.clear()
         self.drained.set()
 
@@ -153,14 +188,12 @@ class _Channel:
         self.closed = True
         self.close_reason = "its client could not keep up"
         self.close_code = OVERFLOW_CLOSE_CODE
-        self.dropped += len(self.queue)
-        self.queue.clear()
-        self.drained.set()
+        self.drop_unsent()
         writer = self.writer
         if writer is not None and not writer.done():
             writer.cancel()  # it is most likely blocked on the stalled client
         if self.close is not None:
-            self.closer = asyncio.get_running_loop().create_task(
+            self.closer = _task_without_context(
                 self._close_transport(writer, OVERFLOW_CLOSE_CODE, "client too slow")
             )
 
@@ -174,6 +207,17 @@ class _Channel:
             await self.close(code, reason)
         except Exception as exc:  # noqa: BLE001 - a dead transport cannot be closed; keep the error
             self.failure = self.failure or exc
+
+
+def _task_without_context(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Start ``coroutine`` in an empty ``contextvars.Context``.
+
+    The writer and closer live as long as the connection, which serves many runs:
+    started in the first run's context, they would keep its context (and, through
+    it, its session and metadata) alive and visible to the transport for ever.
+    """
+    loop = asyncio.get_running_loop()
+    return contextvars.Context().run(loop.create_task, coroutine)
 
 
 class UserWebSocketEmitter:
@@ -192,10 +236,24 @@ class UserWebSocketEmitter:
     :class:`EmitterClosedError`; ``overflow="drop_oldest"`` drops the oldest frame and
     counts it. A transport error closes this emitter only.
 
+    What a disconnect does to a run still in flight: the run keeps going, and its
+    next emit raises :class:`EmitterClosedError` (``after_close="raise"``, the
+    default), which fails the run unless it catches it. With ``after_close="drop"``
+    emits after the connection closed (disconnect, transport error, overflow or
+    ``aclose``) are counted in ``stats().dropped`` and return a false
+    :class:`FrameReceipt` instead of raising into agent code. A released run view
+    (its scope has ended) raises in both modes.
+
+    ``id_policy`` validates the user, connection, thread and run ids; pass the
+    factory's (``factory.id_policy``) so both accept the same ids.
+
     ``bind(thread_id=..., run_id=...)`` returns a view that stamps frames with one
     run's ids and shares this connection's queue; ``user_execution_scope`` binds
     the emitter it is given and releases the view on exit.
     """
+
+    #: How long :meth:`aclose` lets queued frames go out when no timeout is given.
+    DEFAULT_CLOSE_TIMEOUT = 5.0
 
     __slots__ = (
         "_channel",
@@ -215,11 +273,13 @@ class UserWebSocketEmitter:
         close: Close | None = None,
         max_queue: int = 1000,
         overflow: Overflow = "close",
+        after_close: AfterClose = "raise",
         thread_id: str | None = None,
         run_id: str | None = None,
+        id_policy: IdPolicy = DEFAULT_ID_POLICY,
     ) -> None:
-        DEFAULT_ID_POLICY.validate("user_id", user_id)
-        DEFAULT_ID_POLICY.validate("connection_id", connection_id)
+        id_policy.validate("user_id", user_id)
+        id_policy.validate("connection_id", connection_id)
         if not callable(send):
             raise TypeError("send must be an async callable taking one text frame")
         if max_queue < 1:
@@ -228,8 +288,19 @@ class UserWebSocketEmitter:
             raise ValueError(
                 f"overflow must be 'close' or 'drop_oldest', got {overflow!r}"
             )
+        if after_close not in ("raise", "drop"):
+            raise ValueError(
+                f"after_close must be 'raise' or 'drop', got {after_close!r}"
+            )
         self._channel = _Channel(
-            user_id, connection_id, send, close, max_queue, overflow
+            user_id,
+            connection_id,
+            send,
+            close,
+            max_queue,
+            overflow,
+            after_close,
+            id_policy,
         )
         self._init_view(thread_id, run_id, is_view=False, on_cross_user=None)
 
@@ -243,7 +314,7 @@ class UserWebSocketEmitter:
     ) -> None:
         for name, value in (("thread_id", thread_id), ("run_id", run_id)):
             if value is not None:
-                DEFAULT_ID_POLICY.validate(name, value)
+                self._channel.id_policy.validate(name, value)
         self._thread_id = thread_id
         self._run_id = run_id
         self._is_view = is_view
@@ -297,29 +368,35 @@ class UserWebSocketEmitter:
         each time the view refuses a cross-user send. Closing the view only stops
         this run's emits; the connection stays open.
         """
-        view = object.__new__(UserWebSocketEmitter)
+        view = object.__new__(type(self))  # a subclass keeps its own methods
         view._channel = self._channel
         view._init_view(thread_id, run_id, is_view=True, on_cross_user=on_cross_user)
         return view
 
     # -- sending --------------------------------------------------------------------
 
-    def _check_open(self) -> None:
+    def _check_open(self) -> bool:
+        """True if a frame may be queued; False if it is to be dropped (drop mode)."""
         if self._released:
             raise EmitterClosedError(
                 "this run's emitter was released when its scope ended"
             )
         channel = self._channel
-        if channel.closed:
-            raise EmitterClosedError(
-                f"emitter is closed: {channel.close_reason or 'aclose() was called'}"
-            )
+        if not channel.closed:
+            return True
+        if channel.after_close == "drop":
+            channel.dropped += 1
+            return False
+        raise EmitterClosedError(
+            f"emitter is closed: {channel.close_reason or 'aclose() was called'}"
+        )
 
     def emit(self, event: str, payload: Any = None) -> FrameReceipt:
         """Queue ``event`` with a JSON-serialisable ``payload``; return its receipt."""
         if not isinstance(event, str) or not event:
             raise ValueError("event must be a non-empty str")
-        self._check_open()
+        if not self._check_open():
+            return FrameReceipt(None)
         channel = self._channel
         sequence = channel.sequence + 1
         frame = {
@@ -337,7 +414,8 @@ class UserWebSocketEmitter:
                 f"payload of event {event!r} is not JSON-serialisable: {exc}"
             ) from exc
         channel.sequence = sequence
-        channel.enqueue(text)
+        if not channel.enqueue(text):
+            return FrameReceipt(None)
         return FrameReceipt(sequence)
 
     def send_to_user(
@@ -363,6 +441,12 @@ class UserWebSocketEmitter:
         self, agent_name: str, thought: str | None = None, **details: Any
     ) -> FrameReceipt:
         """``agent_thinking`` with payload ``{"agent_name", "thought", **details}``."""
+        if thought is not None and not isinstance(thought, str):
+            raise TypeError(
+                f"thought must be a str, got {type(thought).__name__}; pass extra data "
+                "as keyword arguments (or use isolint.runtime.compat's emitter for "
+                "a positional metadata argument)"
+            )
         return self.emit(
             "agent_thinking", {"agent_name": agent_name, "thought": thought, **details}
         )
@@ -394,7 +478,15 @@ class UserWebSocketEmitter:
 
         An exception is sent as ``{"type": <class name>, "message": str(exc)}``, a str
         as ``{"type": None, "message": error}``. Tracebacks are never sent.
+        Passing the exception as the first argument (the legacy one-argument form)
+        raises ``TypeError`` instead of sending it as the agent's name.
         """
+        if isinstance(agent_name, BaseException) or not isinstance(agent_name, str):
+            raise TypeError(
+                "notify_agent_error(agent_name, error): the first argument is the "
+                f"agent's name, got {type(agent_name).__name__}; for the legacy "
+                "notify_agent_error(error) form use isolint.runtime.compat"
+            )
         described: dict[str, Any] | None
         if isinstance(error, BaseException):
             described = {"type": type(error).__name__, "message": str(error)}
@@ -419,12 +511,14 @@ class UserWebSocketEmitter:
             return False
         return True
 
-    async def aclose(self, timeout: float | None = None) -> None:
+    async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close the emitter; idempotent. Emitting afterwards raises :class:`EmitterClosedError`.
 
         On a bound view this only releases the run (no waiting). On the connection's
         emitter it lets the writer send what is queued, for at most ``timeout``
-        seconds, then stops it. The transport itself is left to its owner.
+        seconds (5 by default; ``None`` waits without limit), then stops it and
+        counts the frames that never went out as dropped. The transport itself is
+        left to its owner.
         """
         if self._is_view:
             self._release()
@@ -450,8 +544,7 @@ class UserWebSocketEmitter:
                 loop = asyncio.get_running_loop()
                 if await wait_absorbing_cancel(leftovers, loop.time() + _WRITER_UNWIND):
                     raise asyncio.CancelledError
-            channel.queue.clear()
-            channel.drained.set()
+            channel.drop_unsent()
 
     def _release(self) -> None:
         """End a bound view's run synchronously (used by ``user_execution_scope``)."""

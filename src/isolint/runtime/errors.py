@@ -21,7 +21,9 @@ __all__ = [
     "RegistryFrozenError",
     "ScopeCleanupError",
     "SharedAgentInstanceError",
+    "StaleContextError",
     "UnknownAgentError",
+    "UserConcurrencyLimitError",
 ]
 
 
@@ -40,6 +42,21 @@ class InvalidContextError(ValueError):
 
 class NoActiveContextError(RuntimeError):
     """``current_context()`` was called outside ``user_execution_scope``."""
+
+
+class StaleContextError(NoActiveContextError):
+    """A context was used after the scope that built it ended.
+
+    Its agents would never be closed and its session would check a pool connection
+    out again that nobody returns, so both are refused.
+    """
+
+
+class UserConcurrencyLimitError(RuntimeError):
+    """A user already runs ``max_scopes_per_user`` requests; nothing was opened.
+
+    One user with many tabs must not take the whole pool from everybody else.
+    """
 
 
 class DuplicateAgentError(ValueError):

@@ -36,6 +36,14 @@ class AgentSpec:
         """Make a new agent for ``context``."""
         return self.target(context)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the target, so code written for ``get(name)`` returning the class works.
+
+        ``registry.get(name)(context)`` builds an agent exactly like the class (or
+        factory) would; build agents through the factory to have them cleaned up.
+        """
+        return self.target(*args, **kwargs)
+
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():

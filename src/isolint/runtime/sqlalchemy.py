@@ -67,21 +67,31 @@ class _RequestSession:
         session = self._session
         assert session is not None
         primary = exc
-        if primary is None and self._commit:
-            try:
-                await session.commit()
-            except BaseException as commit_error:  # noqa: BLE001 - re-raised after rollback/close
-                primary = commit_error
         cancelled = False
         failures: list[Exception] = []
+        commit_still_running = False
+        if primary is None and self._commit:
+            # Shielded like the factory's commit: a cancel that arrives while COMMIT
+            # is in flight waits for its answer instead of leaving it unknown.
+            committed = await run_shielded(
+                session.commit, timeout=self._close_timeout, label="session commit"
+            )
+            cancelled = committed.caller_cancelled
+            primary = committed.fatal or committed.error
+            commit_still_running = committed.still_running
         steps: tuple[tuple[str, Callable[[], Any]], ...] = (("close", session.close),)
-        if primary is not None:
+        if commit_still_running:
+            # Closing would hand the connection back mid-COMMIT: invalidate it.
+            steps = (("invalidate", session.invalidate),)
+        elif primary is not None:
             steps = (("rollback", session.rollback),) + steps
+        fatal: BaseException | None = None
         for label, step in steps:
             result = await run_shielded(
                 step, timeout=self._close_timeout, label=f"session {label}"
             )
             cancelled |= result.caller_cancelled
+            fatal = fatal or result.fatal
             if result.error is not None:
                 failures.append(result.error)
         if primary is not None:
@@ -90,6 +100,8 @@ class _RequestSession:
                     primary,
                     f"isolint: request_session cleanup also failed: {failure!r}",
                 )
+        if fatal is not None:
+            raise fatal  # only now: the session has been rolled back and closed
         if cancelled and not isinstance(primary, asyncio.CancelledError):
             raise asyncio.CancelledError
         if primary is not None and primary is not exc:
@@ -108,9 +120,11 @@ def request_session(
     """``async with request_session(sm) as session:`` — one session for one request.
 
     Transactional by default: commits if the block succeeds, rolls back if it raises
-    (or if the commit fails), and always closes. Rollback and close are shielded
-    from cancellation and bounded by ``close_timeout``; a cancellation that arrives
-    meanwhile is re-raised afterwards.
+    (or if the commit fails), and always closes. Commit, rollback and close are
+    shielded from cancellation and each bounded by ``close_timeout``; a
+    cancellation that arrives meanwhile is re-raised afterwards, after a commit
+    already sent has answered. A commit that overruns and ignores its cancellation
+    gets its connection invalidated rather than closed under it.
     """
     return _RequestSession(sessionmaker, commit, close_timeout)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -11,9 +12,15 @@ from typing import Any, Literal
 __all__ = ["CrossUserLeak", "SimulatedClients", "secret_for", "user_id_for"]
 
 # Every simulated user id and secret embeds the user's index; finding another index in
-# what a user received is proof that data crossed users.
-_MARKER = re.compile(r"isolint-sim-(?:user|secret)-(\d+)")
+# what a user received is proof that data crossed users. Case is ignored: an
+# upper-cased secret is still the secret.
+_MARKER = re.compile(r"isolint-sim-(?:user|secret)-(\d+)", re.IGNORECASE)
 _EXCERPT = 160
+# Transformed leaks: the part of a secret unique to its user, and common hex digests
+# of each user's id and secret, found as runs of hex digits in lower-cased text.
+_DIGESTS = ("md5", "sha1", "sha256", "sha512")
+_TOKEN_BYTES = 6
+_HEX_RUN = re.compile(r"[0-9a-f]{12,}")
 
 
 def user_id_for(index: int) -> str:
@@ -22,8 +29,27 @@ def user_id_for(index: int) -> str:
 
 
 def secret_for(index: int, salt: int) -> str:
-    """A per-user secret placed in the user's context metadata."""
-    return f"isolint-sim-secret-{index:04d}-{salt:08x}"
+    """A per-user secret placed in the user's context metadata.
+
+    Its last part is a token unique to the user (derived from ``salt`` and
+    ``index``), so even that part alone, or a digest of it, identifies its owner.
+    """
+    token = hashlib.blake2s(
+        f"{salt}:{index}".encode(), digest_size=_TOKEN_BYTES
+    ).hexdigest()
+    return f"isolint-sim-secret-{index:04d}-{token}"
+
+
+def _fingerprints(markers: tuple[str, ...]) -> set[str]:
+    """Lower-case hex forms that betray ``markers``: their digests, and secret tokens."""
+    found = set()
+    for marker in markers:
+        for name in _DIGESTS:
+            found.add(hashlib.new(name, marker.encode()).hexdigest())
+        tail = marker.rsplit("-", 1)[-1]
+        if len(tail) == 2 * _TOKEN_BYTES and _HEX_RUN.fullmatch(tail):
+            found.add(tail)
+    return found
 
 
 def _excerpt(text: str, around: str | None) -> str:
@@ -69,12 +95,24 @@ class SimulatedClients:
         self._inboxes: dict[str, list[str]] = {}
         self._index: dict[str, int] = {}
         self._misaddressed: list[tuple[object, str]] = []
+        # Fingerprint (a digest or secret token) -> index of the user it betrays.
+        self._fingerprints: dict[str, int] = {}
+        self._fingerprint_lengths: set[int] = set()
 
-    def add_user(self, index: int) -> str:
-        """Create the inbox of user ``index``; return its user id."""
+    def add_user(self, index: int, *, secret: str | None = None) -> str:
+        """Create the inbox of user ``index``; return its user id.
+
+        The user's id and ``secret`` are then recognised in what other users
+        receive, also upper-cased, hashed (md5, sha1, sha256, sha512) or, for the
+        secret, reduced to the token unique to its user.
+        """
         user_id = user_id_for(index)
         self._inboxes[user_id] = []
         self._index[user_id] = index
+        markers = (user_id,) if secret is None else (user_id, secret)
+        for fingerprint in _fingerprints(markers):
+            self._fingerprints[fingerprint] = index
+            self._fingerprint_lengths.add(len(fingerprint))
         return user_id
 
     @property
@@ -121,8 +159,22 @@ class SimulatedClients:
         """Other simulated users whose id or secret appears in ``text``."""
         own = self._index.get(recipient)
         found = {int(match) for match in _MARKER.findall(text)}
+        found |= self._fingerprinted(text)
         found.discard(own)  # type: ignore[arg-type]
         return tuple(user_id_for(index) for index in sorted(found))
+
+    def _fingerprinted(self, text: str) -> set[int]:
+        """Users whose digest or secret token appears in ``text`` (any case)."""
+        found = set()
+        for match in _HEX_RUN.finditer(text.lower()):
+            run = match.group(0)
+            for length in self._fingerprint_lengths:
+                # A run may hold a fingerprint with other hex digits around it.
+                for start in range(len(run) - length + 1):
+                    index = self._fingerprints.get(run[start : start + length])
+                    if index is not None:
+                        found.add(index)
+        return found
 
     def leak_in(
         self, channel: Literal["frame", "result", "error"], recipient: str, text: str
@@ -156,7 +208,7 @@ def _marker_of(text: str, users: tuple[str, ...]) -> str | None:
     for match in _MARKER.finditer(text):
         if match.group(1) in wanted:
             return match.group(0)
-    return users[0] if users else None
+    return None  # a transformed leak: the excerpt starts at the beginning
 
 
 def _stamped_user(text: str) -> object:

@@ -144,7 +144,8 @@ async def simulate_users_async(
 
     jobs, emitters, user_ids = [], [], []
     for index, injection in enumerate(plan):
-        user_id = clients.add_user(index)
+        secret = secret_for(index, salt)
+        user_id = clients.add_user(index, secret=secret)
         emitter = UserWebSocketEmitter(
             user_id, f"sim-connection-{index}", clients.transport(user_id)
         )
@@ -154,7 +155,7 @@ async def simulate_users_async(
             Job(
                 handler=_wrap(handler, factory, injection, index),
                 user_id=user_id,
-                metadata={"simulated_user": index, "secret": secret_for(index, salt)},
+                metadata={"simulated_user": index, "secret": secret},
                 websocket_emitter=emitter,
                 timeout=hang_timeout if injection.kind == "hang" else timeout,
             )
