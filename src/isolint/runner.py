@@ -571,6 +571,9 @@ def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, Computed
     """The verifier's view of the files the fixes did not change: those whose
     text mentions one of the names it asks for."""
 
+    texts: dict[str, ModuleSource | None] = {}  # read once for all the rounds of the gate
+    raws: dict[str, bytes | None] = {}
+
     def read(names: frozenset[str]) -> Iterator[ModuleSource]:
         matcher = NameMatcher(names)
         for file in files:
@@ -578,15 +581,23 @@ def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, Computed
             fix = computed.get(shown)
             if fix is not None and fix.changed:
                 continue
-            try:
-                raw = read_bytes(file.real_path)
-                if not matcher.found(raw):
-                    continue
-                text = decode(raw).text
-            except SourceError:
+            if shown not in raws:
+                try:
+                    raws[shown] = read_bytes(file.real_path)
+                except SourceError:
+                    raws[shown] = None
+            raw = raws[shown]
+            if raw is None or not matcher.found(raw):
                 continue
-            module, is_package = _module_of(file.real_path)
-            yield ModuleSource(shown, module, is_package, text)
+            if shown not in texts:
+                try:
+                    module, is_package = _module_of(file.real_path)
+                    texts[shown] = ModuleSource(shown, module, is_package, decode(raw).text)
+                except SourceError:
+                    texts[shown] = None
+            source = texts[shown]
+            if source is not None:
+                yield source
 
     return read
 

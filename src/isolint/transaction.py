@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Mapping
 
 from .findings import Finding
 from .source import DecodedSource
-from .verify import ModuleSource, Violation, Vocabulary, verify
+from .verify import ModelCache, ModuleSource, Violation, Vocabulary, verify
 
 # The order in which a file's fixes are refused when it is blamed: fixes that
 # change contracts (signatures, attributes, identities, types) first.
@@ -72,8 +72,9 @@ def settle(
     """Refuse groups in `computed` (updated in place) until the project verifies."""
     excluded: dict[str, set[str]] = defaultdict(set)
     refusals: list[Refusal] = []
+    cache = ModelCache()
     for _ in range(MAX_ROUNDS):
-        violations = _violations(computed, read_others, vocabulary)
+        violations = _violations(computed, read_others, vocabulary, cache)
         if not violations:
             return refusals
         again: dict[str, frozenset[str]] = {}
@@ -92,7 +93,7 @@ def settle(
             break
         computed.update(recompute(again))
     # Still violated with nothing left to refuse rule by rule: leave every blamed file as it was.
-    for violation in _violations(computed, read_others, vocabulary):
+    for violation in _violations(computed, read_others, vocabulary, cache):
         for path in sorted(violation.responsible):
             fix = computed.get(path)
             if fix is not None and fix.changed:
@@ -107,7 +108,10 @@ def _by_risk(codes: Iterable[str]) -> list[str]:
 
 
 def _violations(
-    computed: Mapping[str, ComputedFix], read_others: Callable[[frozenset[str]], Iterable[ModuleSource]], vocabulary: Vocabulary
+    computed: Mapping[str, ComputedFix],
+    read_others: Callable[[frozenset[str]], Iterable[ModuleSource]],
+    vocabulary: Vocabulary,
+    cache: ModelCache,
 ) -> list[Violation]:
     changed = {
         path: (ModuleSource(path, fix.module, fix.is_package, fix.source.text), fix.text)
@@ -116,7 +120,7 @@ def _violations(
     }
     if not changed:
         return []
-    return verify(changed, read_others, vocabulary)
+    return verify(changed, read_others, vocabulary, cache)
 
 
 def mark_refused(findings: Iterable[Finding], refusals: Iterable[Refusal]) -> list[Finding]:

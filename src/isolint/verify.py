@@ -78,21 +78,34 @@ class _Models:
         return self.before.keys()
 
 
-def _parse(source: ModuleSource, text: str) -> ModuleModel | None:
-    try:
-        return build_model(ast.parse(text), source.module, source.is_package)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+class ModelCache:
+    """Each text's model, built once for all the rounds of one fix run (a
+    refusal re-fixes a few files; every other model stays as it was)."""
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, bool, str], ModuleModel | None] = {}
+
+    def model(self, source: ModuleSource, text: str) -> ModuleModel | None:
+        key = (source.module, source.is_package, text)
+        if key not in self._models:
+            try:
+                self._models[key] = build_model(ast.parse(text), source.module, source.is_package)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._models[key] = None
+        return self._models[key]
 
 
 def verify(
     changed: Mapping[str, tuple[ModuleSource, str]],
     read_others: Callable[[frozenset[str]], Iterable[ModuleSource]],
     vocabulary: Vocabulary,
+    cache: ModelCache | None = None,
 ) -> list[Violation]:
     """Violations the new texts introduce. `changed` maps a path to its source
     before the fixes and its text after; `read_others(names)` yields the
     project's unchanged files whose text mentions any of `names`."""
+    cache = cache or ModelCache()
+    _parse = cache.model
     models = _Models()
     for path, (source, new_text) in changed.items():
         before, after = _parse(source, source.text), _parse(source, new_text)
@@ -247,16 +260,27 @@ def _owner_file(models: _Models, qualname: str) -> str | None:
     return None
 
 
-def _candidates(call: CallSite, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary) -> list[str]:
+class _Callees:
+    """Functions that calls may reach, by qualified name and by method name."""
+
+    def __init__(self, signatures: _ChangedSignatures) -> None:
+        self.signatures = signatures
+        self.methods: dict[str, list[str]] = defaultdict(list)
+        for qualname, (function, _) in signatures.items():
+            if function.owner is not None:
+                self.methods[function.name].append(qualname)
+
+
+def _candidates(call: CallSite, callees: _Callees, classes: _ClassGraph, vocabulary: Vocabulary) -> list[str]:
+    signatures = callees.signatures
     if call.target is not None:
         if call.target in signatures:
             return [call.target]
         constructor = f"{call.target}.__init__"
         return [constructor] if constructor in signatures else []
     found = []
-    for qualname, (function, _) in signatures.items():
-        if function.name != call.method or function.owner is None:
-            continue
+    for qualname in callees.methods.get(call.method or "", ()):
+        function, _ = signatures[qualname]
         if call.receiver_class is not None:
             scope = classes.ancestors(call.receiver_class) if call.via_super else classes.related(call.receiver_class)
             if function.owner not in scope:
@@ -302,6 +326,7 @@ def _stale_calls(models: _Models, signatures: _ChangedSignatures, classes: _Clas
     for model in models.after.values():
         for qualname, function in model.functions.items():
             reachable.setdefault(qualname, (function, function.signature))
+    changed_callees, reachable_callees = _Callees(signatures), _Callees(reachable)
     violations = []
     called: set[str] = set()
     for path, model in models.after.items():
@@ -310,9 +335,9 @@ def _stale_calls(models: _Models, signatures: _ChangedSignatures, classes: _Clas
         for call in (before.calls if before is not None else model.calls):
             previous[(call.scope, call.target, call.method)].append(call)
         for call in model.calls:
-            candidates = set(_candidates(call, signatures, classes, vocabulary))
+            candidates = set(_candidates(call, changed_callees, classes, vocabulary))
             if (path, id(call)) in rewritten:
-                candidates |= set(_candidates(call, reachable, classes, vocabulary))
+                candidates |= set(_candidates(call, reachable_callees, classes, vocabulary))
             for qualname in sorted(candidates):
                 function, new = reachable[qualname]
                 if function.wrapped_by:
