@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from . import __version__
 from .rules import ALL_RULES, BY_CODE, Rule, lookup
 from .rules.base import Option
+from .source import located, resolved
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -325,8 +326,8 @@ def load_settings(
 
 
 def _common_ancestor(paths: Iterable[Path]) -> Path:
-    resolved = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    resolved_paths = [located(p) if not p.is_dir() else resolved(p) for p in paths] or [Path.cwd().resolve()]
     try:
-        return Path(os.path.commonpath([str(p) for p in resolved]))
+        return Path(os.path.commonpath([str(p) for p in resolved_paths]))
     except ValueError:  # different drives on Windows
         return Path.cwd().resolve()

@@ -25,7 +25,7 @@ from .config import Settings, matches_any
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
 from .plan import Plan, check_bytes, unparsable
-from .source import SourceError, StaleFileError, decode, read_bytes, write_atomic
+from .source import SourceError, StaleFileError, decode, located, read_bytes, resolved, write_atomic
 
 INLINE_LIMIT = 24  # below this many files to work on, forking workers costs more than it saves
 PROGRESS_MIN_FILES = 200
@@ -330,8 +330,8 @@ def index_root(paths: Sequence[Path], settings: Settings) -> Path:
     enclosing git repository, else the paths' common ancestor."""
     if settings.config_file is not None:
         return settings.root
-    resolved = [p.resolve() for p in paths] or [Path.cwd().resolve()]
-    common = Path(os.path.commonpath([str(p) for p in resolved]))
+    resolved_paths = [located(p) if not p.is_dir() else resolved(p) for p in paths] or [Path.cwd().resolve()]
+    common = Path(os.path.commonpath([str(p) for p in resolved_paths]))
     start = common if common.is_dir() else common.parent
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
@@ -363,7 +363,7 @@ def build_index(
     stats = stats if stats is not None else Stats()
     root = index_root(paths, settings)
     # The usual run names the project itself: its discovery is the one already done.
-    same_tree = [Path(p).resolve() for p in paths] == [root]
+    same_tree = [resolved(Path(p)) for p in paths] == [root]
     files = {f.real_path: f for f in (found.files if same_tree else discover([root], settings).files)}
     files.update({f.real_path: f for f in found.files})
     ordered = sorted(files)
@@ -436,10 +436,13 @@ def run_fix(
     force_exclude: bool = False,
 ) -> FixResult:
     checked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
-    fixable_paths = {
-        f.path for f in checked.findings if f.fix is not None and (unsafe or f.fix.applicability == SAFE)
-    }
     files = checked.files
+    # A symlink out of the given paths is checked, never written (discovery warned).
+    read_only = {str(f.path) for f in files if not f.writable} if mode == "write" else set()
+    fixable_paths = {
+        f.path for f in checked.findings
+        if f.fix is not None and (unsafe or f.fix.applicability == SAFE) and f.path not in read_only
+    }
     work = [
         (index, str(f.path), str(f.real_path), unsafe, mode)
         for index, f in enumerate(files)
@@ -477,12 +480,20 @@ def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_e
     for finding in checked.findings:
         if finding.code != "ISO000":
             by_path.setdefault(finding.path, []).append(finding)
-    real_paths = {str(f.path): f.real_path for f in checked.files}
+    real_paths = {str(f.path): f.real_path for f in checked.files if f.writable}
     stamped, left, warnings = 0, [f for f in checked.findings if f.code == "ISO000"], list(checked.warnings)
     for shown, findings in sorted(by_path.items()):
-        path = real_paths[shown]
-        raw = read_bytes(path)
-        source = decode(raw)
+        path = real_paths.get(shown)
+        if path is None:  # a symlink out of the given paths: never written
+            left.extend(findings)
+            continue
+        try:
+            raw = read_bytes(path)
+            source = decode(raw)
+        except SourceError as exc:  # changed into something unreadable since the check
+            warnings.append(f"{shown}: {exc}; not written")
+            left.extend(findings)
+            continue
         text, count, skipped = stamp(source.text, findings)
         left.extend(skipped)
         if count:
