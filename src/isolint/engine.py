@@ -299,13 +299,22 @@ def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
         new_module = replace_nodes(file.module, spec.replace, file.parents)
     if spec.transform is not None:
         new_module = spec.transform(new_module)
-    new_text = new_module.code
+    new_text = keep_final_line_break(text, new_module.code)
     if new_text == text or not _parses(new_text, path):
         return None
     return Fix(spec.applicability, spec.message, diff_edits(text, new_text), spec.isolation)
 
 
 # --- fixing -----------------------------------------------------------------
+
+def keep_final_line_break(original: str, generated: str) -> str:
+    """LibCST's code generation drops the last line break of a file whose
+    lines end in a bare \r (old Mac style); put it back, so a fix changes
+    only what it rewrote."""
+    if original.endswith("\r") and not generated.endswith(("\r", "\n")):
+        return generated + "\r"
+    return generated
+
 
 @dataclass
 class FixOutcome:
@@ -318,7 +327,7 @@ class FixOutcome:
 def _tidy(original: str, fixed: str, findings: list[Finding], lint: Callable[[str], list[Finding]], settings: Settings) -> tuple[str, list[Finding]]:
     """Drop the imports the fixes left unused (a fix rewrites one use of an
     accessor, and the import stays for the others), unless that breaks the file."""
-    tidied = without_orphaned_imports(original, fixed, settings)
+    tidied = keep_final_line_break(fixed, without_orphaned_imports(original, fixed, settings))
     if tidied == fixed:
         return fixed, findings
     tidied_findings = lint(tidied)
