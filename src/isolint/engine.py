@@ -145,13 +145,55 @@ def _parse_gate(text: str, path: str) -> ast.Module | Finding:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like are not our business
-            return ast.parse(text, filename=path)
+            tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         row = exc.lineno or 1
         column = exc.offset or 1
         return unparsable(path, f"cannot parse: {exc.msg}", row, max(column, 1))
     except (RecursionError, MemoryError):
         return unparsable(path, "file skipped: too complex (nested too deeply to parse safely)")
+    too_complex = native_parse_hazard(text, tree)
+    return unparsable(path, f"file skipped: too complex ({too_complex})") if too_complex else tree
+
+
+# LibCST's native parser nests one level per operand of `a and b and ...`
+# (CPython keeps them flat): about 7,500 operands overflow an 8 MiB stack
+# and kill the process. Every other shape CPython accepts stays far below.
+MAX_NATIVE_DEPTH = 3000
+# LibCST's parse costs about 20-30 microseconds per `ast` node on the 2-core
+# reference machine, in native code the per-file time limit cannot interrupt:
+# a file whose estimate exceeds the limit is skipped before the parse.
+PARSE_SECONDS_PER_NODE = 30e-6
+_COUNT_NODES_ABOVE_CHARS = 64 * 1024  # smaller files parse in well under a second
+
+
+def native_parse_hazard(text: str, tree: ast.Module) -> str | None:
+    """Why LibCST must not parse this file (it would crash, or run past the
+    time limit where it cannot be stopped), or None."""
+    if text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2 and (depth := _native_depth(tree)) > MAX_NATIVE_DEPTH:
+        return f"a boolean expression nests {depth:,} levels deep in LibCST's parser; the limit is {MAX_NATIVE_DEPTH:,}"
+    if len(text) > _COUNT_NODES_ABOVE_CHARS and FILE_TIME_LIMIT > 0:
+        nodes = sum(1 for _ in ast.walk(tree))
+        if nodes * PARSE_SECONDS_PER_NODE > FILE_TIME_LIMIT:
+            return (
+                f"{nodes:,} syntax nodes would take longer than {FILE_TIME_LIMIT:g} s to parse; "
+                "set ISOLINT_FILE_TIME_LIMIT to allow more"
+            )
+    return None
+
+
+def _native_depth(tree: ast.AST) -> int:
+    """The deepest nesting LibCST builds: one level per node, and one per
+    extra operand of a boolean operation."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.BoolOp):
+            depth += len(node.values) - 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _parses(text: str, path: str) -> bool:

@@ -195,27 +195,46 @@ def _workers(jobs: int, items: int) -> int:
 
 
 def _pool_map(
-    fn: Callable[[Any], Any], items: Sequence[Any], jobs: int, initializer: Callable[..., None], initargs: tuple[Any, ...]
+    fn: Callable[[Any], Any], items: Sequence[Any], jobs: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
+    on_crash: Callable[[Any], Any] | None = None,
 ) -> Iterator[Any]:
-    """`map(fn, items)` in `jobs` forked processes, in order; inline when it would not pay."""
+    """`map(fn, items)` in `jobs` forked processes, in order; inline when it
+    would not pay. A worker that dies on an item costs that item only
+    (`on_crash(item)` stands in for its result), never the run."""
     if _workers(jobs, len(items)) == 1:
         initializer(*initargs)
         yield from map(fn, items)
         return
-    import multiprocessing  # with everything cached no pool starts: keep the import off that path
-    from concurrent.futures import ProcessPoolExecutor
+    from .pool import resilient_map  # with everything cached no pool starts: keep the import off that path
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunksize = max(1, min(16, len(items) // (jobs * 32)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=initializer, initargs=initargs) as pool:
-        yield from pool.map(fn, items, chunksize=chunksize)
+    yield from resilient_map(fn, items, jobs, chunksize, initializer, initargs, on_crash)
 
 
-def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int) -> Iterator[Any]:
+def _map(
+    fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int,
+    on_crash: Callable[[Any], Any] | None = None,
+) -> Iterator[Any]:
     if _workers(jobs, len(items)) > 1:
         from . import engine  # noqa: F401  - import LibCST once, before forking, so workers inherit it
-    yield from _pool_map(fn, items, jobs, _init_worker, (plan, known))
+    yield from _pool_map(fn, items, jobs, _init_worker, (plan, known), on_crash)
+
+
+WORKER_CRASHED = "the parser crashed on this file (its worker process died); it was not checked"
+
+
+def _check_crashed(item: tuple[int, str, str]) -> CheckedFile:
+    index, shown, _ = item
+    return index, None, None, [unparsable(shown, WORKER_CRASHED)], False, None, {}, 0.0
+
+
+def _fix_crashed(item: tuple[int, str, str, bool, str]) -> tuple[int, list[Finding], FileFix]:
+    index, shown = item[0], item[1]
+    return index, [unparsable(shown, WORKER_CRASHED)], FileFix(shown, 0, error="not fixed: its worker process died")
+
+
+def _index_crashed(item: tuple[int, str, str, str]) -> tuple[int, str | None, list[list[Any]] | None, bool]:
+    return item[0], None, None, False  # the check pass reports the file
 
 
 def _progress(items: Iterable[Any], total: int, label: str) -> Iterator[Any]:
@@ -291,7 +310,7 @@ def _check(
     start = time.perf_counter()
     stats.workers = _workers(jobs, len(todo))
     slowest: list[tuple[float, int]] = []  # a min-heap of the SLOWEST_FILES slowest
-    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs)
+    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs, _check_crashed)
     for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, len(todo), "Checking"):
         source_file = found.files[index]
         timing.add(stats.worker, phases)
@@ -382,7 +401,7 @@ def build_index(
         # Largest first, so no worker is left with a run of big files at the end.
         todo.sort(key=lambda item: -(signatures[item[0]] or (0, 0))[1])
         known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
-        for position, digest, facts, parsed in _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known)):
+        for position, digest, facts, parsed in _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known), _index_crashed):
             if digest is None:  # unreadable: the check pass reports it
                 continue
             real_path = ordered[position]
@@ -453,7 +472,7 @@ def run_fix(
     remaining = [f for f in checked.findings if f.path not in fixable_paths]
     fixed_files = []
     start = time.perf_counter()
-    for index, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), len(work), "Fixing"):
+    for index, findings, file_fix in _progress(_map(_fix_worker, work, plan, frozenset(), jobs, _fix_crashed), len(work), "Fixing"):
         remaining.extend(ignores.filter(files[index].real_path, findings))
         if file_fix.applied or file_fix.error:
             fixed_files.append(file_fix)
