@@ -26,7 +26,7 @@ from . import __version__
 from .findings import Finding
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
-_FORMAT = 3
+_FORMAT = 4  # 4: files no rule needs are still checked for syntax errors
 
 
 def content_hash(raw: bytes) -> str:
