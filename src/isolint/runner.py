@@ -279,6 +279,8 @@ def _check(
     found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = (), count_progress: bool = False
 ) -> CheckResult:
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    if cache.warning:
+        found.warnings.append(cache.warning)
     start = time.perf_counter()
     project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats)
     stats.timings["index"] = time.perf_counter() - start
