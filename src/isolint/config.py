@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import pathspec
+
 from . import __version__
 from .rules import ALL_RULES, BY_CODE, Rule, lookup
 from .rules.base import Option
-from .source import located, resolved
+from .source import located, read_regular, resolved
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -182,19 +184,43 @@ def find_config_file(start: Path) -> Path | None:
 
 def _has_isolint_table(pyproject: Path) -> bool:
     try:
-        return "isolint" in _read_toml(pyproject).get("tool", {})
+        return "isolint" in _tool_table(_read_toml(pyproject), pyproject)
     except ConfigError:
         return True  # report the broken file rather than silently skipping it
 
 
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; every way it can be unreadable is a ConfigError naming it."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        text = read_regular(path, MAX_CONFIG_BYTES, ConfigError).decode("utf-8")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 (byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply to read") from None
+
+
+def _tool_table(data: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table (got {type(tool).__name__}), as pyproject.toml's specification says")
+    return tool
+
+
+def _validate_patterns(patterns: Iterable[str], where: str) -> None:
+    for pattern in patterns:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern])
+        except ValueError as exc:  # pathspec's GitIgnorePatternError
+            raise ConfigError(f"{where}: {pattern!r} is not a valid gitignore-style pattern ({exc})") from None
 
 
 def _type_ok(value: Any, kind: str) -> bool:
@@ -277,7 +303,7 @@ def load_settings(
         found = find_config_file(_common_ancestor(paths))
     if found is not None:
         data = _read_toml(found)
-        table = data.get("tool", {}).get("isolint", {}) if found.name == "pyproject.toml" else data
+        table = _tool_table(data, found).get("isolint", {}) if found.name == "pyproject.toml" else data
         if not isinstance(table, dict):
             raise ConfigError(f"{found}: [tool.isolint] must be a table")
     where = str(found) if found else "configuration"
@@ -295,6 +321,13 @@ def load_settings(
         validate_selectors(values[key], f"{where}: key {key!r}")
     for pattern, selectors in values["per-file-ignores"].items():
         validate_selectors(selectors, f"{where}: per-file-ignores[{pattern!r}]")
+    for key, patterns in (
+        ("exclude", values["exclude"]),
+        ("extend-exclude", values["extend-exclude"]),
+        ("per-file-ignores", list(values["per-file-ignores"])),
+        ("[legacy-state] allow-in", sections["legacy-state"]["allow-in"]),
+    ):
+        _validate_patterns(patterns, f"{where}: key {key!r}")
     if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", values["context-class"]):
         raise ConfigError(f"{where}: key 'context-class' must look like 'package.module:ClassName', got {values['context-class']!r}")
 

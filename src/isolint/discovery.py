@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 import pathspec
 
 from .config import ConfigError, Settings
-from .source import file_kind, resolved
+from .source import file_kind, read_regular, resolved
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
@@ -155,12 +155,29 @@ def _reason(exc: BaseException, fallback: str) -> str:
     return getattr(exc, "strerror", None) or fallback
 
 
+MAX_GITIGNORE_BYTES = 4 * 1024 * 1024
+
+
 def _load_gitignore(base: Path, file: Path) -> _Ignore:
+    """A .gitignore is part of the (possibly hostile) tree: only a regular
+    file is read, and a line git would not accept is skipped, as git does."""
     try:
-        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular(file, MAX_GITIGNORE_BYTES, OSError).decode("utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
-    return _Ignore(base, pathspec.GitIgnoreSpec.from_lines(lines))
+    try:
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    except ValueError:  # pathspec's GitIgnorePatternError: keep the lines that compile
+        spec = pathspec.GitIgnoreSpec.from_lines([line for line in lines if _valid_pattern(line)])
+    return _Ignore(base, spec)
+
+
+def _valid_pattern(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except ValueError:
+        return False
+    return True
 
 
 def _gitignored(ignores: Sequence[_Ignore], path: Path, is_dir: bool) -> bool:
