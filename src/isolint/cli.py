@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
+from .output.escape import printable
 from .rules import ALL_RULES, FAMILIES, lookup
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit")
@@ -69,7 +70,7 @@ def _emit(text: str, output_file: Path | None) -> None:
 
 def _warn(messages: Sequence[str]) -> None:
     for message in messages:
-        click.echo(f"warning: {message}", err=True)
+        click.echo(f"warning: {printable(message)}", err=True)
 
 
 TIMINGS_HELP = "Show files seen, cached, skipped by prefilter and parsed, and the time per phase (on stderr)."
@@ -400,14 +401,14 @@ def fix(
         return code
 
     for failed in (f for f in result.fixed_files if f.error):
-        click.echo(f"warning: {failed.path}: {failed.error}", err=True)
+        click.echo(f"warning: {printable(failed.path)}: {printable(failed.error or '')}", err=True)
     changed = [f for f in result.fixed_files if f.applied]
     if mode != "write":
         if mode == "diff":
             click.echo("".join(f.diff for f in changed), nl=False)
         else:
             for f in changed:
-                click.echo(f"Would fix {f.applied} finding{'s' if f.applied != 1 else ''} in {f.path}")
+                click.echo(f"Would fix {f.applied} finding{'s' if f.applied != 1 else ''} in {printable(f.path)}")
         click.echo(f"Would apply {result.applied} fix{'es' if result.applied != 1 else ''} in {len(changed)} file{'s' if len(changed) != 1 else ''}.", err=True)
         return done(EXIT_FINDINGS if changed else EXIT_CLEAN)
 
@@ -470,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         code = EXIT_ERROR
     except ConfigError as exc:
-        click.echo(f"isolint: error: {exc}", err=True)
+        click.echo(f"isolint: error: {printable(str(exc))}", err=True)
         code = EXIT_ERROR
     except KeyboardInterrupt:
         code = 130
