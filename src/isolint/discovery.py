@@ -134,10 +134,8 @@ class _Walker:
                     self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {reason}")
                 continue
             if not (is_dir or is_file):
-                if entry.is_symlink():
-                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: broken symlink")
-                elif entry.name.endswith(PYTHON_SUFFIXES):
-                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: not a regular file")
+                if entry.is_symlink() or entry.name.endswith(PYTHON_SUFFIXES):
+                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_not_checked(entry)}")
                 continue
             if is_file and not entry.name.endswith(PYTHON_SUFFIXES):
                 continue
@@ -149,6 +147,15 @@ class _Walker:
             else:
                 # A plain file's real path is its real directory's plus its name: no resolve() per file.
                 self.add_file(path, container, None if entry.is_symlink() else real / entry.name)
+
+
+def _not_checked(entry: os.DirEntry[str]) -> str:
+    """Why an entry that is neither a directory nor a regular file is skipped."""
+    try:
+        mode = os.stat(entry.path).st_mode
+    except OSError:
+        return "broken symlink"
+    return f"not a regular file ({file_kind(mode)})"
 
 
 def _reason(exc: BaseException, fallback: str) -> str:
