@@ -104,3 +104,18 @@ def test_stale_temporary_files_and_long_unused_caches_are_pruned(in_tmp: Path) -
     check()
     assert current.exists() and fresh_temp.exists()
     assert not stale_temp.exists() and not other_settings.exists() and not old_version.parent.exists()
+
+
+def test_a_cache_directory_symlinked_out_of_the_tree_is_neither_written_nor_pruned(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = in_tmp / "outside"
+    old_file = write(outside / "keep" / "old.json", "{}")
+    long_ago = time.time() - cache_module.UNUSED_CACHE_SECONDS - 60
+    os.utime(old_file, (long_ago, long_ago))
+    project = in_tmp / "project"
+    write(project / "a.py", SESSION)
+    os.symlink(outside, project / ".isolint_cache")
+    monkeypatch.chdir(project)
+    result = run_cli("check", "--output-format", "concise")
+    assert result.exit_code == 1 and "a.py:3:9: ISO201" in result.stdout
+    assert "is a symlink or leads outside" in result.stderr
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == ["keep", "keep/old.json"]

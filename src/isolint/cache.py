@@ -26,7 +26,7 @@ from typing import Any
 from . import __version__
 from .findings import Finding
 from .rules import BY_CODE
-from .source import read_regular
+from .source import read_regular, resolved
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
 _FORMAT = 4  # 4: files no rule needs are still checked for syntax errors
@@ -67,7 +67,12 @@ class Cache:
     def open(cls, root: Path, settings_fingerprint: str, *, enabled: bool) -> Cache:
         if not enabled:
             return cls(None)
-        directory = Path(os.environ.get(CACHE_DIR_ENV) or root / ".isolint_cache")
+        chosen = os.environ.get(CACHE_DIR_ENV)
+        directory = Path(chosen or root / ".isolint_cache")
+        if not chosen and _leads_elsewhere(directory, root):
+            # The tree is not necessarily trusted: its cache directory must
+            # not lead to files outside it, which a save would write and prune.
+            return cls(None, warning=f"cache {directory}: is a symlink or leads outside {root}; not used")
         cache = cls(directory / __version__ / f"{settings_fingerprint}.json")
         sections, cache.warning = _load_checked(cache.file)
         cache.files, cache.results, cache.indexed, cache.facts, cache.counts, cache.blobs, cache.blob_facts = sections
@@ -201,6 +206,13 @@ class Cache:
 TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 3600  # no run takes an hour to write its cache: older temp files are a killed run's
 UNUSED_CACHE_SECONDS = 30 * 24 * 3600  # a cache file not written for 30 days is for settings or a version no longer used
+
+
+def _leads_elsewhere(directory: Path, root: Path) -> bool:
+    for path in (directory, directory / __version__):
+        if path.is_symlink():
+            return True
+    return directory.exists() and not resolved(directory).is_relative_to(resolved(root))
 
 
 def _prune(current: Path) -> None:
