@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,3 +107,32 @@ def test_a_file_too_big_to_parse_within_the_time_limit_is_skipped_before_the_par
     assert [f.code for f in findings] == ["ISO000"]
     assert findings[0].message.startswith("file skipped: too complex (16,007 syntax nodes")
     assert "syntax nodes would take longer than 0.1 s to parse; set ISOLINT_FILE_TIME_LIMIT to allow more" in findings[0].message
+
+
+@pytest.mark.skipif(sys.platform == "win32" or shutil.which("git") is None, reason="needs git, and forked workers")
+def test_report_history_survives_a_worker_that_dies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from isolint import history
+
+    repo = tmp_path / "repo"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "D", "GIT_AUTHOR_EMAIL": "d@x", "GIT_COMMITTER_NAME": "D", "GIT_COMMITTER_EMAIL": "d@x",
+           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    for number in range(30):  # distinct blobs: history checks each blob once
+        write(repo / f"ok{number:02}.py", SESSION + f"# {number}\n")
+    write(repo / "crash.py", SESSION + "# crash\n")
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-q", "-m", "one")):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    real_check_counted = history.check_counted
+    parent = os.getpid()
+
+    def check_counted(raw: bytes, shown: str, *args: object) -> object:
+        if b"# crash" in raw:
+            assert os.getpid() != parent, "must run in a worker"
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_check_counted(raw, shown, *args)
+
+    monkeypatch.setattr(history, "check_counted", check_counted)
+    settings = load_settings([repo], isolated=True)
+    walked = history.run_history([repo], settings, commits=1, since=None, every=1, jobs=2, use_cache=False)
+    [result] = walked.results
+    assert sum(f.code == "ISO201" for f in result.findings) == 30
+    assert [(f.path, f.message) for f in result.findings if f.code == "ISO000"] == [("crash.py", runner.WORKER_CRASHED)]

@@ -32,10 +32,10 @@ from .config import ConfigError, Settings
 from .discovery import PYTHON_SUFFIXES
 from .findings import Finding
 from .index import EMPTY, Fact, NameMatcher, ProjectIndex, digest_of, index_source
-from .plan import Plan
+from .plan import Plan, unparsable
 from .progress import add_counts
 from .report import model
-from .runner import _map, _PerFileIgnores, _pool_map, _worker_state, check_counted, indexers_for
+from .runner import WORKER_CRASHED, _map, _PerFileIgnores, _pool_map, _worker_state, check_counted, indexers_for
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
@@ -267,6 +267,15 @@ def _blob_worker(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, lis
     return key, findings, counts
 
 
+def _blob_crashed(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
+    _, key, shown, *_ = item
+    return key, [unparsable(shown, WORKER_CRASHED)], None
+
+
+def _blob_index_crashed(item: tuple[tuple[str, str, str], bytes]) -> tuple[tuple[str, str, str], list[list[Any]]]:
+    return item[0], []  # no facts; the check of the same blob reports it
+
+
 def run_history(
     paths: Sequence[Path],
     settings: Settings,
@@ -316,7 +325,7 @@ def run_history(
         unindexed = [memo for memo, facts in facts_of.items() if facts is None]
         need({blob for blob, _, _ in unindexed})
         items = [(memo, contents[memo[0]]) for memo in unindexed]
-        for memo, facts in _pool_map(_blob_index_worker, items, jobs, _init_blob_index_worker, (indexers, settings)):
+        for memo, facts in _pool_map(_blob_index_worker, items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed):
             facts_of[memo] = [Fact.from_json(raw) for raw in facts]
             cache.store_blob_facts(*memo, facts)
     by_shape: dict[str, Plan] = {}  # line-free digest -> a plan: prefilters never read lines
@@ -375,7 +384,7 @@ def run_history(
     results: dict[str, tuple[list[Finding], dict[str, int]]] = {}
     # One pool for every commit's blobs: the workers receive all plans (usually one per commit).
     items = sorted(work.values(), key=lambda item: -len(item[3]))  # largest first
-    for key, findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs):  # type: ignore[arg-type]
+    for key, findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs, _blob_crashed):  # type: ignore[arg-type]
         history.blobs_checked += 1
         results[key] = (findings, counts or {})
         cache.store(None, key.partition(":")[0], key, "", findings, counts or {})
