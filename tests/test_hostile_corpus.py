@@ -18,7 +18,13 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.hostile_corpus import BAD_BASELINES, BAD_CONFIGS, Corpus, build, git_repository
+from tests.hostile_corpus import (
+    BAD_BASELINES,
+    BAD_CONFIGS,
+    Corpus,
+    build,
+    git_repository,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="symlinks, FIFOs and byte file names")
 
@@ -47,7 +53,7 @@ class Runner:
         env = {**os.environ, "ISOLINT_FILE_TIME_LIMIT": "2", "ISOLINT_CACHE_DIR": str(self.corpus.tree / ".isolint_cache")}
         completed = subprocess.run(
             [sys.executable, "-m", "isolint", *args], cwd=cwd or self.corpus.tree, env=env,
-            capture_output=True, timeout=DEADLINE, stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=DEADLINE, stdin=subprocess.DEVNULL, check=False,
         )
         result = subprocess.CompletedProcess(
             completed.args, completed.returncode,

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 IDLE = -1
 
