@@ -119,3 +119,13 @@ def test_a_cache_directory_symlinked_out_of_the_tree_is_neither_written_nor_prun
     assert result.exit_code == 1 and "a.py:3:9: ISO201" in result.stdout
     assert "is a symlink or leads outside" in result.stderr
     assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == ["keep", "keep/old.json"]
+
+
+def test_a_dangling_symlink_in_the_cache_directory_is_not_followed(in_tmp: Path) -> None:
+    write(in_tmp / "a.py", SESSION)
+    (in_tmp / ".isolint_cache").mkdir()
+    os.symlink(in_tmp / "outside" / "planted", in_tmp / ".isolint_cache" / ".gitignore")
+    result = run_cli("check", "--output-format", "concise")
+    assert result.exit_code == 1 and FINDING in result.stdout
+    assert not (in_tmp / "outside").exists()
+    assert (in_tmp / ".isolint_cache" / "CACHEDIR.TAG").is_file()

@@ -340,9 +340,12 @@ def _facts(value: Any) -> bool:
 
 
 def _mark_cache_root(directory: Path) -> None:
-    gitignore = directory / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("# Automatically created by isolint.\n*\n", encoding="utf-8")
-    tag = directory / "CACHEDIR.TAG"
-    if not tag.exists():
-        tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# This is an isolint cache directory.\n", encoding="utf-8")
+    for name, content in (
+        (".gitignore", "# Automatically created by isolint.\n*\n"),
+        ("CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n# This is an isolint cache directory.\n"),
+    ):
+        marker = directory / name
+        if marker.is_symlink() or marker.exists():  # a dangling symlink would be followed out of the tree
+            continue
+        with open(marker, "x", encoding="utf-8") as handle:  # "x": never through a link created meanwhile
+            handle.write(content)
