@@ -115,3 +115,23 @@ def test_fix_keeps_the_files_owner_and_group(in_tmp: Path) -> None:
     status = path.stat()
     assert path.read_text() == FIXED
     assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == (4321, 8765, 0o640)
+
+
+def test_a_configured_baseline_cannot_point_the_write_outside_the_project(in_tmp: Path) -> None:
+    project = in_tmp / "project"
+    write(project / "pyproject.toml", '[tool.isolint]\nbaseline = "../outside/base.json"\n')
+    write(project / "a.py", SESSION)
+    result = run_cli("baseline", "--write", "", "project")
+    assert result.exit_code == 2 and "key 'baseline' must name a file inside" in result.stderr
+    assert not (in_tmp / "outside").exists()
+
+
+def test_a_configured_baseline_cannot_escape_through_a_symlinked_directory(in_tmp: Path) -> None:
+    project = in_tmp / "project"
+    (in_tmp / "outside").mkdir()
+    write(project / "pyproject.toml", '[tool.isolint]\nbaseline = "link/base.json"\n')
+    write(project / "a.py", SESSION)
+    os.symlink(in_tmp / "outside", project / "link")
+    result = run_cli("baseline", "--write", "", "project")
+    assert result.exit_code == 2 and "pyproject.toml: key 'baseline'" in result.stderr
+    assert list((in_tmp / "outside").iterdir()) == []

@@ -339,6 +339,9 @@ def load_settings(
     ignore = tuple(values["ignore"]) + tuple(overrides.get("ignore", ()))
 
     root = found.parent.resolve() if found else Path.cwd().resolve()
+    if values["baseline"] and not resolved(root / values["baseline"]).is_relative_to(root):
+        # `baseline --update` writes it: a configuration in the tree must not point that write elsewhere.
+        raise ConfigError(f"{where}: key 'baseline' must name a file inside {root}, got {values['baseline']!r}")
     exclude = tuple(values["exclude"]) if "exclude" in table else DEFAULT_EXCLUDE
     return Settings(
         root=root,
