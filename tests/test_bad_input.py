@@ -106,3 +106,21 @@ def test_json_output_for_bad_files_is_still_valid(in_tmp: Path) -> None:
     write(in_tmp / "junk.py", b"\x00\x01")
     rows = json.loads(run_cli("check", "--output-format", "json").stdout)
     assert rows[0]["code"] == "ISO000" and rows[0]["fix"] is None
+
+
+def test_a_syntax_error_in_a_file_no_rule_needs_is_still_iso000(in_tmp: Path) -> None:
+    """The byte prefilters skip files that mention nothing a rule looks for;
+    such a file is still parsed by CPython, and reported when it does not parse."""
+    write(in_tmp / "broken.py", "x = (\n")
+    write(in_tmp / "fine.py", "x = (1,\n     2)\n")
+    result = run_cli("check", "--output-format", "concise", "--no-cache")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == "broken.py:1:5: ISO000 cannot parse: '(' was never closed"
+    assert "fine.py" not in result.stdout
+
+
+def test_a_cached_run_still_reports_the_syntax_error(in_tmp: Path) -> None:
+    write(in_tmp / "broken.py", "def f(:\n    pass\n")
+    first = run_cli("check", "--output-format", "concise")
+    second = run_cli("check", "--output-format", "concise")
+    assert first.stdout == second.stdout and "broken.py:1:7: ISO000 cannot parse" in second.stdout

@@ -23,9 +23,11 @@ from typing import Iterable, Sequence
 
 from .config import ConfigError, Settings
 from .findings import Finding
+from .source import read_regular, resolved
 
 FORMAT_VERSION = 1
 DEFAULT_FILENAME = ".isolint-baseline.json"
+MAX_BASELINE_BYTES = 256 * 1024 * 1024  # about two million entries
 
 Entry = tuple[str, str, str]  # (path relative to the baseline's directory, code, fingerprint)
 
@@ -68,7 +70,7 @@ class Baseline:
 
     @property
     def base(self) -> Path:
-        return self.file.resolve().parent
+        return resolved(self.file).parent
 
     def __len__(self) -> int:
         return sum(self.entries.values())
@@ -76,14 +78,18 @@ class Baseline:
     @classmethod
     def load(cls, file: Path) -> Baseline:
         """Read a baseline; a missing or malformed file is an error (exit 2), never "no baseline"."""
+        if not file.exists() and not file.is_symlink():
+            raise ConfigError(f"baseline {file}: no such file (create it with `isolint baseline --write {file}`)")
         try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"baseline {file}: no such file (create it with `isolint baseline --write {file}`)") from None
-        except OSError as exc:
-            raise ConfigError(f"baseline {file}: cannot read: {exc.strerror}") from None
+            text = read_regular(file, MAX_BASELINE_BYTES, ConfigError).decode("utf-8")
+        except ConfigError as exc:
+            raise ConfigError(f"baseline {file}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"baseline {file}: not UTF-8 (byte {exc.start}); regenerate it with `isolint baseline --write`") from None
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ConfigError(f"baseline {file}: nested too deeply to be a baseline; regenerate it with `isolint baseline --write`") from None
         except ValueError as exc:
             raise ConfigError(f"baseline {file}: not valid JSON ({exc}); regenerate it with `isolint baseline --write`") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or not isinstance(data.get("findings"), list):
@@ -139,13 +145,13 @@ class Scope:
 
     @classmethod
     def of(cls, checked: Iterable[Path], roots: Iterable[Path]) -> Scope:
-        return cls(frozenset(p.resolve() for p in checked), tuple(Path(os.path.abspath(r)) for r in roots))
+        return cls(frozenset(resolved(p) for p in checked), tuple(Path(os.path.abspath(r)) for r in roots))
 
     def covers(self, path: Path) -> bool:
-        resolved = Path(os.path.abspath(path))
-        if resolved.resolve() in self.checked:
+        absolute = Path(os.path.abspath(path))
+        if resolved(absolute) in self.checked:
             return True
-        return not resolved.exists() and any(resolved == root or root in resolved.parents for root in self.roots)
+        return not absolute.exists() and any(absolute == root or root in absolute.parents for root in self.roots)
 
 
 @dataclass

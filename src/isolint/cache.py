@@ -18,15 +18,18 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .findings import Finding
+from .rules import BY_CODE
+from .source import read_regular, resolved
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
-_FORMAT = 3
+_FORMAT = 4  # 4: files no rule needs are still checked for syntax errors
 
 
 def content_hash(raw: bytes) -> str:
@@ -58,14 +61,21 @@ class Cache:
     # so the blob sections stay as large as one history window.
     _blobs_used: set[str] = field(default_factory=set)
     _dirty: bool = False
+    warning: str | None = None  # why the cache file on disk was discarded, if it was
 
     @classmethod
     def open(cls, root: Path, settings_fingerprint: str, *, enabled: bool) -> Cache:
         if not enabled:
             return cls(None)
-        directory = Path(os.environ.get(CACHE_DIR_ENV) or root / ".isolint_cache")
+        chosen = os.environ.get(CACHE_DIR_ENV)
+        directory = Path(chosen or root / ".isolint_cache")
+        if not chosen and _leads_elsewhere(directory, root):
+            # The tree is not necessarily trusted: its cache directory must
+            # not lead to files outside it, which a save would write and prune.
+            return cls(None, warning=f"cache {directory}: is a symlink or leads outside {root}; not used")
         cache = cls(directory / __version__ / f"{settings_fingerprint}.json")
-        cache.files, cache.results, cache.indexed, cache.facts, cache.counts, cache.blobs, cache.blob_facts = _load(cache.file)
+        sections, cache.warning = _load_checked(cache.file)
+        cache.files, cache.results, cache.indexed, cache.facts, cache.counts, cache.blobs, cache.blob_facts = sections
         return cache
 
     def lookup_by_stat(
@@ -184,32 +194,158 @@ class Cache:
                 "blobs": blobs,
                 "blob_facts": blob_facts,
             }
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=TEMP_SUFFIX)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, separators=(",", ":"))
             os.replace(tmp, self.file)
+            _prune(self.file)
         except OSError:
             pass  # a read-only checkout still gets its results, just no cache
+
+
+TEMP_SUFFIX = ".tmp"
+STALE_TEMP_SECONDS = 3600  # no run takes an hour to write its cache: older temp files are a killed run's
+UNUSED_CACHE_SECONDS = 30 * 24 * 3600  # a cache file not written for 30 days is for settings or a version no longer used
+
+
+def _leads_elsewhere(directory: Path, root: Path) -> bool:
+    for path in (directory, directory / __version__):
+        if path.is_symlink():
+            return True
+    return directory.exists() and not resolved(directory).is_relative_to(resolved(root))
+
+
+def _prune(current: Path) -> None:
+    """Remove killed runs' temporary files and cache files (other settings,
+    other isolint versions) that no run has written for a long time."""
+    now = time.time()
+    cache_root = current.parent.parent
+    for version_dir in [current.parent, *(d for d in _entries(cache_root) if d.is_dir() and d != current.parent and not d.is_symlink())]:
+        for entry in _entries(version_dir):
+            if entry == current or entry.is_symlink() or not entry.is_file():
+                continue
+            age = now - entry.stat().st_mtime
+            stale = entry.name.endswith(TEMP_SUFFIX) and age > STALE_TEMP_SECONDS
+            unused = entry.name.endswith(".json") and age > UNUSED_CACHE_SECONDS
+            if stale or unused:
+                entry.unlink(missing_ok=True)
+        if version_dir != current.parent and not any(_entries(version_dir)):
+            version_dir.rmdir()
+
+
+def _entries(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except OSError:
+        return []
 
 
 _SECTIONS = ("files", "results", "indexed", "facts", "counts", "blobs", "blob_facts")
 
 
 def _load(file: Path | None) -> tuple[dict[str, Any], ...]:
-    if file is not None:
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            if data.get("format") == _FORMAT and all(isinstance(data.get(key), dict) for key in _SECTIONS):
-                return tuple(data[key] for key in _SECTIONS)
-        except (OSError, ValueError, AttributeError):
-            pass  # missing or corrupt: start afresh
-    return tuple({} for _ in _SECTIONS)
+    return _load_checked(file)[0]
+
+
+def _load_checked(file: Path | None) -> tuple[tuple[dict[str, Any], ...], str | None]:
+    """The cache's sections, and why the file was discarded (None if it was
+    fine or missing). A cache restored in CI, or left by another version, is
+    data we did not necessarily write: every entry is checked before use."""
+    empty = tuple({} for _ in _SECTIONS)
+    if file is None:
+        return empty, None
+    if not file.exists():
+        return empty, None
+    try:
+        raw = read_regular(file, MAX_CACHE_BYTES, OSError)
+    except OSError as exc:
+        return empty, f"cache {file}: {exc}; ignored"
+    try:
+        data = json.loads(raw)
+        problem = _shape_problem(data)
+    except (ValueError, RecursionError) as exc:
+        problem = f"not valid JSON ({type(exc).__name__})"
+    if problem is not None:
+        return empty, f"cache {file}: {problem}; discarded and rebuilt"
+    return tuple(data[key] for key in _SECTIONS), None
+
+
+MAX_CACHE_BYTES = 1024 * 1024 * 1024
+_KNOWN_CODES = frozenset(BY_CODE)
+
+
+def _shape_problem(data: Any) -> str | None:
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        return f"not an isolint cache of format {_FORMAT}"
+    checks = {
+        "files": lambda v: _row(v, (int, int, str, str, str)),
+        "results": lambda v: isinstance(v, list) and all(_cached_finding(item) for item in v),
+        "indexed": lambda v: _row(v, (int, int, str)),
+        "facts": _facts,
+        "counts": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_int(n) for k, n in v.items()),
+        "blobs": lambda v: isinstance(v, str),
+        "blob_facts": _facts,
+    }
+    for section, valid in checks.items():
+        entries = data.get(section)
+        if not isinstance(entries, dict):
+            return f"section {section!r} is not an object"
+        for key, value in entries.items():
+            if not valid(value):
+                return f"entry {key!r} of {section!r} has the wrong shape"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _row(value: Any, types: tuple[type, ...]) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == len(types)
+        and all(_is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types))
+    )
+
+
+def _position(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_is_int(n) and n >= 1 for n in value)
+
+
+def _cached_finding(item: Any) -> bool:
+    if not (
+        isinstance(item, dict)
+        and item.get("code") in _KNOWN_CODES
+        and all(isinstance(item.get(key), str) for key in ("name", "family", "message", "snippet"))
+        and isinstance(item.get("manual"), (str, type(None)))
+        and _position(item.get("location"))
+        and _position(item.get("end_location"))
+    ):
+        return False
+    fix = item.get("fix", 0)
+    if fix is None:
+        return True
+    return (
+        isinstance(fix, dict)
+        and isinstance(fix.get("applicability"), str)
+        and isinstance(fix.get("message"), str)
+        and isinstance(fix.get("isolation"), (str, type(None)))
+        and isinstance(fix.get("edits"), list)
+        and all(_row(edit, (str, int, int, int, int)) for edit in fix["edits"])
+    )
+
+
+def _facts(value: Any) -> bool:
+    return isinstance(value, list) and all(_row(fact, (str, str, str, int, dict)) for fact in value)
 
 
 def _mark_cache_root(directory: Path) -> None:
-    gitignore = directory / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("# Automatically created by isolint.\n*\n", encoding="utf-8")
-    tag = directory / "CACHEDIR.TAG"
-    if not tag.exists():
-        tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# This is an isolint cache directory.\n", encoding="utf-8")
+    for name, content in (
+        (".gitignore", "# Automatically created by isolint.\n*\n"),
+        ("CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n# This is an isolint cache directory.\n"),
+    ):
+        marker = directory / name
+        if marker.is_symlink() or marker.exists():  # a dangling symlink would be followed out of the tree
+            continue
+        with open(marker, "x", encoding="utf-8") as handle:  # "x": never through a link created meanwhile
+            handle.write(content)

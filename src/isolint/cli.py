@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
+from .output.escape import printable
 from .rules import ALL_RULES, FAMILIES, lookup
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def _emit(text: str, output_file: Path | None) -> None:
 
 def _warn(messages: Sequence[str]) -> None:
     for message in messages:
-        click.echo(f"warning: {message}", err=True)
+        click.echo(f"warning: {printable(message)}", err=True)
 
 
 STDIN_HELP = "Read the source from stdin (PATHS: `-`) and report (or fix) it as this file: its configuration, ignores and name."
@@ -603,7 +604,7 @@ def fix(
         return code
 
     for failed in (f for f in result.fixed_files if f.error):
-        click.echo(f"warning: {failed.path}: {failed.error}", err=True)
+        click.echo(f"warning: {printable(failed.path)}: {printable(failed.error or '')}", err=True)
     _show_refusals(result.refusals)
     _note_undeclared_runtime(result.undeclared_runtime, settings)
     changed = [f for f in result.fixed_files if f.applied]
@@ -612,7 +613,7 @@ def fix(
             click.echo("".join(f.diff for f in changed), nl=False)
         else:
             for f in changed:
-                click.echo(f"Would fix {f.applied} finding{'s' if f.applied != 1 else ''} in {f.path}")
+                click.echo(f"Would fix {f.applied} finding{'s' if f.applied != 1 else ''} in {printable(f.path)}")
         click.echo(f"Would apply {result.applied} fix{'es' if result.applied != 1 else ''} in {len(changed)} file{'s' if len(changed) != 1 else ''}.", err=True)
         return done(EXIT_FINDINGS if changed else EXIT_CLEAN)
 
@@ -738,7 +739,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         code = EXIT_ERROR
     except ConfigError as exc:
-        click.echo(f"isolint: error: {exc}", err=True)
+        click.echo(f"isolint: error: {printable(str(exc))}", err=True)
         code = EXIT_ERROR
     except KeyboardInterrupt:
         code = 130

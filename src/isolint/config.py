@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import pathspec
+
 from . import __version__
 from .rules import ALL_RULES, BY_CODE, Rule, lookup
 from .rules.base import Option
+from .source import located, read_regular, resolved
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -224,19 +227,43 @@ def find_config_file(start: Path) -> Path | None:
 
 def _has_isolint_table(pyproject: Path) -> bool:
     try:
-        return "isolint" in _read_toml(pyproject).get("tool", {})
+        return "isolint" in _tool_table(_read_toml(pyproject), pyproject)
     except ConfigError:
         return True  # report the broken file rather than silently skipping it
 
 
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; every way it can be unreadable is a ConfigError naming it."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        text = read_regular(path, MAX_CONFIG_BYTES, ConfigError).decode("utf-8")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 (byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply to read") from None
+
+
+def _tool_table(data: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table (got {type(tool).__name__}), as pyproject.toml's specification says")
+    return tool
+
+
+def _validate_patterns(patterns: Iterable[str], where: str) -> None:
+    for pattern in patterns:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern])
+        except ValueError as exc:  # pathspec's GitIgnorePatternError
+            raise ConfigError(f"{where}: {pattern!r} is not a valid gitignore-style pattern ({exc})") from None
 
 
 def _type_ok(value: Any, kind: str) -> bool:
@@ -341,6 +368,13 @@ def load_settings(
         validate_selectors(values[key], f"{where}: key {key!r}")
     for pattern, selectors in values["per-file-ignores"].items():
         validate_selectors(selectors, f"{where}: per-file-ignores[{pattern!r}]")
+    for key, patterns in (
+        ("exclude", values["exclude"]),
+        ("extend-exclude", values["extend-exclude"]),
+        ("per-file-ignores", list(values["per-file-ignores"])),
+        ("[legacy-state] allow-in", sections["legacy-state"]["allow-in"]),
+    ):
+        _validate_patterns(patterns, f"{where}: key {key!r}")
     if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", values["context-class"]):
         raise ConfigError(f"{where}: key 'context-class' must look like 'package.module:ClassName', got {values['context-class']!r}")
 
@@ -351,6 +385,11 @@ def load_settings(
     extend_select = tuple(values["extend-select"]) + tuple(overrides.get("extend-select", ()))
     ignore = tuple(values["ignore"]) + tuple(overrides.get("ignore", ()))
 
+    if values["baseline"] and not any(
+        resolved(allowed / values["baseline"]).is_relative_to(allowed) for allowed in (root, *(b.parent for b in bases))
+    ):
+        # `baseline --update` writes it: a configuration in the tree must not point that write elsewhere.
+        raise ConfigError(f"{where}: key 'baseline' must name a file inside {root}, got {values['baseline']!r}")
     exclude = tuple(values["exclude"]) if "exclude" in table else DEFAULT_EXCLUDE
     return Settings(
         root=root,
@@ -374,7 +413,7 @@ def load_settings(
 
 def _isolint_table(path: Path) -> dict[str, Any]:
     data = _read_toml(path)
-    table = data.get("tool", {}).get("isolint", {}) if path.name == "pyproject.toml" else data
+    table = _tool_table(data, path).get("isolint", {}) if path.name == "pyproject.toml" else data
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.isolint] must be a table")
     return table
@@ -397,7 +436,7 @@ def _extended(table: dict[str, Any], path: Path, chain: tuple[Path, ...], bases:
     if not base_path.is_file():
         raise ConfigError(f"{path}: key 'extend': {base_name}: no such file")
     base = _isolint_table(base_path)
-    if base_path.name == "pyproject.toml" and "isolint" not in _read_toml(base_path).get("tool", {}):
+    if base_path.name == "pyproject.toml" and "isolint" not in _tool_table(_read_toml(base_path), base_path):
         raise ConfigError(f"{path}: key 'extend': {base_name} has no [tool.isolint] table")
     # A mistake in the base is reported against the base, not the file extending it.
     _validate_table({k: v for k, v in base.items() if k not in TABLE_KEYS}, TOP_LEVEL_OPTIONS, str(base_path), TABLE_KEYS)
@@ -419,8 +458,8 @@ def _merge_rule(base: Any, options: Any) -> Any:
 
 
 def _common_ancestor(paths: Iterable[Path]) -> Path:
-    resolved = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    resolved_paths = [located(p) if not p.is_dir() else resolved(p) for p in paths] or [Path.cwd().resolve()]
     try:
-        return Path(os.path.commonpath([str(p) for p in resolved]))
+        return Path(os.path.commonpath([str(p) for p in resolved_paths]))
     except ValueError:  # different drives on Windows
         return Path.cwd().resolve()

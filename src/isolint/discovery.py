@@ -9,7 +9,9 @@ which is how pre-commit passes them.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -17,6 +19,7 @@ from typing import Iterable, Sequence
 import pathspec
 
 from .config import ConfigError, Settings
+from .source import file_kind, read_regular, resolved
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
@@ -25,6 +28,9 @@ PYTHON_SUFFIXES = (".py", ".pyi")
 class SourceFile:
     path: Path  # as the user will see it (relative to cwd when below it)
     real_path: Path  # symlinks resolved; where fixes are written
+    # False when a symlink leads outside the paths given on the command line:
+    # such a file is checked, never written.
+    writable: bool = True
 
 
 @dataclass
@@ -76,21 +82,37 @@ class _Walker:
                 rel = path.as_posix().lstrip("/")
         return bool(rel) and self.exclude.match_file(rel + ("/" if is_dir else ""))
 
-    def add_file(self, path: Path, real: Path | None = None) -> None:
-        """Add `path`; `real` is its resolved path when the caller already knows it."""
+    def add_file(self, path: Path, container: Path, real: Path | None = None) -> None:
+        """Add `path`; `real` is its resolved path when the caller already knows it.
+        Only a file whose real path is inside `container` (a given path, resolved) may be written."""
         if real is None:
             try:
                 real = path.resolve(strict=True)
             except (OSError, RuntimeError) as exc:
-                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_reason(exc, 'broken symlink')}")
+                reason = "symlink loop" if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP else None
+                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {reason or _reason(exc, 'broken symlink')}")
+                return
+            try:
+                mode = real.stat().st_mode
+            except OSError as exc:
+                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_reason(exc, 'cannot stat')}")
+                return
+            if not stat.S_ISREG(mode):  # a FIFO would block the read for ever; a device may never end
+                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: not a regular file ({file_kind(mode)})")
                 return
         if real in self._seen_files:  # two links to one file: check and fix it once
             return
         self._seen_files.add(real)
-        self.result.files.append(SourceFile(display_path(path, self.cwd), real))
+        writable = real.is_relative_to(container)
+        if not writable:
+            self.result.warnings.append(
+                f"{display_path(path, self.cwd)}: links outside the given paths (to {real}); checked, never written"
+            )
+        self.result.files.append(SourceFile(display_path(path, self.cwd), real, writable))
 
-    def walk(self, directory: Path, ignores: list[_Ignore], by_name_only: bool = False) -> None:
-        real = directory.resolve()
+    def walk(self, directory: Path, ignores: list[_Ignore], by_name_only: bool = False, container: Path | None = None) -> None:
+        real = resolved(directory)
+        container = container or real
         if real in self._seen_dirs:
             return  # a symlink loop, or a directory reached twice
         self._seen_dirs.add(real)
@@ -104,13 +126,16 @@ class _Walker:
         for entry in entries:
             path = Path(entry.path)
             try:
-                is_dir = entry.is_dir()  # follows symlinks; loops are caught by _seen_dirs
+                is_dir = entry.is_dir()  # follows symlinks; directory loops are caught by _seen_dirs
                 is_file = not is_dir and entry.is_file()
-            except OSError:
+            except OSError as exc:  # a loop of file symlinks (a.py -> b.py -> a.py)
+                if entry.name.endswith(PYTHON_SUFFIXES) or entry.is_symlink():
+                    reason = "symlink loop" if exc.errno == errno.ELOOP else _reason(exc, "cannot stat")
+                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {reason}")
                 continue
             if not (is_dir or is_file):
-                if entry.is_symlink():
-                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: broken symlink")
+                if entry.is_symlink() or entry.name.endswith(PYTHON_SUFFIXES):
+                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_not_checked(entry)}")
                 continue
             if is_file and not entry.name.endswith(PYTHON_SUFFIXES):
                 continue
@@ -118,22 +143,48 @@ class _Walker:
                 continue
             if is_dir:
                 if not (path / "pyvenv.cfg").exists():
-                    self.walk(path, ignores, by_name_only)
+                    self.walk(path, ignores, by_name_only, container)
             else:
                 # A plain file's real path is its real directory's plus its name: no resolve() per file.
-                self.add_file(path, None if entry.is_symlink() else real / entry.name)
+                self.add_file(path, container, None if entry.is_symlink() else real / entry.name)
+
+
+def _not_checked(entry: os.DirEntry[str]) -> str:
+    """Why an entry that is neither a directory nor a regular file is skipped."""
+    try:
+        mode = os.stat(entry.path).st_mode
+    except OSError:
+        return "broken symlink"
+    return f"not a regular file ({file_kind(mode)})"
 
 
 def _reason(exc: BaseException, fallback: str) -> str:
     return getattr(exc, "strerror", None) or fallback
 
 
+MAX_GITIGNORE_BYTES = 4 * 1024 * 1024
+
+
 def _load_gitignore(base: Path, file: Path) -> _Ignore:
+    """A .gitignore is part of the (possibly hostile) tree: only a regular
+    file is read, and a line git would not accept is skipped, as git does."""
     try:
-        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular(file, MAX_GITIGNORE_BYTES, OSError).decode("utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
-    return _Ignore(base, pathspec.GitIgnoreSpec.from_lines(lines))
+    try:
+        spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    except ValueError:  # pathspec's GitIgnorePatternError: keep the lines that compile
+        spec = pathspec.GitIgnoreSpec.from_lines([line for line in lines if _valid_pattern(line)])
+    return _Ignore(base, spec)
+
+
+def _valid_pattern(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except ValueError:
+        return False
+    return True
 
 
 def _gitignored(ignores: Sequence[_Ignore], path: Path, is_dir: bool) -> bool:
@@ -162,7 +213,7 @@ def _ancestor_ignores(directory: Path) -> list[_Ignore]:
 
 def discover(paths: Iterable[Path], settings: Settings, *, force_exclude: bool = False) -> Discovery:
     """The files to check under `paths`, sorted and de-duplicated."""
-    cwd = Path.cwd().resolve()
+    cwd = resolved(Path.cwd())
     walker = _Walker(settings, cwd)
     for given in paths:
         absolute = Path(os.path.abspath(given))
@@ -180,7 +231,9 @@ def discover(paths: Iterable[Path], settings: Settings, *, force_exclude: bool =
         elif force_exclude and (walker.is_excluded(absolute, False) or _explicit_in_excluded_dir(walker, absolute)):
             continue
         else:
-            walker.add_file(absolute)
+            # A named file may be a symlink: it is written only if it leads
+            # inside the directory that holds the link.
+            walker.add_file(absolute, resolved(absolute.parent))
     walker.result.files.sort(key=lambda f: f.path.as_posix())
     return walker.result
 

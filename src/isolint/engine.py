@@ -147,13 +147,55 @@ def _parse_gate(text: str, path: str) -> ast.Module | Finding:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like are not our business
-            return ast.parse(text, filename=path)
+            tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         row = exc.lineno or 1
         column = exc.offset or 1
         return unparsable(path, f"cannot parse: {exc.msg}", row, max(column, 1))
     except (RecursionError, MemoryError):
         return unparsable(path, "file skipped: too complex (nested too deeply to parse safely)")
+    too_complex = native_parse_hazard(text, tree)
+    return unparsable(path, f"file skipped: too complex ({too_complex})") if too_complex else tree
+
+
+# LibCST's native parser nests one level per operand of `a and b and ...`
+# (CPython keeps them flat): about 7,500 operands overflow an 8 MiB stack
+# and kill the process. Every other shape CPython accepts stays far below.
+MAX_NATIVE_DEPTH = 3000
+# LibCST's parse costs about 20-30 microseconds per `ast` node on the 2-core
+# reference machine, in native code the per-file time limit cannot interrupt:
+# a file whose estimate exceeds the limit is skipped before the parse.
+PARSE_SECONDS_PER_NODE = 30e-6
+_COUNT_NODES_ABOVE_CHARS = 64 * 1024  # smaller files parse in well under a second
+
+
+def native_parse_hazard(text: str, tree: ast.Module) -> str | None:
+    """Why LibCST must not parse this file (it would crash, or run past the
+    time limit where it cannot be stopped), or None."""
+    if text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2 and (depth := _native_depth(tree)) > MAX_NATIVE_DEPTH:
+        return f"a boolean expression nests {depth:,} levels deep in LibCST's parser; the limit is {MAX_NATIVE_DEPTH:,}"
+    if len(text) > _COUNT_NODES_ABOVE_CHARS and FILE_TIME_LIMIT > 0:
+        nodes = sum(1 for _ in ast.walk(tree))
+        if nodes * PARSE_SECONDS_PER_NODE > FILE_TIME_LIMIT:
+            return (
+                f"{nodes:,} syntax nodes would take longer than {FILE_TIME_LIMIT:g} s to parse; "
+                "set ISOLINT_FILE_TIME_LIMIT to allow more"
+            )
+    return None
+
+
+def _native_depth(tree: ast.AST) -> int:
+    """The deepest nesting LibCST builds: one level per node, and one per
+    extra operand of a boolean operation."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.BoolOp):
+            depth += len(node.values) - 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _parses(text: str, path: str) -> bool:
@@ -301,13 +343,22 @@ def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
         new_module = replace_nodes(file.module, spec.replace, file.parents)
     if spec.transform is not None:
         new_module = spec.transform(new_module)
-    new_text = new_module.code
+    new_text = keep_final_line_break(text, new_module.code)
     if new_text == text or not _parses(new_text, path):
         return None
     return Fix(spec.applicability, spec.message, diff_edits(text, new_text), spec.isolation)
 
 
 # --- fixing -----------------------------------------------------------------
+
+def keep_final_line_break(original: str, generated: str) -> str:
+    """LibCST's code generation drops the last line break of a file whose
+    lines end in a bare \r (old Mac style); put it back, so a fix changes
+    only what it rewrote."""
+    if original.endswith("\r") and not generated.endswith(("\r", "\n")):
+        return generated + "\r"
+    return generated
+
 
 @dataclass
 class FixOutcome:
@@ -321,7 +372,7 @@ class FixOutcome:
 def _tidy(original: str, fixed: str, findings: list[Finding], lint: Callable[[str], list[Finding]], settings: Settings) -> tuple[str, list[Finding]]:
     """Drop the imports the fixes left unused (a fix rewrites one use of an
     accessor, and the import stays for the others), unless that breaks the file."""
-    tidied = without_orphaned_imports(original, fixed, settings)
+    tidied = keep_final_line_break(fixed, without_orphaned_imports(original, fixed, settings))
     if tidied == fixed:
         return fixed, findings
     tidied_findings = lint(tidied)

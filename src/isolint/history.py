@@ -17,6 +17,7 @@ line numbers never decide.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -31,10 +32,10 @@ from .config import ConfigError, Settings
 from .discovery import PYTHON_SUFFIXES
 from .findings import Finding
 from .index import EMPTY, Fact, NameMatcher, ProjectIndex, digest_of, index_source
-from .plan import Plan
+from .plan import Plan, unparsable
 from .progress import add_counts
 from .report import model
-from .runner import _map, _PerFileIgnores, _pool_map, _worker_state, check_counted, indexers_for
+from .runner import WORKER_CRASHED, _map, _PerFileIgnores, _pool_map, _worker_state, check_counted, indexers_for
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
@@ -74,9 +75,38 @@ class History:
 
 # --- git plumbing --------------------------------------------------------------
 
+# The repository being reported on may be untrusted (a PR branch, an unpacked
+# archive): its config must not make git run a program. These override what
+# the repository (and the user) configured, for every git command we run.
+GIT_SAFETY = (
+    "--no-pager",
+    "-c", "core.pager=cat",
+    "-c", "log.showSignature=false",  # else `git log` runs gpg.program for each signed commit
+    "-c", "gpg.program=false",
+    "-c", "gpg.ssh.program=false",
+    "-c", "gpg.x509.program=false",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "diff.external=",
+    "-c", "core.sshCommand=false",
+    "-c", "credential.helper=",
+)
+_GIT_ENV_DROPPED = ("GIT_PAGER", "PAGER", "GIT_EXTERNAL_DIFF", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS")
+
+
+def git_command(root: Path, *args: str) -> list[str]:
+    return ["git", *GIT_SAFETY, "-C", str(root), *args]
+
+
+def git_environment() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _GIT_ENV_DROPPED}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+    return env
+
+
 def _git(root: Path, *args: str) -> str:
     try:
-        completed = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+        completed = subprocess.run(git_command(root, *args), capture_output=True, check=False, env=git_environment(), stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise ConfigError("--history needs git, and no `git` executable was found") from None
     if completed.returncode != 0:
@@ -97,7 +127,9 @@ def list_commits(root: Path, *, commits: int | None, since: str | None, every: i
     """The commits to report on, oldest first: the last `commits` on the current
     branch (first parents), or those after `since` plus `since` itself; then every
     `every`-th counting back from HEAD, so HEAD is always included."""
-    args = ["log", "--first-parent", "--format=%H%x1f%ct%x1f%s"]
+    args = ["log", "--no-show-signature", "--no-ext-diff", "--no-textconv", "--first-parent", "--format=%H%x1f%ct%x1f%s"]
+    if since is not None and since.startswith("-"):
+        raise ConfigError(f"--since {since!r}: expected a commit, not an option")
     if since is not None:
         start = _git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}").strip()
         args.append(f"{start}..HEAD")
@@ -107,7 +139,7 @@ def list_commits(root: Path, *, commits: int | None, since: str | None, every: i
         args.append(f"--max-count={commits - 1 if since is not None else commits}")
     found = [_commit(line) for line in _git(root, *args).splitlines() if line]
     if since is not None and (commits is None or commits > len(found)):
-        found += [_commit(_git(root, "log", "-1", "--format=%H%x1f%ct%x1f%s", start).strip())]
+        found += [_commit(_git(root, "log", "--no-show-signature", "-1", "--format=%H%x1f%ct%x1f%s", start).strip())]
     return list(reversed(found[::every]))
 
 
@@ -133,7 +165,7 @@ def read_blobs(root: Path, blobs: Sequence[str]) -> Iterator[tuple[str, bytes]]:
     """(blob id, content) for each blob, through one `git cat-file --batch`."""
     if not blobs:
         return
-    process = subprocess.Popen(["git", "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    process = subprocess.Popen(git_command(root, "cat-file", "--batch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_environment())
     assert process.stdin is not None and process.stdout is not None
 
     def feed() -> None:  # a separate writer, so neither pipe fills up and blocks the other
@@ -235,6 +267,15 @@ def _blob_worker(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, lis
     return key, findings, counts
 
 
+def _blob_crashed(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
+    _, key, shown, *_ = item
+    return key, [unparsable(shown, WORKER_CRASHED)], None
+
+
+def _blob_index_crashed(item: tuple[tuple[str, str, str], bytes]) -> tuple[tuple[str, str, str], list[list[Any]]]:
+    return item[0], []  # no facts; the check of the same blob reports it
+
+
 def run_history(
     paths: Sequence[Path],
     settings: Settings,
@@ -284,7 +325,7 @@ def run_history(
         unindexed = [memo for memo, facts in facts_of.items() if facts is None]
         need({blob for blob, _, _ in unindexed})
         items = [(memo, contents[memo[0]]) for memo in unindexed]
-        for memo, facts in _pool_map(_blob_index_worker, items, jobs, _init_blob_index_worker, (indexers, settings)):
+        for memo, facts in _pool_map(_blob_index_worker, items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed):
             facts_of[memo] = [Fact.from_json(raw) for raw in facts]
             cache.store_blob_facts(*memo, facts)
     by_shape: dict[str, Plan] = {}  # line-free digest -> a plan: prefilters never read lines
@@ -343,7 +384,7 @@ def run_history(
     results: dict[str, tuple[list[Finding], dict[str, int]]] = {}
     # One pool for every commit's blobs: the workers receive all plans (usually one per commit).
     items = sorted(work.values(), key=lambda item: -len(item[3]))  # largest first
-    for key, findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs):  # type: ignore[arg-type]
+    for key, findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs, _blob_crashed):  # type: ignore[arg-type]
         history.blobs_checked += 1
         results[key] = (findings, counts or {})
         cache.store(None, key.partition(":")[0], key, "", findings, counts or {})

@@ -6,7 +6,9 @@ never pays for it.
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -78,6 +80,19 @@ def unparsable(path: str, message: str, row: int = 1, column: int = 1) -> Findin
     )
 
 
+def syntax_error(text: str, path: str) -> Finding | None:
+    """ISO000 where CPython's parser rejects `text`, or None if it parses."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not our business
+            compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        return unparsable(path, f"cannot parse: {exc.msg}", exc.lineno or 1, max(exc.offset or 1, 1))
+    except (RecursionError, MemoryError):
+        return unparsable(path, "file skipped: too complex (nested too deeply to parse safely)")
+    return None
+
+
 def check_bytes(
     raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False, counts: dict[str, int] | None = None
 ) -> tuple[list[Finding], bool]:
@@ -90,12 +105,16 @@ def check_bytes(
                 decode(raw)  # raises the binary-file error
             rules = plan.candidates(raw)
             counting = counts is not None and plan.progress is not None and plan.progress.search(raw) is not None
-        if not rules and not counting:
-            return [], False
         with phase("read"):  # bytes to text
             source = decode(raw)
     except SourceError as exc:
         return [unparsable(path, str(exc))], False
+    if not rules and not counting:
+        # No rule needs the file, but a file that does not parse is reported
+        # all the same (as ruff does): CPython's parser alone, no LibCST.
+        with phase("syntax"):
+            error = syntax_error(source.text, path)
+        return ([error] if error is not None else []), False
     with phase("import"):  # LibCST, once per process: only the first parsed file pays it
         from .engine import lint_text
 

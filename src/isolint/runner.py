@@ -26,7 +26,7 @@ from .config import Settings, matches_any
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
 from .plan import Plan, check_bytes, unparsable
-from .source import SourceError, StaleFileError, decode, read_bytes, write_atomic
+from .source import SourceError, StaleFileError, decode, located, read_bytes, resolved, write_atomic
 from .verify import ModuleSource, Vocabulary
 
 if TYPE_CHECKING:
@@ -167,9 +167,12 @@ def check_counted(raw: bytes, shown: str, plan: Plan, module_name: str, is_packa
 FixJob = tuple[int, str, str, bool, frozenset[str]]  # (index, shown path, real path, unsafe?, refused codes)
 
 
-def _fix_worker(item: FixJob) -> tuple[int, "ComputedFix | None", list[Finding]]:
-    """(index, the file's fixes computed but not written, or None when it
-    cannot be read, and the findings for an unreadable file)."""
+# (index, the file's fixes computed but not written, or None when it cannot be
+# read, the findings for a file that could not be fixed, and why not).
+FixedFile = tuple[int, "ComputedFix | None", list[Finding], "str | None"]
+
+
+def _fix_worker(item: FixJob) -> FixedFile:
     index, shown, real, unsafe, refused = item
     from .engine import fix_text
     from .transaction import ComputedFix
@@ -183,7 +186,7 @@ def _fix_worker(item: FixJob) -> tuple[int, "ComputedFix | None", list[Finding]]
         raw = read_bytes(path)
         source = decode(raw)
     except SourceError as exc:
-        return index, None, [unparsable(shown, str(exc))]
+        return index, None, [unparsable(shown, str(exc))], None
     module_name, is_package = _module_of(path)
     outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module_name, is_package=is_package)
     findings = outcome.findings
@@ -193,7 +196,7 @@ def _fix_worker(item: FixJob) -> tuple[int, "ComputedFix | None", list[Finding]]
     computed = ComputedFix(
         shown, module_name, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings), error
     )
-    return index, computed, []
+    return index, computed, [], None
 
 
 def _workers(jobs: int, items: int) -> int:
@@ -202,27 +205,46 @@ def _workers(jobs: int, items: int) -> int:
 
 
 def _pool_map(
-    fn: Callable[[Any], Any], items: Sequence[Any], jobs: int, initializer: Callable[..., None], initargs: tuple[Any, ...]
+    fn: Callable[[Any], Any], items: Sequence[Any], jobs: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
+    on_crash: Callable[[Any], Any] | None = None,
 ) -> Iterator[Any]:
-    """`map(fn, items)` in `jobs` forked processes, in order; inline when it would not pay."""
+    """`map(fn, items)` in `jobs` forked processes, in order; inline when it
+    would not pay. A worker that dies on an item costs that item only
+    (`on_crash(item)` stands in for its result), never the run."""
     if _workers(jobs, len(items)) == 1:
         initializer(*initargs)
         yield from map(fn, items)
         return
-    import multiprocessing  # with everything cached no pool starts: keep the import off that path
-    from concurrent.futures import ProcessPoolExecutor
+    from .pool import resilient_map  # with everything cached no pool starts: keep the import off that path
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunksize = max(1, min(16, len(items) // (jobs * 32)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=initializer, initargs=initargs) as pool:
-        yield from pool.map(fn, items, chunksize=chunksize)
+    yield from resilient_map(fn, items, jobs, chunksize, initializer, initargs, on_crash)
 
 
-def _map(fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int) -> Iterator[Any]:
+def _map(
+    fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int,
+    on_crash: Callable[[Any], Any] | None = None,
+) -> Iterator[Any]:
     if _workers(jobs, len(items)) > 1:
         from . import engine  # noqa: F401  - import LibCST once, before forking, so workers inherit it
-    yield from _pool_map(fn, items, jobs, _init_worker, (plan, known))
+    yield from _pool_map(fn, items, jobs, _init_worker, (plan, known), on_crash)
+
+
+WORKER_CRASHED = "the parser crashed on this file (its worker process died); it was not checked"
+
+
+def _check_crashed(item: tuple[int, str, str]) -> CheckedFile:
+    index, shown, _ = item
+    return index, None, None, [unparsable(shown, WORKER_CRASHED)], False, None, {}, 0.0
+
+
+def _fix_crashed(item: FixJob) -> FixedFile:
+    index, shown = item[0], item[1]
+    return index, None, [unparsable(shown, WORKER_CRASHED)], "not fixed: its worker process died"
+
+
+def _index_crashed(item: tuple[int, str, str, str]) -> tuple[int, str | None, list[list[Any]] | None, bool]:
+    return item[0], None, None, False  # the check pass reports the file
 
 
 def _progress(items: Iterable[Any], sizes: Sequence[int], label: str, stream: TextIO | None = None) -> Iterator[Any]:
@@ -274,6 +296,8 @@ def _check(
     found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = (), count_progress: bool = False
 ) -> CheckResult:
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    if cache.warning:
+        found.warnings.append(cache.warning)
     start = time.perf_counter()
     project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats)
     stats.timings["index"] = time.perf_counter() - start
@@ -305,7 +329,7 @@ def _check(
     start = time.perf_counter()
     stats.workers = _workers(jobs, len(todo))
     slowest: list[tuple[float, int]] = []  # a min-heap of the SLOWEST_FILES slowest
-    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs)
+    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs, _check_crashed)
     for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, [sizes[i] for i, _, _ in todo], "Checking"):
         source_file = found.files[index]
         timing.add(stats.worker, phases)
@@ -344,8 +368,8 @@ def index_root(paths: Sequence[Path], settings: Settings) -> Path:
     enclosing git repository, else the paths' common ancestor."""
     if settings.config_file is not None:
         return settings.root
-    resolved = [p.resolve() for p in paths] or [Path.cwd().resolve()]
-    common = Path(os.path.commonpath([str(p) for p in resolved]))
+    resolved_paths = [located(p) if not p.is_dir() else resolved(p) for p in paths] or [Path.cwd().resolve()]
+    common = Path(os.path.commonpath([str(p) for p in resolved_paths]))
     start = common if common.is_dir() else common.parent
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
@@ -377,7 +401,7 @@ def build_index(
     stats = stats if stats is not None else Stats()
     root = index_root(paths, settings)
     # The usual run names the project itself: its discovery is the one already done.
-    same_tree = [Path(p).resolve() for p in paths] == [root]
+    same_tree = [resolved(Path(p)) for p in paths] == [root]
     files = {f.real_path: f for f in (found.files if same_tree else discover([root], settings).files)}
     files.update({f.real_path: f for f in found.files})
     ordered = sorted(files)
@@ -396,7 +420,7 @@ def build_index(
         # Largest first, so no worker is left with a run of big files at the end.
         todo.sort(key=lambda item: -(signatures[item[0]] or (0, 0))[1])
         known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
-        indexed = _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known))
+        indexed = _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known), _index_crashed)
         for position, digest, facts, parsed in _progress(indexed, [(signatures[item[0]] or (0, 0))[1] for item in todo], "Indexing"):
             if digest is None:  # unreadable: the check pass reports it
                 continue
@@ -455,10 +479,13 @@ def run_fix(
     from .transaction import carried_over, mark_refused, settle
 
     checked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
-    fixable_paths = {
-        f.path for f in checked.findings if f.fix is not None and (unsafe or f.fix.applicability == SAFE)
-    }
     files = checked.files
+    # A symlink out of the given paths is checked, never written (discovery warned).
+    read_only = {str(f.path) for f in files if not f.writable} if mode == "write" else set()
+    fixable_paths = {
+        f.path for f in checked.findings
+        if f.fix is not None and (unsafe or f.fix.applicability == SAFE) and f.path not in read_only
+    }
     by_shown = {str(f.path): index for index, f in enumerate(files)}
     plan = checked.plan
     ignores = _PerFileIgnores(settings)
@@ -467,14 +494,14 @@ def run_fix(
         work = [(by_shown[shown], shown, str(files[by_shown[shown]].real_path), unsafe, codes) for shown, codes in refused.items()]
         done: dict[str, ComputedFix] = {}
         sizes = [(stat_signature(files[item[0]].real_path) or (0, 0))[1] for item in work]
-        for index, computed, unreadable in _progress(_map(_fix_worker, work, plan, frozenset(), jobs), sizes, "Fixing"):
+        for index, computed, unfixed, error in _progress(_map(_fix_worker, work, plan, frozenset(), jobs, _fix_crashed), sizes, "Fixing"):
             if computed is None:
-                failed[str(files[index].path)] = unreadable
+                failed[str(files[index].path)] = (unfixed, error)
             else:
                 done[computed.path] = computed
         return done
 
-    failed: dict[str, list[Finding]] = {}
+    failed: dict[str, tuple[list[Finding], str | None]] = {}
     start = time.perf_counter()
     computed = compute({shown: frozenset() for shown in sorted(fixable_paths)})
     checked.stats.timings["fix"] = time.perf_counter() - start
@@ -484,8 +511,10 @@ def run_fix(
 
     fixed_files = []
     after: list[Finding] = [f for f in checked.findings if f.path not in fixable_paths]
-    for shown in sorted(failed):
-        after.extend(failed[shown])
+    for shown, (unfixed, error) in sorted(failed.items()):
+        after.extend(unfixed)
+        if error is not None:
+            fixed_files.append(FileFix(shown, 0, error=error))
     texts: dict[str, tuple[str, str]] = {}
     for shown, fix in sorted(computed.items()):
         result = FileFix(shown, fix.applied if fix.changed else 0, error=fix.error)
@@ -523,6 +552,7 @@ def run_fix(
 
     remaining += carried_over(checked.findings, remaining, texts, fixed)
     remaining.sort(key=lambda f: f.sort_key)
+    fixed_files.sort(key=lambda f: f.path)
     checked_paths = [f.real_path for f in (rechecked.files if rechecked is not None else files)]
     importers = sorted(shown for shown, (old, new) in texts.items() if RUNTIME_MODULE in new and RUNTIME_MODULE not in old)
     return FixResult(
@@ -615,12 +645,20 @@ def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_e
     for finding in checked.findings:
         if finding.code not in unstampable:
             by_path.setdefault(finding.path, []).append(finding)
-    real_paths = {str(f.path): f.real_path for f in checked.files}
+    real_paths = {str(f.path): f.real_path for f in checked.files if f.writable}
     stamped, left, warnings = 0, [f for f in checked.findings if f.code in unstampable], list(checked.warnings)
     for shown, findings in sorted(by_path.items()):
-        path = real_paths[shown]
-        raw = read_bytes(path)
-        source = decode(raw)
+        path = real_paths.get(shown)
+        if path is None:  # a symlink out of the given paths: never written
+            left.extend(findings)
+            continue
+        try:
+            raw = read_bytes(path)
+            source = decode(raw)
+        except SourceError as exc:  # changed into something unreadable since the check
+            warnings.append(f"{shown}: {exc}; not written")
+            left.extend(findings)
+            continue
         text, count, skipped = stamp(source.text, findings)
         left.extend(skipped)
         if count:

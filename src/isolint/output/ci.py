@@ -7,6 +7,7 @@ from typing import Sequence
 from xml.etree import ElementTree
 
 from ..findings import Finding
+from .escape import xml_safe
 
 
 def _escape_data(text: str) -> str:
@@ -37,10 +38,13 @@ def github(findings: Sequence[Finding]) -> str:
 
 
 def junit(findings: Sequence[Finding]) -> str:
+    """JUnit XML. File names and messages can hold characters XML 1.0 cannot
+    carry (control characters, bytes that are not UTF-8): they are shown as
+    escapes, so the document stays well-formed."""
     root = ElementTree.Element("testsuites", name="isolint", tests=str(max(1, len(findings))), failures=str(len(findings)), errors="0")
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
-        by_path[finding.path].append(finding)
+        by_path[xml_safe(finding.path)].append(finding)
     if not by_path:
         suite = ElementTree.SubElement(root, "testsuite", name="isolint", tests="1", failures="0", errors="0", skipped="0")
         ElementTree.SubElement(suite, "testcase", name="No findings", classname="isolint")
@@ -57,7 +61,8 @@ def junit(findings: Sequence[Finding]) -> str:
                 file=path,
                 line=str(f.location.row),
             )
-            failure = ElementTree.SubElement(case, "failure", message=f.message, type=f.code)
-            failure.text = f"line {f.location.row}, col {f.location.column}, {f.message}" + (f"\nmanual: {f.manual}" if f.manual else "")
+            failure = ElementTree.SubElement(case, "failure", message=xml_safe(f.message), type=f.code)
+            text = f"line {f.location.row}, col {f.location.column}, {f.message}" + (f"\nmanual: {f.manual}" if f.manual else "")
+            failure.text = xml_safe(text)
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
+from urllib.parse import quote
 
 from .. import __version__
 from ..docs import read_doc, section
@@ -34,9 +36,12 @@ def _rule(rule: Any) -> dict[str, Any]:
 
 
 def _artifact(path: str) -> dict[str, str]:
+    """A URI reference, percent-encoded (RFC 3986): `a#b c.py` is a file
+    name, not the path `a` with a fragment. Bytes that are not UTF-8 are
+    encoded as the bytes they are."""
     if Path(path).is_absolute():
         return {"uri": Path(path).as_uri()}
-    return {"uri": Path(path).as_posix(), "uriBaseId": "%SRCROOT%"}
+    return {"uri": quote(os.fsencode(Path(path).as_posix()), safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
 def _region(start_row: int, start_col: int, end_row: int, end_col: int) -> dict[str, int]:

@@ -9,6 +9,7 @@ import click
 
 from ..findings import SAFE, Finding
 from ..source import SourceError, decode, read_bytes
+from .escape import printable
 
 if TYPE_CHECKING:
     from ..runner import Stats
@@ -21,8 +22,8 @@ def _marker(finding: Finding) -> str:
 
 
 def _header(finding: Finding) -> str:
-    where = click.style(f"{finding.path}:{finding.location.row}:{finding.location.column}:", bold=True)
-    return f"{where} {click.style(finding.code, fg='red', bold=True)} {_marker(finding)}{finding.message}"
+    where = click.style(f"{printable(finding.path)}:{finding.location.row}:{finding.location.column}:", bold=True)
+    return f"{where} {click.style(finding.code, fg='red', bold=True)} {_marker(finding)}{printable(finding.message)}"
 
 
 def concise(findings: Sequence[Finding]) -> str:
@@ -50,7 +51,7 @@ def _excerpt(finding: Finding) -> list[str]:
     gutter = " " * width + " |"
     out = [gutter]
     for number in range(first, last + 1):
-        out.append(f"{number:>{width}} | {lines[number - 1]}".rstrip())
+        out.append(f"{number:>{width}} | {printable(lines[number - 1])}".rstrip())
         if number == row:
             start = finding.location.column - 1
             line_length = len(lines[number - 1])
@@ -70,7 +71,7 @@ def full(findings: Sequence[Finding]) -> str:
             kind = "" if finding.fix.applicability == SAFE else " (unsafe)"
             block.append(f"{pad}= help{kind}: {finding.fix.message}")
         if finding.manual:
-            block.append(f"{pad}= manual: {finding.manual}")
+            block.append(f"{pad}= manual: {printable(finding.manual)}")
         chunks.append("\n".join(block) + "\n")
     return "\n".join(chunks)
 

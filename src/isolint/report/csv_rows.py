@@ -9,6 +9,23 @@ from typing import Any, Mapping
 BASE_COLUMNS = ("commit", "date", "subject", "files", "findings", "safe", "unsafe", "manual", "unparsable")
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and
+# Google Sheets: a commit subject like `=HYPERLINK(...)` would run as one.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text cells that a spreadsheet would read as a formula get a leading
+    `'`, as OWASP recommends against CSV injection; numbers stay numbers."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_TRIGGERS):
+        value = "'" + value
+    # A lone \r is not quoted by the csv module (it is not our line
+    # terminator) but ends the row for most readers: a subject is one line.
+    return value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+
+
 def render(document: Mapping[str, Any]) -> str:
     rows = document.get("history") or []
     families = [row["family"] for row in document["families"]]
@@ -20,7 +37,7 @@ def render(document: Mapping[str, Any]) -> str:
     for row in rows:
         writer.writerow(
             [
-                *(row[column] for column in BASE_COLUMNS),
+                *(_cell(row[column]) for column in BASE_COLUMNS),
                 *(row["families"].get(family, 0) for family in families),
                 *(row["progress"].get(family, {}).get("legacy", 0) for family in tracks),
                 *(row["progress"].get(family, {}).get("target", 0) for family in tracks),

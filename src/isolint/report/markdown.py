@@ -5,8 +5,11 @@ Stable for a given tree: no timestamps, no absolute paths.
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any, Mapping, Sequence
 
+from ..output.escape import printable
 from .text import percent
 
 BAR_WIDTH = 10
@@ -21,6 +24,26 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str) -> 
 
 def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _code(value: str) -> str:
+    """`value` as an inline code span that it cannot close: the fence is one
+    backtick longer than any run of backticks inside (CommonMark), so a path
+    like ``x`<img src=x onerror=alert(1)>`` stays literal text."""
+    value = printable(value)
+    longest = max((len(run) for run in re.findall("`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!~])")  # `|` is `_cell`'s to escape
+
+
+def _text(value: str) -> str:
+    """`value` as plain text: no Markdown markup, no HTML (`<!--` would hide
+    the rest of a job summary)."""
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", printable(value)), quote=False)
 
 
 def _bar(value: float | None) -> str:
@@ -44,7 +67,7 @@ def render(document: Mapping[str, Any]) -> str:
         out += [
             "",
             (
-                f"Since the baseline (`{baseline['path']}`, {baseline['entries']:,} entries): **{baseline['fixed']:,} fixed** "
+                f"Since the baseline ({_code(baseline['path'])}, {baseline['entries']:,} entries): **{baseline['fixed']:,} fixed** "
                 f"({percent(baseline['fixed_percent'])}), {baseline['known']:,} still present, **{baseline['new']:,} new**."
             ),
         ]
@@ -66,7 +89,7 @@ def render(document: Mapping[str, Any]) -> str:
         out += ["", "### Top directories", ""]
         out += _table(
             ("Directory", "Findings", "Files", "Safe fix", "Unsafe fix", "Manual"),
-            [(f"`{r['path']}`", r["findings"], r["files"], r["safe"], r["unsafe"], r["manual"]) for r in document["directories"]],
+            [(_code(r["path"]), r["findings"], r["files"], r["safe"], r["unsafe"], r["manual"]) for r in document["directories"]],
             "lrrrrr",
         )
     out += ["", "### Migration progress", ""]
@@ -85,7 +108,7 @@ def render(document: Mapping[str, Any]) -> str:
             out += _table(
                 ("Singleton", "Defined at", "Call sites", "Files"),
                 [
-                    (f"`{r['name']}`", f"`{r['definition']['path']}:{r['definition']['line']}`" if r["definition"] else "?", r["call_sites"], r["files"])
+                    (_code(r["name"]), _code(f"{r['definition']['path']}:{r['definition']['line']}") if r["definition"] else "?", r["call_sites"], r["files"])
                     for r in radius["singletons"]
                 ],
                 "llrr",
@@ -98,7 +121,7 @@ def render(document: Mapping[str, Any]) -> str:
         out += _table(
             ("Commit", "Date", "Findings", *families, "Subject"),
             [
-                (f"`{row['short']}`", row["date"][:10], row["findings"], *(row["families"].get(f, 0) for f in families), row["subject"])
+                (f"`{row['short']}`", row["date"][:10], row["findings"], *(row["families"].get(f, 0) for f in families), _text(row["subject"]))
                 for row in document["history"]
             ],
             "llr" + "r" * len(families) + "l",

@@ -621,13 +621,16 @@ def context_fix(file: FileContext, message: str, applicability: str, replace: Ma
     def edit_imports(module: Any) -> Any:
         from ._imports import remove_import_alias
 
+        # Add before removing: removing a file's first statement strips the
+        # blank lines of the one after it, which adding would then put back
+        # only one of (the two before a `def` would become one).
+        if needs_import:
+            module = add_needed_import(module, settings.context_module, settings.context_name)
         for name in sorted(unused):
             found = top_level_import_of(module, name)  # node identities changed with the rewrite
             if found is not None and name_uses(module, name) == 0:
                 module = remove_import_alias(module, *found)
-        if not needs_import:
-            return module
-        return add_needed_import(module, settings.context_module, settings.context_name)
+        return module
 
     if needs_import:
         message = f"{message}; import it from `{settings.context_module}`"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -128,12 +128,25 @@ class GlobalInstanceAccessor(Rule):
         if declaration is not None and _singletons.name_count(module, name, skip=[node, declaration]) == 0:
             replace[declaration] = cst.RemoveFromParent()
             following = module.body[module.body.index(declaration) + 1 :]
-            if following:  # the next statement keeps the blank lines that separated the removed one
+            if following:  # the next statement inherits the removed one's comments and blank lines
                 after = replace.get(following[0], following[0])
-                blanks = [line for line in declaration.leading_lines if line.comment is None]
-                if sum(line.comment is None for line in after.leading_lines) < len(blanks):
-                    replace[following[0]] = after.with_changes(leading_lines=[*blanks, *after.leading_lines])
+                replace[following[0]] = after.with_changes(leading_lines=_inherited_lines(declaration.leading_lines, after.leading_lines))
         return FixSpec(f"Make `{node.name.value}()` return a new object per call", UNSAFE, replace=replace)
+
+
+def _inherited_lines(removed: Sequence[cst.EmptyLine], own: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """The lines before the statement that follows a removed one: the removed
+    one's comments stay (a section comment like `# Utility functions` is not
+    the global's to take away), and the blank lines between are as many as
+    the larger of the two runs, never their sum."""
+    commented = [index for index, line in enumerate(removed) if line.comment is not None]
+    head = list(removed[: commented[-1] + 1]) if commented else []
+    removed_blanks = len(removed) - len(head)
+    own_blanks = next((index for index, line in enumerate(own) if line.comment is not None), len(own))
+    if not head:
+        own_blanks = sum(line.comment is None for line in own)
+        return list(own) if own_blanks >= removed_blanks else [*removed, *own]
+    return [*head, *(cst.EmptyLine() for _ in range(max(removed_blanks, own_blanks))), *own[own_blanks:]]
 
 
 def _assigned_value(block: cst.BaseSuite, name: str) -> cst.BaseExpression | None:
