@@ -597,15 +597,16 @@ def _vocabulary(settings: Settings) -> Vocabulary:
     )
 
 
-def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]) -> Callable[[frozenset[str]], Iterator[ModuleSource]]:
+def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]) -> Callable[[frozenset[str], frozenset[str]], Iterator[ModuleSource]]:
     """The verifier's view of the files the fixes did not change: those whose
-    text mentions one of the names it asks for."""
+    text mentions one of `names`, or defines a function named in `definitions`."""
 
     texts: dict[str, ModuleSource | None] = {}  # read once for all the rounds of the gate
     raws: dict[str, bytes | None] = {}
 
-    def read(names: frozenset[str]) -> Iterator[ModuleSource]:
+    def read(names: frozenset[str], definitions: frozenset[str]) -> Iterator[ModuleSource]:
         matcher = NameMatcher(names)
+        defines = re.compile(rb"\bdef\s+(?:" + b"|".join(re.escape(n.encode()) for n in sorted(definitions)) + rb")\s*\(") if definitions else None
         for file in files:
             shown = str(file.path)
             fix = computed.get(shown)
@@ -617,7 +618,7 @@ def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, Computed
                 except SourceError:
                     raws[shown] = None
             raw = raws[shown]
-            if raw is None or not matcher.found(raw):
+            if raw is None or not (matcher.found(raw) or (defines is not None and defines.search(raw))):
                 continue
             if shown not in texts:
                 try:

@@ -217,11 +217,15 @@ def resolve_relative(module: str, is_package: bool, level: int, name: str | None
     return ".".join(parts)
 
 
-def build_model(tree: ast.Module, module: str, is_package: bool = False) -> ModuleModel:
+def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow: bool = True) -> ModuleModel:
+    """The module's model. `flow=False` leaves out what only a changed file is
+    asked (locals read before assignment): the verifier reads many unchanged
+    files for their calls and definitions alone."""
     model = ModuleModel(module, is_package)
+    types: dict[int, dict[str, str]] = {}  # id(function) -> local_types, shared by both passes
     _collect_imports(tree, model)
-    _Definitions(model).visit(tree)
-    _Uses(model).visit(tree)
+    _Definitions(model, types).visit(tree)
+    _Uses(model, types, flow).visit(tree)
     model.names = frozenset(
         n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree) if isinstance(n, (ast.Name, ast.Attribute))
     )
@@ -288,9 +292,10 @@ class _Definitions(ast.NodeVisitor):
     """Functions and classes with their qualified names; nested functions are skipped
     (nothing outside their enclosing function can call them by name)."""
 
-    def __init__(self, model: ModuleModel) -> None:
+    def __init__(self, model: ModuleModel, types: dict[int, dict[str, str]]) -> None:
         self.model = model
         self.prefix = model.module
+        self.types = types
 
     def _qualify(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -330,7 +335,7 @@ class _Definitions(ast.NodeVisitor):
         decorators = _decorator_names(node)
         bound = owner is not None and "staticmethod" not in decorators
         qualname = self._qualify(node.name)
-        known = local_types(node)
+        known = self.types.setdefault(id(node), local_types(node))
         returned = tuple(
             known_type(child.value, known) for child in _own_nodes(node) if isinstance(child, ast.Return) and child.value is not None
         )
@@ -365,8 +370,10 @@ def _shape(call: ast.Call) -> CallShape:
 class _Uses(ast.NodeVisitor):
     """Call sites, attribute uses and unbound reads, with the enclosing scope."""
 
-    def __init__(self, model: ModuleModel) -> None:
+    def __init__(self, model: ModuleModel, types: dict[int, dict[str, str]], flow: bool) -> None:
         self.model = model
+        self.types = types
+        self.flow = flow
         self.scope = model.module
         self.klass: str | None = None
         self.receiver: str | None = None  # the first parameter's name in a method
@@ -387,8 +394,10 @@ class _Uses(ast.NodeVisitor):
         self.scope = self._qualify(node.name)
         all_args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
         self.receiver = all_args[0].arg if self.klass and all_args and "staticmethod" not in _decorator_names(node) else None
-        self.annotations = {**self.annotations, **local_types(node)}
-        self.model.unbound_reads.update(((self.scope, name), line) for name, line in unbound_reads(node).items())
+        known = self.types[id(node)] if id(node) in self.types else local_types(node)
+        self.annotations = {**self.annotations, **known}
+        if self.flow:
+            self.model.unbound_reads.update(((self.scope, name), line) for name, line in unbound_reads(node).items())
         for child in (*node.decorator_list, *node.args.defaults, *[d for d in node.args.kw_defaults if d]):
             self.visit(child)
         for statement in node.body:

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Mapping
 
 from .findings import Finding
 from .source import DecodedSource
-from .verify import ModelCache, ModuleSource, Violation, Vocabulary, verify
+from .verify import ModelCache, ModuleSource, ReadOthers, Violation, Vocabulary, verify
 
 # The order in which a file's fixes are refused when it is blamed: fixes that
 # change contracts (signatures, attributes, identities, types) first.
@@ -66,7 +66,7 @@ Recompute = Callable[[Mapping[str, frozenset[str]]], Mapping[str, ComputedFix]]
 def settle(
     computed: dict[str, ComputedFix],
     recompute: Recompute,
-    read_others: Callable[[frozenset[str]], Iterable[ModuleSource]],
+    read_others: ReadOthers,
     vocabulary: Vocabulary,
 ) -> list[Refusal]:
     """Refuse groups in `computed` (updated in place) until the project verifies."""
@@ -109,7 +109,7 @@ def _by_risk(codes: Iterable[str]) -> list[str]:
 
 def _violations(
     computed: Mapping[str, ComputedFix],
-    read_others: Callable[[frozenset[str]], Iterable[ModuleSource]],
+    read_others: ReadOthers,
     vocabulary: Vocabulary,
     cache: ModelCache,
 ) -> list[Violation]:

@@ -78,6 +78,9 @@ class _Models:
         return self.before.keys()
 
 
+ReadOthers = Callable[[frozenset[str], frozenset[str]], Iterable[ModuleSource]]
+
+
 class ModelCache:
     """Each text's model, built once for all the rounds of one fix run (a
     refusal re-fixes a few files; every other model stays as it was)."""
@@ -85,11 +88,11 @@ class ModelCache:
     def __init__(self) -> None:
         self._models: dict[tuple[str, bool, str], ModuleModel | None] = {}
 
-    def model(self, source: ModuleSource, text: str) -> ModuleModel | None:
+    def model(self, source: ModuleSource, text: str, *, flow: bool = True) -> ModuleModel | None:
         key = (source.module, source.is_package, text)
         if key not in self._models:
             try:
-                self._models[key] = build_model(ast.parse(text), source.module, source.is_package)
+                self._models[key] = build_model(ast.parse(text), source.module, source.is_package, flow=flow)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 self._models[key] = None
         return self._models[key]
@@ -97,13 +100,14 @@ class ModelCache:
 
 def verify(
     changed: Mapping[str, tuple[ModuleSource, str]],
-    read_others: Callable[[frozenset[str]], Iterable[ModuleSource]],
+    read_others: ReadOthers,
     vocabulary: Vocabulary,
     cache: ModelCache | None = None,
 ) -> list[Violation]:
     """Violations the new texts introduce. `changed` maps a path to its source
-    before the fixes and its text after; `read_others(names)` yields the
-    project's unchanged files whose text mentions any of `names`."""
+    before the fixes and its text after; `read_others(names, definitions)`
+    yields the project's unchanged files whose text mentions any of `names`
+    or defines a function named in `definitions`."""
     cache = cache or ModelCache()
     _parse = cache.model
     models = _Models()
@@ -120,11 +124,12 @@ def verify(
     wanted |= {name for _, removed in module_names for name in removed}
     wanted |= {function.name for function in _uncached(models)}
     wanted |= {key for key, _, _ in _new_metadata_reads(models)}
-    wanted |= {_called_name(call) for _, call in _rewritten_calls(models)} - {""}
-    if wanted:
-        for source in read_others(frozenset(wanted)):
+    # A rewritten call is checked against the functions it can reach: only their definitions are wanted.
+    defined = {_called_name(call) for _, call in _rewritten_calls(models)} - {""} - wanted
+    if wanted or defined:
+        for source in read_others(frozenset(wanted), frozenset(defined)):
             if source.path not in models.before:
-                model = _parse(source, source.text)
+                model = _parse(source, source.text, flow=False)  # unchanged: no new unbound reads to find
                 if model is not None:
                     models.after[source.path] = model
     classes = _ClassGraph(m for m in [*models.before.values(), *models.after.values()])
