@@ -11,8 +11,8 @@ assignment. Names resolve in one place, `ModuleModel.qualified_name`.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 # Decorators that keep the call signature as written (the bound receiver aside).
 _TRANSPARENT_DECORATORS = frozenset({"abstractmethod", "override", "overload", "cache", "lru_cache", "wraps"})
@@ -501,13 +501,13 @@ def local_types(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, s
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             bindings.setdefault(node.target.id, []).append(ast.unparse(node.annotation))
         elif isinstance(node, ast.Assign):
+            built = ast.unparse(node.value.func) if isinstance(node.value, ast.Call) else ""
             for target in node.targets:
                 for name in _target_names(target):
-                    is_call = isinstance(target, ast.Name) and isinstance(node.value, ast.Call)
-                    bindings.setdefault(name, []).append(ast.unparse(node.value.func) if is_call else "")  # type: ignore[union-attr]
+                    bindings.setdefault(name, []).append(built if isinstance(target, ast.Name) else "")
         elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.NamedExpr)):
-            for target in _store_targets(node):
-                bindings.setdefault(target, []).append("")
+            for stored in _store_targets(node):
+                bindings.setdefault(stored, []).append("")
     for name, values in bindings.items():
         if name not in known:
             known[name] = values[0] if len(set(values)) == 1 else ""
@@ -581,9 +581,7 @@ def _bound_names(statements: list[ast.stmt]) -> set[str]:
                 names.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 names.update((a.asname or a.name).partition(".")[0] for a in node.names if a.name != "*")
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                names.add(node.name)
-            elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            elif isinstance(node, ast.ExceptHandler) and node.name or isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
                 names.add(node.name)
     return names
 

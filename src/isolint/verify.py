@@ -22,10 +22,18 @@ from __future__ import annotations
 import ast
 import difflib
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping
 
-from .semantic import CallSite, Function, Klass, ModuleModel, Parameter, Signature, build_model
+from .semantic import (
+    CallSite,
+    Function,
+    Klass,
+    ModuleModel,
+    Parameter,
+    Signature,
+    build_model,
+)
 
 
 @dataclass(frozen=True)

@@ -142,25 +142,28 @@ def compile_index_prefilter(settings: Settings) -> re.Pattern[bytes]:
     return re.compile(_INDEX_PREFILTER.pattern + rb"|" + context, re.MULTILINE)
 
 
-def _index_context_signatures(tree: ast.Module, context_name: str) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+def _functions_and_methods(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str | None]]:
+    """Module-level functions and the methods of module-level classes, with the class's name."""
     for node in tree.body:
-        functions: list[tuple[Any, str | None]] = []
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions.append((node, None))
+            yield node, None
         elif isinstance(node, ast.ClassDef):
-            functions.extend((f, node.name) for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
-        for function, owner in functions:
-            args = function.args
-            every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-            if any(a.arg == RUN_ID for a in every):
-                continue  # still the legacy pair: ISO405's
-            context = next((a.arg for a in every if a.annotation is not None and context_name in _ast_annotation_names(a.annotation)), None)
-            decorators = {d.id if isinstance(d, ast.Name) else getattr(d, "attr", "") for d in function.decorator_list}
-            if context is None or decorators - {"staticmethod", "classmethod", "abstractmethod", "override"}:
-                continue  # a wrapping decorator decides how it is called
-            signature = signature_of(function, bound=owner is not None and "staticmethod" not in decorators)
-            name = f"{owner}.{function.name}" if owner else function.name
-            yield CONTEXT_SIGNATURE, name, function.lineno, {"method": owner is not None, "context": context, **signature_data(signature)}
+            yield from ((f, node.name) for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
+def _index_context_signatures(tree: ast.Module, context_name: str) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    for function, owner in _functions_and_methods(tree):
+        args = function.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        if any(a.arg == RUN_ID for a in every):
+            continue  # still the legacy pair: ISO405's
+        context = next((a.arg for a in every if a.annotation is not None and context_name in _ast_annotation_names(a.annotation)), None)
+        decorators = {d.id if isinstance(d, ast.Name) else getattr(d, "attr", "") for d in function.decorator_list}
+        if context is None or decorators - {"staticmethod", "classmethod", "abstractmethod", "override"}:
+            continue  # a wrapping decorator decides how it is called
+        signature = signature_of(function, bound=owner is not None and "staticmethod" not in decorators)
+        name = f"{owner}.{function.name}" if owner else function.name
+        yield CONTEXT_SIGNATURE, name, function.lineno, {"method": owner is not None, "context": context, **signature_data(signature)}
 
 
 def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
@@ -197,17 +200,11 @@ def _index_run_id_signatures(tree: ast.Module, state_types: frozenset[str]) -> I
             positional, required = positional[1:], required - 1  # self / cls
         return {"method": owner is not None, "positional": positional, "required": required, "annotations": annotations}
 
-    for node in tree.body:
-        functions: list[tuple[Any, str | None]] = []
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions.append((node, None))
-        elif isinstance(node, ast.ClassDef):
-            functions.extend((f, node.name) for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
-        for function, owner in functions:
-            data = signature(function, owner)
-            if data is not None:
-                name = f"{owner}.{function.name}" if owner else function.name
-                yield RUN_ID_SIGNATURE, name, function.lineno, data
+    for function, owner in _functions_and_methods(tree):
+        data = signature(function, owner)
+        if data is not None:
+            name = f"{owner}.{function.name}" if owner else function.name
+            yield RUN_ID_SIGNATURE, name, function.lineno, data
 
 
 def _ast_annotation_names(annotation: ast.expr) -> set[str]:
