@@ -122,6 +122,62 @@ def test_json_report_matches_the_schema_and_adds_up(legacy_copy: Path) -> None:
         assert by_family["singletons"]["legacy"] == sum(1 for f in findings if f["code"] == "ISO104")
 
 
+class _Links(HTMLParser):
+    """The links of a page, with their text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href, self._text = dict(attrs).get("href") or "", ""
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._text, self._href))
+            self._href = None
+
+
+def test_the_html_report_points_where_to_start(legacy_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A per-finding table linked to the code host, rules linked to their docs, and a
+    header saying what was scanned, at which commit and when."""
+    subprocess.run(["git", "init", "-q"], cwd=legacy_copy, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=legacy_copy, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"], cwd=legacy_copy, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=legacy_copy, capture_output=True, text=True, check=True).stdout.strip()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1765000000")
+    monkeypatch.setenv("ISOLINT_RULE_DOCS_URL", "https://docs.example.com/rules/{code}-{name}.md")
+    template = "https://git.example.com/app/blob/{commit}/{path}#L{line}"
+    result = run_cli("report", "--format", "html", "--link-template", template, "chatapp")
+    assert result.exit_code == 0, result.stderr
+    page = result.stdout
+    assert f"Scanned <code>chatapp</code> at commit <code>{commit[:12]}</code> · 2025-12-06 05:46:40 UTC" in page
+    assert "Not recursive: a file counts for its own directory only" in page
+    links = _Links()
+    links.feed(page)
+    document = _json_report("--link-template", template, "chatapp")
+    jsonschema.validate(document, SCHEMA)
+    rows = document["findings"]
+    assert len(rows) == document["summary"]["findings"] > 0
+    first = rows[0]
+    assert (f"{first['path']}:{first['line']}", f"https://git.example.com/app/blob/{commit}/{first['path']}#L{first['line']}") in links.links
+    assert ("ISO101", "https://docs.example.com/rules/ISO101-singleton-class.md") in links.links
+    assert sum(1 for text, _ in links.links if re.fullmatch(r".+\.py:\d+", text)) == len(rows)
+
+
+def test_a_link_template_with_an_unknown_field_is_a_usage_error(legacy_copy: Path) -> None:
+    result = run_cli("report", "--format", "html", "--link-template", "https://x/{file}#L{line}")
+    assert result.exit_code == 2
+    assert "--link-template: only {path}, {line} and {commit} can be filled in" in result.stderr
+
+
 def test_text_and_markdown_show_the_same_totals(legacy_copy: Path) -> None:
     document = _json_report()
     total = document["summary"]["findings"]

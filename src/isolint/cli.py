@@ -428,6 +428,11 @@ def baseline(
 @click.option("--commits", type=click.IntRange(min=1), default=None, help=f"With --history: the last N commits of the current branch (default {DEFAULT_HISTORY_COMMITS}).")
 @click.option("--since", "since_rev", metavar="REV", default=None, help="With --history: the commits after REV, and REV itself.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="With --history: take every K-th commit, counting back from HEAD.")
+@click.option(
+    "--link-template", metavar="URL",
+    help="Link each finding to your code host: {path}, {line} and {commit} are filled in, "
+    "e.g. 'https://github.com/org/repo/blob/{commit}/{path}#L{line}'.",
+)
 def report(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -447,6 +452,7 @@ def report(
     commits: int | None,
     since_rev: str | None,
     every: int,
+    link_template: str | None,
 ) -> int:
     """Summarise the migration work left in PATHS: per family and rule, where, what fixes itself."""
     from .report import model, render
@@ -494,11 +500,34 @@ def report(
 
         comparison = known.compare(compared_findings, Scope.of(checked, targets))
         baseline_section = _baseline_section(known, comparison)
+    if link_template is not None:
+        try:
+            link_template.format(path="p", line=1, commit="c")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise click.UsageError(f"--link-template: only {{path}}, {{line}} and {{commit}} can be filled in ({exc})") from None
     document = model.build(
-        findings, files=files, counts=counts, enabled=enabled, project=project, baseline=baseline_section, history=rows, top=top
+        findings, files=files, counts=counts, enabled=enabled, project=project, baseline=baseline_section, history=rows, top=top,
+        scan=_scan_header(targets), link_template=link_template,
     )
     _emit(render(document, report_format), output_file)
     return EXIT_CLEAN
+
+
+def _scan_header(targets: Sequence[Path]) -> dict[str, Any]:
+    """What the report's header says it covers: the paths, the commit checked
+    out there (None outside git), and when (`SOURCE_DATE_EPOCH` when set, for
+    reproducible reports)."""
+    from datetime import datetime, timezone
+
+    from .history import head_commit
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch.isdigit() else datetime.now(timezone.utc)
+    return {
+        "paths": [target.as_posix() for target in targets],
+        "commit": head_commit(targets[0]),
+        "generated_at": when.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    }
 
 
 def _baseline_section(known: Any, comparison: Any) -> dict[str, Any]:

@@ -115,6 +115,15 @@ def _git(root: Path, *args: str) -> str:
     return completed.stdout.decode("utf-8", "surrogateescape")
 
 
+def head_commit(path: Path) -> str | None:
+    """The commit checked out where `path` is, or None (not in git, no commit yet, no git)."""
+    start = path if path.is_dir() else path.parent
+    try:
+        return _git(start, "rev-parse", "--verify", "--quiet", "HEAD").strip() or None
+    except ConfigError:
+        return None
+
+
 def repository_root(path: Path) -> Path:
     start = path if path.is_dir() else path.parent
     try:

@@ -53,6 +53,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font: 12.5px/1.4 "DejaVu Sans Mono", ui-monospace, monospace; background: #f4f2f0; padding: 1px 5px; border-radius: 4px; }
 .muted { color: #78716c; }
 svg.chart { display: block; max-width: 100%; }
+a { color: inherit; text-decoration-color: #a8a29e; }
+.fix-safe { color: #2a9d8f; } .fix-unsafe { color: #b7791f; } .fix-manual { color: #c8553d; }
 footer { margin-top: 20px; color: #a8a29e; font-size: 12px; text-align: center; }
 """
 
@@ -118,7 +120,8 @@ def _directories(document: Mapping[str, Any]) -> str:
     width = min(360, max(170, 8 * max(len(row["path"]) for row in rows) + 20))
     chart = charts.stacked_bars("chart-directories", "Top directories by remaining work", bars, axis_label="findings", label_width=width)
     legend = _legend([(FIX_LABELS[k], c) for k, c in FIX_COLORS.items()])
-    return f'<section id="directories"><h2>Top directories</h2><p class="note">Where the remaining work is.</p>{legend}{chart}</section>'
+    note = "Where the remaining work is. Not recursive: a file counts for its own directory only, not for the directories above it."
+    return f'<section id="directories"><h2>Top directories</h2><p class="note">{note}</p>{legend}{chart}</section>'
 
 
 def _progress(document: Mapping[str, Any]) -> str:
@@ -139,16 +142,57 @@ def _progress(document: Mapping[str, Any]) -> str:
     return f'<section id="progress"><h2>Migration progress</h2><p class="note">Legacy sites still to migrate against sites already in the target form.</p>{table}</section>'
 
 
+def _linked(text: str, url: str | None) -> str:
+    """`text` (already HTML) as a link to `url`, when there is one."""
+    return f'<a href="{escape(url, quote=True)}">{text}</a>' if url else text
+
+
 def _rules(document: Mapping[str, Any]) -> str:
     rows = [
-        [f"<code>{r['code']}</code>", escape(r["name"]), escape(r["family"]), f"{r['findings']:,}", f"{r['safe']:,}", f"{r['unsafe']:,}", f"{r['manual']:,}"]
+        [
+            _linked(f"<code>{escape(r['code'])}</code>", r.get("url")),
+            escape(r["name"]),
+            escape(r["family"]),
+            f"{r['findings']:,}",
+            f"{r['safe']:,}",
+            f"{r['unsafe']:,}",
+            f"{r['manual']:,}",
+        ]
         for r in document["rules"]
         if r["findings"]
     ]
     if not rows:
         return ""
     table = _table(("Rule", "Name", "Family", "Findings", "Safe fix", "Unsafe fix", "Manual"), rows, (3, 4, 5, 6), "table-rules")
-    return f'<section id="rules"><h2>Findings by rule</h2>{table}</section>'
+    return f'<section id="rules"><h2>Findings by rule</h2><p class="note">Each rule links to its documentation.</p>{table}</section>'
+
+
+def _findings(document: Mapping[str, Any]) -> str:
+    rows = document.get("findings") or []
+    if not rows:
+        return ""
+    urls = {r["code"]: r.get("url") for r in document["rules"]}
+    table_rows = [
+        [
+            _linked(f"<code>{escape(row['path'])}:{row['line']}</code>", row["link"]),
+            _linked(f"<code>{escape(row['code'])}</code>", urls.get(row["code"])),
+            f'<span class="fix-{row["fix"]}">{escape(FIX_LABELS[row["fix"]])}</span>',
+            _inline(row["message"]),
+        ]
+        for row in rows
+    ]
+    table = _table(("Where", "Rule", "Fix", "Finding"), table_rows, (), "table-findings")
+    note = "Every finding, by file and line: start from the top of a file, or with the manual ones."
+    return f'<section id="findings"><h2>Findings</h2><p class="note">{note}</p>{table}</section>'
+
+
+def _scanned(document: Mapping[str, Any]) -> str:
+    scan = document.get("scan")
+    if not scan:
+        return ""
+    paths = ", ".join(f"<code>{escape(p)}</code>" for p in scan["paths"])
+    commit = f" at commit <code>{escape(scan['commit'][:12])}</code>" if scan["commit"] else ""
+    return f'<p class="scan">Scanned {paths}{commit} · {escape(scan["generated_at"].replace("T", " ").replace("Z", " UTC"))}</p>'
 
 
 def _blast_radius(document: Mapping[str, Any]) -> str:
@@ -192,7 +236,9 @@ def render(document: Mapping[str, Any]) -> str:
     body = "".join(
         [
             "<header><h1>isolint report</h1>",
-            f"<p>Migration work remaining: {summary['findings']:,} findings across {summary['files_with_findings']:,} files.</p></header>",
+            f"<p>Migration work remaining: {summary['findings']:,} findings across {summary['files_with_findings']:,} files.</p>",
+            _scanned(document),
+            "</header>",
             _cards(document),
             _families(document),
             _progress(document),
@@ -200,6 +246,7 @@ def render(document: Mapping[str, Any]) -> str:
             _directories(document),
             _rules(document),
             _blast_radius(document),
+            _findings(document),
             f"<footer>isolint {escape(document['tool']['version'])} · report schema v{document['schema_version']}</footer>",
         ]
     )

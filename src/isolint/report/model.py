@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from pathlib import PurePosixPath
+from urllib.parse import quote
 from typing import Any, Iterable, Mapping, Sequence
 
 from .. import __version__
 from ..findings import SAFE, Finding
 from ..index import Fact, ProjectIndex
 from ..progress import family_progress
+from ..output.links import relative, rule_url
 from ..rules.base import FAMILIES, Rule
 
 SCHEMA_NAME = "isolint-report"
@@ -70,7 +72,37 @@ def by_rule(findings: Sequence[Finding], enabled: Sequence[type[Rule]]) -> list[
         if rule.code == UNPARSABLE_CODE and not grouped[rule.code]:
             continue
         rows.append(
-            {"code": rule.code, "name": rule.name, "family": rule.family, "fix_safety": rule.fix_safety, **_split(grouped[rule.code])}
+            {
+                "code": rule.code,
+                "name": rule.name,
+                "family": rule.family,
+                "fix_safety": rule.fix_safety,
+                "url": rule_url(rule.code),
+                **_split(grouped[rule.code]),
+            }
+        )
+    return rows
+
+
+def finding_rows(findings: Sequence[Finding], link_template: str | None, commit: str | None) -> list[dict[str, Any]]:
+    """Every finding, by file and line, with a link to where it is: the
+    `--link-template` filled in (`{path}`, `{line}`, `{commit}`), or none."""
+    rows = []
+    for finding in sorted(findings, key=lambda f: f.sort_key):
+        path = relative(finding.path)
+        link = None
+        if link_template:
+            link = link_template.format(path=quote(path), line=finding.location.row, commit=commit or "HEAD")
+        rows.append(
+            {
+                "path": path,
+                "line": finding.location.row,
+                "column": finding.location.column,
+                "code": finding.code,
+                "fix": fix_class(finding),
+                "message": finding.message,
+                "link": link,
+            }
         )
     return rows
 
@@ -155,6 +187,8 @@ def build(
     baseline: Mapping[str, Any] | None = None,
     history: Sequence[Mapping[str, Any]] | None = None,
     top: int = TOP_DIRECTORIES,
+    scan: Mapping[str, Any] | None = None,
+    link_template: str | None = None,
 ) -> dict[str, Any]:
     return {
         "schema": SCHEMA_NAME,
@@ -168,6 +202,8 @@ def build(
         "blast_radius": blast_radius(findings, project, enabled),
         "baseline": dict(baseline) if baseline is not None else None,
         "history": list(history) if history is not None else None,
+        "scan": dict(scan) if scan is not None else None,
+        "findings": finding_rows(findings, link_template, (scan or {}).get("commit")),
     }
 
 
