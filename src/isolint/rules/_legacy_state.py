@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import re
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -611,7 +612,7 @@ def context_fix(file: FileContext, message: str, applicability: str, replace: Ma
     neither an undefined name nor an unused import. Import edits are one per pass."""
     settings = file.settings
     needs_import = not context_bound(file.module, settings, runtime=runtime)
-    unused = _imports_made_unused(file.module, replace, settings.context_name)
+    unused = _imports_made_unused(file, replace, settings.context_name)
     if not needs_import and not unused:
         return FixSpec(message, applicability, replace=replace)
 
@@ -692,15 +693,38 @@ def _skip_first(body: list[Any]) -> bool:
     )
 
 
-def _imports_made_unused(module: Any, replace: Mapping[Any, Any], keep: str) -> set[str]:
+def _imports_made_unused(file: FileContext, replace: Mapping[Any, Any], keep: str) -> set[str]:
     """Top-level imported names whose every remaining use is inside the replaced nodes."""
+    module = file.module
     dropped: dict[str, int] = {}
     for old, new in replace.items():
         for name in {n.value for n in walk(old) if isinstance(n, cst.Name)} - {keep}:
             gone = name_uses(old, name) - (name_uses(new, name) if isinstance(new, cst.CSTNode) else 0)
             if gone > 0:
                 dropped[name] = dropped.get(name, 0) + gone
-    return {name for name, gone in dropped.items() if top_level_import_of(module, name) and name_uses(module, name) <= gone}
+    uses = _module_name_uses(file)
+    return {name for name, gone in dropped.items() if top_level_import_of(module, name) and uses[name] <= gone}
+
+
+# Every name's uses in a module, counted once per module: each fix of a file
+# asks, and asking name_uses per fix made a file with many findings quadratic.
+_MODULE_USES: weakref.WeakKeyDictionary[FileContext, Counter[str]] = weakref.WeakKeyDictionary()
+_WORD = re.compile(r"\w+")
+
+
+def _module_name_uses(file: FileContext) -> Counter[str]:
+    """name_uses for every name of the file's module at once."""
+    if file not in _MODULE_USES:
+        counts: Counter[str] = Counter()
+        for node in walk(file.module):
+            if isinstance(node, cst.Name):
+                counts[node.value] += 1
+            elif isinstance(node, cst.SimpleString):
+                counts.update(_WORD.findall(node.value))
+            elif isinstance(node, (cst.Import, cst.ImportFrom)):
+                counts.subtract(n.value for n in walk(node) if isinstance(n, cst.Name))
+        _MODULE_USES[file] = counts
+    return _MODULE_USES[file]
 
 
 def name_uses(module: Any, name: str) -> int:
