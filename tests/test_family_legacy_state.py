@@ -166,6 +166,11 @@ def test_execute_call_sites_in_other_modules_are_found_and_fixed_together(tmp_pa
     agents, runner = _agent_and_runner(make_project(tmp_path))
     found = [(f.location.row, f.fix is not None) for f in check_findings([tmp_path], "ISO405") if f.path.endswith("runner.py")]
     assert found == [(5, True)]
+    diff = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "--diff", str(tmp_path))
+    assert (
+        "`app.agents.Agent.execute` (state, run_id, stream_updates) -> (context, stream_updates): "
+        "the definition and 1 call site in 2 files, changed together"
+    ) in diff.stderr
     fix_family(tmp_path)
     assert "async def execute(self, context: UserExecutionContext, stream_updates: bool = False)" in agents.read_text(encoding="utf-8")
     migrated = runner.read_text(encoding="utf-8")

@@ -23,6 +23,7 @@ from .rules import ALL_RULES, FAMILIES, lookup
 
 if TYPE_CHECKING:
     from .transaction import Refusal
+    from .verify import ContractChange
 
 # isolint.output.FORMATS, without importing the renderers at start-up
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit", "gitlab", "rdjson", "pylint", "azure", "grouped")
@@ -635,6 +636,7 @@ def fix(
     for failed in (f for f in result.fixed_files if f.error):
         click.echo(f"warning: {printable(failed.path)}: {printable(failed.error or '')}", err=True)
     _show_refusals(result.refusals)
+    _show_contracts(result.contracts, would=mode != "write")
     _note_undeclared_runtime(result.undeclared_runtime, settings)
     changed = [f for f in result.fixed_files if f.applied]
     if mode != "write":
@@ -677,6 +679,15 @@ def _note_undeclared_runtime(importers: Sequence[str], settings: Settings) -> No
         "setup.cfg, setup.py, requirements*.txt): add it, or set `context-class` to your own context type.",
         err=True,
     )
+
+
+def _show_contracts(contracts: Sequence[ContractChange], *, would: bool) -> None:
+    """Each signature the fixes change, as one unit with its call sites."""
+    if not contracts:
+        return
+    click.echo(f"Signatures {'the fixes would change' if would else 'changed'}, each with its call sites:", err=True)
+    for contract in contracts:
+        click.echo(f"  {printable(contract.path)}: {printable(contract.describe())}", err=True)
 
 
 def _show_refusals(refusals: Sequence[Refusal]) -> None:

@@ -31,6 +31,7 @@ from .verify import ModuleSource, Vocabulary
 
 if TYPE_CHECKING:
     from .transaction import ComputedFix, Refusal
+    from .verify import ContractChange
 
 INLINE_LIMIT = 24  # below this many files to work on, forking workers costs more than it saves
 PROGRESS_MIN_FILES = 200
@@ -80,6 +81,7 @@ class FixResult:
     stats: Stats
     warnings: list[str]
     refusals: list[Refusal] = field(default_factory=list)  # fix groups the verification gate refused
+    contracts: list[ContractChange] = field(default_factory=list)  # signatures changed, with their call sites
     # Files the fixes make import isolint.runtime, in a project that does not declare isolint.
     undeclared_runtime: list[str] = field(default_factory=list)
     checked_paths: list[Path] = field(default_factory=list)  # real paths of the files checked, for baselines
@@ -506,7 +508,7 @@ def run_fix(
     computed = compute({shown: frozenset() for shown in sorted(fixable_paths)})
     checked.stats.timings["fix"] = time.perf_counter() - start
     start = time.perf_counter()
-    refusals = settle(computed, compute, _project_reader(files, computed), _vocabulary(settings))
+    refusals, contracts = settle(computed, compute, _project_reader(files, computed), _vocabulary(settings))
     checked.stats.timings["verify"] = time.perf_counter() - start
 
     fixed_files = []
@@ -561,6 +563,7 @@ def run_fix(
         checked.stats,
         checked.warnings,
         refusals=refusals,
+        contracts=contracts,
         checked_paths=checked_paths,
         undeclared_runtime=importers if importers and not declares_isolint(settings.root) else [],
     )

@@ -90,7 +90,7 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
         # The project around the buffer: its configuration's root, where its callers live.
         around = discover([settings.root], settings).files if absolute.parent.is_dir() else []
         others = [f for f in around if Path(os.path.abspath(f.real_path)) != absolute]
-        refusals = settle(
+        refusals, _ = settle(
             computed, lambda again: {path: compute(codes) for path, codes in again.items()}, _project_reader(others, computed), _vocabulary(settings)
         )
     else:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from .findings import Finding
 from .source import DecodedSource
-from .verify import ModelCache, ModuleSource, ReadOthers, Violation, Vocabulary, verify
+from .verify import ContractChange, ModelCache, ModuleSource, ReadOthers, Verdict, Violation, Vocabulary, verify
 
 # The order in which a file's fixes are refused when it is blamed: fixes that
 # change contracts (signatures, attributes, identities, types) first.
@@ -68,17 +68,18 @@ def settle(
     recompute: Recompute,
     read_others: ReadOthers,
     vocabulary: Vocabulary,
-) -> list[Refusal]:
-    """Refuse groups in `computed` (updated in place) until the project verifies."""
+) -> tuple[list[Refusal], list[ContractChange]]:
+    """Refuse groups in `computed` (updated in place) until the project
+    verifies; the refusals, and the contracts the remaining fixes change."""
     excluded: dict[str, set[str]] = defaultdict(set)
     refusals: list[Refusal] = []
     cache = ModelCache()
     for _ in range(MAX_ROUNDS):
-        violations = _violations(computed, read_others, vocabulary, cache)
-        if not violations:
-            return refusals
+        verdict = _verdict(computed, read_others, vocabulary, cache)
+        if not verdict.violations:
+            return refusals, verdict.contracts
         again: dict[str, frozenset[str]] = {}
-        for violation in violations:
+        for violation in verdict.violations:
             for path in sorted(violation.responsible):
                 fix = computed.get(path)
                 if fix is None or not fix.changed or path in again:
@@ -93,13 +94,13 @@ def settle(
             break
         computed.update(recompute(again))
     # Still violated with nothing left to refuse rule by rule: leave every blamed file as it was.
-    for violation in _violations(computed, read_others, vocabulary, cache):
+    for violation in _verdict(computed, read_others, vocabulary, cache).violations:
         for path in sorted(violation.responsible):
             fix = computed.get(path)
             if fix is not None and fix.changed:
                 refusals.extend(Refusal(path, code, violation) for code in sorted(fix.codes))
                 computed[path] = replace(fix, text=fix.source.text, applied=0, codes=frozenset())
-    return refusals
+    return refusals, _verdict(computed, read_others, vocabulary, cache).contracts
 
 
 def _by_risk(codes: Iterable[str]) -> list[str]:
@@ -107,19 +108,14 @@ def _by_risk(codes: Iterable[str]) -> list[str]:
     return sorted(codes, key=lambda code: (rank.get(code, len(RISK_ORDER)), code))
 
 
-def _violations(
-    computed: Mapping[str, ComputedFix],
-    read_others: ReadOthers,
-    vocabulary: Vocabulary,
-    cache: ModelCache,
-) -> list[Violation]:
+def _verdict(computed: Mapping[str, ComputedFix], read_others: ReadOthers, vocabulary: Vocabulary, cache: ModelCache) -> Verdict:
     changed = {
         path: (ModuleSource(path, fix.module, fix.is_package, fix.source.text), fix.text)
         for path, fix in computed.items()
         if fix.changed
     }
     if not changed:
-        return []
+        return Verdict([], [])
     return verify(changed, read_others, vocabulary, cache)
 
 

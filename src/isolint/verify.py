@@ -89,6 +89,31 @@ class _Models:
 ReadOthers = Callable[[frozenset[str], frozenset[str]], Iterable[ModuleSource]]
 
 
+@dataclass(frozen=True)
+class ContractChange:
+    """A signature the fixes change, and the call sites that change with it."""
+
+    qualname: str
+    path: str
+    before: str
+    after: str
+    callers: tuple[tuple[str, int], ...]  # (path, line in the fixed text)
+
+    def describe(self) -> str:
+        files = {path for path, _ in self.callers} | {self.path}
+        sites = len(self.callers)
+        return (
+            f"`{self.qualname}` {self.before} -> {self.after}: the definition and {sites} call site{'s' if sites != 1 else ''}"
+            f" in {len(files)} file{'s' if len(files) != 1 else ''}, changed together"
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    violations: list[Violation]
+    contracts: list[ContractChange]
+
+
 class ModelCache:
     """Each text's model, built once for all the rounds of one fix run (a
     refusal re-fixes a few files; every other model stays as it was)."""
@@ -111,8 +136,8 @@ def verify(
     read_others: ReadOthers,
     vocabulary: Vocabulary,
     cache: ModelCache | None = None,
-) -> list[Violation]:
-    """Violations the new texts introduce. `changed` maps a path to its source
+) -> Verdict:
+    """Violations the new texts introduce, and the contracts they change. `changed` maps a path to its source
     before the fixes and its text after; `read_others(names, definitions)`
     yields the project's unchanged files whose text mentions any of `names`
     or defines a function named in `definitions`."""
@@ -142,8 +167,9 @@ def verify(
                     models.after[source.path] = model
     classes = _ClassGraph(m for m in [*models.before.values(), *models.after.values()])
     violations: list[Violation] = []
+    callers: dict[str, list[tuple[str, int]]] = defaultdict(list)
     violations += _wrapped_signatures(models, signatures)
-    violations += _stale_calls(models, signatures, classes, vocabulary)
+    violations += _stale_calls(models, signatures, classes, vocabulary, callers)
     violations += _stale_overrides(models, signatures, classes)
     violations += _removed_attribute_reads(models, attributes, classes, vocabulary)
     violations += _removed_name_uses(models, module_names)
@@ -153,7 +179,12 @@ def verify(
     violations += _lost_caches(models)
     violations += _unwritten_metadata(models, vocabulary)
     violations += _retyped_parameters(models, vocabulary)
-    return [_on_original_lines(v, changed) for v in violations]
+    contracts = [
+        ContractChange(qualname, _owner_file(models, qualname) or "", function.signature.text(), new.text(), tuple(sorted(set(callers[qualname]))))
+        for qualname, (function, new) in sorted(signatures.items())
+        if new is not None
+    ]
+    return Verdict([_on_original_lines(v, changed) for v in violations], contracts)
 
 
 def _on_original_lines(violation: Violation, changed: Mapping[str, tuple[ModuleSource, str]]) -> Violation:
@@ -328,7 +359,9 @@ def _may_call(call: CallSite, function: Function, classes: _ClassGraph, vocabula
     )
 
 
-def _stale_calls(models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary) -> list[Violation]:
+def _stale_calls(
+    models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary, callers: dict[str, list[tuple[str, int]]]
+) -> list[Violation]:
     """Calls that bound to their callee before the fixes and do not after:
     any call of a function whose signature changed, and any call the fixes
     rewrote, against every function it can reach (changed or not)."""
@@ -358,6 +391,8 @@ def _stale_calls(models: _Models, signatures: _ChangedSignatures, classes: _Clas
                 priors = previous.get((call.scope, call.target, call.method), [])
                 if any(function.signature.bind(prior.shape) is not None for prior in priors):
                     called.add(qualname)
+                    if qualname in signatures:
+                        callers[qualname].append((path, call.line))
                 reason = _broken_call(call, priors, function, new, vocabulary)
                 if reason is None:
                     continue
