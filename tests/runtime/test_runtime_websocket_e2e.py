@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("starlette")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 pytest.importorskip("aiosqlite")
+from live_server import serving
 from runtime_support import run
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -203,69 +204,53 @@ async def scenario(database: Path) -> None:
         AgentClassRegistry(), session_factory=async_sessionmaker(engine)
     )
     app, connections = build_app(factory)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            ws="websockets-sansio",
-            lifespan="off",
-            log_level="warning",
-            backlog=1024,
-        )
-    )
-    serving = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        base = f"ws://127.0.0.1:{port}/agent"
+        async with serving(app) as port:
+            base = f"ws://127.0.0.1:{port}/agent"
 
-        stalled = await stalled_client(
-            port,
-            "/agent?user=stalled-user&stalled=1",
-            {"run_id": "stalled-run", "flood": True},
-        )
-        while "stalled-user" not in app.state.outcomes:
-            await asyncio.sleep(0.01)  # until its emitter overflowed and its run ended
+            stalled = await stalled_client(
+                port,
+                "/agent?user=stalled-user&stalled=1",
+                {"run_id": "stalled-run", "flood": True},
+            )
+            while "stalled-user" not in app.state.outcomes:
+                await asyncio.sleep(0.01)  # until its emitter overflowed and its run ended
 
-        failing = set(random.Random(7).sample(range(CLIENTS), FAILING))
-        users = [
-            (f"user-{i:03d}", f"run-{i:03d}", i in failing) for i in range(CLIENTS)
-        ]
-        results = await asyncio.gather(*(client(base, *user) for user in users))
+            failing = set(random.Random(7).sample(range(CLIENTS), FAILING))
+            users = [
+                (f"user-{i:03d}", f"run-{i:03d}", i in failing) for i in range(CLIENTS)
+            ]
+            results = await asyncio.gather(*(client(base, *user) for user in users))
 
-        for (user_id, run_id, fail), (frames, _) in zip(users, results):
-            check_frames(user_id, run_id, fail, frames)
-        slowest = max(elapsed for _, elapsed in results)
-        assert slowest < STALL_BOUND, (
-            f"a client waited {slowest:.1f}s behind the stalled one"
-        )
+            for (user_id, run_id, fail), (frames, _) in zip(users, results):
+                check_frames(user_id, run_id, fail, frames)
+            slowest = max(elapsed for _, elapsed in results)
+            assert slowest < STALL_BOUND, (
+                f"a client waited {slowest:.1f}s behind the stalled one"
+            )
 
-        outcomes = app.state.outcomes
-        assert sum(outcomes[u].status == "error" for u, _, _ in users) == FAILING
-        assert sum(outcomes[u].ok for u, _, _ in users) == CLIENTS - FAILING
-        stalled_outcome = outcomes["stalled-user"]
-        assert isinstance(stalled_outcome.exception, EmitterClosedError), (
-            stalled_outcome
-        )
-        assert app.state.close_codes["stalled-user"] == 1013
-        assert {app.state.close_codes[u] for u, _, _ in users} == {None}
+            outcomes = app.state.outcomes
+            assert sum(outcomes[u].status == "error" for u, _, _ in users) == FAILING
+            assert sum(outcomes[u].ok for u, _, _ in users) == CLIENTS - FAILING
+            stalled_outcome = outcomes["stalled-user"]
+            assert isinstance(stalled_outcome.exception, EmitterClosedError), (
+                stalled_outcome
+            )
+            assert app.state.close_codes["stalled-user"] == 1013
+            assert {app.state.close_codes[u] for u, _, _ in users} == {None}
 
-        stalled.transport.abort()  # the stalled client finally goes away
-        for _ in range(200):
-            if not len(connections):
-                break
-            await asyncio.sleep(0.01)
-        metrics = factory.metrics()
-        assert len(connections) == 0, "emitters left registered"
-        assert (metrics.active_scopes, metrics.open_sessions) == (0, 0)
-        assert metrics.scopes_created == CLIENTS + 1
-        assert metrics.cross_user_emit_attempts == 0
-        detector.assert_clean()
+            stalled.transport.abort()  # the stalled client finally goes away
+            for _ in range(200):
+                if not len(connections):
+                    break
+                await asyncio.sleep(0.01)
+            metrics = factory.metrics()
+            assert len(connections) == 0, "emitters left registered"
+            assert (metrics.active_scopes, metrics.open_sessions) == (0, 0)
+            assert metrics.scopes_created == CLIENTS + 1
+            assert metrics.cross_user_emit_attempts == 0
+            detector.assert_clean()
     finally:
-        server.should_exit = True
-        await serving
         await engine.dispose()
     await asyncio.sleep(0)
     assert asyncio.all_tasks() == {asyncio.current_task()}

@@ -107,6 +107,18 @@ def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
 
 # --- the index ----------------------------------------------------------------
 
+def signature_facts(project: Any, kind: str, func: Any) -> list[Any]:
+    """The index facts of `kind` for what a call's `func` names: a function by its
+    name (`f(...)`), a method by its attribute (`x.f(...)`)."""
+    if isinstance(func, cst.Name):
+        name, method = func.value, False
+    elif isinstance(func, cst.Attribute):
+        name, method = func.attr.value, True
+    else:
+        return []
+    return [fact for fact in project.of_kind(kind) if fact.name == name and fact.data["method"] == method]
+
+
 def signature_data(signature: Signature) -> dict[str, Any]:
     """A call signature as JSON-safe fact data."""
     return {

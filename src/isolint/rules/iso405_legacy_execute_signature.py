@@ -23,6 +23,7 @@ from ._legacy_state import (
     names_regex,
     read_replacement,
     reference_names,
+    signature_facts,
     state_variables,
     without_argument,
 )
@@ -195,18 +196,8 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         return self._definition_fixes[caller]
 
     def _signatures(self, func: Any) -> list[Any]:
-        if isinstance(func, cst.Name):
-            name, method = func.value, False
-        elif isinstance(func, cst.Attribute):
-            name, method = func.attr.value, True
-        else:
-            return []
         names = legacy_names(self.file)
-        return [
-            fact
-            for fact in self.file.project.of_kind(RUN_ID_SIGNATURE)
-            if fact.name == name and fact.data["method"] == method and _state_param(fact.data, names) is not None
-        ]
+        return [f for f in signature_facts(self.file.project, RUN_ID_SIGNATURE, func) if _state_param(f.data, names) is not None]
 
     def _state_names(self, caller: cst.FunctionDef | None) -> set[str]:
         legacy, context = state_variables(legacy_names(self.file), caller or self.file.module, CONSTRUCTORS)

@@ -14,6 +14,7 @@ from ._legacy_state import (
     code,
     legacy_names,
     names_regex,
+    signature_facts,
     signature_from,
     state_variables,
 )
@@ -67,14 +68,8 @@ class StaleContextCaller(LegacyStateFamily, Rule):
         )
 
     def _signatures(self, func: Any) -> list[Any]:
-        if isinstance(func, cst.Name):
-            name, method = func.value, False
-        elif isinstance(func, cst.Attribute):
-            name, method = func.attr.value, True
-        else:
-            return []
-        found = [f for f in self.file.project.of_kind(CONTEXT_SIGNATURE) if f.name == name and f.data["method"] == method]
-        if not method and found:
+        found = signature_facts(self.file.project, CONTEXT_SIGNATURE, func)
+        if isinstance(func, cst.Name) and found:
             # A plain function is resolved through the imports; a method has only its name to go by.
             qualified = self.file.qualified_names(func)
             found = [f for f in found if f.qualname in qualified or f.path == self.file.path] or found
