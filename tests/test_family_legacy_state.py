@@ -179,20 +179,58 @@ def test_execute_call_sites_in_other_modules_are_found_and_fixed_together(tmp_pa
     assert [f.path for f in check_findings([tmp_path], "ISO405")] == []
 
 
-def test_a_signature_migration_is_refused_while_a_callers_run_id_would_slide_into_the_next_parameter(tmp_path: Path) -> None:
-    """`agent.execute(context, rid)` binds `rid` to `stream_updates` once `run_id` is gone: the
-    call still works and does something else. The whole group (the definition and its call
-    sites) is refused, and every finding stays as manual work that says why."""
+def test_a_signature_is_widened_not_changed_while_a_callers_run_id_would_slide_into_the_next_parameter(tmp_path: Path) -> None:
+    """`agent.execute(context, rid)` would bind `rid` to `stream_updates` once `run_id` is gone:
+    the call would still work and do something else. So the new signature is refused and the
+    transitional one goes in: `rid` still binds to `run_id`, and the body reads the ids from
+    `ensure_context(...)`. The group is printed with the reason, and the findings stay."""
     agents, runner = _agent_and_runner(make_project(tmp_path), "    await agent.execute(context, rid)\n")
-    before = {path: path.read_text(encoding="utf-8") for path in (agents, runner)}
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "--output-format", "json", str(tmp_path))
-    assert {path: path.read_text(encoding="utf-8") for path in (agents, runner)} == before
-    assert "app/agents.py: ISO405 fixes refused:" in result.stderr
+    assert (
+        "    async def execute(self, state: Union[DeepAgentState, UserExecutionContext], run_id: Optional[str] = None, "
+        "stream_updates: bool = False) -> None:\n"
+        "        context = ensure_context(state, run_id=run_id)\n"
+        "        print(context.user_id, context.run_id)\n"
+    ) in agents.read_text(encoding="utf-8")
+    migrated = runner.read_text(encoding="utf-8")
+    assert "    await agent.execute(context, stream_updates=True)\n    await agent.execute(context, rid)\n" in migrated
+    assert "app/agents.py: ISO405 kept the old call shape working instead (transitional form) where it could:" in result.stderr
     assert "`agent.execute(context, rid)` calls `app.agents.Agent.execute`; its argument 2 bound `run_id` before the fixes and binds `stream_updates` after" in result.stderr
+    assert "`app.agents.Agent.execute` (state, run_id, stream_updates): `state` now also takes the context; every old call keeps working" in result.stderr
     remaining = [f for f in json.loads(result.stdout) if f["code"] == "ISO405"]
-    assert len(remaining) == 3 and all(f["fix"] is None for f in remaining)
-    refused = [f for f in remaining if f["filename"].endswith("agents.py")]
-    assert refused and all("isolint fix refused this fix because it would break the program" in f["isolint"]["manual"] for f in refused)
+    assert [(f["filename"].rpartition("/")[2], f["location"]["row"]) for f in remaining] == [("agents.py", 7), ("runner.py", 6)]
+    assert remaining[0]["message"].startswith("`execute` is in its transitional form")
+    assert remaining[1]["message"].startswith("`agent.execute(...)` passes the per-run state and a separate run id")
+
+
+def test_the_transitional_signature_keeps_old_and_new_callers_working(tmp_path: Path) -> None:
+    """Run the widened function: the legacy call gets the same ids as before (with a
+    deprecation warning), and a context passes straight through."""
+    make_project(tmp_path)
+    write(
+        tmp_path / "app" / "state.py",
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass DeepAgentState:\n"
+        "    user_request: str\n    user_id: str = ''\n    run_id: str = ''\n",
+    )
+    agents, _ = _agent_and_runner(tmp_path, "    await agent.execute(context, rid)\n")
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", str(tmp_path))
+    script = (
+        "import asyncio, warnings, sys\n"
+        "sys.path.insert(0, '.')\n"
+        "from app.agents import Agent\n"
+        "from app.state import DeepAgentState\n"
+        "from isolint.runtime import UserExecutionContext\n"
+        "state = DeepAgentState(user_request='hi', user_id='u1', run_id='stale')\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    asyncio.run(Agent().execute(state, 'r1'))\n"
+        "    asyncio.run(Agent().execute(UserExecutionContext.create(user_id='u2', run_id='r2')))\n"
+        "print([str(w.category.__name__) for w in caught])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["u1 r1", "u2 r2", "['DeprecationWarning']"]
+    assert "ensure_context" in agents.read_text(encoding="utf-8")
 
 
 def test_callers_left_behind_by_a_migration_in_another_module_are_reported(tmp_path: Path) -> None:
@@ -228,3 +266,51 @@ def test_allow_in_silences_the_family_for_an_adapter(tmp_path: Path) -> None:
     write(project / "pyproject.toml", '[tool.isolint.legacy-state]\nallow-in = ["app/compat.py"]\n')
     paths = {Path(f.path).name for f in check_findings([project], "ISO4", isolated=False)}
     assert "compat.py" not in paths and "compat2.py" in paths
+
+
+NO_CALLERS = (
+    "from app.state import DeepAgentState\n\n\n"
+    "def log_step(state: DeepAgentState, run_id: str) -> str:\n"
+    "    return f'{state.user_id} {run_id}'\n"
+)
+
+
+def test_a_project_with_its_own_context_class_needs_its_own_adapter_for_the_transitional_form(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    module = write(project / "app" / "steps.py", NO_CALLERS)
+    write(project / "pyproject.toml", '[tool.isolint]\ncontext-class = "app.context:RequestContext"\n')
+    result = run_cli("fix", "--unsafe-fixes", "--no-cache", "--select", "ISO405", "--output-format", "json", str(project))
+    assert module.read_text(encoding="utf-8") == NO_CALLERS
+    [finding] = json.loads(result.stdout)
+    assert (
+        "the default adapter `isolint.runtime:ensure_context` serves only the default `context-class` and `field-map`; "
+        "name the project's own in `[tool.isolint.legacy-state] adapter`"
+    ) in finding["isolint"]["manual"]
+
+
+def test_the_transitional_form_calls_the_configured_adapter(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    module = write(project / "app" / "steps.py", NO_CALLERS)
+    write(
+        project / "pyproject.toml",
+        '[tool.isolint]\ncontext-class = "app.context:RequestContext"\n\n'
+        '[tool.isolint.legacy-state]\nadapter = "app.compat_context:as_context"\n',
+    )
+    run_cli("fix", "--unsafe-fixes", "--no-cache", "--select", "ISO405", str(project))
+    assert module.read_text(encoding="utf-8") == (
+        "from app.state import DeepAgentState\n"
+        "from typing import Optional, Union\n"
+        "from app.compat_context import as_context\n"
+        "from app.context import RequestContext\n\n\n"
+        "def log_step(state: Union[DeepAgentState, RequestContext], run_id: Optional[str] = None) -> str:\n"
+        "    context = as_context(state, run_id=run_id)\n"
+        "    return f'{context.user_id} {context.run_id}'\n"
+    )
+
+
+def test_an_adapter_that_is_not_an_import_target_is_a_config_error(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.isolint.legacy-state]\nadapter = "not a target"\n')
+    write(tmp_path / "a.py", "x = 1\n")
+    result = run_cli("check", "--no-cache", str(tmp_path))
+    assert result.exit_code == 2
+    assert "[legacy-state]: key 'adapter' must look like 'package.module:function', got 'not a target'" in result.stderr

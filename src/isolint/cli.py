@@ -551,7 +551,10 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool, refusals: Sequence[Refu
     from .fixes import apply_fixes, unified_diff
     from .source import decode, read_bytes
 
-    refused = {(r.path, r.code): r.violation.describe() for r in reversed(refusals)}
+    refused = {
+        (r.path, r.code): r.violation.describe() + ("; `isolint fix` writes a transitional form instead where it can" if r.fallback else "")
+        for r in reversed(refusals)
+    }
     chunks = []
     for finding in findings:
         if finding.fix is None or not (unsafe or finding.fix.applicability == SAFE):
@@ -692,16 +695,26 @@ def _show_contracts(contracts: Sequence[ContractChange], *, would: bool) -> None
 
 def _show_refusals(refusals: Sequence[Refusal]) -> None:
     """Each fix group the verification gate refused, and why; the findings stay as manual work."""
-    if not refusals:
-        return
-    groups = sorted({(r.path, r.code) for r in refusals})
-    click.echo(
-        f"Refused {len(groups)} fix group{'s' if len(groups) != 1 else ''} that would break the program "
-        "(their findings remain, as manual work):",
-        err=True,
-    )
-    for refusal in refusals:
-        click.echo(f"  {refusal.describe()}", err=True)
+    kept = [r for r in refusals if r.fallback]
+    if kept:
+        groups = len({(r.path, r.code) for r in kept})
+        click.echo(
+            f"Kept the old call shape working in {groups} fix group{'s' if groups != 1 else ''} whose new form would "
+            "break the program (transitional form; the findings remain):",
+            err=True,
+        )
+        for refusal in kept:
+            click.echo(f"  {printable(refusal.describe())}", err=True)
+    refused = [r for r in refusals if not r.fallback]
+    if refused:
+        groups = len({(r.path, r.code) for r in refused})
+        click.echo(
+            f"Refused {groups} fix group{'s' if groups != 1 else ''} that would break the program "
+            "(their findings remain, as manual work):",
+            err=True,
+        )
+        for refusal in refused:
+            click.echo(f"  {printable(refusal.describe())}", err=True)
 
 
 @cli.command()

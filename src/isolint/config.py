@@ -32,6 +32,8 @@ CONFIG_FILENAMES = ("isolint.toml", ".isolint.toml", "pyproject.toml")
 
 DEFAULT_CONTEXT_CLASS = "isolint.runtime:UserExecutionContext"
 DEFAULT_CONTEXT_PARAMS = ("context", "user_context", "ctx")
+DEFAULT_ADAPTER = "isolint.runtime:ensure_context"
+_IMPORT_TARGET = r"[A-Za-z_][\w.]*:[A-Za-z_]\w*"
 
 TOP_LEVEL_OPTIONS = (
     Option("select", "list[str]", ["ALL"], "Rule codes, prefixes or names to enable."),
@@ -56,6 +58,14 @@ LEGACY_STATE_OPTIONS = (
         "Legacy fields that map onto context attributes.",
     ),
     Option("allow-in", "list[str]", [], "Gitignore-style paths where references are intentional (an adapter)."),
+    Option(
+        "adapter",
+        "str",
+        DEFAULT_ADAPTER,
+        "`module:function` that turns a legacy state and a run id into the context (`isolint.runtime.legacy_adapter` "
+        "builds one); the transitional signatures ISO405 writes call it. The default serves only the default "
+        "`context-class` and `field-map`.",
+    ),
 )
 SINGLETONS_OPTIONS = (
     Option(
@@ -375,8 +385,11 @@ def load_settings(
         ("[legacy-state] allow-in", sections["legacy-state"]["allow-in"]),
     ):
         _validate_patterns(patterns, f"{where}: key {key!r}")
-    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", values["context-class"]):
+    if not re.fullmatch(_IMPORT_TARGET, values["context-class"]):
         raise ConfigError(f"{where}: key 'context-class' must look like 'package.module:ClassName', got {values['context-class']!r}")
+    adapter = sections["legacy-state"]["adapter"]
+    if not re.fullmatch(_IMPORT_TARGET, adapter):
+        raise ConfigError(f"{where} [legacy-state]: key 'adapter' must look like 'package.module:function', got {adapter!r}")
 
     overrides = dict(overrides or {})
     for key, value in overrides.items():

@@ -27,9 +27,11 @@ from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, StaleFileError, decode, located, read_bytes, resolved, write_atomic
+from .transaction import FALLBACK
 from .verify import ModuleSource, Vocabulary
 
 if TYPE_CHECKING:
+    from .rules.base import Rule
     from .transaction import ComputedFix, Refusal
     from .verify import ContractChange
 
@@ -182,7 +184,7 @@ def _fix_worker(item: FixJob) -> FixedFile:
     plan: Plan = _worker_state["plan"]
     fixing = plan
     if refused:
-        fixing = replace(plan, rules=tuple((rule, prefilter) for rule, prefilter in plan.rules if rule.code not in refused))
+        fixing = replace(plan, rules=tuple(_refusing(plan.rules, refused)))
     path = Path(real)
     try:
         raw = read_bytes(path)
@@ -192,13 +194,24 @@ def _fix_worker(item: FixJob) -> FixedFile:
     module_name, is_package = _module_of(path)
     outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module_name, is_package=is_package)
     findings = outcome.findings
-    if refused:  # the refused rules' findings remain: lint the result with every rule
-        findings, _ = check_bytes(source.encode(outcome.text), shown, plan, module_name=module_name, is_package=is_package)
+    if refused:  # the refused rules' findings remain: lint the result with every rule (a fallback says why it fixed nothing)
+        linting = replace(plan, rules=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK)))))
+        findings, _ = check_bytes(source.encode(outcome.text), shown, linting, module_name=module_name, is_package=is_package)
     error = None if outcome.converged else "fixes did not settle; left what parsed and stopped"
     computed = ComputedFix(
         shown, module_name, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings), error
     )
     return index, computed, [], None
+
+
+def _refusing(rules: Iterable[tuple[type[Rule], Any]], refused: frozenset[str]) -> Iterator[tuple[type[Rule], Any]]:
+    """`rules` without the refused ones, and with their fallbacks where those run instead."""
+    for rule, prefilter in rules:
+        if rule.code in refused:
+            continue
+        if rule.fallback is not None and rule.code + FALLBACK in refused:
+            rule = rule.fallback
+        yield rule, prefilter
 
 
 def _workers(jobs: int, items: int) -> int:
@@ -508,7 +521,8 @@ def run_fix(
     computed = compute({shown: frozenset() for shown in sorted(fixable_paths)})
     checked.stats.timings["fix"] = time.perf_counter() - start
     start = time.perf_counter()
-    refusals, contracts = settle(computed, compute, _project_reader(files, computed), _vocabulary(settings))
+    with_fallback = frozenset(rule.code for rule, _ in plan.rules if rule.fallback is not None)
+    refusals, contracts = settle(computed, compute, _project_reader(files, computed), _vocabulary(settings), with_fallback)
     checked.stats.timings["verify"] = time.perf_counter() - start
 
     fixed_files = []

@@ -30,6 +30,15 @@ RISK_ORDER = (
 MAX_ROUNDS = 24
 
 
+# In a file's refused codes, `<code>~fallback`: the rule's own fixes are refused
+# there and its fallback (a compatible form of the same fix, Rule.fallback) runs instead.
+FALLBACK = "~fallback"
+
+
+def fallback_marker(code: str) -> str:
+    return code + FALLBACK
+
+
 @dataclass(frozen=True)
 class ComputedFix:
     """One file's fixes, computed and not yet written."""
@@ -55,8 +64,16 @@ class Refusal:
     path: str
     code: str
     violation: Violation
+    # The rule's fallback fixes went in instead (a widened signature that
+    # keeps the old callers working rather than a changed one).
+    fallback: bool = False
 
     def describe(self) -> str:
+        if self.fallback:
+            return (
+                f"{self.path}: {self.code} kept the old call shape working instead (transitional form) where it could: "
+                f"{self.violation.describe()}"
+            )
         return f"{self.path}: {self.code} fixes refused: {self.violation.describe()}"
 
 
@@ -68,16 +85,19 @@ def settle(
     recompute: Recompute,
     read_others: ReadOthers,
     vocabulary: Vocabulary,
+    with_fallback: frozenset[str] = frozenset(),
 ) -> tuple[list[Refusal], list[ContractChange]]:
     """Refuse groups in `computed` (updated in place) until the project
-    verifies; the refusals, and the contracts the remaining fixes change."""
+    verifies; the refusals, and the contracts the remaining fixes change.
+    A blamed rule in `with_fallback` first falls back in that file to its
+    compatible fixes; only if those are blamed too is it refused there."""
     excluded: dict[str, set[str]] = defaultdict(set)
     refusals: list[Refusal] = []
     cache = ModelCache()
     for _ in range(MAX_ROUNDS):
         verdict = _verdict(computed, read_others, vocabulary, cache)
         if not verdict.violations:
-            return refusals, verdict.contracts
+            return _held(refusals, computed), verdict.contracts
         again: dict[str, frozenset[str]] = {}
         for violation in verdict.violations:
             for path in sorted(violation.responsible):
@@ -87,8 +107,15 @@ def settle(
                 code = next((c for c in (*violation.suspects, *_by_risk(fix.codes)) if c in fix.codes and c not in excluded[path]), None)
                 if code is None:
                     continue
-                excluded[path].add(code)
-                refusals.append(Refusal(path, code, violation))
+                if code in with_fallback and fallback_marker(code) not in excluded[path]:
+                    excluded[path].add(fallback_marker(code))
+                    refusals.append(Refusal(path, code, violation, fallback=True))
+                else:
+                    excluded[path].add(code)
+                    # The fallback did not hold: the reason to give is still why the rule's own fixes were refused.
+                    tried = next((r for r in refusals if (r.path, r.code) == (path, code)), None)
+                    refusals = [r for r in refusals if r is not tried]
+                    refusals.append(Refusal(path, code, tried.violation if tried is not None else violation))
                 again[path] = frozenset(excluded[path])
         if not again:
             break
@@ -98,9 +125,22 @@ def settle(
         for path in sorted(violation.responsible):
             fix = computed.get(path)
             if fix is not None and fix.changed:
+                refusals = [r for r in refusals if r.path != path]
                 refusals.extend(Refusal(path, code, violation) for code in sorted(fix.codes))
                 computed[path] = replace(fix, text=fix.source.text, applied=0, codes=frozenset())
-    return refusals, _verdict(computed, read_others, vocabulary, cache).contracts
+    return _held(refusals, computed), _verdict(computed, read_others, vocabulary, cache).contracts
+
+
+def _held(refusals: list[Refusal], computed: Mapping[str, ComputedFix]) -> list[Refusal]:
+    """A fallback that fixed nothing in its file (none of its fixes could be
+    written there) is a plain refusal."""
+    held = []
+    for refusal in refusals:
+        fix = computed.get(refusal.path)
+        if refusal.fallback and (fix is None or not fix.changed or refusal.code not in fix.codes):
+            refusal = replace(refusal, fallback=False)
+        held.append(refusal)
+    return held
 
 
 def _by_risk(codes: Iterable[str]) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -74,7 +75,7 @@ class Vocabulary:
 
 def _mentions(annotation: str, name: str) -> bool:
     short = name.rpartition(".")[2]
-    return bool(short) and short in annotation.replace('"', " ").replace("'", " ").replace(".", " ").replace("|", " ").replace("[", " ").replace("]", " ").split()
+    return bool(short) and short in re.split(r"[\s\"'.|\[\],()]+", annotation)
 
 
 @dataclass
@@ -98,10 +99,14 @@ class ContractChange:
     before: str
     after: str
     callers: tuple[tuple[str, int], ...]  # (path, line in the fixed text)
+    widened: tuple[str, ...] = ()  # parameters that take the context as well: old calls keep working
 
     def describe(self) -> str:
         files = {path for path, _ in self.callers} | {self.path}
         sites = len(self.callers)
+        if self.widened and self.before == self.after:
+            taken = ", ".join(f"`{name}`" for name in self.widened)
+            return f"`{self.qualname}` {self.before}: {taken} now also take{'s' if len(self.widened) == 1 else ''} the context; every old call keeps working"
         return (
             f"`{self.qualname}` {self.before} -> {self.after}: the definition and {sites} call site{'s' if sites != 1 else ''}"
             f" in {len(files)} file{'s' if len(files) != 1 else ''}, changed together"
@@ -170,7 +175,7 @@ def verify(
     callers: dict[str, list[tuple[str, int]]] = defaultdict(list)
     violations += _wrapped_signatures(models, signatures)
     violations += _stale_calls(models, signatures, classes, vocabulary, callers)
-    violations += _stale_overrides(models, signatures, classes)
+    violations += _stale_overrides(models, signatures, classes, vocabulary)
     violations += _removed_attribute_reads(models, attributes, classes, vocabulary)
     violations += _removed_name_uses(models, module_names)
     violations += _frozen_context_writes(models, vocabulary)
@@ -180,7 +185,14 @@ def verify(
     violations += _unwritten_metadata(models, vocabulary)
     violations += _retyped_parameters(models, vocabulary)
     contracts = [
-        ContractChange(qualname, _owner_file(models, qualname) or "", function.signature.text(), new.text(), tuple(sorted(set(callers[qualname]))))
+        ContractChange(
+            qualname,
+            _owner_file(models, qualname) or "",
+            function.signature.text(),
+            new.text(),
+            tuple(sorted(set(callers[qualname]))),
+            tuple(_widened(function.signature, new, vocabulary)),
+        )
         for qualname, (function, new) in sorted(signatures.items())
         if new is not None
     ]
@@ -219,6 +231,24 @@ def _binding_shape(signature: Signature) -> tuple[object, ...]:
     )
 
 
+def _accepts_every_old_call(old: Signature, new: Signature) -> bool:
+    """Whether every call that binds `old` binds `new` the same way: the same
+    parameters in the same places, none losing its default (a widened
+    annotation or a new default keeps old callers working)."""
+    if (
+        [p.name for p in old.positional] != [p.name for p in new.positional]
+        or old.positional_only != new.positional_only
+        or {p.name for p in old.keyword_only} != {p.name for p in new.keyword_only}
+        or (old.var_positional, old.var_keyword) != (new.var_positional, new.var_keyword)
+    ):
+        return False
+    for param in (*old.positional, *old.keyword_only):
+        widened = new.parameter(param.name)
+        if param.has_default and not (isinstance(widened, Parameter) and widened.has_default):
+            return False
+    return True
+
+
 def _changed_signatures(models: _Models, vocabulary: Vocabulary) -> _ChangedSignatures:
     """Functions whose calls the fixes can break: removed, bound differently,
     or with a parameter retyped from the legacy state to the context."""
@@ -227,8 +257,9 @@ def _changed_signatures(models: _Models, vocabulary: Vocabulary) -> _ChangedSign
         before, after = models.before[path], models.after[path]
         for qualname, function in before.functions.items():
             new = after.functions.get(qualname)
-            if new is None or _binding_shape(new.signature) != _binding_shape(function.signature) or any(
+            if new is None or not _accepts_every_old_call(function.signature, new.signature) or any(
                 _is_state_to_context(function.signature.parameter(p.name), p, vocabulary)
+                or _is_widened_to_context(function.signature.parameter(p.name), p, vocabulary)
                 for p in (*new.signature.positional, *new.signature.keyword_only)
             ):
                 changed[qualname] = (function, new.signature if new else None)
@@ -400,7 +431,7 @@ def _stale_calls(
                 responsible = {p for p in (owner, path if (path, id(call)) in rewritten else None) if p}
                 violations.append(Violation(frozenset(responsible), path, call.line, reason, _SIGNATURES))
     for qualname, (function, new) in sorted(signatures.items()):
-        reshaped = new is None or _binding_shape(new) != _binding_shape(function.signature)
+        reshaped = new is None or not _accepts_every_old_call(function.signature, new)
         if reshaped and qualname not in called and not function.name.startswith("_") and function.name != "__init__":
             owner = _owner_file(models, qualname)
             violations.append(
@@ -428,7 +459,7 @@ def _wrapped_signatures(models: _Models, signatures: _ChangedSignatures) -> list
     forwards `(self, state, run_id, ...)` would call it the old way."""
     violations = []
     for qualname, (function, new) in sorted(signatures.items()):
-        reshaped = new is None or _binding_shape(new) != _binding_shape(function.signature)
+        reshaped = new is None or not _accepts_every_old_call(function.signature, new)
         if reshaped and function.wrapped_by:
             owner = _owner_file(models, qualname)
             decorators = ", ".join(f"`@{name}`" for name in sorted(function.wrapped_by))
@@ -507,21 +538,62 @@ def _is_state_to_context(old: object, new: object, vocabulary: Vocabulary) -> bo
         and isinstance(new, Parameter)
         and vocabulary.is_legacy(old.annotation)
         and vocabulary.is_context(new.annotation)
+        and not vocabulary.is_legacy(new.annotation)  # widened to accept both: the legacy object still fits
     )
 
 
-def _stale_overrides(models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph) -> list[Violation]:
+def _is_widened_to_context(old: object, new: object, vocabulary: Vocabulary) -> bool:
+    """A legacy-state parameter that now takes the context as well (a transitional signature)."""
+    return (
+        isinstance(old, Parameter)
+        and isinstance(new, Parameter)
+        and vocabulary.is_legacy(old.annotation)
+        and not vocabulary.is_context(old.annotation)
+        and vocabulary.is_context(new.annotation)
+        and vocabulary.is_legacy(new.annotation)
+    )
+
+
+def _widened(old: Signature, new: Signature, vocabulary: Vocabulary) -> list[str]:
+    return [
+        p.name for p in (*new.positional, *new.keyword_only) if _is_widened_to_context(old.parameter(p.name), p, vocabulary)
+    ]
+
+
+def _stale_overrides(models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary) -> list[Violation]:
     violations = []
     for qualname, (function, new) in signatures.items():
         if function.owner is None or new is None:
             continue
+        widened = _widened(function.signature, new, vocabulary)
+        overriding = classes.descendants(function.owner)  # a widened parameter may stay narrower in a base class
         for related in sorted(classes.related(function.owner) - {function.owner}):
             other_name = f"{related}.{function.name}"
             for path, model in models.after.items():
                 other = model.functions.get(other_name)
                 if other is None or other_name in signatures and signatures[other_name][1] is not None:
                     continue
-                if _binding_shape(other.signature) == _binding_shape(function.signature) != _binding_shape(new):
+                if _binding_shape(other.signature) != _binding_shape(function.signature):
+                    continue  # it differed before the fixes too
+                narrower = [
+                    name
+                    for name in (widened if related in overriding else ())
+                    if not vocabulary.is_context(getattr(other.signature.parameter(name), "annotation", ""))
+                ]
+                if narrower:
+                    owner = _owner_file(models, qualname)
+                    listed = ", ".join(f"`{name}`" for name in narrower)
+                    violations.append(
+                        Violation(
+                            frozenset({owner} if owner else ()),
+                            path,
+                            other.line,
+                            f"`{other_name}` overrides `{qualname}`, whose {listed} the fixes widen to take the context as "
+                            f"well; the override would still take only the legacy state",
+                            _SIGNATURES,
+                        )
+                    )
+                elif not _accepts_every_old_call(function.signature, new):
                     owner = _owner_file(models, qualname)
                     violations.append(
                         Violation(

@@ -192,6 +192,11 @@ class Rule:
     # original text offered them, never because another fix of the same run
     # annotated something with the context class.
     trusts_context_annotations: ClassVar[bool] = False
+    # The same rule with fixes that keep a changed contract compatible (a
+    # widened signature instead of a new one). When the verification gate
+    # refuses this rule's fixes in a file, `isolint fix` tries the fallback's
+    # there before refusing the rule outright.
+    fallback: ClassVar[type[Rule] | None] = None
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:

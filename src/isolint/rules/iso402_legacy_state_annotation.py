@@ -30,6 +30,8 @@ class LegacyStateAnnotation(LegacyStateFamily, Rule):
         target = self.settings.context_name
         message = f"annotation names the legacy per-run state `{legacy}`; per-request code takes the immutable `{target}`"
         if self._is_run_id_signature_state(node):
+            if names.is_context_type(annotation):
+                return  # widened to take the context too: ISO405 reports the transitional signature
             # ISO405 rewrites the whole signature (and the body's uses); fixing
             # only the annotation first would hide those uses from ISO404.
             self.report(annotation, message, manual=f"ISO405 rewrites this signature to take one `{target}`.")

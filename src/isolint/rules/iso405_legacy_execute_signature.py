@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -27,6 +27,7 @@ from ._legacy_state import (
     state_variables,
     without_argument,
 )
+from ._transitional import Adapter, adapter_call, transitional_fix
 from .base import FixSpec, Rule
 
 CONSTRUCTORS = ("model_validate", "parse_obj")
@@ -53,6 +54,9 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
 
     # --- definitions ------------------------------------------------------------
 
+    # Set on the fallback: widen the signature (see _transitional.py) instead of changing it.
+    transitional: ClassVar[bool] = False
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         names = legacy_names(self.file)
         if names.in_class_body(self.file.ancestors):
@@ -61,7 +65,23 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         if found is None:
             return
         state, run_id = found
+        adapter = Adapter.configured(self.settings)
+        if isinstance(adapter, Adapter) and adapter_call(node, adapter) is not None:
+            self.report(
+                node.name,
+                f"`{node.name.value}` is in its transitional form: it still takes the per-run state `{state.name.value}` "
+                f"or the request context, and a separate `{RUN_ID}`",
+                manual=(
+                    f"Once every caller passes the request context (`{node.name.value}(context, ...)`), drop the "
+                    f"`{RUN_ID}` parameter and the `{adapter.name}` call and annotate `{state.name.value}` with "
+                    f"`{self.settings.context_name}` alone."
+                ),
+            )
+            return
         blocker = self._blocker(node, state, run_id)
+        if self.transitional:
+            self._report_transitional(node, state, run_id, adapter, blocker)
+            return
         self.report(
             node.name,
             f"`{node.name.value}` takes the per-run state `{state.name.value}` and a separate `{RUN_ID}`; the run id "
@@ -70,6 +90,20 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
             manual=f"{blocker}: take one `{self.settings.context_name}` parameter and read `context.{RUN_ID}` by hand."
             if blocker
             else None,
+        )
+
+    def _report_transitional(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, adapter: Adapter | str, blocker: str | None) -> None:
+        fix = blocker or (transitional_fix(self, node, state, run_id, adapter) if isinstance(adapter, Adapter) else adapter)
+        self.report(
+            node.name,
+            f"`{node.name.value}` takes the per-run state `{state.name.value}` and a separate `{RUN_ID}`; the run id "
+            f"belongs to the request context (`context.{RUN_ID}`), so the two can disagree",
+            fix=fix if isinstance(fix, FixSpec) else None,
+            manual=None if isinstance(fix, FixSpec) else (
+                f"The new signature would break callers `isolint fix` cannot verify, and the transitional one that "
+                f"keeps them working cannot be written ({fix}): take one `{self.settings.context_name}` parameter, "
+                f"read `context.{RUN_ID}`, and update every caller by hand."
+            ),
         )
 
     def _blocker(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param) -> str | None:
@@ -170,19 +204,18 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
                 fix = FixSpec(f"Drop the `{RUN_ID}` argument", UNSAFE, replace={node: node.with_changes(args=without_argument(node.args, run_id_index))})
                 self.report(node, message, fix=fix)
             else:
-                self.report(
-                    node,
-                    message,
-                    manual=(
-                        f"Pass the caller's request context as `{state_param}` (after ISO405 rewrites `{owner}`, its only "
-                        f"per-run parameter) and drop the `{RUN_ID}` argument: the callee reads `context.{RUN_ID}`."
-                    ),
-                )
+                self.report(node, message, manual=self._call_site_hint(state_param, owner))
             return
+
+    def _call_site_hint(self, state_param: str, owner: str) -> str:
+        return (
+            f"Pass the caller's request context as `{state_param}` (after ISO405 rewrites `{owner}`, its only "
+            f"per-run parameter) and drop the `{RUN_ID}` argument: the callee reads `context.{RUN_ID}`."
+        )
 
     def _enclosing_definition_fix(self, caller: Any, state_arg: cst.Arg, run_id_arg: cst.Arg) -> FixSpec | None:
         """The caller's own ISO405 fix, when the caller forwards its state and run_id parameters."""
-        if caller is None:
+        if caller is None or self.transitional:
             return None
         names = legacy_names(self.file)
         found = _state_and_run_id(caller, names)
@@ -362,3 +395,11 @@ def _without_param(params: cst.Parameters, run_id: cst.Param, state: cst.Param, 
     if not changes["kwonly_params"] and isinstance(params.star_arg, cst.ParamStar):
         changes["star_arg"] = cst.MaybeSentinel.DEFAULT  # a bare `*` needs a keyword-only parameter after it
     return params.with_changes(**changes)
+
+
+# ISO405 with transitional definition fixes: what `isolint fix` falls back to in
+# a file where the new signature would strand callers it cannot see. Not a
+# module-level class: the registry holds one rule per module.
+LegacyExecuteSignature.fallback = type(
+    "TransitionalExecuteSignature", (LegacyExecuteSignature,), {"transitional": True, "__module__": __name__}
+)

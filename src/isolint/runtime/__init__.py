@@ -45,6 +45,7 @@ from .errors import (
     UserConcurrencyLimitError,
 )
 from .factory import AgentInstanceFactory
+from .legacy import ensure_context, legacy_adapter
 from .metrics import RuntimeMetrics
 from .registry import AgentClassRegistry, AgentSpec
 from .scope import Transaction, UserExecutionScope
@@ -85,6 +86,8 @@ __all__ = [
     "UserExecutionScope",
     "UserWebSocketEmitter",
     "current_context",
+    "ensure_context",
+    "legacy_adapter",
     "run_isolated",
     "run_many",
 ]
