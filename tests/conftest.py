@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from isolint.rule_testing import update_requested
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 
@@ -33,3 +35,17 @@ def write(path: Path, text: str | bytes) -> Path:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"isolint fixtures: {FIXTURES}; cpus: {os.cpu_count()}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="rewrite the rule fixtures' .py.snap files to what the rules report now (as ISOLINT_UPDATE_SNAPSHOTS=1)",
+    )
+
+
+@pytest.fixture
+def update_snapshots(request: pytest.FixtureRequest) -> bool:
+    """Whether this run rewrites snapshots instead of comparing them."""
+    return bool(request.config.getoption("--update-snapshots")) or update_requested()
