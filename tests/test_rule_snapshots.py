@@ -6,8 +6,8 @@ and refused under CI, and a snapshot without its case is reported."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import libcst as cst
 import pytest
@@ -91,7 +91,7 @@ def test_a_snapshot_block_names_everything_a_finding_says(tmp_path: Path) -> Non
     case.write_text("x = make(\n    1,\n    2,\n)\ny = other()\n", encoding="utf-8")
     findings = [
         _finding(Location(5, 5), Location(5, 12), Fix("unsafe", "Call it per request", ()), None),
-        _finding(Location(1, 5), Location(4, 2), None, f"see {tmp_path}/helper.py"),
+        _finding(Location(1, 5), Location(4, 2), None, f"see {tmp_path}/helper.py,\nthen its callers"),
     ]
     assert render_snapshot(case, "ISO999", findings, checked_in=tmp_path) == (
         "# isolint check --select ISO999 case.py: 2 findings\n"
@@ -104,7 +104,8 @@ def test_a_snapshot_block_names_everything_a_finding_says(tmp_path: Path) -> Non
         "    | ^\n"
         "  message: a message\n"
         "  fix: none\n"
-        "  manual: see helper.py\n"
+        "  manual: see helper.py,\n"
+        "          then its callers\n"
         "\n"
         "ISO999 example-rule at 5:5-5:12\n"
         "  5 | y = other()\n"

@@ -27,8 +27,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .config import load_settings
 from .docs import SECTIONS, code_block, doc_path, section
@@ -48,7 +48,7 @@ def _findings(path: Path, selector: str) -> list[Finding]:
 
 def fixture_cases(directory: Path) -> list[Path]:
     """The cases in a fixture directory: its `.py` files but the expected fix outputs."""
-    return sorted(p for p in directory.glob("*.py") if not p.name.endswith(".fixed.py"))
+    return sorted(p for p in directory.glob("*.py") if _is_case(p))
 
 
 def expected_findings(case: Path) -> list[tuple[int, str]]:
@@ -162,8 +162,11 @@ def snapshot_path(case: Path) -> Path:
 
 def obsolete_snapshots(directory: Path) -> list[Path]:
     """Snapshots under `directory` whose case no longer exists (renamed or deleted)."""
-    cases = {snapshot_path(case) for folder in {p.parent for p in directory.rglob("*.py")} for case in fixture_cases(folder)}
-    return sorted(p for p in directory.rglob("*" + SNAPSHOT_SUFFIX) if p not in cases)
+    return sorted(p for p in directory.rglob("*" + SNAPSHOT_SUFFIX) if not _is_case(p.with_name(p.name[: -len(SNAPSHOT_SUFFIX)])))
+
+
+def _is_case(path: Path) -> bool:
+    return path.suffix == ".py" and not path.name.endswith(".fixed.py") and path.is_file()
 
 
 def update_requested() -> bool:
@@ -218,17 +221,19 @@ def render_snapshot(case: Path, selector: str, findings: Sequence[Finding], *, c
 
 def _render_finding(finding: Finding, source: list[str]) -> list[str]:
     start, end = finding.location, finding.end_location
-    if finding.fix is None:
-        fix = NO_FIX
-    else:
-        fix = f"{finding.fix.applicability}: {finding.fix.message}"
+    fix = NO_FIX if finding.fix is None else f"{finding.fix.applicability}: {finding.fix.message}"
     return [
         f"{finding.code} {finding.name} at {start.row}:{start.column}-{end.row}:{end.column}",
         *_excerpt(finding, source),
-        f"  message: {finding.message}",
-        f"  fix: {fix}",
-        f"  manual: {finding.manual or '-'}",
+        _labelled("message", finding.message),
+        _labelled("fix", fix),
+        _labelled("manual", finding.manual or "-"),
     ]
+
+
+def _labelled(label: str, text: str) -> str:
+    # Continuation lines are indented under the text, so a block stays one block.
+    return f"  {label}: " + text.replace("\n", "\n" + " " * (len(label) + 4))
 
 
 def _excerpt(finding: Finding, source: list[str]) -> list[str]:
