@@ -41,7 +41,7 @@ def _id(path: Path) -> str:
 
 
 def expected_findings(path: Path) -> list[tuple[int, str]]:
-    expected = []
+    expected: list[tuple[int, str]] = []
     for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         match = MARKER.search(line)
         if match:

@@ -52,7 +52,7 @@ def fixture_cases(directory: Path) -> list[Path]:
 
 
 def expected_findings(case: Path) -> list[tuple[int, str]]:
-    expected = []
+    expected: list[tuple[int, str]] = []
     for row, line in enumerate(case.read_text(encoding="utf-8").splitlines(), start=1):
         match = MARKER.search(line)
         if match:
