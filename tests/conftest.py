@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from isolint.rule_testing import update_requested
-
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 
@@ -48,4 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_snapshots(request: pytest.FixtureRequest) -> bool:
     """Whether this run rewrites snapshots instead of comparing them."""
+    # Imported here, so loading the conftest does not import the whole linter for every test.
+    from isolint.rule_testing import update_requested
+
     return bool(request.config.getoption("--update-snapshots")) or update_requested()
