@@ -148,7 +148,7 @@ def generate(out: Path, files: int, lines: int, seed: int) -> tuple[int, int]:
         package.mkdir(parents=True, exist_ok=True)
         (package / "__init__.py").touch()
         chunks = []
-        for family, templates in PATTERNS.items():
+        for templates in PATTERNS.values():
             if rng.random() < 0.03:
                 chunks.append(_fill(rng.choice(templates), rng, i))
         text = "\n\n".join(chunks)
@@ -157,7 +157,7 @@ def generate(out: Path, files: int, lines: int, seed: int) -> tuple[int, int]:
             chunks.append(_fill(ORDINARY[(i + k) % len(ORDINARY)], rng, i * 100 + k))
             text = "\n\n".join(chunks)
             k += 1
-        text = '"""Generated module %d."""\n\n' % i + text
+        text = f'"""Generated module {i}."""\n\n' + text
         (package / f"mod{i:05d}.py").write_text(text, encoding="utf-8")
         total_lines += text.count("\n")
     return files, total_lines

@@ -33,3 +33,20 @@ def write(path: Path, text: str | bytes) -> Path:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"isolint fixtures: {FIXTURES}; cpus: {os.cpu_count()}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="rewrite the rule fixtures' .py.snap files to what the rules report now (as ISOLINT_UPDATE_SNAPSHOTS=1)",
+    )
+
+
+@pytest.fixture
+def update_snapshots(request: pytest.FixtureRequest) -> bool:
+    """Whether this run rewrites snapshots instead of comparing them."""
+    # Imported here, so loading the conftest does not import the whole linter for every test.
+    from isolint.rule_testing import update_requested
+
+    return bool(request.config.getoption("--update-snapshots")) or update_requested()

@@ -253,7 +253,7 @@ def splice_module(base: str, snippet: str, choice: int) -> str:
     """`snippet` between two top-level statements of `base` (picked by `choice`), or after it."""
     lines = _lines(base)
     tree = ast.parse(base)
-    starts = _top_level_starts(tree, lines) + [len(lines)]
+    starts = [*_top_level_starts(tree, lines), len(lines)]
     at = starts[choice % len(starts)]
     candidate = "".join(lines[:at]) + snippet + "".join(lines[at:])
     if parses(candidate):

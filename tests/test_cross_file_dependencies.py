@@ -132,6 +132,6 @@ def test_history_after_the_edit_is_what_each_checkout_reports(name: str, in_tmp:
     shutil.copytree(repo, checkouts[1], ignore=shutil.ignore_patterns(".git"))
 
     history = run_history([repo], load_settings([repo]), commits=2, since=None, every=1, jobs=1)
-    for result, checkout in zip(history.results, checkouts):
+    for result, checkout in zip(history.results, checkouts, strict=True):
         expected = _check(checkout, use_cache=False)
         assert Counter((f.code, Path(f.path).name) for f in result.findings) == Counter((f.code, Path(f.path).name) for f in expected)

@@ -166,7 +166,7 @@ def test_migration_history_baseline_and_report(repo: Repo, tmp_path: Path) -> No
     document = _history_json()
     rows = document["history"]
     assert [row["commit"] for row in rows] == repo.commits
-    for index, (row, sha) in enumerate(zip(rows, repo.commits)):
+    for index, (row, sha) in enumerate(zip(rows, repo.commits, strict=True)):
         tree = repo.export(sha, tmp_path / f"tree{index}")
         settings = load_settings([tree])
         checked = run_check([tree], settings, jobs=1, use_cache=False, count_progress=True)
@@ -223,7 +223,7 @@ def test_files_are_checked_again_only_when_facts_they_depend_on_change_in_substa
     # which ISO201 in base.py (its base class) reads, and app.py and
     # agents/__init__.py name `TriageAgent`.
     assert history.blobs_checked == python_files + 3 + 3
-    for index, (result, sha) in enumerate(zip(history.results, repo.commits)):
+    for index, (result, sha) in enumerate(zip(history.results, repo.commits, strict=True)):
         tree = repo.export(sha, tmp_path / f"tree{index}")
         checked = run_check([tree], load_settings([tree]), jobs=1, use_cache=False, count_progress=True)
         assert Counter(f.code for f in result.findings) == Counter(f.code for f in checked.findings), result.commit.subject

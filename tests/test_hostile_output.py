@@ -102,7 +102,7 @@ def test_csv_neutralises_subjects_a_spreadsheet_would_run_as_formulas(subject: s
         "history": [{"commit": "abc", "date": "2024-03-01", "subject": subject, "files": 1, "findings": 2, "safe": 0, "unsafe": 0, "manual": 2, "unparsable": 0, "families": {}, "progress": {}}],
     }
     [header, row] = list(csv.reader(io.StringIO(csv_rows.render(document), newline="")))
-    cells = dict(zip(header, row))
+    cells = dict(zip(header, row, strict=True))
     assert cells["subject"] == "'" + subject and cells["findings"] == "2"
 
 

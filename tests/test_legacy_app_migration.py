@@ -28,6 +28,10 @@ pytest.importorskip("aiosqlite")
 pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 
+from isolint.runtime import UserWebSocketEmitter
+from isolint.runtime.asgi import get_factory
+from isolint.testing import SimulatedClients, simulate_users_async
+from tests.helpers import check_findings, run_cli
 from tests.legacy_migration_support import (
     FakeWebSocket,
     apply_manual_patch,
@@ -38,11 +42,6 @@ from tests.legacy_migration_support import (
     running,
     serving,
 )
-from tests.helpers import check_findings, run_cli
-
-from isolint.runtime import UserWebSocketEmitter
-from isolint.runtime.asgi import get_factory
-from isolint.testing import SimulatedClients, simulate_users_async
 
 ALICE_TEXT = "Show me last month's sales"
 BOB_TEXT = "How is usage trending?"
@@ -283,7 +282,7 @@ def test_websocket_events_reach_only_their_own_user(legacy, migrated):
                 for user in users
             ))
 
-    for user, frames in zip(users, asyncio.run(after())):
+    for user, frames in zip(users, asyncio.run(after()), strict=True):
         assert {f["user_id"] for f in frames} == {user}, "a frame of another user"
         others = [other for other in users if other != user and other in json.dumps(frames)]
         assert not others, f"{user} received data of {others}"

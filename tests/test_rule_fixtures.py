@@ -1,4 +1,6 @@
 """Every rule against its fixtures: exactly the marked lines are reported,
+with exactly the diagnostics (message, range, fix, manual hint) recorded in
+the case's `.py.snap` snapshot (`pytest --update-snapshots` rewrites them),
 where a `.fixed.py` exists, `fix --unsafe-fixes` produces exactly it,
 parses, and is stable on a second run, and where a `.refused.txt` exists,
 the verification gate refuses the fixes with exactly those reasons and
@@ -13,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from isolint.rule_testing import obsolete_snapshots, render_snapshot, snapshot_path, snapshot_problem
 from isolint.rules import BY_CODE
 from isolint.suppressions import HYGIENE_CODES
 from tests.conftest import FIXTURES
 from tests.helpers import check_findings, run_cli
 
 RULE_FIXTURES = FIXTURES / "rules"
+ACCEPT_HINT = "`pytest tests/test_rule_fixtures.py --update-snapshots`"
 MARKER = re.compile(r"#\s*expect:\s*(?P<codes>ISO\d{3}(?:\s*,\s*ISO\d{3})*)")
 
 CASES = sorted(p for p in RULE_FIXTURES.glob("ISO*/*.py") if not p.name.endswith(".fixed.py"))
@@ -37,7 +41,7 @@ def _id(path: Path) -> str:
 
 
 def expected_findings(path: Path) -> list[tuple[int, str]]:
-    expected = []
+    expected: list[tuple[int, str]] = []
     for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         match = MARKER.search(line)
         if match:
@@ -59,12 +63,29 @@ def test_every_rule_has_a_negative_and_a_positive_case() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
-def test_reports_exactly_the_marked_lines(case: Path, tmp_path: Path) -> None:
-    code = case.parent.name
+def test_reports_exactly_the_marked_lines_with_the_snapshot_diagnostics(
+    case: Path, tmp_path: Path, update_snapshots: bool
+) -> None:
+    selector = selector_for(case.parent.name)
     target = tmp_path / case.name
     shutil.copyfile(case, target)
-    found = sorted((f.location.row, f.code) for f in check_findings([target], selector_for(code)))
-    assert found == expected_findings(case)
+    findings = check_findings([target], selector)
+    rendered = render_snapshot(case, selector, findings, checked_in=tmp_path)
+    # Compared (and, when updating, written) before the markers are asserted,
+    # so one update run records every snapshot even while a marker fails.
+    snapshot_mismatch = snapshot_problem(snapshot_path(case), rendered, update=update_snapshots, accept_hint=ACCEPT_HINT)
+    assert sorted((f.location.row, f.code) for f in findings) == expected_findings(case)
+    if snapshot_mismatch:
+        pytest.fail(snapshot_mismatch, pytrace=False)  # the diff alone, not its repr
+
+
+def test_every_snapshot_has_its_fixture_case(update_snapshots: bool) -> None:
+    obsolete = obsolete_snapshots(RULE_FIXTURES)
+    if update_snapshots:
+        for snapshot in obsolete:
+            snapshot.unlink()
+        return
+    assert not obsolete, f"snapshots without a case (delete them, or run {ACCEPT_HINT}): {obsolete}"
 
 
 @pytest.mark.parametrize("case", FIX_CASES, ids=_id)

@@ -126,7 +126,7 @@ def _both(function: Any) -> tuple[Any, Any]:
 def _outcome(function: Any) -> Any:
     try:
         result = function()
-    except Exception as exc:  # noqa: BLE001 - both ways must fail alike
+    except Exception as exc:  # both ways must fail alike
         return ("error", type(exc).__name__)
     return result.code if isinstance(result, cst.Module) else repr(result)
 

@@ -34,7 +34,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_the_cli_offers_every_format() -> None:
-    assert OUTPUT_FORMATS == tuple(FORMATS)
+    assert tuple(FORMATS) == OUTPUT_FORMATS
 
 
 def test_gitlab_code_quality_issues_keep_their_fingerprint_when_lines_move(project: Path) -> None:

@@ -42,7 +42,8 @@ def test_the_version_comes_from_git(dist: Path) -> None:
 
 def test_the_sdist_holds_what_a_build_and_the_tests_need(dist: Path) -> None:
     [sdist] = dist.glob("isolint-*.tar.gz")
-    names = tarfile.open(sdist).getnames()
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
     top = names[0].split("/")[0]
     for needed in ("pyproject.toml", "PKG-INFO", "README.md", ".pre-commit-hooks.yaml", "src/isolint/cli.py", "rules/ISO101-singleton-class.md"):
         assert f"{top}/{needed}" in names, needed

@@ -11,23 +11,34 @@ Fixture cases follow fixtures/rules/README.md: a `# expect: CODE` marker on
 each line that must be reported, files without markers are negative cases,
 and `<case>.fixed.py` is what `isolint fix --unsafe-fixes` must make of
 `<case>.py`. Each function returns what is wrong, in words; empty is a pass.
+
+`snapshot_problems(Rule, directory)` also pins every case's full diagnostics
+(code, name, message, range, fix applicability and title, manual hint) in
+`<case>.py.snap` beside it, as ruff's insta snapshots do: a difference is a
+problem shown as a unified diff, `ISOLINT_UPDATE_SNAPSHOTS=1` rewrites the
+snapshots, and a missing one is written (and reported) unless `CI` is set.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
+import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from .config import load_settings
 from .docs import SECTIONS, code_block, doc_path, section
-from .findings import Finding
+from .findings import NO_FIX, Finding
 from .rules import Rule
 from .runner import run_check, run_fix
 
 MARKER = re.compile(r"#\s*expect:\s*(?P<codes>ISO\d{3}(?:\s*,\s*ISO\d{3})*)")
+SNAPSHOT_SUFFIX = ".snap"
+UPDATE_ENV = "ISOLINT_UPDATE_SNAPSHOTS"
 
 
 def _findings(path: Path, selector: str) -> list[Finding]:
@@ -35,8 +46,13 @@ def _findings(path: Path, selector: str) -> list[Finding]:
     return run_check([path], settings, jobs=1, use_cache=False).findings
 
 
+def fixture_cases(directory: Path) -> list[Path]:
+    """The cases in a fixture directory: its `.py` files but the expected fix outputs."""
+    return sorted(p for p in directory.glob("*.py") if _is_case(p))
+
+
 def expected_findings(case: Path) -> list[tuple[int, str]]:
-    expected = []
+    expected: list[tuple[int, str]] = []
     for row, line in enumerate(case.read_text(encoding="utf-8").splitlines(), start=1):
         match = MARKER.search(line)
         if match:
@@ -48,7 +64,7 @@ def fixture_problems(rule: type[Rule], directory: Path, *, selector: str | None 
     """Run `rule` (alone, or with `selector`) over each case in `directory`."""
     _register(rule)
     chosen = selector or rule.code
-    cases = sorted(p for p in directory.glob("*.py") if not p.name.endswith(".fixed.py"))
+    cases = fixture_cases(directory)
     problems = []
     if not any(expected_findings(case) for case in cases):
         problems.append(f"{directory}: no positive case (a line marked `# expect: {rule.code}`)")
@@ -112,3 +128,130 @@ def _register(rule: type[Rule]) -> None:
 
     if BY_CODE.get(rule.code) is not rule:
         add_rule(rule)
+
+
+def snapshot_problems(
+    rule: type[Rule], directory: Path, *, selector: str | None = None, update: bool | None = None
+) -> list[str]:
+    """Compare each case's diagnostics with its `<case>.py.snap` (see `snapshot_problem`),
+    and report snapshots left without a case; `update` (default: `ISOLINT_UPDATE_SNAPSHOTS`
+    is set) rewrites the differing snapshots and deletes the orphans instead."""
+    _register(rule)
+    chosen = selector or rule.code
+    rewrite = update_requested() if update is None else update
+    problems = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for case in fixture_cases(directory):
+            target = Path(scratch) / case.name
+            shutil.copyfile(case, target)
+            rendered = render_snapshot(case, chosen, _findings(target, chosen), checked_in=Path(scratch))
+            problem = snapshot_problem(snapshot_path(case), rendered, update=rewrite)
+            if problem:
+                problems.append(problem)
+    for orphan in obsolete_snapshots(directory):
+        if rewrite:
+            orphan.unlink()
+        else:
+            problems.append(f"{orphan}: obsolete snapshot, its case {orphan.name[: -len(SNAPSHOT_SUFFIX)]} is gone")
+    return problems
+
+
+def snapshot_path(case: Path) -> Path:
+    return case.with_name(case.name + SNAPSHOT_SUFFIX)
+
+
+def obsolete_snapshots(directory: Path) -> list[Path]:
+    """Snapshots under `directory` whose case no longer exists (renamed or deleted)."""
+    return sorted(p for p in directory.rglob("*" + SNAPSHOT_SUFFIX) if not _is_case(p.with_name(p.name[: -len(SNAPSHOT_SUFFIX)])))
+
+
+def _is_case(path: Path) -> bool:
+    return path.suffix == ".py" and not path.name.endswith(".fixed.py") and path.is_file()
+
+
+def update_requested() -> bool:
+    return os.environ.get(UPDATE_ENV, "").lower() in {"1", "true", "yes"}
+
+
+def running_in_ci() -> bool:
+    # As insta reads it: CI services set `CI`; a missing snapshot there is an error, never written.
+    return os.environ.get("CI", "").lower() not in {"", "0", "false"}
+
+
+def snapshot_problem(snapshot: Path, rendered: str, *, update: bool, accept_hint: str = f"{UPDATE_ENV}=1") -> str | None:
+    """None when `snapshot` holds `rendered`, or `update` rewrote it to; else what is wrong.
+
+    A missing snapshot is written and reported (review it, then commit it), except
+    under CI, where writing it would hide that it was never reviewed.
+    """
+    if snapshot.is_file():
+        recorded = snapshot.read_bytes().decode("utf-8")
+        if recorded == rendered:
+            return None
+        if update:
+            snapshot.write_bytes(rendered.encode("utf-8"))
+            return None
+        diff = difflib.unified_diff(
+            recorded.splitlines(keepends=True),
+            rendered.splitlines(keepends=True),
+            f"{snapshot.name} (recorded)",
+            f"{snapshot.name} (reported now)",
+        )
+        return f"{snapshot}: the diagnostics differ from the snapshot (if intended, accept with {accept_hint}):\n{''.join(diff)}"
+    if running_in_ci() and not update:
+        return f"{snapshot}: no snapshot, and none is written under CI: create it locally with {accept_hint}, review and commit it"
+    snapshot.write_bytes(rendered.encode("utf-8"))
+    return None if update else f"{snapshot}: no snapshot yet, so it was written now: review it and commit it"
+
+
+def render_snapshot(case: Path, selector: str, findings: Sequence[Finding], *, checked_in: Path) -> str:
+    """The snapshot text of `case`'s findings: one block per finding, in source order.
+
+    `checked_in` is the directory the case was copied to for the check; it is left
+    out of paths in the text, so a snapshot does not depend on where it ran.
+    Fix edits are not pinned: `<case>.fixed.py` pins what they make of the case.
+    """
+    source = case.read_text(encoding="utf-8").splitlines()
+    count = f"{len(findings)} finding" + ("" if len(findings) == 1 else "s")
+    lines = [f"# isolint check --select {selector} {case.name}: {count}"]
+    for finding in sorted(findings, key=lambda f: f.sort_key[1:]):
+        lines += ["", *_render_finding(finding, source)]
+    return "\n".join(lines).replace(f"{checked_in}{os.sep}", "") + "\n"
+
+
+def _render_finding(finding: Finding, source: list[str]) -> list[str]:
+    start, end = finding.location, finding.end_location
+    fix = NO_FIX if finding.fix is None else f"{finding.fix.applicability}: {finding.fix.message}"
+    return [
+        f"{finding.code} {finding.name} at {start.row}:{start.column}-{end.row}:{end.column}",
+        *_excerpt(finding, source),
+        _labelled("message", finding.message),
+        _labelled("fix", fix),
+        _labelled("manual", finding.manual or "-"),
+    ]
+
+
+def _labelled(label: str, text: str) -> str:
+    # Continuation lines are indented under the text, so a block stays one block.
+    return f"  {label}: " + text.replace("\n", "\n" + " " * (len(label) + 4))
+
+
+def _excerpt(finding: Finding, source: list[str]) -> list[str]:
+    """The reported source lines, the range underlined: the first row from the start
+    column, the last up to the (exclusive) end column, rows between elided."""
+    start, end = finding.location, finding.end_location
+    if not 1 <= start.row <= end.row <= len(source):
+        return []
+    width = len(str(end.row))
+
+    def underlined(row: int, first: int, stop: int) -> list[str]:
+        text = source[row - 1]
+        return [f"  {row:>{width}} | {text}".rstrip(), f"  {'':>{width}} | {' ' * (first - 1)}{'^' * max(1, stop - first)}"]
+
+    if start.row == end.row:
+        return underlined(start.row, start.column, end.column)
+    last = source[end.row - 1]
+    lines = underlined(start.row, start.column, len(source[start.row - 1].rstrip()) + 1)
+    if end.row - start.row > 1:
+        lines.append(f"  {'':>{width}} | ...")
+    return lines + underlined(end.row, len(last) - len(last.lstrip()) + 1, end.column)

@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
+import contextlib
+
 import httpx
 from fastapi import Depends, FastAPI, WebSocket
 from runtime_support import RecordingSession, make_factory, run
@@ -238,10 +240,8 @@ class StuckCommit(RecordingSession):
     async def commit(self) -> None:
         self.log.append("session.commit started")
         while not self.release.is_set():
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(0.01)
-            except asyncio.CancelledError:
-                pass
 
     def invalidate(self) -> None:
         self.log.append("session.invalidate")

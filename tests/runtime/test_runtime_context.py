@@ -91,7 +91,7 @@ def test_ids_of_exactly_256_characters_are_accepted():
 def test_the_placeholder_list_is_configurable():
     policy = IdPolicy(placeholders=DEFAULT_PLACEHOLDERS | {"Anonymous"})
     with pytest.raises(
-        InvalidContextError, match="^user_id: 'anonymous' is a placeholder"
+        InvalidContextError, match=r"^user_id: 'anonymous' is a placeholder"
     ):
         UserExecutionContext.create(user_id="anonymous", id_policy=policy)
     lenient = IdPolicy(placeholders=frozenset())
@@ -184,7 +184,7 @@ def test_with_updates_validates_again():
         {"plan": "pro"},
     )
     assert context.run_id != "run-2"
-    with pytest.raises(InvalidContextError, match="^user_id: "):
+    with pytest.raises(InvalidContextError, match=r"^user_id: "):
         context.with_updates(user_id="null")
     with pytest.raises(TypeError):
         context.with_updates(no_such_field=1)
@@ -209,7 +209,7 @@ def test_a_child_context_belongs_to_the_same_request_tree():
     assert child.db_session is session
     assert child.metadata == {"plan": "pro", "operation": "summarise"}
     assert grandchild.metadata["parent_operation"] == "summarise"
-    with pytest.raises(InvalidContextError, match="^operation: "):
+    with pytest.raises(InvalidContextError, match=r"^operation: "):
         parent.child("  ")
 
 

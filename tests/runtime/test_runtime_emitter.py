@@ -292,7 +292,7 @@ def test_the_connection_registry_maps_users_to_their_connections():
 @pytest.mark.parametrize("user_id", [None, "", "  ", "None", "null", 7])
 def test_the_connection_registry_rejects_missing_user_ids(user_id):
     registry: ConnectionRegistry[object] = ConnectionRegistry()
-    with pytest.raises(InvalidContextError, match="^user_id: "):
+    with pytest.raises(InvalidContextError, match=r"^user_id: "):
         registry.register(user_id, object())
     assert len(registry) == 0
 
@@ -303,6 +303,6 @@ def test_the_connection_registry_refuses_an_emitter_under_another_user():
 
     registry: ConnectionRegistry[UserWebSocketEmitter] = ConnectionRegistry()
     with pytest.raises(
-        InvalidContextError, match="^connection: belongs to a different user"
+        InvalidContextError, match=r"^connection: belongs to a different user"
     ):
         registry.register("user-2", UserWebSocketEmitter("user-1", "c", send))

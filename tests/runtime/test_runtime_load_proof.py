@@ -16,6 +16,7 @@ prints the figures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -132,10 +133,9 @@ class WriterAgent:
             await asyncio.Event().wait()
         if self.injection == "swallow":
             while not self.release.is_set():
-                try:
+                # The bug under test: cancellation swallowed in a loop.
+                with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.sleep(0.01)
-                except asyncio.CancelledError:
-                    pass  # the bug under test: cancellation swallowed in a loop
         if self.injection in ("cancel", "disconnect"):
             await asyncio.sleep(0.3)  # the client cancels or leaves meanwhile
 
@@ -240,10 +240,8 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
             await asyncio.wait({listener})
             emitter.emit("run_finished", {"status": status, "for_user": user_id})
             await emitter.flush(timeout=1.0)
-        try:
+        with contextlib.suppress(RuntimeError):  # the client already left
             await websocket.close()
-        except RuntimeError:
-            pass  # the client already left
 
     app = Starlette(routes=[WebSocketRoute("/agent", endpoint)])
     install(app, factory=factory)
@@ -353,7 +351,7 @@ async def prove(url: str, seed: int) -> Figures:
     try:
         async with serving(app) as port:
             frames = await asyncio.gather(
-                *(client(port, user, start) for user, start in zip(users, starts))
+                *(client(port, user, start) for user, start in zip(users, starts, strict=True))
             )
             release.set()  # the cancel-swallowing handlers may stop now
             for _ in range(500):
@@ -370,24 +368,24 @@ async def prove(url: str, seed: int) -> Figures:
         record = app.state.record
         reported_ok = {
             (user, start["run_id"])
-            for user, start in zip(users, starts)
+            for user, start in zip(users, starts, strict=True)
             if record.statuses.get(user) == "ok"
         }
         # A frame is cross-user if it is stamped with, or mentions, any other user.
         cross_user = sum(
             frame["user_id"] != user
             or set(USER_ID.findall(json.dumps(frame))) != {user}
-            for user, received in zip(users, frames)
+            for user, received in zip(users, frames, strict=True)
             for frame in received
         )
         metrics = factory.metrics()
         counts = detector.counts()
-        for user, injection in zip(users, injections):
+        for user, injection in zip(users, injections, strict=True):
             assert record.statuses[user] == EXPECTED_STATUS[injection], (
                 user,
                 injection,
             )
-        for user, start, received in zip(users, starts, frames):
+        for user, start, received in zip(users, starts, frames, strict=True):
             assert received, f"{user} received nothing"
             if start["injection"] != "disconnect":
                 assert received[-1]["event"] == "run_finished"

@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("aiosqlite")
-websockets = pytest.importorskip("websockets")
+pytest.importorskip("websockets")
 from live_server import serving
 from runtime_support import run
 from sqlalchemy import func, select
@@ -112,7 +112,7 @@ async def websocket_chat_scenario(database: Path) -> dict[str, Any]:
 
 def test_the_websocket_recipe(tmp_path: Path) -> None:
     result = run(websocket_chat_scenario(tmp_path / "chat.db"))
-    for user, frames in zip(result["users"], result["conversations"]):
+    for user, frames in zip(result["users"], result["conversations"], strict=True):
         assert {frame["user_id"] for frame in frames} == {user}
         finished = [f["payload"] for f in frames if f["event"] == "run_finished"]
         assert [f["status"] for f in finished] == ["ok", "error", "ok"]
@@ -177,7 +177,7 @@ async def dependency_injection_scenario(database: Path) -> dict[str, Any]:
 def test_the_dependency_injection_recipe(tmp_path: Path) -> None:
     result = run(dependency_injection_scenario(tmp_path / "answers.db"))
     assert result["statuses"] == {200}
-    for user, body in zip(result["users"], result["bodies"]):
+    for user, body in zip(result["users"], result["bodies"], strict=True):
         assert body == {
             "user": user,
             "run": f"run-{user}",

@@ -255,7 +255,7 @@ def test_a_context_of_another_user_cannot_join_a_scope():
                 "first", forged.with_updates(parent_request_id=ctx.request_id)
             )
 
-    with pytest.raises(InvalidContextError, match="^user_id: does not match"):
+    with pytest.raises(InvalidContextError, match=r"^user_id: does not match"):
         run(scenario())
 
 
@@ -297,7 +297,7 @@ def test_an_emitter_of_another_user_is_refused_before_anything_opens(log):
         ):
             pytest.fail("the body must not run")
 
-    with pytest.raises(InvalidContextError, match="^websocket_emitter: "):
+    with pytest.raises(InvalidContextError, match=r"^websocket_emitter: "):
         run(scenario())
     assert log == []
 
@@ -430,7 +430,7 @@ def test_an_emitter_factory_returning_another_user_s_emitter_is_refused_and_clos
             pytest.fail("the body must not run")
 
     with pytest.raises(
-        InvalidContextError, match="^websocket_emitter: emitter_factory"
+        InvalidContextError, match=r"^websocket_emitter: emitter_factory"
     ):
         run(scenario())
     assert made[0].closed

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-sqlalchemy = pytest.importorskip("sqlalchemy")
+pytest.importorskip("sqlalchemy")
 from runtime_support import run
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -182,7 +182,7 @@ async def stress(url: str, seed: int, table_name: str) -> None:
         ]
         outcomes = await run_many(jobs, factory=factory, concurrency=USERS)
 
-        for index, (injection, outcome) in enumerate(zip(injections, outcomes)):
+        for index, (injection, outcome) in enumerate(zip(injections, outcomes, strict=True)):
             check_outcome(index, injection, outcome)
         async with engine.connect() as connection:
             committed = (

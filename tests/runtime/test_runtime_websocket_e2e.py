@@ -222,7 +222,7 @@ async def scenario(database: Path) -> None:
             ]
             results = await asyncio.gather(*(client(base, *user) for user in users))
 
-            for (user_id, run_id, fail), (frames, _) in zip(users, results):
+            for (user_id, run_id, fail), (frames, _) in zip(users, results, strict=True):
                 check_frames(user_id, run_id, fail, frames)
             slowest = max(elapsed for _, elapsed in results)
             assert slowest < STALL_BOUND, (
