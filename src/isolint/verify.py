@@ -163,7 +163,10 @@ def verify(
     wanted |= {function.name for function in _uncached(models)}
     wanted |= {key for key, _, _ in _new_metadata_reads(models)}
     # A rewritten call is checked against the functions it can reach: only their definitions are wanted.
-    defined = {_called_name(call) for _, call in _rewritten_calls(models)} - {""} - wanted
+    rewritten_calls = _rewritten_calls(models)
+    defined = {_called_name(call) for _, call in rewritten_calls} - {""} - wanted
+    # ...and the classes their receivers are known to be, to check the methods they call exist.
+    defined |= {_short(call.receiver_type) for _, call in rewritten_calls if call.method and call.receiver_type} - {""}
     if wanted or defined:
         for source in read_others(frozenset(wanted), frozenset(defined)):
             if source.path not in models.before:
@@ -184,6 +187,7 @@ def verify(
     violations += _lost_caches(models)
     violations += _unwritten_metadata(models, vocabulary)
     violations += _retyped_parameters(models, vocabulary)
+    violations += _missing_methods(rewritten_calls, classes)
     contracts = [
         ContractChange(
             qualname,
@@ -637,6 +641,42 @@ def _removed_attribute_reads(
                             ("ISO201", "ISO304", "ISO101", "ISO102"),
                         )
                     )
+    return violations
+
+
+def _short(type_text: str) -> str:
+    """The class name in what is known of a value: `app.Registry`, `"Registry"`, `Registry | None`."""
+    names = [part for part in re.split(r"[\s\"'|\[\],()]+", type_text) if part and part != "None"]
+    return names[0].rpartition(".")[2] if len(names) == 1 else ""
+
+
+def _missing_methods(rewritten: list[tuple[str, CallSite]], classes: _ClassGraph) -> list[Violation]:
+    """A rewritten `receiver.method(...)` whose receiver is known to be a
+    project class that has no such method (nor a base class that may)."""
+    violations = []
+    for path, call in rewritten:
+        short = _short(call.receiver_type)
+        if not call.method or not short:
+            continue
+        candidates = [k for k in classes.classes.values() if k.qualname.rpartition(".")[2] == short]
+        if len(candidates) != 1:
+            continue  # not a project class, or ambiguous
+        klass = candidates[0]
+        lineage = [klass.qualname, *(classes.ancestors(klass.qualname) - {"object", "builtins.object"})]
+        if any(name not in classes.classes for name in lineage):
+            continue  # a base class outside the project may define it
+        attributes = set().union(*(classes.classes[name].attributes for name in lineage))
+        if call.method in attributes or "__getattr__" in attributes or "__getattribute__" in attributes:
+            continue
+        violations.append(
+            Violation(
+                frozenset({path}),
+                path,
+                call.line,
+                f"`{call.text}` calls `.{call.method}()` on a `{klass.qualname}`, which has no such method",
+                ("ISO104", "ISO302", "ISO303", "ISO106", "ISO201", "ISO204"),
+            )
+        )
     return violations
 
 

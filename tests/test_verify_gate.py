@@ -1,0 +1,81 @@
+"""The verification gate on its own: texts before and after a fix in, violations out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from isolint.verify import ModuleSource, Vocabulary, verify
+
+VOCABULARY = Vocabulary(
+    "isolint.runtime.UserExecutionContext",
+    frozenset({"DeepAgentState"}),
+    frozenset({"context"}),
+    frozenset({"user_id", "run_id"}),
+)
+
+REGISTRY = '''
+class AgentRegistry:
+    def __init__(self) -> None:
+        self._classes = {}
+
+    def register(self, name, cls):
+        self._classes[name] = cls
+'''
+
+REGISTRATION = '''
+from app.registry import AgentRegistry
+
+
+def setup(registry: AgentRegistry, agent_class) -> None:
+    registry.{call}("triage", agent_class)
+'''
+
+
+def project(*sources: ModuleSource):
+    def read_others(names: frozenset[str], definitions: frozenset[str]) -> Iterator[ModuleSource]:
+        yield from sources
+
+    return read_others
+
+
+def reasons(before: str, after: str, *others: ModuleSource) -> list[str]:
+    source = ModuleSource("app/setup.py", "app.setup", False, before)
+    verdict = verify({source.path: (source, after)}, project(*others), VOCABULARY)
+    return [violation.describe() for violation in verdict.violations]
+
+
+def test_a_rewritten_call_of_a_method_the_class_lacks_is_refused() -> None:
+    registry = ModuleSource("app/registry.py", "app.registry", False, REGISTRY)
+    found = reasons(REGISTRATION.format(call="register"), REGISTRATION.format(call="register_factory"), registry)
+    assert found == [
+        "app/setup.py:6: `registry.register_factory('triage', agent_class)` calls `.register_factory()` on a "
+        "`app.registry.AgentRegistry`, which has no such method"
+    ]
+
+
+def test_a_method_a_base_class_outside_the_project_may_have_is_not_judged() -> None:
+    external = ModuleSource("app/registry.py", "app.registry", False, "from lib import Base\n\n\nclass AgentRegistry(Base):\n    pass\n")
+    assert reasons(REGISTRATION.format(call="register"), REGISTRATION.format(call="register_factory"), external) == []
+
+
+def test_a_method_the_class_inherits_within_the_project_is_fine() -> None:
+    inherited = ModuleSource(
+        "app/registry.py",
+        "app.registry",
+        False,
+        "class Base:\n    def register_factory(self, name, factory):\n        pass\n\n\nclass AgentRegistry(Base):\n    pass\n",
+    )
+    assert reasons(REGISTRATION.format(call="register"), REGISTRATION.format(call="register_factory"), inherited) == []
+
+
+def test_a_class_with_dynamic_attributes_is_not_judged() -> None:
+    dynamic = ModuleSource(
+        "app/registry.py", "app.registry", False, REGISTRY + "\n    def __getattr__(self, name):\n        return None\n"
+    )
+    assert reasons(REGISTRATION.format(call="register"), REGISTRATION.format(call="register_factory"), dynamic) == []
+
+
+def test_an_unchanged_call_is_not_the_fixes_concern() -> None:
+    registry = ModuleSource("app/registry.py", "app.registry", False, REGISTRY)
+    text = REGISTRATION.format(call="register_factory")
+    assert reasons(text, text + "\n# edited\n", registry) == []
