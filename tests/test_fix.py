@@ -149,15 +149,29 @@ def _lazy_accessor(root: Path, class_name: str) -> None:
 
 def test_a_call_site_whose_code_did_not_change_stays_in_the_report(in_tmp: Path) -> None:
     """The accessor of a per-request class is made per call; the ISO106 call site in
-    another file no longer matches the rule, but its code did not change, so the fix's
-    report keeps it, saying why."""
+    another file no longer reaches a singleton, but its code did not change, so the
+    fix's report keeps it, saying why."""
     _lazy_accessor(in_tmp, "ConversationMemory")
     assert "ISO106" in run_cli("check", "--output-format", "concise").stdout
     fixed = run_cli("fix", "--unsafe-fixes", "--output-format", "json")
     assert "return ConversationMemory()" in (in_tmp / "app" / "registry.py").read_text()
     [kept] = json.loads(fixed.stdout)
     assert (kept["code"], kept["location"]["row"], kept["fix"]) == ("ISO106", 5, None)
-    assert kept["isolint"]["manual"].startswith("Still to migrate: the fixes changed code this finding depends on elsewhere")
+    assert kept["message"].startswith("`get_registry()` returns a new `ConversationMemory` per call since `isolint fix` (ISO102) made it per call")
+
+
+def test_the_call_sites_of_a_singleton_made_per_call_stay_listed_until_the_marker_goes(in_tmp: Path) -> None:
+    """The fix leaves a comment on the accessor; every later check lists its callers
+    (one may have relied on sharing the instance); deleting the comment ends it."""
+    _lazy_accessor(in_tmp, "ConversationMemory")
+    run_cli("fix", "--unsafe-fixes")
+    registry = in_tmp / "app" / "registry.py"
+    assert "# isolint ISO102: a new instance per call now; ISO106 lists the callers that shared one.\n" in registry.read_text()
+    [listed] = json.loads(run_cli("check", "--no-cache", "--output-format", "json").stdout)
+    assert (listed["code"], listed["location"]["row"]) == ("ISO106", 5)
+    assert "delete the `# isolint ISO102: ...` comment at the definition (app/registry.py:" in listed["isolint"]["manual"]
+    registry.write_text("\n".join(line for line in registry.read_text().splitlines() if "isolint ISO102" not in line) + "\n")
+    assert json.loads(run_cli("check", "--no-cache", "--output-format", "json").stdout) == []
 
 
 def test_process_wide_infrastructure_is_never_made_per_call(in_tmp: Path) -> None:

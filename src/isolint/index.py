@@ -270,6 +270,6 @@ def index_file(
         return [], True  # the check pass reports it as ISO000
     facts = []
     for rule in wanted:
-        for kind, name, line, data in rule.index(tree, settings):
+        for kind, name, line, data in rule.index_source(tree, raw, settings):
             facts.append(Fact(kind, f"{module}.{name}" if module else name, path, line, data))
     return facts, True

@@ -221,6 +221,12 @@ class Rule:
         rely on its family's facts; read options with `settings.options_for(cls)`."""
         return ()
 
+    @classmethod
+    def index_source(cls, tree: ast.Module, raw: bytes, settings: Settings) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        """`index`, for an indexer that also needs what `ast` drops (comments):
+        `raw` is the file's bytes. The index calls this one."""
+        return cls.index(tree, settings)
+
     def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:
         self.file = file
         self.options = options

@@ -12,11 +12,11 @@ from typing import Any, Iterable
 from .._lazy import cst
 from ..findings import UNSAFE
 from ..traversal import walk
-from . import _singletons
+from . import _per_call, _singletons
 from ._helpers import decorator_names, first_param_name, last_name
 from .base import FixSpec, Option, Rule
 
-FIX_COMMENT = "isolint ISO101: a new instance per call now; callers that shared one were reported as ISO106."
+FIX_COMMENT = _per_call.comment("ISO101")
 
 
 class SingletonClass(Rule):

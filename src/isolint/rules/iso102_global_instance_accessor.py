@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 from .._lazy import cst
 from ..findings import UNSAFE
 from ..traversal import walk
-from . import _singletons
+from . import _per_call, _singletons
 from ._helpers import last_name
 from .base import FixSpec, Rule
 
@@ -123,6 +123,7 @@ class GlobalInstanceAccessor(Rule):
         if body is None or any(isinstance(c, cst.Global) for s in body for c in walk(s)):
             return None
         module = self.file.module
+        body = _singletons.with_comment(body, _per_call.comment(self.code))  # ISO106 keeps listing its callers
         replace: dict[Any, Any] = {node: node.with_changes(body=node.body.with_changes(body=body))}
         declaration = _module_declaration(module, name)
         if declaration is not None and _singletons.name_count(module, name, skip=[node, declaration]) == 0:

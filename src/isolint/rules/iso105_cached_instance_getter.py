@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from .._lazy import cst
 from ..findings import UNSAFE
 from ..traversal import walk
-from . import _singletons
+from . import _per_call, _singletons
 from ._helpers import dotted_name, last_name, matches_patterns
 from .base import FixSpec, Option, Rule
 
@@ -158,6 +158,10 @@ def _decorator_dropper(function: cst.FunctionDef, decorator: cst.Decorator) -> A
         def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
             if original.name.value != function.name.value or not original.deep_equals(function):
                 return updated
-            return updated.with_changes(decorators=[d for d in updated.decorators if not d.deep_equals(decorator)])
+            decorators = [d for d in updated.decorators if not d.deep_equals(decorator)]
+            body = updated.body
+            if isinstance(body, cst.IndentedBlock):  # ISO106 keeps listing the callers (see _per_call)
+                body = body.with_changes(body=_singletons.with_comment(list(body.body), _per_call.comment("ISO105")))
+            return updated.with_changes(decorators=decorators, body=body)
 
     return _Dropper()

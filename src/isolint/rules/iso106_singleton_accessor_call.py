@@ -8,11 +8,12 @@ rules are selected).
 
 from __future__ import annotations
 
+import ast
 import re
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .._lazy import cst
-from . import _singletons
+from . import _per_call, _singletons
 from ._context import context_param
 from ._helpers import alternation, dotted_name, word_alternatives
 from .base import Rule
@@ -24,7 +25,13 @@ class SingletonAccessorCall(Rule):
     family = "singletons"
     summary = "A function fetches a process-wide singleton found elsewhere in the project"
     prefilter = re.compile(rb"(?!)")  # built from the index by compile_prefilter
-    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
+    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS, _per_call.KIND_PER_CALL)
+    # A singleton the fixes made per call keeps its call sites listed (see _per_call).
+    index_prefilter = _per_call.MARKER
+
+    @classmethod
+    def index_source(cls, tree: ast.Module, raw: bytes, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _per_call.per_call_facts(tree, raw)
 
     def __init__(self, file: Any, options: Mapping[str, Any]) -> None:
         super().__init__(file, options)
@@ -33,7 +40,7 @@ class SingletonAccessorCall(Rule):
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # A call resolving to an indexed accessor or class spells its name in the file.
-        names = sorted(project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS), key=len, reverse=True)
+        names = sorted(project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS, _per_call.KIND_PER_CALL), key=len, reverse=True)
         if not names:
             return re.compile(rb"(?!)")
         return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\b")))
@@ -43,8 +50,13 @@ class SingletonAccessorCall(Rule):
         accessors, classes, and the classes' accessor methods."""
         if self._names is None:
             project = self.file.project
-            methods = {m for fact in project.of_kind(_singletons.KIND_CLASS) for m in fact.data.get("accessors", ())}
-            self._names = project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS) | methods
+            methods = {
+                m
+                for kind in (_singletons.KIND_CLASS, _per_call.KIND_PER_CALL)
+                for fact in project.of_kind(kind)
+                for m in fact.data.get("accessors", ())
+            }
+            self._names = project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS, _per_call.KIND_PER_CALL) | methods
         return self._names
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -57,6 +69,9 @@ class SingletonAccessorCall(Rule):
         singleton, fact = found
         called = dotted_name(node.func) or fact.name
         where = f"{fact.path}:{fact.line}"
+        if fact.kind == _per_call.KIND_PER_CALL:
+            self._report_per_call(node, called, singleton, fact)
+            return
         context = context_param(function, self.settings)
         if context is not None:
             manual = (
@@ -76,6 +91,20 @@ class SingletonAccessorCall(Rule):
             manual=manual,
         )
 
+    def _report_per_call(self, node: cst.Call, called: str, made: str, fact: Any) -> None:
+        code = fact.data["code"]
+        self.report(
+            node,
+            f"`{called}()` returns a new {made} per call since `isolint fix` ({code}) made it per call "
+            f"({fact.path}:{fact.line}); this call no longer shares it with other callers",
+            manual=(
+                f"If this code relied on getting the same {made} as another caller (state written there and read "
+                "here), pass that instance along instead, or keep it on the request context. Once checked, delete "
+                f"the `# isolint {code}: ...` comment at the definition ({fact.path}:{fact.line}): its call sites are then "
+                "no longer listed."
+            ),
+        )
+
     def _singleton_behind(self, func: cst.BaseExpression) -> tuple[str, Any] | None:
         """("`AgentRegistry`", the fact defining it) when `func` hands out an indexed singleton."""
         project = self.file.project
@@ -89,8 +118,13 @@ class SingletonAccessorCall(Rule):
             fact = project.get(_singletons.KIND_CLASS, qualname)
             if fact is not None and fact.data.get("shared_construction"):
                 return f"`{fact.name}`", fact  # constructing it returns the shared instance
+            fact = project.get(_per_call.KIND_PER_CALL, qualname)
+            if fact is not None and (not fact.data["accessors"] or fact.data.get("constructed")):
+                returns = fact.data.get("returns")
+                return (f"`{returns}`" if returns else "object"), fact
             owner, _, method = qualname.rpartition(".")
-            fact = project.get(_singletons.KIND_CLASS, owner)
-            if fact is not None and method in fact.data.get("accessors", ()):
-                return f"`{fact.name}`", fact
+            for kind in (_singletons.KIND_CLASS, _per_call.KIND_PER_CALL):
+                fact = project.get(kind, owner)
+                if fact is not None and method in fact.data.get("accessors", ()):
+                    return f"`{fact.name}`", fact
         return None
