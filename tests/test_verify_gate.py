@@ -79,3 +79,48 @@ def test_an_unchanged_call_is_not_the_fixes_concern() -> None:
     registry = ModuleSource("app/registry.py", "app.registry", False, REGISTRY)
     text = REGISTRATION.format(call="register_factory")
     assert reasons(text, text + "\n# edited\n", registry) == []
+
+
+HELPER_BEFORE = '''
+from app.state import DeepAgentState
+
+
+def summarize(state: DeepAgentState) -> str:
+    return state.user_id
+'''
+
+HELPER_AFTER = '''
+from app.state import DeepAgentState
+from isolint.runtime import UserExecutionContext
+
+
+def summarize(state: UserExecutionContext) -> str:
+    return state.user_id
+'''
+
+AGENT = '''
+from isolint.runtime import UserExecutionContext
+from app.setup import summarize
+
+
+class Agent:
+    def __init__(self, context: UserExecutionContext, legacy) -> None:
+        self.context = context
+        self.legacy = legacy
+
+    def run(self) -> str:
+        return summarize(self.{attribute})
+'''
+
+
+def test_an_attribute_that_every_store_fills_with_a_context_is_known_to_be_one() -> None:
+    agent = ModuleSource("app/agent.py", "app.agent", False, AGENT.format(attribute="context"))
+    assert reasons(HELPER_BEFORE, HELPER_AFTER, agent) == []
+
+
+def test_an_attribute_filled_with_anything_else_can_still_be_the_legacy_state() -> None:
+    agent = ModuleSource("app/agent.py", "app.agent", False, AGENT.format(attribute="legacy"))
+    assert reasons(HELPER_BEFORE, HELPER_AFTER, agent) == [
+        "app/agent.py:12: `summarize(self.legacy)` calls `app.setup.summarize`, whose `state` the fixes make a "
+        "`UserExecutionContext`; its argument 1 can still be the legacy state"
+    ]

@@ -125,6 +125,12 @@ class Klass:
     bases: tuple[str, ...]  # qualified where they resolve, as written otherwise
     attributes: frozenset[str]  # methods, class-level names and `self.<name> =` stores
     line: int
+    # What is known of `self.<name>`: its annotation, or the one thing every
+    # store puts there (a parameter's annotation, a constructor); see local_types.
+    attribute_types: tuple[tuple[str, str], ...] = ()
+
+    def attribute_type(self, name: str) -> str:
+        return dict(self.attribute_types).get(name, "")
 
 
 @dataclass(frozen=True)
@@ -311,13 +317,22 @@ class _Definitions(ast.NodeVisitor):
                 attributes.update(t.id for t in statement.targets if isinstance(t, ast.Name))
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 attributes.add(statement.target.id)
+        stored: dict[str, list[str]] = {
+            statement.target.id: [ast.unparse(statement.annotation)]
+            for statement in node.body
+            if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+        }
         for method in node.body:
             if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.args.args:
                 receiver = method.args.args[0].arg
+                known = self.types.setdefault(id(method), local_types(method))
                 for child in ast.walk(method):
                     if isinstance(child, ast.Attribute) and isinstance(child.ctx, ast.Store) and _is_name(child.value, receiver):
                         attributes.add(child.attr)
-        self.model.classes[qualname] = Klass(qualname, bases, frozenset(attributes), node.lineno)
+                    for target, kind in _attribute_stores(child, receiver, known):
+                        stored.setdefault(target, []).append(kind)
+        types = tuple(sorted((name, kinds[0]) for name, kinds in stored.items() if kinds[0] and len(set(kinds)) == 1))
+        self.model.classes[qualname] = Klass(qualname, bases, frozenset(attributes), node.lineno, types)
         outer, self.prefix = self.prefix, qualname
         for statement in node.body:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -351,6 +366,22 @@ class _Definitions(ast.NodeVisitor):
             frozenset(decorators),
             frozenset(_bound_names(node.body)) & {p.name for p in (*signature.positional, *signature.keyword_only)},
         )
+
+
+def _attribute_stores(node: ast.AST, receiver: str, known: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """(attribute, what is known of the stored value) for `receiver.<attribute> = value` or `: T = value`."""
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Attribute) and _is_name(node.target.value, receiver):
+        yield node.target.attr, ast.unparse(node.annotation)
+    elif isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Attribute) and _is_name(target.value, receiver):
+                yield target.attr, known_type(node.value, known)
+            elif isinstance(target, (ast.Tuple, ast.List)):
+                for element in target.elts:
+                    if isinstance(element, ast.Attribute) and _is_name(element.value, receiver):
+                        yield element.attr, ""
+    elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute) and _is_name(node.target.value, receiver):
+        yield node.target.attr, ""
 
 
 def _is_name(node: ast.expr, name: str) -> bool:
@@ -439,6 +470,9 @@ class _Uses(ast.NodeVisitor):
         return tuple((slot, self._known_type(value)) for slot, value in slots)
 
     def _known_type(self, value: ast.expr) -> str:
+        if isinstance(value, ast.Attribute) and self.receiver and self.klass and _is_name(value.value, self.receiver):
+            klass = self.model.classes.get(self.klass)
+            return klass.attribute_type(value.attr) if klass is not None else ""
         return known_type(value, self.annotations)
 
     def _is_module_path(self, node: ast.expr) -> bool:
