@@ -97,8 +97,8 @@ def test_constructing_a_subclass_re_exported_by_a_package_names_the_storing_clas
     app = _package(tmp_path)
     [finding] = check_findings([app], "ISO205")
     assert finding.path.endswith("startup.py") and finding.location.row == 6
-    assert "`BaseAgent.db_session` (inherited by `DataAgent`)" in finding.message
-    assert "agents/base.py:6" in finding.message
+    assert "`BaseAgent.db_session` (" in finding.message
+    assert "agents/base.py:6, inherited by `DataAgent`)" in finding.message
 
 
 def test_session_passed_to_constructor_works_when_selected_alone_and_skips_module_level(tmp_path: Path) -> None:

@@ -68,8 +68,12 @@ def _finding(
 
 def _unknown(path: str, lines: Sequence[str], directive: Directive, selector: str) -> Finding:
     candidates = [*(rule.code for rule in ALL_RULES), *(rule.name for rule in ALL_RULES)]
-    close = suggest(selector.upper() if selector.upper().startswith("ISO") else selector.lower(), candidates)
-    hint = f"; did you mean `{close}`?" if close else " (see `isolint rule --all`)"
+    if re.fullmatch(r"ISO\d{1,2}", selector.upper()):
+        # A prefix: a code that merely looks alike (ISO9 -> ISO407) would be no help.
+        hint = f"; no rule code starts with `{selector.upper()}` (see `isolint rule --all`)"
+    else:
+        close = suggest(selector.upper() if selector.upper().startswith("ISO") else selector.lower(), candidates)
+        hint = f"; did you mean `{close}`?" if close else " (see `isolint rule --all`)"
     message = f"`{selector}` in a suppression names no isolint rule, so it hides nothing{hint}"
     manual = "Name the rule the suppression is meant for (a code, a prefix such as ISO2, or a name), or delete the code."
     return _finding(UNKNOWN_SUPPRESSION_CODE, message, path, lines, directive, manual=manual)

@@ -51,10 +51,21 @@ class CachedInstanceGetter(Rule):
             return
         built = last_name(constructed.func) or "object"
         spelled = dotted_name(_decorator_expression(decorator)) or "lru_cache"
-        message = (
-            f"`{node.name.value}()` is cached with `@{spelled}`, so the `{built}` it builds is created once and "
-            "shared by every request"
-        )
+        what = f"`{built}` it builds" if built[:1].isupper() else f"object `{built}()` returns"
+        message = f"`{node.name.value}()` is cached with `@{spelled}`, so the {what} is created once and shared by every request"
+        if not built[:1].isupper():
+            # A factory function: what it builds, per-user state or infrastructure, is not known here.
+            self.report(
+                node.name,
+                message,
+                manual=(
+                    f"isolint cannot tell what `{built}()` builds. If it is process-wide infrastructure (a registry, "
+                    "manager, client or pool), create it once at application start-up, keep it in app state and pass "
+                    "it in; if it holds per-user state, build it per request (through the factory or the request "
+                    "context) and drop the cache. No automatic fix."
+                ),
+            )
+            return
         local = _singletons.module_class(self.file.module, built)
         if not _singletons.holds_per_request_state(last_name(constructed.func), self.settings, local):
             self.report(node.name, message, manual=_singletons.infrastructure_hint(last_name(constructed.func)))

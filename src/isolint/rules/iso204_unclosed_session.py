@@ -64,7 +64,7 @@ class UnclosedSession(Rule):
             return  # named as a factory: calling it makes the session (a `with` on it would raise TypeError)
         self.report(
             call,
-            f"the session `{name}` from `{callee}()` is never closed on every path; its connection and open "
+            f"the session `{name}` from `{callee}()` is not closed on every path; its connection and open "
             "transaction outlive the request (and leak when it fails)",
             fix=self._fix(node, function, name, callee),
             manual=f"Open it with `async with {callee}() as {name}:` (or `with` for a sync session), or close it in a `finally`.",

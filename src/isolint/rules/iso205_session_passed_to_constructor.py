@@ -55,10 +55,11 @@ class SessionPassedToConstructor(Rule):
             if found is None or not self._may_be_session(arg.value, function):
                 continue
             fact, stored = found
-            where = f"`{fact.name}.{stored['attribute']}`" + ("" if fact.qualname == qualname else f" (inherited by `{callee}`)")
+            inherited = "" if fact.qualname == qualname else f", inherited by `{callee}`"
+            where = f"`{fact.name}.{stored['attribute']}` ({fact.path}:{stored['line']}{inherited})"
             self.report(
                 node,
-                f"`{callee}(...)` is given a database session that it keeps in {where} ({fact.path}:{stored['line']}); "
+                f"`{callee}(...)` is given a database session that it keeps in {where}; "
                 f"every request that reaches this object shares the session",
                 manual=(
                     f"Stop passing the session: build `{callee}` without it and let its methods read "
