@@ -18,6 +18,7 @@ rebound, and `run_id` has no default other than None.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -107,7 +108,7 @@ def transitional_fix(rule: Any, node: Any, state: Any, run_id: Any, adapter: Ada
     for name_node in file.names.reads(node, run_id.name.value):
         reads[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(lpar=name_node.lpar, rpar=name_node.rpar)
 
-    pep604 = has_future_annotations(module) or _uses_pep604(module)
+    pep604 = has_future_annotations(module) or _uses_pep604(file)
     imports: list[tuple[str, str]] = []
     for module_name, name in (*(() if pep604 else (("typing", "Union"), ("typing", "Optional"))), (adapter.module, adapter.name)):
         bound = _import_state(file, module_name, name)
@@ -202,12 +203,20 @@ def _used_anywhere(module: Any, name: str) -> bool:
     return any(isinstance(n, cst.Name) and n.value == name for n in walk(module))
 
 
-def _uses_pep604(module: Any) -> bool:
-    """Whether the module already writes `X | Y` in an annotation, so the project runs on 3.10+."""
-    for node in walk(module):
-        if isinstance(node, cst.Annotation) and isinstance(node.annotation, cst.BinaryOperation):
-            return isinstance(node.annotation.operator, cst.BitOr)
-    return False
+def _uses_pep604(file: Any) -> bool:
+    """Whether the module already writes `X | Y` in an annotation, so the project runs on 3.10+.
+    Once per file: it can hold many functions to widen."""
+    if file not in _PEP604:
+        _PEP604[file] = any(
+            isinstance(node, cst.Annotation)
+            and isinstance(node.annotation, cst.BinaryOperation)
+            and isinstance(node.annotation.operator, cst.BitOr)
+            for node in walk(file.module)
+        )
+    return _PEP604[file]
+
+
+_PEP604: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def _enclosing_use(node: Any, parent_of: Mapping[int, Any]) -> Any:
