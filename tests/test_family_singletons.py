@@ -10,7 +10,7 @@ from pathlib import Path
 from isolint.config import Settings
 from isolint.index import Fact, index_source
 from isolint.rules import BY_CODE
-from tests.conftest import write
+from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
 REGISTRY = '''\
@@ -195,3 +195,47 @@ def test_every_fix_in_a_file_lands_in_one_run(tmp_path: Path) -> None:
     assert "registry.register_factory('triage', lambda context: TriageAgent())" in fixed
     again = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO1", "--check", str(target))
     assert again.exit_code == 0 and target.read_text() == fixed
+
+
+def test_forwarded_agent_instances_name_the_agent_and_why_the_registry_is_shared() -> None:
+    found = check_findings([FIXTURES / "rules" / "ISO104" / "forwarded_instances.py"], "ISO104")
+    tail = "; every request that looks it up runs that one object and sees the previous request's state"
+    assert [(f.location.row, f.message.removesuffix(tail)) for f in found] == [
+        (12, "`add()` puts the agent instance it was given (`agent`) into the module-level registry `registry`"),
+        (15, "`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
+             "process-wide `get_agent_registry()`"),
+        (18, "`remember()` puts the agent instance it was given (`worker`) into the class attribute "
+             "`Supervisor._by_name`, which every instance shares"),
+        (22, "`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
+             "`AgentRegistry.get_instance()` returns"),
+        (31, "the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
+             "`registry`"),
+        (35, "`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
+             "`get_agent_registry()` returns"),
+    ]
+    assert all(f.message.endswith(tail) and f.fix is None and "AgentInstanceFactory" in (f.manual or "") for f in found)
+
+
+def test_a_registry_from_an_accessor_the_index_knows_is_process_wide(tmp_path: Path) -> None:
+    write(tmp_path / ".git" / "HEAD", "")
+    write(tmp_path / "app" / "__init__.py", "")
+    write(
+        tmp_path / "app" / "registry.py",
+        "_registry = None\n\n\ndef agents_hub():\n    global _registry\n    if _registry is None:\n"
+        "        _registry = {}\n    return _registry\n",
+    )
+    write(tmp_path / "app" / "team.py", "from app.registry import agents_hub\n\n\ndef join(agent):\n    agents_hub()[agent.name] = agent\n")
+    [finding] = check_findings([tmp_path / "app" / "team.py"], "ISO104")
+    assert finding.location.row == 5 and "the process-wide registry `agents_hub()` returns" in finding.message
+
+
+def test_the_prefilter_passes_forwarding_files_only_with_an_agent_word_and_a_store() -> None:
+    from isolint.config import load_settings
+    from isolint.index import EMPTY
+
+    rule = BY_CODE["ISO104"]
+    prefilter = rule.compile_prefilter(load_settings([Path(".")], isolated=True), EMPTY)
+    assert prefilter.search(b"def add(self, agent):\n    registry.register(agent)\n")
+    assert prefilter.search(b"@agents.setter\ndef agents(self, value):\n    for a in value:\n        hub[a.name] = a\n")
+    assert not prefilter.search(b"def add(self, tool):\n    registry.register(tool)\n")
+    assert not prefilter.search(b"def read(agent):\n    return agent.name == other\n")
