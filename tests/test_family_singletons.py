@@ -239,3 +239,34 @@ def test_the_prefilter_passes_forwarding_files_only_with_an_agent_word_and_a_sto
     assert prefilter.search(b"@agents.setter\ndef agents(self, value):\n    for a in value:\n        hub[a.name] = a\n")
     assert not prefilter.search(b"def add(self, tool):\n    registry.register(tool)\n")
     assert not prefilter.search(b"def read(agent):\n    return agent.name == other\n")
+
+
+def test_an_instance_of_a_class_keeping_per_caller_entries_is_reported_from_another_module(tmp_path: Path) -> None:
+    write(tmp_path / ".git" / "HEAD", "")
+    write(tmp_path / "app" / "__init__.py", "")
+    write(
+        tmp_path / "app" / "limits.py",
+        "class SlidingWindow:\n    def __init__(self):\n        self._seen = {}\n\n"
+        "    def allow(self, client_id):\n        self._seen.setdefault(client_id, []).append(1)\n        return True\n\n\n"
+        "class Clock:\n    def __init__(self):\n        self.ticks = {}\n\n    def now(self, zone):\n        return self.ticks.get(zone)\n",
+    )
+    write(tmp_path / "app" / "api.py", "from app.limits import Clock, SlidingWindow\n\nwindow = SlidingWindow()\nclock = Clock()\n")
+    [finding] = check_findings([tmp_path / "app" / "api.py"], "ISO103")
+    assert (finding.location.row, finding.message) == (
+        3,
+        "module-level `SlidingWindow(...)` creates one `SlidingWindow` for the whole process, and it keeps entries per "
+        "caller (`self._seen[...]` keyed by `client_id` in `allow`); every request shares them",
+    )
+
+
+def test_keyed_state_facts_come_from_writes_keyed_by_a_parameter_outside_init() -> None:
+    from isolint.rules._singletons import keyed_state_facts
+
+    source = (FIXTURES / "rules" / "ISO103" / "keyed_state.py").read_text()
+    assert [(name, data["key"]) for _, name, _, data in keyed_state_facts(ast.parse(source))] == [
+        ("RateLimiter", "user_id"),
+        ("QuotaBook", "tenant"),
+        ("Throttle", "key"),
+    ]
+    negatives = (FIXTURES / "rules" / "ISO103" / "keyed_state_negatives.py").read_text()
+    assert list(keyed_state_facts(ast.parse(negatives))) == []

@@ -13,9 +13,13 @@ Index facts (kind, name within the module, data), built from stdlib `ast`:
   or "delegates" (it returns a same-module singleton class's accessor)}.
 - "singletons:cached-getter": an `lru_cache`/`cache` zero-argument
   constructor function (ISO105); data {"returns": the class it constructs, or null}.
+- "singletons:keyed-state-class": a class whose methods keep entries per
+  caller, keyed by a parameter (ISO103), e.g. a rate limiter's
+  `self._hits[user_id].append(now)`; data {"attribute", "method", "key": the
+  parameter, "line"}, for the first such write.
 
-Each kind has one producer (ISO101, ISO102, ISO105); every indexer runs
-whichever rules are selected, so ISO103 and ISO106 only read them.
+Each kind has one producer (ISO101, ISO102, ISO105, ISO103); every indexer
+runs whichever rules are selected, so ISO103 and ISO106 only read the others.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ._helpers import ast_dotted_name, last_name
 KIND_CLASS = "singletons:class"
 KIND_ACCESSOR = "singletons:accessor"
 KIND_CACHED_GETTER = "singletons:cached-getter"
+KIND_KEYED_STATE = "singletons:keyed-state-class"
 ACCESSOR_KINDS = (KIND_ACCESSOR, KIND_CACHED_GETTER)
 
 DEFAULT_INSTANCE_ATTRIBUTES = ["_instance", "__instance", "_instances", "_singleton", "_shared_instance"]
@@ -49,6 +54,7 @@ CLASS_INDEX_PREFILTER = re.compile(
 )
 ACCESSOR_INDEX_PREFILTER = re.compile(CLASS_INDEX_PREFILTER.pattern + rb"|global(?<!\wglobal)\s")
 CACHED_INDEX_PREFILTER = re.compile(rb"(?:lru_cache(?<!\wlru_cache)|cache(?<!\wcache))\b")
+KEYED_STATE_INDEX_PREFILTER = re.compile(rb"self\.\w+\s*(?:\[|\.setdefault\s*\()")
 
 FactRow = tuple[str, str, int, dict[str, Any]]
 
@@ -295,6 +301,57 @@ def _ast_returned_call(function: ast.FunctionDef) -> ast.Call | None:
             if isinstance(value, ast.Call):
                 return value
     return None
+
+
+# --- classes that keep per-caller entries -----------------------------------------
+
+# Methods that change a container in place: on `self.x[key]` they write that key's entry.
+MUTATORS = frozenset(
+    {"append", "appendleft", "extend", "extendleft", "insert", "add", "update", "setdefault", "pop", "popleft", "remove", "discard", "clear", "incr"}
+)
+
+
+def keyed_state_facts(tree: ast.Module) -> Iterator[FactRow]:
+    """Classes (at module level) whose methods other than `__init__` write
+    `self.<attr>[<expression of a parameter>]` or mutate that entry in place:
+    what they keep grows per caller, so one shared instance mixes callers."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            write = _keyed_write(node)
+            if write is not None:
+                yield KIND_KEYED_STATE, node.name, node.lineno, write
+
+
+def _keyed_write(klass: ast.ClassDef) -> dict[str, Any] | None:
+    for method in klass.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or method.name == "__init__":
+            continue
+        params = [*method.args.posonlyargs, *method.args.args, *method.args.kwonlyargs]
+        if not params or _ast_decorators(method) & {"staticmethod", "classmethod"}:
+            continue
+        receiver, keys = params[0].arg, {p.arg for p in params[1:]}
+        for node in ast.walk(method):
+            for subscript in _written_entries(node):
+                owner = subscript.value
+                key = sorted({n.id for n in ast.walk(subscript.slice) if isinstance(n, ast.Name)} & keys)
+                if isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == receiver and key:
+                    return {"attribute": owner.attr, "method": method.name, "key": key[0], "line": node.lineno}
+    return None
+
+
+def _written_entries(node: ast.AST) -> list[ast.Subscript]:
+    """Subscripts whose entry `node` writes: `x[k] = v`, `x[k] += v`, `del x[k]`,
+    `x[k].append(v)`, and `x.setdefault(k, ...)` (as the subscript it amounts to)."""
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        return [t for t in targets if isinstance(t, ast.Subscript)]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+        receiver = node.func.value
+        if isinstance(receiver, ast.Subscript):
+            return [receiver]
+        if node.func.attr == "setdefault" and node.args:
+            return [ast.Subscript(value=receiver, slice=node.args[0], ctx=ast.Store())]
+    return []
 
 
 # Builtin calls whose result is an immutable value, not a service object.
