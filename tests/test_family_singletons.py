@@ -270,3 +270,15 @@ def test_keyed_state_facts_come_from_writes_keyed_by_a_parameter_outside_init() 
     ]
     negatives = (FIXTURES / "rules" / "ISO103" / "keyed_state_negatives.py").read_text()
     assert list(keyed_state_facts(ast.parse(negatives))) == []
+
+
+def test_per_call_data_reaching_a_global_through_locals_names_the_parameter_it_came_from() -> None:
+    found = check_findings([FIXTURES / "rules" / "ISO102" / "per_call_logger.py"], "ISO102")
+    tail = "; concurrent requests read whichever request wrote last"
+    assert [(f.location.row, f.location.column, f.message.removesuffix(tail)) for f in found] == [
+        (14, 5, "`set_logger()` overwrites the module global `_logger` with per-call data (`run_id`)"),
+        (21, 5, "`set_correlation()` overwrites the module global `_logger` with per-call data (`adapter`, from `correlation_id`)"),
+        (27, 5, "`start_run()` overwrites the module global `_logger` with per-call data (`run_id`, from `request`)"),
+        (27, 14, "`start_run()` overwrites the module global `_run_id` with per-call data (`run_id`, from `request`)"),
+    ]
+    assert all(f.message.endswith(tail) and f.fix is None and "ContextVar" in (f.manual or "") for f in found)
