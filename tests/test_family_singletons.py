@@ -282,3 +282,15 @@ def test_per_call_data_reaching_a_global_through_locals_names_the_parameter_it_c
         (27, 14, "`start_run()` overwrites the module global `_run_id` with per-call data (`run_id`, from `request`)"),
     ]
     assert all(f.message.endswith(tail) and f.fix is None and "ContextVar" in (f.manual or "") for f in found)
+
+
+def test_the_keyed_state_index_prefilter_passes_every_fixture_with_such_a_class() -> None:
+    from isolint.rules._singletons import KEYED_STATE_INDEX_PREFILTER, keyed_state_facts
+
+    with_facts = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if list(keyed_state_facts(ast.parse(source))):
+            with_facts += 1
+            assert KEYED_STATE_INDEX_PREFILTER.search(source.encode("utf-8")), path
+    assert with_facts >= 1

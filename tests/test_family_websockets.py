@@ -238,3 +238,17 @@ def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
     )
     package = root / "chatapp"
     assert _found([package / "a.py", package / "b.py", package / "use.py"], "ISO3") == []
+
+
+def test_the_index_prefilter_passes_every_fixture_with_websocket_facts() -> None:
+    from isolint.rules._websockets import DEFAULT_WEBSOCKET_NAMES, INDEX_PREFILTER, index_facts
+    from tests.conftest import FIXTURES
+
+    aliases = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        facts = list(index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES))
+        aliases += sum(1 for _, _, _, data in facts if "delegates" in data)
+        if facts:
+            assert INDEX_PREFILTER.search(source.encode("utf-8")), path
+    assert aliases >= 1

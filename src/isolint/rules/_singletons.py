@@ -312,8 +312,8 @@ MUTATORS = frozenset(
 
 
 def keyed_state_facts(tree: ast.Module) -> Iterator[FactRow]:
-    """Classes (at module level) whose methods other than `__init__` write
-    `self.<attr>[<expression of a parameter>]` or mutate that entry in place:
+    """Classes (at module level) whose instance methods other than `__init__`
+    write `self.<attr>[<expression of a parameter>]` or mutate that entry in place:
     what they keep grows per caller, so one shared instance mixes callers."""
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
@@ -330,6 +330,8 @@ def _keyed_write(klass: ast.ClassDef) -> dict[str, Any] | None:
         if not params or _ast_decorators(method) & {"staticmethod", "classmethod"}:
             continue
         receiver, keys = params[0].arg, {p.arg for p in params[1:]}
+        if receiver != "self":
+            continue  # what KEYED_STATE_INDEX_PREFILTER looks for
         for node in ast.walk(method):
             for subscript in _written_entries(node):
                 owner = subscript.value
