@@ -240,15 +240,36 @@ def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
     assert _found([package / "a.py", package / "b.py", package / "use.py"], "ISO3") == []
 
 
-def test_the_index_prefilter_passes_every_fixture_with_websocket_facts() -> None:
+def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() -> None:
+    """Accessors that stand on their own need the prefilter's words; aliases that
+    `require` an imported name are only candidates (found in files that have them)."""
     from isolint.rules._websockets import DEFAULT_WEBSOCKET_NAMES, INDEX_PREFILTER, index_facts
     from tests.conftest import FIXTURES
 
     aliases = 0
     for path in sorted(FIXTURES.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
-        facts = list(index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES))
-        aliases += sum(1 for _, _, _, data in facts if "delegates" in data)
+        facts = [
+            data
+            for kind, _, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES)
+            if kind == "websockets:accessor" and "requires" not in data
+        ]
+        aliases += sum(1 for data in facts if "delegates" in data)
         if facts:
             assert INDEX_PREFILTER.search(source.encode("utf-8")), path
     assert aliases >= 1
+
+
+def test_only_argument_less_functions_returning_an_argument_less_call_are_aliases() -> None:
+    from isolint.rules._websockets import DEFAULT_WEBSOCKET_NAMES, index_facts
+
+    source = (
+        "from datetime import datetime\nfrom app.ws import get_manager\n\n\n"
+        "def now():\n    return datetime.now(tz=None)\n\n\n"
+        "def manager_for(user_id):\n    return get_manager()\n\n\n"
+        "def get_connection_manager():\n    return get_manager()\n"
+    )
+    facts = [(name, data) for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES)]
+    assert facts == [
+        ("get_connection_manager", {"returns": "", "delegates": "get_manager", "source": "get_manager", "requires": "app.ws.get_manager"})
+    ]

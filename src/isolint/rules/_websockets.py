@@ -10,10 +10,11 @@ Project index facts (contributed by ISO301, from `index_facts`):
 
 - `websockets:accessor` `module.func`: a module-level function that hands out
   the shared manager (its name matches, or it returns a matching class).
-  data: `{"returns": "<Class>" or ""}`. A compatibility alias whose body
-  returns another accessor's result (`def get_connection_manager(): return
-  get_manager()`) is one too, with `{"returns": "", "delegates": "<callee>"}`
-  and, when the callee is imported, `"requires"` as for globals below.
+  data: `{"returns": "<Class>" or ""}`. A compatibility alias, a function
+  without arguments whose body returns another accessor's argument-less call
+  (`def get_connection_manager(): return get_manager()`), is one too, with
+  `{"returns": "", "delegates": "<callee>"}` and, when the callee is
+  imported, `"requires"` as for globals below.
 - `websockets:global` `module.name`: a module-level name bound to plumbing at
   import time. data: `{"source": "<callee>"}`.
 - `websockets:attribute` `module.Class.attr`: a method stores plumbing on
@@ -159,14 +160,17 @@ def index_facts(tree: ast.Module, globs: list[str]) -> Iterator[tuple[str, str, 
 
 
 def _ast_aliases(functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known: _Known) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
-    """Compatibility aliases: functions whose whole body returns an accessor's
-    result. An alias of an alias in the same module counts, wherever it is defined."""
-    pending = list(functions)
+    """Compatibility aliases: functions taking no arguments whose whole body
+    returns an argument-less call of an accessor. An alias of an alias in the
+    same module counts, wherever it is defined. (Requiring no arguments keeps
+    the speculative facts, those that `requires` an imported name, few.)"""
+    pending = [node for node in functions if not _ast_takes_arguments(node)]
     while pending:
         found = []
         for node in pending:
             returned = _ast_returned_value(node)
-            data = known.source(returned) if isinstance(returned, (ast.Call, ast.Await)) else None
+            call = returned.value if isinstance(returned, ast.Await) else returned
+            data = known.source(call) if isinstance(call, ast.Call) and not call.args and not call.keywords else None
             if data:
                 found.append(node)
                 known.accessors.add(node.name)
@@ -174,6 +178,11 @@ def _ast_aliases(functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known:
         if not found:
             return
         pending = [node for node in pending if node not in found]
+
+
+def _ast_takes_arguments(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    args = function.args
+    return bool(args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg)
 
 
 def _ast_returned_value(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
