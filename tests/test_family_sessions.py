@@ -208,12 +208,12 @@ def test_an_any_annotation_lets_the_name_decide_only_with_use_as_a_session() -> 
 def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessions() -> None:
     found = check_findings([FIXTURES / "rules" / "ISO201" / "any_annotated.py"], "ISO201")
     assert [(f.location.row, f.message) for f in found] == [
-        (6, "`self.db` keeps a database session (named `db`, annotated `Any` and used as one: `.execute()`) on "
-            "`UserRepository`; every request that reaches this object shares its transaction"),
-        (14, "`self.session` keeps a database session (named `session`, annotated `Any` and used as one: `.add()`) on "
-             "`AuditTrail`; every request that reaches this object shares its transaction"),
-        (23, "`self.db_session` keeps a database session (named `db_session`, annotated `Any` and used as one: "
-             "`.scalar()`) on `Ledger`; every request that reaches this object shares its transaction"),
+        (6, ("`self.db` keeps a database session (named `db`, annotated `Any` and used as one: `.execute()`) on "
+            "`UserRepository`; every request that reaches this object shares its transaction")),
+        (14, ("`self.session` keeps a database session (named `session`, annotated `Any` and used as one: `.add()`) on "
+             "`AuditTrail`; every request that reaches this object shares its transaction")),
+        (23, ("`self.db_session` keeps a database session (named `db_session`, annotated `Any` and used as one: "
+             "`.scalar()`) on `Ledger`; every request that reaches this object shares its transaction")),
     ]
     assert all(f.fix is None for f in found)  # no method receives a request context to read the session from
 
@@ -232,6 +232,7 @@ def test_the_index_records_the_same_any_annotated_sessions_as_the_check(tmp_path
     # ISO205 reads those facts: handing a session to the repository is reported in another module.
     write(tmp_path / "app" / "__init__.py", "")
     shutil.copy(FIXTURES / "rules" / "ISO201" / "any_annotated.py", tmp_path / "app" / "repos.py")
-    write(tmp_path / "app" / "routes.py", "from app.repos import UserRepository\n\n\ndef build(db_session):\n    return UserRepository(db_session)\n")
+    routes = "from app.repos import UserRepository\n\n\ndef build(db_session):\n    return UserRepository(db_session)\n"
+    write(tmp_path / "app" / "routes.py", routes)
     [finding] = check_findings([tmp_path / "app"], "ISO205")
     assert finding.path.endswith("routes.py") and "`UserRepository.db`" in finding.message

@@ -202,16 +202,16 @@ def test_forwarded_agent_instances_name_the_agent_and_why_the_registry_is_shared
     tail = "; every request that looks it up runs that one object and sees the previous request's state"
     assert [(f.location.row, f.message.removesuffix(tail)) for f in found] == [
         (12, "`add()` puts the agent instance it was given (`agent`) into the module-level registry `registry`"),
-        (15, "`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
-             "process-wide `get_agent_registry()`"),
-        (18, "`remember()` puts the agent instance it was given (`worker`) into the class attribute "
-             "`Supervisor._by_name`, which every instance shares"),
-        (22, "`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
-             "`AgentRegistry.get_instance()` returns"),
-        (31, "the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
-             "`registry`"),
-        (35, "`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
-             "`get_agent_registry()` returns"),
+        (15, ("`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
+             "process-wide `get_agent_registry()`")),
+        (18, ("`remember()` puts the agent instance it was given (`worker`) into the class attribute "
+             "`Supervisor._by_name`, which every instance shares")),
+        (22, ("`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
+             "`AgentRegistry.get_instance()` returns")),
+        (31, ("the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
+             "`registry`")),
+        (35, ("`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
+             "`get_agent_registry()` returns")),
     ]
     assert all(f.message.endswith(tail) and f.fix is None and "AgentInstanceFactory" in (f.manual or "") for f in found)
 
@@ -254,8 +254,10 @@ def test_an_instance_of_a_class_keeping_per_caller_entries_is_reported_from_anot
     [finding] = check_findings([tmp_path / "app" / "api.py"], "ISO103")
     assert (finding.location.row, finding.message) == (
         3,
-        "module-level `SlidingWindow(...)` creates one `SlidingWindow` for the whole process, and it keeps entries per "
-        "caller (`self._seen[...]` keyed by `client_id` in `allow`); every request shares them",
+        (
+            "module-level `SlidingWindow(...)` creates one `SlidingWindow` for the whole process, and it keeps entries "
+            "per caller (`self._seen[...]` keyed by `client_id` in `allow`); every request shares them"
+        ),
     )
 
 

@@ -215,13 +215,13 @@ def test_a_compatibility_alias_of_an_accessor_in_another_module_is_an_accessor_t
     package = root / "chatapp"
     found = check_findings([package / "compat.py", package / "agent.py"], "ISO302", "ISO304")
     assert [(Path(f.path).name, f.location.row, f.code, f.message) for f in found] == [
-        ("agent.py", 6, "ISO304", "`self.ws` keeps the process-wide WebSocket manager (`get_connection_manager`) on the "
-         "instance: every request `ChatAgent` serves emits through one shared object"),
-        ("agent.py", 10, "ISO302", "`get_connection_manager()` returns the process-wide WebSocket manager: every user's "
-         "events go through it, so a wrong user or run id reaches someone else's socket"),
-        ("compat.py", 7, "ISO302", "`get_connection_manager()` hands out the process-wide WebSocket manager "
+        ("agent.py", 6, "ISO304", ("`self.ws` keeps the process-wide WebSocket manager (`get_connection_manager`) on the "
+         "instance: every request `ChatAgent` serves emits through one shared object")),
+        ("agent.py", 10, "ISO302", ("`get_connection_manager()` returns the process-wide WebSocket manager: every user's "
+         "events go through it, so a wrong user or run id reaches someone else's socket")),
+        ("compat.py", 7, "ISO302", ("`get_connection_manager()` hands out the process-wide WebSocket manager "
          "(`shared_hub()`) under another name: every caller emits through one shared object, and a wrong user or run "
-         "id reaches someone else's socket"),
+         "id reaches someone else's socket")),
     ]
     alias = next(f for f in found if f.path.endswith("compat.py"))
     assert alias.fix is None and "then delete `get_connection_manager`" in (alias.manual or "")
@@ -233,7 +233,10 @@ def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
         {
             "a.py": "from chatapp.b import get_b_manager\n\n\ndef get_a_manager():\n    return get_b_manager()\n",
             "b.py": "from chatapp.a import get_a_manager\n\n\ndef get_b_manager():\n    return get_a_manager()\n",
-            "use.py": "from chatapp.a import get_a_manager\n\n\nasync def f(user_id):\n    await get_a_manager().send_to_user(user_id, {})\n",
+            "use.py": (
+                "from chatapp.a import get_a_manager\n\n\nasync def f(user_id):\n"
+                "    await get_a_manager().send_to_user(user_id, {})\n"
+            ),
         },
     )
     package = root / "chatapp"
@@ -243,7 +246,11 @@ def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
 def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() -> None:
     """Accessors that stand on their own need the prefilter's words; aliases that
     `require` an imported name are only candidates (found in files that have them)."""
-    from isolint.rules._websockets import DEFAULT_WEBSOCKET_NAMES, INDEX_PREFILTER, index_facts
+    from isolint.rules._websockets import (
+        DEFAULT_WEBSOCKET_NAMES,
+        INDEX_PREFILTER,
+        index_facts,
+    )
     from tests.conftest import FIXTURES
 
     aliases = 0

@@ -140,7 +140,10 @@ OPAQUE_TYPES = frozenset({"Any", "typing.Any", "typing_extensions.Any"})
 WRAPPER_TYPES = frozenset({"None", "Optional", "typing.Optional", "Union", "typing.Union"})
 # Methods of SQLAlchemy's Session/AsyncSession that dicts, names and most other objects lack.
 SESSION_METHODS = frozenset(
-    {"execute", "commit", "rollback", "flush", "query", "add", "add_all", "scalars", "scalar", "refresh", "merge", "begin", "begin_nested", "expunge"}
+    {
+        "execute", "commit", "rollback", "flush", "query", "add", "add_all", "scalars", "scalar", "refresh", "merge",
+        "begin", "begin_nested", "expunge",
+    }
 )
 
 

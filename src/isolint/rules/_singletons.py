@@ -307,7 +307,10 @@ def _ast_returned_call(function: ast.FunctionDef) -> ast.Call | None:
 
 # Methods that change a container in place: on `self.x[key]` they write that key's entry.
 MUTATORS = frozenset(
-    {"append", "appendleft", "extend", "extendleft", "insert", "add", "update", "setdefault", "pop", "popleft", "remove", "discard", "clear", "incr"}
+    {
+        "append", "appendleft", "extend", "extendleft", "insert", "add", "update", "setdefault", "pop", "popleft",
+        "remove", "discard", "clear", "incr",
+    }
 )
 
 

@@ -178,9 +178,13 @@ def _per_call_names(function: cst.FunctionDef) -> dict[str, str]:
 def _bound_pairs(target: cst.BaseExpression, value: cst.BaseExpression) -> list[tuple[cst.Name, cst.BaseExpression]]:
     """(name, the expression it gets) for an assignment: `a, b = x, y` pairs
     `a` with `x`; any other unpacking gives every name the whole value."""
-    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)):
-        if len(target.elements) == len(value.elements) and not any(isinstance(e, cst.StarredElement) for e in value.elements):
-            return [pair for t, v in zip(target.elements, value.elements) for pair in _bound_pairs(t.value, v.value)]
+    if (
+        isinstance(target, (cst.Tuple, cst.List))
+        and isinstance(value, (cst.Tuple, cst.List))
+        and len(target.elements) == len(value.elements)
+        and not any(isinstance(e, cst.StarredElement) for e in value.elements)
+    ):
+        return [pair for t, v in zip(target.elements, value.elements) for pair in _bound_pairs(t.value, v.value)]
     return [(name, value) for name in _assigned_names(target)]
 
 

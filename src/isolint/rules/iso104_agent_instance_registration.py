@@ -212,7 +212,8 @@ class AgentInstanceRegistration(Rule):
         if not isinstance(source, cst.Name) or source.value not in params or _bindings(function, source.value):
             return None
         param = params[source.value]
-        if self._holds_agents(param, plural=True) or (_is_setter(function) and _agents_name(function.name.value) and param.annotation is None):
+        setter_of_agents = _is_setter(function) and _agents_name(function.name.value) and param.annotation is None
+        if self._holds_agents(param, plural=True) or setter_of_agents:
             return f"each agent instance it was given (`{source.value}`)"
         return None
 

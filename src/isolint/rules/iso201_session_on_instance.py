@@ -83,7 +83,7 @@ class SessionOnInstance(Rule):
                 continue
             attribute = target.attr.value
             evidence = self.evidence.decide(
-                attribute, node.value, method, annotation, lambda: sessions.session_method_called(klass, attribute)
+                attribute, node.value, method, annotation, lambda a=attribute: sessions.session_method_called(klass, a)
             )
             if evidence is None or sessions.owns_session_in_exit(klass, attribute):
                 continue
