@@ -269,6 +269,7 @@ def test_keyed_state_facts_come_from_writes_keyed_by_a_parameter_outside_init() 
         ("RateLimiter", "user_id"),
         ("QuotaBook", "tenant"),
         ("Throttle", "key"),
+        ("PresenceBoard", "user_id"),
     ]
     negatives = (FIXTURES / "rules" / "ISO103" / "keyed_state_negatives.py").read_text()
     assert list(keyed_state_facts(ast.parse(negatives))) == []
