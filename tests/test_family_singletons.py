@@ -201,17 +201,19 @@ def test_forwarded_agent_instances_name_the_agent_and_why_the_registry_is_shared
     found = check_findings([FIXTURES / "rules" / "ISO104" / "forwarded_instances.py"], "ISO104")
     tail = "; every request that looks it up runs that one object and sees the previous request's state"
     assert [(f.location.row, f.message.removesuffix(tail)) for f in found] == [
-        (12, "`add()` puts the agent instance it was given (`agent`) into the module-level registry `registry`"),
-        (15, ("`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
+        (14, "`add()` puts the agent instance it was given (`agent`) into the module-level registry `registry`"),
+        (17, ("`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
              "process-wide `get_agent_registry()`")),
-        (18, ("`remember()` puts the agent instance it was given (`worker`) into the class attribute "
+        (20, ("`remember()` puts the agent instance it was given (`worker`) into the class attribute "
              "`Supervisor._by_name`, which every instance shares")),
-        (22, ("`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
+        (24, ("`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
              "`AgentRegistry.get_instance()` returns")),
-        (31, ("the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
+        (33, ("the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
              "`registry`")),
-        (35, ("`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
+        (37, ("`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
              "`get_agent_registry()` returns")),
+        (44, ("`release()` puts the agent instance it was given (`agent`) into the class attribute `Pool.idle`, which "
+              "every instance shares")),
     ]
     assert all(f.message.endswith(tail) and f.fix is None and "AgentInstanceFactory" in (f.manual or "") for f in found)
 

@@ -23,6 +23,7 @@ from . import _singletons
 from ._helpers import (
     alternation,
     assignment_targets,
+    decorator_names,
     dotted_name,
     first_param_name,
     glob_to_bytes_regex,
@@ -35,6 +36,7 @@ from .base import FixSpec, Option, Rule
 # Parameter names that hold one agent / several, when no annotation says otherwise.
 AGENT_PARAMS = ("agent", "*_agent")
 AGENTS_PARAMS = ("agents", "*_agents")
+MODEL_DECORATORS = frozenset({"dataclass", "define", "frozen", "attrs", "s"})
 CONTAINER_TYPES = frozenset({"list", "List", "Sequence", "Iterable", "Collection", "tuple", "Tuple", "set", "Set", "frozenset"})
 NOT_INSTANCE_TYPES = frozenset({"type", "Type", "Callable"})
 # Accessors whose result is one process-wide registry, besides those the index knows.
@@ -420,15 +422,23 @@ def _module_binds(module: cst.Module, name: str) -> bool:
 
 
 def _class_attribute(klass: cst.ClassDef, attribute: str) -> bool:
-    """`attribute = ...` directly in the class body: one object for every instance."""
-    return any(
-        isinstance(statement, cst.SimpleStatementLine)
-        and any(
-            isinstance(small, (cst.Assign, cst.AnnAssign)) and any(_binds(t, attribute) for t in assignment_targets(small))
-            for small in statement.body
-        )
-        for statement in klass.body.body
-    )
+    """`attribute = ...` directly in the class body, one object for every
+    instance. Annotated ones count only as `ClassVar[...]`: dataclass, attrs
+    and pydantic fields (`agents: dict = field(default_factory=dict)`) are per instance."""
+    if decorator_names(klass) & MODEL_DECORATORS:
+        return False
+    for statement in klass.body.body:
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if isinstance(small, cst.Assign) and any(_binds(t.target, attribute) for t in small.targets):
+                return True
+            if (
+                isinstance(small, cst.AnnAssign)
+                and small.value is not None
+                and _binds(small.target, attribute)
+                and "ClassVar" in _annotation_words(small.annotation.annotation)
+            ):
+                return True
+    return False
 
 
 def _instance_assignments(klass: cst.ClassDef, attribute: str) -> list[tuple[cst.FunctionDef, cst.BaseExpression]]:
