@@ -214,8 +214,12 @@ def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessio
              "`AuditTrail`; every request that reaches this object shares its transaction")),
         (23, ("`self.db_session` keeps a database session (named `db_session`, annotated `Any` and used as one: "
              "`.scalar()`) on `Ledger`; every request that reaches this object shares its transaction")),
+        # An `Any` annotation adds nothing to a value that is a session by itself.
+        (31, "`self.db` keeps a database session (created by `session_factory()`) on `Reports`; every request that "
+             "reaches this object shares its transaction"),
     ]
-    assert all(f.fix is None for f in found)  # no method receives a request context to read the session from
+    # No method receives a request context to read the sessions from: only the unread one can go.
+    assert [f.fix is not None for f in found] == [False, False, False, True]
 
 
 def test_the_index_records_the_same_any_annotated_sessions_as_the_check(tmp_path: Path) -> None:
@@ -226,7 +230,7 @@ def test_the_index_records_the_same_any_annotated_sessions_as_the_check(tmp_path
         for kind, name, _, data in rule.index(ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated.py").read_text()), settings)
         if kind == "sessions:class-stores-session"
     }
-    assert stored == {"UserRepository": ["db"], "AuditTrail": ["session"], "Ledger": ["db_session"]}
+    assert stored == {"UserRepository": ["db"], "AuditTrail": ["session"], "Ledger": ["db_session"], "Reports": ["db"]}
     negatives = ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated_negatives.py").read_text())
     assert not [kind for kind, *_ in rule.index(negatives, settings) if kind == "sessions:class-stores-session"]
     # ISO205 reads those facts: handing a session to the repository is reported in another module.

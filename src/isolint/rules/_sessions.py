@@ -220,6 +220,15 @@ def is_session(name: str, evidence: Evidence, options: Mapping[str, Any], used_a
     return evidence.verdict in (UNTYPED, OPAQUE) and matches_patterns(name, options["names"])
 
 
+def declared_over(declared: Evidence, value: Evidence) -> Evidence:
+    """What `x: T = value` says: the annotation wins, except that evidence
+    against in the value still counts, and an `Any` annotation adds nothing
+    to a value that has type evidence of its own."""
+    if declared.verdict == NONE or (declared.verdict == OPAQUE and value.verdict in (SESSION, AGAINST)):
+        return value
+    return combine([declared, value]) if value.verdict == AGAINST else declared
+
+
 def combine(evidences: Sequence[Evidence]) -> Evidence:
     """`a or b`, `a if c else b`: any evidence against wins, then any type evidence."""
     for verdict in (AGAINST, SESSION, UNTYPED, OPAQUE):
@@ -376,9 +385,7 @@ class SessionEvidence:
         `session_use` names a session method the code calls on the bound value, if any."""
         evidence = self.value_evidence(value, function)
         if annotation is not None:
-            declared = self.annotation_evidence(annotation.annotation)
-            if declared.verdict != NONE:
-                evidence = combine([declared, evidence]) if evidence.verdict == AGAINST else declared
+            evidence = declared_over(self.annotation_evidence(annotation.annotation), evidence)
         used = session_use() if evidence.verdict == OPAQUE else None
         if not is_session(name, evidence, self.options, used_as_session=used is not None):
             return None
@@ -730,8 +737,7 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
                         evidence = _ast_value_evidence(node.value, method, qualify, makers, options)
                         if isinstance(node, ast.AnnAssign):
                             names = _ast_annotation_names(node.annotation)
-                            declared = type_evidence(names | {qualify(n) for n in names}, options)
-                            evidence = declared if declared.verdict != NONE else evidence
+                            evidence = declared_over(type_evidence(names | {qualify(n) for n in names}, options), evidence)
                         used = evidence.verdict == OPAQUE and _ast_session_method_called(methods, target.attr)
                         if is_session(target.attr, evidence, options, used_as_session=used):
                             stored.append(_stored(target.attr, node.value, method, init))
