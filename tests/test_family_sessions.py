@@ -215,8 +215,8 @@ def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessio
         (23, ("`self.db_session` keeps a database session (named `db_session`, annotated `Any` and used as one: "
              "`.scalar()`) on `Ledger`; every request that reaches this object shares its transaction")),
         # An `Any` annotation adds nothing to a value that is a session by itself.
-        (31, "`self.db` keeps a database session (created by `session_factory()`) on `Reports`; every request that "
-             "reaches this object shares its transaction"),
+        (31, ("`self.db` keeps a database session (created by `session_factory()`) on `Reports`; every request that "
+              "reaches this object shares its transaction")),
     ]
     # No method receives a request context to read the sessions from: only the unread one can go.
     assert [f.fix is not None for f in found] == [False, False, False, True]
