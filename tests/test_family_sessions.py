@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from isolint.config import load_settings
 from isolint.rules import BY_CODE
 from isolint.rules._sessions import (
     AGAINST,
+    OPAQUE,
     SESSION,
     UNTYPED,
     Evidence,
@@ -187,7 +189,6 @@ INDEX_PREFILTER_CASES = {
 def test_index_prefilter_passes_every_file_with_class_facts(source: str, tmp_path: Path) -> None:
     """The index parses only files with a class that has bases or may store a
     session: no file it skips would have given a fact."""
-    from isolint.config import load_settings
 
     rule = BY_CODE["ISO201"]
     settings = load_settings([tmp_path], isolated=True)
@@ -195,3 +196,47 @@ def test_index_prefilter_passes_every_file_with_class_facts(source: str, tmp_pat
     assert facts or source not in INDEX_PREFILTER_CASES.values()  # the tricky cases do have facts
     if facts:
         assert rule.compile_index_prefilter(settings).search(source.encode("utf-8"))
+
+
+def test_an_any_annotation_lets_the_name_decide_only_with_use_as_a_session() -> None:
+    assert type_evidence({"Any", "typing.Any", "Optional"}, OPTIONS).verdict == OPAQUE
+    assert is_session("db", Evidence(OPAQUE), OPTIONS) is False
+    assert is_session("db", Evidence(OPAQUE), OPTIONS, used_as_session=True) is True
+    assert is_session("executor", Evidence(OPAQUE), OPTIONS, used_as_session=True) is False
+
+
+def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessions() -> None:
+    found = check_findings([FIXTURES / "rules" / "ISO201" / "any_annotated.py"], "ISO201")
+    assert [(f.location.row, f.message) for f in found] == [
+        (6, ("`self.db` keeps a database session (named `db`, annotated `Any` and used as one: `.execute()`) on "
+            "`UserRepository`; every request that reaches this object shares its transaction")),
+        (14, ("`self.session` keeps a database session (named `session`, annotated `Any` and used as one: `.add()`) on "
+             "`AuditTrail`; every request that reaches this object shares its transaction")),
+        (23, ("`self.db_session` keeps a database session (named `db_session`, annotated `Any` and used as one: "
+             "`.scalar()`) on `Ledger`; every request that reaches this object shares its transaction")),
+        # An `Any` annotation adds nothing to a value that is a session by itself.
+        (31, ("`self.db` keeps a database session (created by `session_factory()`) on `Reports`; every request that "
+              "reaches this object shares its transaction")),
+    ]
+    # No method receives a request context to read the sessions from: only the unread one can go.
+    assert [f.fix is not None for f in found] == [False, False, False, True]
+
+
+def test_the_index_records_the_same_any_annotated_sessions_as_the_check(tmp_path: Path) -> None:
+    settings = load_settings([tmp_path], isolated=True)
+    rule = BY_CODE["ISO201"]
+    stored = {
+        name: [entry["attribute"] for entry in data["stored"]]
+        for kind, name, _, data in rule.index(ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated.py").read_text()), settings)
+        if kind == "sessions:class-stores-session"
+    }
+    assert stored == {"UserRepository": ["db"], "AuditTrail": ["session"], "Ledger": ["db_session"], "Reports": ["db"]}
+    negatives = ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated_negatives.py").read_text())
+    assert not [kind for kind, *_ in rule.index(negatives, settings) if kind == "sessions:class-stores-session"]
+    # ISO205 reads those facts: handing a session to the repository is reported in another module.
+    write(tmp_path / "app" / "__init__.py", "")
+    shutil.copy(FIXTURES / "rules" / "ISO201" / "any_annotated.py", tmp_path / "app" / "repos.py")
+    routes = "from app.repos import UserRepository\n\n\ndef build(db_session):\n    return UserRepository(db_session)\n"
+    write(tmp_path / "app" / "routes.py", routes)
+    [finding] = check_findings([tmp_path / "app"], "ISO205")
+    assert finding.path.endswith("routes.py") and "`UserRepository.db`" in finding.message

@@ -10,7 +10,7 @@ from pathlib import Path
 from isolint.config import Settings
 from isolint.index import Fact, index_source
 from isolint.rules import BY_CODE
-from tests.conftest import write
+from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
 REGISTRY = '''\
@@ -195,3 +195,107 @@ def test_every_fix_in_a_file_lands_in_one_run(tmp_path: Path) -> None:
     assert "registry.register_factory('triage', lambda context: TriageAgent())" in fixed
     again = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO1", "--check", str(target))
     assert again.exit_code == 0 and target.read_text() == fixed
+
+
+def test_forwarded_agent_instances_name_the_agent_and_why_the_registry_is_shared() -> None:
+    found = check_findings([FIXTURES / "rules" / "ISO104" / "forwarded_instances.py"], "ISO104")
+    tail = "; every request that looks it up runs that one object and sees the previous request's state"
+    assert [(f.location.row, f.message.removesuffix(tail)) for f in found] == [
+        (14, "`add()` puts the agent instance it was given (`agent`) into the module-level registry `registry`"),
+        (17, ("`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
+             "process-wide `get_agent_registry()`")),
+        (20, ("`remember()` puts the agent instance it was given (`worker`) into the class attribute "
+             "`Supervisor._by_name`, which every instance shares")),
+        (24, ("`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
+             "`AgentRegistry.get_instance()` returns")),
+        (33, ("the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
+             "`registry`")),
+        (37, ("`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
+             "`get_agent_registry()` returns")),
+        (44, ("`release()` puts the agent instance it was given (`agent`) into the class attribute `Pool.idle`, which "
+              "every instance shares")),
+    ]
+    assert all(f.message.endswith(tail) and f.fix is None and "AgentInstanceFactory" in (f.manual or "") for f in found)
+
+
+def test_a_registry_from_an_accessor_the_index_knows_is_process_wide(tmp_path: Path) -> None:
+    write(tmp_path / ".git" / "HEAD", "")
+    write(tmp_path / "app" / "__init__.py", "")
+    write(
+        tmp_path / "app" / "registry.py",
+        "_registry = None\n\n\ndef agents_hub():\n    global _registry\n    if _registry is None:\n"
+        "        _registry = {}\n    return _registry\n",
+    )
+    write(tmp_path / "app" / "team.py", "from app.registry import agents_hub\n\n\ndef join(agent):\n    agents_hub()[agent.name] = agent\n")
+    [finding] = check_findings([tmp_path / "app" / "team.py"], "ISO104")
+    assert finding.location.row == 5 and "the process-wide registry `agents_hub()` returns" in finding.message
+
+
+def test_the_prefilter_passes_forwarding_files_only_with_an_agent_word_and_a_store() -> None:
+    from isolint.config import load_settings
+    from isolint.index import EMPTY
+
+    rule = BY_CODE["ISO104"]
+    prefilter = rule.compile_prefilter(load_settings([Path(".")], isolated=True), EMPTY)
+    assert prefilter.search(b"def add(self, agent):\n    registry.register(agent)\n")
+    assert prefilter.search(b"@agents.setter\ndef agents(self, value):\n    for a in value:\n        hub[a.name] = a\n")
+    assert not prefilter.search(b"def add(self, tool):\n    registry.register(tool)\n")
+    assert not prefilter.search(b"def read(agent):\n    return agent.name == other\n")
+
+
+def test_an_instance_of_a_class_keeping_per_caller_entries_is_reported_from_another_module(tmp_path: Path) -> None:
+    write(tmp_path / ".git" / "HEAD", "")
+    write(tmp_path / "app" / "__init__.py", "")
+    write(
+        tmp_path / "app" / "limits.py",
+        "class SlidingWindow:\n    def __init__(self):\n        self._seen = {}\n\n"
+        "    def allow(self, client_id):\n        self._seen.setdefault(client_id, []).append(1)\n        return True\n\n\n"
+        "class Clock:\n    def __init__(self):\n        self.ticks = {}\n\n    def now(self, zone):\n        return self.ticks.get(zone)\n",
+    )
+    write(tmp_path / "app" / "api.py", "from app.limits import Clock, SlidingWindow\n\nwindow = SlidingWindow()\nclock = Clock()\n")
+    [finding] = check_findings([tmp_path / "app" / "api.py"], "ISO103")
+    assert (finding.location.row, finding.message) == (
+        3,
+        (
+            "module-level `SlidingWindow(...)` creates one `SlidingWindow` for the whole process, and it keeps entries "
+            "per caller (`self._seen[...]` keyed by `client_id` in `allow`); every request shares them"
+        ),
+    )
+
+
+def test_keyed_state_facts_come_from_writes_keyed_by_a_parameter_outside_init() -> None:
+    from isolint.rules._singletons import keyed_state_facts
+
+    source = (FIXTURES / "rules" / "ISO103" / "keyed_state.py").read_text()
+    assert [(name, data["key"]) for _, name, _, data in keyed_state_facts(ast.parse(source))] == [
+        ("RateLimiter", "user_id"),
+        ("QuotaBook", "tenant"),
+        ("Throttle", "key"),
+        ("PresenceBoard", "user_id"),
+    ]
+    negatives = (FIXTURES / "rules" / "ISO103" / "keyed_state_negatives.py").read_text()
+    assert list(keyed_state_facts(ast.parse(negatives))) == []
+
+
+def test_per_call_data_reaching_a_global_through_locals_names_the_parameter_it_came_from() -> None:
+    found = check_findings([FIXTURES / "rules" / "ISO102" / "per_call_logger.py"], "ISO102")
+    tail = "; concurrent requests read whichever request wrote last"
+    assert [(f.location.row, f.location.column, f.message.removesuffix(tail)) for f in found] == [
+        (14, 5, "`set_logger()` overwrites the module global `_logger` with per-call data (`run_id`)"),
+        (21, 5, "`set_correlation()` overwrites the module global `_logger` with per-call data (`adapter`, from `correlation_id`)"),
+        (27, 5, "`start_run()` overwrites the module global `_logger` with per-call data (`run_id`, from `request`)"),
+        (27, 14, "`start_run()` overwrites the module global `_run_id` with per-call data (`run_id`, from `request`)"),
+    ]
+    assert all(f.message.endswith(tail) and f.fix is None and "ContextVar" in (f.manual or "") for f in found)
+
+
+def test_the_keyed_state_index_prefilter_passes_every_fixture_with_such_a_class() -> None:
+    from isolint.rules._singletons import KEYED_STATE_INDEX_PREFILTER, keyed_state_facts
+
+    with_facts = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if list(keyed_state_facts(ast.parse(source))):
+            with_facts += 1
+            assert KEYED_STATE_INDEX_PREFILTER.search(source.encode("utf-8")), path
+    assert with_facts >= 1

@@ -177,3 +177,106 @@ def test_legacy_shaped_agents_move_their_events_onto_the_context_emitter(tmp_pat
         assert "shared_hub()." not in text and "self.websocket." not in text
     remaining = _found([package], "ISO3")
     assert remaining == [("base.py", 7, "ISO304"), ("websocket_manager.py", 9, "ISO301")]
+
+
+COMPAT_MODULE = '''\
+from chatapp.websocket_manager import shared_hub
+from chatapp.helpers import get_helper
+
+
+def get_connection_manager():
+    """Kept so that old imports keep working."""
+    return shared_hub()
+
+
+def get_helper_alias():
+    return get_helper()
+'''
+
+
+def test_a_compatibility_alias_of_an_accessor_in_another_module_is_an_accessor_too(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "helpers.py": "def get_helper():\n    return object()\n",
+            "compat.py": COMPAT_MODULE,
+            "agent.py": (
+                "from chatapp.compat import get_connection_manager, get_helper_alias\n\n\n"
+                "class ChatAgent:\n"
+                "    def __init__(self):\n"
+                "        self.ws = get_connection_manager()\n"
+                "        self.helper = get_helper_alias()\n\n"
+                "    async def done(self, user_id):\n"
+                "        await get_connection_manager().send_to_user(user_id, {})\n"
+                "        get_helper_alias().emit('x')\n"
+            ),
+        },
+    )
+    package = root / "chatapp"
+    found = check_findings([package / "compat.py", package / "agent.py"], "ISO302", "ISO304")
+    assert [(Path(f.path).name, f.location.row, f.code, f.message) for f in found] == [
+        ("agent.py", 6, "ISO304", ("`self.ws` keeps the process-wide WebSocket manager (`get_connection_manager`) on the "
+         "instance: every request `ChatAgent` serves emits through one shared object")),
+        ("agent.py", 10, "ISO302", ("`get_connection_manager()` returns the process-wide WebSocket manager: every user's "
+         "events go through it, so a wrong user or run id reaches someone else's socket")),
+        ("compat.py", 7, "ISO302", ("`get_connection_manager()` hands out the process-wide WebSocket manager "
+         "(`shared_hub()`) under another name: every caller emits through one shared object, and a wrong user or run "
+         "id reaches someone else's socket")),
+    ]
+    alias = next(f for f in found if f.path.endswith("compat.py"))
+    assert alias.fix is None and "then delete `get_connection_manager`" in (alias.manual or "")
+
+
+def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "a.py": "from chatapp.b import get_b_manager\n\n\ndef get_a_manager():\n    return get_b_manager()\n",
+            "b.py": "from chatapp.a import get_a_manager\n\n\ndef get_b_manager():\n    return get_a_manager()\n",
+            "use.py": (
+                "from chatapp.a import get_a_manager\n\n\nasync def f(user_id):\n"
+                "    await get_a_manager().send_to_user(user_id, {})\n"
+            ),
+        },
+    )
+    package = root / "chatapp"
+    assert _found([package / "a.py", package / "b.py", package / "use.py"], "ISO3") == []
+
+
+def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() -> None:
+    """Accessors that stand on their own need the prefilter's words; aliases that
+    `require` an imported name are only candidates (found in files that have them)."""
+    from isolint.rules._websockets import (
+        DEFAULT_WEBSOCKET_NAMES,
+        INDEX_PREFILTER,
+        index_facts,
+    )
+    from tests.conftest import FIXTURES
+
+    aliases = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        facts = [
+            data
+            for kind, _, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES)
+            if kind == "websockets:accessor" and "requires" not in data
+        ]
+        aliases += sum(1 for data in facts if "delegates" in data)
+        if facts:
+            assert INDEX_PREFILTER.search(source.encode("utf-8")), path
+    assert aliases >= 1
+
+
+def test_only_argument_less_functions_returning_an_argument_less_call_are_aliases() -> None:
+    from isolint.rules._websockets import DEFAULT_WEBSOCKET_NAMES, index_facts
+
+    source = (
+        "from datetime import datetime\nfrom app.ws import get_manager\n\n\n"
+        "def now():\n    return datetime.now(tz=None)\n\n\n"
+        "def manager_for(user_id):\n    return get_manager()\n\n\n"
+        "def get_connection_manager():\n    return get_manager()\n"
+    )
+    facts = [(name, data) for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES)]
+    assert facts == [
+        ("get_connection_manager", {"returns": "", "delegates": "get_manager", "source": "get_manager", "requires": "app.ws.get_manager"})
+    ]

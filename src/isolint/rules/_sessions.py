@@ -14,7 +14,10 @@ Names lie in both directions, so a value counts as a DB session by name
   literal such as a Redis `db=0` index).
 
 Decision: type evidence alone is enough; a name alone is enough only when the
-value is a parameter, variable or call that carries no type information.
+value is a parameter, variable or call that carries no type information. An
+`Any` annotation says nothing either, but someone chose to write it, so there
+the name counts only together with use: the class calls a session method on
+the stored attribute (`self.db.execute(...)`, `.commit()`, `.query(...)`).
 
 Evidence about parameters and variables comes in two front ends: LibCST for the
 rules' visits (`SessionEvidence`) and the stdlib `ast` for the project index
@@ -44,7 +47,7 @@ from __future__ import annotations
 import ast
 import re
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -131,6 +134,17 @@ NEVER_SESSION_TYPES = ("Mapped", "*Engine*", "*sessionmaker*", "*Sessionmaker*",
 BUILTIN_TYPES = ("int", "str", "float", "bool", "bytes", "dict", "list", "set", "tuple", "frozenset", "object")
 
 SESSION, AGAINST, UNTYPED, NONE = "session", "against", "untyped", "none"
+# Annotated `Any`: a name decides only with use as a session (`SESSION_METHODS`).
+OPAQUE = "opaque"
+OPAQUE_TYPES = frozenset({"Any", "typing.Any", "typing_extensions.Any"})
+WRAPPER_TYPES = frozenset({"None", "Optional", "typing.Optional", "Union", "typing.Union"})
+# Methods of SQLAlchemy's Session/AsyncSession that dicts, names and most other objects lack.
+SESSION_METHODS = frozenset(
+    {
+        "execute", "commit", "rollback", "flush", "query", "add", "add_all", "scalars", "scalar", "refresh", "merge",
+        "begin", "begin_nested", "expunge",
+    }
+)
 
 
 def evidence_words(options: Mapping[str, Any]) -> bytes:
@@ -164,8 +178,10 @@ def _type_matches(dotted: Iterable[str], patterns: Sequence[str]) -> bool:
 
 def type_evidence(type_names: set[str], options: Mapping[str, Any]) -> Evidence:
     """Evidence from the names a type annotation mentions (qualified and as written)."""
-    if not type_names or type_names <= {"None", "Optional", "typing.Optional", "Union", "typing.Union"}:
+    if not type_names or type_names <= WRAPPER_TYPES:
         return Evidence(NONE)
+    if type_names - WRAPPER_TYPES <= OPAQUE_TYPES:
+        return Evidence(OPAQUE, "annotated `Any`")
     shown = min(type_names, key=len)
     if _type_matches(type_names, options["not-db-types"]) or _type_matches(type_names, NEVER_SESSION_TYPES):
         return Evidence(AGAINST, f"annotated `{shown}`")
@@ -192,18 +208,30 @@ def call_evidence(callee: str, qualified: str, makers: Mapping[str, str], option
     return Evidence(UNTYPED, f"`{callee}(...)`")
 
 
-def is_session(name: str, evidence: Evidence, options: Mapping[str, Any]) -> bool:
-    """The family's decision for a value bound to `name`."""
+def is_session(name: str, evidence: Evidence, options: Mapping[str, Any], used_as_session: bool = False) -> bool:
+    """The family's decision for a value bound to `name`; `used_as_session`:
+    the code calls session methods on it (what an `Any` annotation needs)."""
     if matches_patterns(name, options["exclude-names"]) or evidence.verdict == AGAINST:
         return False
     if evidence.verdict == SESSION:
         return True
-    return evidence.verdict == UNTYPED and matches_patterns(name, options["names"])
+    if evidence.verdict == OPAQUE and not used_as_session:
+        return False
+    return evidence.verdict in (UNTYPED, OPAQUE) and matches_patterns(name, options["names"])
+
+
+def declared_over(declared: Evidence, value: Evidence) -> Evidence:
+    """What `x: T = value` says: the annotation wins, except that evidence
+    against in the value still counts, and an `Any` annotation adds nothing
+    to a value that has type evidence of its own."""
+    if declared.verdict == NONE or (declared.verdict == OPAQUE and value.verdict in (SESSION, AGAINST)):
+        return value
+    return combine([declared, value]) if value.verdict == AGAINST else declared
 
 
 def combine(evidences: Sequence[Evidence]) -> Evidence:
     """`a or b`, `a if c else b`: any evidence against wins, then any type evidence."""
-    for verdict in (AGAINST, SESSION, UNTYPED):
+    for verdict in (AGAINST, SESSION, UNTYPED, OPAQUE):
         for evidence in evidences:
             if evidence.verdict == verdict:
                 return evidence
@@ -345,15 +373,24 @@ class SessionEvidence:
             self._scopes[id(scope)] = found
         return found
 
-    def decide(self, name: str, value: cst.BaseExpression, function: cst.FunctionDef | None, annotation: Any = None) -> Evidence | None:
-        """The evidence that makes `name = value` a DB session, or None when it is not one."""
+    def decide(
+        self,
+        name: str,
+        value: cst.BaseExpression,
+        function: cst.FunctionDef | None,
+        annotation: Any = None,
+        session_use: Callable[[], str | None] = lambda: None,
+    ) -> Evidence | None:
+        """The evidence that makes `name = value` a DB session, or None when it is not one.
+        `session_use` names a session method the code calls on the bound value, if any."""
         evidence = self.value_evidence(value, function)
         if annotation is not None:
-            declared = self.annotation_evidence(annotation.annotation)
-            if declared.verdict != NONE:
-                evidence = combine([declared, evidence]) if evidence.verdict == AGAINST else declared
-        if not is_session(name, evidence, self.options):
+            evidence = declared_over(self.annotation_evidence(annotation.annotation), evidence)
+        used = session_use() if evidence.verdict == OPAQUE else None
+        if not is_session(name, evidence, self.options, used_as_session=used is not None):
             return None
+        if evidence.verdict == OPAQUE:
+            return Evidence(OPAQUE, f"named `{name}`, annotated `Any` and used as one: `.{used}()`")
         if evidence.verdict == UNTYPED:
             return Evidence(UNTYPED, f"named `{name}`")
         return evidence
@@ -473,6 +510,23 @@ def self_reads(method: cst.FunctionDef, attribute: str) -> list[cst.Attribute]:
         elif isinstance(node, cst.Attribute) and node.attr.value == attribute and _is_name(node.value, receiver):
             reads.append(node)
     return [node for node in reads if id(node) not in stored]
+
+
+def session_method_called(klass: cst.ClassDef, attribute: str) -> str | None:
+    """The first session method (`SESSION_METHODS`) a method of `klass` calls on `self.<attribute>`."""
+    for method in methods_of(klass):
+        receiver = receiver_of(method)
+        for node in walk(method.body):
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in SESSION_METHODS
+                and isinstance(node.func.value, cst.Attribute)
+                and node.func.value.attr.value == attribute
+                and _is_name(node.func.value.value, receiver)
+            ):
+                return node.func.attr.value
+    return None
 
 
 def owns_session_in_exit(klass: cst.ClassDef, attribute: str) -> bool:
@@ -683,9 +737,9 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
                         evidence = _ast_value_evidence(node.value, method, qualify, makers, options)
                         if isinstance(node, ast.AnnAssign):
                             names = _ast_annotation_names(node.annotation)
-                            declared = type_evidence(names | {qualify(n) for n in names}, options)
-                            evidence = declared if declared.verdict != NONE else evidence
-                        if is_session(target.attr, evidence, options):
+                            evidence = declared_over(type_evidence(names | {qualify(n) for n in names}, options), evidence)
+                        used = evidence.verdict == OPAQUE and _ast_session_method_called(methods, target.attr)
+                        if is_session(target.attr, evidence, options, used_as_session=used):
                             stored.append(_stored(target.attr, node.value, method, init))
             if read_names:
                 reads.append((method, read_names))
@@ -707,6 +761,24 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
             yield "sessions:class-bases", name, klass.lineno, data
 
     yield from visit(tree.body, "")
+
+
+def _ast_session_method_called(methods: Sequence[ast.FunctionDef | ast.AsyncFunctionDef], attribute: str) -> bool:
+    """`session_method_called` on the ast: a method calls a session method on `self.<attribute>`."""
+    for method in methods:
+        receiver = _receiver(method)
+        for node in ast.walk(method):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SESSION_METHODS
+                and isinstance(node.func.value, ast.Attribute)
+                and node.func.value.attr == attribute
+                and isinstance(node.func.value.value, ast.Name)
+                and node.func.value.value.id == receiver
+            ):
+                return True
+    return False
 
 
 def _read_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[Any]]:

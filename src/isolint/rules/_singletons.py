@@ -13,9 +13,13 @@ Index facts (kind, name within the module, data), built from stdlib `ast`:
   or "delegates" (it returns a same-module singleton class's accessor)}.
 - "singletons:cached-getter": an `lru_cache`/`cache` zero-argument
   constructor function (ISO105); data {"returns": the class it constructs, or null}.
+- "singletons:keyed-state-class": a class whose methods keep entries per
+  caller, keyed by a parameter (ISO103), e.g. a rate limiter's
+  `self._hits[user_id].append(now)`; data {"attribute", "method", "key": the
+  parameter, "line"}, for the first such write.
 
-Each kind has one producer (ISO101, ISO102, ISO105); every indexer runs
-whichever rules are selected, so ISO103 and ISO106 only read them.
+Each kind has one producer (ISO101, ISO102, ISO105, ISO103); every indexer
+runs whichever rules are selected, so ISO103 and ISO106 only read the others.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .._lazy import cst
 from ..traversal import children, walk
-from ._helpers import ast_dotted_name, last_name
+from ._helpers import ast_dotted_name, last_name, matches_patterns
 
 KIND_CLASS = "singletons:class"
 KIND_ACCESSOR = "singletons:accessor"
 KIND_CACHED_GETTER = "singletons:cached-getter"
+KIND_KEYED_STATE = "singletons:keyed-state-class"
 ACCESSOR_KINDS = (KIND_ACCESSOR, KIND_CACHED_GETTER)
 
 DEFAULT_INSTANCE_ATTRIBUTES = ["_instance", "__instance", "_instances", "_singleton", "_shared_instance"]
@@ -49,6 +54,7 @@ CLASS_INDEX_PREFILTER = re.compile(
 )
 ACCESSOR_INDEX_PREFILTER = re.compile(CLASS_INDEX_PREFILTER.pattern + rb"|global(?<!\wglobal)\s")
 CACHED_INDEX_PREFILTER = re.compile(rb"(?:lru_cache(?<!\wlru_cache)|cache(?<!\wcache))\b")
+KEYED_STATE_INDEX_PREFILTER = re.compile(rb"self\.\w+\s*(?:\[|\.setdefault\s*\()")
 
 FactRow = tuple[str, str, int, dict[str, Any]]
 
@@ -295,6 +301,84 @@ def _ast_returned_call(function: ast.FunctionDef) -> ast.Call | None:
             if isinstance(value, ast.Call):
                 return value
     return None
+
+
+# --- classes that keep per-caller entries -----------------------------------------
+
+# Methods that change a container in place: on `self.x[key]` they write that key's entry.
+MUTATORS = frozenset(
+    {
+        "append", "appendleft", "extend", "extendleft", "insert", "add", "update", "setdefault", "pop", "popleft",
+        "remove", "discard", "clear", "incr",
+    }
+)
+# Parameters naming who calls: any entry written under them is that caller's.
+CALLER_KEYS = (
+    "*user*", "*client*", "*tenant*", "*account*", "*customer*", "*caller*", "*principal*", "*identity*",
+    "identifier", "*thread_id", "*run_id", "*request_id", "*conversation_id", "*session_id", "ip", "*_ip",
+    "ip_address", "remote_addr",
+)
+# Generic keys (a rate limiter's `key`): only entries that accumulate (a count,
+# a window of timestamps) are per caller; `self._data[key] = value` is a table.
+GENERIC_KEYS = ("key", "*_key")
+
+
+def keyed_state_facts(tree: ast.Module) -> Iterator[FactRow]:
+    """Classes (at module level) whose instance methods other than `__init__`
+    keep entries per caller in `self.<attr>[...]`: what they keep grows with
+    every user, so one shared instance mixes them (a rate limiter's
+    `self._hits[user_id].append(now)`, a quota's `self.used[tenant] += n`).
+    Tables filled by name (`self._routes[path] = handler`) are not."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            write = _keyed_write(node)
+            if write is not None:
+                yield KIND_KEYED_STATE, node.name, node.lineno, write
+
+
+def _keyed_write(klass: ast.ClassDef) -> dict[str, Any] | None:
+    for method in klass.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or method.name == "__init__":
+            continue
+        params = [*method.args.posonlyargs, *method.args.args, *method.args.kwonlyargs]
+        if not params or params[0].arg != "self" or _ast_decorators(method) & {"staticmethod", "classmethod"}:
+            continue  # `self`: what KEYED_STATE_INDEX_PREFILTER looks for
+        keys = {p.arg for p in params[1:]}
+        for node in ast.walk(method):
+            for subscript, accumulates in _written_entries(node):
+                owner = subscript.value
+                if not (isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == "self"):
+                    continue
+                used = {n.id for n in ast.walk(subscript.slice) if isinstance(n, ast.Name)} & keys
+                callers = sorted(k for k in used if matches_patterns(k, CALLER_KEYS) or (accumulates and matches_patterns(k, GENERIC_KEYS)))
+                if callers:
+                    return {"attribute": owner.attr, "method": method.name, "key": callers[0], "line": node.lineno}
+    return None
+
+
+def _written_entries(node: ast.AST) -> list[tuple[ast.Subscript, bool]]:
+    """(subscript, whether the write accumulates) for the entries `node` writes:
+    `x[k] = v` (accumulating when `v` reads `x` again, `x.get(k, 0) + 1`),
+    `x[k] += v`, `x[k].append(v)` and `x.setdefault(k, ...)` (as the subscript
+    it amounts to) accumulate."""
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return [(t, _reads(node.value, t.value)) for t in targets if isinstance(t, ast.Subscript)]
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Subscript):
+        return [(node.target, True)]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+        receiver = node.func.value
+        if isinstance(receiver, ast.Subscript):
+            return [(receiver, True)]
+        if node.func.attr == "setdefault" and node.args:
+            return [(ast.Subscript(value=receiver, slice=node.args[0], ctx=ast.Store()), True)]
+    return []
+
+
+def _reads(value: ast.expr, container: ast.expr) -> bool:
+    """Whether `value` reads `container` (`self.x` in `self.x.get(k, 0) + 1`)."""
+    shape = ast.dump(container)
+    return any(ast.dump(node) == shape for node in ast.walk(value) if type(node) is type(container))
 
 
 # Builtin calls whose result is an immutable value, not a service object.

@@ -10,7 +10,11 @@ Project index facts (contributed by ISO301, from `index_facts`):
 
 - `websockets:accessor` `module.func`: a module-level function that hands out
   the shared manager (its name matches, or it returns a matching class).
-  data: `{"returns": "<Class>" or ""}`.
+  data: `{"returns": "<Class>" or ""}`. A compatibility alias, a function
+  without arguments whose body returns another accessor's argument-less call
+  (`def get_connection_manager(): return get_manager()`), is one too, with
+  `{"returns": "", "delegates": "<callee>"}` and, when the callee is
+  imported, `"requires"` as for globals below.
 - `websockets:global` `module.name`: a module-level name bound to plumbing at
   import time. data: `{"source": "<callee>"}`.
 - `websockets:attribute` `module.Class.attr`: a method stores plumbing on
@@ -92,7 +96,7 @@ ACCESSOR_KINDS = ("websockets:accessor", "singletons:accessor")
 
 # Files that can define plumbing by the default names; names configured
 # outside these words are found within their own file only.
-INDEX_PREFILTER = re.compile(rb"(?i)socket|bridge|notifier|connectionmanager|ws_manager")
+INDEX_PREFILTER = re.compile(rb"(?i)socket|bridge|notifier|connection_?manager|ws_manager")
 
 
 def is_plumbing_name(name: str, globs: Iterable[str]) -> bool:
@@ -132,13 +136,16 @@ class IndexesPlumbing:
 
 def index_facts(tree: ast.Module, globs: list[str]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     accessors: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _ast_takes_context(node):
-            returned = _ast_returned_class(node, globs)
-            if returned or (node.name[0].islower() and is_plumbing_name(node.name, globs)):
-                accessors.add(node.name)
-                yield "websockets:accessor", node.name, node.lineno, {"returns": returned}
+    functions = [
+        node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _ast_takes_context(node)
+    ]
+    for node in functions:
+        returned = _ast_returned_class(node, globs)
+        if returned or (node.name[0].islower() and is_plumbing_name(node.name, globs)):
+            accessors.add(node.name)
+            yield "websockets:accessor", node.name, node.lineno, {"returns": returned}
     known = _Known(globs, accessors, _ast_imports(tree))
+    yield from _ast_aliases([node for node in functions if node.name not in accessors], known)
     for statement in _ast_module_statements(tree.body):
         value = getattr(statement, "value", None)
         targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
@@ -150,6 +157,42 @@ def index_facts(tree: ast.Module, globs: list[str]) -> Iterator[tuple[str, str, 
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             yield from _ast_class_facts(node, known)
+
+
+def _ast_aliases(functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known: _Known) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    """Compatibility aliases: functions taking no arguments whose whole body
+    returns an argument-less call of an accessor. An alias of an alias in the
+    same module counts, wherever it is defined. (Requiring no arguments keeps
+    the speculative facts, those that `requires` an imported name, few.)"""
+    pending = [node for node in functions if not _ast_takes_arguments(node)]
+    while pending:
+        found = []
+        for node in pending:
+            returned = _ast_returned_value(node)
+            call = returned.value if isinstance(returned, ast.Await) else returned
+            data = known.source(call) if isinstance(call, ast.Call) and not call.args and not call.keywords else None
+            if data:
+                found.append(node)
+                known.accessors.add(node.name)
+                yield "websockets:accessor", node.name, node.lineno, {"returns": "", "delegates": data["source"], **data}
+        if not found:
+            return
+        pending = [node for node in pending if node not in found]
+
+
+def _ast_takes_arguments(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    args = function.args
+    return bool(args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg)
+
+
+def _ast_returned_value(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
+    """The value of a body that is one `return <value>` (after any docstring)."""
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if len(body) == 1 and isinstance(body[0], ast.Return):
+        return body[0].value
+    return None
 
 
 def _ast_imports(tree: ast.Module) -> dict[str, str]:
@@ -284,7 +327,7 @@ def _ast_class_facts(node: ast.ClassDef, known: _Known) -> Iterator[tuple[str, s
                 yield "websockets:inherited-read", f"{node.name}.{attr}", line, {"bases": bases}
 
 
-@links("websockets:global", "websockets:attribute")
+@links("websockets:global", "websockets:attribute", "websockets:accessor")
 def _required_link(fact: Any) -> list[str]:
     """A value from an import stands only if the imported name is plumbing (fact_holds)."""
     required = fact.data.get("requires")
@@ -296,17 +339,19 @@ def _bases_links(fact: Any) -> Iterator[str]:
     return (base.partition("[")[0].rpartition(".")[2] for base in fact.data.get("bases", ()))
 
 
-def is_indexed_accessor(project: Any, qualname: str, globs: Iterable[str]) -> bool:
-    """Ours, or ISO102's singleton accessor when the class it returns is plumbing."""
-    if project.get("websockets:accessor", qualname):
-        return True
+def is_indexed_accessor(project: Any, qualname: str, globs: Iterable[str], seen: frozenset[str] = frozenset()) -> bool:
+    """Ours (an alias of an imported accessor only if that one is), or ISO102's
+    singleton accessor when the class it returns is plumbing."""
+    accessor = project.get("websockets:accessor", qualname)
+    if accessor is not None:
+        return fact_holds(project, accessor, globs, seen | {qualname})
     singleton = project.get("singletons:accessor", qualname)
     return singleton is not None and is_plumbing_name(str(singleton.data.get("returns") or ""), globs)
 
 
 def fact_holds(project: Any, fact: Any, globs: Iterable[str], seen: frozenset[str] = frozenset()) -> bool:
-    """Whether an indexed global or attribute fact stands: one whose value came
-    from an import needs that name indexed as plumbing too."""
+    """Whether an indexed fact stands: one whose value came from an import
+    needs that name indexed as plumbing too (a cycle of imports proves nothing)."""
     if fact is None:
         return False
     required = fact.data.get("requires")
@@ -314,7 +359,7 @@ def fact_holds(project: Any, fact: Any, globs: Iterable[str], seen: frozenset[st
         return True
     if required in seen:
         return False
-    if is_indexed_accessor(project, required, globs):
+    if is_indexed_accessor(project, required, globs, seen):
         return True
     return fact_holds(project, project.get("websockets:global", required), globs, seen | {required})
 

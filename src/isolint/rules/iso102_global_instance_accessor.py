@@ -99,23 +99,25 @@ class GlobalInstanceAccessor(Rule):
         )
 
     def _report_setters(self, node: cst.FunctionDef, declared: set[str]) -> None:
-        params = {p.name.value for p in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)}
+        origins = _per_call_names(node)
         for child in walk(node.body):
             if not isinstance(child, (cst.Assign, cst.AnnAssign)) or child.value is None:
                 continue
             targets = [t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target]
-            used = sorted({n.value for n in walk(child.value) if isinstance(n, cst.Name)} & params)
-            for target in targets:
-                if isinstance(target, cst.Name) and target.value in declared and used:
-                    self.report(
-                        target,
-                        f"`{node.name.value}()` overwrites the module global `{target.value}` with per-call data "
-                        f"(`{used[0]}`); concurrent requests read whichever request wrote last",
-                        manual=(
-                            "Carry the value on the request context (`context.run_id`, `context.metadata`) and pass "
-                            "the context down; for log correlation a `contextvars.ContextVar` set per request works."
-                        ),
-                    )
+            for name, value in (pair for target in targets for pair in _bound_pairs(target, child.value)):
+                used = sorted({n.value for n in walk(value) if isinstance(n, cst.Name)} & set(origins))
+                if name.value not in declared or not used:
+                    continue
+                shown = used[0] if origins[used[0]] == used[0] else f"{used[0]}`, from `{origins[used[0]]}"
+                self.report(
+                    name,
+                    f"`{node.name.value}()` overwrites the module global `{name.value}` with per-call data "
+                    f"(`{shown}`); concurrent requests read whichever request wrote last",
+                    manual=(
+                        "Carry the value on the request context (`context.run_id`, `context.metadata`) and pass "
+                        "the context down; for log correlation a `contextvars.ContextVar` set per request works."
+                    ),
+                )
 
     def _fix(self, node: cst.FunctionDef, name: str) -> FixSpec | None:
         is_ref = lambda expression: isinstance(expression, cst.Name) and expression.value == name  # noqa: E731
@@ -148,6 +150,52 @@ def _inherited_lines(removed: Sequence[cst.EmptyLine], own: Sequence[cst.EmptyLi
         own_blanks = sum(line.comment is None for line in own)
         return list(own) if own_blanks >= removed_blanks else [*removed, *own]
     return [*head, *(cst.EmptyLine() for _ in range(max(removed_blanks, own_blanks))), *own[own_blanks:]]
+
+
+def _per_call_names(function: cst.FunctionDef) -> dict[str, str]:
+    """Names holding per-call data -> the parameter it came from: the
+    parameters, and locals assigned from an expression using one (`adapter =
+    make_logger(run_id)`), however many assignments away."""
+    params = function.params
+    origins = {p.name.value: p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+    assignments = [
+        (target, child.value)
+        for child in walk(function.body)
+        if isinstance(child, (cst.Assign, cst.AnnAssign)) and child.value is not None
+        for target in ([t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target])
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for target, value in assignments:
+            source = next((origins[n.value] for n in walk(value) if isinstance(n, cst.Name) and n.value in origins), None)
+            for name in _assigned_names(target) if source else []:
+                if name.value not in origins:
+                    origins[name.value] = source
+                    changed = True
+    return origins
+
+
+def _bound_pairs(target: cst.BaseExpression, value: cst.BaseExpression) -> list[tuple[cst.Name, cst.BaseExpression]]:
+    """(name, the expression it gets) for an assignment: `a, b = x, y` pairs
+    `a` with `x`; any other unpacking gives every name the whole value."""
+    if (
+        isinstance(target, (cst.Tuple, cst.List))
+        and isinstance(value, (cst.Tuple, cst.List))
+        and len(target.elements) == len(value.elements)
+        and not any(isinstance(e, cst.StarredElement) for e in value.elements)
+    ):
+        return [pair for t, v in zip(target.elements, value.elements) for pair in _bound_pairs(t.value, v.value)]
+    return [(name, value) for name in _assigned_names(target)]
+
+
+def _assigned_names(target: cst.BaseExpression) -> list[cst.Name]:
+    """The names an assignment target binds: `x`, and each of `x, y` / `[x, y]`."""
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _assigned_names(element.value)]
+    return []
 
 
 def _assigned_value(block: cst.BaseSuite, name: str) -> cst.BaseExpression | None:

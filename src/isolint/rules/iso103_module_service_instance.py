@@ -2,12 +2,16 @@
 
 Reads the index facts "singletons:accessor", "singletons:cached-getter" and
 "singletons:class" (see `_singletons`), which ISO101, ISO102 and ISO105
-contribute (every indexer runs, whichever rules are selected).
+contribute (every indexer runs, whichever rules are selected), and its own
+"singletons:keyed-state-class": an instance of a class keeping per-caller
+entries is reported whatever the class is called.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from .._lazy import cst
@@ -29,13 +33,17 @@ MANUAL = (
 )
 
 
+INDEXED_KINDS = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS, _singletons.KIND_KEYED_STATE)
+
+
 class ModuleServiceInstance(Rule):
     code = "ISO103"
     name = "module-service-instance"
     family = "singletons"
     summary = "A module-level service instance (or singleton accessor result) is shared by every request"
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
+    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS, _singletons.KIND_KEYED_STATE)
+    index_prefilter = _singletons.KEYED_STATE_INDEX_PREFILTER
     options = (
         Option(
             "service-suffixes",
@@ -63,6 +71,10 @@ class ModuleServiceInstance(Rule):
     )
 
     @classmethod
+    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _singletons.keyed_state_facts(tree)
+
+    @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # A finding assigns the result of calling a class ending in a suffix, an
         # accessor matching a pattern, or an accessor/singleton class the index
@@ -70,13 +82,13 @@ class ModuleServiceInstance(Rule):
         options = settings.options_for(cls)
         fragments = [rb"(?:" + b"|".join(re.escape(s.encode()) for s in options["service-suffixes"]) + rb")"]
         fragments += [glob_to_bytes_regex(glob) for glob in options["accessor-patterns"]]
-        fragments += [rb"\b" + re.escape(n.encode()) for n in sorted(project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS))]
+        fragments += [rb"\b" + re.escape(n.encode()) for n in sorted(project.names(*INDEXED_KINDS))]
         names = b"|".join(b"(?:" + f + b")" for f in fragments if f)
         if not names:
             return re.compile(rb"(?!)")
         # Test the fragments' first characters before trying each one: the
         # scan runs at every `=` of every file.
-        indexed = project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
+        indexed = project.names(*INDEXED_KINDS)
         initials = {word[:1] for word in [*options["service-suffixes"], *options["accessor-patterns"], *indexed]}
         if not options["service-suffixes"] or initials & {"", "*", "?"}:
             gate = b""  # an empty suffix group or a leading wildcard: any character may start a match
@@ -118,15 +130,31 @@ class ModuleServiceInstance(Rule):
                 "and whatever it keeps",
                 manual=MANUAL,
             )
+        elif (keyed := self._keyed_state(qualified)) is not None:
+            self.report(
+                value,
+                f"module-level `{callee}(...)` creates one `{name}` for the whole process, and it keeps entries per "
+                f"caller (`self.{keyed['attribute']}[...]` keyed by `{keyed['key']}` in `{keyed['method']}`); every "
+                "request shares them",
+                manual=MANUAL,
+            )
 
     def _could_match(self, name: str) -> bool:
         project = self.file.project
         return (
             any(name.endswith(suffix) for suffix in self.options["service-suffixes"])
             or matches_patterns(name, self.options["accessor-patterns"])
-            or name in project.names(*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
+            or name in project.names(*INDEXED_KINDS)
             or any(name in fact.data.get("accessors", ()) for fact in project.of_kind(_singletons.KIND_CLASS))
         )
+
+    def _keyed_state(self, qualified: set[str]) -> dict[str, Any] | None:
+        """The per-caller write of the class constructed, if the index knows one."""
+        for qualname in qualified:
+            fact = self.file.project.get(_singletons.KIND_KEYED_STATE, qualname)
+            if fact is not None:
+                return fact.data
+        return None
 
     def _known_accessor(self, name: str, qualified: set[str]) -> str | None:
         """How to name what a known singleton accessor returns, or None if `func` is not one."""

@@ -82,7 +82,9 @@ class SessionOnInstance(Rule):
             if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == receiver):
                 continue
             attribute = target.attr.value
-            evidence = self.evidence.decide(attribute, node.value, method, annotation)
+            evidence = self.evidence.decide(
+                attribute, node.value, method, annotation, lambda a=attribute: sessions.session_method_called(klass, a)
+            )
             if evidence is None or sessions.owns_session_in_exit(klass, attribute):
                 continue
             self._report_assignment(node, target, klass, method, attribute, evidence)

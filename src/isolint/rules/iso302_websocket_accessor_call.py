@@ -86,6 +86,9 @@ class WebSocketAccessorCall(IndexesPlumbing, Rule):
         parents: dict,
         context: str | None,
     ) -> None:
+        if _returned_by_whole_body(function, uses):
+            self._report_alias(function, source, uses[0])
+            return
         fix = None
         manual = None
         if context is None:
@@ -111,3 +114,38 @@ class WebSocketAccessorCall(IndexesPlumbing, Rule):
                 fix=fix,
                 manual=manual,
             )
+
+    def _report_alias(self, function: cst.FunctionDef, source: str, use: cst.BaseExpression) -> None:
+        """A compatibility accessor: its callers get the shared manager through it (they are reported too)."""
+        self.report(
+            use,
+            f"`{function.name.value}()` hands out the process-wide WebSocket manager (`{source}()`) under another name: "
+            "every caller emits through one shared object, and a wrong user or run id reaches someone else's socket",
+            manual=(
+                f"Move its callers to the request's `context.websocket_emitter` (ISO302 and ISO304 report them), "
+                f"then delete `{function.name.value}`."
+            ),
+        )
+
+
+def _returned_by_whole_body(function: cst.FunctionDef, uses: list[cst.BaseExpression]) -> bool:
+    """Whether the function is an alias of the accessor as the index sees one
+    (`_websockets._ast_aliases`): no arguments, and a body that is one
+    `return <use>` (after any docstring), the use an argument-less call."""
+    params = function.params
+    if params.posonly_params or params.params or params.kwonly_params or isinstance(params.star_arg, cst.Param) or params.star_kwarg:
+        return False
+    if len(uses) != 1 or not isinstance(uses[0], cst.Call) or uses[0].args:
+        return False
+    body = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else [function.body]
+    statements = [small for line in body if isinstance(line, cst.SimpleStatementLine) for small in line.body]
+    if len(statements) != len(body):
+        return False
+    if statements and isinstance(statements[0], cst.Expr) and isinstance(statements[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        statements = statements[1:]
+    if len(statements) != 1 or not isinstance(statements[0], cst.Return):
+        return False
+    value = statements[0].value
+    if isinstance(value, cst.Await):
+        value = value.expression
+    return value is uses[0]
