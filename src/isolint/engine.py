@@ -50,9 +50,12 @@ def lint_text(
     is_package: bool = False,
     project: ProjectIndex = EMPTY,
     counts: dict[str, int] | None = None,
+    build_edits: bool = True,
 ) -> list[Finding]:
     """Findings of `rules` in `text`. With `counts` (report mode), the same
     visit also counts target-form sites per family into it (see progress.py).
+    Without `build_edits`, a fixable finding's fix carries its applicability
+    and message but no edits (`Fix.edits` is None).
 
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (positions, code generation), is
@@ -63,7 +66,7 @@ def lint_text(
         return [tree]
     try:
         with _time_limit(FILE_TIME_LIMIT):
-            return _lint_parsed(text, tree, path, rules, settings, module_name, is_package, project, counts)
+            return _lint_parsed(text, tree, path, rules, settings, module_name, is_package, project, counts, build_edits)
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
     except _FileTimeout:
@@ -84,6 +87,7 @@ def _lint_parsed(
     is_package: bool,
     project: ProjectIndex,
     counts: dict[str, int] | None,
+    build_edits: bool,
 ) -> list[Finding]:
     with phase("parse"):
         module = cst.parse_module(text)
@@ -101,7 +105,7 @@ def _lint_parsed(
     if not file.reports and audit is None:
         return []
     with phase("findings"):
-        findings = _to_findings(file, _positions(file, tree)) if file.reports else []
+        findings = _to_findings(file, _positions(file, tree), build_edits) if file.reports else []
         return apply_suppressions(text, findings, audit=audit, path=path)
 
 
@@ -312,7 +316,7 @@ def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | N
 
 
 
-def _to_findings(file: FileContext, positions: Any) -> list[Finding]:
+def _to_findings(file: FileContext, positions: Any, build_edits: bool) -> list[Finding]:
     module, path = file.module, file.path
     findings = []
     for report in file.reports:
@@ -327,12 +331,18 @@ def _to_findings(file: FileContext, positions: Any) -> list[Finding]:
                 path=path,
                 location=Location(code_range.start.line, code_range.start.column + 1),
                 end_location=Location(code_range.end.line, code_range.end.column + 1),
-                fix=_build_fix(file, report.fix) if report.fix else None,
+                fix=(_build_fix(file, report.fix) if build_edits else _unbuilt_fix(report.fix)) if report.fix else None,
                 manual=report.manual,
                 snippet=snippet,
             )
         )
     return findings
+
+
+def _unbuilt_fix(spec: FixSpec) -> Fix:
+    """What a check without edits records of a fix: that the rule offers one,
+    and how safe it is."""
+    return Fix(spec.applicability, spec.message, None, spec.isolation)
 
 
 def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
