@@ -33,9 +33,6 @@ from .source import DecodedSource
 from .suppressions import apply_suppressions
 from .timing import phase
 from .traversal import children, replace_nodes
-from .traversal import install as install_fast_traversal
-
-install_fast_traversal()
 
 MAX_FIX_PASSES = 10
 
@@ -267,12 +264,10 @@ def _visit(file: FileContext, rules: Sequence[type[Rule]], observers: Sequence[A
 def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     """Positions of the reported nodes. LibCST's PositionProvider generates
     the code of the whole module; here only the top-level statements holding
-    a finding are generated, each placed at the line CPython's parser gave it.
-    When a reported node is not inside the statement it was reported from,
-    or the statements do not line up with CPython's, the whole module is
-    generated after all."""
-    from libcst.metadata.position_provider import PositionProvidingCodegenState
-
+    a finding are generated, each as a module of its own, and placed at the
+    line CPython's parser gave it. When a reported node is not inside the
+    statement it was reported from, or the statements do not line up with
+    CPython's, the whole module is generated after all."""
     lines = _statement_lines(file.module, tree)
     statements = {id(r.statement): r.statement for r in file.reports if r.statement is not None}
     if lines is None or len(statements) * 2 > len(file.module.body):
@@ -280,10 +275,8 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     module = file.module
     positions: dict[Any, Any] = {}
     for statement in statements.values():
-        provider = cst_metadata.PositionProvider()
-        state = PositionProvidingCodegenState(module.default_indent, module.default_newline, provider=provider)
-        statement._codegen(state)
-        local = provider._computed
+        alone = cst.Module(body=[statement], default_indent=module.default_indent, default_newline=module.default_newline)
+        local = _module_positions(alone)
         anchor = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
         shift = lines[id(statement)] - local[anchor].start.line
         for node, code_range in local.items():
