@@ -157,3 +157,25 @@ def test_isolint_leaves_every_libcst_class_as_it_found_it() -> None:
     other code in the process exactly as it would without isolint."""
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("source", _sources()[:12])
+def test_positions_are_libcsts_own_without_walking_the_tree(source: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine resolves positions through LibCST's public MetadataWrapper,
+    minus the empty batched walk: the same positions, and no node visited."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from isolint.engine import _module_positions
+
+    module = _parse(source)
+    expected = dict(MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
+    visits: list[cst.CSTNode] = []
+    real_visit = cst.CSTNode.visit
+
+    def counting(node: cst.CSTNode, visitor: Any) -> Any:
+        visits.append(node)
+        return real_visit(node, visitor)
+
+    monkeypatch.setattr(cst.CSTNode, "visit", counting)  # an observer for this test only
+    assert dict(_module_positions(module)) == expected
+    assert visits == []

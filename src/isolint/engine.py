@@ -290,7 +290,25 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
 
 
 def _module_positions(module: cst.Module) -> Mapping[Any, Any]:
-    return cst_metadata.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst_metadata.PositionProvider)
+    return _PositionsWrapper(module, unsafe_skip_copy=True).resolve(cst_metadata.PositionProvider)
+
+
+class _PositionsWrapper(cst_metadata.MetadataWrapper):
+    """A MetadataWrapper that skips the batched walk when no batchable
+    provider takes part: resolving positions alone (code generation) then
+    does not also walk every node of the tree for nothing, which costs as
+    much again."""
+
+    def visit_batched(
+        self,
+        visitors: Iterable[cst.BatchableCSTVisitor],
+        before_visit: Callable[[cst.CSTNode], None] | None = None,
+        after_leave: Callable[[cst.CSTNode], None] | None = None,
+    ) -> cst.CSTNode:
+        visitors = list(visitors)
+        if not visitors:
+            return self.module
+        return super().visit_batched(visitors, before_visit, after_leave)
 
 
 def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:
