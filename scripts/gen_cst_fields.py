@@ -223,16 +223,16 @@ def _field_order(node: cst.CSTNode) -> list[str]:
                 owner[id(child)] = name if id(child) not in owner else None  # shared by two fields: no evidence
     order: list[str] = []
     for child in node.children:
-        name = owner.get(id(child))
-        if name is not None and name not in order:
-            order.append(name)
+        field = owner.get(id(child))
+        if field is not None and field not in order:
+            order.append(field)
     return order
 
 
 def _filler(hint: object) -> object:
     """A fresh default node for an absent field (a comma, a parenthesis, an
     empty line...), or None when no node class it allows builds without arguments."""
-    has_node, is_sequence, _, _, element = _kinds(hint)
+    _, is_sequence, _, _, element = _kinds(hint)
     wanted = element if is_sequence else hint
     args = typing.get_args(wanted) if typing.get_origin(wanted) in (typing.Union, UnionType) else (wanted,)
     for arg in args:

@@ -14,7 +14,8 @@ both to LibCST's own `children` and transformers.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ._cst_fields import FIELDS, GENERATED_WITH
 from ._lazy import cst
