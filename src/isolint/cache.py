@@ -29,7 +29,7 @@ from .rules import BY_CODE
 from .source import read_regular, resolved
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
-_FORMAT = 4  # 4: files no rule needs are still checked for syntax errors
+_FORMAT = 5  # 4: files no rule needs are still checked for syntax errors; 5: a fix's edits may be unbuilt (null)
 
 
 def content_hash(raw: bytes) -> str:
@@ -79,14 +79,15 @@ class Cache:
         return cache
 
     def lookup_by_stat(
-        self, real_path: Path, signature: tuple[int, int] | None, index_fingerprint: str, *, with_counts: bool = False
+        self, real_path: Path, signature: tuple[int, int] | None, index_fingerprint: str, *, with_counts: bool = False,
+        with_edits: bool = False,
     ) -> str | None:
         """The result key of an unchanged file with cached results (and counts,
-        if asked), without reading it."""
+        and fixes' edits, if asked), without reading it."""
         entry = self.files.get(str(real_path))
         if entry is None or signature is None or entry[3] not in self.results:
             return None
-        if with_counts and entry[3] not in self.counts:
+        if (with_counts and entry[3] not in self.counts) or (with_edits and _lacks_edits(self.results[entry[3]])):
             return None
         return entry[3] if (entry[0], entry[1]) == signature and entry[4] == index_fingerprint else None
 
@@ -94,9 +95,11 @@ class Cache:
         cached = self.results.get(key)
         return None if cached is None else [Finding.from_cache(item, path) for item in cached]
 
-    def known_keys(self, *, with_counts: bool = False) -> frozenset[str]:
-        """Result keys whose work is done: findings, and counts when a report needs them."""
-        return frozenset(self.counts.keys() & self.results.keys()) if with_counts else frozenset(self.results)
+    def known_keys(self, *, with_counts: bool = False, with_edits: bool = False) -> frozenset[str]:
+        """Result keys whose work is done: findings, counts when a report needs
+        them, and fixes' edits when the run shows or applies them."""
+        keys = self.counts.keys() & self.results.keys() if with_counts else self.results.keys()
+        return frozenset(key for key in keys if not (with_edits and _lacks_edits(self.results[key])))
 
     def store(
         self, real_path: Path | None, digest: str, key: str, index_fingerprint: str, findings: list[Finding],
@@ -330,9 +333,15 @@ def _cached_finding(item: Any) -> bool:
         and isinstance(fix.get("applicability"), str)
         and isinstance(fix.get("message"), str)
         and isinstance(fix.get("isolation"), (str, type(None)))
-        and isinstance(fix.get("edits"), list)
-        and all(_row(edit, (str, int, int, int, int)) for edit in fix["edits"])
+        and (fix.get("edits", 0) is None or (
+            isinstance(fix.get("edits"), list) and all(_row(edit, (str, int, int, int, int)) for edit in fix["edits"])
+        ))
     )
+
+
+def _lacks_edits(findings: list[dict[str, Any]]) -> bool:
+    """Whether a cached result holds a fix whose edits a plain check did not build."""
+    return any(item["fix"] is not None and item["fix"]["edits"] is None for item in findings)
 
 
 def _facts(value: Any) -> bool:

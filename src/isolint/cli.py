@@ -147,7 +147,7 @@ def check(
 ) -> int:
     """Report isolation problems in PATHS (default: the current directory)."""
     started = time.perf_counter()
-    from .output import STATISTICS_FORMATS, TEXT_FORMATS, render
+    from .output import EDIT_FORMATS, STATISTICS_FORMATS, TEXT_FORMATS, render
     from .output.text import summary
     from .runner import add_ignores, run_check
 
@@ -189,7 +189,9 @@ def check(
         return EXIT_FINDINGS if left and not exit_zero else EXIT_CLEAN
 
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
-    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
+    # Edits are built only for what shows them: the previews and the formats that print them.
+    build_edits = (show_fixes and output_format in TEXT_FORMATS) or (output_format in EDIT_FORMATS and not statistics)
+    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, build_edits=build_edits)
     _warn(result.warnings)
     findings = result.findings
     baseline_note = ""
@@ -206,7 +208,10 @@ def check(
                 from .runner import run_fix
 
                 # The verification gate decides which previews would really be applied.
-                gated = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode="check", use_cache=not no_cache, force_exclude=force_exclude)
+                gated = run_fix(
+                    targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode="check", use_cache=not no_cache,
+                    force_exclude=force_exclude, build_edits=False,
+                )
                 text += _fix_previews(findings, unsafe_fixes, gated.refusals)
             text += ("\n" if findings else "") + summary(findings) + baseline_note
             baseline_note = ""
@@ -278,12 +283,13 @@ def _check_stdin(
     name: Path, settings: Settings, output_format: str, output_file: Path | None, statistics: bool, exit_zero: bool,
     baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
 ) -> int:
-    from .output import TEXT_FORMATS, render
+    from .output import EDIT_FORMATS, TEXT_FORMATS, render
     from .output.text import summary
     from .stdin import check_stdin
 
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)
-    findings = check_stdin(_read_stdin(), name, settings, jobs=_jobs(jobs), use_cache=not no_cache)
+    build_edits = output_format in EDIT_FORMATS and not statistics
+    findings = check_stdin(_read_stdin(), name, settings, jobs=_jobs(jobs), use_cache=not no_cache, build_edits=build_edits)
     note = ""
     if known is not None:
         comparison = known.compare(findings, _scope_of_paths([name], [name]))
@@ -395,7 +401,7 @@ def baseline(
     chosen = write_file if write_file is not None else update_file
     file = Path(chosen) if chosen else (settings.baseline or default_file(settings))
     previous = Baseline.load(file) if update_file is not None else None
-    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude)
+    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, build_edits=False)
     _warn(result.warnings)
     if previous is None:
         written = Baseline.from_findings(file, result.findings)
@@ -487,7 +493,7 @@ def report(
         from .progress import add_counts
         from .runner import run_check
 
-        result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, count_progress=True)
+        result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, count_progress=True, build_edits=False)
         _warn(result.warnings)
         findings, files, project = result.findings, len(result.files), result.plan.project
         counts: dict[str, int] = {}
@@ -606,7 +612,7 @@ def fix(
     With a baseline, everything fixable is still fixed, but only remaining
     findings that are not in the baseline are listed and make the exit code 1."""
     started = time.perf_counter()
-    from .output import TEXT_FORMATS, render
+    from .output import EDIT_FORMATS, TEXT_FORMATS, render
     from .runner import run_fix
 
     if show_diff and check_only:
@@ -626,7 +632,10 @@ def fix(
         )
     mode = "diff" if show_diff else "check" if check_only else "write"
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
-    result = run_fix(targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude)
+    result = run_fix(
+        targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude,
+        build_edits=output_format in EDIT_FORMATS,
+    )
     _warn(result.warnings)
     output_start = time.perf_counter()
 

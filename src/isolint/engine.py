@@ -33,9 +33,6 @@ from .source import DecodedSource
 from .suppressions import apply_suppressions
 from .timing import phase
 from .traversal import children, replace_nodes
-from .traversal import install as install_fast_traversal
-
-install_fast_traversal()
 
 MAX_FIX_PASSES = 10
 
@@ -50,9 +47,12 @@ def lint_text(
     is_package: bool = False,
     project: ProjectIndex = EMPTY,
     counts: dict[str, int] | None = None,
+    build_edits: bool = True,
 ) -> list[Finding]:
     """Findings of `rules` in `text`. With `counts` (report mode), the same
     visit also counts target-form sites per family into it (see progress.py).
+    Without `build_edits`, a fixable finding's fix carries its applicability
+    and message but no edits (`Fix.edits` is None).
 
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (positions, code generation), is
@@ -63,7 +63,7 @@ def lint_text(
         return [tree]
     try:
         with _time_limit(FILE_TIME_LIMIT):
-            return _lint_parsed(text, tree, path, rules, settings, module_name, is_package, project, counts)
+            return _lint_parsed(text, tree, path, rules, settings, module_name, is_package, project, counts, build_edits)
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
     except _FileTimeout:
@@ -84,6 +84,7 @@ def _lint_parsed(
     is_package: bool,
     project: ProjectIndex,
     counts: dict[str, int] | None,
+    build_edits: bool,
 ) -> list[Finding]:
     with phase("parse"):
         module = cst.parse_module(text)
@@ -101,7 +102,7 @@ def _lint_parsed(
     if not file.reports and audit is None:
         return []
     with phase("findings"):
-        findings = _to_findings(file, _positions(file, tree)) if file.reports else []
+        findings = _to_findings(file, _positions(file, tree), build_edits) if file.reports else []
         return apply_suppressions(text, findings, audit=audit, path=path)
 
 
@@ -263,12 +264,10 @@ def _visit(file: FileContext, rules: Sequence[type[Rule]], observers: Sequence[A
 def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     """Positions of the reported nodes. LibCST's PositionProvider generates
     the code of the whole module; here only the top-level statements holding
-    a finding are generated, each placed at the line CPython's parser gave it.
-    When a reported node is not inside the statement it was reported from,
-    or the statements do not line up with CPython's, the whole module is
-    generated after all."""
-    from libcst.metadata.position_provider import PositionProvidingCodegenState
-
+    a finding are generated, each as a module of its own, and placed at the
+    line CPython's parser gave it. When a reported node is not inside the
+    statement it was reported from, or the statements do not line up with
+    CPython's, the whole module is generated after all."""
     lines = _statement_lines(file.module, tree)
     statements = {id(r.statement): r.statement for r in file.reports if r.statement is not None}
     if lines is None or len(statements) * 2 > len(file.module.body):
@@ -276,10 +275,8 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     module = file.module
     positions: dict[Any, Any] = {}
     for statement in statements.values():
-        provider = cst_metadata.PositionProvider()
-        state = PositionProvidingCodegenState(module.default_indent, module.default_newline, provider=provider)
-        statement._codegen(state)
-        local = provider._computed
+        alone = cst.Module(body=[statement], default_indent=module.default_indent, default_newline=module.default_newline)
+        local = _module_positions(alone)
         anchor = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
         shift = lines[id(statement)] - local[anchor].start.line
         for node, code_range in local.items():
@@ -293,7 +290,25 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
 
 
 def _module_positions(module: cst.Module) -> Mapping[Any, Any]:
-    return cst_metadata.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst_metadata.PositionProvider)
+    return _PositionsWrapper(module, unsafe_skip_copy=True).resolve(cst_metadata.PositionProvider)
+
+
+class _PositionsWrapper(cst_metadata.MetadataWrapper):
+    """A MetadataWrapper that skips the batched walk when no batchable
+    provider takes part: resolving positions alone (code generation) then
+    does not also walk every node of the tree for nothing, which costs as
+    much again."""
+
+    def visit_batched(
+        self,
+        visitors: Iterable[cst.BatchableCSTVisitor],
+        before_visit: Callable[[cst.CSTNode], None] | None = None,
+        after_leave: Callable[[cst.CSTNode], None] | None = None,
+    ) -> cst.CSTNode:
+        visitors = list(visitors)
+        if not visitors:
+            return self.module
+        return super().visit_batched(visitors, before_visit, after_leave)
 
 
 def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:
@@ -312,7 +327,7 @@ def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | N
 
 
 
-def _to_findings(file: FileContext, positions: Any) -> list[Finding]:
+def _to_findings(file: FileContext, positions: Any, build_edits: bool) -> list[Finding]:
     module, path = file.module, file.path
     findings = []
     for report in file.reports:
@@ -327,12 +342,18 @@ def _to_findings(file: FileContext, positions: Any) -> list[Finding]:
                 path=path,
                 location=Location(code_range.start.line, code_range.start.column + 1),
                 end_location=Location(code_range.end.line, code_range.end.column + 1),
-                fix=_build_fix(file, report.fix) if report.fix else None,
+                fix=(_build_fix(file, report.fix) if build_edits else _unbuilt_fix(report.fix)) if report.fix else None,
                 manual=report.manual,
                 snippet=snippet,
             )
         )
     return findings
+
+
+def _unbuilt_fix(spec: FixSpec) -> Fix:
+    """What a check without edits records of a fix: that the rule offers one,
+    and how safe it is."""
+    return Fix(spec.applicability, spec.message, None, spec.isolation)
 
 
 def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:

@@ -42,16 +42,30 @@ class Edit:
 class Fix:
     applicability: str  # SAFE or UNSAFE
     message: str
-    edits: tuple[Edit, ...]
+    # None: not built. A plain `check` only says that a fix exists and how
+    # safe it is; building the edits costs a code generation and a re-parse of
+    # the file per fix, so they are built only for what applies or shows them.
+    edits: tuple[Edit, ...] | None
     # Fixes sharing an isolation group go in one per pass (two fixes that each
     # add the same import would otherwise add it twice).
     isolation: str | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.edits is not None
+
+    def required_edits(self) -> tuple[Edit, ...]:
+        """The edits, for a caller that applies or shows them: the run must
+        have asked for them (`Plan.build_edits`)."""
+        if self.edits is None:
+            raise ValueError(f"the edits of fix {self.message!r} were not built in this run")
+        return self.edits
 
     def to_json(self) -> dict[str, Any]:
         return {
             "applicability": self.applicability,
             "message": self.message,
-            "edits": [edit.to_json() for edit in self.edits],
+            "edits": [edit.to_json() for edit in self.required_edits()],
         }
 
 
@@ -93,7 +107,7 @@ class Finding:
                 "applicability": self.fix.applicability,
                 "message": self.fix.message,
                 "isolation": self.fix.isolation,
-                "edits": [
+                "edits": None if self.fix.edits is None else [
                     [e.content, e.location.row, e.location.column, e.end_location.row, e.end_location.column]
                     for e in self.fix.edits
                 ],
@@ -108,7 +122,9 @@ class Finding:
             fix = Fix(
                 applicability=raw["applicability"],
                 message=raw["message"],
-                edits=tuple(Edit(c, Location(r, col), Location(er, ec)) for c, r, col, er, ec in raw["edits"]),
+                edits=None if raw["edits"] is None else tuple(
+                    Edit(c, Location(r, col), Location(er, ec)) for c, r, col, er, ec in raw["edits"]
+                ),
                 isolation=raw["isolation"],
             )
         return cls(

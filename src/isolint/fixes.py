@@ -89,9 +89,9 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, list[Fix]]:
     accepted: list[tuple[int, int, str]] = []
     groups: set[str] = set()
     applied: list[Fix] = []
-    ordered = sorted(fixes, key=lambda fix: min(_span(starts, e) for e in fix.edits))
+    ordered = sorted(fixes, key=lambda fix: min(_span(starts, e) for e in fix.required_edits()))
     for fix in ordered:
-        spans = [(*_span(starts, edit), edit.content) for edit in fix.edits]
+        spans = [(*_span(starts, edit), edit.content) for edit in fix.required_edits()]
         if any(_overlaps(start, end, other) for start, end, _ in spans for other in taken):
             continue
         if fix.isolation is not None:

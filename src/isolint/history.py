@@ -345,7 +345,7 @@ def run_history(
                 fact for path, blob in project_trees[commit.sha] for fact in facts_of[(blob, path, modules[commit.sha][path][0])] or ()
             )
         shape = digest_of(project.facts, with_lines=False)
-        plan = by_shape[shape].for_project(project) if shape in by_shape else Plan.from_settings(settings, project, count_progress=True)
+        plan = by_shape[shape].for_project(project) if shape in by_shape else Plan.from_settings(settings, project, count_progress=True, build_edits=False)
         by_shape.setdefault(shape, plan)
         commit_plan[commit.sha] = plans.setdefault(_fingerprint(plan), plan)
 

@@ -32,9 +32,14 @@ class Plan:
     project: ProjectIndex = EMPTY  # only the facts of the kinds the rules read
     # Report mode: the target-form counter's prefilter (progress.py); None for a plain check.
     progress: re.Pattern[bytes] | None = None
+    # Whether findings carry their fixes' edits; without, a fix is only its
+    # applicability and message (see `findings.Fix.edits`).
+    build_edits: bool = True
 
     @classmethod
-    def from_settings(cls, settings: Settings, project: ProjectIndex = EMPTY, *, count_progress: bool = False) -> Plan:
+    def from_settings(
+        cls, settings: Settings, project: ProjectIndex = EMPTY, *, count_progress: bool = False, build_edits: bool = True
+    ) -> Plan:
         enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
         project = project.restricted(_fact_kinds(enabled))
         progress = None
@@ -42,7 +47,7 @@ class Plan:
             from .progress import compile_prefilter
 
             progress = compile_prefilter(settings)
-        return cls(settings, tuple((r, r.compile_prefilter(settings, project)) for r in enabled), project, progress)
+        return cls(settings, tuple((r, r.compile_prefilter(settings, project)) for r in enabled), project, progress, build_edits)
 
     def for_project(self, project: ProjectIndex) -> Plan:
         """This plan for an index whose facts differ from its own in line
@@ -120,7 +125,7 @@ def check_bytes(
 
     findings = lint_text(
         source.text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project,
-        counts=counts if counting else None,
+        counts=counts if counting else None, build_edits=plan.build_edits,
     )
     # Parsed only to count: report exactly what a plain check would (nothing).
     return (findings if rules else []), True

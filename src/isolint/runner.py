@@ -299,16 +299,21 @@ def run_check(
     use_cache: bool = True,
     force_exclude: bool = False,
     count_progress: bool = False,
+    build_edits: bool = True,
 ) -> CheckResult:
     """Check `paths`. `count_progress` (reports) also counts target-form sites
-    per file in the same parse, into `CheckResult.counts`."""
+    per file in the same parse, into `CheckResult.counts`. Without
+    `build_edits`, fixes carry no edits (what a check prints needs none)."""
     stats = Stats()
     found = _discover(paths, settings, force_exclude, stats)
-    return _check(found, settings, stats, jobs=jobs, use_cache=use_cache, paths=paths, count_progress=count_progress)
+    return _check(
+        found, settings, stats, jobs=jobs, use_cache=use_cache, paths=paths, count_progress=count_progress, build_edits=build_edits
+    )
 
 
 def _check(
-    found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = (), count_progress: bool = False
+    found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = (),
+    count_progress: bool = False, build_edits: bool = True,
 ) -> CheckResult:
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
     if cache.warning:
@@ -316,7 +321,7 @@ def _check(
     start = time.perf_counter()
     project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats)
     stats.timings["index"] = time.perf_counter() - start
-    plan = Plan.from_settings(settings, project, count_progress=count_progress)
+    plan = Plan.from_settings(settings, project, count_progress=count_progress, build_edits=build_edits)
     index_fingerprint = plan.project.fingerprint if plan.uses_index else ""
     ignores = _PerFileIgnores(settings)
 
@@ -327,7 +332,7 @@ def _check(
     sizes: dict[int, int] = {}
     for index, source_file in enumerate(found.files):
         signature = stat_signature(source_file.real_path)
-        key = cache.lookup_by_stat(source_file.real_path, signature, index_fingerprint, with_counts=count_progress)
+        key = cache.lookup_by_stat(source_file.real_path, signature, index_fingerprint, with_counts=count_progress, with_edits=build_edits)
         cached = cache.results_for(key, str(source_file.path)) if key else None
         if cached is not None:
             per_file[index] = cached
@@ -344,7 +349,7 @@ def _check(
     start = time.perf_counter()
     stats.workers = _workers(jobs, len(todo))
     slowest: list[tuple[float, int]] = []  # a min-heap of the SLOWEST_FILES slowest
-    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress), jobs, _check_crashed)
+    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress, with_edits=build_edits), jobs, _check_crashed)
     for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, [sizes[i] for i, _, _ in todo], "Checking"):
         source_file = found.files[index]
         timing.add(stats.worker, phases)
@@ -488,12 +493,15 @@ def run_fix(
     mode: str = "write",  # "write", "diff" (print, write nothing) or "check" (report, write nothing)
     use_cache: bool = True,
     force_exclude: bool = False,
+    build_edits: bool = True,
 ) -> FixResult:
     """Compute every file's fixes, verify the project as a whole and refuse the
-    groups that would break it (transaction.py), then write, diff or count."""
+    groups that would break it (transaction.py), then write, diff or count.
+    The fixes applied are always built; `build_edits` is for the findings
+    that remain, whose edits only some output formats show."""
     from .transaction import carried_over, mark_refused, settle
 
-    checked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
+    checked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits)
     files = checked.files
     # A symlink out of the given paths is checked, never written (discovery warned).
     read_only = {str(f.path) for f in files if not f.writable} if mode == "write" else set()
@@ -557,7 +565,7 @@ def run_fix(
         # removed, a signature rewritten), so what remains comes from a check
         # against the new project index; unchanged files are cache hits.
         start = time.perf_counter()
-        rechecked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude)
+        rechecked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits)
         checked.stats.timings["recheck"] = time.perf_counter() - start
         after = rechecked.findings
     remaining = mark_refused(after, refusals)
@@ -655,7 +663,7 @@ def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_e
     from .suppressions import HYGIENE_CODES
     from .suppressions import add_ignores as stamp
 
-    checked = run_check(paths, settings, jobs=jobs, use_cache=False, force_exclude=force_exclude)
+    checked = run_check(paths, settings, jobs=jobs, use_cache=False, force_exclude=force_exclude, build_edits=False)
     by_path: dict[str, list[Finding]] = {}
     # Unparsable files cannot take a comment; a suppression's own hygiene
     # finding is never stamped over (`fix` removes an unused one).

@@ -106,7 +106,7 @@ def code_actions(server: LanguageServer, state: _State, params: types.CodeAction
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic],
                     is_preferred=True,
-                    edit=types.WorkspaceEdit(changes={uri: [_text_edit(document, edit) for edit in finding.fix.edits]}),
+                    edit=types.WorkspaceEdit(changes={uri: [_text_edit(document, edit) for edit in finding.fix.required_edits()]}),
                 )
             )
         ignore = _ignore_edit(document, finding)

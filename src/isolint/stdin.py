@@ -44,19 +44,23 @@ def excluded(filename: Path, settings: Settings) -> bool:
     return any(spec.match_file("/".join(parts[:depth]) + "/") for depth in range(1, len(parts))) or spec.match_file("/".join(parts))
 
 
-def _plan(filename: Path, settings: Settings, jobs: int, use_cache: bool) -> Plan:
+def _plan(filename: Path, settings: Settings, jobs: int, use_cache: bool, build_edits: bool = True) -> Plan:
     absolute = Path(os.path.abspath(filename))
     if not absolute.parent.is_dir():  # a buffer not saved anywhere yet: no project around it
-        return Plan.from_settings(settings, EMPTY)
+        return Plan.from_settings(settings, EMPTY, build_edits=build_edits)
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
     project = build_index([absolute], Discovery(), settings, cache, jobs=jobs)
     cache.save()
-    return Plan.from_settings(settings, project)
+    return Plan.from_settings(settings, project, build_edits=build_edits)
 
 
-def check_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_cache: bool) -> list[Finding]:
+def check_stdin(
+    raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_cache: bool, build_edits: bool = True
+) -> list[Finding]:
+    """The buffer's findings; with `build_edits` (the editor's code actions,
+    formats that print them) their fixes carry edits."""
     absolute = Path(os.path.abspath(filename))
-    plan = _plan(filename, settings, jobs, use_cache)
+    plan = _plan(filename, settings, jobs, use_cache, build_edits)
     findings, _ = check_bytes(raw, str(filename), plan, module_name=module_name_for(absolute), is_package=absolute.name == "__init__.py")
     return sorted(_PerFileIgnores(settings).filter(absolute, findings), key=lambda f: f.sort_key)
 

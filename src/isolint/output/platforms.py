@@ -54,7 +54,7 @@ def rdjson(findings: Sequence[Finding]) -> str:
             "code": {"value": f.code, **({"url": url} if (url := rule_url(f.code)) else {})},
         }
         if f.fix is not None and f.fix.applicability == SAFE:
-            diagnostic["suggestions"] = [_suggestion(edit) for edit in f.fix.edits]
+            diagnostic["suggestions"] = [_suggestion(edit) for edit in f.fix.required_edits()]
         diagnostics.append(diagnostic)
     document = {"source": {"name": "isolint"}, "severity": "ERROR", "diagnostics": diagnostics}
     return json.dumps(document, indent=2) + "\n"

@@ -80,7 +80,7 @@ def _result(finding: Finding, rule_index: dict[str, int], fingerprint: str) -> d
             {
                 "description": {"text": f"{finding.fix.message} ({finding.fix.applicability})"},
                 "artifactChanges": [
-                    {"artifactLocation": artifact, "replacements": [_replacement(e) for e in finding.fix.edits]}
+                    {"artifactLocation": artifact, "replacements": [_replacement(e) for e in finding.fix.required_edits()]}
                 ],
             }
         ]

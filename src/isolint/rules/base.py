@@ -52,7 +52,8 @@ class FixSpec:
     """A fix as a rule describes it: node replacements and/or a module transform.
 
     The engine turns it into text edits after the visit, and drops it if it
-    changes nothing.
+    changes nothing, when the run applies or shows edits; a plain `check`
+    records only its message and applicability.
     """
 
     message: str

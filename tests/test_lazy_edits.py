@@ -1,0 +1,108 @@
+"""A plain `check` records each fix's applicability and message without
+building its edits; what applies or shows edits builds them.
+
+The edit builder is observed through a counter, never through timing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isolint import engine
+from isolint.config import load_settings
+from isolint.output import render
+from isolint.runner import run_check
+from isolint.stdin import check_stdin
+from tests.conftest import FIXTURES
+from tests.helpers import run_cli
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    """A copy of the migration fixture: safe and unsafe fixes, and manual findings."""
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "migration_app", root)
+    return root
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every fix whose edits get built, by message (inline runs only: -j 1)."""
+    built: list[str] = []
+    real = engine._build_fix
+
+    def counting(file: Any, spec: Any) -> Any:
+        built.append(spec.message)
+        return real(file, spec)
+
+    monkeypatch.setattr(engine, "_build_fix", counting)
+    return built
+
+
+def test_a_plain_check_never_builds_an_edit(app: Path, builds: list[str]) -> None:
+    result = run_cli("check", str(app), "--no-cache", "-j", "1")
+    assert result.exit_code == 1
+    assert "[*] 1 fixable with `isolint fix`." in result.stdout
+    assert "15 more fixable with `isolint fix --unsafe-fixes`." in result.stdout
+    assert builds == []
+
+
+def test_unbuilt_fixes_keep_their_applicability_and_message(app: Path) -> None:
+    settings = load_settings([app])
+    lazy = run_check([app], settings, jobs=1, use_cache=False, build_edits=False).findings
+    built = run_check([app], settings, jobs=1, use_cache=False, build_edits=True).findings
+    assert [f.fix is not None for f in lazy] == [f.fix is not None for f in built]
+    for unbuilt, full in zip(lazy, built):
+        if full.fix is not None and unbuilt.fix is not None:
+            assert (unbuilt.fix.applicability, unbuilt.fix.message) == (full.fix.applicability, full.fix.message)
+            assert unbuilt.fix.edits is None and full.fix.edits
+    for output_format in ("full", "concise", "grouped", "github", "junit", "gitlab", "pylint", "azure"):
+        assert render(lazy, output_format) == render(built, output_format), output_format
+
+
+@pytest.mark.parametrize("output_format", ["json", "json-lines", "sarif", "rdjson"])
+def test_formats_that_print_edits_build_them(app: Path, builds: list[str], output_format: str) -> None:
+    result = run_cli("check", str(app), "--no-cache", "-j", "1", "--output-format", output_format)
+    assert result.exit_code == 1
+    assert builds
+
+
+def test_json_carries_every_fixs_edits(app: Path) -> None:
+    result = run_cli("check", str(app), "--no-cache", "-j", "1", "--output-format", "json")
+    fixes = [item["fix"] for item in json.loads(result.stdout) if item["fix"] is not None]
+    assert fixes and all(fix["edits"] for fix in fixes)
+
+
+def test_show_fixes_builds_the_edits_it_previews(app: Path, builds: list[str]) -> None:
+    result = run_cli("check", str(app), "--no-cache", "-j", "1", "--show-fixes")
+    assert builds
+    assert "Fix for " in result.stdout and "+++ " in result.stdout
+
+
+def test_fix_builds_the_edits_it_applies(app: Path, builds: list[str]) -> None:
+    result = run_cli("fix", str(app), "--no-cache", "-j", "1", "--diff")
+    assert result.exit_code == 1 and "+++ " in result.stdout
+    assert builds
+
+
+def test_the_editor_gets_edits_for_its_code_actions(app: Path, builds: list[str]) -> None:
+    path = next(p for p in sorted(app.rglob("*.py")) if b"DeepAgentState" in p.read_bytes())
+    findings = check_stdin(path.read_bytes(), path, load_settings([path]), jobs=1, use_cache=False)
+    fixes = [f.fix for f in findings if f.fix is not None]
+    assert fixes and all(fix.edits for fix in fixes)
+
+
+def test_a_cached_check_without_edits_is_not_read_as_one_with_edits(app: Path) -> None:
+    settings = load_settings([app])
+    lazy = run_check([app], settings, jobs=1, use_cache=True, build_edits=False)
+    assert lazy.stats.parsed > 0
+    built = run_check([app], settings, jobs=1, use_cache=True, build_edits=True)
+    assert 0 < built.stats.parsed <= lazy.stats.parsed  # the files with fixes are checked again, with edits
+    assert all(f.fix.edits for f in built.findings if f.fix is not None)
+    again = run_check([app], settings, jobs=1, use_cache=True, build_edits=False)
+    assert again.stats.parsed == 0  # results with edits serve a check without them
