@@ -104,3 +104,57 @@ def test_legacy_state_section_is_validated_and_allow_in_silences_iso4(in_tmp: Pa
     write(in_tmp / "pyproject.toml", '[tool.isolint.legacy-state]\nfield-map = ["user_id"]\n')
     result = run_cli("check")
     assert result.exit_code == 2 and "[legacy-state]: key 'field-map' must be a table of strings" in result.stderr
+
+
+SESSION_IN_ANOTHER_MODULE = (
+    "class Store:\n"
+    "    def __init__(self, conn):\n"
+    "        self.conn = conn\n"
+    "\n"
+    "    def save(self, row):\n"
+    "        self.conn.add(row)\n"
+)
+BUILDS_IT = "from app.store import Store\n\n\ndef handle(conn):\n    return Store(conn)\n"
+
+
+def test_a_family_table_sets_the_vocabulary_once_for_every_rule_and_the_index(in_tmp: Path) -> None:
+    """`conn` is a session only because [sessions] says so: ISO201 sees it where it is
+    stored, and ISO205 sees it passed in another module, through the index."""
+    write(in_tmp / "app" / "__init__.py", "")
+    write(in_tmp / "app" / "store.py", SESSION_IN_ANOTHER_MODULE)
+    write(in_tmp / "app" / "handlers.py", BUILDS_IT)
+    assert run_cli("check", "--no-cache", "--select", "ISO2", "--output-format", "concise").exit_code == 0
+    write(in_tmp / "pyproject.toml", '[tool.isolint.sessions]\nnames = ["conn"]\n')
+    result = run_cli("check", "--no-cache", "--select", "ISO2", "--output-format", "concise")
+    found = sorted(line.split(" ")[0:2] for line in result.stdout.splitlines() if ": ISO" in line)
+    assert found == [["app/handlers.py:5:12:", "ISO205"], ["app/store.py:3:9:", "ISO201"]]
+    assert "warning:" not in result.stderr
+
+
+def test_a_family_key_in_a_rule_table_still_works_for_that_rule_and_says_where_it_belongs(in_tmp: Path) -> None:
+    write(in_tmp / "app" / "__init__.py", "")
+    write(in_tmp / "app" / "store.py", SESSION_IN_ANOTHER_MODULE)
+    write(in_tmp / "app" / "handlers.py", BUILDS_IT)
+    write(in_tmp / "pyproject.toml", '[tool.isolint.rules.ISO201]\nnames = ["conn"]\n')
+    result = run_cli("check", "--no-cache", "--select", "ISO2", "--output-format", "concise")
+    assert [line.split(" ")[1] for line in result.stdout.splitlines() if ": ISO" in line] == ["ISO201"]
+    assert (
+        "[rules.ISO201] names: set it once for the whole family in [sessions] (the index and every sessions rule "
+        "read it there); the per-rule key still overrides it for ISO201 alone"
+    ) in result.stderr
+
+
+def test_the_websocket_index_knows_the_request_context_by_the_configured_context_params(in_tmp: Path) -> None:
+    """A function taking the configured context parameter builds its manager per request:
+    it is no accessor of the shared one, so its callers are not reported."""
+    write(in_tmp / "app" / "__init__.py", "")
+    write(
+        in_tmp / "app" / "sockets.py",
+        "class WebSocketManager:\n    pass\n\n\ndef get_ws_manager(request_scope):\n    return WebSocketManager()\n",
+    )
+    write(in_tmp / "app" / "use.py", "from app.sockets import get_ws_manager\n\n\ndef emit(request_scope):\n    get_ws_manager(request_scope)\n")
+    before = run_cli("check", "--no-cache", "--select", "ISO302", "--output-format", "concise").stdout
+    assert "app/use.py:5:5: ISO302" in before
+    write(in_tmp / "pyproject.toml", '[tool.isolint]\ncontext-params = ["request_scope"]\n')
+    after = run_cli("check", "--no-cache", "--select", "ISO302", "--output-format", "concise").stdout
+    assert "app/use.py" not in after

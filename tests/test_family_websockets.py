@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from isolint.config import load_settings
+from isolint.config import DEFAULT_CONTEXT_PARAMS, load_settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
 from tests.conftest import write
@@ -258,7 +258,7 @@ def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() 
         source = path.read_text(encoding="utf-8")
         facts = [
             data
-            for kind, _, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES)
+            for kind, _, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
             if kind == "websockets:accessor" and "requires" not in data
         ]
         aliases += sum(1 for data in facts if "delegates" in data)
@@ -276,7 +276,7 @@ def test_only_argument_less_functions_returning_an_argument_less_call_are_aliase
         "def manager_for(user_id):\n    return get_manager()\n\n\n"
         "def get_connection_manager():\n    return get_manager()\n"
     )
-    facts = [(name, data) for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES)]
+    facts = [(name, data) for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)]
     assert facts == [
         ("get_connection_manager", {"returns": "", "delegates": "get_manager", "source": "get_manager", "requires": "app.ws.get_manager"})
     ]

@@ -58,7 +58,9 @@ def _settings(paths: Sequence[Path], config_file: Path | None, isolated: bool, s
     for key, value in (("select", select), ("ignore", ignore), ("extend-select", extend_select)):
         if value:
             overrides[key] = _split_selectors(value)
-    return load_settings(paths, config_file=config_file, isolated=isolated, overrides=overrides)
+    settings = load_settings(paths, config_file=config_file, isolated=isolated, overrides=overrides)
+    _warn(settings.deprecations)
+    return settings
 
 
 def _jobs(jobs: int | None) -> int:

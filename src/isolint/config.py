@@ -20,6 +20,8 @@ import pathspec
 
 from . import __version__
 from .rules import ALL_RULES, BY_CODE, Rule, lookup
+from .rules._sessions import EVIDENCE_OPTIONS as SESSION_EVIDENCE_OPTIONS
+from .rules._websockets import EMITTER_METHODS, WEBSOCKET_NAMES
 from .rules.base import Option
 from .source import located, read_regular, resolved
 
@@ -49,6 +51,7 @@ TOP_LEVEL_OPTIONS = (
     Option("extend", "str", "", "Another configuration file (such as \"../pyproject.toml\") whose settings this one extends and overrides."),
     Option("extend-rules", "list[str]", [], "Custom rules to load, as 'module:RuleClass' (imported from this file's directory or the environment)."),
 )
+WEBSOCKET_VOCABULARY_OPTIONS = (WEBSOCKET_NAMES, EMITTER_METHODS)
 LEGACY_STATE_OPTIONS = (
     Option("classes", "list[str]", ["DeepAgentState"], "Legacy mutable per-run state classes."),
     Option(
@@ -76,8 +79,15 @@ SINGLETONS_OPTIONS = (
         "them per call. Any other class is process-wide infrastructure and gets a manual hint instead.",
     ),
 )
-# Tables shared by a family of rules: [tool.isolint.<name>]
-SECTIONS = {"legacy-state": LEGACY_STATE_OPTIONS, "singletons": SINGLETONS_OPTIONS}
+# Tables shared by a family of rules: [tool.isolint.<name>]. The sessions and
+# websockets tables hold the family's vocabulary, which its rules and its
+# index share; a rule's own table may still override a key for that rule.
+SECTIONS = {
+    "legacy-state": LEGACY_STATE_OPTIONS,
+    "singletons": SINGLETONS_OPTIONS,
+    "sessions": SESSION_EVIDENCE_OPTIONS,
+    "websockets": WEBSOCKET_VOCABULARY_OPTIONS,
+}
 TABLE_KEYS = ("rules", *SECTIONS)
 
 DEFAULT_EXCLUDE = (
@@ -125,6 +135,8 @@ class Settings:
     sections: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {name: {o.name: o.default for o in options} for name, options in SECTIONS.items()}
     )
+    # Configuration that still works but is on its way out, as messages to print.
+    deprecations: tuple[str, ...] = ()
 
     @property
     def legacy_state(self) -> Mapping[str, Any]:
@@ -147,6 +159,10 @@ class Settings:
 
     def options_for(self, rule: type[Rule]) -> Mapping[str, Any]:
         return self.rule_options.get(rule.code, {})
+
+    def family_options(self, family: str) -> Mapping[str, Any]:
+        """`[tool.isolint.<family>]`: what the family's index and rules share."""
+        return self.sections[family]
 
     def fingerprint(self) -> str:
         """Everything that can change a file's findings, hashed for the cache key."""
@@ -316,7 +332,9 @@ def _validate_table(table: Mapping[str, Any], options: Iterable[Option], where: 
     return {name: table.get(name, option.default) for name, option in by_name.items()}
 
 
-def _rule_options(table: Any, where: str) -> dict[str, dict[str, Any]]:
+def _rule_options(table: Any, where: str, sections: Mapping[str, Mapping[str, Any]], deprecations: list[str]) -> dict[str, dict[str, Any]]:
+    """Each rule's options: its family table's values, then its own table's,
+    which override them for that rule alone (with a deprecation note)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: key 'rules' must be a table of per-rule tables")
     resolved: dict[str, dict[str, Any]] = {}
@@ -329,10 +347,22 @@ def _rule_options(table: Any, where: str) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"{where}: [rules.{key}] must be a table")
         if rule.code in resolved:
             raise ConfigError(f"{where}: options for {rule.code} are given twice (by code and by name)")
-        resolved[rule.code] = _validate_table(options, rule.options, f"{where} [rules.{key}]")
+        _validate_table(options, rule.options, f"{where} [rules.{key}]")
+        family = sections.get(rule.family, {})
+        for name in sorted(set(options) & set(family)):
+            deprecations.append(
+                f"{where}: [rules.{key}] {name}: set it once for the whole family in [{rule.family}] (the index and "
+                f"every {rule.family} rule read it there); the per-rule key still overrides it for {rule.code} alone"
+            )
+        resolved[rule.code] = {**_family_defaults(rule, sections), **options}
     for rule in ALL_RULES:
-        resolved.setdefault(rule.code, {option.name: option.default for option in rule.options})
+        resolved.setdefault(rule.code, _family_defaults(rule, sections))
     return resolved
+
+
+def _family_defaults(rule: type[Rule], sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    family = sections.get(rule.family, {})
+    return {option.name: family.get(option.name, option.default) for option in rule.options}
 
 
 def load_settings(
@@ -366,13 +396,14 @@ def load_settings(
     from .plugins import load_extend_rules  # before anything names a rule: selectors and [rules.X] may name plugin rules
 
     load_extend_rules(values["extend-rules"], where, root)
-    rule_options = _rule_options(table.get("rules", {}), where)
     sections = {}
     for name, options in SECTIONS.items():
         section = table.get(name, {})
         if not isinstance(section, dict):
             raise ConfigError(f"{where}: [{name}] must be a table")
         sections[name] = _validate_table(section, options, f"{where} [{name}]")
+    deprecations: list[str] = []
+    rule_options = _rule_options(table.get("rules", {}), where, sections, deprecations)
 
     for key in ("select", "extend-select", "ignore"):
         validate_selectors(values[key], f"{where}: key {key!r}")
@@ -421,6 +452,7 @@ def load_settings(
         extends=tuple(bases),
         extend_rules=tuple(values["extend-rules"]),
         sections=sections,
+        deprecations=tuple(deprecations),
     )
 
 

@@ -88,9 +88,6 @@ EMITTER_METHODS = Option(
 CLASS_ACCESSORS = ("get_instance", "instance", "get")
 # Parameters that hold the route's own connection.
 CONNECTION_PARAMS = ("websocket", "ws")
-# `index()` sees no settings: it knows the request context by the default
-# `context-params` names or an annotation naming a `...Context` class.
-INDEX_CONTEXT_PARAMS = ("context", "user_context", "ctx")
 EMITTER_ATTRIBUTE = "websocket_emitter"
 ACCESSOR_KINDS = ("websockets:accessor", "singletons:accessor")
 
@@ -134,17 +131,23 @@ class IndexesPlumbing:
 
 # --- the project index (stdlib ast) ------------------------------------------
 
-def index_facts(tree: ast.Module, globs: list[str]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+def index_facts(tree: ast.Module, globs: list[str], context_params: Iterable[str]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    """The family's facts. A function taking the request context (a parameter
+    named in `context-params`, or annotated with a `...Context` class) hands
+    out nothing shared."""
+    scoped = frozenset(context_params)
     accessors: set[str] = set()
     functions = [
-        node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _ast_takes_context(node)
+        node
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _ast_takes_context(node, scoped)
     ]
     for node in functions:
         returned = _ast_returned_class(node, globs)
         if returned or (node.name[0].islower() and is_plumbing_name(node.name, globs)):
             accessors.add(node.name)
             yield "websockets:accessor", node.name, node.lineno, {"returns": returned}
-    known = _Known(globs, accessors, _ast_imports(tree))
+    known = _Known(globs, accessors, _ast_imports(tree), scoped)
     yield from _ast_aliases([node for node in functions if node.name not in accessors], known)
     for statement in _ast_module_statements(tree.body):
         value = getattr(statement, "value", None)
@@ -216,10 +219,10 @@ def _ast_module_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                     yield from _ast_module_statements(child.body if isinstance(child, ast.ExceptHandler) else [child])
 
 
-def _ast_takes_context(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _ast_takes_context(function: ast.FunctionDef | ast.AsyncFunctionDef, context_params: frozenset[str]) -> bool:
     for arg in [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]:
         annotation = ast.unparse(arg.annotation) if arg.annotation is not None else ""
-        if arg.arg in INDEX_CONTEXT_PARAMS or re.search(r"Context\b", annotation):
+        if arg.arg in context_params or re.search(r"Context\b", annotation):
             return True
     return False
 
@@ -229,8 +232,8 @@ def _ast_callee(call: ast.Call) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def _ast_passes_scope(call: ast.Call) -> bool:
-    names = (*INDEX_CONTEXT_PARAMS, *CONNECTION_PARAMS)
+def _ast_passes_scope(call: ast.Call, context_params: frozenset[str]) -> bool:
+    names = (*context_params, *CONNECTION_PARAMS)
     for arg in [*call.args, *(keyword.value for keyword in call.keywords)]:
         while isinstance(arg, ast.Attribute):
             arg = arg.value
@@ -242,10 +245,11 @@ def _ast_passes_scope(call: ast.Call) -> bool:
 class _Known:
     """What one module's index pass knows makes a value shared plumbing."""
 
-    def __init__(self, globs: list[str], accessors: set[str], imports: dict[str, str]) -> None:
+    def __init__(self, globs: list[str], accessors: set[str], imports: dict[str, str], context_params: frozenset[str]) -> None:
         self.globs = globs
         self.accessors = accessors
         self.imports = imports
+        self.context_params = context_params
         self.module_globals: set[str] = set()
 
     def source(self, value: ast.expr) -> dict[str, str] | None:
@@ -258,7 +262,7 @@ class _Known:
             if value.id in self.module_globals:
                 return {"source": value.id}
             return {"source": value.id, "requires": self.imports[value.id]} if value.id in self.imports else None
-        if not isinstance(value, ast.Call) or _ast_passes_scope(value):
+        if not isinstance(value, ast.Call) or _ast_passes_scope(value, self.context_params):
             return None
         func = value.func
         callee = _ast_callee(value)

@@ -53,11 +53,12 @@ class SessionOnInstance(Rule):
     def compile_index_prefilter(cls, settings: Any) -> re.Pattern[bytes]:
         # Facts exist for classes with bases and for classes storing a session,
         # which takes a session word, as this rule's own finding there does.
-        return re.compile(alternation([rb"\bclass\s+[^\s:(]+\s*\("], sessions.evidence_alternatives(settings.options_for(cls))))
+        return re.compile(alternation([rb"\bclass\s+[^\s:(]+\s*\("], sessions.evidence_alternatives(settings.family_options("sessions"))))
 
     @classmethod
     def index(cls, tree: Any, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return sessions.class_facts(tree, settings.options_for(cls))
+        # The family's vocabulary, not this rule's: ISO205 reads these facts too.
+        return sessions.class_facts(tree, settings.family_options("sessions"))
 
     def __init__(self, file: Any, options: Any) -> None:
         super().__init__(file, options)

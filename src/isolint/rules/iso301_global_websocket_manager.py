@@ -34,7 +34,7 @@ class GlobalWebSocketManager(IndexesPlumbing, Rule):
 
     @classmethod
     def index(cls, tree: ast.Module, settings: Any) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
-        return index_facts(tree, settings.options_for(cls)["websocket-names"])
+        return index_facts(tree, settings.family_options("websockets")["websocket-names"], settings.context_params)
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
