@@ -314,3 +314,37 @@ def test_an_adapter_that_is_not_an_import_target_is_a_config_error(tmp_path: Pat
     result = run_cli("check", "--no-cache", str(tmp_path))
     assert result.exit_code == 2
     assert "[legacy-state]: key 'adapter' must look like 'package.module:function', got 'not a target'" in result.stderr
+
+
+def _field_project(root: Path, passed: str) -> Path:
+    make_project(root)
+    write(
+        root / "app" / "runctx.py",
+        "from dataclasses import dataclass\n\n"
+        "from app.state import DeepAgentState\nfrom isolint.runtime import UserExecutionContext\n\n\n"
+        "@dataclass\nclass RunContext:\n    state: DeepAgentState\n    user_context: UserExecutionContext\n",
+    )
+    steps = write(
+        root / "app" / "steps.py",
+        "from app.state import DeepAgentState\n\n\ndef summarize(state: DeepAgentState) -> str:\n    return state.user_id\n",
+    )
+    write(
+        root / "app" / "caller.py",
+        f"from app.runctx import RunContext\nfrom app.steps import summarize\n\n\ndef go(ctx: RunContext) -> str:\n    return summarize(ctx.{passed})\n",
+    )
+    return steps
+
+
+def test_a_field_of_a_class_in_another_module_tells_what_a_caller_passes(tmp_path: Path) -> None:
+    """`summarize(ctx.user_context)`: the field is declared as the context in another
+    module, so the gate knows the argument is one and lets the parameter become the context."""
+    steps = _field_project(tmp_path, "user_context")
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path))
+    assert "def summarize(state: UserExecutionContext) -> str:" in steps.read_text(encoding="utf-8"), result.stderr
+
+
+def test_a_field_declared_as_the_legacy_state_keeps_the_parameter_as_it_is(tmp_path: Path) -> None:
+    steps = _field_project(tmp_path, "state")
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path))
+    assert "def summarize(state: DeepAgentState) -> str:" in steps.read_text(encoding="utf-8")
+    assert "`summarize(ctx.state)` calls `app.steps.summarize`, whose `state` the fixes make a `UserExecutionContext`; its argument 1 can still be the legacy state" in result.stderr

@@ -624,14 +624,15 @@ def _vocabulary(settings: Settings) -> Vocabulary:
 
 def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]) -> Callable[[frozenset[str], frozenset[str]], Iterator[ModuleSource]]:
     """The verifier's view of the files the fixes did not change: those whose
-    text mentions one of `names`, or defines a function named in `definitions`."""
+    text mentions one of `names`, or defines a function or class named in `definitions`."""
 
     texts: dict[str, ModuleSource | None] = {}  # read once for all the rounds of the gate
     raws: dict[str, bytes | None] = {}
 
     def read(names: frozenset[str], definitions: frozenset[str]) -> Iterator[ModuleSource]:
         matcher = NameMatcher(names)
-        defines = re.compile(rb"\bdef\s+(?:" + b"|".join(re.escape(n.encode()) for n in sorted(definitions)) + rb")\s*\(") if definitions else None
+        defined = b"|".join(re.escape(n.encode()) for n in sorted(definitions))
+        defines = re.compile(rb"\b(?:def|class)\s+(?:" + defined + rb")\s*[(:]") if definitions else None
         for file in files:
             shown = str(file.path)
             fix = computed.get(shown)

@@ -11,6 +11,7 @@ assignment. Names resolve in one place, `ModuleModel.qualified_name`.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -560,10 +561,22 @@ def _store_targets(node: ast.AST) -> set[str]:
     return set()
 
 
+# `ctx.state` where `ctx` is known to be a `T`: "the field `state` of `T`", which
+# only the whole program can resolve (T may be defined in another module).
+FIELD_OF = "field-of:"
+
+
+def field_of(type_text: str, attribute: str) -> str:
+    return f"{FIELD_OF}{type_text}:{attribute}"
+
+
 def known_type(value: ast.expr, known: dict[str, str]) -> str:
     """What is known of an expression's value: see local_types; "" when unknown."""
     if isinstance(value, ast.Name):
         return known.get(value.id, "")
+    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+        owner = known.get(value.value.id, "").strip("\"'")
+        return field_of(owner, value.attr) if re.fullmatch(r"[A-Za-z_][\w.]*", owner) and owner != "None" else ""
     if isinstance(value, ast.Call):
         return ast.unparse(value.func)
     if isinstance(value, ast.Constant) and value.value is None:

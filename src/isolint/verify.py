@@ -32,6 +32,7 @@ from .semantic import (
     Klass,
     ModuleModel,
     Parameter,
+    FIELD_OF,
     Signature,
     build_model,
 )
@@ -145,7 +146,7 @@ def verify(
     """Violations the new texts introduce, and the contracts they change. `changed` maps a path to its source
     before the fixes and its text after; `read_others(names, definitions)`
     yields the project's unchanged files whose text mentions any of `names`
-    or defines a function named in `definitions`."""
+    or defines a function or class named in `definitions`."""
     cache = cache or ModelCache()
     _parse = cache.model
     models = _Models()
@@ -167,12 +168,21 @@ def verify(
     defined = {_called_name(call) for _, call in rewritten_calls} - {""} - wanted
     # ...and the classes their receivers are known to be, to check the methods they call exist.
     defined |= {_short(call.receiver_type) for _, call in rewritten_calls if call.method and call.receiver_type} - {""}
-    if wanted or defined:
-        for source in read_others(frozenset(wanted), frozenset(defined)):
-            if source.path not in models.before:
+
+    def read(names: set[str], definitions: set[str]) -> None:
+        for source in read_others(frozenset(names), frozenset(definitions)):
+            if source.path not in models.before and source.path not in models.after:
                 model = _parse(source, source.text, flow=False)  # unchanged: no new unbound reads to find
                 if model is not None:
                     models.after[source.path] = model
+
+    if wanted or defined:
+        read(wanted, defined)
+    # The classes whose fields the calls pass (`ctx.state`), to know what those hold.
+    known_classes = {k.rpartition(".")[2] for m in (*models.before.values(), *models.after.values()) for k in m.classes}
+    owners = {_field_owner(t) for m in models.after.values() for c in m.calls for t in (c.receiver_type, *dict(c.arguments).values())}
+    if owners - known_classes - {""}:
+        read(set(), owners - known_classes - {""})
     classes = _ClassGraph(m for m in [*models.before.values(), *models.after.values()])
     violations: list[Violation] = []
     callers: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -325,6 +335,23 @@ class _ClassGraph:
     def related(self, qualname: str) -> set[str]:
         return {qualname} | self.ancestors(qualname) | self.descendants(qualname)
 
+    def resolve(self, known: str) -> str:
+        """`known` with a field of a project class (`field-of:ExecutionContext:state`)
+        replaced by what that class's attribute is known to hold, "" if nothing."""
+        if not known.startswith(FIELD_OF):
+            return known
+        owner, _, attribute = known[len(FIELD_OF) :].rpartition(":")
+        short = owner.rpartition(".")[2]
+        candidates = [k for k in self.classes.values() if k.qualname.rpartition(".")[2] == short]
+        if len(candidates) != 1:
+            return ""
+        for name in (candidates[0].qualname, *sorted(self.ancestors(candidates[0].qualname))):
+            klass = self.classes.get(name)
+            found = klass.attribute_type(attribute) if klass is not None else ""
+            if found:
+                return found
+        return ""
+
 
 # --- the checks -----------------------------------------------------------------
 
@@ -384,13 +411,14 @@ def _may_call(call: CallSite, function: Function, classes: _ClassGraph, vocabula
     state or a context, or a name or attribute spelled like one of its parameters:
     `agent.execute(state, ctx.run_id)`, not `session.execute(stmt, params)`)."""
     owner = function.owner or ""
-    if _names_a_class(call.receiver_type):
-        return any(_mentions(call.receiver_type, related) for related in classes.related(owner))
+    receiver = classes.resolve(call.receiver_type)
+    if _names_a_class(receiver):
+        return any(_mentions(receiver, related) for related in classes.related(owner))
     names = {p.name for p in (*function.signature.positional, *function.signature.keyword_only)}
     spelled = {name for _, name in call.argument_names if name}
     keywords = set(call.shape.keywords)
     return bool((spelled | keywords) & names) or any(
-        vocabulary.is_legacy(value) or vocabulary.is_context(value) for _, value in call.arguments
+        vocabulary.is_legacy(classes.resolve(value)) or vocabulary.is_context(classes.resolve(value)) for _, value in call.arguments
     )
 
 
@@ -428,7 +456,7 @@ def _stale_calls(
                     called.add(qualname)
                     if qualname in signatures:
                         callers[qualname].append((path, call.line))
-                reason = _broken_call(call, priors, function, new, vocabulary)
+                reason = _broken_call(call, priors, function, new, vocabulary, classes)
                 if reason is None:
                     continue
                 owner = _owner_file(models, qualname) if qualname in signatures else None
@@ -496,7 +524,9 @@ def _called_name(call: CallSite) -> str:
     return call.method or (call.target or "").rpartition(".")[2]
 
 
-def _broken_call(call: CallSite, priors: list[CallSite], function: Function, new: Signature | None, vocabulary: Vocabulary) -> str | None:
+def _broken_call(
+    call: CallSite, priors: list[CallSite], function: Function, new: Signature | None, vocabulary: Vocabulary, classes: _ClassGraph
+) -> str | None:
     """Why `call` worked against the old signature and does not against the new one.
 
     `priors` are the calls of the same name in the same scope before the
@@ -524,7 +554,7 @@ def _broken_call(call: CallSite, priors: list[CallSite], function: Function, new
         old_param, new_param = old.parameter(before or name), new.parameter(name)
         if old_binding is not None and before != name and not _is_state_to_context(old_param, new_param, vocabulary):
             return f"{where}; its argument {_slot(slot)} bound `{before}` before the fixes and binds `{name}` after"
-        if _is_state_to_context(old_param, new_param, vocabulary) and not vocabulary.is_context(call.argument(slot)):
+        if _is_state_to_context(old_param, new_param, vocabulary) and not vocabulary.is_context(classes.resolve(call.argument(slot))):
             return (
                 f"{where}, whose `{name}` the fixes make a `{vocabulary.context_class.rpartition('.')[2]}`; its argument "
                 f"{_slot(slot)} can still be the legacy state"
@@ -644,6 +674,13 @@ def _removed_attribute_reads(
     return violations
 
 
+def _field_owner(known: str) -> str:
+    """`ExecutionContext` in `field-of:app.ExecutionContext:state`; "" for anything else."""
+    if not known.startswith(FIELD_OF):
+        return ""
+    return known[len(FIELD_OF) :].rpartition(":")[0].rpartition(".")[2]
+
+
 def _short(type_text: str) -> str:
     """The class name in what is known of a value: `app.Registry`, `"Registry"`, `Registry | None`."""
     names = [part for part in re.split(r"[\s\"'|\[\],()]+", type_text) if part and part != "None"]
@@ -655,7 +692,7 @@ def _missing_methods(rewritten: list[tuple[str, CallSite]], classes: _ClassGraph
     project class that has no such method (nor a base class that may)."""
     violations = []
     for path, call in rewritten:
-        short = _short(call.receiver_type)
+        short = _short(classes.resolve(call.receiver_type))
         if not call.method or not short:
             continue
         candidates = [k for k in classes.classes.values() if k.qualname.rpartition(".")[2] == short]
