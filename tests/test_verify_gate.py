@@ -124,3 +124,53 @@ def test_an_attribute_filled_with_anything_else_can_still_be_the_legacy_state() 
         "app/agent.py:12: `summarize(self.legacy)` calls `app.setup.summarize`, whose `state` the fixes make a "
         "`UserExecutionContext`; its argument 1 can still be the legacy state"
     ]
+
+
+POOL = '''
+class Pool:
+    def acquire(self):
+        return self
+
+
+class ManagedPool(Pool):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def make_pool() -> Pool:
+    return Pool()
+'''
+
+USES_POOL = '''
+from app.pool import ManagedPool, Pool, make_pool
+
+
+def run(item) -> None:
+    pool = {entered}
+    pool.acquire()
+'''
+
+ENTERS_POOL = '''
+from app.pool import ManagedPool, Pool, make_pool
+
+
+def run(item) -> None:
+    with {entered} as pool:
+        pool.acquire()
+'''
+
+
+def test_a_with_the_fixes_add_on_an_object_that_is_no_context_manager_is_refused() -> None:
+    pool = ModuleSource("app/pool.py", "app.pool", False, POOL)
+    for entered in ("Pool()", "make_pool()"):
+        found = reasons(USES_POOL.format(entered=entered), ENTERS_POOL.format(entered=entered), pool)
+        assert found == [f"app/setup.py:6: `with {entered}` enters a `app.pool.Pool`, which has no `__enter__`/`__exit__` (TypeError)"]
+
+
+def test_a_with_on_a_context_manager_or_an_unknown_object_is_fine() -> None:
+    pool = ModuleSource("app/pool.py", "app.pool", False, POOL)
+    assert reasons(USES_POOL.format(entered="ManagedPool()"), ENTERS_POOL.format(entered="ManagedPool()"), pool) == []
+    assert reasons(USES_POOL.format(entered="item.pool()"), ENTERS_POOL.format(entered="item.pool()"), pool) == []

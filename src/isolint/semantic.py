@@ -169,6 +169,15 @@ class AttributeUse:
     scope: str
 
 
+@dataclass(frozen=True)
+class WithItem:
+    entered: str  # what is known of the object entered: a constructor or callee, an annotation
+    is_async: bool
+    line: int
+    text: str
+    scope: str
+
+
 @dataclass
 class ModuleModel:
     module: str
@@ -180,6 +189,8 @@ class ModuleModel:
     attributes: list[AttributeUse] = field(default_factory=list)
     unbound_reads: dict[tuple[str, str], int] = field(default_factory=dict)  # (function, name) read before any binding -> line
     metadata_reads: list[tuple[str, int, str]] = field(default_factory=list)  # (key, line, scope) of `x.metadata.get("key")`
+    # Each `with` item: what is known of the object entered (see CallSite.arguments), async or not, its text.
+    withs: list[WithItem] = field(default_factory=list)
     names: frozenset[str] = frozenset()  # every identifier mentioned
     module_names: frozenset[str] = frozenset()  # what the module binds at top level
     references: frozenset[str] = frozenset()  # qualified names used, resolved through the imports
@@ -495,6 +506,16 @@ class _Uses(ast.NodeVisitor):
             holder, key = (node.value, node.slice) if isinstance(node.ctx, ast.Load) else (None, None)
         if isinstance(holder, ast.Attribute) and holder.attr == "metadata" and isinstance(key, ast.Constant) and isinstance(key.value, str):
             self.model.metadata_reads.append((key.value, node.lineno, self.scope))
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            entered = item.context_expr
+            self.model.withs.append(
+                WithItem(self._known_type(entered), isinstance(node, ast.AsyncWith), node.lineno, _short(entered), self.scope)
+            )
+        self.generic_visit(node)
+
+    visit_AsyncWith = visit_With
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         self._metadata_key(node)

@@ -34,6 +34,7 @@ from .semantic import (
     Parameter,
     FIELD_OF,
     Signature,
+    WithItem,
     build_model,
 )
 
@@ -168,6 +169,8 @@ def verify(
     defined = {_called_name(call) for _, call in rewritten_calls} - {""} - wanted
     # ...and the classes their receivers are known to be, to check the methods they call exist.
     defined |= {_short(call.receiver_type) for _, call in rewritten_calls if call.method and call.receiver_type} - {""}
+    # ...and what the `with` statements they add enter (a class, or a function that builds one).
+    defined |= {_short(item.entered) for _, item in _new_withs(models)} - {""}
 
     def read(names: set[str], definitions: set[str]) -> None:
         for source in read_others(frozenset(names), frozenset(definitions)):
@@ -198,6 +201,7 @@ def verify(
     violations += _unwritten_metadata(models, vocabulary)
     violations += _retyped_parameters(models, vocabulary)
     violations += _missing_methods(rewritten_calls, classes)
+    violations += _not_context_managers(models, classes)
     contracts = [
         ContractChange(
             qualname,
@@ -335,17 +339,29 @@ class _ClassGraph:
     def related(self, qualname: str) -> set[str]:
         return {qualname} | self.ancestors(qualname) | self.descendants(qualname)
 
+    def unique(self, short: str) -> Klass | None:
+        """The project class named `short`, if exactly one is."""
+        candidates = [k for k in self.classes.values() if k.qualname.rpartition(".")[2] == short] if short else []
+        return candidates[0] if len(candidates) == 1 else None
+
+    def known_attributes(self, klass: Klass) -> set[str] | None:
+        """Every attribute `klass` and its bases define, or None when a base
+        outside the project may define more."""
+        lineage = [klass.qualname, *(self.ancestors(klass.qualname) - {"object", "builtins.object"})]
+        if any(name not in self.classes for name in lineage):
+            return None
+        return set().union(*(self.classes[name].attributes for name in lineage))
+
     def resolve(self, known: str) -> str:
         """`known` with a field of a project class (`field-of:ExecutionContext:state`)
         replaced by what that class's attribute is known to hold, "" if nothing."""
         if not known.startswith(FIELD_OF):
             return known
         owner, _, attribute = known[len(FIELD_OF) :].rpartition(":")
-        short = owner.rpartition(".")[2]
-        candidates = [k for k in self.classes.values() if k.qualname.rpartition(".")[2] == short]
-        if len(candidates) != 1:
+        klass = self.unique(owner.rpartition(".")[2])
+        if klass is None:
             return ""
-        for name in (candidates[0].qualname, *sorted(self.ancestors(candidates[0].qualname))):
+        for name in (klass.qualname, *sorted(self.ancestors(klass.qualname))):
             klass = self.classes.get(name)
             found = klass.attribute_type(attribute) if klass is not None else ""
             if found:
@@ -674,6 +690,53 @@ def _removed_attribute_reads(
     return violations
 
 
+def _new_withs(models: _Models) -> list[tuple[str, WithItem]]:
+    """`with` items in the changed files that the fixes added."""
+    found = []
+    for path in models.changed():
+        before = Counter((item.scope, item.text) for item in models.before[path].withs)
+        for item in models.after[path].withs:
+            if before[(item.scope, item.text)] > 0:
+                before[(item.scope, item.text)] -= 1
+            else:
+                found.append((path, item))
+    return found
+
+
+def _not_context_managers(models: _Models, classes: _ClassGraph) -> list[Violation]:
+    """A `with` the fixes add on an object of a project class (built, or returned
+    by a project function annotated with it) that lacks `__enter__`/`__exit__`
+    (`__aenter__`/`__aexit__` for `async with`): it would raise TypeError."""
+    returns: dict[str, set[str]] = defaultdict(set)
+    for model in (*models.before.values(), *models.after.values()):
+        for function in model.functions.values():
+            returns[function.name].add(function.returns)
+    violations = []
+    for path, item in _new_withs(models):
+        entered = _short(classes.resolve(item.entered))
+        if entered and not entered[:1].isupper() and len(returns.get(entered, ())) == 1:
+            entered = _short(next(iter(returns[entered])))  # a project function: the class it is annotated to return
+        klass = classes.unique(entered)
+        if klass is None:
+            continue
+        attributes = classes.known_attributes(klass)
+        if attributes is None:
+            continue  # a base class outside the project may make it one
+        needed = ("__aenter__", "__aexit__") if item.is_async else ("__enter__", "__exit__")
+        if not all(method in attributes for method in needed):
+            keyword = "async with" if item.is_async else "with"
+            violations.append(
+                Violation(
+                    frozenset({path}),
+                    path,
+                    item.line,
+                    f"`{keyword} {item.text}` enters a `{klass.qualname}`, which has no `{needed[0]}`/`{needed[1]}` (TypeError)",
+                    ("ISO204",),
+                )
+            )
+    return violations
+
+
 def _field_owner(known: str) -> str:
     """`ExecutionContext` in `field-of:app.ExecutionContext:state`; "" for anything else."""
     if not known.startswith(FIELD_OF):
@@ -692,17 +755,12 @@ def _missing_methods(rewritten: list[tuple[str, CallSite]], classes: _ClassGraph
     project class that has no such method (nor a base class that may)."""
     violations = []
     for path, call in rewritten:
-        short = _short(classes.resolve(call.receiver_type))
-        if not call.method or not short:
-            continue
-        candidates = [k for k in classes.classes.values() if k.qualname.rpartition(".")[2] == short]
-        if len(candidates) != 1:
+        klass = classes.unique(_short(classes.resolve(call.receiver_type))) if call.method else None
+        if klass is None:
             continue  # not a project class, or ambiguous
-        klass = candidates[0]
-        lineage = [klass.qualname, *(classes.ancestors(klass.qualname) - {"object", "builtins.object"})]
-        if any(name not in classes.classes for name in lineage):
+        attributes = classes.known_attributes(klass)
+        if attributes is None:
             continue  # a base class outside the project may define it
-        attributes = set().union(*(classes.classes[name].attributes for name in lineage))
         if call.method in attributes or "__getattr__" in attributes or "__getattribute__" in attributes:
             continue
         violations.append(
