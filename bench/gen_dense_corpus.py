@@ -25,7 +25,7 @@ PACKAGES = ("agents", "services", "api", "db", "ws", "tools", "utils")
 # The share of modules of each kind; "plain" modules mention no trigger word.
 KINDS = {"legacy_agent": 0.26, "migrated_agent": 0.12, "service": 0.16, "repository": 0.12, "api": 0.10, "plain": 0.14, "ws": 0.06}
 LARGE_FILE_SHARE = 0.01  # a few modules of 2,000-6,000 lines
-PEP701_SHARE = 0.02  # modules with Python 3.12 f-strings
+PEP701_EVERY = 50  # one module in 50 uses Python 3.12 f-strings
 
 SHARED_MODULES = {
     "app/__init__.py": '"""The application package."""\n',
@@ -285,7 +285,7 @@ def _module_text(module: Module, siblings: list[Module], rng: random.Random, ser
     blocks = BLOCKS.get(module.kind, [])
     k = 0
     while text.count("\n") < target:
-        use_block = blocks and (k == 0 or rng.random() < 0.35)
+        use_block = blocks and (k == 0 or rng.random() < 0.15)  # as many findings per parsed line as on real code (issue 19)
         template = rng.choice(blocks) if use_block else ORDINARY[(serial + k) % len(ORDINARY)]
         text += "\n\n" + _fill(template, rng, serial * 1000 + k)
         k += 1
@@ -323,7 +323,7 @@ def generate(out: Path, lines: int, seed: int) -> tuple[int, int]:
         siblings = package_modules[package]
         large = rng.random() < LARGE_FILE_SHARE
         target = rng.randint(2000, 6000) if large else rng.randint(50, 600)
-        text = _module_text(module, siblings, rng, serial, target, rng.random() < PEP701_SHARE)
+        text = _module_text(module, siblings, rng, serial, target, serial % PEP701_EVERY == 1)
         total += _write(out / module.path, text)
         files += 1
         siblings.append(module)
