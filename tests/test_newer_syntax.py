@@ -143,12 +143,16 @@ def test_bytes_that_do_not_decode_stay_a_syntax_error() -> None:
         parse_module(b"# -*- coding: utf-8 -*-\nname = '\xff'\n")
 
 
-def test_deeply_nested_text_is_never_handed_to_libcst(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deep_or_huge_text_is_never_handed_to_libcsts_native_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(text: str) -> str | None:
         raise AssertionError("LibCST's native parser must not see this text")
 
     monkeypatch.setattr(_pep701, "translate_f_strings", refuse)
-    for hostile in ('f"{x["k"]}"\n' + "(" * 500 + ")" * 500 + "\n", 'f"{x["k"]}"\nok = ' + " and ".join(["a"] * 2000) + "\n"):
+    pep701 = 'f"{x["k"]}"\n'
+    nested = pep701 + "(" * 500 + ")" * 500 + "\n"
+    chained = pep701 + "ok = " + " and ".join(["a"] * 2000) + "\n"
+    huge = pep701 + "x = 1\n" * 200_000
+    for hostile in (nested, chained, huge):
         with pytest.raises(SyntaxError):
             parse_module(hostile + "def broken(:\n")
 

@@ -30,11 +30,14 @@ import warnings
 
 from .source import SourceError, decode
 
-# CPython refuses more than 200 nested brackets; a file past that (or with a
-# boolean chain long enough to overflow LibCST's native parser, see
-# engine.MAX_NATIVE_DEPTH) is not handed to LibCST: it could crash the process.
+# LibCST's native parser cannot be interrupted and can crash the process on
+# deep nesting (see engine.native_parse_hazard), and no `ast` tree is there
+# yet to measure it: a text past CPython's own 200 nested brackets, with a
+# boolean chain that could overflow LibCST's stack (engine.MAX_NATIVE_DEPTH),
+# or over about 25,000 lines (seconds of parsing) is not handed to it.
 _MAX_BRACKET_DEPTH = 200
 _MAX_BOOLEAN_OPERATORS = 1500
+_MAX_CHARS = 1_000_000
 _BRACKET_DEPTH_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
@@ -86,7 +89,7 @@ def _translatable(text: str) -> str | None:
 
 
 def _safe_for_native_parser(text: str) -> bool:
-    if text.count(" and ") + text.count(" or ") >= _MAX_BOOLEAN_OPERATORS:
+    if len(text) > _MAX_CHARS or text.count(" and ") + text.count(" or ") >= _MAX_BOOLEAN_OPERATORS:
         return False
     depth = 0
     for char in text:
