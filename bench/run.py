@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -277,8 +277,10 @@ def main() -> None:
 def markdown(results: dict) -> str:  # type: ignore[type-arg]
     box = results["machine"]
     out = [
-        f"Measured {box['date']} on {box['cpu']}, Python {box['python']}, best of {results['repeat']} "
-        f"(load average {box['load_before']} before, {box['load_after']} after).",
+        (
+            f"Measured {box['date']} on {box['cpu']}, Python {box['python']}, best of {results['repeat']} "
+            f"(load average {box['load_before']} before, {box['load_after']} after)."
+        ),
         "",
     ]
     for name, corpus in results["corpora"].items():
@@ -286,8 +288,10 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
         share = corpus["prefilter"]
         ruff = tools["ruff check --no-cache --select PLW0603"]["min_s"]
         out += [
-            f"**{name}** corpus: {corpus['files']:,} files, {corpus['lines']:,} lines; "
-            f"{share['parsed']:,} of {share['seen']:,} files ({100 * share['parsed'] / share['seen']:.0f}%) get past the byte prefilters.",
+            (
+                f"**{name}** corpus: {corpus['files']:,} files, {corpus['lines']:,} lines; "
+                f"{share['parsed']:,} of {share['seen']:,} files ({100 * share['parsed'] / share['seen']:.0f}%) get past the byte prefilters."
+            ),
             "",
             "| run | wall (best) | lines/s | peak RSS | / ruff |",
             "|---|---:|---:|---:|---:|",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping, Sequence
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -89,7 +90,7 @@ class _Offsets:
         return self.line_starts[span.end.line - 1] + span.end.column
 
 
-def _blank_leaf(leaf: StringLeaf, positions: dict[cst.CSTNode, CodeRange], offsets: _Offsets, out: list[str]) -> None:
+def _blank_leaf(leaf: StringLeaf, positions: Mapping[cst.CSTNode, CodeRange], offsets: _Offsets, out: list[str]) -> None:
     """Spaces for every character of `leaf` outside its expressions (as many
     as the character has UTF-8 bytes; line breaks stay), and a comma after
     each expression."""
@@ -113,7 +114,7 @@ def _blank_leaf(leaf: StringLeaf, positions: dict[cst.CSTNode, CodeRange], offse
             position = separator + 1
 
 
-def _expressions(parts: tuple[cst.BaseFormattedStringContent, ...] | list[cst.BaseFormattedStringContent]) -> list[cst.BaseExpression]:
+def _expressions(parts: Sequence[cst.BaseFormattedStringContent]) -> list[cst.BaseExpression]:
     """The replacement-field expressions of an f-string, in text order
     (those nested in a format spec included)."""
     found: list[cst.BaseExpression] = []
