@@ -11,7 +11,6 @@ import contextlib
 import os
 import signal
 import threading
-import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from .findings import SAFE, Finding, Fix, Location
 from .fixes import apply_fixes, diff_edits
 from .hygiene import suppression_audit
 from .index import EMPTY, ProjectIndex
+from .newer_syntax import parse_module
 from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
 from .rules._imports import without_orphaned_imports
@@ -146,9 +146,7 @@ def _parse_gate(text: str, path: str) -> ast.Module | Finding:
     fast. It also keeps LibCST's native parser away from inputs nested deeply
     enough to overflow its stack. Its tree gives the statements' lines."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not our business
-            tree = ast.parse(text, filename=path)
+        tree = parse_module(text, path)  # Python 3.12 f-strings included, see newer_syntax.py
     except SyntaxError as exc:
         row = exc.lineno or 1
         column = exc.offset or 1

@@ -14,15 +14,15 @@ modules defining the same short name never get confused.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .newer_syntax import parse_module
 
 
 @dataclass(frozen=True)
@@ -263,9 +263,7 @@ def index_file(
     if not wanted:
         return [], False
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(raw, filename=path)
+        tree = parse_module(raw, path)  # Python 3.12 f-strings included, see newer_syntax.py
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return [], True  # the check pass reports it as ISO000
     facts = []

@@ -6,15 +6,14 @@ never pays for it.
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from .config import Settings
 from .findings import Finding, Location
 from .index import EMPTY, ProjectIndex
+from .newer_syntax import parse_module
 from .rules import BY_CODE, Rule
 from .source import SourceError, decode
 from .timing import phase
@@ -88,9 +87,7 @@ def unparsable(path: str, message: str, row: int = 1, column: int = 1) -> Findin
 def syntax_error(text: str, path: str) -> Finding | None:
     """ISO000 where CPython's parser rejects `text`, or None if it parses."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not our business
-            compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        parse_module(text, path)  # Python 3.12 f-strings included, see newer_syntax.py
     except SyntaxError as exc:
         return unparsable(path, f"cannot parse: {exc.msg}", exc.lineno or 1, max(exc.offset or 1, 1))
     except (RecursionError, MemoryError):

@@ -19,13 +19,13 @@ their fixes as one group and tries again without them.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from .newer_syntax import parse_module
 from .semantic import (
     CallSite,
     Function,
@@ -132,7 +132,7 @@ class ModelCache:
         key = (source.module, source.is_package, text)
         if key not in self._models:
             try:
-                self._models[key] = build_model(ast.parse(text), source.module, source.is_package, flow=flow)
+                self._models[key] = build_model(parse_module(text), source.module, source.is_package, flow=flow)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 self._models[key] = None
         return self._models[key]

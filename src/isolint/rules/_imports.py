@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import ast
 import re
-import warnings
 from collections import Counter
 from typing import Any, Callable, Iterator, Sequence
 
 from .._lazy import cst
+from ..newer_syntax import parse_module
 from ..traversal import walk
 
 
@@ -127,9 +127,7 @@ def _fewer_mentions_of_imported_names(before: str, after: str) -> bool:
     dropped = {word for word, count in before_words.items() if count > after_words[word]}
     if not dropped:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SyntaxWarnings are the check's to report, not ours
-        tree = ast.parse(after)
+    tree = parse_module(after)  # warnings silenced; Python 3.12 f-strings included (newer_syntax.py)
     imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
     return not dropped.isdisjoint(imported)
 
