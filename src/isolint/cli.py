@@ -11,8 +11,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -807,7 +808,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = EXIT_ERROR
     except KeyboardInterrupt:
         code = 130
-    except Exception:  # noqa: BLE001 - anything else is our bug: say so, exit 2
+    except Exception:  # anything else is our bug: say so, exit 2
         click.echo("isolint: internal error (please report it with the traceback below)", err=True)
         click.echo(traceback.format_exc(), err=True)
         code = EXIT_ERROR

@@ -13,8 +13,9 @@ import signal
 import threading
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 import libcst.metadata as cst_metadata
@@ -68,7 +69,7 @@ def lint_text(
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
     except _FileTimeout:
         return [unparsable(path, f"file skipped: too complex (took longer than {FILE_TIME_LIMIT:g} s; set ISOLINT_FILE_TIME_LIMIT to allow more)")]
-    except Exception as exc:  # noqa: BLE001 - LibCST reports deep recursion in several disguises
+    except Exception as exc:  # LibCST reports deep recursion in several disguises
         if not _caused_by_recursion(exc):
             raise
         return [unparsable(path, "file skipped: too complex (nested too deeply to analyse)")]

@@ -20,10 +20,11 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import pathspec
 

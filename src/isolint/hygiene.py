@@ -8,7 +8,7 @@ file and what each one hid; nothing here needs LibCST.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from .config import Settings, matches_any, suggest
 from .findings import SAFE, Finding, Fix, Location

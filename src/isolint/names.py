@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import libcst as cst  # this module is imported only once a file is parsed
 
@@ -182,7 +183,7 @@ class NameResolver:
         or `nonlocal` binds, and keyword-argument names (LibCST names none of them)."""
         parents = self._parent_map()
         parent = parents.get(id(name))
-        if isinstance(parent, cst.Arg) and parent.keyword is name or isinstance(parent, cst.NameItem):
+        if (isinstance(parent, cst.Arg) and parent.keyword is name) or isinstance(parent, cst.NameItem):
             return False
         while isinstance(parent, (cst.Attribute, cst.ImportAlias, cst.AsName)):
             parent = parents.get(id(parent))
@@ -370,9 +371,7 @@ def _binds(scope: _Scope, node: Any) -> bool:
         _bind_target(scope, node.asname.name)
     elif isinstance(node, cst.ExceptHandler) and node.name is not None:
         _bind_target(scope, node.name.name)
-    elif isinstance(node, cst.MatchAs) and node.name is not None:
-        _bind_target(scope, node.name)
-    elif isinstance(node, cst.MatchStar) and node.name is not None:
+    elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
         _bind_target(scope, node.name)
     return False
 

@@ -615,7 +615,7 @@ def _bound_names(statements: list[ast.stmt]) -> set[str]:
                 names.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 names.update((a.asname or a.name).partition(".")[0] for a in node.names if a.name != "*")
-            elif isinstance(node, ast.ExceptHandler) and node.name or isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            elif (isinstance(node, ast.ExceptHandler) and node.name) or (isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name):
                 names.add(node.name)
     return names
 

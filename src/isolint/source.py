@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import codecs
 import errno
-from bisect import bisect_right
 import io
 import os
 import re
 import stat
 import tempfile
 import tokenize
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from .config import matches_any
 from .findings import Finding

@@ -575,7 +575,7 @@ def _stale_overrides(models: _Models, signatures: _ChangedSignatures, classes: _
             other_name = f"{related}.{function.name}"
             for path, model in models.after.items():
                 other = model.functions.get(other_name)
-                if other is None or other_name in signatures and signatures[other_name][1] is not None:
+                if other is None or (other_name in signatures and signatures[other_name][1] is not None):
                     continue
                 if _binding_shape(other.signature) != _binding_shape(function.signature):
                     continue  # it differed before the fixes too

@@ -7,9 +7,9 @@ attribute, so the DOM can be checked against the JSON report.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Sequence
 
 FONT = "font-family:inherit"
 AXIS = "#a8a29e"

@@ -15,7 +15,8 @@ import ast
 import re
 import warnings
 from collections import Counter
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from .._lazy import cst
 from ..traversal import walk

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from .._lazy import cst
 from ..traversal import children, walk
@@ -470,9 +471,9 @@ def uncache_body(
         unwrapped = False
         if not mentions(statement, is_ref):
             inner = [statement]
-        elif isinstance(statement, cst.If) and mentions(statement.test, is_ref) and statement.orelse is None:
-            inner, unwrapped = uncache_body(statement.body.body, is_ref, local), True
-        elif isinstance(statement, cst.With) and all(is_lock(item.item) for item in statement.items):
+        elif (isinstance(statement, cst.If) and mentions(statement.test, is_ref) and statement.orelse is None) or (
+            isinstance(statement, cst.With) and all(is_lock(item.item) for item in statement.items)
+        ):
             inner, unwrapped = uncache_body(statement.body.body, is_ref, local), True
         elif isinstance(statement, cst.SimpleStatementLine) and all(
             isinstance(small, cst.Global) and all(is_ref(item.name) for item in small.names) for small in statement.body

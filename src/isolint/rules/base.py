@@ -9,8 +9,9 @@ drives them all in one batched visit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..findings import FIX_SAFETIES, NO_FIX, SAFE, UNSAFE
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE

@@ -46,7 +46,7 @@ def _timed_steps(
         except GeneratorExit:
             coroutine.close()
             raise
-        except BaseException as exc:  # noqa: BLE001 - thrown into the coroutine, as a Task would
+        except BaseException as exc:  # thrown into the coroutine, as a Task would
             to_throw = exc
 
 

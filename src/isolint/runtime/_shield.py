@@ -94,9 +94,9 @@ async def run_shielded(
     """
     try:
         result = fn()
-    except Exception as exc:  # noqa: BLE001 - returned to the caller, never lost
+    except Exception as exc:  # returned to the caller, never lost
         return ShieldedResult(exc, False, False)
-    except BaseException as exc:  # noqa: BLE001 - re-raised by the caller once it is done
+    except BaseException as exc:  # re-raised by the caller once it is done
         return ShieldedResult(None, False, False, fatal=exc)
     if not inspect.isawaitable(result):
         return ShieldedResult(

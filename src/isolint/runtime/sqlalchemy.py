@@ -227,7 +227,7 @@ class PoolLeakDetector:
             if _event.contains(self._engine, name, listener):
                 _event.remove(self._engine, name, listener)
 
-    def __enter__(self) -> PoolLeakDetector:  # noqa: PYI034 - Self is 3.11+
+    def __enter__(self) -> PoolLeakDetector:  # not typing.Self: that is 3.11+
         return self
 
     def __exit__(self, *exc_info: object) -> None:
