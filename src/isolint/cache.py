@@ -307,7 +307,7 @@ def _row(value: Any, types: tuple[type, ...]) -> bool:
     return (
         isinstance(value, list)
         and len(value) == len(types)
-        and all(_is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types))
+        and all(_is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types, strict=True))
     )
 
 

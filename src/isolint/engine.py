@@ -15,7 +15,7 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import libcst as cst
 import libcst.metadata as cst_metadata
@@ -212,7 +212,7 @@ class _Dispatcher:
     the fields, no per-node visitor protocol.
     """
 
-    _tables: dict[type[Any], tuple[tuple[str, str, str], ...]] = {}
+    _tables: ClassVar[dict[type[Any], tuple[tuple[str, str, str], ...]]] = {}  # per node class, shared by every file
 
     def __init__(self, rules: Iterable[Any], file: FileContext) -> None:
         self._visit: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)

@@ -360,7 +360,7 @@ def run_history(
     pairs.update({(blob, path, fingerprint_of[head], True): head for path, blob in trees[head]})
 
     def memo_scope(pair: _Pair) -> str:  # the cache's blob -> key memo: exact and line-free keys never share one
-        blob, path, fp, exact = pair
+        _, path, fp, exact = pair
         return f"{fp if exact else fp + '~'}:{path}"
 
     keys: dict[_Pair, str] = {}

@@ -141,9 +141,12 @@ class NameResolver:
             while parent is not None and not isinstance(parent, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
                 if isinstance(parent, cst.Annotation):
                     return True
-                if isinstance(parent, cst.Subscript) and child is not parent.value:
-                    if _full_name(parent.value)[1].rpartition(".")[2] != "Literal":
-                        return True
+                if (
+                    isinstance(parent, cst.Subscript)
+                    and child is not parent.value
+                    and _full_name(parent.value)[1].rpartition(".")[2] != "Literal"
+                ):
+                    return True
                 if isinstance(parent, cst.Call) and _full_name(parent.func)[1].rpartition(".")[2] in ("cast", "TypeVar", "NewType"):
                     return True
                 child, parent = parent, parents.get(id(parent))

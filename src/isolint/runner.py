@@ -273,7 +273,7 @@ def _progress(items: Iterable[Any], sizes: Sequence[int], label: str, stream: Te
         yield from items
         return
     with click.progressbar(length=max(1, sum(sizes)), label=f"{label} {len(sizes):,} files", file=stream, show_pos=False) as bar:
-        for item, size in zip(items, sizes):
+        for item, size in zip(items, sizes, strict=True):
             yield item
             bar.update(size)
 

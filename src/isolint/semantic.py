@@ -271,14 +271,14 @@ def signature_of(node: ast.FunctionDef | ast.AsyncFunctionDef, *, bound: bool) -
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults = [False] * (len(positional) - len(args.defaults)) + [True] * len(args.defaults)
-    params = [Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", d) for a, d in zip(positional, defaults)]
+    params = [Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", d) for a, d in zip(positional, defaults, strict=True)]
     positional_only = len(args.posonlyargs)
     if bound and params:
         params = params[1:]
         positional_only = max(0, positional_only - 1)
     keyword_only = tuple(
         Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", default is not None)
-        for a, default in zip(args.kwonlyargs, args.kw_defaults)
+        for a, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
     )
     return Signature(tuple(params), positional_only, keyword_only, args.vararg is not None, args.kwarg is not None)
 

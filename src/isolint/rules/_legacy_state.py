@@ -34,6 +34,7 @@ rules are selected):
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import weakref
 from collections import Counter
@@ -228,10 +229,8 @@ def _ast_annotation_names(annotation: ast.expr) -> set[str]:
         elif isinstance(node, ast.Attribute):
             names.add(node.attr)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            try:
+            with contextlib.suppress(SyntaxError):  # a string that is not an annotation names nothing
                 names |= _ast_annotation_names(ast.parse(node.value, mode="eval").body)
-            except SyntaxError:
-                pass
     return names
 
 

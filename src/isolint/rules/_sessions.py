@@ -572,7 +572,7 @@ def remove_statement(original: cst.IndentedBlock, updated: cst.IndentedBlock, li
     body = list(updated.body)
     removed = body.pop(index)
     note = [comment_line(comment)] if comment else []
-    kept_lines = [l for l in removed.leading_lines if l.comment is not None]
+    kept_lines = [line for line in removed.leading_lines if line.comment is not None]
     if index < len(body):
         following = body[index]
         body[index] = following.with_changes(leading_lines=[*kept_lines, *note, *following.leading_lines])
@@ -651,8 +651,8 @@ def _ast_value_evidence(value: ast.AST, function: Any, qualify: Any, makers: Map
     if isinstance(value, ast.Name):
         args = function.args
         every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        defaults = dict(zip([a.arg for a in [*args.posonlyargs, *args.args]][::-1], args.defaults[::-1]))
-        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+        defaults = dict(zip([a.arg for a in [*args.posonlyargs, *args.args]][::-1], args.defaults[::-1], strict=False))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None})
         for arg in every:
             if arg.arg != value.id:
                 continue
@@ -791,8 +791,8 @@ def _unreliable_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[st
     """Parameters that default to None or are rebound in the body: not a context on every path."""
     args = method.args
     positional = [*args.posonlyargs, *args.args]
-    defaults = dict(zip([a.arg for a in positional][::-1], args.defaults[::-1]))
-    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    defaults = dict(zip([a.arg for a in positional][::-1], args.defaults[::-1], strict=False))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None})
     names = {name for name, default in defaults.items() if isinstance(default, ast.Constant) and default.value is None}
     for node in ast.walk(method):
         if isinstance(node, ast.Assign):

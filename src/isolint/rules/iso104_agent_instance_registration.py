@@ -311,9 +311,10 @@ class AgentInstanceRegistration(Rule):
     def _uses_loop_variable(self, construction: cst.Call) -> bool:
         names = {n.value for n in walk(construction) if isinstance(n, cst.Name)}
         for ancestor in self.file.ancestors:
-            if isinstance(ancestor, (cst.For, cst.CompFor)):
-                if names & {n.value for n in walk(ancestor.target) if isinstance(n, cst.Name)}:
-                    return True
+            if isinstance(ancestor, (cst.For, cst.CompFor)) and names & {
+                n.value for n in walk(ancestor.target) if isinstance(n, cst.Name)
+            }:
+                return True
         return False
 
     def _local_uses(self, name: str) -> int:

@@ -166,7 +166,7 @@ class SessionOnInstance(Rule):
 
     def _receives_context(self, params: list[list[Any]]) -> bool:
         """`_usable_context` for a method known only from the index."""
-        for name, annotation_names, unreliable in params:
+        for _name, annotation_names, unreliable in params:
             if any(n.rpartition(".")[2] == self.settings.context_name for n in annotation_names):
                 return not unreliable
         return any(name in self.settings.context_params and not annotations and not unreliable for name, annotations, unreliable in params)

@@ -31,10 +31,7 @@ def _timed_steps(
     while True:
         start = perf_counter()
         try:
-            if to_throw is None:
-                awaited = coroutine.send(to_send)
-            else:
-                awaited = coroutine.throw(to_throw)
+            awaited = coroutine.send(to_send) if to_throw is None else coroutine.throw(to_throw)
         except StopIteration as stop:
             return stop.value
         finally:

@@ -203,7 +203,7 @@ class UserExecutionScope:
             to_raise = await self._close(exc)
             if to_raise is exc:
                 raise
-            raise to_raise  # a CancelledError that arrived while cleaning up
+            raise to_raise from exc  # a CancelledError that arrived while cleaning up after exc
         self.context = context
         self._token = _current.set(context)
         self._enter_ns = perf_counter_ns() - start

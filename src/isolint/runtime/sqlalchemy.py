@@ -84,7 +84,7 @@ class _RequestSession:
             # Closing would hand the connection back mid-COMMIT: invalidate it.
             steps = (("invalidate", session.invalidate),)
         elif primary is not None:
-            steps = (("rollback", session.rollback),) + steps
+            steps = (("rollback", session.rollback), *steps)
         fatal: BaseException | None = None
         for label, step in steps:
             result = await run_shielded(
