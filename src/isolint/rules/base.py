@@ -231,7 +231,13 @@ class Rule:
 
     def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:
         self.file = file
-        self.options = options
+        # This rule's option values, by name; `options` on the class declares them.
+        # Any: each value's type is its Option's `kind`, known only at run time.
+        self.option_values: Mapping[str, Any] = options
+        # Plugins read the values as `self.options[...]`, shadowing the class's
+        # declarations on the instance: kept for them until a typed per-family
+        # configuration replaces both (issue 19, item 4).
+        self.options = options  # type: ignore[misc,assignment]
         self.settings = file.settings
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -97,7 +97,7 @@ class SingletonClass(Rule):
 
     def _caching_methods(self, node: cst.ClassDef) -> list[tuple[cst.FunctionDef, str, str]]:
         """(method, cache attribute, role) for each method that stores the class's own instance."""
-        attributes = set(self.options["instance-attributes"])
+        attributes = set(self.option_values["instance-attributes"])
         bases = {name for name in (last_name(arg.value) for arg in node.bases) if name}
         found = []
         for method in node.body.body:

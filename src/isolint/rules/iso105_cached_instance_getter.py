@@ -96,7 +96,7 @@ class CachedInstanceGetter(Rule):
         name = last_name(func)
         if name in _singletons.BUILTIN_CONSTANTS:
             return True
-        return any(matches_patterns(candidate, self.options["allow"]) for candidate in {name or "", *self.file.qualified_names(func)})
+        return any(matches_patterns(candidate, self.option_values["allow"]) for candidate in {name or "", *self.file.qualified_names(func)})
 
     def _remover(self, node: cst.FunctionDef, decorator: cst.Decorator) -> Any:
         """Drop the decorator, and its import when nothing else uses it."""

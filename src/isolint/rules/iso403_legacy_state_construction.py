@@ -32,7 +32,7 @@ class LegacyStateConstruction(LegacyStateFamily, Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         names = legacy_names(self.file)
-        if not is_construction(names, node, self.options["constructors"]) or names.in_class_body(self.file.ancestors):
+        if not is_construction(names, node, self.option_values["constructors"]) or names.in_class_body(self.file.ancestors):
             return
         target = self.settings.context_name
         shown = code(node.func)
