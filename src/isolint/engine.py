@@ -15,7 +15,7 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 import libcst.metadata as cst_metadata
@@ -34,6 +34,9 @@ from .source import DecodedSource
 from .suppressions import apply_suppressions
 from .timing import phase
 from .traversal import children, replace_nodes
+
+if TYPE_CHECKING:
+    from .progress import TargetFormCounter  # imported when counting: a plain check never loads it
 
 MAX_FIX_PASSES = 10
 
@@ -90,14 +93,14 @@ def _lint_parsed(
     with phase("parse"):
         module = cst.parse_module(text)
     file = FileContext(path, text, module, settings, module_name=module_name, is_package=is_package, project=project)
-    counter = None
+    counter: TargetFormCounter | None = None
     if counts is not None:
         from .progress import TargetFormCounter
 
         counter = TargetFormCounter(file)
     with phase("analyse"):
         _visit(file, rules, observers=(counter,) if counter else ())
-    if counter is not None:
+    if counter is not None and counts is not None:
         counts.update(counter.counts)
     audit = suppression_audit(rules, settings)  # ISO001/ISO002 judge the directives even where nothing was found
     if not file.reports and audit is None:

@@ -37,7 +37,7 @@ _STATEMENT_PARTS = (
     cst.ExceptStarHandler, cst.WithItem, cst.MatchCase, cst.MatchPattern,
 )
 # Where a node is a binding target rather than a read.
-_TARGET_FIELDS = {
+_TARGET_FIELDS: dict[type[object], str] = {
     cst.AssignTarget: "target", cst.AnnAssign: "target", cst.AugAssign: "target", cst.For: "target",
     cst.CompFor: "target", cst.NamedExpr: "target", cst.AsName: "name", cst.Param: "name",
     cst.FunctionDef: "name", cst.ClassDef: "name", cst.MatchAs: "name", cst.MatchStar: "name",

@@ -113,7 +113,7 @@ def top_directories(findings: Sequence[Finding], limit: int = TOP_DIRECTORIES) -
     grouped: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         grouped[PurePosixPath(finding.path.replace("\\", "/")).parent.as_posix()].append(finding)
-    rows = [{"path": path, "files": len({f.path for f in items}), **_split(items)} for path, items in grouped.items()]
+    rows: list[dict[str, Any]] = [{"path": path, "files": len({f.path for f in items}), **_split(items)} for path, items in grouped.items()]
     rows.sort(key=lambda row: (-row["findings"], row["path"]))
     return rows[:limit]
 

@@ -39,7 +39,7 @@ import re
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._lazy import cst
 from ..index import links
@@ -80,7 +80,7 @@ class LegacyStateFamily:
 
     family = "legacy-state"
     prefilter = re.compile(rb"(?!)")  # built from the settings and the index by compile_prefilter
-    reads_facts: tuple[str, ...] = (REEXPORT,)
+    reads_facts: ClassVar[tuple[str, ...]] = (REEXPORT,)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:

@@ -50,7 +50,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._lazy import cst
 from ..index import links
@@ -248,7 +248,7 @@ class EvidenceRule:
     their prefilter is the evidence words, and each file gets its evidence."""
 
     prefilter = re.compile(rb"(?!)")  # built from the evidence options by compile_prefilter
-    options = EVIDENCE_OPTIONS
+    options: ClassVar[tuple[Option, ...]] = EVIDENCE_OPTIONS
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:

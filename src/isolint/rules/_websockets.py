@@ -32,7 +32,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .._lazy import cst
 from ..index import links
@@ -126,7 +126,7 @@ class IndexesPlumbing:
     index facts, which ISO301 contributes (every indexer runs, whichever
     rules are selected)."""
 
-    reads_facts = ("websockets:accessor", "websockets:global", "websockets:attribute", "websockets:inherited-read", "singletons:accessor")
+    reads_facts: ClassVar[tuple[str, ...]] = ("websockets:accessor", "websockets:global", "websockets:attribute", "websockets:inherited-read", "singletons:accessor")
 
 
 # --- the project index (stdlib ast) ------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..findings import FIX_SAFETIES, NO_FIX, SAFE, UNSAFE
 
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
     from ..config import Settings
     from ..index import ProjectIndex
+
+# A LibCST node class; a string, since LibCST is imported only once a file is parsed.
+NodeT = TypeVar("NodeT", bound="cst.CSTNode")
 
 FAMILIES = {
     "core": "Files isolint could not check, and suppression comments (ISO0xx)",
@@ -168,7 +171,7 @@ class FileContext:
             self._as_names = frozenset(_AS_NAME.findall(self.source))
         return self._as_names
 
-    def enclosing(self, *node_types: type) -> cst.CSTNode | None:
+    def enclosing(self, *node_types: type[NodeT]) -> NodeT | None:
         """The nearest ancestor of one of `node_types`, or None."""
         for node in reversed(self.ancestors):
             if isinstance(node, node_types):

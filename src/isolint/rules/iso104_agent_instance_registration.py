@@ -319,6 +319,8 @@ class AgentInstanceRegistration(Rule):
 
     def _local_uses(self, name: str) -> int:
         function = self.file.enclosing(cst.FunctionDef)
+        if function is None:  # a binding outside any function has no local uses to count
+            return 0
         return sum(1 for n in walk(function.body) if isinstance(n, cst.Name) and n.value == name)
 
     def _registry_takes_factories(self, receiver: cst.BaseExpression) -> bool:
