@@ -33,7 +33,8 @@ def _timed_steps(
         try:
             awaited = coroutine.send(to_send) if to_throw is None else coroutine.throw(to_throw)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value  # what the coroutine returned: its declared T
+            return result
         finally:
             if perf_counter() - start >= threshold:
                 on_block()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
 
 
 async def wait_absorbing_cancel(
-    tasks: set[asyncio.Future[Any]], deadline: float | None
+    tasks: AbstractSet[asyncio.Future[Any]], deadline: float | None
 ) -> bool:
     """Wait until ``tasks`` are done or ``deadline`` (loop time) passes.
 

@@ -31,7 +31,7 @@ EmitterFactory = Callable[..., Any]
 
 def _closer_of(agent: Any) -> Callable[[], Any] | None:
     for attribute in ("aclose", "cleanup"):
-        method = getattr(agent, attribute, None)
+        method: Callable[[], Any] | None = getattr(agent, attribute, None)
         if callable(method):
             return method
     return None
