@@ -157,9 +157,9 @@ def index_facts(tree: ast.Module, globs: list[str], context_params: Iterable[str
             if data and isinstance(target, ast.Name):
                 known.module_globals.add(target.id)
                 yield "websockets:global", target.id, statement.lineno, data
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            yield from _ast_class_facts(node, known)
+    for top in tree.body:
+        if isinstance(top, ast.ClassDef):
+            yield from _ast_class_facts(top, known)
 
 
 def _ast_aliases(functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known: _Known) -> Iterator[tuple[str, str, int, dict[str, Any]]]:

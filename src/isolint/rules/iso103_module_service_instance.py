@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._lazy import cst
@@ -148,7 +148,7 @@ class ModuleServiceInstance(Rule):
             or any(name in fact.data.get("accessors", ()) for fact in project.of_kind(_singletons.KIND_CLASS))
         )
 
-    def _keyed_state(self, qualified: set[str]) -> dict[str, Any] | None:
+    def _keyed_state(self, qualified: set[str]) -> Mapping[str, Any] | None:
         """The per-caller write of the class constructed, if the index knows one."""
         for qualname in qualified:
             fact = self.file.project.get(_singletons.KIND_KEYED_STATE, qualname)
