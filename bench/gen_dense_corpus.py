@@ -307,7 +307,7 @@ def generate(out: Path, lines: int, seed: int) -> tuple[int, int]:
         total += _write(out / f"app/utils/{util}.py", f'"""{util} helpers."""\n\n\ndef {util}_identity(value):\n    return value\n')
         files += 1
     serial = 0
-    kinds, weights = zip(*KINDS.items())
+    kinds, weights = zip(*KINDS.items(), strict=True)
     package_modules: dict[str, list[Module]] = {}
     areas = max(1, lines // 40_000)  # about a dozen modules per package, as in a real tree
     while total < lines:

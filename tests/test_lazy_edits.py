@@ -57,7 +57,7 @@ def test_unbuilt_fixes_keep_their_applicability_and_message(app: Path) -> None:
     lazy = run_check([app], settings, jobs=1, use_cache=False, build_edits=False).findings
     built = run_check([app], settings, jobs=1, use_cache=False, build_edits=True).findings
     assert [f.fix is not None for f in lazy] == [f.fix is not None for f in built]
-    for unbuilt, full in zip(lazy, built):
+    for unbuilt, full in zip(lazy, built, strict=True):
         if full.fix is not None and unbuilt.fix is not None:
             assert (unbuilt.fix.applicability, unbuilt.fix.message) == (full.fix.applicability, full.fix.message)
             assert unbuilt.fix.edits is None and full.fix.edits

@@ -254,7 +254,7 @@ def _load_checked(file: Path | None) -> tuple[tuple[dict[str, Any], ...], str | 
     """The cache's sections, and why the file was discarded (None if it was
     fine or missing). A cache restored in CI, or left by another version, is
     data we did not necessarily write: every entry is checked before use."""
-    empty = tuple({} for _ in _SECTIONS)
+    empty: tuple[dict[str, Any], ...] = tuple({} for _ in _SECTIONS)
     if file is None:
         return empty, None
     if not file.exists():
@@ -307,7 +307,7 @@ def _row(value: Any, types: tuple[type, ...]) -> bool:
     return (
         isinstance(value, list)
         and len(value) == len(types)
-        and all(_is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types))
+        and all(_is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types, strict=True))
     )
 
 

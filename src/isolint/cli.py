@@ -11,8 +11,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -278,7 +279,7 @@ def _stdin_name(paths: Sequence[Path], stdin_filename: Path | None) -> Path | No
 
 
 def _read_stdin() -> bytes:
-    return click.get_binary_stream("stdin").read()
+    return sys.stdin.buffer.read()
 
 
 def _check_stdin(
@@ -327,7 +328,7 @@ def _fix_stdin(
 
             click.echo(unified_diff(str(name), decode(raw).text, decode(fixed.output).text), nl=False)
         return EXIT_FINDINGS if fixed.applied else EXIT_CLEAN
-    click.get_binary_stream("stdout").write(fixed.output)
+    sys.stdout.buffer.write(fixed.output)
     click.echo(render(remaining, "concise" if output_format == "full" else output_format), nl=False, err=True)
     return EXIT_FINDINGS if remaining and not exit_zero else EXIT_CLEAN
 
@@ -487,6 +488,7 @@ def report(
             f"{walked.blobs_read:,} blobs read, {walked.blobs_checked:,} checked.", err=True,
         )
         rows = walked.rows(enabled)
+        counts: dict[str, int]
         head = walked.results[-1]
         findings, files, counts, project = head.findings, len(head.paths), head.counts, head.project
         compared_findings = [f.with_path(str(walked.root / f.path)) for f in findings]
@@ -498,7 +500,7 @@ def report(
         result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, count_progress=True, build_edits=False)
         _warn(result.warnings)
         findings, files, project = result.findings, len(result.files), result.plan.project
-        counts: dict[str, int] = {}
+        counts = {}
         for file_counts in result.counts.values():
             add_counts(counts, file_counts)
         compared_findings = findings
@@ -627,7 +629,7 @@ def fix(
 
         if force_exclude and excluded(stdin_name, settings):
             if not (show_diff or check_only):
-                click.get_binary_stream("stdout").write(_read_stdin())  # an excluded buffer comes back unchanged
+                sys.stdout.buffer.write(_read_stdin())  # an excluded buffer comes back unchanged
             return EXIT_CLEAN
         return _fix_stdin(
             stdin_name, settings, unsafe_fixes, show_diff, check_only, exit_zero, output_format, baseline_file, no_baseline, isolated, jobs, no_cache
@@ -807,7 +809,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = EXIT_ERROR
     except KeyboardInterrupt:
         code = 130
-    except Exception:  # noqa: BLE001 - anything else is our bug: say so, exit 2
+    except Exception:  # anything else is our bug: say so, exit 2
         click.echo("isolint: internal error (please report it with the traceback below)", err=True)
         click.echo(traceback.format_exc(), err=True)
         code = EXIT_ERROR

@@ -12,9 +12,10 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pathspec
 
@@ -393,7 +394,8 @@ def load_settings(
     scalar = {k: v for k, v in table.items() if k not in TABLE_KEYS}
     values = _validate_table(scalar, TOP_LEVEL_OPTIONS, where, TABLE_KEYS)
     root = found.parent.resolve() if found else Path.cwd().resolve()
-    from .plugins import load_extend_rules  # before anything names a rule: selectors and [rules.X] may name plugin rules
+    # Imported here, before anything names a rule: selectors and [rules.X] may name plugin rules.
+    from .plugins import load_extend_rules
 
     load_extend_rules(values["extend-rules"], where, root)
     sections = {}

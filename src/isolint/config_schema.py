@@ -5,12 +5,12 @@ check the configuration exactly as isolint reads it."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .config import SECTIONS, TABLE_KEYS, TOP_LEVEL_OPTIONS
 from .rules import ALL_RULES, CUSTOM_PREFIX
 from .rules.base import Option
-
 
 _SELECTOR = {"$ref": "#/definitions/RuleSelector"}
 # Custom rules are loaded at run time, so the schema knows only their code

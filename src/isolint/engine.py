@@ -12,8 +12,9 @@ import os
 import signal
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 import libcst.metadata as cst_metadata
@@ -33,6 +34,9 @@ from .source import DecodedSource
 from .suppressions import apply_suppressions
 from .timing import phase
 from .traversal import children, replace_nodes
+
+if TYPE_CHECKING:
+    from .progress import TargetFormCounter  # imported when counting: a plain check never loads it
 
 MAX_FIX_PASSES = 10
 
@@ -68,7 +72,7 @@ def lint_text(
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
     except _FileTimeout:
         return [unparsable(path, f"file skipped: too complex (took longer than {FILE_TIME_LIMIT:g} s; set ISOLINT_FILE_TIME_LIMIT to allow more)")]
-    except Exception as exc:  # noqa: BLE001 - LibCST reports deep recursion in several disguises
+    except Exception as exc:  # LibCST reports deep recursion in several disguises
         if not _caused_by_recursion(exc):
             raise
         return [unparsable(path, "file skipped: too complex (nested too deeply to analyse)")]
@@ -89,14 +93,14 @@ def _lint_parsed(
     with phase("parse"):
         module = cst.parse_module(text)
     file = FileContext(path, text, module, settings, module_name=module_name, is_package=is_package, project=project)
-    counter = None
+    counter: TargetFormCounter | None = None
     if counts is not None:
         from .progress import TargetFormCounter
 
         counter = TargetFormCounter(file)
     with phase("analyse"):
         _visit(file, rules, observers=(counter,) if counter else ())
-    if counter is not None:
+    if counter is not None and counts is not None:
         counts.update(counter.counts)
     audit = suppression_audit(rules, settings)  # ISO001/ISO002 judge the directives even where nothing was found
     if not file.reports and audit is None:
@@ -209,7 +213,7 @@ class _Dispatcher:
     the fields, no per-node visitor protocol.
     """
 
-    _tables: dict[type[Any], tuple[tuple[str, str, str], ...]] = {}
+    _tables: ClassVar[dict[type[Any], tuple[tuple[str, str, str], ...]]] = {}  # per node class, shared by every file
 
     def __init__(self, rules: Iterable[Any], file: FileContext) -> None:
         self._visit: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)

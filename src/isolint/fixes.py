@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .findings import Edit, Fix, Location
 from .source import line_starts, location_of, offset_of

@@ -20,10 +20,11 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import pathspec
 
@@ -176,12 +177,13 @@ def read_blobs(root: Path, blobs: Sequence[str]) -> Iterator[tuple[str, bytes]]:
         return
     process = subprocess.Popen(git_command(root, "cat-file", "--batch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_environment())
     assert process.stdin is not None and process.stdout is not None
+    requests = process.stdin
 
     def feed() -> None:  # a separate writer, so neither pipe fills up and blocks the other
         try:
-            process.stdin.write("".join(f"{blob}\n" for blob in blobs).encode())
+            requests.write("".join(f"{blob}\n" for blob in blobs).encode())
         finally:
-            process.stdin.close()
+            requests.close()
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
@@ -333,10 +335,11 @@ def run_history(
                     facts_of[memo] = [Fact.from_json(raw) for raw in cached] if cached is not None else None
         unindexed = [memo for memo, facts in facts_of.items() if facts is None]
         need({blob for blob, _, _ in unindexed})
-        items = [(memo, contents[memo[0]]) for memo in unindexed]
-        for memo, facts in _pool_map(_blob_index_worker, items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed):
+        index_items = [(memo, contents[memo[0]]) for memo in unindexed]
+        for memo, facts in _pool_map(_blob_index_worker, index_items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed):
             facts_of[memo] = [Fact.from_json(raw) for raw in facts]
-            cache.store_blob_facts(*memo, facts)
+            blob_id, blob_path, module = memo
+            cache.store_blob_facts(blob_id, blob_path, module, facts)
     by_shape: dict[str, Plan] = {}  # line-free digest -> a plan: prefilters never read lines
     for commit in selected:
         project = EMPTY
@@ -359,7 +362,7 @@ def run_history(
     pairs.update({(blob, path, fingerprint_of[head], True): head for path, blob in trees[head]})
 
     def memo_scope(pair: _Pair) -> str:  # the cache's blob -> key memo: exact and line-free keys never share one
-        blob, path, fp, exact = pair
+        _, path, fp, exact = pair
         return f"{fp if exact else fp + '~'}:{path}"
 
     keys: dict[_Pair, str] = {}
@@ -393,10 +396,10 @@ def run_history(
     results: dict[str, tuple[list[Finding], dict[str, int]]] = {}
     # One pool for every commit's blobs: the workers receive all plans (usually one per commit).
     items = sorted(work.values(), key=lambda item: -len(item[3]))  # largest first
-    for key, findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs, _blob_crashed):  # type: ignore[arg-type]
+    for key, blob_findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs, _blob_crashed):  # type: ignore[arg-type]
         history.blobs_checked += 1
-        results[key] = (findings, counts or {})
-        cache.store(None, key.partition(":")[0], key, "", findings, counts or {})
+        results[key] = (blob_findings, counts or {})
+        cache.store(None, key.partition(":")[0], key, "", blob_findings, counts or {})
     for loose, exact_key in same_as.items():
         if loose not in results and loose not in known:
             if exact_key in results:

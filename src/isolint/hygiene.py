@@ -8,7 +8,7 @@ file and what each one hid; nothing here needs LibCST.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from .config import Settings, matches_any, suggest
 from .findings import SAFE, Finding, Fix, Location
@@ -37,7 +37,7 @@ def named_rules(selector: str) -> frozenset[str]:
 
 def hygiene_findings(text: str, path: str, directives: Sequence[Directive], audit: Audit) -> list[Finding]:
     lines = text.split("\n")  # rows as the tokenizer counts them (StringIO splits on "\n" only)
-    findings = []
+    findings: list[Finding] = []
     for directive in directives:
         if UNKNOWN_SUPPRESSION_CODE in audit.reports:
             findings.extend(_unknown(path, lines, directive, selector) for selector in directive.selectors if not named_rules(selector))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .config import SECTIONS, TOP_LEVEL_OPTIONS, Settings
 from .discovery import discover

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import libcst as cst  # this module is imported only once a file is parsed
 
@@ -36,7 +37,7 @@ _STATEMENT_PARTS = (
     cst.ExceptStarHandler, cst.WithItem, cst.MatchCase, cst.MatchPattern,
 )
 # Where a node is a binding target rather than a read.
-_TARGET_FIELDS = {
+_TARGET_FIELDS: dict[type[object], str] = {
     cst.AssignTarget: "target", cst.AnnAssign: "target", cst.AugAssign: "target", cst.For: "target",
     cst.CompFor: "target", cst.NamedExpr: "target", cst.AsName: "name", cst.Param: "name",
     cst.FunctionDef: "name", cst.ClassDef: "name", cst.MatchAs: "name", cst.MatchStar: "name",
@@ -140,9 +141,12 @@ class NameResolver:
             while parent is not None and not isinstance(parent, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
                 if isinstance(parent, cst.Annotation):
                     return True
-                if isinstance(parent, cst.Subscript) and child is not parent.value:
-                    if _full_name(parent.value)[1].rpartition(".")[2] != "Literal":
-                        return True
+                if (
+                    isinstance(parent, cst.Subscript)
+                    and child is not parent.value
+                    and _full_name(parent.value)[1].rpartition(".")[2] != "Literal"
+                ):
+                    return True
                 if isinstance(parent, cst.Call) and _full_name(parent.func)[1].rpartition(".")[2] in ("cast", "TypeVar", "NewType"):
                     return True
                 child, parent = parent, parents.get(id(parent))
@@ -182,7 +186,7 @@ class NameResolver:
         or `nonlocal` binds, and keyword-argument names (LibCST names none of them)."""
         parents = self._parent_map()
         parent = parents.get(id(name))
-        if isinstance(parent, cst.Arg) and parent.keyword is name or isinstance(parent, cst.NameItem):
+        if (isinstance(parent, cst.Arg) and parent.keyword is name) or isinstance(parent, cst.NameItem):
             return False
         while isinstance(parent, (cst.Attribute, cst.ImportAlias, cst.AsName)):
             parent = parents.get(id(parent))
@@ -370,9 +374,7 @@ def _binds(scope: _Scope, node: Any) -> bool:
         _bind_target(scope, node.asname.name)
     elif isinstance(node, cst.ExceptHandler) and node.name is not None:
         _bind_target(scope, node.name.name)
-    elif isinstance(node, cst.MatchAs) and node.name is not None:
-        _bind_target(scope, node.name)
-    elif isinstance(node, cst.MatchStar) and node.name is not None:
+    elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
         _bind_target(scope, node.name)
     return False
 

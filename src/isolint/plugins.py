@@ -16,9 +16,9 @@ import inspect
 import os
 import re
 import sys
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Iterable
 
 from .config import ConfigError
 from .rules import BY_CODE, BY_NAME, CUSTOM_PREFIX, Rule, register
@@ -89,7 +89,7 @@ def _load(spec: str, where: str) -> type[Rule]:
     module_name, _, class_name = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - a plugin's own bug (or bad metadata) is a configuration error, said plainly
+    except Exception as exc:  # a plugin's own bug (or bad metadata) is a configuration error, said plainly
         raise ConfigError(f"{where}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     rule = getattr(module, class_name, None)
     if not (isinstance(rule, type) and issubclass(rule, Rule) and rule is not Rule):

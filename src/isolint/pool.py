@@ -75,7 +75,7 @@ def resilient_map(
                 runner = functools.partial(_run_chunk, fn)
                 futures = [(chunk, pool.submit(runner, [(p, items[p]) for p in chunk])) for chunk in chunks]
                 for chunk, future in futures:
-                    results.update(zip(chunk, future.result()))
+                    results.update(zip(chunk, future.result(), strict=True))
                     while emitted in results:
                         yield results.pop(emitted)
                         emitted += 1
@@ -83,7 +83,7 @@ def resilient_map(
         except BrokenProcessPool:
             for chunk, future in futures:  # keep every chunk that finished before the crash
                 if future.done() and not future.cancelled() and future.exception() is None:
-                    results.update(zip(chunk, future.result()))
+                    results.update(zip(chunk, future.result(), strict=True))
             done = set(results) | set(range(emitted))
             suspects = sorted({p for p in in_flight[:] if p != IDLE and p not in done})
             if not suspects:  # died outside any item (the initializer): nothing to isolate

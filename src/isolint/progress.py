@@ -20,8 +20,9 @@ plain `check` never runs it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._lazy import cst
 from .rules import ALL_RULES

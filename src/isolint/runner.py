@@ -12,19 +12,20 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 import pathspec
 
 from . import timing
 from .cache import Cache, content_hash, stat_signature
-from .index import EMPTY, Fact, NameMatcher, ProjectIndex, index_file, module_name_for
 from .config import Settings, matches_any
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
+from .index import EMPTY, Fact, NameMatcher, ProjectIndex, index_file, module_name_for
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, StaleFileError, decode, located, read_bytes, resolved, write_atomic
 from .transaction import FALLBACK
@@ -272,7 +273,7 @@ def _progress(items: Iterable[Any], sizes: Sequence[int], label: str, stream: Te
         yield from items
         return
     with click.progressbar(length=max(1, sum(sizes)), label=f"{label} {len(sizes):,} files", file=stream, show_pos=False) as bar:
-        for item, size in zip(items, sizes):
+        for item, size in zip(items, sizes, strict=True):
             yield item
             bar.update(size)
 

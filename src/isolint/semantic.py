@@ -283,14 +283,14 @@ def signature_of(node: ast.FunctionDef | ast.AsyncFunctionDef, *, bound: bool) -
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults = [False] * (len(positional) - len(args.defaults)) + [True] * len(args.defaults)
-    params = [Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", d) for a, d in zip(positional, defaults)]
+    params = [Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", d) for a, d in zip(positional, defaults, strict=True)]
     positional_only = len(args.posonlyargs)
     if bound and params:
         params = params[1:]
         positional_only = max(0, positional_only - 1)
     keyword_only = tuple(
         Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", default is not None)
-        for a, default in zip(args.kwonlyargs, args.kw_defaults)
+        for a, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
     )
     return Signature(tuple(params), positional_only, keyword_only, args.vararg is not None, args.kwarg is not None)
 
@@ -649,7 +649,7 @@ def _bound_names(statements: list[ast.stmt]) -> set[str]:
                 names.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 names.update((a.asname or a.name).partition(".")[0] for a in node.names if a.name != "*")
-            elif isinstance(node, ast.ExceptHandler) and node.name or isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            elif (isinstance(node, ast.ExceptHandler) and node.name) or (isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name):
                 names.add(node.name)
     return names
 

@@ -8,14 +8,15 @@ replaces the file atomically and keeps its permissions.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
-from bisect import bisect_right
 import io
 import os
 import re
 import stat
 import tempfile
 import tokenize
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,10 +186,8 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes) -> None:
             raise StaleFileError(f"{path}: changed on disk while the fix was being written; not written")
         os.replace(tmp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):  # never created, or already moved into place
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
 
 

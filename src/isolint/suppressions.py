@@ -16,8 +16,8 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from .config import matches_any
 from .findings import Finding
@@ -209,7 +209,7 @@ def add_ignores(text: str, findings: Iterable[Finding]) -> tuple[str, int, list[
         if line != lines[row - 1]:
             lines[row - 1] = line
             stamped += 1
-    out = "".join(line + brk for line, brk in zip(lines, [*breaks, ""]))
+    out = "".join(line + brk for line, brk in zip(lines, [*breaks, ""], strict=True))
     return out, stamped, skipped
 
 

@@ -101,10 +101,10 @@ def _emptied(statement: Any) -> bool:
 
 def _settle_sequence(items: Any, results: list[Any], kind: str) -> tuple[Any, ...] | None:
     """A sequence field's new items (removals dropped, flattening spliced), or None if unchanged."""
-    if all(new is old for new, old in zip(results, items)):
+    if all(new is old for new, old in zip(results, items, strict=True)):
         return None
     settled = []
-    for child, new_child in zip(items, results):
+    for child, new_child in zip(items, results, strict=True):
         if isinstance(new_child, cst.RemovalSentinel):
             continue
         for item in new_child if isinstance(new_child, cst.FlattenSentinel) else (new_child,):

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field, replace
 
 from .newer_syntax import parse_module
 from .semantic import (
+    FIELD_OF,
     CallSite,
     Function,
     Klass,
     ModuleModel,
     Parameter,
-    FIELD_OF,
     Signature,
     WithItem,
     build_model,
@@ -621,7 +621,7 @@ def _stale_overrides(models: _Models, signatures: _ChangedSignatures, classes: _
             other_name = f"{related}.{function.name}"
             for path, model in models.after.items():
                 other = model.functions.get(other_name)
-                if other is None or other_name in signatures and signatures[other_name][1] is not None:
+                if other is None or (other_name in signatures and signatures[other_name][1] is not None):
                     continue
                 if _binding_shape(other.signature) != _binding_shape(function.signature):
                     continue  # it differed before the fixes too

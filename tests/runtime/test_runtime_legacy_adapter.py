@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Optional
 
 import pytest
 
@@ -15,12 +14,12 @@ from isolint.runtime import UserExecutionContext, ensure_context, legacy_adapter
 @dataclass
 class DeepAgentState:
     user_request: str
-    user_id: Optional[str] = None
-    chat_thread_id: Optional[str] = None
-    run_id: Optional[str] = None
+    user_id: str | None = None
+    chat_thread_id: str | None = None
+    run_id: str | None = None
 
 
-def legacy_caller(state: object, run_id: Optional[str]) -> UserExecutionContext:
+def legacy_caller(state: object, run_id: str | None) -> UserExecutionContext:
     return ensure_context(state, run_id=run_id)
 
 
@@ -51,7 +50,7 @@ def test_a_legacy_state_is_adapted_with_the_run_id_argument_winning() -> None:
 
 
 def test_the_warning_points_at_the_caller_of_the_transitional_function() -> None:
-    def transitional(state: object, run_id: Optional[str] = None) -> UserExecutionContext:
+    def transitional(state: object, run_id: str | None = None) -> UserExecutionContext:
         return ensure_context(state, run_id=run_id)
 
     with pytest.warns(DeprecationWarning) as caught:

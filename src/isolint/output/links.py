@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..findings import Finding
 from ..rules import BY_CODE

@@ -8,7 +8,8 @@ each format module renders it: text, markdown, json, html, and csv for
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import csv_rows, html, markdown, text
 

@@ -7,9 +7,9 @@ attribute, so the DOM can be checked against the JSON report.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Sequence
 
 FONT = "font-family:inherit"
 AXIS = "#a8a29e"
@@ -144,7 +144,7 @@ def line_chart(
         parts.append(f'<g class="series" data-key="{escape(line.name)}" data-last="{line.values[-1] if line.values else 0}">')
         path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(points))
         parts.append(f'<path d="{path}" fill="none" stroke="{line.color}" stroke-width="2.2" stroke-linejoin="round"{dash}/>')
-        for (x, y), value, label in zip(points, line.values, x_labels):
+        for (x, y), value, label in zip(points, line.values, x_labels, strict=True):
             parts.append(
                 f'<circle class="point" data-value="{value}" data-commit="{escape(label)}" cx="{x:.1f}" cy="{y:.1f}" r="3" '
                 f'fill="#fff" stroke="{line.color}" stroke-width="1.8"><title>{escape(line.name)} at {escape(label)}: {value:,}</title></circle>'

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 BASE_COLUMNS = ("commit", "date", "subject", "files", "findings", "safe", "unsafe", "manual", "unparsable")
 

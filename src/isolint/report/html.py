@@ -7,8 +7,9 @@ so the page can be re-read by tools.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from . import charts
 from .text import percent

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..output.escape import printable
 from .text import percent

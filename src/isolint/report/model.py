@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote
-from typing import Any, Iterable, Mapping, Sequence
 
 from .. import __version__
 from ..findings import SAFE, Finding
 from ..index import Fact, ProjectIndex
-from ..progress import family_progress
 from ..output.links import relative, rule_url
+from ..progress import family_progress
 from ..rules.base import FAMILIES, Rule
 
 SCHEMA_NAME = "isolint-report"
@@ -112,7 +113,7 @@ def top_directories(findings: Sequence[Finding], limit: int = TOP_DIRECTORIES) -
     grouped: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         grouped[PurePosixPath(finding.path.replace("\\", "/")).parent.as_posix()].append(finding)
-    rows = [{"path": path, "files": len({f.path for f in items}), **_split(items)} for path, items in grouped.items()]
+    rows: list[dict[str, Any]] = [{"path": path, "files": len({f.path for f in items}), **_split(items)} for path, items in grouped.items()]
     rows.sort(key=lambda row: (-row["findings"], row["path"]))
     return rows[:limit]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
-from typing import Iterable
 
 from .._lazy import cst
 

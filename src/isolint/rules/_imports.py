@@ -14,7 +14,8 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from .._lazy import cst
 from ..newer_syntax import parse_module
@@ -232,7 +233,7 @@ class _AliasRemover(cst.CSTTransformer):
         out: list[cst.BaseStatement] = []
         carried: Sequence[cst.EmptyLine] = ()
         removed_first = False
-        for before, statement in zip(original, updated):
+        for before, statement in zip(original, updated, strict=True):
             if drops(before):
                 carried = [line for line in statement.leading_lines if line.comment is None]
                 removed_first = not out
@@ -243,9 +244,8 @@ class _AliasRemover(cst.CSTTransformer):
                 while lines and lines[0].comment is None:
                     lines.pop(0)
                 statement = statement.with_changes(leading_lines=lines)
-            elif carried and hasattr(statement, "leading_lines"):
-                if _blank_count(statement.leading_lines) < len(carried):
-                    statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
+            elif carried and hasattr(statement, "leading_lines") and _blank_count(statement.leading_lines) < len(carried):
+                statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
             carried, removed_first = (), False
             out.append(statement)
         return out
@@ -255,7 +255,7 @@ class _AliasRemover(cst.CSTTransformer):
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
         if self.remove_statement and len(original.body) > 1 and any(s is self.import_node for s in original.body):
             # `import x; from y import Z`: drop just the import from the line
-            return updated.with_changes(body=[s for s, o in zip(updated.body, original.body) if o is not self.import_node])
+            return updated.with_changes(body=[s for s, o in zip(updated.body, original.body, strict=True) if o is not self.import_node])
         return updated
 
 

@@ -34,11 +34,12 @@ rules are selected):
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._lazy import cst
 from ..index import links
@@ -79,7 +80,7 @@ class LegacyStateFamily:
 
     family = "legacy-state"
     prefilter = re.compile(rb"(?!)")  # built from the settings and the index by compile_prefilter
-    reads_facts: tuple[str, ...] = (REEXPORT,)
+    reads_facts: ClassVar[tuple[str, ...]] = (REEXPORT,)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
@@ -228,10 +229,8 @@ def _ast_annotation_names(annotation: ast.expr) -> set[str]:
         elif isinstance(node, ast.Attribute):
             names.add(node.attr)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            try:
+            with contextlib.suppress(SyntaxError):  # a string that is not an annotation names nothing
                 names |= _ast_annotation_names(ast.parse(node.value, mode="eval").body)
-            except SyntaxError:
-                pass
     return names
 
 

@@ -50,7 +50,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._lazy import cst
 from ..index import links
@@ -248,7 +248,7 @@ class EvidenceRule:
     their prefilter is the evidence words, and each file gets its evidence."""
 
     prefilter = re.compile(rb"(?!)")  # built from the evidence options by compile_prefilter
-    options = EVIDENCE_OPTIONS
+    options: ClassVar[tuple[Option, ...]] = EVIDENCE_OPTIONS
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
@@ -501,7 +501,8 @@ def self_reads(method: cst.FunctionDef, attribute: str) -> list[cst.Attribute]:
     receiver = receiver_of(method)
     if receiver is None:
         return []
-    stored, reads = set(), []
+    stored: set[int] = set()  # ids of the target nodes
+    reads: list[cst.Attribute] = []
     for node in walk(method.body):
         if isinstance(node, cst.Assign):
             stored.update(id(t.target) for t in node.targets)
@@ -516,6 +517,8 @@ def session_method_called(klass: cst.ClassDef, attribute: str) -> str | None:
     """The first session method (`SESSION_METHODS`) a method of `klass` calls on `self.<attribute>`."""
     for method in methods_of(klass):
         receiver = receiver_of(method)
+        if receiver is None:  # a static or class method: no `self.<attribute>` to call on
+            continue
         for node in walk(method.body):
             if (
                 isinstance(node, cst.Call)
@@ -572,7 +575,7 @@ def remove_statement(original: cst.IndentedBlock, updated: cst.IndentedBlock, li
     body = list(updated.body)
     removed = body.pop(index)
     note = [comment_line(comment)] if comment else []
-    kept_lines = [l for l in removed.leading_lines if l.comment is not None]
+    kept_lines = [line for line in removed.leading_lines if line.comment is not None]
     if index < len(body):
         following = body[index]
         body[index] = following.with_changes(leading_lines=[*kept_lines, *note, *following.leading_lines])
@@ -651,8 +654,8 @@ def _ast_value_evidence(value: ast.AST, function: Any, qualify: Any, makers: Map
     if isinstance(value, ast.Name):
         args = function.args
         every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        defaults = dict(zip([a.arg for a in [*args.posonlyargs, *args.args]][::-1], args.defaults[::-1]))
-        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+        defaults = dict(zip([a.arg for a in [*args.posonlyargs, *args.args]][::-1], args.defaults[::-1], strict=False))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None})
         for arg in every:
             if arg.arg != value.id:
                 continue
@@ -719,7 +722,9 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
         methods = [m for m in klass.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
         init = next((m for m in methods if m.name == "__init__"), None)
         bases = [b for b in (resolved_base(b) for b in klass.bases) if b and b != "<module>.object"]
-        stored, assigned, reads = [], set(), []
+        stored: list[dict[str, Any]] = []
+        assigned: set[str] = set()
+        reads: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[str]]] = []
         for method in methods:
             receiver = _receiver(method)
             if receiver is None:
@@ -730,7 +735,9 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
                     if isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name) and node.value.id == receiver:
                         read_names.append(node.attr)
                     continue
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) and node.value else []
+                if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+                    continue
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == receiver:
                         assigned.add(target.attr)
@@ -745,7 +752,7 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
                 reads.append((method, read_names))
         if not stored and not bases:
             return  # no fact: skip describing the reads' parameters
-        reads = [[attr, method.name, params] for method, names in reads for params in [_read_params(method)] for attr in names]
+        read_rows = [[attr, method.name, params] for method, names in reads for params in [_read_params(method)] for attr in names]
         data = {
             "bases": bases,
             "init": None if init is None else {
@@ -753,7 +760,7 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
                 "kwonly": [a.arg for a in init.args.kwonlyargs],
                 "forwards": _super_init_forwards(init),
             },
-            "reads": _unique([r for r in reads if r[0] not in assigned]),
+            "reads": _unique([r for r in read_rows if r[0] not in assigned]),
         }
         if stored:
             yield "sessions:class-stores-session", name, klass.lineno, {"stored": _unique(stored), **data}
@@ -791,8 +798,8 @@ def _unreliable_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[st
     """Parameters that default to None or are rebound in the body: not a context on every path."""
     args = method.args
     positional = [*args.posonlyargs, *args.args]
-    defaults = dict(zip([a.arg for a in positional][::-1], args.defaults[::-1]))
-    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    defaults = dict(zip([a.arg for a in positional][::-1], args.defaults[::-1], strict=False))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None})
     names = {name for name, default in defaults.items() if isinstance(default, ast.Constant) and default.value is None}
     for node in ast.walk(method):
         if isinstance(node, ast.Assign):
@@ -818,7 +825,7 @@ def _receiver(method: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     return params[0].arg
 
 
-def _stored(attribute: str, value: ast.AST, method: Any, init: Any) -> dict[str, Any]:
+def _stored(attribute: str, value: ast.expr, method: Any, init: Any) -> dict[str, Any]:
     parameter = position = None
     if method is init and isinstance(value, ast.Name):
         positional = [a.arg for a in _positional_params(init)]

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from .._lazy import cst
 from ..traversal import children, walk
@@ -83,7 +84,7 @@ def cache_receivers(role: str, decorators: set[str], first_param: str | None, cl
 
 
 def is_singleton_metaclass(name: str | None) -> bool:
-    return bool(name) and "Singleton" in name
+    return name is not None and "Singleton" in name
 
 
 def class_like(name: str | None) -> str | None:
@@ -187,8 +188,7 @@ def _ast_lazy_global(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[
         return None
     returned = {n.value.id for n in ast.walk(function) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)}
     for node in ast.walk(function):
-        if isinstance(node, ast.If) and _ast_none_checked(node.test) in declared & returned:
-            name = _ast_none_checked(node.test)
+        if isinstance(node, ast.If) and (name := _ast_none_checked(node.test)) is not None and name in declared & returned:
             for inner in ast.walk(ast.Module(body=node.body, type_ignores=[])):
                 if isinstance(inner, (ast.Assign, ast.AnnAssign)) and inner.value is not None:
                     targets = inner.targets if isinstance(inner, ast.Assign) else [inner.target]
@@ -345,6 +345,8 @@ def _keyed_write(klass: ast.ClassDef) -> dict[str, Any] | None:
             continue  # `self`: what KEYED_STATE_INDEX_PREFILTER looks for
         keys = {p.arg for p in params[1:]}
         for node in ast.walk(method):
+            if not isinstance(node, (ast.stmt, ast.expr)):
+                continue  # entries are written by statements and calls only
             for subscript, accumulates in _written_entries(node):
                 owner = subscript.value
                 if not (isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == "self"):
@@ -451,7 +453,7 @@ def mentions(node: cst.CSTNode, is_ref: Callable[[cst.CSTNode], bool]) -> bool:
 
 def is_lock(expression: cst.BaseExpression) -> bool:
     name = last_name(expression)
-    return bool(name) and "lock" in name.lower()
+    return name is not None and "lock" in name.lower()
 
 
 def uncache_body(
@@ -468,11 +470,12 @@ def uncache_body(
     out: list[cst.BaseStatement] = []
     for statement in body:
         unwrapped = False
+        inner: list[cst.BaseStatement] | None
         if not mentions(statement, is_ref):
             inner = [statement]
-        elif isinstance(statement, cst.If) and mentions(statement.test, is_ref) and statement.orelse is None:
-            inner, unwrapped = uncache_body(statement.body.body, is_ref, local), True
-        elif isinstance(statement, cst.With) and all(is_lock(item.item) for item in statement.items):
+        elif (isinstance(statement, cst.If) and mentions(statement.test, is_ref) and statement.orelse is None) or (
+            isinstance(statement, cst.With) and all(is_lock(item.item) for item in statement.items)
+        ):
             inner, unwrapped = uncache_body(statement.body.body, is_ref, local), True
         elif isinstance(statement, cst.SimpleStatementLine) and all(
             isinstance(small, cst.Global) and all(is_ref(item.name) for item in small.names) for small in statement.body

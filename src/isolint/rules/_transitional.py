@@ -26,7 +26,15 @@ from typing import Any
 from .._lazy import cst
 from ..findings import UNSAFE
 from ..traversal import replace_nodes, walk
-from ._legacy_state import RUN_ID, add_needed_import, classify_access, code, context_bound, has_future_annotations, top_level_import_of
+from ._legacy_state import (
+    RUN_ID,
+    add_needed_import,
+    classify_access,
+    code,
+    context_bound,
+    has_future_annotations,
+    top_level_import_of,
+)
 from .base import FixSpec
 
 # The context fields the adapter fills from a legacy object.

@@ -32,7 +32,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .._lazy import cst
 from ..index import links
@@ -126,7 +126,7 @@ class IndexesPlumbing:
     index facts, which ISO301 contributes (every indexer runs, whichever
     rules are selected)."""
 
-    reads_facts = ("websockets:accessor", "websockets:global", "websockets:attribute", "websockets:inherited-read", "singletons:accessor")
+    reads_facts: ClassVar[tuple[str, ...]] = ("websockets:accessor", "websockets:global", "websockets:attribute", "websockets:inherited-read", "singletons:accessor")
 
 
 # --- the project index (stdlib ast) ------------------------------------------
@@ -157,9 +157,9 @@ def index_facts(tree: ast.Module, globs: list[str], context_params: Iterable[str
             if data and isinstance(target, ast.Name):
                 known.module_globals.add(target.id)
                 yield "websockets:global", target.id, statement.lineno, data
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            yield from _ast_class_facts(node, known)
+    for top in tree.body:
+        if isinstance(top, ast.ClassDef):
+            yield from _ast_class_facts(top, known)
 
 
 def _ast_aliases(functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known: _Known) -> Iterator[tuple[str, str, int, dict[str, Any]]]:

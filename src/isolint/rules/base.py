@@ -9,8 +9,9 @@ drives them all in one batched visit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..findings import FIX_SAFETIES, NO_FIX, SAFE, UNSAFE
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 
     from ..config import Settings
     from ..index import ProjectIndex
+
+# A LibCST node class; a string, since LibCST is imported only once a file is parsed.
+NodeT = TypeVar("NodeT", bound="cst.CSTNode")
 
 FAMILIES = {
     "core": "Files isolint could not check, and suppression comments (ISO0xx)",
@@ -167,7 +171,7 @@ class FileContext:
             self._as_names = frozenset(_AS_NAME.findall(self.source))
         return self._as_names
 
-    def enclosing(self, *node_types: type) -> cst.CSTNode | None:
+    def enclosing(self, *node_types: type[NodeT]) -> NodeT | None:
         """The nearest ancestor of one of `node_types`, or None."""
         for node in reversed(self.ancestors):
             if isinstance(node, node_types):
@@ -230,7 +234,13 @@ class Rule:
 
     def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:
         self.file = file
-        self.options = options
+        # This rule's option values, by name; `options` on the class declares them.
+        # Any: each value's type is its Option's `kind`, known only at run time.
+        self.option_values: Mapping[str, Any] = options
+        # Plugins read the values as `self.options[...]`, shadowing the class's
+        # declarations on the instance: kept for them until a typed per-family
+        # configuration replaces both (issue 19, item 4).
+        self.options = options  # type: ignore[misc,assignment]
         self.settings = file.settings
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

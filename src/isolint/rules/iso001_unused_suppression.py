@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .base import SAFE, Rule
+from ..findings import SAFE
+from .base import Rule
 
 # Bytes that may hold one of isolint's directives (see isolint.suppressions).
 DIRECTIVE_PREFILTER = re.compile(rb"isolint:\s*(?:file-)?ignore|(?i:noqa):[^\n]*(?i:iso)")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -96,7 +97,7 @@ class SingletonClass(Rule):
 
     def _caching_methods(self, node: cst.ClassDef) -> list[tuple[cst.FunctionDef, str, str]]:
         """(method, cache attribute, role) for each method that stores the class's own instance."""
-        attributes = set(self.options["instance-attributes"])
+        attributes = set(self.option_values["instance-attributes"])
         bases = {name for name in (last_name(arg.value) for arg in node.bases) if name}
         found = []
         for method in node.body.body:

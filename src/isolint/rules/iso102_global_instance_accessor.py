@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -185,7 +186,7 @@ def _bound_pairs(target: cst.BaseExpression, value: cst.BaseExpression) -> list[
         and len(target.elements) == len(value.elements)
         and not any(isinstance(e, cst.StarredElement) for e in value.elements)
     ):
-        return [pair for t, v in zip(target.elements, value.elements) for pair in _bound_pairs(t.value, v.value)]
+        return [pair for t, v in zip(target.elements, value.elements, strict=True) for pair in _bound_pairs(t.value, v.value)]
     return [(name, value) for name in _assigned_names(target)]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._lazy import cst
@@ -113,7 +113,7 @@ class ModuleServiceInstance(Rule):
         if callee is None or name is None or not self._could_match(name):
             return
         qualified = self.file.qualified_names(value.func)  # resolving names costs a scope pass: only now
-        if any(matches_patterns(candidate, self.options["allow"]) for candidate in {callee, name, *qualified}):
+        if any(matches_patterns(candidate, self.option_values["allow"]) for candidate in {callee, name, *qualified}):
             return
         accessor = self._known_accessor(name, qualified)
         if accessor is not None:
@@ -123,7 +123,7 @@ class ModuleServiceInstance(Rule):
                 "then shares that one object, and nothing can give a request its own",
                 manual=MANUAL + " Call it inside the code that needs it, with the request context, instead.",
             )
-        elif any(name.endswith(suffix) for suffix in self.options["service-suffixes"]):
+        elif any(name.endswith(suffix) for suffix in self.option_values["service-suffixes"]):
             self.report(
                 value,
                 f"module-level `{callee}(...)` creates one `{name}` for the whole process; every request shares it "
@@ -142,13 +142,13 @@ class ModuleServiceInstance(Rule):
     def _could_match(self, name: str) -> bool:
         project = self.file.project
         return (
-            any(name.endswith(suffix) for suffix in self.options["service-suffixes"])
-            or matches_patterns(name, self.options["accessor-patterns"])
+            any(name.endswith(suffix) for suffix in self.option_values["service-suffixes"])
+            or matches_patterns(name, self.option_values["accessor-patterns"])
             or name in project.names(*INDEXED_KINDS)
             or any(name in fact.data.get("accessors", ()) for fact in project.of_kind(_singletons.KIND_CLASS))
         )
 
-    def _keyed_state(self, qualified: set[str]) -> dict[str, Any] | None:
+    def _keyed_state(self, qualified: set[str]) -> Mapping[str, Any] | None:
         """The per-caller write of the class constructed, if the index knows one."""
         for qualname in qualified:
             fact = self.file.project.get(_singletons.KIND_KEYED_STATE, qualname)
@@ -168,6 +168,6 @@ class ModuleServiceInstance(Rule):
             fact = project.get(_singletons.KIND_CLASS, owner)
             if fact is not None and method in fact.data.get("accessors", ()):
                 return f"the process-wide `{fact.name}`"
-        if matches_patterns(name, self.options["accessor-patterns"]):
+        if matches_patterns(name, self.option_values["accessor-patterns"]):
             return "what looks like a process-wide singleton"
         return None

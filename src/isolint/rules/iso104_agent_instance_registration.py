@@ -92,7 +92,7 @@ class AgentInstanceRegistration(Rule):
     # --- detection -------------------------------------------------------------
 
     def visit_Call(self, node: cst.Call) -> None:
-        if last_name(node.func) not in self.options["register-methods"]:
+        if last_name(node.func) not in self.option_values["register-methods"]:
             return
         for arg in node.args:
             construction, binding = self._agent_argument(arg.value)
@@ -157,7 +157,7 @@ class AgentInstanceRegistration(Rule):
     def _is_agent_construction(self, expression: cst.BaseExpression) -> bool:
         return (
             isinstance(expression, cst.Call)
-            and matches_patterns(last_name(expression.func) or "", self.options["agent-classes"])
+            and matches_patterns(last_name(expression.func) or "", self.option_values["agent-classes"])
         )
 
     def _agent_argument(self, value: cst.BaseExpression) -> tuple[cst.Call | None, cst.SimpleStatementLine | None]:
@@ -226,7 +226,7 @@ class AgentInstanceRegistration(Rule):
         if param.annotation is None:
             return matches_patterns(param.name.value, AGENTS_PARAMS if plural else AGENT_PARAMS)
         names = _annotation_words(param.annotation.annotation)
-        if names & NOT_INSTANCE_TYPES or not any(matches_patterns(n, self.options["agent-classes"]) for n in names):
+        if names & NOT_INSTANCE_TYPES or not any(matches_patterns(n, self.option_values["agent-classes"]) for n in names):
             return False
         return bool(names & CONTAINER_TYPES) == plural
 
@@ -285,7 +285,7 @@ class AgentInstanceRegistration(Rule):
         if not self._registry_takes_factories(call.func.value):
             return None  # calling a method the registry may not have would break start-up
         factory = cst.Lambda(params=cst.Parameters(params=[cst.Param(cst.Name("context"))]), body=construction)
-        method = self.options["factory-method"]
+        method = self.option_values["factory-method"]
         new_call = call.with_changes(
             func=call.func.with_changes(attr=cst.Name(method)),
             args=[a.with_changes(value=factory) if a is arg else a for a in call.args],
@@ -311,17 +311,20 @@ class AgentInstanceRegistration(Rule):
     def _uses_loop_variable(self, construction: cst.Call) -> bool:
         names = {n.value for n in walk(construction) if isinstance(n, cst.Name)}
         for ancestor in self.file.ancestors:
-            if isinstance(ancestor, (cst.For, cst.CompFor)):
-                if names & {n.value for n in walk(ancestor.target) if isinstance(n, cst.Name)}:
-                    return True
+            if isinstance(ancestor, (cst.For, cst.CompFor)) and names & {
+                n.value for n in walk(ancestor.target) if isinstance(n, cst.Name)
+            }:
+                return True
         return False
 
     def _local_uses(self, name: str) -> int:
         function = self.file.enclosing(cst.FunctionDef)
+        if function is None:  # a binding outside any function has no local uses to count
+            return 0
         return sum(1 for n in walk(function.body) if isinstance(n, cst.Name) and n.value == name)
 
     def _registry_takes_factories(self, receiver: cst.BaseExpression) -> bool:
-        wanted = self.options["factory-registries"]
+        wanted = self.option_values["factory-registries"]
         candidates: set[str] = set()
         for expression in self._registry_type_expressions(receiver):
             for node in walk(expression):

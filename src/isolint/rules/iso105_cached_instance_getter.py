@@ -6,7 +6,8 @@ Index facts: "singletons:cached-getter" (see `_singletons`), read by ISO103 and 
 from __future__ import annotations
 
 import ast
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .._lazy import cst
 from ..findings import UNSAFE
@@ -95,7 +96,7 @@ class CachedInstanceGetter(Rule):
         name = last_name(func)
         if name in _singletons.BUILTIN_CONSTANTS:
             return True
-        return any(matches_patterns(candidate, self.options["allow"]) for candidate in {name or "", *self.file.qualified_names(func)})
+        return any(matches_patterns(candidate, self.option_values["allow"]) for candidate in {name or "", *self.file.qualified_names(func)})
 
     def _remover(self, node: cst.FunctionDef, decorator: cst.Decorator) -> Any:
         """Drop the decorator, and its import when nothing else uses it."""
@@ -136,7 +137,7 @@ class CachedInstanceGetter(Rule):
         for statement in statements:
             for alias in statement.names:
                 local = alias.asname.name if alias.asname else alias.name
-                if isinstance(local, cst.Name) and local.value == name or dotted_name(local) == name:
+                if (isinstance(local, cst.Name) and local.value == name) or dotted_name(local) == name:
                     return statement, alias
         return None
 

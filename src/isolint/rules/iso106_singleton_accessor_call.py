@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .._lazy import cst
 from . import _per_call, _singletons

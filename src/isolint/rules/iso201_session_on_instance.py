@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from .._lazy import cst
@@ -84,7 +85,7 @@ class SessionOnInstance(Rule):
                 continue
             attribute = target.attr.value
             evidence = self.evidence.decide(
-                attribute, node.value, method, annotation, lambda a=attribute: sessions.session_method_called(klass, a)
+                attribute, node.value, method, annotation, partial(sessions.session_method_called, klass, attribute)
             )
             if evidence is None or sessions.owns_session_in_exit(klass, attribute):
                 continue
@@ -166,7 +167,7 @@ class SessionOnInstance(Rule):
 
     def _receives_context(self, params: list[list[Any]]) -> bool:
         """`_usable_context` for a method known only from the index."""
-        for name, annotation_names, unreliable in params:
+        for _name, annotation_names, unreliable in params:
             if any(n.rpartition(".")[2] == self.settings.context_name for n in annotation_names):
                 return not unreliable
         return any(name in self.settings.context_params and not annotations and not unreliable for name, annotations, unreliable in params)
@@ -195,7 +196,7 @@ class SessionOnInstance(Rule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         if not node.bases:
             return
-        bases = [sessions.absolute_name(self.file, self.evidence, dotted_name(arg.value)) for arg in node.bases if dotted_name(arg.value)]
+        bases = [sessions.absolute_name(self.file, self.evidence, name) for arg in node.bases if (name := dotted_name(arg.value))]
         inherited = {
             stored["attribute"]
             for base in bases
@@ -229,7 +230,7 @@ class SessionOnInstance(Rule):
                 fix=FixSpec(
                     f"Read the context's `db_session` in {', '.join(rewritten)}",
                     UNSAFE,
-                    transform=lambda module, r=replacements: sessions.rewrite(module, r, {}),
+                    transform=partial(sessions.rewrite, replacements=replacements, block_edits={}),
                 ),
                 manual=self._manual(attribute, remaining) if remaining else None,
             )

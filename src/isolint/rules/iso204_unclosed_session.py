@@ -25,7 +25,7 @@ FACTORY_NAMES = ("*factory", "*Factory", "*maker", "*Maker")
 OWNING_CALLS = ("enter_context", "enter_async_context", "push_async_callback", "callback", "push", "closing", "aclosing")
 
 
-FACTORIES_ONLY = {"names": [], "exclude-names": [], "session-types": [], "not-db-types": []}
+FACTORIES_ONLY: dict[str, list[str]] = {"names": [], "exclude-names": [], "session-types": [], "not-db-types": []}
 
 
 class UnclosedSession(Rule):

@@ -97,7 +97,7 @@ class WebSocketAccessorCall(IndexesPlumbing, Rule):
                 "and emit through `context.websocket_emitter`; the fix then does the swap."
             )
         else:
-            replacements, problem = swap_receivers(uses, parents, context, self.options["emitter-methods"])
+            replacements, problem = swap_receivers(uses, parents, context, self.option_values["emitter-methods"])
             if problem is None:
                 fix = FixSpec(f"Emit through `{context}.websocket_emitter`", UNSAFE, replace=replacements)
             else:

@@ -41,7 +41,7 @@ class WebSocketBroadcast(IndexesPlumbing, Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if not isinstance(func, cst.Attribute) or func.attr.value not in self.options["broadcast-methods"]:
+        if not isinstance(func, cst.Attribute) or func.attr.value not in self.option_values["broadcast-methods"]:
             return
         function = self.file.enclosing(cst.FunctionDef)
         if function is None or self.plumbing.is_internal(function, self.file.enclosing(cst.ClassDef)):

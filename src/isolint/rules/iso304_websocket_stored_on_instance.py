@@ -89,7 +89,7 @@ class WebSocketStoredOnInstance(IndexesPlumbing, Rule):
             if context is None:
                 migration.remaining.append(f"`{method.name.value}` takes no request context")
                 continue
-            replacements, problem = swap_receivers(uses, parents, context, self.options["emitter-methods"])
+            replacements, problem = swap_receivers(uses, parents, context, self.option_values["emitter-methods"])
             if problem is None:
                 migration.replacements.update(replacements)
             else:

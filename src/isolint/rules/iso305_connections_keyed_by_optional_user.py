@@ -80,7 +80,7 @@ class ConnectionsKeyedByOptionalUser(Rule):
             )
 
     def _is_connection_name(self, name: str) -> bool:
-        return matches_patterns(name, self.options["connection-names"])
+        return matches_patterns(name, self.option_values["connection-names"])
 
     def _module_dicts(self, module: cst.Module) -> set[str]:
         names = set()
@@ -95,7 +95,7 @@ class ConnectionsKeyedByOptionalUser(Rule):
         if owner is None:
             return set()
         names = set()
-        plumbing = is_plumbing_name(owner.name.value, self.options["websocket-names"])
+        plumbing = is_plumbing_name(owner.name.value, self.option_values["websocket-names"])
         for statement in owner.body.body:
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:

@@ -32,7 +32,7 @@ class LegacyStateConstruction(LegacyStateFamily, Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         names = legacy_names(self.file)
-        if not is_construction(names, node, self.options["constructors"]) or names.in_class_body(self.file.ancestors):
+        if not is_construction(names, node, self.option_values["constructors"]) or names.in_class_body(self.file.ancestors):
             return
         target = self.settings.context_name
         shown = code(node.func)
@@ -88,7 +88,7 @@ class LegacyStateConstruction(LegacyStateFamily, Rule):
             elements = [e.with_changes(comma=cst.MaybeSentinel.DEFAULT) for e in extras]
             args.append(cst.Arg(cst.Dict(elements), keyword=cst.Name("metadata"), equal=_equal(node)))
         last_comma = node.args[-1].comma if node.args else cst.MaybeSentinel.DEFAULT
-        args = [arg.with_changes(comma=original.comma) for arg, original in zip(args, node.args)] + args[len(node.args):]
+        args = [arg.with_changes(comma=original.comma) for arg, original in zip(args, node.args, strict=False)] + args[len(node.args):]
         args[-1] = args[-1].with_changes(comma=last_comma)
         return args, []
 

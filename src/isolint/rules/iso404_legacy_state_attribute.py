@@ -77,7 +77,7 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
     def _variables(self) -> tuple[set[str], set[str]]:
         scope = self.file.enclosing(cst.FunctionDef) or self.file.module
         if scope not in self._scopes:
-            self._scopes[scope] = state_variables(legacy_names(self.file), scope, self.options["constructors"])
+            self._scopes[scope] = state_variables(legacy_names(self.file), scope, self.option_values["constructors"])
         return self._scopes[scope]
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
@@ -93,7 +93,7 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
         parents = self._parents(node)
         if receiver in context and node.attr.value in CONTEXT_RESOURCES and not _is_rebound(node, parents):
             return  # `context.db_session.add(row)`: the request's own resources are meant to be used
-        use = classify_access(node, parents, self.options["mutating-methods"])
+        use = classify_access(node, parents, self.option_values["mutating-methods"])
         shown = code(node)
         if use == "write":
             if receiver in legacy:
@@ -101,7 +101,7 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
             else:
                 message = f"`{shown}` is changed on `{receiver}`, an immutable `{self.settings.context_name}`"
             self.report(node, message, manual=WRITE_HINT)
-        elif receiver not in legacy and node.attr.value in {*self.options["context-fields"], *self.options["context-methods"]}:
+        elif receiver not in legacy and node.attr.value in {*self.option_values["context-fields"], *self.option_values["context-methods"]}:
             return  # the context's own fields and methods are fine
         elif use == "call":
             owner = "the legacy per-run state" if receiver in legacy else f"`{receiver}`, which the migration made a `{self.settings.context_name}`"

@@ -122,11 +122,14 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         replace: dict[Any, Any] = {node.params: _without_param(node.params, run_id, state, _new_state(state, new_name, names))}
         parent_of = self.file.parents
         field_map = self.settings.legacy_state["field-map"]
+
+        def parent(child: cst.CSTNode) -> cst.CSTNode | None:
+            return parent_of.get(id(child))
+
         # The blocker check made sure each parameter is bound exactly once: every read is of the parameter.
         for name_node in self.file.names.reads(node, state.name.value):
             up = parent_of.get(id(name_node))
             if isinstance(up, cst.Attribute) and up.value is name_node:
-                parent = lambda child: parent_of.get(id(child))
                 use = classify_access(up, parent, _MUTATING)
                 mapped = read_replacement(up, receiver, field_map, key_quote(up, parent)) if use == "read" else None
                 if mapped is not None:

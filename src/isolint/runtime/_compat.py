@@ -45,5 +45,5 @@ def add_note(exc: BaseException, note: str) -> None:
     notes = getattr(exc, "__notes__", None)  # pragma: no cover - 3.10 only
     if notes is None:  # pragma: no cover
         notes = []
-        exc.__notes__ = notes  # type: ignore[attr-defined]
+        exc.__notes__ = notes
     notes.append(note)  # pragma: no cover

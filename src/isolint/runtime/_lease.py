@@ -73,11 +73,11 @@ class GuardedSession:
     # request uses on a session (`obj in session`, iterating its objects).
     def __contains__(self, instance: object) -> bool:
         self._isolint_lease.check("db_session.__contains__")
-        return instance in self._isolint_session  # type: ignore[operator]
+        return instance in self._isolint_session
 
     def __iter__(self) -> Iterator[object]:
         self._isolint_lease.check("db_session.__iter__")
-        return iter(self._isolint_session)  # type: ignore[call-overload]
+        return iter(self._isolint_session)
 
     def __repr__(self) -> str:
         return f"<GuardedSession of {self._isolint_session!r}>"

@@ -31,12 +31,10 @@ def _timed_steps(
     while True:
         start = perf_counter()
         try:
-            if to_throw is None:
-                awaited = coroutine.send(to_send)
-            else:
-                awaited = coroutine.throw(to_throw)
+            awaited = coroutine.send(to_send) if to_throw is None else coroutine.throw(to_throw)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value  # what the coroutine returned: its declared T
+            return result
         finally:
             if perf_counter() - start >= threshold:
                 on_block()
@@ -46,7 +44,7 @@ def _timed_steps(
         except GeneratorExit:
             coroutine.close()
             raise
-        except BaseException as exc:  # noqa: BLE001 - thrown into the coroutine, as a Task would
+        except BaseException as exc:  # thrown into the coroutine, as a Task would
             to_throw = exc
 
 

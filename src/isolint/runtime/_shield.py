@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
 
 
 async def wait_absorbing_cancel(
-    tasks: set[asyncio.Future[Any]], deadline: float | None
+    tasks: AbstractSet[asyncio.Future[Any]], deadline: float | None
 ) -> bool:
     """Wait until ``tasks`` are done or ``deadline`` (loop time) passes.
 
@@ -94,9 +95,9 @@ async def run_shielded(
     """
     try:
         result = fn()
-    except Exception as exc:  # noqa: BLE001 - returned to the caller, never lost
+    except Exception as exc:  # returned to the caller, never lost
         return ShieldedResult(exc, False, False)
-    except BaseException as exc:  # noqa: BLE001 - re-raised by the caller once it is done
+    except BaseException as exc:  # re-raised by the caller once it is done
         return ShieldedResult(None, False, False, fatal=exc)
     if not inspect.isawaitable(result):
         return ShieldedResult(

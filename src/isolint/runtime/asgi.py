@@ -66,7 +66,7 @@ def install(
 
 def get_factory(connection: HTTPConnection) -> AgentInstanceFactory:
     """The factory :func:`install` put on the app (usable as a FastAPI dependency)."""
-    factory = getattr(connection.app.state, _FACTORY, None)
+    factory: AgentInstanceFactory | None = getattr(connection.app.state, _FACTORY, None)
     if factory is None:
         raise RuntimeError(
             "isolint.runtime.asgi.install(app, factory=...) was not called"
@@ -78,7 +78,7 @@ def get_connections(
     connection: HTTPConnection,
 ) -> ConnectionRegistry[UserWebSocketEmitter]:
     """The connection registry :func:`install` put on the app."""
-    registry = getattr(connection.app.state, _CONNECTIONS, None)
+    registry: ConnectionRegistry[UserWebSocketEmitter] | None = getattr(connection.app.state, _CONNECTIONS, None)
     if registry is None:
         raise RuntimeError(
             "isolint.runtime.asgi.install(app, factory=...) was not called"
@@ -192,7 +192,7 @@ async def _value_of(
     value = fn(connection)
     if inspect.isawaitable(value):
         value = await value
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _refuse(connection: HTTPConnection, error: InvalidContextError) -> Exception:
@@ -232,7 +232,7 @@ def execution_scope_dependency(
         except InvalidContextError as error:
             raise _refuse(connection, error) from error
         scope = factory.user_execution_scope(
-            user_id=user_id,  # type: ignore[arg-type] - validated just above
+            user_id=user_id,  # type: ignore[arg-type]  # validated just above
             thread_id=await _value_of(thread_id_of, connection),
             run_id=await _value_of(run_id_of, connection),
             metadata=await _value_of(metadata_of, connection),

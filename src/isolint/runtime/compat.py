@@ -103,7 +103,7 @@ class AgentRegistry(AgentClassRegistry):
         super().__init__()
         self._info: dict[str, AgentInfo] = {}
 
-    def register(  # type: ignore[override] - the original's wider signature
+    def register(
         self,
         name: str,
         cls: type,
@@ -217,12 +217,12 @@ class CompatAgentInstanceFactory(AgentInstanceFactory):
         self._open: dict[ScopeLease, UserExecutionScope] = {}
         self._contexts_created = 0
 
-    def create_agent_instance(  # type: ignore[override] - returns an awaitable handle
+    def create_agent_instance(
         self, name: str, context: UserExecutionContext
     ) -> AgentHandle:
         return AgentHandle(super().create_agent_instance(name, context))
 
-    create_agent = create_agent_instance  # type: ignore[assignment]
+    create_agent = create_agent_instance
 
     async def create_user_execution_context(
         self,
@@ -329,7 +329,7 @@ class CompatWebSocketEmitter(UserWebSocketEmitter):
             payload["metadata"] = dict(metadata)
         return self.emit(event, payload)
 
-    def notify_agent_started(  # type: ignore[override]
+    def notify_agent_started(
         self, agent_name: str, metadata: Mapping[str, Any] | None = None, **details: Any
     ) -> FrameReceipt:
         return self._notify(
@@ -349,14 +349,14 @@ class CompatWebSocketEmitter(UserWebSocketEmitter):
             payload["step_number"] = step_number
         return self._notify("agent_thinking", payload, metadata)
 
-    def notify_tool_executing(  # type: ignore[override]
+    def notify_tool_executing(
         self, tool_name: str, metadata: Mapping[str, Any] | None = None, **details: Any
     ) -> FrameReceipt:
         return self._notify(
             "tool_executing", {"tool_name": tool_name, **details}, metadata
         )
 
-    def notify_tool_completed(  # type: ignore[override]
+    def notify_tool_completed(
         self,
         tool_name: str,
         result: Any = None,
@@ -369,7 +369,7 @@ class CompatWebSocketEmitter(UserWebSocketEmitter):
             metadata,
         )
 
-    def notify_agent_completed(  # type: ignore[override]
+    def notify_agent_completed(
         self,
         agent_name: str,
         result: Any = None,
@@ -391,7 +391,7 @@ class CompatWebSocketEmitter(UserWebSocketEmitter):
     ) -> FrameReceipt:
         """The original form: the error first, then (optionally) the agent's name."""
         if isinstance(error, BaseException):
-            described = {"type": type(error).__name__, "message": str(error)}
+            described: dict[str, str | None] = {"type": type(error).__name__, "message": str(error)}
         else:
             described = {"type": None, "message": str(error)}
         return self._notify(

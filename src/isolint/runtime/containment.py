@@ -122,11 +122,14 @@ async def _call_handler(
         # The worker thread sees the request's context variables. If the function
         # returns an awaitable after all, that runs here, on the loop.
         awaitable = await asyncio.to_thread(fn, context)
+    result: T  # the handler's declared result, once any awaitable it returned is awaited
     if not inspect.isawaitable(awaitable):
-        return awaitable
-    if inspect.iscoroutine(awaitable):
-        return await watch_loop_blocking(awaitable, factory)
-    return await awaitable
+        result = awaitable
+    elif inspect.iscoroutine(awaitable):
+        result = await watch_loop_blocking(awaitable, factory)
+    else:
+        result = await awaitable
+    return result
 
 
 async def _run_in_scope(

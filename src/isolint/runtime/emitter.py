@@ -168,7 +168,7 @@ class _Channel:
                 self.sent += 1
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the transport failed: close this emitter only
+        except Exception as exc:  # the transport failed: close this emitter only
             self.fail(exc)
 
     def fail(self, exc: BaseException) -> None:
@@ -205,7 +205,7 @@ class _Channel:
         assert self.close is not None
         try:
             await self.close(code, reason)
-        except Exception as exc:  # noqa: BLE001 - a dead transport cannot be closed; keep the error
+        except Exception as exc:  # a dead transport cannot be closed; keep the error
             self.failure = self.failure or exc
 
 

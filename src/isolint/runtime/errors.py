@@ -117,14 +117,15 @@ class CleanupTimeoutError(TimeoutError):
     """A scope cleanup did not finish within ``cleanup_timeout`` and was cancelled."""
 
 
-class ScopeCleanupError(ExceptionGroupBase):  # type: ignore[misc, valid-type]
+class ScopeCleanupError(ExceptionGroupBase):
     """One or more cleanups failed after the request body itself succeeded.
 
     It is an ``ExceptionGroup`` (a look-alike on Python 3.10); ``exceptions`` holds
     each cleanup's failure, in the order the cleanups ran.
     """
 
-    def derive(self, excs: Sequence[Exception]) -> ScopeCleanupError:
+    # Narrower than BaseExceptionGroup's overloads: this group only ever holds Exceptions.
+    def derive(self, excs: Sequence[Exception]) -> ScopeCleanupError:  # type: ignore[override]
         """Keep the subclass when ``except*`` splits the group."""
         return ScopeCleanupError(self.message, excs)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from time import monotonic
@@ -30,7 +31,7 @@ EmitterFactory = Callable[..., Any]
 
 def _closer_of(agent: Any) -> Callable[[], Any] | None:
     for attribute in ("aclose", "cleanup"):
-        method = getattr(agent, attribute, None)
+        method: Callable[[], Any] | None = getattr(agent, attribute, None)
         if callable(method):
             return method
     return None
@@ -277,10 +278,8 @@ class AgentInstanceFactory:
                 f"the factory of agent {name!r} returned an instance it already returned; "
                 "it must build a new agent on every call"
             )
-        try:
+        with contextlib.suppress(TypeError):  # not weak-referenceable: cannot be tracked, and that is all
             self._issued[id(agent)] = agent
-        except TypeError:
-            pass  # not weak-referenceable: cannot be tracked, and that is all
 
     def __repr__(self) -> str:
         return f"<AgentInstanceFactory agents={len(self._registry)} active_scopes={self._metrics.active_scopes}>"

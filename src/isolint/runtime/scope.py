@@ -201,9 +201,9 @@ class UserExecutionScope:
         except BaseException as exc:
             metrics.creation_errors += 1
             to_raise = await self._close(exc)
-            if to_raise is exc:
+            if to_raise is None or to_raise is exc:  # None never comes with an exception; typed so
                 raise
-            raise to_raise  # a CancelledError that arrived while cleaning up
+            raise to_raise from exc  # a CancelledError that arrived while cleaning up after exc
         self.context = context
         self._token = _current.set(context)
         self._enter_ns = perf_counter_ns() - start
@@ -266,7 +266,7 @@ class UserExecutionScope:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:  # never swallows the body's exception
         start = perf_counter_ns()
         to_raise = await self._close(exc)
         self._factory._metrics.record_overhead(

@@ -84,7 +84,7 @@ class _RequestSession:
             # Closing would hand the connection back mid-COMMIT: invalidate it.
             steps = (("invalidate", session.invalidate),)
         elif primary is not None:
-            steps = (("rollback", session.rollback),) + steps
+            steps = (("rollback", session.rollback), *steps)
         fatal: BaseException | None = None
         for label, step in steps:
             result = await run_shielded(
@@ -227,7 +227,7 @@ class PoolLeakDetector:
             if _event.contains(self._engine, name, listener):
                 _event.remove(self._engine, name, listener)
 
-    def __enter__(self) -> PoolLeakDetector:  # noqa: PYI034 - Self is 3.11+
+    def __enter__(self) -> PoolLeakDetector:  # not typing.Self: that is 3.11+
         return self
 
     def __exit__(self, *exc_info: object) -> None:

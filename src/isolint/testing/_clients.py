@@ -160,7 +160,7 @@ class SimulatedClients:
         own = self._index.get(recipient)
         found = {int(match) for match in _MARKER.findall(text)}
         found |= self._fingerprinted(text)
-        found.discard(own)  # type: ignore[arg-type]
+        found.discard(own)
         return tuple(user_id_for(index) for index in sorted(found))
 
     def _fingerprinted(self, text: str) -> set[int]:

@@ -170,7 +170,7 @@ async def simulate_users_async(
 
     unexpected, data_leaks = [], []
     for index, (user_id, injection, outcome) in enumerate(
-        zip(user_ids, plan, outcomes)
+        zip(user_ids, plan, outcomes, strict=True)
     ):
         mismatch = _check(user_id, index, injection, outcome)
         if mismatch is not None:
@@ -188,8 +188,8 @@ async def simulate_users_async(
     report = SimulationReport(
         seed=seed,
         users=users,
-        injections=dict(zip(user_ids, plan)),
-        outcomes=dict(zip(user_ids, outcomes)),
+        injections=dict(zip(user_ids, plan, strict=True)),
+        outcomes=dict(zip(user_ids, outcomes, strict=True)),
         cross_user_frames=tuple(clients.cross_user_frames()),
         cross_user_data=tuple(data_leaks),
         misaddressed_frames=len(clients.misaddressed),
