@@ -38,7 +38,7 @@ ORDINARY = [
             raise ValueError("different keys")
         return {cls}(self.key, other.value or self.value)
 ''',
-    '''async def {name}(client, url, retries={n}):
+    """async def {name}(client, url, retries={n}):
     for attempt in range(retries):
         try:
             response = await client.get(url, timeout=5)
@@ -47,8 +47,8 @@ ORDINARY = [
         except Exception as exc:  # noqa: BLE001
             last = exc
     raise RuntimeError(f"gave up after {{retries}} attempts") from last
-''',
-    '''{upper} = {{
+""",
+    """{upper} = {{
     "name": "{name}",
     "limits": [{n}, {n} * 2, {n} * 4],
     "enabled": True,
@@ -57,12 +57,12 @@ ORDINARY = [
 
 def get_{name}_setting(key, default=None):
     return {upper}.get(key, default)
-''',
+""",
 ]
 
 PATTERNS = {
     "singletons": [
-        '''class {cls}Registry:
+        """class {cls}Registry:
     _instance = None
 
     @classmethod
@@ -70,8 +70,8 @@ PATTERNS = {
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance
-''',
-        '''_{name}_service = None
+""",
+        """_{name}_service = None
 
 
 def get_{name}_service():
@@ -79,55 +79,55 @@ def get_{name}_service():
     if _{name}_service is None:
         _{name}_service = {cls}Service()
     return _{name}_service
-''',
-        '''from functools import lru_cache
+""",
+        """from functools import lru_cache
 
 
 @lru_cache
 def get_{name}_manager():
     return {cls}Manager(pool_size={n})
-''',
+""",
     ],
     "sessions": [
-        '''class {cls}Repository:
+        """class {cls}Repository:
     def __init__(self, db_session):
         self.db_session = db_session
 
     async def get(self, key):
         return await self.db_session.get({cls}, key)
-''',
-        '''async def load_{name}(key):
+""",
+        """async def load_{name}(key):
     session = SessionLocal()
     row = await session.get({cls}, key)
     return row
-''',
+""",
     ],
     "websockets": [
-        '''from app.ws import WebSocketManager, get_websocket_manager
+        """from app.ws import WebSocketManager, get_websocket_manager
 
 {name}_ws = WebSocketManager()
 
 
 async def notify_{name}(user_id, payload):
     await get_websocket_manager().send_to_user(user_id, payload)
-''',
-        '''class {cls}Notifier:
+""",
+        """class {cls}Notifier:
     def __init__(self):
         self.ws = get_websocket_manager()
 
     async def done(self, user_id):
         await self.ws.broadcast({{"type": "done", "user": user_id}})
-''',
+""",
     ],
     "legacy-state": [
-        '''from app.state import DeepAgentState
+        """from app.state import DeepAgentState
 
 
 class {cls}Agent:
     async def execute(self, state: DeepAgentState, run_id: str, stream_updates: bool = False):
         state.{name}_result = await self.run(state.user_request)
         return state.user_id
-''',
+""",
     ],
 }
 

@@ -23,7 +23,15 @@ from pathlib import Path
 
 PACKAGES = ("agents", "services", "api", "db", "ws", "tools", "utils")
 # The share of modules of each kind; "plain" modules mention no trigger word.
-KINDS = {"legacy_agent": 0.26, "migrated_agent": 0.12, "service": 0.16, "repository": 0.12, "api": 0.10, "plain": 0.14, "ws": 0.06}
+KINDS = {
+    "legacy_agent": 0.26,
+    "migrated_agent": 0.12,
+    "service": 0.16,
+    "repository": 0.12,
+    "api": 0.10,
+    "plain": 0.14,
+    "ws": 0.06,
+}
 LARGE_FILE_SHARE = 0.01  # a few modules of 2,000-6,000 lines
 PEP701_EVERY = 50  # one module in 50 uses Python 3.12 f-strings
 
@@ -117,13 +125,13 @@ BLOCKS = {
         state.results["{name}_summary"] = summary
         return len(summary)
 ''',
-        '''def build_{name}_prompt(state: DeepAgentState, limit: int = {n}) -> str:
+        """def build_{name}_prompt(state: DeepAgentState, limit: int = {n}) -> str:
     history = state.results.get("history", [])[-limit:]
     lines = [f"user: {{state.user_request}}"]
     for turn in history:
         lines.append(f"{{turn['role']}}: {{turn['text']}}")
     return "\\n".join(lines)
-''',
+""",
     ],
     "migrated_agent": [
         '''class {cls}Agent:
@@ -140,7 +148,7 @@ BLOCKS = {
 ''',
     ],
     "service": [
-        '''_{name}_service = None
+        """_{name}_service = None
 
 
 def get_{name}_service():
@@ -157,8 +165,8 @@ class {cls}Service:
     async def publish(self, user_id, payload):
         self.cache[user_id] = payload
         await get_websocket_manager().send_to_user(user_id, payload)
-''',
-        '''class {cls}Registry:
+""",
+        """class {cls}Registry:
     _instance = None
 
     @classmethod
@@ -172,10 +180,10 @@ class {cls}Service:
 
     def register(self, key, value):
         self.items[key] = value
-''',
+""",
     ],
     "repository": [
-        '''class {cls}Repository:
+        """class {cls}Repository:
     def __init__(self, db_session: AsyncSession):
         self.db_session = db_session
 
@@ -185,30 +193,30 @@ class {cls}Service:
     async def put(self, row):
         self.db_session.add(row)
         await self.db_session.flush()
-''',
-        '''async def load_{name}(key):
+""",
+        """async def load_{name}(key):
     session = SessionLocal()
     row = await session.get({cls}Row, key)
     return row
-''',
+""",
     ],
     "api": [
-        '''router_{name} = APIRouter()
+        """router_{name} = APIRouter()
 
 
 @router_{name}.post("/{name}")
 async def run_{name}(payload: dict, state: DeepAgentState = Depends(DeepAgentState)):
     state.user_request = payload.get("request", "")
     return {{"ok": True, "user": state.user_id}}
-''',
+""",
     ],
     "ws": [
-        '''{name}_manager = WebSocketManager()
+        """{name}_manager = WebSocketManager()
 
 
 async def notify_{name}(user_id, payload):
     await get_websocket_manager().send_to_user(user_id, payload)
-''',
+""",
     ],
 }
 
@@ -238,7 +246,7 @@ ORDINARY = [
             raise ValueError("different keys")
         return {cls}Record(self.key, other.value or self.value)
 ''',
-    '''async def fetch_{name}(client, url, retries={n}):
+    """async def fetch_{name}(client, url, retries={n}):
     last = None
     for attempt in range(retries):
         try:
@@ -248,19 +256,19 @@ ORDINARY = [
         except Exception as exc:  # noqa: BLE001
             last = exc
     raise RuntimeError(f"gave up after {{retries}} attempts") from last
-''',
+""",
 ]
 
 # Python 3.12 f-strings (PEP 701): same quotes nested, a backslash and a
 # comment inside replacement fields. Python 3.11's parser rejects each one.
-PEP701 = '''def describe_{name}(row: dict, names: list) -> str:
+PEP701 = """def describe_{name}(row: dict, names: list) -> str:
     title = f"{{row["title"]}} ({{row["kind"]}})"
     joined = f"{{"\\n".join(names)}}"
     nested = f"{{f"{{row["id"]}}"}}"
     return f"{{
         title  # the heading
     }}: {{joined}} {{nested}}"
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -274,7 +282,9 @@ def _fill(template: str, rng: random.Random, serial: int) -> str:
     return template.format(name=name, cls=name.title().replace("_", ""), n=rng.randint(2, 99))
 
 
-def _module_text(module: Module, siblings: list[Module], rng: random.Random, serial: int, target: int, pep701: bool) -> str:
+def _module_text(
+    module: Module, siblings: list[Module], rng: random.Random, serial: int, target: int, pep701: bool
+) -> str:
     lines = [f'"""{module.kind.replace("_", " ")} module {serial}."""', "", "from __future__ import annotations", ""]
     lines.append(IMPORTS[module.kind])
     for sibling in rng.sample(siblings, k=min(2, len(siblings))):  # imports between the modules
@@ -285,7 +295,9 @@ def _module_text(module: Module, siblings: list[Module], rng: random.Random, ser
     blocks = BLOCKS.get(module.kind, [])
     k = 0
     while text.count("\n") < target:
-        use_block = blocks and (k == 0 or rng.random() < 0.15)  # as many findings per parsed line as on real code (issue 19)
+        use_block = blocks and (
+            k == 0 or rng.random() < 0.15
+        )  # as many findings per parsed line as on real code (issue 19)
         template = rng.choice(blocks) if use_block else ORDINARY[(serial + k) % len(ORDINARY)]
         text += "\n\n" + _fill(template, rng, serial * 1000 + k)
         k += 1
@@ -304,7 +316,9 @@ def generate(out: Path, lines: int, seed: int) -> tuple[int, int]:
         total += _write(out / relative, text)
         files += 1
     for util in ("text", "timing"):
-        total += _write(out / f"app/utils/{util}.py", f'"""{util} helpers."""\n\n\ndef {util}_identity(value):\n    return value\n')
+        total += _write(
+            out / f"app/utils/{util}.py", f'"""{util} helpers."""\n\n\ndef {util}_identity(value):\n    return value\n'
+        )
         files += 1
     serial = 0
     kinds, weights = zip(*KINDS.items(), strict=True)

@@ -34,9 +34,13 @@ UNRELATED = "\n\ndef helper_{n}(values):\n    return [value for value in values 
 def git(repo: Path, *args: str, hour: int = 0) -> None:
     stamp = f"{1704067200 + hour * 3600} +0000"  # fixed dates: the same commits on every run
     env = {
-        **os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-        "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp,
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_DATE": stamp,
     }
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
@@ -52,7 +56,9 @@ def build(repo: Path, files: int, commits: int, changes: int, seed: int) -> int:
         for path in rng.sample(modules, changes):
             text = path.read_text()
             if "DeepAgentState" in text and rng.random() < 0.5:
-                text = text.replace("from app.state import DeepAgentState", "from isolint.runtime import UserExecutionContext")
+                text = text.replace(
+                    "from app.state import DeepAgentState", "from isolint.runtime import UserExecutionContext"
+                )
                 text = text.replace("DeepAgentState", "UserExecutionContext")
             else:
                 text = text.replace('"""\n', '"""\n\nimport logging\n', 1) + UNRELATED.format(n=number)
@@ -64,7 +70,14 @@ def build(repo: Path, files: int, commits: int, changes: int, seed: int) -> int:
 def timed(command: list[str], cwd: Path) -> tuple[float, str]:
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
-        completed = subprocess.run(command, cwd=cwd, env={**os.environ, "ISOLINT_CACHE_DIR": cache}, capture_output=True, text=True, check=False)
+        completed = subprocess.run(
+            command,
+            cwd=cwd,
+            env={**os.environ, "ISOLINT_CACHE_DIR": cache},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         elapsed = time.perf_counter() - start
     if completed.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} failed:\n{completed.stderr}")
@@ -85,9 +98,13 @@ def main() -> None:
     if not (args.reuse and (repo / ".git").exists()):
         start = time.perf_counter()
         lines = build(repo, args.files, args.commits, args.changes, args.seed)
-        print(f"built {args.files} files ({lines:,} lines), {args.commits} commits x {args.changes} changed files in {time.perf_counter() - start:.1f}s")
+        print(
+            f"built {args.files} files ({lines:,} lines), {args.commits} commits x {args.changes} changed files in {time.perf_counter() - start:.1f}s"
+        )
     check, _ = timed([str(ISOLINT), "check", "--no-cache", "--output-format", "json", "."], repo)
-    history, note = timed([str(ISOLINT), "report", "--history", "--commits", str(args.commits), "--format", "json", "."], repo)
+    history, note = timed(
+        [str(ISOLINT), "report", "--history", "--commits", str(args.commits), "--format", "json", "."], repo
+    )
     print(f"cold check:              {check:7.2f}s")
     print(f"report --history ({args.commits}):  {history:7.2f}s   ({note})")
     print(f"ratio:                   {history / check:7.2f}x  (target < 2x)")

@@ -51,12 +51,12 @@ VENV = HERE / ".venv"
 FIXIT_VENV = HERE / ".venv-fixit"
 FIXIT_PIN = "fixit==2.2.1"
 RESULTS = HERE / "results"
-LEGACY_FUNCTION = '''
+LEGACY_FUNCTION = """
 
 def step_{i}(state: DeepAgentState, limit: int = {i}) -> DeepAgentState:
     state.results["step_{i}"] = [item for item in state.results.get("items", [])[:limit]]
     return state
-'''
+"""
 
 
 def _bin(name: str, venv: Path = VENV) -> str:
@@ -103,7 +103,9 @@ class Run:
 def timed(command: list[str], cwd: Path, env: dict[str, str], *, capture: bool = False) -> Run:
     start = time.perf_counter()
     sink = subprocess.PIPE if capture else subprocess.DEVNULL
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT if capture else sink, text=True)
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT if capture else sink, text=True
+    )
     peak = 0
     done = threading.Event()
 
@@ -132,11 +134,32 @@ def count_lines(paths: list[Path]) -> int:
 
 def make_corpus(name: str, out: Path, lines: int) -> Path:
     if name == "generated":
-        subprocess.run([sys.executable, str(HERE / "gen_corpus.py"), str(out), "--lines", str(lines), "--files", str(max(10, lines // 200))], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "gen_corpus.py"),
+                str(out),
+                "--lines",
+                str(lines),
+                "--files",
+                str(max(10, lines // 200)),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     elif name == "dense":
-        subprocess.run([sys.executable, str(HERE / "gen_dense_corpus.py"), str(out), "--lines", str(lines)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(HERE / "gen_dense_corpus.py"), str(out), "--lines", str(lines)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     elif name == "django":
-        django = subprocess.run([_bin("python"), "-c", "import django, os; print(os.path.dirname(django.__file__))"], check=True, capture_output=True, text=True).stdout.strip()
+        django = subprocess.run(
+            [_bin("python"), "-c", "import django, os; print(os.path.dirname(django.__file__))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         shutil.copytree(django, out)
     else:
         raise SystemExit(f"unknown corpus {name!r}: use generated, dense or django")
@@ -163,8 +186,20 @@ def scenarios(corpus: Path, lines: int, with_fixit: bool) -> list[Scenario]:
         Scenario("isolint check --no-cache (cold)", [isolint, "check", "--no-cache", "."], True, False, lines),
         Scenario("isolint check (warm)", [isolint, "check", "."], False, True, lines),
         Scenario("isolint check, 10 files (cached project)", [isolint, "check", *map(str, ten)], False, True, None),
-        Scenario("isolint fix --diff --unsafe-fixes --no-cache", [isolint, "fix", "--diff", "--unsafe-fixes", "--no-cache", "."], True, False, lines),
-        Scenario("ruff check --no-cache --select PLW0603", [_bin("ruff"), "check", "--no-cache", "--select", "PLW0603", "--exit-zero", "."], False, False, lines),
+        Scenario(
+            "isolint fix --diff --unsafe-fixes --no-cache",
+            [isolint, "fix", "--diff", "--unsafe-fixes", "--no-cache", "."],
+            True,
+            False,
+            lines,
+        ),
+        Scenario(
+            "ruff check --no-cache --select PLW0603",
+            [_bin("ruff"), "check", "--no-cache", "--select", "PLW0603", "--exit-zero", "."],
+            False,
+            False,
+            lines,
+        ),
     ]
     if with_fixit:
         fixit = [_bin("fixit", FIXIT_VENV), "--config-file", str(corpus / "pyproject.toml"), "lint", "."]
@@ -191,7 +226,9 @@ def measure(scenario: Scenario, corpus: Path, env: dict[str, str], cache: Path, 
 
 def prefilter_share(corpus: Path, env: dict[str, str]) -> dict[str, int]:
     """Files seen, skipped by the prefilters and parsed, from isolint's own counts."""
-    output = timed([_bin("isolint"), "check", "--no-cache", "--statistics", "--timings", "."], corpus, env, capture=True).output
+    output = timed(
+        [_bin("isolint"), "check", "--no-cache", "--statistics", "--timings", "."], corpus, env, capture=True
+    ).output
     counts = {}
     for key, label in (("seen", "seen"), ("skipped", "skipped by prefilter"), ("parsed", "parsed")):
         match = re.search(rf"^\s+{label}\s+(\d+)", output, re.MULTILINE)
@@ -218,15 +255,29 @@ def file_size_rows(counts: list[int], workdir: Path, env: dict[str, str], repeat
     unlimited = {**env, "ISOLINT_FILE_TIME_LIMIT": "0"}
     for count in counts:
         path = workdir / f"legacy_{count}.py"
-        path.write_text("from app.state import DeepAgentState\n" + "".join(LEGACY_FUNCTION.format(i=i) for i in range(count)))
-        runs = [timed([_bin("isolint"), "check", "--no-cache", "--isolated", path.name], workdir, unlimited) for _ in range(repeat)]
+        path.write_text(
+            "from app.state import DeepAgentState\n" + "".join(LEGACY_FUNCTION.format(i=i) for i in range(count))
+        )
+        runs = [
+            timed([_bin("isolint"), "check", "--no-cache", "--isolated", path.name], workdir, unlimited)
+            for _ in range(repeat)
+        ]
         best = min(run.wall for run in runs)
-        rows.append({"functions": count, "lines": count_lines([path]), "min_s": best, "per_function_ms": 1000 * best / count})
+        rows.append(
+            {"functions": count, "lines": count_lines([path]), "min_s": best, "per_function_ms": 1000 * best / count}
+        )
     return rows
 
 
 def machine() -> dict[str, str]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{model}, {os.cpu_count()} cores",
@@ -240,8 +291,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lines", type=int, default=1_000_000, help="size of the generated and dense corpora")
     parser.add_argument("--corpus", default="generated,dense")
-    parser.add_argument("--rss-lines", default="1000000,3000000", help="dense corpus sizes for the memory slope ('' to skip)")
-    parser.add_argument("--functions", default="100,200,500", help="legacy-state functions per file for the file-size rows ('' to skip)")
+    parser.add_argument(
+        "--rss-lines", default="1000000,3000000", help="dense corpus sizes for the memory slope ('' to skip)"
+    )
+    parser.add_argument(
+        "--functions", default="100,200,500", help="legacy-state functions per file for the file-size rows ('' to skip)"
+    )
     parser.add_argument("--skip-setup", action="store_true")
     parser.add_argument("--skip-fixit", action="store_true")
     args = parser.parse_args()
@@ -257,14 +312,24 @@ def main() -> None:
             lines = count_lines(files)
             cache = workdir / f"cache-{name}"
             corpus_env = {**env, "ISOLINT_CACHE_DIR": str(cache)}
-            rows = {s.name: measure(s, corpus, corpus_env, cache, args.repeat) for s in scenarios(corpus, lines, not args.skip_fixit)}
-            results["corpora"][name] = {"files": len(files), "lines": lines, "prefilter": prefilter_share(corpus, corpus_env), "tools": rows}  # type: ignore[index]
+            rows = {
+                s.name: measure(s, corpus, corpus_env, cache, args.repeat)
+                for s in scenarios(corpus, lines, not args.skip_fixit)
+            }
+            results["corpora"][name] = {
+                "files": len(files),
+                "lines": lines,
+                "prefilter": prefilter_share(corpus, corpus_env),
+                "tools": rows,
+            }  # type: ignore[index]
             shutil.rmtree(corpus)
             shutil.rmtree(cache, ignore_errors=True)
         if args.rss_lines:
             results["rss"] = rss_slope([int(n) for n in args.rss_lines.split(",")], workdir, env)
         if args.functions:
-            results["file_size"] = file_size_rows([int(n) for n in args.functions.split(",")], workdir, env, args.repeat)
+            results["file_size"] = file_size_rows(
+                [int(n) for n in args.functions.split(",")], workdir, env, args.repeat
+            )
     results["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())  # type: ignore[index]
     results["repeat"] = args.repeat
     RESULTS.mkdir(exist_ok=True)
@@ -303,15 +368,26 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
         out.append("")
     if "rss" in results:
         out += ["| dense corpus, cold `check` | wall | peak RSS |", "|---|---:|---:|"]
-        out += [f"| {row['lines']:,} lines | {row['wall_s']:.1f} s | {row['peak_rss_mb']:.0f} MB |" for row in results["rss"]]
+        out += [
+            f"| {row['lines']:,} lines | {row['wall_s']:.1f} s | {row['peak_rss_mb']:.0f} MB |"
+            for row in results["rss"]
+        ]
         if len(results["rss"]) > 1:
             first, last = results["rss"][0], results["rss"][-1]
             slope = (last["peak_rss_mb"] - first["peak_rss_mb"]) / ((last["lines"] - first["lines"]) / 1e6)
-            out.append(f"\nSlope: {slope:.0f} MB per million lines; extrapolated to 10M lines: {last['peak_rss_mb'] + slope * (10e6 - last['lines']) / 1e6:.0f} MB.")
+            out.append(
+                f"\nSlope: {slope:.0f} MB per million lines; extrapolated to 10M lines: {last['peak_rss_mb'] + slope * (10e6 - last['lines']) / 1e6:.0f} MB."
+            )
         out.append("")
     if "file_size" in results:
-        out += ["| one file, legacy-state functions | lines | `check --no-cache` (best) | per function |", "|---|---:|---:|---:|"]
-        out += [f"| {row['functions']} | {row['lines']:,} | {row['min_s']:.2f} s | {row['per_function_ms']:.1f} ms |" for row in results["file_size"]]
+        out += [
+            "| one file, legacy-state functions | lines | `check --no-cache` (best) | per function |",
+            "|---|---:|---:|---:|",
+        ]
+        out += [
+            f"| {row['functions']} | {row['lines']:,} | {row['min_s']:.2f} s | {row['per_function_ms']:.1f} ms |"
+            for row in results["file_size"]
+        ]
         out.append("")
     return "\n".join(out)
 

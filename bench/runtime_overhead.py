@@ -78,9 +78,7 @@ async def _bench(scopes: int) -> list[tuple[str, RuntimeMetrics]]:
     async def one_agent(context: UserExecutionContext) -> None:
         factory.create_agent_instance("agent", context)
 
-    results.append(
-        ("+ one agent with an async aclose", await _measure(factory, scopes, one_agent))
-    )
+    results.append(("+ one agent with an async aclose", await _measure(factory, scopes, one_agent)))
 
     async def discard(text: str) -> None:
         pass
@@ -105,9 +103,7 @@ async def _bench(scopes: int) -> list[tuple[str, RuntimeMetrics]]:
         )
         return results
     with tempfile.TemporaryDirectory() as directory:
-        engine = create_async_engine(
-            f"sqlite+aiosqlite:///{os.path.join(directory, 'bench.db')}"
-        )
+        engine = create_async_engine(f"sqlite+aiosqlite:///{os.path.join(directory, 'bench.db')}")
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         try:
             factory = _factory(session_factory=sessionmaker)
@@ -140,9 +136,7 @@ async def _measure_emitter(
     body: Callable[[UserExecutionContext], Awaitable[None]],
 ) -> RuntimeMetrics:
     for _ in range(scopes):
-        async with factory.user_execution_scope(
-            user_id="user-1", websocket_emitter=emitter
-        ) as context:
+        async with factory.user_execution_scope(user_id="user-1", websocket_emitter=emitter) as context:
             await body(context)
         await asyncio.sleep(0)  # let the writer drain, as a real server would
     return factory.metrics()
@@ -150,19 +144,13 @@ async def _measure_emitter(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--scopes", type=int, default=20000, help="scopes per configuration"
-    )
+    parser.add_argument("--scopes", type=int, default=20000, help="scopes per configuration")
     args = parser.parse_args()
     results = asyncio.run(_bench(args.scopes))
-    print(
-        f"Python {sys.version.split()[0]}, {args.scopes} scopes per row, one at a time"
-    )
+    print(f"Python {sys.version.split()[0]}, {args.scopes} scopes per row, one at a time")
     print(f"{'configuration':<62} {'p50 µs':>9} {'p95 µs':>9}")
     for label, metrics in results:
-        print(
-            f"{label:<62} {metrics.overhead_p50_us:>9.1f} {metrics.overhead_p95_us:>9.1f}"
-        )
+        print(f"{label:<62} {metrics.overhead_p50_us:>9.1f} {metrics.overhead_p95_us:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -77,8 +77,19 @@ def build(root: Path) -> Corpus:
     corpus.add("special", "directory.py/")
 
     # Odd names (each holds a finding, so each name is printed).
-    odd = ["a#b c.py", "-dash.py", "tab\there.py", "ansi\x1b[31mred.py", "bell\x07.py", "new\nline.py",
-           "x`<img src=x onerror=alert(1)>`.py", "<!--.py", "=HYPERLINK(1).py", "ünïcödé.py", "a\u2028b.py"]
+    odd = [
+        "a#b c.py",
+        "-dash.py",
+        "tab\there.py",
+        "ansi\x1b[31mred.py",
+        "bell\x07.py",
+        "new\nline.py",
+        "x`<img src=x onerror=alert(1)>`.py",
+        "<!--.py",
+        "=HYPERLINK(1).py",
+        "ünïcödé.py",
+        "a\u2028b.py",
+    ]
     for name in odd:
         _write(tree / "odd" / name, SESSION)
         corpus.add("odd name", name)
@@ -102,7 +113,10 @@ def build(root: Path) -> Corpus:
         "deep_parens.py": b"x = " + b"(" * 190 + b"1" + b")" * 190 + b"\n",
         "too_deep_parens.py": b"x = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n",
         "deep_and.py": LEGACY.encode() + b"x = " + b" and ".join([b"a"] * 8000) + b"\n",
-        "huge_dict.py": LEGACY.encode() + b"T = {\n" + b"".join(b"    %d: %d,\n" % (i, i) for i in range(30000)) + b"}\n",
+        "huge_dict.py": LEGACY.encode()
+        + b"T = {\n"
+        + b"".join(b"    %d: %d,\n" % (i, i) for i in range(30000))
+        + b"}\n",
         "long_line.py": SESSION.encode() + b"x = '" + b"a" * 2_000_000 + b"'\n",
         "control_in_source.py": b"from x import DeepAgentState\ns = '\x1b[2J'\ndef f(s: DeepAgentState):\n    return s\n",
     }
@@ -121,7 +135,7 @@ def build(root: Path) -> Corpus:
 BAD_CONFIGS: dict[str, bytes] = {
     "tool-int": b"tool = 5\n",
     "tool-string": b'tool = "x"\n',
-    "invalid-utf8": b"[tool.isolint]\nx = \"\xff\"\n",
+    "invalid-utf8": b'[tool.isolint]\nx = "\xff"\n',
     "nested-arrays": b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n[tool.isolint]\n",
     "bad-pattern": b'[tool.isolint]\nextend-exclude = ["!"]\n',
     "unknown-key": b"[tool.isolint]\nselec = 1\n",
@@ -143,15 +157,26 @@ def git_repository(corpus: Corpus, gpg_trap: Path) -> Path:
     names a program (`gpg.program`) that `git log` would run."""
     repo = corpus.root / "repo"
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "D", "GIT_AUTHOR_EMAIL": "d@x", "GIT_COMMITTER_NAME": "D",
-           "GIT_COMMITTER_EMAIL": "d@x", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "D",
+        "GIT_AUTHOR_EMAIL": "d@x",
+        "GIT_COMMITTER_NAME": "D",
+        "GIT_COMMITTER_EMAIL": "d@x",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
 
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
     git("init", "-q", "-b", "main")
     for number, (name, subject) in enumerate(
-        [("ordinary.py", "=HYPERLINK(\"http://x\")"), ("legacy.py", "<!-- hide the rest"), ("singleton.py", "`<img src=x onerror=alert(1)>`")]
+        [
+            ("ordinary.py", '=HYPERLINK("http://x")'),
+            ("legacy.py", "<!-- hide the rest"),
+            ("singleton.py", "`<img src=x onerror=alert(1)>`"),
+        ]
     ):
         shutil.copy(corpus.tree / name, repo / name)
         _write(repo / "contents" / f"broken{number}.py", b"def f(:\n")

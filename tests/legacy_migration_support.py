@@ -33,7 +33,9 @@ def apply_manual_patch(root: Path) -> None:
     """Apply the hand-written migration steps on top of `isolint fix` output in ``root``."""
     result = subprocess.run(
         ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i", str(MANUAL_PATCH)],
-        cwd=root, capture_output=True, text=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, (
         "fixtures/legacy_app_manual.patch no longer applies to the `isolint fix --unsafe-fixes` output "

@@ -15,7 +15,7 @@ import warnings
 # Whole top-level blocks, per family, in the forms the legacy app and the fixtures use.
 MODULE_SNIPPETS: dict[str, tuple[str, ...]] = {
     "singletons": (
-        '''
+        """
 class ConfigService:
     _instance = None
 
@@ -27,8 +27,8 @@ class ConfigService:
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance
-''',
-        '''
+""",
+        """
 import threading
 
 
@@ -45,7 +45,7 @@ class AgentRegistry:
 
 
 registry = AgentRegistry()
-''',
+""",
         '''
 _registry = None
 
@@ -57,7 +57,7 @@ def get_registry():
         _registry = AgentRegistry()
     return _registry
 ''',
-        '''
+        """
 from functools import lru_cache
 
 
@@ -69,8 +69,8 @@ def get_settings_service():
 @lru_cache()
 def get_llm_manager():  # one per process
     return LLMManager(timeout=30)
-''',
-        '''
+""",
+        """
 class FeatureFlags:
     _instance = None
 
@@ -84,8 +84,8 @@ class FeatureFlags:
 def handle(request):
     flags = FeatureFlags.get_instance()
     return flags.enabled(request)
-''',
-        '''
+""",
+        """
 from app.agents import DataAgent, TriageAgent
 from app.db import db
 from app.registry import AgentRegistry
@@ -96,10 +96,10 @@ def register_default_agents(registry: AgentRegistry) -> AgentRegistry:
     data = DataAgent(db)
     registry.register("data", data)
     return registry
-''',
+""",
     ),
     "sessions": (
-        '''
+        """
 class UserRepository:
     def __init__(self, db_session, cache=None):
         self.db_session = db_session
@@ -107,8 +107,8 @@ class UserRepository:
 
     async def get(self, user_id):
         return await self.db_session.get(User, user_id)
-''',
-        '''
+""",
+        """
 from sqlalchemy.orm import sessionmaker
 
 SessionLocal = sessionmaker()
@@ -121,8 +121,8 @@ class ReportService:
     def load(self):
         db = SessionLocal()
         return db.query(Report).all()
-''',
-        '''
+""",
+        """
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -135,10 +135,10 @@ class OrderService:
 async def create_order(region: str, session: AsyncSession) -> None:
     service = OrderService(region, session)
     await service.place()
-''',
+""",
     ),
     "websockets": (
-        '''
+        """
 from app.websocket_core import WebSocketManager, get_websocket_manager
 from isolint.runtime import UserExecutionContext
 
@@ -151,8 +151,8 @@ async def notify(context: UserExecutionContext, payload):
 
 def announce(message):
     websocket_manager.broadcast({"type": "announcement", "text": message})
-''',
-        '''
+""",
+        """
 from app.ws import get_websocket_manager
 from isolint.runtime import UserExecutionContext
 
@@ -165,8 +165,8 @@ class ChatAgent:
     async def execute(self, context: UserExecutionContext, text: str) -> None:
         await self.websocket.notify_agent_thinking("chat", step="classify")
         await self.websocket.broadcast({"type": "system_notice"})
-''',
-        '''
+""",
+        """
 from typing import Any, Dict, List, Optional
 
 active_connections: Dict[str, List[Any]] = {}
@@ -174,10 +174,10 @@ active_connections: Dict[str, List[Any]] = {}
 
 async def connect(websocket, user_id: Optional[str] = None) -> None:
     active_connections.setdefault(user_id, []).append(websocket)
-''',
+""",
     ),
     "legacy_state": (
-        '''
+        """
 from app.state import DeepAgentState
 
 
@@ -189,8 +189,8 @@ class TriageAgent:
             thread = state.chat_thread_id
         state.triage_result = {"category": "general", "thread_id": state.chat_thread_id}
         return state.user_request
-''',
-        '''
+""",
+        """
 from app import state as legacy
 from app.state import DeepAgentState as AgentState
 
@@ -202,7 +202,7 @@ def start_run(user_id: str, request: str) -> AgentState:
 
 def thread_of(state: "legacy.DeepAgentState") -> str:
     return state.chat_thread_id
-''',
+""",
     ),
 }
 

@@ -25,7 +25,9 @@ def test_syntax_error_is_iso000_and_other_files_are_still_checked(in_tmp: Path) 
     write(in_tmp / "ok.py", SESSION)
     lines = concise()
     assert lines[0].startswith("broken.py:4:11: ISO000 cannot parse: ")
-    assert lines[1:] == ["ok.py:3:9: ISO201 `self.db` keeps a database session (named `db`) on `A`; every request that reaches this object shares its transaction"]
+    assert lines[1:] == [
+        "ok.py:3:9: ISO201 `self.db` keeps a database session (named `db`) on `A`; every request that reaches this object shares its transaction"
+    ]
 
 
 def test_python_3_12_f_strings_are_analysed_on_any_interpreter(in_tmp: Path) -> None:
@@ -55,7 +57,10 @@ def test_binary_junk_with_py_name(in_tmp: Path) -> None:
 
 
 def test_non_utf8_without_cookie_is_reported(in_tmp: Path) -> None:
-    write(in_tmp / "latin.py", "# caf\xe9\nclass A:\n    def __init__(self, db):\n        self.db = db\n".encode("latin-1"))
+    write(
+        in_tmp / "latin.py",
+        "# caf\xe9\nclass A:\n    def __init__(self, db):\n        self.db = db\n".encode("latin-1"),
+    )
     [line] = concise()
     assert line.startswith("latin.py:1:1: ISO000 cannot decode as utf-8")
 
@@ -63,7 +68,9 @@ def test_non_utf8_without_cookie_is_reported(in_tmp: Path) -> None:
 def test_pep263_cookie_is_honoured_and_kept_by_fix(in_tmp: Path) -> None:
     text = "# -*- coding: latin-1 -*-\n# caf\xe9\nfrom x import DeepAgentState\n"
     write(in_tmp / "latin.py", text.encode("latin-1"))
-    assert concise() == ["latin.py:3:15: ISO401 [*] `DeepAgentState` is the legacy mutable per-run state; import `UserExecutionContext` from `isolint.runtime` instead"]
+    assert concise() == [
+        "latin.py:3:15: ISO401 [*] `DeepAgentState` is the legacy mutable per-run state; import `UserExecutionContext` from `isolint.runtime` instead"
+    ]
     run_cli("fix")
     expected = "# -*- coding: latin-1 -*-\n# caf\xe9\nfrom isolint.runtime import UserExecutionContext\n"
     assert (in_tmp / "latin.py").read_bytes() == expected.encode("latin-1")
@@ -80,7 +87,9 @@ def test_crlf_is_kept_byte_for_byte(in_tmp: Path) -> None:
     original = "import os\r\nfrom x import DeepAgentState\r\n\r\n\r\ndef f():\r\n    return os.sep  # keep\r\n"
     write(in_tmp / "crlf.py", original.encode())
     run_cli("fix")
-    assert (in_tmp / "crlf.py").read_bytes() == original.replace("from x import DeepAgentState", "from isolint.runtime import UserExecutionContext").encode()
+    assert (in_tmp / "crlf.py").read_bytes() == original.replace(
+        "from x import DeepAgentState", "from isolint.runtime import UserExecutionContext"
+    ).encode()
 
 
 def test_huge_file_is_skipped_with_a_clear_message(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:

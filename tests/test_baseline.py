@@ -12,7 +12,9 @@ from tests.conftest import write
 from tests.helpers import check_findings, run_cli
 
 CONFIG = 'select = ["ISO401"]\n'
-TWO_IMPORTS = "from app.state import DeepAgentState\n\n\ndef run():\n    from app.state import DeepAgentState\n    return 1\n"
+TWO_IMPORTS = (
+    "from app.state import DeepAgentState\n\n\ndef run():\n    from app.state import DeepAgentState\n    return 1\n"
+)
 ONE_IMPORT = "from app.state import DeepAgentState\n"
 
 
@@ -60,7 +62,10 @@ def test_check_reports_only_new_findings_and_the_summary(in_tmp: Path) -> None:
     result = run_cli("check", "--baseline", "base.json", "--output-format", "concise")
     assert result.exit_code == 1
     assert [line.split(":")[0] for line in result.stdout.splitlines() if "ISO401" in line] == ["c.py"]
-    assert "2 known findings (baseline), 1 fixed since the baseline: run `isolint baseline --update` to lock in progress" in result.stdout
+    assert (
+        "2 known findings (baseline), 1 fixed since the baseline: run `isolint baseline --update` to lock in progress"
+        in result.stdout
+    )
 
 
 @pytest.mark.parametrize("output_format", ["full", "concise", "json", "json-lines", "sarif", "github", "junit"])
@@ -106,7 +111,11 @@ def test_missing_or_corrupt_baseline_is_exit_2(in_tmp: Path, content: str | None
     _project(in_tmp, {"a.py": ONE_IMPORT})
     if content is not None:
         write(in_tmp / "base.json", content)
-    for command in (["check", "--baseline", "base.json"], ["report", "--baseline", "base.json"], ["baseline", "--update", "base.json"]):
+    for command in (
+        ["check", "--baseline", "base.json"],
+        ["report", "--baseline", "base.json"],
+        ["baseline", "--update", "base.json"],
+    ):
         result = run_cli(*command)
         assert result.exit_code == 2, command
         assert message in result.stderr

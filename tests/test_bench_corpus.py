@@ -45,7 +45,9 @@ def test_the_dense_corpus_looks_like_a_backend_in_mid_migration(tmp_path: Path) 
     assert all((path.parent / "__init__.py").exists() for path in modules)
     triggered = sum(1 for text in texts.values() if TRIGGERS.search(text))
     assert 0.75 <= triggered / len(texts) <= 0.95
-    assert any("from . import" in text for text in texts.values()) and any("from app." in text for text in texts.values())
+    assert any("from . import" in text for text in texts.values()) and any(
+        "from app." in text for text in texts.values()
+    )
     assert any("UserExecutionContext" in text for text in texts.values())
     sizes = sorted(text.count("\n") for text in texts.values() if "module" in text.partition("\n")[0])
     assert 50 <= sizes[len(sizes) // 2] <= 600

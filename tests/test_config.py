@@ -14,7 +14,10 @@ SESSION_CLASS = "class A:\n    def __init__(self, conn):\n        self.conn = co
 
 
 def codes(*args: str) -> list[tuple[str, int]]:
-    return [(row["code"], row["location"]["row"]) for row in json.loads(run_cli("check", "--output-format", "json", *args).stdout)]
+    return [
+        (row["code"], row["location"]["row"])
+        for row in json.loads(run_cli("check", "--output-format", "json", *args).stdout)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -24,11 +27,11 @@ def codes(*args: str) -> list[tuple[str, int]]:
         ('[tool.isolint]\nselect = "ISO1"\n', "key 'select' must be a list of strings"),
         ('[tool.isolint]\nrespect-gitignore = "yes"\n', "key 'respect-gitignore' must be true or false"),
         ('[tool.isolint]\nselect = ["ISO9"]\n', "unknown rule selector 'ISO9'"),
-        ('[tool.isolint.rules.ISO999]\nnames = []\n', "[rules.ISO999] names no rule"),
-        ('[tool.isolint.rules.ISO201]\nnamez = []\n', "unknown key 'namez'"),
+        ("[tool.isolint.rules.ISO999]\nnames = []\n", "[rules.ISO999] names no rule"),
+        ("[tool.isolint.rules.ISO201]\nnamez = []\n", "unknown key 'namez'"),
         ('[tool.isolint.rules.session-on-instance]\nnames = "db"\n', "key 'names' must be a list of strings"),
         ('[tool.isolint]\ncontext-class = "NoColon"\n', "key 'context-class' must look like"),
-        ('[tool.isolint\nselect = [', "invalid TOML"),
+        ("[tool.isolint\nselect = [", "invalid TOML"),
         ('[tool.isolint.per-file-ignores]\n"tests/*" = ["ISO7"]\n', "unknown rule selector 'ISO7'"),
     ],
 )
@@ -62,12 +65,18 @@ def test_rule_options_by_code_or_name(in_tmp: Path) -> None:
     write(in_tmp / "a.py", SESSION_CLASS)
     write(in_tmp / "pyproject.toml", '[tool.isolint.rules.ISO201]\nnames = ["conn"]\n')
     assert codes() == [("ISO201", 3)]
-    write(in_tmp / "pyproject.toml", '[tool.isolint.rules.session-on-instance]\nnames = ["conn", "db"]\nexclude-names = ["db"]\n')
+    write(
+        in_tmp / "pyproject.toml",
+        '[tool.isolint.rules.session-on-instance]\nnames = ["conn", "db"]\nexclude-names = ["db"]\n',
+    )
     assert codes() == [("ISO201", 3)]
 
 
 def test_same_rule_configured_twice_is_an_error(in_tmp: Path) -> None:
-    write(in_tmp / "pyproject.toml", '[tool.isolint.rules.ISO201]\nnames = []\n[tool.isolint.rules.session-on-instance]\nnames = []\n')
+    write(
+        in_tmp / "pyproject.toml",
+        "[tool.isolint.rules.ISO201]\nnames = []\n[tool.isolint.rules.session-on-instance]\nnames = []\n",
+    )
     write(in_tmp / "a.py", "x = 1\n")
     result = run_cli("check")
     assert result.exit_code == 2 and "given twice" in result.stderr
@@ -81,7 +90,10 @@ def test_explicit_config_file(in_tmp: Path) -> None:
 
 
 def test_per_file_ignores(in_tmp: Path) -> None:
-    write(in_tmp / "pyproject.toml", '[tool.isolint.per-file-ignores]\n"tests/**" = ["ISO2"]\n"legacy_*.py" = ["session-on-instance"]\n')
+    write(
+        in_tmp / "pyproject.toml",
+        '[tool.isolint.per-file-ignores]\n"tests/**" = ["ISO2"]\n"legacy_*.py" = ["session-on-instance"]\n',
+    )
     write(in_tmp / "tests" / "deep" / "t.py", SESSION_CLASS)
     write(in_tmp / "legacy_db.py", SESSION_CLASS)
     write(in_tmp / "app.py", SESSION_CLASS)
@@ -152,7 +164,10 @@ def test_the_websocket_index_knows_the_request_context_by_the_configured_context
         in_tmp / "app" / "sockets.py",
         "class WebSocketManager:\n    pass\n\n\ndef get_ws_manager(request_scope):\n    return WebSocketManager()\n",
     )
-    write(in_tmp / "app" / "use.py", "from app.sockets import get_ws_manager\n\n\ndef emit(request_scope):\n    get_ws_manager(request_scope)\n")
+    write(
+        in_tmp / "app" / "use.py",
+        "from app.sockets import get_ws_manager\n\n\ndef emit(request_scope):\n    get_ws_manager(request_scope)\n",
+    )
     before = run_cli("check", "--no-cache", "--select", "ISO302", "--output-format", "concise").stdout
     assert "app/use.py:5:5: ISO302" in before
     write(in_tmp / "pyproject.toml", '[tool.isolint]\ncontext-params = ["request_scope"]\n')

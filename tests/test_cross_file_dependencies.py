@@ -39,12 +39,16 @@ SCENARIOS = {
     # ISO201 on the storing class lists subclass methods that read the session without a context.
     "subclass-elsewhere": Scenario(
         {
-            "pkg/base.py": CONTEXT_IMPORT + "\n\nclass Repo:\n    def __init__(self, db_session):\n        self.db_session = db_session\n\n"
+            "pkg/base.py": CONTEXT_IMPORT
+            + "\n\nclass Repo:\n    def __init__(self, db_session):\n        self.db_session = db_session\n\n"
             "    async def load(self, context: UserExecutionContext):\n        return await self.db_session.get(1)\n",
             "pkg/sub.py": "from pkg.base import Repo\n\n\nclass SubRepo(Repo):\n    async def save(self, item):\n        self.db_session.add(item)\n",
         },
-        ("pkg/sub.py", CONTEXT_IMPORT + "from pkg.base import Repo\n\n\nclass SubRepo(Repo):\n"
-         "    async def save(self, item, context: UserExecutionContext):\n        self.db_session.add(item)\n"),
+        (
+            "pkg/sub.py",
+            CONTEXT_IMPORT + "from pkg.base import Repo\n\n\nclass SubRepo(Repo):\n"
+            "    async def save(self, item, context: UserExecutionContext):\n        self.db_session.add(item)\n",
+        ),
         "pkg/base.py",
     ),
     # ISO201 on a subclass two levels below the class that stores the session.
@@ -118,7 +122,13 @@ def test_history_after_the_edit_is_what_each_checkout_reports(name: str, in_tmp:
     env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
     def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args], cwd=repo, env=env, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+            cwd=repo,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
     git("init", "-q", "-b", "main")
     git("add", "-A")
@@ -134,4 +144,6 @@ def test_history_after_the_edit_is_what_each_checkout_reports(name: str, in_tmp:
     history = run_history([repo], load_settings([repo]), commits=2, since=None, every=1, jobs=1)
     for result, checkout in zip(history.results, checkouts, strict=True):
         expected = _check(checkout, use_cache=False)
-        assert Counter((f.code, Path(f.path).name) for f in result.findings) == Counter((f.code, Path(f.path).name) for f in expected)
+        assert Counter((f.code, Path(f.path).name) for f in result.findings) == Counter(
+            (f.code, Path(f.path).name) for f in expected
+        )

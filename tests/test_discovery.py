@@ -117,5 +117,8 @@ def test_a_named_directory_inside_an_excluded_one_is_walked(in_tmp: Path) -> Non
     site = in_tmp / ".venv" / "lib" / "site-packages"
     for name in ("pkg/a.py", "pkg/build/gen.py", "pkg/tests/t.py"):
         write(site / name, "x = 1\n")
-    assert found(".venv/lib/site-packages") == [".venv/lib/site-packages/pkg/a.py", ".venv/lib/site-packages/pkg/tests/t.py"]
+    assert found(".venv/lib/site-packages") == [
+        ".venv/lib/site-packages/pkg/a.py",
+        ".venv/lib/site-packages/pkg/tests/t.py",
+    ]
     assert found() == []

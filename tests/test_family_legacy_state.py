@@ -22,7 +22,8 @@ from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
 FAMILY_CASES = sorted(
-    p for code in ("ISO401", "ISO402", "ISO403", "ISO404", "ISO405", "ISO406")
+    p
+    for code in ("ISO401", "ISO402", "ISO403", "ISO404", "ISO405", "ISO406")
     for p in (FIXTURES / "rules" / code).glob("*.py")
     if not p.name.endswith(".fixed.py")
 )
@@ -34,18 +35,34 @@ def ruff_names_problems(root: Path) -> tuple[set[tuple[str, str]], Counter[str]]
     counted, not named: ISO401 turns a dead legacy import into the context
     import in place, which is the same dead import under its new name."""
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F401", "--output-format", "json", "--exit-zero", str(root)],
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--select",
+            "F821,F401",
+            "--output-format",
+            "json",
+            "--exit-zero",
+            str(root),
+        ],
         capture_output=True,
         text=True,
         check=True,
     )
-    diagnostics = [(Path(d["filename"]).relative_to(root).as_posix(), d["code"], d["message"]) for d in json.loads(result.stdout)]
+    diagnostics = [
+        (Path(d["filename"]).relative_to(root).as_posix(), d["code"], d["message"]) for d in json.loads(result.stdout)
+    ]
     undefined = {(path, message) for path, code, message in diagnostics if code == "F821"}
     unused = Counter(path for path, code, _ in diagnostics if code == "F401")
     return undefined, unused
 
 
-def assert_nothing_new(before: tuple[set[tuple[str, str]], Counter[str]], after: tuple[set[tuple[str, str]], Counter[str]]) -> None:
+def assert_nothing_new(
+    before: tuple[set[tuple[str, str]], Counter[str]], after: tuple[set[tuple[str, str]], Counter[str]]
+) -> None:
     assert after[0] - before[0] == set(), "the fix left undefined names"
     assert after[1] - before[1] == Counter(), "the fix left unused imports"
 
@@ -72,7 +89,9 @@ def test_migrating_the_sample_app_adds_no_undefined_names_or_unused_imports(tmp_
         ast.parse(path.read_text(encoding="utf-8"))
     assert_nothing_new(before, ruff_names_problems(app))
     # What is left needs a person, and says so: a second run fixes nothing more.
-    again = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "--output-format", "json", str(app))
+    again = run_cli(
+        "fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "--output-format", "json", str(app)
+    )
     remaining = json.loads(again.stdout)
     assert remaining and all(f["fix"] is None and f["isolint"]["manual"] for f in remaining)
     # The agents write their results onto the state, which the frozen context cannot hold:
@@ -86,7 +105,10 @@ def test_migrating_the_sample_app_adds_no_undefined_names_or_unused_imports(tmp_
 def make_project(root: Path) -> Path:
     write(root / "app" / "__init__.py", "")
     write(root / "app" / "state.py", "class DeepAgentState:\n    user_id: str = ''\n")
-    write(root / "app" / "compat.py", "from app.state import DeepAgentState\nfrom app.state import DeepAgentState as LegacyState\n")
+    write(
+        root / "app" / "compat.py",
+        "from app.state import DeepAgentState\nfrom app.state import DeepAgentState as LegacyState\n",
+    )
     write(root / "app" / "compat2.py", "from .compat import LegacyState as OldState\nAgentState = OldState\n")
     write(root / "app" / "other.py", "class Thing:\n    pass\n")
     return root
@@ -104,7 +126,11 @@ def test_reexports_are_recognised_across_modules(tmp_path: Path) -> None:
         "def run(a: LegacyState, b: 'OldState', c: AgentState, d: DeepAgentState, e: LegacyThing) -> bool:\n"
         "    return isinstance(a, LegacyState) or isinstance(e, LegacyThing)\n",
     )
-    found = sorted((f.location.row, f.location.column, f.code) for f in check_findings([project], "ISO4") if f.path.endswith("use.py"))
+    found = sorted(
+        (f.location.row, f.location.column, f.code)
+        for f in check_findings([project], "ISO4")
+        if f.path.endswith("use.py")
+    )
     assert found == [
         (1, 24, "ISO401"),
         (1, 40, "ISO401"),
@@ -116,13 +142,25 @@ def test_reexports_are_recognised_across_modules(tmp_path: Path) -> None:
         (6, 58, "ISO402"),
         (7, 26, "ISO406"),
     ]
-    messages = {f.message.partition(" is the legacy")[0] for f in check_findings([project], "ISO401") if f.path.endswith("use.py")}
-    assert messages == {"`DeepAgentState`", "`LegacyState` (`DeepAgentState`)", "`AgentState` (`DeepAgentState`)", "`OldState` (`DeepAgentState`)"}
+    messages = {
+        f.message.partition(" is the legacy")[0]
+        for f in check_findings([project], "ISO401")
+        if f.path.endswith("use.py")
+    }
+    assert messages == {
+        "`DeepAgentState`",
+        "`LegacyState` (`DeepAgentState`)",
+        "`AgentState` (`DeepAgentState`)",
+        "`OldState` (`DeepAgentState`)",
+    }
     fix_family(use)
     fixed = use.read_text(encoding="utf-8")
     # ISO406 has no fix, so the import its check uses stays; the others go with the annotations.
     assert "from app.compat import LegacyState\n" in fixed and "from app.compat2 import" not in fixed
-    assert "def run(a: UserExecutionContext, b: 'UserExecutionContext', c: UserExecutionContext, d: UserExecutionContext, e: LegacyThing)" in fixed
+    assert (
+        "def run(a: UserExecutionContext, b: 'UserExecutionContext', c: UserExecutionContext, d: UserExecutionContext, e: LegacyThing)"
+        in fixed
+    )
 
 
 def test_a_signature_moving_to_the_context_class_keeps_its_index_fact(tmp_path: Path) -> None:
@@ -130,10 +168,14 @@ def test_a_signature_moving_to_the_context_class_keeps_its_index_fact(tmp_path: 
     results must survive the migration of the definition."""
     settings = load_settings([tmp_path], isolated=True)
     legacy = b"from app.state import DeepAgentState\n\n\nclass A:\n    async def execute(self, state: 'DeepAgentState', run_id: str) -> None:\n        pass\n"
-    migrated = legacy.replace(b"from app.state import DeepAgentState", b"from isolint.runtime import UserExecutionContext")
+    migrated = legacy.replace(
+        b"from app.state import DeepAgentState", b"from isolint.runtime import UserExecutionContext"
+    )
 
     def signatures(raw: bytes) -> list[Fact]:
-        return [f for f in index_source(raw, "a.py", "a", indexers_for(settings), settings) if f.kind == RUN_ID_SIGNATURE]
+        return [
+            f for f in index_source(raw, "a.py", "a", indexers_for(settings), settings) if f.kind == RUN_ID_SIGNATURE
+        ]
 
     assert signatures(legacy) == signatures(migrated.replace(b"DeepAgentState", b"UserExecutionContext")) != []
     assert signatures(legacy) != signatures(legacy.replace(b"'DeepAgentState'", b"dict"))
@@ -164,7 +206,11 @@ def _agent_and_runner(project: Path, extra_call: str = "") -> tuple[Path, Path]:
 
 def test_execute_call_sites_in_other_modules_are_found_and_fixed_together(tmp_path: Path) -> None:
     agents, runner = _agent_and_runner(make_project(tmp_path))
-    found = [(f.location.row, f.fix is not None) for f in check_findings([tmp_path], "ISO405") if f.path.endswith("runner.py")]
+    found = [
+        (f.location.row, f.fix is not None)
+        for f in check_findings([tmp_path], "ISO405")
+        if f.path.endswith("runner.py")
+    ]
     assert found == [(5, True)]
     diff = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "--diff", str(tmp_path))
     assert (
@@ -172,20 +218,34 @@ def test_execute_call_sites_in_other_modules_are_found_and_fixed_together(tmp_pa
         "the definition and 1 call site in 2 files, changed together"
     ) in diff.stderr
     fix_family(tmp_path)
-    assert "async def execute(self, context: UserExecutionContext, stream_updates: bool = False)" in agents.read_text(encoding="utf-8")
+    assert "async def execute(self, context: UserExecutionContext, stream_updates: bool = False)" in agents.read_text(
+        encoding="utf-8"
+    )
     migrated = runner.read_text(encoding="utf-8")
     assert "await agent.execute(context, stream_updates=True)\n" in migrated
     assert "await session.execute(stmt, rid)\n" in migrated  # another class's `execute`
     assert [f.path for f in check_findings([tmp_path], "ISO405")] == []
 
 
-def test_a_signature_is_widened_not_changed_while_a_callers_run_id_would_slide_into_the_next_parameter(tmp_path: Path) -> None:
+def test_a_signature_is_widened_not_changed_while_a_callers_run_id_would_slide_into_the_next_parameter(
+    tmp_path: Path,
+) -> None:
     """`agent.execute(context, rid)` would bind `rid` to `stream_updates` once `run_id` is gone:
     the call would still work and do something else. So the new signature is refused and the
     transitional one goes in: `rid` still binds to `run_id`, and the body reads the ids from
     `ensure_context(...)`. The group is printed with the reason, and the findings stay."""
     agents, runner = _agent_and_runner(make_project(tmp_path), "    await agent.execute(context, rid)\n")
-    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "--output-format", "json", str(tmp_path))
+    result = run_cli(
+        "fix",
+        "--unsafe-fixes",
+        "--isolated",
+        "--no-cache",
+        "--select",
+        "ISO4",
+        "--output-format",
+        "json",
+        str(tmp_path),
+    )
     assert (
         "    async def execute(self, state: Union[DeepAgentState, UserExecutionContext], run_id: Optional[str] = None, "
         "stream_updates: bool = False) -> None:\n"
@@ -194,11 +254,23 @@ def test_a_signature_is_widened_not_changed_while_a_callers_run_id_would_slide_i
     ) in agents.read_text(encoding="utf-8")
     migrated = runner.read_text(encoding="utf-8")
     assert "    await agent.execute(context, stream_updates=True)\n    await agent.execute(context, rid)\n" in migrated
-    assert "app/agents.py: ISO405 kept the old call shape working instead (transitional form) where it could:" in result.stderr
-    assert "`agent.execute(context, rid)` calls `app.agents.Agent.execute`; its argument 2 bound `run_id` before the fixes and binds `stream_updates` after" in result.stderr
-    assert "`app.agents.Agent.execute` (state, run_id, stream_updates): `state` now also takes the context; every old call keeps working" in result.stderr
+    assert (
+        "app/agents.py: ISO405 kept the old call shape working instead (transitional form) where it could:"
+        in result.stderr
+    )
+    assert (
+        "`agent.execute(context, rid)` calls `app.agents.Agent.execute`; its argument 2 bound `run_id` before the fixes and binds `stream_updates` after"
+        in result.stderr
+    )
+    assert (
+        "`app.agents.Agent.execute` (state, run_id, stream_updates): `state` now also takes the context; every old call keeps working"
+        in result.stderr
+    )
     remaining = [f for f in json.loads(result.stdout) if f["code"] == "ISO405"]
-    assert [(f["filename"].rpartition("/")[2], f["location"]["row"]) for f in remaining] == [("agents.py", 7), ("runner.py", 6)]
+    assert [(f["filename"].rpartition("/")[2], f["location"]["row"]) for f in remaining] == [
+        ("agents.py", 7),
+        ("runner.py", 6),
+    ]
     assert remaining[0]["message"].startswith("`execute` is in its transitional form")
     assert remaining[1]["message"].startswith("`agent.execute(...)` passes the per-run state and a separate run id")
 
@@ -279,7 +351,9 @@ def test_a_project_with_its_own_context_class_needs_its_own_adapter_for_the_tran
     project = make_project(tmp_path)
     module = write(project / "app" / "steps.py", NO_CALLERS)
     write(project / "pyproject.toml", '[tool.isolint]\ncontext-class = "app.context:RequestContext"\n')
-    result = run_cli("fix", "--unsafe-fixes", "--no-cache", "--select", "ISO405", "--output-format", "json", str(project))
+    result = run_cli(
+        "fix", "--unsafe-fixes", "--no-cache", "--select", "ISO405", "--output-format", "json", str(project)
+    )
     assert module.read_text(encoding="utf-8") == NO_CALLERS
     [finding] = json.loads(result.stdout)
     assert (
@@ -347,4 +421,7 @@ def test_a_field_declared_as_the_legacy_state_keeps_the_parameter_as_it_is(tmp_p
     steps = _field_project(tmp_path, "state")
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path))
     assert "def summarize(state: DeepAgentState) -> str:" in steps.read_text(encoding="utf-8")
-    assert "`summarize(ctx.state)` calls `app.steps.summarize`, whose `state` the fixes make a `UserExecutionContext`; its argument 1 can still be the legacy state" in result.stderr
+    assert (
+        "`summarize(ctx.state)` calls `app.steps.summarize`, whose `state` the fixes make a `UserExecutionContext`; its argument 1 can still be the legacy state"
+        in result.stderr
+    )

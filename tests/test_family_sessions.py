@@ -27,7 +27,7 @@ from tests.helpers import check_findings, run_cli
 
 OPTIONS = {option.name: option.default for option in BY_CODE["ISO201"].options}
 
-BASE = '''\
+BASE = """\
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -35,9 +35,9 @@ class BaseAgent:
     def __init__(self, db_session: AsyncSession, *, llm_latency: float = 0.0) -> None:
         self.db_session = db_session
         self.llm_latency = llm_latency
-'''
+"""
 
-SUBCLASS = '''\
+SUBCLASS = """\
 from isolint.runtime import UserExecutionContext
 
 from .base import BaseAgent
@@ -46,16 +46,16 @@ from .base import BaseAgent
 class DataAgent(BaseAgent):
     async def execute(self, context: UserExecutionContext, sql: str) -> None:
         await self.db_session.execute(sql)
-{extra}'''
+{extra}"""
 
-LEGACY_METHOD = '''
+LEGACY_METHOD = """
     async def replay(self, state) -> None:
         await self.db_session.rollback()
-'''
-OPTIONAL_CONTEXT_METHOD = '''
+"""
+OPTIONAL_CONTEXT_METHOD = """
     async def replay(self, context: "UserExecutionContext | None" = None) -> None:
         await self.db_session.rollback()
-'''
+"""
 
 
 def _package(root: Path, extra: str = "") -> Path:
@@ -63,7 +63,10 @@ def _package(root: Path, extra: str = "") -> Path:
     write(root / "app" / "agents" / "__init__.py", "from .data import DataAgent\n")
     write(root / "app" / "agents" / "base.py", BASE)
     write(root / "app" / "agents" / "data.py", SUBCLASS.format(extra=extra))
-    write(root / "app" / "startup.py", "from app.agents import DataAgent\nfrom app.db import db\n\n\ndef build():\n    return DataAgent(db)\n")
+    write(
+        root / "app" / "startup.py",
+        "from app.agents import DataAgent\nfrom app.db import db\n\n\ndef build():\n    return DataAgent(db)\n",
+    )
     return root / "app"
 
 
@@ -111,7 +114,11 @@ def test_session_passed_to_constructor_works_when_selected_alone_and_skips_modul
 
 def _simulate_context_migration(text: str) -> str:
     """What the ISO4xx fixes do to the sample agents: methods receive the request context."""
-    text = re.sub(r"def (execute|record_message|load_thread_messages)\(self, ", r"def \1(self, context: UserExecutionContext, ", text)
+    text = re.sub(
+        r"def (execute|record_message|load_thread_messages)\(self, ",
+        r"def \1(self, context: UserExecutionContext, ",
+        text,
+    )
     return "from isolint.runtime import UserExecutionContext\n" + text
 
 
@@ -157,12 +164,20 @@ def test_qualified_types_tell_an_http_session_from_a_sqlalchemy_one() -> None:
     assert type_evidence({"Optional"}, OPTIONS).verdict == "none"
     assert call_evidence("Session", "requests.Session", {}, OPTIONS).verdict == AGAINST
     assert call_evidence("make", "make", {"make": "async"}, OPTIONS).verdict == SESSION
-    assert call_evidence("create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine", {}, OPTIONS).verdict == AGAINST
+    assert (
+        call_evidence("create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine", {}, OPTIONS).verdict
+        == AGAINST
+    )
 
 
 def test_evidence_options_are_read_from_each_rules_table(tmp_path: Path) -> None:
-    write(tmp_path / "isolint.toml", '[rules.ISO203]\nsession-factories = ["open_session"]\nnot-db-types = ["Vault*"]\n')
-    write(tmp_path / "m.py", "from lib import open_session, VaultSession\n\nconn = open_session()\ndb = VaultSession()\nsession = SessionLocal()\n")
+    write(
+        tmp_path / "isolint.toml", '[rules.ISO203]\nsession-factories = ["open_session"]\nnot-db-types = ["Vault*"]\n'
+    )
+    write(
+        tmp_path / "m.py",
+        "from lib import open_session, VaultSession\n\nconn = open_session()\ndb = VaultSession()\nsession = SessionLocal()\n",
+    )
     found = check_findings([tmp_path / "m.py"], "ISO203", isolated=False)
     assert [(f.location.row, f.code) for f in found] == [(3, "ISO203")]
 
@@ -209,15 +224,35 @@ def test_an_any_annotation_lets_the_name_decide_only_with_use_as_a_session() -> 
 def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessions() -> None:
     found = check_findings([FIXTURES / "rules" / "ISO201" / "any_annotated.py"], "ISO201")
     assert [(f.location.row, f.message) for f in found] == [
-        (6, ("`self.db` keeps a database session (named `db`, annotated `Any` and used as one: `.execute()`) on "
-            "`UserRepository`; every request that reaches this object shares its transaction")),
-        (14, ("`self.session` keeps a database session (named `session`, annotated `Any` and used as one: `.add()`) on "
-             "`AuditTrail`; every request that reaches this object shares its transaction")),
-        (23, ("`self.db_session` keeps a database session (named `db_session`, annotated `Any` and used as one: "
-             "`.scalar()`) on `Ledger`; every request that reaches this object shares its transaction")),
+        (
+            6,
+            (
+                "`self.db` keeps a database session (named `db`, annotated `Any` and used as one: `.execute()`) on "
+                "`UserRepository`; every request that reaches this object shares its transaction"
+            ),
+        ),
+        (
+            14,
+            (
+                "`self.session` keeps a database session (named `session`, annotated `Any` and used as one: `.add()`) on "
+                "`AuditTrail`; every request that reaches this object shares its transaction"
+            ),
+        ),
+        (
+            23,
+            (
+                "`self.db_session` keeps a database session (named `db_session`, annotated `Any` and used as one: "
+                "`.scalar()`) on `Ledger`; every request that reaches this object shares its transaction"
+            ),
+        ),
         # An `Any` annotation adds nothing to a value that is a session by itself.
-        (31, ("`self.db` keeps a database session (created by `session_factory()`) on `Reports`; every request that "
-              "reaches this object shares its transaction")),
+        (
+            31,
+            (
+                "`self.db` keeps a database session (created by `session_factory()`) on `Reports`; every request that "
+                "reaches this object shares its transaction"
+            ),
+        ),
     ]
     # No method receives a request context to read the sessions from: only the unread one can go.
     assert [f.fix is not None for f in found] == [False, False, False, True]
@@ -228,7 +263,9 @@ def test_the_index_records_the_same_any_annotated_sessions_as_the_check(tmp_path
     rule = BY_CODE["ISO201"]
     stored = {
         name: [entry["attribute"] for entry in data["stored"]]
-        for kind, name, _, data in rule.index(ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated.py").read_text()), settings)
+        for kind, name, _, data in rule.index(
+            ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated.py").read_text()), settings
+        )
         if kind == "sessions:class-stores-session"
     }
     assert stored == {"UserRepository": ["db"], "AuditTrail": ["session"], "Ledger": ["db_session"], "Reports": ["db"]}

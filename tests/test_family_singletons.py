@@ -35,7 +35,7 @@ class AgentRegistry:
 def get_agent_registry():
     return AgentRegistry.get_instance()
 '''
-WEBSOCKETS = '''\
+WEBSOCKETS = """\
 _manager = None
 
 
@@ -48,8 +48,8 @@ def get_ws():
     if _manager is None:
         _manager = WebSocketManager()
     return _manager
-'''
-SUPERVISOR = '''\
+"""
+SUPERVISOR = """\
 import functools as ft
 
 
@@ -60,8 +60,8 @@ class Supervisor:
 @ft.lru_cache
 def get_supervisor():
     return Supervisor()
-'''
-CONSUMER = '''\
+"""
+CONSUMER = """\
 from isolint.runtime import UserExecutionContext
 
 from . import websockets as ws
@@ -81,7 +81,7 @@ def elsewhere():
 
 def get_agent_registry():
     return "a local function with the same name"
-'''
+"""
 
 
 def make_project(root: Path) -> Path:
@@ -95,7 +95,14 @@ def make_project(root: Path) -> Path:
 
 def test_rule_all_lists_the_family_with_fix_safety() -> None:
     rows = {row["code"]: row for row in json.loads(run_cli("rule", "--all", "--output-format", "json").stdout)}
-    expected = {"ISO101": "unsafe", "ISO102": "unsafe", "ISO103": "none", "ISO104": "unsafe", "ISO105": "unsafe", "ISO106": "none"}
+    expected = {
+        "ISO101": "unsafe",
+        "ISO102": "unsafe",
+        "ISO103": "none",
+        "ISO104": "unsafe",
+        "ISO105": "unsafe",
+        "ISO106": "none",
+    }
     assert {code: rows[code]["fix"] for code in expected} == expected
     assert all(rows[code]["family"] == "singletons" for code in expected)
     text = run_cli("rule", "--all").stdout
@@ -106,10 +113,22 @@ def test_accessor_calls_are_found_across_files_by_qualified_name(tmp_path: Path)
     consumer = make_project(tmp_path)
     found = [(f.location.row, f.message) for f in check_findings([consumer], "ISO106")]
     assert found == [
-        (9, "`registry_of()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); every request that reaches this call shares it"),
-        (10, "`ws.get_ws()` returns the process-wide `WebSocketManager` (defined in chatapp/websockets.py:8); every request that reaches this call shares it"),
-        (11, "`Registry.get_instance()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:6); every request that reaches this call shares it"),
-        (11, "`get_supervisor()` returns the process-wide `Supervisor` (defined in chatapp/supervisor.py:9); every request that reaches this call shares it"),
+        (
+            9,
+            "`registry_of()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); every request that reaches this call shares it",
+        ),
+        (
+            10,
+            "`ws.get_ws()` returns the process-wide `WebSocketManager` (defined in chatapp/websockets.py:8); every request that reaches this call shares it",
+        ),
+        (
+            11,
+            "`Registry.get_instance()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:6); every request that reaches this call shares it",
+        ),
+        (
+            11,
+            "`get_supervisor()` returns the process-wide `Supervisor` (defined in chatapp/supervisor.py:9); every request that reaches this call shares it",
+        ),
     ]
 
 
@@ -140,7 +159,10 @@ def test_cached_results_follow_changes_in_other_files(in_tmp: Path) -> None:
         for row in json.loads(run_cli("check", "--select", "ISO106", "--output-format", "json").stdout)
     ]
     assert ("consumer.py", 10) in codes()
-    write(in_tmp / "chatapp" / "websockets.py", "class WebSocketManager:\n    pass\n\n\ndef get_ws():\n    return WebSocketManager()\n")
+    write(
+        in_tmp / "chatapp" / "websockets.py",
+        "class WebSocketManager:\n    pass\n\n\ndef get_ws():\n    return WebSocketManager()\n",
+    )
     assert ("consumer.py", 10) not in codes()
 
 
@@ -153,7 +175,13 @@ def test_accessor_facts_name_the_class_they_return() -> None:
         Settings(root=Path.cwd()),
     )
     assert facts == [
-        Fact("singletons:accessor", "chatapp.websockets.get_ws", "chatapp/websockets.py", 8, {"returns": "WebSocketManager", "global": "_manager", "how": "lazy-global"})
+        Fact(
+            "singletons:accessor",
+            "chatapp.websockets.get_ws",
+            "chatapp/websockets.py",
+            8,
+            {"returns": "WebSocketManager", "global": "_manager", "how": "lazy-global"},
+        )
     ]
     delegating = index_source(
         REGISTRY.encode(),
@@ -162,7 +190,9 @@ def test_accessor_facts_name_the_class_they_return() -> None:
         [(BY_CODE["ISO102"], BY_CODE["ISO102"].index_prefilter)],
         Settings(root=Path.cwd()),
     )
-    assert [(f.name, f.data["returns"], f.data["how"]) for f in delegating] == [("get_agent_registry", "AgentRegistry", "delegates")]
+    assert [(f.name, f.data["returns"], f.data["how"]) for f in delegating] == [
+        ("get_agent_registry", "AgentRegistry", "delegates")
+    ]
 
 
 def test_cache_decorators_resolve_through_aliases_only_to_functools(tmp_path: Path) -> None:
@@ -202,18 +232,48 @@ def test_forwarded_agent_instances_name_the_agent_and_why_the_registry_is_shared
     tail = "; every request that looks it up runs that one object and sees the previous request's state"
     assert [(f.location.row, f.message.removesuffix(tail)) for f in found] == [
         (14, "`add()` puts the agent instance it was given (`agent`) into the module-level registry `registry`"),
-        (17, ("`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
-             "process-wide `get_agent_registry()`")),
-        (20, ("`remember()` puts the agent instance it was given (`worker`) into the class attribute "
-             "`Supervisor._by_name`, which every instance shares")),
-        (24, ("`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
-             "`AgentRegistry.get_instance()` returns")),
-        (33, ("the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
-             "`registry`")),
-        (37, ("`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
-             "`get_agent_registry()` returns")),
-        (44, ("`release()` puts the agent instance it was given (`agent`) into the class attribute `Pool.idle`, which "
-              "every instance shares")),
+        (
+            17,
+            (
+                "`add_stored()` puts the agent instance it was given (`agent`) into `self._registry`, which holds the "
+                "process-wide `get_agent_registry()`"
+            ),
+        ),
+        (
+            20,
+            (
+                "`remember()` puts the agent instance it was given (`worker`) into the class attribute "
+                "`Supervisor._by_name`, which every instance shares"
+            ),
+        ),
+        (
+            24,
+            (
+                "`attach_all()` puts each agent instance it was given (`sub_agents`) into the process-wide registry "
+                "`AgentRegistry.get_instance()` returns"
+            ),
+        ),
+        (
+            33,
+            (
+                "the `agents` setter puts each agent instance it was given (`value`) into the module-level registry "
+                "`registry`"
+            ),
+        ),
+        (
+            37,
+            (
+                "`publish()` puts the agent instance it was given (`agent`) into the process-wide registry "
+                "`get_agent_registry()` returns"
+            ),
+        ),
+        (
+            44,
+            (
+                "`release()` puts the agent instance it was given (`agent`) into the class attribute `Pool.idle`, which "
+                "every instance shares"
+            ),
+        ),
     ]
     assert all(f.message.endswith(tail) and f.fix is None and "AgentInstanceFactory" in (f.manual or "") for f in found)
 
@@ -226,7 +286,10 @@ def test_a_registry_from_an_accessor_the_index_knows_is_process_wide(tmp_path: P
         "_registry = None\n\n\ndef agents_hub():\n    global _registry\n    if _registry is None:\n"
         "        _registry = {}\n    return _registry\n",
     )
-    write(tmp_path / "app" / "team.py", "from app.registry import agents_hub\n\n\ndef join(agent):\n    agents_hub()[agent.name] = agent\n")
+    write(
+        tmp_path / "app" / "team.py",
+        "from app.registry import agents_hub\n\n\ndef join(agent):\n    agents_hub()[agent.name] = agent\n",
+    )
     [finding] = check_findings([tmp_path / "app" / "team.py"], "ISO104")
     assert finding.location.row == 5 and "the process-wide registry `agents_hub()` returns" in finding.message
 
@@ -252,7 +315,10 @@ def test_an_instance_of_a_class_keeping_per_caller_entries_is_reported_from_anot
         "    def allow(self, client_id):\n        self._seen.setdefault(client_id, []).append(1)\n        return True\n\n\n"
         "class Clock:\n    def __init__(self):\n        self.ticks = {}\n\n    def now(self, zone):\n        return self.ticks.get(zone)\n",
     )
-    write(tmp_path / "app" / "api.py", "from app.limits import Clock, SlidingWindow\n\nwindow = SlidingWindow()\nclock = Clock()\n")
+    write(
+        tmp_path / "app" / "api.py",
+        "from app.limits import Clock, SlidingWindow\n\nwindow = SlidingWindow()\nclock = Clock()\n",
+    )
     [finding] = check_findings([tmp_path / "app" / "api.py"], "ISO103")
     assert (finding.location.row, finding.message) == (
         3,
@@ -282,7 +348,11 @@ def test_per_call_data_reaching_a_global_through_locals_names_the_parameter_it_c
     tail = "; concurrent requests read whichever request wrote last"
     assert [(f.location.row, f.location.column, f.message.removesuffix(tail)) for f in found] == [
         (14, 5, "`set_logger()` overwrites the module global `_logger` with per-call data (`run_id`)"),
-        (21, 5, "`set_correlation()` overwrites the module global `_logger` with per-call data (`adapter`, from `correlation_id`)"),
+        (
+            21,
+            5,
+            "`set_correlation()` overwrites the module global `_logger` with per-call data (`adapter`, from `correlation_id`)",
+        ),
         (27, 5, "`start_run()` overwrites the module global `_logger` with per-call data (`run_id`, from `request`)"),
         (27, 14, "`start_run()` overwrites the module global `_run_id` with per-call data (`run_id`, from `request`)"),
     ]

@@ -11,7 +11,7 @@ from isolint.index import Fact, ProjectIndex
 from tests.conftest import write
 from tests.helpers import check_findings, run_cli
 
-MANAGER_MODULE = '''\
+MANAGER_MODULE = """\
 class WebSocketManager:
     async def send_to_user(self, user_id, message):
         pass
@@ -29,7 +29,7 @@ def shared_hub():
     if _hub is None:
         _hub = WebSocketManager()
     return _hub
-'''
+"""
 
 
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -118,7 +118,9 @@ def test_a_subclass_elsewhere_is_fixed_and_keeps_the_base_assignment_alive(tmp_p
 def test_every_rule_of_the_family_indexes_on_its_own(tmp_path: Path) -> None:
     root = _project(
         tmp_path,
-        {"notify.py": "from chatapp.websocket_manager import websocket_manager\n\n\nasync def f():\n    await websocket_manager.broadcast({})\n"},
+        {
+            "notify.py": "from chatapp.websocket_manager import websocket_manager\n\n\nasync def f():\n    await websocket_manager.broadcast({})\n"
+        },
     )
     assert _found([root / "chatapp" / "notify.py"], "ISO303") == [("notify.py", 5, "ISO303")]
 
@@ -130,11 +132,25 @@ def test_singleton_accessors_returning_plumbing_count_as_accessors(tmp_path: Pat
     source = "from chatapp.services import get_notifier, get_registry\n\n\ndef f():\n    get_notifier().emit('x')\n    get_registry().emit('x')\n"
     index = ProjectIndex(
         [
-            Fact("singletons:accessor", "chatapp.services.get_notifier", "chatapp/services.py", 3, {"returns": "AgentWebSocketBridge"}),
-            Fact("singletons:accessor", "chatapp.services.get_registry", "chatapp/services.py", 9, {"returns": "AgentRegistry"}),
+            Fact(
+                "singletons:accessor",
+                "chatapp.services.get_notifier",
+                "chatapp/services.py",
+                3,
+                {"returns": "AgentWebSocketBridge"},
+            ),
+            Fact(
+                "singletons:accessor",
+                "chatapp.services.get_registry",
+                "chatapp/services.py",
+                9,
+                {"returns": "AgentRegistry"},
+            ),
         ]
     )
-    findings = lint_text(source, "chatapp/use.py", [BY_CODE["ISO302"]], settings, module_name="chatapp.use", project=index)
+    findings = lint_text(
+        source, "chatapp/use.py", [BY_CODE["ISO302"]], settings, module_name="chatapp.use", project=index
+    )
     assert [(f.code, f.location.row) for f in findings] == [("ISO302", 5)]
 
 
@@ -215,13 +231,34 @@ def test_a_compatibility_alias_of_an_accessor_in_another_module_is_an_accessor_t
     package = root / "chatapp"
     found = check_findings([package / "compat.py", package / "agent.py"], "ISO302", "ISO304")
     assert [(Path(f.path).name, f.location.row, f.code, f.message) for f in found] == [
-        ("agent.py", 6, "ISO304", ("`self.ws` keeps the process-wide WebSocket manager (`get_connection_manager`) on the "
-         "instance: every request `ChatAgent` serves emits through one shared object")),
-        ("agent.py", 10, "ISO302", ("`get_connection_manager()` returns the process-wide WebSocket manager: every user's "
-         "events go through it, so a wrong user or run id reaches someone else's socket")),
-        ("compat.py", 7, "ISO302", ("`get_connection_manager()` hands out the process-wide WebSocket manager "
-         "(`shared_hub()`) under another name: every caller emits through one shared object, and a wrong user or run "
-         "id reaches someone else's socket")),
+        (
+            "agent.py",
+            6,
+            "ISO304",
+            (
+                "`self.ws` keeps the process-wide WebSocket manager (`get_connection_manager`) on the "
+                "instance: every request `ChatAgent` serves emits through one shared object"
+            ),
+        ),
+        (
+            "agent.py",
+            10,
+            "ISO302",
+            (
+                "`get_connection_manager()` returns the process-wide WebSocket manager: every user's "
+                "events go through it, so a wrong user or run id reaches someone else's socket"
+            ),
+        ),
+        (
+            "compat.py",
+            7,
+            "ISO302",
+            (
+                "`get_connection_manager()` hands out the process-wide WebSocket manager "
+                "(`shared_hub()`) under another name: every caller emits through one shared object, and a wrong user or run "
+                "id reaches someone else's socket"
+            ),
+        ),
     ]
     alias = next(f for f in found if f.path.endswith("compat.py"))
     assert alias.fix is None and "then delete `get_connection_manager`" in (alias.manual or "")
@@ -276,7 +313,13 @@ def test_only_argument_less_functions_returning_an_argument_less_call_are_aliase
         "def manager_for(user_id):\n    return get_manager()\n\n\n"
         "def get_connection_manager():\n    return get_manager()\n"
     )
-    facts = [(name, data) for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)]
+    facts = [
+        (name, data)
+        for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
+    ]
     assert facts == [
-        ("get_connection_manager", {"returns": "", "delegates": "get_manager", "source": "get_manager", "requires": "app.ws.get_manager"})
+        (
+            "get_connection_manager",
+            {"returns": "", "delegates": "get_manager", "source": "get_manager", "requires": "app.ws.get_manager"},
+        )
     ]

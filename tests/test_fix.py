@@ -29,7 +29,10 @@ def test_fix_writes_reports_and_exits_by_what_remains(in_tmp: Path) -> None:
 
     write(in_tmp / "b.py", LEGACY + "\n\n" + SINGLETON)
     result = run_cli("fix")
-    assert "1 fix applied, 1 finding remaining (0 need manual migration); 1 more fixable with --unsafe-fixes." in result.stdout
+    assert (
+        "1 fix applied, 1 finding remaining (0 need manual migration); 1 more fixable with --unsafe-fixes."
+        in result.stdout
+    )
     assert "b.py:4:7: ISO101" in result.stdout  # a per-run class: the unsafe fix makes one per call
     assert result.exit_code == 1
 
@@ -69,7 +72,10 @@ def test_select_limits_fixes(in_tmp: Path) -> None:
 
 
 def test_second_fix_changes_nothing(in_tmp: Path) -> None:
-    write(in_tmp / "a.py", "from a import DeepAgentState\nfrom b import DeepAgentState as Legacy\n\n\ndef f(s: Legacy) -> None:\n    pass\n")
+    write(
+        in_tmp / "a.py",
+        "from a import DeepAgentState\nfrom b import DeepAgentState as Legacy\n\n\ndef f(s: Legacy) -> None:\n    pass\n",
+    )
     run_cli("fix")
     once = (in_tmp / "a.py").read_text()
     assert "from isolint.runtime import UserExecutionContext" in once
@@ -144,7 +150,9 @@ def _lazy_accessor(root: Path, class_name: str) -> None:
         f"def get_registry():\n    global _registry\n    if _registry is None:\n        _registry = {class_name}()\n    return _registry\n",
     )
     write(root / "app" / "__init__.py", "")
-    write(root / "app" / "use.py", "from app.registry import get_registry\n\n\ndef handle():\n    return get_registry()\n")
+    write(
+        root / "app" / "use.py", "from app.registry import get_registry\n\n\ndef handle():\n    return get_registry()\n"
+    )
 
 
 def test_a_call_site_whose_code_did_not_change_stays_in_the_report(in_tmp: Path) -> None:
@@ -157,7 +165,9 @@ def test_a_call_site_whose_code_did_not_change_stays_in_the_report(in_tmp: Path)
     assert "return ConversationMemory()" in (in_tmp / "app" / "registry.py").read_text()
     [kept] = json.loads(fixed.stdout)
     assert (kept["code"], kept["location"]["row"], kept["fix"]) == ("ISO106", 5, None)
-    assert kept["message"].startswith("`get_registry()` returns a new `ConversationMemory` per call since `isolint fix` (ISO102) made it per call")
+    assert kept["message"].startswith(
+        "`get_registry()` returns a new `ConversationMemory` per call since `isolint fix` (ISO102) made it per call"
+    )
 
 
 def test_the_call_sites_of_a_singleton_made_per_call_stay_listed_until_the_marker_goes(in_tmp: Path) -> None:
@@ -166,11 +176,18 @@ def test_the_call_sites_of_a_singleton_made_per_call_stay_listed_until_the_marke
     _lazy_accessor(in_tmp, "ConversationMemory")
     run_cli("fix", "--unsafe-fixes")
     registry = in_tmp / "app" / "registry.py"
-    assert "# isolint ISO102: a new instance per call now; ISO106 lists the callers that shared one.\n" in registry.read_text()
+    assert (
+        "# isolint ISO102: a new instance per call now; ISO106 lists the callers that shared one.\n"
+        in registry.read_text()
+    )
     [listed] = json.loads(run_cli("check", "--no-cache", "--output-format", "json").stdout)
     assert (listed["code"], listed["location"]["row"]) == ("ISO106", 5)
-    assert "delete the `# isolint ISO102: ...` comment at the definition (app/registry.py:" in listed["isolint"]["manual"]
-    registry.write_text("\n".join(line for line in registry.read_text().splitlines() if "isolint ISO102" not in line) + "\n")
+    assert (
+        "delete the `# isolint ISO102: ...` comment at the definition (app/registry.py:" in listed["isolint"]["manual"]
+    )
+    registry.write_text(
+        "\n".join(line for line in registry.read_text().splitlines() if "isolint ISO102" not in line) + "\n"
+    )
     assert json.loads(run_cli("check", "--no-cache", "--output-format", "json").stdout) == []
 
 

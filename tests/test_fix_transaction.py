@@ -7,17 +7,30 @@ from isolint.transaction import carried_over
 
 
 def finding(path: str, row: int, code: str = "ISO405", snippet: str = "agent.execute(state, run_id)") -> Finding:
-    return Finding(code, "legacy-execute-signature", "legacy-state", "m", path, Location(row, 5), Location(row, 30), snippet=snippet)
+    return Finding(
+        code,
+        "legacy-execute-signature",
+        "legacy-state",
+        "m",
+        path,
+        Location(row, 5),
+        Location(row, 30),
+        snippet=snippet,
+    )
 
 
 BEFORE = "import x\n\n\nasync def run(agent, state, run_id):\n    await agent.execute(state, run_id)\n"
 
 
 def test_a_finding_whose_code_is_unchanged_is_kept_and_moved_with_its_line() -> None:
-    after_text = "import x\nimport y\n\n\nasync def run(agent, state, run_id):\n    await agent.execute(state, run_id)\n"
+    after_text = (
+        "import x\nimport y\n\n\nasync def run(agent, state, run_id):\n    await agent.execute(state, run_id)\n"
+    )
     kept = carried_over([finding("a.py", 5)], [], {"a.py": (BEFORE, after_text)}, lambda f: False)
     assert [(f.location.row, f.end_location.row, f.fix) for f in kept] == [(6, 6, None)]
-    assert kept[0].manual is not None and kept[0].manual.startswith("Still to migrate: the fixes changed code this finding depends on elsewhere")
+    assert kept[0].manual is not None and kept[0].manual.startswith(
+        "Still to migrate: the fixes changed code this finding depends on elsewhere"
+    )
 
 
 def test_a_finding_in_a_file_the_fixes_did_not_touch_is_kept_where_it_was() -> None:

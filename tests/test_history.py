@@ -44,10 +44,14 @@ class Repo:
         day = len(self.commits) + 1
         env = {
             **os.environ,
-            "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-            "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
-            "GIT_AUTHOR_DATE": f"2024-03-{day:02d}T12:00:00Z", "GIT_COMMITTER_DATE": f"2024-03-{day:02d}T12:00:00Z",
-            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": "Dev",
+            "GIT_AUTHOR_EMAIL": "dev@example.com",
+            "GIT_COMMITTER_NAME": "Dev",
+            "GIT_COMMITTER_EMAIL": "dev@example.com",
+            "GIT_AUTHOR_DATE": f"2024-03-{day:02d}T12:00:00Z",
+            "GIT_COMMITTER_DATE": f"2024-03-{day:02d}T12:00:00Z",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1",
         }
         return subprocess.run(["git", *args], cwd=self.root, env=env, check=True, capture_output=True, text=True).stdout
 
@@ -133,11 +137,20 @@ def test_migration_history_baseline_and_report(repo: Repo, tmp_path: Path) -> No
     # A new violation (in a file with shifted lines around it) is the only thing flagged.
     app = repo.root / "chatapp" / "app.py"
     original_app = app.read_text()
-    app.write_text(original_app.replace('"""Application factory.', '"""Application factory, now with notes.\n\nMore notes.\n', 1).replace(
-        "from chatapp.routes import router", "from chatapp.routes import router\nfrom chatapp.state import DeepAgentState  # replay tooling", 1))
+    app.write_text(
+        original_app.replace(
+            '"""Application factory.', '"""Application factory, now with notes.\n\nMore notes.\n', 1
+        ).replace(
+            "from chatapp.routes import router",
+            "from chatapp.routes import router\nfrom chatapp.state import DeepAgentState  # replay tooling",
+            1,
+        )
+    )
     result = run_cli("check", "--output-format", "json")
     assert result.exit_code == 1
-    assert [(row["code"], row["filename"].endswith("chatapp/app.py")) for row in json.loads(result.stdout)] == [("ISO401", True)]
+    assert [(row["code"], row["filename"].endswith("chatapp/app.py")) for row in json.loads(result.stdout)] == [
+        ("ISO401", True)
+    ]
     # --update refuses to add it (only ratchets down); --allow-new accepts it.
     assert run_cli("baseline", "--update").exit_code == 1
     assert _new_baseline_entries(repo) == ratcheted
@@ -172,7 +185,9 @@ def test_migration_history_baseline_and_report(repo: Repo, tmp_path: Path) -> No
         checked = run_check([tree], settings, jobs=1, use_cache=False, count_progress=True)
         assert row["findings"] == len(checked.findings), row["subject"]
         assert row["files"] == len(checked.files)
-        assert row["progress"]["legacy-state"]["target"] == sum(c.get("legacy-state", 0) for c in checked.counts.values())
+        assert row["progress"]["legacy-state"]["target"] == sum(
+            c.get("legacy-state", 0) for c in checked.counts.values()
+        )
     totals = [row["findings"] for row in rows]
     targets = [row["progress"]["legacy-state"]["target"] for row in rows]
     assert totals[0] == totals[1] > totals[2] == totals[3] > totals[4] == 0
@@ -184,7 +199,10 @@ def test_migration_history_baseline_and_report(repo: Repo, tmp_path: Path) -> No
     assert [r["commit"] for r in _history_json("--commits", "2")["history"]] == repo.commits[-2:]
     assert [r["commit"] for r in _history_json("--since", repo.commits[1])["history"]] == repo.commits[1:]
     assert [r["commit"] for r in _history_json("--every", "2")["history"]] == repo.commits[::2]
-    assert [r["commit"] for r in _history_json("--since", repo.commits[0], "--every", "3")["history"]] == [repo.commits[1], repo.commits[4]]
+    assert [r["commit"] for r in _history_json("--since", repo.commits[0], "--every", "3")["history"]] == [
+        repo.commits[1],
+        repo.commits[4],
+    ]
 
     csv = run_cli("report", "--history", "--format", "csv").stdout.splitlines()
     assert csv[0].startswith("commit,date,subject,files,findings,safe,unsafe,manual,unparsable,legacy-state,")
@@ -226,7 +244,9 @@ def test_files_are_checked_again_only_when_facts_they_depend_on_change_in_substa
     for index, (result, sha) in enumerate(zip(history.results, repo.commits, strict=True)):
         tree = repo.export(sha, tmp_path / f"tree{index}")
         checked = run_check([tree], load_settings([tree]), jobs=1, use_cache=False, count_progress=True)
-        assert Counter(f.code for f in result.findings) == Counter(f.code for f in checked.findings), result.commit.subject
+        assert Counter(f.code for f in result.findings) == Counter(f.code for f in checked.findings), (
+            result.commit.subject
+        )
         assert result.counts == {family: n for family, n in _summed(checked.counts).items() if n}, result.commit.subject
 
 

@@ -66,7 +66,13 @@ def bad_location(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
 @pytest.mark.parametrize(
     "change",
     [first_entry("files"), first_entry("results"), first_entry("indexed"), unknown_code, bad_location],
-    ids=["file-entry-is-a-string", "results-are-a-string", "index-entry-is-a-string", "unknown-rule-code", "bad-location"],
+    ids=[
+        "file-entry-is-a-string",
+        "results-are-a-string",
+        "index-entry-is-a-string",
+        "unknown-rule-code",
+        "bad-location",
+    ],
 )
 def test_a_cache_with_the_wrong_shape_is_discarded_with_a_warning_and_rebuilt(in_tmp: Path, change: object) -> None:
     write(in_tmp / "a.py", SESSION)
@@ -106,7 +112,9 @@ def test_stale_temporary_files_and_long_unused_caches_are_pruned(in_tmp: Path) -
     assert not stale_temp.exists() and not other_settings.exists() and not old_version.parent.exists()
 
 
-def test_a_cache_directory_symlinked_out_of_the_tree_is_neither_written_nor_pruned(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cache_directory_symlinked_out_of_the_tree_is_neither_written_nor_pruned(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outside = in_tmp / "outside"
     old_file = write(outside / "keep" / "old.json", "{}")
     long_ago = time.time() - cache_module.UNUSED_CACHE_SECONDS - 60

@@ -26,11 +26,25 @@ def check(*args: str) -> tuple[int, str]:
         (b'tool = "x"\n', "`tool` must be a table (got str)"),
         (b'[tool.isolint]\nselect = ["ISO2"]\nname = "\xff\xfe"\n', "invalid TOML: not UTF-8 (byte 41)"),
         (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n[tool.isolint]\n", "invalid TOML: nested too deeply to read"),
-        (b'[tool.isolint]\nextend-exclude = ["!"]\n', "key 'extend-exclude': '!' is not a valid gitignore-style pattern"),
+        (
+            b'[tool.isolint]\nextend-exclude = ["!"]\n',
+            "key 'extend-exclude': '!' is not a valid gitignore-style pattern",
+        ),
         (b'[tool.isolint]\nexclude = ["\\\\"]\n', "key 'exclude': '\\\\' is not a valid gitignore-style pattern"),
-        (b'[tool.isolint.per-file-ignores]\n"!" = ["ISO2"]\n', "key 'per-file-ignores': '!' is not a valid gitignore-style pattern"),
+        (
+            b'[tool.isolint.per-file-ignores]\n"!" = ["ISO2"]\n',
+            "key 'per-file-ignores': '!' is not a valid gitignore-style pattern",
+        ),
     ],
-    ids=["tool-int", "tool-string", "invalid-utf8", "deeply-nested-arrays", "extend-exclude-bang", "exclude-backslash", "per-file-ignores-bang"],
+    ids=[
+        "tool-int",
+        "tool-string",
+        "invalid-utf8",
+        "deeply-nested-arrays",
+        "extend-exclude-bang",
+        "exclude-backslash",
+        "per-file-ignores-bang",
+    ],
 )
 def test_an_unusable_pyproject_is_exit_2_naming_the_file(in_tmp: Path, content: bytes, message: str) -> None:
     write(in_tmp / "pyproject.toml", content)

@@ -39,7 +39,12 @@ def snapshot(directory: Path) -> dict[str, tuple[str, int, int, int]]:
     for path in sorted(directory.rglob("*")):
         if path.is_file() and not path.is_symlink():
             status = path.stat()
-            state[str(path)] = (hashlib.sha256(path.read_bytes()).hexdigest(), status.st_mode, status.st_uid, status.st_gid)
+            state[str(path)] = (
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                status.st_mode,
+                status.st_uid,
+                status.st_gid,
+            )
     return state
 
 
@@ -49,15 +54,28 @@ class Runner:
         self.outside_before = snapshot(corpus.outside)
         self.outcomes: list[tuple[str, int]] = []
 
-    def __call__(self, *args: str, cwd: Path | None = None, allowed: tuple[int, ...] = (0, 1)) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ISOLINT_FILE_TIME_LIMIT": "2", "ISOLINT_CACHE_DIR": str(self.corpus.tree / ".isolint_cache")}
+    def __call__(
+        self, *args: str, cwd: Path | None = None, allowed: tuple[int, ...] = (0, 1)
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "ISOLINT_FILE_TIME_LIMIT": "2",
+            "ISOLINT_CACHE_DIR": str(self.corpus.tree / ".isolint_cache"),
+        }
         completed = subprocess.run(
-            [sys.executable, "-m", "isolint", *args], cwd=cwd or self.corpus.tree, env=env,
-            capture_output=True, timeout=DEADLINE, stdin=subprocess.DEVNULL, check=False,
+            [sys.executable, "-m", "isolint", *args],
+            cwd=cwd or self.corpus.tree,
+            env=env,
+            capture_output=True,
+            timeout=DEADLINE,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         result = subprocess.CompletedProcess(
-            completed.args, completed.returncode,
-            completed.stdout.decode("utf-8", "surrogateescape"), completed.stderr.decode("utf-8", "surrogateescape"),
+            completed.args,
+            completed.returncode,
+            completed.stdout.decode("utf-8", "surrogateescape"),
+            completed.stderr.decode("utf-8", "surrogateescape"),
         )
         self.outcomes.append((" ".join(args), result.returncode))
         both = result.stdout + result.stderr
@@ -84,13 +102,23 @@ def test_check_reports_the_findings_and_names_every_skipped_input(run: Runner) -
     assert result.returncode == 1
     found = "\n".join(findings_of(result.stdout))
     for expected in (
-        "ordinary.py:3:9: ISO201", "contents/syntax_error.py:1:5: ISO000", "contents/deep_and.py:1:1: ISO000",
-        "contents/huge_dict.py:1:1: ISO000", "contents/nul.py:1:1: ISO000", "odd/a#b c.py:3:9: ISO201",
-        "odd/ansi\\x1b[31mred.py:3:9: ISO201", "odd/latin\\xe9.py:3:9: ISO201", "link_out.py:1:15: ISO401",
+        "ordinary.py:3:9: ISO201",
+        "contents/syntax_error.py:1:5: ISO000",
+        "contents/deep_and.py:1:1: ISO000",
+        "contents/huge_dict.py:1:1: ISO000",
+        "contents/nul.py:1:1: ISO000",
+        "odd/a#b c.py:3:9: ISO201",
+        "odd/ansi\\x1b[31mred.py:3:9: ISO201",
+        "odd/latin\\xe9.py:3:9: ISO201",
+        "link_out.py:1:15: ISO401",
     ):
         assert expected in found
-    for warned in ("loop_a.py: skipped: symlink loop", "broken.py: skipped: broken symlink",
-                   "fifo.py: skipped: not a regular file", "link_out.py: links outside the given paths"):
+    for warned in (
+        "loop_a.py: skipped: symlink loop",
+        "broken.py: skipped: broken symlink",
+        "fifo.py: skipped: not a regular file",
+        "link_out.py: links outside the given paths",
+    ):
         assert warned in result.stderr
     if Path("/dev/zero").exists():
         assert "zero.py: skipped: not a regular file" in result.stderr
@@ -105,7 +133,10 @@ def test_every_output_format_parses_over_the_corpus(run: Runner, output_format: 
     elif output_format == "json-lines":
         assert all(json.loads(line) for line in result.stdout.split("\n") if line)
     elif output_format == "sarif":
-        uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in json.loads(result.stdout)["runs"][0]["results"]]
+        uris = [
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(result.stdout)["runs"][0]["results"]
+        ]
         assert "odd/a%23b%20c.py" in uris and not any("#" in uri or " " in uri for uri in uris)
     elif output_format == "junit":
         ElementTree.fromstring(result.stdout.encode("utf-8"))

@@ -35,11 +35,18 @@ def test_a_boolean_chain_that_would_overflow_libcsts_stack_is_iso000_and_the_run
     write(tmp_path / "deep.py", DEEP_AND)
     completed = subprocess.run(
         [sys.executable, "-m", "isolint", "check", "--no-cache", "--output-format", "concise", "-j", "2", "."],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     lines = completed.stdout.splitlines()
     assert completed.returncode == 1, completed.stderr
-    assert "deep.py:1:1: ISO000 file skipped: too complex (a boolean expression nests 8,004 levels deep" in completed.stdout
+    assert (
+        "deep.py:1:1: ISO000 file skipped: too complex (a boolean expression nests 8,004 levels deep"
+        in completed.stdout
+    )
     assert sum(": ISO201 " in line for line in lines) == 30
 
 
@@ -93,20 +100,32 @@ def test_fix_survives_a_worker_that_dies(tmp_path: Path, monkeypatch: pytest.Mon
     settings = load_settings([tmp_path], isolated=True)
     result = run_fix([tmp_path], settings, jobs=2, unsafe=False, use_cache=False)
     assert (tmp_path / "crash.py").read_text() == LEGACY
-    assert all((tmp_path / f"legacy{n:02}.py").read_text() == "from isolint.runtime import UserExecutionContext\n" for n in range(30))
-    assert [(Path(f.path).name, f.error) for f in result.fixed_files if f.error] == [("crash.py", "not fixed: its worker process died")]
+    assert all(
+        (tmp_path / f"legacy{n:02}.py").read_text() == "from isolint.runtime import UserExecutionContext\n"
+        for n in range(30)
+    )
+    assert [(Path(f.path).name, f.error) for f in result.fixed_files if f.error] == [
+        ("crash.py", "not fixed: its worker process died")
+    ]
 
 
-def test_a_file_too_big_to_parse_within_the_time_limit_is_skipped_before_the_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_too_big_to_parse_within_the_time_limit_is_skipped_before_the_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """LibCST's native parse cannot be interrupted; the limit holds because
     the parse is not started when its cost estimate exceeds it."""
     monkeypatch.setattr(engine, "FILE_TIME_LIMIT", 0.1)
-    path = write(tmp_path / "table.py", LEGACY + "TABLE = {\n" + "".join(f"    {i}: {i},\n" for i in range(8000)) + "}\n")
+    path = write(
+        tmp_path / "table.py", LEGACY + "TABLE = {\n" + "".join(f"    {i}: {i},\n" for i in range(8000)) + "}\n"
+    )
     settings = load_settings([path], isolated=True)
     findings = run_check([path], settings, jobs=1, use_cache=False).findings
     assert [f.code for f in findings] == ["ISO000"]
     assert findings[0].message.startswith("file skipped: too complex (16,007 syntax nodes")
-    assert "syntax nodes would take longer than 0.1 s to parse; set ISOLINT_FILE_TIME_LIMIT to allow more" in findings[0].message
+    assert (
+        "syntax nodes would take longer than 0.1 s to parse; set ISOLINT_FILE_TIME_LIMIT to allow more"
+        in findings[0].message
+    )
 
 
 @pytest.mark.skipif(sys.platform == "win32" or shutil.which("git") is None, reason="needs git, and forked workers")
@@ -114,8 +133,15 @@ def test_report_history_survives_a_worker_that_dies(tmp_path: Path, monkeypatch:
     from isolint import history
 
     repo = tmp_path / "repo"
-    env = {**os.environ, "GIT_AUTHOR_NAME": "D", "GIT_AUTHOR_EMAIL": "d@x", "GIT_COMMITTER_NAME": "D", "GIT_COMMITTER_EMAIL": "d@x",
-           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "D",
+        "GIT_AUTHOR_EMAIL": "d@x",
+        "GIT_COMMITTER_NAME": "D",
+        "GIT_COMMITTER_EMAIL": "d@x",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     for number in range(30):  # distinct blobs: history checks each blob once
         write(repo / f"ok{number:02}.py", SESSION + f"# {number}\n")
     write(repo / "crash.py", SESSION + "# crash\n")

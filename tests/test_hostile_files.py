@@ -30,7 +30,10 @@ def check_in_subprocess(*args: str) -> tuple[int, str, str]:
     """For inputs that used to hang: a separate process with a deadline."""
     completed = subprocess.run(
         [sys.executable, "-m", "isolint", "check", "--output-format", "concise", "--no-cache", *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert "Traceback" not in completed.stdout + completed.stderr
     return completed.returncode, completed.stdout, completed.stderr
@@ -89,7 +92,9 @@ def test_a_named_symlink_to_dev_zero_is_skipped_not_read_until_memory_runs_out(i
     assert "zero.py: skipped: not a regular file (a character device)" in err
 
 
-def test_reads_stop_at_the_size_limit_whatever_the_size_stat_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_stop_at_the_size_limit_whatever_the_size_stat_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A file that grows after its stat (or a file system that reports 0)
     is still read no further than the limit."""
     path = write(tmp_path / "grows.py", b"x = 1\n" * 100)

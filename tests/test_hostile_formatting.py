@@ -25,7 +25,10 @@ def test_a_cr_only_file_keeps_its_final_line_break_through_several_fixes(in_tmp:
 def test_an_import_rewrite_keeps_the_two_blank_lines_before_a_def(in_tmp: Path) -> None:
     path = write(in_tmp / "a.py", "from app.state import DeepAgentState\n\n\ndef f(s: DeepAgentState):\n    return s\n")
     run_cli("fix", "--unsafe-fixes")  # the annotation's fix is unsafe
-    assert path.read_text() == "from isolint.runtime import UserExecutionContext\n\n\ndef f(s: UserExecutionContext):\n    return s\n"
+    assert (
+        path.read_text()
+        == "from isolint.runtime import UserExecutionContext\n\n\ndef f(s: UserExecutionContext):\n    return s\n"
+    )
 
 
 # A per-request class: only those are made per call (infrastructure gets a hint).
@@ -38,12 +41,16 @@ PER_CALL = (
 
 
 def test_removing_a_global_keeps_the_section_comment_above_it(in_tmp: Path) -> None:
-    path = write(in_tmp / "a.py", "from app import ClientState\n\n\n# Utility functions\n_client = None\n\n\n" + ACCESSOR)
+    path = write(
+        in_tmp / "a.py", "from app import ClientState\n\n\n# Utility functions\n_client = None\n\n\n" + ACCESSOR
+    )
     run_cli("fix", "--unsafe-fixes")
     assert path.read_text() == "from app import ClientState\n\n\n# Utility functions\n\n\n" + PER_CALL
 
 
 def test_removing_a_global_never_stacks_blank_lines(in_tmp: Path) -> None:
-    path = write(in_tmp / "a.py", "from app import ClientState\n\n# Utility functions\n\n_client = None\n\n\n" + ACCESSOR)
+    path = write(
+        in_tmp / "a.py", "from app import ClientState\n\n# Utility functions\n\n_client = None\n\n\n" + ACCESSOR
+    )
     run_cli("fix", "--unsafe-fixes")
     assert path.read_text() == "from app import ClientState\n\n# Utility functions\n\n\n" + PER_CALL

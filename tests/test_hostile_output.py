@@ -33,12 +33,15 @@ def finding(path: str, message: str = "a message") -> Finding:
 
 # --- JUnit (F14) ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["a\x01b.py", "bell\x07.py", "not-utf8-\udcff.py", "form\x0cfeed.py"])
 def test_junit_is_well_formed_xml_whatever_the_file_name(path: str) -> None:
     document = ci.junit([finding(path, message="bad \x1b[31m message")])
     root = ElementTree.fromstring(document.encode("utf-8"))
     [case] = root.iter("testcase")
-    assert case.get("file") == path.replace("\udcff", "\\xff").encode("unicode_escape").decode().replace("\\\\xff", "\\xff")
+    assert case.get("file") == path.replace("\udcff", "\\xff").encode("unicode_escape").decode().replace(
+        "\\\\xff", "\\xff"
+    )
     assert root.find(".//failure").get("message") == "bad \\x1b[31m message"  # type: ignore[union-attr]
 
 
@@ -51,6 +54,7 @@ def test_junit_of_a_real_file_named_with_a_control_character(in_tmp: Path) -> No
 
 
 # --- SARIF (F15) ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["a#b c.py", "100%.py", "q?x=1.py", "dir with space/ünï.py", "not-utf8-\udcff.py"])
 def test_sarif_uris_are_percent_encoded_and_name_the_file(path: str) -> None:
@@ -82,10 +86,20 @@ def test_a_directory_name_cannot_close_its_code_span_in_the_markdown_report(in_t
 def test_a_commit_subject_cannot_inject_html_or_hide_the_summary() -> None:
     document = {
         "summary": {"findings": 0, "files_with_findings": 0, "files": 0, "safe": 0, "unsafe": 0, "manual": 0},
-        "baseline": None, "families": [], "rules": [], "directories": [], "progress": [],
+        "baseline": None,
+        "families": [],
+        "rules": [],
+        "directories": [],
+        "progress": [],
         "blast_radius": {"rules": [], "singletons": []},
         "history": [
-            {"short": "abc1234", "date": "2024-03-01T12:00:00Z", "findings": 1, "families": {}, "subject": "<!-- hide | <b>*x*</b> [l](javascript:x)"}
+            {
+                "short": "abc1234",
+                "date": "2024-03-01T12:00:00Z",
+                "findings": 1,
+                "families": {},
+                "subject": "<!-- hide | <b>*x*</b> [l](javascript:x)",
+            }
         ],
     }
     rendered = markdown.render(document)
@@ -95,11 +109,27 @@ def test_a_commit_subject_cannot_inject_html_or_hide_the_summary() -> None:
 
 # --- CSV (F17) --------------------------------------------------------------------
 
-@pytest.mark.parametrize("subject", ["=HYPERLINK(\"http://x\")", "+1+2", "-2+3", "@SUM(A1)", "\t=1"])
+
+@pytest.mark.parametrize("subject", ['=HYPERLINK("http://x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1"])
 def test_csv_neutralises_subjects_a_spreadsheet_would_run_as_formulas(subject: str) -> None:
     document = {
-        "families": [], "progress": [],
-        "history": [{"commit": "abc", "date": "2024-03-01", "subject": subject, "files": 1, "findings": 2, "safe": 0, "unsafe": 0, "manual": 2, "unparsable": 0, "families": {}, "progress": {}}],
+        "families": [],
+        "progress": [],
+        "history": [
+            {
+                "commit": "abc",
+                "date": "2024-03-01",
+                "subject": subject,
+                "files": 1,
+                "findings": 2,
+                "safe": 0,
+                "unsafe": 0,
+                "manual": 2,
+                "unparsable": 0,
+                "families": {},
+                "progress": {},
+            }
+        ],
     }
     [header, row] = list(csv.reader(io.StringIO(csv_rows.render(document), newline="")))
     cells = dict(zip(header, row, strict=True))
@@ -108,8 +138,23 @@ def test_csv_neutralises_subjects_a_spreadsheet_would_run_as_formulas(subject: s
 
 def test_a_carriage_return_in_a_subject_neither_starts_a_row_nor_a_formula() -> None:
     document = {
-        "families": [], "progress": [],
-        "history": [{"commit": "abc", "date": "2024-03-01", "subject": "\r=1+1\r=2", "files": 1, "findings": 0, "safe": 0, "unsafe": 0, "manual": 0, "unparsable": 0, "families": {}, "progress": {}}],
+        "families": [],
+        "progress": [],
+        "history": [
+            {
+                "commit": "abc",
+                "date": "2024-03-01",
+                "subject": "\r=1+1\r=2",
+                "files": 1,
+                "findings": 0,
+                "safe": 0,
+                "unsafe": 0,
+                "manual": 0,
+                "unparsable": 0,
+                "families": {},
+                "progress": {},
+            }
+        ],
     }
     rows = list(csv.reader(io.StringIO(csv_rows.render(document), newline="")))
     assert len(rows) == 2 and rows[1][2] == "' =1+1 =2"
@@ -117,13 +162,29 @@ def test_a_carriage_return_in_a_subject_neither_starts_a_row_nor_a_formula() -> 
 
 def test_csv_leaves_ordinary_subjects_alone() -> None:
     document = {
-        "families": [], "progress": [],
-        "history": [{"commit": "abc", "date": "2024-03-01", "subject": "Fix -1 bug", "files": 1, "findings": 0, "safe": 0, "unsafe": 0, "manual": 0, "unparsable": 0, "families": {}, "progress": {}}],
+        "families": [],
+        "progress": [],
+        "history": [
+            {
+                "commit": "abc",
+                "date": "2024-03-01",
+                "subject": "Fix -1 bug",
+                "files": 1,
+                "findings": 0,
+                "safe": 0,
+                "unsafe": 0,
+                "manual": 0,
+                "unparsable": 0,
+                "families": {},
+                "progress": {},
+            }
+        ],
     }
     assert list(csv.reader(io.StringIO(csv_rows.render(document))))[1][2] == "Fix -1 bug"
 
 
 # --- the terminal (ANSI) ------------------------------------------------------------
+
 
 def test_text_output_shows_control_characters_in_paths_as_escapes() -> None:
     shown = text.concise([finding("evil\x1b[2J\x1b[31m.py")])
@@ -147,9 +208,12 @@ def test_warnings_show_control_characters_as_escapes(in_tmp: Path) -> None:
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 

@@ -54,7 +54,9 @@ def test_add_ignore_never_writes_outside_the_tree(in_tmp: Path) -> None:
     assert "links outside the given paths" in result.stderr
 
 
-def test_fix_refuses_a_file_replaced_by_a_symlink_after_discovery(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fix_refuses_a_file_replaced_by_a_symlink_after_discovery(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     victim = write(in_tmp / "outside" / "victim.py", LEGACY)
     target = write(in_tmp / "tree" / "a.py", LEGACY)
     real_write = source.write_atomic
@@ -89,7 +91,9 @@ def test_an_edit_saved_while_the_fix_is_being_written_is_kept(in_tmp: Path, monk
     assert sorted(p.name for p in in_tmp.iterdir()) == ["a.py"]  # the temporary file is gone
 
 
-def test_a_same_size_rewrite_with_the_same_content_but_a_new_inode_is_not_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_same_size_rewrite_with_the_same_content_but_a_new_inode_is_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An editor that saves by rename creates a new file: even with equal
     bytes, what was read is no longer what would be replaced."""
     path = write(tmp_path / "a.py", LEGACY)

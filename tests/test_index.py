@@ -67,9 +67,17 @@ def test_relevant_fingerprint_changes_only_with_mentioned_facts() -> None:
 
 def test_relevant_facts_follow_links_up_from_any_module_and_down_from_its_own() -> None:
     def klass(qualname: str, *bases: str) -> Fact:
-        return Fact("sessions:class-bases", qualname, qualname.rpartition(".")[0].replace(".", "/") + ".py", 1, {"bases": list(bases)})
+        return Fact(
+            "sessions:class-bases",
+            qualname,
+            qualname.rpartition(".")[0].replace(".", "/") + ".py",
+            1,
+            {"bases": list(bases)},
+        )
 
-    index = ProjectIndex([klass("pkg.a.A"), klass("pkg.b.B", "pkg.a.A"), klass("pkg.c.C", ".b.B"), klass("pkg.d.D", "<module>.A")])
+    index = ProjectIndex(
+        [klass("pkg.a.A"), klass("pkg.b.B", "pkg.a.A"), klass("pkg.c.C", ".b.B"), klass("pkg.d.D", "<module>.A")]
+    )
 
     def relevant(path: str, *names: str) -> list[str]:
         return [fact.qualname for fact in index.relevant_facts(frozenset(names), path)]
@@ -89,7 +97,10 @@ def test_relevant_fingerprint_counts_whole_words_only() -> None:
     for raw in (b"aget_one()", b"get_one2", b"1get_one", "an\u00e4me".encode()):
         assert index.relevant_fingerprint(raw, "m.py") == nothing, raw
     assert index.relevant_fingerprint(b"x.get_one()", "m.py") == only_one.relevant_fingerprint(b"get_one", "m.py")
-    assert index.relevant_fingerprint("n\u00e4me()".encode(), "m") not in (nothing, index.relevant_fingerprint(b"get_one", "m.py"))
+    assert index.relevant_fingerprint("n\u00e4me()".encode(), "m") not in (
+        nothing,
+        index.relevant_fingerprint(b"get_one", "m.py"),
+    )
 
 
 def test_index_file_says_whether_it_parsed() -> None:
@@ -103,10 +114,20 @@ def test_qualified_names_resolve_relative_imports_against_the_package() -> None:
     index = ProjectIndex([Fact("accessor", "app.svc.reg.get_registry", "app/svc/reg.py", 3)])
     source = "from .reg import get_registry\nfrom ..svc import reg\n\nget_registry()\nreg.get_registry()\nget_other()\n"
     settings = Settings(root=Path.cwd())
-    findings = lint_text(source, "app/svc/use.py", [AccessorIndexer], settings, module_name="app.svc.use", project=index)
+    findings = lint_text(
+        source, "app/svc/use.py", [AccessorIndexer], settings, module_name="app.svc.use", project=index
+    )
     assert [(f.location.row, f.message) for f in findings] == [
         (4, "calls app.svc.reg.get_registry from app/svc/reg.py:3"),
         (5, "calls app.svc.reg.get_registry from app/svc/reg.py:3"),
     ]
-    in_package = lint_text("from .reg import get_registry\nget_registry()\n", "app/svc/__init__.py", [AccessorIndexer], settings, module_name="app.svc", is_package=True, project=index)
+    in_package = lint_text(
+        "from .reg import get_registry\nget_registry()\n",
+        "app/svc/__init__.py",
+        [AccessorIndexer],
+        settings,
+        module_name="app.svc",
+        is_package=True,
+        project=index,
+    )
     assert len(in_package) == 1

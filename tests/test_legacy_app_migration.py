@@ -126,8 +126,7 @@ def test_manual_patch_leaves_no_isolation_finding(migrated_dir):
     # ISO404 currently misreads `context.db_session.add(row)` (a call on the request's own
     # session) as a write to the context: a known false positive, reported to the rule's owner.
     findings = [
-        f for f in check_findings([migrated_dir])
-        if not (f.code == "ISO404" and f.snippet == "context.db_session")
+        f for f in check_findings([migrated_dir]) if not (f.code == "ISO404" and f.snippet == "context.db_session")
     ]
     assert not findings, "\n".join(f"{f.path}:{f.location.row} {f.code} {f.message}" for f in findings)
 
@@ -253,10 +252,7 @@ async def _ws_client(base, query, messages, done):
 
 
 def _completed_runs(frames):
-    return sum(
-        1 for f in frames
-        if (f.get("payload") or f).get("type") in ("agent_completed", "agent_error")
-    )
+    return sum(1 for f in frames if (f.get("payload") or f).get("type") in ("agent_completed", "agent_error"))
 
 
 def test_websocket_events_reach_only_their_own_user(legacy, migrated):
@@ -276,11 +272,17 @@ def test_websocket_events_reach_only_their_own_user(legacy, migrated):
 
     async def after():
         async with serving(migrated.app.create_app()) as base:
-            return await asyncio.gather(*(
-                _ws_client(base, f"?user_id={user}", [f"sales for {user}", f"usage for {user}"],
-                           lambda frames: _completed_runs(frames) >= 2)
-                for user in users
-            ))
+            return await asyncio.gather(
+                *(
+                    _ws_client(
+                        base,
+                        f"?user_id={user}",
+                        [f"sales for {user}", f"usage for {user}"],
+                        lambda frames: _completed_runs(frames) >= 2,
+                    )
+                    for user in users
+                )
+            )
 
     for user, frames in zip(users, asyncio.run(after()), strict=True):
         assert {f["user_id"] for f in frames} == {user}, "a frame of another user"

@@ -51,8 +51,7 @@ def chatapp(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(copy))
     try:
         modules = {
-            name: importlib.import_module(f"chatapp.{name}")
-            for name in ("app", "db", "routes", "websocket_manager")
+            name: importlib.import_module(f"chatapp.{name}") for name in ("app", "db", "routes", "websocket_manager")
         }
         assert Path(modules["app"].__file__).is_relative_to(copy)
         yield SimpleNamespace(**modules)

@@ -34,15 +34,33 @@ def sources(root: Path) -> dict[str, str]:
 def own_suite(root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "tests"],
-        cwd=root, capture_output=True, text=True, timeout=300, check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
 def type_errors(root: Path) -> Counter[tuple[str, str]]:
     """mypy's errors as (file, message): line numbers move when a fix adds or removes lines."""
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental", "--ignore-missing-imports", "--cache-dir", os.devnull, "migrapp", "tests"],
-        cwd=root, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--no-incremental",
+            "--ignore-missing-imports",
+            "--cache-dir",
+            os.devnull,
+            "migrapp",
+            "tests",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     errors = Counter()
     for line in result.stdout.splitlines():
@@ -87,7 +105,13 @@ def test_the_safe_and_verified_fixes_go_in(migrated: tuple[Path, dict[str, str],
     root, before, _, _ = migrated
     after = sources(root)
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["migrapp/agents/traced.py", "migrapp/db.py", "migrapp/events.py", "migrapp/formatting.py", "migrapp/memory.py"]
+    assert changed == [
+        "migrapp/agents/traced.py",
+        "migrapp/db.py",
+        "migrapp/events.py",
+        "migrapp/formatting.py",
+        "migrapp/memory.py",
+    ]
     assert "with SessionLocal() as session:" in after["migrapp/db.py"]
     assert "session_factory = get_session_factory()\n" in after["migrapp/db.py"]  # a factory is not a session
     assert "await context.websocket_emitter.send_to_user(" in after["migrapp/events.py"]
@@ -134,20 +158,41 @@ def test_each_refused_group_is_printed_with_its_reason(migrated: tuple[Path, dic
         "`migrapp.agents.echo.EchoAgent.execute`, whose signature the fixes change from (state, run_id, stream_updates) "
         "to (context, stream_updates); the call no longer matches"
     )
-    kept = dict(re.findall(r"^  (\S+: ISO\d{3}) kept the old call shape working instead \(transitional form\) where it could: (.*)$", stderr, re.MULTILINE))
+    kept = dict(
+        re.findall(
+            r"^  (\S+: ISO\d{3}) kept the old call shape working instead \(transitional form\) where it could: (.*)$",
+            stderr,
+            re.MULTILINE,
+        )
+    )
     assert sorted(kept) == ["migrapp/agents/traced.py: ISO405"]
-    assert "is wrapped by `@traced`, which may forward its arguments in the old shape" in kept["migrapp/agents/traced.py: ISO405"]
+    assert (
+        "is wrapped by `@traced`, which may forward its arguments in the old shape"
+        in kept["migrapp/agents/traced.py: ISO405"]
+    )
     assert "would be annotated to return a `UserExecutionContext`" in refused["migrapp/state.py: ISO402"]
     assert "can still be the legacy state" in refused["migrapp/summary.py: ISO402"]
 
 
-def test_infrastructure_registries_and_parameter_objects_are_left_alone(migrated: tuple[Path, dict[str, str], str, str]) -> None:
+def test_infrastructure_registries_and_parameter_objects_are_left_alone(
+    migrated: tuple[Path, dict[str, str], str, str],
+) -> None:
     root, before, stdout, _ = migrated
     after = sources(root)
-    for name in ("infra/connections.py", "infra/limiter.py", "infra/breaker.py", "infra/settings.py", "infra/locator.py", "registry.py", "tools.py"):
+    for name in (
+        "infra/connections.py",
+        "infra/limiter.py",
+        "infra/breaker.py",
+        "infra/settings.py",
+        "infra/locator.py",
+        "registry.py",
+        "tools.py",
+    ):
         assert after[f"migrapp/{name}"] == before[f"migrapp/{name}"], name
     remaining = json.loads(stdout)
-    infrastructure = [f for f in remaining if f["code"] in ("ISO101", "ISO102", "ISO105") and "memory" not in f["filename"]]
+    infrastructure = [
+        f for f in remaining if f["code"] in ("ISO101", "ISO102", "ISO105") and "memory" not in f["filename"]
+    ]
     assert infrastructure and all("process-wide infrastructure" in f["isolint"]["manual"] for f in infrastructure)
     [registration] = [f for f in remaining if f["code"] == "ISO104"]
     assert registration["fix"] is None

@@ -50,13 +50,16 @@ def test_same_names_as_libcst_for_every_reference(path: Path) -> None:
             continue  # LibCST's answer for a chain that starts from a literal: `"; ".join`
         # Function locals are spelled differently and never matter; what they shadow does.
         expected = {name for name in expected if not _is_local(name[0])}
-        assert {name for name in resolver.qualified_names(node) if not _is_local(name[0])} == expected, module.code_for_node(node)
+        assert {name for name in resolver.qualified_names(node) if not _is_local(name[0])} == expected, (
+            module.code_for_node(node)
+        )
 
 
 def _names_of(source: str, spelled: str, occurrence: int = -1) -> set[tuple[str, bool]]:
     module = cst.parse_module(source)
     candidates: list[Any] = [
-        node for node in walk(module)
+        node
+        for node in walk(module)
         if isinstance(node, (cst.Name, cst.Attribute)) and module.code_for_node(node) == spelled
     ]
     return _resolver(module).qualified_names(candidates[occurrence])
@@ -69,20 +72,33 @@ def _names_of(source: str, spelled: str, occurrence: int = -1) -> set[tuple[str,
         pytest.param("import a.b\na.b.c()\n", "a.b.c", {("a.b.c", False)}, id="dotted-import"),
         pytest.param("import a.b as ab\nab.c()\n", "ab.c", {("a.b.c", False)}, id="import-as"),
         pytest.param("from .. import x\nx.y\n", "x.y", {("..x.y", False)}, id="relative"),
-        pytest.param("from m import get\ndef f(get):\n    get()\n", "get", {("f.<locals>.get", True)}, id="parameter-shadows-import"),
         pytest.param(
-            "from m import get\ndef f():\n    get = other\n    get()\n", "get", {("f.<locals>.get", True)}, id="local-shadows-import"
+            "from m import get\ndef f(get):\n    get()\n",
+            "get",
+            {("f.<locals>.get", True)},
+            id="parameter-shadows-import",
+        ),
+        pytest.param(
+            "from m import get\ndef f():\n    get = other\n    get()\n",
+            "get",
+            {("f.<locals>.get", True)},
+            id="local-shadows-import",
         ),
         pytest.param(
             "get = None\ndef f():\n    global get\n    get = 1\n    get()\n", "get", {("get", True)}, id="global"
         ),
         pytest.param(
             "from m import get\nclass C:\n    get = 1\n    def f(self):\n        get()\n",
-            "get", {("m.get", False)}, id="class-scope-not-seen-from-methods",
+            "get",
+            {("m.get", False)},
+            id="class-scope-not-seen-from-methods",
         ),
         pytest.param("class C:\n    x = 1\n    y = x\n", "x", {("C.x", True)}, id="class-body"),
         pytest.param(
-            "from m import items\ndef f(items):\n    return [i for i in items]\n", "items", {("f.<locals>.items", True)}, id="comprehension-iterable"
+            "from m import items\ndef f(items):\n    return [i for i in items]\n",
+            "items",
+            {("f.<locals>.items", True)},
+            id="comprehension-iterable",
         ),
         pytest.param("from m import n\nif (n := 3):\n    n\n", "n", {("n", True), ("m.n", False)}, id="walrus"),
         pytest.param("len(x)\n", "len", {("builtins.len", False)}, id="builtin"),

@@ -21,7 +21,9 @@ FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "pep701"
 AGENT = (FIXTURE / "app" / "agent.py").read_text()
 SERVICES = (FIXTURE / "app" / "services.py").read_text()
 
-needs_older_interpreter = pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12+ reads PEP 701 f-strings itself")
+needs_older_interpreter = pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="Python 3.12+ reads PEP 701 f-strings itself"
+)
 
 # What the fixture project reports when every file is analysed: the index
 # read services.py (ISO106 in handlers.py), agent.py's rules ran, and nothing
@@ -87,14 +89,35 @@ def test_the_fix_verifier_sees_the_expressions_inside_pep701_f_strings(tmp_path:
 def test_every_node_of_the_translation_sits_where_its_text_is_in_the_original() -> None:
     translated = _pep701.translate_f_strings(AGENT)
     assert translated is not None
-    assert [len(line.encode()) for line in translated.splitlines()] == [len(line.encode()) for line in AGENT.splitlines()]
+    assert [len(line.encode()) for line in translated.splitlines()] == [
+        len(line.encode()) for line in AGENT.splitlines()
+    ]
     tree = parse_module(AGENT)
     names = [node for node in ast.walk(tree) if isinstance(node, ast.Name)]
     assert [ast.get_source_segment(AGENT, node) for node in names] == [node.id for node in names]
     inside_f_strings = sorted(node.id for node in names if node.lineno >= 6)
-    assert inside_f_strings == ["heading", "heading", "heading", "joined", "joined", "len", "names", "names", "nested", "nested", "state", "state", "state"]
+    assert inside_f_strings == [
+        "heading",
+        "heading",
+        "heading",
+        "joined",
+        "joined",
+        "len",
+        "names",
+        "names",
+        "nested",
+        "nested",
+        "state",
+        "state",
+        "state",
+    ]
     attributes = [node for node in ast.walk(tree) if isinstance(node, ast.Attribute)]
-    assert sorted(ast.get_source_segment(AGENT, node) for node in attributes) == ['"\\n".join', "state.thread_id", "state.user_id", "state.user_id"]
+    assert sorted(ast.get_source_segment(AGENT, node) for node in attributes) == [
+        '"\\n".join',
+        "state.thread_id",
+        "state.user_id",
+        "state.user_id",
+    ]
 
 
 @needs_older_interpreter
@@ -106,8 +129,25 @@ def test_the_translation_keeps_every_replacement_field_expression() -> None:
         'pair = f"{row["k"],}"\n'
     )
     tree = parse_module(source)
-    names = sorted(ast.get_source_segment(source, node) for node in ast.walk(tree) if isinstance(node, (ast.Subscript, ast.Name)) and isinstance(node.ctx, ast.Load))
-    assert names == ["names", "row", "row", "row", "row", "row", 'row["a"]', 'row["b"]', 'row["c"]', 'row["k"]', 'row["key"]', "width"]
+    names = sorted(
+        ast.get_source_segment(source, node)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Subscript, ast.Name)) and isinstance(node.ctx, ast.Load)
+    )
+    assert names == [
+        "names",
+        "row",
+        "row",
+        "row",
+        "row",
+        "row",
+        'row["a"]',
+        'row["b"]',
+        'row["c"]',
+        'row["k"]',
+        'row["key"]',
+        "width",
+    ]
 
 
 @needs_older_interpreter
@@ -134,7 +174,10 @@ def test_check_reports_newer_syntax_it_cannot_read_as_iso000_saying_why(tmp_path
     path.write_text('from app.state import DeepAgentState\n\nLABEL = f"{"state"}"\ntype State = DeepAgentState\n')
     [finding] = check_findings([path])
     assert (finding.code, finding.location.row) == ("ISO000", 4)
-    assert finding.message == "cannot parse: invalid syntax (LibCST reads this file, Python 3.11's parser does not: newer Python syntax?)"
+    assert (
+        finding.message
+        == "cannot parse: invalid syntax (LibCST reads this file, Python 3.11's parser does not: newer Python syntax?)"
+    )
 
 
 def test_bytes_that_do_not_decode_stay_a_syntax_error() -> None:
@@ -157,7 +200,9 @@ def test_deep_huge_or_f_string_free_text_is_never_handed_to_libcst(monkeypatch: 
             parse_module(hostile + "def broken(:\n")
 
 
-def test_with_a_newer_interpreter_its_own_parser_reads_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_with_a_newer_interpreter_its_own_parser_reads_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Simulates Python 3.12+: the interpreter's parser accepts PEP 701, so no
     translation is made and the interpreter's tree is the one analysed."""
     read_by_interpreter: list[str] = []

@@ -15,14 +15,7 @@ from tests.conftest import write
 from tests.helpers import run_cli
 
 SCHEMA = Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json"
-SOURCE = (
-    "from app.state import DeepAgentState\n"
-    "\n"
-    "\n"
-    "class Agent:\n"
-    "    def __init__(self, db):\n"
-    "        self.db = db\n"
-)
+SOURCE = "from app.state import DeepAgentState\n\n\nclass Agent:\n    def __init__(self, db):\n        self.db = db\n"
 
 
 @pytest.fixture
@@ -41,16 +34,35 @@ def test_json_has_ruffs_shape_plus_isolint_extras(project: Path) -> None:
     rows = json.loads(output("json"))
     assert [r["code"] for r in rows] == ["ISO401", "ISO201"]
     legacy, session = rows
-    assert set(legacy) == {"cell", "code", "end_location", "filename", "fix", "location", "message", "noqa_row", "url", "isolint"}
+    assert set(legacy) == {
+        "cell",
+        "code",
+        "end_location",
+        "filename",
+        "fix",
+        "location",
+        "message",
+        "noqa_row",
+        "url",
+        "isolint",
+    }
     assert legacy["filename"] == os.path.join(str(project), "pkg", "agent.py")
     assert legacy["location"] == {"row": 1, "column": 23} and legacy["end_location"] == {"row": 1, "column": 37}
     assert legacy["noqa_row"] == 1
     assert legacy["fix"]["applicability"] == "safe"
     assert legacy["fix"]["edits"] == [
-        {"content": "isolint.runtime import UserExecutionContext", "location": {"row": 1, "column": 6}, "end_location": {"row": 1, "column": 37}}
+        {
+            "content": "isolint.runtime import UserExecutionContext",
+            "location": {"row": 1, "column": 6},
+            "end_location": {"row": 1, "column": 37},
+        }
     ]
     assert session["fix"]["applicability"] == "unsafe"
-    assert session["isolint"] == {"name": "session-on-instance", "family": "sessions", "manual": session["isolint"]["manual"]}
+    assert session["isolint"] == {
+        "name": "session-on-instance",
+        "family": "sessions",
+        "manual": session["isolint"]["manual"],
+    }
     assert "context.db_session" in session["isolint"]["manual"]
 
 
@@ -68,7 +80,10 @@ def test_sarif_validates_against_the_2_1_0_schema(project: Path) -> None:
     assert all(r["help"]["markdown"].startswith("# ") for r in run["tool"]["driver"]["rules"])
     first = run["results"][0]
     assert first["ruleId"] == "ISO401"
-    assert first["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "pkg/agent.py", "uriBaseId": "%SRCROOT%"}
+    assert first["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "pkg/agent.py",
+        "uriBaseId": "%SRCROOT%",
+    }
     replacement = first["fixes"][0]["artifactChanges"][0]["replacements"][0]
     assert replacement["insertedContent"]["text"] == "isolint.runtime import UserExecutionContext"
     assert "manual" in run["results"][1]["properties"]
@@ -96,7 +111,15 @@ def test_github_escapes_newlines_and_percent() -> None:
     from isolint.findings import Finding, Location
     from isolint.output.ci import github
 
-    finding = Finding("ISO101", "singleton-class", "singletons", "100% shared\nacross users", "a,b:c.py", Location(1, 1), Location(1, 2))
+    finding = Finding(
+        "ISO101",
+        "singleton-class",
+        "singletons",
+        "100% shared\nacross users",
+        "a,b:c.py",
+        Location(1, 1),
+        Location(1, 2),
+    )
     assert github([finding]) == (
         "::error title=isolint (ISO101),file=a%2Cb%3Ac.py,line=1,col=1,endLine=1,endColumn=2::"
         "a,b:c.py:1:1: ISO101 100%25 shared%0Aacross users\n"
@@ -109,7 +132,10 @@ def test_junit_is_well_formed_with_one_failure_per_finding(project: Path) -> Non
     [suite] = root.findall("testsuite")
     assert suite.get("name") == "pkg/agent.py" and suite.get("tests") == "2"
     cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == ["isolint.ISO401.legacy-state-import", "isolint.ISO201.session-on-instance"]
+    assert [c.get("name") for c in cases] == [
+        "isolint.ISO401.legacy-state-import",
+        "isolint.ISO201.session-on-instance",
+    ]
     assert cases[1].find("failure").get("type") == "ISO201"
     assert cases[1].get("line") == "6"
 
@@ -127,7 +153,9 @@ def test_full_format_shows_an_excerpt_with_carets_and_hints(project: Path) -> No
     assert "= help: Import `UserExecutionContext`" in text
     assert "= help (unsafe): Use the request context's session" in text
     assert "= manual: Use the request-scoped session" in text
-    assert text.rstrip().endswith("[*] 1 fixable with `isolint fix`.\n1 more fixable with `isolint fix --unsafe-fixes`.")
+    assert text.rstrip().endswith(
+        "[*] 1 fixable with `isolint fix`.\n1 more fixable with `isolint fix --unsafe-fixes`."
+    )
 
 
 def test_concise_format(project: Path) -> None:

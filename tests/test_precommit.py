@@ -47,7 +47,11 @@ def test_try_repo_fails_on_a_violation_and_passes_after_the_fix(tmp_path: Path) 
     _git(project, "init", "-q")
     _git(project, "add", "-A")
     _git(project, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "start")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "ISOLINT_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "ISOLINT_CACHE_DIR": str(tmp_path / "cache"),
+    }
 
     failing = _try_repo(project, "isolint", env)
     assert failing.returncode == 1, failing.stdout + failing.stderr

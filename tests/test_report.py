@@ -150,8 +150,14 @@ def test_the_html_report_points_where_to_start(legacy_copy: Path, monkeypatch: p
     header saying what was scanned, at which commit and when."""
     subprocess.run(["git", "init", "-q"], cwd=legacy_copy, check=True)
     subprocess.run(["git", "add", "-A"], cwd=legacy_copy, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"], cwd=legacy_copy, check=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=legacy_copy, capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"],
+        cwd=legacy_copy,
+        check=True,
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=legacy_copy, capture_output=True, text=True, check=True
+    ).stdout.strip()
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1765000000")
     monkeypatch.setenv("ISOLINT_RULE_DOCS_URL", "https://docs.example.com/rules/{code}-{name}.md")
     template = "https://git.example.com/app/blob/{commit}/{path}#L{line}"
@@ -167,7 +173,10 @@ def test_the_html_report_points_where_to_start(legacy_copy: Path, monkeypatch: p
     rows = document["findings"]
     assert len(rows) == document["summary"]["findings"] > 0
     first = rows[0]
-    assert (f"{first['path']}:{first['line']}", f"https://git.example.com/app/blob/{commit}/{first['path']}#L{first['line']}") in links.links
+    assert (
+        f"{first['path']}:{first['line']}",
+        f"https://git.example.com/app/blob/{commit}/{first['path']}#L{first['line']}",
+    ) in links.links
     assert ("ISO101", "https://docs.example.com/rules/ISO101-singleton-class.md") in links.links
     assert sum(1 for text, _ in links.links if re.fullmatch(r".+\.py:\d+", text)) == len(rows)
 
@@ -197,9 +206,15 @@ def _finding(code: str, message: str, path: str) -> Finding:
 
 def test_blast_radius_groups_call_sites_by_definition() -> None:
     findings = [
-        _finding("ISO106", "`get_ws()` returns the process-wide `WebSocketManager` (defined in app/ws.py:68); shared", "a.py"),
-        _finding("ISO106", "`get_ws()` returns the process-wide `WebSocketManager` (defined in app/ws.py:68); shared", "b.py"),
-        _finding("ISO106", "`get_ws()` returns the process-wide `WebSocketManager` (defined in app/ws.py:68); shared", "b.py"),
+        _finding(
+            "ISO106", "`get_ws()` returns the process-wide `WebSocketManager` (defined in app/ws.py:68); shared", "a.py"
+        ),
+        _finding(
+            "ISO106", "`get_ws()` returns the process-wide `WebSocketManager` (defined in app/ws.py:68); shared", "b.py"
+        ),
+        _finding(
+            "ISO106", "`get_ws()` returns the process-wide `WebSocketManager` (defined in app/ws.py:68); shared", "b.py"
+        ),
         _finding("ISO205", "`A(...)` is given a session it keeps in `Base.db` (app/base.py:17)", "c.py"),
         _finding("ISO101", "not a call site", "d.py"),
     ]
@@ -220,15 +235,25 @@ def test_blast_radius_groups_call_sites_by_definition() -> None:
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
 )
 
 
 def _chromium(page: Path, profile: Path, *args: str) -> str:
     completed = subprocess.run(
         [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],  # type: ignore[list-item]
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return completed.stdout
 
@@ -258,17 +283,38 @@ class _Dom(HTMLParser):
 
     def find(self, tag: str | None = None, **attrs: str) -> list[dict]:
         return [
-            e for e in self.elements
-            if (tag is None or e["tag"] == tag) and all(e["attrs"].get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items())
+            e
+            for e in self.elements
+            if (tag is None or e["tag"] == tag)
+            and all(e["attrs"].get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items())
         ]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install -y chromium)")
 def test_html_report_renders_in_chromium(legacy_copy: Path, tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q"], cwd=legacy_copy, check=True)
-    subprocess.run(["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "--allow-empty", "-m", "empty"], cwd=legacy_copy, check=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "empty",
+        ],
+        cwd=legacy_copy,
+        check=True,
+    )
     subprocess.run(["git", "add", "-A"], cwd=legacy_copy, check=True)
-    subprocess.run(["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", "app"], cwd=legacy_copy, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", "app"],
+        cwd=legacy_copy,
+        check=True,
+    )
     assert run_cli("report", "--history", "--format", "html", "--output", "report.html").exit_code == 0
     document = _json_report("--history")
     page = legacy_copy / "report.html"
@@ -280,15 +326,24 @@ def test_html_report_renders_in_chromium(legacy_copy: Path, tmp_path: Path) -> N
     dom.feed(_chromium(page, tmp_path / "profile", "--dump-dom"))
     for chart in ("chart-families", "chart-directories", "chart-burndown"):
         assert dom.find("svg", id=chart), chart
-    families = {e["attrs"]["data-key"]: e for e in dom.elements if e["attrs"].get("class") == "bar" and e["attrs"]["data-key"] in {r["family"] for r in document["families"]}}
+    families = {
+        e["attrs"]["data-key"]: e
+        for e in dom.elements
+        if e["attrs"].get("class") == "bar" and e["attrs"]["data-key"] in {r["family"] for r in document["families"]}
+    }
     for row in document["families"]:
         bar = families[row["family"]]
         assert int(bar["attrs"]["data-value"]) == row["findings"]
         assert f"{row['findings']:,}" in bar["text"]
     segments = [e for e in dom.find("rect") if e["attrs"].get("class") == "segment"]
-    assert sum(int(s["attrs"]["data-value"]) for s in segments if s["attrs"]["data-segment"] == "safe") == 2 * document["summary"]["safe"]  # families + directories
+    assert (
+        sum(int(s["attrs"]["data-value"]) for s in segments if s["attrs"]["data-segment"] == "safe")
+        == 2 * document["summary"]["safe"]
+    )  # families + directories
     for row in document["directories"]:
-        (bar,) = [e for e in dom.elements if e["attrs"].get("class") == "bar" and e["attrs"].get("data-key") == row["path"]]
+        (bar,) = [
+            e for e in dom.elements if e["attrs"].get("class") == "bar" and e["attrs"].get("data-key") == row["path"]
+        ]
         assert int(bar["attrs"]["data-value"]) == row["findings"]
     card = dom.find("div", class_="card", data_key="findings")[0]
     assert f"{document['summary']['findings']:,}" in card["text"]
@@ -298,7 +353,10 @@ def test_html_report_renders_in_chromium(legacy_copy: Path, tmp_path: Path) -> N
         assert burndown[family] == count
     for row in document["progress"]:
         meter = dom.find("svg", id=f"meter-{row['family']}")[0]
-        assert (int(meter["attrs"]["data-target"]), int(meter["attrs"]["data-legacy"])) == (row["target"], row["legacy"])
+        assert (int(meter["attrs"]["data-target"]), int(meter["attrs"]["data-legacy"])) == (
+            row["target"],
+            row["legacy"],
+        )
     assert [e["text"] for e in dom.find("text", class_="axis-label")].count("findings") == 3
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)

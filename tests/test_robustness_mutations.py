@@ -30,7 +30,9 @@ FLIPS_PER_FILE = 8 if not EXHAUSTIVE else 40
 
 CORPUS = sorted((FIXTURES / "rules").rglob("*.py")) + sorted((FIXTURES / "legacy_app").rglob("*.py"))
 SETTINGS = load_settings([REPO], isolated=True)
-INDEXERS = [(rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(SETTINGS)) is not None]
+INDEXERS = [
+    (rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(SETTINGS)) is not None
+]
 
 
 def truncations(raw: bytes, rng: random.Random) -> list[bytes]:
@@ -85,7 +87,11 @@ def test_mutants_get_findings_or_iso000_never_an_exception(fixture: Path) -> Non
         # An unreadable or unparsable file gets exactly one ISO000 and nothing else.
         assert not unparsable or findings == unparsable[:1], (number, raw, findings)
         for finding in findings:
-            assert finding.message and finding.location.row >= 1 and finding.location.column >= 1, (number, raw, finding)
+            assert finding.message and finding.location.row >= 1 and finding.location.column >= 1, (
+                number,
+                raw,
+                finding,
+            )
 
 
 def test_cli_over_a_directory_of_mutants_exits_cleanly(tmp_path: Path) -> None:
@@ -96,7 +102,11 @@ def test_cli_over_a_directory_of_mutants_exits_cleanly(tmp_path: Path) -> None:
         (tmp_path / f"m{number:03d}_{path.stem}.py").write_bytes(raw)
     result = subprocess.run(
         [sys.executable, "-m", "isolint", "check", "--output-format", "concise", "--isolated", "."],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -70,7 +70,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 PATH = "app/fuzzed.py"
 MODULE = "app.fuzzed"
 SETTINGS = load_settings([Path.cwd()], isolated=True)
-INDEXERS = [(rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(SETTINGS)) is not None]
+INDEXERS = [
+    (rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(SETTINGS)) is not None
+]
 
 
 def plan_for(raw: bytes) -> Plan:

@@ -25,7 +25,11 @@ SKIPPED = re.compile(r"file skipped: too complex|too many nested parentheses")
 def check(path: Path, timeout: float) -> tuple[int, list[dict]]:
     result = subprocess.run(
         [sys.executable, "-m", "isolint", "check", "--isolated", "--no-cache", "--output-format", "json", path.name],
-        cwd=path.parent, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr.lower(), result.stderr[-3000:]
     assert result.returncode in (0, 1), result.stderr[-3000:]

@@ -56,7 +56,18 @@ def test_rule_command_prints_the_doc_by_code_and_by_name() -> None:
 def test_docs_ship_inside_the_wheel(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[1]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(repo)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(repo),
+        ],
         check=True,
         capture_output=True,
     )

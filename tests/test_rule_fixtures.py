@@ -73,7 +73,9 @@ def test_reports_exactly_the_marked_lines_with_the_snapshot_diagnostics(
     rendered = render_snapshot(case, selector, findings, checked_in=tmp_path)
     # Compared (and, when updating, written) before the markers are asserted,
     # so one update run records every snapshot even while a marker fails.
-    snapshot_mismatch = snapshot_problem(snapshot_path(case), rendered, update=update_snapshots, accept_hint=ACCEPT_HINT)
+    snapshot_mismatch = snapshot_problem(
+        snapshot_path(case), rendered, update=update_snapshots, accept_hint=ACCEPT_HINT
+    )
     assert sorted((f.location.row, f.code) for f in findings) == expected_findings(case)
     if snapshot_mismatch:
         pytest.fail(snapshot_mismatch, pytrace=False)  # the diff alone, not its repr
@@ -97,7 +99,9 @@ def test_fix_output_is_exact_parseable_and_idempotent(case: Path, tmp_path: Path
     fixed = target.read_text(encoding="utf-8")
     assert fixed == case.with_name(case.stem + ".fixed.py").read_text(encoding="utf-8")
     ast.parse(fixed)
-    again = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", selector_for(code), "--check", str(target))
+    again = run_cli(
+        "fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", selector_for(code), "--check", str(target)
+    )
     assert again.exit_code == 0, again.stdout + again.stderr
     assert target.read_text(encoding="utf-8") == fixed
 
@@ -109,7 +113,9 @@ def test_refused_fixes_leave_the_file_and_say_why(case: Path, tmp_path: Path) ->
     shutil.copyfile(case, target)
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", code, str(target))
     assert target.read_text(encoding="utf-8") == case.read_text(encoding="utf-8")
-    refusals = [line for line in result.stderr.replace(f"{tmp_path}/", "").splitlines() if line.startswith(("Refused", "  "))]
+    refusals = [
+        line for line in result.stderr.replace(f"{tmp_path}/", "").splitlines() if line.startswith(("Refused", "  "))
+    ]
     assert "\n".join(refusals) + "\n" == case.with_name(case.stem + ".refused.txt").read_text(encoding="utf-8")
 
 

@@ -36,10 +36,14 @@ def _compare(case: Path, scratch: Path) -> tuple[list[tuple[int, str]], str | No
     shutil.copyfile(case, target)
     findings = check_findings([target], code)
     rendered = render_snapshot(case, code, findings, checked_in=scratch)
-    return sorted((f.location.row, f.code) for f in findings), snapshot_problem(snapshot_path(case), rendered, update=False)
+    return sorted((f.location.row, f.code) for f in findings), snapshot_problem(
+        snapshot_path(case), rendered, update=False
+    )
 
 
-def _mutate_report(monkeypatch: pytest.MonkeyPatch, code: str, mutation: Callable[[object, str], tuple[object, str]]) -> None:
+def _mutate_report(
+    monkeypatch: pytest.MonkeyPatch, code: str, mutation: Callable[[object, str], tuple[object, str]]
+) -> None:
     """Make rule `code` report `mutation(node, message)` instead of what it decided."""
     rule: type[Rule] = BY_CODE[code]
     original = rule.report
@@ -55,12 +59,20 @@ def test_a_changed_message_fails_the_snapshot_though_the_markers_still_pass(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     case = RULE_FIXTURES / "ISO101" / "classmethod_accessor.py"
-    _mutate_report(monkeypatch, "ISO101", lambda node, message: (node, message.replace("every request shares", "requests share")))
+    _mutate_report(
+        monkeypatch, "ISO101", lambda node, message: (node, message.replace("every request shares", "requests share"))
+    )
     rows, mismatch = _compare(case, tmp_path)
     assert rows == expected_findings(case)
     assert mismatch is not None
-    assert "-  message: `AgentRegistry` caches its instance in `_instance` (via `get_instance`), so every request shares" in mismatch
-    assert "+  message: `AgentRegistry` caches its instance in `_instance` (via `get_instance`), so requests share" in mismatch
+    assert (
+        "-  message: `AgentRegistry` caches its instance in `_instance` (via `get_instance`), so every request shares"
+        in mismatch
+    )
+    assert (
+        "+  message: `AgentRegistry` caches its instance in `_instance` (via `get_instance`), so requests share"
+        in mismatch
+    )
 
 
 def test_a_finding_on_another_node_of_the_same_line_fails_the_snapshot(
@@ -68,7 +80,9 @@ def test_a_finding_on_another_node_of_the_same_line_fails_the_snapshot(
 ) -> None:
     # ISO104 reports the whole `registry.register(...)` call; the mutant reports only its callee.
     case = RULE_FIXTURES / "ISO104" / "register_instances.py"
-    _mutate_report(monkeypatch, "ISO104", lambda node, message: (node.func if isinstance(node, cst.Call) else node, message))
+    _mutate_report(
+        monkeypatch, "ISO104", lambda node, message: (node.func if isinstance(node, cst.Call) else node, message)
+    )
     rows, mismatch = _compare(case, tmp_path)
     assert rows == expected_findings(case)
     assert mismatch is not None
@@ -78,7 +92,10 @@ def test_a_finding_on_another_node_of_the_same_line_fails_the_snapshot(
 
 def test_the_unchanged_rules_match_their_snapshots(tmp_path: Path) -> None:
     """The two cases mutated above pass unmutated, so the failures are the mutations'."""
-    for case in (RULE_FIXTURES / "ISO101" / "classmethod_accessor.py", RULE_FIXTURES / "ISO104" / "register_instances.py"):
+    for case in (
+        RULE_FIXTURES / "ISO101" / "classmethod_accessor.py",
+        RULE_FIXTURES / "ISO104" / "register_instances.py",
+    ):
         assert _compare(case, tmp_path) == (expected_findings(case), None)
 
 
@@ -145,7 +162,10 @@ def test_snapshots_without_a_case_are_obsolete(tmp_path: Path) -> None:
     (tmp_path / "ISO101").mkdir()
     for name in ("kept.py", "kept.py.snap", "gone.py.snap", "kept.fixed.py", "kept.fixed.py.snap"):
         (tmp_path / "ISO101" / name).write_text("", encoding="utf-8")
-    assert obsolete_snapshots(tmp_path) == [tmp_path / "ISO101" / "gone.py.snap", tmp_path / "ISO101" / "kept.fixed.py.snap"]
+    assert obsolete_snapshots(tmp_path) == [
+        tmp_path / "ISO101" / "gone.py.snap",
+        tmp_path / "ISO101" / "kept.fixed.py.snap",
+    ]
 
 
 def test_plugin_authors_get_the_same_snapshots_and_update_them_with_the_environment(
@@ -159,11 +179,15 @@ def test_plugin_authors_get_the_same_snapshots_and_update_them_with_the_environm
     shutil.copyfile(RULE_FIXTURES / "ISO104" / "register_instances.py.snap", snapshot_path(case))
     (directory / "renamed_away.py.snap").write_text("", encoding="utf-8")
     rule = BY_CODE["ISO104"]
-    assert snapshot_problems(rule, directory) == [f"{directory / 'renamed_away.py.snap'}: obsolete snapshot, its case renamed_away.py is gone"]
+    assert snapshot_problems(rule, directory) == [
+        f"{directory / 'renamed_away.py.snap'}: obsolete snapshot, its case renamed_away.py is gone"
+    ]
 
     _mutate_report(monkeypatch, "ISO104", lambda node, message: (node, message.upper()))
     [mismatch, _] = snapshot_problems(rule, directory)
-    assert mismatch.startswith(f"{snapshot_path(case)}: the diagnostics differ from the snapshot (if intended, accept with {UPDATE_ENV}=1)")
+    assert mismatch.startswith(
+        f"{snapshot_path(case)}: the diagnostics differ from the snapshot (if intended, accept with {UPDATE_ENV}=1)"
+    )
     monkeypatch.setenv(UPDATE_ENV, "1")
     assert snapshot_problems(rule, directory) == []
     assert "  message: `REGISTRY.REGISTER(...)` STORES ONE" in snapshot_path(case).read_text(encoding="utf-8")

@@ -87,7 +87,9 @@ def test_add_ignore_stamps_every_finding_and_then_check_is_clean(in_tmp: Path) -
 def test_add_ignore_keeps_crlf(in_tmp: Path) -> None:
     write(in_tmp / "a.py", b"class A:\r\n    def __init__(self, db):\r\n        self.db = db\r\n")
     run_cli("check", "--add-ignore")
-    assert (in_tmp / "a.py").read_bytes() == b"class A:\r\n    def __init__(self, db):\r\n        self.db = db  # isolint: ignore[ISO201]\r\n"
+    assert (
+        in_tmp / "a.py"
+    ).read_bytes() == b"class A:\r\n    def __init__(self, db):\r\n        self.db = db  # isolint: ignore[ISO201]\r\n"
 
 
 def test_add_ignore_refuses_lines_ending_inside_a_string(in_tmp: Path) -> None:

@@ -122,6 +122,7 @@ def test_parallel_run_counts_match_the_inline_one(in_tmp: Path) -> None:
 
 # --- the accumulator -----------------------------------------------------------
 
+
 def test_nested_phases_count_once() -> None:
     timing.reset()
     with timing.phase("outer"):

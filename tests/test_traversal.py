@@ -21,7 +21,7 @@ import pytest
 from isolint import _cst_fields, traversal
 
 ROOT = Path(__file__).resolve().parent.parent
-CORNERS = '''\
+CORNERS = """\
 import a.b as ab, os
 from .. import x
 @dec(1)
@@ -42,7 +42,7 @@ async def f(p: int = 3, *args, k=f"{x!r:>{width}}", **kw) -> "T":
     return t"" if False else f"{a=}"
 class C(B, metaclass=M):
     x: int = 1; z = 2;
-'''
+"""
 SOURCES = sorted(ROOT.glob("fixtures/**/*.py"))
 
 
@@ -128,7 +128,9 @@ def test_the_field_table_is_what_the_generator_makes_of_the_installed_libcst() -
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
     assert generator.field_table() == _cst_fields.FIELDS
-    assert generator.render(generator.field_table()) == (ROOT / "src" / "isolint" / "_cst_fields.py").read_text(encoding="utf-8")
+    assert generator.render(generator.field_table()) == (ROOT / "src" / "isolint" / "_cst_fields.py").read_text(
+        encoding="utf-8"
+    )
 
 
 PROBE = """

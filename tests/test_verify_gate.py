@@ -13,22 +13,22 @@ VOCABULARY = Vocabulary(
     frozenset({"user_id", "run_id"}),
 )
 
-REGISTRY = '''
+REGISTRY = """
 class AgentRegistry:
     def __init__(self) -> None:
         self._classes = {}
 
     def register(self, name, cls):
         self._classes[name] = cls
-'''
+"""
 
-REGISTRATION = '''
+REGISTRATION = """
 from app.registry import AgentRegistry
 
 
 def setup(registry: AgentRegistry, agent_class) -> None:
     registry.{call}("triage", agent_class)
-'''
+"""
 
 
 def project(*sources: ModuleSource):
@@ -54,7 +54,9 @@ def test_a_rewritten_call_of_a_method_the_class_lacks_is_refused() -> None:
 
 
 def test_a_method_a_base_class_outside_the_project_may_have_is_not_judged() -> None:
-    external = ModuleSource("app/registry.py", "app.registry", False, "from lib import Base\n\n\nclass AgentRegistry(Base):\n    pass\n")
+    external = ModuleSource(
+        "app/registry.py", "app.registry", False, "from lib import Base\n\n\nclass AgentRegistry(Base):\n    pass\n"
+    )
     assert reasons(REGISTRATION.format(call="register"), REGISTRATION.format(call="register_factory"), external) == []
 
 
@@ -81,24 +83,24 @@ def test_an_unchanged_call_is_not_the_fixes_concern() -> None:
     assert reasons(text, text + "\n# edited\n", registry) == []
 
 
-HELPER_BEFORE = '''
+HELPER_BEFORE = """
 from app.state import DeepAgentState
 
 
 def summarize(state: DeepAgentState) -> str:
     return state.user_id
-'''
+"""
 
-HELPER_AFTER = '''
+HELPER_AFTER = """
 from app.state import DeepAgentState
 from isolint.runtime import UserExecutionContext
 
 
 def summarize(state: UserExecutionContext) -> str:
     return state.user_id
-'''
+"""
 
-AGENT = '''
+AGENT = """
 from isolint.runtime import UserExecutionContext
 from app.setup import summarize
 
@@ -110,7 +112,7 @@ class Agent:
 
     def run(self) -> str:
         return summarize(self.{attribute})
-'''
+"""
 
 
 def test_an_attribute_that_every_store_fills_with_a_context_is_known_to_be_one() -> None:
@@ -126,7 +128,7 @@ def test_an_attribute_filled_with_anything_else_can_still_be_the_legacy_state() 
     ]
 
 
-POOL = '''
+POOL = """
 class Pool:
     def acquire(self):
         return self
@@ -142,32 +144,34 @@ class ManagedPool(Pool):
 
 def make_pool() -> Pool:
     return Pool()
-'''
+"""
 
-USES_POOL = '''
+USES_POOL = """
 from app.pool import ManagedPool, Pool, make_pool
 
 
 def run(item) -> None:
     pool = {entered}
     pool.acquire()
-'''
+"""
 
-ENTERS_POOL = '''
+ENTERS_POOL = """
 from app.pool import ManagedPool, Pool, make_pool
 
 
 def run(item) -> None:
     with {entered} as pool:
         pool.acquire()
-'''
+"""
 
 
 def test_a_with_the_fixes_add_on_an_object_that_is_no_context_manager_is_refused() -> None:
     pool = ModuleSource("app/pool.py", "app.pool", False, POOL)
     for entered in ("Pool()", "make_pool()"):
         found = reasons(USES_POOL.format(entered=entered), ENTERS_POOL.format(entered=entered), pool)
-        assert found == [f"app/setup.py:6: `with {entered}` enters a `app.pool.Pool`, which has no `__enter__`/`__exit__` (TypeError)"]
+        assert found == [
+            f"app/setup.py:6: `with {entered}` enters a `app.pool.Pool`, which has no `__enter__`/`__exit__` (TypeError)"
+        ]
 
 
 def test_a_with_on_a_context_manager_or_an_unknown_object_is_fine() -> None:

@@ -40,7 +40,9 @@ def test_baseline_write_goes_to_the_configuration_directory(tmp_path: Path) -> N
     write(tmp_path / "pyproject.toml", "[tool.isolint]\nignore = []\n")
     write(tmp_path / "app" / "m.py", MODULE_SESSION)
     assert isolint(tmp_path / "app", "baseline", "--write").returncode == 0
-    assert (tmp_path / ".isolint-baseline.json").is_file() and not (tmp_path / "app" / ".isolint-baseline.json").exists()
+    assert (tmp_path / ".isolint-baseline.json").is_file() and not (
+        tmp_path / "app" / ".isolint-baseline.json"
+    ).exists()
     assert isolint(tmp_path / "app", "check").returncode == 0
 
 
@@ -86,12 +88,20 @@ def test_the_fix_hook_passes_on_a_baselined_tree(tmp_path: Path) -> None:
     _git(project, "init", "-q")
     _git(project, "add", "-A")
     _git(project, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "start")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "ISOLINT_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "ISOLINT_CACHE_DIR": str(tmp_path / "cache"),
+    }
 
     def try_repo(hook: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), hook, "--all-files", "--color", "never"],
-            cwd=project, env=env, capture_output=True, text=True, timeout=900,
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
 
     for hook in ("isolint-fix", "isolint"):
@@ -123,12 +133,20 @@ def test_the_readme_local_hook_runs_the_installed_isolint_with_the_baseline(tmp_
     _git(project, "init", "-q")
     _git(project, "add", "-A")
     bin_dir = str(Path(sys.executable).parent)  # where this environment's `isolint` is
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PRE_COMMIT_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PRE_COMMIT_HOME": str(tmp_path / "home"),
+    }
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
-            cwd=project, env=env, capture_output=True, text=True, timeout=300,
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
     passing = run()

@@ -35,14 +35,19 @@ def test_check_diff_prints_the_fixes_and_writes_nothing(tmp_path: Path) -> None:
 def test_stdin_is_checked_as_the_named_file(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", '[tool.isolint.per-file-ignores]\n"legacy/**" = ["ISO2"]\n')
     (tmp_path / "app").mkdir()
-    checked = isolint(tmp_path, "check", "--output-format", "concise", "--stdin-filename", "app/m.py", "-", stdin=LEGACY)
+    checked = isolint(
+        tmp_path, "check", "--output-format", "concise", "--stdin-filename", "app/m.py", "-", stdin=LEGACY
+    )
     assert checked.returncode == 1
     assert [line.split(" ")[:2] for line in checked.stdout.splitlines() if ": ISO" in line] == [
-        ["app/m.py:1:23:", "ISO401"], ["app/m.py:3:1:", "ISO203"],
+        ["app/m.py:1:23:", "ISO401"],
+        ["app/m.py:3:1:", "ISO203"],
     ]
     assert not (tmp_path / "app" / "m.py").exists()  # nothing is written for stdin
     # The name decides the per-file-ignores.
-    ignored = isolint(tmp_path, "check", "--output-format", "json", "--stdin-filename", "legacy/m.py", "-", stdin=LEGACY)
+    ignored = isolint(
+        tmp_path, "check", "--output-format", "json", "--stdin-filename", "legacy/m.py", "-", stdin=LEGACY
+    )
     assert [finding["code"] for finding in json.loads(ignored.stdout)] == ["ISO401"]
 
 
@@ -67,7 +72,9 @@ def test_force_exclude_leaves_an_excluded_stdin_name_alone(tmp_path: Path) -> No
         assert (fixed.returncode, fixed.stdout) == (0, LEGACY)
     # Without --force-exclude, a name given explicitly is checked, as a path on the command line is.
     assert isolint(tmp_path, "check", "--stdin-filename", "migrations/0001.py", "-", stdin=LEGACY).returncode == 1
-    assert isolint(tmp_path, "check", "--force-exclude", "--stdin-filename", "app/m.py", "-", stdin=LEGACY).returncode == 1
+    assert (
+        isolint(tmp_path, "check", "--force-exclude", "--stdin-filename", "app/m.py", "-", stdin=LEGACY).returncode == 1
+    )
 
 
 def test_stdin_cannot_be_mixed_with_paths(tmp_path: Path) -> None:
@@ -85,7 +92,10 @@ def test_show_files_lists_what_a_run_checks(tmp_path: Path) -> None:
 
 
 def test_show_settings_prints_the_effective_configuration(tmp_path: Path) -> None:
-    write(tmp_path / "pyproject.toml", '[tool.isolint]\nignore = ["ISO3"]\n[tool.isolint.rules.ISO201]\nnames = ["conn"]\n')
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.isolint]\nignore = ["ISO3"]\n[tool.isolint.rules.ISO201]\nnames = ["conn"]\n',
+    )
     text = isolint(tmp_path, "check", "--show-settings")
     assert text.returncode == 0
     assert f"# Settings file: {(tmp_path / 'pyproject.toml').resolve()}" in text.stdout
@@ -96,8 +106,14 @@ def test_show_settings_prints_the_effective_configuration(tmp_path: Path) -> Non
 
 
 def test_extend_layers_a_project_on_the_monorepo_configuration(tmp_path: Path) -> None:
-    write(tmp_path / "pyproject.toml", '[tool.isolint]\nignore = ["ISO2"]\n[tool.isolint.rules.ISO201]\nnames = ["conn"]\n')
-    write(tmp_path / "svc" / "pyproject.toml", '[tool.isolint]\nextend = "../pyproject.toml"\nextend-select = ["ISO203"]\n')
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.isolint]\nignore = ["ISO2"]\n[tool.isolint.rules.ISO201]\nnames = ["conn"]\n',
+    )
+    write(
+        tmp_path / "svc" / "pyproject.toml",
+        '[tool.isolint]\nextend = "../pyproject.toml"\nextend-select = ["ISO203"]\n',
+    )
     write(tmp_path / "svc" / "app.py", LEGACY)
     result = isolint(tmp_path / "svc", "check", "--output-format", "concise")
     # ISO2 is ignored by the base, ISO203 selected again by the project (more specific wins).
@@ -117,7 +133,11 @@ def test_a_mistake_in_the_base_is_reported_against_the_base(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     ("extend", "message"),
-    [("pyproject.toml", "a cycle"), ("../missing.toml", "no such file"), ("../other/pyproject.toml", "has no [tool.isolint] table")],
+    [
+        ("pyproject.toml", "a cycle"),
+        ("../missing.toml", "no such file"),
+        ("../other/pyproject.toml", "has no [tool.isolint] table"),
+    ],
 )
 def test_a_broken_extend_is_a_configuration_error(tmp_path: Path, extend: str, message: str) -> None:
     write(tmp_path / "other" / "pyproject.toml", "[project]\nname = 'x'\n")
@@ -130,7 +150,7 @@ def test_a_broken_extend_is_a_configuration_error(tmp_path: Path, extend: str, m
     ("config", "args", "suggestion"),
     [
         ('[tool.isolint]\nselct = ["ISO2"]\n', ("check",), "unknown key 'selct'; did you mean 'select'?"),
-        ('[tool.isolint]\nlegacy_state = {}\n', ("check",), "did you mean 'legacy-state'?"),
+        ("[tool.isolint]\nlegacy_state = {}\n", ("check",), "did you mean 'legacy-state'?"),
         ('[tool.isolint]\nignore = ["ISO2O1"]\n', ("check",), "did you mean 'ISO201'?"),
         ("[tool.isolint.rules.sesion-on-instance]\n", ("check",), "did you mean 'session-on-instance'?"),
         ("", ("check", "--select", "singelton-class"), "did you mean 'singleton-class'?"),

@@ -47,7 +47,16 @@ def test_a_suppression_outliving_its_finding_is_reported_then_removed_by_fix(tmp
         ("x = 1  # isolint: ignore\r\ny = 2\r\n", "x = 1\r\ny = 2\r\n"),
         ("# isolint: file-ignore[ISO3]\nx = 1\n", "x = 1\n"),
     ],
-    ids=["trailing", "own-line", "after-another-comment", "words-after", "noqa-shared", "noqa-alone", "crlf-bare", "file-wide"],
+    ids=[
+        "trailing",
+        "own-line",
+        "after-another-comment",
+        "words-after",
+        "noqa-shared",
+        "noqa-alone",
+        "crlf-bare",
+        "file-wide",
+    ],
 )
 def test_fix_removes_exactly_the_unused_directive(tmp_path: Path, before: str, after: str) -> None:
     target = write(tmp_path / "m.py", before.encode())
@@ -80,7 +89,8 @@ def test_a_code_is_judged_only_when_its_rule_ran(tmp_path: Path) -> None:
 def test_unknown_codes_are_reported_with_the_closest_real_one(tmp_path: Path) -> None:
     write(
         tmp_path / "worker.py",
-        WORKER + "        self.db = db  # isolint: ignore[sesion-on-instance]\n        self.name = name  # noqa: ISO2001, E501\n",
+        WORKER
+        + "        self.db = db  # isolint: ignore[sesion-on-instance]\n        self.name = name  # noqa: ISO2001, E501\n",
     )
     assert [line.split(": ", 1)[1] for line in concise(tmp_path)[1:]] == [
         "ISO002 `sesion-on-instance` in a suppression names no isolint rule, so it hides nothing; did you mean `session-on-instance`?",

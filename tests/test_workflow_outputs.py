@@ -44,7 +44,9 @@ def test_gitlab_code_quality_issues_keep_their_fingerprint_when_lines_move(proje
         ("ISO203", {"path": "app/m.py", "lines": {"begin": 3, "end": 3}}),
         ("ISO203", {"path": "app/m.py", "lines": {"begin": 4, "end": 4}}),
     ]
-    assert all(issue["severity"] == "major" and issue["description"].startswith(issue["check_name"]) for issue in before)
+    assert all(
+        issue["severity"] == "major" and issue["description"].startswith(issue["check_name"]) for issue in before
+    )
     assert len({issue["fingerprint"] for issue in before}) == 3
     write(project / "app" / "m.py", "# a new first line\n" + SOURCE)
     after = json.loads(output(project, "gitlab"))
@@ -56,7 +58,10 @@ def test_rdjson_for_reviewdog_carries_ranges_doc_links_and_safe_suggestions(proj
     document = json.loads(output(project, "rdjson"))
     assert document["source"] == {"name": "isolint"}
     first = document["diagnostics"][0]
-    assert first["location"] == {"path": "app/m.py", "range": {"start": {"line": 1, "column": 23}, "end": {"line": 1, "column": 37}}}
+    assert first["location"] == {
+        "path": "app/m.py",
+        "range": {"start": {"line": 1, "column": 23}, "end": {"line": 1, "column": 37}},
+    }
     assert first["code"]["value"] == "ISO401" and first["code"]["url"].endswith("ISO401-legacy-state-import.md")
     assert first["suggestions"][0]["text"] == "isolint.runtime import UserExecutionContext"
     assert "suggestions" not in document["diagnostics"][1]  # no fix for a module-level session
@@ -71,7 +76,9 @@ def test_pylint_and_grouped_text(project: Path) -> None:
 
 
 def test_azure_logging_commands_escape_what_would_end_a_property() -> None:
-    finding = Finding("ISO203", "module-session", "sessions", "50% shared;\nsee]", "a;b.py", Location(3, 1), Location(3, 8))
+    finding = Finding(
+        "ISO203", "module-session", "sessions", "50% shared;\nsee]", "a;b.py", Location(3, 1), Location(3, 8)
+    )
     assert azure([finding]) == (
         "##vso[task.logissue type=error;sourcepath=a%3Bb.py;linenumber=3;columnnumber=1;code=ISO203;]50%AZP25 shared;%0Asee]\n"
     )
@@ -86,13 +93,18 @@ def test_sarif_has_help_uris_and_line_independent_fingerprints(project: Path) ->
     prints = [result["partialFingerprints"]["isolintFingerprint/v1"] for result in log["runs"][0]["results"]]
     write(project / "app" / "m.py", "\n\n" + SOURCE)
     shifted = json.loads(output(project, "sarif"))
-    assert [result["partialFingerprints"]["isolintFingerprint/v1"] for result in shifted["runs"][0]["results"]] == prints
+    assert [
+        result["partialFingerprints"]["isolintFingerprint/v1"] for result in shifted["runs"][0]["results"]
+    ] == prints
 
 
 def test_json_url_is_the_rule_doc_or_the_configured_template(project: Path) -> None:
     [first, *_] = json.loads(output(project, "json"))
     assert first["url"].startswith("file://") and Path(first["url"].removeprefix("file://")).is_file()
-    hosted = {"NO_COLOR": "1", "ISOLINT_RULE_DOCS_URL": "https://git.example.com/isolint/-/blob/v1/rules/{code}-{name}.md"}
+    hosted = {
+        "NO_COLOR": "1",
+        "ISOLINT_RULE_DOCS_URL": "https://git.example.com/isolint/-/blob/v1/rules/{code}-{name}.md",
+    }
     [first, *_] = json.loads(output(project, "json", env=hosted))
     assert first["url"] == "https://git.example.com/isolint/-/blob/v1/rules/ISO401-legacy-state-import.md"
 

@@ -30,7 +30,10 @@ def example(tmp_path: Path) -> Path:
 def test_extend_rules_loads_the_example_rule_with_its_options(example: Path) -> None:
     result = isolint(example, "check", "app", "--output-format", "concise")
     assert result.returncode == 1
-    assert result.stdout.splitlines()[0] == "app/profiles.py:1:1: ISO901 module-level `profile_cache` is one cache shared by every request and user"
+    assert (
+        result.stdout.splitlines()[0]
+        == "app/profiles.py:1:1: ISO901 module-level `profile_cache` is one cache shared by every request and user"
+    )
     write(example / "app" / "memo.py", "lookup_memo = {}\n")  # matched by the configured `names`
     assert "app/memo.py:1:1: ISO901" in isolint(example, "check", "app", "--output-format", "concise").stdout
     # Selection, suppression and the docs work as for a built-in rule.
@@ -75,7 +78,10 @@ def test_an_installed_package_registers_rules_by_entry_point(example: Path, tmp_
     shutil.copy(example / "acme_isolint.py", site / "acme_isolint.py")
     shutil.copy(example / "ISO901-module-level-cache.md", site / "ISO901-module-level-cache.md")
     write(site / "acme_isolint-1.0.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: acme-isolint\nVersion: 1.0\n")
-    write(site / "acme_isolint-1.0.dist-info" / "entry_points.txt", "[isolint.rules]\nmodule-level-cache = acme_isolint:ModuleLevelCache\n")
+    write(
+        site / "acme_isolint-1.0.dist-info" / "entry_points.txt",
+        "[isolint.rules]\nmodule-level-cache = acme_isolint:ModuleLevelCache\n",
+    )
     project = tmp_path / "project"
     write(project / "app.py", "profile_cache = {}\n")
     env = {"NO_COLOR": "1", "PYTHONPATH": str(site)}
@@ -92,12 +98,14 @@ def test_an_installed_package_registers_rules_by_entry_point(example: Path, tmp_
         (
             "import re\nfrom isolint.rules import Rule\nclass Taken(Rule):\n    code = 'ISO201'\n    name = 'taken'\n"
             "    family = 'sessions'\n    summary = 's'\n    prefilter = re.compile(rb'x')\n",
-            "bad_rules:Taken", "custom rules use ISO900-ISO999",
+            "bad_rules:Taken",
+            "custom rules use ISO900-ISO999",
         ),
         (
             "import re\nfrom isolint.rules import Rule\nclass Clash(Rule):\n    code = 'ISO950'\n    name = 'session-on-instance'\n"
             "    family = 'sessions'\n    summary = 's'\n    prefilter = re.compile(rb'x')\n",
-            "bad_rules:Clash", "reuses the name of",
+            "bad_rules:Clash",
+            "reuses the name of",
         ),
         ("", "not a spec", "must look like 'package.module:RuleClass'"),
     ],

@@ -23,14 +23,18 @@ def test_the_bar_advances_by_bytes_not_files() -> None:
     progress = _progress(iter(range(files)), sizes, "Checking", terminal)
     next(progress)
     next(progress)  # the big file is done: the bar shows it
-    assert re.search(rf"Checking {files} files .* 99%", terminal.getvalue().replace("\r", "\n").strip().splitlines()[-1])
+    assert re.search(
+        rf"Checking {files} files .* 99%", terminal.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+    )
     assert list(progress) == list(range(2, files))
 
 
 def test_no_bar_when_piped_or_small() -> None:
     assert list(_progress(iter(range(3)), [1, 2, 3], "Checking", Terminal())) == [0, 1, 2]
     piped = io.StringIO()
-    assert list(_progress(iter(range(300)), [1] * 300, "Checking", piped)) == list(range(300)) and piped.getvalue() == ""
+    assert (
+        list(_progress(iter(range(300)), [1] * 300, "Checking", piped)) == list(range(300)) and piped.getvalue() == ""
+    )
 
 
 def test_a_long_full_report_ends_by_saying_how_to_see_less() -> None:
@@ -40,4 +44,7 @@ def test_a_long_full_report_ends_by_saying_how_to_see_less() -> None:
         "Too long to read? `--statistics` counts the findings per rule, `--output-format concise` prints one line each, "
         "and `isolint report` sums up the migration work by family, rule and directory.\n"
     )
-    assert "Too long to read?" not in isolint(FIXTURES, "check", "legacy_app", "--no-cache", "--output-format", "concise").stdout
+    assert (
+        "Too long to read?"
+        not in isolint(FIXTURES, "check", "legacy_app", "--no-cache", "--output-format", "concise").stdout
+    )

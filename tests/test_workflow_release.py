@@ -45,7 +45,14 @@ def test_the_sdist_holds_what_a_build_and_the_tests_need(dist: Path) -> None:
     with tarfile.open(sdist) as archive:
         names = archive.getnames()
     top = names[0].split("/")[0]
-    for needed in ("pyproject.toml", "PKG-INFO", "README.md", ".pre-commit-hooks.yaml", "src/isolint/cli.py", "rules/ISO101-singleton-class.md"):
+    for needed in (
+        "pyproject.toml",
+        "PKG-INFO",
+        "README.md",
+        ".pre-commit-hooks.yaml",
+        "src/isolint/cli.py",
+        "rules/ISO101-singleton-class.md",
+    ):
         assert f"{top}/{needed}" in names, needed
 
 
@@ -61,7 +68,9 @@ def test_the_wheel_runs_the_quick_start_in_a_fresh_virtualenv(dist: Path, tmp_pa
     version = _run(executable, "--version")
     assert version.returncode == 0 and wheel.name.split("-")[1] in version.stdout
 
-    quick_start = _run(executable, "check", str(FIXTURES / "legacy_app"), "--no-cache", "--output-format", "concise", cwd=tmp_path)
+    quick_start = _run(
+        executable, "check", str(FIXTURES / "legacy_app"), "--no-cache", "--output-format", "concise", cwd=tmp_path
+    )
     assert quick_start.returncode == 1, quick_start.stderr  # the sample app is full of findings
     assert re.search(r"Found \d+ findings\.", quick_start.stdout)
     doc = _run(executable, "rule", "ISO101")

@@ -29,7 +29,12 @@ class Client:
     def __init__(self, cwd: Path) -> None:
         env = {**os.environ, "NO_COLOR": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "isolint", "server"], cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [sys.executable, "-m", "isolint", "server"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.next_id = 0
@@ -75,7 +80,11 @@ class Client:
 
     def diagnostics(self, uri: str, version: int) -> list[Message]:
         message = self.wait_for(
-            lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri and m["params"].get("version") == version
+            lambda m: (
+                m.get("method") == "textDocument/publishDiagnostics"
+                and m["params"]["uri"] == uri
+                and m["params"].get("version") == version
+            )
         )
         return message["params"]["diagnostics"]
 
@@ -88,7 +97,9 @@ class Client:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
     started = Client(tmp_path)
-    capabilities = started.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})["capabilities"]
+    capabilities = started.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})[
+        "capabilities"
+    ]
     assert capabilities["hoverProvider"] and capabilities["codeActionProvider"]
     started.notify("initialized", {})
     yield started
@@ -98,7 +109,9 @@ def client(tmp_path: Path) -> Iterator[Client]:
 
 def _open(client: Client, path: Path, text: str) -> str:
     uri = path.as_uri()
-    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    client.notify(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}
+    )
     return uri
 
 
@@ -111,12 +124,15 @@ def test_diagnostics_follow_open_and_unsaved_changes(client: Client, tmp_path: P
 
     # ISO201's fix is unsafe: the editor offers only the ignore, never a behaviour change on a click.
     actions = client.request(
-        "textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diagnostic["range"], "context": {"diagnostics": [diagnostic]}}
+        "textDocument/codeAction",
+        {"textDocument": {"uri": uri}, "range": diagnostic["range"], "context": {"diagnostics": [diagnostic]}},
     )
     assert [action["title"] for action in actions] == ["ISO201: ignore on this line"]
 
     fixed = AGENT.replace("self.db = db", "self.name = 'w'")
-    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]})
+    client.notify(
+        "textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]}
+    )
     assert client.diagnostics(uri, 2) == []
     assert client.close() == 0
 
@@ -149,9 +165,14 @@ def test_code_actions_fix_or_ignore_and_hover_shows_the_doc(client: Client, tmp_
     [ignore] = by_title["ISO401: ignore on this line"]["edit"]["changes"][uri]
     assert ignore["newText"] == "from app.state import DeepAgentState  # isolint: ignore[ISO401]"
 
-    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 25}})
+    hover = client.request(
+        "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 25}}
+    )
     assert hover["contents"]["value"].startswith("# legacy-state-import (ISO401)")
-    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 2}}) is None
+    assert (
+        client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 2}})
+        is None
+    )
     assert client.close() == 0
 
 

@@ -90,7 +90,9 @@ class _Offsets:
         return self.line_starts[span.end.line - 1] + span.end.column
 
 
-def _blank_leaf(leaf: StringLeaf, positions: Mapping[cst.CSTNode, CodeRange], offsets: _Offsets, out: list[str]) -> None:
+def _blank_leaf(
+    leaf: StringLeaf, positions: Mapping[cst.CSTNode, CodeRange], offsets: _Offsets, out: list[str]
+) -> None:
     """Spaces for every character of `leaf` outside its expressions (as many
     as the character has UTF-8 bytes; line breaks stay), and a comma after
     each expression."""

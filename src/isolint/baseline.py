@@ -85,19 +85,36 @@ class Baseline:
         except ConfigError as exc:
             raise ConfigError(f"baseline {file}: {exc}") from None
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"baseline {file}: not UTF-8 (byte {exc.start}); regenerate it with `isolint baseline --write`") from None
+            raise ConfigError(
+                f"baseline {file}: not UTF-8 (byte {exc.start}); regenerate it with `isolint baseline --write`"
+            ) from None
         try:
             data = json.loads(text)
         except RecursionError:
-            raise ConfigError(f"baseline {file}: nested too deeply to be a baseline; regenerate it with `isolint baseline --write`") from None
+            raise ConfigError(
+                f"baseline {file}: nested too deeply to be a baseline; regenerate it with `isolint baseline --write`"
+            ) from None
         except ValueError as exc:
-            raise ConfigError(f"baseline {file}: not valid JSON ({exc}); regenerate it with `isolint baseline --write`") from None
-        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or not isinstance(data.get("findings"), list):
-            raise ConfigError(f"baseline {file}: not an isolint baseline (expected {{\"version\": {FORMAT_VERSION}, \"findings\": [...]}})")
+            raise ConfigError(
+                f"baseline {file}: not valid JSON ({exc}); regenerate it with `isolint baseline --write`"
+            ) from None
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != FORMAT_VERSION
+            or not isinstance(data.get("findings"), list)
+        ):
+            raise ConfigError(
+                f'baseline {file}: not an isolint baseline (expected {{"version": {FORMAT_VERSION}, "findings": [...]}})'
+            )
         entries: Counter[Entry] = Counter()
         for position, item in enumerate(data["findings"]):
-            if not (isinstance(item, dict) and all(isinstance(item.get(key), str) for key in ("path", "code", "fingerprint"))):
-                raise ConfigError(f"baseline {file}: entry {position} needs string keys path, code and fingerprint, got {item!r}")
+            if not (
+                isinstance(item, dict)
+                and all(isinstance(item.get(key), str) for key in ("path", "code", "fingerprint"))
+            ):
+                raise ConfigError(
+                    f"baseline {file}: entry {position} needs string keys path, code and fingerprint, got {item!r}"
+                )
             entries[(item["path"], item["code"], item["fingerprint"])] += 1
         return cls(file, entries)
 
@@ -131,7 +148,9 @@ class Baseline:
             else:
                 comparison.new.append(finding)
                 comparison.new_entries.append(entry)
-        comparison.fixed = Counter({entry: n for entry, n in remaining.items() if n > 0 and scope.covers(self.base / entry[0])})
+        comparison.fixed = Counter(
+            {entry: n for entry, n in remaining.items() if n > 0 and scope.covers(self.base / entry[0])}
+        )
         return comparison
 
 

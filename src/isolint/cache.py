@@ -79,7 +79,12 @@ class Cache:
         return cache
 
     def lookup_by_stat(
-        self, real_path: Path, signature: tuple[int, int] | None, index_fingerprint: str, *, with_counts: bool = False,
+        self,
+        real_path: Path,
+        signature: tuple[int, int] | None,
+        index_fingerprint: str,
+        *,
+        with_counts: bool = False,
         with_edits: bool = False,
     ) -> str | None:
         """The result key of an unchanged file with cached results (and counts,
@@ -102,7 +107,12 @@ class Cache:
         return frozenset(key for key in keys if not (with_edits and _lacks_edits(self.results[key])))
 
     def store(
-        self, real_path: Path | None, digest: str, key: str, index_fingerprint: str, findings: list[Finding],
+        self,
+        real_path: Path | None,
+        digest: str,
+        key: str,
+        index_fingerprint: str,
+        findings: list[Finding],
         counts: dict[str, int] | None = None,
     ) -> None:
         """Cache a file's findings (and counts); `real_path` None stores by content only (git blobs)."""
@@ -163,7 +173,9 @@ class Cache:
     def facts_for(self, digest: str, real_path: Path) -> list[list[Any]] | None:
         return self.facts.get(f"{digest}:{real_path}")
 
-    def store_facts(self, real_path: Path, signature: tuple[int, int] | None, digest: str, facts: list[list[Any]]) -> None:
+    def store_facts(
+        self, real_path: Path, signature: tuple[int, int] | None, digest: str, facts: list[list[Any]]
+    ) -> None:
         if self.file is None or signature is None:
             return
         self.indexed[str(real_path)] = [*signature, digest]
@@ -176,7 +188,9 @@ class Cache:
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             _mark_cache_root(self.file.parent.parent)
-            files, results, indexed, facts, counts, blobs, blob_facts = _load(self.file)  # keep what a concurrent run added
+            files, results, indexed, facts, counts, blobs, blob_facts = _load(
+                self.file
+            )  # keep what a concurrent run added
             files.update(self.files)
             results.update(self.results)
             indexed.update(self.indexed)
@@ -208,7 +222,9 @@ class Cache:
 
 TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 3600  # no run takes an hour to write its cache: older temp files are a killed run's
-UNUSED_CACHE_SECONDS = 30 * 24 * 3600  # a cache file not written for 30 days is for settings or a version no longer used
+UNUSED_CACHE_SECONDS = (
+    30 * 24 * 3600
+)  # a cache file not written for 30 days is for settings or a version no longer used
 
 
 def _leads_elsewhere(directory: Path, root: Path) -> bool:
@@ -223,7 +239,10 @@ def _prune(current: Path) -> None:
     other isolint versions) that no run has written for a long time."""
     now = time.time()
     cache_root = current.parent.parent
-    for version_dir in [current.parent, *(d for d in _entries(cache_root) if d.is_dir() and d != current.parent and not d.is_symlink())]:
+    for version_dir in [
+        current.parent,
+        *(d for d in _entries(cache_root) if d.is_dir() and d != current.parent and not d.is_symlink()),
+    ]:
         for entry in _entries(version_dir):
             if entry == current or entry.is_symlink() or not entry.is_file():
                 continue
@@ -307,7 +326,9 @@ def _row(value: Any, types: tuple[type, ...]) -> bool:
     return (
         isinstance(value, list)
         and len(value) == len(types)
-        and all(_is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types, strict=True))
+        and all(
+            _is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types, strict=True)
+        )
     )
 
 
@@ -333,9 +354,13 @@ def _cached_finding(item: Any) -> bool:
         and isinstance(fix.get("applicability"), str)
         and isinstance(fix.get("message"), str)
         and isinstance(fix.get("isolation"), (str, type(None)))
-        and (fix.get("edits", 0) is None or (
-            isinstance(fix.get("edits"), list) and all(_row(edit, (str, int, int, int, int)) for edit in fix["edits"])
-        ))
+        and (
+            fix.get("edits", 0) is None
+            or (
+                isinstance(fix.get("edits"), list)
+                and all(_row(edit, (str, int, int, int, int)) for edit in fix["edits"])
+            )
+        )
     )
 
 

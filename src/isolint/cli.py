@@ -27,7 +27,20 @@ if TYPE_CHECKING:
     from .verify import ContractChange
 
 # isolint.output.FORMATS, without importing the renderers at start-up
-OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "junit", "gitlab", "rdjson", "pylint", "azure", "grouped")
+OUTPUT_FORMATS = (
+    "full",
+    "concise",
+    "json",
+    "json-lines",
+    "sarif",
+    "github",
+    "junit",
+    "gitlab",
+    "rdjson",
+    "pylint",
+    "azure",
+    "grouped",
+)
 REPORT_FORMATS = ("text", "markdown", "json", "html", "csv")  # isolint.report.REPORT_FORMATS, without importing it
 DEFAULT_HISTORY_COMMITS = 50
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -39,14 +52,32 @@ def _split_selectors(values: Sequence[str]) -> list[str]:
 
 def _selection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--select", multiple=True, metavar="RULES", help="Rules to enable (codes, prefixes, names, ALL); replaces the configured `select`."),
-        click.option("--ignore", multiple=True, metavar="RULES", help="Rules to disable, on top of the configured `ignore`."),
+        click.option(
+            "--select",
+            multiple=True,
+            metavar="RULES",
+            help="Rules to enable (codes, prefixes, names, ALL); replaces the configured `select`.",
+        ),
+        click.option(
+            "--ignore", multiple=True, metavar="RULES", help="Rules to disable, on top of the configured `ignore`."
+        ),
         click.option("--extend-select", multiple=True, metavar="RULES", help="Rules to enable on top of `select`."),
-        click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), help="Use this isolint.toml or pyproject.toml."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Use this isolint.toml or pyproject.toml.",
+        ),
         click.option("--isolated", is_flag=True, help="Ignore all configuration files."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the results cache."),
-        click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count)."),
-        click.option("--force-exclude", is_flag=True, help="Apply exclusions to paths named on the command line too (as pre-commit passes them)."),
+        click.option(
+            "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count)."
+        ),
+        click.option(
+            "--force-exclude",
+            is_flag=True,
+            help="Apply exclusions to paths named on the command line too (as pre-commit passes them).",
+        ),
         click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
     ]
     for option in reversed(options):
@@ -54,7 +85,14 @@ def _selection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _settings(paths: Sequence[Path], config_file: Path | None, isolated: bool, select: Sequence[str], ignore: Sequence[str], extend_select: Sequence[str]) -> Settings:
+def _settings(
+    paths: Sequence[Path],
+    config_file: Path | None,
+    isolated: bool,
+    select: Sequence[str],
+    ignore: Sequence[str],
+    extend_select: Sequence[str],
+) -> Settings:
     overrides = {}
     for key, value in (("select", select), ("ignore", ignore), ("extend-select", extend_select)):
         if value:
@@ -81,7 +119,9 @@ def _warn(messages: Sequence[str]) -> None:
         click.echo(f"warning: {printable(message)}", err=True)
 
 
-STDIN_HELP = "Read the source from stdin (PATHS: `-`) and report (or fix) it as this file: its configuration, ignores and name."
+STDIN_HELP = (
+    "Read the source from stdin (PATHS: `-`) and report (or fix) it as this file: its configuration, ignores and name."
+)
 # More findings than fit a terminal in `full` format: say how to see less, where it is read last.
 SCREENFUL = 10
 SHORTER_VIEWS = (
@@ -106,17 +146,32 @@ def cli() -> None:
 @cli.command()
 @_selection_options
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="full", show_default=True)
-@click.option("--output-file", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here instead of stdout.")
+@click.option(
+    "--output-file",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report here instead of stdout.",
+)
 @click.option("--statistics", is_flag=True, help="Show a count per rule instead of each finding.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--show-fixes", is_flag=True, help="Show the diff each available fix would make.")
 @click.option("--unsafe-fixes", is_flag=True, help="Count unsafe fixes as available in --show-fixes.")
 @click.option("--add-ignore", is_flag=True, help="Stamp `# isolint: ignore[CODE]` on every current finding.")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Report (and fail on) only findings not in this baseline file; default: the `baseline` config key.")
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Report (and fail on) only findings not in this baseline file; default: the `baseline` config key.",
+)
 @click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--timings", is_flag=True, help=TIMINGS_HELP)
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply the available fixes, as `isolint fix` does.")
-@click.option("--diff", "show_diff", is_flag=True, help="Print the diff the fixes would make and write nothing, as `isolint fix --diff`.")
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Print the diff the fixes would make and write nothing, as `isolint fix --diff`.",
+)
 @click.option("--stdin-filename", type=click.Path(path_type=Path), help=STDIN_HELP)
 @click.option("--show-settings", is_flag=True, help="Print the settings a run over PATHS would use, and exit.")
 @click.option("--show-files", is_flag=True, help="Print the files a run over PATHS would check, and exit.")
@@ -159,12 +214,29 @@ def check(
 
     if apply_fixes or show_diff:
         if add_ignore or statistics or show_fixes:
-            raise click.UsageError("--fix and --diff cannot be combined with --add-ignore, --statistics or --show-fixes")
+            raise click.UsageError(
+                "--fix and --diff cannot be combined with --add-ignore, --statistics or --show-fixes"
+            )
         return ctx.invoke(
-            fix, paths=paths, select=select, ignore=ignore, extend_select=extend_select, config_file=config_file, isolated=isolated,
-            no_cache=no_cache, jobs=jobs, force_exclude=force_exclude, unsafe_fixes=unsafe_fixes, show_diff=show_diff,
-            check_only=False, output_format=output_format, baseline_file=baseline_file, no_baseline=no_baseline, timings=timings,
-            stdin_filename=stdin_filename, exit_zero=exit_zero,
+            fix,
+            paths=paths,
+            select=select,
+            ignore=ignore,
+            extend_select=extend_select,
+            config_file=config_file,
+            isolated=isolated,
+            no_cache=no_cache,
+            jobs=jobs,
+            force_exclude=force_exclude,
+            unsafe_fixes=unsafe_fixes,
+            show_diff=show_diff,
+            check_only=False,
+            output_format=output_format,
+            baseline_file=baseline_file,
+            no_baseline=no_baseline,
+            timings=timings,
+            stdin_filename=stdin_filename,
+            exit_zero=exit_zero,
         )
     stdin_name = _stdin_name(paths, stdin_filename)
     targets = [stdin_name] if stdin_name is not None else (list(paths) or [Path(".")])
@@ -174,27 +246,54 @@ def check(
         raise click.UsageError("reading stdin: --add-ignore, --show-fixes, --show-files and --timings do not apply")
     settings = _settings(targets, config_file, isolated, select, ignore, extend_select)
     if show_settings or show_files:
-        return _introspect(settings, targets, show_settings, output_format, force_exclude, baseline_file, no_baseline, isolated)
+        return _introspect(
+            settings, targets, show_settings, output_format, force_exclude, baseline_file, no_baseline, isolated
+        )
     if stdin_name is not None:
         from .stdin import excluded
 
         if force_exclude and excluded(stdin_name, settings):
             _read_stdin()
             return EXIT_CLEAN
-        return _check_stdin(stdin_name, settings, output_format, output_file, statistics, exit_zero, baseline_file, no_baseline, isolated, jobs, no_cache)
+        return _check_stdin(
+            stdin_name,
+            settings,
+            output_format,
+            output_file,
+            statistics,
+            exit_zero,
+            baseline_file,
+            no_baseline,
+            isolated,
+            jobs,
+            no_cache,
+        )
     if add_ignore:
         stamped, left, warnings = add_ignores(targets, settings, jobs=_jobs(jobs), force_exclude=force_exclude)
         _warn(warnings)
         click.echo(f"Added {stamped} isolint: ignore directive{'s' if stamped != 1 else ''}.", err=True)
         for finding in left:
-            why = {"ISO001": "is an unused suppression: `isolint fix` removes it", "ISO002": "names no rule in a suppression: correct it"}
-            click.echo(f"warning: {finding.path}:{finding.location.row}: {finding.code} {why.get(finding.code, 'could not be suppressed here')}", err=True)
+            why = {
+                "ISO001": "is an unused suppression: `isolint fix` removes it",
+                "ISO002": "names no rule in a suppression: correct it",
+            }
+            click.echo(
+                f"warning: {finding.path}:{finding.location.row}: {finding.code} {why.get(finding.code, 'could not be suppressed here')}",
+                err=True,
+            )
         return EXIT_FINDINGS if left and not exit_zero else EXIT_CLEAN
 
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
     # Edits are built only for what shows them: the previews and the formats that print them.
     build_edits = (show_fixes and output_format in TEXT_FORMATS) or (output_format in EDIT_FORMATS and not statistics)
-    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, build_edits=build_edits)
+    result = run_check(
+        targets,
+        settings,
+        jobs=_jobs(jobs),
+        use_cache=not no_cache,
+        force_exclude=force_exclude,
+        build_edits=build_edits,
+    )
     _warn(result.warnings)
     findings = result.findings
     baseline_note = ""
@@ -212,8 +311,14 @@ def check(
 
                 # The verification gate decides which previews would really be applied.
                 gated = run_fix(
-                    targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode="check", use_cache=not no_cache,
-                    force_exclude=force_exclude, build_edits=False,
+                    targets,
+                    settings,
+                    jobs=_jobs(jobs),
+                    unsafe=unsafe_fixes,
+                    mode="check",
+                    use_cache=not no_cache,
+                    force_exclude=force_exclude,
+                    build_edits=False,
                 )
                 text += _fix_previews(findings, unsafe_fixes, gated.refusals)
             text += ("\n" if findings else "") + summary(findings) + baseline_note
@@ -283,8 +388,17 @@ def _read_stdin() -> bytes:
 
 
 def _check_stdin(
-    name: Path, settings: Settings, output_format: str, output_file: Path | None, statistics: bool, exit_zero: bool,
-    baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
+    name: Path,
+    settings: Settings,
+    output_format: str,
+    output_file: Path | None,
+    statistics: bool,
+    exit_zero: bool,
+    baseline_file: Path | None,
+    no_baseline: bool,
+    isolated: bool,
+    jobs: int | None,
+    no_cache: bool,
 ) -> int:
     from .output import EDIT_FORMATS, TEXT_FORMATS, render
     from .output.text import summary
@@ -292,7 +406,9 @@ def _check_stdin(
 
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)
     build_edits = output_format in EDIT_FORMATS and not statistics
-    findings = check_stdin(_read_stdin(), name, settings, jobs=_jobs(jobs), use_cache=not no_cache, build_edits=build_edits)
+    findings = check_stdin(
+        _read_stdin(), name, settings, jobs=_jobs(jobs), use_cache=not no_cache, build_edits=build_edits
+    )
     note = ""
     if known is not None:
         comparison = known.compare(findings, _scope_of_paths([name], [name]))
@@ -308,8 +424,18 @@ def _check_stdin(
 
 
 def _fix_stdin(
-    name: Path, settings: Settings, unsafe: bool, show_diff: bool, check_only: bool, exit_zero: bool, output_format: str,
-    baseline_file: Path | None, no_baseline: bool, isolated: bool, jobs: int | None, no_cache: bool,
+    name: Path,
+    settings: Settings,
+    unsafe: bool,
+    show_diff: bool,
+    check_only: bool,
+    exit_zero: bool,
+    output_format: str,
+    baseline_file: Path | None,
+    no_baseline: bool,
+    isolated: bool,
+    jobs: int | None,
+    no_cache: bool,
 ) -> int:
     """The fixed source on stdout (or its diff with --diff); what remains on stderr."""
     from .fixes import unified_diff
@@ -334,8 +460,14 @@ def _fix_stdin(
 
 
 def _introspect(
-    settings: Settings, targets: Sequence[Path], show_settings: bool, output_format: str, force_exclude: bool,
-    baseline_file: Path | None, no_baseline: bool, isolated: bool,
+    settings: Settings,
+    targets: Sequence[Path],
+    show_settings: bool,
+    output_format: str,
+    force_exclude: bool,
+    baseline_file: Path | None,
+    no_baseline: bool,
+    isolated: bool,
 ) -> int:
     from .introspect import files_text, settings_document, settings_text
 
@@ -370,9 +502,27 @@ def _scope_of_paths(checked: Sequence[Path], targets: Sequence[Path]) -> Any:
 
 @cli.command()
 @_selection_options
-@click.option("--write", "write_file", is_flag=False, flag_value="", default=None, metavar="[FILE]", help="Record every current finding (default file: the `baseline` config key, else .isolint-baseline.json).")
-@click.option("--update", "update_file", is_flag=False, flag_value="", default=None, metavar="[FILE]", help="Remove the entries fixed since; never adds new ones unless --allow-new.")
-@click.option("--allow-new", is_flag=True, help="With --update, also add the findings that are not in the baseline yet.")
+@click.option(
+    "--write",
+    "write_file",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[FILE]",
+    help="Record every current finding (default file: the `baseline` config key, else .isolint-baseline.json).",
+)
+@click.option(
+    "--update",
+    "update_file",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[FILE]",
+    help="Remove the entries fixed since; never adds new ones unless --allow-new.",
+)
+@click.option(
+    "--allow-new", is_flag=True, help="With --update, also add the findings that are not in the baseline yet."
+)
 def baseline(
     paths: tuple[Path, ...],
     select: tuple[str, ...],
@@ -404,7 +554,9 @@ def baseline(
     chosen = write_file if write_file is not None else update_file
     file = Path(chosen) if chosen else (settings.baseline or default_file(settings))
     previous = Baseline.load(file) if update_file is not None else None
-    result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, build_edits=False)
+    result = run_check(
+        targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, build_edits=False
+    )
     _warn(result.warnings)
     if previous is None:
         written = Baseline.from_findings(file, result.findings)
@@ -414,7 +566,10 @@ def baseline(
     comparison = previous.compare(result.findings, _scope(result, targets))
     removed, added = ratchet(previous, comparison, allow_new=allow_new)
     previous.save()
-    click.echo(f"Removed {removed:,} fixed entr{'ies' if removed != 1 else 'y'} from {_shown(file)}; added {added:,}; {len(previous):,} remain.", err=True)
+    click.echo(
+        f"Removed {removed:,} fixed entr{'ies' if removed != 1 else 'y'} from {_shown(file)}; added {added:,}; {len(previous):,} remain.",
+        err=True,
+    )
     if comparison.new and not allow_new:
         click.echo(concise(comparison.new), nl=False)
         count = len(comparison.new)
@@ -429,17 +584,51 @@ def baseline(
 
 @cli.command()
 @_selection_options
-@click.option("--format", "report_format", type=click.Choice(REPORT_FORMATS), default="text", show_default=True, help="csv needs --history.")
-@click.option("--output", "-o", "output_file", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here instead of stdout.")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Show progress since this baseline; default: the `baseline` config key.")
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(REPORT_FORMATS),
+    default="text",
+    show_default=True,
+    help="csv needs --history.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report here instead of stdout.",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Show progress since this baseline; default: the `baseline` config key.",
+)
 @click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many directories to list.")
-@click.option("--history", is_flag=True, help="Totals for each commit of the git history (read from git, nothing checked out).")
-@click.option("--commits", type=click.IntRange(min=1), default=None, help=f"With --history: the last N commits of the current branch (default {DEFAULT_HISTORY_COMMITS}).")
-@click.option("--since", "since_rev", metavar="REV", default=None, help="With --history: the commits after REV, and REV itself.")
-@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="With --history: take every K-th commit, counting back from HEAD.")
 @click.option(
-    "--link-template", metavar="URL",
+    "--history", is_flag=True, help="Totals for each commit of the git history (read from git, nothing checked out)."
+)
+@click.option(
+    "--commits",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"With --history: the last N commits of the current branch (default {DEFAULT_HISTORY_COMMITS}).",
+)
+@click.option(
+    "--since", "since_rev", metavar="REV", default=None, help="With --history: the commits after REV, and REV itself."
+)
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --history: take every K-th commit, counting back from HEAD.",
+)
+@click.option(
+    "--link-template",
+    metavar="URL",
     help="Link each finding to your code host: {path}, {line} and {commit} are filled in, "
     "e.g. 'https://github.com/org/repo/blob/{commit}/{path}#L{line}'.",
 )
@@ -480,12 +669,18 @@ def report(
         from .history import run_history
 
         walked = run_history(
-            list(paths), settings, commits=commits if commits or since_rev else DEFAULT_HISTORY_COMMITS,
-            since=since_rev, every=every, jobs=_jobs(jobs), use_cache=not no_cache,
+            list(paths),
+            settings,
+            commits=commits if commits or since_rev else DEFAULT_HISTORY_COMMITS,
+            since=since_rev,
+            every=every,
+            jobs=_jobs(jobs),
+            use_cache=not no_cache,
         )
         click.echo(
             f"History: {len(walked.results)} commit{'s' if len(walked.results) != 1 else ''}, "
-            f"{walked.blobs_read:,} blobs read, {walked.blobs_checked:,} checked.", err=True,
+            f"{walked.blobs_read:,} blobs read, {walked.blobs_checked:,} checked.",
+            err=True,
         )
         rows = walked.rows(enabled)
         counts: dict[str, int]
@@ -497,7 +692,15 @@ def report(
         from .progress import add_counts
         from .runner import run_check
 
-        result = run_check(targets, settings, jobs=_jobs(jobs), use_cache=not no_cache, force_exclude=force_exclude, count_progress=True, build_edits=False)
+        result = run_check(
+            targets,
+            settings,
+            jobs=_jobs(jobs),
+            use_cache=not no_cache,
+            force_exclude=force_exclude,
+            count_progress=True,
+            build_edits=False,
+        )
         _warn(result.warnings)
         findings, files, project = result.findings, len(result.files), result.plan.project
         counts = {}
@@ -515,10 +718,20 @@ def report(
         try:
             link_template.format(path="p", line=1, commit="c")
         except (KeyError, IndexError, ValueError) as exc:
-            raise click.UsageError(f"--link-template: only {{path}}, {{line}} and {{commit}} can be filled in ({exc})") from None
+            raise click.UsageError(
+                f"--link-template: only {{path}}, {{line}} and {{commit}} can be filled in ({exc})"
+            ) from None
     document = model.build(
-        findings, files=files, counts=counts, enabled=enabled, project=project, baseline=baseline_section, history=rows, top=top,
-        scan=_scan_header(targets), link_template=link_template,
+        findings,
+        files=files,
+        counts=counts,
+        enabled=enabled,
+        project=project,
+        baseline=baseline_section,
+        history=rows,
+        top=top,
+        scan=_scan_header(targets),
+        link_template=link_template,
     )
     _emit(render(document, report_format), output_file)
     return EXIT_CLEAN
@@ -562,7 +775,8 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool, refusals: Sequence[Refu
     from .source import decode, read_bytes
 
     refused = {
-        (r.path, r.code): r.violation.describe() + ("; `isolint fix` writes a transitional form instead where it can" if r.fallback else "")
+        (r.path, r.code): r.violation.describe()
+        + ("; `isolint fix` writes a transitional form instead where it can" if r.fallback else "")
         for r in reversed(refusals)
     }
     chunks = []
@@ -582,11 +796,29 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool, refusals: Sequence[Refu
 
 @cli.command()
 @_selection_options
-@click.option("--unsafe-fixes", is_flag=True, help="Apply unsafe fixes too (they may change behaviour; review the diff).")
-@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the fixes and write nothing; exit 1 if anything would change.")
+@click.option(
+    "--unsafe-fixes", is_flag=True, help="Apply unsafe fixes too (they may change behaviour; review the diff)."
+)
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Print a unified diff of the fixes and write nothing; exit 1 if anything would change.",
+)
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if anything would be fixed.")
-@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True, help="Format of the findings that remain.")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), help="Fail only on remaining findings not in this baseline file; default: the `baseline` config key.")
+@click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="concise",
+    show_default=True,
+    help="Format of the findings that remain.",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Fail only on remaining findings not in this baseline file; default: the `baseline` config key.",
+)
 @click.option("--no-baseline", is_flag=True, help="Ignore the configured baseline.")
 @click.option("--timings", is_flag=True, help=TIMINGS_HELP + " Includes the fix phase.")
 @click.option("--stdin-filename", type=click.Path(path_type=Path), help=STDIN_HELP + " Prints the fixed source.")
@@ -632,12 +864,29 @@ def fix(
                 sys.stdout.buffer.write(_read_stdin())  # an excluded buffer comes back unchanged
             return EXIT_CLEAN
         return _fix_stdin(
-            stdin_name, settings, unsafe_fixes, show_diff, check_only, exit_zero, output_format, baseline_file, no_baseline, isolated, jobs, no_cache
+            stdin_name,
+            settings,
+            unsafe_fixes,
+            show_diff,
+            check_only,
+            exit_zero,
+            output_format,
+            baseline_file,
+            no_baseline,
+            isolated,
+            jobs,
+            no_cache,
         )
     mode = "diff" if show_diff else "check" if check_only else "write"
     known = _load_baseline(baseline_file, settings, no_baseline, isolated)  # before the run: a bad file fails fast
     result = run_fix(
-        targets, settings, jobs=_jobs(jobs), unsafe=unsafe_fixes, mode=mode, use_cache=not no_cache, force_exclude=force_exclude,
+        targets,
+        settings,
+        jobs=_jobs(jobs),
+        unsafe=unsafe_fixes,
+        mode=mode,
+        use_cache=not no_cache,
+        force_exclude=force_exclude,
         build_edits=output_format in EDIT_FORMATS,
     )
     _warn(result.warnings)
@@ -661,7 +910,10 @@ def fix(
         else:
             for f in changed:
                 click.echo(f"Would fix {f.applied} finding{'s' if f.applied != 1 else ''} in {printable(f.path)}")
-        click.echo(f"Would apply {result.applied} fix{'es' if result.applied != 1 else ''} in {len(changed)} file{'s' if len(changed) != 1 else ''}.", err=True)
+        click.echo(
+            f"Would apply {result.applied} fix{'es' if result.applied != 1 else ''} in {len(changed)} file{'s' if len(changed) != 1 else ''}.",
+            err=True,
+        )
         return done(EXIT_FINDINGS if changed else EXIT_CLEAN)
 
     remaining = result.findings
@@ -751,20 +1003,41 @@ def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
             click.echo(json.dumps(rows, indent=2))
         else:
             for row in rows:
-                click.echo(f"{row['code']}  {row['name']:<36} {row['family']:<13} fix: {row['fix']:<7} {row['summary']}")
+                click.echo(
+                    f"{row['code']}  {row['name']:<36} {row['family']:<13} fix: {row['fix']:<7} {row['summary']}"
+                )
         return EXIT_CLEAN
     found = lookup(rule_id or "")
     if found is None:
         from .config import suggest
 
         words = [*(r.code for r in ALL_RULES), *(r.name for r in ALL_RULES)]
-        close = suggest((rule_id or "").upper() if (rule_id or "").upper().startswith("ISO") else (rule_id or "").lower(), words)
-        raise ConfigError(f"unknown rule {rule_id!r}{f'; did you mean {close!r}?' if close else ''} (see `isolint rule --all`)")
+        close = suggest(
+            (rule_id or "").upper() if (rule_id or "").upper().startswith("ISO") else (rule_id or "").lower(), words
+        )
+        raise ConfigError(
+            f"unknown rule {rule_id!r}{f'; did you mean {close!r}?' if close else ''} (see `isolint rule --all`)"
+        )
     doc = read_doc(found)
     if output_format == "json":
-        click.echo(json.dumps({"code": found.code, "name": found.name, "family": found.family, "family_title": FAMILIES[found.family], "fix": found.fix_safety, "summary": found.summary, "explanation": doc}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "code": found.code,
+                    "name": found.name,
+                    "family": found.family,
+                    "family_title": FAMILIES[found.family],
+                    "fix": found.fix_safety,
+                    "summary": found.summary,
+                    "explanation": doc,
+                },
+                indent=2,
+            )
+        )
     else:
-        click.echo(doc if doc is not None else f"{found.code} {found.name}: {found.summary}\n(no documentation file found)")
+        click.echo(
+            doc if doc is not None else f"{found.code} {found.name}: {found.summary}\n(no documentation file found)"
+        )
     return EXIT_CLEAN
 
 
@@ -794,7 +1067,10 @@ def color_from_environment(environ: Mapping[str, str]) -> bool | None:
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = cli.main(
-            args=list(argv) if argv is not None else None, prog_name="isolint", standalone_mode=False, color=color_from_environment(os.environ)
+            args=list(argv) if argv is not None else None,
+            prog_name="isolint",
+            standalone_mode=False,
+            color=color_from_environment(os.environ),
         )
     except click.exceptions.Exit as exc:
         code = exc.exit_code

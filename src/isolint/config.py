@@ -47,10 +47,22 @@ TOP_LEVEL_OPTIONS = (
     Option("per-file-ignores", "dict[str,list[str]]", {}, "Pattern -> rules to ignore in matching files."),
     Option("respect-gitignore", "bool", True, "Skip files ignored by .gitignore during discovery."),
     Option("context-class", "str", DEFAULT_CONTEXT_CLASS, "`module:Class` of the request context the codemods target."),
-    Option("context-params", "list[str]", list(DEFAULT_CONTEXT_PARAMS), "Parameter names that carry the request context."),
+    Option(
+        "context-params", "list[str]", list(DEFAULT_CONTEXT_PARAMS), "Parameter names that carry the request context."
+    ),
     Option("baseline", "str", "", "Baseline file of known findings for `check` and `report` (relative to this file)."),
-    Option("extend", "str", "", "Another configuration file (such as \"../pyproject.toml\") whose settings this one extends and overrides."),
-    Option("extend-rules", "list[str]", [], "Custom rules to load, as 'module:RuleClass' (imported from this file's directory or the environment)."),
+    Option(
+        "extend",
+        "str",
+        "",
+        'Another configuration file (such as "../pyproject.toml") whose settings this one extends and overrides.',
+    ),
+    Option(
+        "extend-rules",
+        "list[str]",
+        [],
+        "Custom rules to load, as 'module:RuleClass' (imported from this file's directory or the environment).",
+    ),
 )
 WEBSOCKET_VOCABULARY_OPTIONS = (WEBSOCKET_NAMES, EMITTER_METHODS)
 LEGACY_STATE_OPTIONS = (
@@ -92,10 +104,31 @@ SECTIONS = {
 TABLE_KEYS = ("rules", *SECTIONS)
 
 DEFAULT_EXCLUDE = (
-    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".isolint_cache", ".mypy_cache",
-    ".nox", ".pants.d", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv",
-    "__pycache__", "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules",
-    "site-packages", "venv",
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".isolint_cache",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
 )
 
 
@@ -206,10 +239,16 @@ def validate_selectors(selectors: Iterable[str], where: str) -> None:
     for selector in selectors:
         if selector == "ALL" or lookup(selector):
             continue
-        if re.fullmatch(r"ISO\d{0,2}", selector.upper()) and any(r.code.startswith(selector.upper()) for r in ALL_RULES):
+        if re.fullmatch(r"ISO\d{0,2}", selector.upper()) and any(
+            r.code.startswith(selector.upper()) for r in ALL_RULES
+        ):
             continue
-        hint = _did_you_mean(selector.upper() if selector.upper().startswith("ISO") else selector.lower(), _rule_words())
-        raise ConfigError(f"{where}: unknown rule selector {selector!r}{hint} (expected a rule code such as ISO101, a prefix such as ISO1, a rule name, or ALL; see `isolint rule --all`)")
+        hint = _did_you_mean(
+            selector.upper() if selector.upper().startswith("ISO") else selector.lower(), _rule_words()
+        )
+        raise ConfigError(
+            f"{where}: unknown rule selector {selector!r}{hint} (expected a rule code such as ISO101, a prefix such as ISO1, a rule name, or ALL; see `isolint rule --all`)"
+        )
 
 
 def _rule_words() -> list[str]:
@@ -238,6 +277,7 @@ def matches_any(selectors: Iterable[str], code: str) -> bool:
 
 
 # --- loading ----------------------------------------------------------------
+
 
 def find_config_file(start: Path) -> Path | None:
     """The nearest isolint.toml, .isolint.toml, or pyproject.toml with a [tool.isolint] table."""
@@ -281,7 +321,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _tool_table(data: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
-        raise ConfigError(f"{path}: `tool` must be a table (got {type(tool).__name__}), as pyproject.toml's specification says")
+        raise ConfigError(
+            f"{path}: `tool` must be a table (got {type(tool).__name__}), as pyproject.toml's specification says"
+        )
     return tool
 
 
@@ -319,7 +361,9 @@ _KIND_WORDS = {
 }
 
 
-def _validate_table(table: Mapping[str, Any], options: Iterable[Option], where: str, extra_keys: Iterable[str] = ()) -> dict[str, Any]:
+def _validate_table(
+    table: Mapping[str, Any], options: Iterable[Option], where: str, extra_keys: Iterable[str] = ()
+) -> dict[str, Any]:
     """Check keys and types; return option name -> value with defaults filled in.
     `extra_keys` (tables validated elsewhere) are suggested for a misspelt key too."""
     by_name = {option.name: option for option in options}
@@ -327,13 +371,19 @@ def _validate_table(table: Mapping[str, Any], options: Iterable[Option], where: 
         option = by_name.get(key)
         if option is None:
             known = ", ".join(sorted(by_name)) or "none"
-            raise ConfigError(f"{where}: unknown key {key!r}{_did_you_mean(key, [*by_name, *extra_keys])} (known keys: {known})")
+            raise ConfigError(
+                f"{where}: unknown key {key!r}{_did_you_mean(key, [*by_name, *extra_keys])} (known keys: {known})"
+            )
         if not _type_ok(value, option.kind):
-            raise ConfigError(f"{where}: key {key!r} must be {_KIND_WORDS[option.kind]}, got {type(value).__name__} {value!r}")
+            raise ConfigError(
+                f"{where}: key {key!r} must be {_KIND_WORDS[option.kind]}, got {type(value).__name__} {value!r}"
+            )
     return {name: table.get(name, option.default) for name, option in by_name.items()}
 
 
-def _rule_options(table: Any, where: str, sections: Mapping[str, Mapping[str, Any]], deprecations: list[str]) -> dict[str, dict[str, Any]]:
+def _rule_options(
+    table: Any, where: str, sections: Mapping[str, Mapping[str, Any]], deprecations: list[str]
+) -> dict[str, dict[str, Any]]:
     """Each rule's options: its family table's values, then its own table's,
     which override them for that rule alone (with a deprecation note)."""
     if not isinstance(table, dict):
@@ -343,7 +393,9 @@ def _rule_options(table: Any, where: str, sections: Mapping[str, Mapping[str, An
         rule = lookup(key)
         if rule is None:
             hint = _did_you_mean(key.upper() if key.upper().startswith("ISO") else key.lower(), _rule_words())
-            raise ConfigError(f"{where}: [rules.{key}] names no rule{hint} (expected a code such as ISO101 or a name such as singleton-class)")
+            raise ConfigError(
+                f"{where}: [rules.{key}] names no rule{hint} (expected a code such as ISO101 or a name such as singleton-class)"
+            )
         if not isinstance(options, dict):
             raise ConfigError(f"{where}: [rules.{key}] must be a table")
         if rule.code in resolved:
@@ -419,10 +471,14 @@ def load_settings(
     ):
         _validate_patterns(patterns, f"{where}: key {key!r}")
     if not re.fullmatch(_IMPORT_TARGET, values["context-class"]):
-        raise ConfigError(f"{where}: key 'context-class' must look like 'package.module:ClassName', got {values['context-class']!r}")
+        raise ConfigError(
+            f"{where}: key 'context-class' must look like 'package.module:ClassName', got {values['context-class']!r}"
+        )
     adapter = sections["legacy-state"]["adapter"]
     if not re.fullmatch(_IMPORT_TARGET, adapter):
-        raise ConfigError(f"{where} [legacy-state]: key 'adapter' must look like 'package.module:function', got {adapter!r}")
+        raise ConfigError(
+            f"{where} [legacy-state]: key 'adapter' must look like 'package.module:function', got {adapter!r}"
+        )
 
     overrides = dict(overrides or {})
     for key, value in overrides.items():
@@ -479,14 +535,18 @@ def _extended(table: dict[str, Any], path: Path, chain: tuple[Path, ...], bases:
     base_path = (path.parent / base_name).resolve()
     chain = (*chain, path.resolve())
     if base_path in chain:
-        raise ConfigError(f"{path}: key 'extend': {base_name} extends this file again (a cycle: {' -> '.join(str(p) for p in (*chain, base_path))})")
+        raise ConfigError(
+            f"{path}: key 'extend': {base_name} extends this file again (a cycle: {' -> '.join(str(p) for p in (*chain, base_path))})"
+        )
     if not base_path.is_file():
         raise ConfigError(f"{path}: key 'extend': {base_name}: no such file")
     base = _isolint_table(base_path)
     if base_path.name == "pyproject.toml" and "isolint" not in _tool_table(_read_toml(base_path), base_path):
         raise ConfigError(f"{path}: key 'extend': {base_name} has no [tool.isolint] table")
     # A mistake in the base is reported against the base, not the file extending it.
-    _validate_table({k: v for k, v in base.items() if k not in TABLE_KEYS}, TOP_LEVEL_OPTIONS, str(base_path), TABLE_KEYS)
+    _validate_table(
+        {k: v for k, v in base.items() if k not in TABLE_KEYS}, TOP_LEVEL_OPTIONS, str(base_path), TABLE_KEYS
+    )
     bases.append(base_path)
     base = dict(_extended(base, base_path, chain, bases))
     if isinstance(base.get("baseline"), str) and base["baseline"]:

@@ -27,7 +27,10 @@ def _value(option: Option) -> dict[str, Any]:
         "str": {"type": "string"},
         "list[str]": {"type": "array", "items": {"type": "string"}},
         "dict[str,str]": {"type": "object", "additionalProperties": {"type": "string"}},
-        "dict[str,list[str]]": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "dict[str,list[str]]": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
     }
     schema = dict(kinds[option.kind])
     if option.name in ("select", "extend-select", "ignore"):
@@ -63,7 +66,9 @@ def schema() -> dict[str, Any]:
         "type": "object",
         "description": "Per-rule options, by code ([rules.ISO201]) or name ([rules.session-on-instance]).",
         "properties": rule_tables,
-        "patternProperties": {CUSTOM_RULE: {"type": "object", "description": "Options of a custom rule (its plugin defines them)."}},
+        "patternProperties": {
+            CUSTOM_RULE: {"type": "object", "description": "Options of a custom rule (its plugin defines them)."}
+        },
         "additionalProperties": False,
     }
     for name, options in SECTIONS.items():

@@ -89,8 +89,14 @@ class _Walker:
             try:
                 real = path.resolve(strict=True)
             except (OSError, RuntimeError) as exc:
-                reason = "symlink loop" if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP else None
-                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {reason or _reason(exc, 'broken symlink')}")
+                reason = (
+                    "symlink loop"
+                    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+                    else None
+                )
+                self.result.warnings.append(
+                    f"{display_path(path, self.cwd)}: skipped: {reason or _reason(exc, 'broken symlink')}"
+                )
                 return
             try:
                 mode = real.stat().st_mode
@@ -98,7 +104,9 @@ class _Walker:
                 self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_reason(exc, 'cannot stat')}")
                 return
             if not stat.S_ISREG(mode):  # a FIFO would block the read for ever; a device may never end
-                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: not a regular file ({file_kind(mode)})")
+                self.result.warnings.append(
+                    f"{display_path(path, self.cwd)}: skipped: not a regular file ({file_kind(mode)})"
+                )
                 return
         if real in self._seen_files:  # two links to one file: check and fix it once
             return
@@ -110,7 +118,9 @@ class _Walker:
             )
         self.result.files.append(SourceFile(display_path(path, self.cwd), real, writable))
 
-    def walk(self, directory: Path, ignores: list[_Ignore], by_name_only: bool = False, container: Path | None = None) -> None:
+    def walk(
+        self, directory: Path, ignores: list[_Ignore], by_name_only: bool = False, container: Path | None = None
+    ) -> None:
         real = resolved(directory)
         container = container or real
         if real in self._seen_dirs:
@@ -244,4 +254,6 @@ def _explicit_in_excluded_dir(walker: _Walker, path: Path) -> bool:
     if _gitignored(ignores, path, False):
         return True
     root = walker.settings.root
-    return any(walker.is_excluded(parent, True) for parent in path.parents if parent != root and parent.is_relative_to(root))
+    return any(
+        walker.is_excluded(parent, True) for parent in path.parents if parent != root and parent.is_relative_to(root)
+    )

@@ -67,11 +67,18 @@ def lint_text(
         return [tree]
     try:
         with _time_limit(FILE_TIME_LIMIT):
-            return _lint_parsed(text, tree, path, rules, settings, module_name, is_package, project, counts, build_edits)
+            return _lint_parsed(
+                text, tree, path, rules, settings, module_name, is_package, project, counts, build_edits
+            )
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
     except _FileTimeout:
-        return [unparsable(path, f"file skipped: too complex (took longer than {FILE_TIME_LIMIT:g} s; set ISOLINT_FILE_TIME_LIMIT to allow more)")]
+        return [
+            unparsable(
+                path,
+                f"file skipped: too complex (took longer than {FILE_TIME_LIMIT:g} s; set ISOLINT_FILE_TIME_LIMIT to allow more)",
+            )
+        ]
     except Exception as exc:  # LibCST reports deep recursion in several disguises
         if not _caused_by_recursion(exc):
             raise
@@ -175,7 +182,10 @@ _COUNT_NODES_ABOVE_CHARS = 64 * 1024  # smaller files parse in well under a seco
 def native_parse_hazard(text: str, tree: ast.Module) -> str | None:
     """Why LibCST must not parse this file (it would crash, or run past the
     time limit where it cannot be stopped), or None."""
-    if text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2 and (depth := _native_depth(tree)) > MAX_NATIVE_DEPTH:
+    if (
+        text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2
+        and (depth := _native_depth(tree)) > MAX_NATIVE_DEPTH
+    ):
         return f"a boolean expression nests {depth:,} levels deep in LibCST's parser; the limit is {MAX_NATIVE_DEPTH:,}"
     if len(text) > _COUNT_NODES_ABOVE_CHARS and FILE_TIME_LIMIT > 0:
         nodes = sum(1 for _ in ast.walk(tree))
@@ -277,7 +287,9 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     module = file.module
     positions: dict[Any, Any] = {}
     for statement in statements.values():
-        alone = cst.Module(body=[statement], default_indent=module.default_indent, default_newline=module.default_newline)
+        alone = cst.Module(
+            body=[statement], default_indent=module.default_indent, default_newline=module.default_newline
+        )
         local = _module_positions(alone)
         anchor = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
         shift = lines[id(statement)] - local[anchor].start.line
@@ -326,9 +338,6 @@ def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | N
     return lines if index == len(tree.body) else None
 
 
-
-
-
 def _to_findings(file: FileContext, positions: Any, build_edits: bool) -> list[Finding]:
     module, path = file.module, file.path
     findings = []
@@ -374,6 +383,7 @@ def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
 
 # --- fixing -----------------------------------------------------------------
 
+
 def keep_final_line_break(original: str, generated: str) -> str:
     """LibCST's code generation drops the last line break of a file whose
     lines end in a bare \r (old Mac style); put it back, so a fix changes
@@ -392,7 +402,9 @@ class FixOutcome:
     codes: frozenset[str] = frozenset()  # the rules whose fixes went in
 
 
-def _tidy(original: str, fixed: str, findings: list[Finding], lint: Callable[[str], list[Finding]], settings: Settings) -> tuple[str, list[Finding]]:
+def _tidy(
+    original: str, fixed: str, findings: list[Finding], lint: Callable[[str], list[Finding]], settings: Settings
+) -> tuple[str, list[Finding]]:
     """Drop the imports the fixes left unused (a fix rewrites one use of an
     accessor, and the import stays for the others), unless that breaks the file."""
     tidied = keep_final_line_break(fixed, without_orphaned_imports(original, fixed, settings))
@@ -404,7 +416,9 @@ def _tidy(original: str, fixed: str, findings: list[Finding], lint: Callable[[st
     return tidied, tidied_findings
 
 
-def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, module_name: str = "", is_package: bool = False) -> FixOutcome:
+def fix_text(
+    source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, module_name: str = "", is_package: bool = False
+) -> FixOutcome:
     """Apply fixes until none applies (at most MAX_FIX_PASSES rounds).
 
     Each round re-parses the result, so every accepted round parses; the last
@@ -414,9 +428,12 @@ def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, modu
     (an overlapping edit held it back), so a parameter annotated with the
     context in round one is not taken as proof that its value is a context.
     """
+
     def lint(text: str) -> list[Finding]:
         rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
-        return lint_text(text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project)
+        return lint_text(
+            text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project
+        )
 
     def eligible(finding: Finding) -> bool:
         return finding.fix is not None and (unsafe or finding.fix.applicability == SAFE)
@@ -440,7 +457,9 @@ def fix_text(source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, modu
         new_text, accepted = apply_fixes(text, [f.fix for f in chosen if f.fix is not None])
         new_findings = lint(new_text)
         if any(f.code == UNPARSABLE.code for f in new_findings):
-            return FixOutcome(text, applied, findings, converged=False, codes=frozenset(codes))  # never write a broken file
+            return FixOutcome(
+                text, applied, findings, converged=False, codes=frozenset(codes)
+            )  # never write a broken file
         for finding in chosen:
             if finding.fix in accepted:
                 offered[(finding.code, finding.snippet)] -= 1

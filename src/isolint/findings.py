@@ -107,7 +107,9 @@ class Finding:
                 "applicability": self.fix.applicability,
                 "message": self.fix.message,
                 "isolation": self.fix.isolation,
-                "edits": None if self.fix.edits is None else [
+                "edits": None
+                if self.fix.edits is None
+                else [
                     [e.content, e.location.row, e.location.column, e.end_location.row, e.end_location.column]
                     for e in self.fix.edits
                 ],
@@ -122,9 +124,9 @@ class Finding:
             fix = Fix(
                 applicability=raw["applicability"],
                 message=raw["message"],
-                edits=None if raw["edits"] is None else tuple(
-                    Edit(c, Location(r, col), Location(er, ec)) for c, r, col, er, ec in raw["edits"]
-                ),
+                edits=None
+                if raw["edits"] is None
+                else tuple(Edit(c, Location(r, col), Location(er, ec)) for c, r, col, er, ec in raw["edits"]),
                 isolation=raw["isolation"],
             )
         return cls(

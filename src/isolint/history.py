@@ -40,7 +40,9 @@ from .runner import WORKER_CRASHED, _map, _PerFileIgnores, _pool_map, _worker_st
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
-_Pair = tuple[str, str, str, bool]  # a blob at a path under a commit's index: (blob, path, index fingerprint, exact key?)
+_Pair = tuple[
+    str, str, str, bool
+]  # a blob at a path under a commit's index: (blob, path, index fingerprint, exact key?)
 
 
 @dataclass(frozen=True)
@@ -81,18 +83,36 @@ class History:
 # the repository (and the user) configured, for every git command we run.
 GIT_SAFETY = (
     "--no-pager",
-    "-c", "core.pager=cat",
-    "-c", "log.showSignature=false",  # else `git log` runs gpg.program for each signed commit
-    "-c", "gpg.program=false",
-    "-c", "gpg.ssh.program=false",
-    "-c", "gpg.x509.program=false",
-    "-c", "core.fsmonitor=false",
-    "-c", "core.hooksPath=/dev/null",
-    "-c", "diff.external=",
-    "-c", "core.sshCommand=false",
-    "-c", "credential.helper=",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "log.showSignature=false",  # else `git log` runs gpg.program for each signed commit
+    "-c",
+    "gpg.program=false",
+    "-c",
+    "gpg.ssh.program=false",
+    "-c",
+    "gpg.x509.program=false",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "diff.external=",
+    "-c",
+    "core.sshCommand=false",
+    "-c",
+    "credential.helper=",
 )
-_GIT_ENV_DROPPED = ("GIT_PAGER", "PAGER", "GIT_EXTERNAL_DIFF", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS")
+_GIT_ENV_DROPPED = (
+    "GIT_PAGER",
+    "PAGER",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+)
 
 
 def git_command(root: Path, *args: str) -> list[str]:
@@ -107,7 +127,9 @@ def git_environment() -> dict[str, str]:
 
 def _git(root: Path, *args: str) -> str:
     try:
-        completed = subprocess.run(git_command(root, *args), capture_output=True, check=False, env=git_environment(), stdin=subprocess.DEVNULL)
+        completed = subprocess.run(
+            git_command(root, *args), capture_output=True, check=False, env=git_environment(), stdin=subprocess.DEVNULL
+        )
     except FileNotFoundError:
         raise ConfigError("--history needs git, and no `git` executable was found") from None
     if completed.returncode != 0:
@@ -137,7 +159,14 @@ def list_commits(root: Path, *, commits: int | None, since: str | None, every: i
     """The commits to report on, oldest first: the last `commits` on the current
     branch (first parents), or those after `since` plus `since` itself; then every
     `every`-th counting back from HEAD, so HEAD is always included."""
-    args = ["log", "--no-show-signature", "--no-ext-diff", "--no-textconv", "--first-parent", "--format=%H%x1f%ct%x1f%s"]
+    args = [
+        "log",
+        "--no-show-signature",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--first-parent",
+        "--format=%H%x1f%ct%x1f%s",
+    ]
     if since is not None and since.startswith("-"):
         raise ConfigError(f"--since {since!r}: expected a commit, not an option")
     if since is not None:
@@ -175,7 +204,9 @@ def read_blobs(root: Path, blobs: Sequence[str]) -> Iterator[tuple[str, bytes]]:
     """(blob id, content) for each blob, through one `git cat-file --batch`."""
     if not blobs:
         return
-    process = subprocess.Popen(git_command(root, "cat-file", "--batch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_environment())
+    process = subprocess.Popen(
+        git_command(root, "cat-file", "--batch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_environment()
+    )
     assert process.stdin is not None and process.stdout is not None
     requests = process.stdin
 
@@ -202,6 +233,7 @@ def read_blobs(root: Path, blobs: Sequence[str]) -> Iterator[tuple[str, bytes]]:
 
 
 # --- selecting files like discovery would ------------------------------------------
+
 
 class _Selection:
     """Which tree paths a checkout run over PATHS would check (exclude patterns and PATHS)."""
@@ -259,6 +291,7 @@ def module_names(paths: Sequence[str]) -> dict[str, tuple[str, bool]]:
 
 # --- the walk -----------------------------------------------------------------
 
+
 def _init_blob_index_worker(indexers: list[tuple[Any, Any]], settings: Settings) -> None:
     _worker_state["indexers"] = indexers
     _worker_state["index_settings"] = settings
@@ -302,7 +335,9 @@ def run_history(
     if not selected:
         raise ConfigError("--history: no commits to report on")
     wanted = _Selection(root, paths or [root], settings)
-    project_trees = {c.sha: [(path, blob) for path, blob in tree_files(root, c.sha) if wanted.indexed(path)] for c in selected}
+    project_trees = {
+        c.sha: [(path, blob) for path, blob in tree_files(root, c.sha) if wanted.indexed(path)] for c in selected
+    }
     trees = {sha: [(path, blob) for path, blob in tree if wanted(path)] for sha, tree in project_trees.items()}
     history = History(root)
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
@@ -336,7 +371,9 @@ def run_history(
         unindexed = [memo for memo, facts in facts_of.items() if facts is None]
         need({blob for blob, _, _ in unindexed})
         index_items = [(memo, contents[memo[0]]) for memo in unindexed]
-        for memo, facts in _pool_map(_blob_index_worker, index_items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed):
+        for memo, facts in _pool_map(
+            _blob_index_worker, index_items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed
+        ):
             facts_of[memo] = [Fact.from_json(raw) for raw in facts]
             blob_id, blob_path, module = memo
             cache.store_blob_facts(blob_id, blob_path, module, facts)
@@ -345,10 +382,16 @@ def run_history(
         project = EMPTY
         if indexers:
             project = ProjectIndex(
-                fact for path, blob in project_trees[commit.sha] for fact in facts_of[(blob, path, modules[commit.sha][path][0])] or ()
+                fact
+                for path, blob in project_trees[commit.sha]
+                for fact in facts_of[(blob, path, modules[commit.sha][path][0])] or ()
             )
         shape = digest_of(project.facts, with_lines=False)
-        plan = by_shape[shape].for_project(project) if shape in by_shape else Plan.from_settings(settings, project, count_progress=True, build_edits=False)
+        plan = (
+            by_shape[shape].for_project(project)
+            if shape in by_shape
+            else Plan.from_settings(settings, project, count_progress=True, build_edits=False)
+        )
         by_shape.setdefault(shape, plan)
         commit_plan[commit.sha] = plans.setdefault(_fingerprint(plan), plan)
 
@@ -358,7 +401,9 @@ def run_history(
     # keys too, so a blob unchanged up to HEAD is checked once.
     head = selected[-1].sha
     fingerprint_of = {commit.sha: _fingerprint(commit_plan[commit.sha]) for commit in selected}
-    pairs: dict[_Pair, str] = {(blob, path, fingerprint_of[c.sha], False): c.sha for c in selected for path, blob in trees[c.sha]}
+    pairs: dict[_Pair, str] = {
+        (blob, path, fingerprint_of[c.sha], False): c.sha for c in selected for path, blob in trees[c.sha]
+    }
     pairs.update({(blob, path, fingerprint_of[head], True): head for path, blob in trees[head]})
 
     def memo_scope(pair: _Pair) -> str:  # the cache's blob -> key memo: exact and line-free keys never share one
@@ -382,7 +427,9 @@ def run_history(
     known = cache.known_keys(with_counts=True)
     same_as: dict[str, str] = {}  # a HEAD blob's line-free key -> its exact key
     for path, blob in trees[head]:
-        same_as.setdefault(keys[(blob, path, fingerprint_of[head], False)], keys[(blob, path, fingerprint_of[head], True)])
+        same_as.setdefault(
+            keys[(blob, path, fingerprint_of[head], False)], keys[(blob, path, fingerprint_of[head], True)]
+        )
     work: dict[str, tuple[str, str, str, bytes, str, bool]] = {}  # result key -> worker item
     for pair, sha in sorted(pairs.items(), key=lambda item: not item[0][3]):  # HEAD's exact keys first
         blob, path, fp, exact = pair
@@ -422,12 +469,17 @@ def run_history(
             key = keys[(blob, path, fingerprint_of[commit.sha], exact)]
             if (key, path) not in shown:
                 found, counts = results.get(key) or (cache.results_for(key, path) or [], cache.counts.get(key, {}))
-                shown[(key, path)] = (ignores.filter(root / path, [f.with_path(path) for f in found]) if found else [], counts)
+                shown[(key, path)] = (
+                    ignores.filter(root / path, [f.with_path(path) for f in found]) if found else [],
+                    counts,
+                )
             found, counts = shown[(key, path)]
             findings.extend(found)
             add_counts(totals, counts)
         findings.sort(key=lambda f: f.sort_key)
-        history.results.append(CommitResult(commit, findings, [path for path, _ in trees[commit.sha]], totals, plan.project))
+        history.results.append(
+            CommitResult(commit, findings, [path for path, _ in trees[commit.sha]], totals, plan.project)
+        )
     return history
 
 
@@ -459,7 +511,9 @@ class _Mentions:
         memo = (exact, tuple(map(id, facts)))  # plans share the Fact objects of unchanged blobs
         fingerprint = self._fingerprints.get(memo)
         if fingerprint is None:
-            fingerprint = self._fingerprints[memo] = digest_of(facts) if exact else "~" + digest_of(facts, with_lines=False)
+            fingerprint = self._fingerprints[memo] = (
+                digest_of(facts) if exact else "~" + digest_of(facts, with_lines=False)
+            )
         return f"{digest}:{fingerprint}"
 
 

@@ -40,7 +40,11 @@ def hygiene_findings(text: str, path: str, directives: Sequence[Directive], audi
     findings: list[Finding] = []
     for directive in directives:
         if UNKNOWN_SUPPRESSION_CODE in audit.reports:
-            findings.extend(_unknown(path, lines, directive, selector) for selector in directive.selectors if not named_rules(selector))
+            findings.extend(
+                _unknown(path, lines, directive, selector)
+                for selector in directive.selectors
+                if not named_rules(selector)
+            )
         if UNUSED_SUPPRESSION in audit.reports:
             unused = [s for s in dict.fromkeys(directive.selectors) if _judged(s, audit) and s not in directive.used]
             if unused:
@@ -55,14 +59,27 @@ def _judged(selector: str, audit: Audit) -> bool:
 
 
 def _finding(
-    code: str, message: str, path: str, lines: Sequence[str], directive: Directive, fix: Fix | None = None, manual: str | None = None
+    code: str,
+    message: str,
+    path: str,
+    lines: Sequence[str],
+    directive: Directive,
+    fix: Fix | None = None,
+    manual: str | None = None,
 ) -> Finding:
     rule = BY_CODE[code]
     start, end = directive.span
     return Finding(
-        code=code, name=rule.name, family=rule.family, message=message, path=path,
-        location=Location(directive.row, start + 1), end_location=Location(directive.row, end + 1),
-        fix=fix, manual=manual, snippet=lines[directive.row - 1][start:end],
+        code=code,
+        name=rule.name,
+        family=rule.family,
+        message=message,
+        path=path,
+        location=Location(directive.row, start + 1),
+        end_location=Location(directive.row, end + 1),
+        fix=fix,
+        manual=manual,
+        snippet=lines[directive.row - 1][start:end],
     )
 
 
@@ -75,7 +92,9 @@ def _unknown(path: str, lines: Sequence[str], directive: Directive, selector: st
         close = suggest(selector.upper() if selector.upper().startswith("ISO") else selector.lower(), candidates)
         hint = f"; did you mean `{close}`?" if close else " (see `isolint rule --all`)"
     message = f"`{selector}` in a suppression names no isolint rule, so it hides nothing{hint}"
-    manual = "Name the rule the suppression is meant for (a code, a prefix such as ISO2, or a name), or delete the code."
+    manual = (
+        "Name the rule the suppression is meant for (a code, a prefix such as ISO2, or a name), or delete the code."
+    )
     return _finding(UNKNOWN_SUPPRESSION_CODE, message, path, lines, directive, manual=manual)
 
 

@@ -202,7 +202,9 @@ class NameMatcher:
         ascii_words = {name for name in unique if _ASCII_WORD.fullmatch(name)}
         self._words = frozenset(name.encode() for name in ascii_words)
         others = sorted(unique - ascii_words, key=len, reverse=True)
-        self._others = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in others) + rb")\b") if others else None
+        self._others = (
+            re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in others) + rb")\b") if others else None
+        )
 
     def found(self, raw: bytes) -> frozenset[str]:
         present = {word.decode() for word in self._words.intersection(_WORD.findall(raw))}
@@ -250,7 +252,9 @@ def module_name_for(path: Path) -> str:
     return ".".join((*parts, stem))
 
 
-def index_source(raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any) -> list[Fact]:
+def index_source(
+    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any
+) -> list[Fact]:
     """Facts of one file from the indexing rules whose prefilter matches it."""
     return index_file(raw, path, module, indexers, settings)[0]
 

@@ -33,15 +33,34 @@ from .traversal import children, walk
 BUILTIN_NAMES = frozenset(dir(builtins))
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _STATEMENT_PARTS = (
-    cst.BaseSuite, cst.BaseStatement, cst.BaseSmallStatement, cst.Else, cst.Finally, cst.ExceptHandler,
-    cst.ExceptStarHandler, cst.WithItem, cst.MatchCase, cst.MatchPattern,
+    cst.BaseSuite,
+    cst.BaseStatement,
+    cst.BaseSmallStatement,
+    cst.Else,
+    cst.Finally,
+    cst.ExceptHandler,
+    cst.ExceptStarHandler,
+    cst.WithItem,
+    cst.MatchCase,
+    cst.MatchPattern,
 )
 # Where a node is a binding target rather than a read.
 _TARGET_FIELDS: dict[type[object], str] = {
-    cst.AssignTarget: "target", cst.AnnAssign: "target", cst.AugAssign: "target", cst.For: "target",
-    cst.CompFor: "target", cst.NamedExpr: "target", cst.AsName: "name", cst.Param: "name",
-    cst.FunctionDef: "name", cst.ClassDef: "name", cst.MatchAs: "name", cst.MatchStar: "name",
+    cst.AssignTarget: "target",
+    cst.AnnAssign: "target",
+    cst.AugAssign: "target",
+    cst.For: "target",
+    cst.CompFor: "target",
+    cst.NamedExpr: "target",
+    cst.AsName: "name",
+    cst.Param: "name",
+    cst.FunctionDef: "name",
+    cst.ClassDef: "name",
+    cst.MatchAs: "name",
+    cst.MatchStar: "name",
 }
+
+
 @dataclass
 class _Scope:
     node: Any  # Module, FunctionDef, ClassDef, Lambda or a comprehension
@@ -147,7 +166,11 @@ class NameResolver:
                     and _full_name(parent.value)[1].rpartition(".")[2] != "Literal"
                 ):
                     return True
-                if isinstance(parent, cst.Call) and _full_name(parent.func)[1].rpartition(".")[2] in ("cast", "TypeVar", "NewType"):
+                if isinstance(parent, cst.Call) and _full_name(parent.func)[1].rpartition(".")[2] in (
+                    "cast",
+                    "TypeVar",
+                    "NewType",
+                ):
                     return True
                 child, parent = parent, parents.get(id(parent))
         return False
@@ -155,7 +178,13 @@ class NameResolver:
     def _scope_for(self, owner: Any) -> _Scope:
         if isinstance(owner, cst.Module):
             return self._scope_of(owner, "module", "")
-        kind = "class" if isinstance(owner, cst.ClassDef) else "comprehension" if isinstance(owner, _COMPREHENSIONS) else "function"
+        kind = (
+            "class"
+            if isinstance(owner, cst.ClassDef)
+            else "comprehension"
+            if isinstance(owner, _COMPREHENSIONS)
+            else "function"
+        )
         return self._scope_of(owner, kind, self._qualname_of(owner))
 
     def _binding_scope(self, name: Any) -> _Scope | None:
@@ -210,7 +239,11 @@ class NameResolver:
                 scope = self._scope_of(parent, kind, self._qualname_of(parent))
             elif isinstance(parent, _COMPREHENSIONS) and not first_iterable:
                 scope = self._scope_of(parent, "comprehension", self._qualname_of(parent))
-            first_iterable = isinstance(parent, cst.CompFor) and child is parent.iter and parent is getattr(parents.get(id(parent)), "for_in", None)
+            first_iterable = (
+                isinstance(parent, cst.CompFor)
+                and child is parent.iter
+                and parent is getattr(parents.get(id(parent)), "for_in", None)
+            )
             if scope is not None:
                 if scope.kind != "class" or innermost:
                     yield scope
@@ -247,7 +280,9 @@ class NameResolver:
             _collect_bindings(scope)
             if self._walrus_targets is None:
                 # A NamedExpr always has children, so every one is some node's parent.
-                self._walrus_targets = [p for p in {id(p): p for p in self._parent_map().values()}.values() if isinstance(p, cst.NamedExpr)]
+                self._walrus_targets = [
+                    p for p in {id(p): p for p in self._parent_map().values()}.values() if isinstance(p, cst.NamedExpr)
+                ]
             for walrus in self._walrus_targets:
                 if self._binding_scope_node(walrus) is node:
                     _bind_target(scope, walrus.target)
@@ -291,7 +326,7 @@ def _imported_name(imported: str, full: str) -> str:
     if full == local:
         return real
     if full.startswith(local + "."):
-        return real + full[len(local):]
+        return real + full[len(local) :]
     return ""
 
 
@@ -356,7 +391,11 @@ def _binds(scope: _Scope, node: Any) -> bool:
         base = "." * len(node.relative) + (_dotted(node.module) if node.module is not None else "")
         for alias in node.names:
             name = _dotted(alias.name)
-            local = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else name
+            local = (
+                alias.asname.name.value
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                else name
+            )
             real = f"{base}{name}" if base.endswith(".") else f"{base}.{name}"
             scope.bind(local, f"{real}\0{local}")
             scope.imports.setdefault(local, []).append(node)

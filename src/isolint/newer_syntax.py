@@ -63,7 +63,9 @@ def parse_module(source: str | bytes, filename: str = "<unknown>") -> ast.Module
             return _interpreter_parse(translated, filename)
         except SyntaxError as error:
             version = f"{sys.version_info.major}.{sys.version_info.minor}"
-            error.msg = f"{error.msg} (LibCST reads this file, Python {version}'s parser does not: newer Python syntax?)"
+            error.msg = (
+                f"{error.msg} (LibCST reads this file, Python {version}'s parser does not: newer Python syntax?)"
+            )
             raise
 
 

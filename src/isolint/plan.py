@@ -37,7 +37,12 @@ class Plan:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, project: ProjectIndex = EMPTY, *, count_progress: bool = False, build_edits: bool = True
+        cls,
+        settings: Settings,
+        project: ProjectIndex = EMPTY,
+        *,
+        count_progress: bool = False,
+        build_edits: bool = True,
     ) -> Plan:
         enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
         project = project.restricted(_fact_kinds(enabled))
@@ -46,7 +51,13 @@ class Plan:
             from .progress import compile_prefilter
 
             progress = compile_prefilter(settings)
-        return cls(settings, tuple((r, r.compile_prefilter(settings, project)) for r in enabled), project, progress, build_edits)
+        return cls(
+            settings,
+            tuple((r, r.compile_prefilter(settings, project)) for r in enabled),
+            project,
+            progress,
+            build_edits,
+        )
 
     def for_project(self, project: ProjectIndex) -> Plan:
         """This plan for an index whose facts differ from its own in line
@@ -96,7 +107,13 @@ def syntax_error(text: str, path: str) -> Finding | None:
 
 
 def check_bytes(
-    raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False, counts: dict[str, int] | None = None
+    raw: bytes,
+    path: str,
+    plan: Plan,
+    *,
+    module_name: str = "",
+    is_package: bool = False,
+    counts: dict[str, int] | None = None,
 ) -> tuple[list[Finding], bool]:
     """All findings for one file's bytes, after inline suppressions, and
     whether the file had to be parsed. With `counts` and a report-mode plan,
@@ -121,8 +138,15 @@ def check_bytes(
         from .engine import lint_text
 
     findings = lint_text(
-        source.text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project,
-        counts=counts if counting else None, build_edits=plan.build_edits,
+        source.text,
+        path,
+        rules,
+        plan.settings,
+        module_name=module_name,
+        is_package=is_package,
+        project=plan.project,
+        counts=counts if counting else None,
+        build_edits=plan.build_edits,
     )
     # Parsed only to count: report exactly what a plain check would (nothing).
     return (findings if rules else []), True

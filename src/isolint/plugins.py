@@ -37,7 +37,10 @@ def load_entry_points() -> list[type[Rule]]:
         if not _any_package_declares_the_group():
             return list(_loaded.values())
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            _load(entry_point.value, f"entry point {entry_point.name!r} of {entry_point.dist.name if entry_point.dist else 'an installed package'}")
+            _load(
+                entry_point.value,
+                f"entry point {entry_point.name!r} of {entry_point.dist.name if entry_point.dist else 'an installed package'}",
+            )
     return list(_loaded.values())
 
 
@@ -55,7 +58,9 @@ def _any_package_declares_the_group() -> bool:
         for name in names:
             if name.endswith((".dist-info", ".egg-info")):
                 try:
-                    if header in Path(entry or ".", name, "entry_points.txt").read_text(encoding="utf-8", errors="replace"):
+                    if header in Path(entry or ".", name, "entry_points.txt").read_text(
+                        encoding="utf-8", errors="replace"
+                    ):
                         return True
                 except OSError:
                     continue
@@ -103,10 +108,14 @@ def _load(spec: str, where: str) -> type[Rule]:
 def _check(rule: type[Rule], spec: str, where: str) -> None:
     """The metadata a built-in rule's module is held to, checked at load time."""
     if not rule.code.startswith(CUSTOM_PREFIX):
-        raise ConfigError(f"{where}: {spec} has code {rule.code}; custom rules use ISO900-ISO999, the built-in ones the rest")
+        raise ConfigError(
+            f"{where}: {spec} has code {rule.code}; custom rules use ISO900-ISO999, the built-in ones the rest"
+        )
     for taken, what in ((BY_CODE.get(rule.code), "code"), (BY_NAME.get(rule.name), "name")):
         if taken is not None and taken is not rule:
-            raise ConfigError(f"{where}: {spec} reuses the {what} of {taken.__module__}:{taken.__qualname__} ({taken.code} {taken.name})")
+            raise ConfigError(
+                f"{where}: {spec} reuses the {what} of {taken.__module__}:{taken.__qualname__} ({taken.code} {taken.name})"
+            )
     missing = [attribute for attribute in ("summary", "prefilter") if not hasattr(rule, attribute)]
     if missing:
         raise ConfigError(f"{where}: {spec} does not declare {' and '.join(missing)}")

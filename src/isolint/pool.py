@@ -70,7 +70,10 @@ def resilient_map(
         futures: list[tuple[list[int], Future[list[Any]]]] = []
         try:
             with ProcessPoolExecutor(
-                max_workers=jobs, mp_context=context, initializer=_init_tracked, initargs=(in_flight, counter, initializer, initargs)
+                max_workers=jobs,
+                mp_context=context,
+                initializer=_init_tracked,
+                initargs=(in_flight, counter, initializer, initargs),
             ) as pool:
                 runner = functools.partial(_run_chunk, fn)
                 futures = [(chunk, pool.submit(runner, [(p, items[p]) for p in chunk])) for chunk in chunks]
@@ -97,14 +100,21 @@ def resilient_map(
 
 
 def _run_alone(
-    fn: Callable[[Any], Any], item: Any, context: BaseContext, initializer: Callable[..., None], initargs: tuple[Any, ...],
+    fn: Callable[[Any], Any],
+    item: Any,
+    context: BaseContext,
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
     on_crash: Callable[[Any], Any] | None,
 ) -> Any:
     in_flight = context.Array("q", [IDLE])
     counter = context.Value("i", 0)
     try:
         with ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_init_tracked, initargs=(in_flight, counter, initializer, initargs)
+            max_workers=1,
+            mp_context=context,
+            initializer=_init_tracked,
+            initargs=(in_flight, counter, initializer, initargs),
         ) as pool:
             return pool.submit(functools.partial(_run_chunk, fn), [(0, item)]).result()[0]
     except BrokenProcessPool:

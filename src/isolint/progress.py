@@ -50,7 +50,12 @@ class Track:
 
 TRACKS = (
     Track("singletons", "instance registrations", "factory and class registrations", ("ISO104",)),
-    Track("sessions", "sessions stored on instances (`self.<session>`)", "request-scoped `<ctx>.db_session` uses", ("ISO201",)),
+    Track(
+        "sessions",
+        "sessions stored on instances (`self.<session>`)",
+        "request-scoped `<ctx>.db_session` uses",
+        ("ISO201",),
+    ),
     Track("websockets", "global WebSocket accessor calls", "`<ctx>.websocket_emitter` uses", ("ISO302",)),
     Track("legacy-state", "legacy state references", "context-class references"),
 )
@@ -74,7 +79,13 @@ def compile_prefilter(settings: Settings) -> re.Pattern[bytes]:
     params = b"|".join(re.escape(name.encode()) for name in settings.context_params) or b"(?!)"
     alternatives = [
         rb"\b(?:" + b"|".join(re.escape(word.encode()) for word in sorted(words)) + rb")\b",
-        rb"\b(?:" + params + rb")\s*\.\s*(?:" + SESSION_ATTRIBUTE.encode() + b"|" + EMITTER_ATTRIBUTE.encode() + rb")\b",
+        rb"\b(?:"
+        + params
+        + rb")\s*\.\s*(?:"
+        + SESSION_ATTRIBUTE.encode()
+        + b"|"
+        + EMITTER_ATTRIBUTE.encode()
+        + rb")\b",
         rb"\.\s*register\s*\(",
     ]
     return re.compile(b"|".join(alternatives))
@@ -117,12 +128,16 @@ class TargetFormCounter:
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        name = (
+            func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        )
         if name in self._factory_methods:
             self._add("singletons")
         elif name == "register" and isinstance(func, cst.Attribute) and len(node.args) >= 2:
             registered = node.args[1].value
-            if isinstance(registered, cst.Lambda) or (isinstance(registered, cst.Name) and registered.value[:1].isupper()):
+            if isinstance(registered, cst.Lambda) or (
+                isinstance(registered, cst.Name) and registered.value[:1].isupper()
+            ):
                 self._add("singletons")
 
     def _is_context(self, name: str) -> bool:
@@ -136,7 +151,10 @@ class TargetFormCounter:
 
 # --- turning findings and counts into per-family progress ----------------------
 
-def family_progress(findings: Sequence[Finding], counts: Mapping[str, int], enabled_rules: Sequence[Any]) -> list[dict[str, Any]]:
+
+def family_progress(
+    findings: Sequence[Finding], counts: Mapping[str, int], enabled_rules: Sequence[Any]
+) -> list[dict[str, Any]]:
     """One row per track: legacy sites left, target-form sites, percent migrated.
 
     The legacy sites are the findings of the track's own rules; when none of

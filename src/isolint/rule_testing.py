@@ -117,7 +117,9 @@ def doc_problems(rule: type[Rule], *, selector: str | None = None) -> list[str]:
             target = Path(scratch) / name
             target.write_text(text, encoding="utf-8")
             if (rule.code in {f.code for f in _findings(target, selector or rule.code)}) != reported:
-                problems.append(f"{path.name}: the {name[:-3]} {'does not trigger' if reported else 'triggers'} {rule.code}")
+                problems.append(
+                    f"{path.name}: the {name[:-3]} {'does not trigger' if reported else 'triggers'} {rule.code}"
+                )
     return problems
 
 
@@ -162,7 +164,9 @@ def snapshot_path(case: Path) -> Path:
 
 def obsolete_snapshots(directory: Path) -> list[Path]:
     """Snapshots under `directory` whose case no longer exists (renamed or deleted)."""
-    return sorted(p for p in directory.rglob("*" + SNAPSHOT_SUFFIX) if not _is_case(p.with_name(p.name[: -len(SNAPSHOT_SUFFIX)])))
+    return sorted(
+        p for p in directory.rglob("*" + SNAPSHOT_SUFFIX) if not _is_case(p.with_name(p.name[: -len(SNAPSHOT_SUFFIX)]))
+    )
 
 
 def _is_case(path: Path) -> bool:
@@ -178,7 +182,9 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in {"", "0", "false"}
 
 
-def snapshot_problem(snapshot: Path, rendered: str, *, update: bool, accept_hint: str = f"{UPDATE_ENV}=1") -> str | None:
+def snapshot_problem(
+    snapshot: Path, rendered: str, *, update: bool, accept_hint: str = f"{UPDATE_ENV}=1"
+) -> str | None:
     """None when `snapshot` holds `rendered`, or `update` rewrote it to; else what is wrong.
 
     A missing snapshot is written and reported (review it, then commit it), except
@@ -246,7 +252,10 @@ def _excerpt(finding: Finding, source: list[str]) -> list[str]:
 
     def underlined(row: int, first: int, stop: int) -> list[str]:
         text = source[row - 1]
-        return [f"  {row:>{width}} | {text}".rstrip(), f"  {'':>{width}} | {' ' * (first - 1)}{'^' * max(1, stop - first)}"]
+        return [
+            f"  {row:>{width}} | {text}".rstrip(),
+            f"  {'':>{width}} | {' ' * (first - 1)}{'^' * max(1, stop - first)}",
+        ]
 
     if start.row == end.row:
         return underlined(start.row, start.column, end.column)

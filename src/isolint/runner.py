@@ -145,7 +145,9 @@ def _check_worker(item: tuple[int, str, str]) -> CheckedFile:
     return (*checked, phases, time.perf_counter() - start - phases.get("import", 0.0))
 
 
-def _check_one(item: tuple[int, str, str]) -> tuple[int, str | None, str | None, list[Finding] | None, bool, dict[str, int] | None]:
+def _check_one(
+    item: tuple[int, str, str],
+) -> tuple[int, str | None, str | None, list[Finding] | None, bool, dict[str, int] | None]:
     index, shown, real = item
     plan: Plan = _worker_state["plan"]
     try:
@@ -162,7 +164,9 @@ def _check_one(item: tuple[int, str, str]) -> tuple[int, str | None, str | None,
     return (index, digest, key, *check_counted(raw, shown, plan, module_name, is_package))
 
 
-def check_counted(raw: bytes, shown: str, plan: Plan, module_name: str, is_package: bool) -> tuple[list[Finding], bool, dict[str, int] | None]:
+def check_counted(
+    raw: bytes, shown: str, plan: Plan, module_name: str, is_package: bool
+) -> tuple[list[Finding], bool, dict[str, int] | None]:
     """check_bytes, plus the target-form counts when the plan is in report mode."""
     counts: dict[str, int] | None = {} if plan.progress is not None else None
     findings, parsed = check_bytes(raw, shown, plan, module_name=module_name, is_package=is_package, counts=counts)
@@ -195,12 +199,27 @@ def _fix_worker(item: FixJob) -> FixedFile:
     module_name, is_package = _module_of(path)
     outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module_name, is_package=is_package)
     findings = outcome.findings
-    if refused:  # the refused rules' findings remain: lint the result with every rule (a fallback says why it fixed nothing)
-        linting = replace(plan, rules=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK)))))
-        findings, _ = check_bytes(source.encode(outcome.text), shown, linting, module_name=module_name, is_package=is_package)
+    if (
+        refused
+    ):  # the refused rules' findings remain: lint the result with every rule (a fallback says why it fixed nothing)
+        linting = replace(
+            plan, rules=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK))))
+        )
+        findings, _ = check_bytes(
+            source.encode(outcome.text), shown, linting, module_name=module_name, is_package=is_package
+        )
     error = None if outcome.converged else "fixes did not settle; left what parsed and stopped"
     computed = ComputedFix(
-        shown, module_name, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings), error
+        shown,
+        module_name,
+        is_package,
+        raw,
+        source,
+        outcome.text,
+        outcome.applied,
+        outcome.codes,
+        tuple(findings),
+        error,
     )
     return index, computed, [], None
 
@@ -221,7 +240,11 @@ def _workers(jobs: int, items: int) -> int:
 
 
 def _pool_map(
-    fn: Callable[[Any], Any], items: Sequence[Any], jobs: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    jobs: int,
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
     on_crash: Callable[[Any], Any] | None = None,
 ) -> Iterator[Any]:
     """`map(fn, items)` in `jobs` forked processes, in order; inline when it
@@ -238,7 +261,11 @@ def _pool_map(
 
 
 def _map(
-    fn: Callable[[Any], Any], items: Sequence[Any], plan: Plan, known: frozenset[str], jobs: int,
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    plan: Plan,
+    known: frozenset[str],
+    jobs: int,
     on_crash: Callable[[Any], Any] | None = None,
 ) -> Iterator[Any]:
     if _workers(jobs, len(items)) > 1:
@@ -272,13 +299,16 @@ def _progress(items: Iterable[Any], sizes: Sequence[int], label: str, stream: Te
     if len(sizes) <= PROGRESS_MIN_FILES or not stream.isatty():
         yield from items
         return
-    with click.progressbar(length=max(1, sum(sizes)), label=f"{label} {len(sizes):,} files", file=stream, show_pos=False) as bar:
+    with click.progressbar(
+        length=max(1, sum(sizes)), label=f"{label} {len(sizes):,} files", file=stream, show_pos=False
+    ) as bar:
         for item, size in zip(items, sizes, strict=True):
             yield item
             bar.update(size)
 
 
 # --- check ------------------------------------------------------------------
+
 
 def _discover(paths: Sequence[Path], settings: Settings, force_exclude: bool, stats: Stats) -> Discovery:
     start = time.perf_counter()
@@ -308,13 +338,27 @@ def run_check(
     stats = Stats()
     found = _discover(paths, settings, force_exclude, stats)
     return _check(
-        found, settings, stats, jobs=jobs, use_cache=use_cache, paths=paths, count_progress=count_progress, build_edits=build_edits
+        found,
+        settings,
+        stats,
+        jobs=jobs,
+        use_cache=use_cache,
+        paths=paths,
+        count_progress=count_progress,
+        build_edits=build_edits,
     )
 
 
 def _check(
-    found: Discovery, settings: Settings, stats: Stats, *, jobs: int, use_cache: bool, paths: Sequence[Path] = (),
-    count_progress: bool = False, build_edits: bool = True,
+    found: Discovery,
+    settings: Settings,
+    stats: Stats,
+    *,
+    jobs: int,
+    use_cache: bool,
+    paths: Sequence[Path] = (),
+    count_progress: bool = False,
+    build_edits: bool = True,
 ) -> CheckResult:
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
     if cache.warning:
@@ -333,7 +377,9 @@ def _check(
     sizes: dict[int, int] = {}
     for index, source_file in enumerate(found.files):
         signature = stat_signature(source_file.real_path)
-        key = cache.lookup_by_stat(source_file.real_path, signature, index_fingerprint, with_counts=count_progress, with_edits=build_edits)
+        key = cache.lookup_by_stat(
+            source_file.real_path, signature, index_fingerprint, with_counts=count_progress, with_edits=build_edits
+        )
         cached = cache.results_for(key, str(source_file.path)) if key else None
         if cached is not None:
             per_file[index] = cached
@@ -350,8 +396,17 @@ def _check(
     start = time.perf_counter()
     stats.workers = _workers(jobs, len(todo))
     slowest: list[tuple[float, int]] = []  # a min-heap of the SLOWEST_FILES slowest
-    results = _map(_check_worker, todo, plan, cache.known_keys(with_counts=count_progress, with_edits=build_edits), jobs, _check_crashed)
-    for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(results, [sizes[i] for i, _, _ in todo], "Checking"):
+    results = _map(
+        _check_worker,
+        todo,
+        plan,
+        cache.known_keys(with_counts=count_progress, with_edits=build_edits),
+        jobs,
+        _check_crashed,
+    )
+    for index, digest, key, findings, parsed, file_counts, phases, seconds in _progress(
+        results, [sizes[i] for i, _, _ in todo], "Checking"
+    ):
         source_file = found.files[index]
         timing.add(stats.worker, phases)
         stats.worker_total += seconds + phases.get("import", 0.0)
@@ -384,6 +439,7 @@ def _check(
 
 # --- the project index --------------------------------------------------------
 
+
 def index_root(paths: Sequence[Path], settings: Settings) -> Path:
     """The project the index covers: the configuration's directory, else the
     enclosing git repository, else the paths' common ancestor."""
@@ -404,11 +460,19 @@ def indexers_for(settings: Settings) -> list[tuple[Any, Any]]:
         return []
     from .rules import ALL_RULES
 
-    return [(rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(settings)) is not None]
+    return [
+        (rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(settings)) is not None
+    ]
 
 
 def build_index(
-    paths: Sequence[Path], found: Discovery, settings: Settings, cache: Cache, *, jobs: int = 1, stats: Stats | None = None
+    paths: Sequence[Path],
+    found: Discovery,
+    settings: Settings,
+    cache: Cache,
+    *,
+    jobs: int = 1,
+    stats: Stats | None = None,
 ) -> ProjectIndex:
     """Facts from every file of the project, not only the checked ones: a
     pre-commit run over ten files still knows about singletons elsewhere.
@@ -442,7 +506,9 @@ def build_index(
         todo.sort(key=lambda item: -(signatures[item[0]] or (0, 0))[1])
         known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
         indexed = _pool_map(_index_worker, todo, jobs, _init_index_worker, (indexers, settings, known), _index_crashed)
-        for position, digest, facts, parsed in _progress(indexed, [(signatures[item[0]] or (0, 0))[1] for item in todo], "Indexing"):
+        for position, digest, facts, parsed in _progress(
+            indexed, [(signatures[item[0]] or (0, 0))[1] for item in todo], "Indexing"
+        ):
             if digest is None:  # unreadable: the check pass reports it
                 continue
             real_path = ordered[position]
@@ -485,6 +551,7 @@ def _relative(path: Path, root: Path) -> str:
 
 # --- fix --------------------------------------------------------------------
 
+
 def run_fix(
     paths: Sequence[Path],
     settings: Settings,
@@ -502,12 +569,15 @@ def run_fix(
     that remain, whose edits only some output formats show."""
     from .transaction import carried_over, mark_refused, settle
 
-    checked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits)
+    checked = run_check(
+        paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits
+    )
     files = checked.files
     # A symlink out of the given paths is checked, never written (discovery warned).
     read_only = {str(f.path) for f in files if not f.writable} if mode == "write" else set()
     fixable_paths = {
-        f.path for f in checked.findings
+        f.path
+        for f in checked.findings
         if f.fix is not None and (unsafe or f.fix.applicability == SAFE) and f.path not in read_only
     }
     by_shown = {str(f.path): index for index, f in enumerate(files)}
@@ -515,10 +585,15 @@ def run_fix(
     ignores = _PerFileIgnores(settings)
 
     def compute(refused: Mapping[str, frozenset[str]]) -> dict[str, ComputedFix]:
-        work = [(by_shown[shown], shown, str(files[by_shown[shown]].real_path), unsafe, codes) for shown, codes in refused.items()]
+        work = [
+            (by_shown[shown], shown, str(files[by_shown[shown]].real_path), unsafe, codes)
+            for shown, codes in refused.items()
+        ]
         done: dict[str, ComputedFix] = {}
         sizes = [(stat_signature(files[item[0]].real_path) or (0, 0))[1] for item in work]
-        for index, computed, unfixed, error in _progress(_map(_fix_worker, work, plan, frozenset(), jobs, _fix_crashed), sizes, "Fixing"):
+        for index, computed, unfixed, error in _progress(
+            _map(_fix_worker, work, plan, frozenset(), jobs, _fix_crashed), sizes, "Fixing"
+        ):
             if computed is None:
                 failed[str(files[index].path)] = (unfixed, error)
             else:
@@ -531,7 +606,9 @@ def run_fix(
     checked.stats.timings["fix"] = time.perf_counter() - start
     start = time.perf_counter()
     with_fallback = frozenset(rule.code for rule, _ in plan.rules if rule.fallback is not None)
-    refusals, contracts = settle(computed, compute, _project_reader(files, computed), _vocabulary(settings), with_fallback)
+    refusals, contracts = settle(
+        computed, compute, _project_reader(files, computed), _vocabulary(settings), with_fallback
+    )
     checked.stats.timings["verify"] = time.perf_counter() - start
 
     fixed_files = []
@@ -566,10 +643,13 @@ def run_fix(
         # removed, a signature rewritten), so what remains comes from a check
         # against the new project index; unchanged files are cache hits.
         start = time.perf_counter()
-        rechecked = run_check(paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits)
+        rechecked = run_check(
+            paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits
+        )
         checked.stats.timings["recheck"] = time.perf_counter() - start
         after = rechecked.findings
     remaining = mark_refused(after, refusals)
+
     def fixed(finding: Finding) -> bool:
         fix = computed.get(finding.path)
         eligible = finding.fix is not None and (unsafe or finding.fix.applicability == SAFE)
@@ -579,7 +659,9 @@ def run_fix(
     remaining.sort(key=lambda f: f.sort_key)
     fixed_files.sort(key=lambda f: f.path)
     checked_paths = [f.real_path for f in (rechecked.files if rechecked is not None else files)]
-    importers = sorted(shown for shown, (old, new) in texts.items() if RUNTIME_MODULE in new and RUNTIME_MODULE not in old)
+    importers = sorted(
+        shown for shown, (old, new) in texts.items() if RUNTIME_MODULE in new and RUNTIME_MODULE not in old
+    )
     return FixResult(
         remaining,
         fixed_files,
@@ -599,10 +681,16 @@ DEPENDENCY_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "envir
 
 def declares_isolint(root: Path) -> bool:
     """Whether the project at `root` names isolint among its dependency files."""
-    candidates = [root / name for name in DEPENDENCY_FILES] + sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    candidates = (
+        [root / name for name in DEPENDENCY_FILES]
+        + sorted(root.glob("requirements*.txt"))
+        + sorted(root.glob("requirements/*.txt"))
+    )
     for path in candidates:
         try:
-            if path.is_file() and re.search(r"(?<![\w.-])isolint(?![\w-])", path.read_text(encoding="utf-8", errors="replace")):
+            if path.is_file() and re.search(
+                r"(?<![\w.-])isolint(?![\w-])", path.read_text(encoding="utf-8", errors="replace")
+            ):
                 return True
         except OSError:
             continue
@@ -623,7 +711,9 @@ def _vocabulary(settings: Settings) -> Vocabulary:
     )
 
 
-def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]) -> Callable[[frozenset[str], frozenset[str]], Iterator[ModuleSource]]:
+def _project_reader(
+    files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]
+) -> Callable[[frozenset[str], frozenset[str]], Iterator[ModuleSource]]:
     """The verifier's view of the files the fixes did not change: those whose
     text mentions one of `names`, or defines a function or class named in `definitions`."""
 
@@ -660,7 +750,9 @@ def _project_reader(files: Sequence[SourceFile], computed: Mapping[str, Computed
     return read
 
 
-def add_ignores(paths: Sequence[Path], settings: Settings, *, jobs: int, force_exclude: bool) -> tuple[int, list[Finding], list[str]]:
+def add_ignores(
+    paths: Sequence[Path], settings: Settings, *, jobs: int, force_exclude: bool
+) -> tuple[int, list[Finding], list[str]]:
     """Stamp a suppression on every current finding. Returns (lines stamped, findings left, warnings)."""
     from .suppressions import HYGIENE_CODES
     from .suppressions import add_ignores as stamp

@@ -187,8 +187,12 @@ class ModuleModel:
     classes: dict[str, Klass] = field(default_factory=dict)
     calls: list[CallSite] = field(default_factory=list)
     attributes: list[AttributeUse] = field(default_factory=list)
-    unbound_reads: dict[tuple[str, str], int] = field(default_factory=dict)  # (function, name) read before any binding -> line
-    metadata_reads: list[tuple[str, int, str]] = field(default_factory=list)  # (key, line, scope) of `x.metadata.get("key")`
+    unbound_reads: dict[tuple[str, str], int] = field(
+        default_factory=dict
+    )  # (function, name) read before any binding -> line
+    metadata_reads: list[tuple[str, int, str]] = field(
+        default_factory=list
+    )  # (key, line, scope) of `x.metadata.get("key")`
     # Each `with` item: what is known of the object entered (see CallSite.arguments), async or not, its text.
     withs: list[WithItem] = field(default_factory=list)
     names: frozenset[str] = frozenset()  # every identifier mentioned
@@ -283,7 +287,10 @@ def signature_of(node: ast.FunctionDef | ast.AsyncFunctionDef, *, bound: bool) -
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults = [False] * (len(positional) - len(args.defaults)) + [True] * len(args.defaults)
-    params = [Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", d) for a, d in zip(positional, defaults, strict=True)]
+    params = [
+        Parameter(a.arg, ast.unparse(a.annotation) if a.annotation else "", d)
+        for a, d in zip(positional, defaults, strict=True)
+    ]
     positional_only = len(args.posonlyargs)
     if bound and params:
         params = params[1:]
@@ -339,7 +346,11 @@ class _Definitions(ast.NodeVisitor):
                 receiver = method.args.args[0].arg
                 known = self.types.setdefault(id(method), local_types(method))
                 for child in ast.walk(method):
-                    if isinstance(child, ast.Attribute) and isinstance(child.ctx, ast.Store) and _is_name(child.value, receiver):
+                    if (
+                        isinstance(child, ast.Attribute)
+                        and isinstance(child.ctx, ast.Store)
+                        and _is_name(child.value, receiver)
+                    ):
                         attributes.add(child.attr)
                     for target, kind in _attribute_stores(child, receiver, known):
                         stored.setdefault(target, []).append(kind)
@@ -364,7 +375,9 @@ class _Definitions(ast.NodeVisitor):
         qualname = self._qualify(node.name)
         known = self.types.setdefault(id(node), local_types(node))
         returned = tuple(
-            known_type(child.value, known) for child in _own_nodes(node) if isinstance(child, ast.Return) and child.value is not None
+            known_type(child.value, known)
+            for child in _own_nodes(node)
+            if isinstance(child, ast.Return) and child.value is not None
         )
         signature = signature_of(node, bound=bound)
         self.model.functions[qualname] = Function(
@@ -382,7 +395,11 @@ class _Definitions(ast.NodeVisitor):
 
 def _attribute_stores(node: ast.AST, receiver: str, known: dict[str, str]) -> Iterator[tuple[str, str]]:
     """(attribute, what is known of the stored value) for `receiver.<attribute> = value` or `: T = value`."""
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Attribute) and _is_name(node.target.value, receiver):
+    if (
+        isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Attribute)
+        and _is_name(node.target.value, receiver)
+    ):
         yield node.target.attr, ast.unparse(node.annotation)
     elif isinstance(node, ast.Assign):
         for target in node.targets:
@@ -392,7 +409,11 @@ def _attribute_stores(node: ast.AST, receiver: str, known: dict[str, str]) -> It
                 for element in target.elts:
                     if isinstance(element, ast.Attribute) and _is_name(element.value, receiver):
                         yield element.attr, ""
-    elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute) and _is_name(node.target.value, receiver):
+    elif (
+        isinstance(node, ast.AugAssign)
+        and isinstance(node.target, ast.Attribute)
+        and _is_name(node.target.value, receiver)
+    ):
         yield node.target.attr, ""
 
 
@@ -436,7 +457,9 @@ class _Uses(ast.NodeVisitor):
         outer = (self.scope, self.receiver, self.annotations, self.klass)
         self.scope = self._qualify(node.name)
         all_args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
-        self.receiver = all_args[0].arg if self.klass and all_args and "staticmethod" not in _decorator_names(node) else None
+        self.receiver = (
+            all_args[0].arg if self.klass and all_args and "staticmethod" not in _decorator_names(node) else None
+        )
         known = self.types[id(node)] if id(node) in self.types else local_types(node)
         self.annotations = {**self.annotations, **known}
         if self.flow:
@@ -456,7 +479,11 @@ class _Uses(ast.NodeVisitor):
         via_super = False
         if isinstance(func, ast.Attribute):
             qualified = self.model.qualified_name(func)
-            if qualified is not None and isinstance(func.value, (ast.Name, ast.Attribute)) and self._is_module_path(func.value):
+            if (
+                qualified is not None
+                and isinstance(func.value, (ast.Name, ast.Attribute))
+                and self._is_module_path(func.value)
+            ):
                 target = qualified
             else:
                 method = func.attr
@@ -469,8 +496,16 @@ class _Uses(ast.NodeVisitor):
         if target is not None or method is not None:
             self.model.calls.append(
                 CallSite(
-                    target, method, receiver_class, via_super, _shape(node), node.lineno, _short(node), self.scope,
-                    self._arguments(node), _argument_names(node),
+                    target,
+                    method,
+                    receiver_class,
+                    via_super,
+                    _shape(node),
+                    node.lineno,
+                    _short(node),
+                    self.scope,
+                    self._arguments(node),
+                    _argument_names(node),
                     self._known_type(func.value) if isinstance(func, ast.Attribute) else "",
                 )
             )
@@ -504,14 +539,21 @@ class _Uses(ast.NodeVisitor):
             key = node.args[0] if node.args else None
         else:
             holder, key = (node.value, node.slice) if isinstance(node.ctx, ast.Load) else (None, None)
-        if isinstance(holder, ast.Attribute) and holder.attr == "metadata" and isinstance(key, ast.Constant) and isinstance(key.value, str):
+        if (
+            isinstance(holder, ast.Attribute)
+            and holder.attr == "metadata"
+            and isinstance(key, ast.Constant)
+            and isinstance(key.value, str)
+        ):
             self.model.metadata_reads.append((key.value, node.lineno, self.scope))
 
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
             entered = item.context_expr
             self.model.withs.append(
-                WithItem(self._known_type(entered), isinstance(node, ast.AsyncWith), node.lineno, _short(entered), self.scope)
+                WithItem(
+                    self._known_type(entered), isinstance(node, ast.AsyncWith), node.lineno, _short(entered), self.scope
+                )
             )
         self.generic_visit(node)
 
@@ -535,7 +577,9 @@ class _Uses(ast.NodeVisitor):
         receiver_class = self.klass if self.receiver and _is_name(node.value, self.receiver) else None
         receiver = node.value.id if isinstance(node.value, ast.Name) else ""
         receiver_type = self.annotations.get(receiver, "")
-        self.model.attributes.append(AttributeUse(node.attr, receiver_class, receiver_type, receiver, is_store, node.lineno, self.scope))
+        self.model.attributes.append(
+            AttributeUse(node.attr, receiver_class, receiver_type, receiver, is_store, node.lineno, self.scope)
+        )
 
 
 def _argument_names(node: ast.Call) -> tuple[tuple[str, str], ...]:
@@ -551,7 +595,9 @@ def local_types(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, s
     """What is known of a function's names: a parameter's annotation, a local's
     annotation, or the callee that built a local bound once (`x = Cls(...)`)."""
     args = function.args
-    known = {a.arg: ast.unparse(a.annotation) for a in (*args.posonlyargs, *args.args, *args.kwonlyargs) if a.annotation}
+    known = {
+        a.arg: ast.unparse(a.annotation) for a in (*args.posonlyargs, *args.args, *args.kwonlyargs) if a.annotation
+    }
     bindings: dict[str, list[str]] = {}
     for node in _own_nodes(function):
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
@@ -576,7 +622,9 @@ def _store_targets(node: ast.AST) -> set[str]:
     if isinstance(node, (ast.For, ast.AsyncFor)):
         return _target_names(node.target)
     if isinstance(node, (ast.With, ast.AsyncWith)):
-        return {name for item in node.items if item.optional_vars is not None for name in _target_names(item.optional_vars)}
+        return {
+            name for item in node.items if item.optional_vars is not None for name in _target_names(item.optional_vars)
+        }
     if isinstance(node, ast.NamedExpr):
         return {node.target.id}
     return set()
@@ -649,14 +697,20 @@ def _bound_names(statements: list[ast.stmt]) -> set[str]:
                 names.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 names.update((a.asname or a.name).partition(".")[0] for a in node.names if a.name != "*")
-            elif (isinstance(node, ast.ExceptHandler) and node.name) or (isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name):
+            elif (isinstance(node, ast.ExceptHandler) and node.name) or (
+                isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name
+            ):
                 names.add(node.name)
     return names
 
 
 def _scan(statements: list[ast.stmt], bound: set[str], local: set[str], found: dict[str, int]) -> None:
     for statement in statements:
-        nested = [getattr(statement, name) for name in ("body", "orelse", "finalbody") if isinstance(getattr(statement, name, None), list)]
+        nested = [
+            getattr(statement, name)
+            for name in ("body", "orelse", "finalbody")
+            if isinstance(getattr(statement, name, None), list)
+        ]
         handlers = getattr(statement, "handlers", None) or []
         cases = getattr(statement, "cases", None) or []
         if nested or handlers or cases:

@@ -46,7 +46,9 @@ def _range(document: TextDocument, start_row: int, start_column: int, end_row: i
 
 
 def _finding_range(document: TextDocument, finding: Finding) -> types.Range:
-    return _range(document, finding.location.row, finding.location.column, finding.end_location.row, finding.end_location.column)
+    return _range(
+        document, finding.location.row, finding.location.column, finding.end_location.row, finding.end_location.column
+    )
 
 
 def _diagnostic(document: TextDocument, finding: Finding) -> types.Diagnostic:
@@ -72,7 +74,9 @@ def lint(server: LanguageServer, state: _State, uri: str) -> None:
         findings = []
     state.findings[uri] = findings
     server.text_document_publish_diagnostics(
-        types.PublishDiagnosticsParams(uri=uri, version=document.version, diagnostics=[_diagnostic(document, f) for f in findings])
+        types.PublishDiagnosticsParams(
+            uri=uri, version=document.version, diagnostics=[_diagnostic(document, f) for f in findings]
+        )
     )
 
 
@@ -106,7 +110,9 @@ def code_actions(server: LanguageServer, state: _State, params: types.CodeAction
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic],
                     is_preferred=True,
-                    edit=types.WorkspaceEdit(changes={uri: [_text_edit(document, edit) for edit in finding.fix.required_edits()]}),
+                    edit=types.WorkspaceEdit(
+                        changes={uri: [_text_edit(document, edit) for edit in finding.fix.required_edits()]}
+                    ),
                 )
             )
         ignore = _ignore_edit(document, finding)
@@ -141,7 +147,10 @@ def hover(server: LanguageServer, state: _State, params: types.HoverParams) -> t
         rule = BY_CODE.get(finding.code)
         if rule is not None and _overlaps(document, finding, here):
             doc = read_doc(rule) or f"{rule.code} {rule.name}: {rule.summary}"
-            return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=doc), range=_finding_range(document, finding))
+            return types.Hover(
+                contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=doc),
+                range=_finding_range(document, finding),
+            )
     return None
 
 
@@ -164,9 +173,13 @@ def build() -> LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         state.findings.pop(params.text_document.uri, None)
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+        ls.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+        )
 
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
+    )
     def code_action(ls: LanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         return code_actions(ls, state, params)
 

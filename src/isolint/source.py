@@ -201,7 +201,9 @@ def _current(path: Path, expected: bytes) -> os.stat_result:
     except FileNotFoundError:
         raise StaleFileError(f"{path}: deleted since it was read; not written") from None
     if not stat.S_ISREG(link.st_mode):
-        raise UnsafeWriteError(f"{path}: is now {'a symlink' if stat.S_ISLNK(link.st_mode) else file_kind(link.st_mode)}; not written")
+        raise UnsafeWriteError(
+            f"{path}: is now {'a symlink' if stat.S_ISLNK(link.st_mode) else file_kind(link.st_mode)}; not written"
+        )
     try:
         content = read_regular(path, max(len(expected), MAX_FILE_BYTES), StaleFileError)
     except StaleFileError:

@@ -41,7 +41,9 @@ def excluded(filename: Path, settings: Settings) -> bool:
         parts = absolute.relative_to(settings.root).parts
     except ValueError:
         parts = absolute.parts[1:]
-    return any(spec.match_file("/".join(parts[:depth]) + "/") for depth in range(1, len(parts))) or spec.match_file("/".join(parts))
+    return any(spec.match_file("/".join(parts[:depth]) + "/") for depth in range(1, len(parts))) or spec.match_file(
+        "/".join(parts)
+    )
 
 
 def _plan(filename: Path, settings: Settings, jobs: int, use_cache: bool, build_edits: bool = True) -> Plan:
@@ -61,7 +63,9 @@ def check_stdin(
     formats that print them) their fixes carry edits."""
     absolute = Path(os.path.abspath(filename))
     plan = _plan(filename, settings, jobs, use_cache, build_edits)
-    findings, _ = check_bytes(raw, str(filename), plan, module_name=module_name_for(absolute), is_package=absolute.name == "__init__.py")
+    findings, _ = check_bytes(
+        raw, str(filename), plan, module_name=module_name_for(absolute), is_package=absolute.name == "__init__.py"
+    )
     return sorted(_PerFileIgnores(settings).filter(absolute, findings), key=lambda f: f.sort_key)
 
 
@@ -86,8 +90,12 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
         outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module, is_package=is_package)
         findings = outcome.findings
         if refused:
-            findings, _ = check_bytes(source.encode(outcome.text), shown, plan, module_name=module, is_package=is_package)
-        return ComputedFix(shown, module, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings))
+            findings, _ = check_bytes(
+                source.encode(outcome.text), shown, plan, module_name=module, is_package=is_package
+            )
+        return ComputedFix(
+            shown, module, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings)
+        )
 
     computed = {shown: compute(frozenset())}
     if computed[shown].changed:
@@ -95,7 +103,10 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
         around = discover([settings.root], settings).files if absolute.parent.is_dir() else []
         others = [f for f in around if Path(os.path.abspath(f.real_path)) != absolute]
         refusals, _ = settle(
-            computed, lambda again: {path: compute(codes) for path, codes in again.items()}, _project_reader(others, computed), _vocabulary(settings)
+            computed,
+            lambda again: {path: compute(codes) for path, codes in again.items()},
+            _project_reader(others, computed),
+            _vocabulary(settings),
         )
     else:
         refusals = []

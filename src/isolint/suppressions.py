@@ -67,7 +67,11 @@ class Directives:
         line's, and those alone on the line above."""
         row = finding.location.row
         for directive in self.written:
-            if directive.kind == "file-ignore" or directive.row == row or (directive.own_line and directive.row == row - 1):
+            if (
+                directive.kind == "file-ignore"
+                or directive.row == row
+                or (directive.own_line and directive.row == row - 1)
+            ):
                 yield directive
 
 
@@ -114,8 +118,13 @@ def parse_directives(text: str) -> Directives:
 def _directive(row: int, column: int, match: re.Match[str], kind: str, selectors: list[str]) -> Directive:
     codes_span = (column + match.start("codes"), column + match.end("codes")) if match["codes"] is not None else None
     return Directive(
-        row, kind, selectors, _split(match["codes"]) if match["codes"] is not None else [],
-        (column + match.start(), column + match.end()), codes_span, column,
+        row,
+        kind,
+        selectors,
+        _split(match["codes"]) if match["codes"] is not None else [],
+        (column + match.start(), column + match.end()),
+        codes_span,
+        column,
     )
 
 

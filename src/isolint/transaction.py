@@ -24,8 +24,22 @@ from .verify import ContractChange, ModelCache, ModuleSource, ReadOthers, Verdic
 # The order in which a file's fixes are refused when it is blamed: fixes that
 # change contracts (signatures, attributes, identities, types) first.
 RISK_ORDER = (
-    "ISO405", "ISO201", "ISO304", "ISO101", "ISO102", "ISO105", "ISO104", "ISO103", "ISO403", "ISO404",
-    "ISO402", "ISO406", "ISO205", "ISO302", "ISO303", "ISO204",
+    "ISO405",
+    "ISO201",
+    "ISO304",
+    "ISO101",
+    "ISO102",
+    "ISO105",
+    "ISO104",
+    "ISO103",
+    "ISO403",
+    "ISO404",
+    "ISO402",
+    "ISO406",
+    "ISO205",
+    "ISO302",
+    "ISO303",
+    "ISO204",
 )
 MAX_ROUNDS = 24
 
@@ -104,7 +118,14 @@ def settle(
                 fix = computed.get(path)
                 if fix is None or not fix.changed or path in again:
                     continue
-                code = next((c for c in (*violation.suspects, *_by_risk(fix.codes)) if c in fix.codes and c not in excluded[path]), None)
+                code = next(
+                    (
+                        c
+                        for c in (*violation.suspects, *_by_risk(fix.codes))
+                        if c in fix.codes and c not in excluded[path]
+                    ),
+                    None,
+                )
                 if code is None:
                     continue
                 if code in with_fallback and fallback_marker(code) not in excluded[path]:
@@ -148,7 +169,9 @@ def _by_risk(codes: Iterable[str]) -> list[str]:
     return sorted(codes, key=lambda code: (rank.get(code, len(RISK_ORDER)), code))
 
 
-def _verdict(computed: Mapping[str, ComputedFix], read_others: ReadOthers, vocabulary: Vocabulary, cache: ModelCache) -> Verdict:
+def _verdict(
+    computed: Mapping[str, ComputedFix], read_others: ReadOthers, vocabulary: Vocabulary, cache: ModelCache
+) -> Verdict:
     changed = {
         path: (ModuleSource(path, fix.module, fix.is_package, fix.source.text), fix.text)
         for path, fix in computed.items()
@@ -175,7 +198,10 @@ def mark_refused(findings: Iterable[Finding], refusals: Iterable[Refusal]) -> li
 
 
 def carried_over(
-    before: Iterable[Finding], after: Iterable[Finding], texts: Mapping[str, tuple[str, str]], fixed: Callable[[Finding], bool]
+    before: Iterable[Finding],
+    after: Iterable[Finding],
+    texts: Mapping[str, tuple[str, str]],
+    fixed: Callable[[Finding], bool],
 ) -> list[Finding]:
     """Findings from before the fixes that are gone afterwards although their
     code is still there, unchanged: a fix elsewhere made a rule stop seeing

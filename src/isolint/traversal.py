@@ -37,7 +37,9 @@ def _fields(node_type: type[Any]) -> tuple[tuple[str, str], ...]:
                 f"with LibCST {GENERATED_WITH}; run scripts/gen_cst_fields.py)"
             )
         present = {field.name for field in dataclasses.fields(node_type)}
-        fields = _FIELDS[node_type] = tuple((name, kind) for name, kind in table if name in present)  # an older LibCST lacks some
+        fields = _FIELDS[node_type] = tuple(
+            (name, kind) for name, kind in table if name in present
+        )  # an older LibCST lacks some
         _ORDER[node_type] = tuple(name for name, _ in fields)
     return fields
 

@@ -183,7 +183,12 @@ def verify(
         read(wanted, defined)
     # The classes whose fields the calls pass (`ctx.state`), to know what those hold.
     known_classes = {k.rpartition(".")[2] for m in (*models.before.values(), *models.after.values()) for k in m.classes}
-    owners = {_field_owner(t) for m in models.after.values() for c in m.calls for t in (c.receiver_type, *dict(c.arguments).values())}
+    owners = {
+        _field_owner(t)
+        for m in models.after.values()
+        for c in m.calls
+        for t in (c.receiver_type, *dict(c.arguments).values())
+    }
     if owners - known_classes - {""}:
         read(set(), owners - known_classes - {""})
     classes = _ClassGraph(m for m in [*models.before.values(), *models.after.values()])
@@ -275,10 +280,14 @@ def _changed_signatures(models: _Models, vocabulary: Vocabulary) -> _ChangedSign
         before, after = models.before[path], models.after[path]
         for qualname, function in before.functions.items():
             new = after.functions.get(qualname)
-            if new is None or not _accepts_every_old_call(function.signature, new.signature) or any(
-                _is_state_to_context(function.signature.parameter(p.name), p, vocabulary)
-                or _is_widened_to_context(function.signature.parameter(p.name), p, vocabulary)
-                for p in (*new.signature.positional, *new.signature.keyword_only)
+            if (
+                new is None
+                or not _accepts_every_old_call(function.signature, new.signature)
+                or any(
+                    _is_state_to_context(function.signature.parameter(p.name), p, vocabulary)
+                    or _is_widened_to_context(function.signature.parameter(p.name), p, vocabulary)
+                    for p in (*new.signature.positional, *new.signature.keyword_only)
+                )
             ):
                 changed[qualname] = (function, new.signature if new else None)
     return changed
@@ -434,12 +443,17 @@ def _may_call(call: CallSite, function: Function, classes: _ClassGraph, vocabula
     spelled = {name for _, name in call.argument_names if name}
     keywords = set(call.shape.keywords)
     return bool((spelled | keywords) & names) or any(
-        vocabulary.is_legacy(classes.resolve(value)) or vocabulary.is_context(classes.resolve(value)) for _, value in call.arguments
+        vocabulary.is_legacy(classes.resolve(value)) or vocabulary.is_context(classes.resolve(value))
+        for _, value in call.arguments
     )
 
 
 def _stale_calls(
-    models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary, callers: dict[str, list[tuple[str, int]]]
+    models: _Models,
+    signatures: _ChangedSignatures,
+    classes: _ClassGraph,
+    vocabulary: Vocabulary,
+    callers: dict[str, list[tuple[str, int]]],
 ) -> list[Violation]:
     """Calls that bound to their callee before the fixes and do not after:
     any call of a function whose signature changed, and any call the fixes
@@ -457,7 +471,7 @@ def _stale_calls(
     for path, model in models.after.items():
         before = models.before.get(path)
         previous: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
-        for call in (before.calls if before is not None else model.calls):
+        for call in before.calls if before is not None else model.calls:
             previous[(call.scope, call.target, call.method)].append(call)
         for call in model.calls:
             candidates = set(_candidates(call, changed_callees, classes, vocabulary))
@@ -541,7 +555,12 @@ def _called_name(call: CallSite) -> str:
 
 
 def _broken_call(
-    call: CallSite, priors: list[CallSite], function: Function, new: Signature | None, vocabulary: Vocabulary, classes: _ClassGraph
+    call: CallSite,
+    priors: list[CallSite],
+    function: Function,
+    new: Signature | None,
+    vocabulary: Vocabulary,
+    classes: _ClassGraph,
 ) -> str | None:
     """Why `call` worked against the old signature and does not against the new one.
 
@@ -563,14 +582,18 @@ def _broken_call(
     if new_binding is None:
         if _binding_shape(old) == _binding_shape(new):
             return f"{where}, which takes {new.text()}; the fixes rewrite the call so that it no longer matches"
-        return f"{where}, whose signature the fixes change from {old.text()} to {new.text()}; the call no longer matches"
+        return (
+            f"{where}, whose signature the fixes change from {old.text()} to {new.text()}; the call no longer matches"
+        )
     old_binding = old.bind(same.shape) if same is not None else None
     for slot, name in new_binding.items():
         before = old_binding.get(slot) if old_binding is not None else None
         old_param, new_param = old.parameter(before or name), new.parameter(name)
         if old_binding is not None and before != name and not _is_state_to_context(old_param, new_param, vocabulary):
             return f"{where}; its argument {_slot(slot)} bound `{before}` before the fixes and binds `{name}` after"
-        if _is_state_to_context(old_param, new_param, vocabulary) and not vocabulary.is_context(classes.resolve(call.argument(slot))):
+        if _is_state_to_context(old_param, new_param, vocabulary) and not vocabulary.is_context(
+            classes.resolve(call.argument(slot))
+        ):
             return (
                 f"{where}, whose `{name}` the fixes make a `{vocabulary.context_class.rpartition('.')[2]}`; its argument "
                 f"{_slot(slot)} can still be the legacy state"
@@ -606,11 +629,15 @@ def _is_widened_to_context(old: object, new: object, vocabulary: Vocabulary) -> 
 
 def _widened(old: Signature, new: Signature, vocabulary: Vocabulary) -> list[str]:
     return [
-        p.name for p in (*new.positional, *new.keyword_only) if _is_widened_to_context(old.parameter(p.name), p, vocabulary)
+        p.name
+        for p in (*new.positional, *new.keyword_only)
+        if _is_widened_to_context(old.parameter(p.name), p, vocabulary)
     ]
 
 
-def _stale_overrides(models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary) -> list[Violation]:
+def _stale_overrides(
+    models: _Models, signatures: _ChangedSignatures, classes: _ClassGraph, vocabulary: Vocabulary
+) -> list[Violation]:
     violations = []
     for qualname, (function, new) in signatures.items():
         if function.owner is None or new is None:
@@ -797,6 +824,7 @@ def _removed_name_uses(models: _Models, removed: list[tuple[ModuleModel, frozens
 def _frozen_context_writes(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
     violations = []
     for path in models.changed():
+
         def writes(model: ModuleModel) -> dict[str, list[int]]:
             found: dict[str, list[int]] = defaultdict(list)
             for use in model.attributes:
@@ -874,7 +902,9 @@ def _lost_caches(models: _Models) -> list[Violation]:
         qualname, path = function.qualname, _owner_file(models, function.qualname)
         for other_path, model in models.after.items():
             uses = {f"{qualname}.{api}" for api in _CACHE_API} & model.references
-            local = other_path == path and function.name in model.names and any(api in model.names for api in _CACHE_API)
+            local = (
+                other_path == path and function.name in model.names and any(api in model.names for api in _CACHE_API)
+            )
             if uses or local:
                 line = next((use.line for use in model.attributes if use.attribute in _CACHE_API), 1)
                 violations.append(
@@ -969,7 +999,11 @@ def _retyped_parameters(models: _Models, vocabulary: Vocabulary) -> list[Violati
                     )
                     continue
                 for use in after.attributes:
-                    if use.scope == qualname and use.receiver == param.name and use.attribute not in vocabulary.context_attributes:
+                    if (
+                        use.scope == qualname
+                        and use.receiver == param.name
+                        and use.attribute not in vocabulary.context_attributes
+                    ):
                         violations.append(
                             Violation(
                                 frozenset({path}),

@@ -22,9 +22,7 @@ def run(coroutine: Coroutine[Any, Any, T], *, debug: bool = False) -> T:
 class RecordingSession:
     """A stand-in session recording what the scope does with it, in order."""
 
-    def __init__(
-        self, log: list[str], name: str = "session", *, fail_on: str | None = None
-    ) -> None:
+    def __init__(self, log: list[str], name: str = "session", *, fail_on: str | None = None) -> None:
         self.log = log
         self.name = name
         self.fail_on = fail_on
@@ -64,9 +62,7 @@ class RecordingAgent:
             raise ValueError(f"{self.name} cleanup failed")
 
 
-def make_factory(
-    agents: dict[str, Callable[..., Any]] | None = None, **options: Any
-) -> AgentInstanceFactory:
+def make_factory(agents: dict[str, Callable[..., Any]] | None = None, **options: Any) -> AgentInstanceFactory:
     """A factory whose registry has ``agents`` (name → factory function), frozen."""
     registry = AgentClassRegistry()
     for name, builder in (agents or {}).items():

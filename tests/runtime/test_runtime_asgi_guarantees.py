@@ -68,9 +68,7 @@ async def http_get(app: FastAPI, url: str, headers: dict[str, str]) -> httpx.Res
         return await client.get(url, headers=headers)
 
 
-async def websocket_session(
-    app: FastAPI, path: str, headers: dict[str, str]
-) -> list[dict[str, Any]]:
+async def websocket_session(app: FastAPI, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
     """Drive one WebSocket connection through the ASGI app; return what it sent."""
     scope = {
         "type": "websocket",
@@ -189,9 +187,7 @@ def test_the_dependency_binds_the_connection_emitter_it_is_given():
     async def socket(websocket: WebSocket) -> None:
         await websocket.accept()
         user = websocket.headers["x-user"]
-        async with websocket_connection(
-            websocket, user_id=user, connections=connections
-        ):
+        async with websocket_connection(websocket, user_id=user, connections=connections):
             async for context in dependency(websocket):
                 context.websocket_emitter.emit("agent_completed", context.run_id)
                 await context.websocket_emitter.flush()
@@ -216,9 +212,7 @@ def test_install_shares_the_factory_s_id_policy_with_connections_and_emitters():
     async def socket(websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            async with websocket_connection(
-                websocket, user_id="guest", connections=connections
-            ):
+            async with websocket_connection(websocket, user_id="guest", connections=connections):
                 pass
         except InvalidContextError:
             await websocket.close(code=1008)

@@ -111,9 +111,7 @@ def probe_factory(probe: Probe, **options: Any) -> AgentInstanceFactory:
         await probe.checkpoint("setup: open session")
         return ProbeSession(probe)
 
-    async def open_emitter(
-        *, user_id: str, thread_id: str, run_id: str
-    ) -> ProbeEmitter:
+    async def open_emitter(*, user_id: str, thread_id: str, run_id: str) -> ProbeEmitter:
         await probe.checkpoint("setup: open emitter")
 
         async def send(text: str) -> None:
@@ -134,9 +132,7 @@ def probe_factory(probe: Probe, **options: Any) -> AgentInstanceFactory:
     )
 
 
-async def request_body(
-    factory: AgentInstanceFactory, probe: Probe, *, hang: bool = False
-) -> None:
+async def request_body(factory: AgentInstanceFactory, probe: Probe, *, hang: bool = False) -> None:
     async with factory.user_execution_scope(user_id="user-1") as ctx:
         await probe.checkpoint("body: start")
         factory.create_agent_instance("a", ctx)
@@ -203,16 +199,12 @@ def test_a_timeout_followed_by_an_external_cancel_still_cleans_up_and_propagates
         assert factory.metrics().active_scopes == 0
         return outer.cancelled()
 
-    assert run(scenario(), debug=True), (
-        "the external cancel must win over the timeout outcome"
-    )
+    assert run(scenario(), debug=True), "the external cancel must win over the timeout outcome"
     assert probe.cleanups == FULL_CLEANUP
     assert "body: end" not in probe.visited  # the body hung until the timeout
 
 
-async def request_body_in(
-    factory: AgentInstanceFactory, probe: Probe, ctx: Any
-) -> None:
+async def request_body_in(factory: AgentInstanceFactory, probe: Probe, ctx: Any) -> None:
     await probe.checkpoint("body: start")
     factory.create_agent_instance("a", ctx)
     factory.create_agent_instance("b", ctx)

@@ -28,9 +28,7 @@ class SupportAgent:
         emitter.notify_agent_started(self.name, tone=self.tone)
         emitter.notify_agent_thinking(self.name, "drafting", step=1)
         await emitter.send_to_user(context.user_id, {"type": "draft", "text": message})
-        emitter.send_to_user(
-            context.user_id, {"type": "plan", "tier": context.metadata.get("tier")}
-        )
+        emitter.send_to_user(context.user_id, {"type": "plan", "tier": context.metadata.get("tier")})
         emitter.notify_tool_executing("kb_search", query=message)
         emitter.notify_tool_completed("kb_search", result=["kb-1"])
         emitter.notify_agent_completed(self.name, result="answered", tokens=12)
@@ -53,9 +51,7 @@ def test_the_rewritten_legacy_shapes_run_end_to_end(log):
         "support",
         lambda context: built.append(SupportAgent("support", tone="calm")) or built[-1],
     )
-    factory = AgentInstanceFactory(
-        registry, session_factory=lambda: RecordingSession(log, "request-session")
-    )
+    factory = AgentInstanceFactory(registry, session_factory=lambda: RecordingSession(log, "request-session"))
 
     async def scenario() -> str:
         emitter = UserWebSocketEmitter("user-7", "connection-7", send)

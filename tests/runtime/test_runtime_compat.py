@@ -69,9 +69,7 @@ def legacy_registry() -> AgentRegistry:
     registry.register("report", ReportAgent, "Writes reports", dependencies=["triage"])
     registry.register("plain", PlainAgent, "No arguments")
     registry.register("context", ContextAgent, "Takes user_context")
-    registry.register(
-        "orphan", PlainAgent, "Needs a missing agent", dependencies=["billing"]
-    )
+    registry.register("orphan", PlainAgent, "Needs a missing agent", dependencies=["billing"])
     return registry
 
 
@@ -112,9 +110,7 @@ def test_the_spec_returned_by_get_is_callable_like_the_class():
     assert isinstance(agent, ContextAgent) and agent.user_context is context
 
 
-def factory_with(
-    log: list[str] | None = None, **options: Any
-) -> CompatAgentInstanceFactory:
+def factory_with(log: list[str] | None = None, **options: Any) -> CompatAgentInstanceFactory:
     registry = legacy_registry()
     registry.freeze()
     llm = LLMManager()
@@ -133,9 +129,7 @@ def test_agents_are_built_the_way_their_class_asks(log):
         async with factory.user_execution_scope(user_id="alice") as context:
             triage = factory.create_agent_instance("triage", context)
             assert isinstance(triage, TriageAgent)  # used directly...
-            agent = await factory.create_agent_instance(
-                "triage", context
-            )  # ...or awaited
+            agent = await factory.create_agent_instance("triage", context)  # ...or awaited
             assert type(agent) is TriageAgent
             # The live dependency is the factory's object, not a deep copy.
             assert agent.llm_manager is context.services["llm_manager"]
@@ -172,9 +166,7 @@ def test_create_and_cleanup_pairs_work_without_async_with(log):
     factory = factory_with(log)
 
     async def scenario() -> None:
-        context = await factory.create_user_execution_context(
-            "alice", "thread-1", "run-1"
-        )
+        context = await factory.create_user_execution_context("alice", "thread-1", "run-1")
         try:
             await factory.create_agent_instance("triage", context)
             assert factory.get_factory_metrics()["active_contexts"] == 1
@@ -306,9 +298,7 @@ def test_the_compat_emitter_keeps_its_signatures_inside_a_scope():
 
     async def scenario() -> None:
         emitter = CompatWebSocketEmitter("alice", "conn-1", transport.send)
-        async with factory.user_execution_scope(
-            user_id="alice", websocket_emitter=emitter
-        ) as context:
+        async with factory.user_execution_scope(user_id="alice", websocket_emitter=emitter) as context:
             context.websocket_emitter.notify_agent_error(RuntimeError("boom"))
             await context.websocket_emitter.flush()
 

@@ -40,9 +40,7 @@ def test_each_way_a_request_can_end_is_an_outcome():
 
     async def scenario():
         return [
-            await run_isolated(
-                handler, factory=factory, user_id="user-1", request_id=f"req-{index}"
-            )
+            await run_isolated(handler, factory=factory, user_id="user-1", request_id=f"req-{index}")
             for index, handler in enumerate((succeed, fail, hang, cancel_itself))
         ]
 
@@ -50,9 +48,7 @@ def test_each_way_a_request_can_end_is_an_outcome():
     assert (ok.status, ok.result, ok.request_id) == ("ok", "done for user-1", "req-0")
     assert error.status == "error" and str(error.exception) == "failed for user-1"
     assert timeout.status == "timeout" and isinstance(timeout.exception, TimeoutError)
-    assert cancelled.status == "cancelled" and isinstance(
-        cancelled.exception, asyncio.CancelledError
-    )
+    assert cancelled.status == "cancelled" and isinstance(cancelled.exception, asyncio.CancelledError)
     assert [o.ok for o in (ok, error, timeout, cancelled)] == [
         True,
         False,
@@ -71,9 +67,7 @@ def test_invalid_ids_are_the_request_s_failure_not_the_caller_s():
 
 
 def test_cleanup_failures_show_on_the_outcome(log):
-    factory = make_factory(
-        {"failing": lambda ctx: RecordingAgent(log, "failing", fail=True)}
-    )
+    factory = make_factory({"failing": lambda ctx: RecordingAgent(log, "failing", fail=True)})
 
     async def uses_agent(ctx):
         factory.create_agent_instance("failing", ctx)
@@ -86,15 +80,10 @@ def test_cleanup_failures_show_on_the_outcome(log):
 
 
 def test_a_failing_or_hanging_job_never_cancels_its_siblings(log):
-    factory = make_factory(
-        session_factory=lambda: RecordingSession(log), default_timeout=5.0
-    )
+    factory = make_factory(session_factory=lambda: RecordingSession(log), default_timeout=5.0)
     handlers = [succeed, fail, hang, cancel_itself] * 25
     # Only the hanging jobs get a short budget: debug mode slows every job down.
-    jobs = [
-        Job(handler=h, user_id=f"user-{i}", timeout=0.05 if h is hang else None)
-        for i, h in enumerate(handlers)
-    ]
+    jobs = [Job(handler=h, user_id=f"user-{i}", timeout=0.05 if h is hang else None) for i, h in enumerate(handlers)]
 
     outcomes = run(run_many(jobs, factory=factory, concurrency=100), debug=True)
     expected = {
@@ -105,9 +94,7 @@ def test_a_failing_or_hanging_job_never_cancels_its_siblings(log):
     }
     assert [o.status for o in outcomes] == [expected[h] for h in handlers]
     assert [o.user_id for o in outcomes] == [f"user-{i}" for i in range(100)]
-    assert [o.result for o in outcomes[::4]] == [
-        f"done for user-{i}" for i in range(0, 100, 4)
-    ]
+    assert [o.result for o in outcomes[::4]] == [f"done for user-{i}" for i in range(0, 100, 4)]
     metrics = factory.metrics()
     assert (metrics.active_scopes, metrics.open_sessions, metrics.sessions_closed) == (
         0,

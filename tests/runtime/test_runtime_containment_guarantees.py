@@ -37,17 +37,13 @@ class Stubborn:
 
 
 def test_a_handler_that_swallows_cancellation_is_abandoned_within_a_bound(log):
-    factory = make_factory(
-        session_factory=lambda: RecordingSession(log), cleanup_timeout=CLEANUP
-    )
+    factory = make_factory(session_factory=lambda: RecordingSession(log), cleanup_timeout=CLEANUP)
 
     async def scenario() -> tuple[Any, float, Stubborn]:
         handler = Stubborn()
         loop = asyncio.get_running_loop()
         start = loop.time()
-        outcome = await run_isolated(
-            handler, factory=factory, timeout=0.05, user_id="alice"
-        )
+        outcome = await run_isolated(handler, factory=factory, timeout=0.05, user_id="alice")
         elapsed = loop.time() - start
         assert factory.metrics().active_scopes == 1  # still running, not hidden
         handler.release.set()
@@ -70,9 +66,7 @@ def test_the_caller_s_own_cancel_is_honoured_even_when_the_handler_swallows_it()
 
     async def scenario() -> float:
         handler = Stubborn()
-        caller = asyncio.create_task(
-            run_isolated(handler, factory=factory, timeout=60, user_id="alice")
-        )
+        caller = asyncio.create_task(run_isolated(handler, factory=factory, timeout=60, user_id="alice"))
         await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -117,9 +111,7 @@ def test_run_many_of_no_jobs_returns_no_outcomes():
 class SlowCommitSession(RecordingSession):
     """A session whose COMMIT takes ``commit_seconds`` (and may ignore cancellation)."""
 
-    def __init__(
-        self, log: list[str], commit_seconds: float, *, stubborn: bool = False
-    ) -> None:
+    def __init__(self, log: list[str], commit_seconds: float, *, stubborn: bool = False) -> None:
         super().__init__(log)
         self.commit_seconds = commit_seconds
         self.stubborn = stubborn
@@ -144,18 +136,14 @@ async def quick(context: UserExecutionContext) -> str:
 
 
 def test_a_timeout_during_commit_reports_the_commit_that_happened(log):
-    factory = make_factory(
-        session_factory=lambda: SlowCommitSession(log, 0.2), cleanup_timeout=1.0
-    )
+    factory = make_factory(session_factory=lambda: SlowCommitSession(log, 0.2), cleanup_timeout=1.0)
 
     async def scenario() -> Any:
         async def slow_then_quick(context: UserExecutionContext) -> str:
             await asyncio.sleep(0.05)
             return "saved"
 
-        return await run_isolated(
-            slow_then_quick, factory=factory, timeout=0.1, user_id="alice"
-        )
+        return await run_isolated(slow_then_quick, factory=factory, timeout=0.1, user_id="alice")
 
     outcome = run(scenario())
     assert log == ["session.commit started", "session.commit", "session.close"]
@@ -167,14 +155,10 @@ def test_a_timeout_during_commit_reports_the_commit_that_happened(log):
 
 
 def test_a_caller_cancelled_during_commit_is_told_the_commit_happened(log):
-    factory = make_factory(
-        session_factory=lambda: SlowCommitSession(log, 0.2), cleanup_timeout=1.0
-    )
+    factory = make_factory(session_factory=lambda: SlowCommitSession(log, 0.2), cleanup_timeout=1.0)
 
     async def scenario() -> asyncio.CancelledError:
-        caller = asyncio.create_task(
-            run_isolated(quick, factory=factory, timeout=5, user_id="alice")
-        )
+        caller = asyncio.create_task(run_isolated(quick, factory=factory, timeout=5, user_id="alice"))
         while "session.commit started" not in log:
             await asyncio.sleep(0.01)
         caller.cancel()
@@ -190,9 +174,7 @@ def test_a_caller_cancelled_during_commit_is_told_the_commit_happened(log):
 
 
 def test_a_body_that_returns_after_its_timeout_is_rolled_back(log):
-    factory = make_factory(
-        session_factory=lambda: RecordingSession(log), cleanup_timeout=1.0
-    )
+    factory = make_factory(session_factory=lambda: RecordingSession(log), cleanup_timeout=1.0)
 
     async def swallows_once(context: UserExecutionContext) -> str:
         # Swallows the cancellation and returns normally: the result must not be committed.
@@ -200,9 +182,7 @@ def test_a_body_that_returns_after_its_timeout_is_rolled_back(log):
             await asyncio.sleep(10)
         return "too late"
 
-    outcome = run(
-        run_isolated(swallows_once, factory=factory, timeout=0.05, user_id="alice")
-    )
+    outcome = run(run_isolated(swallows_once, factory=factory, timeout=0.05, user_id="alice"))
     assert (outcome.status, outcome.transaction) == ("timeout", "rolled_back")
     assert log == ["session.rollback", "session.close"]
 
@@ -284,9 +264,7 @@ def test_a_lambda_building_a_coroutine_runs_on_the_loop_thread():
         return answer(context, "extra")
 
     async def scenario() -> Any:
-        outcome = await run_isolated(
-            lambda context: build(context), factory=factory, user_id="alice"
-        )
+        outcome = await run_isolated(lambda context: build(context), factory=factory, user_id="alice")
         return outcome.result
 
     assert run(scenario()) == "extra"

@@ -90,15 +90,10 @@ def test_ids_of_exactly_256_characters_are_accepted():
 
 def test_the_placeholder_list_is_configurable():
     policy = IdPolicy(placeholders=DEFAULT_PLACEHOLDERS | {"Anonymous"})
-    with pytest.raises(
-        InvalidContextError, match=r"^user_id: 'anonymous' is a placeholder"
-    ):
+    with pytest.raises(InvalidContextError, match=r"^user_id: 'anonymous' is a placeholder"):
         UserExecutionContext.create(user_id="anonymous", id_policy=policy)
     lenient = IdPolicy(placeholders=frozenset())
-    assert (
-        UserExecutionContext.create(user_id="default", id_policy=lenient).user_id
-        == "default"
-    )
+    assert UserExecutionContext.create(user_id="default", id_policy=lenient).user_id == "default"
 
 
 def test_an_emitter_bound_to_another_user_is_rejected():
@@ -125,9 +120,7 @@ def test_metadata_cannot_change_through_the_original_dict():
     [
         pytest.param(lambda m: m.__setitem__("plan", "free"), id="set-key"),
         pytest.param(lambda m: m.__delitem__("plan"), id="delete-key"),
-        pytest.param(
-            lambda m: m["limits"].__setitem__("tokens", 0), id="nested-mapping"
-        ),
+        pytest.param(lambda m: m["limits"].__setitem__("tokens", 0), id="nested-mapping"),
         pytest.param(lambda m: m["tags"].append("b"), id="nested-list"),
         pytest.param(lambda m: m["roles"].add("admin"), id="nested-set"),
     ],
@@ -167,10 +160,7 @@ def test_create_generates_the_missing_ids_but_never_the_user():
     second = UserExecutionContext.create(user_id="user-1")
     for name in ("thread_id", "run_id", "request_id"):
         assert getattr(first, name) != getattr(second, name)
-    assert (
-        UserExecutionContext.create(user_id="user-1", thread_id="t", run_id="r").run_id
-        == "r"
-    )
+    assert UserExecutionContext.create(user_id="user-1", thread_id="t", run_id="r").run_id == "r"
     with pytest.raises(TypeError):
         UserExecutionContext.create()  # type: ignore[call-arg]
 
@@ -235,9 +225,7 @@ def test_to_dict_is_json_ready_without_sessions_or_secrets():
 
 
 def test_repr_shows_ids_but_no_resources_or_metadata():
-    context = UserExecutionContext.create(
-        user_id="user-1", db_session="SESSION-OBJ", metadata={"api_key": "sk-1"}
-    )
+    context = UserExecutionContext.create(user_id="user-1", db_session="SESSION-OBJ", metadata={"api_key": "sk-1"})
     text = repr(context)
     assert "user-1" in text
     assert "SESSION-OBJ" not in text and "sk-1" not in text

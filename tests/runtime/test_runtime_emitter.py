@@ -39,12 +39,8 @@ class Transport:
         self.closed_with = (code, reason)
 
 
-def emitter_for(
-    transport: Transport, user_id: str = "user-1", **options
-) -> UserWebSocketEmitter:
-    return UserWebSocketEmitter(
-        user_id, f"conn-{user_id}", transport.send, close=transport.close, **options
-    )
+def emitter_for(transport: Transport, user_id: str = "user-1", **options) -> UserWebSocketEmitter:
+    return UserWebSocketEmitter(user_id, f"conn-{user_id}", transport.send, close=transport.close, **options)
 
 
 def test_the_standard_events_arrive_in_order_stamped_with_the_run():
@@ -63,9 +59,7 @@ def test_the_standard_events_arrive_in_order_stamped_with_the_run():
     run(scenario())
     assert [f["event"] for f in transport.frames] == list(AGENT_EVENTS)
     assert [f["seq"] for f in transport.frames] == [1, 2, 3, 4, 5, 6]
-    assert {(f["user_id"], f["thread_id"], f["run_id"]) for f in transport.frames} == {
-        ("user-1", "thread-1", "run-1")
-    }
+    assert {(f["user_id"], f["thread_id"], f["run_id"]) for f in transport.frames} == {("user-1", "thread-1", "run-1")}
     payloads = [f["payload"] for f in transport.frames]
     assert payloads[0] == {"agent_name": "triage", "step": 1}
     assert payloads[1] == {"agent_name": "triage", "thought": "reading the ticket"}
@@ -84,9 +78,7 @@ def test_emits_are_queued_at_call_time_and_may_also_be_awaited():
     async def scenario() -> list[int]:
         emitter = emitter_for(transport)
         receipt = emitter.emit("plain", {"n": 1})  # no await needed
-        awaited = await emitter.send_to_user(
-            "user-1", {"n": 2}
-        )  # legacy `await manager.send(...)`
+        awaited = await emitter.send_to_user("user-1", {"n": 2})  # legacy `await manager.send(...)`
         await emitter.flush()
         await emitter.aclose()
         return [receipt.sequence, awaited]
@@ -124,14 +116,10 @@ def test_sending_to_another_user_is_refused_counted_and_sends_nothing():
 
     async def scenario() -> UserWebSocketEmitter:
         root = emitter_for(transport)
-        async with factory.user_execution_scope(
-            user_id="user-1", websocket_emitter=root
-        ) as ctx:
+        async with factory.user_execution_scope(user_id="user-1", websocket_emitter=root) as ctx:
             with pytest.raises(CrossUserEmitError) as caught:
                 ctx.websocket_emitter.send_to_user("user-2", {"secret": "s"})
-            assert "user-2" not in str(
-                caught.value
-            )  # the error could reach the wrong client
+            assert "user-2" not in str(caught.value)  # the error could reach the wrong client
             assert caught.value.target_user_id == "user-2"
             ctx.websocket_emitter.send_to_user(ctx.user_id, {"fine": True})
         await root.aclose()
@@ -157,9 +145,7 @@ def test_aclose_is_idempotent_and_emitting_afterwards_fails():
             emitter.notify_agent_started("late")
 
     run(scenario())
-    assert [f["event"] for f in transport.frames] == [
-        "one"
-    ]  # queued frames are flushed first
+    assert [f["event"] for f in transport.frames] == ["one"]  # queued frames are flushed first
 
 
 def test_overflow_with_close_closes_the_connection_with_1013():
@@ -282,9 +268,7 @@ def test_the_connection_registry_maps_users_to_their_connections():
     assert registry.connections("user-1") == (first, second)
     assert registry.connections("user-3") == ()
     assert (len(registry), registry.connection_count()) == (2, 3)
-    assert registry.unregister("user-1", first) and not registry.unregister(
-        "user-1", first
-    )
+    assert registry.unregister("user-1", first) and not registry.unregister("user-1", first)
     assert registry.unregister("user-2", third)
     assert registry.user_ids() == ("user-1",)
 
@@ -302,7 +286,5 @@ def test_the_connection_registry_refuses_an_emitter_under_another_user():
         pass
 
     registry: ConnectionRegistry[UserWebSocketEmitter] = ConnectionRegistry()
-    with pytest.raises(
-        InvalidContextError, match=r"^connection: belongs to a different user"
-    ):
+    with pytest.raises(InvalidContextError, match=r"^connection: belongs to a different user"):
         registry.register("user-2", UserWebSocketEmitter("user-1", "c", send))

@@ -85,9 +85,7 @@ def test_in_drop_mode_emits_after_a_disconnect_are_counted_and_dropped():
     client = Disconnecting(keep=1)
 
     async def scenario() -> list[bool]:
-        emitter = UserWebSocketEmitter(
-            "alice", "conn-1", client.send, after_close="drop"
-        )
+        emitter = UserWebSocketEmitter("alice", "conn-1", client.send, after_close="drop")
         receipts = [emitter.emit("agent_started"), emitter.emit("agent_thinking")]
         await emitter.flush()
         receipts.append(emitter.emit("agent_completed"))  # the client is gone

@@ -48,9 +48,7 @@ async def fresh_engine(path: Path) -> AsyncEngine:
 
 async def count(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
-        return (
-            await connection.execute(select(func.count()).select_from(notes))
-        ).scalar_one()
+        return (await connection.execute(select(func.count()).select_from(notes))).scalar_one()
 
 
 def test_request_session_commits_on_success_and_rolls_back_on_error(tmp_path):
@@ -104,9 +102,7 @@ def test_the_pool_leak_detector_reports_a_connection_that_was_never_returned(tmp
         with PoolLeakDetector(engine) as detector:
             connection = await engine.connect()
             await connection.execute(text("SELECT 1"))
-            with pytest.raises(
-                AssertionError, match="1 connection\\(s\\) still checked out"
-            ):
+            with pytest.raises(AssertionError, match="1 connection\\(s\\) still checked out"):
                 detector.assert_clean()
             await connection.invalidate()
             await connection.close()
@@ -127,13 +123,9 @@ def test_the_factory_uses_an_async_sessionmaker_as_its_session_factory(tmp_path)
     async def scenario() -> tuple[int, int]:
         engine = await fresh_engine(tmp_path / "db.sqlite")
         detector = PoolLeakDetector(engine)
-        factory = AgentInstanceFactory(
-            AgentClassRegistry(), session_factory=async_sessionmaker(engine)
-        )
+        factory = AgentInstanceFactory(AgentClassRegistry(), session_factory=async_sessionmaker(engine))
         async with factory.user_execution_scope(user_id="user-1") as ctx:
-            await ctx.db_session.execute(
-                insert(notes).values(body="committed by the scope")
-            )
+            await ctx.db_session.execute(insert(notes).values(body="committed by the scope"))
         with pytest.raises(RuntimeError):
             async with factory.user_execution_scope(user_id="user-2") as ctx:
                 await ctx.db_session.execute(insert(notes).values(body="rolled back"))
@@ -158,9 +150,7 @@ def test_fastapi_dependencies_give_each_request_its_own_scope_and_session(tmp_pa
         factory = AgentInstanceFactory(AgentClassRegistry())
         app = FastAPI()
         install(app, factory=factory)
-        context_dep = execution_scope_dependency(
-            lambda request: request.headers["x-user"]
-        )
+        context_dep = execution_scope_dependency(lambda request: request.headers["x-user"])
         session_dep = session_dependency(async_sessionmaker(engine))
 
         @app.post("/notes")
@@ -174,14 +164,9 @@ def test_fastapi_dependencies_give_each_request_its_own_scope_and_session(tmp_pa
             return {"user": ctx.user_id, "active": factory.metrics().active_scopes}
 
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test"
-        ) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             responses = await asyncio.gather(
-                *(
-                    client.post("/notes", headers={"x-user": f"user-{i}"})
-                    for i in range(5)
-                )
+                *(client.post("/notes", headers={"x-user": f"user-{i}"}) for i in range(5))
             )
             rejected = await client.post("/notes", headers={"x-user": "undefined"})
             # Not authenticated: refused before any session is opened.

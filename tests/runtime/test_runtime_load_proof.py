@@ -155,9 +155,7 @@ class ServerRecord:
     stale_refusals: int = 0
 
 
-async def agent_run(
-    context: UserExecutionContext, factory: AgentInstanceFactory, rows: Table
-) -> str:
+async def agent_run(context: UserExecutionContext, factory: AgentInstanceFactory, rows: Table) -> str:
     emitter = context.websocket_emitter
     context.services["record"].contexts[context.user_id] = context
     emitter.notify_agent_started("writer", for_user=context.user_id)
@@ -192,9 +190,7 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
             after_close="drop",  # a client that left must not fail the run
         ) as emitter:
             start = await websocket.receive_json()
-            timeout = (
-                SHORT_TIMEOUT if start["injection"] in ("hang", "swallow") else BUDGET
-            )
+            timeout = SHORT_TIMEOUT if start["injection"] in ("hang", "swallow") else BUDGET
             started = loop.time()
             call = loop.create_task(
                 run_isolated(
@@ -249,9 +245,7 @@ def build_app(factory: AgentInstanceFactory, rows: Table) -> Starlette:
     return app
 
 
-async def client(
-    port: int, user_id: str, start: dict[str, Any]
-) -> list[dict[str, Any]]:
+async def client(port: int, user_id: str, start: dict[str, Any]) -> list[dict[str, Any]]:
     frames: list[dict[str, Any]] = []
     url = f"ws://127.0.0.1:{port}/agent?user={user_id}"
     async with connect(url, open_timeout=60) as ws:
@@ -303,11 +297,7 @@ class Figures:
 
 
 async def prove(url: str, seed: int) -> Figures:
-    pool = (
-        {"pool_size": 1, "max_overflow": 0}
-        if url.startswith("sqlite")
-        else {"pool_size": 10, "max_overflow": 10}
-    )
+    pool = {"pool_size": 1, "max_overflow": 0} if url.startswith("sqlite") else {"pool_size": 10, "max_overflow": 10}
     engine: AsyncEngine = create_async_engine(url, **pool)
     metadata = MetaData()
     rows = Table(
@@ -341,9 +331,7 @@ async def prove(url: str, seed: int) -> Figures:
     starts = [
         {
             "run_id": f"run-{index:03d}",
-            "request_id": next(shared_ids)
-            if injection == "duplicate_id"
-            else str(uuid.uuid4()),
+            "request_id": next(shared_ids) if injection == "duplicate_id" else str(uuid.uuid4()),
             "injection": injection,
         }
         for index, injection in enumerate(injections)
@@ -360,10 +348,7 @@ async def prove(url: str, seed: int) -> Figures:
                 await asyncio.sleep(0.01)
         async with engine.connect() as connection:
             committed = {
-                (user, run)
-                for user, run in (
-                    await connection.execute(select(rows.c.user_id, rows.c.run_id))
-                ).all()
+                (user, run) for user, run in (await connection.execute(select(rows.c.user_id, rows.c.run_id))).all()
             }
         record = app.state.record
         reported_ok = {
@@ -373,8 +358,7 @@ async def prove(url: str, seed: int) -> Figures:
         }
         # A frame is cross-user if it is stamped with, or mentions, any other user.
         cross_user = sum(
-            frame["user_id"] != user
-            or set(USER_ID.findall(json.dumps(frame))) != {user}
+            frame["user_id"] != user or set(USER_ID.findall(json.dumps(frame))) != {user}
             for user, received in zip(users, frames, strict=True)
             for frame in received
         )
@@ -409,9 +393,7 @@ async def prove(url: str, seed: int) -> Figures:
             slowest_call=max(record.durations),
             abandoned=metrics.abandoned_requests,
             stale_refusals=record.stale_refusals,
-            stale_contexts=sum(
-                record.statuses[user] != "abandoned" for user in record.contexts
-            ),
+            stale_contexts=sum(record.statuses[user] != "abandoned" for user in record.contexts),
             loop_blocks=metrics.loop_blocks,
             duplicate_ids=sum(i == "duplicate_id" for i in injections),
         )

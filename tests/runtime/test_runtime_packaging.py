@@ -69,11 +69,7 @@ def test_importing_leaves_the_integrations_unloaded(statement):
 @pytest.mark.parametrize("access", ["import", "attribute"])
 def test_a_missing_extra_names_the_exact_pip_command(module, blocked, command, access):
     submodule = module.rsplit(".", 1)[1]
-    use = (
-        f"import {module}"
-        if access == "import"
-        else f"import isolint.runtime as r; r.{submodule}"
-    )
+    use = f"import {module}" if access == "import" else f"import isolint.runtime as r; r.{submodule}"
     result = python(
         f"""
         import json, sys

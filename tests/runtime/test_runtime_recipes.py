@@ -32,9 +32,7 @@ RECIPES = Path(__file__).resolve().parents[2] / "fixtures" / "runtime_recipes"
 
 
 def recipe(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"recipe_{name}", RECIPES / f"{name}.py"
-    )
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", RECIPES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -93,9 +91,7 @@ async def websocket_chat_scenario(database: Path) -> dict[str, Any]:
             rows = dict(
                 (
                     await connection.execute(
-                        select(chat.questions.c.user_id, func.count()).group_by(
-                            chat.questions.c.user_id
-                        )
+                        select(chat.questions.c.user_id, func.count()).group_by(chat.questions.c.user_id)
                     )
                 ).all()
             )
@@ -137,9 +133,7 @@ async def dependency_injection_scenario(database: Path) -> dict[str, Any]:
     try:
         async with (
             serving(app) as port,
-            httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", timeout=30
-            ) as client,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
         ):
             users = [f"user-{index:02d}" for index in range(50)]
             responses = await asyncio.gather(
@@ -153,15 +147,9 @@ async def dependency_injection_scenario(database: Path) -> dict[str, Any]:
                 )
             )
             anonymous = await client.post("/ask", params={"q": "refund"})
-            placeholder = await client.post(
-                "/ask", params={"q": "refund"}, headers={"x-user": "None"}
-            )
+            placeholder = await client.post("/ask", params={"q": "refund"}, headers={"x-user": "None"})
         async with app.state.engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(func.count()).select_from(recipe_module.answers)
-                )
-            ).scalar_one()
+            rows = (await connection.execute(select(func.count()).select_from(recipe_module.answers))).scalar_one()
         return {
             "users": users,
             "bodies": [response.json() for response in responses],
@@ -213,8 +201,7 @@ async def greedy_user_scenario(database: Path) -> dict[str, Any]:
             others = [ask(port, f"user-{index:02d}", ["one"]) for index in range(20)]
             conversations = await asyncio.gather(*tabs, *others)
         statuses = [
-            [f["payload"]["status"] for f in frames if f["event"] == "run_finished"]
-            for frames in conversations
+            [f["payload"]["status"] for f in frames if f["event"] == "run_finished"] for frames in conversations
         ]
         return {
             "greedy": sorted(status for (status,) in statuses[:10]),
@@ -225,9 +212,7 @@ async def greedy_user_scenario(database: Path) -> dict[str, Any]:
         await app.state.engine.dispose()
 
 
-def test_one_user_with_many_tabs_cannot_take_the_pool(
-    tmp_path: Path, monkeypatch
-) -> None:
+def test_one_user_with_many_tabs_cannot_take_the_pool(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(RECIPES))
     result = run(greedy_user_scenario(tmp_path / "chat.db"))
     # Ten tabs at once, each a slow run: three run, seven are refused at once.

@@ -61,9 +61,7 @@ def test_classes_and_factories_are_registered_by_name():
             TypeError,
             id="instance-as-factory",
         ),
-        pytest.param(
-            lambda r: r.register_factory("a", 42), TypeError, id="not-callable"
-        ),
+        pytest.param(lambda r: r.register_factory("a", 42), TypeError, id="not-callable"),
         pytest.param(
             lambda r: r.register_factory("a", _async_factory),
             TypeError,
@@ -134,18 +132,13 @@ def test_an_unknown_name_lists_the_known_ones():
     with pytest.raises(UnknownAgentError) as caught:
         registry.get("triag")
     assert isinstance(caught.value, KeyError)
-    assert (
-        str(caught.value)
-        == "no agent named 'triag'; registered agents: 'triage', 'billing'"
-    )
+    assert str(caught.value) == "no agent named 'triag'; registered agents: 'triage', 'billing'"
     assert caught.value.known == ("triage", "billing")
 
 
 def test_there_is_no_module_level_registry_or_factory():
     shared = [
-        name
-        for name, value in vars(runtime).items()
-        if isinstance(value, (AgentClassRegistry, AgentInstanceFactory))
+        name for name, value in vars(runtime).items() if isinstance(value, (AgentClassRegistry, AgentInstanceFactory))
     ]
     assert shared == []
 
@@ -191,10 +184,7 @@ def test_agents_are_collectable_after_their_scope_exits(body_fails):
     factory = AgentInstanceFactory(registry)
 
     def create(ctx: UserExecutionContext) -> dict[str, weakref.ref[EchoAgent]]:
-        return {
-            name: weakref.ref(factory.create_agent_instance(name, ctx))
-            for name in ("closing", "plain")
-        }
+        return {name: weakref.ref(factory.create_agent_instance(name, ctx)) for name in ("closing", "plain")}
 
     async def scenario() -> dict[str, weakref.ref[EchoAgent]]:
         refs = {}

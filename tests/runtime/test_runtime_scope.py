@@ -18,9 +18,7 @@ from isolint.runtime import (
 )
 
 
-def recording_factory(
-    log: list[str], *, session_fails_on: str | None = None, **options
-):
+def recording_factory(log: list[str], *, session_fails_on: str | None = None, **options):
     agents = {
         "first": lambda ctx: RecordingAgent(log, "first"),
         "second": lambda ctx: RecordingAgent(log, "second"),
@@ -91,9 +89,7 @@ def test_cleanup_only_failures_raise_a_group_and_every_cleanup_still_runs(log):
         "session.close",
     ]
     assert factory.metrics().cleanup_errors == 2
-    assert (
-        factory.metrics().open_sessions == 1
-    )  # its close failed: reported as still open
+    assert factory.metrics().open_sessions == 1  # its close failed: reported as still open
 
 
 def test_a_failing_commit_is_reported_and_the_session_is_still_closed(log):
@@ -126,9 +122,7 @@ def test_a_session_passed_in_stays_owned_by_the_caller(log):
     mine = RecordingSession(log, "mine")
 
     async def scenario() -> None:
-        async with factory.user_execution_scope(
-            user_id="user-1", db_session=mine
-        ) as ctx:
+        async with factory.user_execution_scope(user_id="user-1", db_session=mine) as ctx:
             assert ctx.db_session is mine
             raise RuntimeError("body")
 
@@ -182,9 +176,7 @@ def test_a_cleanup_that_ignores_cancellation_is_abandoned_after_a_grace(log):
                 except asyncio.CancelledError:
                     log.append("stubborn ignored a cancel")
 
-    factory = make_factory(
-        {"stubborn": lambda ctx: StubbornAgent()}, cleanup_timeout=0.05
-    )
+    factory = make_factory({"stubborn": lambda ctx: StubbornAgent()}, cleanup_timeout=0.05)
 
     async def scenario() -> None:
         nonlocal release
@@ -205,16 +197,12 @@ def test_sync_cleanups_and_registered_cleanups_join_the_lifo_order(log):
         def cleanup(self) -> None:
             log.append("sync.cleanup")
 
-    factory = make_factory(
-        {"sync": lambda ctx: SyncAgent()}, session_factory=lambda: RecordingSession(log)
-    )
+    factory = make_factory({"sync": lambda ctx: SyncAgent()}, session_factory=lambda: RecordingSession(log))
 
     async def scenario() -> None:
         async with factory.user_execution_scope(user_id="user-1") as ctx:
             factory.create_agent_instance("sync", ctx)
-            factory.register_cleanup(
-                ctx, lambda: log.append("registered"), label="temp file"
-            )
+            factory.register_cleanup(ctx, lambda: log.append("registered"), label="temp file")
 
     run(scenario())
     assert log == ["registered", "sync.cleanup", "session.commit", "session.close"]
@@ -251,9 +239,7 @@ def test_a_context_of_another_user_cannot_join_a_scope():
     async def scenario() -> None:
         async with factory.user_execution_scope(user_id="user-1") as ctx:
             forged = ctx.with_updates(user_id="user-2").child("steal")
-            factory.create_agent_instance(
-                "first", forged.with_updates(parent_request_id=ctx.request_id)
-            )
+            factory.create_agent_instance("first", forged.with_updates(parent_request_id=ctx.request_id))
 
     with pytest.raises(InvalidContextError, match=r"^user_id: does not match"):
         run(scenario())
@@ -269,15 +255,11 @@ def test_the_scope_binds_the_emitter_to_the_run_and_releases_it_on_exit():
 
     async def scenario() -> None:
         emitter = UserWebSocketEmitter("user-1", "connection-1", send)
-        async with factory.user_execution_scope(
-            user_id="user-1", run_id="run-1", websocket_emitter=emitter
-        ) as ctx:
+        async with factory.user_execution_scope(user_id="user-1", run_id="run-1", websocket_emitter=emitter) as ctx:
             bound = ctx.websocket_emitter
             assert (bound.user_id, bound.run_id) == ("user-1", "run-1")
             bound.notify_agent_started("triage")
-        assert (
-            bound.closed and not emitter.closed
-        )  # the run ended, the connection did not
+        assert bound.closed and not emitter.closed  # the run ended, the connection did not
         await emitter.aclose()
 
     run(scenario())
@@ -292,9 +274,7 @@ def test_an_emitter_of_another_user_is_refused_before_anything_opens(log):
 
     async def scenario() -> None:
         other = UserWebSocketEmitter("user-2", "connection-2", send)
-        async with factory.user_execution_scope(
-            user_id="user-1", websocket_emitter=other
-        ):
+        async with factory.user_execution_scope(user_id="user-1", websocket_emitter=other):
             pytest.fail("the body must not run")
 
     with pytest.raises(InvalidContextError, match=r"^websocket_emitter: "):
@@ -308,9 +288,7 @@ def test_an_emitter_factory_gives_each_scope_an_emitter_it_owns_and_closes():
     async def send(text: str) -> None:
         pass
 
-    async def emitter_factory(
-        *, user_id: str, thread_id: str, run_id: str
-    ) -> UserWebSocketEmitter:
+    async def emitter_factory(*, user_id: str, thread_id: str, run_id: str) -> UserWebSocketEmitter:
         emitter = UserWebSocketEmitter(user_id, f"conn-{run_id}", send)
         made.append(emitter)
         return emitter
@@ -380,9 +358,7 @@ def test_metrics_count_scopes_and_overhead_without_any_user_data(log):
 
     async def scenario() -> None:
         for index in range(20):
-            async with factory.user_execution_scope(
-                user_id=f"secret-user-{index}"
-            ) as ctx:
+            async with factory.user_execution_scope(user_id=f"secret-user-{index}") as ctx:
                 factory.create_agent_instance("first", ctx)
 
     run(scenario())
@@ -417,9 +393,7 @@ def test_an_emitter_factory_returning_another_user_s_emitter_is_refused_and_clos
     async def send(text: str) -> None:
         pass
 
-    def wrong_user_emitters(
-        *, user_id: str, thread_id: str, run_id: str
-    ) -> UserWebSocketEmitter:
+    def wrong_user_emitters(*, user_id: str, thread_id: str, run_id: str) -> UserWebSocketEmitter:
         made.append(UserWebSocketEmitter("someone-else", "conn-x", send))
         return made[-1]
 
@@ -429,9 +403,7 @@ def test_an_emitter_factory_returning_another_user_s_emitter_is_refused_and_clos
         async with factory.user_execution_scope(user_id="user-1"):
             pytest.fail("the body must not run")
 
-    with pytest.raises(
-        InvalidContextError, match=r"^websocket_emitter: emitter_factory"
-    ):
+    with pytest.raises(InvalidContextError, match=r"^websocket_emitter: emitter_factory"):
         run(scenario())
     assert made[0].closed
     assert log == ["session.rollback", "session.close"]

@@ -38,9 +38,7 @@ def test_two_users_sending_the_same_request_id_keep_separate_scopes(log):
 
     async def request(user: str) -> None:
         nonlocal inside
-        async with factory.user_execution_scope(
-            user_id=user, request_id="client-sent-id"
-        ) as context:
+        async with factory.user_execution_scope(user_id=user, request_id="client-sent-id") as context:
             inside += 1
             if inside == 2:
                 both_inside.set()
@@ -60,9 +58,7 @@ def test_the_same_user_may_reuse_a_request_id_in_two_tabs(log):
     factory = make_factory({"agent": lambda context: Agent(log, context.thread_id)})
 
     async def request(thread: str) -> None:
-        async with factory.user_execution_scope(
-            user_id="alice", thread_id=thread, request_id="same"
-        ) as context:
+        async with factory.user_execution_scope(user_id="alice", thread_id=thread, request_id="same") as context:
             await asyncio.sleep(0)
             factory.create_agent_instance("agent", context.child("sub-step"))
             await asyncio.sleep(0)
@@ -139,9 +135,7 @@ def test_the_owned_emitter_closes_after_the_session_is_committed_and_closed(log)
     assert log.index("session.close") < log.index("emitter.aclose")
 
 
-@pytest.mark.parametrize(
-    "fatal", [KeyboardInterrupt, SystemExit, asyncio.CancelledError]
-)
+@pytest.mark.parametrize("fatal", [KeyboardInterrupt, SystemExit, asyncio.CancelledError])
 def test_a_cleanup_raising_a_base_exception_does_not_skip_the_others(log, fatal):
     session = RecordingSession(log)
     factory = make_factory(session_factory=lambda: session)
@@ -183,9 +177,7 @@ def test_exiting_in_another_context_finishes_the_bookkeeping_and_keeps_the_error
         await asyncio.create_task(scope.__aenter__())
         failure = ValueError("the body failed")
         # create_task(context=...) is 3.11+; Context.run works on 3.10 as well.
-        exit_in_other_task = contextvars.Context().run(
-            asyncio.create_task, scope.__aexit__(ValueError, failure, None)
-        )
+        exit_in_other_task = contextvars.Context().run(asyncio.create_task, scope.__aexit__(ValueError, failure, None))
         assert await exit_in_other_task is False
 
     run(scenario())
@@ -231,9 +223,7 @@ def test_a_caller_owned_session_stays_the_callers_after_the_scope(log):
     factory = make_factory()
 
     async def scenario() -> None:
-        async with factory.user_execution_scope(
-            user_id="alice", db_session=session
-        ) as context:
+        async with factory.user_execution_scope(user_id="alice", db_session=session) as context:
             pass
         assert context.db_session is session
 

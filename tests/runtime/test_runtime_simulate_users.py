@@ -44,9 +44,7 @@ async def well_behaved(context: UserExecutionContext) -> dict:
         (3, 0.0, 1.0, 0, 3),
     ],
 )
-def test_the_plan_injects_exact_counts_spread_over_the_points(
-    users, failure_rate, hang_rate, failures, hangs
-):
+def test_the_plan_injects_exact_counts_spread_over_the_points(users, failure_rate, hang_rate, failures, hangs):
     plan = plan_injections(users, failure_rate, hang_rate, seed=5)
     kinds = Counter(injection.kind for injection in plan)
     assert (kinds["fail"], kinds["hang"], kinds["none"]) == (
@@ -74,20 +72,13 @@ def test_impossible_plans_are_refused(arguments, message):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_well_behaved_handler_passes_with_outcomes_matching_the_injections(seed):
-    report = simulate_users(
-        well_behaved, users=200, seed=seed, hang_timeout=HANG_TIMEOUT
-    )
+    report = simulate_users(well_behaved, users=200, seed=seed, hang_timeout=HANG_TIMEOUT)
     assert report.clean
     assert report.status_counts() == Counter({"ok": 130, "error": 60, "timeout": 10})
     for user_id, injection in report.injections.items():
         assert report.outcomes[user_id].status == injection.expected_status
-    assert {i.point for i in report.injections.values() if i.kind == "fail"} == set(
-        FAILURE_POINTS
-    )
-    assert (
-        report.cross_user_frames == ()
-        and report.leaked_scopes == report.leaked_sessions == 0
-    )
+    assert {i.point for i in report.injections.values() if i.kind == "fail"} == set(FAILURE_POINTS)
+    assert report.cross_user_frames == () and report.leaked_scopes == report.leaked_sessions == 0
     assert report.overhead_p95_us is not None and report.overhead_p95_us > 0
     ok_user = next(u for u, o in report.outcomes.items() if o.ok)
     assert [f.split('"event":"')[1].split('"')[0] for f in report.frames[ok_user]] == [
@@ -101,17 +92,13 @@ SHARED: dict[str, str] = {}
 
 
 async def leaks_through_a_global(context: UserExecutionContext) -> None:
-    SHARED["current_user"] = (
-        context.user_id
-    )  # the classic bug: request state in a module global
+    SHARED["current_user"] = context.user_id  # the classic bug: request state in a module global
     await asyncio.sleep(0.001)
     context.websocket_emitter.emit("greeting", {"hello": SHARED["current_user"]})
 
 
 def test_a_module_global_shows_up_as_cross_user_frames():
-    report = simulate_users(
-        leaks_through_a_global, users=50, seed=1, hang_timeout=HANG_TIMEOUT, check=False
-    )
+    report = simulate_users(leaks_through_a_global, users=50, seed=1, hang_timeout=HANG_TIMEOUT, check=False)
     assert not report.clean
     assert len(report.cross_user_frames) > 0
     leak = report.cross_user_frames[0]
@@ -121,17 +108,12 @@ def test_a_module_global_shows_up_as_cross_user_frames():
         report.assert_clean()
     message = str(caught.value)
     assert "ISOLATION BROKEN" in message and "cross-user frame(s)" in message
-    assert (
-        f"{leak.recipient} got a frame carrying data of {leak.leaked_from[0]}"
-        in message
-    )
+    assert f"{leak.recipient} got a frame carrying data of {leak.leaked_from[0]}" in message
 
 
 def test_check_mode_raises_a_readable_isolation_failure():
     with pytest.raises(IsolationFailure, match="cross-user frame"):
-        simulate_users(
-            leaks_through_a_global, users=20, seed=2, hang_timeout=HANG_TIMEOUT
-        )
+        simulate_users(leaks_through_a_global, users=20, seed=2, hang_timeout=HANG_TIMEOUT)
 
 
 class SharedConnection:
@@ -153,25 +135,18 @@ def test_a_shared_resource_turns_one_failure_into_a_cascade():
         index = context.metadata["simulated_user"]
         await asyncio.sleep(0.001 * (index % 5))
         if index == 0:
-            shared.broken = (
-                True  # user 0's request crashes and takes the shared connection down
-            )
+            shared.broken = True  # user 0's request crashes and takes the shared connection down
             raise ValueError("bad input from user 0")
         return await shared.query(context.user_id)
 
-    report = simulate_users(
-        handler, users=100, seed=3, hang_timeout=HANG_TIMEOUT, check=False
-    )
+    report = simulate_users(handler, users=100, seed=3, hang_timeout=HANG_TIMEOUT, check=False)
     cascaded = [u for u in report.unexpected_outcomes if "ConnectionError" in u.detail]
     assert len(cascaded) > 10
     assert all(u.actual == "error" for u in cascaded)
     # Mostly users that were meant to succeed (the others were meant to fail or hang
     # in their own way, after the handler).
     assert sum(u.expected == "ok" for u in cascaded) > 10
-    assert (
-        "not matching the injections (cascading or swallowed failures)"
-        in report.summary()
-    )
+    assert "not matching the injections (cascading or swallowed failures)" in report.summary()
 
 
 def test_returning_another_user_s_data_is_a_leak():
@@ -189,18 +164,14 @@ def test_returning_another_user_s_data_is_a_leak():
         hang_rate=0,
         check=False,
     )
-    assert report.cross_user_data and {
-        leak.channel for leak in report.cross_user_data
-    } == {"result"}
+    assert report.cross_user_data and {leak.channel for leak in report.cross_user_data} == {"result"}
 
 
 def test_fire_and_forget_tasks_are_reported_as_leaked():
     async def handler(context: UserExecutionContext) -> None:
         asyncio.get_running_loop().create_task(asyncio.sleep(3600))
 
-    report = simulate_users(
-        handler, users=10, failure_rate=0, hang_rate=0, seed=0, check=False
-    )
+    report = simulate_users(handler, users=10, failure_rate=0, hang_rate=0, seed=0, check=False)
     assert report.leaked_tasks == 10
     assert report.problems == ["10 task(s) still running after every request ended"]
 
@@ -235,9 +206,7 @@ def test_legacy_transports_can_be_routed_through_the_simulated_clients():
     async def legacy_handler(context: UserExecutionContext) -> None:
         connections["active"] = context.user_id
         await asyncio.sleep(0.001)
-        await clients.send(
-            connections["active"], {"type": "done", "note": "your report"}
-        )
+        await clients.send(connections["active"], {"type": "done", "note": "your report"})
         clients.deliver(None, {"type": "broadcast"})  # sent to "nobody"
 
     report = simulate_users(
@@ -269,9 +238,7 @@ def test_simulate_users_async_with_a_real_database(tmp_path: Path):
 
     async def handler(context: UserExecutionContext) -> int:
         value = (
-            await context.db_session.execute(
-                text("SELECT :n"), {"n": context.metadata["simulated_user"]}
-            )
+            await context.db_session.execute(text("SELECT :n"), {"n": context.metadata["simulated_user"]})
         ).scalar_one()
         context.websocket_emitter.notify_tool_completed("select", value)
         return value
@@ -343,9 +310,7 @@ def test_the_pytest_fixture_fails_a_leaky_test_with_a_readable_message(tmp_path:
     assert "1 failed, 1 passed" in output
     assert "simulate_users(seed=1, users=40)" in output
     assert "ISOLATION BROKEN" in output and "cross-user frame(s)" in output
-    assert (
-        "_harness.py" not in output
-    )  # the failure is the report, not the harness' traceback
+    assert "_harness.py" not in output  # the failure is the report, not the harness' traceback
 
 
 def _transformed_secret_leak(transform):
@@ -371,12 +336,8 @@ def _transformed_secret_leak(transform):
         pytest.param(str.upper, id="upper-cased"),
         pytest.param(lambda s: hashlib.md5(s.encode()).hexdigest(), id="md5"),
         pytest.param(lambda s: hashlib.sha1(s.encode()).hexdigest(), id="sha1"),
-        pytest.param(
-            lambda s: hashlib.sha256(s.encode()).hexdigest().upper(), id="SHA256"
-        ),
-        pytest.param(
-            lambda s: f"ref:{hashlib.sha512(s.encode()).hexdigest()}!", id="sha512"
-        ),
+        pytest.param(lambda s: hashlib.sha256(s.encode()).hexdigest().upper(), id="SHA256"),
+        pytest.param(lambda s: f"ref:{hashlib.sha512(s.encode()).hexdigest()}!", id="sha512"),
         # Only the part of the secret that is unique to its user.
         pytest.param(lambda s: f"token {s.rsplit('-', 1)[1]}", id="unique part"),
     ],
@@ -393,9 +354,7 @@ def test_a_user_s_own_transformed_secret_is_not_a_leak():
         await asyncio.sleep(0.001)
         return f"{secret.upper()} {hashlib.sha256(secret.encode()).hexdigest()}"
 
-    report = simulate_users(
-        handler, users=30, seed=4, failure_rate=0, hang_rate=0, check=False
-    )
+    report = simulate_users(handler, users=30, seed=4, failure_rate=0, hang_rate=0, check=False)
     assert report.clean
 
 

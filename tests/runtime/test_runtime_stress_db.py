@@ -129,20 +129,13 @@ def check_outcome(index: int, injection: str, outcome: RequestOutcome[Any]) -> N
         assert isinstance(inner, InjectedError) and inner.index == index
     else:
         assert outcome.status == "error", f"{where}: {outcome}"
-        assert (
-            isinstance(outcome.exception, InjectedError)
-            and outcome.exception.index == index
-        )
+        assert isinstance(outcome.exception, InjectedError) and outcome.exception.index == index
 
 
 async def stress(url: str, seed: int, table_name: str) -> None:
     # SQLite admits one writer at a time and makes the others busy-wait in sleeps of up
     # to 100 ms; one pooled connection makes them queue in the pool instead.
-    pool = (
-        {"pool_size": 1, "max_overflow": 0}
-        if url.startswith("sqlite")
-        else {"pool_size": 10, "max_overflow": 10}
-    )
+    pool = {"pool_size": 1, "max_overflow": 0} if url.startswith("sqlite") else {"pool_size": 10, "max_overflow": 10}
     engine = create_async_engine(url, **pool)
     metadata = MetaData()
     rows = Table(
@@ -163,9 +156,7 @@ async def stress(url: str, seed: int, table_name: str) -> None:
         registry = AgentClassRegistry()
         registry.register("writer", WriterAgent)
         registry.freeze()
-        factory = AgentInstanceFactory(
-            registry, session_factory=async_sessionmaker(engine)
-        )
+        factory = AgentInstanceFactory(registry, session_factory=async_sessionmaker(engine))
         injections = plan(seed)
 
         async def handler(context: UserExecutionContext) -> str:
@@ -187,16 +178,12 @@ async def stress(url: str, seed: int, table_name: str) -> None:
         async with engine.connect() as connection:
             committed = (
                 await connection.execute(
-                    select(rows.c.user_id, rows.c.request_id, rows.c.kind).where(
-                        rows.c.seed == seed
-                    )
+                    select(rows.c.user_id, rows.c.request_id, rows.c.kind).where(rows.c.seed == seed)
                 )
             ).all()
         successful = {(o.user_id, o.request_id) for o in outcomes if o.ok}
         assert len(successful) == USERS - FAILURES - HANGS
-        assert sorted(committed) == sorted(
-            (u, r, k) for u, r in successful for k in ("audit", "request")
-        )
+        assert sorted(committed) == sorted((u, r, k) for u, r in successful for k in ("audit", "request"))
 
         metrics = factory.metrics()
         assert (metrics.active_scopes, metrics.open_sessions) == (0, 0)
@@ -222,11 +209,7 @@ def test_the_plan_injects_exactly_the_stated_rates():
     for seed in SEEDS:
         injections = plan(seed)
         assert injections.count("hang") == HANGS == 10
-        assert (
-            [injections.count(p) for p in FAILURE_POINTS]
-            == [FAILURES // 3] * 3
-            == [20] * 3
-        )
+        assert [injections.count(p) for p in FAILURE_POINTS] == [FAILURES // 3] * 3 == [20] * 3
     assert plan(1) != plan(2)
 
 
@@ -239,7 +222,5 @@ def test_sqlite_stress(seed: int, tmp_path: Path) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_postgres_stress(seed: int) -> None:
     if not POSTGRES_URL:
-        pytest.skip(
-            "ISOLINT_TEST_POSTGRES_URL is not set (source .ci/postgres.sh to start a throwaway server)"
-        )
+        pytest.skip("ISOLINT_TEST_POSTGRES_URL is not set (source .ci/postgres.sh to start a throwaway server)")
     run_stress(POSTGRES_URL, seed)

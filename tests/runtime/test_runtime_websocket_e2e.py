@@ -87,9 +87,7 @@ async def agent_run(context: UserExecutionContext, start: dict[str, Any]) -> str
     if start["fail"]:
         raise RuntimeError("deliberate failure")
     emitter.notify_tool_completed("lookup", {"owner": context.user_id})
-    emitter.notify_agent_completed(
-        "assistant", {"answer": f"done for {context.user_id}"}
-    )
+    emitter.notify_agent_completed("assistant", {"answer": f"done for {context.user_id}"})
     return "ok"
 
 
@@ -140,9 +138,7 @@ def build_app(
     return app, connections
 
 
-async def stalled_client(
-    port: int, path: str, start: dict[str, Any]
-) -> asyncio.StreamWriter:
+async def stalled_client(port: int, path: str, start: dict[str, Any]) -> asyncio.StreamWriter:
     """A real WebSocket client that sends its start message, then never reads again.
 
     It speaks the protocol through websockets' sans-I/O client over a plain socket
@@ -167,9 +163,7 @@ async def stalled_client(
     return writer  # and never read from `reader` again
 
 
-async def client(
-    base: str, user_id: str, run_id: str, fail: bool
-) -> tuple[list[dict[str, Any]], float]:
+async def client(base: str, user_id: str, run_id: str, fail: bool) -> tuple[list[dict[str, Any]], float]:
     started = time.perf_counter()
     async with connect(f"{base}?user={user_id}", open_timeout=30) as ws:
         await ws.send(json.dumps({"run_id": run_id, "fail": fail}))
@@ -177,12 +171,8 @@ async def client(
     return frames, time.perf_counter() - started
 
 
-def check_frames(
-    user_id: str, run_id: str, fail: bool, frames: list[dict[str, Any]]
-) -> None:
-    assert [f["event"] for f in frames] == (FAILED_EVENTS if fail else OK_EVENTS), (
-        user_id
-    )
+def check_frames(user_id: str, run_id: str, fail: bool, frames: list[dict[str, Any]]) -> None:
+    assert [f["event"] for f in frames] == (FAILED_EVENTS if fail else OK_EVENTS), user_id
     assert {f["user_id"] for f in frames} == {user_id}
     assert {f["run_id"] for f in frames} == {run_id}
     assert len({f["thread_id"] for f in frames}) == 1
@@ -200,9 +190,7 @@ def check_frames(
 async def scenario(database: Path) -> None:
     engine = create_async_engine(f"sqlite+aiosqlite:///{database}")
     detector = PoolLeakDetector(engine)
-    factory = AgentInstanceFactory(
-        AgentClassRegistry(), session_factory=async_sessionmaker(engine)
-    )
+    factory = AgentInstanceFactory(AgentClassRegistry(), session_factory=async_sessionmaker(engine))
     app, connections = build_app(factory)
     try:
         async with serving(app) as port:
@@ -217,25 +205,19 @@ async def scenario(database: Path) -> None:
                 await asyncio.sleep(0.01)  # until its emitter overflowed and its run ended
 
             failing = set(random.Random(7).sample(range(CLIENTS), FAILING))
-            users = [
-                (f"user-{i:03d}", f"run-{i:03d}", i in failing) for i in range(CLIENTS)
-            ]
+            users = [(f"user-{i:03d}", f"run-{i:03d}", i in failing) for i in range(CLIENTS)]
             results = await asyncio.gather(*(client(base, *user) for user in users))
 
             for (user_id, run_id, fail), (frames, _) in zip(users, results, strict=True):
                 check_frames(user_id, run_id, fail, frames)
             slowest = max(elapsed for _, elapsed in results)
-            assert slowest < STALL_BOUND, (
-                f"a client waited {slowest:.1f}s behind the stalled one"
-            )
+            assert slowest < STALL_BOUND, f"a client waited {slowest:.1f}s behind the stalled one"
 
             outcomes = app.state.outcomes
             assert sum(outcomes[u].status == "error" for u, _, _ in users) == FAILING
             assert sum(outcomes[u].ok for u, _, _ in users) == CLIENTS - FAILING
             stalled_outcome = outcomes["stalled-user"]
-            assert isinstance(stalled_outcome.exception, EmitterClosedError), (
-                stalled_outcome
-            )
+            assert isinstance(stalled_outcome.exception, EmitterClosedError), stalled_outcome
             assert app.state.close_codes["stalled-user"] == 1013
             assert {app.state.close_codes[u] for u, _, _ in users} == {None}
 

@@ -26,7 +26,14 @@ FORMATS: dict[str, Renderer] = {
 TEXT_FORMATS = ("full", "concise", "grouped")  # for people: the summary lines follow the findings
 # Those that print each fix's edits: a check in another format never builds them.
 EDIT_FORMATS = ("json", "json-lines", "sarif", "rdjson")
-STATISTICS_FORMATS = ("full", "concise", "grouped", "pylint", "json", "json-lines")  # those that can show a count per rule
+STATISTICS_FORMATS = (
+    "full",
+    "concise",
+    "grouped",
+    "pylint",
+    "json",
+    "json-lines",
+)  # those that can show a count per rule
 
 
 def render(findings: Sequence[Finding], output_format: str) -> str:

@@ -41,12 +41,16 @@ def junit(findings: Sequence[Finding]) -> str:
     """JUnit XML. File names and messages can hold characters XML 1.0 cannot
     carry (control characters, bytes that are not UTF-8): they are shown as
     escapes, so the document stays well-formed."""
-    root = ElementTree.Element("testsuites", name="isolint", tests=str(max(1, len(findings))), failures=str(len(findings)), errors="0")
+    root = ElementTree.Element(
+        "testsuites", name="isolint", tests=str(max(1, len(findings))), failures=str(len(findings)), errors="0"
+    )
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_path[xml_safe(finding.path)].append(finding)
     if not by_path:
-        suite = ElementTree.SubElement(root, "testsuite", name="isolint", tests="1", failures="0", errors="0", skipped="0")
+        suite = ElementTree.SubElement(
+            root, "testsuite", name="isolint", tests="1", failures="0", errors="0", skipped="0"
+        )
         ElementTree.SubElement(suite, "testcase", name="No findings", classname="isolint")
     for path, items in by_path.items():
         suite = ElementTree.SubElement(
@@ -62,7 +66,9 @@ def junit(findings: Sequence[Finding]) -> str:
                 line=str(f.location.row),
             )
             failure = ElementTree.SubElement(case, "failure", message=xml_safe(f.message), type=f.code)
-            text = f"line {f.location.row}, col {f.location.column}, {f.message}" + (f"\nmanual: {f.manual}" if f.manual else "")
+            text = f"line {f.location.row}, col {f.location.column}, {f.message}" + (
+                f"\nmanual: {f.manual}" if f.manual else ""
+            )
             failure.text = xml_safe(text)
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"

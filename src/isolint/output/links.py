@@ -38,7 +38,9 @@ def fingerprints(findings: Sequence[Finding]) -> dict[int, str]:
 
     fingerprinted = {}
     for (path, code, print_), finding in entries_for(findings, Path.cwd()):
-        fingerprinted[id(finding)] = hashlib.sha256(f"{path}\0{code}\0{print_}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        fingerprinted[id(finding)] = hashlib.sha256(
+            f"{path}\0{code}\0{print_}".encode("utf-8", "surrogatepass")
+        ).hexdigest()[:32]
     return fingerprinted
 
 

@@ -38,7 +38,10 @@ def _range(start_row: int, start_column: int, end_row: int, end_column: int) -> 
 
 
 def _suggestion(edit: Edit) -> dict[str, Any]:
-    return {"range": _range(edit.location.row, edit.location.column, edit.end_location.row, edit.end_location.column), "text": edit.content}
+    return {
+        "range": _range(edit.location.row, edit.location.column, edit.end_location.row, edit.end_location.column),
+        "text": edit.content,
+    }
 
 
 def rdjson(findings: Sequence[Finding]) -> str:
@@ -77,7 +80,11 @@ def azure(findings: Sequence[Finding]) -> str:
         properties = ";".join(
             f"{key}={_azure_property(str(value))}"
             for key, value in (
-                ("type", "error"), ("sourcepath", f.path), ("linenumber", f.location.row), ("columnnumber", f.location.column), ("code", f.code),
+                ("type", "error"),
+                ("sourcepath", f.path),
+                ("linenumber", f.location.row),
+                ("columnnumber", f.location.column),
+                ("code", f.code),
             )
         )
         message = f.message.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
@@ -96,6 +103,8 @@ def grouped(findings: Sequence[Finding]) -> str:
         lines = [click.style(path, bold=True, underline=True) + ":"]
         for f in items:
             marker = "[*] " if f.fix is not None and f.fix.applicability == SAFE else ""
-            lines.append(f"  {f'{f.location.row}:{f.location.column}':<{width}} {click.style(f.code, fg='red', bold=True)} {marker}{f.message}")
+            lines.append(
+                f"  {f'{f.location.row}:{f.location.column}':<{width}} {click.style(f.code, fg='red', bold=True)} {marker}{f.message}"
+            )
         chunks.append("\n".join(lines) + "\n")
     return "\n".join(chunks)

@@ -51,7 +51,9 @@ def _region(start_row: int, start_col: int, end_row: int, end_col: int) -> dict[
 
 def _replacement(edit: Edit) -> dict[str, Any]:
     return {
-        "deletedRegion": _region(edit.location.row, edit.location.column, edit.end_location.row, edit.end_location.column),
+        "deletedRegion": _region(
+            edit.location.row, edit.location.column, edit.end_location.row, edit.end_location.column
+        ),
         "insertedContent": {"text": edit.content},
     }
 
@@ -70,7 +72,10 @@ def _result(finding: Finding, rule_index: dict[str, int], fingerprint: str) -> d
                 "physicalLocation": {
                     "artifactLocation": artifact,
                     "region": _region(
-                        finding.location.row, finding.location.column, finding.end_location.row, finding.end_location.column
+                        finding.location.row,
+                        finding.location.column,
+                        finding.end_location.row,
+                        finding.end_location.column,
                     ),
                 }
             }
@@ -81,7 +86,10 @@ def _result(finding: Finding, rule_index: dict[str, int], fingerprint: str) -> d
             {
                 "description": {"text": f"{finding.fix.message} ({finding.fix.applicability})"},
                 "artifactChanges": [
-                    {"artifactLocation": artifact, "replacements": [_replacement(e) for e in finding.fix.required_edits()]}
+                    {
+                        "artifactLocation": artifact,
+                        "replacements": [_replacement(e) for e in finding.fix.required_edits()],
+                    }
                 ],
             }
         ]

@@ -102,7 +102,9 @@ def summary(findings: Sequence[Finding], *, unsafe_shown: bool = False) -> str:
 def statistics(findings: Sequence[Finding]) -> list[dict[str, object]]:
     counts: dict[str, dict[str, object]] = {}
     for finding in findings:
-        entry = counts.setdefault(finding.code, {"code": finding.code, "name": finding.name, "count": 0, "fixable": False})
+        entry = counts.setdefault(
+            finding.code, {"code": finding.code, "name": finding.name, "count": 0, "fixable": False}
+        )
         entry["count"] = int(entry["count"]) + 1  # type: ignore[call-overload]
         # [*] means "fixed by plain `isolint fix`", as in the finding lines.
         entry["fixable"] = bool(entry["fixable"]) or (finding.fix is not None and finding.fix.applicability == SAFE)
@@ -112,7 +114,9 @@ def statistics(findings: Sequence[Finding]) -> list[dict[str, object]]:
 def statistics_text(findings: Sequence[Finding]) -> str:
     rows = statistics(findings)
     width = max((len(str(r["count"])) for r in rows), default=1)
-    return "".join(f"{r['count']:>{width}}\t{r['code']}\t{'[*] ' if r['fixable'] else '    '}{r['name']}\n" for r in rows)
+    return "".join(
+        f"{r['count']:>{width}}\t{r['code']}\t{'[*] ' if r['fixable'] else '    '}{r['name']}\n" for r in rows
+    )
 
 
 # Driver phases, in pipeline order: (key in Stats.timings, label).
@@ -175,7 +179,9 @@ def timings_text(stats: Stats, *, total: float | None = None) -> str:
     row("other", seconds(max(0.0, stats.worker_total - attributed)), "not in a named phase")
     row("total", seconds(stats.worker_total))
 
-    heading(f"Slowest files (s, top {len(stats.slowest)})" if stats.slowest else "Slowest files: none checked (all cached)")
+    heading(
+        f"Slowest files (s, top {len(stats.slowest)})" if stats.slowest else "Slowest files: none checked (all cached)"
+    )
     for spent, path in stats.slowest:
         lines.append(f"  {spent:>{label_width + value_width}.3f}  {path}")
     return "\n".join(lines) + "\n"

@@ -56,7 +56,18 @@ def nice_ticks(maximum: int, count: int = 5) -> list[int]:
     return list(range(0, top + 1, step))
 
 
-def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 12, color: str = INK, weight: int = 400, cls: str = "", extra: str = "") -> str:
+def _text(
+    x: float,
+    y: float,
+    content: str,
+    *,
+    anchor: str = "start",
+    size: int = 12,
+    color: str = INK,
+    weight: int = 400,
+    cls: str = "",
+    extra: str = "",
+) -> str:
     class_attr = f' class="{cls}"' if cls else ""
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{color}" '
@@ -71,7 +82,9 @@ def _svg_open(chart_id: str, title: str, width: int, height: int) -> str:
     )
 
 
-def stacked_bars(chart_id: str, title: str, bars: Sequence[Bar], *, axis_label: str, label_width: int = 170, width: int = 720) -> str:
+def stacked_bars(
+    chart_id: str, title: str, bars: Sequence[Bar], *, axis_label: str, label_width: int = 170, width: int = 720
+) -> str:
     """Horizontal bars, one per row, split into coloured segments, total at the end."""
     row, top, bottom = 30, 12, 46
     plot_left, plot_right = label_width, width - 56
@@ -84,8 +97,20 @@ def stacked_bars(chart_id: str, title: str, bars: Sequence[Bar], *, axis_label: 
         x = plot_left + tick * scale
         parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{axis_y}" stroke="{GRID}" stroke-width="1"/>')
         parts.append(_text(x, axis_y + 16, f"{tick:,}", anchor="middle", size=11, color=MUTED, cls="tick"))
-    parts.append(f'<line x1="{plot_left}" y1="{axis_y}" x2="{plot_right}" y2="{axis_y}" stroke="{AXIS}" stroke-width="1"/>')
-    parts.append(_text((plot_left + plot_right) / 2, axis_y + 36, axis_label, anchor="middle", size=11, color=MUTED, cls="axis-label"))
+    parts.append(
+        f'<line x1="{plot_left}" y1="{axis_y}" x2="{plot_right}" y2="{axis_y}" stroke="{AXIS}" stroke-width="1"/>'
+    )
+    parts.append(
+        _text(
+            (plot_left + plot_right) / 2,
+            axis_y + 36,
+            axis_label,
+            anchor="middle",
+            size=11,
+            color=MUTED,
+            cls="axis-label",
+        )
+    )
     for index, bar in enumerate(bars):
         y = top + index * row
         parts.append(f'<g class="bar" data-key="{escape(bar.key)}" data-value="{bar.total}">')
@@ -107,7 +132,15 @@ def stacked_bars(chart_id: str, title: str, bars: Sequence[Bar], *, axis_label: 
 
 
 def line_chart(
-    chart_id: str, title: str, x_labels: Sequence[str], series: Sequence[Series], *, x_label: str, y_label: str, width: int = 720, height: int = 300
+    chart_id: str,
+    title: str,
+    x_labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    x_label: str,
+    y_label: str,
+    width: int = 720,
+    height: int = 300,
 ) -> str:
     """Lines over commits (oldest left), y from zero, the last value labelled."""
     left, right, top, bottom = 56, 120, 16, 64
@@ -125,25 +158,43 @@ def line_chart(
     parts = [_svg_open(chart_id, title, width, height), f"<title>{escape(title)}</title>"]
     for tick in ticks:
         y = y_at(tick)
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>'
+        )
         parts.append(_text(left - 8, y + 4, f"{tick:,}", anchor="end", size=11, color=MUTED, cls="tick"))
-    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="{AXIS}" stroke-width="1"/>')
+    parts.append(
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="{AXIS}" stroke-width="1"/>'
+    )
     step = max(1, math.ceil(count / 8))  # at most ~8 commit labels
     for i, label in enumerate(x_labels):
         if i % step == 0 or i == count - 1:
             parts.append(_text(x_at(i), top + plot_h + 16, label, anchor="middle", size=10, color=MUTED, cls="tick"))
-    parts.append(_text(left + plot_w / 2, height - 14, x_label, anchor="middle", size=11, color=MUTED, cls="axis-label"))
     parts.append(
-        _text(14, top + plot_h / 2, y_label, anchor="middle", size=11, color=MUTED, cls="axis-label",
-              extra=f' transform="rotate(-90 14 {top + plot_h / 2:.1f})"')
+        _text(left + plot_w / 2, height - 14, x_label, anchor="middle", size=11, color=MUTED, cls="axis-label")
+    )
+    parts.append(
+        _text(
+            14,
+            top + plot_h / 2,
+            y_label,
+            anchor="middle",
+            size=11,
+            color=MUTED,
+            cls="axis-label",
+            extra=f' transform="rotate(-90 14 {top + plot_h / 2:.1f})"',
+        )
     )
     end_labels: list[tuple[float, float, Series]] = []
     for line in series:
         points = [(x_at(i), y_at(v)) for i, v in enumerate(line.values)]
         dash = ' stroke-dasharray="5 4"' if line.dashed else ""
-        parts.append(f'<g class="series" data-key="{escape(line.name)}" data-last="{line.values[-1] if line.values else 0}">')
+        parts.append(
+            f'<g class="series" data-key="{escape(line.name)}" data-last="{line.values[-1] if line.values else 0}">'
+        )
         path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(points))
-        parts.append(f'<path d="{path}" fill="none" stroke="{line.color}" stroke-width="2.2" stroke-linejoin="round"{dash}/>')
+        parts.append(
+            f'<path d="{path}" fill="none" stroke="{line.color}" stroke-width="2.2" stroke-linejoin="round"{dash}/>'
+        )
         for (x, y), value, label in zip(points, line.values, x_labels, strict=True):
             parts.append(
                 f'<circle class="point" data-value="{value}" data-commit="{escape(label)}" cx="{x:.1f}" cy="{y:.1f}" r="3" '
@@ -153,12 +204,16 @@ def line_chart(
             end_labels.append((points[-1][0], points[-1][1], line))
         parts.append("</g>")
     for x, y, line in _spread(end_labels, top, top + plot_h):
-        parts.append(_text(x + 10, y + 4, f"{line.name} {line.values[-1]:,}", size=11, color=line.color, weight=600, cls="value"))
+        parts.append(
+            _text(x + 10, y + 4, f"{line.name} {line.values[-1]:,}", size=11, color=line.color, weight=600, cls="value")
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _spread(labels: list[tuple[float, float, Series]], low: float, high: float, gap: float = 14) -> list[tuple[float, float, Series]]:
+def _spread(
+    labels: list[tuple[float, float, Series]], low: float, high: float, gap: float = 14
+) -> list[tuple[float, float, Series]]:
     """End labels moved apart vertically so none overlap, kept within the plot."""
     placed: list[tuple[float, float, Series]] = []
     for x, y, line in sorted(labels, key=lambda item: item[1]):

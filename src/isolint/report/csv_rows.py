@@ -31,7 +31,12 @@ def render(document: Mapping[str, Any]) -> str:
     rows = document.get("history") or []
     families = [row["family"] for row in document["families"]]
     tracks = [row["family"] for row in document["progress"]]
-    header = [*BASE_COLUMNS, *families, *(f"{family}:legacy" for family in tracks), *(f"{family}:target" for family in tracks)]
+    header = [
+        *BASE_COLUMNS,
+        *families,
+        *(f"{family}:legacy" for family in tracks),
+        *(f"{family}:target" for family in tracks),
+    ]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)

@@ -68,7 +68,8 @@ def _inline(text: str) -> str:
 
 def _legend(items: Sequence[tuple[str, str]], dashed: Sequence[str] = ()) -> str:
     spans = "".join(
-        f'<span style="--c:{color}"{" class=dashed" if label in dashed else ""}>{escape(label)}</span>' for label, color in items
+        f'<span style="--c:{color}"{" class=dashed" if label in dashed else ""}>{escape(label)}</span>'
+        for label, color in items
     )
     return f'<div class="legend">{spans}</div>'
 
@@ -80,27 +81,43 @@ def _segments(row: Mapping[str, Any]) -> tuple[charts.Segment, ...]:
 def _cards(document: Mapping[str, Any]) -> str:
     summary = document["summary"]
     cards = [
-        (f"{summary['findings']:,}", f"findings in {summary['files_with_findings']:,} of {summary['files']:,} files", None, "findings"),
+        (
+            f"{summary['findings']:,}",
+            f"findings in {summary['files_with_findings']:,} of {summary['files']:,} files",
+            None,
+            "findings",
+        ),
         (f"{summary['safe']:,}", "fixable with <code>isolint fix</code>", FIX_COLORS["safe"], "safe"),
         (f"{summary['unsafe']:,}", "more with <code>--unsafe-fixes</code>", FIX_COLORS["unsafe"], "unsafe"),
         (f"{summary['manual']:,}", "need manual migration", FIX_COLORS["manual"], "manual"),
     ]
     baseline = document["baseline"]
     if baseline:
-        cards.append((f"{baseline['fixed']:,}", f"fixed since the baseline ({percent(baseline['fixed_percent'])})", None, "baseline-fixed"))
+        cards.append(
+            (
+                f"{baseline['fixed']:,}",
+                f"fixed since the baseline ({percent(baseline['fixed_percent'])})",
+                None,
+                "baseline-fixed",
+            )
+        )
         cards.append((f"{baseline['new']:,}", "new since the baseline", None, "baseline-new"))
     out = ['<div class="cards">']
     for number, label, color, key in cards:
         swatch = f'<span class="swatch" style="background:{color}"></span>' if color else ""
-        out.append(f'<div class="card" data-key="{key}"><div class="number">{number}</div><div class="label">{swatch}{label}</div></div>')
+        out.append(
+            f'<div class="card" data-key="{key}"><div class="number">{number}</div><div class="label">{swatch}{label}</div></div>'
+        )
     out.append("</div>")
     return "".join(out)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int], table_id: str) -> str:
-    head = "".join(f'<th{" class=num" if i in numeric else ""}>{escape(h)}</th>' for i, h in enumerate(header))
+    head = "".join(f"<th{' class=num' if i in numeric else ''}>{escape(h)}</th>" for i, h in enumerate(header))
     body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{cell}</td>' for i, cell in enumerate(row)) + "</tr>"
+        "<tr>"
+        + "".join(f"<td{' class=num' if i in numeric else ''}>{cell}</td>" for i, cell in enumerate(row))
+        + "</tr>"
         for row in rows
     )
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -119,7 +136,9 @@ def _directories(document: Mapping[str, Any]) -> str:
         return ""
     bars = [charts.Bar(row["path"], _segments(row), row["path"]) for row in rows]
     width = min(360, max(170, 8 * max(len(row["path"]) for row in rows) + 20))
-    chart = charts.stacked_bars("chart-directories", "Top directories by remaining work", bars, axis_label="findings", label_width=width)
+    chart = charts.stacked_bars(
+        "chart-directories", "Top directories by remaining work", bars, axis_label="findings", label_width=width
+    )
     legend = _legend([(FIX_LABELS[k], c) for k, c in FIX_COLORS.items()])
     note = "Where the remaining work is. Not recursive: a file counts for its own directory only, not for the directories above it."
     return f'<section id="directories"><h2>Top directories</h2><p class="note">{note}</p>{legend}{chart}</section>'
@@ -164,7 +183,9 @@ def _rules(document: Mapping[str, Any]) -> str:
     ]
     if not rows:
         return ""
-    table = _table(("Rule", "Name", "Family", "Findings", "Safe fix", "Unsafe fix", "Manual"), rows, (3, 4, 5, 6), "table-rules")
+    table = _table(
+        ("Rule", "Name", "Family", "Findings", "Safe fix", "Unsafe fix", "Manual"), rows, (3, 4, 5, 6), "table-rules"
+    )
     return f'<section id="rules"><h2>Findings by rule</h2><p class="note">Each rule links to its documentation.</p>{table}</section>'
 
 
@@ -203,13 +224,19 @@ def _blast_radius(document: Mapping[str, Any]) -> str:
     rows = [
         [
             f"<code>{escape(r['name'])}</code>",
-            f"<code>{escape(r['definition']['path'])}:{r['definition']['line']}</code>" if r["definition"] else '<span class="muted">unknown</span>',
+            f"<code>{escape(r['definition']['path'])}:{r['definition']['line']}</code>"
+            if r["definition"]
+            else '<span class="muted">unknown</span>',
             f"{r['call_sites']:,}",
             f"{r['files']:,}",
         ]
         for r in radius["singletons"]
     ]
-    body = _table(("Singleton", "Defined at", "Call sites", "Files"), rows, (2, 3), "table-blast-radius") if rows else '<p class="muted">No call sites of singletons.</p>'
+    body = (
+        _table(("Singleton", "Defined at", "Call sites", "Files"), rows, (2, 3), "table-blast-radius")
+        if rows
+        else '<p class="muted">No call sites of singletons.</p>'
+    )
     return f'<section id="blast-radius"><h2>Blast radius</h2><p class="note">Call sites and files depending on each singleton, largest first.</p>{body}</section>'
 
 
@@ -220,8 +247,19 @@ def _burndown(document: Mapping[str, Any]) -> str:
     labels = [row["short"][:7] for row in history]
     series = [charts.Series("total", TOTAL_COLOR, tuple(row["findings"] for row in history), dashed=True)]
     for family in (row["family"] for row in document["families"]):
-        series.append(charts.Series(family, FAMILY_COLORS.get(family, TOTAL_COLOR), tuple(row["families"].get(family, 0) for row in history)))
-    chart = charts.line_chart("chart-burndown", "Findings per family over time", labels, series, x_label="commit (oldest → newest)", y_label="findings")
+        series.append(
+            charts.Series(
+                family, FAMILY_COLORS.get(family, TOTAL_COLOR), tuple(row["families"].get(family, 0) for row in history)
+            )
+        )
+    chart = charts.line_chart(
+        "chart-burndown",
+        "Findings per family over time",
+        labels,
+        series,
+        x_label="commit (oldest → newest)",
+        y_label="findings",
+    )
     legend = _legend([(s.name, s.color) for s in series], dashed=("total",))
     first, last = history[0], history[-1]
     note = (

@@ -90,14 +90,22 @@ def render(document: Mapping[str, Any]) -> str:
         out += ["", "### Top directories", ""]
         out += _table(
             ("Directory", "Findings", "Files", "Safe fix", "Unsafe fix", "Manual"),
-            [(_code(r["path"]), r["findings"], r["files"], r["safe"], r["unsafe"], r["manual"]) for r in document["directories"]],
+            [
+                (_code(r["path"]), r["findings"], r["files"], r["safe"], r["unsafe"], r["manual"])
+                for r in document["directories"]
+            ],
             "lrrrrr",
         )
     out += ["", "### Migration progress", ""]
     out += _table(
         ("Family", "Legacy sites left", "In the target form", "Migrated"),
         [
-            (r["family"], f"{r['legacy']} {r['legacy_label']}", f"{r['target']} {r['target_label']}", _bar(r["migrated_percent"]))
+            (
+                r["family"],
+                f"{r['legacy']} {r['legacy_label']}",
+                f"{r['target']} {r['target_label']}",
+                _bar(r["migrated_percent"]),
+            )
             for r in document["progress"]
         ],
         "llll",
@@ -109,7 +117,12 @@ def render(document: Mapping[str, Any]) -> str:
             out += _table(
                 ("Singleton", "Defined at", "Call sites", "Files"),
                 [
-                    (_code(r["name"]), _code(f"{r['definition']['path']}:{r['definition']['line']}") if r["definition"] else "?", r["call_sites"], r["files"])
+                    (
+                        _code(r["name"]),
+                        _code(f"{r['definition']['path']}:{r['definition']['line']}") if r["definition"] else "?",
+                        r["call_sites"],
+                        r["files"],
+                    )
                     for r in radius["singletons"]
                 ],
                 "llrr",
@@ -122,7 +135,13 @@ def render(document: Mapping[str, Any]) -> str:
         out += _table(
             ("Commit", "Date", "Findings", *families, "Subject"),
             [
-                (f"`{row['short']}`", row["date"][:10], row["findings"], *(row["families"].get(f, 0) for f in families), _text(row["subject"]))
+                (
+                    f"`{row['short']}`",
+                    row["date"][:10],
+                    row["findings"],
+                    *(row["families"].get(f, 0) for f in families),
+                    _text(row["subject"]),
+                )
                 for row in document["history"]
             ],
             "llr" + "r" * len(families) + "l",

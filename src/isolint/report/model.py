@@ -113,7 +113,9 @@ def top_directories(findings: Sequence[Finding], limit: int = TOP_DIRECTORIES) -
     grouped: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         grouped[PurePosixPath(finding.path.replace("\\", "/")).parent.as_posix()].append(finding)
-    rows: list[dict[str, Any]] = [{"path": path, "files": len({f.path for f in items}), **_split(items)} for path, items in grouped.items()]
+    rows: list[dict[str, Any]] = [
+        {"path": path, "files": len({f.path for f in items}), **_split(items)} for path, items in grouped.items()
+    ]
     rows.sort(key=lambda row: (-row["findings"], row["path"]))
     return rows[:limit]
 
@@ -178,6 +180,7 @@ def blast_radius(findings: Sequence[Finding], project: ProjectIndex, enabled: Se
 
 # --- the document -------------------------------------------------------------
 
+
 def build(
     findings: Sequence[Finding],
     *,
@@ -208,11 +211,20 @@ def build(
     }
 
 
-def commit_row(commit: Mapping[str, Any], findings: Sequence[Finding], files: int, counts: Mapping[str, int], enabled: Sequence[type[Rule]]) -> dict[str, Any]:
+def commit_row(
+    commit: Mapping[str, Any],
+    findings: Sequence[Finding],
+    files: int,
+    counts: Mapping[str, int],
+    enabled: Sequence[type[Rule]],
+) -> dict[str, Any]:
     """One commit's totals for `report --history`."""
     return {
         **commit,
         **summary(findings, files),
         "families": {row["family"]: row["findings"] for row in by_family(findings, enabled)},
-        "progress": {row["family"]: {"legacy": row["legacy"], "target": row["target"]} for row in family_progress(findings, counts, enabled)},
+        "progress": {
+            row["family"]: {"legacy": row["legacy"], "target": row["target"]}
+            for row in family_progress(findings, counts, enabled)
+        },
     }

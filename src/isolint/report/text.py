@@ -64,14 +64,24 @@ def render(document: Mapping[str, Any]) -> str:
         out += ["", "Top directories"]
         out += table(
             ("directory", "findings", "files", "safe", "unsafe", "manual"),
-            [(r["path"], r["findings"], r["files"], r["safe"], r["unsafe"], r["manual"]) for r in document["directories"]],
+            [
+                (r["path"], r["findings"], r["files"], r["safe"], r["unsafe"], r["manual"])
+                for r in document["directories"]
+            ],
             "lrrrrr",
         )
     out += ["", "Migration progress (legacy sites left / sites in the target form)"]
     out += table(
         ("family", "legacy", "target", "migrated", "legacy sites", "target form"),
         [
-            (r["family"], r["legacy"], r["target"], percent(r["migrated_percent"]), r["legacy_label"], r["target_label"])
+            (
+                r["family"],
+                r["legacy"],
+                r["target"],
+                percent(r["migrated_percent"]),
+                r["legacy_label"],
+                r["target_label"],
+            )
             for r in document["progress"]
         ],
         "lrrrll",
@@ -99,7 +109,13 @@ def history_table(document: Mapping[str, Any]) -> list[str]:
     return table(
         ("commit", "date", "findings", *families, "subject"),
         [
-            (row["short"], row["date"][:10], row["findings"], *(row["families"].get(f, 0) for f in families), row["subject"])
+            (
+                row["short"],
+                row["date"][:10],
+                row["findings"],
+                *(row["families"].get(f, 0) for f in families),
+                row["subject"],
+            )
             for row in document["history"]
         ],
         "llr" + "r" * len(families) + "l",

@@ -23,7 +23,10 @@ def _discover() -> tuple[type[Rule], ...]:
         rules = [
             value
             for value in vars(module).values()
-            if isinstance(value, type) and issubclass(value, Rule) and value is not Rule and value.__module__ == module.__name__
+            if isinstance(value, type)
+            and issubclass(value, Rule)
+            and value is not Rule
+            and value.__module__ == module.__name__
         ]
         if len(rules) != 1:
             raise ImportError(f"{module.__name__} must define exactly one rule, found {len(rules)}")

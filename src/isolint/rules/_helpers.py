@@ -89,7 +89,9 @@ def _literal_prefix(alternative: bytes) -> tuple[tuple[bytes, ...], bytes]:
         char = alternative[position : position + 1]
         if char.isalnum() or char == b"_":
             token = char
-        elif char == b"\\" and position + 1 < len(alternative) and not alternative[position + 1 : position + 2].isalnum():
+        elif (
+            char == b"\\" and position + 1 < len(alternative) and not alternative[position + 1 : position + 2].isalnum()
+        ):
             token = alternative[position : position + 2]  # an escaped punctuation character
         else:
             break

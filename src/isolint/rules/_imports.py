@@ -50,7 +50,11 @@ def add_import(module: cst.Module, from_module: str, name: str) -> cst.Module:
             break
     if position == 0 and body:
         # No leading imports: go first, and give the old first statement a blank line.
-        body[0] = body[0].with_changes(leading_lines=[cst.EmptyLine(), *body[0].leading_lines]) if _blank_count(body[0].leading_lines) == 0 else body[0]
+        body[0] = (
+            body[0].with_changes(leading_lines=[cst.EmptyLine(), *body[0].leading_lines])
+            if _blank_count(body[0].leading_lines) == 0
+            else body[0]
+        )
     elif position == 1 and _is_docstring(body[0]):
         statement = statement.with_changes(leading_lines=[cst.EmptyLine()])
     body.insert(position, statement)
@@ -114,7 +118,10 @@ def without_orphaned_imports(before: str, after: str, settings: Any) -> str:
     orphans = {key for key, _, _, used in _single_from_imports(_file(before, settings)) if used}
     for _ in range(len(orphans)):  # one per round: removing a name rebuilds its statement
         file = _file(after, settings)
-        found = next(((node, alias) for key, node, alias, used in _single_from_imports(file) if key in orphans and not used), None)
+        found = next(
+            ((node, alias) for key, node, alias, used in _single_from_imports(file) if key in orphans and not used),
+            None,
+        )
         if found is None:
             break
         after = remove_import_alias(file.module, *found).code
@@ -129,7 +136,12 @@ def _fewer_mentions_of_imported_names(before: str, after: str) -> bool:
     if not dropped:
         return False
     tree = parse_module(after)  # warnings silenced; Python 3.12 f-strings included (newer_syntax.py)
-    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
     return not dropped.isdisjoint(imported)
 
 
@@ -158,7 +170,12 @@ def _single_from_imports(file: Any) -> Iterator[tuple[tuple[str, str, str], cst.
             local = alias.asname.name if alias.asname is not None else alias.name
             if not isinstance(local, cst.Name) or file.names.binding_count(file.module, local.value) != 1:
                 continue
-            yield (source, dotted_name(alias.name) or "", local.value), node, alias, is_name_used(file, node, local.value)
+            yield (
+                (source, dotted_name(alias.name) or "", local.value),
+                node,
+                alias,
+                is_name_used(file, node, local.value),
+            )
 
 
 def remove_import_alias(module: cst.Module, import_node: cst.ImportFrom, alias: cst.ImportAlias) -> cst.Module:
@@ -210,7 +227,11 @@ class _AliasRemover(cst.CSTTransformer):
         return updated.with_changes(body=body)
 
     def _holds_import(self, statement: cst.BaseStatement) -> bool:
-        return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement.body[0] is self.import_node
+        return (
+            isinstance(statement, cst.SimpleStatementLine)
+            and len(statement.body) == 1
+            and statement.body[0] is self.import_node
+        )
 
     def _guards_only_import(self, statement: cst.BaseStatement) -> bool:
         """A module-level `if ...:` with no `else`, no comments, and only this import inside."""
@@ -224,7 +245,10 @@ class _AliasRemover(cst.CSTTransformer):
         )
 
     def _without_statement(
-        self, original: Sequence[cst.BaseStatement], updated: Sequence[cst.BaseStatement], drops: Callable[[cst.BaseStatement], bool]
+        self,
+        original: Sequence[cst.BaseStatement],
+        updated: Sequence[cst.BaseStatement],
+        drops: Callable[[cst.BaseStatement], bool],
     ) -> list[cst.BaseStatement] | None:
         """`updated` without the statements `drops` picks out of `original` (their
         blank lines carried over), or None if there are none here."""
@@ -244,7 +268,9 @@ class _AliasRemover(cst.CSTTransformer):
                 while lines and lines[0].comment is None:
                     lines.pop(0)
                 statement = statement.with_changes(leading_lines=lines)
-            elif carried and hasattr(statement, "leading_lines") and _blank_count(statement.leading_lines) < len(carried):
+            elif (
+                carried and hasattr(statement, "leading_lines") and _blank_count(statement.leading_lines) < len(carried)
+            ):
                 statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
             carried, removed_first = (), False
             out.append(statement)
@@ -255,7 +281,9 @@ class _AliasRemover(cst.CSTTransformer):
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
         if self.remove_statement and len(original.body) > 1 and any(s is self.import_node for s in original.body):
             # `import x; from y import Z`: drop just the import from the line
-            return updated.with_changes(body=[s for s, o in zip(updated.body, original.body, strict=True) if o is not self.import_node])
+            return updated.with_changes(
+                body=[s for s, o in zip(updated.body, original.body, strict=True) if o is not self.import_node]
+            )
         return updated
 
 
@@ -265,5 +293,7 @@ def _has_comment(node: cst.CSTNode) -> bool:
 
 def _without_comment(whitespace: Any) -> Any:
     if isinstance(whitespace, cst.ParenthesizedWhitespace) and whitespace.first_line.comment is not None:
-        return whitespace.with_changes(first_line=whitespace.first_line.with_changes(comment=None, whitespace=cst.SimpleWhitespace("")))
+        return whitespace.with_changes(
+            first_line=whitespace.first_line.with_changes(comment=None, whitespace=cst.SimpleWhitespace(""))
+        )
     return whitespace

@@ -61,7 +61,9 @@ CONTEXT_SIGNATURE = "legacy-state:context-signature"
 RUN_ID = "run_id"
 STATE_TYPE = "<legacy state or context class>"  # not an identifier, so never a real annotation name
 # Attributes the context already has: a legacy read of one of these needs no rewrite.
-CONTEXT_FIELDS = frozenset({"user_id", "thread_id", "run_id", "request_id", "db_session", "websocket_emitter", "metadata"})
+CONTEXT_FIELDS = frozenset(
+    {"user_id", "thread_id", "run_id", "request_id", "db_session", "websocket_emitter", "metadata"}
+)
 UNION_NAMES = ("Union", "typing.Union")
 OPTIONAL_NAMES = ("Optional", "typing.Optional")
 
@@ -107,6 +109,7 @@ def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
 
 
 # --- the index ----------------------------------------------------------------
+
 
 def signature_facts(project: Any, kind: str, func: Any) -> list[Any]:
     """The index facts of `kind` for what a call's `func` names: a function by its
@@ -171,13 +174,21 @@ def _index_context_signatures(tree: ast.Module, context_name: str) -> Iterator[t
         every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
         if any(a.arg == RUN_ID for a in every):
             continue  # still the legacy pair: ISO405's
-        context = next((a.arg for a in every if a.annotation is not None and context_name in _ast_annotation_names(a.annotation)), None)
+        context = next(
+            (a.arg for a in every if a.annotation is not None and context_name in _ast_annotation_names(a.annotation)),
+            None,
+        )
         decorators = {d.id if isinstance(d, ast.Name) else getattr(d, "attr", "") for d in function.decorator_list}
         if context is None or decorators - {"staticmethod", "classmethod", "abstractmethod", "override"}:
             continue  # a wrapping decorator decides how it is called
         signature = signature_of(function, bound=owner is not None and "staticmethod" not in decorators)
         name = f"{owner}.{function.name}" if owner else function.name
-        yield CONTEXT_SIGNATURE, name, function.lineno, {"method": owner is not None, "context": context, **signature_data(signature)}
+        yield (
+            CONTEXT_SIGNATURE,
+            name,
+            function.lineno,
+            {"method": owner is not None, "context": context, **signature_data(signature)},
+        )
 
 
 def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
@@ -185,7 +196,12 @@ def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, 
         if isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 if alias.asname and alias.asname != alias.name:
-                    yield REEXPORT, alias.asname, node.lineno, {"module": node.module or "", "level": node.level, "name": alias.name}
+                    yield (
+                        REEXPORT,
+                        alias.asname,
+                        node.lineno,
+                        {"module": node.module or "", "level": node.level, "name": alias.name},
+                    )
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             value = node.value
             if isinstance(value, ast.Name):
@@ -194,7 +210,9 @@ def _index_aliases(tree: ast.Module) -> Iterator[tuple[str, str, int, dict[str, 
                 yield REEXPORT, node.targets[0].id, node.lineno, {"module": "", "level": 0, "name": value.attr}
 
 
-def _index_run_id_signatures(tree: ast.Module, state_types: frozenset[str]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+def _index_run_id_signatures(
+    tree: ast.Module, state_types: frozenset[str]
+) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     def signature(function: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None) -> dict[str, Any] | None:
         args = function.args
         every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
@@ -240,7 +258,9 @@ def _alias_target(fact: Any) -> list[str]:
     return [fact.data["name"]]
 
 
-def resolves_to_legacy(project: ProjectIndex, classes: frozenset[str], module: str, name: str, seen: frozenset[str] = frozenset()) -> bool:
+def resolves_to_legacy(
+    project: ProjectIndex, classes: frozenset[str], module: str, name: str, seen: frozenset[str] = frozenset()
+) -> bool:
     """Whether `module.name` is, through re-export facts, one of `classes`."""
     if name in classes:
         return True
@@ -266,6 +286,7 @@ def absolute_module(module: str, level: int, importer: str, importer_is_package:
 
 # --- recognising references in one file ---------------------------------------
 
+
 class LegacyNames:
     """What in one file refers to a legacy class; built once per file."""
 
@@ -281,12 +302,17 @@ class LegacyNames:
                 self.class_bodies.add(node)
             elif isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
                 module = absolute_module(
-                    _dotted(node.module) if node.module is not None else "", len(node.relative), file.module_name, file.is_package
+                    _dotted(node.module) if node.module is not None else "",
+                    len(node.relative),
+                    file.module_name,
+                    file.is_package,
                 )
                 for alias in node.names:
                     name = alias.name.value if isinstance(alias.name, cst.Name) else None
                     if name is not None and resolves_to_legacy(project, self.classes, module, name):
-                        self.local[_bound_name(alias)] = name if name in self.classes else self._legacy_of(project, module, name)
+                        self.local[_bound_name(alias)] = (
+                            name if name in self.classes else self._legacy_of(project, module, name)
+                        )
         for statement in file.module.body:  # module-level `L = DeepAgentState`
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
@@ -302,7 +328,9 @@ class LegacyNames:
         fact = project.get(REEXPORT, f"{module}.{name}")
         while fact is not None and fact.data["name"] not in self.classes:
             fact_module = fact.qualname.rpartition(".")[0]
-            target = absolute_module(fact.data["module"], fact.data["level"], fact_module, fact.path.endswith("__init__.py"))
+            target = absolute_module(
+                fact.data["module"], fact.data["level"], fact_module, fact.path.endswith("__init__.py")
+            )
             fact = project.get(REEXPORT, f"{target}.{fact.data['name']}")
         return fact.data["name"] if fact is not None else name
 
@@ -404,7 +432,12 @@ def _types_in(expr: Any, matches: Callable[[Any], bool]) -> bool:
     if isinstance(expr, cst.SimpleString):
         parsed = parse_string_annotation(expr)
         return parsed is not None and _types_in(parsed, matches)
-    if isinstance(expr, cst.Subscript) and _dotted(expr.value) in (*UNION_NAMES, *OPTIONAL_NAMES, "Annotated", "typing.Annotated"):
+    if isinstance(expr, cst.Subscript) and _dotted(expr.value) in (
+        *UNION_NAMES,
+        *OPTIONAL_NAMES,
+        "Annotated",
+        "typing.Annotated",
+    ):
         inner = [e.slice.value for e in expr.slice if isinstance(e.slice, cst.Index)]
         if _dotted(expr.value) in ("Annotated", "typing.Annotated"):
             inner = inner[:1]
@@ -455,6 +488,7 @@ def _bound_name(alias: Any) -> str:
 
 # --- values known to be legacy state ----------------------------------------
 
+
 def is_construction(names: LegacyNames, call: Any, constructors: Iterable[str]) -> bool:
     """`DeepAgentState(...)` or `DeepAgentState.model_validate(...)`."""
     func = call.func
@@ -483,7 +517,11 @@ def state_variables(names: LegacyNames, scope: Any, constructors: Iterable[str])
                 legacy.add(node.target.value)
             elif names.is_context_type(node.annotation.annotation):
                 context.add(node.target.value)
-        elif isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) and is_construction(names, node.value, constructors):
+        elif (
+            isinstance(node, cst.Assign)
+            and isinstance(node.value, cst.Call)
+            and is_construction(names, node.value, constructors)
+        ):
             legacy.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
     return legacy, context
 
@@ -543,7 +581,9 @@ def key_quote(node: Any, parent: Callable[[Any], Any]) -> str:
     return '"'
 
 
-def read_replacement(attribute: Any, receiver: Any, field_map: Mapping[str, str], quote: str = '"') -> tuple[Any, bool] | None:
+def read_replacement(
+    attribute: Any, receiver: Any, field_map: Mapping[str, str], quote: str = '"'
+) -> tuple[Any, bool] | None:
     """What a read `<state>.<field>` becomes on the context, and whether that
     is safe; None when the field already exists on the context unchanged."""
     field = attribute.attr.value
@@ -553,7 +593,7 @@ def read_replacement(attribute: Any, receiver: Any, field_map: Mapping[str, str]
             return None
         return attribute.with_changes(value=receiver, attr=cst.Name(mapped)), True
     if field in CONTEXT_FIELDS:
-        return (None if _same_code(attribute.value, receiver) else (attribute.with_changes(value=receiver), True))
+        return None if _same_code(attribute.value, receiver) else (attribute.with_changes(value=receiver), True)
     metadata_get = cst.Attribute(cst.Attribute(receiver, cst.Name("metadata")), cst.Name("get"))
     call = cst.Call(metadata_get, [cst.Arg(cst.SimpleString(f"{quote}{field}{quote}"))])
     return call.with_changes(lpar=attribute.lpar, rpar=attribute.rpar), False
@@ -574,6 +614,7 @@ CALL_HINT = (
 
 
 # --- fixes that introduce the context class -----------------------------------
+
 
 def context_bound(module: Any, settings: Settings, *, runtime: bool) -> bool:
     """Whether the module already imports the context class at top level (or,
@@ -616,7 +657,9 @@ def has_future_annotations(module: Any) -> bool:
     return False
 
 
-def context_fix(file: FileContext, message: str, applicability: str, replace: Mapping[Any, Any], *, runtime: bool = True) -> FixSpec:
+def context_fix(
+    file: FileContext, message: str, applicability: str, replace: Mapping[Any, Any], *, runtime: bool = True
+) -> FixSpec:
     """A fix that writes the context class name. It also imports the class
     unless the module already does, and removes top-level imports whose last
     use it rewrites (the legacy class, `Union`, a module alias), so it adds
@@ -663,13 +706,22 @@ def add_needed_import(module: Any, from_module: str, name: str) -> Any:
     block_end = start
     target = None
     for statement in body[start:]:
-        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+        small = (
+            statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+        )
         if not isinstance(small, (cst.Import, cst.ImportFrom)):
             break
         block_end += 1
-        if not isinstance(small, cst.ImportFrom) or small.relative or small.module is None or _dotted(small.module) != from_module:
+        if (
+            not isinstance(small, cst.ImportFrom)
+            or small.relative
+            or small.module is None
+            or _dotted(small.module) != from_module
+        ):
             continue
-        if isinstance(small.names, cst.ImportStar) or any(a.asname is None and a.evaluated_name == name for a in small.names):
+        if isinstance(small.names, cst.ImportStar) or any(
+            a.asname is None and a.evaluated_name == name for a in small.names
+        ):
             return module
         if target is None:
             target = (block_end - 1, statement, small)
@@ -775,4 +827,3 @@ def without_argument(args: Any, index: int) -> list[Any]:
 
 def code(node: Any) -> str:
     return cst.Module([]).code_for_node(node)
-

@@ -35,20 +35,32 @@ def per_call_facts(tree: ast.Module, raw: bytes) -> Iterator[FactRow]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             code = _marker_in(node, marked)
             if code is not None:
-                yield KIND_PER_CALL, node.name, node.lineno, {"code": code, "accessors": [], "returns": _returned_class(node)}
+                yield (
+                    KIND_PER_CALL,
+                    node.name,
+                    node.lineno,
+                    {"code": code, "accessors": [], "returns": _returned_class(node)},
+                )
         elif isinstance(node, ast.ClassDef):
             code = _marker_in(node, marked)
             if code is None:
                 continue
-            methods = {m.name: _marker_in(m, marked) for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            methods = {
+                m.name: _marker_in(m, marked)
+                for m in node.body
+                if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+            }
             header = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
             # Constructing the class handed out the shared instance when the
             # marker is on the class itself (a metaclass or decorator removed) or in `__new__`.
             constructed = any(header <= line <= node.lineno for line in marked) or methods.get("__new__") is not None
             accessors = sorted(name for name, found in methods.items() if found is not None and name != "__new__")
-            yield KIND_PER_CALL, node.name, node.lineno, {
-                "code": code, "accessors": accessors, "returns": node.name, "constructed": constructed
-            }
+            yield (
+                KIND_PER_CALL,
+                node.name,
+                node.lineno,
+                {"code": code, "accessors": accessors, "returns": node.name, "constructed": constructed},
+            )
 
 
 def _marker_in(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, marked: dict[int, str]) -> str | None:

@@ -124,11 +124,25 @@ MAKER_CALLS = ("sessionmaker", "async_sessionmaker")
 REGISTRY_CALLS = ("scoped_session", "async_scoped_session")
 # Values that are structurally not sessions: ORM attribute descriptors, engines, makers.
 NEVER_SESSION_CALLS = (
-    "relationship", "backref", "mapped_column", "Column", "column_property", "synonym",
-    "association_proxy", "deferred", "*engine*", "*Engine*", "*sessionmaker*",
+    "relationship",
+    "backref",
+    "mapped_column",
+    "Column",
+    "column_property",
+    "synonym",
+    "association_proxy",
+    "deferred",
+    "*engine*",
+    "*Engine*",
+    "*sessionmaker*",
     # Calls that build or look up a session *factory* (`get_session_factory()`,
     # `make_factory()`): calling their result makes the session.
-    "get_*factory", "make_*factory", "create_*factory", "build_*factory", "new_*factory", "*_maker",
+    "get_*factory",
+    "make_*factory",
+    "create_*factory",
+    "build_*factory",
+    "new_*factory",
+    "*_maker",
 )
 NEVER_SESSION_TYPES = ("Mapped", "*Engine*", "*sessionmaker*", "*Sessionmaker*", "*Factory*", "Callable")
 BUILTIN_TYPES = ("int", "str", "float", "bool", "bytes", "dict", "list", "set", "tuple", "frozenset", "object")
@@ -141,8 +155,20 @@ WRAPPER_TYPES = frozenset({"None", "Optional", "typing.Optional", "Union", "typi
 # Methods of SQLAlchemy's Session/AsyncSession that dicts, names and most other objects lack.
 SESSION_METHODS = frozenset(
     {
-        "execute", "commit", "rollback", "flush", "query", "add", "add_all", "scalars", "scalar", "refresh", "merge",
-        "begin", "begin_nested", "expunge",
+        "execute",
+        "commit",
+        "rollback",
+        "flush",
+        "query",
+        "add",
+        "add_all",
+        "scalars",
+        "scalar",
+        "refresh",
+        "merge",
+        "begin",
+        "begin_nested",
+        "expunge",
     }
 )
 
@@ -155,7 +181,11 @@ def evidence_words(options: Mapping[str, Any]) -> bytes:
 
 def evidence_alternatives(options: Mapping[str, Any]) -> list[bytes]:
     """`evidence_words` as alternatives, for rules that add their own."""
-    globs = [*options["names"], *options["session-factories"], *(t.rpartition(".")[2] for t in options["session-types"])]
+    globs = [
+        *options["names"],
+        *options["session-factories"],
+        *(t.rpartition(".")[2] for t in options["session-types"]),
+    ]
     return word_alternatives({glob_to_bytes_regex(glob) for glob in globs} | {b"sessionmaker"}, rb"\b")
 
 
@@ -240,7 +270,18 @@ def combine(evidences: Sequence[Evidence]) -> Evidence:
 
 # --- LibCST front end ----------------------------------------------------------
 
-_LITERALS = ("Integer", "Float", "Imaginary", "SimpleString", "ConcatenatedString", "FormattedString", "List", "Dict", "Set", "Tuple")
+_LITERALS = (
+    "Integer",
+    "Float",
+    "Imaginary",
+    "SimpleString",
+    "ConcatenatedString",
+    "FormattedString",
+    "List",
+    "Dict",
+    "Set",
+    "Tuple",
+)
 
 
 class EvidenceRule:
@@ -282,7 +323,9 @@ class SessionEvidence:
                         local = alias.asname.name.value if alias.asname else full.partition(".")[0]
                         self._imports[local] = full if alias.asname else local
                 elif isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar):
-                    base = "." * len(statement.relative) + (dotted_name(statement.module) or "" if statement.module else "")
+                    base = "." * len(statement.relative) + (
+                        dotted_name(statement.module) or "" if statement.module else ""
+                    )
                     for alias in statement.names:
                         name = dotted_name(alias.name) or ""
                         local = alias.asname.name.value if alias.asname else name
@@ -299,7 +342,11 @@ class SessionEvidence:
                     callee = dotted_name(statement.value.func) or ""
                     last = callee.rpartition(".")[2]
                     if last in MAKER_CALLS:
-                        targets = [t.target for t in statement.targets] if isinstance(statement, cst.Assign) else [statement.target]
+                        targets = (
+                            [t.target for t in statement.targets]
+                            if isinstance(statement, cst.Assign)
+                            else [statement.target]
+                        )
                         for target in targets:
                             if isinstance(target, cst.Name):
                                 self._makers[target.value] = "async" if last.startswith("async") else "sync"
@@ -326,9 +373,13 @@ class SessionEvidence:
                 return Evidence(UNTYPED, "a call")
             return call_evidence(callee, self.qualify(callee), self.makers, self.options)
         if isinstance(value, cst.BooleanOperation):
-            return combine([self.value_evidence(value.left, function, depth), self.value_evidence(value.right, function, depth)])
+            return combine(
+                [self.value_evidence(value.left, function, depth), self.value_evidence(value.right, function, depth)]
+            )
         if isinstance(value, cst.IfExp):
-            return combine([self.value_evidence(value.body, function, depth), self.value_evidence(value.orelse, function, depth)])
+            return combine(
+                [self.value_evidence(value.body, function, depth), self.value_evidence(value.orelse, function, depth)]
+            )
         if isinstance(value, cst.Name) and value.value not in ("None", "True", "False") and depth < 3:
             return self._name_evidence(value.value, function, depth)
         if type(value).__name__ in _LITERALS:
@@ -366,7 +417,13 @@ class SessionEvidence:
             found = {}
             statements = _top_level_smalls(scope) if isinstance(scope, cst.Module) else _function_smalls(scope)
             for statement in statements:
-                targets = [statement.target] if isinstance(statement, cst.AnnAssign) else [t.target for t in statement.targets] if isinstance(statement, cst.Assign) else []
+                targets = (
+                    [statement.target]
+                    if isinstance(statement, cst.AnnAssign)
+                    else [t.target for t in statement.targets]
+                    if isinstance(statement, cst.Assign)
+                    else []
+                )
                 for target in targets:
                     if isinstance(target, cst.Name):
                         found.setdefault(target.value, statement)
@@ -553,7 +610,9 @@ def owns_session_in_exit(klass: cst.ClassDef, attribute: str) -> bool:
     return False
 
 
-def rewrite(module: cst.Module, replacements: Mapping[cst.CSTNode, cst.CSTNode], block_edits: Mapping[cst.CSTNode, Any]) -> cst.Module:
+def rewrite(
+    module: cst.Module, replacements: Mapping[cst.CSTNode, cst.CSTNode], block_edits: Mapping[cst.CSTNode, Any]
+) -> cst.Module:
     """Replace nodes (by identity in `module`) and edit blocks: `block_edits[block](original, updated)`."""
 
     class Rewriter(cst.CSTTransformer):
@@ -569,7 +628,9 @@ def comment_line(text: str) -> cst.EmptyLine:
     return cst.EmptyLine(indent=True, whitespace=cst.SimpleWhitespace(""), comment=cst.Comment(f"# {text}"))
 
 
-def remove_statement(original: cst.IndentedBlock, updated: cst.IndentedBlock, line: cst.CSTNode, comment: str | None) -> cst.IndentedBlock:
+def remove_statement(
+    original: cst.IndentedBlock, updated: cst.IndentedBlock, line: cst.CSTNode, comment: str | None
+) -> cst.IndentedBlock:
     """`updated` without the statement that was `line` in `original`, leaving `comment` in its place."""
     index = list(original.body).index(line)
     body = list(updated.body)
@@ -586,6 +647,7 @@ def remove_statement(original: cst.IndentedBlock, updated: cst.IndentedBlock, li
 
 
 # --- ast front end: facts for the project index --------------------------------
+
 
 def _ast_annotation_names(node: ast.AST | None) -> set[str]:
     if node is None:
@@ -615,10 +677,19 @@ def _ast_imports(tree: ast.Module) -> dict[str, str]:
     while pending:  # top level in order, including `if TYPE_CHECKING:` and `try:` blocks
         node = pending.pop(0)
         if isinstance(node, (ast.If, ast.Try)):
-            pending.extend([*node.body, *node.orelse, *getattr(node, "finalbody", ()), *(s for h in getattr(node, "handlers", ()) for s in h.body)])
+            pending.extend(
+                [
+                    *node.body,
+                    *node.orelse,
+                    *getattr(node, "finalbody", ()),
+                    *(s for h in getattr(node, "handlers", ()) for s in h.body),
+                ]
+            )
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                imports[alias.asname or alias.name.partition(".")[0]] = alias.name if alias.asname else alias.name.partition(".")[0]
+                imports[alias.asname or alias.name.partition(".")[0]] = (
+                    alias.name if alias.asname else alias.name.partition(".")[0]
+                )
         elif isinstance(node, ast.ImportFrom):
             base = "." * node.level + (node.module or "")
             for alias in node.names:
@@ -643,7 +714,9 @@ def _positional_params(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list
     return [*function.args.posonlyargs, *function.args.args][1:]
 
 
-def _ast_value_evidence(value: ast.AST, function: Any, qualify: Any, makers: Mapping[str, str], options: Mapping[str, Any]) -> Evidence:
+def _ast_value_evidence(
+    value: ast.AST, function: Any, qualify: Any, makers: Mapping[str, str], options: Mapping[str, Any]
+) -> Evidence:
     if isinstance(value, ast.Await):
         return _ast_value_evidence(value.value, function, qualify, makers, options)
     if isinstance(value, ast.Call):
@@ -732,19 +805,29 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
             read_names = []  # `self.x` loads, in walk order
             for node in ast.walk(method):
                 if isinstance(node, ast.Attribute):
-                    if isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name) and node.value.id == receiver:
+                    if (
+                        isinstance(node.ctx, ast.Load)
+                        and isinstance(node.value, ast.Name)
+                        and node.value.id == receiver
+                    ):
                         read_names.append(node.attr)
                     continue
                 if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
                     continue
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
-                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == receiver:
+                    if (
+                        isinstance(target, ast.Attribute)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == receiver
+                    ):
                         assigned.add(target.attr)
                         evidence = _ast_value_evidence(node.value, method, qualify, makers, options)
                         if isinstance(node, ast.AnnAssign):
                             names = _ast_annotation_names(node.annotation)
-                            evidence = declared_over(type_evidence(names | {qualify(n) for n in names}, options), evidence)
+                            evidence = declared_over(
+                                type_evidence(names | {qualify(n) for n in names}, options), evidence
+                            )
                         used = evidence.verdict == OPAQUE and _ast_session_method_called(methods, target.attr)
                         if is_session(target.attr, evidence, options, used_as_session=used):
                             stored.append(_stored(target.attr, node.value, method, init))
@@ -752,10 +835,17 @@ def class_facts(tree: ast.Module, options: Mapping[str, Any]) -> Iterator[tuple[
                 reads.append((method, read_names))
         if not stored and not bases:
             return  # no fact: skip describing the reads' parameters
-        read_rows = [[attr, method.name, params] for method, names in reads for params in [_read_params(method)] for attr in names]
+        read_rows = [
+            [attr, method.name, params]
+            for method, names in reads
+            for params in [_read_params(method)]
+            for attr in names
+        ]
         data = {
             "bases": bases,
-            "init": None if init is None else {
+            "init": None
+            if init is None
+            else {
                 "positional": [a.arg for a in _positional_params(init)],
                 "kwonly": [a.arg for a in init.args.kwonlyargs],
                 "forwards": _super_init_forwards(init),
@@ -791,7 +881,10 @@ def _ast_session_method_called(methods: Sequence[ast.FunctionDef | ast.AsyncFunc
 def _read_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[Any]]:
     """[name, names in its annotation, unreliable?] for a method's parameters, as recorded with its reads."""
     unreliable = _unreliable_params(method)
-    return [[a.arg, sorted(_ast_annotation_names(a.annotation)), a.arg in unreliable] for a in [*method.args.args, *method.args.kwonlyargs]]
+    return [
+        [a.arg, sorted(_ast_annotation_names(a.annotation)), a.arg in unreliable]
+        for a in [*method.args.args, *method.args.kwonlyargs]
+    ]
 
 
 def _unreliable_params(method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
@@ -833,7 +926,13 @@ def _stored(attribute: str, value: ast.expr, method: Any, init: Any) -> dict[str
             parameter, position = value.id, positional.index(value.id)
         elif value.id in [a.arg for a in init.args.kwonlyargs]:
             parameter = value.id
-    return {"attribute": attribute, "parameter": parameter, "position": position, "method": method.name, "line": value.lineno}
+    return {
+        "attribute": attribute,
+        "parameter": parameter,
+        "position": position,
+        "method": method.name,
+        "line": value.lineno,
+    }
 
 
 # --- reading the facts -----------------------------------------------------------
@@ -887,7 +986,7 @@ def resolve_base(fact: Fact, base: str) -> str:
     while module and class_fact_like(module):
         module = module.rpartition(".")[0]  # nested classes: strip class names
     if base.startswith("<module>."):
-        return f"{module}.{base[len('<module>.'):]}" if module else base[len("<module>."):]
+        return f"{module}.{base[len('<module>.') :]}" if module else base[len("<module>.") :]
     if base.startswith("."):
         level = len(base) - len(base.lstrip("."))
         package = module.split(".") if module else []
@@ -918,7 +1017,9 @@ def ancestors(project: ProjectIndex, qualname: str, limit: int = 8) -> Iterator[
         pending.extend(resolve_base(fact, base) for base in fact.data["bases"])
 
 
-def inherited_store(project: ProjectIndex, base_qualnames: Iterable[str], attribute: str) -> tuple[Fact, dict[str, Any]] | None:
+def inherited_store(
+    project: ProjectIndex, base_qualnames: Iterable[str], attribute: str
+) -> tuple[Fact, dict[str, Any]] | None:
     """The indexed ancestor (through `base_qualnames`) that stores a session in `attribute`."""
     for base in base_qualnames:
         for fact in ancestors(project, base):
@@ -942,7 +1043,9 @@ def descendants(project: ProjectIndex, qualname: str) -> list[Fact]:
     return list(found.values())
 
 
-def stored_slot(project: ProjectIndex, qualname: str, position: int | None, keyword: str | None, depth: int = 0) -> tuple[Fact, dict[str, Any]] | None:
+def stored_slot(
+    project: ProjectIndex, qualname: str, position: int | None, keyword: str | None, depth: int = 0
+) -> tuple[Fact, dict[str, Any]] | None:
     """Where constructing `qualname` with an argument at `position` / `keyword` stores it as a session."""
     fact = class_fact(project, qualname)
     if fact is None or depth > 8:

@@ -62,6 +62,7 @@ FactRow = tuple[str, str, int, dict[str, Any]]
 
 # --- roles shared by the ast indexer and the LibCST rule ----------------------
 
+
 def method_role(name: str, decorators: set[str], bases: set[str], accessor_methods: Iterable[str]) -> str | None:
     """How a class's method can cache the class's own instance: "new"
     (`__new__`), "accessor" (a get_instance-style class/static method) or
@@ -93,6 +94,7 @@ def class_like(name: str | None) -> str | None:
 
 
 # --- the ast indexer ----------------------------------------------------------
+
 
 def _ast_last(node: ast.expr) -> str | None:
     if isinstance(node, ast.Call):
@@ -188,7 +190,11 @@ def _ast_lazy_global(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[
         return None
     returned = {n.value.id for n in ast.walk(function) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)}
     for node in ast.walk(function):
-        if isinstance(node, ast.If) and (name := _ast_none_checked(node.test)) is not None and name in declared & returned:
+        if (
+            isinstance(node, ast.If)
+            and (name := _ast_none_checked(node.test)) is not None
+            and name in declared & returned
+        ):
             for inner in ast.walk(ast.Module(body=node.body, type_ignores=[])):
                 if isinstance(inner, (ast.Assign, ast.AnnAssign)) and inner.value is not None:
                     targets = inner.targets if isinstance(inner, ast.Assign) else [inner.target]
@@ -275,7 +281,9 @@ def cached_getter_facts(tree: ast.Module, allow: Iterable[str]) -> Iterator[Fact
             continue
         if node.args.vararg or node.args.kwarg:
             continue
-        decorated = any(ast_dotted_name(d.func if isinstance(d, ast.Call) else d) in spellings for d in node.decorator_list)
+        decorated = any(
+            ast_dotted_name(d.func if isinstance(d, ast.Call) else d) in spellings for d in node.decorator_list
+        )
         if not decorated:
             continue
         constructed = _ast_returned_call(node)
@@ -308,15 +316,42 @@ def _ast_returned_call(function: ast.FunctionDef) -> ast.Call | None:
 # Methods that change a container in place: on `self.x[key]` they write that key's entry.
 MUTATORS = frozenset(
     {
-        "append", "appendleft", "extend", "extendleft", "insert", "add", "update", "setdefault", "pop", "popleft",
-        "remove", "discard", "clear", "incr",
+        "append",
+        "appendleft",
+        "extend",
+        "extendleft",
+        "insert",
+        "add",
+        "update",
+        "setdefault",
+        "pop",
+        "popleft",
+        "remove",
+        "discard",
+        "clear",
+        "incr",
     }
 )
 # Parameters naming who calls: any entry written under them is that caller's.
 CALLER_KEYS = (
-    "*user*", "*client*", "*tenant*", "*account*", "*customer*", "*caller*", "*principal*", "*identity*",
-    "identifier", "*thread_id", "*run_id", "*request_id", "*conversation_id", "*session_id", "ip", "*_ip",
-    "ip_address", "remote_addr",
+    "*user*",
+    "*client*",
+    "*tenant*",
+    "*account*",
+    "*customer*",
+    "*caller*",
+    "*principal*",
+    "*identity*",
+    "identifier",
+    "*thread_id",
+    "*run_id",
+    "*request_id",
+    "*conversation_id",
+    "*session_id",
+    "ip",
+    "*_ip",
+    "ip_address",
+    "remote_addr",
 )
 # Generic keys (a rate limiter's `key`): only entries that accumulate (a count,
 # a window of timestamps) are per caller; `self._data[key] = value` is a table.
@@ -349,10 +384,16 @@ def _keyed_write(klass: ast.ClassDef) -> dict[str, Any] | None:
                 continue  # entries are written by statements and calls only
             for subscript, accumulates in _written_entries(node):
                 owner = subscript.value
-                if not (isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == "self"):
+                if not (
+                    isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name) and owner.value.id == "self"
+                ):
                     continue
                 used = {n.id for n in ast.walk(subscript.slice) if isinstance(n, ast.Name)} & keys
-                callers = sorted(k for k in used if matches_patterns(k, CALLER_KEYS) or (accumulates and matches_patterns(k, GENERIC_KEYS)))
+                callers = sorted(
+                    k
+                    for k in used
+                    if matches_patterns(k, CALLER_KEYS) or (accumulates and matches_patterns(k, GENERIC_KEYS))
+                )
                 if callers:
                     return {"attribute": owner.attr, "method": method.name, "key": callers[0], "line": node.lineno}
     return None
@@ -385,7 +426,23 @@ def _reads(value: ast.expr, container: ast.expr) -> bool:
 
 # Builtin calls whose result is an immutable value, not a service object.
 BUILTIN_CONSTANTS = frozenset(
-    {"bool", "bytes", "complex", "float", "frozenset", "int", "len", "max", "min", "range", "repr", "round", "str", "sum", "tuple"}
+    {
+        "bool",
+        "bytes",
+        "complex",
+        "float",
+        "frozenset",
+        "int",
+        "len",
+        "max",
+        "min",
+        "range",
+        "repr",
+        "round",
+        "str",
+        "sum",
+        "tuple",
+    }
 )
 
 
@@ -407,7 +464,9 @@ def holds_per_request_state(class_name: str | None, settings: Any, class_node: A
     if class_node is None:
         return False
     return any(
-        isinstance(node, cst.Attribute) and node.attr.value in PER_RUN_ATTRIBUTES and isinstance(node.value, cst.Name)
+        isinstance(node, cst.Attribute)
+        and node.attr.value in PER_RUN_ATTRIBUTES
+        and isinstance(node.value, cst.Name)
         and node.value.value == "self"
         for node in walk(class_node)
     )
@@ -431,6 +490,7 @@ def infrastructure_hint(class_name: str | None) -> str:
 
 
 # --- LibCST helpers -----------------------------------------------------------
+
 
 def none_checked(test: cst.BaseExpression) -> cst.BaseExpression | None:
     """`X` in `X is None`, `X == None` or `not X` (X any expression)."""
@@ -493,7 +553,9 @@ def uncache_body(
     return _fold_final_return(out, local)
 
 
-def _uncache_line(line: cst.SimpleStatementLine, is_ref: Callable[[cst.CSTNode], bool], local: str) -> cst.SimpleStatementLine:
+def _uncache_line(
+    line: cst.SimpleStatementLine, is_ref: Callable[[cst.CSTNode], bool], local: str
+) -> cst.SimpleStatementLine:
     smalls = []
     for small in line.body:
         if (

@@ -54,7 +54,8 @@ class Adapter:
         default_field_map = next(o.default for o in LEGACY_STATE_OPTIONS if o.name == "field-map")
         adapter = settings.legacy_state["adapter"]
         if adapter == DEFAULT_ADAPTER and (
-            settings.context_class != DEFAULT_CONTEXT_CLASS or dict(settings.legacy_state["field-map"]) != default_field_map
+            settings.context_class != DEFAULT_CONTEXT_CLASS
+            or dict(settings.legacy_state["field-map"]) != default_field_map
         ):
             return (
                 "the default adapter `isolint.runtime:ensure_context` serves only the default `context-class` and "
@@ -96,7 +97,9 @@ def transitional_fix(rule: Any, node: Any, state: Any, run_id: Any, adapter: Ada
     if run_id.default is not None and not (isinstance(run_id.default, cst.Name) and run_id.default.value == "None"):
         return f"`{RUN_ID}` has a default other than None, which callers that omit it rely on"
     module = file.module
-    local = _free_name(node, (*settings.context_params, "context", "request_context"), {state.name.value, run_id.name.value})
+    local = _free_name(
+        node, (*settings.context_params, "context", "request_context"), {state.name.value, run_id.name.value}
+    )
     receiver = cst.Name(local)
     field_map: Mapping[str, str] = settings.legacy_state["field-map"]
     parent_of = file.parents
@@ -114,11 +117,16 @@ def transitional_fix(rule: Any, node: Any, state: Any, run_id: Any, adapter: Ada
             )
         reads[up] = up.with_changes(value=receiver, attr=cst.Name(mapped))
     for name_node in file.names.reads(node, run_id.name.value):
-        reads[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(lpar=name_node.lpar, rpar=name_node.rpar)
+        reads[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(
+            lpar=name_node.lpar, rpar=name_node.rpar
+        )
 
     pep604 = has_future_annotations(module) or _uses_pep604(file)
     imports: list[tuple[str, str]] = []
-    for module_name, name in (*(() if pep604 else (("typing", "Union"), ("typing", "Optional"))), (adapter.module, adapter.name)):
+    for module_name, name in (
+        *(() if pep604 else (("typing", "Union"), ("typing", "Optional"))),
+        (adapter.module, adapter.name),
+    ):
         bound = _import_state(file, module_name, name)
         if bound == "other":
             return f"the module already binds `{name}` to something else"
@@ -182,9 +190,7 @@ def _widened(params: Any, state: Any, run_id: Any, context_name: str, pep604: bo
         )
     changes = {}
     for field in ("posonly_params", "params", "kwonly_params"):
-        changes[field] = [
-            new_state if p is state else new_run_id if p is run_id else p for p in getattr(params, field)
-        ]
+        changes[field] = [new_state if p is state else new_run_id if p is run_id else p for p in getattr(params, field)]
     return params.with_changes(**changes)
 
 
@@ -198,13 +204,17 @@ def _default_may_follow(params: Any, run_id: Any) -> bool:
 
 
 def _import_state(file: Any, module_name: str, name: str) -> str:
-    """"bound" when the module imports `name` from `module_name` at top level,
+    """ "bound" when the module imports `name` from `module_name` at top level,
     "missing" when it binds no `name` at all, else "other"."""
     found = top_level_import_of(file.module, name)
     if found is not None:
         imported_from = code(found[0].module) if found[0].module is not None else ""
         return "bound" if imported_from == module_name and found[0].relative == () else "other"
-    return "missing" if file.names.binding_count(file.module, name) == 0 and not _used_anywhere(file.module, name) else "other"
+    return (
+        "missing"
+        if file.names.binding_count(file.module, name) == 0 and not _used_anywhere(file.module, name)
+        else "other"
+    )
 
 
 def _used_anywhere(module: Any, name: str) -> bool:

@@ -114,7 +114,11 @@ def plumbing_alternatives(globs: Iterable[str], project: Any, *, calls_only: boo
     alternatives = unanchored_alternatives(calls or [rb"(?!)"], rb"[\w.]*\s*\(")
     globs = list(globs)
     shared = sorted(
-        {re.escape(fact.name.encode()) for fact in project.of_kind("websockets:global") if fact_holds(project, fact, globs)}
+        {
+            re.escape(fact.name.encode())
+            for fact in project.of_kind("websockets:global")
+            if fact_holds(project, fact, globs)
+        }
     )
     if shared and not calls_only:
         alternatives += word_alternatives(shared, rb"\b")
@@ -126,12 +130,21 @@ class IndexesPlumbing:
     index facts, which ISO301 contributes (every indexer runs, whichever
     rules are selected)."""
 
-    reads_facts: ClassVar[tuple[str, ...]] = ("websockets:accessor", "websockets:global", "websockets:attribute", "websockets:inherited-read", "singletons:accessor")
+    reads_facts: ClassVar[tuple[str, ...]] = (
+        "websockets:accessor",
+        "websockets:global",
+        "websockets:attribute",
+        "websockets:inherited-read",
+        "singletons:accessor",
+    )
 
 
 # --- the project index (stdlib ast) ------------------------------------------
 
-def index_facts(tree: ast.Module, globs: list[str], context_params: Iterable[str]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+
+def index_facts(
+    tree: ast.Module, globs: list[str], context_params: Iterable[str]
+) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     """The family's facts. A function taking the request context (a parameter
     named in `context-params`, or annotated with a `...Context` class) hands
     out nothing shared."""
@@ -162,7 +175,9 @@ def index_facts(tree: ast.Module, globs: list[str], context_params: Iterable[str
             yield from _ast_class_facts(top, known)
 
 
-def _ast_aliases(functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known: _Known) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+def _ast_aliases(
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known: _Known
+) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
     """Compatibility aliases: functions taking no arguments whose whole body
     returns an argument-less call of an accessor. An alias of an alias in the
     same module counts, wherever it is defined. (Requiring no arguments keeps
@@ -177,7 +192,12 @@ def _ast_aliases(functions: list[ast.FunctionDef | ast.AsyncFunctionDef], known:
             if data:
                 found.append(node)
                 known.accessors.add(node.name)
-                yield "websockets:accessor", node.name, node.lineno, {"returns": "", "delegates": data["source"], **data}
+                yield (
+                    "websockets:accessor",
+                    node.name,
+                    node.lineno,
+                    {"returns": "", "delegates": data["source"], **data},
+                )
         if not found:
             return
         pending = [node for node in pending if node not in found]
@@ -191,7 +211,12 @@ def _ast_takes_arguments(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bo
 def _ast_returned_value(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
     """The value of a body that is one `return <value>` (after any docstring)."""
     body = function.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]
     if len(body) == 1 and isinstance(body[0], ast.Return):
         return body[0].value
@@ -245,7 +270,9 @@ def _ast_passes_scope(call: ast.Call, context_params: frozenset[str]) -> bool:
 class _Known:
     """What one module's index pass knows makes a value shared plumbing."""
 
-    def __init__(self, globs: list[str], accessors: set[str], imports: dict[str, str], context_params: frozenset[str]) -> None:
+    def __init__(
+        self, globs: list[str], accessors: set[str], imports: dict[str, str], context_params: frozenset[str]
+    ) -> None:
         self.globs = globs
         self.accessors = accessors
         self.imports = imports
@@ -323,7 +350,12 @@ def _ast_class_facts(node: ast.ClassDef, known: _Known) -> Iterator[tuple[str, s
                         and isinstance(target.value, ast.Name)
                         and target.value.id == receiver
                     ):
-                        yield "websockets:attribute", f"{node.name}.{target.attr}", child.lineno, {"method": method.name, **data}
+                        yield (
+                            "websockets:attribute",
+                            f"{node.name}.{target.attr}",
+                            child.lineno,
+                            {"method": method.name, **data},
+                        )
     if node.bases:
         bases = [ast.unparse(base) for base in node.bases]
         for attr, line in sorted(reads.items()):
@@ -370,6 +402,7 @@ def fact_holds(project: Any, fact: Any, globs: Iterable[str], seen: frozenset[st
 
 # --- the per-file model (LibCST) -----------------------------------------------
 
+
 @dataclass
 class Capture:
     target: cst.Attribute  # `self.websocket` in the assignment
@@ -398,7 +431,9 @@ class Plumbing:
             elif what == "globals":
                 names = project.names("websockets:global")
             else:
-                names = frozenset(f.qualname.rpartition(".")[0].rpartition(".")[2] for f in project.of_kind("websockets:attribute"))
+                names = frozenset(
+                    f.qualname.rpartition(".")[0].rpartition(".")[2] for f in project.of_kind("websockets:attribute")
+                )
             names = self._names[what] = frozenset(names)
         return names
 
@@ -527,6 +562,7 @@ def capture_target(node: cst.Assign | cst.AnnAssign, method: cst.FunctionDef | N
 
 
 # --- moving emission onto the context emitter -----------------------------------
+
 
 def emitter_expression(context_name: str) -> cst.Attribute:
     return cst.Attribute(value=cst.Name(context_name), attr=cst.Name(EMITTER_ATTRIBUTE))

@@ -227,7 +227,9 @@ class Rule:
         return ()
 
     @classmethod
-    def index_source(cls, tree: ast.Module, raw: bytes, settings: Settings) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+    def index_source(
+        cls, tree: ast.Module, raw: bytes, settings: Settings
+    ) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
         """`index`, for an indexer that also needs what `ast` drops (comments):
         `raw` is the file's bytes. The index calls this one."""
         return cls.index(tree, settings)
@@ -261,5 +263,7 @@ class Rule:
         manual: str | None = None,
     ) -> None:
         if fix is not None and (self.fix_safety == NO_FIX or (fix.applicability == UNSAFE and self.fix_safety == SAFE)):
-            raise AssertionError(f"{self.code} declared fix safety {self.fix_safety!r} but offered a {fix.applicability} fix")
+            raise AssertionError(
+                f"{self.code} declared fix safety {self.fix_safety!r} but offered a {fix.applicability} fix"
+            )
         self.file.reports.append(Report(type(self), node, message, fix, manual, self.file.statement))

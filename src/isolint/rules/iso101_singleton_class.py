@@ -91,7 +91,11 @@ class SingletonClass(Rule):
     @staticmethod
     def _singleton_metaclass(node: cst.ClassDef) -> cst.Arg | None:
         for keyword in node.keywords:
-            if keyword.keyword and keyword.keyword.value == "metaclass" and _singletons.is_singleton_metaclass(last_name(keyword.value)):
+            if (
+                keyword.keyword
+                and keyword.keyword.value == "metaclass"
+                and _singletons.is_singleton_metaclass(last_name(keyword.value))
+            ):
                 return keyword
         return None
 
@@ -250,7 +254,9 @@ def _without_statement(body: list[cst.BaseStatement], statement: cst.BaseStateme
     comments = [line for line in following.leading_lines if line.comment is not None]
     blanks = [] if position == 0 else [line for line in statement.leading_lines if line.comment is None]
     if position == 0 or len(following.leading_lines) - len(comments) < len(blanks):
-        body[position] = following.with_changes(leading_lines=[*blanks, *comments] if position == 0 else [*blanks, *following.leading_lines])
+        body[position] = following.with_changes(
+            leading_lines=[*blanks, *comments] if position == 0 else [*blanks, *following.leading_lines]
+        )
     return body
 
 
@@ -259,7 +265,11 @@ def _declared_attribute(statement: cst.BaseStatement, attributes: set[str]) -> s
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return None
     small = statement.body[0]
-    target = small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else getattr(small, "target", None)
+    target = (
+        small.targets[0].target
+        if isinstance(small, cst.Assign) and len(small.targets) == 1
+        else getattr(small, "target", None)
+    )
     if isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(target, cst.Name) and target.value in attributes:
         return target.value
     return None

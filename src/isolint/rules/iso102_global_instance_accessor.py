@@ -85,7 +85,9 @@ class GlobalInstanceAccessor(Rule):
             f"`{node.name.value}()` lazily creates {what} in the module global `{name}` and returns it to every "
             "caller, so all requests share it and its state"
         )
-        if not _singletons.holds_per_request_state(created, self.settings, _singletons.module_class(self.file.module, created)):
+        if not _singletons.holds_per_request_state(
+            created, self.settings, _singletons.module_class(self.file.module, created)
+        ):
             self.report(node.name, message, manual=_singletons.infrastructure_hint(created))
             return
         self.report(
@@ -134,7 +136,9 @@ class GlobalInstanceAccessor(Rule):
             following = module.body[module.body.index(declaration) + 1 :]
             if following:  # the next statement inherits the removed one's comments and blank lines
                 after = replace.get(following[0], following[0])
-                replace[following[0]] = after.with_changes(leading_lines=_inherited_lines(declaration.leading_lines, after.leading_lines))
+                replace[following[0]] = after.with_changes(
+                    leading_lines=_inherited_lines(declaration.leading_lines, after.leading_lines)
+                )
         return FixSpec(f"Make `{node.name.value}()` return a new object per call", UNSAFE, replace=replace)
 
 
@@ -169,7 +173,9 @@ def _per_call_names(function: cst.FunctionDef) -> dict[str, str]:
     while changed:
         changed = False
         for target, value in assignments:
-            source = next((origins[n.value] for n in walk(value) if isinstance(n, cst.Name) and n.value in origins), None)
+            source = next(
+                (origins[n.value] for n in walk(value) if isinstance(n, cst.Name) and n.value in origins), None
+            )
             for name in _assigned_names(target) if source else []:
                 if name.value not in origins:
                     origins[name.value] = source
@@ -186,7 +192,11 @@ def _bound_pairs(target: cst.BaseExpression, value: cst.BaseExpression) -> list[
         and len(target.elements) == len(value.elements)
         and not any(isinstance(e, cst.StarredElement) for e in value.elements)
     ):
-        return [pair for t, v in zip(target.elements, value.elements, strict=True) for pair in _bound_pairs(t.value, v.value)]
+        return [
+            pair
+            for t, v in zip(target.elements, value.elements, strict=True)
+            for pair in _bound_pairs(t.value, v.value)
+        ]
     return [(name, value) for name in _assigned_names(target)]
 
 

@@ -49,9 +49,32 @@ class ModuleServiceInstance(Rule):
             "service-suffixes",
             "list[str]",
             [
-                "Manager", "Registry", "Service", "Bridge", "Dispatcher", "Executor", "Engine", "Tracker", "Cache",
-                "Store", "Emitter", "Notifier", "Orchestrator", "Supervisor", "Agent", "Handler", "Pool",
-                "Coordinator", "Monitor", "Collector", "Broker", "Hub", "Bus", "Controller", "Provider", "Locator",
+                "Manager",
+                "Registry",
+                "Service",
+                "Bridge",
+                "Dispatcher",
+                "Executor",
+                "Engine",
+                "Tracker",
+                "Cache",
+                "Store",
+                "Emitter",
+                "Notifier",
+                "Orchestrator",
+                "Supervisor",
+                "Agent",
+                "Handler",
+                "Pool",
+                "Coordinator",
+                "Monitor",
+                "Collector",
+                "Broker",
+                "Hub",
+                "Bus",
+                "Controller",
+                "Provider",
+                "Locator",
                 "Container",
             ],
             "Class-name endings that mark a stateful service.",
@@ -160,7 +183,9 @@ class ModuleServiceInstance(Rule):
         """How to name what a known singleton accessor returns, or None if `func` is not one."""
         project = self.file.project
         for qualname in qualified:
-            fact = project.get(_singletons.KIND_ACCESSOR, qualname) or project.get(_singletons.KIND_CACHED_GETTER, qualname)
+            fact = project.get(_singletons.KIND_ACCESSOR, qualname) or project.get(
+                _singletons.KIND_CACHED_GETTER, qualname
+            )
             if fact is not None:
                 returns = fact.data.get("returns")
                 return f"the process-wide `{returns}`" if returns else "a process-wide object"

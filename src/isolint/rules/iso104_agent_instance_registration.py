@@ -37,7 +37,9 @@ from .base import FixSpec, Option, Rule
 AGENT_PARAMS = ("agent", "*_agent")
 AGENTS_PARAMS = ("agents", "*_agents")
 MODEL_DECORATORS = frozenset({"dataclass", "define", "frozen", "attrs", "s"})
-CONTAINER_TYPES = frozenset({"list", "List", "Sequence", "Iterable", "Collection", "tuple", "Tuple", "set", "Set", "frozenset"})
+CONTAINER_TYPES = frozenset(
+    {"list", "List", "Sequence", "Iterable", "Collection", "tuple", "Tuple", "set", "Set", "frozenset"}
+)
 NOT_INSTANCE_TYPES = frozenset({"type", "Type", "Callable"})
 # Accessors whose result is one process-wide registry, besides those the index knows.
 REGISTRY_ACCESSORS = ("get_*registry*", "*.get_instance", "*.instance")
@@ -83,7 +85,9 @@ class AgentInstanceRegistration(Rule):
         fragments = [glob_to_bytes_regex(glob) for glob in options["agent-classes"]]
         constructions = unanchored_alternatives(fragments, rb"\s*\(")
         agent_words = alternation([rb"[Aa]gent"], unanchored_alternatives(fragments))
-        stores = alternation([re.escape(m.encode()) + rb"\s*\(" for m in options["register-methods"]], [rb"\]\s*=(?!=)"])
+        stores = alternation(
+            [re.escape(m.encode()) + rb"\s*\(" for m in options["register-methods"]], [rb"\]\s*=(?!=)"]
+        )
         # Both anywhere in the file, scanned a line at a time from its start:
         # one linear pass, far cheaper in `re` than a lazy scan byte by byte.
         forwarding = rb"\A(?=(?:[^\n]*\n)*?[^\n]*" + agent_words + rb")(?:[^\n]*\n)*?[^\n]*?" + stores
@@ -155,9 +159,8 @@ class AgentInstanceRegistration(Rule):
             )
 
     def _is_agent_construction(self, expression: cst.BaseExpression) -> bool:
-        return (
-            isinstance(expression, cst.Call)
-            and matches_patterns(last_name(expression.func) or "", self.option_values["agent-classes"])
+        return isinstance(expression, cst.Call) and matches_patterns(
+            last_name(expression.func) or "", self.option_values["agent-classes"]
         )
 
     def _agent_argument(self, value: cst.BaseExpression) -> tuple[cst.Call | None, cst.SimpleStatementLine | None]:
@@ -226,18 +229,28 @@ class AgentInstanceRegistration(Rule):
         if param.annotation is None:
             return matches_patterns(param.name.value, AGENTS_PARAMS if plural else AGENT_PARAMS)
         names = _annotation_words(param.annotation.annotation)
-        if names & NOT_INSTANCE_TYPES or not any(matches_patterns(n, self.option_values["agent-classes"]) for n in names):
+        if names & NOT_INSTANCE_TYPES or not any(
+            matches_patterns(n, self.option_values["agent-classes"]) for n in names
+        ):
             return False
         return bool(names & CONTAINER_TYPES) == plural
 
     def _shared_registry(self, receiver: cst.BaseExpression, function: cst.FunctionDef) -> str | None:
         """How to name the registry `receiver` is, when it is provably process-wide."""
         if isinstance(receiver, cst.Call):
-            return f"the process-wide registry `{dotted_name(receiver.func)}()` returns" if self._is_accessor(receiver) else None
+            return (
+                f"the process-wide registry `{dotted_name(receiver.func)}()` returns"
+                if self._is_accessor(receiver)
+                else None
+            )
         if isinstance(receiver, cst.Name):
             if receiver.value in _params(function) or _bindings(function, receiver.value):
                 return None
-            return f"the module-level registry `{receiver.value}`" if _module_binds(self.file.module, receiver.value) else None
+            return (
+                f"the module-level registry `{receiver.value}`"
+                if _module_binds(self.file.module, receiver.value)
+                else None
+            )
         klass = self.file.enclosing(cst.ClassDef)
         if klass is None or not isinstance(receiver, cst.Attribute) or not isinstance(receiver.value, cst.Name):
             return None
@@ -353,7 +366,11 @@ class AgentInstanceRegistration(Rule):
                 ):
                     if isinstance(node.value, cst.Call):
                         found.append(node.value.func)
-                elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name) and node.target.value == receiver.value:
+                elif (
+                    isinstance(node, cst.AnnAssign)
+                    and isinstance(node.target, cst.Name)
+                    and node.target.value == receiver.value
+                ):
                     found.append(node.annotation.annotation)
         return found
 
@@ -414,7 +431,9 @@ def _module_binds(module: cst.Module, name: str) -> bool:
         if not isinstance(statement, cst.SimpleStatementLine):
             continue
         for small in statement.body:
-            if isinstance(small, (cst.Assign, cst.AnnAssign)) and any(_binds(t, name) for t in assignment_targets(small)):
+            if isinstance(small, (cst.Assign, cst.AnnAssign)) and any(
+                _binds(t, name) for t in assignment_targets(small)
+            ):
                 return True
             if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
                 for alias in small.names:

@@ -74,7 +74,12 @@ class CachedInstanceGetter(Rule):
         self.report(
             node.name,
             message,
-            fix=FixSpec(f"Remove `@{spelled}` from `{node.name.value}()`", UNSAFE, transform=self._remover(node, decorator), isolation="imports"),
+            fix=FixSpec(
+                f"Remove `@{spelled}` from `{node.name.value}()`",
+                UNSAFE,
+                transform=self._remover(node, decorator),
+                isolation="imports",
+            ),
             manual=(
                 "If the object holds no user state, create it once at startup and keep it in app state; otherwise "
                 "build it per request (through the factory or the request context). Callers of the getter are "
@@ -96,7 +101,10 @@ class CachedInstanceGetter(Rule):
         name = last_name(func)
         if name in _singletons.BUILTIN_CONSTANTS:
             return True
-        return any(matches_patterns(candidate, self.option_values["allow"]) for candidate in {name or "", *self.file.qualified_names(func)})
+        return any(
+            matches_patterns(candidate, self.option_values["allow"])
+            for candidate in {name or "", *self.file.qualified_names(func)}
+        )
 
     def _remover(self, node: cst.FunctionDef, decorator: cst.Decorator) -> Any:
         """Drop the decorator, and its import when nothing else uses it."""
@@ -132,7 +140,11 @@ class CachedInstanceGetter(Rule):
         # Only an import in the scope the decorator is evaluated in (a method's is its class: never).
         owner = names.innermost_owner(expression)
         statements = [s for s in names.imports_of(owner, name) if not (isinstance(s, cst.Import) and len(s.names) != 1)]
-        if not statements or any(read is not expression for read in names.reads(owner, name)) or names.in_string_annotation(owner, name):
+        if (
+            not statements
+            or any(read is not expression for read in names.reads(owner, name))
+            or names.in_string_annotation(owner, name)
+        ):
             return None
         for statement in statements:
             for alias in statement.names:
@@ -140,6 +152,7 @@ class CachedInstanceGetter(Rule):
                 if (isinstance(local, cst.Name) and local.value == name) or dotted_name(local) == name:
                     return statement, alias
         return None
+
 
 def _decorator_expression(decorator: cst.Decorator) -> cst.BaseExpression:
     """`lru_cache` for `@lru_cache` and `@lru_cache(maxsize=None)`."""

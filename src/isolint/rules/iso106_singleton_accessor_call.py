@@ -31,7 +31,9 @@ class SingletonAccessorCall(Rule):
     index_prefilter = _per_call.MARKER
 
     @classmethod
-    def index_source(cls, tree: ast.Module, raw: bytes, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+    def index_source(
+        cls, tree: ast.Module, raw: bytes, settings: Any
+    ) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
         return _per_call.per_call_facts(tree, raw)
 
     def __init__(self, file: Any, options: Mapping[str, Any]) -> None:
@@ -41,7 +43,11 @@ class SingletonAccessorCall(Rule):
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # A call resolving to an indexed accessor or class spells its name in the file.
-        names = sorted(project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS, _per_call.KIND_PER_CALL), key=len, reverse=True)
+        names = sorted(
+            project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS, _per_call.KIND_PER_CALL),
+            key=len,
+            reverse=True,
+        )
         if not names:
             return re.compile(rb"(?!)")
         return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\b")))
@@ -57,7 +63,9 @@ class SingletonAccessorCall(Rule):
                 for fact in project.of_kind(kind)
                 for m in fact.data.get("accessors", ())
             }
-            self._names = project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS, _per_call.KIND_PER_CALL) | methods
+            self._names = (
+                project.names(_singletons.KIND_CLASS, *_singletons.ACCESSOR_KINDS, _per_call.KIND_PER_CALL) | methods
+            )
         return self._names
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -112,7 +120,9 @@ class SingletonAccessorCall(Rule):
         if not self.file.may_be_named(func, self._indexed_names()):
             return None
         for qualname in sorted(self.file.qualified_names(func)):
-            fact = project.get(_singletons.KIND_ACCESSOR, qualname) or project.get(_singletons.KIND_CACHED_GETTER, qualname)
+            fact = project.get(_singletons.KIND_ACCESSOR, qualname) or project.get(
+                _singletons.KIND_CACHED_GETTER, qualname
+            )
             if fact is not None:
                 returns = fact.data.get("returns")
                 return (f"`{returns}`" if returns else "object"), fact

@@ -47,14 +47,20 @@ class SessionOnInstance(Rule):
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
         # A session word (name, factory, type, maker), or the name of an indexed
         # class that stores a session (a subclass reading it).
-        storing = word_alternatives((re.escape(n.encode()) for n in project.names("sessions:class-stores-session")), rb"\b")
+        storing = word_alternatives(
+            (re.escape(n.encode()) for n in project.names("sessions:class-stores-session")), rb"\b"
+        )
         return re.compile(alternation(sessions.evidence_alternatives(settings.options_for(cls)), storing))
 
     @classmethod
     def compile_index_prefilter(cls, settings: Any) -> re.Pattern[bytes]:
         # Facts exist for classes with bases and for classes storing a session,
         # which takes a session word, as this rule's own finding there does.
-        return re.compile(alternation([rb"\bclass\s+[^\s:(]+\s*\("], sessions.evidence_alternatives(settings.family_options("sessions"))))
+        return re.compile(
+            alternation(
+                [rb"\bclass\s+[^\s:(]+\s*\("], sessions.evidence_alternatives(settings.family_options("sessions"))
+            )
+        )
 
     @classmethod
     def index(cls, tree: Any, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
@@ -81,7 +87,11 @@ class SessionOnInstance(Rule):
             return
         receiver = sessions.receiver_of(method)
         for target in assignment_targets(node):
-            if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == receiver):
+            if not (
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == receiver
+            ):
                 continue
             attribute = target.attr.value
             evidence = self.evidence.decide(
@@ -91,7 +101,9 @@ class SessionOnInstance(Rule):
                 continue
             self._report_assignment(node, target, klass, method, attribute, evidence)
 
-    def _report_assignment(self, node: Any, target: Any, klass: Any, method: Any, attribute: str, evidence: Any) -> None:
+    def _report_assignment(
+        self, node: Any, target: Any, klass: Any, method: Any, attribute: str, evidence: Any
+    ) -> None:
         replacements, rewritten, remaining = self._rewrite_reads(klass, attribute)
         remaining += self._uses_elsewhere(klass, attribute)
         statement = self.file.ancestors[-1] if self.file.ancestors else None
@@ -110,7 +122,9 @@ class SessionOnInstance(Rule):
                 if parameter
                 else None
             )
-            block_edits[block] = lambda original, updated: sessions.remove_statement(original, updated, statement, comment)
+            block_edits[block] = lambda original, updated: sessions.remove_statement(
+                original, updated, statement, comment
+            )
         fix = None
         if replacements or block_edits:
             steps = []
@@ -154,7 +168,9 @@ class SessionOnInstance(Rule):
         outside = [
             n
             for n in _outside_classes(self.file.module)
-            if isinstance(n, cst.Attribute) and n.attr.value == attribute and not (isinstance(n.value, cst.Name) and n.value.value == "self")
+            if isinstance(n, cst.Attribute)
+            and n.attr.value == attribute
+            and not (isinstance(n.value, cst.Name) and n.value.value == "self")
         ]
         if outside:
             remaining.append(f"`.{attribute}` read outside the class in this module")
@@ -170,7 +186,10 @@ class SessionOnInstance(Rule):
         for _name, annotation_names, unreliable in params:
             if any(n.rpartition(".")[2] == self.settings.context_name for n in annotation_names):
                 return not unreliable
-        return any(name in self.settings.context_params and not annotations and not unreliable for name, annotations, unreliable in params)
+        return any(
+            name in self.settings.context_params and not annotations and not unreliable
+            for name, annotations, unreliable in params
+        )
 
     @staticmethod
     def _constructor_parameter(value: Any, method: Any) -> str | None:
@@ -196,7 +215,11 @@ class SessionOnInstance(Rule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         if not node.bases:
             return
-        bases = [sessions.absolute_name(self.file, self.evidence, name) for arg in node.bases if (name := dotted_name(arg.value))]
+        bases = [
+            sessions.absolute_name(self.file, self.evidence, name)
+            for arg in node.bases
+            if (name := dotted_name(arg.value))
+        ]
         inherited = {
             stored["attribute"]
             for base in bases
@@ -211,7 +234,8 @@ class SessionOnInstance(Rule):
             for child in walk(method.body)
             if isinstance(child, (cst.Assign, cst.AnnAssign))
             for target in assignment_targets(child)
-            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+            if isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
             and target.value.value == sessions.receiver_of(method)
         }
         for attribute in sorted(inherited - own):
@@ -246,7 +270,9 @@ def _usable_context(method: Any, settings: Any) -> str | None:
     if param is not None and isinstance(param.default, cst.Name) and param.default.value == "None":
         return None
     for node in walk(method.body):
-        if isinstance(node, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets):
+        if isinstance(node, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets
+        ):
             return None
     return name
 

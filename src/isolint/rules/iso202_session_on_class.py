@@ -15,6 +15,7 @@ class SessionOnClass(sessions.EvidenceRule, Rule):
     name = "session-on-class"
     family = "sessions"
     summary = "A class attribute holds a live database session shared by every instance and request"
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         for statement in node.body.body:
             if not isinstance(statement, cst.SimpleStatementLine):

@@ -15,6 +15,7 @@ class ModuleSession(sessions.EvidenceRule, Rule):
     name = "module-session"
     family = "sessions"
     summary = "A module-level variable holds a live database session shared by every request"
+
     def visit_Assign(self, node: cst.Assign) -> None:
         self._check(node, None)
 
@@ -25,7 +26,10 @@ class ModuleSession(sessions.EvidenceRule, Rule):
         # Only created sessions: makers, engines and registries at module level are correct.
         if not isinstance(node.value, (cst.Call, cst.Await)) or not is_module_level(self.file.ancestors):
             return
-        if isinstance(node.value, cst.Call) and (dotted_name(node.value.func) or "").rpartition(".")[2] in sessions.REGISTRY_CALLS:
+        if (
+            isinstance(node.value, cst.Call)
+            and (dotted_name(node.value.func) or "").rpartition(".")[2] in sessions.REGISTRY_CALLS
+        ):
             return
         for target in assignment_targets(node):
             if not isinstance(target, cst.Name):

@@ -22,7 +22,15 @@ from .base import FixSpec, Rule
 FACTORY_NAMES = ("*factory", "*Factory", "*maker", "*Maker")
 
 # Calls that take ownership of what they are given (contextlib.ExitStack and friends).
-OWNING_CALLS = ("enter_context", "enter_async_context", "push_async_callback", "callback", "push", "closing", "aclosing")
+OWNING_CALLS = (
+    "enter_context",
+    "enter_async_context",
+    "push_async_callback",
+    "callback",
+    "push",
+    "closing",
+    "aclosing",
+)
 
 
 FACTORIES_ONLY: dict[str, list[str]] = {"names": [], "exclude-names": [], "session-types": [], "not-db-types": []}
@@ -57,7 +65,13 @@ class UnclosedSession(Rule):
         if function is None or not isinstance(call, cst.Call):
             return
         callee = dotted_name(call.func)
-        if callee is None or sessions.call_evidence(callee, self.evidence.qualify(callee), self.evidence.makers, self.evidence.options).verdict != sessions.SESSION:
+        if (
+            callee is None
+            or sessions.call_evidence(
+                callee, self.evidence.qualify(callee), self.evidence.makers, self.evidence.options
+            ).verdict
+            != sessions.SESSION
+        ):
             return
         name = node.targets[0].target.value
         if matches_patterns(name, FACTORY_NAMES) or _is_released(function, name):
@@ -75,7 +89,9 @@ class UnclosedSession(Rule):
         if isinstance(node.value, cst.Await) or len(self.file.ancestors) < 2:
             return None
         line, block = self.file.ancestors[-1], self.file.ancestors[-2]
-        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(block, cst.IndentedBlock)):
+        if not (
+            isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(block, cst.IndentedBlock)
+        ):
             return None
         statements = list(block.body)
         start = statements.index(line)
@@ -83,7 +99,11 @@ class UnclosedSession(Rule):
         # (ORM objects loaded from it expire once it closes).
         tracked, end = {name}, start
         while True:
-            users = [i for i, statement in enumerate(statements) if i > start and any(_mentions(statement, n) for n in tracked)]
+            users = [
+                i
+                for i, statement in enumerate(statements)
+                if i > start and any(_mentions(statement, n) for n in tracked)
+            ]
             end = users[-1] if users else start
             derived = tracked | {n for statement in statements[start + 1 : end + 1] for n in _bound_names(statement)}
             if derived == tracked:
@@ -102,7 +122,9 @@ class UnclosedSession(Rule):
             moved = moved[:-1]
         with_statement = cst.With(
             items=[cst.WithItem(node.value, asname=cst.AsName(cst.Name(name)))],
-            body=cst.IndentedBlock(body=moved or [cst.SimpleStatementLine([cst.Pass()])], header=line.trailing_whitespace),
+            body=cst.IndentedBlock(
+                body=moved or [cst.SimpleStatementLine([cst.Pass()])], header=line.trailing_whitespace
+            ),
             asynchronous=cst.Asynchronous() if asynchronous else None,
             leading_lines=line.leading_lines,
         )
@@ -136,7 +158,9 @@ class UnclosedSession(Rule):
 
 
 def _is_constant(node: cst.BaseExpression) -> bool:
-    return isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)) or (isinstance(node, cst.Name) and node.value in ("None", "True", "False"))
+    return isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)) or (
+        isinstance(node, cst.Name) and node.value in ("None", "True", "False")
+    )
 
 
 def _names(node: cst.CSTNode, name: str) -> list[cst.Name]:
@@ -163,7 +187,9 @@ def _is_released(function: cst.FunctionDef, name: str) -> bool:
     for node in walk(function.body):
         if isinstance(node, cst.WithItem):
             item = node.item
-            if _is_name(item, name) or (isinstance(item, cst.Call) and any(_mentions(a.value, name) for a in item.args)):
+            if _is_name(item, name) or (
+                isinstance(item, cst.Call) and any(_mentions(a.value, name) for a in item.args)
+            ):
                 return True
         elif isinstance(node, cst.Try) and node.finalbody is not None:
             if any(_is_close_of(n, name) for n in walk(node.finalbody)):
@@ -197,7 +223,11 @@ def _is_close_of(node: Any, name: str) -> bool:
 
 def _is_close_call(statement: Any, name: str) -> bool:
     """`name.close()` or `await name.close()` as a whole statement."""
-    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr)):
+    if not (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+    ):
         return False
     value = statement.body[0].value
     value = value.expression if isinstance(value, cst.Await) else value
@@ -233,7 +263,9 @@ def _rebinds(statement: Any, name: str) -> bool:
     for node in walk(statement):
         if isinstance(node, cst.Assign) and any(_mentions(t.target, name) for t in node.targets):
             return True
-        if isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.AsName)) and _mentions(node.target if not isinstance(node, cst.AsName) else node.name, name):
+        if isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.AsName)) and _mentions(
+            node.target if not isinstance(node, cst.AsName) else node.name, name
+        ):
             return True
         if isinstance(node, (cst.Global, cst.Nonlocal)):
             return True
@@ -242,4 +274,6 @@ def _rebinds(statement: Any, name: str) -> bool:
 
 def _nested_use(statement: Any, name: str) -> bool:
     """A use inside a nested function or lambda, which may run after the block."""
-    return any(isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and _mentions(n, name) for n in walk(statement))
+    return any(
+        isinstance(n, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and _mentions(n, name) for n in walk(statement)
+    )

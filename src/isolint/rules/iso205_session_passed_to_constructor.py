@@ -75,7 +75,9 @@ class SessionPassedToConstructor(Rule):
             return False
         evidence = self.evidence.value_evidence(value, function)
         name = dotted_name(value) or ""
-        return evidence.verdict != sessions.AGAINST and not matches_patterns(name.rpartition(".")[2], self.option_values["exclude-names"])
+        return evidence.verdict != sessions.AGAINST and not matches_patterns(
+            name.rpartition(".")[2], self.option_values["exclude-names"]
+        )
 
 
 def _slots(call: cst.Call) -> Iterable[tuple[int | None, cst.Arg]]:

@@ -106,7 +106,11 @@ class WebSocketAccessorCall(IndexesPlumbing, Rule):
                     f"`{context}.websocket_emitter` by hand; connecting sockets belongs in the WebSocket route."
                 )
         for use in uses:
-            what = f"`{source}()` returns the process-wide" if isinstance(use, cst.Call) else f"`{source}` is the module-global"
+            what = (
+                f"`{source}()` returns the process-wide"
+                if isinstance(use, cst.Call)
+                else f"`{source}` is the module-global"
+            )
             self.report(
                 use,
                 f"{what} WebSocket manager: every user's events go through it, so a wrong user or run id "
@@ -133,7 +137,13 @@ def _returned_by_whole_body(function: cst.FunctionDef, uses: list[cst.BaseExpres
     (`_websockets._ast_aliases`): no arguments, and a body that is one
     `return <use>` (after any docstring), the use an argument-less call."""
     params = function.params
-    if params.posonly_params or params.params or params.kwonly_params or isinstance(params.star_arg, cst.Param) or params.star_kwarg:
+    if (
+        params.posonly_params
+        or params.params
+        or params.kwonly_params
+        or isinstance(params.star_arg, cst.Param)
+        or params.star_kwarg
+    ):
         return False
     if len(uses) != 1 or not isinstance(uses[0], cst.Call) or uses[0].args:
         return False
@@ -141,7 +151,11 @@ def _returned_by_whole_body(function: cst.FunctionDef, uses: list[cst.BaseExpres
     statements = [small for line in body if isinstance(line, cst.SimpleStatementLine) for small in line.body]
     if len(statements) != len(body):
         return False
-    if statements and isinstance(statements[0], cst.Expr) and isinstance(statements[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+    if (
+        statements
+        and isinstance(statements[0], cst.Expr)
+        and isinstance(statements[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    ):
         statements = statements[1:]
     if len(statements) != 1 or not isinstance(statements[0], cst.Return):
         return False

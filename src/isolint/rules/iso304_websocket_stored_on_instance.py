@@ -128,7 +128,11 @@ class WebSocketStoredOnInstance(IndexesPlumbing, Rule):
         if not migration.uses:
             return
         owner = fact.qualname.rpartition(".")[0].rpartition(".")[2]
-        fix = FixSpec("Emit through the context's `websocket_emitter`", UNSAFE, replace=migration.replacements) if migration.replacements else None
+        fix = (
+            FixSpec("Emit through the context's `websocket_emitter`", UNSAFE, replace=migration.replacements)
+            if migration.replacements
+            else None
+        )
         self.report(
             migration.uses[0],
             f"`self.{attr}` is the process-wide WebSocket manager that `{owner}.{fact.data.get('method')}` stores "

@@ -29,7 +29,9 @@ class ConnectionsKeyedByOptionalUser(Rule):
     code = "ISO305"
     name = "connections-keyed-by-optional-user"
     family = "websockets"
-    summary = "A shared connections dict is indexed by a key that may be None or empty, so anonymous users share a bucket"
+    summary = (
+        "A shared connections dict is indexed by a key that may be None or empty, so anonymous users share a bucket"
+    )
     prefilter = re.compile(rb"(?!)")  # built from `connection-names` by compile_prefilter
     options = (
         WEBSOCKET_NAMES,
@@ -118,10 +120,20 @@ class ConnectionsKeyedByOptionalUser(Rule):
             declared = isinstance(small, (cst.Assign, cst.AnnAssign)) and _is_dict_value(small.value)
         if not declared:
             return set()
-        return {t.value for t in assignment_targets(small) or [small.target] if isinstance(t, cst.Name) and self._is_connection_name(t.value)}
+        return {
+            t.value
+            for t in assignment_targets(small) or [small.target]
+            if isinstance(t, cst.Name) and self._is_connection_name(t.value)
+        }
 
-    def _shared_dict(self, container: cst.BaseExpression, receiver: str | None, class_dicts: set[str], function: cst.FunctionDef) -> str | None:
-        if isinstance(container, cst.Name) and container.value in self.module_dicts and not _binds_locally(function, container.value):
+    def _shared_dict(
+        self, container: cst.BaseExpression, receiver: str | None, class_dicts: set[str], function: cst.FunctionDef
+    ) -> str | None:
+        if (
+            isinstance(container, cst.Name)
+            and container.value in self.module_dicts
+            and not _binds_locally(function, container.value)
+        ):
             return container.value
         if (
             isinstance(container, cst.Attribute)

@@ -92,7 +92,9 @@ class LegacyStateImport(LegacyStateFamily, Rule):
                 rpar=None,
             )
             return FixSpec(message, SAFE, replace={node: rewritten}, isolation="imports")
-        return FixSpec(message, SAFE, transform=lambda module: self._swap_import(module, node, alias), isolation="imports")
+        return FixSpec(
+            message, SAFE, transform=lambda module: self._swap_import(module, node, alias), isolation="imports"
+        )
 
     def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias) -> Any:
         from ._imports import remove_import_alias

@@ -28,7 +28,9 @@ class LegacyStateAnnotation(LegacyStateFamily, Rule):
         if legacy is None or names.in_class_body(self.file.ancestors):
             return
         target = self.settings.context_name
-        message = f"annotation names the legacy per-run state `{legacy}`; per-request code takes the immutable `{target}`"
+        message = (
+            f"annotation names the legacy per-run state `{legacy}`; per-request code takes the immutable `{target}`"
+        )
         if self._is_run_id_signature_state(node):
             if names.is_context_type(annotation):
                 return  # widened to take the context too: ISO405 reports the transitional signature
@@ -59,8 +61,10 @@ class LegacyStateAnnotation(LegacyStateFamily, Rule):
     def _is_class_field(self, node: cst.Annotation) -> bool:
         """`field: DeepAgentState` directly in a class body."""
         ancestors = self.file.ancestors
-        return bool(ancestors) and isinstance(ancestors[-1], cst.AnnAssign) and isinstance(
-            self.file.enclosing(cst.FunctionDef, cst.ClassDef), cst.ClassDef
+        return (
+            bool(ancestors)
+            and isinstance(ancestors[-1], cst.AnnAssign)
+            and isinstance(self.file.enclosing(cst.FunctionDef, cst.ClassDef), cst.ClassDef)
         )
 
     def _is_run_id_signature_state(self, node: cst.Annotation) -> bool:

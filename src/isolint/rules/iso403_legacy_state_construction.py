@@ -32,11 +32,15 @@ class LegacyStateConstruction(LegacyStateFamily, Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         names = legacy_names(self.file)
-        if not is_construction(names, node, self.option_values["constructors"]) or names.in_class_body(self.file.ancestors):
+        if not is_construction(names, node, self.option_values["constructors"]) or names.in_class_body(
+            self.file.ancestors
+        ):
             return
         target = self.settings.context_name
         shown = code(node.func)
-        message = f"`{shown}(...)` builds a mutable per-run state object; per-request code builds an immutable `{target}`"
+        message = (
+            f"`{shown}(...)` builds a mutable per-run state object; per-request code builds an immutable `{target}`"
+        )
         create = f"`{target}.create(user_id=..., thread_id=..., run_id=..., metadata={{...}})`"
         if not names.is_reference(node.func):
             self.report(
@@ -88,7 +92,9 @@ class LegacyStateConstruction(LegacyStateFamily, Rule):
             elements = [e.with_changes(comma=cst.MaybeSentinel.DEFAULT) for e in extras]
             args.append(cst.Arg(cst.Dict(elements), keyword=cst.Name("metadata"), equal=_equal(node)))
         last_comma = node.args[-1].comma if node.args else cst.MaybeSentinel.DEFAULT
-        args = [arg.with_changes(comma=original.comma) for arg, original in zip(args, node.args, strict=False)] + args[len(node.args):]
+        args = [arg.with_changes(comma=original.comma) for arg, original in zip(args, node.args, strict=False)] + args[
+            len(node.args) :
+        ]
         args[-1] = args[-1].with_changes(comma=last_comma)
         return args, []
 
@@ -112,5 +118,7 @@ def _is_literal(node: Any) -> bool:
     if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
         return all(isinstance(e, cst.Element) and _is_literal(e.value) for e in node.elements)
     if isinstance(node, cst.Dict):
-        return all(isinstance(e, cst.DictElement) and _is_literal(e.key) and _is_literal(e.value) for e in node.elements)
+        return all(
+            isinstance(e, cst.DictElement) and _is_literal(e.key) and _is_literal(e.value) for e in node.elements
+        )
     return False

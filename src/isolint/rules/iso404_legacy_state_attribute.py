@@ -27,8 +27,19 @@ from .base import FixSpec, Option, Rule
 CONTEXT_RESOURCES = frozenset({"db_session", "websocket_emitter"})
 
 MUTATING_METHODS = [
-    "append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "popitem",
-    "add", "discard", "sort", "reverse",
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "update",
+    "setdefault",
+    "popitem",
+    "add",
+    "discard",
+    "sort",
+    "reverse",
 ]
 
 
@@ -101,10 +112,17 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
             else:
                 message = f"`{shown}` is changed on `{receiver}`, an immutable `{self.settings.context_name}`"
             self.report(node, message, manual=WRITE_HINT)
-        elif receiver not in legacy and node.attr.value in {*self.option_values["context-fields"], *self.option_values["context-methods"]}:
+        elif receiver not in legacy and node.attr.value in {
+            *self.option_values["context-fields"],
+            *self.option_values["context-methods"],
+        }:
             return  # the context's own fields and methods are fine
         elif use == "call":
-            owner = "the legacy per-run state" if receiver in legacy else f"`{receiver}`, which the migration made a `{self.settings.context_name}`"
+            owner = (
+                "the legacy per-run state"
+                if receiver in legacy
+                else f"`{receiver}`, which the migration made a `{self.settings.context_name}`"
+            )
             self.report(
                 node,
                 f"`{shown}(...)` calls a method of {owner}; the immutable context has no such method",
@@ -122,7 +140,11 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
         first = node.args[0].value
         legacy, context = self._variables()
         if isinstance(first, cst.Name) and (first.value in legacy or first.value in context):
-            self.report(node, f"`{node.func.value}({first.value}, ...)` changes the per-run state that every agent of the run sees", manual=WRITE_HINT)
+            self.report(
+                node,
+                f"`{node.func.value}({first.value}, ...)` changes the per-run state that every agent of the run sees",
+                manual=WRITE_HINT,
+            )
 
     def _report_legacy_read(self, node: cst.Attribute, receiver: str) -> None:
         """A read on a value that is still legacy state gets no fix: renaming the
@@ -153,7 +175,9 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
                 f"`{code(node)}` reads a field the context does not have; per-run extras live in "
                 f"`{node.value.value}.metadata`"
             )
-            fix = FixSpec(f"Read `{code(new)}` (None when the field is not in the metadata)", UNSAFE, replace={node: new})
+            fix = FixSpec(
+                f"Read `{code(new)}` (None when the field is not in the metadata)", UNSAFE, replace={node: new}
+            )
         self.report(node, message, fix=fix)
 
     def _parents(self, node: cst.Attribute) -> Any:

@@ -86,20 +86,28 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
             node.name,
             f"`{node.name.value}` takes the per-run state `{state.name.value}` and a separate `{RUN_ID}`; the run id "
             f"belongs to the request context (`context.{RUN_ID}`), so the two can disagree",
-            fix=None if blocker else self._definition_fixes.setdefault(node, self._definition_fix(node, state, run_id, names)),
+            fix=None
+            if blocker
+            else self._definition_fixes.setdefault(node, self._definition_fix(node, state, run_id, names)),
             manual=f"{blocker}: take one `{self.settings.context_name}` parameter and read `context.{RUN_ID}` by hand."
             if blocker
             else None,
         )
 
-    def _report_transitional(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, adapter: Adapter | str, blocker: str | None) -> None:
-        fix = blocker or (transitional_fix(self, node, state, run_id, adapter) if isinstance(adapter, Adapter) else adapter)
+    def _report_transitional(
+        self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, adapter: Adapter | str, blocker: str | None
+    ) -> None:
+        fix = blocker or (
+            transitional_fix(self, node, state, run_id, adapter) if isinstance(adapter, Adapter) else adapter
+        )
         self.report(
             node.name,
             f"`{node.name.value}` takes the per-run state `{state.name.value}` and a separate `{RUN_ID}`; the run id "
             f"belongs to the request context (`context.{RUN_ID}`), so the two can disagree",
             fix=fix if isinstance(fix, FixSpec) else None,
-            manual=None if isinstance(fix, FixSpec) else (
+            manual=None
+            if isinstance(fix, FixSpec)
+            else (
                 f"The new signature would break callers `isolint fix` cannot verify, and the transitional one that "
                 f"keeps them working cannot be written ({fix}): take one `{self.settings.context_name}` parameter, "
                 f"read `context.{RUN_ID}`, and update every caller by hand."
@@ -113,13 +121,19 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         if isinstance(run_id.star, str) and run_id.star:
             return f"`{RUN_ID}` is a star parameter"
         if _may_be_none(state):
-            return f"`{state.name.value}` may be None, and `context.{RUN_ID}` on None would raise where `{RUN_ID}` did not"
+            return (
+                f"`{state.name.value}` may be None, and `context.{RUN_ID}` on None would raise where `{RUN_ID}` did not"
+            )
         return None
 
-    def _definition_fix(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, names: LegacyNames) -> FixSpec:
+    def _definition_fix(
+        self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, names: LegacyNames
+    ) -> FixSpec:
         new_name = self._context_name(node, state)
         receiver = cst.Name(new_name)
-        replace: dict[Any, Any] = {node.params: _without_param(node.params, run_id, state, _new_state(state, new_name, names))}
+        replace: dict[Any, Any] = {
+            node.params: _without_param(node.params, run_id, state, _new_state(state, new_name, names))
+        }
         parent_of = self.file.parents
         field_map = self.settings.legacy_state["field-map"]
 
@@ -138,14 +152,18 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
             replace[name_node] = name_node.with_changes(value=new_name)
         for name_node in self.file.names.reads(node, run_id.name.value):
             if not self._drop_forwarded_run_id(name_node, state, new_name, parent_of, replace):
-                replace[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(lpar=name_node.lpar, rpar=name_node.rpar)
+                replace[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(
+                    lpar=name_node.lpar, rpar=name_node.rpar
+                )
         message = f"Take `{new_name}: {self.settings.context_name}` and read `{new_name}.{RUN_ID}`"
         runtime = not has_future_annotations(self.file.module) and not isinstance(
             state.annotation.annotation if state.annotation else None, cst.SimpleString
         )
         return context_fix(self.file, message, UNSAFE, replace, runtime=runtime)
 
-    def _drop_forwarded_run_id(self, name: cst.Name, state: cst.Param, new_name: str, parent_of: dict[int, Any], replace: dict[Any, Any]) -> bool:
+    def _drop_forwarded_run_id(
+        self, name: cst.Name, state: cst.Param, new_name: str, parent_of: dict[int, Any], replace: dict[Any, Any]
+    ) -> bool:
         """In `f(state, run_id, ...)` where `f` has a legacy signature, drop the
         `run_id` argument (the callee is rewritten to read it from the context)."""
         arg, call = parent_of.get(id(name)), None
@@ -203,8 +221,15 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
             enclosing_fix = self._enclosing_definition_fix(caller, state_arg, run_id_arg)
             if enclosing_fix is not None:
                 self.report(node, message, fix=enclosing_fix)  # rewriting the caller drops this argument too
-            elif self._caller_passes_own_context(node, caller, state_arg, run_id_arg, known) and state_arg.keyword is None:
-                fix = FixSpec(f"Drop the `{RUN_ID}` argument", UNSAFE, replace={node: node.with_changes(args=without_argument(node.args, run_id_index))})
+            elif (
+                self._caller_passes_own_context(node, caller, state_arg, run_id_arg, known)
+                and state_arg.keyword is None
+            ):
+                fix = FixSpec(
+                    f"Drop the `{RUN_ID}` argument",
+                    UNSAFE,
+                    replace={node: node.with_changes(args=without_argument(node.args, run_id_index))},
+                )
                 self.report(node, message, fix=fix)
             else:
                 self.report(node, message, manual=self._call_site_hint(state_param, owner))
@@ -225,7 +250,9 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         if found is None or self._blocker(caller, *found) is not None:
             return None
         state, run_id = found
-        if not (_is_name_in(state_arg.value, {state.name.value}) and _is_name_in(run_id_arg.value, {run_id.name.value})):
+        if not (
+            _is_name_in(state_arg.value, {state.name.value}) and _is_name_in(run_id_arg.value, {run_id.name.value})
+        ):
             return None
         if caller not in self._definition_fixes:
             self._definition_fixes[caller] = self._definition_fix(caller, state, run_id, names)
@@ -233,13 +260,19 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
 
     def _signatures(self, func: Any) -> list[Any]:
         names = legacy_names(self.file)
-        return [f for f in signature_facts(self.file.project, RUN_ID_SIGNATURE, func) if _state_param(f.data, names) is not None]
+        return [
+            f
+            for f in signature_facts(self.file.project, RUN_ID_SIGNATURE, func)
+            if _state_param(f.data, names) is not None
+        ]
 
     def _state_names(self, caller: cst.FunctionDef | None) -> set[str]:
         legacy, context = state_variables(legacy_names(self.file), caller or self.file.module, CONSTRUCTORS)
         return legacy | context
 
-    def _caller_passes_own_context(self, call: cst.Call, caller: Any, state_arg: Any, run_id_arg: Any, known: set[str]) -> bool:
+    def _caller_passes_own_context(
+        self, call: cst.Call, caller: Any, state_arg: Any, run_id_arg: Any, known: set[str]
+    ) -> bool:
         """The arguments are the caller's state/context variable and that object's own run id."""
         if not _is_name_in(state_arg.value, known):
             return False
@@ -252,7 +285,21 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         return _run_id_comes_from(caller, call, value.value, state_name)
 
 
-_MUTATING = ("append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "popitem", "add", "discard", "sort", "reverse")
+_MUTATING = (
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "update",
+    "setdefault",
+    "popitem",
+    "add",
+    "discard",
+    "sort",
+    "reverse",
+)
 
 
 def _state_and_run_id(function: cst.FunctionDef, names: LegacyNames) -> tuple[cst.Param, cst.Param] | None:
@@ -381,7 +428,9 @@ def _may_be_none(param: cst.Param) -> bool:
         text = annotation.evaluated_value if isinstance(annotation.evaluated_value, str) else ""
     else:
         text = code(annotation)
-    return "Optional" in text or any(part.strip() == "None" for part in text.replace("[", ",").replace("]", ",").replace("|", ",").split(","))
+    return "Optional" in text or any(
+        part.strip() == "None" for part in text.replace("[", ",").replace("]", ",").replace("|", ",").split(",")
+    )
 
 
 def _without_param(params: cst.Parameters, run_id: cst.Param, state: cst.Param, new_state: cst.Param) -> cst.Parameters:

@@ -50,7 +50,11 @@ class StaleContextCaller(LegacyStateFamily, Rule):
             context = fact.data["context"]
             where = f"`{fact.qualname}` ({fact.path}:{fact.line}), which takes `{context}` (the request context) and no run id"
             if binding is None and self._looks_legacy(node, legacy):
-                self.report(node, f"`{code(node.func)}(...)` is called the legacy way (state and run id) but calls {where}", manual=self._hint(context))
+                self.report(
+                    node,
+                    f"`{code(node.func)}(...)` is called the legacy way (state and run id) but calls {where}",
+                    manual=self._hint(context),
+                )
                 return
             passed = self._argument_for(node, binding or {}, context)
             if passed is not None and isinstance(passed, cst.Name) and passed.value in legacy:
@@ -82,8 +86,19 @@ class StaleContextCaller(LegacyStateFamily, Rule):
         `f(..., run_id=...)`; not `session.execute(stmt, params)`."""
         for arg in node.args:
             value = arg.value
-            spelled = value.value if isinstance(value, cst.Name) else value.attr.value if isinstance(value, cst.Attribute) else None
-            if (arg.keyword is not None and arg.keyword.value == RUN_ID) or spelled == RUN_ID or spelled in legacy or spelled == "state":
+            spelled = (
+                value.value
+                if isinstance(value, cst.Name)
+                else value.attr.value
+                if isinstance(value, cst.Attribute)
+                else None
+            )
+            if (
+                (arg.keyword is not None and arg.keyword.value == RUN_ID)
+                or spelled == RUN_ID
+                or spelled in legacy
+                or spelled == "state"
+            ):
                 return True
         return False
 

@@ -21,9 +21,7 @@ else:  # pragma: no cover - exercised only on 3.10
 
         def __init__(self, message: str, exceptions: Sequence[Exception]) -> None:
             if not exceptions:
-                raise ValueError(
-                    "second argument (exceptions) must be a non-empty sequence"
-                )
+                raise ValueError("second argument (exceptions) must be a non-empty sequence")
             super().__init__(message, tuple(exceptions))
             self.message = message
             self.exceptions = tuple(exceptions)

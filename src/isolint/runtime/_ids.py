@@ -11,9 +11,7 @@ __all__ = ["DEFAULT_ID_POLICY", "DEFAULT_PLACEHOLDERS", "IdPolicy"]
 
 #: Values that reach ids when a caller stringified ``None`` or fell back to a default;
 #: each would merge many users' requests into one.
-DEFAULT_PLACEHOLDERS: frozenset[str] = frozenset(
-    {"none", "null", "undefined", "default"}
-)
+DEFAULT_PLACEHOLDERS: frozenset[str] = frozenset({"none", "null", "undefined", "default"})
 
 # C0 and C1 control characters, DEL included: they break log lines and headers.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -41,16 +39,12 @@ class IdPolicy:
     def validate(self, name: str, value: object) -> str:
         """Return ``value`` if it is a usable id, else raise :class:`InvalidContextError`."""
         if not isinstance(value, str):
-            raise InvalidContextError(
-                name, f"must be a str, got {type(value).__name__}"
-            )
+            raise InvalidContextError(name, f"must be a str, got {type(value).__name__}")
         stripped = value.strip()
         if not stripped:
             raise InvalidContextError(name, "must not be empty or whitespace")
         if len(value) > self.max_length:
-            raise InvalidContextError(
-                name, f"is {len(value)} characters long; the limit is {self.max_length}"
-            )
+            raise InvalidContextError(name, f"is {len(value)} characters long; the limit is {self.max_length}")
         if _CONTROL.search(value):
             raise InvalidContextError(name, "must not contain control characters")
         if stripped.lower() in self.placeholders:

@@ -16,9 +16,7 @@ T = TypeVar("T")
 
 
 @types.coroutine
-def _timed_steps(
-    coroutine: Coroutine[Any, Any, T], threshold: float, on_block: Any
-) -> Generator[Any, Any, T]:
+def _timed_steps(coroutine: Coroutine[Any, Any, T], threshold: float, on_block: Any) -> Generator[Any, Any, T]:
     """Drive ``coroutine`` step by step, reporting steps longer than ``threshold``.
 
     Between two awaits a coroutine holds the loop alone; a step longer than the
@@ -48,9 +46,7 @@ def _timed_steps(
             to_throw = exc
 
 
-async def watch_loop_blocking(
-    coroutine: Coroutine[Any, Any, T], factory: AgentInstanceFactory
-) -> T:
+async def watch_loop_blocking(coroutine: Coroutine[Any, Any, T], factory: AgentInstanceFactory) -> T:
     """Await ``coroutine``, counting in the factory's metrics each step that blocked the loop."""
     name = getattr(coroutine, "__qualname__", type(coroutine).__name__)
     metrics = factory._metrics

@@ -58,9 +58,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-async def wait_absorbing_cancel(
-    tasks: AbstractSet[asyncio.Future[Any]], deadline: float | None
-) -> bool:
+async def wait_absorbing_cancel(tasks: AbstractSet[asyncio.Future[Any]], deadline: float | None) -> bool:
     """Wait until ``tasks`` are done or ``deadline`` (loop time) passes.
 
     Cancellation of the caller does not interrupt the wait; it is reported through the
@@ -80,9 +78,7 @@ async def wait_absorbing_cancel(
     return cancelled
 
 
-async def run_shielded(
-    fn: Callable[[], Any], *, timeout: float | None, label: str
-) -> ShieldedResult:
+async def run_shielded(fn: Callable[[], Any], *, timeout: float | None, label: str) -> ShieldedResult:
     """Run ``fn`` to completion even if the caller is cancelled meanwhile.
 
     A synchronous ``fn`` just runs. If it returns an awaitable, that runs in its own
@@ -100,9 +96,7 @@ async def run_shielded(
     except BaseException as exc:  # re-raised by the caller once it is done
         return ShieldedResult(None, False, False, fatal=exc)
     if not inspect.isawaitable(result):
-        return ShieldedResult(
-            None, False, False
-        )  # synchronous: nothing could interrupt it
+        return ShieldedResult(None, False, False)  # synchronous: nothing could interrupt it
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(result)
     deadline = None if timeout is None else loop.time() + timeout
@@ -117,9 +111,7 @@ async def run_shielded(
         else:
             _consume(task)
         return ShieldedResult(
-            CleanupTimeoutError(
-                f"{label} did not finish within {timeout}s and was cancelled"
-            ),
+            CleanupTimeoutError(f"{label} did not finish within {timeout}s and was cancelled"),
             caller_cancelled,
             True,
             still_running=still_running,

@@ -12,9 +12,7 @@ try:
     from starlette.requests import HTTPConnection
     from starlette.websockets import WebSocket
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
-    raise MissingExtraError(
-        "isolint.runtime.asgi", "runtime-asgi", "Starlette"
-    ) from _exc
+    raise MissingExtraError("isolint.runtime.asgi", "runtime-asgi", "Starlette") from _exc
 
 import inspect
 import uuid
@@ -54,11 +52,7 @@ def install(
     The registry created here validates user ids with the factory's ``id_policy``,
     so a connection and a scope accept exactly the same ids.
     """
-    registry = (
-        ConnectionRegistry(id_policy=factory.id_policy)
-        if connections is None
-        else connections
-    )
+    registry = ConnectionRegistry(id_policy=factory.id_policy) if connections is None else connections
     setattr(app.state, _FACTORY, factory)
     setattr(app.state, _CONNECTIONS, registry)
     return registry
@@ -68,9 +62,7 @@ def get_factory(connection: HTTPConnection) -> AgentInstanceFactory:
     """The factory :func:`install` put on the app (usable as a FastAPI dependency)."""
     factory: AgentInstanceFactory | None = getattr(connection.app.state, _FACTORY, None)
     if factory is None:
-        raise RuntimeError(
-            "isolint.runtime.asgi.install(app, factory=...) was not called"
-        )
+        raise RuntimeError("isolint.runtime.asgi.install(app, factory=...) was not called")
     return factory
 
 
@@ -80,9 +72,7 @@ def get_connections(
     """The connection registry :func:`install` put on the app."""
     registry: ConnectionRegistry[UserWebSocketEmitter] | None = getattr(connection.app.state, _CONNECTIONS, None)
     if registry is None:
-        raise RuntimeError(
-            "isolint.runtime.asgi.install(app, factory=...) was not called"
-        )
+        raise RuntimeError("isolint.runtime.asgi.install(app, factory=...) was not called")
     return registry
 
 
@@ -184,9 +174,7 @@ FromConnection = Callable[[HTTPConnection], "T | Awaitable[T]"]
 POLICY_VIOLATION = 1008
 
 
-async def _value_of(
-    fn: FromConnection[T] | None, connection: HTTPConnection
-) -> T | None:
+async def _value_of(fn: FromConnection[T] | None, connection: HTTPConnection) -> T | None:
     if fn is None:
         return None
     value = fn(connection)

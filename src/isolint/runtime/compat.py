@@ -121,9 +121,7 @@ class AgentRegistry(AgentClassRegistry):
                 f"{type(cls).__name__}; an instance would be shared by every request"
             )
         if isinstance(dependencies, str):
-            raise TypeError(
-                "dependencies must be a collection of agent names, not a str"
-            )
+            raise TypeError("dependencies must be a collection of agent names, not a str")
 
         def build(context: UserExecutionContext) -> Any:
             return construct_agent(cls, context)
@@ -168,9 +166,7 @@ class AgentRegistry(AgentClassRegistry):
             "total_agents": len(self),
             "frozen": self.frozen,
             "agent_names": self.list_agent_names(),
-            "agents_with_dependencies": sum(
-                bool(info.dependencies) for info in self._info.values()
-            ),
+            "agents_with_dependencies": sum(bool(info.dependencies) for info in self._info.values()),
             "missing_dependencies": self.validate_dependencies(),
         }
 
@@ -217,9 +213,7 @@ class CompatAgentInstanceFactory(AgentInstanceFactory):
         self._open: dict[ScopeLease, UserExecutionScope] = {}
         self._contexts_created = 0
 
-    def create_agent_instance(
-        self, name: str, context: UserExecutionContext
-    ) -> AgentHandle:
+    def create_agent_instance(self, name: str, context: UserExecutionContext) -> AgentHandle:
         return AgentHandle(super().create_agent_instance(name, context))
 
     create_agent = create_agent_instance
@@ -256,9 +250,7 @@ class CompatAgentInstanceFactory(AgentInstanceFactory):
         self._contexts_created += 1
         return context
 
-    async def cleanup_user_context(
-        self, context: UserExecutionContext, error: BaseException | None = None
-    ) -> None:
+    async def cleanup_user_context(self, context: UserExecutionContext, error: BaseException | None = None) -> None:
         """Exit the scope :meth:`create_user_execution_context` opened for ``context``.
 
         ``error`` is the request's failure, if any: the session then rolls back.
@@ -313,28 +305,20 @@ class CompatWebSocketEmitter(UserWebSocketEmitter):
 
     __slots__ = ()
 
-    def __init__(
-        self, *args: Any, after_close: AfterClose = "drop", **options: Any
-    ) -> None:
+    def __init__(self, *args: Any, after_close: AfterClose = "drop", **options: Any) -> None:
         super().__init__(*args, after_close=after_close, **options)
 
-    def _notify(
-        self, event: str, payload: dict[str, Any], metadata: Mapping[str, Any] | None
-    ) -> FrameReceipt:
+    def _notify(self, event: str, payload: dict[str, Any], metadata: Mapping[str, Any] | None) -> FrameReceipt:
         if metadata is not None:
             if not isinstance(metadata, Mapping):
-                raise TypeError(
-                    f"metadata must be a mapping, got {type(metadata).__name__}"
-                )
+                raise TypeError(f"metadata must be a mapping, got {type(metadata).__name__}")
             payload["metadata"] = dict(metadata)
         return self.emit(event, payload)
 
     def notify_agent_started(
         self, agent_name: str, metadata: Mapping[str, Any] | None = None, **details: Any
     ) -> FrameReceipt:
-        return self._notify(
-            "agent_started", {"agent_name": agent_name, **details}, metadata
-        )
+        return self._notify("agent_started", {"agent_name": agent_name, **details}, metadata)
 
     def notify_agent_thinking(  # type: ignore[override]
         self,
@@ -352,9 +336,7 @@ class CompatWebSocketEmitter(UserWebSocketEmitter):
     def notify_tool_executing(
         self, tool_name: str, metadata: Mapping[str, Any] | None = None, **details: Any
     ) -> FrameReceipt:
-        return self._notify(
-            "tool_executing", {"tool_name": tool_name, **details}, metadata
-        )
+        return self._notify("tool_executing", {"tool_name": tool_name, **details}, metadata)
 
     def notify_tool_completed(
         self,

@@ -113,9 +113,7 @@ def _runs_on_the_loop(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or getattr(fn, "__name__", "") == "<lambda>"
 
 
-async def _call_handler(
-    fn: Handler[T], context: UserExecutionContext, factory: AgentInstanceFactory
-) -> T:
+async def _call_handler(fn: Handler[T], context: UserExecutionContext, factory: AgentInstanceFactory) -> T:
     if _runs_on_the_loop(fn):
         awaitable: Any = fn(context)
     else:
@@ -153,9 +151,7 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-async def _stop(
-    child: asyncio.Task[Any], entered: _Entered, factory: AgentInstanceFactory
-) -> tuple[bool, bool]:
+async def _stop(child: asyncio.Task[Any], entered: _Entered, factory: AgentInstanceFactory) -> tuple[bool, bool]:
     """Cancel ``child`` and wait for its cleanups; return (caller_cancelled, abandoned).
 
     Cleanups are shielded and each bounded by ``cleanup_timeout``, so a child that
@@ -250,8 +246,7 @@ async def run_isolated(
         if transaction in ("committed", "unknown"):
             add_note(
                 cancel,
-                f"isolint: the request's transaction was {transaction} before the "
-                "cancellation took effect",
+                f"isolint: the request's transaction was {transaction} before the cancellation took effect",
             )
         if abandoned:
             add_note(
@@ -267,9 +262,7 @@ async def run_isolated(
     outcome_request = context.request_id if context is not None else request_id
     cleanup_errors = scope.cleanup_errors if scope is not None else ()
 
-    def outcome(
-        status: OutcomeStatus, result: Any = None, error: BaseException | None = None
-    ) -> RequestOutcome[T]:
+    def outcome(status: OutcomeStatus, result: Any = None, error: BaseException | None = None) -> RequestOutcome[T]:
         return RequestOutcome(
             status,
             outcome_user,
@@ -335,9 +328,7 @@ async def run_many(
             )
 
     loop = asyncio.get_running_loop()
-    workers = {
-        loop.create_task(worker()) for _ in range(min(concurrency, len(pending)))
-    }
+    workers = {loop.create_task(worker()) for _ in range(min(concurrency, len(pending)))}
     try:
         await asyncio.wait(workers)
     except asyncio.CancelledError:

@@ -31,9 +31,7 @@ _SECRET_KEY = re.compile(
 )
 _REDACTED = "[redacted]"
 
-_current: ContextVar[UserExecutionContext | None] = ContextVar(
-    "isolint_current_context", default=None
-)
+_current: ContextVar[UserExecutionContext | None] = ContextVar("isolint_current_context", default=None)
 
 
 def _new_id() -> str:
@@ -60,10 +58,7 @@ def _freeze(value: Any) -> Any:
 def _for_log(value: Any) -> Any:
     """Turn frozen metadata back into plain JSON-friendly data, redacting secrets."""
     if isinstance(value, Mapping):
-        return {
-            str(key): _REDACTED if _SECRET_KEY.search(str(key)) else _for_log(item)
-            for key, item in value.items()
-        }
+        return {str(key): _REDACTED if _SECRET_KEY.search(str(key)) else _for_log(item) for key, item in value.items()}
     if isinstance(value, (tuple, list)):
         return [_for_log(item) for item in value]
     if isinstance(value, frozenset):
@@ -107,9 +102,7 @@ class UserExecutionContext:
     def __post_init__(self) -> None:
         policy = self.id_policy
         if not isinstance(policy, IdPolicy):
-            raise InvalidContextError(
-                "id_policy", f"must be an IdPolicy, got {type(policy).__name__}"
-            )
+            raise InvalidContextError("id_policy", f"must be an IdPolicy, got {type(policy).__name__}")
         for name in _ID_FIELDS:
             policy.validate(name, getattr(self, name))
         if self.parent_request_id is not None:
@@ -118,30 +111,22 @@ class UserExecutionContext:
             raise InvalidContextError("created_at", "must be a datetime")
         metadata = self.metadata
         if not isinstance(metadata, Mapping):
-            raise InvalidContextError(
-                "metadata", f"must be a mapping, got {type(metadata).__name__}"
-            )
+            raise InvalidContextError("metadata", f"must be a mapping, got {type(metadata).__name__}")
         for key in metadata:
             if not isinstance(key, str):
-                raise InvalidContextError(
-                    "metadata", f"keys must be str, got {type(key).__name__}"
-                )
+                raise InvalidContextError("metadata", f"keys must be str, got {type(key).__name__}")
         emitter = self.websocket_emitter
         if emitter is not None:
             owner = getattr(emitter, "user_id", None)
             if owner is None:
-                raise InvalidContextError(
-                    "websocket_emitter", "must expose the user_id it is bound to"
-                )
+                raise InvalidContextError("websocket_emitter", "must expose the user_id it is bound to")
             if owner != self.user_id:
                 raise InvalidContextError(
                     "websocket_emitter",
                     "is bound to a different user than this context",
                 )
         services = self.services
-        if not isinstance(services, Mapping) or not all(
-            isinstance(key, str) for key in services
-        ):
+        if not isinstance(services, Mapping) or not all(isinstance(key, str) for key in services):
             raise InvalidContextError("services", "must be a mapping with str keys")
         # Frozen dataclass: the only way to store the normalised values. Services are
         # live objects (an LLM client, a tool dispatcher): shared, never copied.
@@ -244,9 +229,7 @@ class UserExecutionContext:
         The first 8 characters of thread, run and request id; the user id is left
         out so that logs correlating requests do not spread it.
         """
-        return ":".join(
-            value[:8] for value in (self.thread_id, self.run_id, self.request_id)
-        )
+        return ":".join(value[:8] for value in (self.thread_id, self.run_id, self.request_id))
 
     def with_updates(self, **changes: Any) -> UserExecutionContext:
         """Return a copy with ``changes`` applied; the copy is validated again.

@@ -193,13 +193,9 @@ class _Channel:
         if writer is not None and not writer.done():
             writer.cancel()  # it is most likely blocked on the stalled client
         if self.close is not None:
-            self.closer = _task_without_context(
-                self._close_transport(writer, OVERFLOW_CLOSE_CODE, "client too slow")
-            )
+            self.closer = _task_without_context(self._close_transport(writer, OVERFLOW_CLOSE_CODE, "client too slow"))
 
-    async def _close_transport(
-        self, writer: asyncio.Task[None] | None, code: int, reason: str
-    ) -> None:
+    async def _close_transport(self, writer: asyncio.Task[None] | None, code: int, reason: str) -> None:
         if writer is not None:
             await asyncio.wait({writer})
         assert self.close is not None
@@ -285,13 +281,9 @@ class UserWebSocketEmitter:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
         if overflow not in ("close", "drop_oldest"):
-            raise ValueError(
-                f"overflow must be 'close' or 'drop_oldest', got {overflow!r}"
-            )
+            raise ValueError(f"overflow must be 'close' or 'drop_oldest', got {overflow!r}")
         if after_close not in ("raise", "drop"):
-            raise ValueError(
-                f"after_close must be 'raise' or 'drop', got {after_close!r}"
-            )
+            raise ValueError(f"after_close must be 'raise' or 'drop', got {after_close!r}")
         self._channel = _Channel(
             user_id,
             connection_id,
@@ -378,18 +370,14 @@ class UserWebSocketEmitter:
     def _check_open(self) -> bool:
         """True if a frame may be queued; False if it is to be dropped (drop mode)."""
         if self._released:
-            raise EmitterClosedError(
-                "this run's emitter was released when its scope ended"
-            )
+            raise EmitterClosedError("this run's emitter was released when its scope ended")
         channel = self._channel
         if not channel.closed:
             return True
         if channel.after_close == "drop":
             channel.dropped += 1
             return False
-        raise EmitterClosedError(
-            f"emitter is closed: {channel.close_reason or 'aclose() was called'}"
-        )
+        raise EmitterClosedError(f"emitter is closed: {channel.close_reason or 'aclose() was called'}")
 
     def emit(self, event: str, payload: Any = None) -> FrameReceipt:
         """Queue ``event`` with a JSON-serialisable ``payload``; return its receipt."""
@@ -410,17 +398,13 @@ class UserWebSocketEmitter:
         try:
             text = json.dumps(frame, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"payload of event {event!r} is not JSON-serialisable: {exc}"
-            ) from exc
+            raise TypeError(f"payload of event {event!r} is not JSON-serialisable: {exc}") from exc
         channel.sequence = sequence
         if not channel.enqueue(text):
             return FrameReceipt(None)
         return FrameReceipt(sequence)
 
-    def send_to_user(
-        self, user_id: str, message: Any, *, event: str = "message"
-    ) -> FrameReceipt:
+    def send_to_user(self, user_id: str, message: Any, *, event: str = "message") -> FrameReceipt:
         """Send ``message`` to ``user_id``, which must be this emitter's own user.
 
         Any other user raises :class:`CrossUserEmitError`; the attempt is counted
@@ -437,9 +421,7 @@ class UserWebSocketEmitter:
         """``agent_started`` with payload ``{"agent_name": agent_name, **details}``."""
         return self.emit("agent_started", {"agent_name": agent_name, **details})
 
-    def notify_agent_thinking(
-        self, agent_name: str, thought: str | None = None, **details: Any
-    ) -> FrameReceipt:
+    def notify_agent_thinking(self, agent_name: str, thought: str | None = None, **details: Any) -> FrameReceipt:
         """``agent_thinking`` with payload ``{"agent_name", "thought", **details}``."""
         if thought is not None and not isinstance(thought, str):
             raise TypeError(
@@ -447,29 +429,19 @@ class UserWebSocketEmitter:
                 "as keyword arguments (or use isolint.runtime.compat's emitter for "
                 "a positional metadata argument)"
             )
-        return self.emit(
-            "agent_thinking", {"agent_name": agent_name, "thought": thought, **details}
-        )
+        return self.emit("agent_thinking", {"agent_name": agent_name, "thought": thought, **details})
 
     def notify_tool_executing(self, tool_name: str, **details: Any) -> FrameReceipt:
         """``tool_executing`` with payload ``{"tool_name": tool_name, **details}``."""
         return self.emit("tool_executing", {"tool_name": tool_name, **details})
 
-    def notify_tool_completed(
-        self, tool_name: str, result: Any = None, **details: Any
-    ) -> FrameReceipt:
+    def notify_tool_completed(self, tool_name: str, result: Any = None, **details: Any) -> FrameReceipt:
         """``tool_completed`` with payload ``{"tool_name", "result", **details}``."""
-        return self.emit(
-            "tool_completed", {"tool_name": tool_name, "result": result, **details}
-        )
+        return self.emit("tool_completed", {"tool_name": tool_name, "result": result, **details})
 
-    def notify_agent_completed(
-        self, agent_name: str, result: Any = None, **details: Any
-    ) -> FrameReceipt:
+    def notify_agent_completed(self, agent_name: str, result: Any = None, **details: Any) -> FrameReceipt:
         """``agent_completed`` with payload ``{"agent_name", "result", **details}``."""
-        return self.emit(
-            "agent_completed", {"agent_name": agent_name, "result": result, **details}
-        )
+        return self.emit("agent_completed", {"agent_name": agent_name, "result": result, **details})
 
     def notify_agent_error(
         self, agent_name: str, error: BaseException | str | None = None, **details: Any
@@ -494,9 +466,7 @@ class UserWebSocketEmitter:
             described = None
         else:
             described = {"type": None, "message": str(error)}
-        return self.emit(
-            "agent_error", {"agent_name": agent_name, "error": described, **details}
-        )
+        return self.emit("agent_error", {"agent_name": agent_name, "error": described, **details})
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -527,11 +497,7 @@ class UserWebSocketEmitter:
         if not channel.closed:
             channel.closed = True
             channel.wakeup.set()
-        tasks = {
-            t
-            for t in (channel.writer, channel.closer)
-            if t is not None and not t.done()
-        }
+        tasks = {t for t in (channel.writer, channel.closer) if t is not None and not t.done()}
         if not tasks:
             return
         try:

@@ -102,8 +102,7 @@ class CrossUserEmitError(PermissionError):
 
     def __init__(self, owner_user_id: str, target_user_id: object) -> None:
         super().__init__(
-            f"emitter of user {owner_user_id!r} refused a frame addressed to another user; "
-            "nothing was sent"
+            f"emitter of user {owner_user_id!r} refused a frame addressed to another user; nothing was sent"
         )
         self.owner_user_id = owner_user_id
         self.target_user_id = target_user_id
@@ -140,8 +139,7 @@ class MissingExtraError(ImportError):
     def __init__(self, module: str, extra: str, missing: str) -> None:
         self.install_command = f"pip install 'isolint[{extra}]'"
         super().__init__(
-            f"{module} needs {missing}, which is not installed. Install it with: "
-            f"{self.install_command}",
+            f"{module} needs {missing}, which is not installed. Install it with: {self.install_command}",
             name=module,
         )
         self.extra = extra

@@ -95,9 +95,7 @@ class AgentInstanceFactory:
         self._active: set[UserExecutionScope] = set()
         self._metrics = _MetricsRecorder()
         # id(agent) -> agent while it lives: catches factories that hand out one instance twice.
-        self._issued: weakref.WeakValueDictionary[int, Any] = (
-            weakref.WeakValueDictionary()
-        )
+        self._issued: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
     @property
     def registry(self) -> AgentClassRegistry:
@@ -178,9 +176,7 @@ class AgentInstanceFactory:
         limit = self._max_scopes_per_user
         if limit is not None and count >= limit:
             self._metrics.scopes_refused_by_user_limit += 1
-            raise UserConcurrencyLimitError(
-                f"this user already has {count} requests running; the limit is {limit}"
-            )
+            raise UserConcurrencyLimitError(f"this user already has {count} requests running; the limit is {limit}")
         self._scopes_per_user[user_id] = count + 1
 
     def _release_user_slot(self, user_id: str) -> None:
@@ -201,9 +197,7 @@ class AgentInstanceFactory:
         :class:`SharedAgentInstanceError`.
         """
         if not isinstance(context, UserExecutionContext):
-            raise TypeError(
-                f"create_agent_instance needs a UserExecutionContext, got {type(context).__name__}"
-            )
+            raise TypeError(f"create_agent_instance needs a UserExecutionContext, got {type(context).__name__}")
         scope = self._scope_for(context)
         spec = self._registry.get(name)
         try:
@@ -236,9 +230,7 @@ class AgentInstanceFactory:
         """
         scope = self._scope_for(context)
         if scope is None:
-            raise NoActiveContextError(
-                "no active user_execution_scope owns this context"
-            )
+            raise NoActiveContextError("no active user_execution_scope owns this context")
         scope.push_cleanup(label, lambda failed: cleanup())
 
     def metrics(self) -> RuntimeMetrics:

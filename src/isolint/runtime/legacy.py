@@ -69,7 +69,9 @@ def legacy_adapter(field_map: Mapping[str, str] = DEFAULT_FIELD_MAP) -> ContextA
                 DeprecationWarning,
                 stacklevel=3,
             )
-            return _unvalidated({**{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, "run_id": run_id})
+            return _unvalidated(
+                {**{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, "run_id": run_id}
+            )
         if value is None:
             raise TypeError("ensure_context() needs a context or a legacy state object, got None")
         warnings.warn(

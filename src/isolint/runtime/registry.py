@@ -88,9 +88,7 @@ class AgentClassRegistry:
             )
         self._add(AgentSpec(name, "class", cls, description))
 
-    def register_factory(
-        self, name: str, fn: AgentBuilder, *, description: str = ""
-    ) -> None:
+    def register_factory(self, name: str, fn: AgentBuilder, *, description: str = "") -> None:
         """Register ``fn(context) -> agent`` under ``name``; it must return a new agent per call.
 
         ``fn`` must be a function, lambda, method, ``functools.partial`` or class;
@@ -113,13 +111,9 @@ class AgentClassRegistry:
     def _add(self, spec: AgentSpec) -> None:
         with self._lock:
             if self._frozen:
-                raise RegistryFrozenError(
-                    f"cannot register {spec.name!r}: the registry is frozen"
-                )
+                raise RegistryFrozenError(f"cannot register {spec.name!r}: the registry is frozen")
             if spec.name in self._specs:
-                raise DuplicateAgentError(
-                    f"an agent named {spec.name!r} is already registered"
-                )
+                raise DuplicateAgentError(f"an agent named {spec.name!r} is already registered")
             self._specs[spec.name] = spec
 
     def freeze(self) -> None:

@@ -143,9 +143,7 @@ class UserExecutionScope:
     def push_cleanup(self, label: str, cleanup: _Cleanup) -> None:
         """Run ``cleanup(failed)`` on exit, before everything pushed earlier (LIFO)."""
         if self._state == _CLOSED:
-            raise RuntimeError(
-                f"cannot add cleanup {label!r}: the scope has already exited"
-            )
+            raise RuntimeError(f"cannot add cleanup {label!r}: the scope has already exited")
         self._cleanups.append((label, cleanup))
 
     def refuse_commit(self) -> None:
@@ -172,9 +170,7 @@ class UserExecutionScope:
         request_id = policy.validate("request_id", _or_new(self._request_id))
         emitter = self._websocket_emitter
         if emitter is not None and getattr(emitter, "user_id", None) != user_id:
-            raise InvalidContextError(
-                "websocket_emitter", "is bound to a different user than this scope"
-            )
+            raise InvalidContextError("websocket_emitter", "is bound to a different user than this scope")
         factory._take_user_slot(user_id)  # may refuse: still nothing acquired
         metrics = factory._metrics
         metrics.scopes_created += 1
@@ -218,9 +214,7 @@ class UserExecutionScope:
         factory._metrics.sessions_opened += 1
         return GuardedSession(session, lease)
 
-    async def _bind_emitter(
-        self, emitter: Any, user_id: str, thread_id: str, run_id: str
-    ) -> Any:
+    async def _bind_emitter(self, emitter: Any, user_id: str, thread_id: str, run_id: str) -> Any:
         factory = self._factory
         if emitter is None and factory._emitter_factory is not None:
             make = partial(
@@ -257,9 +251,7 @@ class UserExecutionScope:
         """Raise unless ``context`` may join this scope (same user)."""
         owner = self.context
         if owner is not None and owner.user_id != context.user_id:
-            raise InvalidContextError(
-                "user_id", "does not match the user of the scope that owns this request"
-            )
+            raise InvalidContextError("user_id", "does not match the user of the scope that owns this request")
 
     async def __aexit__(
         self,
@@ -269,9 +261,7 @@ class UserExecutionScope:
     ) -> Literal[False]:  # never swallows the body's exception
         start = perf_counter_ns()
         to_raise = await self._close(exc)
-        self._factory._metrics.record_overhead(
-            self._enter_ns, perf_counter_ns() - start
-        )
+        self._factory._metrics.record_overhead(self._enter_ns, perf_counter_ns() - start)
         if to_raise is None or to_raise is exc:
             return False
         raise to_raise
@@ -290,9 +280,7 @@ class UserExecutionScope:
             timeout = self._factory.cleanup_timeout
             while self._cleanups:
                 label, cleanup = self._cleanups.pop()
-                result = await run_shielded(
-                    partial(cleanup, state.failed), timeout=timeout, label=label
-                )
+                result = await run_shielded(partial(cleanup, state.failed), timeout=timeout, label=label)
                 state.record(label, result)
             if self._owned_session is not None:
                 await self._finish_session(state)
@@ -309,9 +297,7 @@ class UserExecutionScope:
         # The flag is read again here: run_isolated may give up on the request after
         # the body returned, while earlier cleanups were running.
         if failed or self._commit_refused:
-            self.transaction = (
-                "rolled_back"  # a rollback never commits, even if it fails
-            )
+            self.transaction = "rolled_back"  # a rollback never commits, even if it fails
             await call_maybe_async(session.rollback)
             return
         if not self._factory._commit_on_success:
@@ -350,14 +336,10 @@ class UserExecutionScope:
                     )
                 )
                 return
-            closed = await run_shielded(
-                invalidate, timeout=timeout, label="db session invalidate"
-            )
+            closed = await run_shielded(invalidate, timeout=timeout, label="db session invalidate")
             metrics.sessions_invalidated += 1
         else:
-            closed = await run_shielded(
-                session.close, timeout=timeout, label="db session close"
-            )
+            closed = await run_shielded(session.close, timeout=timeout, label="db session close")
         state.record("db session close", closed)
         if closed.error is None and closed.fatal is None:
             metrics.sessions_closed += 1
@@ -412,9 +394,7 @@ class UserExecutionScope:
                 f"isolint: raised by the cleanup {label!r} of user_execution_scope",
             )
 
-    def _exception_to_raise(
-        self, exc: BaseException | None, state: _ExitState
-    ) -> BaseException | None:
+    def _exception_to_raise(self, exc: BaseException | None, state: _ExitState) -> BaseException | None:
         if state.fatal is not None:
             if exc is not None and state.fatal is not exc:
                 add_note(state.fatal, f"isolint: the request had failed with {exc!r}")
@@ -423,9 +403,7 @@ class UserExecutionScope:
             for label, error in state.failures:
                 add_note(exc, f"isolint: cleanup {label!r} also failed: {error!r}")
             if state.cancelled and not isinstance(exc, asyncio.CancelledError):
-                return (
-                    asyncio.CancelledError()
-                )  # never swallow the caller's cancellation
+                return asyncio.CancelledError()  # never swallow the caller's cancellation
             return exc
         group = None
         if state.failures:

@@ -20,9 +20,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
     ) from _exc
 
 if int(_sa.__version__.split(".")[0]) < 2:  # pragma: no cover
-    raise MissingExtraError(
-        "isolint.runtime.sqlalchemy", "runtime-sqlalchemy", "SQLAlchemy 2 (found 1.x)"
-    )
+    raise MissingExtraError("isolint.runtime.sqlalchemy", "runtime-sqlalchemy", "SQLAlchemy 2 (found 1.x)")
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
@@ -73,9 +71,7 @@ class _RequestSession:
         if primary is None and self._commit:
             # Shielded like the factory's commit: a cancel that arrives while COMMIT
             # is in flight waits for its answer instead of leaving it unknown.
-            committed = await run_shielded(
-                session.commit, timeout=self._close_timeout, label="session commit"
-            )
+            committed = await run_shielded(session.commit, timeout=self._close_timeout, label="session commit")
             cancelled = committed.caller_cancelled
             primary = committed.fatal or committed.error
             commit_still_running = committed.still_running
@@ -87,9 +83,7 @@ class _RequestSession:
             steps = (("rollback", session.rollback), *steps)
         fatal: BaseException | None = None
         for label, step in steps:
-            result = await run_shielded(
-                step, timeout=self._close_timeout, label=f"session {label}"
-            )
+            result = await run_shielded(step, timeout=self._close_timeout, label=f"session {label}")
             cancelled |= result.caller_cancelled
             fatal = fatal or result.fatal
             if result.error is not None:
@@ -172,9 +166,7 @@ class PoolLeakDetector:
     _EVENTS = ("checkout", "checkin", "invalidate", "soft_invalidate", "reset")
 
     def __init__(self, engine: AsyncEngine | Engine) -> None:
-        self._engine: Engine = (
-            engine.sync_engine if isinstance(engine, AsyncEngine) else engine
-        )
+        self._engine: Engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         self._checkouts = 0
         self._checkins = 0
         self._invalidations = 0
@@ -203,9 +195,7 @@ class PoolLeakDetector:
 
     def counts(self) -> PoolCounts:
         """The counts so far."""
-        return PoolCounts(
-            self._checkouts, self._checkins, self._invalidations, self._resets
-        )
+        return PoolCounts(self._checkouts, self._checkins, self._invalidations, self._resets)
 
     def assert_clean(self) -> None:
         """Raise ``AssertionError`` unless checkouts == checkins and nothing was invalidated."""

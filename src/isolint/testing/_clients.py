@@ -34,9 +34,7 @@ def secret_for(index: int, salt: int) -> str:
     Its last part is a token unique to the user (derived from ``salt`` and
     ``index``), so even that part alone, or a digest of it, identifies its owner.
     """
-    token = hashlib.blake2s(
-        f"{salt}:{index}".encode(), digest_size=_TOKEN_BYTES
-    ).hexdigest()
+    token = hashlib.blake2s(f"{salt}:{index}".encode(), digest_size=_TOKEN_BYTES).hexdigest()
     return f"isolint-sim-secret-{index:04d}-{token}"
 
 
@@ -60,9 +58,7 @@ def _excerpt(text: str, around: str | None) -> str:
     start = 0 if position < 0 else max(0, position - _EXCERPT // 2)
     end = min(len(text), start + _EXCERPT)
     start = max(0, end - _EXCERPT)
-    return (
-        ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
-    )
+    return ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +117,7 @@ class SimulatedClients:
 
     def deliver(self, user_id: object, message: Any) -> None:
         """Record ``message`` (a str, or anything JSON-able) as received by ``user_id``."""
-        text = (
-            message if isinstance(message, str) else json.dumps(message, default=repr)
-        )
+        text = message if isinstance(message, str) else json.dumps(message, default=repr)
         inbox = self._inboxes.get(user_id) if isinstance(user_id, str) else None
         if inbox is None:
             self._misaddressed.append((user_id, text))
@@ -176,9 +170,7 @@ class SimulatedClients:
                         found.add(index)
         return found
 
-    def leak_in(
-        self, channel: Literal["frame", "result", "error"], recipient: str, text: str
-    ) -> CrossUserLeak | None:
+    def leak_in(self, channel: Literal["frame", "result", "error"], recipient: str, text: str) -> CrossUserLeak | None:
         """A :class:`CrossUserLeak` if ``text`` seen by ``recipient`` carries other users' data."""
         others = self.foreign_users(recipient, text)
         if channel == "frame":
@@ -187,9 +179,7 @@ class SimulatedClients:
                 others = tuple(sorted((*others, str(stamp))))
         if not others:
             return None
-        return CrossUserLeak(
-            channel, recipient, others, _excerpt(text, _marker_of(text, others))
-        )
+        return CrossUserLeak(channel, recipient, others, _excerpt(text, _marker_of(text, others)))
 
     def cross_user_frames(self) -> list[CrossUserLeak]:
         """Every received frame that carries another user's stamp, id or secret."""

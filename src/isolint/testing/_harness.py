@@ -43,15 +43,11 @@ def _raise(failure: InjectedFailure) -> None:
     raise failure
 
 
-def _wrap(
-    handler: Handler, factory: AgentInstanceFactory, injection: Injection, index: int
-) -> Handler:
+def _wrap(handler: Handler, factory: AgentInstanceFactory, injection: Injection, index: int) -> Handler:
     async def body(context: UserExecutionContext) -> Any:
         if injection.kind == "fail" and injection.point == "cleanup":
             failure = InjectedFailure(index, "cleanup")
-            factory.register_cleanup(
-                context, partial(_raise, failure), label="simulated cleanup failure"
-            )
+            factory.register_cleanup(context, partial(_raise, failure), label="simulated cleanup failure")
         if injection.point == "before":
             await _strike(injection, index)
         result = await handler(context)
@@ -68,18 +64,14 @@ def _is_own_failure(error: BaseException | None, index: int) -> bool:
     return isinstance(error, InjectedFailure) and error.user_index == index
 
 
-def _check(
-    user_id: str, index: int, injection: Injection, outcome: RequestOutcome[Any]
-) -> UnexpectedOutcome | None:
+def _check(user_id: str, index: int, injection: Injection, outcome: RequestOutcome[Any]) -> UnexpectedOutcome | None:
     expected = injection.expected_status
     detail = "" if outcome.exception is None else repr(outcome.exception)
     if outcome.status != expected:
         return UnexpectedOutcome(user_id, injection, expected, outcome.status, detail)
     if injection.kind == "fail" and not _is_own_failure(outcome.exception, index):
         # Failed, but not with its own injected failure: someone else's failure reached it.
-        return UnexpectedOutcome(
-            user_id, injection, "its own injected failure", outcome.status, detail
-        )
+        return UnexpectedOutcome(user_id, injection, "its own injected failure", outcome.status, detail)
     return None
 
 
@@ -132,9 +124,7 @@ async def simulate_users_async(
     __tracebackhide__ = True
     plan = plan_injections(users, failure_rate, hang_rate, seed)
     if factory is None:
-        factory = AgentInstanceFactory(
-            AgentClassRegistry(), session_factory=session_factory
-        )
+        factory = AgentInstanceFactory(AgentClassRegistry(), session_factory=session_factory)
     elif session_factory is not None:
         raise ValueError("pass session_factory to your factory, not to simulate_users")
     clients = SimulatedClients() if clients is None else clients
@@ -146,9 +136,7 @@ async def simulate_users_async(
     for index, injection in enumerate(plan):
         secret = secret_for(index, salt)
         user_id = clients.add_user(index, secret=secret)
-        emitter = UserWebSocketEmitter(
-            user_id, f"sim-connection-{index}", clients.transport(user_id)
-        )
+        emitter = UserWebSocketEmitter(user_id, f"sim-connection-{index}", clients.transport(user_id))
         emitters.append(emitter)
         user_ids.append(user_id)
         jobs.append(
@@ -169,9 +157,7 @@ async def simulate_users_async(
     after = factory.metrics()
 
     unexpected, data_leaks = [], []
-    for index, (user_id, injection, outcome) in enumerate(
-        zip(user_ids, plan, outcomes, strict=True)
-    ):
+    for index, (user_id, injection, outcome) in enumerate(zip(user_ids, plan, outcomes, strict=True)):
         mismatch = _check(user_id, index, injection, outcome)
         if mismatch is not None:
             unexpected.append(mismatch)
@@ -197,8 +183,7 @@ async def simulate_users_async(
         leaked_scopes=after.active_scopes - before.active_scopes,
         leaked_sessions=after.open_sessions - before.open_sessions,
         leaked_tasks=leaked_tasks,
-        refused_cross_user_emits=after.cross_user_emit_attempts
-        - before.cross_user_emit_attempts,
+        refused_cross_user_emits=after.cross_user_emit_attempts - before.cross_user_emit_attempts,
         overhead_p50_us=after.overhead_p50_us,
         overhead_p95_us=after.overhead_p95_us,
         duration=duration,
@@ -229,9 +214,5 @@ def simulate_users(
     except RuntimeError:
         pass
     else:
-        raise RuntimeError(
-            "simulate_users() cannot run inside an event loop; await simulate_users_async()"
-        )
-    return asyncio.run(
-        simulate_users_async(handler, users, failure_rate, hang_rate, seed, **options)
-    )
+        raise RuntimeError("simulate_users() cannot run inside an event loop; await simulate_users_async()")
+    return asyncio.run(simulate_users_async(handler, users, failure_rate, hang_rate, seed, **options))

@@ -45,14 +45,10 @@ class Injection:
         return {"none": "ok", "fail": "error", "hang": "timeout"}[self.kind]
 
     def __str__(self) -> str:
-        return (
-            "nothing injected" if self.kind == "none" else f"{self.kind} {self.point}"
-        )
+        return "nothing injected" if self.kind == "none" else f"{self.kind} {self.point}"
 
 
-def plan_injections(
-    users: int, failure_rate: float, hang_rate: float, seed: int
-) -> list[Injection]:
+def plan_injections(users: int, failure_rate: float, hang_rate: float, seed: int) -> list[Injection]:
     """Pick exactly ``round(users * rate)`` users for each injection, spread over its points."""
     if users < 1:
         raise ValueError("users must be at least 1")

@@ -81,13 +81,9 @@ class SimulationReport:
         if self.cross_user_frames:
             found.append(f"{len(self.cross_user_frames)} cross-user frame(s)")
         if self.cross_user_data:
-            found.append(
-                f"{len(self.cross_user_data)} result(s)/error(s) carrying another user's data"
-            )
+            found.append(f"{len(self.cross_user_data)} result(s)/error(s) carrying another user's data")
         if self.misaddressed_frames:
-            found.append(
-                f"{self.misaddressed_frames} frame(s) sent to a non-user (None, 'default', ...)"
-            )
+            found.append(f"{self.misaddressed_frames} frame(s) sent to a non-user (None, 'default', ...)")
         if self.unexpected_outcomes:
             found.append(
                 f"{len(self.unexpected_outcomes)} outcome(s) not matching the injections "
@@ -98,9 +94,7 @@ class SimulationReport:
         if self.leaked_sessions:
             found.append(f"{self.leaked_sessions} session(s) never closed")
         if self.leaked_tasks:
-            found.append(
-                f"{self.leaked_tasks} task(s) still running after every request ended"
-            )
+            found.append(f"{self.leaked_tasks} task(s) still running after every request ended")
         return found
 
     @property
@@ -110,12 +104,8 @@ class SimulationReport:
     def summary(self) -> str:
         """A readable verdict, with a few examples of each problem."""
         counts = self.status_counts()
-        statuses = ", ".join(
-            f"{counts[s]} {s}" for s in ("ok", "error", "timeout", "cancelled")
-        )
-        p95 = (
-            "n/a" if self.overhead_p95_us is None else f"{self.overhead_p95_us:.0f} µs"
-        )
+        statuses = ", ".join(f"{counts[s]} {s}" for s in ("ok", "error", "timeout", "cancelled"))
+        p95 = "n/a" if self.overhead_p95_us is None else f"{self.overhead_p95_us:.0f} µs"
         head = (
             f"simulate_users(seed={self.seed}, users={self.users}): {statuses}; "
             f"scope overhead p95 {p95}; {self.duration:.2f}s"
@@ -130,9 +120,7 @@ class SimulationReport:
             ("unexpected outcomes", self.unexpected_outcomes),
         ):
             if items:
-                lines.append(
-                    f"{title} (first {min(len(items), _SHOWN)} of {len(items)}):"
-                )
+                lines.append(f"{title} (first {min(len(items), _SHOWN)} of {len(items)}):")
                 lines.extend(f"    {item}" for item in items[:_SHOWN])
         return "\n".join(lines)
 
