@@ -24,6 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from .newer_syntax import parse_module
 from .semantic import (
@@ -539,14 +540,22 @@ def _wrapped_signatures(models: _Models, signatures: _ChangedSignatures) -> list
 
 def _rewritten_calls(models: _Models) -> list[tuple[str, CallSite]]:
     """Calls in the changed files whose text the fixes changed."""
+    return _added(models, lambda model: model.calls)
+
+
+_Sited = TypeVar("_Sited", CallSite, WithItem)
+
+
+def _added(models: _Models, items: Callable[[ModuleModel], Iterable[_Sited]]) -> list[tuple[str, _Sited]]:
+    """What the fixes added to the changed files: items whose (scope, text) the file did not have as often before."""
     found = []
     for path in models.changed():
-        texts = Counter((call.scope, call.text) for call in models.before[path].calls)
-        for call in models.after[path].calls:
-            if texts[(call.scope, call.text)] > 0:
-                texts[(call.scope, call.text)] -= 1
+        before = Counter((item.scope, item.text) for item in items(models.before[path]))
+        for item in items(models.after[path]):
+            if before[(item.scope, item.text)] > 0:
+                before[(item.scope, item.text)] -= 1
             else:
-                found.append((path, call))
+                found.append((path, item))
     return found
 
 
@@ -719,15 +728,7 @@ def _removed_attribute_reads(
 
 def _new_withs(models: _Models) -> list[tuple[str, WithItem]]:
     """`with` items in the changed files that the fixes added."""
-    found = []
-    for path in models.changed():
-        before = Counter((item.scope, item.text) for item in models.before[path].withs)
-        for item in models.after[path].withs:
-            if before[(item.scope, item.text)] > 0:
-                before[(item.scope, item.text)] -= 1
-            else:
-                found.append((path, item))
-    return found
+    return _added(models, lambda model: model.withs)
 
 
 def _not_context_managers(models: _Models, classes: _ClassGraph) -> list[Violation]:

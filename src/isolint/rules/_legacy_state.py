@@ -536,6 +536,25 @@ def _own_scope(scope: Any) -> Iterator[Any]:
             stack.extend(reversed(children(node)))
 
 
+# Methods that change a field in place: `state.messages.append(...)` is a write
+# (ISO404's `mutating-methods` default; ISO405 judges a body's uses by them).
+MUTATING_METHODS = [
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "update",
+    "setdefault",
+    "popitem",
+    "add",
+    "discard",
+    "sort",
+    "reverse",
+]
+
+
 def classify_access(node: Any, parent: Callable[[Any], Any], mutating_methods: Iterable[str]) -> str:
     """How `<state>.<attr>` (an Attribute) is used: "read", "write" (assigned,
     deleted, or mutated in place) or "call" (a method of the state is called)."""

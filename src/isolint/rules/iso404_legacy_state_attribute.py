@@ -10,6 +10,7 @@ from ..findings import SAFE, UNSAFE
 from ._legacy_state import (
     CALL_HINT,
     CONTEXT_FIELDS,
+    MUTATING_METHODS,
     WRITE_HINT,
     LegacyStateFamily,
     classify_access,
@@ -25,22 +26,6 @@ from .base import FixSpec, Option, Rule
 
 # Mutable per-request resources the context carries: calling their methods is their point.
 CONTEXT_RESOURCES = frozenset({"db_session", "websocket_emitter"})
-
-MUTATING_METHODS = [
-    "append",
-    "extend",
-    "insert",
-    "remove",
-    "pop",
-    "clear",
-    "update",
-    "setdefault",
-    "popitem",
-    "add",
-    "discard",
-    "sort",
-    "reverse",
-]
 
 
 class LegacyStateAttribute(LegacyStateFamily, Rule):

@@ -8,6 +8,7 @@ from .._lazy import cst
 from ..findings import UNSAFE
 from ..traversal import walk
 from ._legacy_state import (
+    MUTATING_METHODS,
     REEXPORT,
     RUN_ID,
     RUN_ID_SIGNATURE,
@@ -144,7 +145,7 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         for name_node in self.file.names.reads(node, state.name.value):
             up = parent_of.get(id(name_node))
             if isinstance(up, cst.Attribute) and up.value is name_node:
-                use = classify_access(up, parent, _MUTATING)
+                use = classify_access(up, parent, MUTATING_METHODS)
                 mapped = read_replacement(up, receiver, field_map, key_quote(up, parent)) if use == "read" else None
                 if mapped is not None:
                     replace[up] = mapped[0]
@@ -283,23 +284,6 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
         if not isinstance(value, cst.Name) or caller is None:
             return False
         return _run_id_comes_from(caller, call, value.value, state_name)
-
-
-_MUTATING = (
-    "append",
-    "extend",
-    "insert",
-    "remove",
-    "pop",
-    "clear",
-    "update",
-    "setdefault",
-    "popitem",
-    "add",
-    "discard",
-    "sort",
-    "reverse",
-)
 
 
 def _state_and_run_id(function: cst.FunctionDef, names: LegacyNames) -> tuple[cst.Param, cst.Param] | None:
