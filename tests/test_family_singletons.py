@@ -9,6 +9,7 @@ from pathlib import Path
 
 from isolint.config import Settings
 from isolint.index import Fact, index_source
+from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from isolint.rules import BY_CODE
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
@@ -365,7 +366,7 @@ def test_the_keyed_state_index_prefilter_passes_every_fixture_with_such_a_class(
     with_facts = 0
     for path in sorted(FIXTURES.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
-        if list(keyed_state_facts(ast.parse(source))):
+        if list(keyed_state_facts(parse_module(source))):
             with_facts += 1
             assert KEYED_STATE_INDEX_PREFILTER.search(source.encode("utf-8")), path
     assert with_facts >= 1

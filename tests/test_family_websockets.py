@@ -8,6 +8,7 @@ from pathlib import Path
 from isolint.config import DEFAULT_CONTEXT_PARAMS, load_settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
+from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from tests.conftest import write
 from tests.helpers import check_findings, run_cli
 
@@ -295,7 +296,7 @@ def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() 
         source = path.read_text(encoding="utf-8")
         facts = [
             data
-            for kind, _, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
+            for kind, _, _, data in index_facts(parse_module(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
             if kind == "websockets:accessor" and "requires" not in data
         ]
         aliases += sum(1 for data in facts if "delegates" in data)
