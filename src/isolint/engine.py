@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import threading
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -370,15 +371,84 @@ def _unbuilt_fix(spec: FixSpec) -> Fix:
 def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
     """Turn a rule's FixSpec into text edits; None if it changes nothing or would break the file."""
     text, path = file.source, file.path
-    new_module = file.module
-    if spec.replace:
-        new_module = replace_nodes(file.module, spec.replace, file.parents)
-    if spec.transform is not None:
-        new_module = spec.transform(new_module)
-    new_text = keep_final_line_break(text, new_module.code)
+    new_text = fixed_text(file, spec)
     if new_text == text or not _parses(new_text, path):
         return None
     return Fix(spec.applicability, spec.message, diff_edits(text, new_text), spec.isolation)
+
+
+def fixed_text(file: FileContext, spec: FixSpec) -> str:
+    """The file's text with `spec` applied. A fix that only replaces nodes
+    regenerates just the top-level statements holding them; one with a
+    module transform regenerates the module."""
+    if spec.transform is None:
+        spliced = _spliced(file, spec.replace)
+        if spliced is not None:
+            return spliced
+    new_module = replace_nodes(file.module, spec.replace, file.parents) if spec.replace else file.module
+    if spec.transform is not None:
+        new_module = spec.transform(new_module)
+    return keep_final_line_break(file.source, new_module.code)
+
+
+def _spliced(file: FileContext, replace: Mapping[Any, Any]) -> str | None:
+    """The text with each top-level statement that holds a replaced node
+    regenerated in place, or None where only the whole module's code can
+    tell (a replacement outside the body, the last statement, a module whose
+    pieces do not add up to its text)."""
+    spans = _statement_spans(file)
+    if spans is None:
+        return None
+    body, parents = file.module.body, file.parents
+    index_of = {id(statement): index for index, statement in enumerate(body)}
+    affected: set[int] = set()
+    for node in replace:
+        while node is not None and id(node) not in index_of:
+            node = parents.get(id(node))
+        if node is None:
+            return None
+        affected.add(index_of[id(node)])
+    if not affected or len(body) - 1 in affected:
+        return None  # the last statement's code depends on the module's trailing newline
+    pieces, cursor, text = [], 0, file.source
+    for index in sorted(affected):
+        start, end = spans[index]
+        new = replace_nodes(body[index], replace, parents)
+        if isinstance(new, cst.RemovalSentinel):
+            code = ""
+        elif isinstance(new, cst.FlattenSentinel):
+            code = "".join(file.module.code_for_node(node) for node in new.nodes)
+        else:
+            code = file.module.code_for_node(new)
+        pieces += [text[cursor:start], code]
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _statement_spans(file: FileContext) -> list[tuple[int, int]] | None:
+    """Where each top-level statement's code is in the file's text, computed
+    once per file; None when the pieces do not add up to the text."""
+    if file not in _SPANS:
+        module = file.module
+        pieces = [module.code_for_node(line) for line in module.header]
+        spans, offset = [], sum(map(len, pieces))
+        for statement in module.body:
+            pieces.append(module.code_for_node(statement))
+            spans.append((offset, offset + len(pieces[-1])))
+            offset += len(pieces[-1])
+        pieces += [module.code_for_node(line) for line in module.footer]
+        rebuilt = "".join(pieces)
+        # Without a final line break the module drops the last statement's,
+        # which is never spliced: the offsets before it hold all the same.
+        round_trips = rebuilt == file.source or (
+            not module.has_trailing_newline and rebuilt == file.source + module.default_newline
+        )
+        _SPANS[file] = spans if module.body and round_trips else None
+    return _SPANS[file]
+
+
+_SPANS: weakref.WeakKeyDictionary[FileContext, list[tuple[int, int]] | None] = weakref.WeakKeyDictionary()
 
 
 # --- fixing -----------------------------------------------------------------
