@@ -9,13 +9,12 @@ leaves the file as it was."""
 from __future__ import annotations
 
 import ast
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from isolint.rule_testing import obsolete_snapshots, render_snapshot, snapshot_path, snapshot_problem
+from isolint.rule_testing import expected_findings, obsolete_snapshots, render_snapshot, snapshot_path, snapshot_problem
 from isolint.rules import BY_CODE
 from isolint.suppressions import HYGIENE_CODES
 from tests.conftest import FIXTURES
@@ -23,7 +22,6 @@ from tests.helpers import check_findings, run_cli
 
 RULE_FIXTURES = FIXTURES / "rules"
 ACCEPT_HINT = "`pytest tests/test_rule_fixtures.py --update-snapshots`"
-MARKER = re.compile(r"#\s*expect:\s*(?P<codes>ISO\d{3}(?:\s*,\s*ISO\d{3})*)")
 
 CASES = sorted(p for p in RULE_FIXTURES.glob("ISO*/*.py") if not p.name.endswith(".fixed.py"))
 FIX_CASES = [p for p in CASES if p.with_name(p.stem + ".fixed.py").exists()]
@@ -38,15 +36,6 @@ def selector_for(code: str) -> str:
 
 def _id(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
-
-
-def expected_findings(path: Path) -> list[tuple[int, str]]:
-    expected: list[tuple[int, str]] = []
-    for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        match = MARKER.search(line)
-        if match:
-            expected.extend((row, code.strip()) for code in match["codes"].split(","))
-    return sorted(expected)
 
 
 def test_every_rule_has_fixtures() -> None:

@@ -28,7 +28,7 @@ from .findings import SAFE, Finding
 from .index import EMPTY, Fact, NameMatcher, ProjectIndex, index_file, module_name_for
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, StaleFileError, decode, located, read_bytes, resolved, write_atomic
-from .transaction import FALLBACK
+from .transaction import FALLBACK, fallback_marker
 from .verify import ModuleSource, Vocabulary
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def _refusing(rules: Iterable[tuple[type[Rule], Any]], refused: frozenset[str]) 
     for rule, prefilter in rules:
         if rule.code in refused:
             continue
-        if rule.fallback is not None and rule.code + FALLBACK in refused:
+        if rule.fallback is not None and fallback_marker(rule.code) in refused:
             rule = rule.fallback
         yield rule, prefilter
 
