@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -15,13 +16,15 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import libcst as cst
-import libcst.metadata as cst_metadata
 from libcst.metadata import CodePosition, CodeRange
 
+from . import ast_visit
 from .config import Settings
+from .cst_view import CstView
+from .cst_view import module_positions as _module_positions
 from .findings import SAFE, Finding, Fix, Location
 from .fixes import apply_fixes, diff_edits
 from .hygiene import suppression_audit
@@ -30,6 +33,7 @@ from .newer_syntax import parse_module
 from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
 from .rules._imports import without_orphaned_imports
+from .rules.ast_context import AstFile, AstRule
 from .rules.base import FileContext, FixSpec
 from .source import DecodedSource
 from .suppressions import apply_suppressions
@@ -98,23 +102,36 @@ def _lint_parsed(
     counts: dict[str, int] | None,
     build_edits: bool,
 ) -> list[Finding]:
-    with phase("parse"):
-        module = cst.parse_module(text)
-    file = FileContext(path, text, module, settings, module_name=module_name, is_package=is_package, project=project)
-    counter: TargetFormCounter | None = None
-    if counts is not None:
-        from .progress import TargetFormCounter
+    ast_rules = [rule for rule in rules if issubclass(rule, AstRule)]
+    cst_rules = [rule for rule in rules if not issubclass(rule, AstRule)]
+    ast_file = None
+    if ast_rules:
+        ast_file = AstFile(path, text, tree, settings, module_name=module_name, is_package=is_package, project=project)
+        with phase("analyse"):
+            ast_visit.visit(ast_file, ast_rules)
+    file = None
+    if cst_rules or counts is not None:
+        with phase("parse"):
+            module = cst.parse_module(text)
+        file = FileContext(
+            path, text, module, settings, module_name=module_name, is_package=is_package, project=project
+        )
+        counter: TargetFormCounter | None = None
+        if counts is not None:
+            from .progress import TargetFormCounter
 
-        counter = TargetFormCounter(file)
-    with phase("analyse"):
-        _visit(file, rules, observers=(counter,) if counter else ())
-    if counter is not None and counts is not None:
-        counts.update(counter.counts)
+            counter = TargetFormCounter(file)
+        with phase("analyse"):
+            _visit(file, cst_rules, observers=(counter,) if counter else ())
+        if counter is not None and counts is not None:
+            counts.update(counter.counts)
     audit = suppression_audit(rules, settings)  # ISO001/ISO002 judge the directives even where nothing was found
-    if not file.reports and audit is None:
+    if not (file and file.reports) and not (ast_file and ast_file.reports) and audit is None:
         return []
     with phase("findings"):
-        findings = _to_findings(file, _positions(file, tree), build_edits) if file.reports else []
+        findings = _to_findings(file, _positions(file, tree), build_edits) if file and file.reports else []
+        if ast_file and ast_file.reports:
+            findings += _ast_findings(ast_file, build_edits, file.module if file else None)
         return apply_suppressions(text, findings, audit=audit, path=path)
 
 
@@ -304,28 +321,6 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     return positions
 
 
-def _module_positions(module: cst.Module) -> Mapping[Any, Any]:
-    return _PositionsWrapper(module, unsafe_skip_copy=True).resolve(cst_metadata.PositionProvider)
-
-
-class _PositionsWrapper(cst_metadata.MetadataWrapper):
-    """A MetadataWrapper that skips the batched walk when no batchable
-    provider takes part: resolving positions alone (code generation) then
-    does not also walk every node of the tree for nothing, which costs as
-    much again."""
-
-    def visit_batched(
-        self,
-        visitors: Iterable[cst.BatchableCSTVisitor],
-        before_visit: Callable[[cst.CSTNode], None] | None = None,
-        after_leave: Callable[[cst.CSTNode], None] | None = None,
-    ) -> cst.CSTNode:
-        visitors = list(visitors)
-        if not visitors:
-            return self.module
-        return super().visit_batched(visitors, before_visit, after_leave)
-
-
 def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:
     """id(top-level statement) -> the line CPython gives its first statement;
     None when the two parsers' statements do not pair up."""
@@ -362,13 +357,56 @@ def _to_findings(file: FileContext, positions: Any, build_edits: bool) -> list[F
     return findings
 
 
+def _ast_findings(file: AstFile, build_edits: bool, module: cst.Module | None) -> list[Finding]:
+    """Findings of `AstRule`s: spans from `ast`, edits from a LibCST view
+    parsed only when some fix's edits are built (`module`: the file's LibCST
+    module when the CST rules already parsed it)."""
+    view: CstView | None = None
+    findings = []
+    for report in file.reports:
+        (line, column), (end_line, end_column) = file.span(report.node)
+        fix = None
+        if report.fix is not None and not build_edits:
+            fix = _unbuilt_fix(report.fix)
+        elif report.fix is not None:
+            view = view or CstView(file, module)
+            fix = _build_lazy_fix(view, report.fix)
+        findings.append(
+            Finding(
+                code=report.rule.code,
+                name=report.rule.name,
+                family=report.rule.family,
+                message=report.message,
+                path=file.path,
+                location=Location(line, column + 1),
+                end_location=Location(end_line, end_column + 1),
+                fix=fix,
+                manual=report.manual,
+                snippet=" ".join(file.segment(report.node).split())[:500],
+            )
+        )
+    return findings
+
+
+def _build_lazy_fix(view: CstView, spec: FixSpec) -> Fix | None:
+    """An `AstRule`'s fix: its edit built from the view, then as any other; None
+    when the view lacks a node it needs."""
+    if spec.build is None:
+        raise AssertionError(f"an AstRule's fix must build its edit from a CstView ({spec.message!r})")
+    try:
+        edit = spec.build(view)
+    except LookupError:
+        return None
+    return _build_fix(view, dataclasses.replace(spec, replace=edit.replace, transform=edit.transform, build=None))
+
+
 def _unbuilt_fix(spec: FixSpec) -> Fix:
     """What a check without edits records of a fix: that the rule offers one,
     and how safe it is."""
     return Fix(spec.applicability, spec.message, None, spec.isolation)
 
 
-def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
+def _build_fix(file: EditTarget, spec: FixSpec) -> Fix | None:
     """Turn a rule's FixSpec into text edits; None if it changes nothing or would break the file."""
     text, path = file.source, file.path
     new_text = fixed_text(file, spec)
@@ -377,7 +415,7 @@ def _build_fix(file: FileContext, spec: FixSpec) -> Fix | None:
     return Fix(spec.applicability, spec.message, diff_edits(text, new_text), spec.isolation)
 
 
-def fixed_text(file: FileContext, spec: FixSpec) -> str:
+def fixed_text(file: EditTarget, spec: FixSpec) -> str:
     """The file's text with `spec` applied. A fix that only replaces nodes
     regenerates just the top-level statements holding them; one with a
     module transform regenerates the module."""
@@ -391,7 +429,7 @@ def fixed_text(file: FileContext, spec: FixSpec) -> str:
     return keep_final_line_break(file.source, new_module.code)
 
 
-def _spliced(file: FileContext, replace: Mapping[Any, Any]) -> str | None:
+def _spliced(file: EditTarget, replace: Mapping[Any, Any]) -> str | None:
     """The text with each top-level statement that holds a replaced node
     regenerated in place, or None where only the whole module's code can
     tell (a replacement outside the body, the last statement, a module whose
@@ -426,7 +464,19 @@ def _spliced(file: FileContext, replace: Mapping[Any, Any]) -> str | None:
     return "".join(pieces)
 
 
-def _statement_spans(file: FileContext) -> list[tuple[int, int]] | None:
+class EditTarget(Protocol):
+    """What building an edit reads of a file: a `FileContext`, or the
+    `CstView` of an `AstFile`."""
+
+    path: str
+    source: str
+    module: cst.Module
+
+    @property
+    def parents(self) -> dict[int, Any]: ...
+
+
+def _statement_spans(file: EditTarget) -> list[tuple[int, int]] | None:
     """Where each top-level statement's code is in the file's text, computed
     once per file; None when the pieces do not add up to the text."""
     if file not in _SPANS:
@@ -448,7 +498,7 @@ def _statement_spans(file: FileContext) -> list[tuple[int, int]] | None:
     return _SPANS[file]
 
 
-_SPANS: weakref.WeakKeyDictionary[FileContext, list[tuple[int, int]] | None] = weakref.WeakKeyDictionary()
+_SPANS: weakref.WeakKeyDictionary[EditTarget, list[tuple[int, int]] | None] = weakref.WeakKeyDictionary()
 
 
 # --- fixing -----------------------------------------------------------------

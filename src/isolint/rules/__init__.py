@@ -1,8 +1,8 @@
 """The rule registry: every rule class, by code and by name.
 
-Rules are discovered from this package's `isoNNN_<name>.py` modules, one
-rule per module, so adding a rule means adding a module (and its doc and
-fixtures) and nothing else.
+Rules are discovered from the `isoNNN_<name>.py` modules of this package and
+of its family packages (`rules/<family>/`), one rule per module, so adding a
+rule means adding a module (and its doc and fixtures) and nothing else.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from .base import FAMILIES, Rule
 
 def _discover() -> tuple[type[Rule], ...]:
     found = []
-    for module_info in pkgutil.iter_modules(__path__):
-        if not re.fullmatch(r"iso\d{3}_\w+", module_info.name):
+    for module_info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+        leaf = module_info.name.rpartition(".")[2]
+        if not re.fullmatch(r"iso\d{3}_\w+", leaf):
             continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        module = importlib.import_module(module_info.name)
         rules = [
             value
             for value in vars(module).values()
@@ -31,7 +32,7 @@ def _discover() -> tuple[type[Rule], ...]:
         if len(rules) != 1:
             raise ImportError(f"{module.__name__} must define exactly one rule, found {len(rules)}")
         expected = f"iso{rules[0].code[3:]}_{rules[0].name.replace('-', '_')}"
-        if module_info.name != expected:
+        if leaf != expected:
             raise ImportError(f"{module.__name__} holds {rules[0].code} {rules[0].name}; name the module {expected}")
         found.append(rules[0])
     return tuple(sorted(found, key=lambda rule: rule.code))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from ..config import Settings
+    from ..cst_view import CstView
     from ..index import ProjectIndex
 
 # A LibCST node class; a string, since LibCST is imported only once a file is parsed.
@@ -65,10 +66,23 @@ class FixSpec:
     replace: Mapping[Any, Any] = field(default_factory=dict)
     transform: Callable[[cst.Module], cst.Module] | None = None
     isolation: str | None = None  # e.g. "imports": one such fix per pass
+    # An `AstRule`'s fix: its replacements and transform, built from a LibCST
+    # view of the file only when the run applies or shows edits. It raises
+    # LookupError when the view lacks a node it needs; the fix is then dropped.
+    build: Callable[[CstView], CstEdit] | None = None
 
     def __post_init__(self) -> None:
         if self.applicability not in (SAFE, UNSAFE):
             raise ValueError(f"fix applicability must be safe or unsafe, not {self.applicability!r}")
+
+
+@dataclass(frozen=True)
+class CstEdit:
+    """What an `AstRule`'s `FixSpec.build` returns: LibCST node replacements
+    (nodes of the view it was given) and/or a module transform."""
+
+    replace: Mapping[Any, Any] = field(default_factory=dict)
+    transform: Callable[[cst.Module], cst.Module] | None = None
 
 
 @dataclass
@@ -202,6 +216,9 @@ class Rule:
     # refuses this rule's fixes in a file, `isolint fix` tries the fallback's
     # there before refusing the rule outright.
     fallback: ClassVar[type[Rule] | None] = None
+    # What the detector visits: "cst" (LibCST nodes, `FileContext`) or "ast"
+    # (stdlib nodes, `ast_context.AstFile`; see `ast_context.AstRule`).
+    syntax: ClassVar[str] = "cst"
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
@@ -247,6 +264,8 @@ class Rule:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("abstract_base"):
+            return  # a base for rules (AstRule), not a rule
         if not re.fullmatch(r"ISO\d{3}", cls.code):
             raise ValueError(f"{cls.__name__}: bad rule code {cls.code!r}")
         if not re.fullmatch(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", cls.name):

@@ -1,0 +1,165 @@
+"""What a rule that visits the stdlib `ast` may know about the file being checked.
+
+Such a rule (`AstRule`) reports `ast` nodes; their spans come from CPython's
+own positions. LibCST enters only when a fix's edits must be built: the
+rule's `FixSpec.build` then receives a `cst_view.CstView` of the same text and
+finds there, by span, the nodes it rewrites.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from ..scopes import NameResolver, parent_map
+from .base import Report, Rule
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..index import ProjectIndex
+
+AstNodeT = TypeVar("AstNodeT", bound=ast.AST)
+
+_AS_NAME = re.compile(r"\bas[\s\\]+(\w+)")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class AstFile:
+    """What an `AstRule` may know about the file being checked."""
+
+    def __init__(
+        self,
+        path: str,
+        source: str,
+        tree: ast.Module,
+        settings: Settings,
+        *,
+        module_name: str = "",
+        is_package: bool = False,
+        project: ProjectIndex | None = None,
+    ):
+        from ..index import EMPTY
+
+        self.path = path
+        self.source = source
+        self.tree = tree
+        self.settings = settings
+        self.module_name = module_name  # dotted name from the packages around the file; "" if unknown
+        self.is_package = is_package  # an __init__.py
+        self.project = project if project is not None else EMPTY
+        self.ancestors: list[ast.AST] = []  # strict ancestors of the node being visited
+        self.statement: ast.stmt | None = None  # the top-level statement being visited
+        self.reports: list[Report] = []
+        self._as_names: frozenset[str] | None = None
+        self._names: NameResolver | None = None
+        self._parents: dict[int, ast.AST] | None = None
+        self._lines: list[str] | None = None
+
+    @property
+    def names(self) -> NameResolver:
+        """The file's name resolver: qualified names, bindings and their readers."""
+        if self._names is None:
+            self._names = NameResolver(self.tree, self.parents)
+        return self._names
+
+    @property
+    def parents(self) -> dict[int, ast.AST]:
+        """id(node) -> parent for the whole module, built on first use and shared."""
+        if self._parents is None:
+            self._parents = parent_map(self.tree)
+        return self._parents
+
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self.parents.get(id(node))
+
+    def qualified_names(self, node: ast.AST) -> set[str]:
+        """Absolute dotted names `node` may refer to, with relative imports and
+        this module's own definitions resolved (`chatapp.registry.AgentRegistry`)."""
+        resolved = set()
+        for name, is_local in self.names.qualified_names(node):
+            if name.startswith("."):
+                name = absolute_name(name, self.module_name, self.is_package)
+            elif is_local and self.module_name:
+                name = f"{self.module_name}.{name}"
+            resolved.add(name)
+        return resolved
+
+    def may_be_named(self, node: ast.AST, names: Iterable[str]) -> bool:
+        """False when no qualified name of `node` can end in one of `names`:
+        a cheap test before `qualified_names`, whose first call costs a scope
+        pass. A qualified name ends in the node's own spelling (`b` for
+        `a.b`) unless the node is a bare name bound with `as`."""
+        if isinstance(node, ast.Attribute):
+            return node.attr in names
+        if isinstance(node, ast.Name):
+            return node.id in names or node.id in self.as_names
+        return True  # anything else: only resolving tells
+
+    @property
+    def as_names(self) -> frozenset[str]:
+        """Every identifier following `as` in the source: a superset of the
+        names imports bind under another name."""
+        if self._as_names is None:
+            self._as_names = frozenset(_AS_NAME.findall(self.source))
+        return self._as_names
+
+    def enclosing(self, *node_types: type[AstNodeT]) -> AstNodeT | None:
+        """The nearest ancestor of one of `node_types`, or None."""
+        for node in reversed(self.ancestors):
+            if isinstance(node, node_types):
+                return node
+        return None
+
+    # --- the text behind the nodes ------------------------------------------------
+
+    @property
+    def lines(self) -> list[str]:
+        """The source's lines without their breaks, split where CPython splits them."""
+        if self._lines is None:
+            self._lines = _LINE_BREAK.split(self.source)
+        return self._lines
+
+    def column(self, line: int, byte_offset: int) -> int:
+        """The 0-based character column of `ast`'s UTF-8 byte offset on `line` (1-based)."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_offset
+        return len(text.encode("utf-8", "surrogatepass")[:byte_offset].decode("utf-8", "surrogatepass"))
+
+    def span(self, node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((line, column), (end line, end column)) of `node`, columns 0-based in characters."""
+        line, end_line = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        end_offset = node.end_col_offset if node.end_col_offset is not None else node.col_offset  # type: ignore[attr-defined]
+        return (line, self.column(line, node.col_offset)), (end_line, self.column(end_line, end_offset))  # type: ignore[attr-defined]
+
+    def segment(self, node: ast.AST) -> str:
+        """The source text of `node`."""
+        (line, column), (end_line, end_column) = self.span(node)
+        if line == end_line:
+            return self.lines[line - 1][column:end_column]
+        return "\n".join(
+            [self.lines[line - 1][column:], *self.lines[line : end_line - 1], self.lines[end_line - 1][:end_column]]
+        )
+
+
+def absolute_name(name: str, module_name: str, is_package: bool) -> str:
+    """A relative dotted name (`..registry.get`) made absolute from the module it is written in."""
+    level = len(name) - len(name.lstrip("."))
+    package = module_name.split(".") if module_name else []
+    if not is_package:
+        package = package[:-1]
+    package = package[: len(package) - (level - 1)] if level > 1 else package
+    return ".".join([*package, name.lstrip(".")])
+
+
+class AstRule(Rule):
+    """A rule whose detector visits the stdlib `ast` (`visit_<ast class>` /
+    `leave_<ast class>` methods) and reports `ast` nodes. A fix offered by
+    such a rule builds its edits lazily, from a LibCST view of the file
+    (`FixSpec.build`)."""
+
+    abstract_base = True
+    syntax: ClassVar[str] = "ast"
+    file: AstFile  # type: ignore[assignment]

@@ -1,0 +1,393 @@
+"""What a name in a stdlib `ast` tree refers to: the file's one name resolver.
+
+Rules ask "is this call `chatapp.registry.get_agent_registry`?" for a
+handful of candidate nodes per file. The answer comes from the bindings of
+only the scopes around the asked-for node: the imports, definitions and
+assignments of the module and of the enclosing functions, classes, lambdas
+and comprehensions, with Python's rules (class scopes are not seen from
+nested functions; `global` and `nonlocal` redirect). Each scope's bindings
+are collected once, on first use.
+
+The same scopes answer how often a name is bound in a scope, which
+statements import it, and which names read that binding.
+
+An import gives the imported dotted name (relative ones keep their dots;
+`rules.ast_context.AstFile.qualified_names` makes them absolute), a binding
+of this module gives `Name` / `Class.attr`, a function local gives
+`func.<locals>.name`, a builtin `builtins.name`, and an unbound name nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# A node that opens a scope of its own.
+ScopeNode = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda | ast.expr
+# What holds statements, and so bindings, inside a scope: nested statements,
+# except clauses, `with` items and `match` cases with their patterns.
+_STATEMENT_PARTS = (ast.stmt, ast.excepthandler, ast.withitem, ast.match_case, ast.pattern)
+_TYPE_STRING_CALLS = frozenset({"cast", "TypeVar", "NewType"})
+
+
+@dataclass
+class _Scope:
+    node: ast.AST  # Module, FunctionDef, AsyncFunctionDef, ClassDef, Lambda or a comprehension
+    kind: str  # "module", "function", "class" or "comprehension"
+    qualname: str  # the prefix of this scope's own bindings
+    bindings: dict[str, list[str | None]] = field(default_factory=dict)  # name -> imported dotted names / None (local)
+    global_names: set[str] = field(default_factory=set)
+    nonlocal_names: set[str] = field(default_factory=set)
+    imports: dict[str, list[ast.Import | ast.ImportFrom]] = field(default_factory=dict)
+
+    def bind(self, name: str, imported: str | None = None) -> None:
+        self.bindings.setdefault(name, []).append(imported)
+
+    def local_name(self, name: str) -> str:
+        if self.kind == "module":
+            return name
+        if self.kind == "function":
+            return f"{self.qualname}.<locals>.{name}"
+        return f"{self.qualname}.{name}"
+
+
+def parent_map(tree: ast.AST) -> dict[int, ast.AST]:
+    """id(node) -> its parent, for every node under `tree`."""
+    parents: dict[int, ast.AST] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+            stack.append(child)
+    return parents
+
+
+def full_name(node: ast.AST) -> tuple[ast.Name | None, str]:
+    """(the Name a chain starts from, its dotted spelling), reading through
+    calls and subscripts: `get_registry().agents` is `get_registry.agents`.
+    (None, "") when it does not start from a name."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Name):
+            return node, ".".join([node.id, *reversed(parts)])
+        else:
+            return None, ""
+
+
+class NameResolver:
+    """Qualified names of Name and Attribute nodes of one module (see the module docstring)."""
+
+    def __init__(self, tree: ast.Module, parents: dict[int, ast.AST]) -> None:
+        self.tree = tree
+        self._parents = parents
+        self._walrus_targets: list[ast.NamedExpr] | None = None
+        self._scopes: dict[int, _Scope] = {}
+
+    def qualified_names(self, node: ast.AST) -> set[tuple[str, bool]]:
+        """(dotted name, is it a binding of this module) pairs `node` may refer to."""
+        head, full = full_name(node)
+        if head is None:
+            return set()
+        for scope in self._lookup_chain(head):
+            if head.id in scope.global_names:
+                scope = self._module_scope()
+            elif head.id in scope.nonlocal_names:
+                continue
+            bound = scope.bindings.get(head.id)
+            if bound is None:
+                continue
+            names = set()
+            for imported in bound:
+                if imported is None:
+                    names.add((scope.local_name(full), True))
+                elif real := _imported_name(imported, full):
+                    names.add((real, False))
+            return names
+        return {(f"builtins.{head.id}", False)} if head.id in BUILTIN_NAMES else set()
+
+    # --- bindings and their readers -------------------------------------------
+
+    def binding_count(self, owner: ast.AST, name: str) -> int:
+        """How many times `name` is bound (assigned, imported, a parameter, ...)
+        in the scope `owner` (a Module, function or ClassDef) opens."""
+        return len(self._scope_for(owner).bindings.get(name, ()))
+
+    def imports_of(self, owner: ast.AST, name: str) -> list[ast.Import | ast.ImportFrom]:
+        """The Import/ImportFrom statements that bind `name` in `owner`'s scope."""
+        return list(self._scope_for(owner).imports.get(name, ()))
+
+    def innermost_owner(self, node: ast.AST) -> ast.AST:
+        """The Module, function, ClassDef, Lambda or comprehension whose scope `node` is evaluated in."""
+        return next(iter(self._lookup_chain(node))).node
+
+    def reads(self, owner: ast.AST, name: str) -> list[ast.Name]:
+        """The Name nodes that read `name` as `owner`'s scope binds it: loads and
+        deletions, in nested scopes too where they do not rebind it. Names in
+        string annotations are not included (see `in_string_annotation`)."""
+        scope = self._scope_for(owner)
+        return [
+            node
+            for node in ast.walk(owner)
+            if isinstance(node, ast.Name)
+            and node.id == name
+            and not isinstance(node.ctx, ast.Store)
+            and self._binding_scope(node) is scope
+        ]
+
+    def in_string_annotation(self, owner: ast.AST, name: str) -> bool:
+        """Whether a string under `owner` that can be a type spells `name`:
+        strings in annotations, in subscripts (`Optional["T"]`, except
+        `Literal[...]`) and in `cast` / `TypeVar` / `NewType` arguments. A
+        docstring does not count."""
+        pattern = re.compile(rf"\b{re.escape(name)}\b")
+        parents = self._parents
+        for node in ast.walk(owner):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.search(node.value)):
+                continue
+            child: ast.AST = node
+            parent = parents.get(id(node))
+            while parent is not None and not isinstance(parent, ast.stmt | ast.mod):
+                if _is_annotation_of(child, parent):
+                    return True
+                if (
+                    isinstance(parent, ast.Subscript)
+                    and child is not parent.value
+                    and full_name(parent.value)[1].rpartition(".")[2] != "Literal"
+                ):
+                    return True
+                if isinstance(parent, ast.Call) and full_name(parent.func)[1].rpartition(".")[2] in _TYPE_STRING_CALLS:
+                    return True
+                child, parent = parent, parents.get(id(parent))
+            if parent is not None and _is_annotation_of(child, parent):
+                return True
+        return False
+
+    def _scope_for(self, owner: ast.AST) -> _Scope:
+        if isinstance(owner, ast.Module):
+            return self._module_scope()
+        kind = (
+            "class"
+            if isinstance(owner, ast.ClassDef)
+            else "comprehension"
+            if isinstance(owner, COMPREHENSIONS)
+            else "function"
+        )
+        return self._scope_of(owner, kind, self._qualname_of(owner))
+
+    def _module_scope(self) -> _Scope:
+        return self._scope_of(self.tree, "module", "")
+
+    def _binding_scope(self, name: ast.Name) -> _Scope | None:
+        for scope in self._lookup_chain(name):
+            if name.id in scope.global_names:
+                return self._module_scope()
+            if name.id in scope.nonlocal_names:
+                continue
+            if name.id in scope.bindings:
+                return scope
+        return None
+
+    # --- which scopes a name is looked up in ------------------------------------
+
+    def _lookup_chain(self, node: ast.AST) -> Iterator[_Scope]:
+        """The scopes `node` is looked up in, innermost first. A class scope
+        counts only for names directly in its body; what a definition
+        evaluates outside its body (decorators, defaults, annotations, bases,
+        a comprehension's first iterable) belongs to the scope around it."""
+        parents = self._parents
+        child, parent = node, parents.get(id(node))
+        innermost = True
+        in_first_iterable = False
+        while parent is not None:
+            scope = None
+            if _in_body(child, parent):
+                kind = "class" if isinstance(parent, ast.ClassDef) else "function"
+                scope = self._scope_of(parent, kind, self._qualname_of(parent))
+            elif isinstance(parent, COMPREHENSIONS) and not in_first_iterable:
+                scope = self._scope_of(parent, "comprehension", self._qualname_of(parent))
+            in_first_iterable = (
+                isinstance(parent, ast.comprehension)
+                and child is parent.iter
+                and (outer := parents.get(id(parent))) is not None
+                and isinstance(outer, COMPREHENSIONS)
+                and outer.generators[0] is parent
+            )
+            if scope is not None:
+                if scope.kind != "class" or innermost:
+                    yield scope
+                innermost = False
+            child, parent = parent, parents.get(id(parent))
+        yield self._module_scope()
+
+    def _qualname_of(self, scope_node: ast.AST) -> str:
+        names = []
+        node: ast.AST | None = scope_node
+        parents = self._parents
+        while node is not None:
+            if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+                names.append(node.name)
+            elif isinstance(node, ast.Lambda):
+                names.append("<lambda>")
+            elif isinstance(node, COMPREHENSIONS):
+                names.append("<comprehension>")
+            parent = parents.get(id(node))
+            if parent is not None and isinstance(parent, (*FUNCTIONS, ast.Lambda)) and _in_body(node, parent):
+                names.append("<locals>")
+            node = parent
+        return ".".join(reversed(names))
+
+    # --- what a scope binds -----------------------------------------------------
+
+    def _scope_of(self, node: ast.AST, kind: str, qualname: str) -> _Scope:
+        scope = self._scopes.get(id(node))
+        if scope is None:
+            scope = self._scopes[id(node)] = _Scope(node, kind, qualname)
+            _collect_bindings(scope)
+            if self._walrus_targets is None:
+                self._walrus_targets = [n for n in ast.walk(self.tree) if isinstance(n, ast.NamedExpr)]
+            for walrus in self._walrus_targets:
+                if self._walrus_scope_node(walrus) is node:
+                    _bind_target(scope, walrus.target)
+        return scope
+
+    def _walrus_scope_node(self, walrus: ast.NamedExpr) -> ast.AST:
+        """Where `(x := ...)` binds `x`: the enclosing function, class or module (comprehensions do not count)."""
+        parents = self._parents
+        child: ast.AST = walrus
+        parent = parents.get(id(walrus))
+        while parent is not None:
+            if _in_body(child, parent):
+                return parent
+            child, parent = parent, parents.get(id(parent))
+        return self.tree
+
+
+def _in_body(child: ast.AST, parent: ast.AST) -> bool:
+    """Whether `child` is part of the body of the function, class or lambda `parent`."""
+    if isinstance(parent, ast.Lambda):
+        return child is parent.body
+    if isinstance(parent, (*FUNCTIONS, ast.ClassDef)):
+        return isinstance(child, ast.stmt) and any(statement is child for statement in parent.body)
+    return False
+
+
+def _is_annotation_of(child: ast.AST, parent: ast.AST) -> bool:
+    if isinstance(parent, (ast.arg, ast.AnnAssign)):
+        return parent.annotation is child
+    return isinstance(parent, FUNCTIONS) and parent.returns is child
+
+
+def _imported_name(imported: str, full: str) -> str:
+    """`imported` is "<real dotted name>\\0<local dotted name>"; `full` through it, or "" if it does not apply."""
+    real, _, local = imported.partition("\0")
+    if full == local:
+        return real
+    if full.startswith(local + "."):
+        return real + full[len(local) :]
+    return ""
+
+
+def _collect_bindings(scope: _Scope) -> None:
+    node = scope.node
+    roots: list[ast.AST]
+    if isinstance(node, ast.Module):
+        roots = list(node.body)
+    elif isinstance(node, COMPREHENSIONS):
+        roots = []
+        for generator in node.generators:
+            _bind_target(scope, generator.target)
+    elif isinstance(node, ast.Lambda):
+        roots = []
+        _bind_arguments(scope, node.args)
+    elif isinstance(node, FUNCTIONS):
+        _bind_arguments(scope, node.args)
+        roots = list(node.body)
+    elif isinstance(node, ast.ClassDef):
+        roots = list(node.body)
+    else:
+        roots = []
+    # Statements only: an expression binds nothing but a walrus target (NameResolver._scope_of adds those).
+    stack = list(reversed(roots))
+    while stack:
+        current = stack.pop()
+        if _binds(scope, current):
+            continue  # a nested scope or an import: nothing more to bind inside
+        stack.extend(
+            child for child in reversed(list(ast.iter_child_nodes(current))) if isinstance(child, _STATEMENT_PARTS)
+        )
+
+
+def _bind_arguments(scope: _Scope, arguments: ast.arguments) -> None:
+    for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs):
+        scope.bind(arg.arg)
+    for star in (arguments.vararg, arguments.kwarg):
+        if star is not None:
+            scope.bind(star.arg)
+
+
+def _binds(scope: _Scope, node: ast.AST) -> bool:
+    """Record what `node` binds in `scope`; True when `node` opens a nested
+    scope whose inside is not ours, or binds nothing more inside."""
+    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+        scope.bind(node.name)
+        return True
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname is not None:
+                local, imported = alias.asname, f"{alias.name}\0{alias.asname}"
+            else:  # `import a.b` binds `a`, the package itself
+                local = alias.name.partition(".")[0]
+                imported = f"{local}\0{local}"
+            scope.bind(local, imported)
+            scope.imports.setdefault(local, []).append(node)
+        return True
+    if isinstance(node, ast.ImportFrom):
+        base = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            local = alias.asname or alias.name
+            real = f"{base}{alias.name}" if base.endswith(".") else f"{base}.{alias.name}"
+            scope.bind(local, f"{real}\0{local}")
+            scope.imports.setdefault(local, []).append(node)
+        return True
+    if isinstance(node, ast.Global):
+        scope.global_names.update(node.names)
+    elif isinstance(node, ast.Nonlocal):
+        scope.nonlocal_names.update(node.names)
+    elif isinstance(node, ast.Assign):
+        for target in node.targets:
+            _bind_target(scope, target)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+        _bind_target(scope, node.target)
+    elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+        _bind_target(scope, node.optional_vars)
+    elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name is not None:
+        scope.bind(node.name)
+    elif isinstance(node, ast.MatchMapping) and node.rest is not None:
+        scope.bind(node.rest)
+    return False
+
+
+def _bind_target(scope: _Scope, target: ast.AST) -> None:
+    if isinstance(target, ast.Name):
+        scope.bind(target.id)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            _bind_target(scope, element)
+    elif isinstance(target, ast.Starred):
+        _bind_target(scope, target.value)
