@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 from ..scopes import FUNCTIONS
 from ._helpers import ast_dotted_name as dotted_name
 
+if TYPE_CHECKING:
+    from ..config import Settings
+
 __all__ = [
+    "annotation_names",
     "assignment_targets",
+    "context_param",
     "decorator_names",
     "dotted_name",
     "first_param_name",
@@ -62,3 +68,40 @@ def decorator_names(definition: ast.FunctionDef | ast.AsyncFunctionDef | ast.Cla
 def is_module_level(ancestors: list[ast.AST]) -> bool:
     """True when no function, class or lambda encloses the current node."""
     return not any(isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)) for node in ancestors)
+
+
+def annotation_names(annotation: ast.expr) -> set[str]:
+    """Names in an annotation, looking through Optional[...], X | None and string quotes."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            return annotation_names(ast.parse(annotation.value, mode="eval").body)
+        except SyntaxError:
+            return set()
+    if isinstance(annotation, ast.Subscript):
+        names = annotation_names(annotation.value)
+        elements = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+        for element in elements:
+            names |= annotation_names(element)
+        return names
+    if isinstance(annotation, ast.BinOp):
+        return annotation_names(annotation.left) | annotation_names(annotation.right)
+    name = dotted_name(annotation)
+    return {name, name.rpartition(".")[2]} if name else set()
+
+
+def context_param(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, settings: Settings) -> str | None:
+    """The name of the parameter that carries the request context, if any.
+
+    A parameter counts when it is annotated with the configured
+    `context-class` (by its class name, qualified or not, optionally inside
+    Optional or quotes) or, unannotated, when its name is in `context-params`.
+    """
+    arguments = function.args
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    for arg in every:
+        if arg.annotation is not None and settings.context_name in annotation_names(arg.annotation):
+            return arg.arg
+    for arg in every:
+        if arg.annotation is None and arg.arg in settings.context_params:
+            return arg.arg
+    return None
