@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from .base import Rule
+from .ast_context import AstRule
 
 
-class UnparsableFile(Rule):
+class UnparsableFile(AstRule):
     """Reported by the engine itself, never by a visit: the file could not be
     read, decoded or parsed, so no other rule saw it."""
 

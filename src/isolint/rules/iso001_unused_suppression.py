@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from ..findings import SAFE
-from .base import Rule
+from .ast_context import AstRule
 
 # Bytes that may hold one of isolint's directives (see isolint.suppressions).
 DIRECTIVE_PREFILTER = re.compile(rb"isolint:\s*(?:file-)?ignore|(?i:noqa):[^\n]*(?i:iso)")
 
 
-class UnusedSuppression(Rule):
+class UnusedSuppression(AstRule):
     """Reported by the engine's suppression pass (isolint.hygiene), never by a
     visit: it needs every other rule's findings for the file first. Its fix
     removes the unused codes, or the whole directive."""

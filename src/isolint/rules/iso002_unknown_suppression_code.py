@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .base import Rule
+from .ast_context import AstRule
 from .iso001_unused_suppression import DIRECTIVE_PREFILTER
 
 
-class UnknownSuppressionCode(Rule):
+class UnknownSuppressionCode(AstRule):
     """Reported by the engine's suppression pass (isolint.hygiene), never by a
     visit. No fix: the intended code is the author's to choose, and the
     message suggests the closest one."""
