@@ -3,8 +3,9 @@
 The dispatcher calls each rule's `visit_<ast class>` before a node's children
 and `leave_<ast class>` after them, in source order, keeping
 `AstFile.ancestors` and `AstFile.statement` current. Children come in the
-order the source writes them: a definition's decorators before its
-signature and body (`ast`'s own field order puts them after the body).
+order the source writes them: a definition's decorators, then its
+signature, then its body (`ast`'s own field order puts the decorators and
+the return annotation after the body).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def _field_order(node_type: type[ast.AST]) -> tuple[str, ...]:
     if order is None:
         fields = [name for name in node_type._fields if name not in _SKIPPED_FIELDS]
         if issubclass(node_type, _DEFINITIONS):
-            fields = ["decorator_list", *(name for name in fields if name != "decorator_list")]
+            # As written: decorators, then the signature (or bases), then the body.
+            middle = [name for name in fields if name not in ("decorator_list", "body")]
+            fields = ["decorator_list", *middle, "body"]
         order = _FIELD_ORDER[node_type] = tuple(fields)
     return order
 

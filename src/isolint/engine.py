@@ -65,9 +65,11 @@ def lint_text(
 
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (positions, code generation), is
-    reported as ISO000 and skipped; the run goes on."""
+    reported as ISO000 and skipped; the run goes on. LibCST's limits apply
+    only when LibCST will parse the file: for its rules, counts or edits."""
+    needs_libcst = build_edits or counts is not None or not all(issubclass(rule, AstRule) for rule in rules)
     with phase("parse"):
-        tree = _parse_gate(text, path)
+        tree = _parse_gate(text, path, libcst=needs_libcst)
     if isinstance(tree, Finding):
         return [tree]
     try:
@@ -170,10 +172,11 @@ def _caused_by_recursion(exc: BaseException | None) -> bool:
     return False
 
 
-def _parse_gate(text: str, path: str) -> ast.Module | Finding:
+def _parse_gate(text: str, path: str, *, libcst: bool = True) -> ast.Module | Finding:
     """CPython's own parser is the gate: what it rejects we skip, and it is
-    fast. It also keeps LibCST's native parser away from inputs nested deeply
-    enough to overflow its stack. Its tree gives the statements' lines."""
+    fast. When LibCST is to parse the file too (`libcst`), it also keeps
+    LibCST's native parser away from inputs nested deeply enough to overflow
+    its stack. Its tree gives the statements' lines."""
     try:
         tree = parse_module(text, path)  # Python 3.12 f-strings included, see newer_syntax.py
     except SyntaxError as exc:
@@ -182,7 +185,7 @@ def _parse_gate(text: str, path: str) -> ast.Module | Finding:
         return unparsable(path, f"cannot parse: {exc.msg}", row, max(column, 1))
     except (RecursionError, MemoryError):
         return unparsable(path, "file skipped: too complex (nested too deeply to parse safely)")
-    too_complex = native_parse_hazard(text, tree)
+    too_complex = native_parse_hazard(text, tree) if libcst else None
     return unparsable(path, f"file skipped: too complex ({too_complex})") if too_complex else tree
 
 

@@ -1,0 +1,176 @@
+"""Rules on stdlib `ast` (`AstRule`): spans from CPython, LibCST only for edits.
+
+A plain check of a file whose rules are all AstRules never parses it with
+LibCST; a fix's edits are built from a `CstView` of the same text, found by
+span, and a fix whose node cannot be found there is dropped, not guessed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import ClassVar
+
+import libcst as cst
+import pytest
+
+from isolint import engine
+from isolint.config import Settings
+from isolint.findings import SAFE, Finding, Location
+from isolint.rules.ast_context import AstFile, AstRule
+from isolint.rules.base import CstEdit, FixSpec, Rule
+
+MODULE = "chatapp.agents.mod"
+SOURCE = """\
+from ..registry import get_registry as registry  # the shared one
+
+@traced(registry())
+def greet(name="é", r=registry()) -> Greeting:
+    return (registry())  # parenthesised
+"""
+
+
+class RegistryCall(AstRule):
+    """Reports every call of `chatapp.registry.get_registry`, offering to call `make_registry()` instead."""
+
+    code = "ISO990"
+    name = "registry-call"
+    family = "core"
+    summary = "a test rule"
+    fix_safety = SAFE
+    prefilter = re.compile(rb"registry")
+    visited: ClassVar[list[str]] = []  # node classes in visit order, for the dispatcher's spec
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if "chatapp.registry.get_registry" not in self.file.qualified_names(node.func):
+            return
+        statement = type(self.file.statement).__name__
+        self.report(node, f"shared registry in a {statement}", fix=FixSpec("Make one", SAFE, build=_make_one(node)))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.visited.append("FunctionDef")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self.visited.append(f"Name:{node.id}")
+
+
+def _make_one(call: ast.Call):  # type: ignore[no-untyped-def]
+    def build(view):  # type: ignore[no-untyped-def]
+        return CstEdit(replace={view.node(call.func, cst.Name): cst.Name("make_registry")})
+
+    return build
+
+
+class NameCount(Rule):
+    """A LibCST rule beside the AstRule: reports the module once."""
+
+    code = "ISO991"
+    name = "name-count"
+    family = "core"
+    summary = "a test rule"
+    prefilter = re.compile(rb"registry")
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.report(node.body[0], "first statement")
+
+
+def lint(text: str, rules: list[type[Rule]], *, build_edits: bool) -> list[Finding]:
+    return engine.lint_text(
+        text, "chatapp/agents/mod.py", rules, Settings(Path(".")), module_name=MODULE, build_edits=build_edits
+    )
+
+
+@pytest.fixture
+def libcst_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every LibCST parse of a module, recorded."""
+    parsed: list[str] = []
+    real = cst.parse_module
+
+    def counting(text: str) -> cst.Module:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(engine.cst, "parse_module", counting)
+    return parsed
+
+
+def test_findings_take_their_spans_from_ast_in_characters(libcst_parses: list[str]) -> None:
+    findings = lint(SOURCE, [RegistryCall], build_edits=False)
+    assert [(f.location, f.end_location, f.snippet, f.message) for f in findings] == [
+        (Location(3, 9), Location(3, 19), "registry()", "shared registry in a FunctionDef"),
+        (Location(4, 23), Location(4, 33), "registry()", "shared registry in a FunctionDef"),
+        (Location(5, 13), Location(5, 23), "registry()", "shared registry in a FunctionDef"),
+    ]
+    assert all(f.fix is not None and f.fix.edits is None and f.fix.applicability == SAFE for f in findings)
+    assert libcst_parses == []  # a plain check of AstRules only: LibCST never parses the file
+
+
+def test_edits_are_built_from_libcst_found_by_span_keeping_comments(libcst_parses: list[str]) -> None:
+    findings = lint(SOURCE, [RegistryCall], build_edits=True)
+    fixed = engine.apply_fixes(SOURCE, [f.fix for f in findings if f.fix is not None])[0]
+    assert fixed == SOURCE.replace("registry()", "make_registry()")
+    assert len(libcst_parses) == 1  # once for the file, however many fixes
+
+
+def test_a_fix_whose_node_libcst_does_not_have_is_dropped_not_guessed() -> None:
+    class Misplaced(RegistryCall):
+        def visit_Call(self, node: ast.Call) -> None:
+            if isinstance(node.func, ast.Name) and node.func.id == "registry":
+                self.report(
+                    node,
+                    "m",
+                    fix=FixSpec("x", SAFE, build=lambda view: CstEdit({view.node(node, cst.Name): cst.Name("y")})),
+                )
+
+    findings = lint(SOURCE, [Misplaced], build_edits=True)
+    assert len(findings) == 3
+    assert all(f.fix is None for f in findings)
+
+
+def test_libcst_parses_once_for_cst_rules_and_edits_together(libcst_parses: list[str]) -> None:
+    findings = lint(SOURCE, [RegistryCall, NameCount], build_edits=True)
+    assert sorted(f.code for f in findings) == ["ISO990", "ISO990", "ISO990", "ISO991"]
+    assert len(libcst_parses) == 1
+
+
+def test_libcsts_limits_apply_only_when_libcst_parses() -> None:
+    deep = "x = " + " and ".join(f"a{i}" for i in range(engine.MAX_NATIVE_DEPTH + 10)) + "\nregistry()\n"
+
+    class Anything(RegistryCall):
+        def visit_Call(self, node: ast.Call) -> None:
+            self.report(node, "call")
+
+    assert [f.code for f in lint(deep, [Anything], build_edits=False)] == ["ISO990"]
+    assert [f.code for f in lint(deep, [Anything], build_edits=True)] == ["ISO000"]
+    assert [f.code for f in lint(deep, [Anything, NameCount], build_edits=False)] == ["ISO000"]
+
+
+def test_the_dispatcher_visits_in_source_order_without_contexts() -> None:
+    RegistryCall.visited = []
+    lint(SOURCE, [RegistryCall], build_edits=False)
+    # a definition first, then its decorators, signature and body, as written
+    assert RegistryCall.visited == [
+        "FunctionDef",
+        "Name:traced",
+        "Name:registry",
+        "Name:registry",
+        "Name:Greeting",
+        "Name:registry",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("x = 'ascii'\n", "'ascii'"),
+        ("x = 'é€𝄞'\n", "'é€𝄞'"),
+        ("x = 'é'\r\ny = 2\r\n", "'é'"),
+    ],
+)
+def test_spans_count_characters_whatever_the_encoding_width(line: str, expected: str) -> None:
+    tree = ast.parse(line)
+    file = AstFile("m.py", line, tree, Settings(Path(".")))
+    value = tree.body[0].value  # type: ignore[attr-defined]
+    assert file.segment(value) == expected
+    assert file.span(value) == ((1, 4), (1, 4 + len(expected)))
