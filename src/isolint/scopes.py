@@ -88,6 +88,27 @@ def full_name(node: ast.AST) -> tuple[ast.Name | None, str]:
             return None, ""
 
 
+def resolve_relative(module: str, is_package: bool, level: int, name: str | None) -> str:
+    """The absolute module `from <level dots><name> import ...` refers to."""
+    if level == 0:
+        return name or ""
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    if name:
+        parts.append(name)
+    return ".".join(parts)
+
+
+def absolute_name(name: str, module_name: str, is_package: bool) -> str:
+    """A relative dotted name as an import binds it (`..registry.get`) made
+    absolute from the module it is written in."""
+    level = len(name) - len(name.lstrip("."))
+    return resolve_relative(module_name, is_package, level, name[level:] or None)
+
+
 class NameResolver:
     """Qualified names of Name and Attribute nodes of one module (see the module docstring)."""
 

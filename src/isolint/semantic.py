@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .scopes import resolve_relative
+
 # Decorators that keep the call signature as written (the bound receiver aside).
 _TRANSPARENT_DECORATORS = frozenset({"abstractmethod", "override", "overload", "cache", "lru_cache", "wraps"})
 
@@ -223,20 +225,6 @@ class ModuleModel:
     @property
     def classes_by_name(self) -> set[str]:
         return {q.rpartition(".")[2] for q in self.classes}
-
-
-def resolve_relative(module: str, is_package: bool, level: int, name: str | None) -> str:
-    """The absolute module `from <level dots><name> import ...` refers to."""
-    if level == 0:
-        return name or ""
-    parts = module.split(".") if module else []
-    if not is_package:
-        parts = parts[:-1]
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
-    if name:
-        parts.append(name)
-    return ".".join(parts)
 
 
 def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow: bool = True) -> ModuleModel:

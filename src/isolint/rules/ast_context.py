@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from ..scopes import NameResolver, parent_map
+from ..scopes import NameResolver, absolute_name, parent_map
 from .base import Report, Rule
 
 if TYPE_CHECKING:
@@ -142,16 +142,6 @@ class AstFile:
         return "\n".join(
             [self.lines[line - 1][column:], *self.lines[line : end_line - 1], self.lines[end_line - 1][:end_column]]
         )
-
-
-def absolute_name(name: str, module_name: str, is_package: bool) -> str:
-    """A relative dotted name (`..registry.get`) made absolute from the module it is written in."""
-    level = len(name) - len(name.lstrip("."))
-    package = module_name.split(".") if module_name else []
-    if not is_package:
-        package = package[:-1]
-    package = package[: len(package) - (level - 1)] if level > 1 else package
-    return ".".join([*package, name.lstrip(".")])
 
 
 class AstRule(Rule):

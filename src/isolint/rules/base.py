@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..findings import FIX_SAFETIES, NO_FIX, SAFE, UNSAFE
+from ..scopes import absolute_name
 
 if TYPE_CHECKING:
     import ast
@@ -153,12 +154,7 @@ class FileContext:
         resolved = set()
         for name, is_local in self.names.qualified_names(node):
             if name.startswith("."):
-                level = len(name) - len(name.lstrip("."))
-                package = self.module_name.split(".") if self.module_name else []
-                if not self.is_package:
-                    package = package[:-1]
-                package = package[: len(package) - (level - 1)] if level > 1 else package
-                name = ".".join([*package, name.lstrip(".")])
+                name = absolute_name(name, self.module_name, self.is_package)
             elif is_local and self.module_name:
                 name = f"{self.module_name}.{name}"
             resolved.add(name)
