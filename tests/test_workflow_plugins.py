@@ -122,6 +122,8 @@ def test_a_broken_plugin_is_a_configuration_error(tmp_path: Path, module: str, s
 def test_cached_results_follow_the_plugin_source(example: Path, tmp_path: Path) -> None:
     env = {"NO_COLOR": "1", "ISOLINT_CACHE_DIR": str(tmp_path / "cache")}
     assert isolint(example, "check", "app", env=env).returncode == 1
+    warm = isolint(example, "check", "app", env=env)
+    assert (warm.returncode, warm.stderr) == (1, "")  # the plugin's cached findings are read back, not discarded
     plugin = example / "acme_isolint.py"
-    plugin.write_text(plugin.read_text().replace("return not value.elements", "return False"))
+    plugin.write_text(plugin.read_text().replace("return not value.keys", "return False"))
     assert isolint(example, "check", "app", env=env).returncode == 0

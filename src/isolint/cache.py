@@ -293,7 +293,6 @@ def _load_checked(file: Path | None) -> tuple[tuple[dict[str, Any], ...], str | 
 
 
 MAX_CACHE_BYTES = 1024 * 1024 * 1024
-_KNOWN_CODES = frozenset(BY_CODE)
 
 
 def _shape_problem(data: Any) -> str | None:
@@ -339,7 +338,7 @@ def _position(value: Any) -> bool:
 def _cached_finding(item: Any) -> bool:
     if not (
         isinstance(item, dict)
-        and item.get("code") in _KNOWN_CODES
+        and item.get("code") in BY_CODE  # live: plugins register their codes after import
         and all(isinstance(item.get(key), str) for key in ("name", "family", "message", "snippet"))
         and isinstance(item.get("manual"), (str, type(None)))
         and _position(item.get("location"))

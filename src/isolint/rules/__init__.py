@@ -11,7 +11,8 @@ import importlib
 import pkgutil
 import re
 
-from .base import FAMILIES, Rule
+from .ast_context import AstFile, AstRule
+from .base import FAMILIES, CstEdit, FixSpec, Option, Rule
 
 
 def _discover() -> tuple[type[Rule], ...]:
@@ -58,4 +59,18 @@ def register(rule: type[Rule]) -> None:
     BY_NAME[rule.name] = rule
 
 
-__all__ = ["ALL_RULES", "BY_CODE", "BY_NAME", "CUSTOM_PREFIX", "FAMILIES", "Rule", "lookup", "register"]
+__all__ = [
+    "ALL_RULES",
+    "BY_CODE",
+    "BY_NAME",
+    "CUSTOM_PREFIX",
+    "FAMILIES",
+    "AstFile",
+    "AstRule",
+    "CstEdit",
+    "FixSpec",
+    "Option",
+    "Rule",
+    "lookup",
+    "register",
+]
