@@ -17,6 +17,7 @@ import pytest
 
 from isolint import engine
 from isolint.config import Settings
+from isolint.cst_view import CstView, module_positions
 from isolint.findings import SAFE, Finding, Location
 from isolint.rules.ast_context import AstFile, AstRule
 from isolint.rules.base import CstEdit, FixSpec, Rule
@@ -174,3 +175,45 @@ def test_spans_count_characters_whatever_the_encoding_width(line: str, expected:
     value = tree.body[0].value  # type: ignore[attr-defined]
     assert file.segment(value) == expected
     assert file.span(value) == ((1, 4), (1, 4 + len(expected)))
+
+
+_TWINS: dict[type[ast.AST], type[cst.CSTNode]] = {
+    ast.Name: cst.Name,
+    ast.Attribute: cst.Attribute,
+    ast.Call: cst.Call,
+    ast.FunctionDef: cst.FunctionDef,
+    ast.AsyncFunctionDef: cst.FunctionDef,
+    ast.ClassDef: cst.ClassDef,
+    ast.Assign: cst.Assign,
+    ast.Return: cst.Return,
+    ast.arg: cst.Param,
+}
+FIXTURES = sorted(p for p in Path(__file__).resolve().parent.parent.glob("fixtures/**/*.py") if "pep701" not in p.parts)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_every_node_a_fix_may_rewrite_is_found_where_the_whole_module_puts_it(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    file = AstFile(str(path), text, ast.parse(text), Settings(Path(".")))
+    view = CstView(file)
+    whole = module_positions(view.module)
+    for node in ast.walk(file.tree):
+        twin_type = _TWINS.get(type(node))
+        if twin_type is None:
+            continue
+        twin = view.node(node, twin_type)
+        where = whole[twin.name] if isinstance(twin, cst.Param) else whole[twin]
+        assert (where.start.line, where.start.column) == file.span(node)[0], f"{path}: {ast.dump(node)[:60]}"
+
+
+def test_statements_sharing_a_line_and_decorated_definitions_are_told_apart() -> None:
+    text = '"""Doc\nstring."""\na = f(1); b = f(2)\n\n@f(3)\nclass C:\n    x = f(4)\n'
+    file = AstFile("m.py", text, ast.parse(text), Settings(Path(".")))
+    view = CstView(file)
+    calls = [n for n in ast.walk(file.tree) if isinstance(n, ast.Call)]
+    assert [view.module.code_for_node(view.node(call, cst.Call)) for call in calls] == [
+        "f(1)",
+        "f(2)",
+        "f(3)",
+        "f(4)",
+    ]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import libcst as cst
 import libcst.metadata as cst_metadata
+from libcst.metadata import CodePosition, CodeRange
 
 from .traversal import parent_map
 
@@ -26,10 +27,17 @@ if TYPE_CHECKING:
 
 CstNodeT = TypeVar("CstNodeT", bound=cst.CSTNode)
 Position = tuple[int, int]  # (line, 0-based character column)
+TopLevel = cst.SimpleStatementLine | cst.BaseCompoundStatement  # what a module body holds
 
 
 class CstView:
-    """A LibCST module of an `AstFile`'s text, and its nodes found by `ast` span."""
+    """A LibCST module of an `AstFile`'s text, and its nodes found by `ast` span.
+
+    Positions come from generating the code of only the top-level statement
+    that holds the asked-for node (LibCST's PositionProvider generates the
+    whole module), placed at the line CPython gives that statement; the
+    whole module is generated only when the two parsers' statements do not
+    pair up."""
 
     def __init__(self, file: AstFile, module: cst.Module | None = None) -> None:
         self.file = file
@@ -37,7 +45,9 @@ class CstView:
         self.source = file.source
         self.module = module if module is not None else cst.parse_module(file.source)
         self._parents: dict[int, Any] | None = None
-        self._starts: dict[Position, list[tuple[Position, cst.CSTNode]]] | None = None
+        self._paired: list[TopLevel] | None = None  # see `pair_statements`
+        self._statement_index: dict[int, int] | None = None  # id(ast top-level statement) -> its index
+        self._starts: dict[int, dict[Position, list[tuple[Position, cst.CSTNode]]]] = {}
 
     @property
     def parents(self) -> dict[int, Any]:
@@ -49,7 +59,9 @@ class CstView:
     def node(self, node: ast.AST, cst_type: type[CstNodeT]) -> CstNodeT:
         """The `cst_type` node at `node`'s span. Raises LookupError when there is none."""
         start, end = self.file.span(node)
-        candidates = [(found_end, found) for found_end, found in self._nodes_at(start) if isinstance(found, cst_type)]
+        candidates = [
+            (found_end, found) for found_end, found in self._nodes_at(node, start) if isinstance(found, cst_type)
+        ]
         for found_end, found in candidates:
             if found_end == end:
                 return found
@@ -57,22 +69,75 @@ class CstView:
             return candidates[0][1]  # `ast.arg` ends after the annotation, `Param` after the name
         raise LookupError(f"no LibCST {cst_type.__name__} at {start}-{end} of {self.file.path}")
 
-    def _nodes_at(self, start: Position) -> list[tuple[Position, cst.CSTNode]]:
-        if self._starts is None:
-            self._starts = self._index()
-        return self._starts.get(start, [])
+    def _nodes_at(self, node: ast.AST, start: Position) -> list[tuple[Position, cst.CSTNode]]:
+        statement = self._statement_of(node)
+        key = id(statement) if statement is not None else 0
+        starts = self._starts.get(key)
+        if starts is None:
+            if statement is None:
+                positions = module_positions(self.module)
+            else:
+                positions = statement_positions(self.module, statement, self._line_of(statement))
+            starts = self._starts[key] = _by_start(positions)
+        return starts.get(start, [])
 
-    def _index(self) -> dict[Position, list[tuple[Position, cst.CSTNode]]]:
-        positions = module_positions(self.module)
-        starts: dict[Position, list[tuple[Position, cst.CSTNode]]] = defaultdict(list)
-        for found, code_range in positions.items():
-            start = (code_range.start.line, code_range.start.column)
-            end = (code_range.end.line, code_range.end.column)
-            if isinstance(found, cst.Param):
-                name_range = positions[found.name]
-                start = (name_range.start.line, name_range.start.column)
-            starts[start].append((end, found))
-        return starts
+    def _statement_of(self, node: ast.AST) -> TopLevel | None:
+        """The LibCST top-level statement holding `node`, or None when only the whole module can tell."""
+        if self._statement_index is None:
+            self._paired = pair_statements(self.module, self.file.tree)
+            self._statement_index = {id(statement): index for index, statement in enumerate(self.file.tree.body)}
+        index_of, paired = self._statement_index, self._paired
+        if paired is None:
+            return None
+        parents = self.file.parents
+        top: ast.AST | None = node
+        while top is not None and id(top) not in index_of:
+            top = parents.get(id(top))
+        return None if top is None else paired[index_of[id(top)]]
+
+    def _line_of(self, statement: TopLevel) -> int:
+        """The line CPython gives the first of the statements `statement` holds."""
+        paired = self._paired or []
+        index = next(i for i, candidate in enumerate(paired) if candidate is statement)
+        return self.file.tree.body[index].lineno
+
+
+def _by_start(positions: Mapping[cst.CSTNode, CodeRange]) -> dict[Position, list[tuple[Position, cst.CSTNode]]]:
+    starts: dict[Position, list[tuple[Position, cst.CSTNode]]] = defaultdict(list)
+    for found, code_range in positions.items():
+        start = (code_range.start.line, code_range.start.column)
+        end = (code_range.end.line, code_range.end.column)
+        if isinstance(found, cst.Param) and found.name in positions:
+            name_range = positions[found.name]
+            start = (name_range.start.line, name_range.start.column)
+        starts[start].append((end, found))
+    return starts
+
+
+def pair_statements(module: cst.Module, tree: ast.Module) -> list[TopLevel] | None:
+    """For each of CPython's top-level statements, the LibCST top-level
+    statement holding it (`a = 1; b = 2` is one LibCST line holding two);
+    None when the two parsers' statements do not pair up."""
+    paired: list[TopLevel] = []
+    for statement in module.body:
+        paired += [statement] * (len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1)
+    return paired if len(paired) == len(tree.body) else None
+
+
+def statement_positions(module: cst.Module, statement: TopLevel, line: int) -> dict[cst.CSTNode, CodeRange]:
+    """Positions of the nodes of one top-level statement of `module`, whose
+    first line CPython gives as `line`: its code alone is generated."""
+    alone = cst.Module(body=[statement], default_indent=module.default_indent, default_newline=module.default_newline)
+    local = module_positions(alone)
+    anchor = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
+    shift = line - local[anchor].start.line
+    return {
+        node: CodeRange(
+            CodePosition(code_range.start.line + shift, code_range.start.column),
+            CodePosition(code_range.end.line + shift, code_range.end.column),
+        )
+        for node, code_range in local.items()
+    }
 
 
 def module_positions(module: cst.Module) -> Mapping[cst.CSTNode, cst_metadata.CodeRange]:

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import libcst as cst
-from libcst.metadata import CodePosition, CodeRange
 
 from . import ast_visit
 from .config import Settings
-from .cst_view import CstView
+from .cst_view import CstView, pair_statements, statement_positions
 from .cst_view import module_positions as _module_positions
 from .findings import SAFE, Finding, Fix, Location
 from .fixes import apply_fixes, diff_edits
@@ -301,40 +300,19 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     line CPython's parser gave it. When a reported node is not inside the
     statement it was reported from, or the statements do not line up with
     CPython's, the whole module is generated after all."""
-    lines = _statement_lines(file.module, tree)
+    paired = pair_statements(file.module, tree)
     statements = {id(r.statement): r.statement for r in file.reports if r.statement is not None}
-    if lines is None or len(statements) * 2 > len(file.module.body):
+    if paired is None or len(statements) * 2 > len(file.module.body):
         return _module_positions(file.module)
-    module = file.module
+    lines: dict[int, int] = {}
+    for statement, ast_statement in zip(paired, tree.body, strict=True):
+        lines.setdefault(id(statement), ast_statement.lineno)
     positions: dict[Any, Any] = {}
     for statement in statements.values():
-        alone = cst.Module(
-            body=[statement], default_indent=module.default_indent, default_newline=module.default_newline
-        )
-        local = _module_positions(alone)
-        anchor = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
-        shift = lines[id(statement)] - local[anchor].start.line
-        for node, code_range in local.items():
-            positions[node] = CodeRange(
-                CodePosition(code_range.start.line + shift, code_range.start.column),
-                CodePosition(code_range.end.line + shift, code_range.end.column),
-            )
+        positions.update(statement_positions(file.module, statement, lines[id(statement)]))
     if any(r.node not in positions for r in file.reports):
         return _module_positions(file.module)
     return positions
-
-
-def _statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:
-    """id(top-level statement) -> the line CPython gives its first statement;
-    None when the two parsers' statements do not pair up."""
-    lines = {}
-    index = 0
-    for statement in module.body:
-        if index >= len(tree.body):
-            return None
-        lines[id(statement)] = tree.body[index].lineno
-        index += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
-    return lines if index == len(tree.body) else None
 
 
 def _to_findings(file: FileContext, positions: Any, build_edits: bool) -> list[Finding]:
