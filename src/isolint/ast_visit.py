@@ -13,16 +13,17 @@ from __future__ import annotations
 import ast
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .rules.ast_context import AstFile, AstRule
+if TYPE_CHECKING:  # rules may import this module's helpers while the rules package loads
+    from .rules.ast_context import AstFile, AstRule
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def visit(file: AstFile, rules: Sequence[type[AstRule]], observers: Sequence[object] = ()) -> None:
     """Run every rule over the file in one traversal; reports go to `file.reports`."""
-    instances = [rule(file, file.settings.options_for(rule)) for rule in rules]  # type: ignore[arg-type]
+    instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
     _Dispatcher([*instances, *observers], file).walk(file.tree)
 
 

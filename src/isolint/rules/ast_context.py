@@ -112,6 +112,13 @@ class AstFile:
                 return node
         return None
 
+    def enclosing_function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The nearest enclosing `def` or `async def`, or None."""
+        for node in reversed(self.ancestors):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return node
+        return None
+
     # --- the text behind the nodes ------------------------------------------------
 
     @property

@@ -212,6 +212,7 @@ class Rule:
     # refuses this rule's fixes in a file, `isolint fix` tries the fallback's
     # there before refusing the rule outright.
     fallback: ClassVar[type[Rule] | None] = None
+    file: FileContext  # what the rule is checking (an AstRule narrows it to an AstFile)
     # What the detector visits: "cst" (LibCST nodes, `FileContext`) or "ast"
     # (stdlib nodes, `ast_context.AstFile`; see `ast_context.AstRule`).
     syntax: ClassVar[str] = "cst"
@@ -247,7 +248,8 @@ class Rule:
         `raw` is the file's bytes. The index calls this one."""
         return cls.index(tree, settings)
 
-    def __init__(self, file: FileContext, options: Mapping[str, Any]) -> None:
+    def __init__(self, file: Any, options: Mapping[str, Any]) -> None:
+        # `file`: a FileContext, or an AstFile for an AstRule (which narrows `self.file`).
         self.file = file
         # This rule's option values, by name; `options` on the class declares them.
         # Any: each value's type is its Option's `kind`, known only at run time.
@@ -271,7 +273,7 @@ class Rule:
 
     def report(
         self,
-        node: cst.CSTNode,
+        node: cst.CSTNode | ast.AST,  # an AstRule reports `ast` nodes
         message: str,
         *,
         fix: FixSpec | None = None,
