@@ -9,8 +9,12 @@ from isolint.config import DEFAULT_CONTEXT_PARAMS, load_settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
+from isolint.rules.websockets.analysis import index_facts
+from isolint.rules.websockets.family import INDEX_PREFILTER, WebSocketConfig
 from tests.conftest import write
 from tests.helpers import check_findings, run_cli
+
+FAMILY_DEFAULTS = WebSocketConfig(context_params=frozenset(DEFAULT_CONTEXT_PARAMS))
 
 MANAGER_MODULE = """\
 class WebSocketManager:
@@ -284,11 +288,6 @@ def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
 def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() -> None:
     """Accessors that stand on their own need the prefilter's words; aliases that
     `require` an imported name are only candidates (found in files that have them)."""
-    from isolint.rules._websockets import (
-        DEFAULT_WEBSOCKET_NAMES,
-        INDEX_PREFILTER,
-        index_facts,
-    )
     from tests.conftest import FIXTURES
 
     aliases = 0
@@ -296,7 +295,7 @@ def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() 
         source = path.read_text(encoding="utf-8")
         facts = [
             data
-            for kind, _, _, data in index_facts(parse_module(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
+            for kind, _, _, data in index_facts(parse_module(source), FAMILY_DEFAULTS)
             if kind == "websockets:accessor" and "requires" not in data
         ]
         aliases += sum(1 for data in facts if "delegates" in data)
@@ -306,18 +305,13 @@ def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() 
 
 
 def test_only_argument_less_functions_returning_an_argument_less_call_are_aliases() -> None:
-    from isolint.rules._websockets import DEFAULT_WEBSOCKET_NAMES, index_facts
-
     source = (
         "from datetime import datetime\nfrom app.ws import get_manager\n\n\n"
         "def now():\n    return datetime.now(tz=None)\n\n\n"
         "def manager_for(user_id):\n    return get_manager()\n\n\n"
         "def get_connection_manager():\n    return get_manager()\n"
     )
-    facts = [
-        (name, data)
-        for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
-    ]
+    facts = [(name, data) for _, name, _, data in index_facts(ast.parse(source), FAMILY_DEFAULTS)]
     assert facts == [
         (
             "get_connection_manager",

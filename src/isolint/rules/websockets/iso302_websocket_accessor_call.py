@@ -6,10 +6,11 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ._context import context_param
-from ._websockets import (
+from ..._lazy import cst
+from ...findings import UNSAFE
+from .._context import context_param
+from ..base import FixSpec, Rule
+from ._cst_plumbing import (
     EMITTER_METHODS,
     WEBSOCKET_NAMES,
     IndexesPlumbing,
@@ -19,7 +20,6 @@ from ._websockets import (
     plumbing_prefilter,
     swap_receivers,
 )
-from .base import FixSpec, Rule
 
 
 class WebSocketAccessorCall(IndexesPlumbing, Rule):

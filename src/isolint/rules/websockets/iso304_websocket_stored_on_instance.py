@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ._context import context_param
-from ._helpers import alternation, first_param_name
-from ._websockets import (
+from ..._lazy import cst
+from ...findings import UNSAFE
+from .._context import context_param
+from .._helpers import alternation, first_param_name
+from ..base import FixSpec, Rule
+from ._cst_plumbing import (
     EMITTER_METHODS,
     WEBSOCKET_NAMES,
     Capture,
@@ -22,7 +23,6 @@ from ._websockets import (
     swap_receivers,
     without_statement,
 )
-from .base import FixSpec, Rule
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._lazy import cst
-from ..traversal import walk
-from ._helpers import (
+from ..._lazy import cst
+from ...traversal import walk
+from .._helpers import (
     alternation,
     assignment_targets,
     first_param_name,
@@ -16,8 +16,8 @@ from ._helpers import (
     matches_patterns,
     unanchored_alternatives,
 )
-from ._websockets import WEBSOCKET_NAMES, is_plumbing_name
-from .base import Option, Rule
+from ..base import Option, Rule
+from ._cst_plumbing import WEBSOCKET_NAMES, is_plumbing_name
 
 LOOKUP_METHODS = ("get", "setdefault", "pop")
 DICT_FACTORIES = ("dict", "defaultdict", "OrderedDict", "WeakValueDictionary")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._lazy import cst
-from ..traversal import walk
-from ._helpers import first_param_name, last_name
-from ._websockets import WEBSOCKET_NAMES, IndexesPlumbing, Plumbing
-from .base import Option, Rule
+from ..._lazy import cst
+from ...traversal import walk
+from .._helpers import first_param_name, last_name
+from ..base import Option, Rule
+from ._cst_plumbing import WEBSOCKET_NAMES, IndexesPlumbing, Plumbing
 
 
 class WebSocketBroadcast(IndexesPlumbing, Rule):
