@@ -19,7 +19,6 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...ast_visit import source_order_children
 from ..ast_helpers import assignment_targets, context_param, dotted_name, first_param_name, last_name
 from .family import (
     ACCESSOR_KINDS,
@@ -90,6 +89,8 @@ def capture_target(statement: ast.AST, method: FunctionNode | None) -> ast.Attri
 def own_nodes(function: FunctionNode) -> list[ast.AST]:
     """Every node of the function's body, in source order. A nested function
     or class is its own scope: it is listed, but nothing inside it."""
+    from ...ast_visit import source_order_children  # not at import: ast_visit imports the rules being discovered
+
     found: list[ast.AST] = []
     stack: list[ast.AST] = list(reversed(function.body))
     while stack:
@@ -102,6 +103,8 @@ def own_nodes(function: FunctionNode) -> list[ast.AST]:
 
 def walk_in_source_order(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
     """`nodes` and all their descendants, depth first in source order (`ast.walk` goes breadth first)."""
+    from ...ast_visit import source_order_children  # not at import: ast_visit imports the rules being discovered
+
     stack = list(reversed(list(nodes)))
     while stack:
         node = stack.pop()
