@@ -54,6 +54,21 @@ def passes_scope(call: ast.Call, scoped: Collection[str]) -> bool:
     return any(keyword.arg in scoped for keyword in call.keywords)
 
 
+def plumbing_by_name(func: ast.expr, config: WebSocketConfig) -> str | None:
+    """What a callee's own name says: itself when it matches `websocket-names`
+    (`get_websocket_manager`, `WebSocketManager`), `<Class>.<accessor>` for a
+    class-side accessor of a matching class (`WebSocketManager.get_instance`);
+    None when the name says nothing."""
+    callee = last_name(func)
+    if config.is_plumbing_name(callee):
+        return callee
+    if isinstance(func, ast.Attribute) and callee in CLASS_ACCESSORS:
+        owner = last_name(func.value)
+        if config.is_plumbing_name(owner):
+            return f"{owner}.{callee}"
+    return None
+
+
 def takes_arguments(function: FunctionNode) -> bool:
     args = function.args
     return bool(args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg)
@@ -235,12 +250,11 @@ class _ModuleKnowledge:
         callee = last_name(func)
         if callee is None:
             return None
-        if self.config.is_plumbing_name(callee) or (isinstance(func, ast.Name) and callee in self.accessors):
+        named = plumbing_by_name(func, self.config)
+        if named is not None:
+            return {"source": named}
+        if isinstance(func, ast.Name) and callee in self.accessors:
             return {"source": callee}
-        if isinstance(func, ast.Attribute) and callee in CLASS_ACCESSORS:
-            owner = last_name(func.value)
-            if owner and self.config.is_plumbing_name(owner):
-                return {"source": f"{owner}.{callee}"}
         if isinstance(func, ast.Name) and func.id in self.imports:
             return {"source": callee, "requires": self.imports[func.id]}
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.imports:
@@ -363,10 +377,9 @@ class Plumbing:
         if name is None:
             return None
         shown = dotted_name(func) or name
-        if name[0].islower() and self.is_name(name):
-            return shown
-        if isinstance(func, ast.Attribute) and name in CLASS_ACCESSORS and self.is_name(last_name(func.value)):
-            return shown
+        named = plumbing_by_name(func, self.config)
+        if named is not None and (named[0].islower() or "." in named):
+            return shown  # an accessor (a class called here builds an object of its own)
         if not self.file.may_be_named(func, self._indexed_names("accessors")):
             return None
         globs = self.config.websocket_names
@@ -408,9 +421,9 @@ class Plumbing:
 
     def builds_shared(self, call: ast.Call) -> str | None:
         """At import time: a call that creates plumbing (`WebSocketManager()`) or fetches it."""
-        name = last_name(call.func)
-        if self.is_name(name) and not self._passes_scope(call, None):
-            return dotted_name(call.func) or name
+        named = plumbing_by_name(call.func, self.config)
+        if named is not None and not self._passes_scope(call, None):
+            return dotted_name(call.func) or named
         return self.accessor_call(call, None)
 
     def global_name(self, name: ast.Name) -> str | None:
