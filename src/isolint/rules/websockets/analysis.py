@@ -5,8 +5,9 @@ Two readers share it. The project index (`index_facts`) sees one module at a
 time and knows only its imports, so a value taken from an imported name
 becomes a fact that `requires` that name. The rules (`Plumbing`) see the
 finished index and resolve names through the file's scopes. Both decide with
-the same shapes: what hands over a request's own scope (`passes_scope`), what
-an alias looks like (`returned_value`), what stores on `self`
+the same shapes: what a callee's name says (`plumbing_by_name`), what hands
+over a request's own scope (`passes_scope`), what an alias looks like
+(`takes_arguments`, `returned_value`), what stores on `self`
 (`capture_target`), and which nodes belong to a function's own body
 (`own_nodes`).
 """
@@ -356,9 +357,6 @@ class Plumbing:
             self._names[what] = names
         return names
 
-    def is_name(self, name: str | None) -> bool:
-        return self.config.is_plumbing_name(name)
-
     def source(self, expr: ast.expr | None, function: FunctionNode | None) -> str | None:
         """How `expr` reaches shared plumbing (`get_websocket_manager()`,
         `websocket_manager`), or None."""
@@ -389,7 +387,8 @@ class Plumbing:
 
     def is_internal(self, function: FunctionNode, owner: ast.ClassDef | None) -> bool:
         """The plumbing's own code (an accessor, a manager's method) is not request code."""
-        return self.is_name(function.name) or (owner is not None and self.is_name(owner.name))
+        is_plumbing = self.config.is_plumbing_name
+        return is_plumbing(function.name) or (owner is not None and is_plumbing(owner.name))
 
     def captures(self, method: FunctionNode) -> list[Capture]:
         """`self.<attr> = <shared plumbing>` statements in `method`."""

@@ -62,7 +62,7 @@ class WebSocketBroadcast(IndexesPlumbing, WebSocketRule):
         return self.file.segment(method).rpartition(".")[0].rstrip()
 
     def _is_plumbing_receiver(self, receiver: ast.expr, function: FunctionNode) -> bool:
-        if self.plumbing.source(receiver, function) or self.plumbing.is_name(last_name(receiver)):
+        if self.plumbing.source(receiver, function) or self.config.is_plumbing_name(last_name(receiver)):
             return True
         if isinstance(receiver, ast.Name) and self._bound_locally(receiver.id, function):
             return True
