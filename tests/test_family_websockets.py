@@ -5,12 +5,18 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from isolint.config import DEFAULT_CONTEXT_PARAMS, load_settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
+from isolint.rules.websockets.analysis import index_facts
+from isolint.rules.websockets.family import INDEX_PREFILTER, WebSocketConfig
 from tests.conftest import write
 from tests.helpers import check_findings, run_cli
+
+FAMILY_DEFAULTS = WebSocketConfig(context_params=frozenset(DEFAULT_CONTEXT_PARAMS))
 
 MANAGER_MODULE = """\
 class WebSocketManager:
@@ -284,11 +290,6 @@ def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
 def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() -> None:
     """Accessors that stand on their own need the prefilter's words; aliases that
     `require` an imported name are only candidates (found in files that have them)."""
-    from isolint.rules._websockets import (
-        DEFAULT_WEBSOCKET_NAMES,
-        INDEX_PREFILTER,
-        index_facts,
-    )
     from tests.conftest import FIXTURES
 
     aliases = 0
@@ -296,7 +297,7 @@ def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() 
         source = path.read_text(encoding="utf-8")
         facts = [
             data
-            for kind, _, _, data in index_facts(parse_module(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
+            for kind, _, _, data in index_facts(parse_module(source), FAMILY_DEFAULTS)
             if kind == "websockets:accessor" and "requires" not in data
         ]
         aliases += sum(1 for data in facts if "delegates" in data)
@@ -306,21 +307,84 @@ def test_the_index_prefilter_passes_every_fixture_with_an_accessor_of_its_own() 
 
 
 def test_only_argument_less_functions_returning_an_argument_less_call_are_aliases() -> None:
-    from isolint.rules._websockets import DEFAULT_WEBSOCKET_NAMES, index_facts
-
     source = (
         "from datetime import datetime\nfrom app.ws import get_manager\n\n\n"
         "def now():\n    return datetime.now(tz=None)\n\n\n"
         "def manager_for(user_id):\n    return get_manager()\n\n\n"
         "def get_connection_manager():\n    return get_manager()\n"
     )
-    facts = [
-        (name, data)
-        for _, name, _, data in index_facts(ast.parse(source), DEFAULT_WEBSOCKET_NAMES, DEFAULT_CONTEXT_PARAMS)
-    ]
+    facts = [(name, data) for _, name, _, data in index_facts(ast.parse(source), FAMILY_DEFAULTS)]
     assert facts == [
         (
             "get_connection_manager",
             {"returns": "", "delegates": "get_manager", "source": "get_manager", "requires": "app.ws.get_manager"},
         )
     ]
+
+
+ONE_ANALYSIS_FILES = {
+    "hub.py": (
+        "from chatapp.websocket_manager import shared_hub\n\n"
+        "hub = shared_hub()\n"
+        "bridge = get_websocket_bridge()\n\n\n"
+        "def get_connection_manager(): return shared_hub()\n"  # one line: the fact is on the def, the finding on the call
+    ),
+    "agent.py": (
+        "from chatapp.websocket_manager import shared_hub\n\n\n"
+        "class ChatAgent:\n"
+        "    def __init__(self, ws_for_user):\n"
+        "        self.websocket = shared_hub()\n"
+        "        self.per_user = ws_for_user\n"
+    ),
+}
+
+
+def test_the_index_records_what_the_rules_report(tmp_path: Path) -> None:
+    """One analysis, two readers: each import-time binding, capture on `self`
+    and compatibility alias the index records is what ISO301, ISO304 and
+    ISO302 report, on the same line."""
+    root = _project(tmp_path, ONE_ANALYSIS_FILES)
+    paths = [root / "chatapp" / name for name in ONE_ANALYSIS_FILES]
+    reported_as = {"websockets:global": "ISO301", "websockets:attribute": "ISO304"}
+    indexed = sorted(
+        (path.name, line, "ISO302" if "delegates" in data else reported_as[kind])
+        for path in paths
+        for kind, _, line, data in index_facts(parse_module(path.read_text(encoding="utf-8")), FAMILY_DEFAULTS)
+        if kind in reported_as or "delegates" in data
+    )
+    assert indexed == [
+        ("agent.py", 6, "ISO304"),
+        ("hub.py", 3, "ISO301"),
+        ("hub.py", 4, "ISO301"),
+        ("hub.py", 7, "ISO302"),
+    ]
+    assert _found(paths, "ISO301", "ISO302", "ISO304") == indexed
+
+
+def test_a_check_of_the_family_never_parses_with_libcst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ISO3xx rule visits `ast`: LibCST parses only to build a fix's edits."""
+    from isolint import engine
+    from isolint.rules import ALL_RULES
+
+    def refuse(text: str) -> None:
+        raise AssertionError("LibCST parsed a file for a plain check")
+
+    source = (
+        "from chatapp.websocket_manager import get_websocket_manager\n\n\n"
+        "async def done(context, user_id: str | None = None):\n"
+        "    await get_websocket_manager().send_to_user(user_id, {})\n"
+    )
+    family = [rule for rule in ALL_RULES if rule.family == "websockets"]
+    settings = load_settings([tmp_path], isolated=True)
+    monkeypatch.setattr(engine.cst, "parse_module", refuse)
+    findings = lint_text(source, "chatapp/done.py", family, settings, module_name="chatapp.done", build_edits=False)
+    assert [(f.code, f.fix is not None) for f in findings] == [("ISO302", True)]
+
+
+def test_the_family_imports_before_the_engine_does() -> None:
+    """The rules package is discovered while `ast_visit` is still importing."""
+    import subprocess
+    import sys
+
+    for first in ("isolint.engine", "isolint.config", "isolint.rules.websockets.analysis"):
+        subprocess.run([sys.executable, "-c", f"import {first}"], check=True)

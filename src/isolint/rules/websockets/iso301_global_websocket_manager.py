@@ -1,29 +1,33 @@
 """ISO301 global-websocket-manager: WebSocket plumbing bound at module level.
 
-Contributes the family's index facts (see `_websockets`), for ISO301-ISO304.
+Contributes the family's index facts (see `family`), for ISO301-ISO304.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .._lazy import cst
-from ._helpers import assignment_targets, is_module_level
-from ._websockets import (
+from ..ast_context import AstFile
+from ..ast_helpers import assignment_targets, is_module_level
+from .analysis import IndexFact, Plumbing, index_facts, without_await
+from .family import (
     INDEX_PREFILTER,
     WEBSOCKET_NAMES,
     IndexesPlumbing,
-    Plumbing,
-    index_facts,
+    WebSocketConfig,
+    WebSocketRule,
     plumbing_prefilter,
 )
-from .base import Rule
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...index import ProjectIndex
 
 
-class GlobalWebSocketManager(IndexesPlumbing, Rule):
+class GlobalWebSocketManager(IndexesPlumbing, WebSocketRule):
     code = "ISO301"
     name = "global-websocket-manager"
     family = "websockets"
@@ -33,31 +37,30 @@ class GlobalWebSocketManager(IndexesPlumbing, Rule):
     index_prefilter = INDEX_PREFILTER
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Any) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
-        return index_facts(tree, settings.family_options("websockets")["websocket-names"], settings.context_params)
+    def index(cls, tree: ast.Module, settings: Settings) -> Iterator[IndexFact]:
+        return index_facts(tree, WebSocketConfig.of_family(settings))
 
     @classmethod
-    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
         # Every finding binds a call: `WebSocketManager(`, `get_websocket_manager(` or an indexed accessor.
-        return plumbing_prefilter(settings.options_for(cls)["websocket-names"], project, calls_only=True)
+        config = WebSocketConfig.of_rule(cls, settings)
+        return plumbing_prefilter(config.websocket_names, project, calls_only=True)
 
-    def __init__(self, file: Any, options: Any) -> None:
+    def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
         super().__init__(file, options)
-        self.plumbing = Plumbing(file, options["websocket-names"])
+        self.plumbing = Plumbing(file, self.config)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def visit_Assign(self, node: ast.Assign) -> None:
         self._check(node)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._check(node)
 
-    def _check(self, node: cst.Assign | cst.AnnAssign) -> None:
+    def _check(self, node: ast.Assign | ast.AnnAssign) -> None:
         if not is_module_level(self.file.ancestors) or not assignment_targets(node):
             return
-        value = node.value
-        if isinstance(value, cst.Await):
-            value = value.expression
-        if not isinstance(value, cst.Call):
+        value = without_await(node.value)
+        if not isinstance(value, ast.Call):
             return
         callee = self.plumbing.builds_shared(value)
         if callee is None:

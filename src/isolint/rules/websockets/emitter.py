@@ -1,0 +1,172 @@
+"""Moving emission onto the request context's emitter (the ISO302 and ISO304 fixes).
+
+Whether uses of the shared manager can become `context.websocket_emitter`
+is decided on `ast`, during the check (`plan_swap`), so that a plain check
+knows which findings offer a fix. The LibCST edits that make the swap are
+built only when a run applies or shows edits (`EmitterSwap.replacements`,
+`without_statement`), on nodes found by span in a `CstView`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+from .analysis import FunctionNode, own_nodes
+from .family import EMITTER_ATTRIBUTE
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from ...cst_view import CstView
+else:
+    from ..._lazy import cst
+
+Parents = Mapping[int, ast.AST]  # id(node) -> parent, as `AstFile.parents`
+Replacement = Union["cst.CSTNode", "cst.RemovalSentinel"]
+
+
+@dataclass(frozen=True)
+class EmitterSwap:
+    """Uses of the shared manager that become `<context>.websocket_emitter`."""
+
+    context: str  # the parameter carrying the request context
+    replaced: tuple[ast.expr, ...]  # each use, with the `await` in front of it when it has one
+
+    def replacements(self, view: CstView) -> dict[cst.CSTNode, Replacement]:
+        """The LibCST edits. Raises LookupError when a use has no LibCST
+        expression at its span (a parenthesised one): the fix is then dropped."""
+        emitter = cst.Attribute(value=cst.Name(self.context), attr=cst.Name(EMITTER_ATTRIBUTE))
+        return {view.node(use, _cst_class(use)): emitter for use in self.replaced}
+
+
+def _cst_class(use: ast.expr) -> type[cst.BaseExpression]:
+    """The LibCST class of a use: a call, a name or an attribute, or the `await` of one."""
+    classes: dict[type[ast.expr], type[cst.BaseExpression]] = {
+        ast.Call: cst.Call,
+        ast.Name: cst.Name,
+        ast.Attribute: cst.Attribute,
+        ast.Await: cst.Await,
+    }
+    return classes[type(use)]
+
+
+def plan_swap(
+    uses: Sequence[ast.expr], function: FunctionNode, parents: Parents, context: str, supported: Collection[str]
+) -> EmitterSwap | str:
+    """The swap that makes `context.websocket_emitter` stand where each use
+    of the shared manager stood in `function`, or why there is none.
+
+    A use qualifies as the receiver of a method call (`use.send_to_user(...)`)
+    or as the value of a local binding (`bridge = use`) whose every later use
+    is such a receiver or a truth test; every method called must be supported.
+    """
+    body = own_nodes(function)
+    if _rebinds(context, body):
+        return f"`{context}` is reassigned in this function"
+    methods: set[str] = set()
+    replaced = []
+    for use in uses:
+        parent = parents.get(id(use))
+        if isinstance(parent, ast.Await):  # `bridge = await get_bridge()`: the await goes too
+            use, parent = parent, parents.get(id(parent))
+        method = _called_method(use, parents)
+        if method is not None:
+            methods.add(method)
+        elif isinstance(parent, ast.Assign) and parent.value is use and len(parent.targets) == 1:
+            target = parent.targets[0]
+            if not isinstance(target, ast.Name):
+                return "its value is stored, not just called"
+            local_methods = _methods_on_local(target, body, parents)
+            if isinstance(local_methods, str):
+                return local_methods
+            methods |= local_methods
+        else:
+            return "it is passed, returned or stored rather than called"
+        replaced.append(use)
+    unsupported = sorted(methods - set(supported))
+    if unsupported:
+        names = ", ".join(f"`{m}`" for m in unsupported)
+        return f"the per-user emitter has no {names} (supported: see `emitter-methods`)"
+    return EmitterSwap(context, tuple(replaced))
+
+
+def _called_method(expr: ast.AST, parents: Parents) -> str | None:
+    """`send` when `expr` is the receiver of a call `expr.send(...)`."""
+    parent = parents.get(id(expr))
+    if isinstance(parent, ast.Attribute) and parent.value is expr:
+        call = parents.get(id(parent))
+        if isinstance(call, ast.Call) and call.func is parent:
+            return parent.attr
+    return None
+
+
+def _is_truth_test(name: ast.Name, parents: Parents) -> bool:
+    """`if bridge:`, `while bridge:`, `not bridge`, `bridge is None`, `bridge is not None`."""
+    parent = parents.get(id(name))
+    if isinstance(parent, (ast.If, ast.While)) and parent.test is name:
+        return True
+    if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+        return True
+    return (
+        isinstance(parent, ast.Compare)
+        and parent.left is name
+        and len(parent.ops) == 1
+        and isinstance(parent.ops[0], (ast.Is, ast.IsNot))
+        and isinstance(parent.comparators[0], ast.Constant)
+        and parent.comparators[0].value is None
+    )
+
+
+def _methods_on_local(target: ast.Name, body: list[ast.AST], parents: Parents) -> set[str] | str:
+    """The methods called on the local `target` elsewhere in the body, or why it is not only called."""
+    methods: set[str] = set()
+    for node in body:
+        if not isinstance(node, ast.Name) or node.id != target.id or node is target:
+            continue
+        method = _called_method(node, parents)
+        if method is not None:
+            methods.add(method)
+        elif not _is_truth_test(node, parents):
+            return f"`{target.id}` is used other than by calling its methods"
+    return methods
+
+
+def _rebinds(name: str, body: list[ast.AST]) -> bool:
+    """Whether the body binds `name` itself: assignment, loop, `with ... as`,
+    `except ... as`, `import ... as` or walrus (unpacking targets aside)."""
+    for node in body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr)):
+            targets = [node.target]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets = [node.optional_vars]
+        elif isinstance(node, ast.ExceptHandler):
+            targets = []
+            if node.name == name:
+                return True
+        elif isinstance(node, ast.alias):
+            targets = []
+            if node.asname == name:
+                return True
+        else:
+            continue
+        if any(isinstance(target, ast.Name) and target.id == name for target in targets):
+            return True
+    return False
+
+
+def without_statement(assign: cst.CSTNode, parents: Mapping[int, cst.CSTNode]) -> dict[cst.CSTNode, Replacement]:
+    """Replacements deleting the small statement `assign`, leaving `pass`
+    where the block would be empty (`parents`: `CstView.parents`)."""
+    line = parents[id(assign)]
+    if isinstance(line, cst.SimpleStatementLine) and len(line.body) > 1:
+        return {assign: cst.RemoveFromParent()}
+    block = parents.get(id(line))
+    if isinstance(line, cst.SimpleStatementLine) and isinstance(block, cst.IndentedBlock) and len(block.body) == 1:
+        # the statement's own trailing comment goes with it
+        return {line: line.with_changes(body=[cst.Pass()], trailing_whitespace=cst.TrailingWhitespace())}
+    return {line: cst.RemoveFromParent()}

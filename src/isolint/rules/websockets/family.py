@@ -1,0 +1,258 @@
+"""What counts as WebSocket plumbing, for the ISO3xx family: its vocabulary,
+its typed configuration, its prefilters and the project-index facts it reads.
+
+Plumbing is a class or accessor whose name matches `websocket-names`, an
+accessor the project index knows returns such a class, or a module-level
+name bound to either. Never plumbing: factories (`*Factory*`), and calls
+that hand over the request context or the route's own `websocket`, which
+build a per-user or per-connection object.
+
+Project index facts (contributed by ISO301, from `analysis.index_facts`):
+
+- `websockets:accessor` `module.func`: a module-level function that hands out
+  the shared manager (its name matches, or it returns a matching class).
+  data: `{"returns": "<Class>" or ""}`. A compatibility alias, a function
+  without arguments whose body returns another accessor's argument-less call
+  (`def get_connection_manager(): return get_manager()`), is one too, with
+  `{"returns": "", "delegates": "<callee>"}` and, when the callee is
+  imported, `"requires"` as for globals below.
+- `websockets:global` `module.name`: a module-level name bound to plumbing at
+  import time. data: `{"source": "<callee>"}`.
+- `websockets:attribute` `module.Class.attr`: a method stores plumbing on
+  `self.attr`. data: `{"method": "<method>", "source": "<callee or name>"}`.
+- `websockets:inherited-read` `module.Class.attr`: a method reads `self.attr`
+  that its class does not assign (so a base class does). data: `{"bases": [...]}`.
+
+ISO102's `singletons:accessor` facts whose `returns` matches count as
+accessors too, when that rule runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ...index import Fact, links
+from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
+from ..ast_context import AstFile, AstRule
+from ..base import FixSpec, Option
+
+if TYPE_CHECKING:
+    import ast
+
+    import libcst as cst
+
+    from ...config import Settings
+    from ...index import ProjectIndex
+    from ..base import Rule
+
+DEFAULT_WEBSOCKET_NAMES = [
+    "*WebSocketManager*",
+    "*WebsocketManager*",
+    "*WebSocketBridge*",
+    "*WebSocketNotifier*",
+    "*ConnectionManager*",
+    "*ws_manager*",
+    "get_websocket_manager",
+    "get_agent_websocket_bridge",
+    "get_websocket_bridge",
+    "get_global_bridge",
+]
+DEFAULT_EMITTER_METHODS = [
+    "emit",
+    "send_to_user",
+    "notify_agent_started",
+    "notify_agent_thinking",
+    "notify_tool_executing",
+    "notify_tool_completed",
+    "notify_agent_completed",
+    "notify_agent_error",
+]
+WEBSOCKET_NAMES = Option(
+    "websocket-names",
+    "list[str]",
+    DEFAULT_WEBSOCKET_NAMES,
+    "Globs for classes and accessors that are WebSocket plumbing (names containing `Factory` never are).",
+)
+EMITTER_METHODS = Option(
+    "emitter-methods",
+    "list[str]",
+    DEFAULT_EMITTER_METHODS,
+    "Methods the per-user emitter supports; the fix swaps a receiver only when every method called on it is one.",
+)
+# Options of one rule each (ISO303, ISO305), not of the family table.
+BROADCAST_METHODS = Option(
+    "broadcast-methods",
+    "list[str]",
+    ["broadcast", "broadcast_to_all", "send_to_all"],
+    "Methods of WebSocket plumbing that deliver to every connected user.",
+)
+CONNECTION_NAMES = Option(
+    "connection-names",
+    "list[str]",
+    ["*connections*", "*sockets*", "*clients*", "*subscribers*"],
+    "Globs for module- or class-level dicts that hold connections per user.",
+)
+
+# Class-side accessors: `WebSocketManager.get_instance()`.
+CLASS_ACCESSORS = ("get_instance", "instance", "get")
+# Parameters that hold the route's own connection.
+CONNECTION_PARAMS = ("websocket", "ws")
+EMITTER_ATTRIBUTE = "websocket_emitter"
+ACCESSOR_KINDS = ("websockets:accessor", "singletons:accessor")
+
+# Files that can define plumbing by the default names; names configured
+# outside these words are found within their own file only.
+INDEX_PREFILTER = re.compile(rb"(?i)socket|bridge|notifier|connection_?manager|ws_manager")
+
+
+@dataclass(frozen=True)
+class WebSocketConfig:
+    """The family's settings, read once from the option tables: the family's
+    `[tool.isolint.websockets]` for the index, a rule's own options (the
+    family's values with that rule's overrides) for a rule."""
+
+    websocket_names: tuple[str, ...] = tuple(DEFAULT_WEBSOCKET_NAMES)
+    emitter_methods: frozenset[str] = frozenset(DEFAULT_EMITTER_METHODS)
+    broadcast_methods: tuple[str, ...] = tuple(BROADCAST_METHODS.default)
+    connection_names: tuple[str, ...] = tuple(CONNECTION_NAMES.default)
+    context_params: frozenset[str] = frozenset()  # `context-params`: names that carry the request context
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], context_params: Iterable[str]) -> WebSocketConfig:
+        """From an option table; a key it lacks keeps its default."""
+        return cls(
+            websocket_names=tuple(options.get(WEBSOCKET_NAMES.name, cls.websocket_names)),
+            emitter_methods=frozenset(options.get(EMITTER_METHODS.name, cls.emitter_methods)),
+            broadcast_methods=tuple(options.get(BROADCAST_METHODS.name, cls.broadcast_methods)),
+            connection_names=tuple(options.get(CONNECTION_NAMES.name, cls.connection_names)),
+            context_params=frozenset(context_params),
+        )
+
+    @classmethod
+    def of_family(cls, settings: Settings) -> WebSocketConfig:
+        """What the project index sees: the family table alone."""
+        return cls.from_options(settings.family_options("websockets"), settings.context_params)
+
+    @classmethod
+    def of_rule(cls, rule: type[Rule], settings: Settings) -> WebSocketConfig:
+        """What one rule sees: the family table with the rule's own overrides."""
+        return cls.from_options(settings.options_for(rule), settings.context_params)
+
+    def is_plumbing_name(self, name: str | None) -> bool:
+        return name is not None and is_plumbing_name(name, self.websocket_names)
+
+    def is_connection_name(self, name: str) -> bool:
+        return matches_patterns(name, self.connection_names)
+
+
+def is_plumbing_name(name: str, globs: Iterable[str]) -> bool:
+    return matches_patterns(name, globs) and "factory" not in name.lower()
+
+
+class WebSocketRule(AstRule):
+    """A rule of the family: it reads its typed configuration, and reports `ast` nodes."""
+
+    abstract_base = True
+
+    def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
+        super().__init__(file, options)  # type: ignore[arg-type]  # `Rule` declares the LibCST file context
+        self.config = WebSocketConfig.from_options(options, file.settings.context_params)
+
+    def report(
+        self,
+        node: ast.AST | cst.CSTNode,
+        message: str,
+        *,
+        fix: FixSpec | None = None,
+        manual: str | None = None,
+    ) -> None:
+        # `Rule.report` declares LibCST nodes; an `AstRule` reports `ast` ones.
+        super().report(node, message, fix=fix, manual=manual)  # type: ignore[arg-type]
+
+
+class IndexesPlumbing:
+    """Mixin for the rules that recognise plumbing: they read the family's
+    index facts, which ISO301 contributes (every indexer runs, whichever
+    rules are selected)."""
+
+    reads_facts: ClassVar[tuple[str, ...]] = (
+        "websockets:accessor",
+        "websockets:global",
+        "websockets:attribute",
+        "websockets:inherited-read",
+        "singletons:accessor",
+    )
+
+
+# --- prefilters -------------------------------------------------------------------
+
+
+def plumbing_prefilter(globs: Collection[str], project: ProjectIndex, *, calls_only: bool = False) -> re.Pattern[bytes]:
+    """Bytes any finding needs: a call of a glob-matching name (`get_websocket_manager(`,
+    `WebSocketManager.get_instance(`) or of an indexed accessor, or (unless
+    `calls_only`) an indexed module-global manager."""
+    return re.compile(alternation(plumbing_alternatives(globs, project, calls_only=calls_only)))
+
+
+def plumbing_alternatives(globs: Collection[str], project: ProjectIndex, *, calls_only: bool = False) -> list[bytes]:
+    """`plumbing_prefilter`'s alternatives, for rules that add their own."""
+    calls = sorted({glob_to_bytes_regex(glob).removesuffix(rb"\w*") for glob in globs})  # `[\w.]*` follows
+    calls += sorted(re.escape(name.encode()) for name in project.names(*ACCESSOR_KINDS))
+    alternatives = unanchored_alternatives(calls or [rb"(?!)"], rb"[\w.]*\s*\(")
+    shared = sorted(
+        {
+            re.escape(fact.name.encode())
+            for fact in project.of_kind("websockets:global")
+            if fact_holds(project, fact, globs)
+        }
+    )
+    if shared and not calls_only:
+        alternatives += word_alternatives(shared, rb"\b")
+    return alternatives
+
+
+# --- reading the index ------------------------------------------------------------
+
+
+@links("websockets:global", "websockets:attribute", "websockets:accessor")
+def _required_link(fact: Fact) -> list[str]:
+    """A value from an import stands only if the imported name is plumbing (fact_holds)."""
+    required = fact.data.get("requires")
+    return [required.rpartition(".")[2]] if required else []
+
+
+@links("websockets:inherited-read")
+def _bases_links(fact: Fact) -> Iterator[str]:
+    return (base.partition("[")[0].rpartition(".")[2] for base in fact.data.get("bases", ()))
+
+
+def is_indexed_accessor(
+    project: ProjectIndex, qualname: str, globs: Iterable[str], seen: frozenset[str] = frozenset()
+) -> bool:
+    """Ours (an alias of an imported accessor only if that one is), or ISO102's
+    singleton accessor when the class it returns is plumbing."""
+    accessor = project.get("websockets:accessor", qualname)
+    if accessor is not None:
+        return fact_holds(project, accessor, globs, seen | {qualname})
+    singleton = project.get("singletons:accessor", qualname)
+    return singleton is not None and is_plumbing_name(str(singleton.data.get("returns") or ""), globs)
+
+
+def fact_holds(
+    project: ProjectIndex, fact: Fact | None, globs: Iterable[str], seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether an indexed fact stands: one whose value came from an import
+    needs that name indexed as plumbing too (a cycle of imports proves nothing)."""
+    if fact is None:
+        return False
+    required = fact.data.get("requires")
+    if not required:
+        return True
+    if required in seen:
+        return False
+    if is_indexed_accessor(project, required, globs, seen):
+        return True
+    return fact_holds(project, project.get("websockets:global", required), globs, seen | {required})
