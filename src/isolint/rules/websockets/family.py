@@ -37,12 +37,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...index import Fact, links
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
 from ..ast_context import AstFile, AstRule
-from ..base import FixSpec, Option
+from ..base import Option
 
 if TYPE_CHECKING:
-    import ast
 
-    import libcst as cst
 
     from ...config import Settings
     from ...index import ProjectIndex
@@ -158,19 +156,8 @@ class WebSocketRule(AstRule):
     abstract_base = True
 
     def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
-        super().__init__(file, options)  # type: ignore[arg-type]  # `Rule` declares the LibCST file context
+        super().__init__(file, options)
         self.config = WebSocketConfig.from_options(options, file.settings.context_params)
-
-    def report(
-        self,
-        node: ast.AST | cst.CSTNode,
-        message: str,
-        *,
-        fix: FixSpec | None = None,
-        manual: str | None = None,
-    ) -> None:
-        # `Rule.report` declares LibCST nodes; an `AstRule` reports `ast` ones.
-        super().report(node, message, fix=fix, manual=manual)  # type: ignore[arg-type]
 
 
 class IndexesPlumbing:
