@@ -30,6 +30,9 @@ from ._helpers import (
     word_alternatives,
 )
 from .base import FixSpec, Rule
+from .sessions.evidence import SessionEvidence
+from .sessions.facts import CLASS_KINDS, ancestors, class_facts, descendants, inherited_store
+from .sessions.family import SessionsConfig, evidence_alternatives
 
 
 class SessionOnInstance(Rule):
@@ -40,7 +43,7 @@ class SessionOnInstance(Rule):
     fix_safety = UNSAFE
     trusts_context_annotations = True
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    reads_facts = sessions.CLASS_KINDS
+    reads_facts = CLASS_KINDS
     options = sessions.EVIDENCE_OPTIONS
 
     @classmethod
@@ -50,22 +53,20 @@ class SessionOnInstance(Rule):
         storing = word_alternatives(
             (re.escape(n.encode()) for n in project.names("sessions:class-stores-session")), rb"\b"
         )
-        return re.compile(alternation(sessions.evidence_alternatives(settings.options_for(cls)), storing))
+        return re.compile(alternation(evidence_alternatives(SessionsConfig.for_rule(settings, cls)), storing))
 
     @classmethod
     def compile_index_prefilter(cls, settings: Any) -> re.Pattern[bytes]:
         # Facts exist for classes with bases and for classes storing a session,
         # which takes a session word, as this rule's own finding there does.
         return re.compile(
-            alternation(
-                [rb"\bclass\s+[^\s:(]+\s*\("], sessions.evidence_alternatives(settings.family_options("sessions"))
-            )
+            alternation([rb"\bclass\s+[^\s:(]+\s*\("], evidence_alternatives(SessionsConfig.for_family(settings)))
         )
 
     @classmethod
     def index(cls, tree: Any, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
         # The family's vocabulary, not this rule's: ISO205 reads these facts too.
-        return sessions.class_facts(tree, settings.family_options("sessions"))
+        return class_facts(SessionEvidence(tree, SessionsConfig.for_family(settings)))
 
     def __init__(self, file: Any, options: Any) -> None:
         super().__init__(file, options)
@@ -175,7 +176,7 @@ class SessionOnInstance(Rule):
         if outside:
             remaining.append(f"`.{attribute}` read outside the class in this module")
         qualname = f"{self.file.module_name}.{klass.name.value}" if self.file.module_name else klass.name.value
-        for fact in sessions.descendants(self.file.project, qualname):
+        for fact in descendants(self.file.project, qualname):
             for read_attribute, method, params in fact.data["reads"]:
                 if read_attribute == attribute and not self._receives_context(params):
                     remaining.append(f"`{fact.name}.{method}` ({fact.path})")
@@ -223,7 +224,7 @@ class SessionOnInstance(Rule):
         inherited = {
             stored["attribute"]
             for base in bases
-            for fact in sessions.ancestors(self.file.project, base)
+            for fact in ancestors(self.file.project, base)
             for stored in fact.data.get("stored", ())
         }
         if not inherited:
@@ -239,7 +240,7 @@ class SessionOnInstance(Rule):
             and target.value.value == sessions.receiver_of(method)
         }
         for attribute in sorted(inherited - own):
-            stored = sessions.inherited_store(self.file.project, bases, attribute)
+            stored = inherited_store(self.file.project, bases, attribute)
             if stored is None:
                 continue
             fact, where = stored
