@@ -21,9 +21,9 @@ import pathspec
 
 from . import __version__
 from .rules import ALL_RULES, BY_CODE, Rule, lookup
-from .rules._sessions import EVIDENCE_OPTIONS as SESSION_EVIDENCE_OPTIONS
 from .rules._websockets import EMITTER_METHODS, WEBSOCKET_NAMES
 from .rules.base import Option
+from .rules.sessions.family import EVIDENCE_OPTIONS as SESSION_EVIDENCE_OPTIONS
 from .source import located, read_regular, resolved
 
 if sys.version_info >= (3, 11):
