@@ -12,12 +12,13 @@ import pytest
 
 from isolint.config import load_settings
 from isolint.rules import BY_CODE
-from isolint.rules._sessions import (
+from isolint.rules.sessions.family import (
     AGAINST,
     OPAQUE,
     SESSION,
     UNTYPED,
     Evidence,
+    SessionsConfig,
     call_evidence,
     is_session,
     type_evidence,
@@ -25,7 +26,7 @@ from isolint.rules._sessions import (
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
-OPTIONS = {option.name: option.default for option in BY_CODE["ISO201"].options}
+CONFIG = SessionsConfig.from_options({option.name: option.default for option in BY_CODE["ISO201"].options})
 
 BASE = """\
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,17 +156,17 @@ def test_legacy_app_agents_leave_self_db_session_once_their_methods_receive_a_co
     ],
 )
 def test_decision_combines_name_and_type_evidence(name: str, evidence: Evidence, expected: bool) -> None:
-    assert is_session(name, evidence, OPTIONS) is expected
+    assert is_session(name, evidence, CONFIG) is expected
 
 
 def test_qualified_types_tell_an_http_session_from_a_sqlalchemy_one() -> None:
-    assert type_evidence({"Session", "requests.Session"}, OPTIONS).verdict == AGAINST
-    assert type_evidence({"OrmSession", "sqlalchemy.orm.Session"}, OPTIONS).verdict == SESSION
-    assert type_evidence({"Optional"}, OPTIONS).verdict == "none"
-    assert call_evidence("Session", "requests.Session", {}, OPTIONS).verdict == AGAINST
-    assert call_evidence("make", "make", {"make": "async"}, OPTIONS).verdict == SESSION
+    assert type_evidence({"Session", "requests.Session"}, CONFIG).verdict == AGAINST
+    assert type_evidence({"OrmSession", "sqlalchemy.orm.Session"}, CONFIG).verdict == SESSION
+    assert type_evidence({"Optional"}, CONFIG).verdict == "none"
+    assert call_evidence("Session", "requests.Session", {}, CONFIG).verdict == AGAINST
+    assert call_evidence("make", "make", {"make": "async"}, CONFIG).verdict == SESSION
     assert (
-        call_evidence("create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine", {}, OPTIONS).verdict
+        call_evidence("create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine", {}, CONFIG).verdict
         == AGAINST
     )
 
@@ -215,10 +216,10 @@ def test_index_prefilter_passes_every_file_with_class_facts(source: str, tmp_pat
 
 
 def test_an_any_annotation_lets_the_name_decide_only_with_use_as_a_session() -> None:
-    assert type_evidence({"Any", "typing.Any", "Optional"}, OPTIONS).verdict == OPAQUE
-    assert is_session("db", Evidence(OPAQUE), OPTIONS) is False
-    assert is_session("db", Evidence(OPAQUE), OPTIONS, used_as_session=True) is True
-    assert is_session("executor", Evidence(OPAQUE), OPTIONS, used_as_session=True) is False
+    assert type_evidence({"Any", "typing.Any", "Optional"}, CONFIG).verdict == OPAQUE
+    assert is_session("db", Evidence(OPAQUE), CONFIG) is False
+    assert is_session("db", Evidence(OPAQUE), CONFIG, used_as_session=True) is True
+    assert is_session("executor", Evidence(OPAQUE), CONFIG, used_as_session=True) is False
 
 
 def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessions() -> None:

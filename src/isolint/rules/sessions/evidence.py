@@ -234,8 +234,13 @@ class SessionRule(AstRule):
 
     def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
         super().__init__(file, options)  # type: ignore[arg-type]  # Rule types its file as the LibCST context
-        self.config = SessionsConfig.from_options(options)
+        self.config = self.config_of(options)
         self.evidence = SessionEvidence(file.tree, self.config)
+
+    @classmethod
+    def config_of(cls, options: Mapping[str, Any]) -> SessionsConfig:
+        """The rule's configuration from its option values."""
+        return SessionsConfig.from_options(options)
 
     def report(  # type: ignore[override]  # `Rule.report` types its node as a LibCST node
         self, node: ast.AST, message: str, *, fix: FixSpec | None = None, manual: str | None = None

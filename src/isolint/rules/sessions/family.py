@@ -116,9 +116,10 @@ class SessionsConfig:
         """What the project index reads: the family's table, whichever rules run."""
         return cls.from_options(settings.family_options("sessions"))
 
-    def only_factories(self) -> SessionsConfig:
+    @classmethod
+    def of_factories(cls, session_factories: Iterable[str]) -> SessionsConfig:
         """Factory calls and makers as the only evidence (ISO204: whatever name holds the session)."""
-        return _config((), (), (), self.session_factories, ())
+        return _config((), (), (), tuple(session_factories), ())
 
 
 @lru_cache(maxsize=64)
