@@ -413,6 +413,16 @@ def owns_session_in_exit(klass: ast.ClassDef, attribute: str) -> bool:
     return False
 
 
+def block_of(file: AstFile, statement: ast.stmt) -> list[ast.stmt] | None:
+    """The statement list (a body, `else`, `finally`) that holds `statement`."""
+    parent = file.parent(statement)
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(parent, field, None)
+        if isinstance(block, list) and any(sibling is statement for sibling in block):
+            return block
+    return None
+
+
 def alone_on_its_lines(statement: ast.stmt, siblings: Sequence[ast.stmt], lines: Sequence[str]) -> bool:
     """`statement` starts its line and shares no line with another statement
     of its block: LibCST holds it as the only statement of an indented line,

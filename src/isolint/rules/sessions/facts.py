@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ...index import links
 from ..ast_helpers import dotted_name
@@ -43,6 +43,24 @@ if TYPE_CHECKING:
 
 CLASS_KINDS = ("sessions:class-stores-session", "sessions:class-bases")
 IndexFact = tuple[str, str, int, dict[str, Any]]  # (kind, name in the module, line, JSON-safe data)
+
+
+class StoredSession(TypedDict):
+    """An entry of "sessions:class-stores-session"'s `stored`."""
+
+    attribute: str
+    parameter: str | None  # the constructor parameter stored, if the value is one
+    position: int | None  # its position among the positional parameters after `self`
+    method: str
+    line: int  # of the stored value
+
+
+class InitSignature(TypedDict):
+    """A class fact's `init`: what constructing the class passes where."""
+
+    positional: list[str]  # after `self`
+    kwonly: list[str]
+    forwards: list[list[Any]]  # [parameter, position or None, keyword or None] in `super().__init__(...)`
 
 
 # --- writing: a projection of the analysis ------------------------------------------
@@ -69,17 +87,14 @@ def _class_fact(evidence: SessionEvidence, klass: ast.ClassDef, name: str) -> It
     if not stored and not bases:
         return  # no fact: skip describing the reads
     init = _init(klass)
-    data = {
-        "bases": bases,
-        "init": None
-        if init is None
-        else {
+    signature: InitSignature | None = None
+    if init is not None:
+        signature = {
             "positional": [a.arg for a in positional_params(init)],
             "kwonly": [a.arg for a in init.args.kwonlyargs],
             "forwards": _super_init_forwards(init),
-        },
-        "reads": _inherited_reads(klass),
-    }
+        }
+    data = {"bases": bases, "init": signature, "reads": _inherited_reads(klass)}
     if stored:
         yield "sessions:class-stores-session", name, klass.lineno, {"stored": _unique(stored), **data}
     else:
@@ -98,7 +113,7 @@ def _init(klass: ast.ClassDef) -> Function | None:
     return next((method for method in methods_of(klass) if method.name == "__init__"), None)
 
 
-def _stored(store: SessionStore, klass: ast.ClassDef) -> dict[str, Any]:
+def _stored(store: SessionStore, klass: ast.ClassDef) -> StoredSession:
     """Where the session comes from: a constructor parameter (by name and position) or elsewhere."""
     parameter = position = None
     value = store.value
@@ -282,7 +297,7 @@ def ancestors(project: ProjectIndex, qualname: str, limit: int = 8) -> Iterator[
 
 def inherited_store(
     project: ProjectIndex, base_qualnames: Iterable[str], attribute: str
-) -> tuple[Fact, dict[str, Any]] | None:
+) -> tuple[Fact, StoredSession] | None:
     """The indexed ancestor (through `base_qualnames`) that stores a session in `attribute`."""
     for base in base_qualnames:
         for fact in ancestors(project, base):
@@ -308,7 +323,7 @@ def descendants(project: ProjectIndex, qualname: str) -> list[Fact]:
 
 def stored_slot(
     project: ProjectIndex, qualname: str, position: int | None, keyword: str | None, depth: int = 0
-) -> tuple[Fact, dict[str, Any]] | None:
+) -> tuple[Fact, StoredSession] | None:
     """Where constructing `qualname` with an argument at `position` / `keyword` stores it as a session."""
     fact = class_fact(project, qualname)
     if fact is None or depth > 8:

@@ -31,6 +31,7 @@ from .evidence import (
     SessionRule,
     SessionStore,
     alone_on_its_lines,
+    block_of,
     find_param,
     is_attribute_of,
     methods_of,
@@ -106,7 +107,7 @@ class SessionOnInstance(SessionRule):
         attribute, statement = store.attribute, store.statement
         reads = self._reads(klass, attribute)
         remaining = _unique(reads.remaining + self._uses_elsewhere(klass, attribute))
-        block = self._block_of(statement)
+        block = block_of(self.file, statement)
         removed = None
         if (
             not remaining
@@ -140,15 +141,6 @@ class SessionOnInstance(SessionRule):
             fix=fix,
             manual=_manual(attribute, remaining),
         )
-
-    def _block_of(self, statement: ast.stmt) -> list[ast.stmt] | None:
-        """The statement list that holds `statement`."""
-        parent = self.file.parent(statement)
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(parent, field, None)
-            if isinstance(block, list) and any(sibling is statement for sibling in block):
-                return block
-        return None
 
     def _reads(self, klass: ast.ClassDef, attribute: str) -> _Reads:
         """`self.<attribute>` reads in methods receiving a context, and the methods left over."""

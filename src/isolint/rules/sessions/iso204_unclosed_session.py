@@ -14,7 +14,7 @@ from ...scopes import FUNCTIONS
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives
 from ..ast_helpers import dotted_name
 from ..base import CstEdit, FixSpec
-from .evidence import Function, SessionRule, alone_on_its_lines
+from .evidence import Function, SessionRule, alone_on_its_lines, block_of
 from .family import SESSION, SESSION_FACTORIES, SessionsConfig, call_evidence
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class UnclosedSession(SessionRule):
 
     def _fix(self, node: ast.Assign, function: Function, name: str, callee: str) -> FixSpec | None:
         """`with`/`async with` around the statements that use the session, when they are all in its block."""
-        block = self._block_of(node)
+        block = block_of(self.file, node)
         if isinstance(node.value, ast.Await) or block is None or not alone_on_its_lines(node, block, self.file.lines):
             return None
         lines = _lines(block)
@@ -128,15 +128,6 @@ class UnclosedSession(SessionRule):
             UNSAFE if escapes else SAFE,
             build=partial(_build_with, node, name, start, end, closes_last, asynchronous),
         )
-
-    def _block_of(self, statement: ast.stmt) -> list[ast.stmt] | None:
-        """The statement list that holds `statement`."""
-        parent = self.file.parent(statement)
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(parent, field, None)
-            if isinstance(block, list) and any(sibling is statement for sibling in block):
-                return block
-        return None
 
     def _is_async(self, callee: str, function: Function, moved: list[Line], name: str) -> bool | None:
         """Whether the session is async (`async with`); None when it cannot be told."""
