@@ -196,8 +196,9 @@ def _is_constant(node: ast.expr) -> bool:
 
 def _mentions_in(node: ast.AST, name: str) -> Iterator[ast.AST]:
     """Where `node` writes the identifier `name` as a variable: names, and the
-    identifiers definitions, parameters, imports, `except ... as` and
-    `global` bind (not `x.name` attributes or `f(name=...)` keywords)."""
+    identifiers of definitions, parameters, imports, `except ... as`, `case`
+    captures and `global` (not `x.name` attributes or `f(name=...)` keywords);
+    what LibCST holds as a `Name` node, which the fix's safety checks count."""
     for child in ast.walk(node):
         if isinstance(child, ast.Name):
             written = [child.id]
@@ -211,6 +212,10 @@ def _mentions_in(node: ast.AST, name: str) -> Iterator[ast.AST]:
             written = list(child.names)
         elif isinstance(child, ast.alias):
             written = [child.name.partition(".")[0], *([child.asname] if child.asname else [])]
+        elif isinstance(child, ast.ImportFrom):
+            written = [child.module.partition(".")[0]] if child.module else []
+        elif isinstance(child, (ast.MatchAs, ast.MatchStar)):
+            written = [child.name] if child.name else []
         else:
             continue
         for identifier in written:
