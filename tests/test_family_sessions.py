@@ -10,14 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from isolint.config import load_settings
+from isolint.config import Settings, load_settings
+from isolint.engine import lint_text
+from isolint.newer_syntax import parse_module
 from isolint.rules import BY_CODE
-from isolint.rules._sessions import (
+from isolint.rules.sessions.family import (
     AGAINST,
     OPAQUE,
     SESSION,
     UNTYPED,
     Evidence,
+    SessionsConfig,
     call_evidence,
     is_session,
     type_evidence,
@@ -25,7 +28,7 @@ from isolint.rules._sessions import (
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
-OPTIONS = {option.name: option.default for option in BY_CODE["ISO201"].options}
+CONFIG = SessionsConfig.from_options({option.name: option.default for option in BY_CODE["ISO201"].options})
 
 BASE = """\
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,17 +158,17 @@ def test_legacy_app_agents_leave_self_db_session_once_their_methods_receive_a_co
     ],
 )
 def test_decision_combines_name_and_type_evidence(name: str, evidence: Evidence, expected: bool) -> None:
-    assert is_session(name, evidence, OPTIONS) is expected
+    assert is_session(name, evidence, CONFIG) is expected
 
 
 def test_qualified_types_tell_an_http_session_from_a_sqlalchemy_one() -> None:
-    assert type_evidence({"Session", "requests.Session"}, OPTIONS).verdict == AGAINST
-    assert type_evidence({"OrmSession", "sqlalchemy.orm.Session"}, OPTIONS).verdict == SESSION
-    assert type_evidence({"Optional"}, OPTIONS).verdict == "none"
-    assert call_evidence("Session", "requests.Session", {}, OPTIONS).verdict == AGAINST
-    assert call_evidence("make", "make", {"make": "async"}, OPTIONS).verdict == SESSION
+    assert type_evidence({"Session", "requests.Session"}, CONFIG).verdict == AGAINST
+    assert type_evidence({"OrmSession", "sqlalchemy.orm.Session"}, CONFIG).verdict == SESSION
+    assert type_evidence({"Optional"}, CONFIG).verdict == "none"
+    assert call_evidence("Session", "requests.Session", {}, CONFIG).verdict == AGAINST
+    assert call_evidence("make", "make", {"make": "async"}, CONFIG).verdict == SESSION
     assert (
-        call_evidence("create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine", {}, OPTIONS).verdict
+        call_evidence("create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine", {}, CONFIG).verdict
         == AGAINST
     )
 
@@ -204,8 +207,6 @@ INDEX_PREFILTER_CASES = {
 def test_index_prefilter_passes_every_file_with_class_facts(source: str, tmp_path: Path) -> None:
     """The index parses only files with a class that has bases or may store a
     session: no file it skips would have given a fact."""
-    from isolint.newer_syntax import parse_module
-
     rule = BY_CODE["ISO201"]
     settings = load_settings([tmp_path], isolated=True)
     facts = list(rule.index(parse_module(source), settings))  # fixtures/pep701 included
@@ -215,10 +216,10 @@ def test_index_prefilter_passes_every_file_with_class_facts(source: str, tmp_pat
 
 
 def test_an_any_annotation_lets_the_name_decide_only_with_use_as_a_session() -> None:
-    assert type_evidence({"Any", "typing.Any", "Optional"}, OPTIONS).verdict == OPAQUE
-    assert is_session("db", Evidence(OPAQUE), OPTIONS) is False
-    assert is_session("db", Evidence(OPAQUE), OPTIONS, used_as_session=True) is True
-    assert is_session("executor", Evidence(OPAQUE), OPTIONS, used_as_session=True) is False
+    assert type_evidence({"Any", "typing.Any", "Optional"}, CONFIG).verdict == OPAQUE
+    assert is_session("db", Evidence(OPAQUE), CONFIG) is False
+    assert is_session("db", Evidence(OPAQUE), CONFIG, used_as_session=True) is True
+    assert is_session("executor", Evidence(OPAQUE), CONFIG, used_as_session=True) is False
 
 
 def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessions() -> None:
@@ -278,3 +279,55 @@ def test_the_index_records_the_same_any_annotated_sessions_as_the_check(tmp_path
     write(tmp_path / "app" / "routes.py", routes)
     [finding] = check_findings([tmp_path / "app"], "ISO205")
     assert finding.path.endswith("routes.py") and "`UserRepository.db`" in finding.message
+
+
+SUPPRESSION = re.compile(r"#\s*(?:isolint:\s*ignore|noqa)\b.*$", re.MULTILINE)
+STORE_MESSAGE = re.compile(r"`self\.(\w+)` keeps a database session .* on `(\w+)`")
+
+
+def _stores_reported(source: str, settings: Settings) -> set[tuple[str, str]]:
+    """(class, attribute) of ISO201's assignment findings, suppression comments ignored."""
+    findings = lint_text(SUPPRESSION.sub("", source), "case.py", [BY_CODE["ISO201"]], settings, build_edits=False)
+    return {(match[2], match[1]) for f in findings if (match := STORE_MESSAGE.match(f.message))}
+
+
+def _stores_indexed(source: str, settings: Settings) -> set[tuple[str, str]]:
+    facts = BY_CODE["ISO201"].index(parse_module(source), settings)
+    return {
+        (name.rpartition(".")[2], stored["attribute"])
+        for kind, name, _, data in facts
+        if kind == "sessions:class-stores-session"
+        for stored in data["stored"]
+    }
+
+
+SESSION_FIXTURES = sorted(
+    path for path in (FIXTURES / "rules").glob("ISO20*/*.py") if not path.name.endswith(".fixed.py")
+)
+
+
+@pytest.mark.parametrize("path", SESSION_FIXTURES, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_the_index_stores_exactly_the_sessions_iso201_reports(path: Path, tmp_path: Path) -> None:
+    """One analysis serves both: a class the index says keeps a session on
+    `self` is one ISO201 reports there, except a unit of work, which closes
+    the session it opens in `__exit__` (the index still records it, for the
+    classes built on it)."""
+    settings = load_settings([tmp_path], isolated=True)
+    source = path.read_text(encoding="utf-8")
+    units_of_work = {("UnitOfWork", "session")}
+    assert _stores_indexed(source, settings) - units_of_work == _stores_reported(source, settings)
+
+
+def test_a_check_by_the_session_rules_needs_no_libcst_parse(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The family's rules are AstRules: only building a fix's edits parses the file with LibCST."""
+    import libcst
+
+    def refuse(source: str) -> None:
+        raise AssertionError("a check without edits parsed the file with LibCST")
+
+    monkeypatch.setattr(libcst, "parse_module", refuse)
+    rules = [rule for code, rule in sorted(BY_CODE.items()) if code.startswith("ISO2")]
+    assert [rule.syntax for rule in rules] == ["ast"] * 5
+    settings = load_settings([tmp_path], isolated=True)
+    for path in SESSION_FIXTURES:
+        lint_text(path.read_text(encoding="utf-8"), path.name, rules, settings, build_edits=False)

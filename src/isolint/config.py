@@ -21,8 +21,8 @@ import pathspec
 
 from . import __version__
 from .rules import ALL_RULES, BY_CODE, Rule, lookup
-from .rules._sessions import EVIDENCE_OPTIONS as SESSION_EVIDENCE_OPTIONS
 from .rules.base import Option
+from .rules.sessions.family import EVIDENCE_OPTIONS as SESSION_EVIDENCE_OPTIONS
 from .rules.websockets.family import EMITTER_METHODS, WEBSOCKET_NAMES
 from .source import located, read_regular, resolved
 

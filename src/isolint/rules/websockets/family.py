@@ -40,8 +40,6 @@ from ..ast_context import AstFile, AstRule
 from ..base import Option
 
 if TYPE_CHECKING:
-
-
     from ...config import Settings
     from ...index import ProjectIndex
     from ..base import Rule
