@@ -101,7 +101,7 @@ def test_findings_take_their_spans_from_ast_in_characters(libcst_parses: list[st
     assert [(f.location, f.end_location, f.snippet, f.message) for f in findings] == [
         (Location(3, 9), Location(3, 19), "registry()", "shared registry in a FunctionDef"),
         (Location(4, 23), Location(4, 33), "registry()", "shared registry in a FunctionDef"),
-        (Location(5, 13), Location(5, 23), "registry()", "shared registry in a FunctionDef"),
+        (Location(5, 13), Location(5, 23), "(registry())", "shared registry in a FunctionDef"),
     ]
     assert all(f.fix is not None and f.fix.edits is None and f.fix.applicability == SAFE for f in findings)
     assert libcst_parses == []  # a plain check of AstRules only: LibCST never parses the file
@@ -217,3 +217,17 @@ def test_statements_sharing_a_line_and_decorated_definitions_are_told_apart() ->
         "f(3)",
         "f(4)",
     ]
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_snippets_fingerprint_expressions_as_libcsts_code_did(path: Path) -> None:
+    """Baselines fingerprint `Finding.snippet`: for an expression a rule may
+    report, the snippet is the one LibCST's code of the node gave, its own
+    parentheses included and a call's left out."""
+    text = path.read_text(encoding="utf-8")
+    file = AstFile(str(path), text, ast.parse(text), Settings(Path(".")))
+    view = CstView(file)
+    for node in ast.walk(file.tree):
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
+            twin = view.node(node, _TWINS[type(node)])
+            assert file.snippet(node) == " ".join(view.module.code_for_node(twin).split())[:500], ast.dump(node)[:80]

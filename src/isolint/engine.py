@@ -363,7 +363,7 @@ def _ast_findings(file: AstFile, build_edits: bool, module: cst.Module | None) -
                 end_location=Location(end_line, end_column + 1),
                 fix=fix,
                 manual=report.manual,
-                snippet=" ".join(file.segment(report.node).split())[:500],
+                snippet=file.snippet(report.node),
             )
         )
     return findings

@@ -141,6 +141,29 @@ class AstFile:
         end_offset = node.end_col_offset if node.end_col_offset is not None else node.col_offset  # type: ignore[attr-defined]
         return (line, self.column(line, node.col_offset)), (end_line, self.column(end_line, end_offset))  # type: ignore[attr-defined]
 
+    def snippet(self, node: ast.AST) -> str:
+        """What a finding on `node` fingerprints (`Finding.snippet`): its source
+        with its own parentheses, as LibCST writes a node's code, whitespace
+        normalised, at most 500 characters."""
+        (line, column), (end_line, end_column) = self.span(node)
+        text = self.source
+        offsets = self._line_offsets()
+        start, end = offsets[line - 1] + column, offsets[end_line - 1] + end_column
+        while True:
+            before, after = _previous_visible(text, start), _next_visible(text, end)
+            if before < 0 or after >= len(text) or text[before] != "(" or text[after] != ")":
+                break
+            if _opens_a_call(text, before):
+                break
+            start, end = before, after + 1
+        return " ".join(text[start:end].split())[:500]
+
+    def _line_offsets(self) -> list[int]:
+        offsets = [0]
+        for match in _LINE_BREAK.finditer(self.source):
+            offsets.append(match.end())
+        return offsets
+
     def segment(self, node: ast.AST) -> str:
         """The source text of `node`."""
         (line, column), (end_line, end_column) = self.span(node)
@@ -149,6 +172,65 @@ class AstFile:
         return "\n".join(
             [self.lines[line - 1][column:], *self.lines[line : end_line - 1], self.lines[end_line - 1][:end_column]]
         )
+
+
+_KEYWORDS_BEFORE_EXPRESSIONS = frozenset(
+    {
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "if",
+        "else",
+        "elif",
+        "return",
+        "yield",
+        "await",
+        "assert",
+        "del",
+        "lambda",
+        "for",
+        "while",
+        "with",
+        "from",
+        "import",
+        "raise",
+        "except",
+    }
+)
+
+
+def _previous_visible(text: str, index: int) -> int:
+    """The index of the last character before `index` that is not whitespace or a line continuation."""
+    index -= 1
+    while index >= 0 and (text[index].isspace() or text[index] == "\\"):
+        index -= 1
+    return index
+
+
+def _next_visible(text: str, index: int) -> int:
+    while index < len(text) and (text[index].isspace() or text[index] == "\\"):
+        index += 1
+    return index
+
+
+def _opens_a_call(text: str, paren: int) -> bool:
+    """Whether the `(` at `paren` opens a call's, a definition's or a class's
+    parentheses rather than a parenthesised expression's: it follows a name
+    (not a keyword), a closing bracket or a string."""
+    previous = _previous_visible(text, paren)
+    if previous < 0:
+        return False
+    character = text[previous]
+    if character in ")]\"'":
+        return True
+    if not (character.isalnum() or character == "_"):
+        return False
+    word_start = previous
+    while word_start > 0 and (text[word_start - 1].isalnum() or text[word_start - 1] == "_"):
+        word_start -= 1
+    return text[word_start : previous + 1] not in _KEYWORDS_BEFORE_EXPRESSIONS
 
 
 class AstRule(Rule):
