@@ -331,7 +331,7 @@ def test_an_instance_of_a_class_keeping_per_caller_entries_is_reported_from_anot
 
 
 def test_keyed_state_facts_come_from_writes_keyed_by_a_parameter_outside_init() -> None:
-    from isolint.rules._singletons import keyed_state_facts
+    from isolint.rules.singletons.keyed_state import keyed_state_facts
 
     source = (FIXTURES / "rules" / "ISO103" / "keyed_state.py").read_text()
     assert [(name, data["key"]) for _, name, _, data in keyed_state_facts(ast.parse(source))] == [
@@ -361,7 +361,7 @@ def test_per_call_data_reaching_a_global_through_locals_names_the_parameter_it_c
 
 
 def test_the_keyed_state_index_prefilter_passes_every_fixture_with_such_a_class() -> None:
-    from isolint.rules._singletons import KEYED_STATE_INDEX_PREFILTER, keyed_state_facts
+    from isolint.rules.singletons.keyed_state import KEYED_STATE_INDEX_PREFILTER, keyed_state_facts
 
     with_facts = 0
     for path in sorted(FIXTURES.rglob("*.py")):

@@ -10,14 +10,15 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ..traversal import walk
-from . import _per_call, _singletons
-from ._helpers import decorator_names, first_param_name, last_name
-from .base import FixSpec, Option, Rule
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ...traversal import walk
+from .._helpers import decorator_names, first_param_name, last_name
+from ..base import FixSpec, Option, Rule
+from . import _cst_legacy, per_call, uncache
+from . import family as _family
 
-FIX_COMMENT = _per_call.comment("ISO101")
+FIX_COMMENT = per_call.comment("ISO101")
 
 
 class SingletonClass(Rule):
@@ -31,11 +32,11 @@ class SingletonClass(Rule):
         Option(
             "instance-attributes",
             "list[str]",
-            list(_singletons.DEFAULT_INSTANCE_ATTRIBUTES),
+            list(_family.DEFAULT_INSTANCE_ATTRIBUTES),
             "Class attribute names that hold a cached instance.",
         ),
     )
-    index_prefilter = _singletons.CLASS_INDEX_PREFILTER
+    index_prefilter = _family.CLASS_INDEX_PREFILTER
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
@@ -49,7 +50,7 @@ class SingletonClass(Rule):
 
     @classmethod
     def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.class_facts(tree, settings.options_for(cls)["instance-attributes"])
+        return _family.class_facts(tree, settings.options_for(cls)["instance-attributes"])
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         reasons = []
@@ -65,8 +66,8 @@ class SingletonClass(Rule):
         if not reasons:
             return
         message = f"`{node.name.value}` {' and '.join(reasons)}, so every request shares one object and its state"
-        if not _singletons.holds_per_request_state(node.name.value, self.settings, node):
-            self.report(node.name, message, manual=_singletons.infrastructure_hint(node.name.value))
+        if not _cst_legacy.holds_per_request_state(node.name.value, self.settings, node):
+            self.report(node.name, message, manual=_family.infrastructure_hint(node.name.value))
             return
         self.report(
             node.name,
@@ -94,7 +95,7 @@ class SingletonClass(Rule):
             if (
                 keyword.keyword
                 and keyword.keyword.value == "metaclass"
-                and _singletons.is_singleton_metaclass(last_name(keyword.value))
+                and _family.is_singleton_metaclass(last_name(keyword.value))
             ):
                 return keyword
         return None
@@ -108,10 +109,10 @@ class SingletonClass(Rule):
             if not isinstance(method, cst.FunctionDef):
                 continue
             decorators = decorator_names(method)
-            role = _singletons.method_role(method.name.value, decorators, bases, _singletons.ACCESSOR_METHODS)
+            role = _family.method_role(method.name.value, decorators, bases)
             if role is None:
                 continue
-            receivers = _singletons.cache_receivers(role, decorators, first_param_name(method), node.name.value)
+            receivers = _cst_legacy.cache_receivers(role, decorators, first_param_name(method), node.name.value)
             attribute = self._cache_attribute(method, receivers, attributes)
             if attribute:
                 found.append((method, attribute, role))
@@ -163,7 +164,7 @@ class SingletonClass(Rule):
         skip = [method for method, _, _ in caching]
         for statement in node.body.body:
             declared = _declared_attribute(statement, attributes)
-            if declared and _singletons.name_count(self.file.module, declared, skip=[*skip, statement]) == 0:
+            if declared and uncache.name_count(self.file.module, declared, skip=[*skip, statement]) == 0:
                 body = _without_statement(body, statement)  # the now-unused `_instance = None`
         if caching:
             changes["body"] = node.body.with_changes(body=body)
@@ -179,10 +180,10 @@ class SingletonClass(Rule):
         if role == "static-setter":
             return None  # it returns nothing to keep callers working with: a person decides
         decorators = decorator_names(method)
-        receivers = _singletons.cache_receivers(role, decorators, first_param_name(method), node.name.value)
+        receivers = _cst_legacy.cache_receivers(role, decorators, first_param_name(method), node.name.value)
         is_ref = lambda expression: _is_cache_ref(expression, receivers, attributes)  # noqa: E731
-        body = _singletons.uncache_body(method.body.body, is_ref, "instance")
-        if body is None or any(_singletons.mentions(statement, is_ref) for statement in body):
+        body = uncache.uncache_body(method.body.body, is_ref, "instance")
+        if body is None or any(uncache.mentions(statement, is_ref) for statement in body):
             return None
         changes: dict[str, Any] = {}
         if role == "accessor":
@@ -192,7 +193,7 @@ class SingletonClass(Rule):
                 changes["params"] = method.params.with_changes(
                     params=[cst.Param(cst.Name("cls")), *method.params.params]
                 )
-        body = _singletons.with_comment(body, FIX_COMMENT)
+        body = uncache.with_comment(body, FIX_COMMENT)
         return method.with_changes(body=method.body.with_changes(body=body), **changes)
 
 

@@ -9,12 +9,13 @@ import ast
 from collections.abc import Iterable
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ..traversal import walk
-from . import _per_call, _singletons
-from ._helpers import dotted_name, last_name, matches_patterns
-from .base import FixSpec, Option, Rule
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ...traversal import walk
+from .._helpers import dotted_name, last_name, matches_patterns
+from ..base import FixSpec, Option, Rule
+from . import _cst_legacy, per_call, uncache
+from . import family as _family
 
 
 class CachedInstanceGetter(Rule):
@@ -23,20 +24,24 @@ class CachedInstanceGetter(Rule):
     family = "singletons"
     summary = "An `@lru_cache` getter builds one object and hands it to every request"
     fix_safety = UNSAFE
-    prefilter = _singletons.CACHED_INDEX_PREFILTER
+    prefilter = _family.CACHED_INDEX_PREFILTER
     options = (
         Option(
             "allow",
             "list[str]",
-            list(_singletons.DEFAULT_GETTER_ALLOW),
+            list(_family.DEFAULT_GETTER_ALLOW),
             "Globs for classes (or their qualified names) a cached getter may build: immutable configuration.",
         ),
     )
-    index_prefilter = _singletons.CACHED_INDEX_PREFILTER
+    index_prefilter = _family.CACHED_INDEX_PREFILTER
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.cached_getter_facts(tree, settings.options_for(cls)["allow"])
+    def index_source(
+        cls, tree: ast.Module, raw: bytes, settings: Any
+    ) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return _family.cached_getter_facts(
+            _family.indexed_file(tree, raw, settings), _family.family_config(settings).getter_allow
+        )
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         params = node.params
@@ -67,9 +72,9 @@ class CachedInstanceGetter(Rule):
                 ),
             )
             return
-        local = _singletons.module_class(self.file.module, built)
-        if not _singletons.holds_per_request_state(last_name(constructed.func), self.settings, local):
-            self.report(node.name, message, manual=_singletons.infrastructure_hint(last_name(constructed.func)))
+        local = _cst_legacy.module_class(self.file.module, built)
+        if not _cst_legacy.holds_per_request_state(last_name(constructed.func), self.settings, local):
+            self.report(node.name, message, manual=_family.infrastructure_hint(last_name(constructed.func)))
             return
         self.report(
             node.name,
@@ -88,18 +93,18 @@ class CachedInstanceGetter(Rule):
         )
 
     def _cache_decorator(self, node: cst.FunctionDef) -> cst.Decorator | None:
-        spellings = {name.rpartition(".")[2] for name in _singletons.CACHE_DECORATORS}
+        spellings = {name.rpartition(".")[2] for name in _family.CACHE_DECORATORS}
         for decorator in node.decorators:
             expression = _decorator_expression(decorator)
             if not self.file.may_be_named(expression, spellings):
                 continue  # resolving names costs a scope pass: only for `lru_cache`, `ft.cache`, `as` aliases
-            if self.file.qualified_names(expression) & _singletons.CACHE_DECORATORS:
+            if self.file.qualified_names(expression) & _family.CACHE_DECORATORS:
                 return decorator
         return None
 
     def _allowed(self, func: cst.BaseExpression) -> bool:
         name = last_name(func)
-        if name in _singletons.BUILTIN_CONSTANTS:
+        if name in _family.BUILTIN_CONSTANTS:
             return True
         return any(
             matches_patterns(candidate, self.option_values["allow"])
@@ -112,7 +117,7 @@ class CachedInstanceGetter(Rule):
 
         def transform(module: cst.Module) -> cst.Module:
             if import_removal is not None:
-                from ._imports import remove_import_alias
+                from .._imports import remove_import_alias
 
                 first = module.body[0] if module.body else None
                 module = remove_import_alias(module, *import_removal)
@@ -126,7 +131,7 @@ class CachedInstanceGetter(Rule):
 
     def _unused_import_after(self, decorator: cst.Decorator) -> tuple[Any, Any] | None:
         """(import statement, alias) that binds the decorator's name, if the decorator is its only use."""
-        from ._imports import exported_names
+        from .._imports import exported_names
 
         expression = _decorator_expression(decorator)
         while isinstance(expression, cst.Attribute):
@@ -186,7 +191,7 @@ def _decorator_dropper(function: cst.FunctionDef, decorator: cst.Decorator) -> A
             decorators = [d for d in updated.decorators if not d.deep_equals(decorator)]
             body = updated.body
             if isinstance(body, cst.IndentedBlock):  # ISO106 keeps listing the callers (see _per_call)
-                body = body.with_changes(body=_singletons.with_comment(list(body.body), _per_call.comment("ISO105")))
+                body = body.with_changes(body=uncache.with_comment(list(body.body), per_call.comment("ISO105")))
             return updated.with_changes(decorators=decorators, body=body)
 
     return _Dropper()

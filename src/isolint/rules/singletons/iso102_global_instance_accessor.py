@@ -11,12 +11,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ..traversal import walk
-from . import _per_call, _singletons
-from ._helpers import last_name
-from .base import FixSpec, Rule
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ...traversal import walk
+from .._helpers import last_name
+from ..base import FixSpec, Rule
+from . import _cst_legacy, per_call, uncache
+from . import family as _family
 
 
 class GlobalInstanceAccessor(Rule):
@@ -26,11 +27,11 @@ class GlobalInstanceAccessor(Rule):
     summary = "A function lazily creates a module global and returns it, so every request shares one object"
     fix_safety = UNSAFE
     prefilter = re.compile(rb"\bglobal\s")
-    index_prefilter = _singletons.ACCESSOR_INDEX_PREFILTER
+    index_prefilter = _family.ACCESSOR_INDEX_PREFILTER
 
     @classmethod
     def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.accessor_facts(tree, _singletons.DEFAULT_INSTANCE_ATTRIBUTES)
+        return _family.accessor_facts(tree)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         declared = {
@@ -60,7 +61,7 @@ class GlobalInstanceAccessor(Rule):
         candidates = declared & returned
         for child in walk(node.body):
             if isinstance(child, cst.If):
-                checked = _singletons.none_checked(child.test)
+                checked = _cst_legacy.none_checked(child.test)
                 if isinstance(checked, cst.Name) and checked.value in candidates:
                     value = _assigned_value(child.body, checked.value)
                     if value is not None:
@@ -85,10 +86,10 @@ class GlobalInstanceAccessor(Rule):
             f"`{node.name.value}()` lazily creates {what} in the module global `{name}` and returns it to every "
             "caller, so all requests share it and its state"
         )
-        if not _singletons.holds_per_request_state(
-            created, self.settings, _singletons.module_class(self.file.module, created)
+        if not _cst_legacy.holds_per_request_state(
+            created, self.settings, _cst_legacy.module_class(self.file.module, created)
         ):
-            self.report(node.name, message, manual=_singletons.infrastructure_hint(created))
+            self.report(node.name, message, manual=_family.infrastructure_hint(created))
             return
         self.report(
             node.name,
@@ -124,14 +125,14 @@ class GlobalInstanceAccessor(Rule):
 
     def _fix(self, node: cst.FunctionDef, name: str) -> FixSpec | None:
         is_ref = lambda expression: isinstance(expression, cst.Name) and expression.value == name  # noqa: E731
-        body = _singletons.uncache_body(node.body.body, is_ref, name)
+        body = uncache.uncache_body(node.body.body, is_ref, name)
         if body is None or any(isinstance(c, cst.Global) for s in body for c in walk(s)):
             return None
         module = self.file.module
-        body = _singletons.with_comment(body, _per_call.comment(self.code))  # ISO106 keeps listing its callers
+        body = uncache.with_comment(body, per_call.comment(self.code))  # ISO106 keeps listing its callers
         replace: dict[Any, Any] = {node: node.with_changes(body=node.body.with_changes(body=body))}
         declaration = _module_declaration(module, name)
-        if declaration is not None and _singletons.name_count(module, name, skip=[node, declaration]) == 0:
+        if declaration is not None and uncache.name_count(module, name, skip=[node, declaration]) == 0:
             replace[declaration] = cst.RemoveFromParent()
             following = module.body[module.body.index(declaration) + 1 :]
             if following:  # the next statement inherits the removed one's comments and blank lines

@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ..traversal import walk
-from . import _singletons
-from ._helpers import (
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ...traversal import walk
+from .._helpers import (
     alternation,
     assignment_targets,
     decorator_names,
@@ -31,7 +30,8 @@ from ._helpers import (
     matches_patterns,
     unanchored_alternatives,
 )
-from .base import FixSpec, Option, Rule
+from ..base import FixSpec, Option, Rule
+from . import family as _family
 
 # Parameter names that hold one agent / several, when no annotation says otherwise.
 AGENT_PARAMS = ("agent", "*_agent")
@@ -74,7 +74,7 @@ class AgentInstanceRegistration(Rule):
         ),
     )
 
-    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS)
+    reads_facts = (*_family.ACCESSOR_KINDS, _family.KIND_CLASS)
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
@@ -280,10 +280,10 @@ class AgentInstanceRegistration(Rule):
             return True
         project = self.file.project
         for qualname in self.file.qualified_names(call.func):
-            if any(project.get(kind, qualname) for kind in _singletons.ACCESSOR_KINDS):
+            if any(project.get(kind, qualname) for kind in _family.ACCESSOR_KINDS):
                 return True
             owner, _, method = qualname.rpartition(".")
-            fact = project.get(_singletons.KIND_CLASS, owner)
+            fact = project.get(_family.KIND_CLASS, owner)
             if fact is not None and method in fact.data.get("accessors", ()):
                 return True
         return False
