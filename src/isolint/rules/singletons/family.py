@@ -154,6 +154,31 @@ class SingletonsRule(AstRule):
         super().report(node, message, fix=fix, manual=manual)  # type: ignore[arg-type]
 
 
+_DEFINITION_KEYWORDS = re.compile(r"(?:async[\s\\]+)?(?:def|class)[\s\\]+")
+
+
+def name_node(definition: Function | ast.ClassDef, file: AstFile) -> ast.AST:
+    """A node spanning the name of a function or class, which the family's
+    findings point at (`ast` gives the name no node of its own; the whole
+    definition spans its body). The definition itself if the name is not
+    where the keyword says it is."""
+    line = definition.lineno
+    first_body_line = definition.body[0].lineno if definition.body else line
+    text = "\n".join(file.lines[line - 1 : max(first_body_line, line)])
+    start = file.column(line, definition.col_offset)
+    keyword = _DEFINITION_KEYWORDS.match(text, start)
+    if keyword is None or not text.startswith(definition.name, keyword.end()):
+        return definition
+    name_line = line + text.count("\n", 0, keyword.end())
+    name_column = keyword.end() - (text.rfind("\n", 0, keyword.end()) + 1)
+    prefix = file.lines[name_line - 1][:name_column].encode("utf-8", "surrogatepass")
+    offset = len(prefix)  # `ast` columns are UTF-8 byte offsets
+    name = ast.Name(id=definition.name, ctx=ast.Load())
+    name.lineno, name.end_lineno = name_line, name_line
+    name.col_offset, name.end_col_offset = offset, offset + len(definition.name.encode("utf-8", "surrogatepass"))
+    return name
+
+
 def enclosing_function(ancestors: list[ast.AST]) -> Function | None:
     """The innermost function around the node being visited (a lambda or class is looked through)."""
     return next((node for node in reversed(ancestors) if isinstance(node, FUNCTIONS)), None)
@@ -419,8 +444,13 @@ class CachedGetter:
     """A zero-argument function cached by functools that returns what it builds."""
 
     function: ast.FunctionDef
-    decorator: ast.expr  # as written: `lru_cache` in `@lru_cache(maxsize=None)`
+    decorator: ast.expr  # as written: `lru_cache(maxsize=None)`
     constructed: ast.Call
+
+    @property
+    def expression(self) -> ast.expr:
+        """What the decorator names: `lru_cache` in `@lru_cache(maxsize=None)`."""
+        return decorator_expression(self.decorator)
 
     @property
     def built(self) -> str | None:
@@ -435,7 +465,7 @@ def cached_getter(function: Function, file: AstFile, allow: Iterable[str]) -> Ca
         return None
     if arguments.vararg or arguments.kwarg:
         return None
-    decorator = next((d for d in map(decorator_expression, function.decorator_list) if _is_cache(d, file)), None)
+    decorator = next((d for d in function.decorator_list if _is_cache(decorator_expression(d), file)), None)
     if decorator is None:
         return None
     constructed = returned_call(function)

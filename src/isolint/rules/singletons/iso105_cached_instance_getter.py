@@ -1,68 +1,81 @@
 """ISO105 cached-instance-getter: `@lru_cache` on a zero-argument function that builds an object.
 
-Index facts: "singletons:cached-getter" (see `_singletons`), read by ISO103 and ISO106.
+Index facts: "singletons:cached-getter" (see `family`), read by ISO103 and ISO106.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
-from ..._lazy import cst
+import libcst as cst
+
 from ...findings import UNSAFE
-from ...traversal import walk
-from .._helpers import dotted_name, last_name, matches_patterns
-from ..base import FixSpec, Option, Rule
-from . import _cst_legacy, per_call, uncache
-from . import family as _family
+from .._imports import exported_names, remove_import_alias
+from ..ast_helpers import dotted_name
+from ..base import CstEdit, FixSpec, Option
+from .family import (
+    CACHED_INDEX_PREFILTER,
+    DEFAULT_GETTER_ALLOW,
+    CachedGetter,
+    SingletonsRule,
+    cached_getter,
+    cached_getter_facts,
+    family_config,
+    holds_per_request_state,
+    indexed_file,
+    infrastructure_hint,
+    module_class,
+    name_node,
+)
+from .per_call import comment
+from .uncache import with_comment
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...cst_view import CstView
 
 
-class CachedInstanceGetter(Rule):
+class CachedInstanceGetter(SingletonsRule):
     code = "ISO105"
     name = "cached-instance-getter"
     family = "singletons"
     summary = "An `@lru_cache` getter builds one object and hands it to every request"
     fix_safety = UNSAFE
-    prefilter = _family.CACHED_INDEX_PREFILTER
+    prefilter = CACHED_INDEX_PREFILTER
     options = (
         Option(
             "allow",
             "list[str]",
-            list(_family.DEFAULT_GETTER_ALLOW),
+            list(DEFAULT_GETTER_ALLOW),
             "Globs for classes (or their qualified names) a cached getter may build: immutable configuration.",
         ),
     )
-    index_prefilter = _family.CACHED_INDEX_PREFILTER
+    index_prefilter = CACHED_INDEX_PREFILTER
 
     @classmethod
     def index_source(
-        cls, tree: ast.Module, raw: bytes, settings: Any
+        cls, tree: ast.Module, raw: bytes, settings: Settings
     ) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _family.cached_getter_facts(
-            _family.indexed_file(tree, raw, settings), _family.family_config(settings).getter_allow
-        )
+        return cached_getter_facts(indexed_file(tree, raw, settings), family_config(settings).getter_allow)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        params = node.params
-        if node.asynchronous or params.params or params.posonly_params or params.kwonly_params:
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        config = family_config(self.settings)
+        getter = cached_getter(node, self.file, config.getter_allow)
+        if getter is None:
             return
-        if not isinstance(params.star_arg, cst.MaybeSentinel) or params.star_kwarg is not None:
-            return
-        decorator = self._cache_decorator(node)
-        if decorator is None:
-            return
-        constructed = _returned_call(node)
-        if constructed is None or self._allowed(constructed.func):
-            return
-        built = last_name(constructed.func) or "object"
-        spelled = dotted_name(_decorator_expression(decorator)) or "lru_cache"
+        built = getter.built or "object"
+        spelled = dotted_name(getter.expression) or "lru_cache"
         what = f"`{built}` it builds" if built[:1].isupper() else f"object `{built}()` returns"
-        message = f"`{node.name.value}()` is cached with `@{spelled}`, so the {what} is created once and shared by every request"
+        message = (
+            f"`{node.name}()` is cached with `@{spelled}`, so the {what} is created once and shared by every request"
+        )
         if not built[:1].isupper():
             # A factory function: what it builds, per-user state or infrastructure, is not known here.
             self.report(
-                node.name,
+                name_node(node, self.file),
                 message,
                 manual=(
                     f"isolint cannot tell what `{built}()` builds. If it is process-wide infrastructure (a registry, "
@@ -72,17 +85,16 @@ class CachedInstanceGetter(Rule):
                 ),
             )
             return
-        local = _cst_legacy.module_class(self.file.module, built)
-        if not _cst_legacy.holds_per_request_state(last_name(constructed.func), self.settings, local):
-            self.report(node.name, message, manual=_family.infrastructure_hint(last_name(constructed.func)))
+        if not holds_per_request_state(getter.built, config, module_class(self.file.tree, built)):
+            self.report(name_node(node, self.file), message, manual=infrastructure_hint(getter.built))
             return
         self.report(
-            node.name,
+            name_node(node, self.file),
             message,
             fix=FixSpec(
-                f"Remove `@{spelled}` from `{node.name.value}()`",
+                f"Remove `@{spelled}` from `{node.name}()`",
                 UNSAFE,
-                transform=self._remover(node, decorator),
+                build=_remover(getter, self._unused_import_of(getter.expression)),
                 isolation="imports",
             ),
             manual=(
@@ -92,59 +104,16 @@ class CachedInstanceGetter(Rule):
             ),
         )
 
-    def _cache_decorator(self, node: cst.FunctionDef) -> cst.Decorator | None:
-        spellings = {name.rpartition(".")[2] for name in _family.CACHE_DECORATORS}
-        for decorator in node.decorators:
-            expression = _decorator_expression(decorator)
-            if not self.file.may_be_named(expression, spellings):
-                continue  # resolving names costs a scope pass: only for `lru_cache`, `ft.cache`, `as` aliases
-            if self.file.qualified_names(expression) & _family.CACHE_DECORATORS:
-                return decorator
-        return None
-
-    def _allowed(self, func: cst.BaseExpression) -> bool:
-        name = last_name(func)
-        if name in _family.BUILTIN_CONSTANTS:
-            return True
-        return any(
-            matches_patterns(candidate, self.option_values["allow"])
-            for candidate in {name or "", *self.file.qualified_names(func)}
-        )
-
-    def _remover(self, node: cst.FunctionDef, decorator: cst.Decorator) -> Any:
-        """Drop the decorator, and its import when nothing else uses it."""
-        import_removal = self._unused_import_after(decorator)
-
-        def transform(module: cst.Module) -> cst.Module:
-            if import_removal is not None:
-                from .._imports import remove_import_alias
-
-                first = module.body[0] if module.body else None
-                module = remove_import_alias(module, *import_removal)
-                if module.body and not module.body[0].deep_equals(first):  # the file's first line went
-                    opening = module.body[0]
-                    kept = [line for line in opening.leading_lines if line.comment is not None]
-                    module = module.with_changes(body=[opening.with_changes(leading_lines=kept), *module.body[1:]])
-            return module.visit(_decorator_dropper(node, decorator))
-
-        return transform
-
-    def _unused_import_after(self, decorator: cst.Decorator) -> tuple[Any, Any] | None:
-        """(import statement, alias) that binds the decorator's name, if the decorator is its only use."""
-        from .._imports import exported_names
-
-        expression = _decorator_expression(decorator)
-        while isinstance(expression, cst.Attribute):
+    def _unused_import_of(self, expression: ast.expr) -> UnusedImport | None:
+        """The import that binds the decorator's name, if the decorator is its only use."""
+        while isinstance(expression, ast.Attribute):
             expression = expression.value
-        if not isinstance(expression, cst.Name):
+        if not isinstance(expression, ast.Name):
             return None
-        names = self.file.names
-        name = expression.value
-        if name in exported_names(self.file.module):
-            return None
+        names, name = self.file.names, expression.id
         # Only an import in the scope the decorator is evaluated in (a method's is its class: never).
         owner = names.innermost_owner(expression)
-        statements = [s for s in names.imports_of(owner, name) if not (isinstance(s, cst.Import) and len(s.names) != 1)]
+        statements = [s for s in names.imports_of(owner, name) if not (isinstance(s, ast.Import) and len(s.names) != 1)]
         if (
             not statements
             or any(read is not expression for read in names.reads(owner, name))
@@ -153,34 +122,51 @@ class CachedInstanceGetter(Rule):
             return None
         for statement in statements:
             for alias in statement.names:
-                local = alias.asname.name if alias.asname else alias.name
-                if (isinstance(local, cst.Name) and local.value == name) or dotted_name(local) == name:
-                    return statement, alias
+                if (alias.asname or alias.name) == name:
+                    return UnusedImport(statement, alias, name)
         return None
 
 
-def _decorator_expression(decorator: cst.Decorator) -> cst.BaseExpression:
-    """`lru_cache` for `@lru_cache` and `@lru_cache(maxsize=None)`."""
-    return decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+@dataclass(frozen=True)
+class UnusedImport:
+    """The import binding the decorator's name, when the decorator is its only use."""
+
+    statement: ast.Import | ast.ImportFrom
+    alias: ast.alias
+    name: str
 
 
-def _returned_call(function: cst.FunctionDef) -> cst.Call | None:
-    """The call whose result `function` returns, directly or through a local name."""
-    bound = {}
-    for child in walk(function.body):
-        if isinstance(child, cst.Assign) and len(child.targets) == 1 and isinstance(child.targets[0].target, cst.Name):
-            bound[child.targets[0].target.value] = child.value
-    for child in walk(function.body):
-        if isinstance(child, cst.Return) and child.value is not None:
-            value = child.value
-            if isinstance(value, cst.Name):
-                value = bound.get(value.value, value)
-            if isinstance(value, cst.Call):
-                return value
-    return None
+def _remover(getter: CachedGetter, unused_import: UnusedImport | None) -> Callable[[CstView], CstEdit]:
+    """Drop the decorator, and its import when nothing else uses it (nor `__all__` exports it)."""
+
+    def build(view: CstView) -> CstEdit:
+        function = view.node(getter.function, cst.FunctionDef)
+        decorator = function.decorators[getter.function.decorator_list.index(getter.decorator)]
+        import_removal = None
+        if unused_import is not None and unused_import.name not in exported_names(view.module):
+            if isinstance(unused_import.statement, ast.ImportFrom):
+                statement = view.node(unused_import.statement, cst.ImportFrom)
+            else:  # `remove_import_alias` drops an `import x as y` statement too (its one alias)
+                statement = cast(cst.ImportFrom, view.node(unused_import.statement, cst.Import))
+            import_removal = (statement, view.node(unused_import.alias, cst.ImportAlias))
+
+        def transform(module: cst.Module) -> cst.Module:
+            if import_removal is not None:
+                first = module.body[0] if module.body else None
+                module = remove_import_alias(module, *import_removal)
+                # The file's first line went: the new first statement keeps only its comments.
+                if module.body and (first is None or not module.body[0].deep_equals(first)):
+                    opening = module.body[0]
+                    kept = [line for line in opening.leading_lines if line.comment is not None]
+                    module = module.with_changes(body=[opening.with_changes(leading_lines=kept), *module.body[1:]])
+            return module.visit(_decorator_dropper(function, decorator))
+
+        return CstEdit(transform=transform)
+
+    return build
 
 
-def _decorator_dropper(function: cst.FunctionDef, decorator: cst.Decorator) -> Any:
+def _decorator_dropper(function: cst.FunctionDef, decorator: cst.Decorator) -> cst.CSTTransformer:
     """A transformer removing `decorator` from the function equal to `function`
     (the module may have been rebuilt, so nodes are matched by structure)."""
 
@@ -190,8 +176,8 @@ def _decorator_dropper(function: cst.FunctionDef, decorator: cst.Decorator) -> A
                 return updated
             decorators = [d for d in updated.decorators if not d.deep_equals(decorator)]
             body = updated.body
-            if isinstance(body, cst.IndentedBlock):  # ISO106 keeps listing the callers (see _per_call)
-                body = body.with_changes(body=uncache.with_comment(list(body.body), per_call.comment("ISO105")))
+            if isinstance(body, cst.IndentedBlock):  # ISO106 keeps listing the callers (see per_call)
+                body = body.with_changes(body=with_comment(list(body.body), comment("ISO105")))
             return updated.with_changes(decorators=decorators, body=body)
 
     return _Dropper()
