@@ -41,18 +41,3 @@ def cache_receivers(role: str, decorators: set[str], first_param: str | None, cl
     if first_param and (role == "new" or "classmethod" in decorators):
         receivers.add(first_param)
     return receivers
-
-
-def none_checked(test: cst.BaseExpression) -> cst.BaseExpression | None:
-    """`X` in `X is None`, `X == None` or `not X` (X any expression)."""
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return test.expression
-    if (
-        isinstance(test, cst.Comparison)
-        and len(test.comparisons) == 1
-        and isinstance(test.comparisons[0].operator, (cst.Is, cst.Equal))
-        and isinstance(test.comparisons[0].comparator, cst.Name)
-        and test.comparisons[0].comparator.value == "None"
-    ):
-        return test.left
-    return None

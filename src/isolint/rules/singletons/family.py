@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -518,6 +518,57 @@ def cached_getter_facts(file: AstFile, allow: Iterable[str]) -> Iterator[FactRow
     for node in file.tree.body:
         if isinstance(node, FUNCTIONS) and (found := cached_getter(node, file, allow)) is not None:
             yield KIND_CACHED_GETTER, node.name, node.lineno, {"returns": class_like(found.built)}
+
+
+# --- what the per-call fixes can take apart ---------------------------------------------
+
+_COMPOUND = (
+    ast.If,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.Try,
+    ast.TryStar,
+    ast.With,
+    ast.AsyncWith,
+    ast.Match,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+)
+
+
+def can_uncache(body: list[ast.stmt], is_ref: Callable[[ast.AST], bool]) -> bool:
+    """Whether `uncache.uncache_body` can take the caching out of `body`: the
+    shapes it understands, decided here on `ast` so that a plain check knows
+    whether the fix exists. Guards testing the cache (an `if` without `else`)
+    and locks around them unwrap, simple statements are rewritten; any other
+    statement touching the cache (a loop, a `try`) is left to a person. (A
+    `global` names its globals as strings, never a reference here.)"""
+    for statement in body:
+        if not any(is_ref(node) for node in walk(statement)):
+            continue
+        if (
+            isinstance(statement, ast.If) and not statement.orelse and any(is_ref(n) for n in walk(statement.test))
+        ) or (
+            isinstance(statement, (ast.With, ast.AsyncWith)) and all(_is_lock(i.context_expr) for i in statement.items)
+        ):
+            inner = statement.body
+        elif isinstance(statement, _COMPOUND):
+            return False
+        else:
+            continue
+        header = statement.test if isinstance(statement, ast.If) else statement.items[-1].context_expr
+        if inner[0].lineno == header.end_lineno and any(is_ref(node) for node in walk_body(inner)):
+            return False  # `if _x is None: _x = X()` on one line: its statements are not lines to rewrite
+        if not can_uncache(inner, is_ref):
+            return False
+    return True
+
+
+def _is_lock(expression: ast.expr) -> bool:
+    name = last_name(expression)
+    return name is not None and "lock" in name.lower()
 
 
 # --- which singletons may become per call -----------------------------------------

@@ -1,6 +1,6 @@
 """ISO102 global-instance-accessor: a function that lazily creates a module global and hands it out.
 
-Index facts: "singletons:accessor" (see `_singletons`), read by ISO103, ISO106
+Index facts: "singletons:accessor" (see `family`), read by ISO103, ISO106
 and the WebSocket family (`data["returns"]` names the class handed out).
 """
 
@@ -8,91 +8,81 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..._lazy import cst
+import libcst as cst
+
 from ...findings import UNSAFE
-from ...traversal import walk
-from .._helpers import last_name
-from ..base import FixSpec, Rule
-from . import _cst_legacy, per_call, uncache
-from . import family as _family
+from ...traversal import walk as cst_walk
+from ..base import CstEdit, FixSpec
+from .family import (
+    ACCESSOR_INDEX_PREFILTER,
+    Function,
+    SingletonsRule,
+    accessor_facts,
+    can_uncache,
+    created_class,
+    family_config,
+    holds_per_request_state,
+    infrastructure_hint,
+    lazy_global,
+    module_class,
+    name_node,
+    walk,
+    walk_body,
+)
+from .per_call import comment
+from .uncache import name_count, uncache_body, with_comment
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...cst_view import CstView
 
 
-class GlobalInstanceAccessor(Rule):
+class GlobalInstanceAccessor(SingletonsRule):
     code = "ISO102"
     name = "global-instance-accessor"
     family = "singletons"
     summary = "A function lazily creates a module global and returns it, so every request shares one object"
     fix_safety = UNSAFE
     prefilter = re.compile(rb"\bglobal\s")
-    index_prefilter = _family.ACCESSOR_INDEX_PREFILTER
+    index_prefilter = ACCESSOR_INDEX_PREFILTER
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _family.accessor_facts(tree)
+    def index(cls, tree: ast.Module, settings: Settings) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return accessor_facts(tree)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        declared = {
-            item.name.value
-            for child in walk(node.body)
-            if isinstance(child, cst.Global)
-            for item in child.names
-            if isinstance(item.name, cst.Name)
-        }
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._check(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._check(node)
+
+    def _check(self, node: Function) -> None:
+        declared = {name for child in walk_body(node.body) if isinstance(child, ast.Global) for name in child.names}
         if not declared:
             return
-        lazy = self._lazy_global(node, declared)
+        lazy = lazy_global(node)
         if lazy is not None:
             name, value = lazy
             self._report_accessor(node, name, value)
             return
         self._report_setters(node, declared)
 
-    @staticmethod
-    def _lazy_global(node: cst.FunctionDef, declared: set[str]) -> tuple[str, cst.BaseExpression] | None:
-        """(global, the value it is lazily set to): `if _x is None: _x = X()` / `_x = _x or X()`, then `return _x`."""
-        returned = {
-            child.value.value
-            for child in walk(node.body)
-            if isinstance(child, cst.Return) and isinstance(child.value, cst.Name)
-        }
-        candidates = declared & returned
-        for child in walk(node.body):
-            if isinstance(child, cst.If):
-                checked = _cst_legacy.none_checked(child.test)
-                if isinstance(checked, cst.Name) and checked.value in candidates:
-                    value = _assigned_value(child.body, checked.value)
-                    if value is not None:
-                        return checked.value, value
-            if (
-                isinstance(child, cst.Assign)
-                and len(child.targets) == 1
-                and isinstance(child.targets[0].target, cst.Name)
-                and child.targets[0].target.value in candidates
-                and isinstance(child.value, cst.BooleanOperation)
-                and isinstance(child.value.operator, cst.Or)
-                and isinstance(child.value.left, cst.Name)
-                and child.value.left.value == child.targets[0].target.value
-            ):
-                return child.targets[0].target.value, child.value.right
-        return None
-
-    def _report_accessor(self, node: cst.FunctionDef, name: str, value: cst.BaseExpression) -> None:
-        created = last_name(value.func) if isinstance(value, cst.Call) else None
+    def _report_accessor(self, node: Function, name: str, value: ast.expr) -> None:
+        created = created_class(value)
         what = f"one `{created}`" if created else "one object"
         message = (
-            f"`{node.name.value}()` lazily creates {what} in the module global `{name}` and returns it to every "
+            f"`{node.name}()` lazily creates {what} in the module global `{name}` and returns it to every "
             "caller, so all requests share it and its state"
         )
-        if not _cst_legacy.holds_per_request_state(
-            created, self.settings, _cst_legacy.module_class(self.file.module, created)
-        ):
-            self.report(node.name, message, manual=_family.infrastructure_hint(created))
+        config = family_config(self.settings)
+        if not holds_per_request_state(created, config, module_class(self.file.tree, created)):
+            self.report(name_node(node, self.file), message, manual=infrastructure_hint(created))
             return
         self.report(
-            node.name,
+            name_node(node, self.file),
             message,
             fix=self._fix(node, name),
             manual=(
@@ -102,20 +92,20 @@ class GlobalInstanceAccessor(Rule):
             ),
         )
 
-    def _report_setters(self, node: cst.FunctionDef, declared: set[str]) -> None:
+    def _report_setters(self, node: Function, declared: set[str]) -> None:
         origins = _per_call_names(node)
-        for child in walk(node.body):
-            if not isinstance(child, (cst.Assign, cst.AnnAssign)) or child.value is None:
+        for child in walk_body(node.body):
+            if not isinstance(child, (ast.Assign, ast.AnnAssign)) or child.value is None:
                 continue
-            targets = [t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target]
+            targets = child.targets if isinstance(child, ast.Assign) else [child.target]
             for name, value in (pair for target in targets for pair in _bound_pairs(target, child.value)):
-                used = sorted({n.value for n in walk(value) if isinstance(n, cst.Name)} & set(origins))
-                if name.value not in declared or not used:
+                used = sorted(set(_spelled_names(value)) & set(origins))
+                if name.id not in declared or not used:
                     continue
                 shown = used[0] if origins[used[0]] == used[0] else f"{used[0]}`, from `{origins[used[0]]}"
                 self.report(
                     name,
-                    f"`{node.name.value}()` overwrites the module global `{name.value}` with per-call data "
+                    f"`{node.name}()` overwrites the module global `{name.id}` with per-call data "
                     f"(`{shown}`); concurrent requests read whichever request wrote last",
                     manual=(
                         "Carry the value on the request context (`context.run_id`, `context.metadata`) and pass "
@@ -123,16 +113,31 @@ class GlobalInstanceAccessor(Rule):
                     ),
                 )
 
-    def _fix(self, node: cst.FunctionDef, name: str) -> FixSpec | None:
-        is_ref = lambda expression: isinstance(expression, cst.Name) and expression.value == name  # noqa: E731
-        body = uncache.uncache_body(node.body.body, is_ref, name)
-        if body is None or any(isinstance(c, cst.Global) for s in body for c in walk(s)):
+    def _fix(self, node: Function, name: str) -> FixSpec | None:
+        def is_ref(expression: ast.AST) -> bool:
+            return isinstance(expression, ast.Name) and expression.id == name
+
+        if not can_uncache(node.body, is_ref):
             return None
-        module = self.file.module
-        body = uncache.with_comment(body, per_call.comment(self.code))  # ISO106 keeps listing its callers
-        replace: dict[Any, Any] = {node: node.with_changes(body=node.body.with_changes(body=body))}
+        if any(isinstance(g, ast.Global) and set(g.names) != {name} for g in walk_body(node.body)):
+            return None  # a `global` of anything else would stay behind
+        return FixSpec(
+            f"Make `{node.name}()` return a new object per call", UNSAFE, build=_per_call_builder(node, name)
+        )
+
+
+def _per_call_builder(node: Function, name: str) -> Callable[[CstView], CstEdit]:
+    def build(view: CstView) -> CstEdit:
+        function = view.node(node, cst.FunctionDef)
+        is_ref: Callable[[cst.CSTNode], bool] = lambda e: isinstance(e, cst.Name) and e.value == name  # noqa: E731
+        body = uncache_body(function.body.body, is_ref, name)
+        if body is None or any(isinstance(c, cst.Global) for s in body for c in cst_walk(s)):
+            raise LookupError(f"the caching of `{name}` is not in a shape the edit can take apart")
+        module = view.module
+        body = with_comment(body, comment("ISO102"))  # ISO106 keeps listing its callers
+        replace: dict[Any, Any] = {function: function.with_changes(body=function.body.with_changes(body=body))}
         declaration = _module_declaration(module, name)
-        if declaration is not None and uncache.name_count(module, name, skip=[node, declaration]) == 0:
+        if declaration is not None and name_count(module, name, skip=[function, declaration]) == 0:
             replace[declaration] = cst.RemoveFromParent()
             following = module.body[module.body.index(declaration) + 1 :]
             if following:  # the next statement inherits the removed one's comments and blank lines
@@ -140,7 +145,75 @@ class GlobalInstanceAccessor(Rule):
                 replace[following[0]] = after.with_changes(
                     leading_lines=_inherited_lines(declaration.leading_lines, after.leading_lines)
                 )
-        return FixSpec(f"Make `{node.name.value}()` return a new object per call", UNSAFE, replace=replace)
+        return CstEdit(replace=replace)
+
+    return build
+
+
+def _per_call_names(function: Function) -> dict[str, str]:
+    """Names holding per-call data -> the parameter it came from: the
+    parameters, and locals assigned from an expression using one (`adapter =
+    make_logger(run_id)`), however many assignments away."""
+    arguments = function.args
+    origins = {a.arg: a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    assignments = [
+        (target, child.value)
+        for child in walk_body(function.body)
+        if isinstance(child, (ast.Assign, ast.AnnAssign)) and child.value is not None
+        for target in (child.targets if isinstance(child, ast.Assign) else [child.target])
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for target, value in assignments:
+            source = next((origins[n] for n in _spelled_names(value) if n in origins), None)
+            if source is None:
+                continue
+            for name in _assigned_names(target):
+                if name.id not in origins:
+                    origins[name.id] = source
+                    changed = True
+    return origins
+
+
+def _spelled_names(expression: ast.AST) -> Iterator[str]:
+    """The identifiers written in `expression`, in source order: names, and
+    (as LibCST spells them with names too) attribute and keyword names."""
+    for node in walk(expression):
+        if isinstance(node, ast.Name):
+            yield node.id
+        elif isinstance(node, ast.Attribute):
+            yield node.attr
+        elif isinstance(node, ast.arg | ast.keyword) and node.arg is not None:
+            yield node.arg
+
+
+def _bound_pairs(target: ast.expr, value: ast.expr) -> list[tuple[ast.Name, ast.expr]]:
+    """(name, the expression it gets) for an assignment: `a, b = x, y` pairs
+    `a` with `x`; any other unpacking gives every name the whole value."""
+    if (
+        isinstance(target, (ast.Tuple, ast.List))
+        and isinstance(value, (ast.Tuple, ast.List))
+        and len(target.elts) == len(value.elts)
+        and not any(isinstance(e, ast.Starred) for e in value.elts)
+    ):
+        return [
+            pair
+            for t, v in zip(target.elts, value.elts, strict=True)
+            for pair in _bound_pairs(t.value if isinstance(t, ast.Starred) else t, v)
+        ]
+    return [(name, value) for name in _assigned_names(target)]
+
+
+def _assigned_names(target: ast.expr) -> list[ast.Name]:
+    """The names an assignment target binds: `x`, and each of `x, y` / `[x, *y]`."""
+    if isinstance(target, ast.Name):
+        return [target]
+    if isinstance(target, ast.Starred):
+        return _assigned_names(target.value)
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _assigned_names(element)]
+    return []
 
 
 def _inherited_lines(removed: Sequence[cst.EmptyLine], own: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
@@ -156,67 +229,6 @@ def _inherited_lines(removed: Sequence[cst.EmptyLine], own: Sequence[cst.EmptyLi
         own_blanks = sum(line.comment is None for line in own)
         return list(own) if own_blanks >= removed_blanks else [*removed, *own]
     return [*head, *(cst.EmptyLine() for _ in range(max(removed_blanks, own_blanks))), *own[own_blanks:]]
-
-
-def _per_call_names(function: cst.FunctionDef) -> dict[str, str]:
-    """Names holding per-call data -> the parameter it came from: the
-    parameters, and locals assigned from an expression using one (`adapter =
-    make_logger(run_id)`), however many assignments away."""
-    params = function.params
-    origins = {p.name.value: p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
-    assignments = [
-        (target, child.value)
-        for child in walk(function.body)
-        if isinstance(child, (cst.Assign, cst.AnnAssign)) and child.value is not None
-        for target in ([t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target])
-    ]
-    changed = True
-    while changed:
-        changed = False
-        for target, value in assignments:
-            source = next(
-                (origins[n.value] for n in walk(value) if isinstance(n, cst.Name) and n.value in origins), None
-            )
-            for name in _assigned_names(target) if source else []:
-                if name.value not in origins:
-                    origins[name.value] = source
-                    changed = True
-    return origins
-
-
-def _bound_pairs(target: cst.BaseExpression, value: cst.BaseExpression) -> list[tuple[cst.Name, cst.BaseExpression]]:
-    """(name, the expression it gets) for an assignment: `a, b = x, y` pairs
-    `a` with `x`; any other unpacking gives every name the whole value."""
-    if (
-        isinstance(target, (cst.Tuple, cst.List))
-        and isinstance(value, (cst.Tuple, cst.List))
-        and len(target.elements) == len(value.elements)
-        and not any(isinstance(e, cst.StarredElement) for e in value.elements)
-    ):
-        return [
-            pair
-            for t, v in zip(target.elements, value.elements, strict=True)
-            for pair in _bound_pairs(t.value, v.value)
-        ]
-    return [(name, value) for name in _assigned_names(target)]
-
-
-def _assigned_names(target: cst.BaseExpression) -> list[cst.Name]:
-    """The names an assignment target binds: `x`, and each of `x, y` / `[x, y]`."""
-    if isinstance(target, cst.Name):
-        return [target]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [name for element in target.elements for name in _assigned_names(element.value)]
-    return []
-
-
-def _assigned_value(block: cst.BaseSuite, name: str) -> cst.BaseExpression | None:
-    for child in walk(block):
-        if isinstance(child, (cst.Assign, cst.AnnAssign)) and child.value is not None:
-            targets = [t.target for t in child.targets] if isinstance(child, cst.Assign) else [child.target]
-            if any(isinstance(t, cst.Name) and t.value == name for t in targets):
-                return child.value
-    return None
 
 
 def _module_declaration(module: cst.Module, name: str) -> cst.SimpleStatementLine | None:
