@@ -224,7 +224,7 @@ class CachingMethod:
 
 
 @dataclass(frozen=True)
-class SingletonClass:
+class SingletonEvidence:
     """Why a class hands out one shared instance (ISO101)."""
 
     node: ast.ClassDef
@@ -242,7 +242,7 @@ class SingletonClass:
         return [c.method.name for c in self.caching if c.role == "accessor"]
 
 
-def singleton_class(node: ast.ClassDef, attributes: Iterable[str]) -> SingletonClass | None:
+def singleton_class(node: ast.ClassDef, attributes: Iterable[str]) -> SingletonEvidence | None:
     """The class as a singleton, or None if it does not cache its instance."""
     decorator = next(
         (d for d in node.decorator_list if last_name(d.func if isinstance(d, ast.Call) else d) == "singleton"), None
@@ -253,7 +253,7 @@ def singleton_class(node: ast.ClassDef, attributes: Iterable[str]) -> SingletonC
     caching = tuple(_caching_methods(node, set(attributes)))
     if decorator is None and metaclass is None and not caching:
         return None
-    return SingletonClass(node, decorator, metaclass, caching)
+    return SingletonEvidence(node, decorator, metaclass, caching)
 
 
 def _caching_methods(node: ast.ClassDef, attributes: set[str]) -> Iterator[CachingMethod]:

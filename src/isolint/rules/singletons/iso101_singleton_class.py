@@ -1,27 +1,47 @@
 """ISO101 singleton-class: a class that caches its own instance.
 
-Index facts: "singletons:class" (see `_singletons`), read by ISO103 and ISO106.
+Index facts: "singletons:class" (see `family`), read by ISO103 and ISO106.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
-from ...traversal import walk
-from .._helpers import decorator_names, first_param_name, last_name
-from ..base import FixSpec, Option, Rule
-from . import _cst_legacy, per_call, uncache
-from . import family as _family
+from ..ast_helpers import decorator_names, last_name
+from ..base import CstEdit, FixSpec, Option
+from .family import (
+    CLASS_INDEX_PREFILTER,
+    DEFAULT_INSTANCE_ATTRIBUTES,
+    CachingMethod,
+    SingletonEvidence,
+    SingletonsRule,
+    can_uncache,
+    class_facts,
+    family_config,
+    holds_per_request_state,
+    infrastructure_hint,
+    is_cache_ref,
+    name_node,
+    singleton_class,
+)
+from .per_call import comment
+from .uncache import mentions, name_count, uncache_body, with_comment
 
-FIX_COMMENT = per_call.comment("ISO101")
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...cst_view import CstView
+    from ...index import ProjectIndex
+
+FIX_COMMENT = comment("ISO101")
 
 
-class SingletonClass(Rule):
+class SingletonClass(SingletonsRule):
     code = "ISO101"
     name = "singleton-class"
     family = "singletons"
@@ -32,47 +52,46 @@ class SingletonClass(Rule):
         Option(
             "instance-attributes",
             "list[str]",
-            list(_family.DEFAULT_INSTANCE_ATTRIBUTES),
+            list(DEFAULT_INSTANCE_ATTRIBUTES),
             "Class attribute names that hold a cached instance.",
         ),
     )
-    index_prefilter = _family.CLASS_INDEX_PREFILTER
+    index_prefilter = CLASS_INDEX_PREFILTER
 
     @classmethod
-    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
         # A finding needs an accessor storing the cache (`cls._instance = ...`,
         # `cls._instances[key] = ...`), a Singleton metaclass or `@singleton`.
-        names = b"|".join(re.escape(name.encode()) for name in settings.options_for(cls)["instance-attributes"])
+        names = b"|".join(re.escape(name.encode()) for name in family_config(settings).instance_attributes)
         return re.compile(
             rb"\.(?:" + names + rb")\b\s*(?:\[[^\n]*\]\s*)?(?::[^\n=]*)?=(?!=)"
             rb"|metaclass\s*=\s*[\w.]*Singleton|@\s*(?:[\w.]*\.)?singleton\b"
         )
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _family.class_facts(tree, settings.options_for(cls)["instance-attributes"])
+    def index(cls, tree: ast.Module, settings: Settings) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return class_facts(tree, family_config(settings).instance_attributes)
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        reasons = []
-        singleton_decorator = self._singleton_decorator(node)
-        if singleton_decorator is not None:
-            reasons.append("is decorated with `@singleton`")
-        metaclass = self._singleton_metaclass(node)
-        if metaclass is not None:
-            reasons.append(f"uses the metaclass `{last_name(metaclass.value)}`")
-        caching = self._caching_methods(node)
-        for method, attribute, _ in caching:
-            reasons.append(f"caches its instance in `{attribute}` (via `{method.name.value}`)")
-        if not reasons:
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        config = family_config(self.settings)
+        found = singleton_class(node, config.instance_attributes)
+        if found is None:
             return
-        message = f"`{node.name.value}` {' and '.join(reasons)}, so every request shares one object and its state"
-        if not _cst_legacy.holds_per_request_state(node.name.value, self.settings, node):
-            self.report(node.name, message, manual=_family.infrastructure_hint(node.name.value))
+        reasons = []
+        if found.decorator is not None:
+            reasons.append("is decorated with `@singleton`")
+        if found.metaclass is not None:
+            reasons.append(f"uses the metaclass `{last_name(found.metaclass.value)}`")
+        for caching in found.caching:
+            reasons.append(f"caches its instance in `{caching.attribute}` (via `{caching.method.name}`)")
+        message = f"`{node.name}` {' and '.join(reasons)}, so every request shares one object and its state"
+        if not holds_per_request_state(node.name, config, node):
+            self.report(name_node(node, self.file), message, manual=infrastructure_hint(node.name))
             return
         self.report(
-            node.name,
+            name_node(node, self.file),
             message,
-            fix=self._fix(node, singleton_decorator, metaclass, caching),
+            fix=_fix(found),
             manual=(
                 "Register the class once with `AgentClassRegistry.register(...)` and create a fresh "
                 "instance per request with `AgentInstanceFactory.create_agent_instance(name, context)` "
@@ -81,120 +100,73 @@ class SingletonClass(Rule):
             ),
         )
 
-    @staticmethod
-    def _singleton_decorator(node: cst.ClassDef) -> cst.Decorator | None:
-        for decorator in node.decorators:
-            expression = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
-            if last_name(expression) == "singleton":
-                return decorator
-        return None
 
-    @staticmethod
-    def _singleton_metaclass(node: cst.ClassDef) -> cst.Arg | None:
-        for keyword in node.keywords:
-            if (
-                keyword.keyword
-                and keyword.keyword.value == "metaclass"
-                and _family.is_singleton_metaclass(last_name(keyword.value))
-            ):
-                return keyword
-        return None
+# --- the fix ---------------------------------------------------------------
 
-    def _caching_methods(self, node: cst.ClassDef) -> list[tuple[cst.FunctionDef, str, str]]:
-        """(method, cache attribute, role) for each method that stores the class's own instance."""
-        attributes = set(self.option_values["instance-attributes"])
-        bases = {name for name in (last_name(arg.value) for arg in node.bases) if name}
-        found = []
-        for method in node.body.body:
-            if not isinstance(method, cst.FunctionDef):
-                continue
-            decorators = decorator_names(method)
-            role = _family.method_role(method.name.value, decorators, bases)
-            if role is None:
-                continue
-            receivers = _cst_legacy.cache_receivers(role, decorators, first_param_name(method), node.name.value)
-            attribute = self._cache_attribute(method, receivers, attributes)
-            if attribute:
-                found.append((method, attribute, role))
-        return found
 
-    @staticmethod
-    def _cache_attribute(method: cst.FunctionDef, receivers: set[str], attributes: set[str]) -> str | None:
-        """The cache attribute `method` stores a value (not None) into."""
-        for child in walk(method.body):
-            if isinstance(child, cst.Assign):
-                targets, value = [t.target for t in child.targets], child.value
-            elif isinstance(child, cst.AnnAssign) and child.value is not None:
-                targets, value = [child.target], child.value
-            else:
-                continue
-            if isinstance(value, cst.Name) and value.value == "None":
-                continue
-            for target in targets:
-                if isinstance(target, cst.Subscript):
-                    target = target.value
-                if _is_cache_ref(target, receivers, attributes):
-                    return target.attr.value
-        return None
+def _fix(found: SingletonEvidence) -> FixSpec | None:
+    """Stop the caching, when every caching method's body can be taken apart."""
+    attributes = {caching.attribute for caching in found.caching}
+    for caching in found.caching:
+        if caching.role == "static-setter":
+            return None  # it returns nothing to keep callers working with: a person decides
+        receivers = caching.receivers(found.node.name)
+        if not can_uncache(caching.method.body, partial(is_cache_ref, receivers=receivers, attributes=attributes)):
+            return None
+    return FixSpec(
+        f"Stop caching `{found.node.name}`: every construction or accessor call returns a new instance",
+        UNSAFE,
+        build=_uncacher(found),
+    )
 
-    # --- the fix ---------------------------------------------------------------
 
-    def _fix(
-        self,
-        node: cst.ClassDef,
-        singleton_decorator: cst.Decorator | None,
-        metaclass: cst.Arg | None,
-        caching: list[tuple[cst.FunctionDef, str, str]],
-    ) -> FixSpec | None:
+def _uncacher(found: SingletonEvidence) -> Callable[[CstView], CstEdit]:
+    def build(view: CstView) -> CstEdit:
+        node = view.node(found.node, cst.ClassDef)
         changes: dict[str, Any] = {}
-        if singleton_decorator is not None:
+        if found.decorator is not None:
+            singleton_decorator = node.decorators[found.node.decorator_list.index(found.decorator)]
             changes["decorators"] = [d for d in node.decorators if d is not singleton_decorator]
-        if metaclass is not None:
+        if found.metaclass is not None:
+            metaclass = next(k for k in node.keywords if k.keyword is not None and k.keyword.value == "metaclass")
             changes.update(_without_keyword(node, metaclass))
-        if singleton_decorator is not None or metaclass is not None:
-            comment = cst.EmptyLine(comment=cst.Comment(f"# {FIX_COMMENT}"))
-            changes["leading_lines"] = [*node.leading_lines, comment]
+        if found.decorator is not None or found.metaclass is not None:
+            comment_line = cst.EmptyLine(comment=cst.Comment(f"# {FIX_COMMENT}"))
+            changes["leading_lines"] = [*node.leading_lines, comment_line]
         body = list(node.body.body)
-        attributes = {attribute for _, attribute, _ in caching}
-        for method, _, role in caching:
-            rewritten = self._uncached_method(node, method, role, attributes)
-            if rewritten is None:
-                return None
-            body[body.index(method)] = rewritten
-        skip = [method for method, _, _ in caching]
+        attributes = {caching.attribute for caching in found.caching}
+        methods = [view.node(caching.method, cst.FunctionDef) for caching in found.caching]
+        for caching, method in zip(found.caching, methods, strict=True):
+            body[body.index(method)] = _uncached_method(caching, method, found.node.name, attributes)
         for statement in node.body.body:
             declared = _declared_attribute(statement, attributes)
-            if declared and uncache.name_count(self.file.module, declared, skip=[*skip, statement]) == 0:
+            if declared and name_count(view.module, declared, skip=[*methods, statement]) == 0:
                 body = _without_statement(body, statement)  # the now-unused `_instance = None`
-        if caching:
+        if found.caching:
             changes["body"] = node.body.with_changes(body=body)
-        return FixSpec(
-            f"Stop caching `{node.name.value}`: every construction or accessor call returns a new instance",
-            UNSAFE,
-            replace={node: node.with_changes(**changes)},
-        )
+        return CstEdit(replace={node: node.with_changes(**changes)})
 
-    def _uncached_method(
-        self, node: cst.ClassDef, method: cst.FunctionDef, role: str, attributes: set[str]
-    ) -> cst.FunctionDef | None:
-        if role == "static-setter":
-            return None  # it returns nothing to keep callers working with: a person decides
-        decorators = decorator_names(method)
-        receivers = _cst_legacy.cache_receivers(role, decorators, first_param_name(method), node.name.value)
-        is_ref = lambda expression: _is_cache_ref(expression, receivers, attributes)  # noqa: E731
-        body = uncache.uncache_body(method.body.body, is_ref, "instance")
-        if body is None or any(uncache.mentions(statement, is_ref) for statement in body):
-            return None
-        changes: dict[str, Any] = {}
-        if role == "accessor":
-            body = [_return_cls_call(statement, receivers) for statement in body]
-            if "staticmethod" in decorators:  # keep the accessor working: a classmethod returning cls()
-                changes["decorators"] = [_classmethod_for(d) for d in method.decorators]
-                changes["params"] = method.params.with_changes(
-                    params=[cst.Param(cst.Name("cls")), *method.params.params]
-                )
-        body = uncache.with_comment(body, FIX_COMMENT)
-        return method.with_changes(body=method.body.with_changes(body=body), **changes)
+    return build
+
+
+def _uncached_method(
+    caching: CachingMethod, method: cst.FunctionDef, class_name: str, attributes: set[str]
+) -> cst.FunctionDef:
+    receivers = caching.receivers(class_name)
+    is_ref: Callable[[cst.CSTNode], bool] = lambda expression: _is_cache_ref(expression, receivers, attributes)  # noqa: E731
+    body = uncache_body(method.body.body, is_ref, "instance")
+    if body is None or any(mentions(statement, is_ref) for statement in body):
+        raise LookupError(f"the caching in `{method.name.value}` is not in a shape the edit can take apart")
+    changes: dict[str, Any] = {}
+    if caching.role == "accessor":
+        body = [_return_cls_call(statement, receivers) for statement in body]
+        if "staticmethod" in decorator_names(
+            caching.method
+        ):  # keep the accessor working: a classmethod returning cls()
+            changes["decorators"] = [_classmethod_for(d) for d in method.decorators]
+            changes["params"] = method.params.with_changes(params=[cst.Param(cst.Name("cls")), *method.params.params])
+    body = with_comment(body, FIX_COMMENT)
+    return method.with_changes(body=method.body.with_changes(body=body), **changes)
 
 
 def _is_cache_ref(expression: Any, receivers: set[str], attributes: set[str]) -> bool:

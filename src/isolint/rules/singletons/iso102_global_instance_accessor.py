@@ -11,8 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
-
+from ..._lazy import cst
 from ...findings import UNSAFE
 from ...traversal import walk as cst_walk
 from ..base import CstEdit, FixSpec

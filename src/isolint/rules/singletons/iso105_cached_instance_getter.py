@@ -10,10 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-import libcst as cst
-
+from ..._lazy import cst
 from ...findings import UNSAFE
-from .._imports import exported_names, remove_import_alias
 from ..ast_helpers import dotted_name
 from ..base import CstEdit, FixSpec, Option
 from .family import (
@@ -140,6 +138,8 @@ def _remover(getter: CachedGetter, unused_import: UnusedImport | None) -> Callab
     """Drop the decorator, and its import when nothing else uses it (nor `__all__` exports it)."""
 
     def build(view: CstView) -> CstEdit:
+        from .._imports import exported_names, remove_import_alias  # LibCST: imported once edits are built
+
         function = view.node(getter.function, cst.FunctionDef)
         decorator = function.decorators[getter.function.decorator_list.index(getter.decorator)]
         import_removal = None
