@@ -179,6 +179,29 @@ def name_node(definition: Function | ast.ClassDef, file: AstFile) -> ast.AST:
     return name
 
 
+def spelled_names(node: ast.AST) -> Iterator[str]:
+    """The identifiers written in `node`, in source order, as LibCST spells
+    them with `Name` nodes: names, attribute and keyword names, parameters,
+    and the names definitions, imports, `global` and `except ... as` bind."""
+    for child in walk(node):
+        if isinstance(child, ast.Name):
+            yield child.id
+        elif isinstance(child, ast.Attribute):
+            yield child.attr
+        elif isinstance(child, ast.arg | ast.keyword | ast.ExceptHandler):
+            name = child.arg if isinstance(child, ast.arg | ast.keyword) else child.name
+            if name is not None:
+                yield name
+        elif isinstance(child, (*FUNCTIONS, ast.ClassDef)):
+            yield child.name
+        elif isinstance(child, ast.Global | ast.Nonlocal):
+            yield from child.names
+        elif isinstance(child, ast.alias):
+            yield from child.name.split(".")
+            if child.asname:
+                yield child.asname
+
+
 def enclosing_function(ancestors: list[ast.AST]) -> Function | None:
     """The innermost function around the node being visited (a lambda or class is looked through)."""
     return next((node for node in reversed(ancestors) if isinstance(node, FUNCTIONS)), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
@@ -28,7 +28,7 @@ from .family import (
     lazy_global,
     module_class,
     name_node,
-    walk,
+    spelled_names,
     walk_body,
 )
 from .per_call import comment
@@ -98,7 +98,7 @@ class GlobalInstanceAccessor(SingletonsRule):
                 continue
             targets = child.targets if isinstance(child, ast.Assign) else [child.target]
             for name, value in (pair for target in targets for pair in _bound_pairs(target, child.value)):
-                used = sorted(set(_spelled_names(value)) & set(origins))
+                used = sorted(set(spelled_names(value)) & set(origins))
                 if name.id not in declared or not used:
                     continue
                 shown = used[0] if origins[used[0]] == used[0] else f"{used[0]}`, from `{origins[used[0]]}"
@@ -165,7 +165,7 @@ def _per_call_names(function: Function) -> dict[str, str]:
     while changed:
         changed = False
         for target, value in assignments:
-            source = next((origins[n] for n in _spelled_names(value) if n in origins), None)
+            source = next((origins[n] for n in spelled_names(value) if n in origins), None)
             if source is None:
                 continue
             for name in _assigned_names(target):
@@ -173,18 +173,6 @@ def _per_call_names(function: Function) -> dict[str, str]:
                     origins[name.id] = source
                     changed = True
     return origins
-
-
-def _spelled_names(expression: ast.AST) -> Iterator[str]:
-    """The identifiers written in `expression`, in source order: names, and
-    (as LibCST spells them with names too) attribute and keyword names."""
-    for node in walk(expression):
-        if isinstance(node, ast.Name):
-            yield node.id
-        elif isinstance(node, ast.Attribute):
-            yield node.attr
-        elif isinstance(node, ast.arg | ast.keyword) and node.arg is not None:
-            yield node.arg
 
 
 def _bound_pairs(target: ast.expr, value: ast.expr) -> list[tuple[ast.Name, ast.expr]]:
