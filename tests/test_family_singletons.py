@@ -7,7 +7,9 @@ import ast
 import json
 from pathlib import Path
 
-from isolint.config import Settings
+import pytest
+
+from isolint.config import Settings, load_settings
 from isolint.index import Fact, index_source
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from isolint.rules import BY_CODE
@@ -370,3 +372,42 @@ def test_the_keyed_state_index_prefilter_passes_every_fixture_with_such_a_class(
             with_facts += 1
             assert KEYED_STATE_INDEX_PREFILTER.search(source.encode("utf-8")), path
     assert with_facts >= 1
+
+
+# One analysis (rules/singletons/evidence.py) makes both the findings and the
+# facts of ISO101, ISO102 and ISO105: at module level they name the same definitions.
+PRODUCER_CASES = sorted(
+    case
+    for code in ("ISO101", "ISO102", "ISO105")
+    for case in (FIXTURES / "rules" / code).glob("*.py")
+    if not case.name.endswith(".fixed.py")
+)
+
+
+@pytest.mark.parametrize("case", PRODUCER_CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
+def test_the_index_records_exactly_the_module_level_singletons_the_rule_reports(case: Path) -> None:
+    rule = BY_CODE[case.parent.name]
+    settings = load_settings([case], isolated=True)
+    indexer = (rule, rule.compile_index_prefilter(settings))
+    source = case.read_text(encoding="utf-8")
+    facts = index_source(source.encode(), case.name, "", [indexer], settings)
+    # A class's own accessor is its class fact, a delegating accessor no ISO102
+    # finding, and a suppressed finding is still a fact.
+    recorded = {
+        f.line
+        for f in facts
+        if "." not in f.qualname
+        and f.data.get("how") != "delegates"
+        and "isolint: ignore" not in source.splitlines()[f.line - 1]
+    }
+    definitions = {
+        node.lineno
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    reported = {
+        f.location.row
+        for f in check_findings([case], rule.code)
+        if f.location.row in definitions and "overwrites the module global" not in f.message
+    }
+    assert recorded == reported

@@ -15,20 +15,22 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from ..ast_helpers import decorator_names, last_name
 from ..base import CstEdit, FixSpec, Option
+from .evidence import (
+    CachingMethod,
+    SingletonEvidence,
+    can_uncache,
+    class_facts,
+    is_cache_ref,
+    singleton_class,
+)
 from .family import (
     CLASS_INDEX_PREFILTER,
     DEFAULT_INSTANCE_ATTRIBUTES,
-    CachingMethod,
-    SingletonEvidence,
     SingletonsRule,
-    can_uncache,
-    class_facts,
     family_config,
     holds_per_request_state,
     infrastructure_hint,
-    is_cache_ref,
     name_node,
-    singleton_class,
 )
 from .per_call import comment
 from .uncache import mentions, name_count, uncache_body, with_comment

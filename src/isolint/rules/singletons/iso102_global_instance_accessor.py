@@ -15,17 +15,19 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from ...traversal import walk as cst_walk
 from ..base import CstEdit, FixSpec
+from .evidence import (
+    accessor_facts,
+    can_uncache,
+    created_class,
+    lazy_global,
+)
 from .family import (
     ACCESSOR_INDEX_PREFILTER,
     Function,
     SingletonsRule,
-    accessor_facts,
-    can_uncache,
-    created_class,
     family_config,
     holds_per_request_state,
     infrastructure_hint,
-    lazy_global,
     module_class,
     name_node,
     spelled_names,

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from .._helpers import glob_to_bytes_regex, matches_patterns
 from ..ast_helpers import assignment_targets, dotted_name, is_module_level, last_name
 from ..base import Option
-from .family import ACCESSOR_KINDS, KIND_ACCESSOR, KIND_CACHED_GETTER, KIND_CLASS, SingletonsRule, family_config
+from .family import (
+    ACCESSOR_KINDS,
+    KIND_ACCESSOR,
+    KIND_CACHED_GETTER,
+    KIND_CLASS,
+    SingletonsRule,
+    family_config,
+)
 from .keyed_state import KEYED_STATE_INDEX_PREFILTER, KIND_KEYED_STATE, keyed_state_facts
 
 if TYPE_CHECKING:

@@ -26,6 +26,7 @@ from ..ast_helpers import assignment_targets, decorator_names, dotted_name, firs
 from ..base import CstEdit, FixSpec, Option
 from .family import (
     ACCESSOR_KINDS,
+    COMPOUND_STATEMENTS,
     FUNCTIONS,
     KIND_CLASS,
     Function,
@@ -209,7 +210,7 @@ class AgentInstanceRegistration(SingletonsRule):
             ),
             None,
         )
-        if siblings is None or isinstance(statement, _COMPOUND):
+        if siblings is None or isinstance(statement, COMPOUND_STATEMENTS):
             return None
         index = next(i for i, s in enumerate(siblings) if s is statement)
         first = index
@@ -440,21 +441,6 @@ def _line_holding(view: CstView, node: Any) -> Any:
         if node is None:
             raise LookupError("no line of simple statements around the registration")
     return node
-
-
-_COMPOUND = (
-    ast.If,
-    ast.For,
-    ast.AsyncFor,
-    ast.While,
-    ast.Try,
-    ast.TryStar,
-    ast.With,
-    ast.AsyncWith,
-    ast.Match,
-    *FUNCTIONS,
-    ast.ClassDef,
-)
 
 
 def _arguments(call: ast.Call) -> list[ast.expr]:

@@ -14,16 +14,18 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from ..ast_helpers import dotted_name
 from ..base import CstEdit, FixSpec, Option
+from .evidence import (
+    CachedGetter,
+    cached_getter,
+    cached_getter_facts,
+    indexed_file,
+)
 from .family import (
     CACHED_INDEX_PREFILTER,
     DEFAULT_GETTER_ALLOW,
-    CachedGetter,
     SingletonsRule,
-    cached_getter,
-    cached_getter_facts,
     family_config,
     holds_per_request_state,
-    indexed_file,
     infrastructure_hint,
     module_class,
     name_node,
