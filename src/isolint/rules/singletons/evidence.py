@@ -51,12 +51,16 @@ class CachingMethod:
     role: str
 
     def receivers(self, class_name: str) -> set[str]:
-        """Names through which the method reaches the class: its name, and `cls`."""
-        receivers = {class_name}
-        first = first_param_name(self.method)
-        if first and (self.role == "new" or "classmethod" in decorator_names(self.method)):
-            receivers.add(first)
-        return receivers
+        return cache_receivers(self.method, self.role, class_name)
+
+
+def cache_receivers(method: Function, role: str, class_name: str) -> set[str]:
+    """Names through which a method in `role` reaches its class: the class's name, and `cls`."""
+    receivers = {class_name}
+    first = first_param_name(method)
+    if first and (role == "new" or "classmethod" in decorator_names(method)):
+        receivers.add(first)
+    return receivers
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,7 @@ def _caching_methods(node: ast.ClassDef, attributes: set[str]) -> Iterator[Cachi
         role = method_role(method.name, decorator_names(method), bases)
         if role is None:
             continue
-        receivers = CachingMethod(method, "", role).receivers(node.name)
-        attribute = _cache_attribute(method, receivers, attributes)
+        attribute = _cache_attribute(method, cache_receivers(method, role, node.name), attributes)
         if attribute:
             yield CachingMethod(method, attribute, role)
 

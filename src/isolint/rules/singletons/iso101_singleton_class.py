@@ -162,9 +162,8 @@ def _uncached_method(
     changes: dict[str, Any] = {}
     if caching.role == "accessor":
         body = [_return_cls_call(statement, receivers) for statement in body]
-        if "staticmethod" in decorator_names(
-            caching.method
-        ):  # keep the accessor working: a classmethod returning cls()
+        # Keep the accessor working: a classmethod returning cls().
+        if "staticmethod" in decorator_names(caching.method):
             changes["decorators"] = [_classmethod_for(d) for d in method.decorators]
             changes["params"] = method.params.with_changes(params=[cst.Param(cst.Name("cls")), *method.params.params])
     body = with_comment(body, FIX_COMMENT)
@@ -172,7 +171,8 @@ def _uncached_method(
 
 
 def _is_cache_ref(expression: Any, receivers: set[str], attributes: set[str]) -> bool:
-    """`cls._instance` / `Registry._instances` for one of `receivers`."""
+    """`cls._instance` / `Registry._instances` for one of `receivers`, on
+    LibCST nodes (the edit's side of `evidence.is_cache_ref`)."""
     return (
         isinstance(expression, cst.Attribute)
         and expression.attr.value in attributes

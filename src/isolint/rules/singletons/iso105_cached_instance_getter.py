@@ -36,6 +36,7 @@ from .uncache import with_comment
 if TYPE_CHECKING:
     from ...config import Settings
     from ...cst_view import CstView
+    from ...scopes import NameResolver
 
 
 class CachedInstanceGetter(SingletonsRule):
@@ -94,7 +95,7 @@ class CachedInstanceGetter(SingletonsRule):
             fix=FixSpec(
                 f"Remove `@{spelled}` from `{node.name}()`",
                 UNSAFE,
-                build=_remover(getter, self._unused_import_of(getter.expression)),
+                build=_remover(getter, self.file.names),
                 isolation="imports",
             ),
             manual=(
@@ -104,44 +105,24 @@ class CachedInstanceGetter(SingletonsRule):
             ),
         )
 
-    def _unused_import_of(self, expression: ast.expr) -> UnusedImport | None:
-        """The import that binds the decorator's name, if the decorator is its only use."""
-        while isinstance(expression, ast.Attribute):
-            expression = expression.value
-        if not isinstance(expression, ast.Name):
-            return None
-        names, name = self.file.names, expression.id
-        # Only an import in the scope the decorator is evaluated in (a method's is its class: never).
-        owner = names.innermost_owner(expression)
-        statements = [s for s in names.imports_of(owner, name) if not (isinstance(s, ast.Import) and len(s.names) != 1)]
-        if (
-            not statements
-            or any(read is not expression for read in names.reads(owner, name))
-            or names.in_string_annotation(owner, name)
-        ):
-            return None
-        for statement in statements:
-            for alias in statement.names:
-                if (alias.asname or alias.name) == name:
-                    return UnusedImport(statement, alias, name)
-        return None
-
 
 @dataclass(frozen=True)
 class UnusedImport:
-    """The import binding the decorator's name, when the decorator is its only use."""
+    """The import binding the decorator's name, when the decorator is its only
+    use: the fix removes it with the decorator."""
 
     statement: ast.Import | ast.ImportFrom
     alias: ast.alias
     name: str
 
 
-def _remover(getter: CachedGetter, unused_import: UnusedImport | None) -> Callable[[CstView], CstEdit]:
+def _remover(getter: CachedGetter, names: NameResolver) -> Callable[[CstView], CstEdit]:
     """Drop the decorator, and its import when nothing else uses it (nor `__all__` exports it)."""
 
     def build(view: CstView) -> CstEdit:
         from .._imports import exported_names, remove_import_alias  # LibCST: imported once edits are built
 
+        unused_import = _unused_import_of(names, getter.expression)
         function = view.node(getter.function, cst.FunctionDef)
         decorator = function.decorators[getter.function.decorator_list.index(getter.decorator)]
         import_removal = None
@@ -166,6 +147,29 @@ def _remover(getter: CachedGetter, unused_import: UnusedImport | None) -> Callab
         return CstEdit(transform=transform)
 
     return build
+
+
+def _unused_import_of(names: NameResolver, expression: ast.expr) -> UnusedImport | None:
+    """The import that binds the decorator's name, if the decorator is its only use."""
+    while isinstance(expression, ast.Attribute):
+        expression = expression.value
+    if not isinstance(expression, ast.Name):
+        return None
+    name = expression.id
+    # Only an import in the scope the decorator is evaluated in (a method's is its class: never).
+    owner = names.innermost_owner(expression)
+    statements = [s for s in names.imports_of(owner, name) if not (isinstance(s, ast.Import) and len(s.names) != 1)]
+    if (
+        not statements
+        or any(read is not expression for read in names.reads(owner, name))
+        or names.in_string_annotation(owner, name)
+    ):
+        return None
+    for statement in statements:
+        for alias in statement.names:
+            if (alias.asname or alias.name) == name:
+                return UnusedImport(statement, alias, name)
+    return None
 
 
 def _decorator_dropper(function: cst.FunctionDef, decorator: cst.Decorator) -> cst.CSTTransformer:

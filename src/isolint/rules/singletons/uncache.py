@@ -1,6 +1,6 @@
 """The LibCST edits shared by the fixes that make a singleton per call (ISO101, ISO102).
 
-The family's analysis (on `ast`) decides that a fix exists (`can_uncache`);
+The family's analysis (on `ast`) decides that a fix exists (`evidence.can_uncache`);
 these helpers build it on the LibCST nodes found at the same spans, keeping
 comments and formatting.
 """
