@@ -411,3 +411,111 @@ def test_the_index_records_exactly_the_module_level_singletons_the_rule_reports(
         if f.location.row in definitions and "overwrites the module global" not in f.message
     }
     assert recorded == reported
+
+
+PER_CALL_SHAPES = """\
+import threading
+
+_a = None
+_b = None
+_lock = threading.Lock()
+
+
+class ConvAgent:
+    pass
+
+
+def on_one_line():
+    global _a
+    if _a is None: _a = ConvAgent()
+    return _a
+
+
+def with_another_global():
+    global _b, _count
+    if _b is None:
+        _b = ConvAgent()
+    _count = 1
+    return _b
+
+
+def in_a_loop():
+    global _a
+    for _ in range(1):
+        if _a is None:
+            _a = ConvAgent()
+    return _a
+
+
+def locked():
+    global _b
+    with _lock:
+        if _b is None:
+            _b = ConvAgent()
+    return _b
+
+
+class Memory:
+    _instance = None
+
+    @classmethod
+    def get_instance(cls):
+        try:
+            if cls._instance is None:
+                cls._instance = cls()
+        finally:
+            pass
+        return cls._instance
+
+
+class ConversationState:
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+"""
+
+
+def test_a_per_call_fix_a_check_offers_is_one_the_edit_can_build() -> None:
+    """Whether the fix exists is decided on ast (a check parses no LibCST);
+    the edit is built on LibCST: both must agree on every shape."""
+    from isolint.engine import lint_text
+
+    settings = load_settings([Path(".")], isolated=True)
+    rules = [BY_CODE["ISO101"], BY_CODE["ISO102"]]
+    offered = {
+        (f.code, f.location.row): f.fix is not None
+        for f in lint_text(PER_CALL_SHAPES, "shapes.py", rules, settings, build_edits=False)
+    }
+    built = {
+        (f.code, f.location.row): f.fix is not None and bool(f.fix.edits)
+        for f in lint_text(PER_CALL_SHAPES, "shapes.py", rules, settings, build_edits=True)
+    }
+    assert offered == built
+    assert offered == {
+        ("ISO102", 12): False,  # `if ...: _a = ...` on one line
+        ("ISO102", 18): False,  # `global _b, _count`: the other global would stay
+        ("ISO102", 26): False,  # the cache is set in a loop
+        ("ISO102", 34): True,
+        ("ISO101", 42): False,  # the cache is set in a `try`
+        ("ISO101", 55): True,
+    }
+
+
+def test_a_finding_on_a_definition_spans_its_name_however_the_definition_is_written() -> None:
+    from isolint.engine import lint_text
+
+    source = (
+        "_a = None\n\n\nclass Agent:\n    pass\n\n\n"
+        "async  def  fetch():\n    global _a\n    if _a is None:\n        _a = Agent()\n    return _a\n\n\n"
+        "def \\\n        spaced():\n    global _a\n    _a = _a or Agent()\n    return _a\n\n\n"
+        "def état():\n    global _a\n    if not _a:\n        _a = Agent()\n    return _a\n"
+    )
+    findings = lint_text(source, "a.py", [BY_CODE["ISO102"]], load_settings([Path(".")], isolated=True))
+    assert [(f.location.row, f.location.column, f.end_location.column, f.snippet) for f in findings] == [
+        (8, 13, 18, "fetch"),
+        (16, 9, 15, "spaced"),
+        (22, 5, 9, "état"),
+    ]

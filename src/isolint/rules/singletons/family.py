@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...ast_visit import source_order_children
+from ... import ast_visit  # the module, not its names: engine -> ast_visit -> rules -> here
 from ...scopes import FUNCTIONS
 from .._helpers import matches_patterns
 from ..ast_context import AstFile, AstRule
@@ -234,7 +234,7 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(source_order_children(current)))
+        stack.extend(reversed(ast_visit.source_order_children(current)))
 
 
 def walk_body(statements: Iterable[ast.stmt]) -> Iterator[ast.AST]:
