@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...scopes import FUNCTIONS
 from .._helpers import matches_patterns
@@ -28,6 +28,9 @@ from .family import (
     KIND_ACCESSOR,
     KIND_CACHED_GETTER,
     KIND_CLASS,
+    AccessorFact,
+    CachedGetterFact,
+    ClassFact,
     FactRow,
     Function,
     walk,
@@ -158,7 +161,7 @@ def is_singleton_metaclass(name: str | None) -> bool:
 def class_facts(tree: ast.Module, attributes: Iterable[str]) -> Iterator[FactRow]:
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and (found := singleton_class(node, attributes)) is not None:
-            data = {"accessors": found.accessors, "shared_construction": found.shared_construction}
+            data = ClassFact(tuple(found.accessors), found.shared_construction).to_data()
             yield KIND_CLASS, node.name, node.lineno, data
 
 
@@ -245,12 +248,16 @@ def _functions(tree: ast.Module) -> Iterator[tuple[str, Function]]:
 
 def accessor_facts(tree: ast.Module) -> Iterator[FactRow]:
     # The default cache attributes, not ISO101's option: what delegating accessors hand out.
-    classes = {name: data for _, name, _, data in class_facts(tree, DEFAULT_INSTANCE_ATTRIBUTES)}
+    classes = {
+        node.name: found
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and (found := singleton_class(node, DEFAULT_INSTANCE_ATTRIBUTES))
+    }
     for name, function in _functions(tree):
         lazy = lazy_global(function)
         if lazy is not None:
             global_name, value = lazy
-            data = {"returns": class_like(created_class(value)), "global": global_name, "how": "lazy-global"}
+            data = AccessorFact(class_like(created_class(value)), global_name, "lazy-global").to_data()
             yield KIND_ACCESSOR, name, function.lineno, data
             continue
         if "." in name:
@@ -259,17 +266,17 @@ def accessor_facts(tree: ast.Module) -> Iterator[FactRow]:
         if len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.Call):
             delegated = _delegated_class(body[0].value.func, classes)
             if delegated:
-                yield KIND_ACCESSOR, name, function.lineno, {"returns": delegated, "global": None, "how": "delegates"}
+                yield KIND_ACCESSOR, name, function.lineno, AccessorFact(delegated, None, "delegates").to_data()
 
 
-def _delegated_class(func: ast.expr, classes: dict[str, dict[str, Any]]) -> str | None:
+def _delegated_class(func: ast.expr, classes: dict[str, SingletonEvidence]) -> str | None:
     """The singleton class `func` hands out: `Registry.get_instance` or a shared `Manager`."""
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-        data = classes.get(func.value.id)
-        return func.value.id if data and func.attr in data["accessors"] else None
+        found = classes.get(func.value.id)
+        return func.value.id if found and func.attr in found.accessors else None
     if isinstance(func, ast.Name):
-        data = classes.get(func.id)
-        return func.id if data and data["shared_construction"] else None
+        found = classes.get(func.id)
+        return func.id if found and found.shared_construction else None
     return None
 
 
@@ -356,7 +363,7 @@ def indexed_file(tree: ast.Module, raw: bytes, settings: Settings) -> AstFile:
 def cached_getter_facts(file: AstFile, allow: Iterable[str]) -> Iterator[FactRow]:
     for node in file.tree.body:
         if isinstance(node, FUNCTIONS) and (found := cached_getter(node, file, allow)) is not None:
-            yield KIND_CACHED_GETTER, node.name, node.lineno, {"returns": class_like(found.built)}
+            yield KIND_CACHED_GETTER, node.name, node.lineno, CachedGetterFact(class_like(found.built)).to_data()
 
 
 # --- what the per-call fixes can take apart ---------------------------------------------

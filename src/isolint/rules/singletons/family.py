@@ -40,6 +40,7 @@ from ..base import FixSpec
 
 if TYPE_CHECKING:
     from ...config import Settings
+    from ...index import Fact
 
 KIND_CLASS = "singletons:class"
 KIND_ACCESSOR = "singletons:accessor"
@@ -48,6 +49,61 @@ ACCESSOR_KINDS = (KIND_ACCESSOR, KIND_CACHED_GETTER)
 
 FactRow = tuple[str, str, int, dict[str, Any]]
 Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+# --- the facts' data, typed ----------------------------------------------------------
+# The index keeps a fact's data as JSON; these are its shapes, written by the
+# producers (`to_data`) and read back by the rules (`read`).
+
+
+@dataclass(frozen=True)
+class ClassFact:
+    """ "singletons:class": a class caching its own instance."""
+
+    accessors: tuple[str, ...]  # its methods returning the cached instance
+    shared_construction: bool  # `Class()` itself returns the shared object
+
+    def to_data(self) -> dict[str, Any]:
+        return {"accessors": list(self.accessors), "shared_construction": self.shared_construction}
+
+    @classmethod
+    def read(cls, fact: Fact) -> ClassFact:
+        return cls(tuple(fact.data.get("accessors", ())), bool(fact.data.get("shared_construction")))
+
+
+@dataclass(frozen=True)
+class AccessorFact:
+    """ "singletons:accessor": a function handing out a process-wide object."""
+
+    returns: str | None  # the class it constructs or delegates to
+    global_name: str | None  # the module global it caches in; None when it delegates
+    how: str  # "lazy-global" or "delegates"
+
+    def to_data(self) -> dict[str, Any]:
+        return {"returns": self.returns, "global": self.global_name, "how": self.how}
+
+    @classmethod
+    def read(cls, fact: Fact) -> AccessorFact:
+        return cls(fact.data.get("returns"), fact.data.get("global"), fact.data.get("how", "lazy-global"))
+
+
+@dataclass(frozen=True)
+class CachedGetterFact:
+    """ "singletons:cached-getter": a zero-argument getter cached by functools."""
+
+    returns: str | None  # the class it constructs
+
+    def to_data(self) -> dict[str, Any]:
+        return {"returns": self.returns}
+
+    @classmethod
+    def read(cls, fact: Fact) -> CachedGetterFact:
+        return cls(fact.data.get("returns"))
+
+
+def handed_out(fact: Fact) -> str | None:
+    """The class an accessor or a cached getter fact hands out, if known."""
+    return AccessorFact.read(fact).returns if fact.kind == KIND_ACCESSOR else CachedGetterFact.read(fact).returns
+
 
 # --- vocabulary ---------------------------------------------------------------------
 

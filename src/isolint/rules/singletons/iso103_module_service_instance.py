@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._helpers import glob_to_bytes_regex, matches_patterns
@@ -22,10 +22,12 @@ from .family import (
     KIND_ACCESSOR,
     KIND_CACHED_GETTER,
     KIND_CLASS,
+    ClassFact,
     SingletonsRule,
     family_config,
+    handed_out,
 )
-from .keyed_state import KEYED_STATE_INDEX_PREFILTER, KIND_KEYED_STATE, keyed_state_facts
+from .keyed_state import KEYED_STATE_INDEX_PREFILTER, KIND_KEYED_STATE, KeyedStateFact, keyed_state_facts
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -163,7 +165,7 @@ class ModuleServiceInstance(SingletonsRule):
             self.report(
                 value,
                 f"module-level `{callee}(...)` creates one `{name}` for the whole process, and it keeps entries per "
-                f"caller (`self.{keyed['attribute']}[...]` keyed by `{keyed['key']}` in `{keyed['method']}`); every "
+                f"caller (`self.{keyed.attribute}[...]` keyed by `{keyed.key}` in `{keyed.method}`); every "
                 "request shares them",
                 manual=MANUAL,
             )
@@ -174,15 +176,15 @@ class ModuleServiceInstance(SingletonsRule):
             any(name.endswith(suffix) for suffix in config.service_suffixes)
             or matches_patterns(name, config.accessor_patterns)
             or name in project.names(*INDEXED_KINDS)
-            or any(name in fact.data.get("accessors", ()) for fact in project.of_kind(KIND_CLASS))
+            or any(name in ClassFact.read(fact).accessors for fact in project.of_kind(KIND_CLASS))
         )
 
-    def _keyed_state(self, qualified: set[str]) -> Mapping[str, Any] | None:
+    def _keyed_state(self, qualified: set[str]) -> KeyedStateFact | None:
         """The per-caller write of the class constructed, if the index knows one."""
         for qualname in qualified:
             fact = self.file.project.get(KIND_KEYED_STATE, qualname)
             if fact is not None:
-                return fact.data
+                return KeyedStateFact.read(fact)
         return None
 
     def _known_accessor(self, name: str, qualified: set[str]) -> str | None:
@@ -191,11 +193,11 @@ class ModuleServiceInstance(SingletonsRule):
         for qualname in qualified:
             fact = project.get(KIND_ACCESSOR, qualname) or project.get(KIND_CACHED_GETTER, qualname)
             if fact is not None:
-                returns = fact.data.get("returns")
+                returns = handed_out(fact)
                 return f"the process-wide `{returns}`" if returns else "a process-wide object"
             owner, _, method = qualname.rpartition(".")
             fact = project.get(KIND_CLASS, owner)
-            if fact is not None and method in fact.data.get("accessors", ()):
+            if fact is not None and method in ClassFact.read(fact).accessors:
                 return f"the process-wide `{fact.name}`"
         if matches_patterns(name, family_config(self.settings).accessor_patterns):
             return "what looks like a process-wide singleton"

@@ -29,6 +29,7 @@ from .family import (
     COMPOUND_STATEMENTS,
     FUNCTIONS,
     KIND_CLASS,
+    ClassFact,
     Function,
     SingletonsRule,
     enclosing_function,
@@ -323,7 +324,7 @@ class AgentInstanceRegistration(SingletonsRule):
                 return True
             owner, _, method = qualname.rpartition(".")
             fact = project.get(KIND_CLASS, owner)
-            if fact is not None and method in fact.data.get("accessors", ()):
+            if fact is not None and method in ClassFact.read(fact).accessors:
                 return True
         return False
 

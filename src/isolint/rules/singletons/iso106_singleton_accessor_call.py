@@ -21,10 +21,12 @@ from .family import (
     KIND_ACCESSOR,
     KIND_CACHED_GETTER,
     KIND_CLASS,
+    ClassFact,
     SingletonsRule,
     enclosing_function,
+    handed_out,
 )
-from .per_call import KIND_PER_CALL, MARKER, per_call_facts
+from .per_call import KIND_PER_CALL, MARKER, PerCallFact, per_call_facts
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -66,11 +68,8 @@ class SingletonAccessorCall(SingletonsRule):
         accessors, classes, and the classes' accessor methods."""
         if self._names is None:
             project = self.file.project
-            methods = {
-                m
-                for kind in (KIND_CLASS, KIND_PER_CALL)
-                for fact in project.of_kind(kind)
-                for m in fact.data.get("accessors", ())
+            methods = {m for fact in project.of_kind(KIND_CLASS) for m in ClassFact.read(fact).accessors} | {
+                m for fact in project.of_kind(KIND_PER_CALL) for m in PerCallFact.read(fact).accessors
             }
             self._names = project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL) | methods
         return self._names
@@ -108,7 +107,7 @@ class SingletonAccessorCall(SingletonsRule):
         )
 
     def _report_per_call(self, node: ast.Call, called: str, made: str, fact: Fact) -> None:
-        code = fact.data["code"]
+        code = PerCallFact.read(fact).code
         self.report(
             node,
             f"`{called}()` returns a new {made} per call since `isolint fix` ({code}) made it per call "
@@ -129,18 +128,20 @@ class SingletonAccessorCall(SingletonsRule):
         for qualname in sorted(self.file.qualified_names(func)):
             fact = project.get(KIND_ACCESSOR, qualname) or project.get(KIND_CACHED_GETTER, qualname)
             if fact is not None:
-                returns = fact.data.get("returns")
+                returns = handed_out(fact)
                 return (f"`{returns}`" if returns else "object"), fact
             fact = project.get(KIND_CLASS, qualname)
-            if fact is not None and fact.data.get("shared_construction"):
+            if fact is not None and ClassFact.read(fact).shared_construction:
                 return f"`{fact.name}`", fact  # constructing it returns the shared instance
             fact = project.get(KIND_PER_CALL, qualname)
-            if fact is not None and (not fact.data["accessors"] or fact.data.get("constructed")):
-                returns = fact.data.get("returns")
-                return (f"`{returns}`" if returns else "object"), fact
+            made = PerCallFact.read(fact) if fact is not None else None
+            if fact is not None and made is not None and (not made.accessors or made.constructed):
+                return (f"`{made.returns}`" if made.returns else "object"), fact
             owner, _, method = qualname.rpartition(".")
-            for kind in (KIND_CLASS, KIND_PER_CALL):
-                fact = project.get(kind, owner)
-                if fact is not None and method in fact.data.get("accessors", ()):
-                    return f"`{fact.name}`", fact
+            fact = project.get(KIND_CLASS, owner)
+            if fact is not None and method in ClassFact.read(fact).accessors:
+                return f"`{fact.name}`", fact
+            fact = project.get(KIND_PER_CALL, owner)
+            if fact is not None and method in PerCallFact.read(fact).accessors:
+                return f"`{fact.name}`", fact
         return None

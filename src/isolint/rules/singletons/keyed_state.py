@@ -12,13 +12,36 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .._helpers import matches_patterns
 from ..ast_helpers import decorator_names
 from .family import FactRow
 
+if TYPE_CHECKING:
+    from ...index import Fact
+
 KIND_KEYED_STATE = "singletons:keyed-state-class"
+
+
+@dataclass(frozen=True)
+class KeyedStateFact:
+    """ "singletons:keyed-state-class": the first write of a per-caller entry."""
+
+    attribute: str  # `_hits` in `self._hits[user_id].append(now)`
+    method: str  # the method writing it
+    key: str  # the parameter the entry is keyed by
+    line: int
+
+    def to_data(self) -> dict[str, Any]:
+        return {"attribute": self.attribute, "method": self.method, "key": self.key, "line": self.line}
+
+    @classmethod
+    def read(cls, fact: Fact) -> KeyedStateFact:
+        return cls(fact.data["attribute"], fact.data["method"], fact.data["key"], fact.data["line"])
+
+
 KEYED_STATE_INDEX_PREFILTER = re.compile(rb"self\.\w+\s*(?:\[|\.setdefault\s*\()")
 
 # Methods that change a container in place: on `self.x[key]` they write that key's entry.
@@ -76,10 +99,10 @@ def keyed_state_facts(tree: ast.Module) -> Iterator[FactRow]:
         if isinstance(node, ast.ClassDef):
             write = _keyed_write(node)
             if write is not None:
-                yield KIND_KEYED_STATE, node.name, node.lineno, write
+                yield KIND_KEYED_STATE, node.name, node.lineno, write.to_data()
 
 
-def _keyed_write(klass: ast.ClassDef) -> dict[str, Any] | None:
+def _keyed_write(klass: ast.ClassDef) -> KeyedStateFact | None:
     for method in klass.body:
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or method.name == "__init__":
             continue
@@ -103,7 +126,7 @@ def _keyed_write(klass: ast.ClassDef) -> dict[str, Any] | None:
                     if matches_patterns(k, CALLER_KEYS) or (accumulates and matches_patterns(k, GENERIC_KEYS))
                 )
                 if callers:
-                    return {"attribute": owner.attr, "method": method.name, "key": callers[0], "line": node.lineno}
+                    return KeyedStateFact(owner.attr, method.name, callers[0], node.lineno)
     return None
 
 
