@@ -7,7 +7,9 @@ import ast
 import json
 from pathlib import Path
 
-from isolint.config import Settings
+import pytest
+
+from isolint.config import Settings, load_settings
 from isolint.index import Fact, index_source
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from isolint.rules import BY_CODE
@@ -331,7 +333,7 @@ def test_an_instance_of_a_class_keeping_per_caller_entries_is_reported_from_anot
 
 
 def test_keyed_state_facts_come_from_writes_keyed_by_a_parameter_outside_init() -> None:
-    from isolint.rules._singletons import keyed_state_facts
+    from isolint.rules.singletons.keyed_state import keyed_state_facts
 
     source = (FIXTURES / "rules" / "ISO103" / "keyed_state.py").read_text()
     assert [(name, data["key"]) for _, name, _, data in keyed_state_facts(ast.parse(source))] == [
@@ -361,7 +363,7 @@ def test_per_call_data_reaching_a_global_through_locals_names_the_parameter_it_c
 
 
 def test_the_keyed_state_index_prefilter_passes_every_fixture_with_such_a_class() -> None:
-    from isolint.rules._singletons import KEYED_STATE_INDEX_PREFILTER, keyed_state_facts
+    from isolint.rules.singletons.keyed_state import KEYED_STATE_INDEX_PREFILTER, keyed_state_facts
 
     with_facts = 0
     for path in sorted(FIXTURES.rglob("*.py")):
@@ -370,3 +372,150 @@ def test_the_keyed_state_index_prefilter_passes_every_fixture_with_such_a_class(
             with_facts += 1
             assert KEYED_STATE_INDEX_PREFILTER.search(source.encode("utf-8")), path
     assert with_facts >= 1
+
+
+# One analysis (rules/singletons/evidence.py) makes both the findings and the
+# facts of ISO101, ISO102 and ISO105: at module level they name the same definitions.
+PRODUCER_CASES = sorted(
+    case
+    for code in ("ISO101", "ISO102", "ISO105")
+    for case in (FIXTURES / "rules" / code).glob("*.py")
+    if not case.name.endswith(".fixed.py")
+)
+
+
+@pytest.mark.parametrize("case", PRODUCER_CASES, ids=lambda case: f"{case.parent.name}/{case.name}")
+def test_the_index_records_exactly_the_module_level_singletons_the_rule_reports(case: Path) -> None:
+    rule = BY_CODE[case.parent.name]
+    settings = load_settings([case], isolated=True)
+    indexer = (rule, rule.compile_index_prefilter(settings))
+    source = case.read_text(encoding="utf-8")
+    facts = index_source(source.encode(), case.name, "", [indexer], settings)
+    # A class's own accessor is its class fact, a delegating accessor no ISO102
+    # finding, and a suppressed finding is still a fact.
+    recorded = {
+        f.line
+        for f in facts
+        if "." not in f.qualname
+        and f.data.get("how") != "delegates"
+        and "isolint: ignore" not in source.splitlines()[f.line - 1]
+    }
+    definitions = {
+        node.lineno
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    reported = {
+        f.location.row
+        for f in check_findings([case], rule.code)
+        if f.location.row in definitions and "overwrites the module global" not in f.message
+    }
+    assert recorded == reported
+
+
+PER_CALL_SHAPES = """\
+import threading
+
+_a = None
+_b = None
+_lock = threading.Lock()
+
+
+class ConvAgent:
+    pass
+
+
+def on_one_line():
+    global _a
+    if _a is None: _a = ConvAgent()
+    return _a
+
+
+def with_another_global():
+    global _b, _count
+    if _b is None:
+        _b = ConvAgent()
+    _count = 1
+    return _b
+
+
+def in_a_loop():
+    global _a
+    for _ in range(1):
+        if _a is None:
+            _a = ConvAgent()
+    return _a
+
+
+def locked():
+    global _b
+    with _lock:
+        if _b is None:
+            _b = ConvAgent()
+    return _b
+
+
+class Memory:
+    _instance = None
+
+    @classmethod
+    def get_instance(cls):
+        try:
+            if cls._instance is None:
+                cls._instance = cls()
+        finally:
+            pass
+        return cls._instance
+
+
+class ConversationState:
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+"""
+
+
+def test_a_per_call_fix_a_check_offers_is_one_the_edit_can_build() -> None:
+    """Whether the fix exists is decided on ast (a check parses no LibCST);
+    the edit is built on LibCST: both must agree on every shape."""
+    from isolint.engine import lint_text
+
+    settings = load_settings([Path(".")], isolated=True)
+    rules = [BY_CODE["ISO101"], BY_CODE["ISO102"]]
+    offered = {
+        (f.code, f.location.row): f.fix is not None
+        for f in lint_text(PER_CALL_SHAPES, "shapes.py", rules, settings, build_edits=False)
+    }
+    built = {
+        (f.code, f.location.row): f.fix is not None and bool(f.fix.edits)
+        for f in lint_text(PER_CALL_SHAPES, "shapes.py", rules, settings, build_edits=True)
+    }
+    assert offered == built
+    assert offered == {
+        ("ISO102", 12): False,  # `if ...: _a = ...` on one line
+        ("ISO102", 18): False,  # `global _b, _count`: the other global would stay
+        ("ISO102", 26): False,  # the cache is set in a loop
+        ("ISO102", 34): True,
+        ("ISO101", 42): False,  # the cache is set in a `try`
+        ("ISO101", 55): True,
+    }
+
+
+def test_a_finding_on_a_definition_spans_its_name_however_the_definition_is_written() -> None:
+    from isolint.engine import lint_text
+
+    source = (
+        "_a = None\n\n\nclass Agent:\n    pass\n\n\n"
+        "async  def  fetch():\n    global _a\n    if _a is None:\n        _a = Agent()\n    return _a\n\n\n"
+        "def \\\n        spaced():\n    global _a\n    _a = _a or Agent()\n    return _a\n\n\n"
+        "def état():\n    global _a\n    if not _a:\n        _a = Agent()\n    return _a\n"
+    )
+    findings = lint_text(source, "a.py", [BY_CODE["ISO102"]], load_settings([Path(".")], isolated=True))
+    assert [(f.location.row, f.location.column, f.end_location.column, f.snippet) for f in findings] == [
+        (8, 13, 18, "fetch"),
+        (16, 9, 15, "spaced"),
+        (22, 5, 9, "état"),
+    ]

@@ -5,11 +5,11 @@ and refused under CI, and a snapshot without its case is reported."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import libcst as cst
 import pytest
 
 from isolint.findings import Finding, Fix, Location
@@ -81,7 +81,7 @@ def test_a_finding_on_another_node_of_the_same_line_fails_the_snapshot(
     # ISO104 reports the whole `registry.register(...)` call; the mutant reports only its callee.
     case = RULE_FIXTURES / "ISO104" / "register_instances.py"
     _mutate_report(
-        monkeypatch, "ISO104", lambda node, message: (node.func if isinstance(node, cst.Call) else node, message)
+        monkeypatch, "ISO104", lambda node, message: (node.func if isinstance(node, ast.Call) else node, message)
     )
     rows, mismatch = _compare(case, tmp_path)
     assert rows == expected_findings(case)

@@ -1,30 +1,37 @@
 """ISO103 module-service-instance: a service object created, or fetched from a singleton accessor, at import time.
 
 Reads the index facts "singletons:accessor", "singletons:cached-getter" and
-"singletons:class" (see `_singletons`), which ISO101, ISO102 and ISO105
+"singletons:class" (see `family`), which ISO101, ISO102 and ISO105
 contribute (every indexer runs, whichever rules are selected), and its own
-"singletons:keyed-state-class": an instance of a class keeping per-caller
-entries is reported whatever the class is called.
+"singletons:keyed-state-class" (see `keyed_state`): an instance of a class
+keeping per-caller entries is reported whatever the class is called.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from .._lazy import cst
-from . import _singletons
-from ._helpers import (
-    assignment_targets,
-    dotted_name,
-    glob_to_bytes_regex,
-    is_module_level,
-    last_name,
-    matches_patterns,
+from .._helpers import glob_to_bytes_regex, matches_patterns
+from ..ast_helpers import assignment_targets, dotted_name, is_module_level, last_name
+from ..base import Option
+from .family import (
+    ACCESSOR_KINDS,
+    KIND_ACCESSOR,
+    KIND_CACHED_GETTER,
+    KIND_CLASS,
+    ClassFact,
+    SingletonsRule,
+    family_config,
+    handed_out,
 )
-from .base import Option, Rule
+from .keyed_state import KEYED_STATE_INDEX_PREFILTER, KIND_KEYED_STATE, KeyedStateFact, keyed_state_facts
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...index import ProjectIndex
 
 MANUAL = (
     "Infrastructure that holds no user state (a connection pool, an HTTP client) goes into app state created at "
@@ -33,17 +40,17 @@ MANUAL = (
 )
 
 
-INDEXED_KINDS = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS, _singletons.KIND_KEYED_STATE)
+INDEXED_KINDS = (*ACCESSOR_KINDS, KIND_CLASS, KIND_KEYED_STATE)
 
 
-class ModuleServiceInstance(Rule):
+class ModuleServiceInstance(SingletonsRule):
     code = "ISO103"
     name = "module-service-instance"
     family = "singletons"
     summary = "A module-level service instance (or singleton accessor result) is shared by every request"
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    reads_facts = (*_singletons.ACCESSOR_KINDS, _singletons.KIND_CLASS, _singletons.KIND_KEYED_STATE)
-    index_prefilter = _singletons.KEYED_STATE_INDEX_PREFILTER
+    reads_facts = INDEXED_KINDS
+    index_prefilter = KEYED_STATE_INDEX_PREFILTER
     options = (
         Option(
             "service-suffixes",
@@ -94,17 +101,17 @@ class ModuleServiceInstance(Rule):
     )
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Any) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return _singletons.keyed_state_facts(tree)
+    def index(cls, tree: ast.Module, settings: Settings) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        return keyed_state_facts(tree)
 
     @classmethod
-    def compile_prefilter(cls, settings: Any, project: Any) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
         # A finding assigns the result of calling a class ending in a suffix, an
         # accessor matching a pattern, or an accessor/singleton class the index
         # knows: `= [await] <...name>(`. Mentions alone (`-> FooManager`) don't count.
-        options = settings.options_for(cls)
-        fragments = [rb"(?:" + b"|".join(re.escape(s.encode()) for s in options["service-suffixes"]) + rb")"]
-        fragments += [glob_to_bytes_regex(glob) for glob in options["accessor-patterns"]]
+        config = family_config(settings)
+        fragments = [rb"(?:" + b"|".join(re.escape(s.encode()) for s in config.service_suffixes) + rb")"]
+        fragments += [glob_to_bytes_regex(glob) for glob in config.accessor_patterns]
         fragments += [rb"\b" + re.escape(n.encode()) for n in sorted(project.names(*INDEXED_KINDS))]
         names = b"|".join(b"(?:" + f + b")" for f in fragments if f)
         if not names:
@@ -112,31 +119,32 @@ class ModuleServiceInstance(Rule):
         # Test the fragments' first characters before trying each one: the
         # scan runs at every `=` of every file.
         indexed = project.names(*INDEXED_KINDS)
-        initials = {word[:1] for word in [*options["service-suffixes"], *options["accessor-patterns"], *indexed]}
-        if not options["service-suffixes"] or initials & {"", "*", "?"}:
+        initials = {word[:1] for word in [*config.service_suffixes, *config.accessor_patterns, *indexed]}
+        if not config.service_suffixes or initials & {"", "*", "?"}:
             gate = b""  # an empty suffix group or a leading wildcard: any character may start a match
         else:
             gate = rb"(?=[" + re.escape("".join(sorted(initials)).encode()) + rb"])"
         return re.compile(rb"=\s*\(?\s*(?:await\s+)?[\w.]*?" + gate + rb"(?:" + names + rb")[\w.]*\s*\(")
 
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def visit_Assign(self, node: ast.Assign) -> None:
         self._check(node)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._check(node)
 
-    def _check(self, node: cst.Assign | cst.AnnAssign) -> None:
+    def _check(self, node: ast.Assign | ast.AnnAssign) -> None:
         if not assignment_targets(node) or not is_module_level(self.file.ancestors):
             return
-        value = node.value.expression if isinstance(node.value, cst.Await) else node.value
-        if not isinstance(value, cst.Call):
+        value = node.value.value if isinstance(node.value, ast.Await) else node.value
+        if not isinstance(value, ast.Call):
             return
         callee = dotted_name(value.func)
         name = last_name(value.func)
         if callee is None or name is None or not self._could_match(name):
             return
         qualified = self.file.qualified_names(value.func)  # resolving names costs a scope pass: only now
-        if any(matches_patterns(candidate, self.option_values["allow"]) for candidate in {callee, name, *qualified}):
+        config = family_config(self.settings)
+        if any(matches_patterns(candidate, config.service_allow) for candidate in {callee, name, *qualified}):
             return
         accessor = self._known_accessor(name, qualified)
         if accessor is not None:
@@ -146,7 +154,7 @@ class ModuleServiceInstance(Rule):
                 "then shares that one object, and nothing can give a request its own",
                 manual=MANUAL + " Call it inside the code that needs it, with the request context, instead.",
             )
-        elif any(name.endswith(suffix) for suffix in self.option_values["service-suffixes"]):
+        elif any(name.endswith(suffix) for suffix in config.service_suffixes):
             self.report(
                 value,
                 f"module-level `{callee}(...)` creates one `{name}` for the whole process; every request shares it "
@@ -157,42 +165,40 @@ class ModuleServiceInstance(Rule):
             self.report(
                 value,
                 f"module-level `{callee}(...)` creates one `{name}` for the whole process, and it keeps entries per "
-                f"caller (`self.{keyed['attribute']}[...]` keyed by `{keyed['key']}` in `{keyed['method']}`); every "
+                f"caller (`self.{keyed.attribute}[...]` keyed by `{keyed.key}` in `{keyed.method}`); every "
                 "request shares them",
                 manual=MANUAL,
             )
 
     def _could_match(self, name: str) -> bool:
-        project = self.file.project
+        project, config = self.file.project, family_config(self.settings)
         return (
-            any(name.endswith(suffix) for suffix in self.option_values["service-suffixes"])
-            or matches_patterns(name, self.option_values["accessor-patterns"])
+            any(name.endswith(suffix) for suffix in config.service_suffixes)
+            or matches_patterns(name, config.accessor_patterns)
             or name in project.names(*INDEXED_KINDS)
-            or any(name in fact.data.get("accessors", ()) for fact in project.of_kind(_singletons.KIND_CLASS))
+            or any(name in ClassFact.read(fact).accessors for fact in project.of_kind(KIND_CLASS))
         )
 
-    def _keyed_state(self, qualified: set[str]) -> Mapping[str, Any] | None:
+    def _keyed_state(self, qualified: set[str]) -> KeyedStateFact | None:
         """The per-caller write of the class constructed, if the index knows one."""
         for qualname in qualified:
-            fact = self.file.project.get(_singletons.KIND_KEYED_STATE, qualname)
+            fact = self.file.project.get(KIND_KEYED_STATE, qualname)
             if fact is not None:
-                return fact.data
+                return KeyedStateFact.read(fact)
         return None
 
     def _known_accessor(self, name: str, qualified: set[str]) -> str | None:
         """How to name what a known singleton accessor returns, or None if `func` is not one."""
         project = self.file.project
         for qualname in qualified:
-            fact = project.get(_singletons.KIND_ACCESSOR, qualname) or project.get(
-                _singletons.KIND_CACHED_GETTER, qualname
-            )
+            fact = project.get(KIND_ACCESSOR, qualname) or project.get(KIND_CACHED_GETTER, qualname)
             if fact is not None:
-                returns = fact.data.get("returns")
+                returns = handed_out(fact)
                 return f"the process-wide `{returns}`" if returns else "a process-wide object"
             owner, _, method = qualname.rpartition(".")
-            fact = project.get(_singletons.KIND_CLASS, owner)
-            if fact is not None and method in fact.data.get("accessors", ()):
+            fact = project.get(KIND_CLASS, owner)
+            if fact is not None and method in ClassFact.read(fact).accessors:
                 return f"the process-wide `{fact.name}`"
-        if matches_patterns(name, self.option_values["accessor-patterns"]):
+        if matches_patterns(name, family_config(self.settings).accessor_patterns):
             return "what looks like a process-wide singleton"
         return None

@@ -13,11 +13,37 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-FactRow = tuple[str, str, int, dict[str, object]]
+from .family import FactRow
+
+if TYPE_CHECKING:
+    from ...index import Fact
 
 KIND_PER_CALL = "singletons:per-call"
 MARKER = re.compile(rb"#[ \t]*isolint (ISO10[125]): a new instance per call now")
+
+
+@dataclass(frozen=True)
+class PerCallFact:
+    """ "singletons:per-call": a definition a per-call fix changed, still marked."""
+
+    code: str  # the rule whose fix left the marker
+    accessors: tuple[str, ...]  # a class's marked methods (not `__new__`)
+    returns: str | None  # the class it hands out
+    constructed: bool | None = None  # for a class: `Class()` handed out the shared instance
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code, "accessors": list(self.accessors), "returns": self.returns}
+        if self.constructed is not None:
+            data["constructed"] = self.constructed
+        return data
+
+    @classmethod
+    def read(cls, fact: Fact) -> PerCallFact:
+        data = fact.data
+        return cls(data["code"], tuple(data["accessors"]), data.get("returns"), data.get("constructed"))
 
 
 def comment(code: str) -> str:
@@ -35,12 +61,7 @@ def per_call_facts(tree: ast.Module, raw: bytes) -> Iterator[FactRow]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             code = _marker_in(node, marked)
             if code is not None:
-                yield (
-                    KIND_PER_CALL,
-                    node.name,
-                    node.lineno,
-                    {"code": code, "accessors": [], "returns": _returned_class(node)},
-                )
+                yield KIND_PER_CALL, node.name, node.lineno, PerCallFact(code, (), _returned_class(node)).to_data()
         elif isinstance(node, ast.ClassDef):
             code = _marker_in(node, marked)
             if code is None:
@@ -55,12 +76,8 @@ def per_call_facts(tree: ast.Module, raw: bytes) -> Iterator[FactRow]:
             # marker is on the class itself (a metaclass or decorator removed) or in `__new__`.
             constructed = any(header <= line <= node.lineno for line in marked) or methods.get("__new__") is not None
             accessors = sorted(name for name, found in methods.items() if found is not None and name != "__new__")
-            yield (
-                KIND_PER_CALL,
-                node.name,
-                node.lineno,
-                {"code": code, "accessors": accessors, "returns": node.name, "constructed": constructed},
-            )
+            data = PerCallFact(code, tuple(accessors), node.name, constructed).to_data()
+            yield KIND_PER_CALL, node.name, node.lineno, data
 
 
 def _marker_in(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, marked: dict[int, str]) -> str | None:
