@@ -35,8 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ... import ast_visit  # the module, not its names: engine -> ast_visit -> rules -> here
 from ...scopes import FUNCTIONS
 from .._helpers import matches_patterns
-from ..ast_context import AstFile, AstRule
-from ..base import FixSpec
+from ..ast_context import AstFile
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -199,17 +198,6 @@ def family_config(settings: Settings) -> SingletonsConfig:
 # --- the family's rules -------------------------------------------------------------
 
 
-class SingletonsRule(AstRule):
-    """What the family's rules share: they report `ast` nodes."""
-
-    abstract_base = True
-
-    def report(  # type: ignore[override]  # Rule.report names LibCST nodes; an AstRule reports `ast` ones
-        self, node: ast.AST, message: str, *, fix: FixSpec | None = None, manual: str | None = None
-    ) -> None:
-        super().report(node, message, fix=fix, manual=manual)  # type: ignore[arg-type]
-
-
 _DEFINITION_KEYWORDS = re.compile(r"(?:async[\s\\]+)?(?:def|class)[\s\\]+")
 
 
@@ -256,11 +244,6 @@ def spelled_names(node: ast.AST) -> Iterator[str]:
             yield from child.name.split(".")
             if child.asname:
                 yield child.asname
-
-
-def enclosing_function(ancestors: list[ast.AST]) -> Function | None:
-    """The innermost function around the node being visited (a lambda or class is looked through)."""
-    return next((node for node in reversed(ancestors) if isinstance(node, FUNCTIONS)), None)
 
 
 # Statements with a body of their own: what LibCST does not hold in a line of small statements.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
+from ..ast_context import AstRule
 from ..ast_helpers import decorator_names, last_name
 from ..base import CstEdit, FixSpec, Option
 from .evidence import (
@@ -26,7 +27,6 @@ from .evidence import (
 from .family import (
     CLASS_INDEX_PREFILTER,
     DEFAULT_INSTANCE_ATTRIBUTES,
-    SingletonsRule,
     family_config,
     holds_per_request_state,
     infrastructure_hint,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 FIX_COMMENT = comment("ISO101")
 
 
-class SingletonClass(SingletonsRule):
+class SingletonClass(AstRule):
     code = "ISO101"
     name = "singleton-class"
     family = "singletons"

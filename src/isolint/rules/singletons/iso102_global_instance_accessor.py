@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..._lazy import cst
 from ...findings import UNSAFE
 from ...traversal import walk as cst_walk
+from ..ast_context import AstRule
 from ..base import CstEdit, FixSpec
 from .evidence import (
     accessor_facts,
@@ -24,7 +25,6 @@ from .evidence import (
 from .family import (
     ACCESSOR_INDEX_PREFILTER,
     Function,
-    SingletonsRule,
     family_config,
     holds_per_request_state,
     infrastructure_hint,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ...cst_view import CstView
 
 
-class GlobalInstanceAccessor(SingletonsRule):
+class GlobalInstanceAccessor(AstRule):
     code = "ISO102"
     name = "global-instance-accessor"
     family = "singletons"

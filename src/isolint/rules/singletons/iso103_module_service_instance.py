@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._helpers import glob_to_bytes_regex, matches_patterns
+from ..ast_context import AstRule
 from ..ast_helpers import assignment_targets, dotted_name, is_module_level, last_name
 from ..base import Option
 from .family import (
@@ -23,7 +24,6 @@ from .family import (
     KIND_CACHED_GETTER,
     KIND_CLASS,
     ClassFact,
-    SingletonsRule,
     family_config,
     handed_out,
 )
@@ -43,7 +43,7 @@ MANUAL = (
 INDEXED_KINDS = (*ACCESSOR_KINDS, KIND_CLASS, KIND_KEYED_STATE)
 
 
-class ModuleServiceInstance(SingletonsRule):
+class ModuleServiceInstance(AstRule):
     code = "ISO103"
     name = "module-service-instance"
     family = "singletons"

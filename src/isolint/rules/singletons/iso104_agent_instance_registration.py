@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..._lazy import cst
 from ...findings import UNSAFE
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives
+from ..ast_context import AstRule
 from ..ast_helpers import assignment_targets, decorator_names, dotted_name, first_param_name, last_name
 from ..base import CstEdit, FixSpec, Option
 from .family import (
@@ -31,8 +32,6 @@ from .family import (
     KIND_CLASS,
     ClassFact,
     Function,
-    SingletonsRule,
-    enclosing_function,
     family_config,
     spelled_names,
     walk,
@@ -61,7 +60,7 @@ FORWARD_MANUAL = (
 )
 
 
-class AgentInstanceRegistration(SingletonsRule):
+class AgentInstanceRegistration(AstRule):
     code = "ISO104"
     name = "agent-instance-registration"
     family = "singletons"
@@ -182,7 +181,7 @@ class AgentInstanceRegistration(SingletonsRule):
         """(the agent construction, the statement binding it to a local) for a register call's argument."""
         if isinstance(value, ast.Call) and self._is_agent_construction(value):
             return value, None
-        function = enclosing_function(self.file.ancestors)
+        function = self.file.enclosing_function()
         if not isinstance(value, ast.Name) or function is None:
             return None, None
         for statement in walk_body(function.body):
@@ -228,7 +227,7 @@ class AgentInstanceRegistration(SingletonsRule):
     # --- forwarding an agent it was given ----------------------------------------
 
     def _report_forwarded(self, node: ast.AST, value: ast.expr, receiver: ast.expr) -> bool:
-        function = enclosing_function(self.file.ancestors)
+        function = self.file.enclosing_function()
         if function is None:
             return False
         agent = self._forwarded_agent(value, function)
@@ -360,7 +359,7 @@ class AgentInstanceRegistration(SingletonsRule):
         return False
 
     def _local_uses(self, name: str) -> int:
-        function = enclosing_function(self.file.ancestors)
+        function = self.file.enclosing_function()
         if function is None:  # a binding outside any function has no local uses to count
             return 0
         return sum(1 for statement in function.body for spelled in spelled_names(statement) if spelled == name)
@@ -382,7 +381,7 @@ class AgentInstanceRegistration(SingletonsRule):
         if not isinstance(receiver, ast.Name):
             return []
         found: list[ast.expr] = []
-        function = enclosing_function(self.file.ancestors)
+        function = self.file.enclosing_function()
         if function is not None:
             param = _params(function).get(receiver.id)
             if param is not None and param.annotation is not None:

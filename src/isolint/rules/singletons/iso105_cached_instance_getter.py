@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..._lazy import cst
 from ...findings import UNSAFE
+from ..ast_context import AstRule
 from ..ast_helpers import dotted_name
 from ..base import CstEdit, FixSpec, Option
 from .evidence import (
@@ -23,7 +24,6 @@ from .evidence import (
 from .family import (
     CACHED_INDEX_PREFILTER,
     DEFAULT_GETTER_ALLOW,
-    SingletonsRule,
     family_config,
     holds_per_request_state,
     infrastructure_hint,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ...scopes import NameResolver
 
 
-class CachedInstanceGetter(SingletonsRule):
+class CachedInstanceGetter(AstRule):
     code = "ISO105"
     name = "cached-instance-getter"
     family = "singletons"

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._helpers import alternation, word_alternatives
+from ..ast_context import AstRule
 from ..ast_helpers import context_param, dotted_name
 from .family import (
     ACCESSOR_KINDS,
@@ -22,8 +23,6 @@ from .family import (
     KIND_CACHED_GETTER,
     KIND_CLASS,
     ClassFact,
-    SingletonsRule,
-    enclosing_function,
     handed_out,
 )
 from .per_call import KIND_PER_CALL, MARKER, PerCallFact, per_call_facts
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from ...index import Fact, ProjectIndex
 
 
-class SingletonAccessorCall(SingletonsRule):
+class SingletonAccessorCall(AstRule):
     code = "ISO106"
     name = "singleton-accessor-call"
     family = "singletons"
@@ -75,7 +74,7 @@ class SingletonAccessorCall(SingletonsRule):
         return self._names
 
     def visit_Call(self, node: ast.Call) -> None:
-        function = enclosing_function(self.file.ancestors)
+        function = self.file.enclosing_function()
         if function is None:
             return  # import-time calls are ISO103's
         found = self._singleton_behind(node.func)

@@ -128,13 +128,6 @@ def walk_in_source_order(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
         stack.extend(reversed(source_order_children(node)))
 
 
-def enclosing_function(file: AstFile) -> FunctionNode | None:
-    """The innermost function around the node being visited (lambdas aside).
-    (`AstFile.enclosing` of two classes would be typed as their common base.)"""
-    found = file.enclosing(*FUNCTION_NODES)
-    return found if isinstance(found, FUNCTION_NODES) else None
-
-
 def without_await(value: ast.expr | None) -> ast.expr | None:
     """`value` without an `await` in front."""
     return value.value if isinstance(value, ast.Await) else value

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ast_context import AstFile
 from ..ast_helpers import first_param_name, last_name
-from .analysis import FUNCTION_NODES, FunctionNode, Plumbing, enclosing_function
+from .analysis import FUNCTION_NODES, FunctionNode, Plumbing
 from .family import BROADCAST_METHODS, WEBSOCKET_NAMES, IndexesPlumbing, WebSocketConfig, WebSocketRule
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class WebSocketBroadcast(IndexesPlumbing, WebSocketRule):
         func = node.func
         if not isinstance(func, ast.Attribute) or func.attr not in self.config.broadcast_methods:
             return
-        function = enclosing_function(self.file)
+        function = self.file.enclosing_function()
         if function is None or self.plumbing.is_internal(function, self.file.enclosing(ast.ClassDef)):
             return
         if not self._is_plumbing_receiver(func.value, function):
