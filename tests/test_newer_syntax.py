@@ -151,6 +151,29 @@ def test_the_translation_keeps_every_replacement_field_expression() -> None:
 
 
 @needs_older_interpreter
+@pytest.mark.parametrize(
+    "source",
+    [
+        AGENT,
+        SERVICES,
+        # The same f-string in a comment and a string before it: found there
+        # first, the real one stays untranslated, and LibCST's positions decide.
+        '# old: f"{row["key"]}"\nhint = \'f"{row["key"]}"\'\nlabel = f"{row["key"]}"\n',
+        'wrapped = (f"{row["a"]}")\npair = (f"{row["b"]}" f"{row["c"]}")\n',
+    ],
+    ids=["agent", "services", "decoy-before-the-f-string", "parenthesised"],
+)
+def test_finding_the_f_strings_by_their_text_translates_as_libcsts_positions_do(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _pep701.translate_f_strings(source)
+    monkeypatch.setattr(_pep701, "_located_by_search", lambda text, groups: None)
+    assert fast == _pep701.translate_f_strings(source)
+    assert fast is not None
+    ast.parse(fast)
+
+
+@needs_older_interpreter
 def test_a_real_syntax_error_is_reported_as_the_interpreter_reports_it() -> None:
     broken = 'title = f"{row["title"]}"\ndef broken(:\n    pass\n'
     with pytest.raises(SyntaxError) as raised:

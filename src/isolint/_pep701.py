@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
+
+from .cst_view import module_positions
+from .traversal import walk
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LibCST's lines (not str.splitlines, which also breaks at \f and \x1c)
 
@@ -21,26 +24,75 @@ def translate_f_strings(text: str) -> str | None:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
         return None
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     finder = _UnreadableStrings(module)
-    wrapper.visit(finder)
+    for node in walk(module):  # our walk: LibCST's visitor protocol costs several times more
+        if isinstance(node, cst.ConcatenatedString):
+            finder.visit_ConcatenatedString(node)
+        elif isinstance(node, cst.FormattedString):
+            finder.visit_FormattedString(node)
     if not finder.groups:
         return text
-    positions = wrapper.resolve(PositionProvider)
-    offsets = _Offsets(text)
+    located = _located_by_search(text, finder.groups)
+    if located is not None:
+        translated = _translated(text, finder.groups, located)
+        if _parses(translated):
+            return translated
+    # A leaf's text found somewhere else first (in a comment, say): ask LibCST where every node is.
+    positions, offsets = module_positions(module), _Offsets(text)
+    return _translated(text, finder.groups, lambda node: (offsets.start(positions[node]), offsets.end(positions[node])))
+
+
+Locate = Callable[[cst.CSTNode], tuple[int, int]]  # a node -> (start, end) offsets in the text
+
+
+def _translated(text: str, groups: Sequence[Sequence[StringLeaf]], locate: Locate) -> str:
     out = list(text)
-    for group in finder.groups:
+    for group in groups:
         for leaf in group:
-            _blank_leaf(leaf, positions, offsets, out)
-        out[offsets.start(positions[group[0]])] = "("
-        out[offsets.end(positions[group[-1]]) - 1] = ")"
+            _blank_leaf(leaf, locate, out)
+        out[locate(group[0])[0]] = "("
+        out[locate(group[-1])[1] - 1] = ")"
     return "".join(out)
+
+
+def _located_by_search(text: str, groups: Sequence[Sequence[StringLeaf]]) -> Locate | None:
+    """Where each leaf and its expressions are, from the leaf's own code found
+    in the text after the previous leaf: only the leaves' code is generated,
+    not the module's. A leaf found in the wrong place leaves the real one
+    untranslated, which `_parses` notices."""
+    spans: dict[int, tuple[int, int]] = {}
+    cursor = 0
+    for group in groups:
+        for leaf in group:
+            bare = leaf.with_changes(lpar=[], rpar=[])  # LibCST's span of a leaf leaves its parentheses out
+            code = cst.Module(body=[]).code_for_node(bare)
+            start = text.find(code, cursor)
+            if start < 0:
+                return None
+            cursor = start + len(code)
+            alone = cst.Module(body=[cst.SimpleStatementLine([cst.Expr(bare)])])
+            local, line_starts = module_positions(alone), _Offsets(code)
+            spans[id(leaf)] = (start, cursor)
+            for expression in _expressions(bare.parts) if isinstance(bare, cst.FormattedString) else ():
+                spans[id(expression)] = (
+                    start + line_starts.start(local[expression]),
+                    start + line_starts.end(local[expression]),
+                )
+    return lambda node: spans[id(node)]
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return False
+    return True
 
 
 StringLeaf = cst.FormattedString | cst.SimpleString
 
 
-class _UnreadableStrings(cst.CSTVisitor):
+class _UnreadableStrings:
     """The string literals `ast` cannot read, each with the strings it is
     implicitly concatenated with (they become one tuple)."""
 
@@ -90,17 +142,15 @@ class _Offsets:
         return self.line_starts[span.end.line - 1] + span.end.column
 
 
-def _blank_leaf(
-    leaf: StringLeaf, positions: Mapping[cst.CSTNode, CodeRange], offsets: _Offsets, out: list[str]
-) -> None:
+def _blank_leaf(leaf: StringLeaf, locate: Locate, out: list[str]) -> None:
     """Spaces for every character of `leaf` outside its expressions (as many
     as the character has UTF-8 bytes; line breaks stay), and a comma after
     each expression."""
     kept: list[tuple[int, int]] = []
     if isinstance(leaf, cst.FormattedString):
-        kept = [(offsets.start(positions[e]), offsets.end(positions[e])) for e in _expressions(leaf.parts)]
-    position = offsets.start(positions[leaf])
-    for start, end in [*kept, (offsets.end(positions[leaf]), -1)]:
+        kept = [locate(expression) for expression in _expressions(leaf.parts)]
+    position, leaf_end = locate(leaf)
+    for start, end in [*kept, (leaf_end, -1)]:
         for index in range(position, start):
             if out[index] not in "\r\n":
                 out[index] = " " * len(out[index].encode("utf-8", "surrogatepass"))
