@@ -689,23 +689,22 @@ def report(
         compared_findings = [f.with_path(str(walked.root / f.path)) for f in findings]
         checked = [walked.root / path for path in head.paths]
     else:
-        from .progress import add_counts
+        from .progress import TargetFormTotals
         from .runner import run_check
 
+        target_forms = TargetFormTotals()
         result = run_check(
             targets,
             settings,
             jobs=_jobs(jobs),
             use_cache=not no_cache,
             force_exclude=force_exclude,
-            count_progress=True,
+            target_forms=target_forms,
             build_edits=False,
         )
         _warn(result.warnings)
         findings, files, project = result.findings, len(result.files), result.plan.project
-        counts = {}
-        for file_counts in result.counts.values():
-            add_counts(counts, file_counts)
+        counts = target_forms.total()
         compared_findings = findings
         checked = [f.real_path for f in result.files]
     baseline_section = None

@@ -15,7 +15,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 import libcst.metadata as cst_metadata
@@ -36,9 +36,6 @@ from .suppressions import apply_suppressions
 from .timing import phase
 from .traversal import children, replace_nodes
 
-if TYPE_CHECKING:
-    from .progress import TargetFormCounter  # imported when counting: a plain check never loads it
-
 MAX_FIX_PASSES = 10
 
 
@@ -51,11 +48,12 @@ def lint_text(
     module_name: str = "",
     is_package: bool = False,
     project: ProjectIndex = EMPTY,
-    counts: dict[str, int] | None = None,
+    observers: Sequence[Callable[[FileContext], object]] = (),
     build_edits: bool = True,
 ) -> list[Finding]:
-    """Findings of `rules` in `text`. With `counts` (report mode), the same
-    visit also counts target-form sites per family into it (see progress.py).
+    """Findings of `rules` in `text`. Each of `observers`, called with the
+    file's context, makes an object the same visit calls beside the rules
+    (report mode counts target-form sites so, see progress.TargetFormTally).
     Without `build_edits`, a fixable finding's fix carries its applicability
     and message but no edits (`Fix.edits` is None).
 
@@ -69,7 +67,7 @@ def lint_text(
     try:
         with _time_limit(FILE_TIME_LIMIT):
             return _lint_parsed(
-                text, tree, path, rules, settings, module_name, is_package, project, counts, build_edits
+                text, tree, path, rules, settings, module_name, is_package, project, observers, build_edits
             )
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
@@ -95,21 +93,14 @@ def _lint_parsed(
     module_name: str,
     is_package: bool,
     project: ProjectIndex,
-    counts: dict[str, int] | None,
+    observers: Sequence[Callable[[FileContext], object]],
     build_edits: bool,
 ) -> list[Finding]:
     with phase("parse"):
         module = cst.parse_module(text)
     file = FileContext(path, text, module, settings, module_name=module_name, is_package=is_package, project=project)
-    counter: TargetFormCounter | None = None
-    if counts is not None:
-        from .progress import TargetFormCounter
-
-        counter = TargetFormCounter(file)
     with phase("analyse"):
-        _visit(file, rules, observers=(counter,) if counter else ())
-    if counter is not None and counts is not None:
-        counts.update(counter.counts)
+        _visit(file, rules, observers=[observe(file) for observe in observers])
     audit = suppression_audit(rules, settings)  # ISO001/ISO002 judge the directives even where nothing was found
     if not file.reports and audit is None:
         return []

@@ -6,7 +6,7 @@ process, and each distinct blob is checked once: blobs are content-addressed,
 so a file unchanged across commits costs nothing after the first, and the
 results cache remembers blob -> result key so a repeated run reads no blob
 it has seen before. The blobs that remain are checked in worker processes
-like a normal run.
+like a normal run: the same pipeline (pipeline.py), over a source of blobs.
 
 Cross-file rules see each commit's own project index (built from that
 commit's blobs), so their findings are what a checkout would report. A blob
@@ -32,11 +32,14 @@ from .cache import Cache, content_hash
 from .config import ConfigError, Settings
 from .discovery import PYTHON_SUFFIXES
 from .findings import Finding
+from .ignores import PerFileIgnores
 from .index import EMPTY, Fact, NameMatcher, ProjectIndex, digest_of, index_source
-from .plan import Plan, unparsable
+from .indexing import IndexState, indexers_for
+from .pipeline import Stats, Unit, check_source
+from .plan import Plan
 from .progress import add_counts
 from .report import model
-from .runner import WORKER_CRASHED, _map, _PerFileIgnores, _pool_map, _worker_state, check_counted, indexers_for
+from .workers import installed, parallel_map
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
@@ -292,32 +295,60 @@ def module_names(paths: Sequence[str]) -> dict[str, tuple[str, bool]]:
 # --- the walk -----------------------------------------------------------------
 
 
-def _init_blob_index_worker(indexers: list[tuple[Any, Any]], settings: Settings) -> None:
-    _worker_state["indexers"] = indexers
-    _worker_state["index_settings"] = settings
+@dataclass(frozen=True)
+class _BlobAtPath:
+    """A blob at a path of a commit's tree, with the module that makes it there: what its facts depend on."""
+
+    blob: str
+    path: str
+    module: str
 
 
-def _blob_index_worker(item: tuple[tuple[str, str, str], bytes]) -> tuple[tuple[str, str, str], list[list[Any]]]:
+@dataclass(frozen=True)
+class _BlobIndexJob:
+    at: _BlobAtPath
+    raw: bytes
+
+
+def _blob_index_worker(job: _BlobIndexJob) -> list[list[Any]]:
     """The facts (as JSON) of one blob at one path: the project index's pass, in a worker."""
-    (blob, path, module_name), raw = item
-    facts = index_source(raw, path, module_name, _worker_state["indexers"], _worker_state["index_settings"])
-    return (blob, path, module_name), [fact.to_json() for fact in facts]
+    state = installed(IndexState)
+    facts = index_source(job.raw, job.at.path, job.at.module, state.indexers, state.settings)
+    return [fact.to_json() for fact in facts]
 
 
-def _blob_worker(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
-    """Check one blob under its commit's plan; the workers hold every plan, by index fingerprint."""
-    fp, key, shown, raw, module_name, is_package = item
-    findings, _, counts = check_counted(raw, shown, _worker_state["plan"][fp], module_name, is_package)
-    return key, findings, counts
+def _blob_index_crashed(job: _BlobIndexJob) -> list[list[Any]]:
+    return []  # no facts; the check of the same blob reports it
 
 
-def _blob_crashed(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
-    _, key, shown, *_ = item
-    return key, [unparsable(shown, WORKER_CRASHED)], None
+@dataclass
+class _BlobsToCheck:
+    """The sampled commits' blobs as a pipeline source: each result key the
+    cache does not hold, once, as a blob under a plan that has it. HEAD's
+    exact keys come first, so that a line-free key its exact result answers
+    (`same_as`) is never checked itself."""
 
+    pairs: dict[_Pair, str]  # -> the commit it comes from
+    keys: dict[_Pair, str]
+    contents: dict[str, bytes]  # blob id -> bytes
+    modules: dict[str, dict[str, tuple[str, bool]]]  # commit -> path -> (module, is a package)
+    known: frozenset[str]
+    same_as: dict[str, str]  # a HEAD blob's line-free key -> its exact key
 
-def _blob_index_crashed(item: tuple[tuple[str, str, str], bytes]) -> tuple[tuple[str, str, str], list[list[Any]]]:
-    return item[0], []  # no facts; the check of the same blob reports it
+    checked: list[str] = field(default_factory=list)  # the result key of each unit, by its index
+
+    def units(self) -> Iterator[Unit]:
+        taken: set[str] = set()
+        for pair, sha in sorted(self.pairs.items(), key=lambda item: not item[0][3]):
+            blob, path, fp, _ = pair
+            key = self.keys[pair]
+            exact_key = self.same_as.get(key)
+            if key in self.known or key in taken or exact_key in self.known or exact_key in taken:
+                continue
+            taken.add(key)
+            self.checked.append(key)
+            module, is_package = self.modules[sha][path]
+            yield Unit(len(self.checked) - 1, path, module, is_package, fp, self.contents[blob], key=key)
 
 
 def run_history(
@@ -370,13 +401,13 @@ def run_history(
                     facts_of[memo] = [Fact.from_json(raw) for raw in cached] if cached is not None else None
         unindexed = [memo for memo, facts in facts_of.items() if facts is None]
         need({blob for blob, _, _ in unindexed})
-        index_items = [(memo, contents[memo[0]]) for memo in unindexed]
-        for memo, facts in _pool_map(
-            _blob_index_worker, index_items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed
-        ):
-            facts_of[memo] = [Fact.from_json(raw) for raw in facts]
-            blob_id, blob_path, module = memo
-            cache.store_blob_facts(blob_id, blob_path, module, facts)
+        index_jobs = [_BlobIndexJob(_BlobAtPath(*memo), contents[memo[0]]) for memo in unindexed]
+        indexed = parallel_map(
+            _blob_index_worker, index_jobs, jobs, IndexState(indexers, settings), _blob_index_crashed
+        )
+        for job, facts in zip(index_jobs, indexed, strict=True):
+            facts_of[(job.at.blob, job.at.path, job.at.module)] = [Fact.from_json(raw) for raw in facts]
+            cache.store_blob_facts(job.at.blob, job.at.path, job.at.module, facts)
     by_shape: dict[str, Plan] = {}  # line-free digest -> a plan: prefilters never read lines
     for commit in selected:
         project = EMPTY
@@ -393,14 +424,14 @@ def run_history(
             else Plan.from_settings(settings, project, count_progress=True, build_edits=False)
         )
         by_shape.setdefault(shape, plan)
-        commit_plan[commit.sha] = plans.setdefault(_fingerprint(plan), plan)
+        commit_plan[commit.sha] = plans.setdefault(plan.index_fingerprint, plan)
 
     # Result keys. HEAD, whose findings the report shows, needs exact keys; the
     # commits before it show totals only, so their keys leave lines out (see
     # _Mentions). HEAD's blobs get both: its exact results serve its line-free
     # keys too, so a blob unchanged up to HEAD is checked once.
     head = selected[-1].sha
-    fingerprint_of = {commit.sha: _fingerprint(commit_plan[commit.sha]) for commit in selected}
+    fingerprint_of = {commit.sha: commit_plan[commit.sha].index_fingerprint for commit in selected}
     pairs: dict[_Pair, str] = {
         (blob, path, fingerprint_of[c.sha], False): c.sha for c in selected for path, blob in trees[c.sha]
     }
@@ -430,35 +461,23 @@ def run_history(
         same_as.setdefault(
             keys[(blob, path, fingerprint_of[head], False)], keys[(blob, path, fingerprint_of[head], True)]
         )
-    work: dict[str, tuple[str, str, str, bytes, str, bool]] = {}  # result key -> worker item
-    for pair, sha in sorted(pairs.items(), key=lambda item: not item[0][3]):  # HEAD's exact keys first
-        blob, path, fp, exact = pair
-        key = keys[pair]
-        exact_key = same_as.get(key)
-        if key in known or key in work or exact_key in known or exact_key in work:
-            continue
-        work[key] = (fp, key, path, contents[blob], *modules[sha][path])
-    contents.clear()
-
+    source = _BlobsToCheck(pairs, keys, contents, modules, known, same_as)
     results: dict[str, tuple[list[Finding], dict[str, int]]] = {}
     # One pool for every commit's blobs: the workers receive all plans (usually one per commit).
-    items = sorted(work.values(), key=lambda item: -len(item[3]))  # largest first
-    for key, blob_findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs, _blob_crashed):  # type: ignore[arg-type]
+    for unit, result in check_source(source, plans, cache, jobs=jobs, stats=Stats()):
         history.blobs_checked += 1
-        results[key] = (blob_findings, counts or {})
-        cache.store(None, key.partition(":")[0], key, "", blob_findings, counts or {})
+        results[source.checked[unit.index]] = (result.findings, result.counts or {})
+    contents.clear()
     for loose, exact_key in same_as.items():
         if loose not in results and loose not in known:
             if exact_key in results:
                 results[loose] = results[exact_key]
-                cache.store(None, loose.partition(":")[0], loose, "", *results[exact_key])
-            else:
-                cache.copy_results(exact_key, loose)
+            cache.copy_results(exact_key, loose)
     for pair, key in keys.items():
         cache.store_blob(pair[0], memo_scope(pair), key)  # keeps this window's blobs, and only those
     cache.save()
 
-    ignores = _PerFileIgnores(settings)
+    ignores = PerFileIgnores(settings)
     shown: dict[tuple[str, str], tuple[list[Finding], dict[str, int]]] = {}  # most files recur in every commit
     for commit in selected:
         plan = commit_plan[commit.sha]
@@ -515,7 +534,3 @@ class _Mentions:
                 digest_of(facts) if exact else "~" + digest_of(facts, with_lines=False)
             )
         return f"{digest}:{fingerprint}"
-
-
-def _fingerprint(plan: Plan) -> str:
-    return plan.project.fingerprint if plan.uses_index else ""

@@ -1,8 +1,10 @@
 """Migration progress: how many sites are already in the target form.
 
 Findings count what is left to migrate; this module counts what has been
-migrated, per family, in the same single parse as the rules (the engine adds
-a `TargetFormCounter` to its batched visit when a report asks for it):
+migrated, per family, in the same single parse as the rules: a report-mode
+plan hands the engine a `TargetFormTally`, which adds a `TargetFormCounter`
+to its batched visit, and the run reports each file's counts to the
+`TargetFormTotals` attached to it. Counted sites:
 
 - legacy-state: references to the context class (`UserExecutionContext`,
   or whatever `context-class` names), including string annotations;
@@ -89,6 +91,36 @@ def compile_prefilter(settings: Settings) -> re.Pattern[bytes]:
         rb"\.\s*register\s*\(",
     ]
     return re.compile(b"|".join(alternatives))
+
+
+class TargetFormTally:
+    """One file's counting, as the engine's observer: called with the file's
+    context, it makes the file's counter and keeps its counts."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, file: FileContext) -> TargetFormCounter:
+        counter = TargetFormCounter(file)
+        self.counts = counter.counts  # the same dict: the visit fills it in
+        return counter
+
+
+class TargetFormTotals:
+    """Attached to a run that reports: the target-form counts of each file it checked."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, dict[str, int]] = {}  # shown path -> counts per family, files with any
+
+    def add(self, shown: str, counts: Mapping[str, int] | None) -> None:
+        if counts:
+            self.by_file[shown] = dict(counts)
+
+    def total(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for counts in self.by_file.values():
+            add_counts(totals, counts)
+        return totals
 
 
 class TargetFormCounter:
