@@ -216,3 +216,21 @@ def test_no_dependency_note_when_the_project_declares_isolint(in_tmp: Path) -> N
     result = run_cli("fix")
     assert (in_tmp / "a.py").read_text() == FIXED
     assert "note:" not in result.stderr
+
+
+def test_a_fix_relints_only_the_files_it_wrote_when_their_facts_did_not_change(in_tmp: Path) -> None:
+    """Nothing another file's findings depend on changed: that file is not checked again."""
+    write(in_tmp / "a.py", LEGACY)
+    write(in_tmp / "other.py", "def unrelated():\n    return 1\n")
+    result = run_fix([in_tmp], load_settings([in_tmp]), jobs=1, unsafe=False, use_cache=False)
+    assert (in_tmp / "a.py").read_text() == FIXED
+    assert result.rechecked == ["a.py"]
+
+
+def test_a_fix_that_changes_the_project_index_rechecks_the_other_files(in_tmp: Path) -> None:
+    """The accessor made per call is a fact other files read (ISO106 at its call site)."""
+    _lazy_accessor(in_tmp, "ConversationMemory")
+    result = run_fix([in_tmp], load_settings([in_tmp]), jobs=1, unsafe=True, use_cache=False)
+    assert "return ConversationMemory()" in (in_tmp / "app" / "registry.py").read_text()
+    assert "app/use.py" in result.rechecked
+    assert [(Path(f.path).name, f.code) for f in result.findings] == [("use.py", "ISO106")]

@@ -3,7 +3,8 @@
 discover -> project index (indexing.py) -> the pipeline over the discovered
 files (pipeline.py: cache by stat, workers that read, prefilter, parse once
 and visit) -> per-file-ignores -> deterministic order. A fix computes every
-file's fixes in workers (fixing.py), verifies them as a whole, and writes.
+file's fixes in workers (fixing.py), verifies them as a whole, writes, and
+re-lints what it changed.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import Cache, stat_signature
+from .cache import Cache, content_hash, stat_signature
 from .config import Settings
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
 from .fixing import FixState, Unfixed, compute_fixes
 from .ignores import PerFileIgnores
-from .index import NameMatcher, module_of
-from .indexing import build_index
+from .index import Fact, NameMatcher, ProjectIndex, index_source, module_of
+from .indexing import build_index, index_root, indexers_for, relative
 from .pipeline import Stats, Unit, check_source
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, StaleFileError, decode, read_bytes, write_atomic
@@ -62,6 +63,7 @@ class FixResult:
     # Files the fixes make import isolint.runtime, in a project that does not declare isolint.
     undeclared_runtime: list[str] = field(default_factory=list)
     checked_paths: list[Path] = field(default_factory=list)  # real paths of the files checked, for baselines
+    rechecked: list[str] = field(default_factory=list)  # shown paths of the files checked again after writing
 
     @property
     def applied(self) -> int:
@@ -212,6 +214,7 @@ def run_fix(
         if failed.error is not None:
             fixed_files.append(FileFix(shown, 0, error=failed.error))
     texts: dict[str, tuple[str, str]] = {}
+    written: list[SourceFile] = []  # the files a write was attempted on, whether it succeeded or not
     for shown, fix in sorted(computed.items()):
         result = FileFix(shown, fix.applied if fix.changed else 0, error=fix.error)
         findings = list(fix.findings)
@@ -222,6 +225,7 @@ def run_fix(
 
                 result.diff = unified_diff(shown, fix.source.text, fix.text)
             elif mode == "write":
+                written.append(by_shown[shown])
                 try:
                     write_atomic(by_shown[shown].real_path, fix.source.encode(fix.text), expected=fix.raw)
                 except (StaleFileError, OSError) as exc:
@@ -233,17 +237,25 @@ def run_fix(
         after.extend(ignores.filter(by_shown[shown].real_path, findings))
         if result.applied or result.error:
             fixed_files.append(result)
-    rechecked: CheckResult | None = None
+    checked_paths = [f.real_path for f in files]
+    rechecked: Sequence[SourceFile] = []
     if mode == "write" and texts:
-        # What the fixes wrote can change other files' findings (a singleton
-        # removed, a signature rewritten), so what remains comes from a check
-        # against the new project index; unchanged files are cache hits.
+        # What the fixes wrote changes other files' findings only through the
+        # project index (a singleton removed, a signature rewritten): unless
+        # the written files' facts changed, they alone are linted again.
         start = time.perf_counter()
-        rechecked = run_check(
-            paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits
-        )
+        relinted = _relint_written(paths, written, plan, settings, jobs=jobs, use_cache=use_cache)
+        if relinted is None:
+            again = run_check(
+                paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits
+            )
+            after, rechecked = again.findings, again.files
+            checked_paths = [f.real_path for f in again.files]
+        else:
+            relinted_paths = {str(f.path) for f in written}
+            after = [f for f in checked.findings if f.path not in relinted_paths] + relinted
+            rechecked = written
         checked.stats.timings["recheck"] = time.perf_counter() - start
-        after = rechecked.findings
     remaining = mark_refused(after, refusals)
 
     def fixed(finding: Finding) -> bool:
@@ -254,7 +266,6 @@ def run_fix(
     remaining += carried_over(checked.findings, remaining, texts, fixed)
     remaining.sort(key=lambda f: f.sort_key)
     fixed_files.sort(key=lambda f: f.path)
-    checked_paths = [f.real_path for f in (rechecked.files if rechecked is not None else files)]
     importers = sorted(
         shown for shown, (old, new) in texts.items() if RUNTIME_MODULE in new and RUNTIME_MODULE not in old
     )
@@ -267,7 +278,47 @@ def run_fix(
         contracts=contracts,
         checked_paths=checked_paths,
         undeclared_runtime=importers if importers and not declares_isolint(settings.root) else [],
+        rechecked=[str(f.path) for f in rechecked],
     )
+
+
+def _relint_written(
+    paths: Sequence[Path], written: Sequence[SourceFile], plan: Plan, settings: Settings, *, jobs: int, use_cache: bool
+) -> list[Finding] | None:
+    """The findings of the files the fixes wrote, linted again, when what they
+    tell the project index is what they told it before: no other file's
+    findings can have changed then. None when their facts changed, and the
+    other files need checking against the new index."""
+    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    if plan.uses_index and _facts_changed(paths, written, plan, settings, cache):
+        cache.save()
+        return None
+    return _check_files(written, plan, cache, jobs=jobs, stats=Stats())
+
+
+def _facts_changed(
+    paths: Sequence[Path], written: Sequence[SourceFile], plan: Plan, settings: Settings, cache: Cache
+) -> bool:
+    """Whether the project index, with the written files indexed again, differs from `plan`'s.
+    Their new facts go to the cache, so the next run's index does not read them again."""
+    root = index_root(paths, settings)
+    indexers = indexers_for(settings)
+    shown = set()
+    facts: list[Fact] = []
+    for file in written:
+        shown.add(relative(file.real_path, root))
+        try:
+            raw = read_bytes(file.real_path)
+        except SourceError:
+            return True  # gone or unreadable since the write: only a whole check tells what that changes
+        module, _ = module_of(file.real_path)
+        found = index_source(raw, relative(file.real_path, root), module, indexers, settings)
+        cache.store_facts(
+            file.real_path, stat_signature(file.real_path), content_hash(raw), [f.to_json() for f in found]
+        )
+        facts += found
+    unchanged = [fact for fact in plan.project.facts if fact.path not in shown]
+    return plan.for_project(ProjectIndex([*unchanged, *facts])).project.fingerprint != plan.project.fingerprint
 
 
 RUNTIME_MODULE = "isolint.runtime"
