@@ -742,7 +742,7 @@ def _scan_header(targets: Sequence[Path]) -> dict[str, Any]:
     reproducible reports)."""
     from datetime import datetime, timezone
 
-    from .history import head_commit
+    from .git import head_commit
 
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch.isdigit() else datetime.now(timezone.utc)

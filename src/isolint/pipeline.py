@@ -24,6 +24,7 @@ from typing import Protocol
 from . import timing
 from .cache import Cache, content_hash
 from .findings import Finding
+from .index import module_of
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, read_bytes
 from .workers import installed, parallel_map, with_progress_bar, workers_for
@@ -55,17 +56,26 @@ class Unit:
 
     index: int  # the source's own numbering of its files
     shown: str  # the path findings carry
-    module: str  # dotted module name
-    is_package: bool  # a package's __init__
     plan: str  # which of the run's plans checks it, by index fingerprint
     origin: Path | bytes  # a file on disk, which the worker reads, or the bytes the source read (a git blob)
     signature: tuple[int, int] | None = None  # a file's (mtime_ns, size) when listed: for the cache's stat lookup
     key: str | None = None  # its result key, when the source computed it (history's line-free keys)
+    # (dotted module name, is a package's __init__) when the source knows it
+    # (a git tree's packages); else found from the directories on disk, and
+    # only for a file that gets parsed: a cache hit never needs it.
+    module: tuple[str, bool] | None = None
 
     @property
     def real(self) -> Path | None:
         """The file on disk, if the unit is one."""
         return self.origin if isinstance(self.origin, Path) else None
+
+    def module_of(self) -> tuple[str, bool]:
+        if self.module is not None:
+            return self.module
+        if not isinstance(self.origin, Path):
+            raise ValueError(f"{self.shown}: a unit read by its source needs its module from the source")
+        return module_of(self.origin)
 
     @property
     def size(self) -> int:
@@ -149,7 +159,8 @@ def key_unit(read: Read, state: CheckState) -> Keyed | FileResult:
 def analyse(keyed: Keyed) -> FileResult:
     """Prefilter, parse once and run every rule (plan.check_bytes)."""
     read, unit = keyed.read, keyed.read.unit
-    checked = check_bytes(read.raw, unit.shown, keyed.plan, module_name=unit.module, is_package=unit.is_package)
+    module, is_package = unit.module_of()
+    checked = check_bytes(read.raw, unit.shown, keyed.plan, module_name=module, is_package=is_package)
     return FileResult(read.digest, keyed.key, checked.findings, checked.parsed, checked.counts)
 
 

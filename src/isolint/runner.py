@@ -82,16 +82,7 @@ class DiscoveredFiles:
 
     def units(self) -> Iterator[Unit]:
         for index, file in enumerate(self.files):
-            module, is_package = module_of(file.real_path)
-            yield Unit(
-                index,
-                str(file.path),
-                module,
-                is_package,
-                self.plan_id,
-                file.real_path,
-                signature=stat_signature(file.real_path),
-            )
+            yield Unit(index, str(file.path), self.plan_id, file.real_path, signature=stat_signature(file.real_path))
 
 
 def _discover(paths: Sequence[Path], settings: Settings, force_exclude: bool, stats: Stats) -> Discovery:
