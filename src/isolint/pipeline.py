@@ -70,7 +70,7 @@ class Unit:
         """The file on disk, if the unit is one."""
         return self.origin if isinstance(self.origin, Path) else None
 
-    def module_of(self) -> tuple[str, bool]:
+    def find_module(self) -> tuple[str, bool]:
         if self.module is not None:
             return self.module
         if not isinstance(self.origin, Path):
@@ -94,7 +94,7 @@ class Source(Protocol):
 class FileResult:
     """What checking one unit gave."""
 
-    digest: str | None  # content hash; None: the file could not be read
+    digest: str | None  # content hash; None when not read (unreadable, or answered by its stat)
     key: str | None  # result key: the content, plus the index facts it can depend on
     findings: list[Finding]  # before per-file-ignores
     parsed: bool = False  # whether some prefilter let the file through to the parser
@@ -159,7 +159,7 @@ def key_unit(read: Read, state: CheckState) -> Keyed | FileResult:
 def analyse(keyed: Keyed) -> FileResult:
     """Prefilter, parse once and run every rule (plan.check_bytes)."""
     read, unit = keyed.read, keyed.read.unit
-    module, is_package = unit.module_of()
+    module, is_package = unit.find_module()
     checked = check_bytes(read.raw, unit.shown, keyed.plan, module_name=module, is_package=is_package)
     return FileResult(read.digest, keyed.key, checked.findings, checked.parsed, checked.counts)
 
