@@ -63,7 +63,6 @@ class FixResult:
     # Files the fixes make import isolint.runtime, in a project that does not declare isolint.
     undeclared_runtime: list[str] = field(default_factory=list)
     checked_paths: list[Path] = field(default_factory=list)  # real paths of the files checked, for baselines
-    rechecked: list[str] = field(default_factory=list)  # shown paths of the files checked again after writing
 
     @property
     def applied(self) -> int:
@@ -229,23 +228,23 @@ def run_fix(
         if result.applied or result.error:
             fixed_files.append(result)
     checked_paths = [f.real_path for f in files]
-    rechecked: Sequence[SourceFile] = []
     if mode == "write" and texts:
         # What the fixes wrote changes other files' findings only through the
         # project index (a singleton removed, a signature rewritten): unless
-        # the written files' facts changed, they alone are linted again.
+        # the written files' facts changed, they alone are linted again. If
+        # they did, every file is checked against the new index, and the
+        # cache answers each whose relevant facts (its result key) did not change.
         start = time.perf_counter()
         relinted = _relint_written(paths, written, plan, settings, jobs=jobs, use_cache=use_cache)
         if relinted is None:
             again = run_check(
                 paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits
             )
-            after, rechecked = again.findings, again.files
+            after = again.findings
             checked_paths = [f.real_path for f in again.files]
         else:
             relinted_paths = {str(f.path) for f in written}
             after = [f for f in checked.findings if f.path not in relinted_paths] + relinted
-            rechecked = written
         checked.stats.timings["recheck"] = time.perf_counter() - start
     remaining = mark_refused(after, refusals)
 
@@ -269,7 +268,6 @@ def run_fix(
         contracts=contracts,
         checked_paths=checked_paths,
         undeclared_runtime=importers if importers and not declares_isolint(settings.root) else [],
-        rechecked=[str(f.path) for f in rechecked],
     )
 
 
@@ -280,9 +278,9 @@ def _relint_written(
     tell the project index is what they told it before: no other file's
     findings can have changed then. None when their facts changed, and the
     other files need checking against the new index."""
-    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)  # as the check saved it
     if plan.uses_index and _facts_changed(paths, written, plan, settings, cache):
-        cache.save()
+        cache.save()  # the written files' facts, which the check against the new index reads
         return None
     return _check_files(written, plan, cache, jobs=jobs, stats=Stats())
 
@@ -294,21 +292,21 @@ def _facts_changed(
     Their new facts go to the cache, so the next run's index does not read them again."""
     root = index_root(paths, settings)
     indexers = indexers_for(settings)
-    shown = set()
+    indexed_as: set[str] = set()  # the written files' paths, as the index records them
     facts: list[Fact] = []
     for file in written:
-        shown.add(relative(file.real_path, root))
+        path = relative(file.real_path, root)
+        indexed_as.add(path)
         try:
             raw = read_bytes(file.real_path)
         except SourceError:
             return True  # gone or unreadable since the write: only a whole check tells what that changes
-        module, _ = module_of(file.real_path)
-        found = index_source(raw, relative(file.real_path, root), module, indexers, settings)
+        found = index_source(raw, path, module_of(file.real_path)[0], indexers, settings)
         cache.store_facts(
             file.real_path, stat_signature(file.real_path), content_hash(raw), [f.to_json() for f in found]
         )
         facts += found
-    unchanged = [fact for fact in plan.project.facts if fact.path not in shown]
+    unchanged = [fact for fact in plan.project.facts if fact.path not in indexed_as]
     return plan.for_project(ProjectIndex([*unchanged, *facts])).project.fingerprint != plan.project.fingerprint
 
 
