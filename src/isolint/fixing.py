@@ -2,24 +2,27 @@
 
 `fix` computes every fixable file's fixes here, and again for the files the
 verification gate sends back with rules refused (transaction.py); the
-caller decides what is written.
+caller decides what is written. The gate's view of the project (what it
+knows of the context, and the files the fixes left alone) is here too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import stat_signature
+from .config import Settings
 from .findings import Finding
-from .index import module_of
+from .index import NameMatcher, module_of
 from .pipeline import WORKER_CRASHED
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, decode, read_bytes
 from .transaction import FALLBACK, fallback_marker
+from .verify import ModuleSource, Vocabulary
 from .workers import installed, parallel_map, with_progress_bar
 
 if TYPE_CHECKING:
@@ -133,3 +136,57 @@ def _refusing(
 
 def _fix_crashed(unit: FixUnit) -> Unfixed:
     return Unfixed([unparsable(unit.shown, WORKER_CRASHED)], "not fixed: its worker process died")
+
+
+def vocabulary(settings: Settings) -> Vocabulary:
+    """What the verification gate knows of the context and the legacy state (verify.py), from the settings."""
+    from .rules import BY_CODE
+
+    attribute_rule = BY_CODE["ISO404"]
+    defaults = {option.name: option.default for option in attribute_rule.options}
+    options = {**defaults, **settings.options_for(attribute_rule)}
+    return Vocabulary(
+        settings.context_name,
+        frozenset(settings.legacy_state["classes"]),
+        frozenset(settings.context_params),
+        frozenset({*options["context-fields"], *options["context-methods"]}),
+    )
+
+
+def project_reader(
+    files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]
+) -> Callable[[frozenset[str], frozenset[str]], Iterator[ModuleSource]]:
+    """The verifier's view of the files the fixes did not change: those whose
+    text mentions one of `names`, or defines a function or class named in `definitions`."""
+
+    texts: dict[str, ModuleSource | None] = {}  # read once for all the rounds of the gate
+    raws: dict[str, bytes | None] = {}
+
+    def read(names: frozenset[str], definitions: frozenset[str]) -> Iterator[ModuleSource]:
+        matcher = NameMatcher(names)
+        defined = b"|".join(re.escape(n.encode()) for n in sorted(definitions))
+        defines = re.compile(rb"\b(?:def|class)\s+(?:" + defined + rb")\s*[(:]") if definitions else None
+        for file in files:
+            shown = str(file.path)
+            fix = computed.get(shown)
+            if fix is not None and fix.changed:
+                continue
+            if shown not in raws:
+                try:
+                    raws[shown] = read_bytes(file.real_path)
+                except SourceError:
+                    raws[shown] = None
+            raw = raws[shown]
+            if raw is None or not (matcher.found(raw) or (defines is not None and defines.search(raw))):
+                continue
+            if shown not in texts:
+                try:
+                    module, is_package = module_of(file.real_path)
+                    texts[shown] = ModuleSource(shown, module, is_package, decode(raw).text)
+                except SourceError:
+                    texts[shown] = None
+            source = texts[shown]
+            if source is not None:
+                yield source
+
+    return read

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,14 +20,13 @@ from .cache import Cache, content_hash, stat_signature
 from .config import Settings
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
-from .fixing import FixState, Unfixed, compute_fixes
+from .fixing import FixState, Unfixed, compute_fixes, project_reader, vocabulary
 from .ignores import PerFileIgnores
-from .index import Fact, NameMatcher, ProjectIndex, index_source, module_of
+from .index import Fact, ProjectIndex, index_source, module_of
 from .indexing import build_index, index_root, indexers_for, relative
 from .pipeline import Stats, Unit, check_source
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, StaleFileError, decode, read_bytes, write_atomic
-from .verify import ModuleSource, Vocabulary
 
 if TYPE_CHECKING:
     from .progress import TargetFormTotals
@@ -193,7 +192,7 @@ def run_fix(
     start = time.perf_counter()
     with_fallback = frozenset(rule.code for rule, _ in plan.rules if rule.fallback is not None)
     refusals, contracts = settle(
-        computed, compute, _project_reader(files, computed), _vocabulary(settings), with_fallback
+        computed, compute, project_reader(files, computed), vocabulary(settings), with_fallback
     )
     checked.stats.timings["verify"] = time.perf_counter() - start
 
@@ -331,59 +330,6 @@ def declares_isolint(root: Path) -> bool:
         except OSError:
             continue
     return False
-
-
-def _vocabulary(settings: Settings) -> Vocabulary:
-    from .rules import BY_CODE
-
-    attribute_rule = BY_CODE["ISO404"]
-    defaults = {option.name: option.default for option in attribute_rule.options}
-    options = {**defaults, **settings.options_for(attribute_rule)}
-    return Vocabulary(
-        settings.context_name,
-        frozenset(settings.legacy_state["classes"]),
-        frozenset(settings.context_params),
-        frozenset({*options["context-fields"], *options["context-methods"]}),
-    )
-
-
-def _project_reader(
-    files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]
-) -> Callable[[frozenset[str], frozenset[str]], Iterator[ModuleSource]]:
-    """The verifier's view of the files the fixes did not change: those whose
-    text mentions one of `names`, or defines a function or class named in `definitions`."""
-
-    texts: dict[str, ModuleSource | None] = {}  # read once for all the rounds of the gate
-    raws: dict[str, bytes | None] = {}
-
-    def read(names: frozenset[str], definitions: frozenset[str]) -> Iterator[ModuleSource]:
-        matcher = NameMatcher(names)
-        defined = b"|".join(re.escape(n.encode()) for n in sorted(definitions))
-        defines = re.compile(rb"\b(?:def|class)\s+(?:" + defined + rb")\s*[(:]") if definitions else None
-        for file in files:
-            shown = str(file.path)
-            fix = computed.get(shown)
-            if fix is not None and fix.changed:
-                continue
-            if shown not in raws:
-                try:
-                    raws[shown] = read_bytes(file.real_path)
-                except SourceError:
-                    raws[shown] = None
-            raw = raws[shown]
-            if raw is None or not (matcher.found(raw) or (defines is not None and defines.search(raw))):
-                continue
-            if shown not in texts:
-                try:
-                    module, is_package = module_of(file.real_path)
-                    texts[shown] = ModuleSource(shown, module, is_package, decode(raw).text)
-                except SourceError:
-                    texts[shown] = None
-            source = texts[shown]
-            if source is not None:
-                yield source
-
-    return read
 
 
 def add_ignores(

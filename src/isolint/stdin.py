@@ -75,7 +75,7 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
     `isolint fix` verifies a tree: a group that would break a caller
     elsewhere is refused (its findings stay, with the reason)."""
     from .engine import fix_text
-    from .runner import _project_reader, _vocabulary
+    from .fixing import project_reader, vocabulary
     from .transaction import ComputedFix, mark_refused, settle
 
     absolute = Path(os.path.abspath(filename))
@@ -106,8 +106,8 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
         refusals, _ = settle(
             computed,
             lambda again: {path: compute(codes) for path, codes in again.items()},
-            _project_reader(others, computed),
-            _vocabulary(settings),
+            project_reader(others, computed),
+            vocabulary(settings),
         )
     else:
         refusals = []
