@@ -34,6 +34,7 @@ class Commit:
         return {"commit": self.sha, "short": self.sha[:10], "date": date, "subject": self.subject}
 
 
+# The repository being reported on may be untrusted (a PR branch, an unpacked
 # archive): its config must not make git run a program. These override what
 # the repository (and the user) configured, for every git command we run.
 GIT_SAFETY = (
