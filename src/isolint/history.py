@@ -138,10 +138,13 @@ def run_history(
         raise ConfigError("--history: no commits to report on")
     walk = _Walk(root, selected, _Selection(root, paths or [root], settings), settings, use_cache)
     commit_plan = walk.plans(jobs)
-    pairs = walk.pairs(commit_plan)
-    keys = walk.result_keys(pairs, commit_plan)
-    results = walk.check(pairs, keys, commit_plan, jobs)
-    walk.history.results = walk.commit_results(commit_plan, keys, results)
+    # A plan's index fingerprint digests all its facts: computed once per commit, not per file.
+    fingerprint_of = {sha: plan.index_fingerprint for sha, plan in commit_plan.items()}
+    plans = {fingerprint_of[sha]: plan for sha, plan in commit_plan.items()}
+    pairs = walk.pairs(fingerprint_of)
+    keys = walk.result_keys(pairs, plans)
+    results = walk.check(pairs, keys, plans, fingerprint_of[walk.head], jobs)
+    walk.history.results = walk.commit_results(commit_plan, fingerprint_of, keys, results)
     return walk.history
 
 
@@ -219,7 +222,7 @@ class _Walk:
             self.cache.store_blob_facts(job.at.blob, job.at.path, job.at.module, facts)
         return facts_of
 
-    def pairs(self, commit_plan: dict[str, Plan]) -> dict[_Pair, str]:
+    def pairs(self, fingerprint_of: dict[str, str]) -> dict[_Pair, str]:
         """Each blob at each path under each commit's plan, with the last commit
         that has it (whose packages name its module).
 
@@ -228,15 +231,13 @@ class _Walk:
         _Mentions). HEAD's blobs get both: its exact results serve its
         line-free keys too, so a blob unchanged up to HEAD is checked once."""
         pairs: dict[_Pair, str] = {
-            (blob, path, commit_plan[c.sha].index_fingerprint, False): c.sha
-            for c in self.selected
-            for path, blob in self.trees[c.sha]
+            (blob, path, fingerprint_of[c.sha], False): c.sha for c in self.selected for path, blob in self.trees[c.sha]
         }
-        head_fingerprint = commit_plan[self.head].index_fingerprint
-        pairs.update({(blob, path, head_fingerprint, True): self.head for path, blob in self.trees[self.head]})
+        head = fingerprint_of[self.head]
+        pairs.update({(blob, path, head, True): self.head for path, blob in self.trees[self.head]})
         return pairs
 
-    def result_keys(self, pairs: dict[_Pair, str], commit_plan: dict[str, Plan]) -> dict[_Pair, str]:
+    def result_keys(self, pairs: dict[_Pair, str], plans: dict[str, Plan]) -> dict[_Pair, str]:
         """Each pair's result key: remembered by the cache, else from the blob's bytes."""
         keys: dict[_Pair, str] = {}
         for pair in pairs:
@@ -245,7 +246,6 @@ class _Walk:
                 keys[pair] = key
         unknown = pairs.keys() - keys.keys()
         self.read({pair[0] for pair in unknown})
-        plans = {plan.index_fingerprint: plan for plan in commit_plan.values()}
         mentioned = _Mentions(plans.values())
         digests: dict[str, str] = {}
         for pair in unknown:
@@ -255,18 +255,16 @@ class _Walk:
         return keys
 
     def check(
-        self, pairs: dict[_Pair, str], keys: dict[_Pair, str], commit_plan: dict[str, Plan], jobs: int
+        self, pairs: dict[_Pair, str], keys: dict[_Pair, str], plans: dict[str, Plan], head: str, jobs: int
     ) -> _Results:
         """The results the cache does not hold, each key checked once, in one
         pool for every commit's blobs (the workers hold all the plans, usually
         one per commit); what the cache needs to skip them next time, saved."""
         known = self.cache.known_keys(with_counts=True)
-        head_fingerprint = commit_plan[self.head].index_fingerprint
         same_as: dict[str, str] = {}  # a HEAD blob's line-free key -> its exact key
         for path, blob in self.trees[self.head]:
-            same_as.setdefault(keys[(blob, path, head_fingerprint, False)], keys[(blob, path, head_fingerprint, True)])
+            same_as.setdefault(keys[(blob, path, head, False)], keys[(blob, path, head, True)])
         source = _BlobsToCheck(pairs, keys, self.contents, self.modules, known, same_as)
-        plans = {plan.index_fingerprint: plan for plan in commit_plan.values()}
         results: _Results = {}
         for unit, result in check_source(source, plans, self.cache, jobs=jobs, stats=Stats()):
             assert unit.key is not None  # a blob's result key is known before its check
@@ -284,7 +282,7 @@ class _Walk:
         return results
 
     def commit_results(
-        self, commit_plan: dict[str, Plan], keys: dict[_Pair, str], results: _Results
+        self, commit_plan: dict[str, Plan], fingerprint_of: dict[str, str], keys: dict[_Pair, str], results: _Results
     ) -> list[CommitResult]:
         """Each commit's findings (after per-file-ignores) and target-form totals, oldest first."""
         ignores = PerFileIgnores(self.settings)
@@ -296,7 +294,7 @@ class _Walk:
             findings: list[Finding] = []
             totals: dict[str, int] = {}
             for path, blob in self.trees[commit.sha]:
-                key = keys[(blob, path, plan.index_fingerprint, exact)]
+                key = keys[(blob, path, fingerprint_of[commit.sha], exact)]
                 if (key, path) not in shown:
                     found, counts = results.get(key) or (
                         self.cache.results_for(key, path) or [],

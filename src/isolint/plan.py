@@ -70,7 +70,9 @@ class Plan:
 
     @property
     def index_fingerprint(self) -> str:
-        """What a file's cached results depend on besides its content: the project index, when a rule reads it."""
+        """What a file's cached results depend on besides its content: the
+        project index, when a rule reads it. A digest of every fact: worth
+        computing once per plan, not once per file."""
         return self.project.fingerprint if self.uses_index else ""
 
     def result_key(self, digest: str, raw: bytes, path: str) -> str:
