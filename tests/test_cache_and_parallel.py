@@ -132,7 +132,8 @@ def index_tree(root: Path, files: int = 60) -> None:
 def build(root: Path, jobs: int, use_cache: bool = False):  # type: ignore[no-untyped-def]
     from isolint.cache import Cache
     from isolint.discovery import discover
-    from isolint.runner import Stats, build_index
+    from isolint.indexing import build_index
+    from isolint.pipeline import Stats
 
     settings = load_settings([root])
     stats = Stats()
@@ -168,7 +169,7 @@ def test_index_workers_never_import_libcst(in_tmp: Path) -> None:
     index_tree(in_tmp)
     script = (
         "import sys\nfrom pathlib import Path\nfrom isolint.cache import Cache\nfrom isolint.config import load_settings\n"
-        "from isolint.discovery import discover\nfrom isolint.runner import build_index\n"
+        "from isolint.discovery import discover\nfrom isolint.indexing import build_index\n"
         "root = Path('.').resolve(); settings = load_settings([root])\n"
         "project = build_index([root], discover([root], settings), settings, Cache(None), jobs=1)\n"
         "assert len(project) > 0\nprint('libcst' in sys.modules)\n"

@@ -16,8 +16,8 @@ import pytest
 
 from isolint.config import load_settings
 from isolint.index import Fact, index_source
+from isolint.indexing import indexers_for
 from isolint.rules._legacy_state import RUN_ID_SIGNATURE
-from isolint.runner import indexers_for
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from isolint import source
+from isolint import pipeline, source
 from isolint.config import load_settings
 from isolint.runner import run_fix
 from tests.conftest import write
@@ -216,3 +217,43 @@ def test_no_dependency_note_when_the_project_declares_isolint(in_tmp: Path) -> N
     result = run_cli("fix")
     assert (in_tmp / "a.py").read_text() == FIXED
     assert "note:" not in result.stderr
+
+
+def _analysed(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many times each file is parsed and analysed (the pipeline's last stage) from now on."""
+    counted: Counter[str] = Counter()
+    real_analyse = pipeline.analyse
+
+    def analyse(keyed: pipeline.Keyed) -> pipeline.FileResult:
+        counted[keyed.read.unit.shown] += 1
+        return real_analyse(keyed)
+
+    monkeypatch.setattr(pipeline, "analyse", analyse)
+    return counted
+
+
+def test_after_writing_only_the_written_files_are_linted_again_when_their_facts_did_not_change(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(in_tmp / "a.py", LEGACY)
+    write(in_tmp / "other.py", SINGLETON)
+    analysed = _analysed(monkeypatch)
+    result = run_fix([in_tmp], load_settings([in_tmp]), jobs=1, unsafe=False, use_cache=False)
+    assert (in_tmp / "a.py").read_text() == FIXED
+    assert analysed == {"a.py": 2, "other.py": 1}  # the check before fixing, and a.py's lint after writing
+    assert [(f.path, f.code) for f in result.findings] == [("other.py", "ISO101")]
+
+
+def test_after_writing_new_facts_the_files_that_depend_on_them_are_checked_again(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The accessor made per call is a fact use.py depends on (ISO106 at its
+    call site); other.py mentions nothing that changed: its cached result stands."""
+    _lazy_accessor(in_tmp, "ConversationMemory")
+    write(in_tmp / "app" / "other.py", "def unrelated():\n    return 1\n")
+    analysed = _analysed(monkeypatch)
+    result = run_fix([in_tmp], load_settings([in_tmp]), jobs=1, unsafe=True)
+    assert "return ConversationMemory()" in (in_tmp / "app" / "registry.py").read_text()
+    assert analysed["app/registry.py"] == analysed["app/use.py"] == 2
+    assert analysed["app/other.py"] == 1
+    assert sorted((f.path, f.code) for f in result.findings) == [("app/use.py", "ISO106")]

@@ -20,6 +20,7 @@ import pytest
 
 from isolint.config import load_settings
 from isolint.history import run_history
+from isolint.progress import TargetFormTotals
 from isolint.runner import run_check
 from tests.conftest import FIXTURES
 from tests.helpers import run_cli
@@ -182,12 +183,11 @@ def test_migration_history_baseline_and_report(repo: Repo, tmp_path: Path) -> No
     for index, (row, sha) in enumerate(zip(rows, repo.commits, strict=True)):
         tree = repo.export(sha, tmp_path / f"tree{index}")
         settings = load_settings([tree])
-        checked = run_check([tree], settings, jobs=1, use_cache=False, count_progress=True)
+        target_forms = TargetFormTotals()
+        checked = run_check([tree], settings, jobs=1, use_cache=False, target_forms=target_forms)
         assert row["findings"] == len(checked.findings), row["subject"]
         assert row["files"] == len(checked.files)
-        assert row["progress"]["legacy-state"]["target"] == sum(
-            c.get("legacy-state", 0) for c in checked.counts.values()
-        )
+        assert row["progress"]["legacy-state"]["target"] == target_forms.total().get("legacy-state", 0)
     totals = [row["findings"] for row in rows]
     targets = [row["progress"]["legacy-state"]["target"] for row in rows]
     assert totals[0] == totals[1] > totals[2] == totals[3] > totals[4] == 0
@@ -243,18 +243,12 @@ def test_files_are_checked_again_only_when_facts_they_depend_on_change_in_substa
     assert history.blobs_checked == python_files + 3 + 3
     for index, (result, sha) in enumerate(zip(history.results, repo.commits, strict=True)):
         tree = repo.export(sha, tmp_path / f"tree{index}")
-        checked = run_check([tree], load_settings([tree]), jobs=1, use_cache=False, count_progress=True)
+        target_forms = TargetFormTotals()
+        checked = run_check([tree], load_settings([tree]), jobs=1, use_cache=False, target_forms=target_forms)
         assert Counter(f.code for f in result.findings) == Counter(f.code for f in checked.findings), (
             result.commit.subject
         )
-        assert result.counts == {family: n for family, n in _summed(checked.counts).items() if n}, result.commit.subject
-
-
-def _summed(counts: dict[str, dict[str, int]]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for per_file in counts.values():
-        total.update(per_file)
-    return total
+        assert result.counts == {family: n for family, n in target_forms.total().items() if n}, result.commit.subject
 
 
 def test_paths_restrict_the_history(repo: Repo) -> None:

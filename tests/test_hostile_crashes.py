@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from isolint import engine, runner
+from isolint import engine, pipeline
 from isolint.config import load_settings
 from isolint.runner import run_check, run_fix
 from tests.conftest import write
@@ -59,27 +59,27 @@ def test_the_guard_leaves_boolean_chains_below_the_limit_alone() -> None:
 
 
 def _dies_on(name: str) -> object:
-    """`_check_one` that kills its worker process on the file called `name`,
+    """`check_unit` that kills its worker process on the file called `name`,
     as a segfault in native code would."""
-    real_check_one = runner._check_one
+    real_check_unit = pipeline.check_unit
 
-    def check_one(item: tuple[int, str, str]) -> object:
-        if Path(item[1]).name == name:
+    def check_unit(unit: pipeline.Unit, state: pipeline.CheckState) -> object:
+        if Path(unit.shown).name == name:
             os.kill(os.getpid(), signal.SIGKILL)
-        return real_check_one(item)
+        return real_check_unit(unit, state)
 
-    return check_one
+    return check_unit
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="forked workers inherit the patched function")
 def test_a_worker_that_dies_costs_one_file_not_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project(tmp_path, 40)
     write(tmp_path / "crash.py", SESSION)
-    monkeypatch.setattr(runner, "_check_one", _dies_on("crash.py"))
+    monkeypatch.setattr(pipeline, "check_unit", _dies_on("crash.py"))
     settings = load_settings([tmp_path], isolated=True)
     result = run_check([tmp_path], settings, jobs=2, use_cache=False)
     crashed = [f for f in result.findings if f.code == "ISO000"]
-    assert [(Path(f.path).name, f.message) for f in crashed] == [("crash.py", runner.WORKER_CRASHED)]
+    assert [(Path(f.path).name, f.message) for f in crashed] == [("crash.py", pipeline.WORKER_CRASHED)]
     assert sum(f.code == "ISO201" for f in result.findings) == 40
     assert result.stats.workers == 2
 
@@ -147,18 +147,20 @@ def test_report_history_survives_a_worker_that_dies(tmp_path: Path, monkeypatch:
     write(repo / "crash.py", SESSION + "# crash\n")
     for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-q", "-m", "one")):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
-    real_check_counted = history.check_counted
+    real_analyse = pipeline.analyse
     parent = os.getpid()
 
-    def check_counted(raw: bytes, shown: str, *args: object) -> object:
-        if b"# crash" in raw:
+    def analyse(keyed: pipeline.Keyed) -> object:
+        if b"# crash" in keyed.read.raw:
             assert os.getpid() != parent, "must run in a worker"
             os.kill(os.getpid(), signal.SIGKILL)
-        return real_check_counted(raw, shown, *args)
+        return real_analyse(keyed)
 
-    monkeypatch.setattr(history, "check_counted", check_counted)
+    monkeypatch.setattr(pipeline, "analyse", analyse)
     settings = load_settings([repo], isolated=True)
     walked = history.run_history([repo], settings, commits=1, since=None, every=1, jobs=2, use_cache=False)
     [result] = walked.results
     assert sum(f.code == "ISO201" for f in result.findings) == 30
-    assert [(f.path, f.message) for f in result.findings if f.code == "ISO000"] == [("crash.py", runner.WORKER_CRASHED)]
+    assert [(f.path, f.message) for f in result.findings if f.code == "ISO000"] == [
+        ("crash.py", pipeline.WORKER_CRASHED)
+    ]

@@ -13,8 +13,8 @@ import pytest
 from isolint import _pep701, newer_syntax
 from isolint.config import load_settings
 from isolint.index import index_file
+from isolint.indexing import indexers_for
 from isolint.newer_syntax import parse_module
-from isolint.runner import indexers_for
 from tests.helpers import check_findings, run_cli
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "pep701"

@@ -16,6 +16,7 @@ from isolint.config import Settings, load_settings
 from isolint.engine import lint_text
 from isolint.findings import Finding, Location
 from isolint.index import ProjectIndex
+from isolint.progress import TargetFormTally, TargetFormTotals
 from isolint.report import model
 from isolint.rules import ALL_RULES, BY_CODE
 from isolint.runner import run_check
@@ -63,34 +64,36 @@ def legacy_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_target_forms_are_counted_in_the_same_visit() -> None:
-    counts: dict[str, int] = {}
-    lint_text(MIGRATED, "migrated.py", [], Settings(root=Path.cwd()), counts=counts)
+    tally = TargetFormTally()
+    lint_text(MIGRATED, "migrated.py", [], Settings(root=Path.cwd()), observers=[tally])
     # legacy-state: the import, two annotations (one a string); the class name
     # UserExecutionContextAdapter and the docstring are not references.
-    assert counts == {"legacy-state": 3, "sessions": 2, "websockets": 2, "singletons": 3}
+    assert tally.counts == {"legacy-state": 3, "sessions": 2, "websockets": 2, "singletons": 3}
 
 
 def test_check_never_counts_and_never_parses_for_counting(legacy_copy: Path) -> None:
     # One rule, so that whether a file is parsed depends on its prefilter alone.
     settings = load_settings([legacy_copy], overrides={"select": ["ISO101"]})
     plain = run_check([legacy_copy], settings, jobs=1, use_cache=False)
-    counted = run_check([legacy_copy], settings, jobs=1, use_cache=False, count_progress=True)
-    assert plain.counts == {} and plain.plan.progress is None
+    target_forms = TargetFormTotals()
+    counted = run_check([legacy_copy], settings, jobs=1, use_cache=False, target_forms=target_forms)
+    assert plain.plan.progress is None
     assert [f.sort_key for f in plain.findings] == [f.sort_key for f in counted.findings]
-    assert counted.counts["chatapp/migrated.py"]["legacy-state"] == 3
+    assert target_forms.by_file["chatapp/migrated.py"]["legacy-state"] == 3
     # Only the report parses a file that is already fully in the target form.
-    assert counted.counts["chatapp/context_only.py"] == {"legacy-state": 2}
+    assert target_forms.by_file["chatapp/context_only.py"] == {"legacy-state": 2}
     assert counted.stats.parsed > plain.stats.parsed
 
 
 def test_warm_report_parses_nothing(legacy_copy: Path) -> None:
     settings = load_settings([legacy_copy])
     run_check([legacy_copy], settings, jobs=1)  # a check caches findings, not counts
-    first = run_check([legacy_copy], settings, jobs=1, count_progress=True)
+    first_counts, again_counts = TargetFormTotals(), TargetFormTotals()
+    first = run_check([legacy_copy], settings, jobs=1, target_forms=first_counts)
     assert first.stats.parsed > 0
-    again = run_check([legacy_copy], settings, jobs=1, count_progress=True)
+    again = run_check([legacy_copy], settings, jobs=1, target_forms=again_counts)
     assert again.stats.parsed == 0 and again.stats.cached == again.stats.files
-    assert again.counts == first.counts
+    assert again_counts.by_file == first_counts.by_file
     assert run_check([legacy_copy], settings, jobs=1).stats.parsed == 0
 
 

@@ -71,7 +71,7 @@ def mutants_of(path: Path) -> list[bytes]:
 def check_mutant(raw: bytes, path: str) -> list:
     """`check` on one file's bytes, with the file's own facts in the project index."""
     plan = Plan.from_settings(SETTINGS, ProjectIndex(index_source(raw, path, "app.mutant", INDEXERS, SETTINGS)))
-    findings, _ = check_bytes(raw, path, plan, module_name="app.mutant")
+    findings = check_bytes(raw, path, plan, module_name="app.mutant").findings
     return findings
 
 

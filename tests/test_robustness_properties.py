@@ -95,7 +95,7 @@ def fix(text: str) -> tuple[str, int]:
 
 def assert_robust(text: str) -> None:
     raw = text.encode("utf-8")
-    findings, _ = check_bytes(raw, PATH, plan_for(raw), module_name=MODULE)  # never raises
+    findings = check_bytes(raw, PATH, plan_for(raw), module_name=MODULE).findings  # never raises
 
     fixed, applied = fix(text)
     event("ISO000" if any(f.code == "ISO000" for f in findings) else "findings" if findings else "clean")
@@ -169,7 +169,7 @@ def test_modules_generated_from_libcst_nodes(text: str) -> None:
 
 def findings_of(text: str) -> list[str]:
     raw = text.encode()
-    return [finding.code for finding in check_bytes(raw, PATH, plan_for(raw), module_name=MODULE)[0]]
+    return [finding.code for finding in check_bytes(raw, PATH, plan_for(raw), module_name=MODULE).findings]
 
 
 @pytest.mark.parametrize("snippet", ALL_MODULE_SNIPPETS, ids=lambda s: s.split("\n", 1)[0][:40])

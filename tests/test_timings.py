@@ -11,7 +11,7 @@ import pytest
 
 from isolint import timing
 from isolint.output.text import timings_text
-from isolint.runner import Stats
+from isolint.pipeline import Stats
 from tests.conftest import write
 from tests.helpers import run_cli
 

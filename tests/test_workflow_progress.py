@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 
-from isolint.runner import PROGRESS_MIN_FILES, _progress
+from isolint.workers import PROGRESS_MIN_FILES, with_progress_bar
 from tests.conftest import FIXTURES
 from tests.workflow_cli import isolint
 
@@ -20,7 +20,7 @@ def test_the_bar_advances_by_bytes_not_files() -> None:
     files = PROGRESS_MIN_FILES + 1
     sizes = [1_000_000] + [1] * (files - 1)  # one big file first, as the runner orders them
     terminal = Terminal()
-    progress = _progress(iter(range(files)), sizes, "Checking", terminal)
+    progress = with_progress_bar(iter(range(files)), sizes, "Checking", terminal)
     next(progress)
     next(progress)  # the big file is done: the bar shows it
     assert re.search(
@@ -30,10 +30,11 @@ def test_the_bar_advances_by_bytes_not_files() -> None:
 
 
 def test_no_bar_when_piped_or_small() -> None:
-    assert list(_progress(iter(range(3)), [1, 2, 3], "Checking", Terminal())) == [0, 1, 2]
+    assert list(with_progress_bar(iter(range(3)), [1, 2, 3], "Checking", Terminal())) == [0, 1, 2]
     piped = io.StringIO()
     assert (
-        list(_progress(iter(range(300)), [1] * 300, "Checking", piped)) == list(range(300)) and piped.getvalue() == ""
+        list(with_progress_bar(iter(range(300)), [1] * 300, "Checking", piped)) == list(range(300))
+        and piped.getvalue() == ""
     )
 
 

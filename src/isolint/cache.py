@@ -127,8 +127,8 @@ class Cache:
         self._dirty = True
 
     def copy_results(self, key: str, to: str) -> None:
-        """Store `key`'s findings and counts under `to` too (results known equal)."""
-        if self.file is None:
+        """Store `key`'s findings and counts under `to` too (results known equal), if `key` has any."""
+        if self.file is None or key not in self.results:
             return
         self.results[to] = self.results[key]
         if key in self.counts:

@@ -689,23 +689,22 @@ def report(
         compared_findings = [f.with_path(str(walked.root / f.path)) for f in findings]
         checked = [walked.root / path for path in head.paths]
     else:
-        from .progress import add_counts
+        from .progress import TargetFormTotals
         from .runner import run_check
 
+        target_forms = TargetFormTotals()
         result = run_check(
             targets,
             settings,
             jobs=_jobs(jobs),
             use_cache=not no_cache,
             force_exclude=force_exclude,
-            count_progress=True,
+            target_forms=target_forms,
             build_edits=False,
         )
         _warn(result.warnings)
         findings, files, project = result.findings, len(result.files), result.plan.project
-        counts = {}
-        for file_counts in result.counts.values():
-            add_counts(counts, file_counts)
+        counts = target_forms.total()
         compared_findings = findings
         checked = [f.real_path for f in result.files]
     baseline_section = None
@@ -743,7 +742,7 @@ def _scan_header(targets: Sequence[Path]) -> dict[str, Any]:
     reproducible reports)."""
     from datetime import datetime, timezone
 
-    from .history import head_commit
+    from .git import head_commit
 
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch.isdigit() else datetime.now(timezone.utc)

@@ -16,7 +16,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import libcst as cst
 
@@ -39,9 +39,6 @@ from .suppressions import apply_suppressions
 from .timing import phase
 from .traversal import children, replace_nodes
 
-if TYPE_CHECKING:
-    from .progress import TargetFormCounter  # imported when counting: a plain check never loads it
-
 MAX_FIX_PASSES = 10
 
 
@@ -54,19 +51,20 @@ def lint_text(
     module_name: str = "",
     is_package: bool = False,
     project: ProjectIndex = EMPTY,
-    counts: dict[str, int] | None = None,
+    observers: Sequence[Callable[[AstFile], object]] = (),
     build_edits: bool = True,
 ) -> list[Finding]:
-    """Findings of `rules` in `text`. With `counts` (report mode), the same
-    visit also counts target-form sites per family into it (see progress.py).
+    """Findings of `rules` in `text`. Each of `observers`, called with the
+    file's context, makes an object the same visit calls beside the rules
+    (report mode counts target-form sites so, see progress.TargetFormTally).
     Without `build_edits`, a fixable finding's fix carries its applicability
     and message but no edits (`Fix.edits` is None).
 
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (positions, code generation), is
     reported as ISO000 and skipped; the run goes on. LibCST's limits apply
-    only when LibCST will parse the file: for its rules, counts or edits."""
-    needs_libcst = build_edits or counts is not None or not all(issubclass(rule, AstRule) for rule in rules)
+    only when LibCST will parse the file: for its rules or for edits."""
+    needs_libcst = build_edits or not all(issubclass(rule, AstRule) for rule in rules)
     with phase("parse"):
         tree = _parse_gate(text, path, libcst=needs_libcst)
     if isinstance(tree, Finding):
@@ -74,7 +72,7 @@ def lint_text(
     try:
         with _time_limit(FILE_TIME_LIMIT):
             return _lint_parsed(
-                text, tree, path, rules, settings, module_name, is_package, project, counts, build_edits
+                text, tree, path, rules, settings, module_name, is_package, project, observers, build_edits
             )
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
@@ -100,32 +98,25 @@ def _lint_parsed(
     module_name: str,
     is_package: bool,
     project: ProjectIndex,
-    counts: dict[str, int] | None,
+    observers: Sequence[Callable[[AstFile], object]],
     build_edits: bool,
 ) -> list[Finding]:
     ast_rules = [rule for rule in rules if issubclass(rule, AstRule)]
     cst_rules = [rule for rule in rules if not issubclass(rule, AstRule)]
     ast_file = None
-    if ast_rules:
+    if ast_rules or observers:
         ast_file = AstFile(path, text, tree, settings, module_name=module_name, is_package=is_package, project=project)
         with phase("analyse"):
-            ast_visit.visit(ast_file, ast_rules)
+            ast_visit.visit(ast_file, ast_rules, observers=[observe(ast_file) for observe in observers])
     file = None
-    if cst_rules or counts is not None:
+    if cst_rules:
         with phase("parse"):
             module = cst.parse_module(text)
         file = FileContext(
             path, text, module, settings, module_name=module_name, is_package=is_package, project=project
         )
-        counter: TargetFormCounter | None = None
-        if counts is not None:
-            from .progress import TargetFormCounter
-
-            counter = TargetFormCounter(file)
         with phase("analyse"):
-            _visit(file, cst_rules, observers=(counter,) if counter else ())
-        if counter is not None and counts is not None:
-            counts.update(counter.counts)
+            _visit(file, cst_rules)
     audit = suppression_audit(rules, settings)  # ISO001/ISO002 judge the directives even where nothing was found
     if not (file and file.reports) and not (ast_file and ast_file.reports) and audit is None:
         return []
@@ -287,10 +278,10 @@ class _Dispatcher:
             stack.extend((child, False) for child in reversed(children(node)))
 
 
-def _visit(file: FileContext, rules: Sequence[type[Rule]], observers: Sequence[Any] = ()) -> None:
+def _visit(file: FileContext, rules: Sequence[type[Rule]]) -> None:
     """Run every rule over the file in one traversal; reports go to `file.reports`."""
     instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
-    _Dispatcher([*instances, *observers], file).walk(file.module)
+    _Dispatcher(instances, file).walk(file.module)
 
 
 def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:

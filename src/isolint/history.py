@@ -6,7 +6,7 @@ process, and each distinct blob is checked once: blobs are content-addressed,
 so a file unchanged across commits costs nothing after the first, and the
 results cache remembers blob -> result key so a repeated run reads no blob
 it has seen before. The blobs that remain are checked in worker processes
-like a normal run.
+like a normal run: the same pipeline (pipeline.py), over a source of blobs.
 
 Cross-file rules see each commit's own project index (built from that
 commit's blobs), so their findings are what a checkout would report. A blob
@@ -17,12 +17,8 @@ line numbers never decide.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,30 +26,16 @@ import pathspec
 
 from .cache import Cache, content_hash
 from .config import ConfigError, Settings
-from .discovery import PYTHON_SUFFIXES
 from .findings import Finding
-from .index import EMPTY, Fact, NameMatcher, ProjectIndex, digest_of, index_source
-from .plan import Plan, unparsable
+from .git import Commit, list_commits, read_blobs, repository_root, tree_files
+from .ignores import PerFileIgnores
+from .index import Fact, NameMatcher, ProjectIndex, digest_of, index_source
+from .indexing import Indexer, IndexState, indexers_for
+from .pipeline import Stats, Unit, check_source
+from .plan import Plan
 from .progress import add_counts
 from .report import model
-from .runner import WORKER_CRASHED, _map, _PerFileIgnores, _pool_map, _worker_state, check_counted, indexers_for
-
-SUBMODULE_MODE = "160000"
-SYMLINK_MODE = "120000"
-_Pair = tuple[
-    str, str, str, bool
-]  # a blob at a path under a commit's index: (blob, path, index fingerprint, exact key?)
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    timestamp: int
-    subject: str
-
-    def to_json(self) -> dict[str, Any]:
-        date = datetime.fromtimestamp(self.timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"commit": self.sha, "short": self.sha[:10], "date": date, "subject": self.subject}
+from .workers import installed, parallel_map
 
 
 @dataclass
@@ -74,162 +56,6 @@ class History:
 
     def rows(self, enabled: Sequence[Any]) -> list[dict[str, Any]]:
         return [model.commit_row(r.commit.to_json(), r.findings, len(r.paths), r.counts, enabled) for r in self.results]
-
-
-# --- git plumbing --------------------------------------------------------------
-
-# The repository being reported on may be untrusted (a PR branch, an unpacked
-# archive): its config must not make git run a program. These override what
-# the repository (and the user) configured, for every git command we run.
-GIT_SAFETY = (
-    "--no-pager",
-    "-c",
-    "core.pager=cat",
-    "-c",
-    "log.showSignature=false",  # else `git log` runs gpg.program for each signed commit
-    "-c",
-    "gpg.program=false",
-    "-c",
-    "gpg.ssh.program=false",
-    "-c",
-    "gpg.x509.program=false",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "diff.external=",
-    "-c",
-    "core.sshCommand=false",
-    "-c",
-    "credential.helper=",
-)
-_GIT_ENV_DROPPED = (
-    "GIT_PAGER",
-    "PAGER",
-    "GIT_EXTERNAL_DIFF",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "GIT_ASKPASS",
-    "SSH_ASKPASS",
-)
-
-
-def git_command(root: Path, *args: str) -> list[str]:
-    return ["git", *GIT_SAFETY, "-C", str(root), *args]
-
-
-def git_environment() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in _GIT_ENV_DROPPED}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
-    return env
-
-
-def _git(root: Path, *args: str) -> str:
-    try:
-        completed = subprocess.run(
-            git_command(root, *args), capture_output=True, check=False, env=git_environment(), stdin=subprocess.DEVNULL
-        )
-    except FileNotFoundError:
-        raise ConfigError("--history needs git, and no `git` executable was found") from None
-    if completed.returncode != 0:
-        message = completed.stderr.decode("utf-8", "replace").strip()
-        raise ConfigError(f"git {' '.join(args)}: {message or 'failed'}")
-    return completed.stdout.decode("utf-8", "surrogateescape")
-
-
-def head_commit(path: Path) -> str | None:
-    """The commit checked out where `path` is, or None (not in git, no commit yet, no git)."""
-    start = path if path.is_dir() else path.parent
-    try:
-        return _git(start, "rev-parse", "--verify", "--quiet", "HEAD").strip() or None
-    except ConfigError:
-        return None
-
-
-def repository_root(path: Path) -> Path:
-    start = path if path.is_dir() else path.parent
-    try:
-        return Path(_git(start, "rev-parse", "--show-toplevel").strip()).resolve()
-    except ConfigError:
-        raise ConfigError(f"--history: {path} is not inside a git repository") from None
-
-
-def list_commits(root: Path, *, commits: int | None, since: str | None, every: int) -> list[Commit]:
-    """The commits to report on, oldest first: the last `commits` on the current
-    branch (first parents), or those after `since` plus `since` itself; then every
-    `every`-th counting back from HEAD, so HEAD is always included."""
-    args = [
-        "log",
-        "--no-show-signature",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--first-parent",
-        "--format=%H%x1f%ct%x1f%s",
-    ]
-    if since is not None and since.startswith("-"):
-        raise ConfigError(f"--since {since!r}: expected a commit, not an option")
-    if since is not None:
-        start = _git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}").strip()
-        args.append(f"{start}..HEAD")
-    else:
-        args.append("HEAD")
-    if commits is not None:
-        args.append(f"--max-count={commits - 1 if since is not None else commits}")
-    found = [_commit(line) for line in _git(root, *args).splitlines() if line]
-    if since is not None and (commits is None or commits > len(found)):
-        found += [_commit(_git(root, "log", "--no-show-signature", "-1", "--format=%H%x1f%ct%x1f%s", start).strip())]
-    return list(reversed(found[::every]))
-
-
-def _commit(line: str) -> Commit:
-    sha, timestamp, subject = line.split("\x1f", 2)
-    return Commit(sha, int(timestamp), subject)
-
-
-def tree_files(root: Path, sha: str) -> list[tuple[str, str]]:
-    """(path, blob id) of the Python files in a commit's tree."""
-    out = []
-    for record in _git(root, "ls-tree", "-r", "-z", "--full-tree", sha).split("\0"):
-        if not record:
-            continue
-        meta, _, path = record.partition("\t")
-        mode, kind, blob = meta.split(" ")
-        if kind == "blob" and mode not in (SYMLINK_MODE, SUBMODULE_MODE) and path.endswith(PYTHON_SUFFIXES):
-            out.append((path, blob))
-    return out
-
-
-def read_blobs(root: Path, blobs: Sequence[str]) -> Iterator[tuple[str, bytes]]:
-    """(blob id, content) for each blob, through one `git cat-file --batch`."""
-    if not blobs:
-        return
-    process = subprocess.Popen(
-        git_command(root, "cat-file", "--batch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_environment()
-    )
-    assert process.stdin is not None and process.stdout is not None
-    requests = process.stdin
-
-    def feed() -> None:  # a separate writer, so neither pipe fills up and blocks the other
-        try:
-            requests.write("".join(f"{blob}\n" for blob in blobs).encode())
-        finally:
-            requests.close()
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    try:
-        for blob in blobs:
-            header = process.stdout.readline().split()
-            if len(header) != 3:
-                raise ConfigError(f"git cat-file: cannot read blob {blob}")
-            content = process.stdout.read(int(header[2]))
-            process.stdout.read(1)  # the newline after each object
-            yield blob, content
-    finally:
-        writer.join()
-        process.stdout.close()
-        process.wait()
 
 
 # --- selecting files like discovery would ------------------------------------------
@@ -291,33 +117,9 @@ def module_names(paths: Sequence[str]) -> dict[str, tuple[str, bool]]:
 
 # --- the walk -----------------------------------------------------------------
 
-
-def _init_blob_index_worker(indexers: list[tuple[Any, Any]], settings: Settings) -> None:
-    _worker_state["indexers"] = indexers
-    _worker_state["index_settings"] = settings
-
-
-def _blob_index_worker(item: tuple[tuple[str, str, str], bytes]) -> tuple[tuple[str, str, str], list[list[Any]]]:
-    """The facts (as JSON) of one blob at one path: the project index's pass, in a worker."""
-    (blob, path, module_name), raw = item
-    facts = index_source(raw, path, module_name, _worker_state["indexers"], _worker_state["index_settings"])
-    return (blob, path, module_name), [fact.to_json() for fact in facts]
-
-
-def _blob_worker(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
-    """Check one blob under its commit's plan; the workers hold every plan, by index fingerprint."""
-    fp, key, shown, raw, module_name, is_package = item
-    findings, _, counts = check_counted(raw, shown, _worker_state["plan"][fp], module_name, is_package)
-    return key, findings, counts
-
-
-def _blob_crashed(item: tuple[str, str, str, bytes, str, bool]) -> tuple[str, list[Finding], dict[str, int] | None]:
-    _, key, shown, *_ = item
-    return key, [unparsable(shown, WORKER_CRASHED)], None
-
-
-def _blob_index_crashed(item: tuple[tuple[str, str, str], bytes]) -> tuple[tuple[str, str, str], list[list[Any]]]:
-    return item[0], []  # no facts; the check of the same blob reports it
+# A blob at a path under a commit's plan: (blob id, path, the plan's index fingerprint, exact key?).
+_Pair = tuple[str, str, str, bool]
+_Results = dict[str, tuple[list[Finding], dict[str, int]]]  # result key -> (findings, target-form counts)
 
 
 def run_history(
@@ -334,153 +136,251 @@ def run_history(
     selected = list_commits(root, commits=commits, since=since, every=every)
     if not selected:
         raise ConfigError("--history: no commits to report on")
-    wanted = _Selection(root, paths or [root], settings)
-    project_trees = {
-        c.sha: [(path, blob) for path, blob in tree_files(root, c.sha) if wanted.indexed(path)] for c in selected
-    }
-    trees = {sha: [(path, blob) for path, blob in tree if wanted(path)] for sha, tree in project_trees.items()}
-    history = History(root)
-    cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
-    indexers = indexers_for(settings)
+    walk = _Walk(root, selected, _Selection(root, paths or [root], settings), settings, use_cache)
+    commit_plan = walk.plans(jobs)
+    # A plan's index fingerprint digests all its facts: computed once per commit, not per file.
+    fingerprint_of = {sha: plan.index_fingerprint for sha, plan in commit_plan.items()}
+    plans = {fingerprint_of[sha]: plan for sha, plan in commit_plan.items()}
+    pairs = walk.pairs(fingerprint_of)
+    keys = walk.result_keys(pairs, plans)
+    results = walk.check(pairs, keys, plans, fingerprint_of[walk.head], jobs)
+    walk.history.results = walk.commit_results(commit_plan, fingerprint_of, keys, results)
+    return walk.history
 
-    contents: dict[str, bytes] = {}
 
-    def need(blobs: set[str]) -> None:
-        missing = sorted(blobs - contents.keys())
-        history.blobs_read += len(missing)
-        contents.update(read_blobs(root, missing))
+class _Walk:
+    """One `report --history` run: the sampled commits' trees, the blobs read so far, the cache."""
 
-    # Each commit's project index, from its own blobs (facts memoised per blob and module).
-    plans: dict[str, Plan] = {}
-    commit_plan: dict[str, Plan] = {}
-    modules: dict[str, dict[str, tuple[str, bool]]] = {}
-    facts_of: dict[tuple[str, str, str], list[Fact] | None] = {}
-    by_paths: dict[tuple[str, ...], dict[str, tuple[str, bool]]] = {}  # trees of consecutive commits share their paths
-    for commit in selected:
-        paths_of_tree = tuple(path for path, _ in project_trees[commit.sha])
-        if paths_of_tree not in by_paths:
-            by_paths[paths_of_tree] = module_names(paths_of_tree)
-        modules[commit.sha] = by_paths[paths_of_tree]
-    if indexers:
-        for commit in selected:
-            for path, blob in project_trees[commit.sha]:
-                memo = (blob, path, modules[commit.sha][path][0])
-                if memo not in facts_of:
-                    cached = cache.facts_of_blob(*memo)
-                    facts_of[memo] = [Fact.from_json(raw) for raw in cached] if cached is not None else None
-        unindexed = [memo for memo, facts in facts_of.items() if facts is None]
-        need({blob for blob, _, _ in unindexed})
-        index_items = [(memo, contents[memo[0]]) for memo in unindexed]
-        for memo, facts in _pool_map(
-            _blob_index_worker, index_items, jobs, _init_blob_index_worker, (indexers, settings), _blob_index_crashed
-        ):
-            facts_of[memo] = [Fact.from_json(raw) for raw in facts]
-            blob_id, blob_path, module = memo
-            cache.store_blob_facts(blob_id, blob_path, module, facts)
-    by_shape: dict[str, Plan] = {}  # line-free digest -> a plan: prefilters never read lines
-    for commit in selected:
-        project = EMPTY
-        if indexers:
+    def __init__(
+        self, root: Path, selected: list[Commit], wanted: _Selection, settings: Settings, use_cache: bool
+    ) -> None:
+        self.root = root
+        self.selected = selected
+        self.head = selected[-1].sha
+        self.settings = settings
+        # Each commit's project (what the index covers) and, within it, the files PATHS select.
+        self.project_trees = {
+            c.sha: [(path, blob) for path, blob in tree_files(root, c.sha) if wanted.indexed(path)] for c in selected
+        }
+        self.trees = {
+            sha: [(path, blob) for path, blob in tree if wanted(path)] for sha, tree in self.project_trees.items()
+        }
+        self.modules = _tree_modules(self.project_trees)
+        self.cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
+        self.contents: dict[str, bytes] = {}  # blob id -> bytes, of the blobs read so far
+        self.history = History(root)
+
+    def read(self, blobs: set[str]) -> None:
+        missing = sorted(blobs - self.contents.keys())
+        self.history.blobs_read += len(missing)
+        self.contents.update(read_blobs(self.root, missing))
+
+    def plans(self, jobs: int) -> dict[str, Plan]:
+        """Each commit's plan (by sha), with the project index of its own blobs."""
+        indexers = indexers_for(self.settings)
+        facts_of = self._facts(indexers, jobs) if indexers else {}
+        by_shape: dict[str, Plan] = {}  # line-free digest -> a plan: prefilters never read lines
+        by_fingerprint: dict[str, Plan] = {}
+        commit_plan = {}
+        for commit in self.selected:
+            modules = self.modules[commit.sha]
             project = ProjectIndex(
                 fact
-                for path, blob in project_trees[commit.sha]
-                for fact in facts_of[(blob, path, modules[commit.sha][path][0])] or ()
+                for path, blob in self.project_trees[commit.sha]
+                for fact in facts_of.get(_BlobAtPath(blob, path, modules[path][0]), ())
             )
-        shape = digest_of(project.facts, with_lines=False)
-        plan = (
-            by_shape[shape].for_project(project)
-            if shape in by_shape
-            else Plan.from_settings(settings, project, count_progress=True, build_edits=False)
-        )
-        by_shape.setdefault(shape, plan)
-        commit_plan[commit.sha] = plans.setdefault(_fingerprint(plan), plan)
+            shape = digest_of(project.facts, with_lines=False)
+            plan = (
+                by_shape[shape].for_project(project)
+                if shape in by_shape
+                else Plan.from_settings(self.settings, project, count_progress=True, build_edits=False)
+            )
+            by_shape.setdefault(shape, plan)
+            commit_plan[commit.sha] = by_fingerprint.setdefault(plan.index_fingerprint, plan)
+        return commit_plan
 
-    # Result keys. HEAD, whose findings the report shows, needs exact keys; the
-    # commits before it show totals only, so their keys leave lines out (see
-    # _Mentions). HEAD's blobs get both: its exact results serve its line-free
-    # keys too, so a blob unchanged up to HEAD is checked once.
-    head = selected[-1].sha
-    fingerprint_of = {commit.sha: _fingerprint(commit_plan[commit.sha]) for commit in selected}
-    pairs: dict[_Pair, str] = {
-        (blob, path, fingerprint_of[c.sha], False): c.sha for c in selected for path, blob in trees[c.sha]
-    }
-    pairs.update({(blob, path, fingerprint_of[head], True): head for path, blob in trees[head]})
+    def _facts(self, indexers: list[Indexer], jobs: int) -> dict[_BlobAtPath, list[Fact]]:
+        """The facts of each blob at each path (and module) of the commits'
+        projects: from the cache, else indexed in `jobs` worker processes."""
+        facts_of: dict[_BlobAtPath, list[Fact]] = {}
+        unindexed: dict[_BlobAtPath, None] = {}  # in the order first met
+        for commit in self.selected:
+            for path, blob in self.project_trees[commit.sha]:
+                at = _BlobAtPath(blob, path, self.modules[commit.sha][path][0])
+                if at in facts_of or at in unindexed:
+                    continue
+                cached = self.cache.facts_of_blob(at.blob, at.path, at.module)
+                if cached is None:
+                    unindexed[at] = None
+                else:
+                    facts_of[at] = [Fact.from_json(raw) for raw in cached]
+        self.read({at.blob for at in unindexed})
+        work = [_BlobIndexJob(at, self.contents[at.blob]) for at in unindexed]
+        indexed = parallel_map(_blob_index_worker, work, jobs, IndexState(indexers, self.settings), _blob_index_crashed)
+        for job, facts in zip(work, indexed, strict=True):
+            facts_of[job.at] = [Fact.from_json(raw) for raw in facts]
+            self.cache.store_blob_facts(job.at.blob, job.at.path, job.at.module, facts)
+        return facts_of
 
-    def memo_scope(pair: _Pair) -> str:  # the cache's blob -> key memo: exact and line-free keys never share one
-        _, path, fp, exact = pair
-        return f"{fp if exact else fp + '~'}:{path}"
+    def pairs(self, fingerprint_of: dict[str, str]) -> dict[_Pair, str]:
+        """Each blob at each path under each commit's plan, with the last commit
+        that has it (whose packages name its module).
 
-    keys: dict[_Pair, str] = {}
-    for pair in pairs:
-        key = cache.blob_key(pair[0], memo_scope(pair))
-        if key is not None and key in cache.counts:
-            keys[pair] = key
-    need({pair[0] for pair in pairs.keys() - keys.keys()})
-    mentioned = _Mentions(plans.values())
-    digests: dict[str, str] = {}
-    for pair in pairs.keys() - keys.keys():
-        blob, path, fp, exact = pair
-        digest = digests.get(blob) or digests.setdefault(blob, content_hash(contents[blob]))
-        keys[pair] = mentioned.result_key(plans[fp], blob, digest, contents[blob], path, exact=exact)
+        HEAD, whose findings the report shows, needs exact keys; the commits
+        before it show totals only, so their keys leave lines out (see
+        _Mentions). HEAD's blobs get both: its exact results serve its
+        line-free keys too, so a blob unchanged up to HEAD is checked once."""
+        pairs: dict[_Pair, str] = {
+            (blob, path, fingerprint_of[c.sha], False): c.sha for c in self.selected for path, blob in self.trees[c.sha]
+        }
+        head = fingerprint_of[self.head]
+        pairs.update({(blob, path, head, True): self.head for path, blob in self.trees[self.head]})
+        return pairs
 
-    # The work: each result key not known yet, checked once under a plan that has it.
-    known = cache.known_keys(with_counts=True)
-    same_as: dict[str, str] = {}  # a HEAD blob's line-free key -> its exact key
-    for path, blob in trees[head]:
-        same_as.setdefault(
-            keys[(blob, path, fingerprint_of[head], False)], keys[(blob, path, fingerprint_of[head], True)]
-        )
-    work: dict[str, tuple[str, str, str, bytes, str, bool]] = {}  # result key -> worker item
-    for pair, sha in sorted(pairs.items(), key=lambda item: not item[0][3]):  # HEAD's exact keys first
-        blob, path, fp, exact = pair
-        key = keys[pair]
-        exact_key = same_as.get(key)
-        if key in known or key in work or exact_key in known or exact_key in work:
-            continue
-        work[key] = (fp, key, path, contents[blob], *modules[sha][path])
-    contents.clear()
+    def result_keys(self, pairs: dict[_Pair, str], plans: dict[str, Plan]) -> dict[_Pair, str]:
+        """Each pair's result key: remembered by the cache, else from the blob's bytes."""
+        keys: dict[_Pair, str] = {}
+        for pair in pairs:
+            key = self.cache.blob_key(pair[0], _memo_scope(pair))
+            if key is not None and key in self.cache.counts:
+                keys[pair] = key
+        unknown = pairs.keys() - keys.keys()
+        self.read({pair[0] for pair in unknown})
+        mentioned = _Mentions(plans.values())
+        digests: dict[str, str] = {}
+        for pair in unknown:
+            blob, path, fp, exact = pair
+            digest = digests.get(blob) or digests.setdefault(blob, content_hash(self.contents[blob]))
+            keys[pair] = mentioned.result_key(plans[fp], blob, digest, self.contents[blob], path, exact=exact)
+        return keys
 
-    results: dict[str, tuple[list[Finding], dict[str, int]]] = {}
-    # One pool for every commit's blobs: the workers receive all plans (usually one per commit).
-    items = sorted(work.values(), key=lambda item: -len(item[3]))  # largest first
-    for key, blob_findings, counts in _map(_blob_worker, items, plans, frozenset(), jobs, _blob_crashed):  # type: ignore[arg-type]
-        history.blobs_checked += 1
-        results[key] = (blob_findings, counts or {})
-        cache.store(None, key.partition(":")[0], key, "", blob_findings, counts or {})
-    for loose, exact_key in same_as.items():
-        if loose not in results and loose not in known:
-            if exact_key in results:
-                results[loose] = results[exact_key]
-                cache.store(None, loose.partition(":")[0], loose, "", *results[exact_key])
-            else:
-                cache.copy_results(exact_key, loose)
-    for pair, key in keys.items():
-        cache.store_blob(pair[0], memo_scope(pair), key)  # keeps this window's blobs, and only those
-    cache.save()
+    def check(
+        self, pairs: dict[_Pair, str], keys: dict[_Pair, str], plans: dict[str, Plan], head: str, jobs: int
+    ) -> _Results:
+        """The results the cache does not hold, each key checked once, in one
+        pool for every commit's blobs (the workers hold all the plans, usually
+        one per commit); what the cache needs to skip them next time, saved."""
+        known = self.cache.known_keys(with_counts=True)
+        same_as: dict[str, str] = {}  # a HEAD blob's line-free key -> its exact key
+        for path, blob in self.trees[self.head]:
+            same_as.setdefault(keys[(blob, path, head, False)], keys[(blob, path, head, True)])
+        source = _BlobsToCheck(pairs, keys, self.contents, self.modules, known, same_as)
+        results: _Results = {}
+        for unit, result in check_source(source, plans, self.cache, jobs=jobs, stats=Stats()):
+            assert unit.key is not None  # a blob's result key is known before its check
+            self.history.blobs_checked += 1
+            results[unit.key] = (result.findings, result.counts or {})
+        self.contents.clear()
+        for loose, exact_key in same_as.items():
+            if loose not in results and loose not in known:
+                if exact_key in results:
+                    results[loose] = results[exact_key]
+                self.cache.copy_results(exact_key, loose)
+        for pair, key in keys.items():
+            self.cache.store_blob(pair[0], _memo_scope(pair), key)  # keeps this window's blobs, and only those
+        self.cache.save()
+        return results
 
-    ignores = _PerFileIgnores(settings)
-    shown: dict[tuple[str, str], tuple[list[Finding], dict[str, int]]] = {}  # most files recur in every commit
-    for commit in selected:
-        plan = commit_plan[commit.sha]
-        exact = commit.sha == head
-        findings: list[Finding] = []
-        totals: dict[str, int] = {}
-        for path, blob in trees[commit.sha]:
-            key = keys[(blob, path, fingerprint_of[commit.sha], exact)]
-            if (key, path) not in shown:
-                found, counts = results.get(key) or (cache.results_for(key, path) or [], cache.counts.get(key, {}))
-                shown[(key, path)] = (
-                    ignores.filter(root / path, [f.with_path(path) for f in found]) if found else [],
-                    counts,
-                )
-            found, counts = shown[(key, path)]
-            findings.extend(found)
-            add_counts(totals, counts)
-        findings.sort(key=lambda f: f.sort_key)
-        history.results.append(
-            CommitResult(commit, findings, [path for path, _ in trees[commit.sha]], totals, plan.project)
-        )
-    return history
+    def commit_results(
+        self, commit_plan: dict[str, Plan], fingerprint_of: dict[str, str], keys: dict[_Pair, str], results: _Results
+    ) -> list[CommitResult]:
+        """Each commit's findings (after per-file-ignores) and target-form totals, oldest first."""
+        ignores = PerFileIgnores(self.settings)
+        shown: dict[tuple[str, str], tuple[list[Finding], dict[str, int]]] = {}  # most files recur in every commit
+        commit_results = []
+        for commit in self.selected:
+            plan = commit_plan[commit.sha]
+            exact = commit.sha == self.head
+            findings: list[Finding] = []
+            totals: dict[str, int] = {}
+            for path, blob in self.trees[commit.sha]:
+                key = keys[(blob, path, fingerprint_of[commit.sha], exact)]
+                if (key, path) not in shown:
+                    found, counts = results.get(key) or (
+                        self.cache.results_for(key, path) or [],
+                        self.cache.counts.get(key, {}),
+                    )
+                    shown[(key, path)] = (
+                        ignores.filter(self.root / path, [f.with_path(path) for f in found]) if found else [],
+                        counts,
+                    )
+                found, counts = shown[(key, path)]
+                findings.extend(found)
+                add_counts(totals, counts)
+            findings.sort(key=lambda f: f.sort_key)
+            paths = [path for path, _ in self.trees[commit.sha]]
+            commit_results.append(CommitResult(commit, findings, paths, totals, plan.project))
+        return commit_results
+
+
+def _memo_scope(pair: _Pair) -> str:
+    """The cache's blob -> key memo: exact and line-free keys never share one."""
+    _, path, fp, exact = pair
+    return f"{fp if exact else fp + '~'}:{path}"
+
+
+def _tree_modules(trees: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, tuple[str, bool]]]:
+    """commit -> path -> (module, is a package's __init__), from each tree's own packages."""
+    by_paths: dict[tuple[str, ...], dict[str, tuple[str, bool]]] = {}  # consecutive trees mostly share their paths
+    modules = {}
+    for sha, tree in trees.items():
+        paths = tuple(path for path, _ in tree)
+        if paths not in by_paths:
+            by_paths[paths] = module_names(paths)
+        modules[sha] = by_paths[paths]
+    return modules
+
+
+@dataclass(frozen=True)
+class _BlobAtPath:
+    """A blob at a path of a commit's tree, with the module that makes it there: what its facts depend on."""
+
+    blob: str
+    path: str
+    module: str
+
+
+@dataclass(frozen=True)
+class _BlobIndexJob:
+    at: _BlobAtPath
+    raw: bytes
+
+
+def _blob_index_worker(job: _BlobIndexJob) -> list[list[Any]]:
+    """The facts (as JSON) of one blob at one path: the project index's pass, in a worker."""
+    state = installed(IndexState)
+    facts = index_source(job.raw, job.at.path, job.at.module, state.indexers, state.settings)
+    return [fact.to_json() for fact in facts]
+
+
+def _blob_index_crashed(job: _BlobIndexJob) -> list[list[Any]]:
+    return []  # no facts; the check of the same blob reports it
+
+
+@dataclass
+class _BlobsToCheck:
+    """The sampled commits' blobs as a pipeline source: each result key the
+    cache does not hold, once, as a blob under a plan that has it. HEAD's
+    exact keys come first, so that a line-free key its exact result answers
+    (`same_as`) is never checked itself."""
+
+    pairs: dict[_Pair, str]  # -> the commit whose packages name the blob's module
+    keys: dict[_Pair, str]
+    contents: dict[str, bytes]  # blob id -> bytes
+    modules: dict[str, dict[str, tuple[str, bool]]]  # commit -> path -> (module, is a package's __init__)
+    known: frozenset[str]
+    same_as: dict[str, str]  # a HEAD blob's line-free key -> its exact key
+
+    def units(self) -> Iterator[Unit]:
+        taken: set[str] = set()
+        for pair, sha in sorted(self.pairs.items(), key=lambda item: not item[0][3]):
+            blob, path, fp, _ = pair
+            key = self.keys[pair]
+            exact_key = self.same_as.get(key)
+            if key in self.known or key in taken or exact_key in self.known or exact_key in taken:
+                continue
+            taken.add(key)
+            yield Unit(len(taken), path, fp, self.contents[blob], key=key, module=self.modules[sha][path])
 
 
 class _Mentions:
@@ -515,7 +415,3 @@ class _Mentions:
                 digest_of(facts) if exact else "~" + digest_of(facts, with_lines=False)
             )
         return f"{digest}:{fingerprint}"
-
-
-def _fingerprint(plan: Plan) -> str:
-    return plan.project.fingerprint if plan.uses_index else ""

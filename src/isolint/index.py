@@ -252,6 +252,11 @@ def module_name_for(path: Path) -> str:
     return ".".join((*parts, stem))
 
 
+def module_of(path: Path) -> tuple[str, bool]:
+    """A file's dotted module name, and whether it is a package's __init__."""
+    return module_name_for(path), path.name == "__init__.py"
+
+
 def index_source(
     raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any
 ) -> list[Fact]:

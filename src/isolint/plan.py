@@ -68,6 +68,13 @@ class Plan:
     def uses_index(self) -> bool:
         return any(rule.reads_facts for rule, _ in self.rules)
 
+    @property
+    def index_fingerprint(self) -> str:
+        """What a file's cached results depend on besides its content: the
+        project index, when a rule reads it. A digest of every fact: worth
+        computing once per plan, not once per file."""
+        return self.project.fingerprint if self.uses_index else ""
+
     def result_key(self, digest: str, raw: bytes, path: str) -> str:
         """What a file's cached findings are keyed by: its content, plus the
         indexed facts it can depend on when a cross-file rule is enabled."""
@@ -106,37 +113,44 @@ def syntax_error(text: str, path: str) -> Finding | None:
     return None
 
 
-def check_bytes(
-    raw: bytes,
-    path: str,
-    plan: Plan,
-    *,
-    module_name: str = "",
-    is_package: bool = False,
-    counts: dict[str, int] | None = None,
-) -> tuple[list[Finding], bool]:
-    """All findings for one file's bytes, after inline suppressions, and
-    whether the file had to be parsed. With `counts` and a report-mode plan,
-    target-form sites are counted into it during the same parse."""
+@dataclass(frozen=True)
+class Checked:
+    """One file's bytes, checked."""
+
+    findings: list[Finding]  # after inline suppressions
+    parsed: bool  # whether the file had to be parsed (some prefilter matched)
+    # Report mode: the file's target-form sites per family (progress.py); None for a plain check.
+    counts: dict[str, int] | None = None
+
+
+def check_bytes(raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False) -> Checked:
+    """All findings for one file's bytes. With a report-mode plan, the
+    target-form sites are counted in the same parse: the engine's visit
+    carries a counter beside the rules."""
+    counts: dict[str, int] | None = None if plan.progress is None else {}
     try:
         with phase("prefilter"):
             if b"\x00" in raw:
                 decode(raw)  # raises the binary-file error
             rules = plan.candidates(raw)
-            counting = counts is not None and plan.progress is not None and plan.progress.search(raw) is not None
+            counting = plan.progress is not None and plan.progress.search(raw) is not None
         with phase("read"):  # bytes to text
             source = decode(raw)
     except SourceError as exc:
-        return [unparsable(path, str(exc))], False
+        return Checked([unparsable(path, str(exc))], False, counts)
     if not rules and not counting:
         # No rule needs the file, but a file that does not parse is reported
         # all the same (as ruff does): CPython's parser alone, no LibCST.
         with phase("syntax"):
             error = syntax_error(source.text, path)
-        return ([error] if error is not None else []), False
+        return Checked([error] if error is not None else [], False, counts)
     with phase("import"):  # LibCST, once per process: only the first parsed file pays it
         from .engine import lint_text
+    tally = None
+    if counting:
+        from .progress import TargetFormTally
 
+        tally = TargetFormTally()
     findings = lint_text(
         source.text,
         path,
@@ -145,8 +159,8 @@ def check_bytes(
         module_name=module_name,
         is_package=is_package,
         project=plan.project,
-        counts=counts if counting else None,
+        observers=(tally,) if tally is not None else (),
         build_edits=plan.build_edits,
     )
     # Parsed only to count: report exactly what a plain check would (nothing).
-    return (findings if rules else []), True
+    return Checked(findings if rules else [], True, tally.counts if tally is not None else counts)

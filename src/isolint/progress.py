@@ -1,8 +1,10 @@
 """Migration progress: how many sites are already in the target form.
 
 Findings count what is left to migrate; this module counts what has been
-migrated, per family, in the same single parse as the rules (the engine adds
-a `TargetFormCounter` to its batched visit when a report asks for it):
+migrated, per family, in the same single parse as the rules: a report-mode
+plan hands the engine a `TargetFormTally`, which adds a `TargetFormCounter`
+to its batched visit, and the run reports each file's counts to the
+`TargetFormTotals` attached to it. Counted sites:
 
 - legacy-state: references to the context class (`UserExecutionContext`,
   or whatever `context-class` names), including string annotations;
@@ -19,18 +21,19 @@ plain `check` never runs it.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._lazy import cst
 from .rules import ALL_RULES
+from .rules.ast_helpers import context_param
 
 if TYPE_CHECKING:
     from .config import Settings
     from .findings import Finding
-    from .rules.base import FileContext
+    from .rules.ast_context import AstFile
 
 DEFAULT_FACTORY_METHOD = "register_factory"
 SESSION_ATTRIBUTE = "db_session"
@@ -91,61 +94,136 @@ def compile_prefilter(settings: Settings) -> re.Pattern[bytes]:
     return re.compile(b"|".join(alternatives))
 
 
-class TargetFormCounter:
-    """Visited by the engine's dispatcher alongside the rules (visit_<Node> methods)."""
+class TargetFormTally:
+    """One file's counting, as the engine's observer: called with the file's
+    context, it makes the file's counter and keeps its counts."""
 
-    def __init__(self, file: FileContext) -> None:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, file: AstFile) -> TargetFormCounter:
+        counter = TargetFormCounter(file)
+        self.counts = counter.counts  # the same dict: the visit fills it in
+        return counter
+
+
+class TargetFormTotals:
+    """Attached to a run that reports: the target-form counts of each file it checked."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, dict[str, int]] = {}  # shown path -> counts per family, files with any
+
+    def add(self, shown: str, counts: Mapping[str, int] | None) -> None:
+        if counts:
+            self.by_file[shown] = dict(counts)
+
+    def total(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for counts in self.by_file.values():
+            add_counts(totals, counts)
+        return totals
+
+
+class TargetFormCounter:
+    """Visited by the engine's `ast` dispatcher alongside the rules (visit_<Node> methods).
+
+    The context class counts wherever its name is spelled, as an identifier
+    or inside a string annotation; its own definition does not count."""
+
+    def __init__(self, file: AstFile) -> None:
         self.file = file
         self.settings = file.settings
         self.counts: dict[str, int] = {}
         self._factory_methods = factory_methods(file.settings)
-        self._skip: set[int] = set()  # ids of Name nodes that define the context class itself
 
     def _add(self, family: str) -> None:
         self.counts[family] = self.counts.get(family, 0) + 1
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._skip.add(id(node.name))
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.settings.context_name and id(node) not in self._skip:
+    def _spelled(self, name: str | None) -> None:
+        if name == self.settings.context_name:
             self._add("legacy-state")
 
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+    def visit_Name(self, node: ast.Name) -> None:
+        self._spelled(node.id)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._spelled(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self._spelled(node.arg)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self._spelled(node.arg)
+
+    def visit_alias(self, node: ast.alias) -> None:
+        for part in node.name.split("."):
+            self._spelled(part)
+        self._spelled(node.asname)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for part in (node.module or "").split("."):
+            self._spelled(part)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        self._spelled(node.name)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        for name in node.names:
+            self._spelled(name)
+
+    visit_Nonlocal = visit_Global
+
+    def visit_Constant(self, node: ast.Constant) -> None:
         # Forward references ("UserExecutionContext", Optional["..."]) in annotations.
-        if self.settings.context_name not in node.value or self.file.enclosing(cst.Annotation) is None:
+        value = node.value
+        if not isinstance(value, str) or self.settings.context_name not in value or not self._in_annotation(node):
             return
-        value = node.evaluated_value
-        if isinstance(value, str) and re.search(rf"\b{re.escape(self.settings.context_name)}\b", value):
+        if re.search(rf"\b{re.escape(self.settings.context_name)}\b", value):
             self._add("legacy-state")
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        attribute = node.attr.value
-        if attribute not in (SESSION_ATTRIBUTE, EMITTER_ATTRIBUTE) or not isinstance(node.value, cst.Name):
+    def _in_annotation(self, node: ast.AST) -> bool:
+        chain = [*self.file.ancestors, node]
+        for parent, child in zip(reversed(chain[:-1]), reversed(chain[1:]), strict=True):
+            if isinstance(parent, ast.JoinedStr):
+                return False  # a piece of an f-string, not a string literal
+            if isinstance(parent, (ast.arg, ast.AnnAssign)) and parent.annotation is child:
+                return True
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and parent.returns is child:
+                return True
+            if isinstance(parent, (ast.stmt, ast.arguments)):
+                return False
+        return False
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self._spelled(node.attr)
+        attribute = node.attr
+        if attribute not in (SESSION_ATTRIBUTE, EMITTER_ATTRIBUTE) or not isinstance(node.value, ast.Name):
             return
-        if self._is_context(node.value.value):
+        if self._is_context(node.value.id):
             self._add("sessions" if attribute == SESSION_ATTRIBUTE else "websockets")
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        name = (
-            func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
-        )
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
         if name in self._factory_methods:
             self._add("singletons")
-        elif name == "register" and isinstance(func, cst.Attribute) and len(node.args) >= 2:
-            registered = node.args[1].value
-            if isinstance(registered, cst.Lambda) or (
-                isinstance(registered, cst.Name) and registered.value[:1].isupper()
-            ):
+            return
+        # The arguments as written, positional and keyword alike (LibCST's `Call.args`).
+        arguments: list[ast.expr | ast.keyword] = sorted(
+            [*node.args, *node.keywords], key=lambda argument: (argument.lineno, argument.col_offset)
+        )
+        if name == "register" and isinstance(func, ast.Attribute) and len(arguments) >= 2:
+            second = arguments[1]
+            registered = second.value if isinstance(second, (ast.keyword, ast.Starred)) else second
+            if isinstance(registered, ast.Lambda) or (isinstance(registered, ast.Name) and registered.id[:1].isupper()):
                 self._add("singletons")
 
     def _is_context(self, name: str) -> bool:
         if name in self.settings.context_params:
             return True
-        from .rules._context import context_param
-
-        function = self.file.enclosing(cst.FunctionDef)
+        function = self.file.enclosing_function()
         return function is not None and context_param(function, self.settings) == name
 
 

@@ -18,9 +18,10 @@ from .cache import Cache
 from .config import Settings
 from .discovery import Discovery, discover
 from .findings import Finding
+from .ignores import PerFileIgnores
 from .index import EMPTY, module_name_for
+from .indexing import build_index
 from .plan import Plan, check_bytes
-from .runner import _PerFileIgnores, build_index
 from .source import SourceError, decode
 
 
@@ -63,10 +64,10 @@ def check_stdin(
     formats that print them) their fixes carry edits."""
     absolute = Path(os.path.abspath(filename))
     plan = _plan(filename, settings, jobs, use_cache, build_edits)
-    findings, _ = check_bytes(
+    findings = check_bytes(
         raw, str(filename), plan, module_name=module_name_for(absolute), is_package=absolute.name == "__init__.py"
-    )
-    return sorted(_PerFileIgnores(settings).filter(absolute, findings), key=lambda f: f.sort_key)
+    ).findings
+    return sorted(PerFileIgnores(settings).filter(absolute, findings), key=lambda f: f.sort_key)
 
 
 def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_cache: bool, unsafe: bool) -> StdinFix:
@@ -74,7 +75,7 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
     `isolint fix` verifies a tree: a group that would break a caller
     elsewhere is refused (its findings stay, with the reason)."""
     from .engine import fix_text
-    from .runner import _project_reader, _vocabulary
+    from .fixing import project_reader, vocabulary
     from .transaction import ComputedFix, mark_refused, settle
 
     absolute = Path(os.path.abspath(filename))
@@ -90,9 +91,9 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
         outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module, is_package=is_package)
         findings = outcome.findings
         if refused:
-            findings, _ = check_bytes(
+            findings = check_bytes(
                 source.encode(outcome.text), shown, plan, module_name=module, is_package=is_package
-            )
+            ).findings
         return ComputedFix(
             shown, module, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings)
         )
@@ -105,12 +106,12 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
         refusals, _ = settle(
             computed,
             lambda again: {path: compute(codes) for path, codes in again.items()},
-            _project_reader(others, computed),
-            _vocabulary(settings),
+            project_reader(others, computed),
+            vocabulary(settings),
         )
     else:
         refusals = []
     fix = computed[shown]
-    remaining = _PerFileIgnores(settings).filter(absolute, mark_refused(fix.findings, refusals))
+    remaining = PerFileIgnores(settings).filter(absolute, mark_refused(fix.findings, refusals))
     output = source.encode(fix.text) if fix.changed else raw
     return StdinFix(output, fix.applied if fix.changed else 0, sorted(remaining, key=lambda f: f.sort_key))

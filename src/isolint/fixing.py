@@ -1,0 +1,192 @@
+"""Computing files' fixes in worker processes, written nowhere yet.
+
+`fix` computes every fixable file's fixes here, and again for the files the
+verification gate sends back with rules refused (transaction.py); the
+caller decides what is written. The gate's view of the project (what it
+knows of the context, and the files the fixes left alone) is here too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .cache import stat_signature
+from .config import Settings
+from .findings import Finding
+from .index import NameMatcher, module_of
+from .pipeline import WORKER_CRASHED
+from .plan import Plan, check_bytes, unparsable
+from .source import SourceError, decode, read_bytes
+from .transaction import FALLBACK, fallback_marker
+from .verify import ModuleSource, Vocabulary
+from .workers import installed, parallel_map, with_progress_bar
+
+if TYPE_CHECKING:
+    from .discovery import SourceFile
+    from .rules.base import Rule
+    from .transaction import ComputedFix
+
+NOT_SETTLED = "fixes did not settle; left what parsed and stopped"
+
+
+@dataclass(frozen=True)
+class FixUnit:
+    """One file to fix, as a worker receives it."""
+
+    shown: str
+    real: Path
+    refused: frozenset[str]  # codes whose fixes the gate refused here (and fallback markers)
+
+
+@dataclass(frozen=True)
+class Unfixed:
+    """A file that could not be fixed: its findings, and why not (None: it says so in a finding)."""
+
+    findings: list[Finding]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FixState:
+    """A fix worker's per-process state."""
+
+    plan: Plan
+    unsafe: bool  # unsafe fixes too
+
+
+@dataclass
+class Fixes:
+    computed: dict[str, ComputedFix]  # shown path -> the file's fixes, computed but not written
+    unfixed: dict[str, Unfixed]  # shown path -> a file that could not be fixed
+
+
+def compute_fixes(
+    files: Sequence[SourceFile],
+    refused: Mapping[str, frozenset[str]],
+    state: FixState,
+    jobs: int,
+) -> Fixes:
+    """The fixes of the files named in `refused` (shown path -> refused codes), in `jobs` processes."""
+    real_of = {str(file.path): file.real_path for file in files}
+    units = [FixUnit(shown, real_of[shown], codes) for shown, codes in refused.items()]
+    sizes = [(stat_signature(unit.real) or (0, 0))[1] for unit in units]
+    fixes = Fixes({}, {})
+    results = parallel_map(_fix_worker, units, jobs, state, _fix_crashed)
+    for unit, result in zip(units, with_progress_bar(results, sizes, "Fixing"), strict=True):
+        if isinstance(result, Unfixed):
+            fixes.unfixed[unit.shown] = result
+        else:
+            fixes.computed[result.path] = result
+    return fixes
+
+
+def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
+    from .engine import fix_text
+    from .transaction import ComputedFix
+
+    state = installed(FixState)
+    plan, refused = state.plan, unit.refused
+    fixing = replace(plan, rules=tuple(_refusing(plan.rules, refused))) if refused else plan
+    try:
+        raw = read_bytes(unit.real)
+        source = decode(raw)
+    except SourceError as exc:
+        return Unfixed([unparsable(unit.shown, str(exc))])
+    module, is_package = module_of(unit.real)
+    outcome = fix_text(source, unit.shown, fixing, unsafe=state.unsafe, module_name=module, is_package=is_package)
+    findings = outcome.findings
+    if (
+        refused
+    ):  # the refused rules' findings remain: lint the result with every rule (a fallback says why it fixed nothing)
+        linting = replace(
+            plan, rules=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK))))
+        )
+        findings = check_bytes(
+            source.encode(outcome.text), unit.shown, linting, module_name=module, is_package=is_package
+        ).findings
+    return ComputedFix(
+        unit.shown,
+        module,
+        is_package,
+        raw,
+        source,
+        outcome.text,
+        outcome.applied,
+        outcome.codes,
+        tuple(findings),
+        None if outcome.converged else NOT_SETTLED,
+    )
+
+
+def _refusing(
+    rules: Iterable[tuple[type[Rule], re.Pattern[bytes]]], refused: frozenset[str]
+) -> Iterator[tuple[type[Rule], re.Pattern[bytes]]]:
+    """`rules` without the refused ones, and with their fallbacks where those run instead."""
+    for rule, prefilter in rules:
+        if rule.code in refused:
+            continue
+        if rule.fallback is not None and fallback_marker(rule.code) in refused:
+            rule = rule.fallback
+        yield rule, prefilter
+
+
+def _fix_crashed(unit: FixUnit) -> Unfixed:
+    return Unfixed([unparsable(unit.shown, WORKER_CRASHED)], "not fixed: its worker process died")
+
+
+def vocabulary(settings: Settings) -> Vocabulary:
+    """What the verification gate knows of the context and the legacy state (verify.py), from the settings."""
+    from .rules import BY_CODE
+
+    attribute_rule = BY_CODE["ISO404"]
+    defaults = {option.name: option.default for option in attribute_rule.options}
+    options = {**defaults, **settings.options_for(attribute_rule)}
+    return Vocabulary(
+        settings.context_name,
+        frozenset(settings.legacy_state["classes"]),
+        frozenset(settings.context_params),
+        frozenset({*options["context-fields"], *options["context-methods"]}),
+    )
+
+
+def project_reader(
+    files: Sequence[SourceFile], computed: Mapping[str, ComputedFix]
+) -> Callable[[frozenset[str], frozenset[str]], Iterator[ModuleSource]]:
+    """The verifier's view of the files the fixes did not change: those whose
+    text mentions one of `names`, or defines a function or class named in `definitions`."""
+
+    texts: dict[str, ModuleSource | None] = {}  # read once for all the rounds of the gate
+    raws: dict[str, bytes | None] = {}
+
+    def read(names: frozenset[str], definitions: frozenset[str]) -> Iterator[ModuleSource]:
+        matcher = NameMatcher(names)
+        defined = b"|".join(re.escape(n.encode()) for n in sorted(definitions))
+        defines = re.compile(rb"\b(?:def|class)\s+(?:" + defined + rb")\s*[(:]") if definitions else None
+        for file in files:
+            shown = str(file.path)
+            fix = computed.get(shown)
+            if fix is not None and fix.changed:
+                continue
+            if shown not in raws:
+                try:
+                    raws[shown] = read_bytes(file.real_path)
+                except SourceError:
+                    raws[shown] = None
+            raw = raws[shown]
+            if raw is None or not (matcher.found(raw) or (defines is not None and defines.search(raw))):
+                continue
+            if shown not in texts:
+                try:
+                    module, is_package = module_of(file.real_path)
+                    texts[shown] = ModuleSource(shown, module, is_package, decode(raw).text)
+                except SourceError:
+                    texts[shown] = None
+            source = texts[shown]
+            if source is not None:
+                yield source
+
+    return read

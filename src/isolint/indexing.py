@@ -1,0 +1,159 @@
+"""The project index pass over the files on disk (see index.py for the facts).
+
+Every file of the project is indexed, not only the checked ones, with the
+cache: the files it does not cover are read, hashed and indexed by worker
+processes with the standard library's `ast` (they never import LibCST).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .cache import Cache, content_hash, stat_signature
+from .config import Settings
+from .discovery import Discovery, discover
+from .index import EMPTY, Fact, ProjectIndex, index_file, module_name_for
+from .pipeline import Stats
+from .source import SourceError, located, read_bytes, resolved
+from .workers import installed, parallel_map, with_progress_bar
+
+if TYPE_CHECKING:
+    from .rules.base import Rule
+
+# An indexing rule with its index prefilter compiled for the settings.
+Indexer = tuple["type[Rule]", re.Pattern[bytes]]
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """An index worker's per-process state."""
+
+    indexers: Sequence[Indexer]
+    settings: Settings
+    known: frozenset[str] = frozenset()  # "content hash:real path" of the facts the cache holds
+
+
+@dataclass(frozen=True)
+class IndexJob:
+    position: int  # in the driver's list of files
+    real: Path
+    shown: str  # the path the facts carry: relative to the index's root
+    module: str
+
+
+@dataclass(frozen=True)
+class Indexed:
+    digest: str | None  # None: unreadable (the check pass reports it)
+    facts: list[list[Any]] | None  # as JSON; None when the cache has this content's facts
+    parsed: bool = False
+
+
+def index_root(paths: Sequence[Path], settings: Settings) -> Path:
+    """The project the index covers: the configuration's directory, else the
+    enclosing git repository, else the paths' common ancestor."""
+    if settings.config_file is not None:
+        return settings.root
+    resolved_paths = [located(p) if not p.is_dir() else resolved(p) for p in paths] or [Path.cwd().resolve()]
+    common = Path(os.path.commonpath([str(p) for p in resolved_paths]))
+    start = common if common.is_dir() else common.parent
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def indexers_for(settings: Settings) -> list[Indexer]:
+    """(rule, compiled index prefilter) of every indexing rule, when an enabled rule reads the index."""
+    if not any(rule.reads_facts for rule in settings.enabled_rules()):
+        return []
+    from .rules import ALL_RULES
+
+    return [
+        (rule, prefilter) for rule in ALL_RULES if (prefilter := rule.compile_index_prefilter(settings)) is not None
+    ]
+
+
+def build_index(
+    paths: Sequence[Path],
+    found: Discovery,
+    settings: Settings,
+    cache: Cache,
+    *,
+    jobs: int = 1,
+    stats: Stats | None = None,
+) -> ProjectIndex:
+    """Facts from every file of the project, not only the checked ones: a
+    pre-commit run over ten files still knows about singletons elsewhere.
+
+    The cache is read and written here; the files it does not cover are read,
+    hashed and indexed by `jobs` worker processes (stdlib `ast` only: they
+    never import LibCST)."""
+    indexers = indexers_for(settings)
+    if not indexers:
+        return EMPTY
+    stats = stats if stats is not None else Stats()
+    root = index_root(paths, settings)
+    # The usual run names the project itself: its discovery is the one already done.
+    same_tree = [resolved(Path(p)) for p in paths] == [root]
+    files = {f.real_path: f for f in (found.files if same_tree else discover([root], settings).files)}
+    files.update({f.real_path: f for f in found.files})
+    ordered = sorted(files)
+    facts_of: list[list[list[Any]] | None] = [None] * len(ordered)
+    signatures: list[tuple[int, int] | None] = [None] * len(ordered)
+    todo: list[IndexJob] = []
+    for position, real_path in enumerate(ordered):
+        signature = signatures[position] = stat_signature(real_path)
+        cached = cache.facts_by_stat(real_path, signature)
+        if cached is not None:
+            facts_of[position] = cached
+            stats.index_cached += 1
+        else:
+            todo.append(IndexJob(position, real_path, relative(real_path, root), module_name_for(real_path)))
+    if todo:
+        # Largest first, so no worker is left with a run of big files at the end.
+        todo.sort(key=lambda job: -(signatures[job.position] or (0, 0))[1])
+        known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
+        state = IndexState(indexers, settings, known)
+        indexed = parallel_map(_index_worker, todo, jobs, state, _index_crashed)
+        sizes = [(signatures[job.position] or (0, 0))[1] for job in todo]
+        for job, result in zip(todo, with_progress_bar(indexed, sizes, "Indexing"), strict=True):
+            if result.digest is None:  # unreadable: the check pass reports it
+                continue
+            facts = result.facts
+            if facts is None:  # touched, but its content was indexed before
+                facts = cache.facts_for(result.digest, job.real) or []
+                stats.index_cached += 1
+            stats.indexed += result.parsed
+            cache.store_facts(job.real, signatures[job.position], result.digest, facts)
+            facts_of[job.position] = facts
+    return ProjectIndex(Fact.from_json(raw_fact) for cached in facts_of if cached for raw_fact in cached)
+
+
+def _index_worker(job: IndexJob) -> Indexed:
+    try:
+        raw = read_bytes(job.real)
+    except SourceError:
+        return Indexed(None, None)
+    digest = content_hash(raw)
+    state = installed(IndexState)
+    if f"{digest}:{job.real}" in state.known:
+        return Indexed(digest, None)
+    facts, parsed = index_file(raw, job.shown, job.module, state.indexers, state.settings)
+    return Indexed(digest, [fact.to_json() for fact in facts], parsed)
+
+
+def _index_crashed(job: IndexJob) -> Indexed:
+    return Indexed(None, None)  # the check pass reports the file
+
+
+def relative(path: Path, root: Path) -> str:
+    """`path` as the index records it: relative to the index's root where it is under it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
