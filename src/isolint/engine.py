@@ -33,7 +33,7 @@ from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
 from .rules._imports import without_orphaned_imports
 from .rules.ast_context import AstFile, AstRule
-from .rules.base import FileContext, FixSpec
+from .rules.base import FileContext, FixSpec, Report
 from .source import DecodedSource
 from .suppressions import apply_suppressions
 from .timing import phase
@@ -307,25 +307,14 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
 
 
 def _to_findings(file: FileContext, positions: Any, build_edits: bool) -> list[Finding]:
-    module, path = file.module, file.path
     findings = []
     for report in file.reports:
         code_range = positions[report.node]
-        snippet = " ".join(module.code_for_node(report.node).split())[:500]
-        findings.append(
-            Finding(
-                code=report.rule.code,
-                name=report.rule.name,
-                family=report.rule.family,
-                message=report.message,
-                path=path,
-                location=Location(code_range.start.line, code_range.start.column + 1),
-                end_location=Location(code_range.end.line, code_range.end.column + 1),
-                fix=(_build_fix(file, report.fix) if build_edits else _unbuilt_fix(report.fix)) if report.fix else None,
-                manual=report.manual,
-                snippet=snippet,
-            )
-        )
+        start = (code_range.start.line, code_range.start.column)
+        end = (code_range.end.line, code_range.end.column)
+        fix = (_build_fix(file, report.fix) if build_edits else _unbuilt_fix(report.fix)) if report.fix else None
+        snippet = " ".join(file.module.code_for_node(report.node).split())[:500]
+        findings.append(_finding(report, file.path, start, end, fix, snippet))
     return findings
 
 
@@ -336,28 +325,33 @@ def _ast_findings(file: AstFile, build_edits: bool, module: cst.Module | None) -
     view: CstView | None = None
     findings = []
     for report in file.reports:
-        (line, column), (end_line, end_column) = file.span(report.node)
+        start, end = file.span(report.node)
         fix = None
         if report.fix is not None and not build_edits:
             fix = _unbuilt_fix(report.fix)
         elif report.fix is not None:
             view = view or CstView(file, module)
             fix = _build_lazy_fix(view, report.fix)
-        findings.append(
-            Finding(
-                code=report.rule.code,
-                name=report.rule.name,
-                family=report.rule.family,
-                message=report.message,
-                path=file.path,
-                location=Location(line, column + 1),
-                end_location=Location(end_line, end_column + 1),
-                fix=fix,
-                manual=report.manual,
-                snippet=file.snippet(report.node),
-            )
-        )
+        findings.append(_finding(report, file.path, start, end, fix, file.snippet(report.node)))
     return findings
+
+
+def _finding(
+    report: Report, path: str, start: tuple[int, int], end: tuple[int, int], fix: Fix | None, snippet: str
+) -> Finding:
+    """`report` as a finding; `start` and `end` are (line, 0-based column)."""
+    return Finding(
+        code=report.rule.code,
+        name=report.rule.name,
+        family=report.rule.family,
+        message=report.message,
+        path=path,
+        location=Location(start[0], start[1] + 1),
+        end_location=Location(end[0], end[1] + 1),
+        fix=fix,
+        manual=report.manual,
+        snippet=snippet,
+    )
 
 
 def _build_lazy_fix(view: CstView, spec: FixSpec) -> Fix | None:
