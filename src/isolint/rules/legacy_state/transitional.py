@@ -23,10 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ..traversal import replace_nodes, walk
-from ._legacy_state import (
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ...traversal import replace_nodes, walk
+from ..base import FixSpec
+from .cst_references import (
     RUN_ID,
     add_needed_import,
     classify_access,
@@ -35,7 +36,6 @@ from ._legacy_state import (
     has_future_annotations,
     top_level_import_of,
 )
-from .base import FixSpec
 
 # The context fields the adapter fills from a legacy object.
 ADAPTED_FIELDS = frozenset({"user_id", "thread_id", "run_id"})
@@ -49,7 +49,7 @@ class Adapter:
     @classmethod
     def configured(cls, settings: Any) -> Adapter | str:
         """The project's adapter, or why there is none to call."""
-        from ..config import DEFAULT_ADAPTER, DEFAULT_CONTEXT_CLASS, LEGACY_STATE_OPTIONS  # config imports the rules
+        from ...config import DEFAULT_ADAPTER, DEFAULT_CONTEXT_CLASS, LEGACY_STATE_OPTIONS  # config imports the rules
 
         default_field_map = next(o.default for o in LEGACY_STATE_OPTIONS if o.name == "field-map")
         adapter = settings.legacy_state["adapter"]

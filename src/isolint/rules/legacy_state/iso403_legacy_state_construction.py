@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ._legacy_state import (
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ..base import Option, Rule
+from .cst_references import (
     LegacyStateFamily,
     code,
     context_fix,
     is_construction,
     legacy_names,
 )
-from .base import Option, Rule
 
 
 class LegacyStateConstruction(LegacyStateFamily, Rule):

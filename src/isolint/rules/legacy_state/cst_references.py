@@ -41,17 +41,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._lazy import cst
-from ..index import links
-from ..semantic import Parameter, Signature, signature_of
-from ..traversal import children, walk
-from ._helpers import alternation, word_alternatives
-from .base import FixSpec
+from ..._lazy import cst
+from ...index import links
+from ...semantic import Parameter, Signature, signature_of
+from ...traversal import children, walk
+from .._helpers import alternation, word_alternatives
+from ..base import FixSpec
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..index import ProjectIndex
-    from .base import FileContext
+    from ...config import Settings
+    from ...index import ProjectIndex
+    from ..base import FileContext
 
 REEXPORT = "legacy-state:reexport"
 RUN_ID_SIGNATURE = "legacy-state:run-id-signature"
@@ -690,7 +690,7 @@ def context_fix(
         return FixSpec(message, applicability, replace=replace)
 
     def edit_imports(module: Any) -> Any:
-        from ._imports import remove_import_alias
+        from .._imports import remove_import_alias
 
         # Add before removing: removing a file's first statement strips the
         # blank lines of the one after it, which adding would then put back

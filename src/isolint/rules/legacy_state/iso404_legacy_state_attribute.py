@@ -5,9 +5,10 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from .._lazy import cst
-from ..findings import SAFE, UNSAFE
-from ._legacy_state import (
+from ..._lazy import cst
+from ...findings import SAFE, UNSAFE
+from ..base import FixSpec, Option, Rule
+from .cst_references import (
     CALL_HINT,
     CONTEXT_FIELDS,
     MUTATING_METHODS,
@@ -22,7 +23,6 @@ from ._legacy_state import (
     reference_names,
     state_variables,
 )
-from .base import FixSpec, Option, Rule
 
 # Mutable per-request resources the context carries: calling their methods is their point.
 CONTEXT_RESOURCES = frozenset({"db_session", "websocket_emitter"})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ..traversal import walk
-from ._legacy_state import (
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ...traversal import walk
+from ..base import FixSpec, Rule
+from .cst_references import (
     MUTATING_METHODS,
     REEXPORT,
     RUN_ID,
@@ -28,8 +29,7 @@ from ._legacy_state import (
     state_variables,
     without_argument,
 )
-from ._transitional import Adapter, adapter_call, transitional_fix
-from .base import FixSpec, Rule
+from .transitional import Adapter, adapter_call, transitional_fix
 
 CONSTRUCTORS = ("model_validate", "parse_obj")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._lazy import cst
-from ..semantic import CallShape
-from ._legacy_state import (
+from ..._lazy import cst
+from ...semantic import CallShape
+from ..base import Rule
+from .cst_references import (
     CONTEXT_SIGNATURE,
     REEXPORT,
     RUN_ID,
@@ -18,7 +19,6 @@ from ._legacy_state import (
     signature_from,
     state_variables,
 )
-from .base import Rule
 
 CONSTRUCTORS = ("model_validate", "parse_obj")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .._lazy import cst
-from ..findings import NO_FIX
-from ._legacy_state import LegacyStateFamily, code, legacy_names
-from .base import Rule
+from ..._lazy import cst
+from ...findings import NO_FIX
+from ..base import Rule
+from .cst_references import LegacyStateFamily, code, legacy_names
 
 CHECKS = ("isinstance", "issubclass")
 

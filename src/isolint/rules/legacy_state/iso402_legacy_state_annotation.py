@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from .._lazy import cst
-from ..findings import UNSAFE
-from ..traversal import walk
-from ._legacy_state import (
+from ..._lazy import cst
+from ...findings import UNSAFE
+from ...traversal import walk
+from ..base import Rule
+from .cst_references import (
     RUN_ID,
     LegacyStateFamily,
     context_fix,
     has_future_annotations,
     legacy_names,
 )
-from .base import Rule
 
 
 class LegacyStateAnnotation(LegacyStateFamily, Rule):

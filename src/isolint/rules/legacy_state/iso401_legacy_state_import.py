@@ -6,9 +6,10 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
-from .._lazy import cst
-from ..findings import SAFE
-from ._legacy_state import (
+from ..._lazy import cst
+from ...findings import SAFE
+from ..base import FixSpec, Rule
+from .cst_references import (
     INDEX_PREFILTER,
     LegacyStateFamily,
     add_needed_import,
@@ -16,7 +17,6 @@ from ._legacy_state import (
     index_facts,
     legacy_names,
 )
-from .base import FixSpec, Rule
 
 
 class LegacyStateImport(LegacyStateFamily, Rule):
@@ -35,7 +35,7 @@ class LegacyStateImport(LegacyStateFamily, Rule):
         return index_facts(tree, settings)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        from ._imports import (  # defines LibCST classes: import only once parsing
+        from .._imports import (  # defines LibCST classes: import only once parsing
             exported_names,
             is_name_used,
         )
@@ -78,7 +78,7 @@ class LegacyStateImport(LegacyStateFamily, Rule):
 
     def _fix(self, node: cst.ImportFrom, alias: cst.ImportAlias) -> FixSpec:
         """Import the context class instead of the dead legacy import."""
-        from ._imports import imports_name
+        from .._imports import imports_name
 
         settings = self.settings
         message = f"Import `{settings.context_name}` from `{settings.context_module}` instead"
@@ -97,7 +97,7 @@ class LegacyStateImport(LegacyStateFamily, Rule):
         )
 
     def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias) -> Any:
-        from ._imports import remove_import_alias
+        from .._imports import remove_import_alias
 
         module = remove_import_alias(module, node, alias)
         return add_needed_import(module, self.settings.context_module, self.settings.context_name)
