@@ -17,7 +17,7 @@ import pytest
 from isolint.config import load_settings
 from isolint.index import Fact, index_source
 from isolint.indexing import indexers_for
-from isolint.rules.legacy_state.cst_references import RUN_ID_SIGNATURE
+from isolint.rules.legacy_state.family import RUN_ID_SIGNATURE
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 

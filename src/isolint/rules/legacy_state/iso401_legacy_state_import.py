@@ -9,14 +9,9 @@ from typing import Any
 from ..._lazy import cst
 from ...findings import SAFE
 from ..base import FixSpec, Rule
-from .cst_references import (
-    INDEX_PREFILTER,
-    LegacyStateFamily,
-    add_needed_import,
-    compile_index_prefilter,
-    index_facts,
-    legacy_names,
-)
+from .cst_references import legacy_names
+from .edits import add_needed_import
+from .family import INDEX_PREFILTER, LegacyStateFamily, compile_index_prefilter, index_facts
 
 
 class LegacyStateImport(LegacyStateFamily, Rule):

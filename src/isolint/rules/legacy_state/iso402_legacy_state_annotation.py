@@ -6,13 +6,9 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from ...traversal import walk
 from ..base import Rule
-from .cst_references import (
-    RUN_ID,
-    LegacyStateFamily,
-    context_fix,
-    has_future_annotations,
-    legacy_names,
-)
+from .cst_references import legacy_names
+from .edits import context_fix, has_future_annotations
+from .family import RUN_ID, LegacyStateFamily
 
 
 class LegacyStateAnnotation(LegacyStateFamily, Rule):

@@ -7,13 +7,9 @@ from typing import Any
 from ..._lazy import cst
 from ...findings import UNSAFE
 from ..base import Option, Rule
-from .cst_references import (
-    LegacyStateFamily,
-    code,
-    context_fix,
-    is_construction,
-    legacy_names,
-)
+from .cst_references import is_construction, legacy_names
+from .edits import code, context_fix
+from .family import LegacyStateFamily
 
 
 class LegacyStateConstruction(LegacyStateFamily, Rule):

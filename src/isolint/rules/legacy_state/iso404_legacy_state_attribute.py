@@ -8,20 +8,16 @@ from typing import Any
 from ..._lazy import cst
 from ...findings import SAFE, UNSAFE
 from ..base import FixSpec, Option, Rule
-from .cst_references import (
+from .cst_references import classify_access, key_quote, legacy_names, state_variables
+from .edits import code, read_replacement
+from .family import (
     CALL_HINT,
     CONTEXT_FIELDS,
     MUTATING_METHODS,
     WRITE_HINT,
     LegacyStateFamily,
-    classify_access,
-    code,
-    key_quote,
-    legacy_names,
     names_regex,
-    read_replacement,
     reference_names,
-    state_variables,
 )
 
 # Mutable per-request resources the context carries: calling their methods is their point.

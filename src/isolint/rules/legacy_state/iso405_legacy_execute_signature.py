@@ -8,30 +8,20 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from ...traversal import walk
 from ..base import FixSpec, Rule
-from .cst_references import (
+from .cst_references import LegacyNames, classify_access, key_quote, legacy_names, signature_facts, state_variables
+from .edits import code, context_fix, has_future_annotations, read_replacement, without_argument
+from .family import (
+    CONSTRUCTORS,
     MUTATING_METHODS,
     REEXPORT,
     RUN_ID,
     RUN_ID_SIGNATURE,
     STATE_TYPE,
-    LegacyNames,
     LegacyStateFamily,
-    classify_access,
-    code,
-    context_fix,
-    has_future_annotations,
-    key_quote,
-    legacy_names,
     names_regex,
-    read_replacement,
     reference_names,
-    signature_facts,
-    state_variables,
-    without_argument,
 )
 from .transitional import Adapter, adapter_call, transitional_fix
-
-CONSTRUCTORS = ("model_validate", "parse_obj")
 
 
 class LegacyExecuteSignature(LegacyStateFamily, Rule):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from ..._lazy import cst
 from ...findings import NO_FIX
 from ..base import Rule
-from .cst_references import LegacyStateFamily, code, legacy_names
+from .cst_references import legacy_names
+from .edits import code
+from .family import LegacyStateFamily
 
 CHECKS = ("isinstance", "issubclass")
 

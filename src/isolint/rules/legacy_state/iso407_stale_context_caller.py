@@ -7,20 +7,9 @@ from typing import Any
 from ..._lazy import cst
 from ...semantic import CallShape
 from ..base import Rule
-from .cst_references import (
-    CONTEXT_SIGNATURE,
-    REEXPORT,
-    RUN_ID,
-    LegacyStateFamily,
-    code,
-    legacy_names,
-    names_regex,
-    signature_facts,
-    signature_from,
-    state_variables,
-)
-
-CONSTRUCTORS = ("model_validate", "parse_obj")
+from .cst_references import legacy_names, signature_facts, state_variables
+from .edits import code
+from .family import CONSTRUCTORS, CONTEXT_SIGNATURE, REEXPORT, RUN_ID, LegacyStateFamily, names_regex, signature_from
 
 
 class StaleContextCaller(LegacyStateFamily, Rule):

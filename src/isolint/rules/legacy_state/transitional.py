@@ -27,15 +27,9 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from ...traversal import replace_nodes, walk
 from ..base import FixSpec
-from .cst_references import (
-    RUN_ID,
-    add_needed_import,
-    classify_access,
-    code,
-    context_bound,
-    has_future_annotations,
-    top_level_import_of,
-)
+from .cst_references import classify_access
+from .edits import add_needed_import, code, context_bound, has_future_annotations, top_level_import_of
+from .family import RUN_ID
 
 # The context fields the adapter fills from a legacy object.
 ADAPTED_FIELDS = frozenset({"user_id", "thread_id", "run_id"})

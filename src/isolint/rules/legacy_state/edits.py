@@ -1,0 +1,271 @@
+"""LibCST edits of the legacy-state family's fixes: rewriting annotations and
+field reads onto the context class, and importing it."""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..._lazy import cst
+from ...traversal import walk
+from ..base import FixSpec
+from .family import CONTEXT_FIELDS
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ..base import FileContext
+
+
+def read_replacement(
+    attribute: Any, receiver: Any, field_map: Mapping[str, str], quote: str = '"'
+) -> tuple[Any, bool] | None:
+    """What a read `<state>.<field>` becomes on the context, and whether that
+    is safe; None when the field already exists on the context unchanged."""
+    field = attribute.attr.value
+    mapped = field_map.get(field)
+    if mapped is not None:
+        if mapped == field and _same_code(attribute.value, receiver):
+            return None
+        return attribute.with_changes(value=receiver, attr=cst.Name(mapped)), True
+    if field in CONTEXT_FIELDS:
+        return None if _same_code(attribute.value, receiver) else (attribute.with_changes(value=receiver), True)
+    metadata_get = cst.Attribute(cst.Attribute(receiver, cst.Name("metadata")), cst.Name("get"))
+    call = cst.Call(metadata_get, [cst.Arg(cst.SimpleString(f"{quote}{field}{quote}"))])
+    return call.with_changes(lpar=attribute.lpar, rpar=attribute.rpar), False
+
+
+def _same_code(a: Any, b: Any) -> bool:
+    return a is b or cst.Module([]).code_for_node(a) == cst.Module([]).code_for_node(b)
+
+
+# --- fixes that introduce the context class -----------------------------------
+
+
+def context_bound(module: Any, settings: Settings, *, runtime: bool) -> bool:
+    """Whether the module already imports the context class at top level (or,
+    for uses never evaluated at runtime, under `if TYPE_CHECKING:`)."""
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine) and _binds_context(statement, settings):
+            return True
+        if (
+            not runtime
+            and isinstance(statement, cst.If)
+            and dotted(statement.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+            and any(isinstance(s, cst.SimpleStatementLine) and _binds_context(s, settings) for s in statement.body.body)
+        ):
+            return True
+    return False
+
+
+def _binds_context(statement: Any, settings: Settings) -> bool:
+    for small in statement.body:
+        if (
+            isinstance(small, cst.ImportFrom)
+            and not isinstance(small.names, cst.ImportStar)
+            and any(bound_name(a) == settings.context_name for a in small.names)
+        ):
+            return True
+    return False
+
+
+def has_future_annotations(module: Any) -> bool:
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if (
+                    isinstance(small, cst.ImportFrom)
+                    and dotted(small.module) == "__future__"
+                    and not isinstance(small.names, cst.ImportStar)
+                    and any(bound_name(a) == "annotations" for a in small.names)
+                ):
+                    return True
+    return False
+
+
+def context_fix(
+    file: FileContext, message: str, applicability: str, replace: Mapping[Any, Any], *, runtime: bool = True
+) -> FixSpec:
+    """A fix that writes the context class name. It also imports the class
+    unless the module already does, and removes top-level imports whose last
+    use it rewrites (the legacy class, `Union`, a module alias), so it adds
+    neither an undefined name nor an unused import. Import edits are one per pass."""
+    settings = file.settings
+    needs_import = not context_bound(file.module, settings, runtime=runtime)
+    unused = _imports_made_unused(file, replace, settings.context_name)
+    if not needs_import and not unused:
+        return FixSpec(message, applicability, replace=replace)
+
+    def edit_imports(module: Any) -> Any:
+        from .._imports import remove_import_alias
+
+        # Add before removing: removing a file's first statement strips the
+        # blank lines of the one after it, which adding would then put back
+        # only one of (the two before a `def` would become one).
+        if needs_import:
+            module = add_needed_import(module, settings.context_module, settings.context_name)
+        for name in sorted(unused):
+            found = top_level_import_of(module, name)  # node identities changed with the rewrite
+            if found is not None and name_uses(module, name) == 0:
+                module = remove_import_alias(module, *found)
+        return module
+
+    if needs_import:
+        message = f"{message}; import it from `{settings.context_module}`"
+    return FixSpec(message, applicability, replace=replace, transform=edit_imports, isolation="imports")
+
+
+def add_needed_import(module: Any, from_module: str, name: str) -> Any:
+    """`from <from_module> import <name>`, placed and formatted exactly as
+    LibCST's `AddImportsVisitor` does (the fixes' expected output was written
+    with it), without its deep copy, metadata and matcher traversals: only the
+    leading import block is looked at.
+
+    An import counts only in that block (after a docstring or `__strict__`
+    line), one import per line. If the block imports `from_module` with
+    `*` or imports `name` from it, nothing changes; if it has another
+    `from <from_module> import ...`, `name` joins the first one; else a new
+    line goes after the block, with a blank line before the next statement.
+    """
+    body = list(module.body)
+    start = 1 if _skip_first(body) else 0
+    block_end = start
+    target = None
+    for statement in body[start:]:
+        small = (
+            statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+        )
+        if not isinstance(small, (cst.Import, cst.ImportFrom)):
+            break
+        block_end += 1
+        if (
+            not isinstance(small, cst.ImportFrom)
+            or small.relative
+            or small.module is None
+            or dotted(small.module) != from_module
+        ):
+            continue
+        if isinstance(small.names, cst.ImportStar) or any(
+            a.asname is None and a.evaluated_name == name for a in small.names
+        ):
+            return module
+        if target is None:
+            target = (block_end - 1, statement, small)
+    if target is not None:
+        position, statement, small = target
+        names = [cst.ImportAlias(name=cst.Name(name)), *small.names]
+        body[position] = statement.with_changes(body=[small.with_changes(names=names)])
+        return module.with_changes(body=body)
+    after = body[block_end:]
+    if after:
+        first = after[0]
+        if not first.leading_lines:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(),))
+        elif first.leading_lines[0].comment is not None:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(), *first.leading_lines))
+    added = cst.parse_statement(f"from {from_module} import {name}", config=module.config_for_parsing)
+    return module.with_changes(body=(*body[:block_end], added, *after))
+
+
+def _skip_first(body: list[Any]) -> bool:
+    """A leading docstring or `__strict__ = ...` line, which imports never go above."""
+    if not body or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return False
+    small = body[0].body[0]
+    if isinstance(small, cst.Expr):
+        return isinstance(small.value, cst.SimpleString)
+    return (
+        isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+        and small.targets[0].target.value == "__strict__"
+    )
+
+
+def _imports_made_unused(file: FileContext, replace: Mapping[Any, Any], keep: str) -> set[str]:
+    """Top-level imported names whose every remaining use is inside the replaced nodes."""
+    module = file.module
+    dropped: dict[str, int] = {}
+    for old, new in replace.items():
+        for name in {n.value for n in walk(old) if isinstance(n, cst.Name)} - {keep}:
+            gone = name_uses(old, name) - (name_uses(new, name) if isinstance(new, cst.CSTNode) else 0)
+            if gone > 0:
+                dropped[name] = dropped.get(name, 0) + gone
+    uses = _module_name_uses(file)
+    return {name for name, gone in dropped.items() if top_level_import_of(module, name) and uses[name] <= gone}
+
+
+# Every name's uses in a module, counted once per module: each fix of a file
+# asks, and asking name_uses per fix made a file with many findings quadratic.
+_MODULE_USES: weakref.WeakKeyDictionary[FileContext, Counter[str]] = weakref.WeakKeyDictionary()
+_WORD = re.compile(r"\w+")
+
+
+def _module_name_uses(file: FileContext) -> Counter[str]:
+    """name_uses for every name of the file's module at once."""
+    if file not in _MODULE_USES:
+        counts: Counter[str] = Counter()
+        for node in walk(file.module):
+            if isinstance(node, cst.Name):
+                counts[node.value] += 1
+            elif isinstance(node, cst.SimpleString):
+                counts.update(_WORD.findall(node.value))
+            elif isinstance(node, (cst.Import, cst.ImportFrom)):
+                counts.subtract(n.value for n in walk(node) if isinstance(n, cst.Name))
+        _MODULE_USES[file] = counts
+    return _MODULE_USES[file]
+
+
+def name_uses(module: Any, name: str) -> int:
+    """How often `name` is used outside import statements, string annotations included."""
+    count = 0
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    for node in walk(module):
+        if isinstance(node, cst.Name) and node.value == name:
+            count += 1
+        elif isinstance(node, cst.SimpleString):
+            count += len(pattern.findall(node.value))
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            count -= sum(1 for n in walk(node) if isinstance(n, cst.Name) and n.value == name)
+    return count
+
+
+def top_level_import_of(module: Any, name: str) -> tuple[Any, Any] | None:
+    """The module-level `from x import name` statement and alias binding `name`."""
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        if bound_name(alias) == name:
+                            return small, alias
+    return None
+
+
+def without_argument(args: Any, index: int) -> list[Any]:
+    """Call arguments without the one at `index`, keeping the trailing comma style."""
+    kept = list(args)
+    removed = kept.pop(index)
+    if kept and index == len(kept):
+        kept[-1] = kept[-1].with_changes(comma=removed.comma)
+    return kept
+
+
+def code(node: Any) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def dotted(node: Any) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def bound_name(alias: Any) -> str:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return alias.name.value

@@ -1,0 +1,367 @@
+"""The legacy-state family (ISO4xx): its configuration, vocabulary, prefilters
+and project-index facts.
+
+A reference is a name bound to one of the `[legacy-state] classes`: the class
+name itself (imported plainly, under `if TYPE_CHECKING:`, inside a function,
+or through a module that re-exports it), a local alias of it
+(`from a.b import DeepAgentState as S`, `S = DeepAgentState`), or an
+attribute naming it (`state_module.DeepAgentState`). Inside annotations,
+string forward references (`"List[DeepAgentState]"`) are parsed and looked
+through. The class's own body, comments, docstrings and names that merely
+contain the class name are never references (see `references.py`).
+
+Project index facts (ISO401 contributes them; every indexer runs, whichever
+rules are selected). They are read off the same `ast` shapes the rules
+analyse (`module_renames`, `functions_and_methods`, `annotation_names`):
+
+- "legacy-state:reexport": a module-level alias that renames a name,
+  `from M import N as L` or `L = N` / `L = m.N`. The fact's name is `L`;
+  data {"module": "M" ("" for the same module), "level": relative-import
+  level, "name": "N"}. Whether `L` is legacy is decided at check time by
+  following these facts to a configured class, so the facts do not depend on
+  the configuration.
+- "legacy-state:run-id-signature": a function or method with a `run_id`
+  parameter and at least one other annotated parameter, named `function` or
+  `Class.method`; data {"method": bool, "positional": [parameters callers pass
+  positionally, without self/cls], "required": how many of those have no
+  default, "annotations": {parameter: [names in its annotation]}}, where a
+  configured legacy class and the context class both appear as `STATE_TYPE`:
+  either marks the parameter call sites pass the state through, so migrating
+  a signature from one to the other leaves the fact (and the cached results
+  of every module calling it) unchanged. ISO405 reads it to find call sites
+  in other modules.
+- "legacy-state:context-signature": a function or method that takes the
+  context class and no run id (migrated, by a person or by ISO405); data
+  {"method", "context": the parameter, and its call signature}. ISO407 reads it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import re
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ...index import links
+from ...semantic import Parameter, Signature, signature_of
+from .._helpers import alternation, word_alternatives
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...index import Fact, ProjectIndex
+
+FAMILY = "legacy-state"
+REEXPORT = "legacy-state:reexport"
+RUN_ID_SIGNATURE = "legacy-state:run-id-signature"
+CONTEXT_SIGNATURE = "legacy-state:context-signature"
+RUN_ID = "run_id"
+STATE_TYPE = "<legacy state or context class>"  # not an identifier, so never a real annotation name
+# Attributes the context already has: a legacy read of one of these needs no rewrite.
+CONTEXT_FIELDS = frozenset(
+    {"user_id", "thread_id", "run_id", "request_id", "db_session", "websocket_emitter", "metadata"}
+)
+UNION_NAMES = ("Union", "typing.Union")
+OPTIONAL_NAMES = ("Optional", "typing.Optional")
+ANNOTATED_NAMES = ("Annotated", "typing.Annotated")
+# Class methods of the legacy class that build an instance from data (ISO405
+# and ISO407 judge variables by them; ISO403 and ISO404 take them as an option).
+CONSTRUCTORS = ("model_validate", "parse_obj")
+# Methods that change a field in place: `state.messages.append(...)` is a write
+# (ISO404's `mutating-methods` default; ISO405 judges a body's uses by them).
+MUTATING_METHODS = [
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "update",
+    "setdefault",
+    "popitem",
+    "add",
+    "discard",
+    "sort",
+    "reverse",
+]
+WRITE_HINT = (
+    "The context is immutable: return the value from this agent (the caller combines results), or keep per-run "
+    "results in a local object owned by this run instead of on the shared state."
+)
+CALL_HINT = (
+    "Do this work on data the agent owns (a local object for this run) and return the result; the context is "
+    "immutable and has only its identity fields, resources and read-only `metadata`."
+)
+
+
+# --- configuration ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LegacyStateConfig:
+    """`[tool.isolint.legacy-state]` and the context class, typed, as the
+    family's analysis and fixes read them."""
+
+    classes: frozenset[str]
+    field_map: Mapping[str, str]
+    adapter: str
+    context_name: str
+    context_module: str
+    context_params: tuple[str, ...]
+
+    @classmethod
+    def of(cls, settings: Settings) -> LegacyStateConfig:
+        """The configuration for `settings`, built once per settings object."""
+        cached = _CONFIGS.get(id(settings))
+        if cached is not None and cached[0]() is settings:
+            return cached[1]
+        options = settings.family_options(FAMILY)
+        config = cls(
+            classes=frozenset(options["classes"]),
+            field_map=MappingProxyType(dict(options["field-map"])),
+            adapter=options["adapter"],
+            context_name=settings.context_name,
+            context_module=settings.context_module,
+            context_params=tuple(settings.context_params),
+        )
+        _CONFIGS[id(settings)] = (weakref.ref(settings), config)
+        return config
+
+
+# Settings are frozen but hold dicts (unhashable): keyed by identity, checked by a weak reference.
+_CONFIGS: dict[int, tuple[weakref.ref[Settings], LegacyStateConfig]] = {}
+
+
+# --- vocabulary and prefilters ------------------------------------------------
+
+
+class LegacyStateFamily:
+    """Mixin for the family's rules: shared prefilter; they read the index
+    facts ISO401 contributes (`index_facts`)."""
+
+    family = FAMILY
+    prefilter = re.compile(rb"(?!)")  # built from the settings and the index by compile_prefilter
+    reads_facts: ClassVar[tuple[str, ...]] = (REEXPORT,)
+
+    @classmethod
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+        return names_regex(reference_names(settings, project))
+
+
+def reference_names(settings: Settings, project: ProjectIndex) -> set[str]:
+    """Names whose presence a finding of the family needs: the legacy classes
+    and the aliases some module binds to one of them."""
+    classes = LegacyStateConfig.of(settings).classes
+    aliases = {
+        fact.name
+        for fact in project.of_kind(REEXPORT)
+        if resolves_to_legacy(project, classes, fact.qualname.rpartition(".")[0], fact.name)
+    }
+    return set(classes) | aliases
+
+
+def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
+    names = sorted(names, key=len, reverse=True)
+    if not names:
+        return re.compile(rb"(?!)")
+    return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\b")))
+
+
+# Files that may rename a name at module level (`import ... as`, a parenthesised
+# `N as L,` line, or `L = N`), or define a function taking `run_id`.
+INDEX_PREFILTER = re.compile(
+    rb"\bimport\b[^\n]*\bas\s|^[ \t]+\w+[ \t]+as[ \t]+\w+[ \t]*,?[ \t]*(?:#[^\n]*)?$"
+    rb"|^[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*(?:#[^\n]*)?$|\brun_id\b",
+    re.MULTILINE,
+)
+
+
+def compile_index_prefilter(settings: Settings) -> re.Pattern[bytes]:
+    """The family's index prefilter, plus the context class (for context signatures)."""
+    context = re.escape(settings.context_name.encode())
+    return re.compile(INDEX_PREFILTER.pattern + rb"|" + context, re.MULTILINE)
+
+
+# --- shapes the index and the rules share ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A module-level statement that binds `local` to another module's or this
+    module's `name`: `from module import name as local`, `local = name`,
+    `local = m.name`."""
+
+    local: str
+    module: str  # "" for this module
+    level: int  # relative-import level
+    name: str
+    line: int
+
+
+def module_renames(tree: ast.Module) -> Iterator[Rename]:
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.asname and alias.asname != alias.name:
+                    yield Rename(alias.asname, node.module or "", node.level, alias.name, node.lineno)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+            if isinstance(value, (ast.Name, ast.Attribute)):
+                name = value.id if isinstance(value, ast.Name) else value.attr
+                yield Rename(node.targets[0].id, "", 0, name, node.lineno)
+
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def functions_and_methods(tree: ast.Module) -> Iterator[tuple[Function, str | None]]:
+    """Module-level functions and the methods of module-level classes, with the class's name."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node, None
+        elif isinstance(node, ast.ClassDef):
+            yield from ((f, node.name) for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
+def named_parameters(function: Function) -> list[ast.arg]:
+    """The parameters a call can name: positional-only, positional and keyword-only (no stars)."""
+    args = function.args
+    return [*args.posonlyargs, *args.args, *args.kwonlyargs]
+
+
+def annotation_names(annotation: ast.expr) -> set[str]:
+    """Every name and attribute an annotation mentions, through string forward references."""
+    names: set[str] = set()
+    for node in ast.walk(annotation):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            with contextlib.suppress(SyntaxError):  # a string that is not an annotation names nothing
+                names |= annotation_names(ast.parse(node.value, mode="eval").body)
+    return names
+
+
+# --- the index ----------------------------------------------------------------
+
+IndexFact = tuple[str, str, int, dict[str, Any]]
+
+
+def index_facts(tree: ast.Module, settings: Settings) -> Iterator[IndexFact]:
+    config = LegacyStateConfig.of(settings)
+    for rename in module_renames(tree):
+        yield REEXPORT, rename.local, rename.line, {"module": rename.module, "level": rename.level, "name": rename.name}
+    functions = list(functions_and_methods(tree))
+    for function, owner in functions:
+        data = run_id_signature(function, owner, config.classes | {config.context_name})
+        if data is not None:
+            yield RUN_ID_SIGNATURE, _qualname(function, owner), function.lineno, data
+    for function, owner in functions:
+        data = context_signature(function, owner, config.context_name)
+        if data is not None:
+            yield CONTEXT_SIGNATURE, _qualname(function, owner), function.lineno, data
+
+
+def _qualname(function: Function, owner: str | None) -> str:
+    return f"{owner}.{function.name}" if owner else function.name
+
+
+def run_id_signature(function: Function, owner: str | None, state_types: frozenset[str]) -> dict[str, Any] | None:
+    """The "legacy-state:run-id-signature" data of a function, or None."""
+    every = named_parameters(function)
+    if not any(a.arg == RUN_ID for a in every):
+        return None
+    annotations = {
+        a.arg: sorted({STATE_TYPE if n in state_types else n for n in annotation_names(a.annotation)})
+        for a in every
+        if a.annotation is not None and a.arg != RUN_ID
+    }
+    if not annotations:
+        return None
+    args = function.args
+    positional = [a.arg for a in [*args.posonlyargs, *args.args]]
+    required = len(positional) - len(args.defaults)
+    decorators = {d.id for d in function.decorator_list if isinstance(d, ast.Name)}
+    if owner is not None and "staticmethod" not in decorators and positional:
+        positional, required = positional[1:], required - 1  # self / cls
+    return {"method": owner is not None, "positional": positional, "required": required, "annotations": annotations}
+
+
+def context_signature(function: Function, owner: str | None, context_name: str) -> dict[str, Any] | None:
+    """The "legacy-state:context-signature" data of a function, or None."""
+    every = named_parameters(function)
+    if any(a.arg == RUN_ID for a in every):
+        return None  # still the legacy pair: ISO405's
+    context = next(
+        (a.arg for a in every if a.annotation is not None and context_name in annotation_names(a.annotation)),
+        None,
+    )
+    decorators = {d.id if isinstance(d, ast.Name) else getattr(d, "attr", "") for d in function.decorator_list}
+    if context is None or decorators - {"staticmethod", "classmethod", "abstractmethod", "override"}:
+        return None  # a wrapping decorator decides how it is called
+    signature = signature_of(function, bound=owner is not None and "staticmethod" not in decorators)
+    return {"method": owner is not None, "context": context, **signature_data(signature)}
+
+
+def signature_data(signature: Signature) -> dict[str, Any]:
+    """A call signature as JSON-safe fact data."""
+    return {
+        "positional": [[p.name, p.has_default] for p in signature.positional],
+        "positional_only": signature.positional_only,
+        "keyword_only": [[p.name, p.has_default] for p in signature.keyword_only],
+        "var_positional": signature.var_positional,
+        "var_keyword": signature.var_keyword,
+    }
+
+
+def signature_from(data: Mapping[str, Any]) -> Signature:
+    return Signature(
+        tuple(Parameter(name, "", default) for name, default in data["positional"]),
+        data["positional_only"],
+        tuple(Parameter(name, "", default) for name, default in data["keyword_only"]),
+        data["var_positional"],
+        data["var_keyword"],
+    )
+
+
+@links(REEXPORT)
+def _alias_target(fact: Fact) -> list[str]:
+    """An alias builds on the name it renames (resolves_to_legacy follows the chain)."""
+    return [fact.data["name"]]
+
+
+def resolves_to_legacy(
+    project: ProjectIndex, classes: frozenset[str], module: str, name: str, seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether `module.name` is, through re-export facts, one of `classes`."""
+    return legacy_class_of(project, classes, module, name, seen) is not None
+
+
+def legacy_class_of(
+    project: ProjectIndex, classes: frozenset[str], module: str, name: str, seen: frozenset[str] = frozenset()
+) -> str | None:
+    """The legacy class `module.name` is, through re-export facts, or None."""
+    if name in classes:
+        return name
+    qualname = f"{module}.{name}" if module else name
+    fact = project.get(REEXPORT, qualname)
+    if fact is None or qualname in seen:
+        return None
+    fact_module = fact.qualname.rpartition(".")[0]
+    target = absolute_module(fact.data["module"], fact.data["level"], fact_module, fact.path.endswith("__init__.py"))
+    return legacy_class_of(project, classes, target, fact.data["name"], seen | {qualname})
+
+
+def absolute_module(module: str, level: int, importer: str, importer_is_package: bool) -> str:
+    """The absolute name of `module` as imported from `importer` (`""`: the importer itself)."""
+    if level == 0:
+        return module or importer
+    package = importer.split(".") if importer else []
+    if not importer_is_package:
+        package = package[:-1]
+    package = package[: len(package) - (level - 1)] if level > 1 else package
+    return ".".join([*package, *([module] if module else [])])
