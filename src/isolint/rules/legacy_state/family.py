@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...index import links
 from ...semantic import Parameter, Signature, signature_of
 from .._helpers import alternation, word_alternatives
+from ..ast_context import AstRule
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -149,6 +150,12 @@ class LegacyStateFamily:
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
         return names_regex(reference_names(settings, project))
+
+
+class LegacyStateAstRule(LegacyStateFamily, AstRule):
+    """Base of the family's rules that visit the stdlib `ast`."""
+
+    abstract_base = True
 
 
 def reference_names(settings: Settings, project: ProjectIndex) -> set[str]:

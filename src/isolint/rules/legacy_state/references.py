@@ -1,0 +1,275 @@
+"""The legacy-state family's analysis of one file, on the stdlib `ast`: which
+names refer to a legacy class, which annotations name one, which variables
+hold legacy state (or, migrated, the context), and how a field of such a
+value is used. Every rule of the family reads one `LegacyReferences` per file.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+
+from ...ast_visit import source_order_children
+from ...scopes import FUNCTIONS
+from ..ast_context import AstFile
+from ..ast_helpers import dotted_name, last_name
+from .family import (
+    ANNOTATED_NAMES,
+    OPTIONAL_NAMES,
+    UNION_NAMES,
+    LegacyStateConfig,
+    absolute_module,
+    legacy_class_of,
+)
+
+Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.Module
+Parent = Callable[[ast.AST], ast.AST | None]
+
+
+@dataclass(frozen=True)
+class LegacyNames:
+    """The names that refer to a legacy class in one file: a plain value that
+    fix builders may capture (they run after the visit, on LibCST nodes)."""
+
+    classes: frozenset[str]
+    aliases: Mapping[str, str]  # a name bound in this file -> the legacy class it refers to
+
+    def refers(self, name: str) -> bool:
+        return name in self.classes or name in self.aliases
+
+    def class_named(self, name: str) -> str:
+        return self.aliases.get(name, name)
+
+
+class LegacyReferences:
+    """What in one file refers to a legacy class; built once per file."""
+
+    def __init__(self, file: AstFile) -> None:
+        config = LegacyStateConfig.of(file.settings)
+        self.config = config
+        self.context_name = config.context_name
+        aliases: dict[str, str] = {}
+        self._class_bodies: set[int] = set()  # ids of the legacy classes' own definitions
+        for node in _source_order(file.tree):
+            if isinstance(node, ast.ClassDef) and node.name in config.classes:
+                self._class_bodies.add(id(node))
+            elif isinstance(node, ast.ImportFrom):
+                module = absolute_module(node.module or "", node.level, file.module_name, file.is_package)
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    legacy = legacy_class_of(file.project, config.classes, module, alias.name)
+                    if legacy is not None:
+                        aliases[alias.asname or alias.name] = legacy
+        self.names = LegacyNames(config.classes, aliases)
+        for statement in file.tree.body:  # module-level `L = DeepAgentState`
+            if (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and self.is_reference(statement.value)
+            ):
+                aliases[statement.targets[0].id] = self.class_of(statement.value)
+
+    @property
+    def classes(self) -> frozenset[str]:
+        return self.config.classes
+
+    def is_reference(self, expr: ast.AST) -> bool:
+        if isinstance(expr, ast.Name):
+            return self.names.refers(expr.id)
+        if isinstance(expr, ast.Attribute):
+            return expr.attr in self.classes
+        return False
+
+    def class_of(self, expr: ast.AST) -> str:
+        """The legacy class a reference (`is_reference`) names."""
+        name = last_name(expr)
+        return self.names.class_named(name) if name is not None else ""
+
+    def in_class_body(self, ancestors: Iterable[ast.AST]) -> bool:
+        return any(id(node) in self._class_bodies for node in ancestors)
+
+    # annotations ---------------------------------------------------------------
+
+    def annotation_mentions(self, expr: ast.expr) -> str | None:
+        """The legacy class named anywhere in an annotation, strings included."""
+        for node in _source_order(expr):
+            if self.is_reference(node):
+                return self.class_of(node)
+            if isinstance(node, ast.Attribute) and node.attr in self.names.aliases:
+                return self.names.class_named(node.attr)  # `x.S` for an alias `S`: its name is the alias
+            parsed = parse_string_annotation(node)
+            found = self.annotation_mentions(parsed) if parsed is not None else None
+            if found:
+                return found
+        return None
+
+    def is_state_type(self, expr: ast.expr) -> bool:
+        """Whether a value with this annotation is a legacy state object
+        (the class itself, optional, in a union, quoted)."""
+        return _types_in(expr, self.is_reference)
+
+    def is_context_type(self, expr: ast.expr) -> bool:
+        return _types_in(expr, lambda node: last_name(node) == self.context_name)
+
+    # values known to be legacy state ---------------------------------------------
+
+    def is_construction(self, call: ast.Call, constructors: Iterable[str]) -> bool:
+        """`DeepAgentState(...)` or `DeepAgentState.model_validate(...)`."""
+        func = call.func
+        if self.is_reference(func):
+            return True
+        return isinstance(func, ast.Attribute) and func.attr in constructors and self.is_reference(func.value)
+
+    def state_variables(self, scope: Scope, constructors: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(legacy state names, context names) bound in a function or module:
+        parameters annotated with the class, annotated variables, and variables
+        assigned from a construction. Nested functions and classes are their own scopes."""
+        legacy: set[str] = set()
+        context: set[str] = set()
+        if isinstance(scope, FUNCTIONS):
+            args = scope.args
+            for param in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                if param.annotation is not None:
+                    if self.is_state_type(param.annotation):
+                        legacy.add(param.arg)
+                    elif self.is_context_type(param.annotation):
+                        context.add(param.arg)
+        for node in _own_scope(scope):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                if self.is_state_type(node.annotation):
+                    legacy.add(node.target.id)
+                elif self.is_context_type(node.annotation):
+                    context.add(node.target.id)
+            elif (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and self.is_construction(node.value, constructors)
+            ):
+                legacy.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        return legacy, context
+
+
+_CACHE: weakref.WeakKeyDictionary[AstFile, LegacyReferences] = weakref.WeakKeyDictionary()
+
+
+def legacy_references(file: AstFile) -> LegacyReferences:
+    """The file's LegacyReferences, shared by every rule of the family checking it."""
+    references = _CACHE.get(file)
+    if references is None:
+        references = _CACHE[file] = LegacyReferences(file)
+    return references
+
+
+def parse_string_annotation(node: ast.AST) -> ast.expr | None:
+    """The expression a string forward reference (`"List[DeepAgentState]"`) holds."""
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)) or not node.value.strip():
+        return None
+    with contextlib.suppress(SyntaxError, ValueError):  # a string that is not an expression names nothing
+        return ast.parse(node.value.strip(), mode="eval").body
+    return None
+
+
+def _types_in(expr: ast.expr, matches: Callable[[ast.expr], bool]) -> bool:
+    if matches(expr):
+        return True
+    parsed = parse_string_annotation(expr)
+    if parsed is not None:
+        return _types_in(parsed, matches)
+    if isinstance(expr, ast.Subscript) and dotted_name(expr.value) in (*UNION_NAMES, *OPTIONAL_NAMES, *ANNOTATED_NAMES):
+        inner = subscript_elements(expr)
+        if dotted_name(expr.value) in ANNOTATED_NAMES:
+            inner = inner[:1]
+        return any(_types_in(e, matches) for e in inner)
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+        return any(_types_in(m, matches) for m in union_members(expr))
+    return False
+
+
+def subscript_elements(expr: ast.Subscript) -> list[ast.expr]:
+    """The elements between the brackets (`A, B` of `X[A, B]`), slices left out."""
+    elements = expr.slice.elts if isinstance(expr.slice, ast.Tuple) else [expr.slice]
+    return [e for e in elements if not isinstance(e, ast.Slice)]
+
+
+def union_members(expr: ast.expr) -> list[ast.expr]:
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+        return [*union_members(expr.left), *union_members(expr.right)]
+    return [expr]
+
+
+def _source_order(root: ast.AST) -> Iterator[ast.AST]:
+    """`root` and its descendants, depth first in source order."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(source_order_children(node)))
+
+
+def _own_scope(scope: Scope) -> Iterator[ast.AST]:
+    """The nodes of a function's body or a module, without descending into
+    nested functions, classes and lambdas (they are yielded, not entered)."""
+    stack: list[ast.AST] = list(reversed(scope.body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+            stack.extend(reversed(source_order_children(node)))
+
+
+# --- how a field of the state is used ---------------------------------------------
+
+
+def classify_access(node: ast.Attribute, parent: Parent, mutating_methods: Iterable[str]) -> str:
+    """How `<state>.<attr>` is used: "read", "write" (assigned, deleted, or
+    mutated in place) or "call" (a method of the state is called)."""
+    up = parent(node)
+    if isinstance(up, ast.Call) and up.func is node:
+        return "call"
+    if is_target(node, parent):
+        return "write"
+    if isinstance(up, ast.Attribute) and up.value is node:
+        above = parent(up)
+        if isinstance(above, ast.Call) and above.func is up and up.attr in mutating_methods:
+            return "write"
+        if is_target(up, parent):
+            return "write"
+    if isinstance(up, ast.Subscript) and up.value is node and is_target(up, parent):
+        return "write"
+    return "read"
+
+
+def is_target(node: ast.expr, parent: Parent) -> bool:
+    """Whether `node` is assigned, deleted or a loop target (inside a tuple or list target too).
+    A `with ... as x.y` target is not: the LibCST analysis this replaces never counted it."""
+    up = parent(node)
+    while isinstance(up, (ast.Starred, ast.Tuple, ast.List)):
+        node, up = up, parent(up)
+    if isinstance(up, (ast.Assign, ast.Delete)):
+        return any(target is node for target in up.targets)
+    if isinstance(up, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)):
+        return up.target is node
+    return False
+
+
+def key_quote(ancestors: Iterable[ast.AST], file: AstFile) -> str:
+    """The quote for a string literal written under `ancestors`: inside a
+    `f"..."` a double quote would end the f-string before Python 3.12."""
+    for node in reversed(list(ancestors)):
+        if isinstance(node, ast.JoinedStr):
+            opening = file.segment(node).lstrip("rRbBfFuU")[:1]
+            return "'" if opening == '"' else '"'
+    return '"'
+
+
+def chain_parent(ancestors: Iterable[ast.AST], node: ast.AST) -> Parent:
+    """Parent lookup for `node` and its ancestors, which is all classify_access climbs."""
+    chain = [*ancestors, node]
+    parent_of = {id(child): up for up, child in pairwise(chain)}
+    return lambda child: parent_of.get(id(child))
