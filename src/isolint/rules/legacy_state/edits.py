@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..._lazy import cst
 from ...traversal import walk
 from ..base import FixSpec
-from .family import CONTEXT_FIELDS
+from .family import ContextRead, context_read
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -22,19 +22,20 @@ if TYPE_CHECKING:
 def read_replacement(
     attribute: Any, receiver: Any, field_map: Mapping[str, str], quote: str = '"'
 ) -> tuple[Any, bool] | None:
-    """What a read `<state>.<field>` becomes on the context, and whether that
-    is safe; None when the field already exists on the context unchanged."""
-    field = attribute.attr.value
-    mapped = field_map.get(field)
-    if mapped is not None:
-        if mapped == field and _same_code(attribute.value, receiver):
-            return None
-        return attribute.with_changes(value=receiver, attr=cst.Name(mapped)), True
-    if field in CONTEXT_FIELDS:
-        return None if _same_code(attribute.value, receiver) else (attribute.with_changes(value=receiver), True)
+    """What a read `<state>.<field>` (a LibCST Attribute) becomes on the
+    context `receiver`, and whether that is safe; None when the field already
+    exists on the context unchanged."""
+    read = context_read(attribute.attr.value, field_map, same_receiver=_same_code(attribute.value, receiver))
+    return None if read is None else (context_read_node(attribute, receiver, read, quote), read.safe)
+
+
+def context_read_node(attribute: Any, receiver: Any, read: ContextRead, quote: str) -> Any:
+    """The LibCST expression that reads `read` on `receiver` in place of `attribute`."""
+    if read.attribute is not None:
+        return attribute.with_changes(value=receiver, attr=cst.Name(read.attribute))
     metadata_get = cst.Attribute(cst.Attribute(receiver, cst.Name("metadata")), cst.Name("get"))
-    call = cst.Call(metadata_get, [cst.Arg(cst.SimpleString(f"{quote}{field}{quote}"))])
-    return call.with_changes(lpar=attribute.lpar, rpar=attribute.rpar), False
+    call = cst.Call(metadata_get, [cst.Arg(cst.SimpleString(f"{quote}{attribute.attr.value}{quote}"))])
+    return call.with_changes(lpar=attribute.lpar, rpar=attribute.rpar)
 
 
 def _same_code(a: Any, b: Any) -> bool:

@@ -98,6 +98,29 @@ CALL_HINT = (
 )
 
 
+@dataclass(frozen=True)
+class ContextRead:
+    """What a read of a legacy field becomes on the context."""
+
+    attribute: str | None  # the context's attribute; None: the field is looked up in its `metadata`
+
+    @property
+    def safe(self) -> bool:
+        """A context attribute reads the same value; `metadata.get` may find nothing."""
+        return self.attribute is not None
+
+
+def context_read(field: str, field_map: Mapping[str, str], *, same_receiver: bool) -> ContextRead | None:
+    """How `<state>.<field>` reads on the context (`same_receiver`: the
+    context is the same variable); None when the read stays as it is."""
+    mapped = field_map.get(field)
+    if mapped is not None:
+        return None if mapped == field and same_receiver else ContextRead(mapped)
+    if field in CONTEXT_FIELDS:
+        return None if same_receiver else ContextRead(field)
+    return ContextRead(None)
+
+
 # --- configuration ------------------------------------------------------------
 
 

@@ -2,29 +2,64 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-from typing import Any
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import SAFE, UNSAFE
-from ..base import FixSpec, Option, Rule
-from .cst_references import classify_access, key_quote, legacy_names, state_variables
-from .edits import code, read_replacement
+from ..base import CstEdit, FixSpec, Option
+from .edits import context_read_node
 from .family import (
     CALL_HINT,
     CONTEXT_FIELDS,
     MUTATING_METHODS,
     WRITE_HINT,
-    LegacyStateFamily,
+    ContextRead,
+    LegacyStateAstRule,
+    LegacyStateConfig,
+    context_read,
     names_regex,
     reference_names,
 )
+from .references import (
+    Parent,
+    chain_parent,
+    classify_access,
+    enclosing_scope,
+    is_target,
+    key_quote,
+    legacy_references,
+    own_parentheses,
+    source_code,
+)
+
+if TYPE_CHECKING:
+    from ...cst_view import CstView
 
 # Mutable per-request resources the context carries: calling their methods is their point.
 CONTEXT_RESOURCES = frozenset({"db_session", "websocket_emitter"})
 
 
-class LegacyStateAttribute(LegacyStateFamily, Rule):
+@dataclass(frozen=True)
+class AttributeOptions:
+    """ISO404's options, typed."""
+
+    mutating_methods: frozenset[str]
+    context_members: frozenset[str]  # `context-fields` and `context-methods`
+    constructors: tuple[str, ...]
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> AttributeOptions:
+        return cls(
+            frozenset(values["mutating-methods"]),
+            frozenset({*values["context-fields"], *values["context-methods"]}),
+            tuple(values["constructors"]),
+        )
+
+
+class LegacyStateAttribute(LegacyStateAstRule):
     code = "ISO404"
     name = "legacy-state-attribute"
     summary = "A field of the legacy mutable `DeepAgentState` is read or written"
@@ -64,45 +99,45 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._scopes: dict[Any, tuple[set[str], set[str]]] = {}
+        self._options = AttributeOptions.of(self.option_values)
+        self._config = LegacyStateConfig.of(self.settings)
+        self._scopes: dict[int, tuple[set[str], set[str]]] = {}
 
     def _variables(self) -> tuple[set[str], set[str]]:
-        scope = self.file.enclosing(cst.FunctionDef) or self.file.module
-        if scope not in self._scopes:
-            self._scopes[scope] = state_variables(legacy_names(self.file), scope, self.option_values["constructors"])
-        return self._scopes[scope]
+        """(legacy, context) variables of the function (or module) being visited."""
+        scope = enclosing_scope(self.file)
+        if id(scope) not in self._scopes:
+            references = legacy_references(self.file)
+            self._scopes[id(scope)] = references.state_variables(scope, self._options.constructors)
+        return self._scopes[id(scope)]
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if not isinstance(node.value, cst.Name):
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if not isinstance(node.value, ast.Name):
             return
         legacy, context = self._variables()
-        receiver = node.value.value
+        receiver = node.value.id
         if receiver not in legacy and receiver not in context:
             return
-        names = legacy_names(self.file)
-        if names.in_class_body(self.file.ancestors):
+        if legacy_references(self.file).in_class_body(self.file.ancestors):
             return
-        parents = self._parents(node)
-        if receiver in context and node.attr.value in CONTEXT_RESOURCES and not _is_rebound(node, parents):
+        parent = chain_parent(self.file.ancestors, node)
+        if receiver in context and node.attr in CONTEXT_RESOURCES and not _is_rebound(node, parent):
             return  # `context.db_session.add(row)`: the request's own resources are meant to be used
-        use = classify_access(node, parents, self.option_values["mutating-methods"])
-        shown = code(node)
+        use = classify_access(node, parent, self._options.mutating_methods)
+        shown = source_code(self.file, node)
         if use == "write":
             if receiver in legacy:
                 message = f"`{shown}` is changed on the legacy per-run state, where every agent of the run sees it"
             else:
-                message = f"`{shown}` is changed on `{receiver}`, an immutable `{self.settings.context_name}`"
+                message = f"`{shown}` is changed on `{receiver}`, an immutable `{self._config.context_name}`"
             self.report(node, message, manual=WRITE_HINT)
-        elif receiver not in legacy and node.attr.value in {
-            *self.option_values["context-fields"],
-            *self.option_values["context-methods"],
-        }:
+        elif receiver not in legacy and node.attr in self._options.context_members:
             return  # the context's own fields and methods are fine
         elif use == "call":
             owner = (
                 "the legacy per-run state"
                 if receiver in legacy
-                else f"`{receiver}`, which the migration made a `{self.settings.context_name}`"
+                else f"`{receiver}`, which the migration made a `{self._config.context_name}`"
             )
             self.report(
                 node,
@@ -112,67 +147,70 @@ class LegacyStateAttribute(LegacyStateFamily, Rule):
         elif receiver in legacy:
             self._report_legacy_read(node, receiver)
         else:
-            self._report_read(node, key_quote(node, self._parents(node)))
+            self._report_read(node, receiver)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def visit_Call(self, node: ast.Call) -> None:
         """`setattr(state, "x", v)` / `delattr(state, "x")`."""
-        if not (isinstance(node.func, cst.Name) and node.func.value in ("setattr", "delattr") and node.args):
+        if not (isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr") and node.args):
             return
-        first = node.args[0].value
+        first = node.args[0]
         legacy, context = self._variables()
-        if isinstance(first, cst.Name) and (first.value in legacy or first.value in context):
+        if isinstance(first, ast.Name) and (first.id in legacy or first.id in context):
             self.report(
                 node,
-                f"`{node.func.value}({first.value}, ...)` changes the per-run state that every agent of the run sees",
+                f"`{node.func.id}({first.id}, ...)` changes the per-run state that every agent of the run sees",
                 manual=WRITE_HINT,
             )
 
-    def _report_legacy_read(self, node: cst.Attribute, receiver: str) -> None:
+    def _report_legacy_read(self, node: ast.Attribute, receiver: str) -> None:
         """A read on a value that is still legacy state gets no fix: renaming the
         field now would break it. Once ISO402/ISO403/ISO405 make the value a
         context (a pass of the same `isolint fix` run), the read is reported on
         the context and fixed there."""
-        if read_replacement(node, node.value, self.settings.legacy_state["field-map"]) is None:
+        if context_read(node.attr, self._config.field_map, same_receiver=True) is None:
             return  # `state.user_id` reads the same on the context
         self.report(
             node,
-            f"`{code(node)}` reads the legacy per-run state",
+            f"`{source_code(self.file, node)}` reads the legacy per-run state",
             manual=(
-                f"Migrate `{receiver}` to `{self.settings.context_name}` first (its annotation, signature or "
+                f"Migrate `{receiver}` to `{self._config.context_name}` first (its annotation, signature or "
                 "construction: ISO402, ISO405, ISO403); `isolint fix` then rewrites this read in the same run."
             ),
         )
 
-    def _report_read(self, node: cst.Attribute, quote: str) -> None:
-        replacement = read_replacement(node, node.value, self.settings.legacy_state["field-map"], quote)
-        if replacement is None:
+    def _report_read(self, node: ast.Attribute, receiver: str) -> None:
+        read = context_read(node.attr, self._config.field_map, same_receiver=True)
+        if read is None:
             return  # `state.user_id` reads the same on the context
-        new, safe = replacement
-        if safe:
-            message = f"`{code(node)}` reads a legacy field; the context carries it as `{code(new)}`"
-            fix = FixSpec(f"Read `{code(new)}`", SAFE, replace={node: new})
+        opening, closing = own_parentheses(self.file, node)
+        text = self.file.segment(node)
+        shown = f"{opening}{text}{closing}"
+        quote = key_quote(self.file.ancestors, self.file)
+        if read.attribute is not None:
+            new = f"{opening}{text[: -len(node.attr)]}{read.attribute}{closing}"  # the text ends with the attribute
+            message = f"`{shown}` reads a legacy field; the context carries it as `{new}`"
+            fix = FixSpec(f"Read `{new}`", SAFE, build=_read_rewrite(node, read, quote))
         else:
-            message = (
-                f"`{code(node)}` reads a field the context does not have; per-run extras live in "
-                f"`{node.value.value}.metadata`"
-            )
+            new = f"{opening}{receiver}.metadata.get({quote}{node.attr}{quote}){closing}"
+            message = f"`{shown}` reads a field the context does not have; per-run extras live in `{receiver}.metadata`"
             fix = FixSpec(
-                f"Read `{code(new)}` (None when the field is not in the metadata)", UNSAFE, replace={node: new}
+                f"Read `{new}` (None when the field is not in the metadata)",
+                UNSAFE,
+                build=_read_rewrite(node, read, quote),
             )
         self.report(node, message, fix=fix)
 
-    def _parents(self, node: cst.Attribute) -> Any:
-        """Parent lookup for `node` and its ancestors, which is all classify_access climbs."""
-        chain = [*self.file.ancestors, node]
-        parent_of = {id(child): parent for parent, child in pairwise(chain)}
-        return lambda child: parent_of.get(id(child))
+
+def _read_rewrite(node: ast.Attribute, read: ContextRead, quote: str) -> Any:
+    """The fix's edit: the read, rewritten on the LibCST node at `node`."""
+
+    def build(view: CstView) -> CstEdit:
+        attribute = view.node(node, cst.Attribute)
+        return CstEdit(replace={attribute: context_read_node(attribute, attribute.value, read, quote)})
+
+    return build
 
 
-def _is_rebound(node: cst.Attribute, parents: Any) -> bool:
+def _is_rebound(node: ast.Attribute, parent: Parent) -> bool:
     """`context.db_session = ...` or `del context.db_session`: a write to the context itself."""
-    up = parents(node)
-    while isinstance(up, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
-        node, up = up, parents(up)
-    if isinstance(up, cst.AssignTarget):
-        return up.target is node
-    return isinstance(up, (cst.AnnAssign, cst.AugAssign, cst.Del)) and up.target is node
+    return is_target(node, parent, loops=False)

@@ -6,7 +6,7 @@ import ast
 
 from ...findings import NO_FIX
 from .family import LegacyStateAstRule
-from .references import legacy_references
+from .references import legacy_references, source_code
 
 CHECKS = ("isinstance", "issubclass")
 
@@ -31,7 +31,7 @@ class LegacyStateIsinstance(LegacyStateAstRule):
         target = self.settings.context_name
         self.report(
             types,
-            f"`{node.func.id}(..., {self.file.segment(types)})` checks for the legacy per-run state "
+            f"`{node.func.id}(..., {source_code(self.file, types)})` checks for the legacy per-run state "
             f"`{references.class_of(legacy[0])}`; per-request code passes a `{target}`",
             manual=(
                 f"While callers migrate, this value can be either class: decide what each branch does with a `{target}` "

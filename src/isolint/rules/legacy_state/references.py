@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import io
+import keyword
+import tokenize
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -155,6 +158,14 @@ class LegacyReferences:
         return legacy, context
 
 
+def enclosing_scope(file: AstFile) -> Scope:
+    """The function being visited (the innermost, lambdas aside), or the module."""
+    for node in reversed(file.ancestors):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return file.tree
+
+
 _CACHE: weakref.WeakKeyDictionary[AstFile, LegacyReferences] = weakref.WeakKeyDictionary()
 
 
@@ -245,15 +256,18 @@ def classify_access(node: ast.Attribute, parent: Parent, mutating_methods: Itera
     return "read"
 
 
-def is_target(node: ast.expr, parent: Parent) -> bool:
-    """Whether `node` is assigned, deleted or a loop target (inside a tuple or list target too).
-    A `with ... as x.y` target is not: the LibCST analysis this replaces never counted it."""
+def is_target(node: ast.expr, parent: Parent, *, loops: bool = True) -> bool:
+    """Whether `node` is assigned, deleted or (with `loops`) a loop target,
+    inside a tuple or list target too. A `with ... as x.y` target is not: the
+    LibCST analysis this replaces never counted it."""
     up = parent(node)
     while isinstance(up, (ast.Starred, ast.Tuple, ast.List)):
         node, up = up, parent(up)
     if isinstance(up, (ast.Assign, ast.Delete)):
         return any(target is node for target in up.targets)
-    if isinstance(up, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)):
+    if isinstance(up, (ast.AnnAssign, ast.AugAssign)):
+        return up.target is node
+    if loops and isinstance(up, (ast.For, ast.AsyncFor, ast.comprehension)):
         return up.target is node
     return False
 
@@ -266,6 +280,78 @@ def key_quote(ancestors: Iterable[ast.AST], file: AstFile) -> str:
             opening = file.segment(node).lstrip("rRbBfFuU")[:1]
             return "'" if opening == '"' else '"'
     return '"'
+
+
+# --- the source text of a node, as LibCST's code for it -------------------------
+
+
+def source_code(file: AstFile, node: ast.AST) -> str:
+    """The text of `node` with the parentheses around it that are its own
+    (`(state.x)`, not the call's in `f(state.x)`): what LibCST's code for the
+    node is, and what the family's messages quote."""
+    opening, closing = own_parentheses(file, node)
+    return f"{opening}{file.segment(node)}{closing}"
+
+
+def own_parentheses(file: AstFile, node: ast.AST) -> tuple[str, str]:
+    """The source text from the outermost parenthesis that is `node`'s own to
+    the node, and from the node to its matching parenthesis ("" when it has none)."""
+    tokens, starts, ends = _tokens(file)
+    start, end = file.span(node)
+    first, last = starts.get(start), ends.get(end)
+    if first is None or last is None:
+        return "", ""
+    while (
+        first > 0
+        and last + 1 < len(tokens)
+        and tokens[first - 1].string == "("
+        and tokens[last + 1].string == ")"
+        and not (first > 1 and _ends_a_callee(tokens[first - 2]))
+    ):
+        first, last = first - 1, last + 1
+    if tokens[first].start == start:
+        return "", ""
+    return _text(file, tokens[first].start, start), _text(file, end, tokens[last].end)
+
+
+def _ends_a_callee(token: tokenize.TokenInfo) -> bool:
+    """Whether a `(` after `token` opens a call's (or a class's) arguments rather than a group."""
+    if token.type == tokenize.NAME:
+        return not keyword.iskeyword(token.string)
+    return token.type in (tokenize.STRING, tokenize.NUMBER) or token.string in (")", "]", "}")
+
+
+# Tokens that may stand between a parenthesis and what it holds.
+_SKIPPED_TOKENS = frozenset({tokenize.NL, tokenize.COMMENT})
+_TOKENS: weakref.WeakKeyDictionary[
+    AstFile, tuple[list[tokenize.TokenInfo], dict[tuple[int, int], int], dict[tuple[int, int], int]]
+] = weakref.WeakKeyDictionary()
+
+
+def _tokens(
+    file: AstFile,
+) -> tuple[list[tokenize.TokenInfo], dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """The file's significant tokens, and their indices by start and by end;
+    tokenized once per file, and only when a message quotes a node."""
+    if file not in _TOKENS:
+        tokens: list[tokenize.TokenInfo] = []
+        with contextlib.suppress(tokenize.TokenError, SyntaxError):
+            tokens = [
+                t for t in tokenize.generate_tokens(io.StringIO(file.source).readline) if t.type not in _SKIPPED_TOKENS
+            ]
+        starts = {t.start: i for i, t in enumerate(tokens)}
+        ends = {t.end: i for i, t in enumerate(tokens)}
+        _TOKENS[file] = tokens, starts, ends
+    return _TOKENS[file]
+
+
+def _text(file: AstFile, start: tuple[int, int], end: tuple[int, int]) -> str:
+    (line, column), (end_line, end_column) = start, end
+    if line == end_line:
+        return file.lines[line - 1][column:end_column]
+    return "\n".join(
+        [file.lines[line - 1][column:], *file.lines[line : end_line - 1], file.lines[end_line - 1][:end_column]]
+    )
 
 
 def chain_parent(ancestors: Iterable[ast.AST], node: ast.AST) -> Parent:
