@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import SAFE
-from ..base import FixSpec, Rule
-from .cst_references import legacy_names
+from ..base import CstEdit, FixSpec
 from .edits import add_needed_import
-from .family import INDEX_PREFILTER, LegacyStateFamily, compile_index_prefilter, index_facts
+from .family import (
+    INDEX_PREFILTER,
+    IndexFact,
+    LegacyStateAstRule,
+    LegacyStateConfig,
+    compile_index_prefilter,
+    index_facts,
+)
+from .imports import exported_names, imports_name, is_name_used
+from .references import legacy_references
+
+if TYPE_CHECKING:
+    from ...cst_view import CstView
 
 
-class LegacyStateImport(LegacyStateFamily, Rule):
+class LegacyStateImport(LegacyStateAstRule):
     code = "ISO401"
     name = "legacy-state-import"
     summary = "An import of the legacy mutable `DeepAgentState`"
@@ -26,38 +37,31 @@ class LegacyStateImport(LegacyStateFamily, Rule):
         return compile_index_prefilter(settings)
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Any) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    def index(cls, tree: ast.Module, settings: Any) -> Iterator[IndexFact]:
         return index_facts(tree, settings)
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        from .._imports import (  # defines LibCST classes: import only once parsing
-            exported_names,
-            is_name_used,
-        )
-
-        if isinstance(node.names, cst.ImportStar):
-            return
-        names = legacy_names(self.file)
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        aliases = legacy_references(self.file).names.aliases
+        config = LegacyStateConfig.of(self.settings)
         for alias in node.names:
-            local_name = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
-            local_name = local_name or (alias.name.value if isinstance(alias.name, cst.Name) else None)
-            if local_name not in names.local:
+            local_name = alias.asname or alias.name
+            if alias.name == "*" or local_name not in aliases:
                 continue
-            legacy = names.local[local_name]
+            legacy = aliases[local_name]
             shown = f"`{legacy}`" if legacy == local_name else f"`{local_name}` (`{legacy}`)"
             message = (
-                f"{shown} is the legacy mutable per-run state; import `{self.settings.context_name}` "
-                f"from `{self.settings.context_module}` instead"
+                f"{shown} is the legacy mutable per-run state; import `{config.context_name}` "
+                f"from `{config.context_module}` instead"
             )
             if not is_name_used(self.file, node, local_name):
-                self.report(alias, message, fix=self._fix(node, alias))
-            elif local_name in exported_names(self.file.module):
+                self.report(alias, message, fix=self._fix(node, alias, config))
+            elif local_name in exported_names(self.file.tree):
                 self.report(
                     alias,
                     message,
                     manual=(
                         f"This module re-exports `{local_name}` in `__all__`: point its importers at "
-                        f"`{self.settings.context_name}`, then drop it from `__all__` and this import."
+                        f"`{config.context_name}`, then drop it from `__all__` and this import."
                     ),
                 )
             else:
@@ -71,28 +75,42 @@ class LegacyStateImport(LegacyStateFamily, Rule):
                     ),
                 )
 
-    def _fix(self, node: cst.ImportFrom, alias: cst.ImportAlias) -> FixSpec:
+    def _fix(self, node: ast.ImportFrom, alias: ast.alias, config: LegacyStateConfig) -> FixSpec:
         """Import the context class instead of the dead legacy import."""
-        from .._imports import imports_name
+        message = f"Import `{config.context_name}` from `{config.context_module}` instead"
+        in_place = len(node.names) == 1 and not imports_name(self.file.tree, config.context_module, config.context_name)
+        return FixSpec(
+            message, SAFE, build=_import_swap(node, node.names.index(alias), config, in_place), isolation="imports"
+        )
 
-        settings = self.settings
-        message = f"Import `{settings.context_name}` from `{settings.context_module}` instead"
-        if len(node.names) == 1 and not imports_name(self.file.module, settings.context_module, settings.context_name):
-            # Rewrite in place: keeps the statement's position and its comments.
-            rewritten = node.with_changes(
-                module=cst.parse_expression(settings.context_module),
-                names=[cst.ImportAlias(cst.Name(settings.context_name))],
+
+def _import_swap(
+    node: ast.ImportFrom, index: int, config: LegacyStateConfig, in_place: bool
+) -> Callable[[CstView], CstEdit]:
+    """The fix's edit: the import statement rewritten in place (which keeps its
+    position and comments), or the legacy name dropped and the context class imported."""
+
+    def build(view: CstView) -> CstEdit:
+        from .._imports import remove_import_alias  # defines LibCST classes: import only once parsing
+
+        statement = view.node(node, cst.ImportFrom)
+        if isinstance(statement.names, cst.ImportStar):
+            raise LookupError("a star import has no alias to swap")
+        if in_place:
+            rewritten = statement.with_changes(
+                module=cst.parse_expression(config.context_module),
+                names=[cst.ImportAlias(cst.Name(config.context_name))],
                 relative=[],
                 lpar=None,
                 rpar=None,
             )
-            return FixSpec(message, SAFE, replace={node: rewritten}, isolation="imports")
-        return FixSpec(
-            message, SAFE, transform=lambda module: self._swap_import(module, node, alias), isolation="imports"
-        )
+            return CstEdit(replace={statement: rewritten})
+        alias = statement.names[index]
 
-    def _swap_import(self, module: Any, node: cst.ImportFrom, alias: cst.ImportAlias) -> Any:
-        from .._imports import remove_import_alias
+        def swap(module: cst.Module) -> cst.Module:
+            module = remove_import_alias(module, statement, alias)
+            return add_needed_import(module, config.context_module, config.context_name)
 
-        module = remove_import_alias(module, node, alias)
-        return add_needed_import(module, self.settings.context_module, self.settings.context_name)
+        return CstEdit(transform=swap)
+
+    return build
