@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...traversal import children, walk
-from .edits import bound_name, dotted
+from .edits import bound_name, dotted, parse_string_annotation, rewrite_annotation, union_members
 from .family import OPTIONAL_NAMES, REEXPORT, UNION_NAMES, absolute_module, resolves_to_legacy
 
 if TYPE_CHECKING:
@@ -92,6 +92,9 @@ class LegacyNames:
         name = expr.value if isinstance(expr, cst.Name) else expr.attr.value
         return self.local.get(name, name)
 
+    def rewrite_annotation(self, expr: Any) -> Any:
+        return rewrite_annotation(expr, self.is_reference, self.context_name)
+
     def in_class_body(self, ancestors: Iterable[Any]) -> bool:
         return any(node in self.class_bodies for node in ancestors)
 
@@ -117,40 +120,6 @@ class LegacyNames:
     def is_context_type(self, expr: Any) -> bool:
         return _types_in(expr, lambda node: _last_name(node) == self.context_name)
 
-    def rewrite_annotation(self, expr: Any) -> Any:
-        """`expr` with every legacy class replaced by the context class, keeping
-        the shape; unions that end up naming the context twice collapse."""
-        if self.is_reference(expr):
-            return cst.Name(self.context_name)
-        if isinstance(expr, cst.SimpleString):
-            parsed = parse_string_annotation(expr)
-            if parsed is None:
-                return expr
-            code = cst.Module([]).code_for_node(self.rewrite_annotation(parsed))
-            if expr.quote in code or "\\" in code:
-                return expr
-            return expr.with_changes(value=f"{expr.prefix}{expr.quote}{code}{expr.quote}")
-        if isinstance(expr, cst.Subscript):
-            elements = [
-                e.with_changes(slice=e.slice.with_changes(value=self.rewrite_annotation(e.slice.value)))
-                if isinstance(e.slice, cst.Index)
-                else e
-                for e in expr.slice
-            ]
-            if dotted(expr.value) in UNION_NAMES:
-                elements = _unique(elements, lambda e: e.slice.value if isinstance(e.slice, cst.Index) else e)
-                if len(elements) == 1 and isinstance(elements[0].slice, cst.Index):
-                    return elements[0].slice.value
-                elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            return expr.with_changes(slice=elements)
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
-            members = _unique([self.rewrite_annotation(m) for m in _union_members(expr)], lambda m: m)
-            rebuilt = members[0]
-            for member in members[1:]:
-                rebuilt = cst.BinaryOperation(rebuilt, cst.BitOr(), member)
-            return rebuilt.with_changes(lpar=expr.lpar, rpar=expr.rpar) if expr.lpar else rebuilt
-        return expr
-
 
 _CACHE: weakref.WeakKeyDictionary[Any, LegacyNames] = weakref.WeakKeyDictionary()
 
@@ -161,16 +130,6 @@ def legacy_names(file: FileContext) -> LegacyNames:
     if names is None:
         names = _CACHE[file] = LegacyNames(file)
     return names
-
-
-def parse_string_annotation(node: Any) -> Any:
-    value = node.evaluated_value
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return cst.parse_expression(value.strip())
-    except cst.ParserSyntaxError:
-        return None
 
 
 def _types_in(expr: Any, matches: Callable[[Any], bool]) -> bool:
@@ -190,25 +149,8 @@ def _types_in(expr: Any, matches: Callable[[Any], bool]) -> bool:
             inner = inner[:1]
         return any(_types_in(e, matches) for e in inner)
     if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
-        return any(_types_in(m, matches) for m in _union_members(expr))
+        return any(_types_in(m, matches) for m in union_members(expr))
     return False
-
-
-def _union_members(expr: Any) -> list[Any]:
-    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
-        return [*_union_members(expr.left), *_union_members(expr.right)]
-    return [expr]
-
-
-def _unique(items: list[Any], key: Callable[[Any], Any]) -> list[Any]:
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        code = cst.Module([]).code_for_node(key(item)).strip()
-        if code not in seen:
-            seen.add(code)
-            out.append(item)
-    return out
 
 
 def _last_name(node: Any) -> str | None:

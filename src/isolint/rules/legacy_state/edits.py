@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import weakref
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...traversal import walk
 from ..base import FixSpec
-from .family import ContextRead, context_read
+from .family import UNION_NAMES, ContextRead, context_read
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -40,6 +40,74 @@ def context_read_node(attribute: Any, receiver: Any, read: ContextRead, quote: s
 
 def _same_code(a: Any, b: Any) -> bool:
     return a is b or cst.Module([]).code_for_node(a) == cst.Module([]).code_for_node(b)
+
+
+# --- annotations -----------------------------------------------------------------
+
+
+def rewrite_annotation(expr: Any, is_reference: Callable[[Any], bool], context_name: str) -> Any:
+    """`expr` with every legacy class replaced by the context class, keeping
+    the shape; unions that end up naming the context twice collapse."""
+    if is_reference(expr):
+        return cst.Name(context_name)
+    if isinstance(expr, cst.SimpleString):
+        parsed = parse_string_annotation(expr)
+        if parsed is None:
+            return expr
+        code = cst.Module([]).code_for_node(rewrite_annotation(parsed, is_reference, context_name))
+        if expr.quote in code or "\\" in code:
+            return expr
+        return expr.with_changes(value=f"{expr.prefix}{expr.quote}{code}{expr.quote}")
+    if isinstance(expr, cst.Subscript):
+        elements = [
+            e.with_changes(
+                slice=e.slice.with_changes(value=rewrite_annotation(e.slice.value, is_reference, context_name))
+            )
+            if isinstance(e.slice, cst.Index)
+            else e
+            for e in expr.slice
+        ]
+        if dotted(expr.value) in UNION_NAMES:
+            elements = _unique(elements, lambda e: e.slice.value if isinstance(e.slice, cst.Index) else e)
+            if len(elements) == 1 and isinstance(elements[0].slice, cst.Index):
+                return elements[0].slice.value
+            elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return expr.with_changes(slice=elements)
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
+        members = _unique([rewrite_annotation(m, is_reference, context_name) for m in union_members(expr)], lambda m: m)
+        rebuilt = members[0]
+        for member in members[1:]:
+            rebuilt = cst.BinaryOperation(rebuilt, cst.BitOr(), member)
+        return rebuilt.with_changes(lpar=expr.lpar, rpar=expr.rpar) if expr.lpar else rebuilt
+    return expr
+
+
+def union_members(expr: Any) -> list[Any]:
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
+        return [*union_members(expr.left), *union_members(expr.right)]
+    return [expr]
+
+
+def _unique(items: list[Any], key: Callable[[Any], Any]) -> list[Any]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        code = cst.Module([]).code_for_node(key(item)).strip()
+        if code not in seen:
+            seen.add(code)
+            out.append(item)
+    return out
+
+
+def parse_string_annotation(node: Any) -> Any:
+    """The LibCST expression a string forward reference holds, or None."""
+    value = node.evaluated_value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return cst.parse_expression(value.strip())
+    except cst.ParserSyntaxError:
+        return None
 
 
 # --- fixes that introduce the context class -----------------------------------
@@ -98,6 +166,17 @@ def context_fix(
     unused = _imports_made_unused(file, replace, settings.context_name)
     if not needs_import and not unused:
         return FixSpec(message, applicability, replace=replace)
+    transform = context_import_edits(settings.context_module, settings.context_name, needs_import, unused)
+    if needs_import:
+        message = f"{message}; import it from `{settings.context_module}`"
+    return FixSpec(message, applicability, replace=replace, transform=transform, isolation="imports")
+
+
+def context_import_edits(
+    context_module: str, context_name: str, needs_import: bool, unused: Iterable[str]
+) -> Callable[[Any], Any]:
+    """The module transform of a fix that writes the context class: import it
+    (`needs_import`), and drop the `unused` top-level imports the rewrite left unused."""
 
     def edit_imports(module: Any) -> Any:
         from .._imports import remove_import_alias
@@ -106,16 +185,14 @@ def context_fix(
         # blank lines of the one after it, which adding would then put back
         # only one of (the two before a `def` would become one).
         if needs_import:
-            module = add_needed_import(module, settings.context_module, settings.context_name)
+            module = add_needed_import(module, context_module, context_name)
         for name in sorted(unused):
             found = top_level_import_of(module, name)  # node identities changed with the rewrite
             if found is not None and name_uses(module, name) == 0:
                 module = remove_import_alias(module, *found)
         return module
 
-    if needs_import:
-        message = f"{message}; import it from `{settings.context_module}`"
-    return FixSpec(message, applicability, replace=replace, transform=edit_imports, isolation="imports")
+    return edit_imports
 
 
 def add_needed_import(module: Any, from_module: str, name: str) -> Any:

@@ -4,6 +4,9 @@ fixes that swap the legacy class's import for the context class's."""
 from __future__ import annotations
 
 import ast
+import re
+import weakref
+from collections import Counter
 
 from ..ast_context import AstFile
 from ..ast_helpers import dotted_name
@@ -81,3 +84,76 @@ def has_future_annotations(tree: ast.Module) -> bool:
         and any((alias.asname or alias.name) == "annotations" for alias in statement.names)
         for statement in tree.body
     )
+
+
+def top_level_import_names(tree: ast.Module) -> set[str]:
+    """The names module-level `from ... import` statements bind."""
+    return {
+        alias.asname or alias.name
+        for statement in top_level_from_imports(tree)
+        for alias in statement.names
+        if alias.name != "*"
+    }
+
+
+# --- how often a name is used ----------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def name_uses(file: AstFile, root: ast.AST) -> Counter[str]:
+    """How often each name is used under `root` outside import statements: as
+    a name, an attribute, a keyword, a parameter or a definition's name, or as
+    a word in a string literal (string annotations count)."""
+    counts: Counter[str] = Counter()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.JoinedStr):  # an f-string's text is no use of a name; its fields are
+            stack.extend(value for value in node.values if isinstance(value, ast.FormattedValue))
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+            counts.update(_WORD.findall(file.segment(node)))
+            continue
+        counts.update(_spelled_names(node))
+        stack.extend(ast.iter_child_nodes(node))
+    return counts
+
+
+def mentioned_names(root: ast.AST) -> set[str]:
+    """The names spelled under `root` as identifiers (strings not included)."""
+    found: set[str] = set()
+    for node in ast.walk(root):
+        found.update(_spelled_names(node))
+    return found
+
+
+def _spelled_names(node: ast.AST) -> list[str]:
+    """The identifiers `node` itself spells (not its children's)."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    if isinstance(node, (ast.keyword, ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+        name = node.arg if isinstance(node, ast.keyword) else node.name
+        return [name] if name else []
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return list(node.names)
+    return []
+
+
+_MODULE_USES: weakref.WeakKeyDictionary[AstFile, Counter[str]] = weakref.WeakKeyDictionary()
+
+
+def module_name_uses(file: AstFile) -> Counter[str]:
+    """name_uses of the whole module, counted once per file: each fix of a
+    file asks, and counting per fix made a file with many findings quadratic."""
+    if file not in _MODULE_USES:
+        _MODULE_USES[file] = name_uses(file, file.tree)
+    return _MODULE_USES[file]

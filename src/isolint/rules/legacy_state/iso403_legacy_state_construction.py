@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
-from ..base import Option, Rule
-from .cst_references import is_construction, legacy_names
-from .edits import code, context_fix
-from .family import LegacyStateFamily
+from ..base import Option
+from .context_fix import context_fix
+from .family import LegacyStateAstRule, LegacyStateConfig
+from .imports import mentioned_names
+from .references import legacy_references, source_code
+
+if TYPE_CHECKING:
+    from ...cst_view import CstView
+
+CREATE = "create"
 
 
-class LegacyStateConstruction(LegacyStateFamily, Rule):
+@dataclass(frozen=True)
+class ArgumentPlan:
+    """Where one argument of the legacy construction goes in `create(...)`."""
+
+    keyword: str | None = None  # a field the context has, under its name there
+    metadata: bool = False  # a literal `metadata={...}`: its entries join the new metadata
+    extra: str | None = None  # a literal value for another field: a metadata entry under this key
+
+
+class LegacyStateConstruction(LegacyStateAstRule):
     code = "ISO403"
     name = "legacy-state-construction"
     summary = "A legacy mutable `DeepAgentState` is constructed"
@@ -26,95 +44,132 @@ class LegacyStateConstruction(LegacyStateFamily, Rule):
         ),
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        names = legacy_names(self.file)
-        if not is_construction(names, node, self.option_values["constructors"]) or names.in_class_body(
-            self.file.ancestors
-        ):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._constructors = tuple(self.option_values["constructors"])
+        self._config = LegacyStateConfig.of(self.settings)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        references = legacy_references(self.file)
+        if not references.is_construction(node, self._constructors) or references.in_class_body(self.file.ancestors):
             return
-        target = self.settings.context_name
-        shown = code(node.func)
+        target = self._config.context_name
+        shown = source_code(self.file, node.func)
         message = (
             f"`{shown}(...)` builds a mutable per-run state object; per-request code builds an immutable `{target}`"
         )
         create = f"`{target}.create(user_id=..., thread_id=..., run_id=..., metadata={{...}})`"
-        if not names.is_reference(node.func):
+        if not references.is_reference(node.func):
             self.report(
                 node,
                 message,
                 manual=f"`{shown}` builds the state from data isolint cannot see: build {create} from the request instead.",
             )
             return
-        mapped, problems = self._map_arguments(node)
+        plans, problems = self._plan_arguments(node)
         if problems:
             self.report(node, message, manual=f"Build {create} by hand: {'; '.join(problems)}.")
             return
-        replacement = node.with_changes(func=cst.Attribute(cst.Name(target), cst.Name("create")), args=mapped)
-        fix = context_fix(self.file, f"Build the context with `{target}.create(...)`", UNSAFE, {node: replacement})
+        surviving = {CREATE, *(name for plan in plans for name in (plan.keyword, plan.extra) if name)}
+        for argument in [*node.args, *node.keywords]:
+            surviving |= mentioned_names(argument.value if isinstance(argument, ast.keyword) else argument)
+        if any(plan.metadata or plan.extra for plan in plans):
+            surviving.add("metadata")
+        fix = context_fix(
+            self.file,
+            f"Build the context with `{target}.create(...)`",
+            UNSAFE,
+            [node],
+            surviving,
+            _create_call(node, plans, target),
+        )
         self.report(node, message, fix=fix)
 
-    def _map_arguments(self, node: cst.Call) -> tuple[list[cst.Arg], list[str]]:
-        """The `create(...)` arguments, or what stops the mapping."""
-        field_map = self.settings.legacy_state["field-map"]
-        identity: list[cst.Arg] = []
-        extras: list[Any] = []
+    def _plan_arguments(self, node: ast.Call) -> tuple[list[ArgumentPlan], list[str]]:
+        """Where each argument goes in `create(...)`, in source order, or what stops the mapping."""
+        field_map = self._config.field_map
+        plans: list[ArgumentPlan] = []
         problems: list[str] = []
-        for arg in node.args:
-            if arg.star:
-                problems.append(f"`{arg.star}{code(arg.value)}` hides which fields are set")
-            elif arg.keyword is None:
-                problems.append(f"the positional argument `{code(arg.value)}` has no field name")
-            elif arg.keyword.value in field_map:
-                identity.append(arg.with_changes(keyword=cst.Name(field_map[arg.keyword.value])))
-            elif arg.keyword.value == "metadata" and isinstance(arg.value, cst.Dict) and _is_literal(arg.value):
-                extras.extend(arg.value.elements)
-            elif _is_literal(arg.value):
-                extras.append(cst.DictElement(cst.SimpleString(f'"{arg.keyword.value}"'), arg.value))
+        arguments: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
+        arguments.sort(key=lambda a: (a.lineno, a.col_offset))  # as written: `f(a=1, *rest)` keeps its order
+        for argument in arguments:
+            if isinstance(argument, ast.Starred):
+                problems.append(f"`*{source_code(self.file, argument.value)}` hides which fields are set")
+            elif not isinstance(argument, ast.keyword):
+                problems.append(f"the positional argument `{source_code(self.file, argument)}` has no field name")
+            elif argument.arg is None:
+                problems.append(f"`**{source_code(self.file, argument.value)}` hides which fields are set")
+            elif argument.arg in field_map:
+                plans.append(ArgumentPlan(keyword=field_map[argument.arg]))
+            elif argument.arg == "metadata" and isinstance(argument.value, ast.Dict) and _is_literal(argument.value):
+                plans.append(ArgumentPlan(metadata=True))
+            elif _is_literal(argument.value):
+                plans.append(ArgumentPlan(extra=argument.arg))
             else:
                 problems.append(
-                    f"`{arg.keyword.value}={code(arg.value)}` is neither in `[legacy-state] field-map` nor a literal "
-                    "(pass it to the agent that needs it, or put it in `metadata`)"
+                    f"`{argument.arg}={source_code(self.file, argument.value)}` is neither in `[legacy-state] "
+                    "field-map` nor a literal (pass it to the agent that needs it, or put it in `metadata`)"
                 )
-        targets = [arg.keyword.value for arg in identity if arg.keyword is not None]
+        targets = [plan.keyword for plan in plans if plan.keyword is not None]
         duplicated = sorted({t for t in targets if targets.count(t) > 1})
         if duplicated:
             problems.append(f"several fields map onto `{duplicated[0]}`")
-        if "user_id" not in targets and not any(arg.star for arg in node.args):
+        hides_fields = any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
+        if "user_id" not in targets and not hides_fields:
             problems.append("no `user_id` is given, and a context always belongs to a user")
-        if problems:
-            return [], problems
+        return plans, problems
+
+
+def _create_call(node: ast.Call, plans: list[ArgumentPlan], target: str) -> Any:
+    """The fix's edit: `<target>.create(...)` with the arguments placed by `plans`."""
+
+    def build(view: CstView) -> Mapping[Any, Any]:
+        call = view.node(node, cst.Call)
+        identity: list[cst.Arg] = []
+        extras: list[cst.BaseDictElement] = []
+        for arg, plan in zip(call.args, plans, strict=True):
+            if plan.keyword is not None:
+                identity.append(arg.with_changes(keyword=cst.Name(plan.keyword)))
+            elif plan.metadata and isinstance(arg.value, cst.Dict):
+                extras.extend(arg.value.elements)
+            elif plan.extra is not None:
+                extras.append(cst.DictElement(cst.SimpleString(f'"{plan.extra}"'), arg.value))
         args = [arg.with_changes(comma=cst.MaybeSentinel.DEFAULT) for arg in identity]
         if extras:
             elements = [e.with_changes(comma=cst.MaybeSentinel.DEFAULT) for e in extras]
-            args.append(cst.Arg(cst.Dict(elements), keyword=cst.Name("metadata"), equal=_equal(node)))
-        last_comma = node.args[-1].comma if node.args else cst.MaybeSentinel.DEFAULT
-        args = [arg.with_changes(comma=original.comma) for arg, original in zip(args, node.args, strict=False)] + args[
-            len(node.args) :
+            args.append(cst.Arg(cst.Dict(elements), keyword=cst.Name("metadata"), equal=_equal(call)))
+        last_comma = call.args[-1].comma if call.args else cst.MaybeSentinel.DEFAULT
+        args = [arg.with_changes(comma=original.comma) for arg, original in zip(args, call.args, strict=False)] + args[
+            len(call.args) :
         ]
         args[-1] = args[-1].with_changes(comma=last_comma)
-        return args, []
+        return {call: call.with_changes(func=cst.Attribute(cst.Name(target), cst.Name(CREATE)), args=args)}
+
+    return build
 
 
-def _equal(node: cst.Call) -> Any:
-    for arg in node.args:
+def _equal(call: cst.Call) -> Any:
+    """The `=` of the first keyword argument, spacing included, for the added `metadata=`."""
+    for arg in call.args:
         if arg.keyword is not None:
             return arg.equal
     return cst.MaybeSentinel.DEFAULT
 
 
-def _is_literal(node: Any) -> bool:
-    if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary)):
-        return True
-    if isinstance(node, cst.ConcatenatedString):
-        return _is_literal(node.left) and _is_literal(node.right)
-    if isinstance(node, cst.Name):
-        return node.value in ("True", "False", "None")
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        return isinstance(node.expression, (cst.Integer, cst.Float))
-    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-        return all(isinstance(e, cst.Element) and _is_literal(e.value) for e in node.elements)
-    if isinstance(node, cst.Dict):
+def _is_literal(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value is not Ellipsis
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        operand = node.operand
+        return (
+            isinstance(operand, ast.Constant)
+            and isinstance(operand.value, (int, float))
+            and not isinstance(operand.value, bool)
+        )
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return all(not isinstance(e, ast.Starred) and _is_literal(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
         return all(
-            isinstance(e, cst.DictElement) and _is_literal(e.key) and _is_literal(e.value) for e in node.elements
+            k is not None and _is_literal(k) and _is_literal(v) for k, v in zip(node.keys, node.values, strict=True)
         )
     return False
