@@ -17,6 +17,7 @@ from .family import UNION_NAMES, ContextRead, context_read
 if TYPE_CHECKING:
     from ...config import Settings
     from ..base import FileContext
+    from .references import LegacyNames
 
 
 def read_replacement(
@@ -43,6 +44,19 @@ def _same_code(a: Any, b: Any) -> bool:
 
 
 # --- annotations -----------------------------------------------------------------
+
+
+def reference_test(names: LegacyNames) -> Callable[[Any], bool]:
+    """Whether a LibCST expression refers to a legacy class, by the names the `ast` analysis found."""
+
+    def is_reference(expr: Any) -> bool:
+        if isinstance(expr, cst.Name):
+            return names.refers(expr.value)
+        if isinstance(expr, cst.Attribute):
+            return expr.attr.value in names.classes
+        return False
+
+    return is_reference
 
 
 def rewrite_annotation(expr: Any, is_reference: Callable[[Any], bool], context_name: str) -> Any:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import io
 import keyword
+import re
 import tokenize
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,7 +30,9 @@ from .family import (
     absolute_module,
     legacy_class_of,
 )
+from .imports import mentioned_names
 
+_WORD = re.compile(r"\w+")
 Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.Module
 Parent = Callable[[ast.AST], ast.AST | None]
 
@@ -53,6 +57,7 @@ class LegacyReferences:
 
     def __init__(self, file: AstFile) -> None:
         config = LegacyStateConfig.of(file.settings)
+        self._file = file
         self.config = config
         self.context_name = config.context_name
         aliases: dict[str, str] = {}
@@ -111,6 +116,50 @@ class LegacyReferences:
             if found:
                 return found
         return None
+
+    def names_after_rewrite(self, expr: ast.expr) -> set[str]:
+        """The names an annotation still spells once `edits.rewrite_annotation`
+        has replaced its legacy classes with the context class (which it adds):
+        what tells whether the rewrite leaves an import unused."""
+        if self.is_reference(expr):
+            return set()
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            parsed = parse_string_annotation(expr)
+            quote = _quote(self._file.segment(expr))
+            if parsed is None or quote in expr.value or "\\" in expr.value:
+                return set(_WORD.findall(expr.value))  # left as it is: rewritten, it could not be quoted the same way
+            return self.names_after_rewrite(parsed)
+        if isinstance(expr, ast.Subscript):
+            elements = subscript_elements(expr)
+            if dotted_name(expr.value) in UNION_NAMES and not isinstance(expr.slice, ast.Slice):
+                distinct = {self._rewritten_code(e): e for e in elements}
+                if len(distinct) == 1:
+                    return self.names_after_rewrite(next(iter(distinct.values())))  # the union collapses
+            kept = mentioned_names(expr.value)
+            for element in elements:
+                kept |= self.names_after_rewrite(element)
+            for part in ast.walk(expr.slice):
+                if isinstance(part, ast.Slice):
+                    kept |= mentioned_names(part)
+            return kept
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+            return set().union(*(self.names_after_rewrite(m) for m in union_members(expr)))
+        return mentioned_names(expr)
+
+    def _rewritten_code(self, expr: ast.expr) -> str:
+        """`expr` as code with its references replaced by the context class (what union members are deduplicated by)."""
+        references = self
+
+        class Rewrite(ast.NodeTransformer):
+            def visit_Name(self, node: ast.Name) -> ast.AST:
+                return ast.Name(references.context_name) if references.is_reference(node) else node
+
+            def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+                if references.is_reference(node):
+                    return ast.Name(references.context_name)
+                return self.generic_visit(node)
+
+        return ast.unparse(Rewrite().visit(copy.deepcopy(expr)))
 
     def is_state_type(self, expr: ast.expr) -> bool:
         """Whether a value with this annotation is a legacy state object
@@ -175,6 +224,12 @@ def legacy_references(file: AstFile) -> LegacyReferences:
     if references is None:
         references = _CACHE[file] = LegacyReferences(file)
     return references
+
+
+def _quote(literal: str) -> str:
+    """The quote a string literal's source text opens with (`"`, `'''`, ...)."""
+    text = literal.lstrip("rRbBuUfF")
+    return text[:3] if text[:3] in ('"""', "'''") else text[:1]
 
 
 def parse_string_annotation(node: ast.AST) -> ast.expr | None:
