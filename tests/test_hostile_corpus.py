@@ -104,8 +104,10 @@ def test_check_reports_the_findings_and_names_every_skipped_input(run: Runner) -
     for expected in (
         "ordinary.py:3:9: ISO201",
         "contents/syntax_error.py:1:5: ISO000",
-        "contents/deep_and.py:1:1: ISO000",
-        "contents/huge_dict.py:1:1: ISO000",
+        # Too deep or too big for LibCST, but their rules (ISO4xx) visit `ast`:
+        # a check no longer parses them with LibCST, and finds what is there.
+        "contents/deep_and.py:4:10: ISO402",
+        "contents/huge_dict.py:4:10: ISO402",
         "contents/nul.py:1:1: ISO000",
         "odd/a#b c.py:3:9: ISO201",
         "odd/ansi\\x1b[31mred.py:3:9: ISO201",

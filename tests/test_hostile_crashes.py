@@ -30,24 +30,31 @@ def project(root: Path, count: int = 30) -> None:
         write(root / f"ok{number:02}.py", SESSION)
 
 
-def test_a_boolean_chain_that_would_overflow_libcsts_stack_is_iso000_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_a_boolean_chain_that_would_overflow_libcsts_stack_is_checked_on_ast_never_edited_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
     project(tmp_path)
     write(tmp_path / "deep.py", DEEP_AND)
-    completed = subprocess.run(
-        [sys.executable, "-m", "isolint", "check", "--no-cache", "--output-format", "concise", "-j", "2", "."],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    lines = completed.stdout.splitlines()
-    assert completed.returncode == 1, completed.stderr
-    assert (
-        "deep.py:1:1: ISO000 file skipped: too complex (a boolean expression nests 8,004 levels deep"
-        in completed.stdout
-    )
-    assert sum(": ISO201 " in line for line in lines) == 30
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "isolint", *args, "--no-cache", "--output-format", "concise", "-j", "2", "."],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    # Its rules (ISO4xx) visit `ast`, which keeps the chain flat: a check reads it.
+    checked = run("check")
+    assert checked.returncode == 1, checked.stderr
+    assert "deep.py:1:15: ISO401 " in checked.stdout
+    assert sum(": ISO201 " in line for line in checked.stdout.splitlines()) == 30
+    # Its fix's edits would need LibCST: the file stays as it is, and the others are fixed.
+    fixed = run("fix", "--unsafe-fixes")
+    assert "30 fixes applied" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert (tmp_path / "deep.py").read_text(encoding="utf-8") == DEEP_AND
 
 
 def test_the_guard_leaves_boolean_chains_below_the_limit_alone() -> None:

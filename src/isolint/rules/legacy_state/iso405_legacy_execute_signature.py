@@ -2,29 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..._lazy import cst
 from ...findings import UNSAFE
-from ...traversal import walk
-from ..base import FixSpec, Rule
-from .cst_references import LegacyNames, classify_access, key_quote, legacy_names, signature_facts, state_variables
-from .edits import code, context_fix, has_future_annotations, read_replacement, without_argument
+from ...index import Fact
+from ..base import CstEdit, FixSpec
+from .context_fix import context_fix
+from .edits import context_read_node, reference_test, rewrite_annotation, without_argument
 from .family import (
     CONSTRUCTORS,
     MUTATING_METHODS,
     REEXPORT,
     RUN_ID,
     RUN_ID_SIGNATURE,
-    STATE_TYPE,
-    LegacyStateFamily,
+    ContextRead,
+    Function,
+    LegacyStateAstRule,
+    LegacyStateConfig,
+    context_read,
     names_regex,
     reference_names,
 )
+from .imports import has_future_annotations, mentioned_names
+from .references import (
+    LegacyNames,
+    classify_access,
+    definition_name,
+    enclosing_scope,
+    key_quote,
+    legacy_references,
+    source_code,
+)
+from .signatures import (
+    Argument,
+    LegacySignature,
+    blocker,
+    call_arguments,
+    default_of,
+    is_name_in,
+    is_run_id_of,
+    legacy_signature,
+    legacy_signature_facts,
+    located_arguments,
+    mentions_run_id,
+    run_id_comes_from,
+)
 from .transitional import Adapter, adapter_call, transitional_fix
 
+if TYPE_CHECKING:
+    from ...cst_view import CstView
 
-class LegacyExecuteSignature(LegacyStateFamily, Rule):
+
+class LegacyExecuteSignature(LegacyStateAstRule):
     code = "ISO405"
     name = "legacy-execute-signature"
     summary = "A function takes the legacy state plus a separate `run_id`, or is called that way"
@@ -41,173 +74,174 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._definition_fixes: dict[Any, FixSpec] = {}
+        self._config = LegacyStateConfig.of(self.settings)
+        self._definition_fixes: dict[int, FixSpec] = {}  # by id of the function
 
     # --- definitions ------------------------------------------------------------
 
-    # Set on the fallback: widen the signature (see _transitional.py) instead of changing it.
+    # Set on the fallback: widen the signature (see transitional.py) instead of changing it.
     transitional: ClassVar[bool] = False
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        names = legacy_names(self.file)
-        if names.in_class_body(self.file.ancestors):
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        references = legacy_references(self.file)
+        if references.in_class_body(self.file.ancestors):
             return
-        found = _state_and_run_id(node, names)
-        if found is None:
+        signature = legacy_signature(references, node)
+        if signature is None:
             return
-        state, run_id = found
+        state = signature.state.arg
         adapter = Adapter.configured(self.settings)
-        if isinstance(adapter, Adapter) and adapter_call(node, adapter) is not None:
+        if isinstance(adapter, Adapter) and adapter_call(self.file, node, adapter) is not None:
             self.report(
-                node.name,
-                f"`{node.name.value}` is in its transitional form: it still takes the per-run state `{state.name.value}` "
+                definition_name(self.file, node),
+                f"`{node.name}` is in its transitional form: it still takes the per-run state `{state}` "
                 f"or the request context, and a separate `{RUN_ID}`",
                 manual=(
-                    f"Once every caller passes the request context (`{node.name.value}(context, ...)`), drop the "
-                    f"`{RUN_ID}` parameter and the `{adapter.name}` call and annotate `{state.name.value}` with "
-                    f"`{self.settings.context_name}` alone."
+                    f"Once every caller passes the request context (`{node.name}(context, ...)`), drop the "
+                    f"`{RUN_ID}` parameter and the `{adapter.name}` call and annotate `{state}` with "
+                    f"`{self._config.context_name}` alone."
                 ),
             )
             return
-        blocker = self._blocker(node, state, run_id)
+        reason = blocker(self.file, signature)
         if self.transitional:
-            self._report_transitional(node, state, run_id, adapter, blocker)
+            self._report_transitional(signature, adapter, reason)
             return
         self.report(
-            node.name,
-            f"`{node.name.value}` takes the per-run state `{state.name.value}` and a separate `{RUN_ID}`; the run id "
+            definition_name(self.file, node),
+            f"`{node.name}` takes the per-run state `{state}` and a separate `{RUN_ID}`; the run id "
             f"belongs to the request context (`context.{RUN_ID}`), so the two can disagree",
-            fix=None
-            if blocker
-            else self._definition_fixes.setdefault(node, self._definition_fix(node, state, run_id, names)),
-            manual=f"{blocker}: take one `{self.settings.context_name}` parameter and read `context.{RUN_ID}` by hand."
-            if blocker
+            fix=None if reason else self._definition_fix(signature),
+            manual=f"{reason}: take one `{self._config.context_name}` parameter and read `context.{RUN_ID}` by hand."
+            if reason
             else None,
         )
 
-    def _report_transitional(
-        self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, adapter: Adapter | str, blocker: str | None
-    ) -> None:
-        fix = blocker or (
-            transitional_fix(self, node, state, run_id, adapter) if isinstance(adapter, Adapter) else adapter
-        )
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _report_transitional(self, signature: LegacySignature, adapter: Adapter | str, reason: str | None) -> None:
+        fix = reason or (transitional_fix(self.file, signature, adapter) if isinstance(adapter, Adapter) else adapter)
+        function = signature.function
         self.report(
-            node.name,
-            f"`{node.name.value}` takes the per-run state `{state.name.value}` and a separate `{RUN_ID}`; the run id "
+            definition_name(self.file, function),
+            f"`{function.name}` takes the per-run state `{signature.state.arg}` and a separate `{RUN_ID}`; the run id "
             f"belongs to the request context (`context.{RUN_ID}`), so the two can disagree",
             fix=fix if isinstance(fix, FixSpec) else None,
             manual=None
             if isinstance(fix, FixSpec)
             else (
                 f"The new signature would break callers `isolint fix` cannot verify, and the transitional one that "
-                f"keeps them working cannot be written ({fix}): take one `{self.settings.context_name}` parameter, "
+                f"keeps them working cannot be written ({fix}): take one `{self._config.context_name}` parameter, "
                 f"read `context.{RUN_ID}`, and update every caller by hand."
             ),
         )
 
-    def _blocker(self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param) -> str | None:
-        for param in (state, run_id):
-            if self.file.names.binding_count(node, param.name.value) != 1:
-                return f"`{param.name.value}` is reassigned in `{node.name.value}`"
-        if isinstance(run_id.star, str) and run_id.star:
-            return f"`{RUN_ID}` is a star parameter"
-        if _may_be_none(state):
-            return (
-                f"`{state.name.value}` may be None, and `context.{RUN_ID}` on None would raise where `{RUN_ID}` did not"
-            )
+    def _definition_fix(self, signature: LegacySignature) -> FixSpec:
+        """The fix rewriting the signature to take one context, shared by the
+        definition's finding and those of the calls in it that forward the pair."""
+        function = signature.function
+        if id(function) not in self._definition_fixes:
+            self._definition_fixes[id(function)] = self._build_definition_fix(signature)
+        return self._definition_fixes[id(function)]
+
+    def _build_definition_fix(self, signature: LegacySignature) -> FixSpec:
+        function, state, run_id = signature.function, signature.state, signature.run_id
+        references = legacy_references(self.file)
+        new_name = self._context_name(function, state)
+        plan = DefinitionRewrite(state, run_id, new_name, references.names, self._config.context_name)
+        surviving = {new_name, RUN_ID, "metadata", "get"}
+        if state.annotation is not None:
+            surviving |= references.names_after_rewrite(state.annotation)
+        kept = [p for p in _all_parameters(function) if p is not state and p is not run_id]
+        for part in [*kept, *(default_of(function, p) for p in _named(function) if p is not run_id)]:
+            if part is not None:
+                surviving |= mentioned_names(part)
+        replaced: list[ast.AST] = [function.args]
+        # The blocker check made sure each parameter is bound exactly once: every read is of the parameter.
+        for name in self.file.names.reads(function, state.arg):
+            up = self.file.parent(name)
+            if isinstance(up, ast.Attribute) and up.value is name:
+                use = classify_access(up, self.file.parent, MUTATING_METHODS)
+                read = (
+                    context_read(up.attr, self._config.field_map, same_receiver=new_name == state.arg)
+                    if use == "read"
+                    else None
+                )
+                if read is not None:
+                    plan.reads.append(FieldRead(up, read, key_quote(_ancestors(self.file, up), self.file)))
+                    surviving |= {up.attr, *([read.attribute] if read.attribute else [])}
+                    replaced.append(up)
+                    continue
+            plan.renames.append(name)
+            replaced.append(name)
+        for name in self.file.names.reads(function, run_id.arg):
+            forward = self._forwarded_run_id(name, state, plan)
+            if forward is not None:
+                plan.forwards.append(forward)
+            else:
+                plan.run_id_reads.append(name)
+            replaced.append(name)
+        message = f"Take `{new_name}: {self._config.context_name}` and read `{new_name}.{RUN_ID}`"
+        runtime = not has_future_annotations(self.file.tree) and not (
+            isinstance(state.annotation, ast.Constant) and isinstance(state.annotation.value, str)
+        )
+        return context_fix(self.file, message, UNSAFE, replaced, surviving, plan.build, runtime=runtime)
+
+    def _forwarded_run_id(self, name: ast.Name, state: ast.arg, plan: DefinitionRewrite) -> ForwardedRunId | None:
+        """In `f(state, run_id, ...)` where `f` has a legacy signature, the
+        `run_id` argument goes (the callee is rewritten to read it from the context)."""
+        up = self.file.parent(name)
+        call = self.file.parent(up) if isinstance(up, ast.keyword) else up
+        if not isinstance(call, ast.Call):
+            return None
+        arguments = call_arguments(call)
+        names = legacy_references(self.file).names
+        for fact in legacy_signature_facts(self.file, names, call.func):
+            located = located_arguments(arguments, fact.data, names)
+            if located is None or arguments[located[1]].value is not name:
+                continue
+            state_index, index = located[0], located[1]
+            state_arg = arguments[state_index]
+            if state_arg.keyword is not None or not is_name_in(state_arg.value, {state.arg}):
+                return None
+            last = index == len(arguments) - 1
+            if last and (index == 0 or state_index != index - 1):
+                return None
+            return ForwardedRunId(call, state_index, index, last)
         return None
 
-    def _definition_fix(
-        self, node: cst.FunctionDef, state: cst.Param, run_id: cst.Param, names: LegacyNames
-    ) -> FixSpec:
-        new_name = self._context_name(node, state)
-        receiver = cst.Name(new_name)
-        replace: dict[Any, Any] = {
-            node.params: _without_param(node.params, run_id, state, _new_state(state, new_name, names))
-        }
-        parent_of = self.file.parents
-        field_map = self.settings.legacy_state["field-map"]
-
-        def parent(child: cst.CSTNode) -> cst.CSTNode | None:
-            return parent_of.get(id(child))
-
-        # The blocker check made sure each parameter is bound exactly once: every read is of the parameter.
-        for name_node in self.file.names.reads(node, state.name.value):
-            up = parent_of.get(id(name_node))
-            if isinstance(up, cst.Attribute) and up.value is name_node:
-                use = classify_access(up, parent, MUTATING_METHODS)
-                mapped = read_replacement(up, receiver, field_map, key_quote(up, parent)) if use == "read" else None
-                if mapped is not None:
-                    replace[up] = mapped[0]
-                    continue
-            replace[name_node] = name_node.with_changes(value=new_name)
-        for name_node in self.file.names.reads(node, run_id.name.value):
-            if not self._drop_forwarded_run_id(name_node, state, new_name, parent_of, replace):
-                replace[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(
-                    lpar=name_node.lpar, rpar=name_node.rpar
-                )
-        message = f"Take `{new_name}: {self.settings.context_name}` and read `{new_name}.{RUN_ID}`"
-        runtime = not has_future_annotations(self.file.module) and not isinstance(
-            state.annotation.annotation if state.annotation else None, cst.SimpleString
-        )
-        return context_fix(self.file, message, UNSAFE, replace, runtime=runtime)
-
-    def _drop_forwarded_run_id(
-        self, name: cst.Name, state: cst.Param, new_name: str, parent_of: dict[int, Any], replace: dict[Any, Any]
-    ) -> bool:
-        """In `f(state, run_id, ...)` where `f` has a legacy signature, drop the
-        `run_id` argument (the callee is rewritten to read it from the context)."""
-        arg, call = parent_of.get(id(name)), None
-        if isinstance(arg, cst.Arg) and arg.value is name:
-            call = parent_of.get(id(arg))
-        if not isinstance(call, cst.Call):
-            return False
-        for fact in self._signatures(call.func):
-            located = _arguments(call, fact.data, legacy_names(self.file))
-            if located is None or call.args[located[1]] is not arg:
-                continue
-            state_arg = call.args[located[0]]
-            if state_arg.keyword is not None or not _is_name_in(state_arg.value, {state.name.value}):
-                return False
-            index = located[1]
-            if index == len(call.args) - 1:
-                if index == 0 or call.args[index - 1] is not state_arg:
-                    return False
-                # The state argument becomes the last one and takes over the closing comma.
-                replace[state_arg] = state_arg.with_changes(value=cst.Name(new_name), comma=arg.comma)
-            replace[arg] = cst.RemoveFromParent()
-            return True
-        return False
-
-    def _context_name(self, node: cst.FunctionDef, state: cst.Param) -> str:
+    def _context_name(self, function: Function, state: ast.arg) -> str:
         """The first of `context-params` the function does not already use."""
-        used = {n.value for n in walk(node) if isinstance(n, cst.Name) and n is not state.name}
-        for candidate in (*self.settings.context_params, "context"):
-            if candidate == state.name.value or candidate not in used:
+        used = mentioned_names(function)
+        for candidate in (*self._config.context_params, "context"):
+            if candidate == state.arg or candidate not in used:
                 return candidate
         return "request_context"
 
     # --- call sites -------------------------------------------------------------
 
-    def visit_Call(self, node: cst.Call) -> None:
-        facts = self._signatures(node.func)
+    def visit_Call(self, node: ast.Call) -> None:
+        references = legacy_references(self.file)
+        facts = legacy_signature_facts(self.file, references.names, node.func)
         if not facts:
             return
+        arguments = call_arguments(node)
         for fact in facts:
-            located = _arguments(node, fact.data, legacy_names(self.file))
+            located = located_arguments(arguments, fact.data, references.names)
             if located is None:
                 continue
             state_index, run_id_index, state_param = located
-            state_arg, run_id_arg = node.args[state_index], node.args[run_id_index]
-            caller = self.file.enclosing(cst.FunctionDef)
-            known = self._state_names(caller)
-            is_method_call = isinstance(node.func, cst.Attribute)
-            if is_method_call and not (_is_name_in(state_arg.value, known) or _mentions_run_id(run_id_arg.value)):
+            state_arg, run_id_arg = arguments[state_index], arguments[run_id_index]
+            scope = enclosing_scope(self.file)
+            caller = scope if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+            legacy, context = references.state_variables(scope, CONSTRUCTORS)
+            known = legacy | context
+            is_method_call = isinstance(node.func, ast.Attribute)
+            if is_method_call and not (is_name_in(state_arg.value, known) or mentions_run_id(run_id_arg.value)):
                 continue  # an unrelated method that happens to share the name
-            owner = fact.qualname
             message = (
-                f"`{code(node.func)}(...)` passes the per-run state and a separate run id to `{owner}` "
-                f"({fact.path}:{fact.line}), which should take only the request context"
+                f"`{source_code(self.file, node.func)}(...)` passes the per-run state and a separate run id to "
+                f"`{fact.qualname}` ({fact.path}:{fact.line}), which should take only the request context"
             )
             enclosing_fix = self._enclosing_definition_fix(caller, state_arg, run_id_arg)
             if enclosing_fix is not None:
@@ -216,211 +250,165 @@ class LegacyExecuteSignature(LegacyStateFamily, Rule):
                 self._caller_passes_own_context(node, caller, state_arg, run_id_arg, known)
                 and state_arg.keyword is None
             ):
-                fix = FixSpec(
-                    f"Drop the `{RUN_ID}` argument",
-                    UNSAFE,
-                    replace={node: node.with_changes(args=without_argument(node.args, run_id_index))},
+                self.report(
+                    node,
+                    message,
+                    fix=FixSpec(f"Drop the `{RUN_ID}` argument", UNSAFE, build=_dropped_argument(node, run_id_index)),
                 )
-                self.report(node, message, fix=fix)
             else:
-                self.report(node, message, manual=self._call_site_hint(state_param, owner))
+                self.report(node, message, manual=self._call_site_hint(state_param, fact))
             return
 
-    def _call_site_hint(self, state_param: str, owner: str) -> str:
+    def _call_site_hint(self, state_param: str, fact: Fact) -> str:
         return (
-            f"Pass the caller's request context as `{state_param}` (after ISO405 rewrites `{owner}`, its only "
+            f"Pass the caller's request context as `{state_param}` (after ISO405 rewrites `{fact.qualname}`, its only "
             f"per-run parameter) and drop the `{RUN_ID}` argument: the callee reads `context.{RUN_ID}`."
         )
 
-    def _enclosing_definition_fix(self, caller: Any, state_arg: cst.Arg, run_id_arg: cst.Arg) -> FixSpec | None:
+    def _enclosing_definition_fix(
+        self, caller: Function | None, state_arg: Argument, run_id_arg: Argument
+    ) -> FixSpec | None:
         """The caller's own ISO405 fix, when the caller forwards its state and run_id parameters."""
         if caller is None or self.transitional:
             return None
-        names = legacy_names(self.file)
-        found = _state_and_run_id(caller, names)
-        if found is None or self._blocker(caller, *found) is not None:
+        signature = legacy_signature(legacy_references(self.file), caller)
+        if signature is None or blocker(self.file, signature) is not None:
             return None
-        state, run_id = found
         if not (
-            _is_name_in(state_arg.value, {state.name.value}) and _is_name_in(run_id_arg.value, {run_id.name.value})
+            is_name_in(state_arg.value, {signature.state.arg}) and is_name_in(run_id_arg.value, {signature.run_id.arg})
         ):
             return None
-        if caller not in self._definition_fixes:
-            self._definition_fixes[caller] = self._definition_fix(caller, state, run_id, names)
-        return self._definition_fixes[caller]
-
-    def _signatures(self, func: Any) -> list[Any]:
-        names = legacy_names(self.file)
-        return [
-            f
-            for f in signature_facts(self.file.project, RUN_ID_SIGNATURE, func)
-            if _state_param(f.data, names) is not None
-        ]
-
-    def _state_names(self, caller: cst.FunctionDef | None) -> set[str]:
-        legacy, context = state_variables(legacy_names(self.file), caller or self.file.module, CONSTRUCTORS)
-        return legacy | context
+        return self._definition_fix(signature)
 
     def _caller_passes_own_context(
-        self, call: cst.Call, caller: Any, state_arg: Any, run_id_arg: Any, known: set[str]
+        self, call: ast.Call, caller: Function | None, state_arg: Argument, run_id_arg: Argument, known: set[str]
     ) -> bool:
         """The arguments are the caller's state/context variable and that object's own run id."""
-        if not _is_name_in(state_arg.value, known):
+        if not isinstance(state_arg.value, ast.Name) or state_arg.value.id not in known:
             return False
-        state_name = state_arg.value.value
+        state_name = state_arg.value.id
         value = run_id_arg.value
-        if _is_run_id_of(value, state_name):
+        if is_run_id_of(value, state_name):
             return True
-        if not isinstance(value, cst.Name) or caller is None:
+        if not isinstance(value, ast.Name) or caller is None:
             return False
-        return _run_id_comes_from(caller, call, value.value, state_name)
+        return run_id_comes_from(caller, call, value.id, state_name)
 
 
-def _state_and_run_id(function: cst.FunctionDef, names: LegacyNames) -> tuple[cst.Param, cst.Param] | None:
-    params = function.params
-    every = [*params.posonly_params, *params.params, *params.kwonly_params]
-    run_id = next((p for p in every if p.name.value == RUN_ID), None)
-    if run_id is None:
-        return None
-    for param in every:
-        if param.annotation is None or param is run_id:
-            continue
-        annotation = param.annotation.annotation
-        if names.is_state_type(annotation) or names.is_context_type(annotation):
-            return param, run_id
-    return None
+# --- the fixes' LibCST edits -------------------------------------------------------
 
 
-def _state_param(data: Any, names: LegacyNames) -> str | None:
-    for param, annotation_names in data["annotations"].items():
-        if any(n == STATE_TYPE or n in names.local for n in annotation_names):
-            return param
-    return None
+@dataclass(frozen=True)
+class FieldRead:
+    """`state.field`, read: it becomes the context's `read`."""
+
+    attribute: ast.Attribute
+    read: ContextRead
+    quote: str
 
 
-def _arguments(call: cst.Call, data: Any, names: LegacyNames) -> tuple[int, int, str] | None:
-    """Indices of the state and run_id arguments in `call`, and the state parameter's name."""
-    state_param = _state_param(data, names)
-    if state_param is None or any(arg.star for arg in call.args):
-        return None
-    positional = data["positional"]
-    supplied = sum(1 for arg in call.args if arg.keyword is None or arg.keyword.value in positional)
-    if supplied < data["required"]:
-        return None  # too few arguments for the legacy signature: already migrated, or another function
+@dataclass(frozen=True)
+class ForwardedRunId:
+    """`f(state, run_id)` to another legacy signature: the run id argument goes."""
 
-    def index_of(param: str) -> int | None:
-        for index, arg in enumerate(call.args):
-            if arg.keyword is not None and arg.keyword.value == param:
-                return index
-        if param in positional:
-            position = positional.index(param)
-            if position < len(call.args) and call.args[position].keyword is None:
-                return position
-        return None
-
-    state_index, run_id_index = index_of(state_param), index_of(RUN_ID)
-    if state_index is None or run_id_index is None:
-        return None
-    return state_index, run_id_index, state_param
+    call: ast.Call
+    state_index: int
+    run_id_index: int
+    last: bool  # the state argument becomes the last one and takes over the closing comma
 
 
-def _is_name_in(value: Any, names: set[str]) -> bool:
-    return isinstance(value, cst.Name) and value.value in names
+@dataclass
+class DefinitionRewrite:
+    """What the definition fix changes, found on the `ast`; `build` makes the LibCST edits."""
+
+    state: ast.arg
+    run_id: ast.arg
+    new_name: str
+    names: LegacyNames
+    context_name: str
+    reads: list[FieldRead] = field(default_factory=list)
+    renames: list[ast.Name] = field(default_factory=list)
+    run_id_reads: list[ast.Name] = field(default_factory=list)
+    forwards: list[ForwardedRunId] = field(default_factory=list)
+
+    def build(self, view: CstView) -> Mapping[Any, Any]:
+        state = view.node(self.state, cst.Param)
+        run_id = view.node(self.run_id, cst.Param)
+        params = view.parents.get(id(state))
+        if not isinstance(params, cst.Parameters):
+            raise LookupError("the state parameter is not in a parameter list")
+        receiver = cst.Name(self.new_name)
+        new_state = _new_state(state, self.new_name, self.names, self.context_name)
+        replace: dict[Any, Any] = {params: _without_param(params, run_id, state, new_state)}
+        for field_read in self.reads:
+            attribute = view.node(field_read.attribute, cst.Attribute)
+            replace[attribute] = context_read_node(attribute, receiver, field_read.read, field_read.quote)
+        for name in self.renames:
+            found = view.node(name, cst.Name)
+            replace[found] = found.with_changes(value=self.new_name)
+        for name in self.run_id_reads:
+            found = view.node(name, cst.Name)
+            replace[found] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(lpar=found.lpar, rpar=found.rpar)
+        for forward in self.forwards:
+            call = view.node(forward.call, cst.Call)
+            arg, state_arg = call.args[forward.run_id_index], call.args[forward.state_index]
+            if forward.last:
+                replace[state_arg] = state_arg.with_changes(value=cst.Name(self.new_name), comma=arg.comma)
+            replace[arg] = cst.RemoveFromParent()
+        return replace
 
 
-def _mentions_run_id(value: Any) -> bool:
-    return (isinstance(value, cst.Name) and value.value == RUN_ID) or (
-        isinstance(value, cst.Attribute) and value.attr.value == RUN_ID
-    )
+def _dropped_argument(node: ast.Call, index: int) -> Any:
+    def build(view: CstView) -> CstEdit:
+        call = view.node(node, cst.Call)
+        return CstEdit(replace={call: call.with_changes(args=without_argument(call.args, index))})
+
+    return build
 
 
-def _is_run_id_of(value: Any, state_name: str) -> bool:
-    return (
-        isinstance(value, cst.Attribute)
-        and value.attr.value == RUN_ID
-        and isinstance(value.value, cst.Name)
-        and value.value.value == state_name
-    )
-
-
-def _assigned_names(node: Any) -> set[str]:
-    """Names bound anywhere inside `node` by assignment-like statements."""
-    bound = set()
-    for child in walk(node):
-        targets: list[Any] = []
-        if isinstance(child, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
-            targets = [child.target]
-        elif isinstance(child, cst.AsName):
-            targets = [child.name]
-        for target in targets:
-            bound |= {n.value for n in walk(target) if isinstance(n, cst.Name)}
-    return bound
-
-
-def _run_id_comes_from(caller: cst.FunctionDef, call: cst.Call, run_id_name: str, state_name: str) -> bool:
-    """Whether, where `call` runs, `run_id_name` still holds `state_name.run_id`:
-    the last statement of the function body before the one holding the call
-    that assigns it is `run_id = state.run_id`, and neither name changes after it."""
-    source = None
-    for statement in caller.body.body:
-        if any(child is call for child in walk(statement)):
-            return source == state_name and not ({run_id_name, state_name} & _assigned_names(statement))
-        assigned = _assigned_names(statement)
-        if _is_simple_assignment(statement, run_id_name) and _is_run_id_of(statement.body[0].value, state_name):
-            source = state_name
-        elif run_id_name in assigned or state_name in assigned:
-            source = None
-    return False
-
-
-def _is_simple_assignment(statement: Any, name: str) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Assign)
-        and len(statement.body[0].targets) == 1
-        and isinstance(statement.body[0].targets[0].target, cst.Name)
-        and statement.body[0].targets[0].target.value == name
-    )
-
-
-def _new_state(state: cst.Param, new_name: str, names: LegacyNames) -> cst.Param:
+def _new_state(state: cst.Param, new_name: str, names: LegacyNames, context_name: str) -> cst.Param:
     annotation = state.annotation
     if annotation is not None:
-        annotation = annotation.with_changes(annotation=names.rewrite_annotation(annotation.annotation))
+        rewritten = rewrite_annotation(annotation.annotation, reference_test(names), context_name)
+        annotation = annotation.with_changes(annotation=rewritten)
     return state.with_changes(name=cst.Name(new_name), annotation=annotation)
-
-
-def _may_be_none(param: cst.Param) -> bool:
-    """`x: Optional[State]`, `x: State | None`, or `x=None`."""
-    if isinstance(param.default, cst.Name) and param.default.value == "None":
-        return True
-    annotation = param.annotation.annotation if param.annotation is not None else None
-    if annotation is None:
-        return False
-    if isinstance(annotation, cst.SimpleString):
-        text = annotation.evaluated_value if isinstance(annotation.evaluated_value, str) else ""
-    else:
-        text = code(annotation)
-    return "Optional" in text or any(
-        part.strip() == "None" for part in text.replace("[", ",").replace("]", ",").replace("|", ",").split(",")
-    )
 
 
 def _without_param(params: cst.Parameters, run_id: cst.Param, state: cst.Param, new_state: cst.Param) -> cst.Parameters:
     """`params` with `state` replaced and `run_id` removed, keeping comma layout."""
     changes: dict[str, Any] = {}
-    for field in ("posonly_params", "params", "kwonly_params"):
-        group = [new_state.with_changes(comma=p.comma) if p is state else p for p in getattr(params, field)]
+    for group_name in ("posonly_params", "params", "kwonly_params"):
+        group = [new_state.with_changes(comma=p.comma) if p is state else p for p in getattr(params, group_name)]
         if run_id in group:
             index = group.index(run_id)
             group.pop(index)
             if group and index == len(group):
                 group[-1] = group[-1].with_changes(comma=run_id.comma)
-        changes[field] = group
+        changes[group_name] = group
     if not changes["kwonly_params"] and isinstance(params.star_arg, cst.ParamStar):
         changes["star_arg"] = cst.MaybeSentinel.DEFAULT  # a bare `*` needs a keyword-only parameter after it
     return params.with_changes(**changes)
+
+
+def _named(function: Function) -> list[ast.arg]:
+    args = function.args
+    return [*args.posonlyargs, *args.args, *args.kwonlyargs]
+
+
+def _all_parameters(function: Function) -> list[ast.arg]:
+    args = function.args
+    stars = [star for star in (args.vararg, args.kwarg) if star is not None]
+    return [*_named(function), *stars]
+
+
+def _ancestors(file: Any, node: ast.AST) -> list[ast.AST]:
+    """`node`'s ancestors, outermost first."""
+    chain: list[ast.AST] = []
+    up = file.parent(node)
+    while up is not None:
+        chain.append(up)
+        up = file.parent(up)
+    return chain[::-1]
 
 
 # ISO405 with transitional definition fixes: what `isolint fix` falls back to in

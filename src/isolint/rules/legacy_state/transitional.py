@@ -18,21 +18,44 @@ rebound, and `run_id` has no default other than None.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Mapping
+import ast
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
-from ...traversal import replace_nodes, walk
-from ..base import FixSpec
-from .cst_references import classify_access
-from .edits import add_needed_import, code, context_bound, has_future_annotations, top_level_import_of
-from .family import RUN_ID
+from ...traversal import replace_nodes
+from ..ast_context import AstFile
+from ..base import CstEdit, FixSpec
+from .edits import add_needed_import, code
+from .family import RUN_ID, LegacyStateConfig
+from .imports import context_bound, has_future_annotations, mentioned_names, top_level_from_imports
+from .references import body_on_def_line, classify_access, source_code
+from .signatures import LegacySignature, default_of, is_none
+
+if TYPE_CHECKING:
+    from ...cst_view import CstView
 
 # The context fields the adapter fills from a legacy object.
 ADAPTED_FIELDS = frozenset({"user_id", "thread_id", "run_id"})
+# Statements that hold no other statement: where a use of the state is quoted from.
+SIMPLE_STATEMENTS = (
+    ast.Expr,
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.Return,
+    ast.Raise,
+    ast.Assert,
+    ast.Delete,
+    ast.Pass,
+    ast.Break,
+    ast.Continue,
+    ast.Import,
+    ast.ImportFrom,
+    ast.Global,
+    ast.Nonlocal,
+)
 
 
 @dataclass(frozen=True)
@@ -45,77 +68,72 @@ class Adapter:
         """The project's adapter, or why there is none to call."""
         from ...config import DEFAULT_ADAPTER, DEFAULT_CONTEXT_CLASS, LEGACY_STATE_OPTIONS  # config imports the rules
 
+        config = LegacyStateConfig.of(settings)
         default_field_map = next(o.default for o in LEGACY_STATE_OPTIONS if o.name == "field-map")
-        adapter = settings.legacy_state["adapter"]
-        if adapter == DEFAULT_ADAPTER and (
-            settings.context_class != DEFAULT_CONTEXT_CLASS
-            or dict(settings.legacy_state["field-map"]) != default_field_map
+        if config.adapter == DEFAULT_ADAPTER and (
+            settings.context_class != DEFAULT_CONTEXT_CLASS or dict(config.field_map) != default_field_map
         ):
             return (
                 "the default adapter `isolint.runtime:ensure_context` serves only the default `context-class` and "
                 "`field-map`; name the project's own in `[tool.isolint.legacy-state] adapter`"
             )
-        module, _, name = adapter.partition(":")
+        module, _, name = config.adapter.partition(":")
         return cls(module, name)
 
 
-def adapter_call(function: Any, adapter: Adapter) -> tuple[str, str] | None:
+def adapter_call(
+    file: AstFile, function: ast.FunctionDef | ast.AsyncFunctionDef, adapter: Adapter
+) -> tuple[str, str] | None:
     """`(local, state)` when the function body starts with `local = adapter(state, ...)`: its transitional form."""
-    for statement in _body_statements(function):
+    if body_on_def_line(file, function):
+        return None
+    for statement in function.body:
         if _is_docstring(statement):
             continue
         if (
-            isinstance(statement, cst.SimpleStatementLine)
-            and isinstance(statement.body[0], cst.Assign)
-            and len(statement.body[0].targets) == 1
-            and isinstance(statement.body[0].targets[0].target, cst.Name)
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
         ):
-            value = statement.body[0].value
+            value = statement.value
             if (
-                isinstance(value, cst.Call)
-                and isinstance(value.func, cst.Name)
-                and value.func.value == adapter.name
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and value.func.id == adapter.name
                 and value.args
-                and isinstance(value.args[0].value, cst.Name)
+                and isinstance(value.args[0], ast.Name)
             ):
-                return statement.body[0].targets[0].target.value, value.args[0].value.value
+                return statement.targets[0].id, value.args[0].id
         return None
     return None
 
 
-def transitional_fix(rule: Any, node: Any, state: Any, run_id: Any, adapter: Adapter) -> FixSpec | str:
-    """The transitional rewrite of `node`, or why it cannot keep old callers working."""
-    file, settings = rule.file, rule.settings
-    if not isinstance(node.body, cst.IndentedBlock):
-        return f"`{node.name.value}` is written on one line"
-    if run_id.default is not None and not (isinstance(run_id.default, cst.Name) and run_id.default.value == "None"):
+def transitional_fix(file: AstFile, signature: LegacySignature, adapter: Adapter) -> FixSpec | str:
+    """The transitional rewrite of the signature's function, or why it cannot keep old callers working."""
+    config = LegacyStateConfig.of(file.settings)
+    function, state, run_id = signature.function, signature.state, signature.run_id
+    if body_on_def_line(file, function):
+        return f"`{function.name}` is written on one line"
+    default = default_of(function, run_id)
+    if default is not None and not is_none(default):
         return f"`{RUN_ID}` has a default other than None, which callers that omit it rely on"
-    module = file.module
-    local = _free_name(
-        node, (*settings.context_params, "context", "request_context"), {state.name.value, run_id.name.value}
-    )
-    receiver = cst.Name(local)
-    field_map: Mapping[str, str] = settings.legacy_state["field-map"]
-    parent_of = file.parents
-    reads: dict[Any, Any] = {}
-    for name_node in file.names.reads(node, state.name.value):
-        up = parent_of.get(id(name_node))
-        if not (isinstance(up, cst.Attribute) and up.value is name_node):
-            use = _enclosing_use(name_node, parent_of)
-            return f"`{state.name.value}` is used as a whole (`{_excerpt(use)}`), not only for its ids"
-        mapped = field_map.get(up.attr.value)
-        if mapped not in ADAPTED_FIELDS or classify_access(up, lambda child: parent_of.get(id(child)), ()) != "read":
+    local = _free_name(function, (*config.context_params, "context", "request_context"), {state.arg, run_id.arg})
+    id_reads: list[tuple[ast.Attribute, str]] = []
+    # In source order: the first read that stops the rewrite is the one the reason quotes.
+    for name in sorted(file.names.reads(function, state.arg), key=lambda n: (n.lineno, n.col_offset)):
+        up = file.parent(name)
+        if not (isinstance(up, ast.Attribute) and up.value is name):
+            return f"`{state.arg}` is used as a whole (`{_excerpt(file, _enclosing_use(file, name))}`), not only for its ids"
+        mapped = config.field_map.get(up.attr)
+        if mapped not in ADAPTED_FIELDS or classify_access(up, file.parent, ()) != "read":
             return (
-                f"`{_excerpt(up)}` is not a read of one of the ids the adapter carries, so a context could not "
+                f"`{_excerpt(file, up)}` is not a read of one of the ids the adapter carries, so a context could not "
                 "stand in for the state"
             )
-        reads[up] = up.with_changes(value=receiver, attr=cst.Name(mapped))
-    for name_node in file.names.reads(node, run_id.name.value):
-        reads[name_node] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(
-            lpar=name_node.lpar, rpar=name_node.rpar
-        )
+        id_reads.append((up, mapped))
+    run_id_reads = file.names.reads(function, run_id.arg)
 
-    pep604 = has_future_annotations(module) or _uses_pep604(file)
+    pep604 = has_future_annotations(file.tree) or _uses_pep604(file.tree)
     imports: list[tuple[str, str]] = []
     for module_name, name in (
         *(() if pep604 else (("typing", "Union"), ("typing", "Optional"))),
@@ -126,30 +144,50 @@ def transitional_fix(rule: Any, node: Any, state: Any, run_id: Any, adapter: Ada
             return f"the module already binds `{name}` to something else"
         if bound == "missing":
             imports.append((module_name, name))
-    if not context_bound(module, settings, runtime=True):
-        imports.append((settings.context_module, settings.context_name))
+    if not context_bound(file.tree, config.context_name, runtime=True):
+        imports.append((config.context_module, config.context_name))
 
-    statement = cst.parse_statement(f"{local} = {adapter.name}({state.name.value}, {RUN_ID}={run_id.name.value})\n")
-    # Every read is inside the body, which gains a statement: rebuild it with the reads replaced first.
-    body = replace_nodes(node.body, reads, parent_of)
-    at = 1 if body.body and _is_docstring(body.body[0]) else 0
-    replace = {
-        node.params: _widened(node.params, state, run_id, settings.context_name, pep604),
-        node.body: body.with_changes(body=[*body.body[:at], statement, *body.body[at:]]),
-    }
+    call = f"{local} = {adapter.name}({state.arg}, {RUN_ID}={run_id.arg})"
     message = (
-        f"Accept `{settings.context_name}` as well (transitional: every old caller keeps working) and read the ids "
-        f"from `{local} = {adapter.name}({state.name.value}, {RUN_ID}={run_id.name.value})`"
+        f"Accept `{config.context_name}` as well (transitional: every old caller keeps working) and read the ids "
+        f"from `{call}`"
     )
-    if not imports:
-        return FixSpec(message, UNSAFE, replace=replace)
 
-    def add_imports(tree: Any) -> Any:
-        for module_name, name in imports:
-            tree = add_needed_import(tree, module_name, name)
-        return tree
+    def build(view: CstView) -> CstEdit:
+        state_param, run_id_param = view.node(state, cst.Param), view.node(run_id, cst.Param)
+        params = view.parents.get(id(state_param))
+        definition = view.parents.get(id(params))
+        if not isinstance(params, cst.Parameters) or not isinstance(definition, cst.FunctionDef):
+            raise LookupError("the state parameter is not in a function's parameters")
+        receiver = cst.Name(local)
+        reads: dict[Any, Any] = {}
+        for attribute, mapped in id_reads:
+            found = view.node(attribute, cst.Attribute)
+            reads[found] = found.with_changes(value=receiver, attr=cst.Name(mapped))
+        for name in run_id_reads:
+            found_name = view.node(name, cst.Name)
+            reads[found_name] = cst.Attribute(receiver, cst.Name(RUN_ID)).with_changes(
+                lpar=found_name.lpar, rpar=found_name.rpar
+            )
+        statement = cst.parse_statement(f"{call}\n")
+        # Every read is inside the body, which gains a statement: rebuild it with the reads replaced first.
+        body = replace_nodes(definition.body, reads, view.parents)
+        at = 1 if body.body and _is_cst_docstring(body.body[0]) else 0
+        replace = {
+            params: _widened(params, state_param, run_id_param, config.context_name, pep604),
+            definition.body: body.with_changes(body=[*body.body[:at], statement, *body.body[at:]]),
+        }
+        if not imports:
+            return CstEdit(replace=replace)
 
-    return FixSpec(message, UNSAFE, replace=replace, transform=add_imports, isolation="imports")
+        def add_imports(tree: Any) -> Any:
+            for module_name, name in imports:
+                tree = add_needed_import(tree, module_name, name)
+            return tree
+
+        return CstEdit(replace=replace, transform=add_imports)
+
+    return FixSpec(message, UNSAFE, build=build, isolation="imports" if imports else None)
 
 
 def _widened(params: Any, state: Any, run_id: Any, context_name: str, pep604: bool) -> Any:
@@ -197,63 +235,73 @@ def _default_may_follow(params: Any, run_id: Any) -> bool:
     return all(p.default is not None for p in after)
 
 
-def _import_state(file: Any, module_name: str, name: str) -> str:
+def _import_state(file: AstFile, module_name: str, name: str) -> str:
     """ "bound" when the module imports `name` from `module_name` at top level,
     "missing" when it binds no `name` at all, else "other"."""
-    found = top_level_import_of(file.module, name)
-    if found is not None:
-        imported_from = code(found[0].module) if found[0].module is not None else ""
-        return "bound" if imported_from == module_name and found[0].relative == () else "other"
-    return (
-        "missing"
-        if file.names.binding_count(file.module, name) == 0 and not _used_anywhere(file.module, name)
-        else "other"
-    )
+    for statement in top_level_from_imports(file.tree):
+        if any((alias.asname or alias.name) == name for alias in statement.names if alias.name != "*"):
+            return "bound" if statement.module == module_name and statement.level == 0 else "other"
+    if file.names.binding_count(file.tree, name) == 0 and name not in mentioned_names(file.tree) | _import_words(
+        file.tree
+    ):
+        return "missing"
+    return "other"
 
 
-def _used_anywhere(module: Any, name: str) -> bool:
-    return any(isinstance(n, cst.Name) and n.value == name for n in walk(module))
+def _import_words(tree: ast.Module) -> set[str]:
+    """Every identifier import statements spell (`a`, `b`, `c` of `from a.b import c`)."""
+    words: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            words.update(node.module.split("."))
+        elif isinstance(node, ast.alias):
+            words.update(node.name.split("."))
+            words.update([node.asname] if node.asname else [])
+    return words
 
 
-def _uses_pep604(file: Any) -> bool:
-    """Whether the module already writes `X | Y` in an annotation, so the project runs on 3.10+.
-    Once per file: it can hold many functions to widen."""
-    if file not in _PEP604:
-        _PEP604[file] = any(
-            isinstance(node, cst.Annotation)
-            and isinstance(node.annotation, cst.BinaryOperation)
-            and isinstance(node.annotation.operator, cst.BitOr)
-            for node in walk(file.module)
-        )
-    return _PEP604[file]
+def _uses_pep604(tree: ast.Module) -> bool:
+    """Whether the module already writes `X | Y` in an annotation, so the project runs on 3.10+."""
+    for node in ast.walk(tree):
+        annotations: list[ast.expr | None] = []
+        if isinstance(node, ast.arg):
+            annotations = [node.annotation]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            annotations = [node.returns]
+        elif isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        if any(isinstance(a, ast.BinOp) and isinstance(a.op, ast.BitOr) for a in annotations):
+            return True
+    return False
 
 
-_PEP604: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-
-
-def _enclosing_use(node: Any, parent_of: Mapping[int, Any]) -> Any:
-    """The call or small statement that uses `node`, to quote in a reason."""
-    up = parent_of.get(id(node))
-    while up is not None and not isinstance(up, (cst.Call, cst.BaseSmallStatement)):
-        node, up = up, parent_of.get(id(up))
+def _enclosing_use(file: AstFile, node: ast.AST) -> ast.AST:
+    """The call or simple statement that uses `node`, to quote in a reason."""
+    up = file.parent(node)
+    while up is not None and not isinstance(up, (ast.Call, *SIMPLE_STATEMENTS)):
+        node, up = up, file.parent(up)
     return up if up is not None else node
 
 
-def _excerpt(node: Any) -> str:
-    text = " ".join(code(node).split())
+def _excerpt(file: AstFile, node: ast.AST) -> str:
+    text = " ".join((file.source if isinstance(node, ast.Module) else source_code(file, node)).split())
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
-def _free_name(function: Any, candidates: tuple[str, ...], taken: set[str]) -> str:
-    used = {n.value for n in walk(function) if isinstance(n, cst.Name)} | taken
+def _free_name(function: ast.FunctionDef | ast.AsyncFunctionDef, candidates: tuple[str, ...], taken: set[str]) -> str:
+    used = mentioned_names(function) | taken
     return next((c for c in candidates if c not in used), "request_context")
 
 
-def _body_statements(function: Any) -> list[Any]:
-    return list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
-def _is_docstring(statement: Any) -> bool:
+def _is_cst_docstring(statement: Any) -> bool:
     return (
         isinstance(statement, cst.SimpleStatementLine)
         and len(statement.body) == 1
