@@ -4,30 +4,15 @@ field reads onto the context class, and importing it."""
 from __future__ import annotations
 
 import re
-import weakref
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...traversal import walk
-from ..base import FixSpec
-from .family import UNION_NAMES, ContextRead, context_read
+from .family import UNION_NAMES, ContextRead
 
 if TYPE_CHECKING:
-    from ...config import Settings
-    from ..base import FileContext
     from .references import LegacyNames
-
-
-def read_replacement(
-    attribute: Any, receiver: Any, field_map: Mapping[str, str], quote: str = '"'
-) -> tuple[Any, bool] | None:
-    """What a read `<state>.<field>` (a LibCST Attribute) becomes on the
-    context `receiver`, and whether that is safe; None when the field already
-    exists on the context unchanged."""
-    read = context_read(attribute.attr.value, field_map, same_receiver=_same_code(attribute.value, receiver))
-    return None if read is None else (context_read_node(attribute, receiver, read, quote), read.safe)
 
 
 def context_read_node(attribute: Any, receiver: Any, read: ContextRead, quote: str) -> Any:
@@ -37,10 +22,6 @@ def context_read_node(attribute: Any, receiver: Any, read: ContextRead, quote: s
     metadata_get = cst.Attribute(cst.Attribute(receiver, cst.Name("metadata")), cst.Name("get"))
     call = cst.Call(metadata_get, [cst.Arg(cst.SimpleString(f"{quote}{attribute.attr.value}{quote}"))])
     return call.with_changes(lpar=attribute.lpar, rpar=attribute.rpar)
-
-
-def _same_code(a: Any, b: Any) -> bool:
-    return a is b or cst.Module([]).code_for_node(a) == cst.Module([]).code_for_node(b)
 
 
 # --- annotations -----------------------------------------------------------------
@@ -125,65 +106,6 @@ def parse_string_annotation(node: Any) -> Any:
 
 
 # --- fixes that introduce the context class -----------------------------------
-
-
-def context_bound(module: Any, settings: Settings, *, runtime: bool) -> bool:
-    """Whether the module already imports the context class at top level (or,
-    for uses never evaluated at runtime, under `if TYPE_CHECKING:`)."""
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine) and _binds_context(statement, settings):
-            return True
-        if (
-            not runtime
-            and isinstance(statement, cst.If)
-            and dotted(statement.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-            and any(isinstance(s, cst.SimpleStatementLine) and _binds_context(s, settings) for s in statement.body.body)
-        ):
-            return True
-    return False
-
-
-def _binds_context(statement: Any, settings: Settings) -> bool:
-    for small in statement.body:
-        if (
-            isinstance(small, cst.ImportFrom)
-            and not isinstance(small.names, cst.ImportStar)
-            and any(bound_name(a) == settings.context_name for a in small.names)
-        ):
-            return True
-    return False
-
-
-def has_future_annotations(module: Any) -> bool:
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if (
-                    isinstance(small, cst.ImportFrom)
-                    and dotted(small.module) == "__future__"
-                    and not isinstance(small.names, cst.ImportStar)
-                    and any(bound_name(a) == "annotations" for a in small.names)
-                ):
-                    return True
-    return False
-
-
-def context_fix(
-    file: FileContext, message: str, applicability: str, replace: Mapping[Any, Any], *, runtime: bool = True
-) -> FixSpec:
-    """A fix that writes the context class name. It also imports the class
-    unless the module already does, and removes top-level imports whose last
-    use it rewrites (the legacy class, `Union`, a module alias), so it adds
-    neither an undefined name nor an unused import. Import edits are one per pass."""
-    settings = file.settings
-    needs_import = not context_bound(file.module, settings, runtime=runtime)
-    unused = _imports_made_unused(file, replace, settings.context_name)
-    if not needs_import and not unused:
-        return FixSpec(message, applicability, replace=replace)
-    transform = context_import_edits(settings.context_module, settings.context_name, needs_import, unused)
-    if needs_import:
-        message = f"{message}; import it from `{settings.context_module}`"
-    return FixSpec(message, applicability, replace=replace, transform=transform, isolation="imports")
 
 
 def context_import_edits(
@@ -274,40 +196,6 @@ def _skip_first(body: list[Any]) -> bool:
         and isinstance(small.targets[0].target, cst.Name)
         and small.targets[0].target.value == "__strict__"
     )
-
-
-def _imports_made_unused(file: FileContext, replace: Mapping[Any, Any], keep: str) -> set[str]:
-    """Top-level imported names whose every remaining use is inside the replaced nodes."""
-    module = file.module
-    dropped: dict[str, int] = {}
-    for old, new in replace.items():
-        for name in {n.value for n in walk(old) if isinstance(n, cst.Name)} - {keep}:
-            gone = name_uses(old, name) - (name_uses(new, name) if isinstance(new, cst.CSTNode) else 0)
-            if gone > 0:
-                dropped[name] = dropped.get(name, 0) + gone
-    uses = _module_name_uses(file)
-    return {name for name, gone in dropped.items() if top_level_import_of(module, name) and uses[name] <= gone}
-
-
-# Every name's uses in a module, counted once per module: each fix of a file
-# asks, and asking name_uses per fix made a file with many findings quadratic.
-_MODULE_USES: weakref.WeakKeyDictionary[FileContext, Counter[str]] = weakref.WeakKeyDictionary()
-_WORD = re.compile(r"\w+")
-
-
-def _module_name_uses(file: FileContext) -> Counter[str]:
-    """name_uses for every name of the file's module at once."""
-    if file not in _MODULE_USES:
-        counts: Counter[str] = Counter()
-        for node in walk(file.module):
-            if isinstance(node, cst.Name):
-                counts[node.value] += 1
-            elif isinstance(node, cst.SimpleString):
-                counts.update(_WORD.findall(node.value))
-            elif isinstance(node, (cst.Import, cst.ImportFrom)):
-                counts.subtract(n.value for n in walk(node) if isinstance(n, cst.Name))
-        _MODULE_USES[file] = counts
-    return _MODULE_USES[file]
 
 
 def name_uses(module: Any, name: str) -> int:

@@ -162,10 +162,11 @@ _CONFIGS: dict[int, tuple[weakref.ref[Settings], LegacyStateConfig]] = {}
 # --- vocabulary and prefilters ------------------------------------------------
 
 
-class LegacyStateFamily:
-    """Mixin for the family's rules: shared prefilter; they read the index
-    facts ISO401 contributes (`index_facts`)."""
+class LegacyStateRule(AstRule):
+    """Base of the family's rules: they visit the stdlib `ast`, share a
+    prefilter, and read the index facts ISO401 contributes (`index_facts`)."""
 
+    abstract_base = True
     family = FAMILY
     prefilter = re.compile(rb"(?!)")  # built from the settings and the index by compile_prefilter
     reads_facts: ClassVar[tuple[str, ...]] = (REEXPORT,)
@@ -173,12 +174,6 @@ class LegacyStateFamily:
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
         return names_regex(reference_names(settings, project))
-
-
-class LegacyStateAstRule(LegacyStateFamily, AstRule):
-    """Base of the family's rules that visit the stdlib `ast`."""
-
-    abstract_base = True
 
 
 def reference_names(settings: Settings, project: ProjectIndex) -> set[str]:

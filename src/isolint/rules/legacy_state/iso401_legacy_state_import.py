@@ -13,8 +13,8 @@ from .edits import add_needed_import
 from .family import (
     INDEX_PREFILTER,
     IndexFact,
-    LegacyStateAstRule,
     LegacyStateConfig,
+    LegacyStateRule,
     compile_index_prefilter,
     index_facts,
 )
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ...cst_view import CstView
 
 
-class LegacyStateImport(LegacyStateAstRule):
+class LegacyStateImport(LegacyStateRule):
     code = "ISO401"
     name = "legacy-state-import"
     summary = "An import of the legacy mutable `DeepAgentState`"

@@ -10,7 +10,7 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from .context_fix import Replacements, context_fix
 from .edits import reference_test, rewrite_annotation
-from .family import RUN_ID, LegacyStateAstRule, LegacyStateConfig, named_parameters
+from .family import RUN_ID, LegacyStateConfig, LegacyStateRule, named_parameters
 from .imports import has_future_annotations
 from .references import LegacyNames, legacy_references
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ...cst_view import CstView
 
 
-class LegacyStateAnnotation(LegacyStateAstRule):
+class LegacyStateAnnotation(LegacyStateRule):
     code = "ISO402"
     name = "legacy-state-annotation"
     summary = "An annotation names the legacy mutable `DeepAgentState`"

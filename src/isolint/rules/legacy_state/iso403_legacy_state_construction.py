@@ -11,7 +11,7 @@ from ..._lazy import cst
 from ...findings import UNSAFE
 from ..base import Option
 from .context_fix import context_fix
-from .family import LegacyStateAstRule, LegacyStateConfig
+from .family import LegacyStateConfig, LegacyStateRule
 from .imports import mentioned_names
 from .references import legacy_references, source_code
 
@@ -30,7 +30,7 @@ class ArgumentPlan:
     extra: str | None = None  # a literal value for another field: a metadata entry under this key
 
 
-class LegacyStateConstruction(LegacyStateAstRule):
+class LegacyStateConstruction(LegacyStateRule):
     code = "ISO403"
     name = "legacy-state-construction"
     summary = "A legacy mutable `DeepAgentState` is constructed"

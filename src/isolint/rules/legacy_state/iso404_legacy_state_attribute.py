@@ -17,8 +17,8 @@ from .family import (
     MUTATING_METHODS,
     WRITE_HINT,
     ContextRead,
-    LegacyStateAstRule,
     LegacyStateConfig,
+    LegacyStateRule,
     context_read,
     names_regex,
     reference_names,
@@ -59,7 +59,7 @@ class AttributeOptions:
         )
 
 
-class LegacyStateAttribute(LegacyStateAstRule):
+class LegacyStateAttribute(LegacyStateRule):
     code = "ISO404"
     name = "legacy-state-attribute"
     summary = "A field of the legacy mutable `DeepAgentState` is read or written"

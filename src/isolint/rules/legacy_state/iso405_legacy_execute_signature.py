@@ -21,8 +21,8 @@ from .family import (
     RUN_ID_SIGNATURE,
     ContextRead,
     Function,
-    LegacyStateAstRule,
     LegacyStateConfig,
+    LegacyStateRule,
     context_read,
     names_regex,
     reference_names,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from ...cst_view import CstView
 
 
-class LegacyExecuteSignature(LegacyStateAstRule):
+class LegacyExecuteSignature(LegacyStateRule):
     code = "ISO405"
     name = "legacy-execute-signature"
     summary = "A function takes the legacy state plus a separate `run_id`, or is called that way"

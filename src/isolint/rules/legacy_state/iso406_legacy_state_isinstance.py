@@ -5,13 +5,13 @@ from __future__ import annotations
 import ast
 
 from ...findings import NO_FIX
-from .family import LegacyStateAstRule
+from .family import LegacyStateRule
 from .references import legacy_references, source_code
 
 CHECKS = ("isinstance", "issubclass")
 
 
-class LegacyStateIsinstance(LegacyStateAstRule):
+class LegacyStateIsinstance(LegacyStateRule):
     code = "ISO406"
     name = "legacy-state-isinstance"
     summary = "An isinstance/issubclass check against the legacy `DeepAgentState`"

@@ -12,7 +12,7 @@ from .family import (
     CONTEXT_SIGNATURE,
     REEXPORT,
     RUN_ID,
-    LegacyStateAstRule,
+    LegacyStateRule,
     callee_facts,
     names_regex,
     signature_from,
@@ -20,7 +20,7 @@ from .family import (
 from .references import enclosing_scope, legacy_references, source_code
 
 
-class StaleContextCaller(LegacyStateAstRule):
+class StaleContextCaller(LegacyStateRule):
     code = "ISO407"
     name = "stale-context-caller"
     summary = "A call still passes the legacy state or a run id to a function that now takes the request context"
