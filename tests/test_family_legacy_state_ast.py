@@ -1,0 +1,120 @@
+"""The legacy-state family on the stdlib `ast`: one analysis serves the
+project index and the rules, a plain check never parses with LibCST, and what
+the findings quote reads as the source does."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import libcst
+import pytest
+
+from isolint.config import load_settings
+from isolint.engine import lint_text
+from isolint.index import index_source
+from isolint.indexing import indexers_for
+from isolint.rules import BY_CODE
+from isolint.rules.legacy_state.family import RUN_ID_SIGNATURE, LegacyStateConfig, functions_and_methods
+from isolint.runner import run_check
+from tests.conftest import FIXTURES, write
+
+SIGNATURE_CASES = sorted(p for p in (FIXTURES / "rules" / "ISO405").glob("*.py") if not p.name.endswith(".fixed.py"))
+
+
+@pytest.mark.parametrize("case", SIGNATURE_CASES, ids=lambda p: p.name)
+def test_every_indexable_signature_iso405_reports_is_a_run_id_signature_fact(case: Path) -> None:
+    """The index's facts and ISO405's findings read the same parameters off
+    the same `ast`: a definition the rule reports, where the index looks
+    (module-level functions and methods), is a fact call sites in other
+    modules are found by."""
+    settings = load_settings([case], isolated=True)
+    raw = case.read_bytes()
+    indexed_lines = {function.lineno for function, _ in functions_and_methods(ast.parse(raw))}
+    facts = {
+        f.line
+        for f in index_source(raw, case.name, case.stem, indexers_for(settings), settings)
+        if f.kind == RUN_ID_SIGNATURE
+    }
+    reported = {
+        f.location.row
+        for f in lint_text(raw.decode(), str(case), [BY_CODE["ISO405"]], settings, build_edits=False)
+        if " takes the per-run state " in f.message or "transitional form" in f.message
+    }
+    assert reported & indexed_lines <= facts
+
+
+def test_a_plain_check_of_the_family_never_parses_with_libcst(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES / "legacy_app", app)  # alone: the index reads every file under its root
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("LibCST parsed a file in a plain check of the legacy-state family")
+
+    monkeypatch.setattr(libcst, "parse_module", refuse)
+    settings = load_settings([app], isolated=True, overrides={"select": ["ISO4"]})
+    findings = run_check([app], settings, jobs=1, use_cache=False, build_edits=False).findings
+    assert any(f.fix is not None for f in findings)  # fixes are offered, their edits not built
+
+
+def test_the_family_configuration_is_typed_and_read_once_per_settings(tmp_path: Path) -> None:
+    write(tmp_path / "isolint.toml", '[legacy-state]\nclasses = ["OldState", "DeepAgentState"]\n')
+    settings = load_settings([tmp_path])
+    config = LegacyStateConfig.of(settings)
+    assert config is LegacyStateConfig.of(settings)
+    assert config.classes == frozenset({"OldState", "DeepAgentState"})
+    assert config.field_map["chat_thread_id"] == "thread_id"
+    with pytest.raises(TypeError):
+        config.field_map["x"] = "y"  # type: ignore[index]
+
+
+def _findings(tmp_path: Path, source: str, code: str) -> list[tuple[int, int, int, str]]:
+    path = write(tmp_path / "app" / "mod.py", source)
+    settings = load_settings([tmp_path], isolated=True)
+    return [
+        (f.location.row, f.location.column, f.end_location.column, f.message)
+        for f in lint_text(source, str(path), [BY_CODE[code]], settings, build_edits=False)
+    ]
+
+
+def test_a_parenthesised_read_is_quoted_with_its_parentheses_and_a_call_without_the_calls(tmp_path: Path) -> None:
+    source = (
+        "from isolint.runtime import UserExecutionContext\n\n\n"
+        "def run(ctx: UserExecutionContext):\n"
+        "    print((ctx.chat_thread_id), ( ctx.extra ))\n"
+    )
+    messages = [message for *_, message in _findings(tmp_path, source, "ISO404")]
+    assert messages == [
+        "`(ctx.chat_thread_id)` reads a legacy field; the context carries it as `(ctx.thread_id)`",
+        "`( ctx.extra )` reads a field the context does not have; per-run extras live in `ctx.metadata`",
+    ]
+
+
+def test_a_definition_is_reported_at_its_name(tmp_path: Path) -> None:
+    source = (
+        "from app.state import DeepAgentState\n\n\n"
+        "@decorated\n"
+        "async  def  execute(state: DeepAgentState, run_id: str):\n"
+        "    return run_id\n"
+    )
+    assert [(row, column, end) for row, column, end, _ in _findings(tmp_path, source, "ISO405")] == [(5, 13, 20)]
+
+
+def test_inside_an_f_string_a_metadata_key_takes_the_other_quote(tmp_path: Path) -> None:
+    source = (
+        "from isolint.runtime import UserExecutionContext\n\n\n"
+        "def run(ctx: UserExecutionContext):\n"
+        "    return f\"{ctx.extra}\", f'{ctx.extra}'\n"
+    )
+    messages = [message for *_, message in _findings(tmp_path, source, "ISO404")]
+    assert [m.count("'extra'") for m in messages] == [0, 0]
+    fixes = [
+        f.fix.message
+        for f in lint_text(source, "mod.py", [BY_CODE["ISO404"]], load_settings([tmp_path], isolated=True))
+        if f.fix is not None
+    ]
+    assert fixes == [
+        "Read `ctx.metadata.get('extra')` (None when the field is not in the metadata)",
+        'Read `ctx.metadata.get("extra")` (None when the field is not in the metadata)',
+    ]
