@@ -151,6 +151,8 @@ class LegacyStateConfig:
             context_module=settings.context_module,
             context_params=tuple(settings.context_params),
         )
+        for key in [key for key, (ref, _) in _CONFIGS.items() if ref() is None]:
+            del _CONFIGS[key]  # settings gone: their ids may be reused
         _CONFIGS[id(settings)] = (weakref.ref(settings), config)
         return config
 

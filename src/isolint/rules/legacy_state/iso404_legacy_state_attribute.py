@@ -124,8 +124,8 @@ class LegacyStateAttribute(LegacyStateRule):
         if receiver in context and node.attr in CONTEXT_RESOURCES and not _is_rebound(node, parent):
             return  # `context.db_session.add(row)`: the request's own resources are meant to be used
         use = classify_access(node, parent, self._options.mutating_methods)
-        shown = source_code(self.file, node)
         if use == "write":
+            shown = source_code(self.file, node)
             if receiver in legacy:
                 message = f"`{shown}` is changed on the legacy per-run state, where every agent of the run sees it"
             else:
@@ -134,6 +134,7 @@ class LegacyStateAttribute(LegacyStateRule):
         elif receiver not in legacy and node.attr in self._options.context_members:
             return  # the context's own fields and methods are fine
         elif use == "call":
+            shown = source_code(self.file, node)
             owner = (
                 "the legacy per-run state"
                 if receiver in legacy

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..._lazy import cst
 from ...findings import UNSAFE
 from ...index import Fact
+from ..ast_context import AstFile
 from ..base import CstEdit, FixSpec
 from .context_fix import context_fix
 from .edits import context_read_node, reference_test, rewrite_annotation, without_argument
@@ -33,6 +34,7 @@ from .references import (
     classify_access,
     definition_name,
     enclosing_scope,
+    in_source_order,
     key_quote,
     legacy_references,
     source_code,
@@ -158,7 +160,7 @@ class LegacyExecuteSignature(LegacyStateRule):
                 surviving |= mentioned_names(part)
         replaced: list[ast.AST] = [function.args]
         # The blocker check made sure each parameter is bound exactly once: every read is of the parameter.
-        for name in self.file.names.reads(function, state.arg):
+        for name in in_source_order(self.file.names.reads(function, state.arg)):
             up = self.file.parent(name)
             if isinstance(up, ast.Attribute) and up.value is name:
                 use = classify_access(up, self.file.parent, MUTATING_METHODS)
@@ -174,8 +176,8 @@ class LegacyExecuteSignature(LegacyStateRule):
                     continue
             plan.renames.append(name)
             replaced.append(name)
-        for name in self.file.names.reads(function, run_id.arg):
-            forward = self._forwarded_run_id(name, state, plan)
+        for name in in_source_order(self.file.names.reads(function, run_id.arg)):
+            forward = self._forwarded_run_id(name, state)
             if forward is not None:
                 plan.forwards.append(forward)
             else:
@@ -187,7 +189,7 @@ class LegacyExecuteSignature(LegacyStateRule):
         )
         return context_fix(self.file, message, UNSAFE, replaced, surviving, plan.build, runtime=runtime)
 
-    def _forwarded_run_id(self, name: ast.Name, state: ast.arg, plan: DefinitionRewrite) -> ForwardedRunId | None:
+    def _forwarded_run_id(self, name: ast.Name, state: ast.arg) -> ForwardedRunId | None:
         """In `f(state, run_id, ...)` where `f` has a legacy signature, the
         `run_id` argument goes (the callee is rewritten to read it from the context)."""
         up = self.file.parent(name)
@@ -401,7 +403,7 @@ def _all_parameters(function: Function) -> list[ast.arg]:
     return [*_named(function), *stars]
 
 
-def _ancestors(file: Any, node: ast.AST) -> list[ast.AST]:
+def _ancestors(file: AstFile, node: ast.AST) -> list[ast.AST]:
     """`node`'s ancestors, outermost first."""
     chain: list[ast.AST] = []
     up = file.parent(node)

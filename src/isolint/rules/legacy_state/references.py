@@ -7,6 +7,7 @@ value is used. Every rule of the family reads one `LegacyReferences` per file.
 from __future__ import annotations
 
 import ast
+import bisect
 import contextlib
 import copy
 import io
@@ -17,6 +18,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
+from types import MappingProxyType
 
 from ...ast_visit import source_order_children
 from ...scopes import FUNCTIONS
@@ -73,7 +75,9 @@ class LegacyReferences:
                     legacy = legacy_class_of(file.project, config.classes, module, alias.name)
                     if legacy is not None:
                         aliases[alias.asname or alias.name] = legacy
-        self.names = LegacyNames(config.classes, aliases)
+        # Read-only for the fixes that capture it; the loop below still adds to
+        # `aliases`, through which `is_reference` sees `L = S` after `S = DeepAgentState`.
+        self.names = LegacyNames(config.classes, MappingProxyType(aliases))
         for statement in file.tree.body:  # module-level `L = DeepAgentState`
             if (
                 isinstance(statement, ast.Assign)
@@ -207,12 +211,14 @@ class LegacyReferences:
         return legacy, context
 
 
+def in_source_order(names: list[ast.Name]) -> list[ast.Name]:
+    """Names (a resolver's reads of a variable) in the order the source writes them."""
+    return sorted(names, key=lambda name: (name.lineno, name.col_offset))
+
+
 def enclosing_scope(file: AstFile) -> Scope:
     """The function being visited (the innermost, lambdas aside), or the module."""
-    for node in reversed(file.ancestors):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return node
-    return file.tree
+    return file.enclosing_function() or file.tree
 
 
 _CACHE: weakref.WeakKeyDictionary[AstFile, LegacyReferences] = weakref.WeakKeyDictionary()
@@ -351,7 +357,7 @@ def source_code(file: AstFile, node: ast.AST) -> str:
 def own_parentheses(file: AstFile, node: ast.AST) -> tuple[str, str]:
     """The source text from the outermost parenthesis that is `node`'s own to
     the node, and from the node to its matching parenthesis ("" when it has none)."""
-    tokens, starts, ends = _tokens(file)
+    tokens, starts, ends = _tokens(file, node)
     start, end = file.span(node)
     first, last = starts.get(start), ends.get(end)
     if first is None or last is None:
@@ -373,7 +379,7 @@ def definition_name(file: AstFile, function: ast.FunctionDef | ast.AsyncFunction
     """A located `ast.Name` for the name a `def` statement writes (`ast` keeps
     it as a string): a finding about the definition points at its name. The
     definition itself when the name cannot be found."""
-    tokens, starts, _ = _tokens(file)
+    tokens, starts, _ = _tokens(file, function)
     first = starts.get(file.span(function)[0])
     if first is None:
         return function
@@ -390,7 +396,7 @@ def definition_name(file: AstFile, function: ast.FunctionDef | ast.AsyncFunction
 
 def body_on_def_line(file: AstFile, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """`def f(): return 1`: a body written after the colon, not as an indented block."""
-    tokens, starts, _ = _tokens(file)
+    tokens, starts, _ = _tokens(file, function.body[0])
     first = starts.get(file.span(function.body[0])[0])
     return first is not None and first > 0 and tokens[first - 1].string == ":"
 
@@ -404,26 +410,42 @@ def _ends_a_callee(token: tokenize.TokenInfo) -> bool:
 
 # Tokens that may stand between a parenthesis and what it holds.
 _SKIPPED_TOKENS = frozenset({tokenize.NL, tokenize.COMMENT})
-_TOKENS: weakref.WeakKeyDictionary[
-    AstFile, tuple[list[tokenize.TokenInfo], dict[tuple[int, int], int], dict[tuple[int, int], int]]
-] = weakref.WeakKeyDictionary()
+Position = tuple[int, int]
+Tokens = tuple[list[tokenize.TokenInfo], dict[Position, int], dict[Position, int]]
+_NO_TOKENS: Tokens = ([], {}, {})
+# Per file: the first lines of its top-level statements, and the tokens of those a message quoted from.
+_STATEMENTS: weakref.WeakKeyDictionary[AstFile, tuple[list[int], dict[int, Tokens]]] = weakref.WeakKeyDictionary()
 
 
-def _tokens(
-    file: AstFile,
-) -> tuple[list[tokenize.TokenInfo], dict[tuple[int, int], int], dict[tuple[int, int], int]]:
-    """The file's significant tokens, and their indices by start and by end;
-    tokenized once per file, and only when a message quotes a node."""
-    if file not in _TOKENS:
+def _tokens(file: AstFile, node: ast.AST) -> Tokens:
+    """The significant tokens of the top-level statement holding `node`, and
+    their indices by start and by end: tokenized only when a message quotes a
+    node there, and once per statement (a file can be large, a statement rarely is)."""
+    if file not in _STATEMENTS:
+        _STATEMENTS[file] = [_first_line(statement) for statement in file.tree.body], {}
+    first_lines, cache = _STATEMENTS[file]
+    index = bisect.bisect_right(first_lines, node.lineno) - 1  # type: ignore[attr-defined]
+    if index < 0:
+        return _NO_TOKENS
+    if index not in cache:
+        statement = file.tree.body[index]
+        first, last = first_lines[index], statement.end_lineno or statement.lineno
+        text = "\n".join(file.lines[first - 1 : last]) + "\n"
         tokens: list[tokenize.TokenInfo] = []
         with contextlib.suppress(tokenize.TokenError, SyntaxError):
             tokens = [
-                t for t in tokenize.generate_tokens(io.StringIO(file.source).readline) if t.type not in _SKIPPED_TOKENS
+                t._replace(start=(t.start[0] + first - 1, t.start[1]), end=(t.end[0] + first - 1, t.end[1]))
+                for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                if t.type not in _SKIPPED_TOKENS
             ]
-        starts = {t.start: i for i, t in enumerate(tokens)}
-        ends = {t.end: i for i, t in enumerate(tokens)}
-        _TOKENS[file] = tokens, starts, ends
-    return _TOKENS[file]
+        cache[index] = tokens, {t.start: i for i, t in enumerate(tokens)}, {t.end: i for i, t in enumerate(tokens)}
+    return cache[index]
+
+
+def _first_line(statement: ast.stmt) -> int:
+    """Where a top-level statement's text starts: at its first decorator, if any."""
+    decorators = getattr(statement, "decorator_list", [])
+    return min([statement.lineno, *(d.lineno for d in decorators)])
 
 
 def _text(file: AstFile, start: tuple[int, int], end: tuple[int, int]) -> str:

@@ -30,7 +30,7 @@ from ..base import CstEdit, FixSpec
 from .edits import add_needed_import, code
 from .family import RUN_ID, LegacyStateConfig
 from .imports import context_bound, has_future_annotations, mentioned_names, top_level_from_imports
-from .references import body_on_def_line, classify_access, source_code
+from .references import body_on_def_line, classify_access, in_source_order, source_code
 from .signatures import LegacySignature, default_of, is_none
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def transitional_fix(file: AstFile, signature: LegacySignature, adapter: Adapter
     local = _free_name(function, (*config.context_params, "context", "request_context"), {state.arg, run_id.arg})
     id_reads: list[tuple[ast.Attribute, str]] = []
     # In source order: the first read that stops the rewrite is the one the reason quotes.
-    for name in sorted(file.names.reads(function, state.arg), key=lambda n: (n.lineno, n.col_offset)):
+    for name in in_source_order(file.names.reads(function, state.arg)):
         up = file.parent(name)
         if not (isinstance(up, ast.Attribute) and up.value is name):
             return f"`{state.arg}` is used as a whole (`{_excerpt(file, _enclosing_use(file, name))}`), not only for its ids"
