@@ -1,25 +1,13 @@
-"""Small LibCST helpers shared by rules."""
+"""What rules share outside the `ast` analysis: byte-prefilter builders, name
+globs, and the LibCST name helpers the fixes' edits use."""
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 from .._lazy import cst
-
-
-def ast_dotted_name(node: ast.AST) -> str | None:
-    """`a.b.c` for a stdlib-ast Name/Attribute chain (index passes), else None."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:
@@ -122,34 +110,3 @@ def _factored(pairs: list[tuple[tuple[bytes, ...], bytes]]) -> bytes:
 
 def matches_patterns(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(name, pattern) for pattern in patterns)
-
-
-def assignment_targets(statement: cst.BaseSmallStatement) -> list[cst.BaseExpression]:
-    """The targets of `a = b = value` or `a: T = value`; [] for anything else."""
-    if isinstance(statement, cst.Assign):
-        return [target.target for target in statement.targets]
-    if isinstance(statement, cst.AnnAssign) and statement.value is not None:
-        return [statement.target]
-    return []
-
-
-def first_param_name(function: cst.FunctionDef) -> str | None:
-    params = function.params.posonly_params or function.params.params
-    return params[0].name.value if params else None
-
-
-def decorator_names(function: cst.FunctionDef | cst.ClassDef) -> set[str]:
-    names = set()
-    for decorator in function.decorators:
-        expr = decorator.decorator
-        if isinstance(expr, cst.Call):
-            expr = expr.func
-        name = last_name(expr)
-        if name:
-            names.add(name)
-    return names
-
-
-def is_module_level(ancestors: list[cst.CSTNode]) -> bool:
-    """True when no function or class encloses the current node."""
-    return not any(isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) for node in ancestors)

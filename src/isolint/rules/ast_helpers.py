@@ -1,4 +1,4 @@
-"""Small stdlib-`ast` helpers shared by `AstRule`s (the LibCST ones are in `_helpers`)."""
+"""Small stdlib-`ast` helpers shared by `AstRule`s (the LibCST ones the edits use are in `_helpers`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import ast
 from typing import TYPE_CHECKING
 
 from ..scopes import FUNCTIONS
-from ._helpers import ast_dotted_name as dotted_name
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -22,6 +21,18 @@ __all__ = [
     "last_name",
     "parameters",
 ]
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """`a.b.c` for a stdlib-ast Name/Attribute chain , else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
 
 
 def last_name(node: ast.AST) -> str | None:
