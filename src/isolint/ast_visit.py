@@ -15,47 +15,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .scopes import children
+
 if TYPE_CHECKING:  # rules may import this module's helpers while the rules package loads
     from .rules.ast_context import AstFile, AstRule
-
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def visit(file: AstFile, rules: Sequence[type[AstRule]], observers: Sequence[object] = ()) -> None:
     """Run every rule over the file in one traversal; reports go to `file.reports`."""
     instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
     _Dispatcher([*instances, *observers], file).walk(file.tree)
-
-
-# Fields whose nodes no rule visits: a name's load/store context and the
-# operator of an operation (shared singletons, one per name and operation).
-_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops"})
-_FIELD_ORDER: dict[type[ast.AST], tuple[str, ...]] = {}
-
-
-def _field_order(node_type: type[ast.AST]) -> tuple[str, ...]:
-    order = _FIELD_ORDER.get(node_type)
-    if order is None:
-        fields = [name for name in node_type._fields if name not in _SKIPPED_FIELDS]
-        if issubclass(node_type, _DEFINITIONS):
-            # As written: decorators, then the signature (or bases), then the body.
-            middle = [name for name in fields if name not in ("decorator_list", "body")]
-            fields = ["decorator_list", *middle, "body"]
-        order = _FIELD_ORDER[node_type] = tuple(fields)
-    return order
-
-
-def source_order_children(node: ast.AST) -> list[ast.AST]:
-    """`node`'s children in the order the source writes them, without
-    contexts and operators (see `_SKIPPED_FIELDS`)."""
-    found: list[ast.AST] = []
-    for name in _FIELD_ORDER.get(type(node)) or _field_order(type(node)):
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            found.append(value)
-        elif isinstance(value, list):
-            found.extend(item for item in value if isinstance(item, ast.AST))
-    return found
 
 
 class _Dispatcher:
@@ -100,4 +69,4 @@ class _Dispatcher:
                 method(node)
             ancestors.append(node)
             stack.append((node, True))
-            stack.extend((child, False) for child in reversed(source_order_children(node)))
+            stack.extend((child, False) for child in reversed(children(node)))

@@ -86,6 +86,10 @@ class ProjectIndex:
         self._matcher: NameMatcher | None = None  # the facts' short names, for relevant_fingerprint
         self._graph: _LinkGraph | None = None
         self._relevant: dict[tuple[frozenset[str], tuple[int, ...]], tuple[Fact, ...]] = {}
+        # Rules ask the same questions of every file they check: answered once per index.
+        self._of_kind: dict[tuple[str, ...], tuple[Fact, ...]] = {}
+        self._names: dict[tuple[str, ...], frozenset[str]] = {}
+        self._named: dict[tuple[str, str], tuple[Fact, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self._facts)
@@ -107,11 +111,26 @@ class ProjectIndex:
         return self._by_key.get((kind, qualname))
 
     def of_kind(self, *kinds: str) -> tuple[Fact, ...]:
-        return tuple(f for f in self._facts if f.kind in kinds)
+        found = self._of_kind.get(kinds)
+        if found is None:
+            found = self._of_kind[kinds] = tuple(f for f in self._facts if f.kind in kinds)
+        return found
+
+    def named(self, kind: str, name: str) -> tuple[Fact, ...]:
+        """The facts of `kind` whose short name (the last part of the qualified name) is `name`."""
+        if self._named is None:
+            named: dict[tuple[str, str], list[Fact]] = {}
+            for fact in self._facts:
+                named.setdefault((fact.kind, fact.name), []).append(fact)
+            self._named = {key: tuple(facts) for key, facts in named.items()}
+        return self._named.get((kind, name), ())
 
     def names(self, *kinds: str) -> frozenset[str]:
         """Short names of the facts of these kinds (all kinds if none given), for prefilters."""
-        return frozenset(f.name for f in self._facts if not kinds or f.kind in kinds)
+        found = self._names.get(kinds)
+        if found is None:
+            found = self._names[kinds] = frozenset(f.name for f in self._facts if not kinds or f.kind in kinds)
+        return found
 
     @property
     def fingerprint(self) -> str:

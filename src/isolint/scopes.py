@@ -57,13 +57,71 @@ class _Scope:
         return f"{self.qualname}.{name}"
 
 
+# Fields whose nodes nothing asks about: a name's load/store context and the
+# operator of an operation (shared singletons, one per kind).
+_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops"})
+_DEFINITIONS = (*FUNCTIONS, ast.ClassDef)
+_FIELD_ORDER: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _field_order(node_type: type[ast.AST]) -> tuple[str, ...]:
+    fields = [name for name in node_type._fields if name not in _SKIPPED_FIELDS]
+    if issubclass(node_type, _DEFINITIONS):
+        # As written: decorators, then the signature (or bases), then the body.
+        middle = [name for name in fields if name not in ("decorator_list", "body")]
+        fields = ["decorator_list", *middle, "body"]
+    order = _FIELD_ORDER[node_type] = tuple(fields)
+    return order
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """`node`'s children in the order the source writes them (`ast`'s own
+    field order puts a definition's decorators and return annotation after
+    its body), without contexts and operators."""
+    found: list[ast.AST] = []
+    order = _FIELD_ORDER.get(type(node))
+    for name in order if order is not None else _field_order(type(node)):
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            found.append(value)
+        elif isinstance(value, list):
+            found.extend(item for item in value if isinstance(item, ast.AST))
+    return found
+
+
+def walk(*roots: ast.AST) -> Iterator[ast.AST]:
+    """`roots` and their descendants, depth first in source order (`ast.walk`
+    goes breadth first): the first match of a search is the first one the
+    source writes."""
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+_OWN_SCOPES = (*_DEFINITIONS, ast.Lambda)
+
+
+def walk_scope(statements: list[ast.stmt], scopes: tuple[type[ast.AST], ...] = _OWN_SCOPES) -> Iterator[ast.AST]:
+    """The nodes of a body, in source order, without descending into nested
+    scopes (functions, classes and lambdas unless `scopes` says otherwise):
+    they are yielded, not entered."""
+    stack: list[ast.AST] = list(reversed(statements))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, scopes):
+            stack.extend(reversed(children(node)))
+
+
 def parent_map(tree: ast.AST) -> dict[int, ast.AST]:
-    """id(node) -> its parent, for every node under `tree`."""
+    """id(node) -> its parent, for every node under `tree` (contexts and operators aside)."""
     parents: dict[int, ast.AST] = {}
     stack = [tree]
     while stack:
         node = stack.pop()
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             parents[id(child)] = node
             stack.append(child)
     return parents

@@ -56,6 +56,7 @@ class AstFile:
         self._names: NameResolver | None = None
         self._parents: dict[int, ast.AST] | None = None
         self._lines: list[str] | None = None
+        self._offsets: list[int] | None = None
 
     @property
     def names(self) -> NameResolver:
@@ -159,10 +160,10 @@ class AstFile:
         return " ".join(text[start:end].split())[:500]
 
     def _line_offsets(self) -> list[int]:
-        offsets = [0]
-        for match in _LINE_BREAK.finditer(self.source):
-            offsets.append(match.end())
-        return offsets
+        """Where each line starts in the source."""
+        if self._offsets is None:
+            self._offsets = [0, *(match.end() for match in _LINE_BREAK.finditer(self.source))]
+        return self._offsets
 
     def segment(self, node: ast.AST) -> str:
         """The source text of `node`."""

@@ -343,7 +343,7 @@ def callee_facts(project: ProjectIndex, kind: str, func: ast.expr) -> list[Fact]
         name, method = func.attr, True
     else:
         return []
-    return [fact for fact in project.of_kind(kind) if fact.name == name and fact.data["method"] == method]
+    return [fact for fact in project.named(kind, name) if fact.data["method"] == method]
 
 
 def signature_data(signature: Signature) -> dict[str, Any]:

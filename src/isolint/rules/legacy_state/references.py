@@ -15,13 +15,12 @@ import keyword
 import re
 import tokenize
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from types import MappingProxyType
 
-from ...ast_visit import source_order_children
-from ...scopes import FUNCTIONS
+from ...scopes import FUNCTIONS, walk, walk_scope
 from ..ast_context import AstFile
 from ..ast_helpers import dotted_name, last_name
 from .family import (
@@ -64,7 +63,7 @@ class LegacyReferences:
         self.context_name = config.context_name
         aliases: dict[str, str] = {}
         self._class_bodies: set[int] = set()  # ids of the legacy classes' own definitions
-        for node in _source_order(file.tree):
+        for node in walk(file.tree):
             if isinstance(node, ast.ClassDef) and node.name in config.classes:
                 self._class_bodies.add(id(node))
             elif isinstance(node, ast.ImportFrom):
@@ -110,7 +109,7 @@ class LegacyReferences:
 
     def annotation_mentions(self, expr: ast.expr) -> str | None:
         """The legacy class named anywhere in an annotation, strings included."""
-        for node in _source_order(expr):
+        for node in walk(expr):
             if self.is_reference(node):
                 return self.class_of(node)
             if isinstance(node, ast.Attribute) and node.attr in self.names.aliases:
@@ -196,7 +195,7 @@ class LegacyReferences:
                         legacy.add(param.arg)
                     elif self.is_context_type(param.annotation):
                         context.add(param.arg)
-        for node in _own_scope(scope):
+        for node in walk_scope(scope.body):
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 if self.is_state_type(node.annotation):
                     legacy.add(node.target.id)
@@ -273,26 +272,6 @@ def union_members(expr: ast.expr) -> list[ast.expr]:
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
         return [*union_members(expr.left), *union_members(expr.right)]
     return [expr]
-
-
-def _source_order(root: ast.AST) -> Iterator[ast.AST]:
-    """`root` and its descendants, depth first in source order."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(source_order_children(node)))
-
-
-def _own_scope(scope: Scope) -> Iterator[ast.AST]:
-    """The nodes of a function's body or a module, without descending into
-    nested functions, classes and lambdas (they are yielded, not entered)."""
-    stack: list[ast.AST] = list(reversed(scope.body))
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
-            stack.extend(reversed(source_order_children(node)))
 
 
 # --- how a field of the state is used ---------------------------------------------

@@ -32,8 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ... import ast_visit  # the module, not its names: engine -> ast_visit -> rules -> here
-from ...scopes import FUNCTIONS
+from ...scopes import FUNCTIONS, walk
 from .._helpers import matches_patterns
 from ..ast_context import AstFile
 
@@ -266,19 +265,8 @@ COMPOUND_STATEMENTS = (
 # --- walking ------------------------------------------------------------------------
 
 
-def walk(node: ast.AST) -> Iterator[ast.AST]:
-    """`node` and its descendants, depth first in source order: the first
-    match of a search is the first one the source writes."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(ast_visit.source_order_children(current)))
-
-
 def walk_body(statements: Iterable[ast.stmt]) -> Iterator[ast.AST]:
-    for statement in statements:
-        yield from walk(statement)
+    return walk(*statements)
 
 
 # --- which singletons may become per call -----------------------------------------

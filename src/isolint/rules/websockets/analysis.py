@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ...scopes import walk_scope
 from ..ast_helpers import assignment_targets, context_param, dotted_name, first_param_name, last_name
 from .family import (
     ACCESSOR_KINDS,
@@ -105,27 +106,7 @@ def capture_target(statement: ast.AST, method: FunctionNode | None) -> ast.Attri
 def own_nodes(function: FunctionNode) -> list[ast.AST]:
     """Every node of the function's body, in source order. A nested function
     or class is its own scope: it is listed, but nothing inside it."""
-    from ...ast_visit import source_order_children  # not at import: ast_visit imports the rules being discovered
-
-    found: list[ast.AST] = []
-    stack: list[ast.AST] = list(reversed(function.body))
-    while stack:
-        node = stack.pop()
-        found.append(node)
-        if not isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
-            stack.extend(reversed(source_order_children(node)))
-    return found
-
-
-def walk_in_source_order(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
-    """`nodes` and all their descendants, depth first in source order (`ast.walk` goes breadth first)."""
-    from ...ast_visit import source_order_children  # not at import: ast_visit imports the rules being discovered
-
-    stack = list(reversed(list(nodes)))
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(source_order_children(node)))
+    return list(walk_scope(function.body, (*FUNCTION_NODES, ast.ClassDef)))
 
 
 def without_await(value: ast.expr | None) -> ast.expr | None:

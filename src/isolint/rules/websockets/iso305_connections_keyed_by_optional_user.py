@@ -7,10 +7,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...scopes import walk
 from .._helpers import alternation, glob_to_bytes_regex, unanchored_alternatives
 from ..ast_context import AstFile
 from ..ast_helpers import assignment_targets, first_param_name, last_name
-from .analysis import FUNCTION_NODES, FunctionNode, walk_in_source_order
+from .analysis import FUNCTION_NODES, FunctionNode
 from .family import CONNECTION_NAMES, WEBSOCKET_NAMES, WebSocketConfig, WebSocketRule
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ConnectionsKeyedByOptionalUser(WebSocketRule):
         class_dicts = self._class_dicts(self.file.enclosing(ast.ClassDef))
         receiver = first_param_name(node)
         reported: set[str] = set()
-        for child in walk_in_source_order(node.body):
+        for child in walk(*node.body):
             found = _keyed_access(child)
             if found is None:
                 continue
@@ -107,7 +108,7 @@ class ConnectionsKeyedByOptionalUser(WebSocketRule):
         """`self.connections = {}` anywhere in the method."""
         return {
             target.attr
-            for node in walk_in_source_order(method.body)
+            for node in walk(*method.body)
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and _is_dict_value(node.value)
             for target in assignment_targets(node)
             if isinstance(target, ast.Attribute) and self.config.is_connection_name(target.attr)
