@@ -244,3 +244,21 @@ def test_with_a_newer_interpreter_its_own_parser_reads_the_file(
     shutil.copytree(FIXTURE, tmp_path / "pep701")
     assert _summary(tmp_path / "pep701") == EXPECTED
     assert any(name.endswith("services.py") for name in read_by_interpreter)
+
+
+@needs_older_interpreter
+def test_nested_and_repeated_f_strings_are_found_by_their_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = 'a = f"{f"{row["id"]}"}"\nb = f"{row["id"]}"\nc = f"{row["id"]}"\n'
+    whole_module_positions = []
+    real = _pep701.module_positions
+    monkeypatch.setattr(
+        _pep701, "module_positions", lambda module: whole_module_positions.append(module) or real(module)
+    )
+    translated = _pep701.translate_f_strings(source)
+    assert translated is not None
+    assert all(len(module.body) <= 1 for module in whole_module_positions)  # only leaves, never the module
+    assert sorted(ast.unparse(node) for node in ast.walk(ast.parse(translated)) if isinstance(node, ast.Subscript)) == [
+        "row['id']",
+        "row['id']",
+        "row['id']",
+    ]

@@ -57,7 +57,7 @@ def _translated(text: str, groups: Sequence[Sequence[StringLeaf]], locate: Locat
 
 def _located_by_search(text: str, groups: Sequence[Sequence[StringLeaf]]) -> Locate | None:
     """Where each leaf and its expressions are, from the leaf's own code found
-    in the text after the previous leaf: only the leaves' code is generated,
+    in the text after the previous leaf's start: only the leaves' code is generated,
     not the module's. A leaf found in the wrong place leaves the real one
     untranslated, which `_parses` notices."""
     spans: dict[int, tuple[int, int]] = {}
@@ -69,10 +69,10 @@ def _located_by_search(text: str, groups: Sequence[Sequence[StringLeaf]]) -> Loc
             start = text.find(code, cursor)
             if start < 0:
                 return None
-            cursor = start + len(code)
+            cursor = start + 1  # the next leaf starts later, maybe inside this one (a nested f-string)
             alone = cst.Module(body=[cst.SimpleStatementLine([cst.Expr(bare)])])
             local, line_starts = module_positions(alone), _Offsets(code)
-            spans[id(leaf)] = (start, cursor)
+            spans[id(leaf)] = (start, start + len(code))
             for expression in _expressions(bare.parts) if isinstance(bare, cst.FormattedString) else ():
                 spans[id(expression)] = (
                     start + line_starts.start(local[expression]),
