@@ -214,13 +214,14 @@ class NameResolver:
         return next(iter(self._lookup_chain(node))).node
 
     def reads(self, owner: ast.AST, name: str) -> list[ast.Name]:
-        """The Name nodes that read `name` as `owner`'s scope binds it: loads and
-        deletions, in nested scopes too where they do not rebind it. Names in
+        """The Name nodes that read `name` as `owner`'s scope binds it, in
+        source order: loads and deletions, in nested scopes too where they do
+        not rebind it. Names in
         string annotations are not included (see `in_string_annotation`)."""
         scope = self._scope_for(owner)
         return [
             node
-            for node in ast.walk(owner)
+            for node in walk(owner)
             if isinstance(node, ast.Name)
             and node.id == name
             and not isinstance(node.ctx, ast.Store)
@@ -337,7 +338,7 @@ class NameResolver:
             scope = self._scopes[id(node)] = _Scope(node, kind, qualname)
             _collect_bindings(scope)
             if self._walrus_targets is None:
-                self._walrus_targets = [n for n in ast.walk(self.tree) if isinstance(n, ast.NamedExpr)]
+                self._walrus_targets = [n for n in walk(self.tree) if isinstance(n, ast.NamedExpr)]
             for walrus in self._walrus_targets:
                 if self._walrus_scope_node(walrus) is node:
                     _bind_target(scope, walrus.target)
@@ -405,9 +406,7 @@ def _collect_bindings(scope: _Scope) -> None:
         current = stack.pop()
         if _binds(scope, current):
             continue  # a nested scope or an import: nothing more to bind inside
-        stack.extend(
-            child for child in reversed(list(ast.iter_child_nodes(current))) if isinstance(child, _STATEMENT_PARTS)
-        )
+        stack.extend(child for child in reversed(children(current)) if isinstance(child, _STATEMENT_PARTS))
 
 
 def _bind_arguments(scope: _Scope, arguments: ast.arguments) -> None:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ...config import Settings
     from ...cst_view import CstView
     from ...index import ProjectIndex
+    from ..ast_context import AstFile
 
 # `self.<attr>` reads to rewrite, each with the name of its method's context parameter.
 ContextReads = list[tuple[ast.Attribute, str]]
@@ -93,6 +94,10 @@ class SessionOnInstance(SessionRule):
     def index(cls, tree: ast.Module, settings: Settings) -> Iterable[IndexFact]:
         # The family's vocabulary, not this rule's: ISO205 reads these facts too.
         return class_facts(SessionEvidence(tree, SessionsConfig.for_family(settings)))
+
+    def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
+        super().__init__(file, options)
+        self._outside_reads: frozenset[str] | None = None  # see _attributes_read_outside_classes
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for store in self.evidence.session_stores(node):
@@ -157,10 +162,21 @@ class SessionOnInstance(SessionRule):
             reads.to_context.extend((read, context) for read in found)
         return reads
 
+    def _attributes_read_outside_classes(self) -> frozenset[str]:
+        """Every `<something but self>.<attribute>` outside the module's
+        classes, read once per file. A dotted import path's later parts
+        (`from app.db import ...`) count too: conservative, and what the
+        LibCST version of this rule, which saw such paths as attributes, did."""
+        if self._outside_reads is None:
+            self._outside_reads = frozenset(
+                name for node in _outside_classes(self.file.tree) for name in _attributes_read(node)
+            )
+        return self._outside_reads
+
     def _uses_elsewhere(self, klass: ast.ClassDef, attribute: str) -> list[str]:
         """Reads that rewriting this class cannot reach: other objects' `.attr` here, subclasses' methods without a context."""
         remaining = []
-        if any(_reads_attribute(node, attribute) for node in _outside_classes(self.file.tree)):
+        if attribute in self._attributes_read_outside_classes():
             remaining.append(f"`.{attribute}` read outside the class in this module")
         qualname = f"{self.file.module_name}.{klass.name}" if self.file.module_name else klass.name
         for fact in descendants(self.file.project, qualname):
@@ -265,19 +281,18 @@ def _outside_classes(tree: ast.Module) -> Iterator[ast.AST]:
         pending.extend(ast.iter_child_nodes(node))
 
 
-def _reads_attribute(node: ast.AST, attribute: str) -> bool:
-    """`<something but self>.<attribute>`. A dotted import path naming the
-    attribute (`from app.db import ...`) counts too: conservative, and what
-    the LibCST version of this rule, which saw such paths as attributes, did."""
+def _attributes_read(node: ast.AST) -> list[str]:
+    """What `node` reads as an attribute of something other than `self` (see
+    `_attributes_read_outside_classes`)."""
     if isinstance(node, ast.Attribute):
-        return node.attr == attribute and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+        return [] if isinstance(node.value, ast.Name) and node.value.id == "self" else [node.attr]
     if isinstance(node, ast.ImportFrom):
         modules = [node.module or ""]
     elif isinstance(node, ast.Import):
         modules = [alias.name for alias in node.names]
     else:
-        return False
-    return any(attribute in module.split(".")[1:] for module in modules)
+        return []
+    return [part for module in modules for part in module.split(".")[1:]]
 
 
 def _manual(attribute: str, remaining: list[str]) -> str:
