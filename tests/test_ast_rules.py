@@ -231,3 +231,23 @@ def test_snippets_fingerprint_expressions_as_libcsts_code_did(path: Path) -> Non
         if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
             twin = view.node(node, _TWINS[type(node)])
             assert file.snippet(node) == " ".join(view.module.code_for_node(twin).split())[:500], ast.dump(node)[:80]
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_snippets_fingerprint_imported_names_as_libcsts_code_did(path: Path) -> None:
+    """An imported name's snippet keeps the comma after it and the comments
+    after that comma, as LibCST's `ImportAlias` code did (ISO401 reports them)."""
+    text = path.read_text(encoding="utf-8")
+    file = AstFile(str(path), text, ast.parse(text), Settings(Path(".")))
+    view = CstView(file)
+    for node in ast.walk(file.tree):
+        if isinstance(node, ast.alias):
+            twin = view.node(node, cst.ImportAlias)
+            assert file.snippet(node) == " ".join(view.module.code_for_node(twin).split())[:500], ast.dump(node)
+
+
+def test_an_imported_names_snippet_takes_the_comments_after_its_comma() -> None:
+    text = "from x import (A,  # c\n    # standalone\n    B as C,\n    D\n)\nfrom y import E, F  # end\n"
+    file = AstFile("m.py", text, ast.parse(text), Settings(Path(".")))
+    aliases = [node for node in ast.walk(file.tree) if isinstance(node, ast.alias)]
+    assert [file.snippet(alias) for alias in aliases] == ["A, # c # standalone", "B as C,", "D", "E,", "F"]

@@ -144,12 +144,15 @@ class AstFile:
 
     def snippet(self, node: ast.AST) -> str:
         """What a finding on `node` fingerprints (`Finding.snippet`): its source
-        with its own parentheses, as LibCST writes a node's code, whitespace
-        normalised, at most 500 characters."""
+        with its own parentheses, as LibCST writes a node's code (an imported
+        name with the comma after it and the comments that follow the comma),
+        whitespace normalised, at most 500 characters."""
         (line, column), (end_line, end_column) = self.span(node)
         text = self.source
         offsets = self._line_offsets()
         start, end = offsets[line - 1] + column, offsets[end_line - 1] + end_column
+        if isinstance(node, ast.alias):
+            end = _with_comma(text, end)
         while True:
             before, after = _previous_visible(text, start), _next_visible(text, end)
             if before < 0 or after >= len(text) or text[before] != "(" or text[after] != ")":
@@ -214,6 +217,20 @@ def _next_visible(text: str, index: int) -> int:
     while index < len(text) and (text[index].isspace() or text[index] == "\\"):
         index += 1
     return index
+
+
+def _with_comma(text: str, end: int) -> int:
+    """Past the comma that follows an imported name at `end`, and past the
+    comments after that comma (LibCST's `ImportAlias` owns both); `end` when
+    no comma follows."""
+    after = _next_visible(text, end)
+    if after >= len(text) or text[after] != ",":
+        return end
+    end = after + 1
+    while (after := _next_visible(text, end)) < len(text) and text[after] == "#":
+        line_end = _LINE_BREAK.search(text, after)
+        end = line_end.start() if line_end else len(text)
+    return end
 
 
 def _opens_a_call(text: str, paren: int) -> bool:
