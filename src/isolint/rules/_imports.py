@@ -15,17 +15,41 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._lazy import cst
 from ..newer_syntax import parse_module
+from ..scopes import walk as walk_ast
 from ..traversal import walk
 
+if TYPE_CHECKING:
+    from ..config import Settings
+    from .ast_context import AstFile
 
-def is_name_used(file: Any, import_node: cst.ImportFrom | cst.Import, local_name: str) -> bool:
+
+def exported_names(tree: ast.Module) -> set[str]:
+    """String entries of a module-level `__all__` list or tuple."""
+    names: set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
+            targets = [statement.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and isinstance(
+            statement.value, (ast.List, ast.Tuple)
+        ):
+            names.update(
+                e.value for e in statement.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            )
+    return names
+
+
+def is_name_used(file: AstFile, import_node: ast.ImportFrom | ast.Import, local_name: str) -> bool:
     """Whether `local_name`, bound by `import_node`, is read in the scope the
     import binds it in (string annotations included), or re-exported."""
-    if local_name in exported_names(file.module):
+    if local_name in exported_names(file.tree):
         return True
     owner = file.names.innermost_owner(import_node)
     return bool(file.names.reads(owner, local_name)) or file.names.in_string_annotation(owner, local_name)
@@ -90,31 +114,15 @@ def imports_name(module: cst.Module, from_module: str, name: str) -> bool:
     return False
 
 
-def exported_names(module: cst.Module) -> set[str]:
-    """String entries of a module-level `__all__` list or tuple."""
-    names: set[str] = set()
-    for statement in module.body:
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
-                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                if any(isinstance(t, cst.Name) and t.value == "__all__" for t in targets) and isinstance(
-                    small.value, (cst.List, cst.Tuple)
-                ):
-                    for element in small.value.elements:
-                        if isinstance(element.value, cst.SimpleString):
-                            names.add(element.value.evaluated_value)
-    return names
-
-
-def without_orphaned_imports(before: str, after: str, settings: Any) -> str:
+def without_orphaned_imports(before: str, after: str, settings: Settings) -> str:
     """`after` without the `from ... import` names that the edits from `before`
     left unused: names a module-level import binds that `before` reads (or
     exports) and `after` no longer does. A name bound more than once, or by a
-    plain `import`, stays: which binding is meant is not ours to decide."""
+    plain `import`, stays: which binding is meant is not ours to decide.
+    Which names are orphaned is read off `ast`; LibCST parses `after` only to
+    remove one."""
     if not _fewer_mentions_of_imported_names(before, after):
-        return after  # the common case, decided without LibCST
+        return after  # the common case
     orphans = {key for key, _, _, used in _single_from_imports(_file(before, settings)) if used}
     for _ in range(len(orphans)):  # one per round: removing a name rebuilds its statement
         file = _file(after, settings)
@@ -124,7 +132,12 @@ def without_orphaned_imports(before: str, after: str, settings: Any) -> str:
         )
         if found is None:
             break
-        after = remove_import_alias(file.module, *found).code
+        from ..cst_view import CstView  # LibCST: only once there is an import to remove
+
+        view = CstView(file)
+        after = remove_import_alias(
+            view.module, view.node(found[0], cst.ImportFrom), view.node(found[1], cst.ImportAlias)
+        ).code
     return after
 
 
@@ -148,34 +161,24 @@ def _fewer_mentions_of_imported_names(before: str, after: str) -> bool:
 _WORD = re.compile(r"\w+")
 
 
-def _file(text: str, settings: Any) -> Any:
-    from .base import FileContext
+def _file(text: str, settings: Settings) -> AstFile:
+    from .ast_context import AstFile
 
-    return FileContext("", text, cst.parse_module(text), settings)
+    return AstFile("", text, parse_module(text), settings)
 
 
-def _single_from_imports(file: Any) -> Iterator[tuple[tuple[str, str, str], cst.ImportFrom, cst.ImportAlias, bool]]:
+def _single_from_imports(file: AstFile) -> Iterator[tuple[tuple[str, str, str], ast.ImportFrom, ast.alias, bool]]:
     """((module, name, local name), statement, alias, used?) for each name a
     module-level `from` import binds, and nothing else binds in the module."""
-    from ._helpers import dotted_name
-
-    for node in walk(file.module):
-        if not isinstance(node, cst.ImportFrom) or isinstance(node.names, cst.ImportStar):
+    for node in walk_ast(file.tree):
+        if not isinstance(node, ast.ImportFrom) or file.names.innermost_owner(node) is not file.tree:
             continue
-        if not isinstance(file.names.innermost_owner(node), cst.Module):
-            continue
-        module = dotted_name(node.module) if node.module is not None else None
-        source = "." * len(node.relative) + (module or "")
+        source = "." * node.level + (node.module or "")
         for alias in node.names:
-            local = alias.asname.name if alias.asname is not None else alias.name
-            if not isinstance(local, cst.Name) or file.names.binding_count(file.module, local.value) != 1:
+            local = alias.asname or alias.name
+            if alias.name == "*" or file.names.binding_count(file.tree, local) != 1:
                 continue
-            yield (
-                (source, dotted_name(alias.name) or "", local.value),
-                node,
-                alias,
-                is_name_used(file, node, local.value),
-            )
+            yield (source, alias.name, local), node, alias, is_name_used(file, node, local)
 
 
 def remove_import_alias(module: cst.Module, import_node: cst.ImportFrom, alias: cst.ImportAlias) -> cst.Module:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import SAFE
+from .._imports import exported_names, is_name_used
 from ..base import CstEdit, FixSpec
 from .edits import add_needed_import
 from .family import (
@@ -18,7 +19,7 @@ from .family import (
     compile_index_prefilter,
     index_facts,
 )
-from .imports import exported_names, imports_name, is_name_used
+from .imports import imports_name
 from .references import legacy_references
 
 if TYPE_CHECKING:

@@ -126,7 +126,7 @@ def _remover(getter: CachedGetter, names: NameResolver) -> Callable[[CstView], C
         function = view.node(getter.function, cst.FunctionDef)
         decorator = function.decorators[getter.function.decorator_list.index(getter.decorator)]
         import_removal = None
-        if unused_import is not None and unused_import.name not in exported_names(view.module):
+        if unused_import is not None and unused_import.name not in exported_names(view.file.tree):
             if isinstance(unused_import.statement, ast.ImportFrom):
                 statement = view.node(unused_import.statement, cst.ImportFrom)
             else:  # `remove_import_alias` drops an `import x as y` statement too (its one alias)
