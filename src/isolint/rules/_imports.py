@@ -21,38 +21,11 @@ from .._lazy import cst
 from ..newer_syntax import parse_module
 from ..scopes import walk as walk_ast
 from ..traversal import walk
+from .ast_helpers import is_name_used
 
 if TYPE_CHECKING:
     from ..config import Settings
     from .ast_context import AstFile
-
-
-def exported_names(tree: ast.Module) -> set[str]:
-    """String entries of a module-level `__all__` list or tuple."""
-    names: set[str] = set()
-    for statement in tree.body:
-        if isinstance(statement, ast.Assign):
-            targets = statement.targets
-        elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
-            targets = [statement.target]
-        else:
-            continue
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and isinstance(
-            statement.value, (ast.List, ast.Tuple)
-        ):
-            names.update(
-                e.value for e in statement.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
-            )
-    return names
-
-
-def is_name_used(file: AstFile, import_node: ast.ImportFrom | ast.Import, local_name: str) -> bool:
-    """Whether `local_name`, bound by `import_node`, is read in the scope the
-    import binds it in (string annotations included), or re-exported."""
-    if local_name in exported_names(file.tree):
-        return True
-    owner = file.names.innermost_owner(import_node)
-    return bool(file.names.reads(owner, local_name)) or file.names.in_string_annotation(owner, local_name)
 
 
 def add_import(module: cst.Module, from_module: str, name: str) -> cst.Module:

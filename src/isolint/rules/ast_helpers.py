@@ -9,6 +9,7 @@ from ..scopes import FUNCTIONS
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from .ast_context import AstFile
 
 __all__ = [
     "annotation_names",
@@ -16,8 +17,10 @@ __all__ = [
     "context_param",
     "decorator_names",
     "dotted_name",
+    "exported_names",
     "first_param_name",
     "is_module_level",
+    "is_name_used",
     "last_name",
     "parameters",
 ]
@@ -116,3 +119,31 @@ def context_param(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
         if arg.annotation is None and arg.arg in settings.context_params:
             return arg.arg
     return None
+
+
+def exported_names(tree: ast.Module) -> set[str]:
+    """String entries of a module-level `__all__` list or tuple."""
+    names: set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
+            targets = [statement.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and isinstance(
+            statement.value, (ast.List, ast.Tuple)
+        ):
+            names.update(
+                e.value for e in statement.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            )
+    return names
+
+
+def is_name_used(file: AstFile, import_node: ast.ImportFrom | ast.Import, local_name: str) -> bool:
+    """Whether `local_name`, bound by `import_node`, is read in the scope the
+    import binds it in (string annotations included), or re-exported."""
+    if local_name in exported_names(file.tree):
+        return True
+    owner = file.names.innermost_owner(import_node)
+    return bool(file.names.reads(owner, local_name)) or file.names.in_string_annotation(owner, local_name)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import SAFE
-from .._imports import exported_names, is_name_used
+from ..ast_helpers import exported_names, is_name_used
 from ..base import CstEdit, FixSpec
 from .edits import add_needed_import
 from .family import (

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..._lazy import cst
 from ...findings import UNSAFE
 from ..ast_context import AstRule
-from ..ast_helpers import dotted_name
+from ..ast_helpers import dotted_name, exported_names
 from ..base import CstEdit, FixSpec, Option
 from .evidence import (
     CachedGetter,
@@ -120,7 +120,7 @@ def _remover(getter: CachedGetter, names: NameResolver) -> Callable[[CstView], C
     """Drop the decorator, and its import when nothing else uses it (nor `__all__` exports it)."""
 
     def build(view: CstView) -> CstEdit:
-        from .._imports import exported_names, remove_import_alias  # LibCST: imported once edits are built
+        from .._imports import remove_import_alias  # LibCST: imported once edits are built
 
         unused_import = _unused_import_of(names, getter.expression)
         function = view.node(getter.function, cst.FunctionDef)
