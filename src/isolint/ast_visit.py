@@ -1,4 +1,4 @@
-"""One traversal of a stdlib `ast` tree for every `AstRule` of a file.
+"""One traversal of a file's tree for all its rules: `ast` for `AstRule`s (and LibCST for custom rules on it).
 
 The dispatcher calls each rule's `visit_<ast class>` before a node's children
 and `leave_<ast class>` after them, in source order, keeping
@@ -10,7 +10,6 @@ the return annotation after the body).
 
 from __future__ import annotations
 
-import ast
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,16 +23,23 @@ if TYPE_CHECKING:  # rules may import this module's helpers while the rules pack
 def visit(file: AstFile, rules: Sequence[type[AstRule]], observers: Sequence[object] = ()) -> None:
     """Run every rule over the file in one traversal; reports go to `file.reports`."""
     instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
-    _Dispatcher([*instances, *observers], file).walk(file.tree)
+    Dispatcher([*instances, *observers], file, children).walk(file.tree)
 
 
-class _Dispatcher:
-    _tables: ClassVar[dict[type[Any], tuple[tuple[str, str, str], ...]]] = {}  # per rule class, shared by every file
+class Dispatcher:
+    """Calls every visitor's visit_<Node>/leave_<Node> during one traversal,
+    in source order, keeping the file context's `ancestors` and `statement`
+    current. The same loop drives `ast` rules and custom rules on LibCST:
+    `children` says how to find a node's children in each tree.
+    """
 
-    def __init__(self, visitors: Iterable[object], file: AstFile) -> None:
+    _tables: ClassVar[dict[type[Any], tuple[tuple[str, str, str], ...]]] = {}  # per visitor class, for every file
+
+    def __init__(self, visitors: Iterable[object], file: Any, children: Callable[[Any], list[Any]]) -> None:
         self._visit: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
         self._leave: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
-        self._file = file
+        self._file = file  # an AstFile or a LibCST FileContext
+        self._children = children
         for visitor in visitors:
             for kind, node_name, method in self._methods(type(visitor)):
                 table = self._visit if kind == "visit" else self._leave
@@ -51,10 +57,10 @@ class _Dispatcher:
             cls._tables[visitor_type] = table
         return table
 
-    def walk(self, root: ast.Module) -> None:
-        visit, leave, file = self._visit, self._leave, self._file
+    def walk(self, root: object) -> None:
+        visit, leave, file, children = self._visit, self._leave, self._file, self._children
         ancestors = file.ancestors
-        stack: list[tuple[ast.AST, bool]] = [(root, False)]
+        stack: list[tuple[Any, bool]] = [(root, False)]
         while stack:
             node, leaving = stack.pop()
             name = type(node).__name__
@@ -64,7 +70,7 @@ class _Dispatcher:
                     method(node)
                 continue
             if len(ancestors) == 1:
-                file.statement = node  # type: ignore[assignment]  # the module's children are statements
+                file.statement = node  # the module's children are its statements
             for method in visit.get(name, ()):
                 method(node)
             ancestors.append(node)

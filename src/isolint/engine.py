@@ -14,9 +14,9 @@ import signal
 import threading
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import libcst as cst
 
@@ -226,62 +226,10 @@ def _parses(text: str, path: str) -> bool:
     return not isinstance(_parse_gate(text, path), Finding)
 
 
-class _Dispatcher:
-    """Calls every rule's visit_<Node>/leave_<Node> during one traversal, in
-    source order, keeping `FileContext.ancestors` and `.statement` current.
-
-    It walks the tree itself instead of using `CSTNode.visit`: one loop over
-    the fields, no per-node visitor protocol.
-    """
-
-    _tables: ClassVar[dict[type[Any], tuple[tuple[str, str, str], ...]]] = {}  # per node class, shared by every file
-
-    def __init__(self, rules: Iterable[Any], file: FileContext) -> None:
-        self._visit: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
-        self._leave: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
-        self._file = file
-        for rule in rules:
-            for kind, node_name, method in self._methods(type(rule)):
-                table = self._visit if kind == "visit" else self._leave
-                table[node_name].append(getattr(rule, method))
-
-    @classmethod
-    def _methods(cls, rule_type: type[Any]) -> tuple[tuple[str, str, str], ...]:
-        table = cls._tables.get(rule_type)
-        if table is None:
-            table = tuple(
-                (name.partition("_")[0], name.partition("_")[2], name)
-                for name in dir(rule_type)
-                if name.startswith(("visit_", "leave_")) and name.count("_") == 1
-            )
-            cls._tables[rule_type] = table
-        return table
-
-    def walk(self, root: cst.CSTNode) -> None:
-        visit, leave, file = self._visit, self._leave, self._file
-        ancestors = file.ancestors
-        stack: list[tuple[Any, bool]] = [(root, False)]
-        while stack:
-            node, leaving = stack.pop()
-            name = type(node).__name__
-            if leaving:
-                ancestors.pop()
-                for method in leave.get(name, ()):
-                    method(node)
-                continue
-            if len(ancestors) == 1:
-                file.statement = node
-            for method in visit.get(name, ()):
-                method(node)
-            ancestors.append(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(children(node)))
-
-
 def _visit(file: FileContext, rules: Sequence[type[Rule]]) -> None:
     """Run every rule over the file in one traversal; reports go to `file.reports`."""
     instances = [rule(file, file.settings.options_for(rule)) for rule in rules]
-    _Dispatcher(instances, file).walk(file.module)
+    ast_visit.Dispatcher(instances, file, children).walk(file.module)
 
 
 def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:

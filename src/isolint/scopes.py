@@ -167,6 +167,29 @@ def absolute_name(name: str, module_name: str, is_package: bool) -> str:
     return resolve_relative(module_name, is_package, level, name[level:] or None)
 
 
+def absolute_names(found: set[tuple[str, bool]], module_name: str, is_package: bool) -> set[str]:
+    """A resolver's (dotted name, is it this module's) pairs as absolute names:
+    relative imports resolved, this module's own bindings prefixed with its
+    name (`chatapp.registry.AgentRegistry`)."""
+    resolved = set()
+    for name, is_local in found:
+        if name.startswith("."):
+            name = absolute_name(name, module_name, is_package)
+        elif is_local and module_name:
+            name = f"{module_name}.{name}"
+        resolved.add(name)
+    return resolved
+
+
+_AS_NAME = re.compile(r"\bas[\s\\]+(\w+)")
+
+
+def names_after_as(source: str) -> frozenset[str]:
+    """Every identifier following `as` in the source: a superset of the
+    names imports bind under another name."""
+    return frozenset(_AS_NAME.findall(source))
+
+
 class NameResolver:
     """Qualified names of Name and Attribute nodes of one module (see the module docstring)."""
 

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from ..scopes import NameResolver, absolute_name, parent_map
-from .base import Report, Rule
+from ..scopes import NameResolver, absolute_names, parent_map
+from .base import CheckedFile, Rule
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -22,11 +22,10 @@ if TYPE_CHECKING:
 
 AstNodeT = TypeVar("AstNodeT", bound=ast.AST)
 
-_AS_NAME = re.compile(r"\bas[\s\\]+(\w+)")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-class AstFile:
+class AstFile(CheckedFile):
     """What an `AstRule` may know about the file being checked."""
 
     def __init__(
@@ -40,19 +39,10 @@ class AstFile:
         is_package: bool = False,
         project: ProjectIndex | None = None,
     ):
-        from ..index import EMPTY
-
-        self.path = path
-        self.source = source
+        super().__init__(path, source, settings, module_name=module_name, is_package=is_package, project=project)
         self.tree = tree
-        self.settings = settings
-        self.module_name = module_name  # dotted name from the packages around the file; "" if unknown
-        self.is_package = is_package  # an __init__.py
-        self.project = project if project is not None else EMPTY
         self.ancestors: list[ast.AST] = []  # strict ancestors of the node being visited
         self.statement: ast.stmt | None = None  # the top-level statement being visited
-        self.reports: list[Report] = []
-        self._as_names: frozenset[str] | None = None
         self._names: NameResolver | None = None
         self._parents: dict[int, ast.AST] | None = None
         self._lines: list[str] | None = None
@@ -78,14 +68,7 @@ class AstFile:
     def qualified_names(self, node: ast.AST) -> set[str]:
         """Absolute dotted names `node` may refer to, with relative imports and
         this module's own definitions resolved (`chatapp.registry.AgentRegistry`)."""
-        resolved = set()
-        for name, is_local in self.names.qualified_names(node):
-            if name.startswith("."):
-                name = absolute_name(name, self.module_name, self.is_package)
-            elif is_local and self.module_name:
-                name = f"{self.module_name}.{name}"
-            resolved.add(name)
-        return resolved
+        return absolute_names(self.names.qualified_names(node), self.module_name, self.is_package)
 
     def may_be_named(self, node: ast.AST, names: Iterable[str]) -> bool:
         """False when no qualified name of `node` can end in one of `names`:
@@ -97,14 +80,6 @@ class AstFile:
         if isinstance(node, ast.Name):
             return node.id in names or node.id in self.as_names
         return True  # anything else: only resolving tells
-
-    @property
-    def as_names(self) -> frozenset[str]:
-        """Every identifier following `as` in the source: a superset of the
-        names imports bind under another name."""
-        if self._as_names is None:
-            self._as_names = frozenset(_AS_NAME.findall(self.source))
-        return self._as_names
 
     def enclosing(self, *node_types: type[AstNodeT]) -> AstNodeT | None:
         """The nearest ancestor of one of `node_types`, or None."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..findings import FIX_SAFETIES, NO_FIX, SAFE, UNSAFE
-from ..scopes import absolute_name
+from ..scopes import absolute_names, names_after_as
 
 if TYPE_CHECKING:
     import ast
@@ -96,11 +96,40 @@ class Report:
     statement: Any = None  # the top-level statement being visited when it was reported
 
 
-_AS_NAME = re.compile(r"\bas[\s\\]+(\w+)")
+class CheckedFile:
+    """What every rule may know about the file being checked, whichever tree it visits."""
+
+    def __init__(
+        self,
+        path: str,
+        source: str,
+        settings: Settings,
+        *,
+        module_name: str = "",
+        is_package: bool = False,
+        project: ProjectIndex | None = None,
+    ):
+        from ..index import EMPTY
+
+        self.path = path
+        self.source = source
+        self.settings = settings
+        self.module_name = module_name  # dotted name from the packages around the file; "" if unknown
+        self.is_package = is_package  # an __init__.py
+        self.project = project if project is not None else EMPTY
+        self.reports: list[Report] = []
+        self._as_names: frozenset[str] | None = None
+
+    @property
+    def as_names(self) -> frozenset[str]:
+        """Every identifier following `as` in the source (`scopes.names_after_as`)."""
+        if self._as_names is None:
+            self._as_names = names_after_as(self.source)
+        return self._as_names
 
 
-class FileContext:
-    """What a rule may know about the file being checked."""
+class FileContext(CheckedFile):
+    """What a rule on LibCST may know about the file being checked."""
 
     def __init__(
         self,
@@ -113,19 +142,10 @@ class FileContext:
         is_package: bool = False,
         project: ProjectIndex | None = None,
     ):
-        from ..index import EMPTY
-
-        self.path = path
-        self.source = source
+        super().__init__(path, source, settings, module_name=module_name, is_package=is_package, project=project)
         self.module = module
-        self.settings = settings
-        self.module_name = module_name  # dotted name from the packages around the file; "" if unknown
-        self.is_package = is_package  # an __init__.py
-        self.project = project if project is not None else EMPTY
         self.ancestors: list[cst.CSTNode] = []  # strict ancestors of the node being visited
         self.statement: cst.CSTNode | None = None  # the top-level statement being visited
-        self.reports: list[Report] = []
-        self._as_names: frozenset[str] | None = None
         self._names: Any = None  # names.NameResolver, built on the first qualified_names call
         self._parents: dict[int, Any] | None = None
 
@@ -151,14 +171,7 @@ class FileContext:
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """Absolute dotted names `node` may refer to, with relative imports and
         this module's own definitions resolved (`chatapp.registry.AgentRegistry`)."""
-        resolved = set()
-        for name, is_local in self.names.qualified_names(node):
-            if name.startswith("."):
-                name = absolute_name(name, self.module_name, self.is_package)
-            elif is_local and self.module_name:
-                name = f"{self.module_name}.{name}"
-            resolved.add(name)
-        return resolved
+        return absolute_names(self.names.qualified_names(node), self.module_name, self.is_package)
 
     def may_be_named(self, node: cst.CSTNode, names: Iterable[str]) -> bool:
         """False when no qualified name of `node` can end in one of `names`:
@@ -172,14 +185,6 @@ class FileContext:
         if isinstance(node, cst.Name):
             return node.value in names or node.value in self.as_names
         return True  # anything else: only resolving tells
-
-    @property
-    def as_names(self) -> frozenset[str]:
-        """Every identifier following `as` in the source: a superset of the
-        names imports bind under another name."""
-        if self._as_names is None:
-            self._as_names = frozenset(_AS_NAME.findall(self.source))
-        return self._as_names
 
     def enclosing(self, *node_types: type[NodeT]) -> NodeT | None:
         """The nearest ancestor of one of `node_types`, or None."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
-from ...scopes import FUNCTIONS
-from ..ast_context import AstFile, AstRule, absolute_name
+from ...scopes import FUNCTIONS, absolute_name
+from ..ast_context import AstFile, AstRule
 from ..ast_helpers import assignment_targets, dotted_name
 from .family import (
     AGAINST,
