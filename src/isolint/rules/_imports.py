@@ -37,7 +37,7 @@ def add_import(module: cst.Module, from_module: str, name: str) -> cst.Module:
     body = list(module.body)
     position = 0
     for index, existing in enumerate(body):
-        if _is_docstring(existing) and index == 0:
+        if is_docstring(existing) and index == 0:
             position = 1
         elif isinstance(existing, cst.SimpleStatementLine) and all(
             isinstance(small, (cst.Import, cst.ImportFrom)) for small in existing.body
@@ -52,13 +52,14 @@ def add_import(module: cst.Module, from_module: str, name: str) -> cst.Module:
             if _blank_count(body[0].leading_lines) == 0
             else body[0]
         )
-    elif position == 1 and _is_docstring(body[0]):
+    elif position == 1 and is_docstring(body[0]):
         statement = statement.with_changes(leading_lines=[cst.EmptyLine()])
     body.insert(position, statement)
     return module.with_changes(body=body)
 
 
-def _is_docstring(statement: cst.BaseStatement) -> bool:
+def is_docstring(statement: cst.BaseStatement) -> bool:
+    """A statement line holding only a string: a module's or a body's docstring."""
     return (
         isinstance(statement, cst.SimpleStatementLine)
         and len(statement.body) == 1

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 AstNodeT = TypeVar("AstNodeT", bound=ast.AST)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_DEFINITION_KEYWORD = re.compile(r"(?:async[\s\\]+)?(?:def|class)[\s\\]+")
 
 
 class AstFile(CheckedFile):
@@ -94,6 +95,25 @@ class AstFile(CheckedFile):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 return node
         return None
+
+    def definition_name(self, definition: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> ast.AST:
+        """A located `ast.Name` spanning the name a `def` or `class` statement
+        writes (`ast` keeps it as a string; the definition spans its whole
+        body): where a finding about the definition points. The definition
+        itself when the name is not where the keyword says it is."""
+        line = definition.lineno
+        first_body_line = definition.body[0].lineno if definition.body else line
+        text = "\n".join(self.lines[line - 1 : max(first_body_line, line)])
+        keyword = _DEFINITION_KEYWORD.match(text, self.column(line, definition.col_offset))
+        if keyword is None or not text.startswith(definition.name, keyword.end()):
+            return definition
+        name_line = line + text.count("\n", 0, keyword.end())
+        name_column = keyword.end() - (text.rfind("\n", 0, keyword.end()) + 1)
+        offset = len(self.lines[name_line - 1][:name_column].encode("utf-8", "surrogatepass"))  # `ast` counts bytes
+        name = ast.Name(id=definition.name, ctx=ast.Load())
+        name.lineno, name.end_lineno = name_line, name_line
+        name.col_offset, name.end_col_offset = offset, offset + len(definition.name.encode("utf-8", "surrogatepass"))
+        return name
 
     # --- the text behind the nodes ------------------------------------------------
 

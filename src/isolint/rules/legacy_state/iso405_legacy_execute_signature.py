@@ -32,7 +32,6 @@ from .imports import has_future_annotations, mentioned_names
 from .references import (
     LegacyNames,
     classify_access,
-    definition_name,
     enclosing_scope,
     in_source_order,
     key_quote,
@@ -95,7 +94,7 @@ class LegacyExecuteSignature(LegacyStateRule):
         adapter = Adapter.configured(self.settings)
         if isinstance(adapter, Adapter) and adapter_call(self.file, node, adapter) is not None:
             self.report(
-                definition_name(self.file, node),
+                self.file.definition_name(node),
                 f"`{node.name}` is in its transitional form: it still takes the per-run state `{state}` "
                 f"or the request context, and a separate `{RUN_ID}`",
                 manual=(
@@ -110,7 +109,7 @@ class LegacyExecuteSignature(LegacyStateRule):
             self._report_transitional(signature, adapter, reason)
             return
         self.report(
-            definition_name(self.file, node),
+            self.file.definition_name(node),
             f"`{node.name}` takes the per-run state `{state}` and a separate `{RUN_ID}`; the run id "
             f"belongs to the request context (`context.{RUN_ID}`), so the two can disagree",
             fix=None if reason else self._definition_fix(signature),
@@ -125,7 +124,7 @@ class LegacyExecuteSignature(LegacyStateRule):
         fix = reason or (transitional_fix(self.file, signature, adapter) if isinstance(adapter, Adapter) else adapter)
         function = signature.function
         self.report(
-            definition_name(self.file, function),
+            self.file.definition_name(function),
             f"`{function.name}` takes the per-run state `{signature.state.arg}` and a separate `{RUN_ID}`; the run id "
             f"belongs to the request context (`context.{RUN_ID}`), so the two can disagree",
             fix=fix if isinstance(fix, FixSpec) else None,

@@ -354,25 +354,6 @@ def own_parentheses(file: AstFile, node: ast.AST) -> tuple[str, str]:
     return _text(file, tokens[first].start, start), _text(file, end, tokens[last].end)
 
 
-def definition_name(file: AstFile, function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-    """A located `ast.Name` for the name a `def` statement writes (`ast` keeps
-    it as a string): a finding about the definition points at its name. The
-    definition itself when the name cannot be found."""
-    tokens, starts, _ = _tokens(file, function)
-    first = starts.get(file.span(function)[0])
-    if first is None:
-        return function
-    for before, token in pairwise(tokens[first : first + 3]):
-        if before.string == "def" and token.string == function.name:
-            (line, column), (end_line, end_column) = token.start, token.end
-            name = ast.Name(function.name, ast.Load())
-            name.lineno, name.end_lineno = line, end_line
-            name.col_offset = len(file.lines[line - 1][:column].encode("utf-8", "surrogatepass"))
-            name.end_col_offset = len(file.lines[end_line - 1][:end_column].encode("utf-8", "surrogatepass"))
-            return name
-    return function
-
-
 def body_on_def_line(file: AstFile, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """`def f(): return 1`: a body written after the colon, not as an indented block."""
     tokens, starts, _ = _tokens(file, function.body[0])

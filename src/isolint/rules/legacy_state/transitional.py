@@ -170,9 +170,11 @@ def transitional_fix(file: AstFile, signature: LegacySignature, adapter: Adapter
                 lpar=found_name.lpar, rpar=found_name.rpar
             )
         statement = cst.parse_statement(f"{call}\n")
+        from .._imports import is_docstring  # defines LibCST transformers: imported once edits are built
+
         # Every read is inside the body, which gains a statement: rebuild it with the reads replaced first.
         body = replace_nodes(definition.body, reads, view.parents)
-        at = 1 if body.body and _is_cst_docstring(body.body[0]) else 0
+        at = 1 if body.body and is_docstring(body.body[0]) else 0
         replace = {
             params: _widened(params, state_param, run_id_param, config.context_name, pep604),
             definition.body: body.with_changes(body=[*body.body[:at], statement, *body.body[at:]]),
@@ -298,13 +300,4 @@ def _is_docstring(statement: ast.stmt) -> bool:
         isinstance(statement, ast.Expr)
         and isinstance(statement.value, ast.Constant)
         and isinstance(statement.value.value, str)
-    )
-
-
-def _is_cst_docstring(statement: Any) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     )

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 from ...scopes import FUNCTIONS, walk
 from .._helpers import matches_patterns
-from ..ast_context import AstFile
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -195,31 +194,6 @@ def family_config(settings: Settings) -> SingletonsConfig:
 
 
 # --- the family's rules -------------------------------------------------------------
-
-
-_DEFINITION_KEYWORDS = re.compile(r"(?:async[\s\\]+)?(?:def|class)[\s\\]+")
-
-
-def name_node(definition: Function | ast.ClassDef, file: AstFile) -> ast.AST:
-    """A node spanning the name of a function or class, which the family's
-    findings point at (`ast` gives the name no node of its own; the whole
-    definition spans its body). The definition itself if the name is not
-    where the keyword says it is."""
-    line = definition.lineno
-    first_body_line = definition.body[0].lineno if definition.body else line
-    text = "\n".join(file.lines[line - 1 : max(first_body_line, line)])
-    start = file.column(line, definition.col_offset)
-    keyword = _DEFINITION_KEYWORDS.match(text, start)
-    if keyword is None or not text.startswith(definition.name, keyword.end()):
-        return definition
-    name_line = line + text.count("\n", 0, keyword.end())
-    name_column = keyword.end() - (text.rfind("\n", 0, keyword.end()) + 1)
-    prefix = file.lines[name_line - 1][:name_column].encode("utf-8", "surrogatepass")
-    offset = len(prefix)  # `ast` columns are UTF-8 byte offsets
-    name = ast.Name(id=definition.name, ctx=ast.Load())
-    name.lineno, name.end_lineno = name_line, name_line
-    name.col_offset, name.end_col_offset = offset, offset + len(definition.name.encode("utf-8", "surrogatepass"))
-    return name
 
 
 def spelled_names(node: ast.AST) -> Iterator[str]:

@@ -30,7 +30,6 @@ from .family import (
     family_config,
     holds_per_request_state,
     infrastructure_hint,
-    name_node,
 )
 from .per_call import comment
 from .uncache import mentions, name_count, uncache_body, with_comment
@@ -88,10 +87,10 @@ class SingletonClass(AstRule):
             reasons.append(f"caches its instance in `{caching.attribute}` (via `{caching.method.name}`)")
         message = f"`{node.name}` {' and '.join(reasons)}, so every request shares one object and its state"
         if not holds_per_request_state(node.name, config, node):
-            self.report(name_node(node, self.file), message, manual=infrastructure_hint(node.name))
+            self.report(self.file.definition_name(node), message, manual=infrastructure_hint(node.name))
             return
         self.report(
-            name_node(node, self.file),
+            self.file.definition_name(node),
             message,
             fix=_fix(found),
             manual=(

@@ -29,7 +29,6 @@ from .family import (
     holds_per_request_state,
     infrastructure_hint,
     module_class,
-    name_node,
     spelled_names,
     walk_body,
 )
@@ -80,10 +79,10 @@ class GlobalInstanceAccessor(AstRule):
         )
         config = family_config(self.settings)
         if not holds_per_request_state(created, config, module_class(self.file.tree, created)):
-            self.report(name_node(node, self.file), message, manual=infrastructure_hint(created))
+            self.report(self.file.definition_name(node), message, manual=infrastructure_hint(created))
             return
         self.report(
-            name_node(node, self.file),
+            self.file.definition_name(node),
             message,
             fix=self._fix(node, name),
             manual=(

@@ -28,7 +28,6 @@ from .family import (
     holds_per_request_state,
     infrastructure_hint,
     module_class,
-    name_node,
 )
 from .per_call import comment
 from .uncache import with_comment
@@ -76,7 +75,7 @@ class CachedInstanceGetter(AstRule):
         if not built[:1].isupper():
             # A factory function: what it builds, per-user state or infrastructure, is not known here.
             self.report(
-                name_node(node, self.file),
+                self.file.definition_name(node),
                 message,
                 manual=(
                     f"isolint cannot tell what `{built}()` builds. If it is process-wide infrastructure (a registry, "
@@ -87,10 +86,10 @@ class CachedInstanceGetter(AstRule):
             )
             return
         if not holds_per_request_state(getter.built, config, module_class(self.file.tree, built)):
-            self.report(name_node(node, self.file), message, manual=infrastructure_hint(getter.built))
+            self.report(self.file.definition_name(node), message, manual=infrastructure_hint(getter.built))
             return
         self.report(
-            name_node(node, self.file),
+            self.file.definition_name(node),
             message,
             fix=FixSpec(
                 f"Remove `@{spelled}` from `{node.name}()`",

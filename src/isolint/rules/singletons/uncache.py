@@ -123,21 +123,14 @@ def _fold_final_return(body: list[cst.BaseStatement], local: str) -> list[cst.Ba
 
 def with_comment(body: list[cst.BaseStatement], comment: str) -> list[cst.BaseStatement]:
     """`body` with `# comment` above its first statement after any docstring."""
-    position = 1 if body and _is_docstring(body[0]) and len(body) > 1 else 0
+    from .._imports import is_docstring  # defines LibCST transformers: imported once edits are built
+
+    position = 1 if body and is_docstring(body[0]) and len(body) > 1 else 0
     statement = body[position]
     line = cst.EmptyLine(indent=True, comment=cst.Comment(f"# {comment}"))
     body = list(body)
     body[position] = statement.with_changes(leading_lines=[*statement.leading_lines, line])
     return body
-
-
-def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 def name_count(module: cst.Module, name: str, *, skip: Iterable[cst.CSTNode] = ()) -> int:
