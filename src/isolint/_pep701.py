@@ -1,5 +1,6 @@
 """The LibCST half of newer_syntax.py: find the f-strings Python's `ast`
-cannot read and translate them, keeping every line's length in UTF-8 bytes."""
+cannot read and translate them, keeping every line's length in UTF-8 bytes,
+where the scanner of fstrings.py gives up."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from .cst_view import module_positions
+from .fstrings import Literal, blank
 from .traversal import walk
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LibCST's lines (not str.splitlines, which also breaks at \f and \x1c)
@@ -46,13 +48,15 @@ Locate = Callable[[cst.CSTNode], tuple[int, int]]  # a node -> (start, end) offs
 
 
 def _translated(text: str, groups: Sequence[Sequence[StringLeaf]], locate: Locate) -> str:
-    out = list(text)
-    for group in groups:
-        for leaf in group:
-            _blank_leaf(leaf, locate, out)
-        out[locate(group[0])[0]] = "("
-        out[locate(group[-1])[1] - 1] = ")"
-    return "".join(out)
+    return blank(text, [[_literal(leaf, locate) for leaf in group] for group in groups])
+
+
+def _literal(leaf: StringLeaf, locate: Locate) -> Literal:
+    start, end = locate(leaf)
+    if isinstance(leaf, cst.SimpleString):
+        return Literal(start, end, False, len(leaf.prefix) + len(leaf.quote), len(leaf.quote))
+    expressions = [locate(expression) for expression in _expressions(leaf.parts)]
+    return Literal(start, end, True, len(leaf.start), len(leaf.end), expressions)
 
 
 def _located_by_search(text: str, groups: Sequence[Sequence[StringLeaf]]) -> Locate | None:
@@ -140,30 +144,6 @@ class _Offsets:
 
     def end(self, span: CodeRange) -> int:
         return self.line_starts[span.end.line - 1] + span.end.column
-
-
-def _blank_leaf(leaf: StringLeaf, locate: Locate, out: list[str]) -> None:
-    """Spaces for every character of `leaf` outside its expressions (as many
-    as the character has UTF-8 bytes; line breaks stay), and a comma after
-    each expression."""
-    kept: list[tuple[int, int]] = []
-    if isinstance(leaf, cst.FormattedString):
-        kept = [locate(expression) for expression in _expressions(leaf.parts)]
-    position, leaf_end = locate(leaf)
-    for start, end in [*kept, (leaf_end, -1)]:
-        for index in range(position, start):
-            if out[index] not in "\r\n":
-                out[index] = " " * len(out[index].encode("utf-8", "surrogatepass"))
-        if end < 0:
-            break
-        separator = end
-        while out[separator] in "\r\n":
-            separator += 1
-        if out[end - 1] == ",":  # a tuple's own trailing comma already separates it
-            position = end
-        else:
-            out[separator] = ","
-            position = separator + 1
 
 
 def _expressions(parts: Sequence[cst.BaseFormattedStringContent]) -> list[cst.BaseExpression]:

@@ -18,6 +18,12 @@ a `JoinedStr`), which no analysis reads. The alternative of swapping quotes
 inside replacement fields cannot express a backslash, a comment, a line
 break or a third level of nesting, which PEP 701 allows.
 
+The f-strings are found by a scanner of our own (fstrings.py, a fraction
+of a millisecond per thousand lines); when it gives up, or its translation
+does not parse, LibCST's parser finds them (_pep701.py, about a second for
+five thousand lines) and decides between syntax newer than the interpreter
+and a real syntax error.
+
 On Python 3.12 and later the interpreter's own parser reads these files
 and the translation is never needed.
 """
@@ -29,6 +35,7 @@ import re
 import sys
 import warnings
 
+from . import fstrings
 from .source import SourceError, decode
 
 # LibCST's native parser cannot be interrupted and can crash the process on
@@ -56,7 +63,12 @@ def parse_module(source: str | bytes, filename: str = "<unknown>") -> ast.Module
             return _interpreter_parse(source, filename)
         except SyntaxError:
             text = _text(source)
-            translated = None if text is None else _translatable(text)
+            if text is None or not _F_STRING_PREFIX.search(text):
+                raise
+            scanned = _scanned(text, filename)
+            if scanned is not None:
+                return scanned
+            translated = _translatable(text)
             if translated is None:
                 raise
         try:
@@ -83,10 +95,24 @@ def _text(source: str | bytes) -> str | None:
         return None
 
 
+def _scanned(text: str, filename: str) -> ast.Module | None:
+    """The tree of the scanner's translation of `text`, or None when the
+    scanner gives up, finds no f-string `ast` cannot read, or its translation
+    does not parse (a real syntax error, or other newer syntax: LibCST tells)."""
+    groups = fstrings.scan(text)
+    unreadable = [] if groups is None else fstrings.unreadable_groups(text, groups)
+    if not unreadable:
+        return None
+    try:
+        return _interpreter_parse(fstrings.blank(text, unreadable), filename)
+    except SyntaxError:
+        return None
+
+
 def _translatable(text: str) -> str | None:
-    """The translation of `text`, or None when it has no f-string, or LibCST
-    rejects it too or must not try (see _safe_for_native_parser)."""
-    if not _F_STRING_PREFIX.search(text) or not _safe_for_native_parser(text):
+    """LibCST's translation of `text`, or None when LibCST rejects it too or
+    must not try (see _safe_for_native_parser)."""
+    if not _safe_for_native_parser(text):
         return None
     # Imported here: LibCST takes 0.2 s to import, and only files `ast` rejects need it.
     from ._pep701 import translate_f_strings
