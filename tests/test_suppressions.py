@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from isolint.suppressions import _comments, _tokenized_comments
 from tests.conftest import write
 from tests.helpers import run_cli
 
@@ -99,3 +100,32 @@ def test_add_ignore_refuses_lines_ending_inside_a_string(in_tmp: Path) -> None:
     assert (in_tmp / "a.py").read_text() == source
     assert "a.py:3: ISO201 could not be suppressed here" in result.stderr
     assert result.exit_code == 1
+
+
+_DIRECTIVE_SOURCES = [
+    *sorted(
+        path
+        for path in (Path(__file__).resolve().parent.parent / "fixtures").rglob("*.py")
+        if "isolint:" in (text := path.read_text(encoding="utf-8")) or "noqa" in text
+    ),
+]
+_TRICKY = (
+    'x = """\n# isolint: ignore[ISO201]\n"""  # isolint: ignore[ISO103]\n'
+    "y = f'{a}'  # noqa: ISO104\n"
+    "z = ('#', # isolint: file-ignore[ISO2]\n"
+    "     1)\r\n"
+    "    # isolint: ignore\n"
+    "w = 1 \\\n"
+    "    + 2  # isolint: ignore[ISO101]\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [path.read_text(encoding="utf-8") for path in _DIRECTIVE_SOURCES] + [_TRICKY],
+    ids=[path.name for path in _DIRECTIVE_SOURCES] + ["tricky"],
+)
+def test_the_lexer_finds_the_directive_comments_tokenize_finds(text: str) -> None:
+    tokenized = [c for c in _tokenized_comments(text) if "isolint" in c[2] or "noqa" in c[2].lower()]
+    assert tokenized
+    assert list(_comments(text)) == tokenized

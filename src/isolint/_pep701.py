@@ -1,6 +1,6 @@
 """The LibCST half of newer_syntax.py: find the f-strings Python's `ast`
 cannot read and translate them, keeping every line's length in UTF-8 bytes,
-where the scanner of fstrings.py gives up."""
+where the scanner of lexer.py gives up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from .cst_view import module_positions
-from .fstrings import Literal, blank
+from .lexer import Literal
+from .newer_syntax import blank
 from .traversal import walk
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LibCST's lines (not str.splitlines, which also breaks at \f and \x1c)

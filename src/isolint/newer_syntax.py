@@ -18,7 +18,7 @@ a `JoinedStr`), which no analysis reads. The alternative of swapping quotes
 inside replacement fields cannot express a backslash, a comment, a line
 break or a third level of nesting, which PEP 701 allows.
 
-The f-strings are found by a scanner of our own (fstrings.py, a fraction
+The f-strings are found by a scanner of our own (lexer.py, a fraction
 of a millisecond per thousand lines); when it gives up, or its translation
 does not parse, LibCST's parser finds them (_pep701.py, about a second for
 five thousand lines) and decides between syntax newer than the interpreter
@@ -34,8 +34,9 @@ import ast
 import re
 import sys
 import warnings
+from collections.abc import Sequence
 
-from . import fstrings
+from .lexer import Literal, scan
 from .source import SourceError, decode
 
 # LibCST's native parser cannot be interrupted and can crash the process on
@@ -49,6 +50,7 @@ _MAX_CHARS = 1_000_000
 # Only a text with an f-string can need the translation; any other text `ast`
 # rejects keeps its error without LibCST's import (0.2 s in an index worker).
 _F_STRING_PREFIX = re.compile(r"(?<![\w.])(?:[rRbB]?[fF]|[fF][rRbB])['\"]")
+_NEW_IN_FIELDS = re.compile(r"['\"\\#\r\n]")
 _BRACKET_DEPTH_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
@@ -99,12 +101,12 @@ def _scanned(text: str, filename: str) -> ast.Module | None:
     """The tree of the scanner's translation of `text`, or None when the
     scanner gives up, finds no f-string `ast` cannot read, or its translation
     does not parse (a real syntax error, or other newer syntax: LibCST tells)."""
-    groups = fstrings.scan(text)
-    unreadable = [] if groups is None else fstrings.unreadable_groups(text, groups)
+    lexed = scan(text)
+    unreadable = [] if lexed is None else unreadable_groups(text, lexed.groups)
     if not unreadable:
         return None
     try:
-        return _interpreter_parse(fstrings.blank(text, unreadable), filename)
+        return _interpreter_parse(blank(text, unreadable), filename)
     except SyntaxError:
         return None
 
@@ -129,3 +131,55 @@ def _safe_for_native_parser(text: str) -> bool:
         if depth > _MAX_BRACKET_DEPTH:
             return False
     return True
+
+
+def unreadable_groups(text: str, groups: Sequence[Sequence[Literal]]) -> list[Sequence[Literal]]:
+    """The groups holding an f-string that Python's `ast` cannot read on its own."""
+    return [group for group in groups if any(_unreadable(text, literal) for literal in group)]
+
+
+def _unreadable(text: str, literal: Literal) -> bool:
+    if not literal.is_f_string:
+        return False
+    # Only a quote, a backslash, a comment or a line break inside an f-string
+    # can be new in Python 3.12; without one the interpreter reads it for sure.
+    if not _NEW_IN_FIELDS.search(text, literal.start + literal.opening, literal.end - literal.closing):
+        return False
+    try:
+        ast.parse(f"(\n{text[literal.start : literal.end]}\n)", mode="eval")
+    except SyntaxError:
+        return True
+    return False
+
+
+def blank(text: str, groups: Sequence[Sequence[Literal]]) -> str:
+    """`text` with each group of literals translated into a tuple of their
+    expressions (the translation both finders share)."""
+    out = list(text)
+    for group in groups:
+        for literal in group:
+            _blank_literal(literal, out)
+        out[group[0].start] = "("
+        out[group[-1].end - 1] = ")"
+    return "".join(out)
+
+
+def _blank_literal(literal: Literal, out: list[str]) -> None:
+    """Spaces for every character of `literal` outside its expressions (as
+    many as the character has UTF-8 bytes; line breaks stay), and a comma
+    after each expression."""
+    position = literal.start
+    for start, end in [*literal.expressions, (literal.end, -1)]:
+        for index in range(position, start):
+            if out[index] not in "\r\n":
+                out[index] = " " * len(out[index].encode("utf-8", "surrogatepass"))
+        if end < 0:
+            break
+        separator = end
+        while out[separator] in "\r\n":
+            separator += 1
+        if out[end - 1] == ",":  # a tuple's own trailing comma already separates it
+            position = end
+        else:
+            out[separator] = ","
+            position = separator + 1

@@ -16,11 +16,12 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .config import matches_any
 from .findings import Finding
+from .lexer import scan
 
 _ISOLINT = re.compile(r"#\s*isolint:\s*(?P<kind>ignore|file-ignore)\b(?:\[(?P<codes>[^\]]*)\])?")
 _NOQA = re.compile(r"#\s*noqa:\s*(?P<codes>[A-Za-z]+\d+(?:\s*,\s*[A-Za-z]+\d+)*)", re.IGNORECASE)
@@ -87,32 +88,55 @@ def _split(codes: str | None) -> list[str]:
 
 def parse_directives(text: str) -> Directives:
     directives = Directives()
-    code_rows: set[int] = set()
-    for token in _tokens(text):
-        if token.type == tokenize.COMMENT:
-            row, column = token.start
-            for match in _ISOLINT.finditer(token.string):
-                selectors = _split(match["codes"])
-                if match["kind"] == "file-ignore":
-                    directives.file_wide.extend(selectors)
-                else:
-                    directives.by_row.setdefault(row, []).extend(selectors)
-                directives.written.append(_directive(row, column, match, match["kind"], selectors))
-            for match in _NOQA.finditer(token.string):
-                ours = [c for c in _split(match["codes"]) if c.upper().startswith("ISO")]
-                directives.by_row.setdefault(row, []).extend(ours)
-                if ours:
-                    directives.written.append(_directive(row, column, match, "noqa", ours))
+    for row, column, comment, alone in _comments(text):
+        for match in _ISOLINT.finditer(comment):
+            selectors = _split(match["codes"])
+            if match["kind"] == "file-ignore":
+                directives.file_wide.extend(selectors)
+            else:
+                directives.by_row.setdefault(row, []).extend(selectors)
+            directives.written.append(_directive(row, column, match, match["kind"], selectors))
+        for match in _NOQA.finditer(comment):
+            ours = [c for c in _split(match["codes"]) if c.upper().startswith("ISO")]
+            directives.by_row.setdefault(row, []).extend(ours)
+            if ours:
+                directives.written.append(_directive(row, column, match, "noqa", ours))
+        if alone:
             directives.comment_only_rows.add(row)
-        elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
-            code_rows.update(range(token.start[0], token.end[0] + 1))
-    directives.comment_only_rows -= code_rows
     for row, selectors in directives.by_row.items():
         if "ALL" in selectors:
             directives.by_row[row] = list(_EVERY_RULE)
     for directive in directives.written:
         directive.own_line = directive.row in directives.comment_only_rows
     return directives
+
+
+def _comments(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """(row, column, text, alone on its line) of each comment that may hold a
+    directive. The lexer finds them (tokenizing costs ten times as much);
+    `tokenize` takes over where it gives up."""
+    lexed = scan(text)
+    if lexed is None:
+        yield from _tokenized_comments(text)
+        return
+    for start, end in lexed.comments:
+        comment = text[start:end]
+        if "isolint" not in comment and "noqa" not in comment.lower():
+            continue
+        line_start = text.rfind("\n", 0, start) + 1  # rows and columns as `tokenize` counts them
+        yield text.count("\n", 0, start) + 1, start - line_start, comment, not text[line_start:start].strip(" \t\f")
+
+
+def _tokenized_comments(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    comments: list[tuple[int, int, str]] = []
+    code_rows: set[int] = set()
+    for token in _tokens(text):
+        if token.type == tokenize.COMMENT:
+            comments.append((*token.start, token.string))
+        elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            code_rows.update(range(token.start[0], token.end[0] + 1))
+    for row, column, comment in comments:
+        yield row, column, comment, row not in code_rows
 
 
 def _directive(row: int, column: int, match: re.Match[str], kind: str, selectors: list[str]) -> Directive:

@@ -1,4 +1,4 @@
-"""The f-string scanner (fstrings.py) finds the literals Python's tokenizer
+"""The lexer (lexer.py) finds the literals and comments Python's tokenizer
 finds, groups them as `ast` does, and translates Python 3.12 f-strings as
 LibCST's positions do (_pep701.py), so newer_syntax.py can skip LibCST."""
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from isolint import _pep701, fstrings, newer_syntax
+from isolint import _pep701, lexer, newer_syntax
+from isolint.newer_syntax import blank, unreadable_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -74,17 +75,24 @@ def test_the_literals_found_are_the_tokenizers_strings_and_none_is_unreadable(pa
         for token in tokens
         if token.type == tokenize.STRING
     ]
-    groups = fstrings.scan(text)
-    assert groups is not None
-    assert _outermost([(literal.start, literal.end) for group in groups for literal in group]) == strings
-    assert fstrings.unreadable_groups(text, groups) == []
+    comments = [
+        (starts[token.start[0] - 1] + token.start[1], starts[token.end[0] - 1] + token.end[1])
+        for token in tokenize.generate_tokens(io.StringIO(text).readline)
+        if token.type == tokenize.COMMENT
+    ]
+    lexed = lexer.scan(text)
+    assert lexed is not None
+    assert _outermost([(literal.start, literal.end) for group in lexed.groups for literal in group]) == strings
+    assert lexed.comments == comments
+    assert unreadable_groups(text, lexed.groups) == []
 
 
 def test_literals_are_grouped_as_implicit_concatenation_groups_them() -> None:
     text = 'a = ("x"  # one\n     "y")\nb = "p" \\\n    f"q"\nc = "s"\n"t"\nd = f"{"u" "v"}"\n'
-    groups = fstrings.scan(text)
-    assert groups is not None
-    assert [[text[literal.start : literal.end] for literal in group] for group in groups] == [
+    lexed = lexer.scan(text)
+    assert lexed is not None
+    assert [text[start:end] for start, end in lexed.comments] == ["# one"]
+    assert [[text[literal.start : literal.end] for literal in group] for group in lexed.groups] == [
         ['"x"', '"y"'],
         ['"p"', 'f"q"'],
         ['"s"'],
@@ -96,9 +104,9 @@ def test_literals_are_grouped_as_implicit_concatenation_groups_them() -> None:
 
 def test_a_keyword_before_a_quote_is_no_prefix() -> None:
     text = 'def f(c):\n    return"a" if c else"b"\n'
-    groups = fstrings.scan(text)
-    assert groups is not None
-    assert [text[group[0].start : group[0].end] for group in groups] == ['"a"', '"b"']
+    lexed = lexer.scan(text)
+    assert lexed is not None
+    assert [text[group[0].start : group[0].end] for group in lexed.groups] == ['"a"', '"b"']
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12+ reads PEP 701 f-strings itself")
@@ -108,9 +116,9 @@ def test_a_keyword_before_a_quote_is_no_prefix() -> None:
     ids=[f"case{number}" for number in range(len(PEP701_SOURCES))] + [path.name for path in PEP701_FILES],
 )
 def test_the_translation_is_libcsts(source: str) -> None:
-    groups = fstrings.scan(source)
-    assert groups is not None
-    translated = fstrings.blank(source, fstrings.unreadable_groups(source, groups))
+    lexed = lexer.scan(source)
+    assert lexed is not None
+    translated = blank(source, unreadable_groups(source, lexed.groups))
     assert translated == _pep701.translate_f_strings(source)
     ast.parse(translated)
 
@@ -120,9 +128,9 @@ def test_a_parenthesised_expression_keeps_its_parentheses() -> None:
     """LibCST's span of `(a, b)` leaves its parentheses out, which would make
     the tuple's items the translation's own; the scanner keeps the tuple."""
     source = 'x = f"{(a, b)!r} {x["k"]}"\n'
-    groups = fstrings.scan(source)
-    assert groups is not None
-    assert fstrings.blank(source, fstrings.unreadable_groups(source, groups)) == 'x = (  (a, b),    x["k"],)\n'
+    lexed = lexer.scan(source)
+    assert lexed is not None
+    assert blank(source, unreadable_groups(source, lexed.groups)) == 'x = (  (a, b),    x["k"],)\n'
 
 
 @pytest.mark.parametrize(
@@ -137,7 +145,7 @@ def test_a_parenthesised_expression_keeps_its_parentheses() -> None:
     ids=["t-string", "unterminated", "empty-field", "bad-conversion", "unterminated-plain"],
 )
 def test_the_scanner_gives_up_rather_than_guess(source: str) -> None:
-    assert fstrings.scan(source) is None
+    assert lexer.scan(source) is None
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12+ reads PEP 701 f-strings itself")

@@ -1,26 +1,19 @@
-"""Finding and translating Python 3.12 f-strings (PEP 701) without LibCST.
+"""A light lexer for what the standard library's `ast` leaves out: where
+each string literal is (with its implicit-concatenation group, and inside
+an f-string the spans of its replacement-field expressions), and where each
+comment is.
 
-newer_syntax.py translates each f-string Python's `ast` cannot read into a
-tuple of its replacement-field expressions. This module finds those
-f-strings with a scanner of its own: one regular-expression search per
-comment or string literal outside f-strings, and a short walk inside them.
-It is about a hundred times cheaper than parsing the file with LibCST,
-which stays the fallback (_pep701.py) for whatever the scanner does not
-follow: it never guesses, it gives up (`scan` returns None) and the caller
-asks LibCST.
-
-The translation itself (`blank`) is shared by both finders: delimiters and
-literal text become spaces, as many as their UTF-8 bytes (line breaks stay),
-and each group of implicitly concatenated literals becomes one
-parenthesised tuple, so every node `ast` builds sits at the lines and byte
-columns of the original text.
+It makes one regular-expression search per comment or literal, and walks
+only the inside of f-strings, so it costs a fraction of `tokenize` and
+reads Python 3.12 f-strings (PEP 701), which Python 3.11's tokenizer and
+parser reject. It never guesses: on a shape it does not follow it gives up
+(`scan` returns None) and the caller falls back (to LibCST for newer_syntax.py,
+to `tokenize` for suppressions.py).
 """
 
 from __future__ import annotations
 
-import ast
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 Span = tuple[int, int]  # [start, end) character offsets in the text
@@ -61,77 +54,31 @@ _IN_FIELD = re.compile(r"[#()\[\]{}!:=<>\r\n]|'''|\"\"\"|'|\"")
 _OPENING, _CLOSING = "([{", ")]}"
 _BLANKS = " \t\f\\\r\n"  # and a backslash, which outside a literal only continues a line
 _CONTINUATION = re.compile(r"\\(?:\r\n|\r|\n)")
-_NEW_IN_FIELDS = re.compile(r"['\"\\#\r\n]")
 
 
-def scan(text: str) -> list[list[Literal]] | None:
-    """The string literals of `text` in groups of implicit concatenation,
-    ordered by where they start (a group nested in a replacement field comes
-    after the group holding it), or None when the scanner cannot follow the
-    text."""
+@dataclass(frozen=True)
+class Lexed:
+    groups: list[list[Literal]]  # string literals in groups of implicit concatenation, by where they start
+    comments: list[Span]  # comments outside literals, `#` to the end of the line (its break left out)
+
+
+def scan(text: str) -> Lexed | None:
+    """The string literals and comments of `text`, or None when the scanner
+    cannot follow the text. A group nested in an f-string's replacement field
+    comes after the group holding it."""
     scanner = _Scanner(text)
     try:
         scanner.module()
     except (_GiveUp, RecursionError):
         return None
-    return sorted(scanner.groups, key=lambda group: group[0].start)
-
-
-def unreadable_groups(text: str, groups: Sequence[Sequence[Literal]]) -> list[Sequence[Literal]]:
-    """The groups holding an f-string that Python's `ast` cannot read on its own."""
-    return [group for group in groups if any(_unreadable(text, literal) for literal in group)]
-
-
-def _unreadable(text: str, literal: Literal) -> bool:
-    if not literal.is_f_string:
-        return False
-    # Only a quote, a backslash, a comment or a line break inside an f-string
-    # can be new in Python 3.12; without one the interpreter reads it for sure.
-    if not _NEW_IN_FIELDS.search(text, literal.start + literal.opening, literal.end - literal.closing):
-        return False
-    try:
-        ast.parse(f"(\n{text[literal.start : literal.end]}\n)", mode="eval")
-    except SyntaxError:
-        return True
-    return False
-
-
-def blank(text: str, groups: Sequence[Sequence[Literal]]) -> str:
-    """`text` with each group of literals translated into a tuple of their expressions."""
-    out = list(text)
-    for group in groups:
-        for literal in group:
-            _blank_literal(literal, out)
-        out[group[0].start] = "("
-        out[group[-1].end - 1] = ")"
-    return "".join(out)
-
-
-def _blank_literal(literal: Literal, out: list[str]) -> None:
-    """Spaces for every character of `literal` outside its expressions (as
-    many as the character has UTF-8 bytes; line breaks stay), and a comma
-    after each expression."""
-    position = literal.start
-    for start, end in [*literal.expressions, (literal.end, -1)]:
-        for index in range(position, start):
-            if out[index] not in "\r\n":
-                out[index] = " " * len(out[index].encode("utf-8", "surrogatepass"))
-        if end < 0:
-            break
-        separator = end
-        while out[separator] in "\r\n":
-            separator += 1
-        if out[end - 1] == ",":  # a tuple's own trailing comma already separates it
-            position = end
-        else:
-            out[separator] = ","
-            position = separator + 1
+    return Lexed(sorted(scanner.groups, key=lambda group: group[0].start), scanner.comments)
 
 
 class _Scanner:
     def __init__(self, text: str) -> None:
         self.text = text
         self.groups: list[list[Literal]] = []
+        self.comments: list[Span] = []
 
     def module(self) -> None:
         """Every literal outside f-strings, by one search per comment or
@@ -159,6 +106,7 @@ class _Scanner:
             if match.group() == "#":
                 line_end = _LINE_END.search(text, start)
                 position = len(text) if line_end is None else line_end.start()
+                self.comments.append((start, position))
                 continue
             literal = self.literal(start, text[start : match.start()], match.group())
             group = self._join(group, literal)
