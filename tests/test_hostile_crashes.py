@@ -171,3 +171,27 @@ def test_report_history_survives_a_worker_that_dies(tmp_path: Path, monkeypatch:
     assert [(f.path, f.message) for f in result.findings if f.code == "ISO000"] == [
         ("crash.py", pipeline.WORKER_CRASHED)
     ]
+
+
+def test_the_time_limit_holds_when_libcst_disguises_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LibCST's position recorder, interrupted by the time limit mid-module,
+    raises a KeyError of its own from its context managers: the file is
+    still reported as too slow, and the run goes on."""
+
+    def interrupted_in_libcst(*args: object, **kwargs: object) -> object:
+        try:
+            raise engine._FileTimeout
+        except engine._FileTimeout:
+            raise KeyError("a node LibCST never finished") from None
+
+    monkeypatch.setattr(engine, "_ast_findings", interrupted_in_libcst)
+    path = write(tmp_path / "legacy.py", LEGACY)
+    settings = load_settings([path], isolated=True)
+    findings = run_check([path], settings, jobs=1, use_cache=False).findings
+    assert [(f.code, f.message) for f in findings] == [
+        (
+            "ISO000",
+            f"file skipped: too complex (took longer than {engine.FILE_TIME_LIMIT:g} s; "
+            "set ISOLINT_FILE_TIME_LIMIT to allow more)",
+        )
+    ]

@@ -76,15 +76,17 @@ def lint_text(
             )
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
-    except _FileTimeout:
-        return [
-            unparsable(
-                path,
-                f"file skipped: too complex (took longer than {FILE_TIME_LIMIT:g} s; set ISOLINT_FILE_TIME_LIMIT to allow more)",
-            )
-        ]
-    except Exception as exc:  # LibCST reports deep recursion in several disguises
-        if not _caused_by_recursion(exc):
+    except Exception as exc:
+        # The time limit and deep recursion can surface in disguise: LibCST's
+        # position recorder, interrupted mid-module, raises a KeyError of its own.
+        if _caused_by(exc, _FileTimeout):
+            return [
+                unparsable(
+                    path,
+                    f"file skipped: too complex (took longer than {FILE_TIME_LIMIT:g} s; set ISOLINT_FILE_TIME_LIMIT to allow more)",
+                )
+            ]
+        if not _caused_by(exc, RecursionError):
             raise
         return [unparsable(path, "file skipped: too complex (nested too deeply to analyse)")]
 
@@ -154,9 +156,9 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _caused_by_recursion(exc: BaseException | None) -> bool:
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
     while exc is not None:
-        if isinstance(exc, RecursionError):
+        if isinstance(exc, kind):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
