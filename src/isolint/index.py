@@ -86,6 +86,7 @@ class ProjectIndex:
         self._matcher: NameMatcher | None = None  # the facts' short names, for relevant_fingerprint
         self._graph: _LinkGraph | None = None
         self._relevant: dict[tuple[frozenset[str], tuple[int, ...]], tuple[Fact, ...]] = {}
+        self._digests: dict[int, str] = {}  # id of a tuple in _relevant -> its digest
         # Rules ask the same questions of every file they check: answered once per index.
         self._of_kind: dict[tuple[str, ...], tuple[Fact, ...]] = {}
         self._names: dict[tuple[str, ...], frozenset[str]] = {}
@@ -144,7 +145,11 @@ class ProjectIndex:
             return ""
         if self._matcher is None:
             self._matcher = NameMatcher(f.name for f in self._facts)
-        return digest_of(self.relevant_facts(self._matcher.found(raw), path))
+        relevant = self.relevant_facts(self._matcher.found(raw), path)
+        digest = self._digests.get(id(relevant))  # files mentioning the same names share one
+        if digest is None:
+            digest = self._digests[id(relevant)] = digest_of(relevant)
+        return digest
 
     def relevant_facts(self, names: frozenset[str], path: str) -> tuple[Fact, ...]:
         """The facts a file mentioning `names` can depend on: those it names

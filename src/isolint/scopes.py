@@ -198,6 +198,8 @@ class NameResolver:
         self._parents = parents
         self._walrus_targets: list[ast.NamedExpr] | None = None
         self._scopes: dict[int, _Scope] = {}
+        # id of an owner -> its Name nodes that do not store, by identifier (see `reads`)
+        self._loads: dict[int, dict[str, list[ast.Name]]] = {}
 
     def qualified_names(self, node: ast.AST) -> set[tuple[str, bool]]:
         """(dotted name, is it a binding of this module) pairs `node` may refer to."""
@@ -242,14 +244,13 @@ class NameResolver:
         not rebind it. Names in
         string annotations are not included (see `in_string_annotation`)."""
         scope = self._scope_for(owner)
-        return [
-            node
-            for node in walk(owner)
-            if isinstance(node, ast.Name)
-            and node.id == name
-            and not isinstance(node.ctx, ast.Store)
-            and self._binding_scope(node) is scope
-        ]
+        loads = self._loads.get(id(owner))
+        if loads is None:  # one walk per owner, not one per question: a fix asks of every import
+            loads = self._loads[id(owner)] = {}
+            for node in walk(owner):
+                if type(node) is ast.Name and not isinstance(node.ctx, ast.Store):
+                    loads.setdefault(node.id, []).append(node)
+        return [node for node in loads.get(name, ()) if self._binding_scope(node) is scope]
 
     def in_string_annotation(self, owner: ast.AST, name: str) -> bool:
         """Whether a string under `owner` that can be a type spells `name`:

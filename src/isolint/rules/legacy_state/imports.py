@@ -8,6 +8,7 @@ import re
 import weakref
 from collections import Counter
 
+from ...scopes import children
 from ..ast_context import AstFile
 from ..ast_helpers import dotted_name
 
@@ -77,21 +78,25 @@ def name_uses(file: AstFile, root: ast.AST) -> Counter[str]:
     """How often each name is used under `root` outside import statements: as
     a name, an attribute, a keyword, a parameter or a definition's name, or as
     a word in a string literal (string annotations count)."""
-    counts: Counter[str] = Counter()
+    spelled: list[str] = []  # counted once at the end: Counter.update per node costs more than the walk
     stack = [root]
     while stack:
         node = stack.pop()
+        if isinstance(node, ast.Name):
+            spelled.append(node.id)
+            continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         if isinstance(node, ast.JoinedStr):  # an f-string's text is no use of a name; its fields are
             stack.extend(value for value in node.values if isinstance(value, ast.FormattedValue))
             continue
-        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
-            counts.update(_WORD.findall(file.segment(node)))
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (str, bytes)):
+                spelled.extend(_WORD.findall(file.segment(node)))
             continue
-        counts.update(_spelled_names(node))
-        stack.extend(ast.iter_child_nodes(node))
-    return counts
+        spelled.extend(_spelled_names(node))
+        stack.extend(children(node))
+    return Counter(spelled)
 
 
 def mentioned_names(root: ast.AST) -> set[str]:
