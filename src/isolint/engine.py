@@ -34,6 +34,7 @@ from .rules import Rule
 from .rules._imports import without_orphaned_imports
 from .rules.ast_context import AstFile, AstRule
 from .rules.base import FileContext, FixSpec, Report
+from .scopes import remembering_children
 from .source import DecodedSource
 from .suppressions import apply_suppressions
 from .timing import phase
@@ -70,7 +71,7 @@ def lint_text(
     if isinstance(tree, Finding):
         return [tree]
     try:
-        with _time_limit(FILE_TIME_LIMIT):
+        with _time_limit(FILE_TIME_LIMIT), remembering_children():
             return _lint_parsed(
                 text, tree, path, rules, settings, module_name, is_package, project, observers, build_edits
             )

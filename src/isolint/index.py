@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .newer_syntax import parse_module
+from .scopes import remembering_children
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,8 @@ def index_file(
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return [], True  # the check pass reports it as ISO000
     facts = []
-    for rule in wanted:
-        for kind, name, line, data in rule.index_source(tree, raw, settings):
-            facts.append(Fact(kind, f"{module}.{name}" if module else name, path, line, data))
+    with remembering_children():
+        for rule in wanted:
+            for kind, name, line, data in rule.index_source(tree, raw, settings):
+                facts.append(Fact(kind, f"{module}.{name}" if module else name, path, line, data))
     return facts, True

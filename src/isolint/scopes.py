@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,7 +78,13 @@ def _field_order(node_type: type[ast.AST]) -> tuple[str, ...]:
 def children(node: ast.AST) -> list[ast.AST]:
     """`node`'s children in the order the source writes them (`ast`'s own
     field order puts a definition's decorators and return annotation after
-    its body), without contexts and operators."""
+    its body), without contexts and operators. Not to be changed: while a
+    file is analysed (`remembering_children`) the list is shared."""
+    remembered = _remembered
+    if remembered is not None:
+        entry = remembered.get(id(node))
+        if entry is not None:
+            return entry[1]
     found: list[ast.AST] = []
     order = _FIELD_ORDER.get(type(node))
     for name in order if order is not None else _field_order(type(node)):
@@ -86,7 +93,26 @@ def children(node: ast.AST) -> list[ast.AST]:
             found.append(value)
         elif isinstance(value, list):
             found.extend(item for item in value if isinstance(item, ast.AST))
+    if remembered is not None:
+        remembered[id(node)] = (node, found)  # holding the node keeps its id from being reused
     return found
+
+
+_remembered: dict[int, tuple[ast.AST, list[ast.AST]]] | None = None
+
+
+@contextlib.contextmanager
+def remembering_children() -> Iterator[None]:
+    """Compute each node's children once while one file is analysed: the
+    dispatcher, the parent map, the name resolver and the rules walk the same
+    tree, about five times per node."""
+    global _remembered
+    outer = _remembered
+    _remembered = {}
+    try:
+        yield
+    finally:
+        _remembered = outer
 
 
 def walk(*roots: ast.AST) -> Iterator[ast.AST]:

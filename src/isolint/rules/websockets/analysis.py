@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...scopes import walk_scope
+from ...scopes import children, walk_scope
 from ..ast_helpers import assignment_targets, context_param, dotted_name, first_param_name, last_name
 from .family import (
     ACCESSOR_KINDS,
@@ -244,16 +244,30 @@ def _returned_class(function: FunctionNode, config: WebSocketConfig) -> str:
         callee = last_name(value.func) if isinstance(value, ast.Call) else None
         return callee if callee and callee[0].isupper() and config.is_plumbing_name(callee) else None
 
+    # One walk for both kinds, visited in `ast.walk`'s breadth-first order:
+    # by depth, then by position (a later assignment of a name wins, the
+    # shallowest return decides).
+    assigns: list[tuple[int, int, ast.Assign]] = []
+    returns: list[tuple[int, int, ast.Return]] = []
+    stack: list[tuple[ast.AST, int]] = [(function, 0)]
+    position = 0
+    while stack:
+        node, depth = stack.pop()
+        position += 1
+        if isinstance(node, ast.Assign):
+            assigns.append((depth, position, node))
+        elif isinstance(node, ast.Return) and node.value is not None:
+            returns.append((depth, position, node))
+        stack.extend((child, depth + 1) for child in reversed(children(node)))
     built: dict[str, str] = {}
-    for node in ast.walk(function):
-        if isinstance(node, ast.Assign) and (callee := built_class(node.value)):
-            built.update({t.id: callee for t in node.targets if isinstance(t, ast.Name)})
-    for node in ast.walk(function):
-        if isinstance(node, ast.Return) and node.value is not None:
-            if isinstance(node.value, ast.Name) and node.value.id in built:
-                return built[node.value.id]
-            if callee := built_class(node.value):
-                return callee
+    for _, _, assign in sorted(assigns):
+        if callee := built_class(assign.value):
+            built.update({t.id: callee for t in assign.targets if isinstance(t, ast.Name)})
+    for _, _, returned in sorted(returns):
+        if isinstance(returned.value, ast.Name) and returned.value.id in built:
+            return built[returned.value.id]
+        if callee := built_class(returned.value):
+            return callee
     return ""
 
 
@@ -342,18 +356,20 @@ class Plumbing:
         return None
 
     def accessor_call(self, call: ast.Call, function: FunctionNode | None) -> str | None:
-        if self._passes_scope(call, function):
-            return None
         func = call.func
         name = last_name(func)
         if name is None:
             return None
         shown = dotted_name(func) or name
         named = plumbing_by_name(func, self.config)
-        if named is not None and (named[0].islower() or "." in named):
-            return shown  # an accessor (a class called here builds an object of its own)
-        if not self.file.may_be_named(func, self._indexed_names("accessors")):
+        # an accessor by its name (a class called here builds an object of its own)
+        named_accessor = named is not None and (named[0].islower() or "." in named)
+        if not named_accessor and not self.file.may_be_named(func, self._indexed_names("accessors")):
+            return None  # the cheap tests first: most calls are no plumbing at all
+        if self._passes_scope(call, function):
             return None
+        if named_accessor:
+            return shown
         globs = self.config.websocket_names
         if any(is_indexed_accessor(self.file.project, q, globs) for q in self.file.qualified_names(func)):
             return shown
