@@ -60,19 +60,22 @@ class Dispatcher:
     def walk(self, root: object) -> None:
         visit, leave, file, children = self._visit, self._leave, self._file, self._children
         ancestors = file.ancestors
-        stack: list[tuple[Any, bool]] = [(root, False)]
+        # A node to enter, or _LEAVE: leave the innermost ancestor (no pair allocated per node).
+        stack: list[Any] = [root]
         while stack:
-            node, leaving = stack.pop()
-            name = type(node).__name__
-            if leaving:
-                ancestors.pop()
-                for method in leave.get(name, ()):
+            node = stack.pop()
+            if node is _LEAVE:
+                node = ancestors.pop()
+                for method in leave.get(type(node).__name__, ()):
                     method(node)
                 continue
             if len(ancestors) == 1:
                 file.statement = node  # the module's children are its statements
-            for method in visit.get(name, ()):
+            for method in visit.get(type(node).__name__, ()):
                 method(node)
             ancestors.append(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(children(node)))
+            stack.append(_LEAVE)
+            stack.extend(reversed(children(node)))
+
+
+_LEAVE = object()

@@ -82,7 +82,15 @@ class Plan:
 
     def candidates(self, raw: bytes) -> list[type[Rule]]:
         """The rules whose prefilter matches; none means the file is never parsed."""
-        return [rule for rule, prefilter in self.rules if prefilter.search(raw)]
+        matched: dict[re.Pattern[bytes], bool] = {}  # rules of a family often share one prefilter
+        found = []
+        for rule, prefilter in self.rules:
+            hit = matched.get(prefilter)
+            if hit is None:
+                hit = matched[prefilter] = prefilter.search(raw) is not None
+            if hit:
+                found.append(rule)
+        return found
 
 
 def _fact_kinds(rules: Iterable[type[Rule]]) -> set[str]:

@@ -25,6 +25,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -147,9 +148,9 @@ def parent_map(tree: ast.AST) -> dict[int, ast.AST]:
     stack = [tree]
     while stack:
         node = stack.pop()
-        for child in children(node):
-            parents[id(child)] = node
-            stack.append(child)
+        below = children(node)
+        parents.update(zip(map(id, below), repeat(node)))
+        stack.extend(below)
     return parents
 
 
