@@ -11,12 +11,14 @@ from pathlib import Path
 import libcst
 import pytest
 
-from isolint.config import load_settings
+from isolint.config import Settings, load_settings
 from isolint.engine import lint_text
 from isolint.index import index_source
 from isolint.indexing import indexers_for
 from isolint.rules import BY_CODE
+from isolint.rules.ast_context import AstFile
 from isolint.rules.legacy_state.family import RUN_ID_SIGNATURE, LegacyStateConfig, functions_and_methods
+from isolint.rules.legacy_state.references import body_on_def_line
 from isolint.runner import run_check
 from tests.conftest import FIXTURES, write
 
@@ -118,3 +120,23 @@ def test_inside_an_f_string_a_metadata_key_takes_the_other_quote(tmp_path: Path)
         "Read `ctx.metadata.get('extra')` (None when the field is not in the metadata)",
         'Read `ctx.metadata.get("extra")` (None when the field is not in the metadata)',
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "on_def_line"),
+    [
+        ("def f(state): return state\n", True),
+        ("async def f(state): return state\n", True),
+        ("def f(\n    state,\n): return state\n", True),
+        ("def f(state):\\\n    return state\n", True),
+        ("def f(state):\n    return state\n", False),
+        ("def f(state):  # a note\n    return state\n", False),
+        ('def f(state):\n    """Doc."""\n    return state\n', False),
+        ("class A:\n    def f(self, state): return state\n", True),
+    ],
+    ids=["simple", "async", "multi-line-signature", "continuation", "block", "comment", "docstring", "method"],
+)
+def test_a_body_after_the_colon_is_told_from_an_indented_block(source: str, on_def_line: bool) -> None:
+    tree = ast.parse(source)
+    function = next(node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    assert body_on_def_line(AstFile("m.py", source, tree, Settings(Path("."))), function) is on_def_line

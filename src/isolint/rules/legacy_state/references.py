@@ -355,10 +355,15 @@ def own_parentheses(file: AstFile, node: ast.AST) -> tuple[str, str]:
 
 
 def body_on_def_line(file: AstFile, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """`def f(): return 1`: a body written after the colon, not as an indented block."""
-    tokens, starts, _ = _tokens(file, function.body[0])
-    first = starts.get(file.span(function.body[0])[0])
-    return first is not None and first > 0 and tokens[first - 1].string == ":"
+    """`def f(): return 1`: a body written after the colon, not as an indented block.
+    What stands before the body's first statement on its logical line tells
+    (backslash continuations joined); an indented block has nothing there."""
+    line, column = file.span(function.body[0])[0]
+    before = file.lines[line - 1][:column].rstrip(" \t\f")
+    while not before and line > 1 and file.lines[line - 2].endswith("\\"):
+        line -= 1
+        before = file.lines[line - 1][:-1].rstrip(" \t\f")
+    return before.endswith(":")
 
 
 def _ends_a_callee(token: tokenize.TokenInfo) -> bool:
