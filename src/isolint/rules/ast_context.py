@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from ..scopes import NameResolver, absolute_names, parent_map
 from .base import CheckedFile, Rule
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..index import ProjectIndex
 
 AstNodeT = TypeVar("AstNodeT", bound=ast.AST)
+T = TypeVar("T")
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _DEFINITION_KEYWORD = re.compile(r"(?:async[\s\\]+)?(?:def|class)[\s\\]+")
@@ -48,6 +49,16 @@ class AstFile(CheckedFile):
         self._parents: dict[int, ast.AST] | None = None
         self._lines: list[str] | None = None
         self._offsets: list[int] | None = None
+        self._shared: dict[Callable[[AstFile], object], object] = {}
+
+    def shared(self, build: Callable[[AstFile], T]) -> T:
+        """`build(self)`, computed once per file and kept with it: an analysis
+        the rules of a family share. It lives exactly as long as the file; a
+        module-level cache keyed weakly by the file would keep every file
+        alive, because the analysis refers to its file."""
+        if build not in self._shared:
+            self._shared[build] = build(self)
+        return cast(T, self._shared[build])
 
     @property
     def names(self) -> NameResolver:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-import weakref
 from collections import Counter
 
 from ...scopes import children
@@ -125,12 +124,11 @@ def _spelled_names(node: ast.AST) -> list[str]:
     return []
 
 
-_MODULE_USES: weakref.WeakKeyDictionary[AstFile, Counter[str]] = weakref.WeakKeyDictionary()
-
-
 def module_name_uses(file: AstFile) -> Counter[str]:
     """name_uses of the whole module, counted once per file: each fix of a
     file asks, and counting per fix made a file with many findings quadratic."""
-    if file not in _MODULE_USES:
-        _MODULE_USES[file] = name_uses(file, file.tree)
-    return _MODULE_USES[file]
+    return file.shared(_whole_module_uses)
+
+
+def _whole_module_uses(file: AstFile) -> Counter[str]:
+    return name_uses(file, file.tree)

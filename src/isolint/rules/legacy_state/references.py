@@ -14,7 +14,6 @@ import io
 import keyword
 import re
 import tokenize
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
@@ -220,15 +219,9 @@ def enclosing_scope(file: AstFile) -> Scope:
     return file.enclosing_function() or file.tree
 
 
-_CACHE: weakref.WeakKeyDictionary[AstFile, LegacyReferences] = weakref.WeakKeyDictionary()
-
-
 def legacy_references(file: AstFile) -> LegacyReferences:
     """The file's LegacyReferences, shared by every rule of the family checking it."""
-    references = _CACHE.get(file)
-    if references is None:
-        references = _CACHE[file] = LegacyReferences(file)
-    return references
+    return file.shared(LegacyReferences)
 
 
 def _quote(literal: str) -> str:
@@ -378,17 +371,19 @@ _SKIPPED_TOKENS = frozenset({tokenize.NL, tokenize.COMMENT})
 Position = tuple[int, int]
 Tokens = tuple[list[tokenize.TokenInfo], dict[Position, int], dict[Position, int]]
 _NO_TOKENS: Tokens = ([], {}, {})
-# Per file: the first lines of its top-level statements, and the tokens of those a message quoted from.
-_STATEMENTS: weakref.WeakKeyDictionary[AstFile, tuple[list[int], dict[int, Tokens]]] = weakref.WeakKeyDictionary()
+
+
+def _statement_tokens(file: AstFile) -> tuple[list[int], dict[int, Tokens]]:
+    """The first lines of the file's top-level statements, and (filled as
+    messages quote from them) the tokens of each by its index."""
+    return [_first_line(statement) for statement in file.tree.body], {}
 
 
 def _tokens(file: AstFile, node: ast.AST) -> Tokens:
     """The significant tokens of the top-level statement holding `node`, and
     their indices by start and by end: tokenized only when a message quotes a
     node there, and once per statement (a file can be large, a statement rarely is)."""
-    if file not in _STATEMENTS:
-        _STATEMENTS[file] = [_first_line(statement) for statement in file.tree.body], {}
-    first_lines, cache = _STATEMENTS[file]
+    first_lines, cache = file.shared(_statement_tokens)
     index = bisect.bisect_right(first_lines, node.lineno) - 1  # type: ignore[attr-defined]
     if index < 0:
         return _NO_TOKENS
