@@ -11,7 +11,7 @@ NO_FIX = "none"
 FIX_SAFETIES = (SAFE, UNSAFE, NO_FIX)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """A 1-based row and a 1-based column counted in characters, as ruff reports them."""
 
@@ -22,7 +22,7 @@ class Location:
         return {"row": self.row, "column": self.column}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edit:
     """Replace the text between two locations with `content`."""
 
@@ -38,7 +38,7 @@ class Edit:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fix:
     applicability: str  # SAFE or UNSAFE
     message: str
@@ -69,7 +69,7 @@ class Fix:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     code: str
     name: str

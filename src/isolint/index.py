@@ -27,7 +27,7 @@ from .newer_syntax import parse_module
 from .scopes import remembering_children
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fact:
     kind: str  # e.g. "singleton-accessor"; each indexing rule documents its kinds
     qualname: str  # module.Name or module.Class.method
@@ -164,8 +164,14 @@ class ProjectIndex:
         memo = (names, tuple(map(id, own)))
         found = self._relevant.get(memo)
         if found is None:
+            if len(self._relevant) >= _RELEVANT_MEMO_SIZE:  # a worker sees thousands of files: stay bounded
+                self._relevant.clear()
+                self._digests.clear()  # keyed by the ids of the tuples just let go
             found = self._relevant[memo] = self._graph.closure(names, own)
         return found
+
+
+_RELEVANT_MEMO_SIZE = 2048
 
 
 class _LinkGraph:
