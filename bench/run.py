@@ -70,32 +70,39 @@ def setup() -> None:
         subprocess.run([_bin("pip", venv), "install", "-q", *packages], check=True)
 
 
-def _tree_rss_kb(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def _tree_memory_kb(root_pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process and all its descendants, from /proc. The RSS
+    sum counts a page shared by forked workers once per process; PSS splits
+    it among them, so its sum is the memory the tree really holds."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
+                parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-    total, frontier = 0, [root_pid]
+    rss = pss = 0
+    frontier = [root_pid]
     while frontier:
         pid = frontier.pop()
-        total += rss.get(pid, 0)
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            rss += int(fields["Rss"].split()[0])
+            pss += int(fields["Pss"].split()[0])
+        except (OSError, KeyError, ValueError):
+            pass
         frontier.extend(child for child, parent in parents.items() if parent == pid)
-    return total
+    return rss, pss
 
 
 @dataclass(frozen=True)
 class Run:
     wall: float  # seconds
-    peak_kb: int  # resident memory of the process tree
+    peak_kb: int  # resident memory of the process tree (RSS summed over its processes)
+    peak_pss_kb: int  # the same, shared pages split among the processes sharing them
     code: int
     output: str
 
@@ -106,13 +113,14 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], *, capture: bool =
     proc = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT if capture else sink, text=True
     )
-    peak = 0
+    peak = peak_pss = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_pss
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            rss, pss = _tree_memory_kb(proc.pid)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -121,7 +129,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], *, capture: bool =
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    return Run(wall, peak, proc.returncode, output or "")
+    return Run(wall, peak, peak_pss, proc.returncode, output or "")
 
 
 def count_lines(paths: list[Path]) -> int:
@@ -243,7 +251,14 @@ def rss_slope(sizes: list[int], workdir: Path, env: dict[str, str]) -> list[dict
     for size in sizes:
         corpus = make_corpus("dense", workdir / f"dense-{size}", size)
         run = timed([_bin("isolint"), "check", "--no-cache", "."], corpus, env)
-        rows.append({"lines": size, "wall_s": run.wall, "peak_rss_mb": run.peak_kb / 1024})
+        rows.append(
+            {
+                "lines": size,
+                "wall_s": run.wall,
+                "peak_rss_mb": run.peak_kb / 1024,
+                "peak_pss_mb": run.peak_pss_kb / 1024,
+            }
+        )
         shutil.rmtree(corpus)
     return rows
 
@@ -367,9 +382,9 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
             out.append(f"| {tool} | {row['min_s']:.2f} s | {rate} | {row['peak_rss_mb']:.0f} MB | {versus_ruff} |")
         out.append("")
     if "rss" in results:
-        out += ["| dense corpus, cold `check` | wall | peak RSS |", "|---|---:|---:|"]
+        out += ["| dense corpus, cold `check` | wall | peak RSS (sum) | peak PSS (sum) |", "|---|---:|---:|---:|"]
         out += [
-            f"| {row['lines']:,} lines | {row['wall_s']:.1f} s | {row['peak_rss_mb']:.0f} MB |"
+            f"| {row['lines']:,} lines | {row['wall_s']:.1f} s | {row['peak_rss_mb']:.0f} MB | {row['peak_pss_mb']:.0f} MB |"
             for row in results["rss"]
         ]
         if len(results["rss"]) > 1:
