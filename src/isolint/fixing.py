@@ -19,7 +19,7 @@ from .config import Settings
 from .findings import Finding
 from .index import NameMatcher, module_of
 from .pipeline import WORKER_CRASHED
-from .plan import Plan, check_bytes, unparsable
+from .plan import Plan, Prefilter, check_bytes, unparsable
 from .source import SourceError, decode, read_bytes
 from .transaction import FALLBACK, fallback_marker
 from .verify import ModuleSource, Vocabulary
@@ -123,8 +123,8 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
 
 
 def _refusing(
-    rules: Iterable[tuple[type[Rule], re.Pattern[bytes]]], refused: frozenset[str]
-) -> Iterator[tuple[type[Rule], re.Pattern[bytes]]]:
+    rules: Iterable[tuple[type[Rule], Prefilter]], refused: frozenset[str]
+) -> Iterator[tuple[type[Rule], Prefilter]]:
     """`rules` without the refused ones, and with their fallbacks where those run instead."""
     for rule, prefilter in rules:
         if rule.code in refused:

@@ -21,13 +21,36 @@ from .timing import phase
 UNPARSABLE = BY_CODE["ISO000"]
 
 
+class Prefilter:
+    """A rule's prefilter for a plan's settings and project index, compiled on
+    first use. A run the cache answers by stat searches no file: on a large
+    project, compiling every prefilter (alternations of the indexed names)
+    would cost more than the rest of such a run."""
+
+    __slots__ = ("_pattern", "_project", "_rule", "_settings")
+
+    def __init__(self, rule: type[Rule], settings: Settings, project: ProjectIndex) -> None:
+        self._rule = rule
+        self._settings = settings
+        self._project = project
+        self._pattern: re.Pattern[bytes] | None = None
+
+    def compile(self) -> re.Pattern[bytes]:
+        if self._pattern is None:
+            self._pattern = self._rule.compile_prefilter(self._settings, self._project)
+        return self._pattern
+
+    def search(self, raw: bytes) -> re.Match[bytes] | None:
+        return self.compile().search(raw)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a worker needs to check files: the settings, the project index,
     and the enabled rules with their prefilters compiled for both."""
 
     settings: Settings
-    rules: tuple[tuple[type[Rule], re.Pattern[bytes]], ...]
+    rules: tuple[tuple[type[Rule], Prefilter], ...]
     project: ProjectIndex = EMPTY  # only the facts of the kinds the rules read
     # Report mode: the target-form counter's prefilter (progress.py); None for a plain check.
     progress: re.Pattern[bytes] | None = None
@@ -53,7 +76,7 @@ class Plan:
             progress = compile_prefilter(settings)
         return cls(
             settings,
-            tuple((r, r.compile_prefilter(settings, project)) for r in enabled),
+            tuple((r, Prefilter(r, settings, project)) for r in enabled),
             project,
             progress,
             build_edits,
@@ -63,6 +86,11 @@ class Plan:
         """This plan for an index whose facts differ from its own in line
         numbers only: no prefilter reads a line, so none is compiled again."""
         return replace(self, project=project.restricted(_fact_kinds(rule for rule, _ in self.rules)))
+
+    def compile(self) -> None:
+        """Compile every prefilter now: before forking workers, so that they inherit them compiled."""
+        for _, prefilter in self.rules:
+            prefilter.compile()
 
     @property
     def uses_index(self) -> bool:
