@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from .findings import Finding
-from .rules import BY_CODE
+from .rules import ENTRY_BY_CODE
 from .source import read_regular, resolved
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
@@ -338,7 +338,7 @@ def _position(value: Any) -> bool:
 def _cached_finding(item: Any) -> bool:
     if not (
         isinstance(item, dict)
-        and item.get("code") in BY_CODE  # live: plugins register their codes after import
+        and item.get("code") in ENTRY_BY_CODE  # live: plugins register their codes after import
         and all(isinstance(item.get(key), str) for key in ("name", "family", "message", "snippet"))
         and isinstance(item.get("manual"), (str, type(None)))
         and _position(item.get("location"))

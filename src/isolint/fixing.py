@@ -90,7 +90,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
 
     state = installed(FixState)
     plan, refused = state.plan, unit.refused
-    fixing = replace(plan, rules=tuple(_refusing(plan.rules, refused))) if refused else plan
+    fixing = replace(plan, loaded=tuple(_refusing(plan.rules, refused))) if refused else plan
     try:
         raw = read_bytes(unit.real)
         source = decode(raw)
@@ -103,7 +103,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         refused
     ):  # the refused rules' findings remain: lint the result with every rule (a fallback says why it fixed nothing)
         linting = replace(
-            plan, rules=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK))))
+            plan, loaded=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK))))
         )
         findings = check_bytes(
             source.encode(outcome.text), unit.shown, linting, module_name=module, is_package=is_package

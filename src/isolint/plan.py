@@ -14,11 +14,11 @@ from .config import Settings
 from .findings import Finding, Location
 from .index import EMPTY, ProjectIndex
 from .newer_syntax import parse_module
-from .rules import BY_CODE, Rule
+from .rules import ENTRY_BY_CODE, Rule, RuleEntry
 from .source import SourceError, decode
 from .timing import phase
 
-UNPARSABLE = BY_CODE["ISO000"]
+UNPARSABLE = ENTRY_BY_CODE["ISO000"]
 
 
 class Prefilter:
@@ -50,13 +50,31 @@ class Plan:
     and the enabled rules with their prefilters compiled for both."""
 
     settings: Settings
-    rules: tuple[tuple[type[Rule], Prefilter], ...]
+    enabled: tuple[RuleEntry, ...]  # what the cache key needs: no rule module imported
     project: ProjectIndex = EMPTY  # only the facts of the kinds the rules read
     # Report mode: the target-form counter's prefilter (progress.py); None for a plain check.
     progress: re.Pattern[bytes] | None = None
     # Whether findings carry their fixes' edits; without, a fix is only its
     # applicability and message (see `findings.Fix.edits`).
     build_edits: bool = True
+    # `rules`, once a file needed them (or as a fix pass chose them).
+    loaded: tuple[tuple[type[Rule], Prefilter], ...] | None = None
+
+    @property
+    def rules(self) -> tuple[tuple[type[Rule], Prefilter], ...]:
+        """The enabled rule classes with their prefilters, imported on first
+        use: a run the cache answers by stat needs neither."""
+        if self.loaded is None:
+            rules = [entry.load() for entry in self.enabled]
+            # Frozen, but what it derives from its own fields may be kept.
+            object.__setattr__(
+                self, "loaded", tuple((rule, Prefilter(rule, self.settings, self.project)) for rule in rules)
+            )
+        assert self.loaded is not None
+        return self.loaded
+
+    def _metadata(self) -> Iterable[type[Rule] | RuleEntry]:
+        return (rule for rule, _ in self.loaded) if self.loaded is not None else self.enabled
 
     @classmethod
     def from_settings(
@@ -67,25 +85,19 @@ class Plan:
         count_progress: bool = False,
         build_edits: bool = True,
     ) -> Plan:
-        enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
+        enabled = tuple(r for r in settings.enabled() if r is not UNPARSABLE)
         project = project.restricted(_fact_kinds(enabled))
         progress = None
         if count_progress:
             from .progress import compile_prefilter
 
             progress = compile_prefilter(settings)
-        return cls(
-            settings,
-            tuple((r, Prefilter(r, settings, project)) for r in enabled),
-            project,
-            progress,
-            build_edits,
-        )
+        return cls(settings, enabled, project, progress, build_edits)
 
     def for_project(self, project: ProjectIndex) -> Plan:
         """This plan for an index whose facts differ from its own in line
         numbers only: no prefilter reads a line, so none is compiled again."""
-        return replace(self, project=project.restricted(_fact_kinds(rule for rule, _ in self.rules)))
+        return replace(self, project=project.restricted(_fact_kinds(self._metadata())))
 
     def compile(self) -> None:
         """Compile every prefilter now: before forking workers, so that they inherit them compiled."""
@@ -94,7 +106,7 @@ class Plan:
 
     @property
     def uses_index(self) -> bool:
-        return any(rule.reads_facts for rule, _ in self.rules)
+        return any(rule.reads_facts for rule in self._metadata())
 
     @property
     def index_fingerprint(self) -> str:
@@ -113,7 +125,7 @@ class Plan:
         return [rule for rule, prefilter in self.rules if prefilter.search(raw)]
 
 
-def _fact_kinds(rules: Iterable[type[Rule]]) -> set[str]:
+def _fact_kinds(rules: Iterable[type[Rule] | RuleEntry]) -> set[str]:
     """The kinds of index facts these rules read: all a plan keeps of the index."""
     return {kind for rule in rules for kind in rule.reads_facts}
 
