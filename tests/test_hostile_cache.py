@@ -57,6 +57,12 @@ def unknown_code(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
             finding["code"] = "ISO999"
 
 
+def unhashable_code(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
+    for findings in data["results"].values():
+        for finding in findings:
+            finding["code"] = ["ISO201"]
+
+
 def bad_location(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
     for findings in data["results"].values():
         for finding in findings:
@@ -65,12 +71,13 @@ def bad_location(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [first_entry("files"), first_entry("results"), first_entry("indexed"), unknown_code, bad_location],
+    [first_entry("files"), first_entry("results"), first_entry("indexed"), unknown_code, unhashable_code, bad_location],
     ids=[
         "file-entry-is-a-string",
         "results-are-a-string",
         "index-entry-is-a-string",
         "unknown-rule-code",
+        "unhashable-rule-code",
         "bad-location",
     ],
 )

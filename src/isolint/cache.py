@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from .findings import Finding
-from .rules import BY_CODE
+from .rules import ENTRY_BY_CODE
 from .source import read_regular, resolved
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
@@ -317,30 +317,40 @@ def _shape_problem(data: Any) -> str | None:
     return None
 
 
+# JSON decodes to exact types, so `type(x) is int` is "an int, not a bool";
+# exact type tests keep validating a large cache (every finding of every
+# file, on every run) a small part of a warm run.
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int
 
 
 def _row(value: Any, types: tuple[type, ...]) -> bool:
     return (
-        isinstance(value, list)
+        type(value) is list
         and len(value) == len(types)
-        and all(
-            _is_int(item) if kind is int else isinstance(item, kind) for item, kind in zip(value, types, strict=True)
-        )
+        and all(type(item) is kind for item, kind in zip(value, types, strict=True))
     )
 
 
 def _position(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(_is_int(n) and n >= 1 for n in value)
+    return type(value) is list and len(value) == 2 and _is_int(value[0]) and _is_int(value[1]) and min(value) >= 1
+
+
+_STRING_KEYS = ("name", "family", "message", "snippet")
+_EDIT = (str, int, int, int, int)
 
 
 def _cached_finding(item: Any) -> bool:
+    if type(item) is not dict:
+        return False
+    code = item.get("code")
     if not (
-        isinstance(item, dict)
-        and item.get("code") in BY_CODE  # live: plugins register their codes after import
-        and all(isinstance(item.get(key), str) for key in ("name", "family", "message", "snippet"))
-        and isinstance(item.get("manual"), (str, type(None)))
+        type(code) is str
+        and code in ENTRY_BY_CODE  # live: plugins register their codes after import
+        and all(type(item.get(key)) is str for key in _STRING_KEYS)
+        and (item.get("manual") is None or type(item["manual"]) is str)
         and _position(item.get("location"))
         and _position(item.get("end_location"))
     ):
@@ -348,18 +358,14 @@ def _cached_finding(item: Any) -> bool:
     fix = item.get("fix", 0)
     if fix is None:
         return True
+    if type(fix) is not dict:
+        return False
+    edits = fix.get("edits", 0)
     return (
-        isinstance(fix, dict)
-        and isinstance(fix.get("applicability"), str)
-        and isinstance(fix.get("message"), str)
-        and isinstance(fix.get("isolation"), (str, type(None)))
-        and (
-            fix.get("edits", 0) is None
-            or (
-                isinstance(fix.get("edits"), list)
-                and all(_row(edit, (str, int, int, int, int)) for edit in fix["edits"])
-            )
-        )
+        type(fix.get("applicability")) is str
+        and type(fix.get("message")) is str
+        and (fix.get("isolation") is None or type(fix["isolation"]) is str)
+        and (edits is None or (type(edits) is list and all(_row(edit, _EDIT) for edit in edits)))
     )
 
 

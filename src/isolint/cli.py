@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .config import ConfigError, Settings, load_settings
 from .output.escape import printable
-from .rules import ALL_RULES, FAMILIES, lookup
+from .rules import FAMILIES, lookup
 
 if TYPE_CHECKING:
     from .transaction import Refusal
@@ -988,6 +988,7 @@ def _show_refusals(refusals: Sequence[Refusal]) -> None:
 def rule(rule_id: str | None, show_all: bool, output_format: str) -> int:
     """Show a rule's documentation, or list every rule with --all."""
     from .docs import read_doc
+    from .rules import ALL_RULES
 
     load_settings([Path.cwd()])  # loads the custom rules (plugins, `extend-rules`) the project uses
 

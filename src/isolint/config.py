@@ -20,8 +20,8 @@ from typing import Any
 import pathspec
 
 from . import __version__
-from .rules import ALL_RULES, BY_CODE, Rule, lookup
-from .rules.base import Option
+from .rules import ENTRIES, ENTRY_BY_CODE, RuleEntry, entry
+from .rules.base import Option, Rule
 from .rules.sessions.family import EVIDENCE_OPTIONS as SESSION_EVIDENCE_OPTIONS
 from .rules.websockets.family import EMITTER_METHODS, WEBSOCKET_NAMES
 from .source import located, read_regular, resolved
@@ -188,10 +188,14 @@ class Settings:
     def context_name(self) -> str:
         return self.context_class.partition(":")[2]
 
-    def enabled_rules(self) -> tuple[type[Rule], ...]:
+    def enabled(self) -> tuple[RuleEntry, ...]:
+        """The enabled rules as the registry lists them: no rule module imported."""
         return select_rules(self.select + self.extend_select, self.ignore)
 
-    def options_for(self, rule: type[Rule]) -> Mapping[str, Any]:
+    def enabled_rules(self) -> tuple[type[Rule], ...]:
+        return tuple(rule.load() for rule in self.enabled())
+
+    def options_for(self, rule: type[Rule] | RuleEntry) -> Mapping[str, Any]:
         return self.rule_options.get(rule.code, {})
 
     def family_options(self, family: str) -> Mapping[str, Any]:
@@ -200,7 +204,7 @@ class Settings:
 
     def fingerprint(self) -> str:
         """Everything that can change a file's findings, hashed for the cache key."""
-        enabled = self.enabled_rules()
+        enabled = self.enabled()
         data = {
             "version": __version__,
             "rules": [rule.code for rule in enabled],
@@ -212,11 +216,11 @@ class Settings:
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
-def _plugin_fingerprint(enabled: Iterable[type[Rule]]) -> str:
+def _plugin_fingerprint(enabled: Iterable[RuleEntry]) -> str:
     from .plugins import fingerprint
     from .rules import CUSTOM_PREFIX
 
-    return fingerprint(rule for rule in enabled if rule.code.startswith(CUSTOM_PREFIX))
+    return fingerprint(rule.load() for rule in enabled if rule.code.startswith(CUSTOM_PREFIX))
 
 
 # --- rule selection ---------------------------------------------------------
@@ -224,7 +228,7 @@ def _plugin_fingerprint(enabled: Iterable[type[Rule]]) -> str:
 _EXACT = 100
 
 
-def _specificity(selector: str, rule: type[Rule]) -> int | None:
+def _specificity(selector: str, rule: RuleEntry) -> int | None:
     """How specifically `selector` names `rule` (None: it does not)."""
     if selector == "ALL":
         return 0
@@ -237,11 +241,9 @@ def _specificity(selector: str, rule: type[Rule]) -> int | None:
 
 def validate_selectors(selectors: Iterable[str], where: str) -> None:
     for selector in selectors:
-        if selector == "ALL" or lookup(selector):
+        if selector == "ALL" or entry(selector):
             continue
-        if re.fullmatch(r"ISO\d{0,2}", selector.upper()) and any(
-            r.code.startswith(selector.upper()) for r in ALL_RULES
-        ):
+        if re.fullmatch(r"ISO\d{0,2}", selector.upper()) and any(r.code.startswith(selector.upper()) for r in ENTRIES):
             continue
         hint = _did_you_mean(
             selector.upper() if selector.upper().startswith("ISO") else selector.lower(), _rule_words()
@@ -253,14 +255,14 @@ def validate_selectors(selectors: Iterable[str], where: str) -> None:
 
 def _rule_words() -> list[str]:
     """Every rule code and name: what a misspelt selector is compared with."""
-    return [*(rule.code for rule in ALL_RULES), *(rule.name for rule in ALL_RULES)]
+    return [*(rule.code for rule in ENTRIES), *(rule.name for rule in ENTRIES)]
 
 
-def select_rules(select: Iterable[str], ignore: Iterable[str]) -> tuple[type[Rule], ...]:
+def select_rules(select: Iterable[str], ignore: Iterable[str]) -> tuple[RuleEntry, ...]:
     """ruff's precedence: the most specific selector wins; on a tie, ignore wins."""
     select, ignore = list(select), list(ignore)
     enabled = []
-    for rule in ALL_RULES:
+    for rule in ENTRIES:
         if rule.code == "ISO000":
             enabled.append(rule)  # a skipped file is always reported
             continue
@@ -272,7 +274,7 @@ def select_rules(select: Iterable[str], ignore: Iterable[str]) -> tuple[type[Rul
 
 
 def matches_any(selectors: Iterable[str], code: str) -> bool:
-    rule = BY_CODE.get(code)
+    rule = ENTRY_BY_CODE.get(code)
     return rule is not None and any(_specificity(s, rule) is not None for s in selectors)
 
 
@@ -390,7 +392,7 @@ def _rule_options(
         raise ConfigError(f"{where}: key 'rules' must be a table of per-rule tables")
     resolved: dict[str, dict[str, Any]] = {}
     for key, options in table.items():
-        rule = lookup(key)
+        rule = entry(key)
         if rule is None:
             hint = _did_you_mean(key.upper() if key.upper().startswith("ISO") else key.lower(), _rule_words())
             raise ConfigError(
@@ -408,12 +410,12 @@ def _rule_options(
                 f"every {rule.family} rule read it there); the per-rule key still overrides it for {rule.code} alone"
             )
         resolved[rule.code] = {**_family_defaults(rule, sections), **options}
-    for rule in ALL_RULES:
+    for rule in ENTRIES:
         resolved.setdefault(rule.code, _family_defaults(rule, sections))
     return resolved
 
 
-def _family_defaults(rule: type[Rule], sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _family_defaults(rule: RuleEntry, sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     family = sections.get(rule.family, {})
     return {option.name: family.get(option.name, option.default) for option in rule.options}
 

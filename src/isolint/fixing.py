@@ -19,7 +19,7 @@ from .config import Settings
 from .findings import Finding
 from .index import NameMatcher, module_of
 from .pipeline import WORKER_CRASHED
-from .plan import Plan, check_bytes, unparsable
+from .plan import Plan, Prefilter, check_bytes, unparsable
 from .source import SourceError, decode, read_bytes
 from .transaction import FALLBACK, fallback_marker
 from .verify import ModuleSource, Vocabulary
@@ -90,7 +90,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
 
     state = installed(FixState)
     plan, refused = state.plan, unit.refused
-    fixing = replace(plan, rules=tuple(_refusing(plan.rules, refused))) if refused else plan
+    fixing = replace(plan, loaded=tuple(_refusing(plan.rules, refused))) if refused else plan
     try:
         raw = read_bytes(unit.real)
         source = decode(raw)
@@ -103,7 +103,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         refused
     ):  # the refused rules' findings remain: lint the result with every rule (a fallback says why it fixed nothing)
         linting = replace(
-            plan, rules=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK))))
+            plan, loaded=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK))))
         )
         findings = check_bytes(
             source.encode(outcome.text), unit.shown, linting, module_name=module, is_package=is_package
@@ -123,8 +123,8 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
 
 
 def _refusing(
-    rules: Iterable[tuple[type[Rule], re.Pattern[bytes]]], refused: frozenset[str]
-) -> Iterator[tuple[type[Rule], re.Pattern[bytes]]]:
+    rules: Iterable[tuple[type[Rule], Prefilter]], refused: frozenset[str]
+) -> Iterator[tuple[type[Rule], Prefilter]]:
     """`rules` without the refused ones, and with their fallbacks where those run instead."""
     for rule, prefilter in rules:
         if rule.code in refused:

@@ -67,9 +67,14 @@ def index_root(paths: Sequence[Path], settings: Settings) -> Path:
     return start
 
 
+def reads_index(settings: Settings) -> bool:
+    """Whether an enabled rule reads the project index (known without importing a rule)."""
+    return any(rule.reads_facts for rule in settings.enabled())
+
+
 def indexers_for(settings: Settings) -> list[Indexer]:
     """(rule, compiled index prefilter) of every indexing rule, when an enabled rule reads the index."""
-    if not any(rule.reads_facts for rule in settings.enabled_rules()):
+    if not reads_index(settings):
         return []
     from .rules import ALL_RULES
 
@@ -93,8 +98,7 @@ def build_index(
     The cache is read and written here; the files it does not cover are read,
     hashed and indexed by `jobs` worker processes (stdlib `ast` only: they
     never import LibCST)."""
-    indexers = indexers_for(settings)
-    if not indexers:
+    if not reads_index(settings):
         return EMPTY
     stats = stats if stats is not None else Stats()
     root = index_root(paths, settings)
@@ -118,7 +122,8 @@ def build_index(
         # Largest first, so no worker is left with a run of big files at the end.
         todo.sort(key=lambda job: -(signatures[job.position] or (0, 0))[1])
         known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
-        state = IndexState(indexers, settings, known)
+        # The indexing rules, imported only now: facts the cache holds need none.
+        state = IndexState(indexers_for(settings), settings, known)
         indexed = parallel_map(_index_worker, todo, jobs, state, _index_crashed)
         sizes = [(signatures[job.position] or (0, 0))[1] for job in todo]
         for job, result in zip(todo, with_progress_bar(indexed, sizes, "Indexing"), strict=True):

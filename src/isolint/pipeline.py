@@ -216,6 +216,9 @@ def check_source(
     stats.workers = workers_for(jobs, len(todo))
     if stats.workers > 1:
         from . import engine  # noqa: F401  - import LibCST once, before forking, so workers inherit it
+
+        for plan in plans.values():
+            plan.compile()  # once, not once per worker
     state = CheckState(plans, cache.known_keys(with_counts=with_counts, with_edits=with_edits))
     results = parallel_map(_check_worker, todo, jobs, state, _check_crashed)
     slowest: list[tuple[float, int, str]] = []  # a min-heap of the SLOWEST_FILES slowest

@@ -14,11 +14,34 @@ from .config import Settings
 from .findings import Finding, Location
 from .index import EMPTY, ProjectIndex
 from .newer_syntax import parse_module
-from .rules import BY_CODE, Rule
+from .rules import ENTRY_BY_CODE, Rule, RuleEntry
 from .source import SourceError, decode
 from .timing import phase
 
-UNPARSABLE = BY_CODE["ISO000"]
+UNPARSABLE = ENTRY_BY_CODE["ISO000"]
+
+
+class Prefilter:
+    """A rule's prefilter for a plan's settings and project index, compiled on
+    first use. A run the cache answers by stat searches no file: on a large
+    project, compiling every prefilter (alternations of the indexed names)
+    would cost more than the rest of such a run."""
+
+    __slots__ = ("_pattern", "_project", "_rule", "_settings")
+
+    def __init__(self, rule: type[Rule], settings: Settings, project: ProjectIndex) -> None:
+        self._rule = rule
+        self._settings = settings
+        self._project = project
+        self._pattern: re.Pattern[bytes] | None = None
+
+    def compile(self) -> re.Pattern[bytes]:
+        if self._pattern is None:
+            self._pattern = self._rule.compile_prefilter(self._settings, self._project)
+        return self._pattern
+
+    def search(self, raw: bytes) -> re.Match[bytes] | None:
+        return self.compile().search(raw)
 
 
 @dataclass(frozen=True)
@@ -27,13 +50,31 @@ class Plan:
     and the enabled rules with their prefilters compiled for both."""
 
     settings: Settings
-    rules: tuple[tuple[type[Rule], re.Pattern[bytes]], ...]
+    enabled: tuple[RuleEntry, ...]  # what the cache key needs: no rule module imported
     project: ProjectIndex = EMPTY  # only the facts of the kinds the rules read
     # Report mode: the target-form counter's prefilter (progress.py); None for a plain check.
     progress: re.Pattern[bytes] | None = None
     # Whether findings carry their fixes' edits; without, a fix is only its
     # applicability and message (see `findings.Fix.edits`).
     build_edits: bool = True
+    # `rules`, once a file needed them (or as a fix pass chose them).
+    loaded: tuple[tuple[type[Rule], Prefilter], ...] | None = None
+
+    @property
+    def rules(self) -> tuple[tuple[type[Rule], Prefilter], ...]:
+        """The enabled rule classes with their prefilters, imported on first
+        use: a run the cache answers by stat needs neither."""
+        if self.loaded is None:
+            rules = [entry.load() for entry in self.enabled]
+            # Frozen, but what it derives from its own fields may be kept.
+            object.__setattr__(
+                self, "loaded", tuple((rule, Prefilter(rule, self.settings, self.project)) for rule in rules)
+            )
+        assert self.loaded is not None
+        return self.loaded
+
+    def _metadata(self) -> Iterable[type[Rule] | RuleEntry]:
+        return (rule for rule, _ in self.loaded) if self.loaded is not None else self.enabled
 
     @classmethod
     def from_settings(
@@ -44,29 +85,28 @@ class Plan:
         count_progress: bool = False,
         build_edits: bool = True,
     ) -> Plan:
-        enabled = [r for r in settings.enabled_rules() if r is not UNPARSABLE]
+        enabled = tuple(r for r in settings.enabled() if r is not UNPARSABLE)
         project = project.restricted(_fact_kinds(enabled))
         progress = None
         if count_progress:
             from .progress import compile_prefilter
 
             progress = compile_prefilter(settings)
-        return cls(
-            settings,
-            tuple((r, r.compile_prefilter(settings, project)) for r in enabled),
-            project,
-            progress,
-            build_edits,
-        )
+        return cls(settings, enabled, project, progress, build_edits)
 
     def for_project(self, project: ProjectIndex) -> Plan:
         """This plan for an index whose facts differ from its own in line
         numbers only: no prefilter reads a line, so none is compiled again."""
-        return replace(self, project=project.restricted(_fact_kinds(rule for rule, _ in self.rules)))
+        return replace(self, project=project.restricted(_fact_kinds(self._metadata())))
+
+    def compile(self) -> None:
+        """Compile every prefilter now: before forking workers, so that they inherit them compiled."""
+        for _, prefilter in self.rules:
+            prefilter.compile()
 
     @property
     def uses_index(self) -> bool:
-        return any(rule.reads_facts for rule, _ in self.rules)
+        return any(rule.reads_facts for rule in self._metadata())
 
     @property
     def index_fingerprint(self) -> str:
@@ -93,7 +133,7 @@ class Plan:
         return found
 
 
-def _fact_kinds(rules: Iterable[type[Rule]]) -> set[str]:
+def _fact_kinds(rules: Iterable[type[Rule] | RuleEntry]) -> set[str]:
     """The kinds of index facts these rules read: all a plan keeps of the index."""
     return {kind for rule in rules for kind in rule.reads_facts}
 

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import inspect
 import os
 import re
 import sys
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from .config import ConfigError
-from .rules import BY_CODE, BY_NAME, CUSTOM_PREFIX, Rule, register
+from .rules import CUSTOM_PREFIX, ENTRY_BY_CODE, ENTRY_BY_NAME, Rule, register
 
 ENTRY_POINT_GROUP = "isolint.rules"
 _SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -36,6 +34,8 @@ def load_entry_points() -> list[type[Rule]]:
         _entry_points_loaded = True
         if not _any_package_declares_the_group():
             return list(_loaded.values())
+        from importlib.metadata import entry_points  # ~10 ms to import: only when a package declares the group
+
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             _load(
                 entry_point.value,
@@ -111,10 +111,10 @@ def _check(rule: type[Rule], spec: str, where: str) -> None:
         raise ConfigError(
             f"{where}: {spec} has code {rule.code}; custom rules use ISO900-ISO999, the built-in ones the rest"
         )
-    for taken, what in ((BY_CODE.get(rule.code), "code"), (BY_NAME.get(rule.name), "name")):
-        if taken is not None and taken is not rule:
+    for taken, what in ((ENTRY_BY_CODE.get(rule.code), "code"), (ENTRY_BY_NAME.get(rule.name), "name")):
+        if taken is not None and taken.load() is not rule:
             raise ConfigError(
-                f"{where}: {spec} reuses the {what} of {taken.__module__}:{taken.__qualname__} ({taken.code} {taken.name})"
+                f"{where}: {spec} reuses the {what} of {taken.module}:{taken.class_name} ({taken.code} {taken.name})"
             )
     missing = [attribute for attribute in ("summary", "prefilter") if not hasattr(rule, attribute)]
     if missing:
@@ -123,6 +123,8 @@ def _check(rule: type[Rule], spec: str, where: str) -> None:
 
 def fingerprint(rules: Iterable[type[Rule]]) -> str:
     """Changes when a plugin's source does, so cached results follow it."""
+    import inspect  # only a plugin's run needs it
+
     digest = hashlib.sha256()
     for rule in rules:
         try:

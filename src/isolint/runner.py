@@ -20,7 +20,6 @@ from .cache import Cache, content_hash, stat_signature
 from .config import Settings
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
-from .fixing import FixState, Unfixed, compute_fixes, project_reader, vocabulary
 from .ignores import PerFileIgnores
 from .index import Fact, ProjectIndex, index_source, module_of
 from .indexing import build_index, index_root, indexers_for, relative
@@ -162,6 +161,8 @@ def run_fix(
     groups that would break it (transaction.py), then write, diff or count.
     The fixes applied are always built; `build_edits` is for the findings
     that remain, whose edits only some output formats show."""
+    # The fix machinery (and the verifier, and LibCST's edits) is imported by a fix alone.
+    from .fixing import FixState, Unfixed, compute_fixes, project_reader, vocabulary
     from .transaction import carried_over, mark_refused, settle
 
     checked = run_check(

@@ -87,7 +87,9 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
     shown, module, is_package = str(filename), module_name_for(absolute), absolute.name == "__init__.py"
 
     def compute(refused: frozenset[str]) -> ComputedFix:
-        fixing = replace(plan, rules=tuple((r, p) for r, p in plan.rules if r.code not in refused)) if refused else plan
+        fixing = (
+            replace(plan, loaded=tuple((r, p) for r, p in plan.rules if r.code not in refused)) if refused else plan
+        )
         outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module, is_package=is_package)
         findings = outcome.findings
         if refused:

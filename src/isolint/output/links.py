@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..findings import Finding
-from ..rules import BY_CODE
+from ..rules import ENTRY_BY_CODE
 
 DOCS_URL_ENV = "ISOLINT_RULE_DOCS_URL"
 
@@ -19,7 +19,7 @@ def rule_url(code: str) -> str | None:
     """The rule's documentation: `$ISOLINT_RULE_DOCS_URL` with `{code}` and
     `{name}` filled in (say, the `rules/` folder where your organisation hosts
     isolint), else the doc shipped with this installation, as a file URI."""
-    rule = BY_CODE.get(code)
+    rule = ENTRY_BY_CODE.get(code)
     if rule is None:
         return None
     template = os.environ.get(DOCS_URL_ENV)
@@ -27,7 +27,7 @@ def rule_url(code: str) -> str | None:
         return template.format(code=rule.code, name=rule.name)
     from ..docs import doc_path
 
-    path = doc_path(rule)
+    path = doc_path(rule.load())
     return path.resolve().as_uri() if path.is_file() else None
 
 

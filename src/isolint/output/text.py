@@ -18,13 +18,27 @@ if TYPE_CHECKING:
 CONTEXT_LINES = 2
 
 
+def _style_around(fg: str | None = None) -> tuple[str, str]:
+    """The escape codes `click.style` puts before and after a bold text,
+    computed once: `full` styles three strings per finding, tens of
+    thousands of times."""
+    before, _, after = click.style("\0", fg=fg, bold=True).partition("\0")
+    return before, after
+
+
+_BOLD = _style_around()
+_RED_BOLD = _style_around("red")
+
+
 def _marker(finding: Finding) -> str:
     return "[*] " if finding.fix is not None and finding.fix.applicability == SAFE else ""
 
 
 def _header(finding: Finding) -> str:
-    where = click.style(f"{printable(finding.path)}:{finding.location.row}:{finding.location.column}:", bold=True)
-    return f"{where} {click.style(finding.code, fg='red', bold=True)} {_marker(finding)}{printable(finding.message)}"
+    bold_before, bold_after = _BOLD
+    red_before, red_after = _RED_BOLD
+    where = f"{bold_before}{printable(finding.path)}:{finding.location.row}:{finding.location.column}:{bold_after}"
+    return f"{where} {red_before}{finding.code}{red_after} {_marker(finding)}{printable(finding.message)}"
 
 
 def concise(findings: Sequence[Finding]) -> str:
@@ -58,7 +72,8 @@ def _excerpt(finding: Finding) -> list[str]:
             line_length = len(lines[number - 1])
             end = finding.end_location.column - 1 if finding.end_location.row == row else line_length
             carets = "^" * max(1, min(end, line_length) - start)
-            out.append(f"{gutter} {' ' * start}{click.style(carets + ' ' + finding.code, fg='red', bold=True)}")
+            red_before, red_after = _RED_BOLD
+            out.append(f"{gutter} {' ' * start}{red_before}{carets} {finding.code}{red_after}")
     out.append(gutter)
     return out
 

@@ -1,21 +1,123 @@
-"""The rule registry: every rule class, by code and by name.
+"""The rule registry: every rule, by code and by name.
 
-Rules are discovered from the `isoNNN_<name>.py` modules of this package and
-of its family packages (`rules/<family>/`), one rule per module, so adding a
-rule means adding a module (and its doc and fixtures) and nothing else.
+Rules live in the `isoNNN_<name>.py` modules of this package and of its
+family packages (`rules/<family>/`), one rule per module, so adding a rule
+means adding a module (and its doc and fixtures) and running
+`scripts/gen_rule_registry.py`. The generated `_registry` module lists what
+settings, cache keys and output need of each rule (`RuleEntry`); a rule's
+module is imported only when its class is asked for, so a run the cache
+answers entirely imports none (`tests/test_registry.py` checks the listing
+against the modules on disk).
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from .ast_context import AstFile, AstRule
+from ._registry import RULES
 from .base import FAMILIES, CstEdit, FixSpec, Option, Rule
 
+if TYPE_CHECKING:
+    from .ast_context import AstFile, AstRule
 
-def _discover() -> tuple[type[Rule], ...]:
+CUSTOM_PREFIX = "ISO9"  # ISO900-ISO999 are left to plugins: no built-in rule will take them
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """A rule as the registry lists it: its metadata, and where its class is."""
+
+    code: str
+    name: str
+    family: str
+    options: tuple[Option, ...]
+    reads_facts: tuple[str, ...]
+    module: str
+    class_name: str
+
+    @classmethod
+    def of(cls, rule: type[Rule]) -> RuleEntry:
+        return cls(
+            rule.code, rule.name, rule.family, tuple(rule.options), tuple(rule.reads_facts), rule.__module__,
+            rule.__qualname__,
+        )  # fmt: skip
+
+    def load(self) -> type[Rule]:
+        """The rule class, its module imported on first use."""
+        rule = _classes.get(self.code)
+        if rule is None:
+            rule = getattr(importlib.import_module(self.module), self.class_name)
+            if RuleEntry.of(rule) != self:
+                raise ImportError(
+                    f"{self.module}:{self.class_name} no longer matches the rule registry: "
+                    "run scripts/gen_rule_registry.py"
+                )
+            _classes[self.code] = rule
+        return rule
+
+
+ENTRIES: list[RuleEntry] = [RuleEntry(*row) for row in RULES]  # in code order, plugins' included
+ENTRY_BY_CODE = {entry.code: entry for entry in ENTRIES}
+ENTRY_BY_NAME = {entry.name: entry for entry in ENTRIES}
+_classes: dict[str, type[Rule]] = {}  # code -> the rule classes loaded so far
+
+# Declared, not bound: built on first access (`__getattr__`), every rule class imported.
+ALL_RULES: list[type[Rule]]
+BY_CODE: dict[str, type[Rule]]
+BY_NAME: dict[str, type[Rule]]
+
+
+def __getattr__(name: str) -> Any:
+    """ALL_RULES, BY_CODE and BY_NAME import every rule module, once; and the
+    LibCST-free but weighty `ast_context` exports on first use."""
+    if name in ("AstFile", "AstRule"):
+        from . import ast_context
+
+        return getattr(ast_context, name)
+    if name not in ("ALL_RULES", "BY_CODE", "BY_NAME"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    rules = [entry.load() for entry in ENTRIES]
+    # Kept as module attributes, so that `register` updates the very objects
+    # every importer holds.
+    globals().update(
+        ALL_RULES=rules, BY_CODE={rule.code: rule for rule in rules}, BY_NAME={rule.name: rule for rule in rules}
+    )
+    return globals()[name]
+
+
+def entry(code_or_name: str) -> RuleEntry | None:
+    return ENTRY_BY_CODE.get(code_or_name.upper()) or ENTRY_BY_NAME.get(code_or_name.lower())
+
+
+def lookup(code_or_name: str) -> type[Rule] | None:
+    found = entry(code_or_name)
+    return found.load() if found is not None else None
+
+
+def register(rule: type[Rule]) -> None:
+    """Add a plugin's rule to the registry, in code order (isolint.plugins checks it first)."""
+    added = RuleEntry.of(rule)
+    _classes[rule.code] = rule
+    ENTRIES.append(added)
+    ENTRIES.sort(key=lambda registered: registered.code)
+    ENTRY_BY_CODE[added.code] = added
+    ENTRY_BY_NAME[added.name] = added
+    views = globals()
+    if "ALL_RULES" in views:  # built already: update the objects importers hold
+        all_rules: list[type[Rule]] = views["ALL_RULES"]
+        all_rules.append(rule)
+        all_rules.sort(key=lambda registered: registered.code)
+        views["BY_CODE"][rule.code] = rule
+        views["BY_NAME"][rule.name] = rule
+
+
+def discover() -> tuple[type[Rule], ...]:
+    """Every built-in rule class, from the modules on disk (what `_registry` lists)."""
+    import pkgutil
+
     found = []
     for module_info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
         leaf = module_info.name.rpartition(".")[2]
@@ -39,31 +141,12 @@ def _discover() -> tuple[type[Rule], ...]:
     return tuple(sorted(found, key=lambda rule: rule.code))
 
 
-# A list, so that plugin rules added by `register` (isolint.plugins) are seen
-# by every module that imported it.
-ALL_RULES: list[type[Rule]] = list(_discover())
-BY_CODE = {rule.code: rule for rule in ALL_RULES}
-BY_NAME = {rule.name: rule for rule in ALL_RULES}
-CUSTOM_PREFIX = "ISO9"  # ISO900-ISO999 are left to plugins: no built-in rule will take them
-
-
-def lookup(code_or_name: str) -> type[Rule] | None:
-    return BY_CODE.get(code_or_name.upper()) or BY_NAME.get(code_or_name.lower())
-
-
-def register(rule: type[Rule]) -> None:
-    """Add a plugin's rule to the registry, in code order (isolint.plugins checks it first)."""
-    ALL_RULES.append(rule)
-    ALL_RULES.sort(key=lambda registered: registered.code)
-    BY_CODE[rule.code] = rule
-    BY_NAME[rule.name] = rule
-
-
 __all__ = [
     "ALL_RULES",
     "BY_CODE",
     "BY_NAME",
     "CUSTOM_PREFIX",
+    "ENTRIES",
     "FAMILIES",
     "AstFile",
     "AstRule",
@@ -71,6 +154,8 @@ __all__ = [
     "FixSpec",
     "Option",
     "Rule",
+    "RuleEntry",
+    "entry",
     "lookup",
     "register",
 ]
