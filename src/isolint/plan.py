@@ -125,9 +125,10 @@ class Plan:
         matched: dict[re.Pattern[bytes], bool] = {}  # rules of a family often share one prefilter
         found = []
         for rule, prefilter in self.rules:
-            hit = matched.get(prefilter)
+            pattern = prefilter.compile()
+            hit = matched.get(pattern)
             if hit is None:
-                hit = matched[prefilter] = prefilter.search(raw) is not None
+                hit = matched[pattern] = pattern.search(raw) is not None
             if hit:
                 found.append(rule)
         return found
