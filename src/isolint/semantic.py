@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .scopes import resolve_relative
+from .scopes import children, remembering_children, resolve_relative
 
 # Decorators that keep the call signature as written (the bound receiver aside).
 _TRANSPARENT_DECORATORS = frozenset({"abstractmethod", "override", "overload", "cache", "lru_cache", "wraps"})
@@ -233,42 +233,59 @@ def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow
     files for their calls and definitions alone."""
     model = ModuleModel(module, is_package)
     types: dict[int, dict[str, str]] = {}  # id(function) -> local_types, shared by both passes
-    _collect_imports(tree, model)
-    _Definitions(model, types).visit(tree)
-    _Uses(model, types, flow).visit(tree)
-    model.names = frozenset(
-        n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree) if isinstance(n, (ast.Name, ast.Attribute))
-    )
-    model.module_names = frozenset(_bound_names(tree.body))
-    model.references = frozenset(_references(tree, model))
+    with remembering_children():  # the passes below walk each function's nodes several times
+        names, attributes = _collect_names(tree, model)
+        _Definitions(model, types).visit(tree)
+        _Uses(model, types, flow).visit(tree)
+        model.module_names = frozenset(_bound_names(tree.body))
+    model.names = frozenset(names)
+    model.references = frozenset(_references(attributes, model))
     return model
 
 
-def _references(tree: ast.Module, model: ModuleModel) -> Iterator[str]:
+def _collect_names(tree: ast.Module, model: ModuleModel) -> tuple[set[str], list[ast.Attribute]]:
+    """In one walk: every name and attribute name the module mentions, its
+    imports into `model.imports`, and the attributes read from a plain name
+    (for `_references`, once the imports are known)."""
+    names: set[str] = set()
+    attributes: list[ast.Attribute] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+            if isinstance(node.value, ast.Name):
+                attributes.append(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            _collect_import(node, model)
+    return names, attributes
+
+
+def _references(attributes: list[ast.Attribute], model: ModuleModel) -> Iterator[str]:
     """Every imported name the module uses, as `module.name` (the longest
     dotted path that resolves), and every name `from module import name` binds."""
     yield from model.imports.values()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in model.imports:
+    for node in attributes:
+        assert isinstance(node.value, ast.Name)  # as _collect_names chose them
+        if node.value.id in model.imports:
             yield f"{model.imports[node.value.id]}.{node.attr}"
 
 
-def _collect_imports(tree: ast.Module, model: ModuleModel) -> None:
+def _collect_import(node: ast.Import | ast.ImportFrom, model: ModuleModel) -> None:
     # Module-level and nested imports alike: a function-local import binds the
     # same absolute name for the calls beside it.
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    model.imports[alias.asname] = alias.name
-                else:
-                    head = alias.name.partition(".")[0]
-                    model.imports[head] = head
-        elif isinstance(node, ast.ImportFrom):
-            base = resolve_relative(model.module, model.is_package, node.level, node.module)
-            for alias in node.names:
-                if alias.name != "*":
-                    model.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                model.imports[alias.asname] = alias.name
+            else:
+                head = alias.name.partition(".")[0]
+                model.imports[head] = head
+    else:
+        base = resolve_relative(model.module, model.is_package, node.level, node.module)
+        for alias in node.names:
+            if alias.name != "*":
+                model.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
 
 
 def signature_of(node: ast.FunctionDef | ast.AsyncFunctionDef, *, bound: bool) -> Signature:
@@ -665,20 +682,26 @@ def unbound_reads(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str,
     return found
 
 
+_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
 def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
     """The nodes of a function's body, not descending into nested scopes."""
-    stack = list(ast.iter_child_nodes(function))
+    stack = list(children(function))
     while stack:
         node = stack.pop()
         yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            stack.extend(ast.iter_child_nodes(node))
+        if not isinstance(node, _NESTED_SCOPES):
+            stack.extend(children(node))
 
 
 def _bound_names(statements: list[ast.stmt]) -> set[str]:
+    """The names `statements` bind in their own scope: a nested function or
+    class binds its name there, its body's names in a scope of its own."""
     names: set[str] = set()
     for statement in statements:
-        for node in (statement, *_own_nodes(statement)):
+        nodes = (statement,) if isinstance(statement, _NESTED_SCOPES) else (statement, *_own_nodes(statement))
+        for node in nodes:
             if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
                 names.add(node.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -694,6 +717,12 @@ def _bound_names(statements: list[ast.stmt]) -> set[str]:
 
 def _scan(statements: list[ast.stmt], bound: set[str], local: set[str], found: dict[str, int]) -> None:
     for statement in statements:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            # Only what the definition evaluates where it stands runs now; its body is a scope of its own.
+            for child in _evaluated_by_definition(statement):
+                _reads(child, bound, local, found)
+            bound.add(statement.name)
+            continue
         nested = [
             getattr(statement, name)
             for name in ("body", "orelse", "finalbody")
@@ -728,13 +757,17 @@ def _scan(statements: list[ast.stmt], bound: set[str], local: set[str], found: d
             bound.clear()
             bound.update(after)
             continue
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for child in (*statement.decorator_list, *getattr(statement, "bases", ())):
-                _reads(child, bound, local, found)
-            bound.add(statement.name)
-            continue
         _reads(statement, bound, local, found)
         bound |= _bound_names([statement])
+
+
+def _evaluated_by_definition(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.expr]:
+    """The expressions a `def` or `class` statement evaluates in the enclosing scope."""
+    if isinstance(statement, ast.ClassDef):
+        return [*statement.decorator_list, *statement.bases, *(k.value for k in statement.keywords)]
+    arguments = statement.args
+    defaults = [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
+    return [*statement.decorator_list, *defaults]
 
 
 def _target_names(node: ast.AST) -> set[str]:
