@@ -1,5 +1,7 @@
-"""A fix that only replaces nodes regenerates just the top-level statements
-that hold them: the text must be exactly what regenerating the module gives."""
+"""A fix regenerates just the top-level statements it rebuilt (by replacing
+nodes, or by a module transform such as adding an import) and keeps the
+file's own text for the others: the text must be exactly what regenerating
+the module gives."""
 
 from __future__ import annotations
 
@@ -16,22 +18,23 @@ from tests.conftest import FIXTURES
 CASES = sorted(p for p in (FIXTURES / "rules").glob("ISO*/*.py") if not p.name.endswith(".fixed.py"))
 
 
-def _whole_module(file: Any, spec: Any) -> str:
+def _fixed_module(file: Any, spec: Any) -> Any:
     new_module = engine.replace_nodes(file.module, spec.replace, file.parents) if spec.replace else file.module
-    if spec.transform is not None:
-        new_module = spec.transform(new_module)
-    return engine.keep_final_line_break(file.source, new_module.code)
+    return spec.transform(new_module) if spec.transform is not None else new_module
 
 
 def test_splicing_gives_the_text_regenerating_the_module_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    compared = spliced = 0
+    compared = spliced = transformed = 0
 
     def checked(file: Any, spec: Any) -> str:
-        nonlocal compared, spliced
+        nonlocal compared, spliced, transformed
         text = original(file, spec)
-        assert text == _whole_module(file, spec), (file.path, spec.message)
+        new_module = _fixed_module(file, spec)
+        assert text == engine.keep_final_line_break(file.source, new_module.code), (file.path, spec.message)
         compared += 1
-        spliced += spec.transform is None and engine._spliced(file, spec.replace) is not None
+        if engine._spliced(file, new_module) is not None:
+            spliced += 1
+            transformed += spec.transform is not None
         return text
 
     original = engine.fixed_text
@@ -41,20 +44,42 @@ def test_splicing_gives_the_text_regenerating_the_module_gives(monkeypatch: pyte
     for case in CASES:
         text = case.read_text(encoding="utf-8")
         engine.lint_text(text, str(case), plan.candidates(text.encode()), settings, build_edits=True)
-    assert compared > 50 and spliced > 10, (compared, spliced)  # both paths were taken, many times
+    # Both paths were taken, many times, and splicing served transforms too.
+    assert compared > 50 and spliced > 10 and transformed > 5, (compared, spliced, transformed)
 
 
-def test_the_last_statement_and_a_text_that_does_not_round_trip_take_the_whole_module(tmp_path: Path) -> None:
+def test_a_text_without_a_final_line_break_or_that_does_not_round_trip_takes_the_whole_module(
+    tmp_path: Path,
+) -> None:
     import libcst as cst
 
     from isolint.rules.base import FileContext, FixSpec
 
+    settings = load_settings([tmp_path], isolated=True)
     source = "x = 1\ny = 2"  # no final newline: the last statement's code differs from the module's
     module = cst.parse_module(source)
-    settings = load_settings([tmp_path], isolated=True)
     file = FileContext("a.py", source, module, settings)
-    first, last = module.body
-    assert engine._spliced(file, {last: last.with_changes(body=[cst.parse_statement("y = 3").body[0]])}) is None
-    spliced = engine._spliced(file, {first: cst.parse_statement("x = 5\n")})
-    assert spliced == "x = 5\ny = 2"
-    assert engine.fixed_text(file, FixSpec("m", replace={first: cst.parse_statement("x = 5\n")})) == spliced
+    first = module.body[0]
+    new_module = engine.replace_nodes(module, {first: cst.parse_statement("x = 5\n")}, file.parents)
+    assert engine._spliced(file, new_module) is None
+    assert engine.fixed_text(file, FixSpec("m", replace={first: cst.parse_statement("x = 5\n")})) == "x = 5\ny = 2"
+
+    elsewhere = FileContext("b.py", "x = 1\n\ny = 2\n", cst.parse_module("x = 1\ny = 2\n"), settings)
+    assert engine._spliced(elsewhere, elsewhere.module) is None
+
+
+def test_kept_statements_keep_their_text_and_new_ones_are_generated(tmp_path: Path) -> None:
+    import libcst as cst
+
+    from isolint.rules.base import FileContext
+
+    source = "import os\n\n\ndef f():  # keep\n    return os.sep\n\n\nx = f()\n"
+    module = cst.parse_module(source)
+    file = FileContext("a.py", source, module, load_settings([tmp_path], isolated=True))
+    added = cst.parse_statement("import sys\n")
+    last = cst.parse_statement("x = f() + sys.argv[0]\n")
+    new_module = module.with_changes(body=[module.body[0], added, module.body[1], last])
+    assert engine._spliced(file, new_module) == new_module.code
+    assert engine._spliced(file, new_module) == (
+        "import os\nimport sys\n\n\ndef f():  # keep\n    return os.sep\nx = f() + sys.argv[0]\n"
+    )

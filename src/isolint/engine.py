@@ -333,52 +333,46 @@ def _build_fix(file: EditTarget, spec: FixSpec) -> Fix | None:
 
 
 def fixed_text(file: EditTarget, spec: FixSpec) -> str:
-    """The file's text with `spec` applied. A fix that only replaces nodes
-    regenerates just the top-level statements holding them; one with a
-    module transform regenerates the module."""
-    if spec.transform is None:
-        spliced = _spliced(file, spec.replace)
-        if spliced is not None:
-            return spliced
+    """The file's text with `spec` applied: each top-level statement the fix
+    kept (the same node) keeps its own text, and only the statements it
+    rebuilt are generated; the whole module only where its pieces do not add
+    up to its text."""
     new_module = replace_nodes(file.module, spec.replace, file.parents) if spec.replace else file.module
     if spec.transform is not None:
         new_module = spec.transform(new_module)
-    return keep_final_line_break(file.source, new_module.code)
+    spliced = _spliced(file, new_module)
+    return keep_final_line_break(file.source, spliced if spliced is not None else new_module.code)
 
 
-def _spliced(file: EditTarget, replace: Mapping[Any, Any]) -> str | None:
-    """The text with each top-level statement that holds a replaced node
-    regenerated in place, or None where only the whole module's code can
-    tell (a replacement outside the body, the last statement, a module whose
-    pieces do not add up to its text)."""
+def _spliced(file: EditTarget, new_module: cst.Module) -> str | None:
+    """`new_module`'s code, built from the file's text for the top-level
+    statements it shares with the file's module and generated for the
+    others; None when the file's pieces do not add up to its text, or the
+    two modules differ outside their statements."""
+    old = file.module
     spans = _statement_spans(file)
-    if spans is None:
+    if (
+        spans is None
+        or not new_module.body
+        or not old.has_trailing_newline  # then the last statement's code depends on its place
+        or not _same_nodes(new_module.header, old.header)
+        or not _same_nodes(new_module.footer, old.footer)
+        or (new_module.default_indent, new_module.default_newline, new_module.has_trailing_newline)
+        != (old.default_indent, old.default_newline, old.has_trailing_newline)
+    ):
         return None
-    body, parents = file.module.body, file.parents
-    index_of = {id(statement): index for index, statement in enumerate(body)}
-    affected: set[int] = set()
-    for node in replace:
-        while node is not None and id(node) not in index_of:
-            node = parents.get(id(node))
-        if node is None:
-            return None
-        affected.add(index_of[id(node)])
-    if not affected or len(body) - 1 in affected:
-        return None  # the last statement's code depends on the module's trailing newline
-    pieces, cursor, text = [], 0, file.source
-    for index in sorted(affected):
-        start, end = spans[index]
-        new = replace_nodes(body[index], replace, parents)
-        if isinstance(new, cst.RemovalSentinel):
-            code = ""
-        elif isinstance(new, cst.FlattenSentinel):
-            code = "".join(file.module.code_for_node(node) for node in new.nodes)
-        else:
-            code = file.module.code_for_node(new)
-        pieces += [text[cursor:start], code]
-        cursor = end
-    pieces.append(text[cursor:])
+    index_of = {id(statement): index for index, statement in enumerate(old.body)}
+    text = file.source
+    pieces = [text[: spans[0][0]]]
+    for statement in new_module.body:
+        index = index_of.get(id(statement))
+        pieces.append(new_module.code_for_node(statement) if index is None else text[slice(*spans[index])])
+    pieces.append(text[spans[-1][1] :])
     return "".join(pieces)
+
+
+def _same_nodes(new: Sequence[cst.CSTNode], old: Sequence[cst.CSTNode]) -> bool:
+    return len(new) == len(old) and all(a is b for a, b in zip(new, old, strict=True))
 
 
 class EditTarget(Protocol):

@@ -24,7 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from .newer_syntax import parse_module
 from .semantic import (
@@ -220,23 +220,45 @@ def verify(
         for qualname, (function, new) in sorted(signatures.items())
         if new is not None
     ]
-    return Verdict([_on_original_lines(v, changed) for v in violations], contracts)
+    opcodes = _Opcodes(changed)
+    return Verdict([_on_original_lines(v, opcodes) for v in violations], contracts)
 
 
-def _on_original_lines(violation: Violation, changed: Mapping[str, tuple[ModuleSource, str]]) -> Violation:
+_Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
+
+
+class _Opcodes:
+    """Each changed file's line diff, computed once however many violations it has."""
+
+    def __init__(self, changed: Mapping[str, tuple[ModuleSource, str]]) -> None:
+        self._changed = changed
+        self._diffs: dict[str, tuple[int, list[_Opcode]]] = {}
+
+    def of(self, path: str) -> tuple[int, list[_Opcode]] | None:
+        """The number of lines `path` has as it is, and the opcodes that turn them into its fixed lines."""
+        if path not in self._changed:
+            return None
+        if path not in self._diffs:
+            source, new_text = self._changed[path]
+            old_lines = source.text.splitlines()
+            matcher = difflib.SequenceMatcher(None, old_lines, new_text.splitlines(), autojunk=False)
+            self._diffs[path] = (len(old_lines), matcher.get_opcodes())
+        return self._diffs[path]
+
+
+def _on_original_lines(violation: Violation, opcodes: _Opcodes) -> Violation:
     """A violation found in a fixed text, placed on the line of the file as it
     is (nothing was written): a kept line where it was, a rewritten line on
     the line it replaces, an inserted line on the line after the insertion."""
-    if violation.path not in changed:
+    diff = opcodes.of(violation.path)
+    if diff is None:
         return violation
-    source, new_text = changed[violation.path]
-    old_lines = source.text.splitlines()
-    matcher = difflib.SequenceMatcher(None, old_lines, new_text.splitlines(), autojunk=False)
+    old_count, codes = diff
     index = violation.line - 1
-    for _, i1, i2, j1, j2 in matcher.get_opcodes():
+    for _, i1, i2, j1, j2 in codes:
         if j1 <= index < j2 or (j1 == j2 == index):
             line = i1 + min(index - j1, max(i2 - i1 - 1, 0)) + 1
-            return replace(violation, line=min(line, max(len(old_lines), 1)))
+            return replace(violation, line=min(line, max(old_count, 1)))
     return violation
 
 
@@ -321,9 +343,11 @@ class _ClassGraph:
         for model in models:
             self.classes.update(model.classes)
         self.children: dict[str, set[str]] = defaultdict(set)
+        self._by_short: dict[str, list[Klass]] = defaultdict(list)
         for klass in self.classes.values():
             for base in klass.bases:
                 self.children[base].add(klass.qualname)
+            self._by_short[klass.qualname.rpartition(".")[2]].append(klass)
 
     def ancestors(self, qualname: str) -> set[str]:
         seen: set[str] = set()
@@ -351,7 +375,7 @@ class _ClassGraph:
 
     def unique(self, short: str) -> Klass | None:
         """The project class named `short`, if exactly one is."""
-        candidates = [k for k in self.classes.values() if k.qualname.rpartition(".")[2] == short] if short else []
+        candidates = self._by_short.get(short, []) if short else []
         return candidates[0] if len(candidates) == 1 else None
 
     def known_attributes(self, klass: Klass) -> set[str] | None:
