@@ -16,7 +16,9 @@ import pytest
 from isolint import engine
 from isolint.config import load_settings
 from isolint.output import render
+from isolint.plan import Plan
 from isolint.runner import run_check
+from isolint.source import decode
 from isolint.stdin import check_stdin
 from tests.conftest import FIXTURES
 from tests.helpers import run_cli
@@ -88,6 +90,44 @@ def test_fix_builds_the_edits_it_applies(app: Path, builds: list[str]) -> None:
     result = run_cli("fix", str(app), "--no-cache", "-j", "1", "--diff")
     assert result.exit_code == 1 and "+++ " in result.stdout
     assert builds
+
+
+SAFE_AND_UNSAFE = """\
+from app.db import SessionLocal
+from app.state import DeepAgentState
+
+
+def record_visit() -> None:
+    session = SessionLocal()
+    session.scalar("insert into visits default values")
+
+
+def summarize(state: DeepAgentState) -> str:
+    return state.user_id
+"""
+
+
+@pytest.mark.parametrize("show_edits", [False, True], ids=["concise", "edits-shown"])
+def test_fix_builds_the_edits_of_what_remains_only_for_a_format_that_shows_them(
+    tmp_path: Path, builds: list[str], show_edits: bool
+) -> None:
+    """A safe fix applies in one pass; the unsafe one remains. After the first
+    pass the file is linted as `check` lints it: the remaining fix is built
+    again only when the output shows edits."""
+    settings = load_settings([tmp_path], isolated=True)
+    plan = Plan.from_settings(settings, build_edits=show_edits)
+    outcome = engine.fix_text(decode(SAFE_AND_UNSAFE.encode()), "app/mod.py", plan, unsafe=False, module_name="app.mod")
+    assert outcome.applied == 1 and "with SessionLocal() as session:" in outcome.text
+    remaining = {f.code: f.fix for f in outcome.findings}
+    assert set(remaining) == {"ISO401", "ISO402"} and remaining["ISO402"] is not None
+    assert remaining["ISO402"].built is show_edits
+    assert len(builds) == (3 if show_edits else 2), builds  # ISO204 and ISO402 in the first pass
+
+
+def test_fix_in_a_format_that_prints_edits_prints_those_of_what_remains(app: Path) -> None:
+    result = run_cli("fix", str(app), "--no-cache", "-j", "1", "--output-format", "json")
+    remaining = [item["fix"] for item in json.loads(result.stdout) if item["fix"] is not None]
+    assert remaining and all(fix["applicability"] == "unsafe" and fix["edits"] for fix in remaining)
 
 
 def test_the_editor_gets_edits_for_its_code_actions(app: Path, builds: list[str]) -> None:

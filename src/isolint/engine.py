@@ -458,19 +458,38 @@ def fix_text(
     a later round only for a finding the first round already offered one for
     (an overlapping edit held it back), so a parameter annotated with the
     context in round one is not taken as proof that its value is a context.
+
+    After the first round, a file is linted without edits (as `check` does):
+    LibCST parses it again only when some fix is left to apply, and for what
+    remains only when `plan.build_edits` asks to show their edits.
     """
 
-    def lint(text: str) -> list[Finding]:
+    def lint(text: str, *, build_edits: bool = True) -> list[Finding]:
         rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
         return lint_text(
-            text, path, rules, plan.settings, module_name=module_name, is_package=is_package, project=plan.project
+            text,
+            path,
+            rules,
+            plan.settings,
+            module_name=module_name,
+            is_package=is_package,
+            project=plan.project,
+            build_edits=build_edits,
         )
+
+    def lint_unbuilt(text: str) -> list[Finding]:
+        return lint(text, build_edits=False)
 
     def eligible(finding: Finding) -> bool:
         return finding.fix is not None and (unsafe or finding.fix.applicability == SAFE)
 
     def offered_first(finding: Finding) -> bool:
         return not trusting[finding.code] or offered[(finding.code, finding.snippet)] > 0
+
+    def outcome(text: str, findings: list[Finding], *, converged: bool = True) -> FixOutcome:
+        if plan.build_edits and any(f.fix is not None and not f.fix.built for f in findings):
+            findings = lint(text)
+        return FixOutcome(text, applied, findings, converged=converged, codes=frozenset(codes))
 
     text = source.text
     applied = 0
@@ -481,19 +500,24 @@ def fix_text(
     trusting = defaultdict(bool, trusting)
     for _ in range(MAX_FIX_PASSES):
         chosen = [f for f in findings if eligible(f) and offered_first(f)]
+        if chosen and not all(f.fix is not None and f.fix.built for f in chosen):
+            # The last lint only said which fixes exist; build them now (some may not build).
+            built = lint(text)
+            if any(f.code == UNPARSABLE.code for f in built):
+                return outcome(text, findings, converged=False)
+            findings = built
+            chosen = [f for f in findings if eligible(f) and offered_first(f)]
         if not chosen:
             if applied:
-                text, findings = _tidy(source.text, text, findings, lint, plan.settings)
-            return FixOutcome(text, applied, findings, codes=frozenset(codes))
+                text, findings = _tidy(source.text, text, findings, lint_unbuilt, plan.settings)
+            return outcome(text, findings)
         new_text, accepted = apply_fixes(text, [f.fix for f in chosen if f.fix is not None])
-        new_findings = lint(new_text)
+        new_findings = lint_unbuilt(new_text)
         if any(f.code == UNPARSABLE.code for f in new_findings):
-            return FixOutcome(
-                text, applied, findings, converged=False, codes=frozenset(codes)
-            )  # never write a broken file
+            return outcome(text, findings, converged=False)  # never write a broken file
         for finding in chosen:
             if finding.fix in accepted:
                 offered[(finding.code, finding.snippet)] -= 1
                 codes.add(finding.code)
         text, findings, applied = new_text, new_findings, applied + len(accepted)
-    return FixOutcome(text, applied, findings, converged=False, codes=frozenset(codes))
+    return outcome(text, findings, converged=False)
