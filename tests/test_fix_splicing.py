@@ -26,19 +26,20 @@ def _fixed_module(file: Any, spec: Any) -> Any:
 def test_splicing_gives_the_text_regenerating_the_module_gives(monkeypatch: pytest.MonkeyPatch) -> None:
     compared = spliced = transformed = 0
 
-    def checked(file: Any, spec: Any) -> str:
+    def checked(file: Any, spec: Any) -> Any:
         nonlocal compared, spliced, transformed
-        text = original(file, spec)
+        fixed = original(file, spec)
         new_module = _fixed_module(file, spec)
-        assert text == engine.keep_final_line_break(file.source, new_module.code), (file.path, spec.message)
+        assert fixed.text == engine.keep_final_line_break(file.source, new_module.code), (file.path, spec.message)
+        assert engine._still_parses(fixed, file.path) == engine._parses(fixed.text, file.path)
         compared += 1
-        if engine._spliced(file, new_module) is not None:
+        if fixed.generated is not None:
             spliced += 1
             transformed += spec.transform is not None
-        return text
+        return fixed
 
-    original = engine.fixed_text
-    monkeypatch.setattr(engine, "fixed_text", checked)
+    original = engine._fixed
+    monkeypatch.setattr(engine, "_fixed", checked)
     settings = load_settings([FIXTURES], isolated=True)
     plan = Plan.from_settings(settings, build_edits=True)
     for case in CASES:
@@ -79,7 +80,17 @@ def test_kept_statements_keep_their_text_and_new_ones_are_generated(tmp_path: Pa
     added = cst.parse_statement("import sys\n")
     last = cst.parse_statement("x = f() + sys.argv[0]\n")
     new_module = module.with_changes(body=[module.body[0], added, module.body[1], last])
-    assert engine._spliced(file, new_module) == new_module.code
-    assert engine._spliced(file, new_module) == (
-        "import os\nimport sys\n\n\ndef f():  # keep\n    return os.sep\nx = f() + sys.argv[0]\n"
-    )
+    spliced = engine._spliced(file, new_module)
+    assert spliced is not None and spliced.text == new_module.code
+    assert spliced.generated == ("import sys\n", "x = f() + sys.argv[0]\n")
+    assert spliced.text == ("import os\nimport sys\n\n\ndef f():  # keep\n    return os.sep\nx = f() + sys.argv[0]\n")
+
+
+def test_a_fix_is_checked_by_parsing_the_statements_it_generated(tmp_path: Path) -> None:
+    from isolint.engine import _FixedText, _still_parses
+
+    kept = "def f():\n    return 1\n\n\n"
+    assert _still_parses(_FixedText(kept + "x = f()\n", ("x = f()\n",)), "a.py")
+    assert not _still_parses(_FixedText(kept + "x = f(\n", ("x = f(\n",)), "a.py")
+    # A generated statement must end its line: otherwise it runs into the next one, and the whole file is parsed.
+    assert not _still_parses(_FixedText("x = 1 y = 2\n", ("x = 1 ", "y = 2\n")), "a.py")

@@ -326,10 +326,18 @@ def _unbuilt_fix(spec: FixSpec) -> Fix:
 def _build_fix(file: EditTarget, spec: FixSpec) -> Fix | None:
     """Turn a rule's FixSpec into text edits; None if it changes nothing or would break the file."""
     text, path = file.source, file.path
-    new_text = fixed_text(file, spec)
-    if new_text == text or not _parses(new_text, path):
+    fixed = _fixed(file, spec)
+    if fixed.text == text or not _still_parses(fixed, path):
         return None
-    return Fix(spec.applicability, spec.message, diff_edits(text, new_text), spec.isolation)
+    return Fix(spec.applicability, spec.message, diff_edits(text, fixed.text), spec.isolation)
+
+
+@dataclass(frozen=True)
+class _FixedText:
+    text: str
+    # The top-level statements generated anew when the rest is the file's own
+    # text (spliced); None when the whole module's code was generated.
+    generated: tuple[str, ...] | None = None
 
 
 def fixed_text(file: EditTarget, spec: FixSpec) -> str:
@@ -337,14 +345,38 @@ def fixed_text(file: EditTarget, spec: FixSpec) -> str:
     kept (the same node) keeps its own text, and only the statements it
     rebuilt are generated; the whole module only where its pieces do not add
     up to its text."""
+    return _fixed(file, spec).text
+
+
+def _fixed(file: EditTarget, spec: FixSpec) -> _FixedText:
     new_module = replace_nodes(file.module, spec.replace, file.parents) if spec.replace else file.module
     if spec.transform is not None:
         new_module = spec.transform(new_module)
     spliced = _spliced(file, new_module)
-    return keep_final_line_break(file.source, spliced if spliced is not None else new_module.code)
+    if spliced is not None:
+        return _FixedText(keep_final_line_break(file.source, spliced.text), spliced.generated)
+    return _FixedText(keep_final_line_break(file.source, new_module.code))
 
 
-def _spliced(file: EditTarget, new_module: cst.Module) -> str | None:
+def _still_parses(fixed: _FixedText, path: str) -> bool:
+    """Whether the fixed text parses (and LibCST may parse it). CPython's
+    grammar sees no context above a top-level statement: when the fix
+    generated some whole statements, each ending its line, and kept the
+    file's text (which parsed) for the others, the file parses if each of
+    them does. The checks on the whole file's size and nesting cannot be
+    made piecewise, so a file near their limits is parsed whole."""
+    text, generated = fixed.text, fixed.generated
+    if (
+        generated is None
+        or not all(code.endswith(("\n", "\r")) for code in generated if code)
+        or text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2
+        or (len(text) > _COUNT_NODES_ABOVE_CHARS and FILE_TIME_LIMIT > 0)
+    ):
+        return _parses(text, path)
+    return all(_parses(code, path) for code in generated if code)
+
+
+def _spliced(file: EditTarget, new_module: cst.Module) -> _FixedText | None:
     """`new_module`'s code, built from the file's text for the top-level
     statements it shares with the file's module and generated for the
     others; None when the file's pieces do not add up to its text, or the
@@ -363,12 +395,16 @@ def _spliced(file: EditTarget, new_module: cst.Module) -> str | None:
         return None
     index_of = {id(statement): index for index, statement in enumerate(old.body)}
     text = file.source
-    pieces = [text[: spans[0][0]]]
+    pieces, generated = [text[: spans[0][0]]], []
     for statement in new_module.body:
         index = index_of.get(id(statement))
-        pieces.append(new_module.code_for_node(statement) if index is None else text[slice(*spans[index])])
+        if index is None:
+            generated.append(new_module.code_for_node(statement))
+            pieces.append(generated[-1])
+        else:
+            pieces.append(text[slice(*spans[index])])
     pieces.append(text[spans[-1][1] :])
-    return "".join(pieces)
+    return _FixedText("".join(pieces), tuple(generated))
 
 
 def _same_nodes(new: Sequence[cst.CSTNode], old: Sequence[cst.CSTNode]) -> bool:
