@@ -97,3 +97,18 @@ def test_a_default_value_is_read_where_the_nested_function_is_defined() -> None:
         """
     )
     assert model.unbound_reads == {("app.mod.outer", "limit"): 5}
+
+
+def test_a_walrus_in_a_nested_definition_s_default_binds_in_the_enclosing_scope() -> None:
+    model = _model(
+        """
+        def outer():
+            print(limit)
+
+            def inner(n=(limit := 5)):
+                return n
+
+            return inner
+        """
+    )
+    assert model.unbound_reads == {("app.mod.outer", "limit"): 3}

@@ -697,10 +697,15 @@ def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
 
 def _bound_names(statements: list[ast.stmt]) -> set[str]:
     """The names `statements` bind in their own scope: a nested function or
-    class binds its name there, its body's names in a scope of its own."""
+    class binds its name there (and the `:=` targets of what its definition
+    evaluates), its body's names in a scope of its own."""
     names: set[str] = set()
     for statement in statements:
-        nodes = (statement,) if isinstance(statement, _NESTED_SCOPES) else (statement, *_own_nodes(statement))
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            evaluated = _evaluated_by_definition(statement)
+            nodes = [statement, *evaluated, *(node for e in evaluated for node in _own_nodes(e))]
+        else:
+            nodes = [statement, *_own_nodes(statement)]
         for node in nodes:
             if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
                 names.add(node.id)
