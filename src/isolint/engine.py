@@ -495,9 +495,10 @@ def fix_text(
     (an overlapping edit held it back), so a parameter annotated with the
     context in round one is not taken as proof that its value is a context.
 
-    After the first round, a file is linted without edits (as `check` does):
-    LibCST parses it again only when some fix is left to apply, and for what
-    remains only when `plan.build_edits` asks to show their edits.
+    After a round that applied every fix it chose, the file is linted without
+    edits (as `check` does): LibCST parses it again only when some fix is
+    left to apply, and for what remains only when `plan.build_edits` asks to
+    show their edits.
     """
 
     def lint(text: str, *, build_edits: bool = True) -> list[Finding]:
@@ -547,8 +548,11 @@ def fix_text(
             if applied:
                 text, findings = _tidy(source.text, text, findings, lint_unbuilt, plan.settings)
             return outcome(text, findings)
-        new_text, accepted = apply_fixes(text, [f.fix for f in chosen if f.fix is not None])
-        new_findings = lint_unbuilt(new_text)
+        offered_fixes = [f.fix for f in chosen if f.fix is not None]
+        new_text, accepted = apply_fixes(text, offered_fixes)
+        # A fix held back by an overlapping one is offered again in the next
+        # pass: build its edits in this lint rather than in a second one.
+        new_findings = lint(new_text, build_edits=len(accepted) < len(offered_fixes))
         if any(f.code == UNPARSABLE.code for f in new_findings):
             return outcome(text, findings, converged=False)  # never write a broken file
         for finding in chosen:
