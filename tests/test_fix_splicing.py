@@ -63,7 +63,7 @@ def test_a_text_without_a_final_line_break_or_that_does_not_round_trip_takes_the
     first = module.body[0]
     new_module = engine.replace_nodes(module, {first: cst.parse_statement("x = 5\n")}, file.parents)
     assert engine._spliced(file, new_module) is None
-    assert engine.fixed_text(file, FixSpec("m", replace={first: cst.parse_statement("x = 5\n")})) == "x = 5\ny = 2"
+    assert engine._fixed(file, FixSpec("m", replace={first: cst.parse_statement("x = 5\n")})).text == "x = 5\ny = 2"
 
     elsewhere = FileContext("b.py", "x = 1\n\ny = 2\n", cst.parse_module("x = 1\ny = 2\n"), settings)
     assert engine._spliced(elsewhere, elsewhere.module) is None

@@ -51,7 +51,7 @@ class CstView:
 
     @property
     def parents(self) -> dict[int, Any]:
-        """id(node) -> parent for the whole LibCST module (what `engine.fixed_text` needs)."""
+        """id(node) -> parent for the whole LibCST module (what `engine._fixed` needs)."""
         if self._parents is None:
             self._parents = parent_map(self.module)
         return self._parents

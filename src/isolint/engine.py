@@ -340,15 +340,11 @@ class _FixedText:
     generated: tuple[str, ...] | None = None
 
 
-def fixed_text(file: EditTarget, spec: FixSpec) -> str:
+def _fixed(file: EditTarget, spec: FixSpec) -> _FixedText:
     """The file's text with `spec` applied: each top-level statement the fix
     kept (the same node) keeps its own text, and only the statements it
     rebuilt are generated; the whole module only where its pieces do not add
     up to its text."""
-    return _fixed(file, spec).text
-
-
-def _fixed(file: EditTarget, spec: FixSpec) -> _FixedText:
     new_module = replace_nodes(file.module, spec.replace, file.parents) if spec.replace else file.module
     if spec.transform is not None:
         new_module = spec.transform(new_module)
