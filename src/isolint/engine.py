@@ -196,12 +196,9 @@ _COUNT_NODES_ABOVE_CHARS = 64 * 1024  # smaller files parse in well under a seco
 def native_parse_hazard(text: str, tree: ast.Module) -> str | None:
     """Why LibCST must not parse this file (it would crash, or run past the
     time limit where it cannot be stopped), or None."""
-    if (
-        text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2
-        and (depth := _native_depth(tree)) > MAX_NATIVE_DEPTH
-    ):
+    if _may_nest_too_deeply(text) and (depth := _native_depth(tree)) > MAX_NATIVE_DEPTH:
         return f"a boolean expression nests {depth:,} levels deep in LibCST's parser; the limit is {MAX_NATIVE_DEPTH:,}"
-    if len(text) > _COUNT_NODES_ABOVE_CHARS and FILE_TIME_LIMIT > 0:
+    if _may_take_too_long(text):
         nodes = sum(1 for _ in ast.walk(tree))
         if nodes * PARSE_SECONDS_PER_NODE > FILE_TIME_LIMIT:
             return (
@@ -209,6 +206,16 @@ def native_parse_hazard(text: str, tree: ast.Module) -> str | None:
                 "set ISOLINT_FILE_TIME_LIMIT to allow more"
             )
     return None
+
+
+def _may_nest_too_deeply(text: str) -> bool:
+    """Enough boolean operators for a chain of them to overflow LibCST's parser (then the tree tells)."""
+    return text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2
+
+
+def _may_take_too_long(text: str) -> bool:
+    """Large enough for LibCST's parse to run past the time limit (then the node count tells)."""
+    return len(text) > _COUNT_NODES_ABOVE_CHARS and FILE_TIME_LIMIT > 0
 
 
 def _native_depth(tree: ast.AST) -> int:
@@ -365,8 +372,8 @@ def _still_parses(fixed: _FixedText, path: str) -> bool:
     if (
         generated is None
         or not all(code.endswith(("\n", "\r")) for code in generated if code)
-        or text.count(" and ") + text.count(" or ") >= MAX_NATIVE_DEPTH // 2
-        or (len(text) > _COUNT_NODES_ABOVE_CHARS and FILE_TIME_LIMIT > 0)
+        or _may_nest_too_deeply(text)
+        or _may_take_too_long(text)
     ):
         return _parses(text, path)
     return all(_parses(code, path) for code in generated if code)

@@ -682,7 +682,8 @@ def unbound_reads(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str,
     return found
 
 
-_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_NESTED_SCOPES = (*_DEFINITIONS, ast.Lambda)
 
 
 def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
@@ -701,7 +702,7 @@ def _bound_names(statements: list[ast.stmt]) -> set[str]:
     evaluates), its body's names in a scope of its own."""
     names: set[str] = set()
     for statement in statements:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(statement, _DEFINITIONS):
             evaluated = _evaluated_by_definition(statement)
             nodes = [statement, *evaluated, *(node for e in evaluated for node in _own_nodes(e))]
         else:
@@ -722,7 +723,7 @@ def _bound_names(statements: list[ast.stmt]) -> set[str]:
 
 def _scan(statements: list[ast.stmt], bound: set[str], local: set[str], found: dict[str, int]) -> None:
     for statement in statements:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(statement, _DEFINITIONS):
             # Only what the definition evaluates where it stands runs now; its body is a scope of its own.
             for child in _evaluated_by_definition(statement):
                 _reads(child, bound, local, found)
