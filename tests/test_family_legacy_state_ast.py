@@ -18,7 +18,12 @@ from isolint.indexing import indexers_for
 from isolint.rules import BY_CODE
 from isolint.rules.ast_context import AstFile
 from isolint.rules.legacy_state.family import RUN_ID_SIGNATURE, LegacyStateConfig, functions_and_methods
-from isolint.rules.legacy_state.references import body_on_def_line
+from isolint.rules.legacy_state.references import (
+    body_on_def_line,
+    own_parentheses,
+    plainly_unparenthesised,
+    tokenized_parentheses,
+)
 from isolint.runner import run_check
 from tests.conftest import FIXTURES, write
 
@@ -140,3 +145,54 @@ def test_a_body_after_the_colon_is_told_from_an_indented_block(source: str, on_d
     tree = ast.parse(source)
     function = next(node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
     assert body_on_def_line(AstFile("m.py", source, tree, Settings(Path("."))), function) is on_def_line
+
+
+_PARENTHESIS_SNIPPETS = [
+    "f(state.x)\n",
+    "y = (state.x)\n",
+    "y = ((state.x))  # note\n",
+    "y = (\n    state.x\n)\n",
+    "y = (  # why\n    state.x  # what\n)\n",
+    "y = (state.x \\\n)\n",
+    "return_value = [(a), (b)]\n",
+    "if (state.x) and not (y):\n    pass\n",
+    "z = not (state.x)\n",
+    "z = g()(state.x)\n",
+    "z = d['k'](state.x)\n",
+    "z = 'text'(state.x)\n",
+    "z = 1(state.x)\n",
+    "z = x in (a, b)\n",
+    "z = f'{(state.x)}' + f'{g(state.x)}'\n",
+    "z = (lambda: (state.x))()\n",
+    "@decorator(state.x)\ndef f(a=(state.x), *, b=(c)) -> (D):\n    return (a)\n",
+    "class C((Base), metaclass=(M)):\n    x: (int) = (1)\n",
+    "z = é(state.x)\nw = (é)\n",
+]
+
+
+def _parenthesis_cases() -> list[tuple[str, str]]:
+    fixtures = sorted(p for p in (FIXTURES / "rules").rglob("*.py"))
+    cases = [(f"snippet-{i}", text) for i, text in enumerate(_PARENTHESIS_SNIPPETS)]
+    return cases + [(str(p.relative_to(FIXTURES)), p.read_text(encoding="utf-8")) for p in fixtures]
+
+
+@pytest.mark.parametrize(("name", "source"), _parenthesis_cases(), ids=lambda value: value if "\n" not in value else "")
+def test_a_node_whose_line_shows_no_own_parenthesis_has_none_by_its_tokens(name: str, source: str) -> None:
+    """The shortcut that spares tokenizing a statement says "no parenthesis of
+    its own" only where the tokens say so too, for every expression of every
+    rule fixture and a set of awkward spellings."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        pytest.skip("not parsable by this interpreter")
+    file = AstFile(name, source, tree, Settings(Path(".")))
+    shortcuts = 0
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.expr):
+            continue
+        start, end = file.span(node)
+        if plainly_unparenthesised(file, start, end):
+            shortcuts += 1
+            assert tokenized_parentheses(file, node) == ("", ""), ast.dump(node)
+        assert own_parentheses(file, node) == tokenized_parentheses(file, node), ast.dump(node)
+    assert shortcuts or name.startswith("snippet-") or not any(isinstance(n, ast.expr) for n in ast.walk(tree))

@@ -9,6 +9,7 @@ name is evaluated in, how often a scope binds a name, and who reads it.
 from __future__ import annotations
 
 import ast
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import libcst as cst
@@ -16,9 +17,10 @@ import pytest
 
 from isolint.config import Settings
 from isolint.cst_view import module_positions
+from isolint.rules._helpers import matches_patterns
 from isolint.rules.ast_context import AstFile
 from isolint.rules.base import FileContext
-from isolint.scopes import FUNCTIONS
+from isolint.scopes import FUNCTIONS, statements, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted(p for p in ROOT.glob("fixtures/**/*.py") if "pep701" not in p.parts)
@@ -81,3 +83,30 @@ def test_every_scope_binds_and_reads_as_libcst_sees_it(path: Path) -> None:
             )
             assert ast_reads == cst_reads, f"{path}: reads of {name}"
             assert ast_file.names.in_string_annotation(owner, name) == cst_file.names.in_string_annotation(twin, name)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_statement_walk_yields_every_statement_of_the_full_walk_in_its_order(path: Path) -> None:
+    """`statements` skips expressions, which hold no statement, and loses none:
+    the statements of `walk`, in the same order, nested bodies, handlers and
+    match cases included."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert list(statements(tree)) == [node for node in walk(tree) if isinstance(node, ast.stmt)]
+
+
+@pytest.mark.parametrize(
+    ("name", "patterns", "matches"),
+    [
+        ("WebSocketManager", ("*Manager",), True),
+        ("manager", ("*Manager",), False),
+        ("get_ws_manager", ("get_*_manager", "*Registry"), True),
+        ("AgentRegistry", ["get_*_manager", "*Registry"], True),
+        ("a.b", ("a?b",), True),
+        ("x", (), False),
+        ("[x]", ("[[]x]",), True),
+        ("line\nbreak", ("line*",), True),
+    ],
+)
+def test_globs_match_as_fnmatchcase_matches(name: str, patterns: tuple[str, ...], matches: bool) -> None:
+    assert matches_patterns(name, patterns) is matches
+    assert matches is any(fnmatchcase(name, pattern) for pattern in patterns)

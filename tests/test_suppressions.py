@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from isolint.suppressions import _comments, _tokenized_comments
-from tests.conftest import write
+from isolint.suppressions import _comments, _tokenized_comments, may_hold_directives, parse_directives
+from tests.conftest import FIXTURES, write
 from tests.helpers import run_cli
 
 CLASS = "class A:\n    def __init__(self, db, session):\n"
@@ -129,3 +129,31 @@ def test_the_lexer_finds_the_directive_comments_tokenize_finds(text: str) -> Non
     tokenized = [c for c in _tokenized_comments(text) if "isolint" in c[2] or "noqa" in c[2].lower()]
     assert tokenized
     assert list(_comments(text)) == tokenized
+
+
+@pytest.mark.parametrize(
+    ("text", "may_hold"),
+    [
+        ("x = 1\n", False),
+        ("x = 1  # noqa\n", False),
+        ("x = 1  # noqa: E501\nimport isort\n", False),
+        ("x = 1  # NOQA: e501, W291\n", False),
+        ("x = 1  # noqa: ISO201\n", True),
+        ("x = 1  # NoQa:iso201\n", True),
+        ("x = 1  # noqa: E501, \u0131so201\n", True),  # `re` matches a dotless i (U+0131) as i, ignoring case
+        ("x = 1  # isolint: ignore\n", True),
+        ("x = 1\n# isolint: file-ignore[ISO2]\n", True),
+        ("s = 'noqa: ISO201'\n", True),  # a string: only the lexer tells, and it is asked
+    ],
+)
+def test_a_text_without_a_possible_directive_is_never_lexed(text: str, may_hold: bool) -> None:
+    """The cheap test before lexing a file for its comments passes every text
+    with a directive, and no text whose only `noqa` names other linters' codes."""
+    assert may_hold_directives(text) is may_hold
+    assert may_hold or not parse_directives(text).written
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (FIXTURES / "rules").rglob("*.py")), ids=lambda p: p.name)
+def test_every_fixture_with_a_directive_is_let_through(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert may_hold_directives(text) or not parse_directives(text).written

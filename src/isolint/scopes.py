@@ -127,6 +127,21 @@ def walk(*roots: ast.AST) -> Iterator[ast.AST]:
         stack.extend(reversed(children(node)))
 
 
+_STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def statements(root: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement under `root`, nested ones included, depth first in
+    source order, without entering expressions: no expression holds a
+    statement, and most of a tree's nodes are expressions."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.stmt):
+            yield node
+        stack.extend(reversed([child for child in children(node) if isinstance(child, _STATEMENT_HOLDERS)]))
+
+
 _OWN_SCOPES = (*_DEFINITIONS, ast.Lambda)
 
 

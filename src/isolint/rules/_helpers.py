@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
+from fnmatch import translate
+from functools import lru_cache
 
 from .._lazy import cst
 
@@ -109,4 +110,11 @@ def _factored(pairs: list[tuple[tuple[bytes, ...], bytes]]) -> bytes:
 
 
 def matches_patterns(name: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatchcase(name, pattern) for pattern in patterns)
+    """Whether `name` matches one of the globs, as `fnmatchcase` matches:
+    one compiled alternation per set of globs, since rules ask per node."""
+    return _globs_regex(patterns if isinstance(patterns, tuple) else tuple(patterns)).match(name) is not None
+
+
+@lru_cache(maxsize=256)
+def _globs_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{translate(pattern)})" for pattern in patterns) or "(?!)")

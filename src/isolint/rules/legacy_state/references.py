@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from types import MappingProxyType
 
-from ...scopes import FUNCTIONS, walk, walk_scope
+from ...scopes import FUNCTIONS, statements, walk, walk_scope
 from ..ast_context import AstFile
 from ..ast_helpers import dotted_name, last_name
 from .family import (
@@ -33,6 +33,7 @@ from .family import (
 from .imports import mentioned_names
 
 _WORD = re.compile(r"\w+")
+_TRAILING_WORD = re.compile(r"\w+\Z")
 Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.Module
 Parent = Callable[[ast.AST], ast.AST | None]
 
@@ -62,7 +63,7 @@ class LegacyReferences:
         self.context_name = config.context_name
         aliases: dict[str, str] = {}
         self._class_bodies: set[int] = set()  # ids of the legacy classes' own definitions
-        for node in walk(file.tree):
+        for node in statements(file.tree):
             if isinstance(node, ast.ClassDef) and node.name in config.classes:
                 self._class_bodies.add(id(node))
             elif isinstance(node, ast.ImportFrom):
@@ -329,8 +330,16 @@ def source_code(file: AstFile, node: ast.AST) -> str:
 def own_parentheses(file: AstFile, node: ast.AST) -> tuple[str, str]:
     """The source text from the outermost parenthesis that is `node`'s own to
     the node, and from the node to its matching parenthesis ("" when it has none)."""
-    tokens, starts, ends = _tokens(file, node)
     start, end = file.span(node)
+    if plainly_unparenthesised(file, start, end):
+        return "", ""
+    return tokenized_parentheses(file, node)
+
+
+def tokenized_parentheses(file: AstFile, node: ast.AST) -> tuple[str, str]:
+    """own_parentheses, from the tokens of the node's top-level statement."""
+    start, end = file.span(node)
+    tokens, starts, ends = _tokens(file, node)
     first, last = starts.get(start), ends.get(end)
     if first is None or last is None:
         return "", ""
@@ -345,6 +354,25 @@ def own_parentheses(file: AstFile, node: ast.AST) -> tuple[str, str]:
     if tokens[first].start == start:
         return "", ""
     return _text(file, tokens[first].start, start), _text(file, end, tokens[last].end)
+
+
+def plainly_unparenthesised(file: AstFile, start: Position, end: Position) -> bool:
+    """Whether the node's own lines show that no parenthesis is its own, so
+    that its statement need not be tokenized: what stands right before it is
+    not a `(`, or is a call's `(`, or what stands right after it is not a `)`.
+    False when only the tokens can tell (a parenthesis at the end of the line
+    before, a comment or a continuation after)."""
+    (line, column), (end_line, end_column) = start, end
+    before = file.lines[line - 1][:column].rstrip(" \t\f")
+    if before and not before.endswith("("):
+        return True  # a comment cannot stand before code on its line
+    if before:
+        callee = before[:-1].rstrip(" \t\f")
+        word = _TRAILING_WORD.search(callee[-64:])  # longer than any keyword: no need to look further
+        if callee.endswith((")", "]", "}", "'", '"')) or (word is not None and not keyword.iskeyword(word[0])):
+            return True  # `f(node)`: _ends_a_callee stops the climb at once
+    after = file.lines[end_line - 1][end_column:].lstrip(" \t\f")
+    return bool(after) and not after.startswith((")", "#", "\\"))
 
 
 def body_on_def_line(file: AstFile, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
