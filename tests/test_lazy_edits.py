@@ -146,3 +146,30 @@ def test_a_cached_check_without_edits_is_not_read_as_one_with_edits(app: Path) -
     assert all(f.fix.edits for f in built.findings if f.fix is not None)
     again = run_check([app], settings, jobs=1, use_cache=True, build_edits=False)
     assert again.stats.parsed == 0  # results with edits serve a check without them
+
+
+@pytest.mark.parametrize("show_edits", [False, True], ids=["concise", "edits-shown"])
+def test_a_rule_the_gate_refused_runs_with_its_fixes_held_and_its_findings_remain(
+    tmp_path: Path, builds: list[str], show_edits: bool
+) -> None:
+    """A file fixed again without a refused rule's fixes: the rule still runs,
+    so what remains lists its findings with no second lint for the report,
+    and its edits are built only for a format that prints them."""
+    settings = load_settings([tmp_path], isolated=True)
+    plan = Plan.from_settings(settings, build_edits=show_edits)
+    source = decode(SAFE_AND_UNSAFE.encode())
+    held = frozenset({"ISO402"})
+    outcome = engine.fix_text(source, "app/mod.py", plan, unsafe=True, module_name="app.mod", held=held)
+    assert outcome.applied == 1 and outcome.codes == {"ISO204"}
+    assert "with SessionLocal() as session:" in outcome.text and "state: DeepAgentState" in outcome.text
+    remaining = {f.code: f.fix for f in outcome.findings}
+    assert set(remaining) == {"ISO401", "ISO402"} and remaining["ISO402"] is not None
+    assert remaining["ISO402"].built is show_edits
+    refused_message = remaining["ISO402"].message
+    assert builds.count(refused_message) == (1 if show_edits else 0), builds
+    linted = engine.lint_text(
+        outcome.text, "app/mod.py", [rule for rule, _ in plan.rules], settings, module_name="app.mod"
+    )
+    assert [(f.code, f.location, f.message) for f in outcome.findings] == [
+        (f.code, f.location, f.message) for f in linted
+    ]

@@ -54,12 +54,14 @@ def lint_text(
     project: ProjectIndex = EMPTY,
     observers: Sequence[Callable[[AstFile], object]] = (),
     build_edits: bool = True,
+    unbuilt: frozenset[str] = frozenset(),
 ) -> list[Finding]:
     """Findings of `rules` in `text`. Each of `observers`, called with the
     file's context, makes an object the same visit calls beside the rules
     (report mode counts target-form sites so, see progress.TargetFormTally).
     Without `build_edits`, a fixable finding's fix carries its applicability
-    and message but no edits (`Fix.edits` is None).
+    and message but no edits (`Fix.edits` is None); so do the fixes of the
+    rules in `unbuilt` in any case.
 
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (positions, code generation), is
@@ -73,7 +75,7 @@ def lint_text(
     try:
         with _time_limit(FILE_TIME_LIMIT), remembering_children():
             return _lint_parsed(
-                text, tree, path, rules, settings, module_name, is_package, project, observers, build_edits
+                text, tree, path, rules, settings, module_name, is_package, project, observers, build_edits, unbuilt
             )
     except cst.ParserSyntaxError as exc:
         return [unparsable(path, f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)]
@@ -103,6 +105,7 @@ def _lint_parsed(
     project: ProjectIndex,
     observers: Sequence[Callable[[AstFile], object]],
     build_edits: bool,
+    unbuilt: frozenset[str],
 ) -> list[Finding]:
     ast_rules = [rule for rule in rules if issubclass(rule, AstRule)]
     cst_rules = [rule for rule in rules if not issubclass(rule, AstRule)]
@@ -124,9 +127,9 @@ def _lint_parsed(
     if not (file and file.reports) and not (ast_file and ast_file.reports) and audit is None:
         return []
     with phase("findings"):
-        findings = _to_findings(file, _positions(file, tree), build_edits) if file and file.reports else []
+        findings = _to_findings(file, _positions(file, tree), build_edits, unbuilt) if file and file.reports else []
         if ast_file and ast_file.reports:
-            findings += _ast_findings(ast_file, build_edits, file.module if file else None)
+            findings += _ast_findings(ast_file, build_edits, unbuilt, file.module if file else None)
         return apply_suppressions(text, findings, audit=audit, path=path)
 
 
@@ -264,19 +267,22 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     return positions
 
 
-def _to_findings(file: FileContext, positions: Any, build_edits: bool) -> list[Finding]:
+def _to_findings(file: FileContext, positions: Any, build_edits: bool, unbuilt: frozenset[str]) -> list[Finding]:
     findings = []
     for report in file.reports:
         code_range = positions[report.node]
         start = (code_range.start.line, code_range.start.column)
         end = (code_range.end.line, code_range.end.column)
-        fix = (_build_fix(file, report.fix) if build_edits else _unbuilt_fix(report.fix)) if report.fix else None
+        built = build_edits and report.rule.code not in unbuilt
+        fix = (_build_fix(file, report.fix) if built else _unbuilt_fix(report.fix)) if report.fix else None
         snippet = " ".join(file.module.code_for_node(report.node).split())[:500]
         findings.append(_finding(report, file.path, start, end, fix, snippet))
     return findings
 
 
-def _ast_findings(file: AstFile, build_edits: bool, module: cst.Module | None) -> list[Finding]:
+def _ast_findings(
+    file: AstFile, build_edits: bool, unbuilt: frozenset[str], module: cst.Module | None
+) -> list[Finding]:
     """Findings of `AstRule`s: spans from `ast`, edits from a LibCST view
     parsed only when some fix's edits are built (`module`: the file's LibCST
     module when the CST rules already parsed it)."""
@@ -285,7 +291,7 @@ def _ast_findings(file: AstFile, build_edits: bool, module: cst.Module | None) -
     for report in file.reports:
         start, end = file.span(report.node)
         fix = None
-        if report.fix is not None and not build_edits:
+        if report.fix is not None and not (build_edits and report.rule.code not in unbuilt):
             fix = _unbuilt_fix(report.fix)
         elif report.fix is not None:
             view = view or CstView(file, module)
@@ -487,9 +493,18 @@ def _tidy(
 
 
 def fix_text(
-    source: DecodedSource, path: str, plan: Plan, *, unsafe: bool, module_name: str = "", is_package: bool = False
+    source: DecodedSource,
+    path: str,
+    plan: Plan,
+    *,
+    unsafe: bool,
+    module_name: str = "",
+    is_package: bool = False,
+    held: frozenset[str] = frozenset(),
 ) -> FixOutcome:
-    """Apply fixes until none applies (at most MAX_FIX_PASSES rounds).
+    """Apply fixes until none applies (at most MAX_FIX_PASSES rounds). The
+    rules in `held` run, but their fixes are never applied (the verification
+    gate refused them here): their findings remain in the last round's.
 
     Each round re-parses the result, so every accepted round parses; the last
     round's findings are what remains. A fix from this run is never evidence
@@ -504,7 +519,8 @@ def fix_text(
     show their edits.
     """
 
-    def lint(text: str, *, build_edits: bool = True) -> list[Finding]:
+    def lint(text: str, *, build_edits: bool = True, held_too: bool = False) -> list[Finding]:
+        """The findings of `text`; the held rules' edits are built only `held_too`."""
         rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
         return lint_text(
             text,
@@ -515,20 +531,21 @@ def fix_text(
             is_package=is_package,
             project=plan.project,
             build_edits=build_edits,
+            unbuilt=frozenset() if held_too else held,
         )
 
     def lint_unbuilt(text: str) -> list[Finding]:
         return lint(text, build_edits=False)
 
     def eligible(finding: Finding) -> bool:
-        return finding.fix is not None and (unsafe or finding.fix.applicability == SAFE)
+        return finding.fix is not None and (unsafe or finding.fix.applicability == SAFE) and finding.code not in held
 
     def offered_first(finding: Finding) -> bool:
         return not trusting[finding.code] or offered[(finding.code, finding.snippet)] > 0
 
     def outcome(text: str, findings: list[Finding], *, converged: bool = True) -> FixOutcome:
         if plan.build_edits and any(f.fix is not None and not f.fix.built for f in findings):
-            findings = lint(text)
+            findings = lint(text, held_too=True)
         return FixOutcome(text, applied, findings, converged=converged, codes=frozenset(codes))
 
     text = source.text

@@ -19,7 +19,7 @@ from .config import Settings
 from .findings import Finding
 from .index import NameMatcher, module_of
 from .pipeline import WORKER_CRASHED
-from .plan import Plan, Prefilter, check_bytes, unparsable
+from .plan import Plan, Prefilter, unparsable
 from .source import SourceError, decode, read_bytes
 from .transaction import FALLBACK, fallback_marker
 from .verify import ModuleSource, Vocabulary
@@ -89,25 +89,26 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
     from .transaction import ComputedFix
 
     state = installed(FixState)
-    plan, refused = state.plan, unit.refused
-    fixing = replace(plan, loaded=tuple(_refusing(plan.rules, refused))) if refused else plan
+    plan = state.plan
+    # A rule falling back runs as its fallback; a refused rule runs, its
+    # fixes held back, so that its findings remain in what the fixes leave.
+    fallbacks = frozenset(code for code in unit.refused if code.endswith(FALLBACK))
+    fixing = replace(plan, loaded=tuple(_falling_back(plan.rules, fallbacks))) if fallbacks else plan
     try:
         raw = read_bytes(unit.real)
         source = decode(raw)
     except SourceError as exc:
         return Unfixed([unparsable(unit.shown, str(exc))])
     module, is_package = module_of(unit.real)
-    outcome = fix_text(source, unit.shown, fixing, unsafe=state.unsafe, module_name=module, is_package=is_package)
-    findings = outcome.findings
-    if (
-        refused
-    ):  # the refused rules' findings remain: lint the result with every rule (a fallback says why it fixed nothing)
-        linting = replace(
-            plan, loaded=tuple(_refusing(plan.rules, frozenset(c for c in refused if c.endswith(FALLBACK))))
-        )
-        findings = check_bytes(
-            source.encode(outcome.text), unit.shown, linting, module_name=module, is_package=is_package
-        ).findings
+    outcome = fix_text(
+        source,
+        unit.shown,
+        fixing,
+        unsafe=state.unsafe,
+        module_name=module,
+        is_package=is_package,
+        held=unit.refused - fallbacks,
+    )
     return ComputedFix(
         unit.shown,
         module,
@@ -117,19 +118,17 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         outcome.text,
         outcome.applied,
         outcome.codes,
-        tuple(findings),
+        tuple(outcome.findings),
         None if outcome.converged else NOT_SETTLED,
     )
 
 
-def _refusing(
-    rules: Iterable[tuple[type[Rule], Prefilter]], refused: frozenset[str]
+def _falling_back(
+    rules: Iterable[tuple[type[Rule], Prefilter]], fallbacks: frozenset[str]
 ) -> Iterator[tuple[type[Rule], Prefilter]]:
-    """`rules` without the refused ones, and with their fallbacks where those run instead."""
+    """`rules`, with their fallbacks where `fallbacks` marks them to run instead."""
     for rule, prefilter in rules:
-        if rule.code in refused:
-            continue
-        if rule.fallback is not None and fallback_marker(rule.code) in refused:
+        if rule.fallback is not None and fallback_marker(rule.code) in fallbacks:
             rule = rule.fallback
         yield rule, prefilter
 
