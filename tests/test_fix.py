@@ -257,3 +257,49 @@ def test_after_writing_new_facts_the_files_that_depend_on_them_are_checked_again
     assert analysed["app/registry.py"] == analysed["app/use.py"] == 2
     assert analysed["app/other.py"] == 1
     assert sorted((f.path, f.code) for f in result.findings) == [("app/use.py", "ISO106")]
+
+
+IGNORED_AND_NOT = """\
+from app.db import SessionLocal
+from app.state import DeepAgentState
+
+
+def record_visit() -> None:
+    session = SessionLocal()
+    session.scalar("insert into visits default values")
+
+
+def summarize(state: DeepAgentState) -> str:
+    return state.user_id
+"""
+
+
+@pytest.mark.parametrize("through_stdin", [False, True], ids=["tree", "stdin"])
+def test_a_rule_the_file_ignores_has_its_fixes_held_though_another_rule_fixes_the_file(
+    in_tmp: Path, through_stdin: bool
+) -> None:
+    """`per-file-ignores` turns a rule off for the file, its fixes included:
+    the legacy annotation's fix goes in, the unclosed session stays as it was
+    and is not reported."""
+    write(in_tmp / "pyproject.toml", '[tool.isolint.per-file-ignores]\n"app/mod.py" = ["ISO204"]\n')
+    write(in_tmp / "app" / "__init__.py", "")
+    write(in_tmp / "app" / "mod.py", IGNORED_AND_NOT)
+    if through_stdin:
+        from isolint.stdin import fix_stdin
+
+        result = fix_stdin(
+            IGNORED_AND_NOT.encode(),
+            Path("app/mod.py"),
+            load_settings([in_tmp / "app" / "mod.py"]),
+            jobs=1,
+            use_cache=False,
+            unsafe=True,
+        )
+        fixed, remaining, applied = result.output.decode(), result.findings, result.applied
+    else:
+        fix = run_fix([in_tmp], load_settings([in_tmp]), jobs=1, unsafe=True, use_cache=False)
+        fixed, remaining, applied = (in_tmp / "app" / "mod.py").read_text(), fix.findings, fix.applied
+    assert "    session = SessionLocal()\n" in fixed and "with SessionLocal()" not in fixed
+    assert "def summarize(state: UserExecutionContext) -> str:" in fixed
+    assert "ISO204" not in {f.code for f in remaining}
+    assert applied == 1

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .cache import stat_signature
 from .config import Settings
 from .findings import Finding
+from .ignores import PerFileIgnores
 from .index import NameMatcher, module_of
 from .pipeline import WORKER_CRASHED
 from .plan import Plan, Prefilter, unparsable
@@ -56,6 +57,7 @@ class FixState:
 
     plan: Plan
     unsafe: bool  # unsafe fixes too
+    ignores: PerFileIgnores  # a rule a file ignores runs there, but its fixes are held back
 
 
 @dataclass
@@ -91,7 +93,8 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
     state = installed(FixState)
     plan = state.plan
     # A rule falling back runs as its fallback; a refused rule runs, its
-    # fixes held back, so that its findings remain in what the fixes leave.
+    # fixes held back, so that its findings remain in what the fixes leave
+    # (as does one the file's per-file-ignores name: the report drops those).
     fallbacks = frozenset(code for code in unit.refused if code.endswith(FALLBACK))
     fixing = replace(plan, loaded=tuple(_falling_back(plan.rules, fallbacks))) if fallbacks else plan
     try:
@@ -107,7 +110,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         unsafe=state.unsafe,
         module_name=module,
         is_package=is_package,
-        held=unit.refused - fallbacks,
+        held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
     )
     return ComputedFix(
         unit.shown,

@@ -179,7 +179,7 @@ def run_fix(
     by_shown = {str(f.path): f for f in files}
     plan = checked.plan
     ignores = PerFileIgnores(settings)
-    state = FixState(plan, unsafe)
+    state = FixState(plan, unsafe, ignores)
     unfixed: dict[str, Unfixed] = {}
 
     def compute(refused: Mapping[str, frozenset[str]]) -> dict[str, ComputedFix]:

@@ -9,7 +9,7 @@ saved files of the project around it, with the cache.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
@@ -80,24 +80,29 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
 
     absolute = Path(os.path.abspath(filename))
     plan = _plan(filename, settings, jobs, use_cache)
+    ignores = PerFileIgnores(settings)
     try:
         source = decode(raw)
     except SourceError:
         return StdinFix(raw, 0, check_stdin(raw, filename, settings, jobs=jobs, use_cache=use_cache))
     shown, module, is_package = str(filename), module_name_for(absolute), absolute.name == "__init__.py"
 
+    ignored = ignores.ignored(absolute, (rule.code for rule, _ in plan.rules))
+
     def compute(refused: frozenset[str]) -> ComputedFix:
-        fixing = (
-            replace(plan, loaded=tuple((r, p) for r, p in plan.rules if r.code not in refused)) if refused else plan
-        )
-        outcome = fix_text(source, shown, fixing, unsafe=unsafe, module_name=module, is_package=is_package)
-        findings = outcome.findings
-        if refused:
-            findings = check_bytes(
-                source.encode(outcome.text), shown, plan, module_name=module, is_package=is_package
-            ).findings
+        # The refused rules and those the file ignores run with their fixes held back (fixing._fix_worker).
+        held = refused | ignored
+        outcome = fix_text(source, shown, plan, unsafe=unsafe, module_name=module, is_package=is_package, held=held)
         return ComputedFix(
-            shown, module, is_package, raw, source, outcome.text, outcome.applied, outcome.codes, tuple(findings)
+            shown,
+            module,
+            is_package,
+            raw,
+            source,
+            outcome.text,
+            outcome.applied,
+            outcome.codes,
+            tuple(outcome.findings),
         )
 
     computed = {shown: compute(frozenset())}
@@ -114,6 +119,6 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
     else:
         refusals = []
     fix = computed[shown]
-    remaining = PerFileIgnores(settings).filter(absolute, mark_refused(fix.findings, refusals))
+    remaining = ignores.filter(absolute, mark_refused(fix.findings, refusals))
     output = source.encode(fix.text) if fix.changed else raw
     return StdinFix(output, fix.applied if fix.changed else 0, sorted(remaining, key=lambda f: f.sort_key))
