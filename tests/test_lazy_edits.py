@@ -173,3 +173,66 @@ def test_a_rule_the_gate_refused_runs_with_its_fixes_held_and_its_findings_remai
     assert [(f.code, f.location, f.message) for f in outcome.findings] == [
         (f.code, f.location, f.message) for f in linted
     ]
+
+
+def test_a_file_fixed_again_starts_from_its_first_lint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate refuses a rule, and the file is fixed again: the same source
+    with the same rules lints the same, so its first lint is not repeated, and
+    the outcome is what linting it again would give."""
+    settings = load_settings([tmp_path], isolated=True)
+    plan = Plan.from_settings(settings, build_edits=False)
+    source = decode(SAFE_AND_UNSAFE.encode())
+    first = engine.fix_text(source, "app/mod.py", plan, unsafe=True, module_name="app.mod")
+    assert first.codes == {"ISO204", "ISO402"} and first.first
+    lints: list[str] = []
+    real = engine.lint_text
+
+    def counting(text: str, *args: Any, **kwargs: Any) -> Any:
+        lints.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "lint_text", counting)
+    held = frozenset({"ISO402"})
+    again = engine.fix_text(source, "app/mod.py", plan, unsafe=True, module_name="app.mod", held=held)
+    from_scratch = list(lints)
+    lints.clear()
+    reused = engine.fix_text(
+        source, "app/mod.py", plan, unsafe=True, module_name="app.mod", held=held, first=first.first
+    )
+    assert source.text in from_scratch and source.text not in lints
+    assert len(lints) == len(from_scratch) - 1
+    assert (reused.text, reused.applied, reused.codes, reused.findings) == (
+        again.text,
+        again.applied,
+        again.codes,
+        again.findings,
+    )
+
+
+def test_a_first_lint_is_reused_only_for_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fix of a refused file starts from its earlier first lint only when
+    the file still holds the bytes that lint read."""
+    from isolint.fixing import FixState, compute_fixes
+    from isolint.ignores import PerFileIgnores
+
+    path = tmp_path / "app" / "mod.py"
+    path.parent.mkdir()
+    (path.parent / "__init__.py").write_text("")
+    path.write_text(SAFE_AND_UNSAFE)
+    settings = load_settings([tmp_path], isolated=True)
+    checked = run_check([tmp_path], settings, jobs=1, use_cache=False, build_edits=False)
+    state = FixState(checked.plan, True, PerFileIgnores(settings))
+    shown = next(str(f.path) for f in checked.files if f.real_path == path)
+    earlier = compute_fixes(checked.files, {shown: frozenset()}, state, 1).computed
+    lints: list[str] = []
+    real = engine.lint_text
+    monkeypatch.setattr(engine, "lint_text", lambda text, *a, **k: lints.append(text) or real(text, *a, **k))
+
+    refused = {shown: frozenset({"ISO402"})}
+    compute_fixes(checked.files, refused, state, 1, earlier=earlier)
+    assert SAFE_AND_UNSAFE not in lints
+
+    path.write_text('"""Visits."""\n' + SAFE_AND_UNSAFE)
+    changed = compute_fixes(checked.files, refused, state, 1, earlier=earlier).computed[shown]
+    assert changed == compute_fixes(checked.files, refused, state, 1).computed[shown]
+    assert changed.text.startswith('"""Visits."""\n') and "    with SessionLocal() as session:\n" in changed.text

@@ -476,6 +476,15 @@ class FixOutcome:
     findings: list[Finding]
     converged: bool = True
     codes: frozenset[str] = frozenset()  # the rules whose fixes went in
+    first: list[Finding] = dataclasses.field(default_factory=list)  # the first lint, of the source's own text
+
+
+def _held_back(finding: Finding) -> Finding:
+    """`finding` as a lint that builds no edits for its rule gives it."""
+    fix = finding.fix
+    if fix is None or not fix.built:
+        return finding
+    return dataclasses.replace(finding, fix=Fix(fix.applicability, fix.message, None, fix.isolation))
 
 
 def _tidy(
@@ -501,10 +510,13 @@ def fix_text(
     module_name: str = "",
     is_package: bool = False,
     held: frozenset[str] = frozenset(),
+    first: Sequence[Finding] | None = None,
 ) -> FixOutcome:
     """Apply fixes until none applies (at most MAX_FIX_PASSES rounds). The
     rules in `held` run, but their fixes are never applied (the verification
     gate refused them here): their findings remain in the last round's.
+    `first` is the source's first lint from an earlier computation of its
+    fixes with the same rules: it stands in for linting the source again.
 
     Each round re-parses the result, so every accepted round parses; the last
     round's findings are what remains. A fix from this run is never evidence
@@ -546,12 +558,12 @@ def fix_text(
     def outcome(text: str, findings: list[Finding], *, converged: bool = True) -> FixOutcome:
         if plan.build_edits and any(f.fix is not None and not f.fix.built for f in findings):
             findings = lint(text, held_too=True)
-        return FixOutcome(text, applied, findings, converged=converged, codes=frozenset(codes))
+        return FixOutcome(text, applied, findings, converged=converged, codes=frozenset(codes), first=first_lint)
 
     text = source.text
     applied = 0
     codes: set[str] = set()
-    findings = lint(text)
+    findings = first_lint = lint(text) if first is None else [_held_back(f) if f.code in held else f for f in first]
     offered = Counter((f.code, f.snippet) for f in findings if eligible(f))
     trusting = {rule.code: rule.trusts_context_annotations for rule, _ in plan.rules}
     trusting = defaultdict(bool, trusting)

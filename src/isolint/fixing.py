@@ -22,7 +22,7 @@ from .index import NameMatcher, module_of
 from .pipeline import WORKER_CRASHED
 from .plan import Plan, Prefilter, unparsable
 from .source import SourceError, decode, read_bytes
-from .transaction import FALLBACK, fallback_marker
+from .transaction import FALLBACK, FirstLint, fallback_marker
 from .verify import ModuleSource, Vocabulary
 from .workers import installed, parallel_map, with_progress_bar
 
@@ -41,6 +41,7 @@ class FixUnit:
     shown: str
     real: Path
     refused: frozenset[str]  # codes whose fixes the gate refused here (and fallback markers)
+    earlier: FirstLint | None = None  # the first lint of the file's previous computation
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,16 @@ def compute_fixes(
     refused: Mapping[str, frozenset[str]],
     state: FixState,
     jobs: int,
+    earlier: Mapping[str, ComputedFix] | None = None,
 ) -> Fixes:
-    """The fixes of the files named in `refused` (shown path -> refused codes), in `jobs` processes."""
+    """The fixes of the files named in `refused` (shown path -> refused codes),
+    in `jobs` processes; a file in `earlier` starts from its first lint there."""
     real_of = {str(file.path): file.real_path for file in files}
-    units = [FixUnit(shown, real_of[shown], codes) for shown, codes in refused.items()]
+    before = earlier or {}
+    units = [
+        FixUnit(shown, real_of[shown], codes, before[shown].first if shown in before else None)
+        for shown, codes in refused.items()
+    ]
     sizes = [(stat_signature(unit.real) or (0, 0))[1] for unit in units]
     fixes = Fixes({}, {})
     results = parallel_map(_fix_worker, units, jobs, state, _fix_crashed)
@@ -103,6 +110,8 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
     except SourceError as exc:
         return Unfixed([unparsable(unit.shown, str(exc))])
     module, is_package = module_of(unit.real)
+    earlier = unit.earlier
+    reusable = earlier is not None and earlier.raw == raw and earlier.fallbacks == fallbacks
     outcome = fix_text(
         source,
         unit.shown,
@@ -111,6 +120,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         module_name=module,
         is_package=is_package,
         held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
+        first=earlier.findings if reusable and earlier is not None else None,
     )
     return ComputedFix(
         unit.shown,
@@ -123,6 +133,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         outcome.codes,
         tuple(outcome.findings),
         None if outcome.converged else NOT_SETTLED,
+        FirstLint(raw, fallbacks, tuple(outcome.first)),
     )
 
 

@@ -181,14 +181,15 @@ def run_fix(
     ignores = PerFileIgnores(settings)
     state = FixState(plan, unsafe, ignores)
     unfixed: dict[str, Unfixed] = {}
+    computed: dict[str, ComputedFix] = {}  # settle() updates it as it refuses
 
     def compute(refused: Mapping[str, frozenset[str]]) -> dict[str, ComputedFix]:
-        fixes = compute_fixes(files, refused, state, jobs)
+        fixes = compute_fixes(files, refused, state, jobs, earlier=computed)
         unfixed.update(fixes.unfixed)
         return fixes.computed
 
     start = time.perf_counter()
-    computed = compute({shown: frozenset() for shown in sorted(fixable_paths)})
+    computed.update(compute({shown: frozenset() for shown in sorted(fixable_paths)}))
     checked.stats.timings["fix"] = time.perf_counter() - start
     start = time.perf_counter()
     with_fallback = frozenset(rule.code for rule, _ in plan.rules if rule.fallback is not None)

@@ -54,6 +54,18 @@ def fallback_marker(code: str) -> str:
 
 
 @dataclass(frozen=True)
+class FirstLint:
+    """A file's first lint in a computation of its fixes (fix_text's first
+    pass): a later computation of the same bytes, with the same fallbacks,
+    starts from it instead of linting again (the gate refuses rules, which
+    changes what is applied, not what the first lint finds)."""
+
+    raw: bytes
+    fallbacks: frozenset[str]  # the fallback markers the computation ran with
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
 class ComputedFix:
     """One file's fixes, computed and not yet written."""
 
@@ -67,6 +79,7 @@ class ComputedFix:
     codes: frozenset[str]
     findings: tuple[Finding, ...]  # what remains in the file after them
     error: str | None = None
+    first: FirstLint | None = None
 
     @property
     def changed(self) -> bool:
