@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
-from ...scopes import FUNCTIONS, absolute_name
+from ...scopes import FUNCTIONS, absolute_name, walk
 from ..ast_context import AstFile, AstRule
 from ..ast_helpers import assignment_targets, dotted_name
 from .family import (
@@ -395,7 +395,7 @@ def owns_session_in_exit(klass: ast.ClassDef, attribute: str) -> bool:
         if method is None:
             continue
         for statement in method.body:
-            for node in ast.walk(statement):
+            for node in walk(statement):
                 if (
                     isinstance(node, ast.Call)
                     and isinstance(node.func, ast.Attribute)

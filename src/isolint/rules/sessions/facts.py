@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ...index import links
+from ...scopes import walk
 from ..ast_helpers import dotted_name
 from .evidence import (
     Function,
@@ -199,7 +200,7 @@ def _unreliable_params(method: Function) -> set[str]:
     defaults = dict(zip([a.arg for a in positional][::-1], args.defaults[::-1], strict=False))
     defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None})
     names = {name for name, default in defaults.items() if isinstance(default, ast.Constant) and default.value is None}
-    for node in ast.walk(method):
+    for node in walk(method):
         if isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return names

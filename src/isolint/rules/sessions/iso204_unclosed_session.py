@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import SAFE, UNSAFE
-from ...scopes import FUNCTIONS
+from ...scopes import FUNCTIONS, walk
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives
 from ..ast_helpers import dotted_name
 from ..base import CstEdit, FixSpec
@@ -121,7 +121,7 @@ class UnclosedSession(SessionRule):
         escapes = any(
             isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)) and n.value is not None and not _is_constant(n.value)
             for statement in _flat(moved)
-            for n in ast.walk(statement)
+            for n in walk(statement)
         )
         return FixSpec(
             f"Open the session with `{keyword} {callee}() as {name}:`",
@@ -234,7 +234,7 @@ def _mentions(nodes: Iterable[ast.AST], name: str) -> bool:
 def _is_released(function: Function, name: str) -> bool:
     """Entered as a context manager, closed in a `finally`, returned, yielded, stored or handed to an owner."""
     for statement in function.body:
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if _releases(node, name):
                 return True
     return False
@@ -245,7 +245,7 @@ def _releases(node: ast.AST, name: str) -> bool:
         item = node.context_expr
         return _is_name(item, name) or (isinstance(item, ast.Call) and _mentions(_arguments(item), name))
     if isinstance(node, ast.Try) and node.finalbody:
-        return any(_is_close_of(n, name) for s in node.finalbody for n in ast.walk(s))
+        return any(_is_close_of(n, name) for s in node.finalbody for n in walk(s))
     if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and node.value is not None:
         return _mentions([node.value], name)
     if isinstance(node, ast.Assign) and _mentions([node.value], name):
@@ -285,7 +285,7 @@ def _bound_names(line: Line) -> set[str]:
     """Variables a line assigns (`x = ...`, `for x in ...`, `with ... as x`, `except ... as x`, `import ... as x`)."""
     bound: set[str] = set()
     for statement in line:
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if isinstance(node, ast.Assign):
                 targets = list(node.targets)
             elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
@@ -316,7 +316,7 @@ def _target_names(target: ast.expr) -> set[str]:
 
 def _rebinds(line: Line, name: str) -> bool:
     for statement in line:
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 return True
             if isinstance(node, ast.Assign):
@@ -345,5 +345,5 @@ def _nested_use(line: Line, name: str) -> bool:
     return any(
         isinstance(n, (*FUNCTIONS, ast.Lambda, ast.ClassDef)) and _mentions([n], name)
         for statement in line
-        for n in ast.walk(statement)
+        for n in walk(statement)
     )
