@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .scopes import children, remembering_children, resolve_relative
 
@@ -318,11 +319,35 @@ def _decorator_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return names
 
 
-class _Definitions(ast.NodeVisitor):
+class _Visitor(ast.NodeVisitor):
+    """`ast.NodeVisitor`, faster: each node type's handler is looked up once,
+    and the children come from `scopes.children`, computed once per node while
+    the model is built. Those leave out contexts and operators, which no
+    handler here takes, and give a definition's children in source order
+    (decorators first): the handlers of definitions visit those themselves,
+    in `ast`'s order."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[ast.AST], Callable[[Any], object]] = {}
+
+    def visit(self, node: ast.AST) -> object:
+        handler = self._handlers.get(type(node))
+        if handler is None:
+            found: Callable[[Any], object] = getattr(self, "visit_" + type(node).__name__, self.generic_visit)
+            handler = self._handlers[type(node)] = found
+        return handler(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in children(node):
+            self.visit(child)
+
+
+class _Definitions(_Visitor):
     """Functions and classes with their qualified names; nested functions are skipped
     (nothing outside their enclosing function can call them by name)."""
 
     def __init__(self, model: ModuleModel, types: dict[int, dict[str, str]]) -> None:
+        super().__init__()
         self.model = model
         self.prefix = model.module
         self.types = types
@@ -436,10 +461,11 @@ def _shape(call: ast.Call) -> CallShape:
     )
 
 
-class _Uses(ast.NodeVisitor):
+class _Uses(_Visitor):
     """Call sites, attribute uses and unbound reads, with the enclosing scope."""
 
     def __init__(self, model: ModuleModel, types: dict[int, dict[str, str]], flow: bool) -> None:
+        super().__init__()
         self.model = model
         self.types = types
         self.flow = flow
@@ -455,7 +481,8 @@ class _Uses(ast.NodeVisitor):
         outer = (self.klass, self.scope, self.receiver)
         self.klass = self.scope = self._qualify(node.name)
         self.receiver = None
-        self.generic_visit(node)
+        for child in (*node.bases, *node.keywords, *node.body, *node.decorator_list):  # `ast`'s order
+            self.visit(child)
         self.klass, self.scope, self.receiver = outer
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
