@@ -92,7 +92,7 @@ class CstView:
         parents = self.file.parents
         top: ast.AST | None = node
         while top is not None and id(top) not in index_of:
-            top = parents.get(id(top))
+            top = parents.get(top)
         return None if top is None else paired[index_of[id(top)]]
 
     def _line_of(self, statement: TopLevel) -> int:

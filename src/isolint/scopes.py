@@ -83,23 +83,24 @@ def children(node: ast.AST) -> list[ast.AST]:
     file is analysed (`remembering_children`) the list is shared."""
     remembered = _remembered
     if remembered is not None:
-        entry = remembered.get(id(node))
-        if entry is not None:
-            return entry[1]
+        known = remembered.get(node)  # nodes hash by identity: no id() object to allocate per lookup
+        if known is not None:
+            return known
     found: list[ast.AST] = []
     order = _FIELD_ORDER.get(type(node))
     for name in order if order is not None else _field_order(type(node)):
         value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
+        if isinstance(value, list):
+            if value:  # a list field may hold None (a dict's `**` key) or names (`global a, b`)
+                found += [item for item in value if isinstance(item, ast.AST)]
+        elif isinstance(value, ast.AST):
             found.append(value)
-        elif isinstance(value, list):
-            found.extend(item for item in value if isinstance(item, ast.AST))
     if remembered is not None:
-        remembered[id(node)] = (node, found)  # holding the node keeps its id from being reused
+        remembered[node] = found  # the key holds the node: a dead node's id is never mistaken for it
     return found
 
 
-_remembered: dict[int, tuple[ast.AST, list[ast.AST]]] | None = None
+_remembered: dict[ast.AST, list[ast.AST]] | None = None
 
 
 @contextlib.contextmanager
@@ -157,14 +158,16 @@ def walk_scope(statements: list[ast.stmt], scopes: tuple[type[ast.AST], ...] = _
             stack.extend(reversed(children(node)))
 
 
-def parent_map(tree: ast.AST) -> dict[int, ast.AST]:
-    """id(node) -> its parent, for every node under `tree` (contexts and operators aside)."""
-    parents: dict[int, ast.AST] = {}
+def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    """node -> its parent, for every node under `tree` (contexts and operators
+    aside). Nodes hash by identity; keying by them rather than by `id()`
+    allocates no integer per node or per lookup."""
+    parents: dict[ast.AST, ast.AST] = {}
     stack = [tree]
     while stack:
         node = stack.pop()
         below = children(node)
-        parents.update(zip(map(id, below), repeat(node)))
+        parents.update(zip(below, repeat(node)))
         stack.extend(below)
     return parents
 
@@ -235,7 +238,7 @@ def names_after_as(source: str) -> frozenset[str]:
 class NameResolver:
     """Qualified names of Name and Attribute nodes of one module (see the module docstring)."""
 
-    def __init__(self, tree: ast.Module, parents: dict[int, ast.AST]) -> None:
+    def __init__(self, tree: ast.Module, parents: dict[ast.AST, ast.AST]) -> None:
         self.tree = tree
         self._parents = parents
         self._walrus_targets: list[ast.NamedExpr] | None = None
@@ -305,7 +308,7 @@ class NameResolver:
             if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.search(node.value)):
                 continue
             child: ast.AST = node
-            parent = parents.get(id(node))
+            parent = parents.get(node)
             while parent is not None and not isinstance(parent, ast.stmt | ast.mod):
                 if _is_annotation_of(child, parent):
                     return True
@@ -317,7 +320,7 @@ class NameResolver:
                     return True
                 if isinstance(parent, ast.Call) and full_name(parent.func)[1].rpartition(".")[2] in _TYPE_STRING_CALLS:
                     return True
-                child, parent = parent, parents.get(id(parent))
+                child, parent = parent, parents.get(parent)
             if parent is not None and _is_annotation_of(child, parent):
                 return True
         return False
@@ -355,7 +358,7 @@ class NameResolver:
         evaluates outside its body (decorators, defaults, annotations, bases,
         a comprehension's first iterable) belongs to the scope around it."""
         parents = self._parents
-        child, parent = node, parents.get(id(node))
+        child, parent = node, parents.get(node)
         innermost = True
         in_first_iterable = False
         while parent is not None:
@@ -368,7 +371,7 @@ class NameResolver:
             in_first_iterable = (
                 isinstance(parent, ast.comprehension)
                 and child is parent.iter
-                and (outer := parents.get(id(parent))) is not None
+                and (outer := parents.get(parent)) is not None
                 and isinstance(outer, COMPREHENSIONS)
                 and outer.generators[0] is parent
             )
@@ -376,7 +379,7 @@ class NameResolver:
                 if scope.kind != "class" or innermost:
                     yield scope
                 innermost = False
-            child, parent = parent, parents.get(id(parent))
+            child, parent = parent, parents.get(parent)
         yield self._module_scope()
 
     def _qualname_of(self, scope_node: ast.AST) -> str:
@@ -390,7 +393,7 @@ class NameResolver:
                 names.append("<lambda>")
             elif isinstance(node, COMPREHENSIONS):
                 names.append("<comprehension>")
-            parent = parents.get(id(node))
+            parent = parents.get(node)
             if parent is not None and isinstance(parent, (*FUNCTIONS, ast.Lambda)) and _in_body(node, parent):
                 names.append("<locals>")
             node = parent
@@ -414,11 +417,11 @@ class NameResolver:
         """Where `(x := ...)` binds `x`: the enclosing function, class or module (comprehensions do not count)."""
         parents = self._parents
         child: ast.AST = walrus
-        parent = parents.get(id(walrus))
+        parent = parents.get(walrus)
         while parent is not None:
             if _in_body(child, parent):
                 return parent
-            child, parent = parent, parents.get(id(parent))
+            child, parent = parent, parents.get(parent)
         return self.tree
 
 

@@ -46,7 +46,7 @@ class AstFile(CheckedFile):
         self.ancestors: list[ast.AST] = []  # strict ancestors of the node being visited
         self.statement: ast.stmt | None = None  # the top-level statement being visited
         self._names: NameResolver | None = None
-        self._parents: dict[int, ast.AST] | None = None
+        self._parents: dict[ast.AST, ast.AST] | None = None
         self._lines: list[str] | None = None
         self._offsets: list[int] | None = None
         self._shared: dict[Callable[[AstFile], object], object] = {}
@@ -68,14 +68,14 @@ class AstFile(CheckedFile):
         return self._names
 
     @property
-    def parents(self) -> dict[int, ast.AST]:
-        """id(node) -> parent for the whole module, built on first use and shared."""
+    def parents(self) -> dict[ast.AST, ast.AST]:
+        """node -> parent for the whole module, built on first use and shared."""
         if self._parents is None:
             self._parents = parent_map(self.tree)
         return self._parents
 
     def parent(self, node: ast.AST) -> ast.AST | None:
-        return self.parents.get(id(node))
+        return self.parents.get(node)
 
     def qualified_names(self, node: ast.AST) -> set[str]:
         """Absolute dotted names `node` may refer to, with relative imports and

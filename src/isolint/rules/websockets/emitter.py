@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 else:
     from ..._lazy import cst
 
-Parents = Mapping[int, ast.AST]  # id(node) -> parent, as `AstFile.parents`
+Parents = Mapping[ast.AST, ast.AST]  # node -> parent, as `AstFile.parents`
 Replacement = Union["cst.CSTNode", "cst.RemovalSentinel"]
 
 
@@ -69,9 +69,9 @@ def plan_swap(
     methods: set[str] = set()
     replaced = []
     for use in uses:
-        parent = parents.get(id(use))
+        parent = parents.get(use)
         if isinstance(parent, ast.Await):  # `bridge = await get_bridge()`: the await goes too
-            use, parent = parent, parents.get(id(parent))
+            use, parent = parent, parents.get(parent)
         method = _called_method(use, parents)
         if method is not None:
             methods.add(method)
@@ -95,9 +95,9 @@ def plan_swap(
 
 def _called_method(expr: ast.AST, parents: Parents) -> str | None:
     """`send` when `expr` is the receiver of a call `expr.send(...)`."""
-    parent = parents.get(id(expr))
+    parent = parents.get(expr)
     if isinstance(parent, ast.Attribute) and parent.value is expr:
-        call = parents.get(id(parent))
+        call = parents.get(parent)
         if isinstance(call, ast.Call) and call.func is parent:
             return parent.attr
     return None
@@ -105,7 +105,7 @@ def _called_method(expr: ast.AST, parents: Parents) -> str | None:
 
 def _is_truth_test(name: ast.Name, parents: Parents) -> bool:
     """`if bridge:`, `while bridge:`, `not bridge`, `bridge is None`, `bridge is not None`."""
-    parent = parents.get(id(name))
+    parent = parents.get(name)
     if isinstance(parent, (ast.If, ast.While)) and parent.test is name:
         return True
     if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
