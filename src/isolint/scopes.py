@@ -128,7 +128,7 @@ def walk(*roots: ast.AST) -> Iterator[ast.AST]:
         stack.extend(reversed(children(node)))
 
 
-_STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)
+STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)  # the nodes that hold statements
 
 
 def statements(root: ast.AST) -> Iterator[ast.stmt]:
@@ -140,7 +140,7 @@ def statements(root: ast.AST) -> Iterator[ast.stmt]:
         node = stack.pop()
         if isinstance(node, ast.stmt):
             yield node
-        stack.extend(reversed([child for child in children(node) if isinstance(child, _STATEMENT_HOLDERS)]))
+        stack.extend(reversed([child for child in children(node) if isinstance(child, STATEMENT_HOLDERS)]))
 
 
 _OWN_SCOPES = (*_DEFINITIONS, ast.Lambda)

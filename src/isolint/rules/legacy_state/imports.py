@@ -7,7 +7,7 @@ import ast
 import re
 from collections import Counter
 
-from ...scopes import children
+from ...scopes import children, walk
 from ..ast_context import AstFile
 from ..ast_helpers import dotted_name
 
@@ -101,7 +101,7 @@ def name_uses(file: AstFile, root: ast.AST) -> Counter[str]:
 def mentioned_names(root: ast.AST) -> set[str]:
     """The names spelled under `root` as identifiers (strings not included)."""
     found: set[str] = set()
-    for node in ast.walk(root):
+    for node in walk(root):
         found.update(_spelled_names(node))
     return found
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
+from ...scopes import children, walk
 from .._helpers import alternation, word_alternatives
 from ..ast_helpers import assignment_targets, context_param, dotted_name
 from ..base import CstEdit, FixSpec
@@ -240,7 +241,7 @@ def _assigned_attributes(klass: ast.ClassDef) -> set[str]:
         target.attr
         for method in methods_of(klass)
         for statement in method.body
-        for child in ast.walk(statement)
+        for child in walk(statement)
         if isinstance(child, (ast.Assign, ast.AnnAssign))
         for target in assignment_targets(child)
         if isinstance(target, ast.Attribute) and is_attribute_of(target, receiver_of(method))
@@ -258,7 +259,7 @@ def _usable_context(method: Function, settings: Settings) -> str | None:
     if isinstance(default, ast.Constant) and default.value is None:
         return None
     for statement in method.body:
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
                 return None
     return name
@@ -278,7 +279,7 @@ def _outside_classes(tree: ast.Module) -> Iterator[ast.AST]:
         if isinstance(node, ast.ClassDef):
             continue
         yield node
-        pending.extend(ast.iter_child_nodes(node))
+        pending.extend(children(node))  # in no particular order: what is read is a set
 
 
 def _attributes_read(node: ast.AST) -> list[str]:

@@ -262,7 +262,7 @@ def holds_per_request_state(class_name: str | None, config: SingletonsConfig, cl
         and node.attr in PER_RUN_ATTRIBUTES
         and isinstance(node.value, ast.Name)
         and node.value.id == "self"
-        for node in ast.walk(class_node)
+        for node in walk(class_node)
     )
 
 
