@@ -407,7 +407,11 @@ class NameResolver:
             scope = self._scopes[id(node)] = _Scope(node, kind, qualname)
             _collect_bindings(scope)
             if self._walrus_targets is None:
-                self._walrus_targets = [n for n in walk(self.tree) if isinstance(n, ast.NamedExpr)]
+                # The parent map holds every node but the module: a scan of it
+                # tells whether there is any `:=` at all, most often not, more
+                # cheaply than walking the tree; the walk gives source order.
+                walruses = any(type(n) is ast.NamedExpr for n in self._parents)
+                self._walrus_targets = [n for n in walk(self.tree) if isinstance(n, ast.NamedExpr)] if walruses else []
             for walrus in self._walrus_targets:
                 if self._walrus_scope_node(walrus) is node:
                     _bind_target(scope, walrus.target)
