@@ -46,7 +46,7 @@ class GlobalInstanceAccessor(AstRule):
     family = "singletons"
     summary = "A function lazily creates a module global and returns it, so every request shares one object"
     fix_safety = UNSAFE
-    prefilter = re.compile(rb"\bglobal\s")
+    prefilter = re.compile(rb"global(?<!\wglobal)\s")  # the word check after the literal: `re` then skips ahead to it
     index_prefilter = ACCESSOR_INDEX_PREFILTER
 
     @classmethod
