@@ -305,3 +305,15 @@ def test_history_refuses_a_since_that_git_would_read_as_an_option(tmp_path: Path
     signed_repository(root)
     result = run_cli("report", "--history", "--no-cache", "--since", "--output=/tmp/x", str(root))
     assert result.exit_code == 2 and "expected a commit, not an option" in result.stderr
+
+
+def test_a_printable_line_is_shown_as_it_is_and_no_character_to_escape_counts_as_printable() -> None:
+    """`printable` skips its regex for a line `str.isprintable` accepts: that
+    is sound only because every character it escapes is one `isprintable`
+    rejects, over all of Unicode."""
+    from isolint.output.escape import _UNPRINTABLE, printable
+
+    escaped = [char for char in map(chr, range(0x110000)) if _UNPRINTABLE.match(char)]
+    assert escaped and not any(char.isprintable() for char in escaped)
+    assert printable("    state.user_id = 'é'") == "    state.user_id = 'é'"
+    assert printable("tab\there\x1b[2J\u2028") == "tab\there\\x1b[2J\\u2028"

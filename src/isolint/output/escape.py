@@ -29,6 +29,8 @@ def _escaped(match: re.Match[str]) -> str:
 
 def printable(text: str) -> str:
     """`text` for one line of terminal output: controls shown as escapes."""
+    if text.isprintable():  # every character `_UNPRINTABLE` names is one `isprintable` rejects
+        return text
     return _UNPRINTABLE.sub(_escaped, text)
 
 
