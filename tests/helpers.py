@@ -36,3 +36,19 @@ def check_findings(paths: Sequence[Path], *selectors: str, isolated: bool = True
     overrides = {"select": list(selectors)} if selectors else None
     settings = load_settings(paths, isolated=isolated, overrides=overrides)
     return run_check(paths, settings, jobs=1, use_cache=False).findings
+
+
+# A safe fix (the unclosed session) and an unsafe one (the legacy annotation), with the legacy import.
+SAFE_AND_UNSAFE = """\
+from app.db import SessionLocal
+from app.state import DeepAgentState
+
+
+def record_visit() -> None:
+    session = SessionLocal()
+    session.scalar("insert into visits default values")
+
+
+def summarize(state: DeepAgentState) -> str:
+    return state.user_id
+"""

@@ -14,7 +14,7 @@ from isolint import pipeline, source
 from isolint.config import load_settings
 from isolint.runner import run_fix
 from tests.conftest import write
-from tests.helpers import run_cli
+from tests.helpers import SAFE_AND_UNSAFE, run_cli
 
 LEGACY = "from app.state import DeepAgentState  # the old state\n"
 FIXED = "from isolint.runtime import UserExecutionContext  # the old state\n"
@@ -259,21 +259,6 @@ def test_after_writing_new_facts_the_files_that_depend_on_them_are_checked_again
     assert sorted((f.path, f.code) for f in result.findings) == [("app/use.py", "ISO106")]
 
 
-IGNORED_AND_NOT = """\
-from app.db import SessionLocal
-from app.state import DeepAgentState
-
-
-def record_visit() -> None:
-    session = SessionLocal()
-    session.scalar("insert into visits default values")
-
-
-def summarize(state: DeepAgentState) -> str:
-    return state.user_id
-"""
-
-
 @pytest.mark.parametrize("through_stdin", [False, True], ids=["tree", "stdin"])
 def test_a_rule_the_file_ignores_has_its_fixes_held_though_another_rule_fixes_the_file(
     in_tmp: Path, through_stdin: bool
@@ -283,12 +268,12 @@ def test_a_rule_the_file_ignores_has_its_fixes_held_though_another_rule_fixes_th
     and is not reported."""
     write(in_tmp / "pyproject.toml", '[tool.isolint.per-file-ignores]\n"app/mod.py" = ["ISO204"]\n')
     write(in_tmp / "app" / "__init__.py", "")
-    write(in_tmp / "app" / "mod.py", IGNORED_AND_NOT)
+    write(in_tmp / "app" / "mod.py", SAFE_AND_UNSAFE)
     if through_stdin:
         from isolint.stdin import fix_stdin
 
         result = fix_stdin(
-            IGNORED_AND_NOT.encode(),
+            SAFE_AND_UNSAFE.encode(),
             Path("app/mod.py"),
             load_settings([in_tmp / "app" / "mod.py"]),
             jobs=1,

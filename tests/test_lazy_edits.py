@@ -21,7 +21,7 @@ from isolint.runner import run_check
 from isolint.source import decode
 from isolint.stdin import check_stdin
 from tests.conftest import FIXTURES
-from tests.helpers import run_cli
+from tests.helpers import SAFE_AND_UNSAFE, run_cli
 
 
 @pytest.fixture
@@ -90,21 +90,6 @@ def test_fix_builds_the_edits_it_applies(app: Path, builds: list[str]) -> None:
     result = run_cli("fix", str(app), "--no-cache", "-j", "1", "--diff")
     assert result.exit_code == 1 and "+++ " in result.stdout
     assert builds
-
-
-SAFE_AND_UNSAFE = """\
-from app.db import SessionLocal
-from app.state import DeepAgentState
-
-
-def record_visit() -> None:
-    session = SessionLocal()
-    session.scalar("insert into visits default values")
-
-
-def summarize(state: DeepAgentState) -> str:
-    return state.user_id
-"""
 
 
 @pytest.mark.parametrize("show_edits", [False, True], ids=["concise", "edits-shown"])

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from .rules.base import Rule
     from .transaction import ComputedFix
 
-NOT_SETTLED = "fixes did not settle; left what parsed and stopped"
-
 
 @dataclass(frozen=True)
 class FixUnit:
@@ -122,19 +120,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
         first=earlier.findings if reusable and earlier is not None else None,
     )
-    return ComputedFix(
-        unit.shown,
-        module,
-        is_package,
-        raw,
-        source,
-        outcome.text,
-        outcome.applied,
-        outcome.codes,
-        tuple(outcome.findings),
-        None if outcome.converged else NOT_SETTLED,
-        FirstLint(raw, fallbacks, tuple(outcome.first)),
-    )
+    return ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks)
 
 
 def _falling_back(

@@ -89,23 +89,25 @@ def fix_stdin(raw: bytes, filename: Path, settings: Settings, *, jobs: int, use_
 
     ignored = ignores.ignored(absolute, (rule.code for rule, _ in plan.rules))
 
-    def compute(refused: frozenset[str]) -> ComputedFix:
-        # The refused rules and those the file ignores run with their fixes held back (fixing._fix_worker).
-        held = refused | ignored
-        outcome = fix_text(source, shown, plan, unsafe=unsafe, module_name=module, is_package=is_package, held=held)
-        return ComputedFix(
-            shown,
-            module,
-            is_package,
-            raw,
-            source,
-            outcome.text,
-            outcome.applied,
-            outcome.codes,
-            tuple(outcome.findings),
-        )
+    computed: dict[str, ComputedFix] = {}
 
-    computed = {shown: compute(frozenset())}
+    def compute(refused: frozenset[str]) -> ComputedFix:
+        # The refused rules and those the file ignores run with their fixes
+        # held back, from the buffer's first lint once there is one (fixing._fix_worker).
+        earlier = computed[shown].first if shown in computed else None
+        outcome = fix_text(
+            source,
+            shown,
+            plan,
+            unsafe=unsafe,
+            module_name=module,
+            is_package=is_package,
+            held=refused | ignored,
+            first=earlier.findings if earlier is not None else None,
+        )
+        return ComputedFix.of(outcome, shown, module, is_package, raw, source)
+
+    computed[shown] = compute(frozenset())
     if computed[shown].changed:
         # The project around the buffer: its configuration's root, where its callers live.
         around = discover([settings.root], settings).files if absolute.parent.is_dir() else []

@@ -16,10 +16,14 @@ import difflib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .findings import Finding
 from .source import DecodedSource
 from .verify import ContractChange, ModelCache, ModuleSource, ReadOthers, Verdict, Violation, Vocabulary, verify
+
+if TYPE_CHECKING:
+    from .engine import FixOutcome  # the engine imports LibCST; the gate needs none of it
 
 # The order in which a file's fixes are refused when it is blamed: fixes that
 # change contracts (signatures, attributes, identities, types) first.
@@ -43,6 +47,8 @@ RISK_ORDER = (
 )
 MAX_ROUNDS = 24
 
+
+NOT_SETTLED = "fixes did not settle; left what parsed and stopped"
 
 # In a file's refused codes, `<code>~fallback`: the rule's own fixes are refused
 # there and its fallback (a compatible form of the same fix, Rule.fallback) runs instead.
@@ -80,6 +86,32 @@ class ComputedFix:
     findings: tuple[Finding, ...]  # what remains in the file after them
     error: str | None = None
     first: FirstLint | None = None
+
+    @classmethod
+    def of(
+        cls,
+        outcome: FixOutcome,
+        path: str,
+        module: str,
+        is_package: bool,
+        raw: bytes,
+        source: DecodedSource,
+        fallbacks: frozenset[str] = frozenset(),
+    ) -> ComputedFix:
+        """The fixes `engine.fix_text` computed for the file, computed with `fallbacks`."""
+        return cls(
+            path,
+            module,
+            is_package,
+            raw,
+            source,
+            outcome.text,
+            outcome.applied,
+            outcome.codes,
+            tuple(outcome.findings),
+            None if outcome.converged else NOT_SETTLED,
+            FirstLint(raw, fallbacks, tuple(outcome.first)),
+        )
 
     @property
     def changed(self) -> bool:
