@@ -532,7 +532,7 @@ def fix_text(
     """
 
     def lint(text: str, *, build_edits: bool = True, held_too: bool = False) -> list[Finding]:
-        """The findings of `text`; the held rules' edits are built only `held_too`."""
+        """The findings of `text`; the held rules' edits are built only when `held_too`."""
         rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
         return lint_text(
             text,

@@ -109,7 +109,8 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         return Unfixed([unparsable(unit.shown, str(exc))])
     module, is_package = module_of(unit.real)
     earlier = unit.earlier
-    reusable = earlier is not None and earlier.raw == raw and earlier.fallbacks == fallbacks
+    if earlier is not None and (earlier.raw != raw or earlier.fallbacks != fallbacks):
+        earlier = None  # changed on disk since, or run with other rules: lint it again
     outcome = fix_text(
         source,
         unit.shown,
@@ -118,7 +119,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         module_name=module,
         is_package=is_package,
         held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
-        first=earlier.findings if reusable and earlier is not None else None,
+        first=earlier.findings if earlier is not None else None,
     )
     return ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks)
 
