@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from isolint.config import Settings, load_settings
-from isolint.index import Fact, index_source
+from isolint.index import Fact, ProjectIndex, index_source
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from isolint.rules import BY_CODE
 from tests.conftest import FIXTURES, write
@@ -519,3 +519,31 @@ def test_a_finding_on_a_definition_spans_its_name_however_the_definition_is_writ
         (16, 9, 15, "spaced"),
         (22, 5, 9, "état"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("options", "line", "matches"),
+    [
+        ("", "hub = EventManager()\n", True),
+        ("", "hub = events.EventManager.create()\n", True),
+        ("", "limit = 5\n", False),
+        ("", "hub = KnownThing()\n", True),  # an indexed class, whatever its name ends in
+        ("", "hub = pkg.KnownThing()\n", True),
+        ("", "hub = UnknownKnownThing()\n", False),  # the indexed name must start a word
+        ("", "hub = KnownThingFactory.build()\n", True),
+        ("service-suffixes = []\n", "hub = anything_at_all()\n", True),  # no suffix: any callee
+        ("service-suffixes = []\naccessor-patterns = []\n", "limit = 5\n", False),
+    ],
+)
+def test_the_module_instance_prefilter_keeps_every_file_a_finding_can_be_in(
+    tmp_path: Path, options: str, line: str, matches: bool
+) -> None:
+    """ISO103's byte prefilter: an assignment of a call whose callee ends in a
+    service suffix, matches an accessor pattern or starts with an indexed
+    name. The indexed names are factored into a trie, so the scan does not
+    grow with the size of the project."""
+    write(tmp_path / "pyproject.toml", "[tool.isolint.rules.ISO103]\n" + options)
+    settings = load_settings([tmp_path])
+    project = ProjectIndex([Fact("singletons:class", "app.things.KnownThing", "app/things.py", 1)])
+    prefilter = BY_CODE["ISO103"].compile_prefilter(settings, project)
+    assert (prefilter.search(line.encode()) is not None) is matches

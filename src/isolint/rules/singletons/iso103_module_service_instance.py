@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._helpers import glob_to_bytes_regex, matches_patterns
+from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, word_alternatives
 from ..ast_context import AstRule
 from ..ast_helpers import assignment_targets, dotted_name, is_module_level, last_name
 from ..base import Option
@@ -110,12 +110,13 @@ class ModuleServiceInstance(AstRule):
         # accessor matching a pattern, or an accessor/singleton class the index
         # knows: `= [await] <...name>(`. Mentions alone (`-> FooManager`) don't count.
         config = family_config(settings)
-        fragments = [rb"(?:" + b"|".join(re.escape(s.encode()) for s in config.service_suffixes) + rb")"]
-        fragments += [glob_to_bytes_regex(glob) for glob in config.accessor_patterns]
-        fragments += [rb"\b" + re.escape(n.encode()) for n in sorted(project.names(*INDEXED_KINDS))]
-        names = b"|".join(b"(?:" + f + b")" for f in fragments if f)
-        if not names:
-            return re.compile(rb"(?!)")
+        # An empty suffix list matches any callee, as an empty group would.
+        suffixes = [re.escape(s.encode()) for s in config.service_suffixes] or [b""]
+        globs = [glob_to_bytes_regex(glob) for glob in config.accessor_patterns]
+        # Factored on their literal prefixes, as a trie: tried one by one, the
+        # indexed names made the scan of a file grow with the project's size.
+        indexed_names = word_alternatives(re.escape(n.encode()) for n in sorted(project.names(*INDEXED_KINDS)))
+        names = alternation(suffixes, globs, indexed_names)
         # Test the fragments' first characters before trying each one: the
         # scan runs at every `=` of every file.
         indexed = project.names(*INDEXED_KINDS)
