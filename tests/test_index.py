@@ -131,3 +131,21 @@ def test_qualified_names_resolve_relative_imports_against_the_package() -> None:
         project=index,
     )
     assert len(in_package) == 1
+
+
+def test_what_a_rule_derives_from_the_facts_is_computed_once_per_index() -> None:
+    """A rule derives the same answer from the facts for every file it checks
+    (`ProjectIndex.derived`): computed per file, it made a check grow with the
+    square of the project's size."""
+    project = ProjectIndex([Fact("singletons:class", "app.a.A", "app/a.py", 1)])
+    calls: list[ProjectIndex] = []
+
+    def short_names(index: ProjectIndex) -> frozenset[str]:
+        calls.append(index)
+        return frozenset(fact.name for fact in index.facts)
+
+    assert project.derived(short_names) == {"A"}
+    assert project.derived(short_names) is project.derived(short_names)
+    assert calls == [project]
+    other = ProjectIndex([Fact("singletons:class", "app.b.B", "app/b.py", 1)])
+    assert other.derived(short_names) == {"B"} and calls == [project, other]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .newer_syntax import parse_module
 from .scopes import remembering_children
@@ -65,6 +65,7 @@ def _without_lines(value: Any) -> Any:
 # class's bases, an alias's target). Registered next to each indexer, with
 # `links`; a file's cached results depend on those facts too (relevant_facts).
 _LINKS: dict[str, Callable[[Fact], Iterable[str]]] = {}
+T = TypeVar("T")
 
 
 def links(*kinds: str) -> Callable[[Callable[[Fact], Iterable[str]]], Callable[[Fact], Iterable[str]]]:
@@ -92,6 +93,7 @@ class ProjectIndex:
         self._of_kind: dict[tuple[str, ...], tuple[Fact, ...]] = {}
         self._names: dict[tuple[str, ...], frozenset[str]] = {}
         self._named: dict[tuple[str, str], tuple[Fact, ...]] | None = None
+        self._derived: dict[Callable[[ProjectIndex], object], object] = {}
 
     def __len__(self) -> int:
         return len(self._facts)
@@ -126,6 +128,14 @@ class ProjectIndex:
                 named.setdefault((fact.kind, fact.name), []).append(fact)
             self._named = {key: tuple(facts) for key, facts in named.items()}
         return self._named.get((kind, name), ())
+
+    def derived(self, build: Callable[[ProjectIndex], T]) -> T:
+        """`build(self)`, computed once per index: what a rule derives from
+        the facts is the same for every file it checks, and deriving it per
+        file made a check grow with the square of the project's size."""
+        if build not in self._derived:
+            self._derived[build] = build(self)
+        return cast(T, self._derived[build])
 
     def names(self, *kinds: str) -> frozenset[str]:
         """Short names of the facts of these kinds (all kinds if none given), for prefilters."""

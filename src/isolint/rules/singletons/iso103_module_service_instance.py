@@ -177,7 +177,7 @@ class ModuleServiceInstance(AstRule):
             any(name.endswith(suffix) for suffix in config.service_suffixes)
             or matches_patterns(name, config.accessor_patterns)
             or name in project.names(*INDEXED_KINDS)
-            or any(name in ClassFact.read(fact).accessors for fact in project.of_kind(KIND_CLASS))
+            or name in project.derived(_class_accessors)
         )
 
     def _keyed_state(self, qualified: set[str]) -> KeyedStateFact | None:
@@ -203,3 +203,8 @@ class ModuleServiceInstance(AstRule):
         if matches_patterns(name, family_config(self.settings).accessor_patterns):
             return "what looks like a process-wide singleton"
         return None
+
+
+def _class_accessors(project: ProjectIndex) -> frozenset[str]:
+    """The accessor methods of every indexed singleton class, once per index."""
+    return frozenset(name for fact in project.of_kind(KIND_CLASS) for name in ClassFact.read(fact).accessors)

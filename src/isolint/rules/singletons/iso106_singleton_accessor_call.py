@@ -66,11 +66,7 @@ class SingletonAccessorCall(AstRule):
         """Short names a call must end in to hand out an indexed singleton:
         accessors, classes, and the classes' accessor methods."""
         if self._names is None:
-            project = self.file.project
-            methods = {m for fact in project.of_kind(KIND_CLASS) for m in ClassFact.read(fact).accessors} | {
-                m for fact in project.of_kind(KIND_PER_CALL) for m in PerCallFact.read(fact).accessors
-            }
-            self._names = project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL) | methods
+            self._names = self.file.project.derived(_indexed_singleton_names)
         return self._names
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -144,3 +140,11 @@ class SingletonAccessorCall(AstRule):
             if fact is not None and method in PerCallFact.read(fact).accessors:
                 return f"`{fact.name}`", fact
         return None
+
+
+def _indexed_singleton_names(project: ProjectIndex) -> frozenset[str]:
+    """What `_indexed_names` answers, the same for every file of the project."""
+    methods = {m for fact in project.of_kind(KIND_CLASS) for m in ClassFact.read(fact).accessors} | {
+        m for fact in project.of_kind(KIND_PER_CALL) for m in PerCallFact.read(fact).accessors
+    }
+    return project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL) | methods

@@ -32,7 +32,7 @@ from .family import (
 )
 
 if TYPE_CHECKING:
-    from ...index import Fact
+    from ...index import Fact, ProjectIndex
     from ..ast_context import AstFile
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -339,9 +339,7 @@ class Plumbing:
             elif what == "globals":
                 names = project.names("websockets:global")
             else:
-                names = frozenset(
-                    f.qualname.rpartition(".")[0].rpartition(".")[2] for f in project.of_kind("websockets:attribute")
-                )
+                names = project.derived(_capturing_classes)
             self._names[what] = names
         return names
 
@@ -402,11 +400,9 @@ class Plumbing:
         }
         if not bases:
             return {}
-        return {
-            fact.name: fact
-            for fact in self.file.project.of_kind("websockets:attribute")
-            if fact.qualname.rpartition(".")[0] in bases and self.holds(fact)
-        }
+        by_owner = self.file.project.derived(_attributes_by_owner)
+        found = sorted(pair for base in bases for pair in by_owner.get(base, ()))  # in the index's order
+        return {fact.name: fact for _, fact in found if self.holds(fact)}
 
     def builds_shared(self, call: ast.Call) -> str | None:
         """At import time: a call that creates plumbing (`WebSocketManager()`) or fetches it."""
@@ -444,3 +440,17 @@ def _connection_params(function: FunctionNode) -> set[str]:
         for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         if arg.annotation is not None and last_name(arg.annotation) == "WebSocket"
     }
+
+
+def _attributes_by_owner(project: ProjectIndex) -> dict[str, list[tuple[int, Fact]]]:
+    """The `websockets:attribute` facts by the class holding the attribute,
+    each with its position among them: once per index, not once per class checked."""
+    by_owner: dict[str, list[tuple[int, Fact]]] = {}
+    for position, fact in enumerate(project.of_kind("websockets:attribute")):
+        by_owner.setdefault(fact.qualname.rpartition(".")[0], []).append((position, fact))
+    return by_owner
+
+
+def _capturing_classes(project: ProjectIndex) -> frozenset[str]:
+    """Short names of the classes whose attributes hold plumbing, once per index."""
+    return frozenset(f.qualname.rpartition(".")[0].rpartition(".")[2] for f in project.of_kind("websockets:attribute"))
