@@ -149,3 +149,26 @@ def test_what_a_rule_derives_from_the_facts_is_computed_once_per_index() -> None
     assert calls == [project]
     other = ProjectIndex([Fact("singletons:class", "app.b.B", "app/b.py", 1)])
     assert other.derived(short_names) == {"B"} and calls == [project, other]
+
+
+def test_a_digest_of_facts_tells_apart_what_a_cache_key_must() -> None:
+    """A file's cache key holds a digest of the facts it depends on, built
+    from each fact's own digest (computed once per index): the same facts in
+    the same order give the same digest, any other content or order another."""
+    a = Fact("singletons:class", "app.a.A", "app/a.py", 1, {"accessors": ["get"]})
+    b = Fact("singletons:class", "app.b.B", "app/b.py", 2)
+    project = ProjectIndex([a, b])
+    first, second = project.facts
+    assert (
+        project.digest([first, second])
+        == project.digest([first, second])
+        == ProjectIndex([b, a]).digest(ProjectIndex([b, a]).facts)
+    )
+    assert project.digest([first, second]) != project.digest([second, first])
+    assert project.digest([first]) not in (
+        project.digest([]),
+        project.digest([second]),
+        project.digest([first, second]),
+    )
+    moved = ProjectIndex([Fact("singletons:class", "app.a.A", "app/a.py", 3, {"accessors": ["get"]})])
+    assert moved.digest(moved.facts) != project.digest([first])

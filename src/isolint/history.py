@@ -412,6 +412,6 @@ class _Mentions:
         fingerprint = self._fingerprints.get(memo)
         if fingerprint is None:
             fingerprint = self._fingerprints[memo] = (
-                digest_of(facts) if exact else "~" + digest_of(facts, with_lines=False)
+                plan.project.digest(facts) if exact else "~" + digest_of(facts, with_lines=False)
             )
         return f"{digest}:{fingerprint}"
