@@ -22,7 +22,6 @@ for every `self.<attr>` the class reads but never assigns (inherited state).
 from __future__ import annotations
 
 import ast
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -237,14 +236,8 @@ class _ClassTable:
                 self.children.setdefault(resolve_base(fact, base), []).append(fact)
 
 
-_TABLES: weakref.WeakKeyDictionary[ProjectIndex, _ClassTable] = weakref.WeakKeyDictionary()
-
-
 def _table(project: ProjectIndex) -> _ClassTable:
-    table = _TABLES.get(project)
-    if table is None:
-        table = _TABLES[project] = _ClassTable(project)
-    return table
+    return project.derived(_ClassTable)
 
 
 def class_fact(project: ProjectIndex, qualname: str) -> Fact | None:
