@@ -484,7 +484,7 @@ def _held_back(finding: Finding) -> Finding:
     fix = finding.fix
     if fix is None or not fix.built:
         return finding
-    return dataclasses.replace(finding, fix=Fix(fix.applicability, fix.message, None, fix.isolation))
+    return dataclasses.replace(finding, fix=dataclasses.replace(fix, edits=None))
 
 
 def _tidy(

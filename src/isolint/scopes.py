@@ -128,19 +128,22 @@ def walk(*roots: ast.AST) -> Iterator[ast.AST]:
         stack.extend(reversed(children(node)))
 
 
-STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)  # the nodes that hold statements
+_STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)  # the nodes that hold statements
 
 
-def statements(root: ast.AST) -> Iterator[ast.stmt]:
-    """Every statement under `root`, nested ones included, depth first in
-    source order, without entering expressions: no expression holds a
-    statement, and most of a tree's nodes are expressions."""
-    stack = [root]
+def statements(*roots: ast.AST, skipping: tuple[type[ast.stmt], ...] = ()) -> Iterator[ast.stmt]:
+    """Every statement of `roots` and under them, nested ones included, depth
+    first in source order, without entering expressions: no expression holds
+    a statement, and most of a tree's nodes are expressions. A statement of a
+    `skipping` type is neither yielded nor entered (a nested function)."""
+    stack = list(reversed(roots))
     while stack:
         node = stack.pop()
+        if isinstance(node, skipping):
+            continue
         if isinstance(node, ast.stmt):
             yield node
-        stack.extend(reversed([child for child in children(node) if isinstance(child, STATEMENT_HOLDERS)]))
+        stack.extend(reversed([child for child in children(node) if isinstance(child, _STATEMENT_HOLDERS)]))
 
 
 _OWN_SCOPES = (*_DEFINITIONS, ast.Lambda)

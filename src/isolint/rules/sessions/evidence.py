@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
-from ...scopes import FUNCTIONS, STATEMENT_HOLDERS, absolute_name, children, walk
+from ...scopes import FUNCTIONS, absolute_name, statements, walk
 from ..ast_context import AstFile, AstRule
 from ..ast_helpers import assignment_targets, dotted_name
 from .family import (
@@ -290,15 +290,7 @@ def module_statements(tree: ast.Module) -> Iterator[ast.stmt]:
 
 def own_statements(function: Function) -> Iterator[ast.stmt]:
     """Statements of a function body in source order, not inside nested functions or lambdas."""
-    pending: list[ast.AST] = list(reversed(function.body))
-    while pending:
-        node = pending.pop()
-        if isinstance(node, FUNCTIONS):
-            continue
-        if isinstance(node, ast.stmt):
-            yield node
-        # Only statements, handlers and match cases hold statements; a lambda is an expression.
-        pending.extend(reversed([child for child in children(node) if isinstance(child, STATEMENT_HOLDERS)]))
+    return statements(*function.body, skipping=FUNCTIONS)
 
 
 def preorder(node: ast.AST) -> Iterator[ast.AST]:
