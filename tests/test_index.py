@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import isolint.index
 from isolint.config import Settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex, index_file, index_source, module_name_for
@@ -101,6 +102,24 @@ def test_relevant_fingerprint_counts_whole_words_only() -> None:
         nothing,
         index.relevant_fingerprint(b"get_one", "m.py"),
     )
+
+
+def test_the_memos_behind_cache_keys_stay_bounded_and_answer_the_same_once_cleared(monkeypatch: Any) -> None:
+    # A worker keys thousands of files; at millions of lines each file's
+    # relevant facts run to thousands, so what the memos hold must stay bounded.
+    monkeypatch.setattr(isolint.index, "_RELEVANT_MEMO_FACTS", 3)
+    monkeypatch.setattr(isolint.index, "_FINGERPRINT_MEMO_SIZE", 2)
+    facts = [Fact("accessor", f"m{i}.get_{i}", f"m{i}.py", 1) for i in range(6)]
+    index, fresh = ProjectIndex(facts), ProjectIndex(facts)
+    sources = [f"get_{i}() + get_{i + 1}()".encode() for i in range(5)]
+    keys = [index.relevant_fingerprint(raw, "x.py") for raw in sources * 2]
+    assert keys == [fresh.relevant_fingerprint(raw, "x.py") for raw in sources] * 2
+    assert len(set(keys)) == 5
+    for i in range(5):
+        names = frozenset({f"get_{i}", f"get_{i + 1}"})
+        assert [f.qualname for f in index.relevant_facts(names, "x.py")] == [f"m{i}.get_{i}", f"m{i + 1}.get_{i + 1}"]
+        assert index.relevant_facts(names, "x.py") == fresh.relevant_facts(names, "x.py")
+    assert len(index._relevant) <= 1 and len(index._fingerprints) <= 2
 
 
 def test_index_file_says_whether_it_parsed() -> None:

@@ -79,6 +79,9 @@ def links(*kinds: str) -> Callable[[Callable[[Fact], Iterable[str]]], Callable[[
     return register
 
 
+_RelevantKey = tuple[frozenset[str], tuple[int, ...]]  # the names a file mentions, the ids of its own linked facts
+
+
 class ProjectIndex:
     """All facts of a project, queried by kind and qualified name."""
 
@@ -87,8 +90,12 @@ class ProjectIndex:
         self._by_key = {(f.kind, f.qualname): f for f in self._facts}
         self._matcher: NameMatcher | None = None  # the facts' short names, for relevant_fingerprint
         self._graph: _LinkGraph | None = None
-        self._relevant: dict[tuple[frozenset[str], tuple[int, ...]], tuple[Fact, ...]] = {}
-        self._digests: dict[int, str] = {}  # id of a tuple in _relevant -> its digest
+        # Memos of what a file's names and own facts give, both bounded: a
+        # worker sees thousands of files, and at millions of lines one file's
+        # relevant facts run to thousands.
+        self._relevant: dict[_RelevantKey, tuple[Fact, ...]] = {}
+        self._relevant_held = 0  # facts referenced from _relevant, all entries together
+        self._fingerprints: dict[_RelevantKey, str] = {}
         # Rules ask the same questions of every file they check: answered once per index.
         self._of_kind: dict[tuple[str, ...], tuple[Fact, ...]] = {}
         self._names: dict[tuple[str, ...], frozenset[str]] = {}
@@ -157,10 +164,15 @@ class ProjectIndex:
             return ""
         if self._matcher is None:
             self._matcher = NameMatcher(f.name for f in self._facts)
-        relevant = self.relevant_facts(self._matcher.found(raw), path)
-        digest = self._digests.get(id(relevant))  # files mentioning the same names share one
+        names, own = self._matcher.found(raw), self._link_graph().built_upon_in(path)
+        memo = (names, tuple(map(id, own)))  # files mentioning the same names share one
+        digest = self._fingerprints.get(memo)
         if digest is None:
-            digest = self._digests[id(relevant)] = self.digest(relevant)
+            if len(self._fingerprints) >= _FINGERPRINT_MEMO_SIZE:
+                self._fingerprints.clear()
+            # Only the digest is kept: holding each file's relevant facts made a
+            # worker's memory grow with the project (tens of megabytes at 3M lines).
+            digest = self._fingerprints[memo] = self.digest(self._link_graph().closure(names, own))
         return digest
 
     def digest(self, facts: Iterable[Fact]) -> str:
@@ -183,20 +195,27 @@ class ProjectIndex:
         target of an alias of an alias); and those building on the file's own
         facts (its classes' subclasses elsewhere). `path` is the file's path
         as the index records it, or any path ending with that."""
-        if self._graph is None:
-            self._graph = _LinkGraph(self._facts)
-        own = self._graph.built_upon_in(path)
+        graph = self._link_graph()
+        own = graph.built_upon_in(path)
         memo = (names, tuple(map(id, own)))
         found = self._relevant.get(memo)
         if found is None:
-            if len(self._relevant) >= _RELEVANT_MEMO_SIZE:  # a worker sees thousands of files: stay bounded
+            found = graph.closure(names, own)
+            if self._relevant_held + len(found) > _RELEVANT_MEMO_FACTS:
                 self._relevant.clear()
-                self._digests.clear()  # keyed by the ids of the tuples just let go
-            found = self._relevant[memo] = self._graph.closure(names, own)
+                self._relevant_held = 0
+            self._relevant[memo] = found
+            self._relevant_held += len(found)
         return found
 
+    def _link_graph(self) -> _LinkGraph:
+        if self._graph is None:
+            self._graph = _LinkGraph(self._facts)
+        return self._graph
 
-_RELEVANT_MEMO_SIZE = 2048
+
+_FINGERPRINT_MEMO_SIZE = 4096
+_RELEVANT_MEMO_FACTS = 500_000  # references held by the relevant-facts memo: about 4 MB
 
 
 class _LinkGraph:
