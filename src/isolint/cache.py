@@ -78,6 +78,11 @@ class Cache:
         cache.files, cache.results, cache.indexed, cache.facts, cache.counts, cache.blobs, cache.blob_facts = sections
         return cache
 
+    @property
+    def enabled(self) -> bool:
+        """Whether results are read and stored at all (not `--no-cache`, not a refused directory)."""
+        return self.file is not None
+
     def lookup_by_stat(
         self,
         real_path: Path,

@@ -120,7 +120,7 @@ class Read:
 class Keyed:
     read: Read
     plan: Plan
-    key: str
+    key: str | None  # None: results are not cached in this run
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,9 @@ class CheckState:
 
     plans: Mapping[str, Plan]  # by index fingerprint: history's workers hold every commit's plan
     known: frozenset[str]  # result keys the cache holds: a worker that computes one stops there
+    # Whether results are cached: a key scans the file for indexed names and
+    # digests the facts they lead to, worth it only for a cache to hold.
+    keyed: bool = True
 
 
 # --- the stages, in a worker --------------------------------------------------
@@ -148,6 +151,8 @@ def key_unit(read: Read, state: CheckState) -> Keyed | FileResult:
     unit = read.unit
     plan = state.plans[unit.plan]
     key = unit.key
+    if key is None and not state.keyed:
+        return Keyed(read, plan, None)
     if key is None:
         with timing.phase("prefilter"):  # the key scans the bytes for indexed names
             key = plan.result_key(read.digest, read.raw, unit.real.as_posix() if unit.real else unit.shown)
@@ -219,7 +224,7 @@ def check_source(
 
         for plan in plans.values():
             plan.compile()  # once, not once per worker
-    state = CheckState(plans, cache.known_keys(with_counts=with_counts, with_edits=with_edits))
+    state = CheckState(plans, cache.known_keys(with_counts=with_counts, with_edits=with_edits), cache.enabled)
     results = parallel_map(_check_worker, todo, jobs, state, _check_crashed)
     slowest: list[tuple[float, int, str]] = []  # a min-heap of the SLOWEST_FILES slowest
     for unit, result in zip(todo, with_progress_bar(results, [u.size for u in todo], "Checking"), strict=True):
