@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from isolint.config import load_settings
+from isolint.findings import Edit, Finding, Fix, Location
+from isolint.plan import Plan
 from isolint.runner import run_check
 from tests.conftest import write
 
@@ -76,6 +80,19 @@ def test_no_cache_neither_reads_nor_writes(in_tmp: Path) -> None:
     check(in_tmp)
     assert any(cache_dir.rglob("*.json"))
     assert check(in_tmp, use_cache=False).stats.cached == 0
+
+
+def test_without_a_cache_no_result_key_is_computed(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key scans the file for every indexed name and digests the facts they
+    # lead to: work for the cache alone.
+    tree(in_tmp, files=10)
+    cached = check(in_tmp).findings
+
+    def no_key(*args: object) -> str:
+        raise AssertionError("a result key computed without a cache")
+
+    monkeypatch.setattr(Plan, "result_key", no_key)
+    assert check(in_tmp, use_cache=False).findings == cached
 
 
 def test_corrupt_cache_is_ignored(in_tmp: Path) -> None:
@@ -186,3 +203,22 @@ def test_parallel_check_reports_its_workers_and_slowest_files(in_tmp: Path) -> N
     assert stats.parsed + stats.prefiltered + stats.cached == stats.files == 60
     assert len(stats.slowest) == 5 and stats.slowest == sorted(stats.slowest, reverse=True)
     assert stats.worker_total >= sum(stats.worker.get(name, 0.0) for name in ("read", "prefilter")) >= 0
+
+
+def test_findings_come_back_from_a_worker_equal_and_share_what_their_rule_repeats() -> None:
+    def finding(row: int, fix: Fix | None) -> Finding:
+        where, message = Location(row, 5), "".join(["stores a session on ", f"self (line {row})"])
+        return Finding("ISO201", "session-on-instance", "sessions", message, "a.py", where, where, fix, None, "x")
+
+    fix = Fix("".join(["un", "safe"]), "".join(["Pass the ", "session"]), (Edit("y", Location(1, 1), Location(1, 2)),))
+    sent = [finding(1, fix), finding(2, None), replace(finding(3, None), manual="".join(["Move it", " out"]))]
+    received = pickle.loads(pickle.dumps(sent))  # as the driver receives a chunk's results
+    assert received == sent
+    again = pickle.loads(pickle.dumps(sent))
+    for one, other in zip(received, again, strict=True):
+        assert one.code is other.code and one.name is other.name and one.family is other.family
+        assert one.manual is other.manual
+    first, second = received[0].fix, again[0].fix
+    assert first is not None and second is not None
+    assert first.applicability is second.applicability and first.message is second.message
+    assert received[0].message is not again[0].message  # each finding's own text stays its own
