@@ -94,7 +94,7 @@ def libcst_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         parsed.append(text)
         return real(text)
 
-    monkeypatch.setattr(engine.cst, "parse_module", counting)
+    monkeypatch.setattr(cst, "parse_module", counting)
     return parsed
 
 

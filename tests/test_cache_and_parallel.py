@@ -195,6 +195,26 @@ def test_index_workers_never_import_libcst(in_tmp: Path) -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_a_check_that_prints_no_edits_never_imports_libcst(in_tmp: Path) -> None:
+    # Every bundled rule is written on `ast`; LibCST parses a file only to
+    # build edits (about 0.2 s and 9 MB a process to import).
+    tree(in_tmp, files=10)
+    script = (
+        "import sys\nfrom isolint.cli import main\n"
+        "try:\n    main(['check', '-j', '1', '--no-cache', '--output-format', sys.argv[1], '.'])\n"
+        "except SystemExit as exc:\n    print(exc.code, 'libcst' in sys.modules)\n"
+    )
+
+    def run(output_format: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", script, output_format], cwd=in_tmp, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    full = run("full")
+    assert "ISO201" in "".join(full) and full[-1] == "1 False"
+    assert run("json")[-1] == "1 True"  # the edits of the fixes are in the JSON
+
+
 def test_parallel_check_reports_its_workers_and_slowest_files(in_tmp: Path) -> None:
     tree(in_tmp, files=40)
     result = check(in_tmp, jobs=2, use_cache=False)

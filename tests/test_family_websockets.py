@@ -363,7 +363,8 @@ def test_the_index_records_what_the_rules_report(tmp_path: Path) -> None:
 
 def test_a_check_of_the_family_never_parses_with_libcst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every ISO3xx rule visits `ast`: LibCST parses only to build a fix's edits."""
-    from isolint import engine
+    import libcst
+
     from isolint.rules import ALL_RULES
 
     def refuse(text: str) -> None:
@@ -376,7 +377,7 @@ def test_a_check_of_the_family_never_parses_with_libcst(tmp_path: Path, monkeypa
     )
     family = [rule for rule in ALL_RULES if rule.family == "websockets"]
     settings = load_settings([tmp_path], isolated=True)
-    monkeypatch.setattr(engine.cst, "parse_module", refuse)
+    monkeypatch.setattr(libcst, "parse_module", refuse)
     findings = lint_text(source, "chatapp/done.py", family, settings, module_name="chatapp.done", build_edits=False)
     assert [(f.code, f.fix is not None) for f in findings] == [("ISO302", True)]
 

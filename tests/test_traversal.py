@@ -167,7 +167,7 @@ def test_positions_are_libcsts_own_without_walking_the_tree(source: Any, monkeyp
     minus the empty batched walk: the same positions, and no node visited."""
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from isolint.engine import _module_positions
+    from isolint.cst_view import module_positions
 
     module = _parse(source)
     expected = dict(MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
@@ -179,5 +179,5 @@ def test_positions_are_libcsts_own_without_walking_the_tree(source: Any, monkeyp
         return real_visit(node, visitor)
 
     monkeypatch.setattr(cst.CSTNode, "visit", counting)  # an observer for this test only
-    assert dict(_module_positions(module)) == expected
+    assert dict(module_positions(module)) == expected
     assert visits == []

@@ -220,10 +220,12 @@ def check_source(
     start = time.perf_counter()
     stats.workers = workers_for(jobs, len(todo))
     if stats.workers > 1:
-        from . import engine  # noqa: F401  - import LibCST once, before forking, so workers inherit it
+        from . import engine  # noqa: F401  - once, before forking, so that the workers inherit it
 
         for plan in plans.values():
             plan.compile()  # once, not once per worker
+        if any(plan.parses_with_libcst for plan in plans.values()):
+            import libcst  # noqa: F401  - likewise, when some file's check will parse with it
     state = CheckState(plans, cache.known_keys(with_counts=with_counts, with_edits=with_edits), cache.enabled)
     results = parallel_map(_check_worker, todo, jobs, state, _check_crashed)
     slowest: list[tuple[float, int, str]] = []  # a min-heap of the SLOWEST_FILES slowest

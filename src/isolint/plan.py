@@ -105,6 +105,14 @@ class Plan:
             prefilter.compile()
 
     @property
+    def parses_with_libcst(self) -> bool:
+        """Whether a file's check may parse it with LibCST: to build edits, or
+        for a rule written on LibCST. `ast` rules alone never need it."""
+        from .rules.ast_context import AstRule
+
+        return self.build_edits or any(not issubclass(rule, AstRule) for rule, _ in self.rules)
+
+    @property
     def uses_index(self) -> bool:
         return any(rule.reads_facts for rule in self._metadata())
 
@@ -197,7 +205,7 @@ def check_bytes(raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_
         with phase("syntax"):
             error = syntax_error(source.text, path)
         return Checked([error] if error is not None else [], False, counts)
-    with phase("import"):  # LibCST, once per process: only the first parsed file pays it
+    with phase("import"):  # the engine, once per process: only the first parsed file pays it
         from .engine import lint_text
     tally = None
     if counting:
