@@ -114,7 +114,7 @@ def build_index(
         signature = signatures[position] = stat_signature(real_path)
         cached = cache.facts_by_stat(real_path, signature)
         if cached is not None:
-            facts_of[position] = cached
+            facts_of[position] = _placed(cached, relative(real_path, root))
             stats.index_cached += 1
         else:
             todo.append(IndexJob(position, real_path, relative(real_path, root), module_name_for(real_path)))
@@ -131,7 +131,7 @@ def build_index(
                 continue
             facts = result.facts
             if facts is None:  # touched, but its content was indexed before
-                facts = cache.facts_for(result.digest, job.real) or []
+                facts = _placed(cache.facts_for(result.digest, job.real) or [], job.shown)
                 stats.index_cached += 1
             stats.indexed += result.parsed
             cache.store_facts(job.real, signatures[job.position], result.digest, facts)
@@ -150,6 +150,15 @@ def _index_worker(job: IndexJob) -> Indexed:
         return Indexed(digest, None)
     facts, parsed = index_file(raw, job.shown, job.module, state.indexers, state.settings)
     return Indexed(digest, [fact.to_json() for fact in facts], parsed)
+
+
+def _placed(facts: list[list[Any]], shown: str) -> list[list[Any]]:
+    """A file's cached facts, at the path this run's index records for it.
+    The cache holds them by content and real path, but a fact's path is
+    relative to the index's root, which (without a configuration or a git
+    repository) depends on the paths a run names: a pre-commit run over one
+    directory must not leave its paths to the next run over the project."""
+    return [fact if fact[2] == shown else [fact[0], fact[1], shown, *fact[3:]] for fact in facts]
 
 
 def _index_crashed(job: IndexJob) -> Indexed:
