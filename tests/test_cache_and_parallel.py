@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,6 +134,38 @@ def test_two_processes_sharing_one_cache_both_succeed(in_tmp: Path) -> None:
     assert check(in_tmp).stats.parsed == 0
 
 
+def test_a_save_rereads_the_cache_only_when_another_run_replaced_it(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import isolint.cache
+    from isolint.cache import Cache
+
+    where = Location(1, 1)
+    finding = Finding("ISO201", "session-on-instance", "sessions", "m", "a.py", where, where)
+    reads: list[Path] = []
+    real_load = isolint.cache._load_checked
+
+    def counted(file: Path | None) -> Any:
+        reads.extend([file] if file is not None and file.exists() else [])
+        return real_load(file)
+
+    monkeypatch.setattr(isolint.cache, "_load_checked", counted)
+
+    def saved(cache: Cache, key: str) -> None:
+        source = write(in_tmp / f"{key}.py", "x = 1\n")
+        cache.store(source, "digest", key, "", [replace(finding, message=key)])
+        cache.save()
+
+    first, second = (Cache.open(in_tmp, "fingerprint", enabled=True) for _ in range(2))
+    saved(first, "mine")
+    saved(second, "theirs")  # `first` replaced the file since `second` read it: what `first` saved stays
+    assert set(Cache.open(in_tmp, "fingerprint", enabled=True).results) == {"mine", "theirs"}
+    reads.clear()
+    saved(Cache.open(in_tmp, "fingerprint", enabled=True), "more")
+    assert len(reads) == 1  # the open; a save of a file nobody replaced reads it no second time
+    assert set(Cache.open(in_tmp, "fingerprint", enabled=True).results) == {"mine", "theirs", "more"}
+
+
 # --- the project index, built in worker processes --------------------------------
 
 SINGLETON = "class Registry{i}:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n        if cls._instance is None:\n            cls._instance = cls()\n        return cls._instance\n"
@@ -180,6 +213,20 @@ def test_parallel_index_uses_the_cache_by_stat_and_by_content(in_tmp: Path) -> N
         os.utime(path, ns=(later, later))  # a fresh checkout: new mtimes, same content
     touched, stats = build(in_tmp, jobs=2, use_cache=True)
     assert touched.facts == first.facts and stats.indexed == 0 and stats.index_cached == 92
+
+
+def test_cached_facts_take_the_path_this_run_records(in_tmp: Path) -> None:
+    # Without a configuration or a git repository the index's root is the
+    # common ancestor of the paths a run names: a run over one directory
+    # records its files' facts relative to that directory.
+    index_tree(in_tmp)
+    named = [in_tmp / "singletons"]
+    run_check(named, load_settings(named), jobs=1)
+    whole, fresh = check(in_tmp), check(in_tmp, use_cache=False)
+    assert "singletons/r1.py" in {fact.path for fact in fresh.plan.project.facts}
+    assert whole.plan.project.facts == fresh.plan.project.facts
+    assert whole.findings == fresh.findings
+    assert check(in_tmp).stats.cached == len(whole.files)  # and the next run's keys are the same
 
 
 def test_index_workers_never_import_libcst(in_tmp: Path) -> None:

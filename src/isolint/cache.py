@@ -61,6 +61,10 @@ class Cache:
     # so the blob sections stay as large as one history window.
     _blobs_used: set[str] = field(default_factory=set)
     _dirty: bool = False
+    # The cache file as this run read it: a save re-reads it only if another
+    # run replaced it since (re-reading a large project's cache costs as much
+    # as loading it).
+    _read_as: tuple[int, ...] | None = None
     warning: str | None = None  # why the cache file on disk was discarded, if it was
 
     @classmethod
@@ -73,7 +77,8 @@ class Cache:
             # The tree is not necessarily trusted: its cache directory must
             # not lead to files outside it, which a save would write and prune.
             return cls(None, warning=f"cache {directory}: is a symlink or leads outside {root}; not used")
-        cache = cls(directory / __version__ / f"{settings_fingerprint}.json")
+        file = directory / __version__ / f"{settings_fingerprint}.json"
+        cache = cls(file, _read_as=_identity(file))
         sections, cache.warning = _load_checked(cache.file)
         cache.files, cache.results, cache.indexed, cache.facts, cache.counts, cache.blobs, cache.blob_facts = sections
         return cache
@@ -193,9 +198,9 @@ class Cache:
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             _mark_cache_root(self.file.parent.parent)
-            files, results, indexed, facts, counts, blobs, blob_facts = _load(
-                self.file
-            )  # keep what a concurrent run added
+            # Keep what a concurrent run added, if one saved since this run read the file.
+            replaced = self._read_as is None or _identity(self.file) != self._read_as
+            files, results, indexed, facts, counts, blobs, blob_facts = _load(self.file if replaced else None)
             files.update(self.files)
             results.update(self.results)
             indexed.update(self.indexed)
@@ -217,8 +222,9 @@ class Cache:
                 "blob_facts": blob_facts,
             }
             fd, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=TEMP_SUFFIX)
+            text = json.dumps(data, separators=(",", ":"))  # `json.dump` encodes in Python, four times slower
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+                handle.write(text)
             os.replace(tmp, self.file)
             _prune(self.file)
         except OSError:
@@ -268,6 +274,15 @@ def _entries(directory: Path) -> list[Path]:
 
 
 _SECTIONS = ("files", "results", "indexed", "facts", "counts", "blobs", "blob_facts")
+
+
+def _identity(file: Path) -> tuple[int, ...] | None:
+    """What changes when a run replaces the file (saves write a new file and rename it)."""
+    try:
+        st = file.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def _load(file: Path | None) -> tuple[dict[str, Any], ...]:
