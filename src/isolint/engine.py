@@ -27,7 +27,7 @@ from .index import EMPTY, ProjectIndex
 from .newer_syntax import parse_module
 from .plan import UNPARSABLE, Plan, unparsable
 from .rules import Rule
-from .rules.ast_context import AstFile, AstRule
+from .rules.ast_context import AstFile, AstRule, parses_with_libcst
 from .rules.base import FileContext, FixSpec, Report
 from .scopes import remembering_children
 from .source import DecodedSource
@@ -70,7 +70,7 @@ def lint_text(
     deeply for LibCST's recursive passes (positions, code generation), is
     reported as ISO000 and skipped; the run goes on. LibCST's limits apply
     only when LibCST will parse the file: for its rules or for edits."""
-    needs_libcst = build_edits or not all(issubclass(rule, AstRule) for rule in rules)
+    needs_libcst = parses_with_libcst(rules, build_edits)
     if needs_libcst:
         with phase("import"):  # once per process: the first file that needs LibCST pays for it
             import libcst  # noqa: F401

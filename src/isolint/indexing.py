@@ -114,7 +114,7 @@ def build_index(
         signature = signatures[position] = stat_signature(real_path)
         cached = cache.facts_by_stat(real_path, signature)
         if cached is not None:
-            facts_of[position] = _placed(cached, relative(real_path, root))
+            facts_of[position] = _placed(cached, relative(real_path, root)) if cached else cached
             stats.index_cached += 1
         else:
             todo.append(IndexJob(position, real_path, relative(real_path, root), module_name_for(real_path)))

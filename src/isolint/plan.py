@@ -108,9 +108,9 @@ class Plan:
     def parses_with_libcst(self) -> bool:
         """Whether a file's check may parse it with LibCST: to build edits, or
         for a rule written on LibCST. `ast` rules alone never need it."""
-        from .rules.ast_context import AstRule
+        from .rules.ast_context import parses_with_libcst
 
-        return self.build_edits or any(not issubclass(rule, AstRule) for rule, _ in self.rules)
+        return parses_with_libcst((rule for rule, _ in self.rules), self.build_edits)
 
     @property
     def uses_index(self) -> bool:

@@ -266,3 +266,9 @@ class AstRule(Rule):
     abstract_base = True
     syntax: ClassVar[str] = "ast"
     file: AstFile  # type: ignore[assignment]
+
+
+def parses_with_libcst(rules: Iterable[type[Rule]], build_edits: bool) -> bool:
+    """Whether checking a file with `rules` may parse it with LibCST: to build
+    edits, or for a rule written on LibCST. Every bundled rule visits `ast`."""
+    return build_edits or not all(issubclass(rule, AstRule) for rule in rules)
