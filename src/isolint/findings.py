@@ -48,7 +48,8 @@ class Fix:
     # the file per fix, so they are built only for what applies or shows them.
     edits: tuple[Edit, ...] | None
     # Fixes sharing an isolation group go in one per pass (two fixes that each
-    # add the same import would otherwise add it twice).
+    # add an import could add it twice, or in two ways), unless they make the
+    # same edit there: apply_fixes then makes it once.
     isolation: str | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -81,25 +81,33 @@ def _span(starts: list[int], edit: Edit) -> tuple[int, int]:
 def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, list[Fix]]:
     """Apply every fix whose edits do not overlap an earlier one.
 
-    Returns the new text and the fixes that went in; the caller re-lints and
-    calls again for the rest, as ruff does.
+    An edit identical to one already going in (the same span and content)
+    is shared, not an overlap: it goes in once, as ruff applies it. Fixes of
+    one isolation group go in one per pass, unless a later one shares an
+    edit with one of the group already going in: each was computed from
+    the same text, so the same edit there is the same change made once
+    (the import every fix of a rule adds at one place), and the rest of
+    its edits overlap nothing. Returns the new text and the fixes that went
+    in; the caller re-lints and calls again for the rest, as ruff does.
     """
     starts = line_starts(text)
     taken: list[tuple[int, int]] = []
-    accepted: list[tuple[int, int, str]] = []
-    groups: set[str] = set()
+    accepted: dict[tuple[int, int, str], None] = {}  # insertion-ordered set
+    groups: dict[str, set[tuple[int, int, str]]] = {}  # isolation group -> its fixes' edits going in
     applied: list[Fix] = []
     ordered = sorted(fixes, key=lambda fix: min(_span(starts, e) for e in fix.required_edits()))
     for fix in ordered:
         spans = [(*_span(starts, edit), edit.content) for edit in fix.required_edits()]
-        if any(_overlaps(start, end, other) for start, end, _ in spans for other in taken):
+        own = [span for span in spans if span not in accepted]
+        if any(_overlaps(start, end, other) for start, end, _ in own for other in taken):
             continue
         if fix.isolation is not None:
-            if fix.isolation in groups:
+            group = groups.get(fix.isolation)
+            if group is not None and group.isdisjoint(spans):
                 continue
-            groups.add(fix.isolation)
-        taken.extend((start, end) for start, end, _ in spans)
-        accepted.extend(spans)
+            groups.setdefault(fix.isolation, set()).update(spans)
+        taken.extend((start, end) for start, end, _ in own)
+        accepted.update(dict.fromkeys(own))
         applied.append(fix)
     for start, end, content in sorted(accepted, reverse=True):
         text = text[:start] + content + text[end:]

@@ -66,7 +66,7 @@ class FixSpec:
     applicability: str = SAFE
     replace: Mapping[Any, Any] = field(default_factory=dict)
     transform: Callable[[cst.Module], cst.Module] | None = None
-    isolation: str | None = None  # e.g. "imports": one such fix per pass
+    isolation: str | None = None  # e.g. "imports": one change of the group per pass (fixes.apply_fixes)
     # An `AstRule`'s fix: its replacements and transform, built from a LibCST
     # view of the file only when the run applies or shows edits. It raises
     # LookupError when the view lacks a node it needs; the fix is then dropped.
