@@ -144,6 +144,34 @@ def test_fix_in_parallel_matches_serial(in_tmp: Path) -> None:
     assert [f.path for f in result.findings] == [f"m{i:02}.py" for i in range(40)]
 
 
+def test_the_gate_takes_the_models_of_the_changed_files_from_the_fix_workers(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each fixed file's models (before and after) are built beside its
+    fixes, in the worker processes; the main process builds only those of
+    the files the fixes left alone that the gate reads."""
+    from isolint import verify
+
+    for i in range(30):
+        write(
+            in_tmp / f"m{i:02}.py",
+            LEGACY + f"\n\ndef step_{i}(state: DeepAgentState) -> None:\n    print(state.user_id)\n",
+        )
+    built_here: list[bool] = []  # the flow flag of each model the main process builds
+    text_model = verify.text_model
+
+    def recording(source: verify.ModuleSource, text: str, *, flow: bool = True) -> object:
+        if os.getpid() == main_process:
+            built_here.append(flow)
+        return text_model(source, text, flow=flow)
+
+    main_process = os.getpid()
+    monkeypatch.setattr(verify, "text_model", recording)
+    result = run_fix([in_tmp], load_settings([in_tmp]), jobs=2, unsafe=True, mode="diff", use_cache=False)
+    assert result.applied == 30
+    assert True not in built_here
+
+
 def _lazy_accessor(root: Path, class_name: str) -> None:
     write(
         root / "app" / "registry.py",

@@ -121,7 +121,9 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
         first=earlier.findings if earlier is not None else None,
     )
-    return ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks)
+    computed = ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks)
+    # A later computation of the same bytes finds the model of the text as it is in the gate's cache.
+    return computed.with_models(before=earlier is None)
 
 
 def _falling_back(

@@ -20,7 +20,18 @@ from typing import TYPE_CHECKING
 
 from .findings import Finding
 from .source import DecodedSource
-from .verify import ContractChange, ModelCache, ModuleSource, ReadOthers, Verdict, Violation, Vocabulary, verify
+from .verify import (
+    ContractChange,
+    ModelCache,
+    ModuleModel,
+    ModuleSource,
+    ReadOthers,
+    Verdict,
+    Violation,
+    Vocabulary,
+    text_model,
+    verify,
+)
 
 if TYPE_CHECKING:
     from .engine import FixOutcome  # the engine imports LibCST; the gate needs none of it
@@ -86,6 +97,9 @@ class ComputedFix:
     findings: tuple[Finding, ...]  # what remains in the file after them
     error: str | None = None
     first: FirstLint | None = None
+    # The gate's models of the text before and after the fixes, built with
+    # them in a worker process (`with_models`); None: not built there.
+    models: TextModels | None = None
 
     @classmethod
     def of(
@@ -116,6 +130,28 @@ class ComputedFix:
     @property
     def changed(self) -> bool:
         return self.applied > 0 and self.text != self.source.text
+
+    @property
+    def module_source(self) -> ModuleSource:
+        """The file as it is, as the verification gate reads it."""
+        return ModuleSource(self.path, self.module, self.is_package, self.source.text)
+
+    def with_models(self, *, before: bool) -> ComputedFix:
+        """These fixes with the gate's models of the text after them, and of
+        the text before when `before`, when the fixes change the file: the
+        gate would otherwise build them one by one in the main process."""
+        if not self.changed:
+            return self
+        source = self.module_source
+        models = TextModels(text_model(source, source.text) if before else None, before, text_model(source, self.text))
+        return replace(self, models=models)
+
+
+@dataclass(frozen=True)
+class TextModels:
+    before: ModuleModel | None
+    has_before: bool  # whether `before` was built (None is also a text that does not parse)
+    after: ModuleModel | None
 
 
 @dataclass(frozen=True)
@@ -217,11 +253,12 @@ def _by_risk(codes: Iterable[str]) -> list[str]:
 def _verdict(
     computed: Mapping[str, ComputedFix], read_others: ReadOthers, vocabulary: Vocabulary, cache: ModelCache
 ) -> Verdict:
-    changed = {
-        path: (ModuleSource(path, fix.module, fix.is_package, fix.source.text), fix.text)
-        for path, fix in computed.items()
-        if fix.changed
-    }
+    changed = {path: (fix.module_source, fix.text) for path, fix in computed.items() if fix.changed}
+    for fix in computed.values():
+        if fix.changed and fix.models is not None:
+            if fix.models.has_before:
+                cache.add(fix.module_source, fix.source.text, fix.models.before)
+            cache.add(fix.module_source, fix.text, fix.models.after)
     if not changed:
         return Verdict([], [])
     return verify(changed, read_others, vocabulary, cache)

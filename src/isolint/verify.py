@@ -122,6 +122,14 @@ class Verdict:
     contracts: list[ContractChange]
 
 
+def text_model(source: ModuleSource, text: str, *, flow: bool = True) -> ModuleModel | None:
+    """The model of `text` as `source`'s module; None when it does not parse."""
+    try:
+        return build_model(parse_module(text), source.module, source.is_package, flow=flow)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 class ModelCache:
     """Each text's model, built once for all the rounds of one fix run (a
     refusal re-fixes a few files; every other model stays as it was)."""
@@ -132,11 +140,12 @@ class ModelCache:
     def model(self, source: ModuleSource, text: str, *, flow: bool = True) -> ModuleModel | None:
         key = (source.module, source.is_package, text)
         if key not in self._models:
-            try:
-                self._models[key] = build_model(parse_module(text), source.module, source.is_package, flow=flow)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                self._models[key] = None
+            self._models[key] = text_model(source, text, flow=flow)
         return self._models[key]
+
+    def add(self, source: ModuleSource, text: str, model: ModuleModel | None) -> None:
+        """`text_model(source, text)`, built elsewhere (where the fixes were computed, in parallel)."""
+        self._models.setdefault((source.module, source.is_package, text), model)
 
 
 def verify(
