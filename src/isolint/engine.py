@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 MAX_FIX_PASSES = 10
 
+# Whether a finding, as it is without edits, gets its fix's edits built.
+EditFilter = Callable[[Finding], bool]
+
 
 def lint_text(
     text: str,
@@ -57,14 +60,14 @@ def lint_text(
     project: ProjectIndex = EMPTY,
     observers: Sequence[Callable[[AstFile], object]] = (),
     build_edits: bool = True,
-    unbuilt: frozenset[str] = frozenset(),
+    wanted: EditFilter | None = None,
 ) -> list[Finding]:
     """Findings of `rules` in `text`. Each of `observers`, called with the
     file's context, makes an object the same visit calls beside the rules
     (report mode counts target-form sites so, see progress.TargetFormTally).
     Without `build_edits`, a fixable finding's fix carries its applicability
-    and message but no edits (`Fix.edits` is None); so do the fixes of the
-    rules in `unbuilt` in any case.
+    and message but no edits (`Fix.edits` is None); so does one `wanted`
+    (given the finding without them) does not want built.
 
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (positions, code generation), is
@@ -81,7 +84,7 @@ def lint_text(
     try:
         with _time_limit(FILE_TIME_LIMIT), remembering_children():
             return _lint_parsed(
-                text, tree, path, rules, settings, module_name, is_package, project, observers, build_edits, unbuilt
+                text, tree, path, rules, settings, module_name, is_package, project, observers, build_edits, wanted
             )
     except Exception as exc:
         rejected = _rejected_by_libcst(exc, path) if needs_libcst else None
@@ -121,7 +124,7 @@ def _lint_parsed(
     project: ProjectIndex,
     observers: Sequence[Callable[[AstFile], object]],
     build_edits: bool,
-    unbuilt: frozenset[str],
+    wanted: EditFilter | None,
 ) -> list[Finding]:
     ast_rules = [rule for rule in rules if issubclass(rule, AstRule)]
     cst_rules = [rule for rule in rules if not issubclass(rule, AstRule)]
@@ -145,9 +148,10 @@ def _lint_parsed(
     if not (file and file.reports) and not (ast_file and ast_file.reports) and audit is None:
         return []
     with phase("findings"):
-        findings = _to_findings(file, _positions(file, tree), build_edits, unbuilt) if file and file.reports else []
+        builds = _builds(build_edits, wanted)
+        findings = _to_findings(file, _positions(file, tree), builds) if file and file.reports else []
         if ast_file and ast_file.reports:
-            findings += _ast_findings(ast_file, build_edits, unbuilt, file.module if file else None)
+            findings += _ast_findings(ast_file, builds, file.module if file else None)
         return apply_suppressions(text, findings, audit=audit, path=path)
 
 
@@ -287,22 +291,29 @@ def _positions(file: FileContext, tree: ast.Module) -> Mapping[Any, Any]:
     return positions
 
 
-def _to_findings(file: FileContext, positions: Any, build_edits: bool, unbuilt: frozenset[str]) -> list[Finding]:
+def _builds(build_edits: bool, wanted: EditFilter | None) -> EditFilter:
+    """Whether a finding (as it is without edits) gets its fix's edits built."""
+    if not build_edits:
+        return lambda finding: False
+    return wanted or (lambda finding: True)
+
+
+def _to_findings(file: FileContext, positions: Any, builds: EditFilter) -> list[Finding]:
     findings = []
     for report in file.reports:
         code_range = positions[report.node]
         start = (code_range.start.line, code_range.start.column)
         end = (code_range.end.line, code_range.end.column)
-        built = build_edits and report.rule.code not in unbuilt
-        fix = (_build_fix(file, report.fix) if built else _unbuilt_fix(report.fix)) if report.fix else None
         snippet = " ".join(file.module.code_for_node(report.node).split())[:500]
-        findings.append(_finding(report, file.path, start, end, fix, snippet))
+        fix = _unbuilt_fix(report.fix) if report.fix else None
+        finding = _finding(report, file.path, start, end, fix, snippet)
+        if report.fix is not None and builds(finding):
+            finding = dataclasses.replace(finding, fix=_build_fix(file, report.fix))
+        findings.append(finding)
     return findings
 
 
-def _ast_findings(
-    file: AstFile, build_edits: bool, unbuilt: frozenset[str], module: cst.Module | None
-) -> list[Finding]:
+def _ast_findings(file: AstFile, builds: EditFilter, module: cst.Module | None) -> list[Finding]:
     """Findings of `AstRule`s: spans from `ast`, edits from a LibCST view
     parsed only when some fix's edits are built (`module`: the file's LibCST
     module when the CST rules already parsed it)."""
@@ -310,16 +321,15 @@ def _ast_findings(
     findings = []
     for report in file.reports:
         start, end = file.span(report.node)
-        fix = None
-        if report.fix is not None and not (build_edits and report.rule.code not in unbuilt):
-            fix = _unbuilt_fix(report.fix)
-        elif report.fix is not None:
+        fix = _unbuilt_fix(report.fix) if report.fix is not None else None
+        finding = _finding(report, file.path, start, end, fix, file.snippet(report.node))
+        if report.fix is not None and builds(finding):
             if view is None:
                 from .cst_view import CstView
 
                 view = CstView(file, module)
-            fix = _build_lazy_fix(view, report.fix)
-        findings.append(_finding(report, file.path, start, end, fix, file.snippet(report.node)))
+            finding = dataclasses.replace(finding, fix=_build_lazy_fix(view, report.fix))
+        findings.append(finding)
     return findings
 
 
@@ -556,8 +566,9 @@ def fix_text(
     show their edits.
     """
 
-    def lint(text: str, *, build_edits: bool = True, held_too: bool = False) -> list[Finding]:
-        """The findings of `text`; the held rules' edits are built only when `held_too`."""
+    def lint(text: str, *, build_edits: bool = True, every_edit: bool = False) -> list[Finding]:
+        """The findings of `text`, with the edits built of the fixes a pass
+        may apply (all of them when `every_edit`, for the report)."""
         rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
         return lint_text(
             text,
@@ -568,7 +579,7 @@ def fix_text(
             is_package=is_package,
             project=plan.project,
             build_edits=build_edits,
-            unbuilt=frozenset() if held_too else held,
+            wanted=None if every_edit else applicable,
         )
 
     def lint_unbuilt(text: str) -> list[Finding]:
@@ -578,43 +589,46 @@ def fix_text(
         return finding.fix is not None and (unsafe or finding.fix.applicability == SAFE) and finding.code not in held
 
     def offered_first(finding: Finding) -> bool:
-        return not trusting[finding.code] or offered[(finding.code, finding.snippet)] > 0
+        return not trusting[finding.code] or offered is None or offered[(finding.code, finding.snippet)] > 0
+
+    def applicable(finding: Finding) -> bool:
+        """Whether a pass may apply the finding's fix: no other has its edits built."""
+        return eligible(finding) and offered_first(finding)
 
     def outcome(text: str, findings: list[Finding], *, converged: bool = True) -> FixOutcome:
         if plan.build_edits and any(f.fix is not None and not f.fix.built for f in findings):
-            findings = lint(text, held_too=True)
+            findings = lint(text, every_edit=True)
         return FixOutcome(text, applied, findings, converged=converged, codes=frozenset(codes), first=first_lint)
 
     text = source.text
     applied = 0
     codes: set[str] = set()
+    trusting = defaultdict(bool, {rule.code: rule.trusts_context_annotations for rule, _ in plan.rules})
+    offered: Counter[tuple[str, str]] | None = None  # the first lint's eligible fixes, once it is done
     findings = first_lint = lint(text) if first is None else [_held_back(f) if f.code in held else f for f in first]
     offered = Counter((f.code, f.snippet) for f in findings if eligible(f))
-    trusting = {rule.code: rule.trusts_context_annotations for rule, _ in plan.rules}
-    trusting = defaultdict(bool, trusting)
     for _ in range(MAX_FIX_PASSES):
-        chosen = [f for f in findings if eligible(f) and offered_first(f)]
+        chosen = [f for f in findings if applicable(f)]
         if chosen and not all(f.fix is not None and f.fix.built for f in chosen):
             # The last lint only said which fixes exist; build them now (some may not build).
             built = lint(text)
             if any(f.code == UNPARSABLE.code for f in built):
                 return outcome(text, findings, converged=False)
             findings = built
-            chosen = [f for f in findings if eligible(f) and offered_first(f)]
+            chosen = [f for f in findings if applicable(f)]
         if not chosen:
             if applied:
                 text, findings = _tidy(source.text, text, findings, lint_unbuilt, plan.settings)
             return outcome(text, findings)
         offered_fixes = [f.fix for f in chosen if f.fix is not None]
         new_text, accepted = apply_fixes(text, offered_fixes)
+        went_in = [finding for finding in chosen if finding.fix in accepted]
+        offered.subtract((f.code, f.snippet) for f in went_in)
         # A fix held back by an overlapping one is offered again in the next
         # pass: build its edits in this lint rather than in a second one.
         new_findings = lint(new_text, build_edits=len(accepted) < len(offered_fixes))
         if any(f.code == UNPARSABLE.code for f in new_findings):
             return outcome(text, findings, converged=False)  # never write a broken file
-        for finding in chosen:
-            if finding.fix in accepted:
-                offered[(finding.code, finding.snippet)] -= 1
-                codes.add(finding.code)
+        codes.update(f.code for f in went_in)
         text, findings, applied = new_text, new_findings, applied + len(accepted)
     return outcome(text, findings, converged=False)
