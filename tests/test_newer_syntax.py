@@ -262,3 +262,19 @@ def test_nested_and_repeated_f_strings_are_found_by_their_text(monkeypatch: pyte
         "row['id']",
         "row['id']",
     ]
+
+
+def test_while_trees_are_remembered_a_text_is_parsed_once_among_the_last_few() -> None:
+    first, second, third = "a = 1\n", "b = 2\n", "c = 3\n"
+    assert parse_module(first) is not parse_module(first)  # nothing is remembered outside
+    with newer_syntax.remembering_trees(size=2):
+        tree = parse_module(first)
+        assert parse_module(first) is tree
+        forgotten = parse_module(second)
+        assert parse_module(first) is tree  # a use: `second` is the older of the two now
+        parse_module(third)
+        assert parse_module(first) is tree
+        assert parse_module(second) is not forgotten
+        with pytest.raises(SyntaxError):
+            parse_module("def (:\n")
+    assert parse_module(first) is not tree

@@ -19,11 +19,12 @@ from .config import Settings
 from .findings import Finding
 from .ignores import PerFileIgnores
 from .index import NameMatcher, module_of
+from .newer_syntax import remembering_trees
 from .pipeline import WORKER_CRASHED
 from .plan import Plan, Prefilter, unparsable
 from .source import SourceError, decode, read_bytes
 from .transaction import FALLBACK, FirstLint, fallback_marker
-from .verify import ModuleSource, Vocabulary
+from .verify import ModuleSource, Vocabulary, text_model
 from .workers import installed, parallel_map, with_progress_bar
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def compute_fixes(
 
 def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
     from .engine import fix_text
-    from .transaction import ComputedFix
+    from .transaction import ComputedFix, TextModel
 
     state = installed(FixState)
     plan = state.plan
@@ -111,19 +112,24 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
     earlier = unit.earlier
     if earlier is not None and (earlier.raw != raw or earlier.fallbacks != fallbacks):
         earlier = None  # changed on disk since, or run with other rules: lint it again
-    outcome = fix_text(
-        source,
-        unit.shown,
-        fixing,
-        unsafe=state.unsafe,
-        module_name=module,
-        is_package=is_package,
-        held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
-        first=earlier.findings if earlier is not None else None,
-    )
-    computed = ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks)
-    # A later computation of the same bytes finds the model of the text as it is in the gate's cache.
-    return computed.with_models(before=earlier is None)
+    # The gate's models are built here, in parallel: of the text as it is
+    # (unless an earlier computation of the file gave it already), whose
+    # tree the first lint then reads, and of the text after the fixes, which
+    # reads the last lint's tree.
+    with remembering_trees():
+        as_it_is = ModuleSource(unit.shown, module, is_package, source.text)
+        before = None if unit.earlier is not None else TextModel(text_model(as_it_is, source.text))
+        outcome = fix_text(
+            source,
+            unit.shown,
+            fixing,
+            unsafe=state.unsafe,
+            module_name=module,
+            is_package=is_package,
+            held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
+            first=earlier.findings if earlier is not None else None,
+        )
+        return ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks).with_models(before)
 
 
 def _falling_back(

@@ -31,10 +31,12 @@ and the translation is never needed.
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 
 from .lexer import Literal, scan
 from .source import SourceError, decode
@@ -54,11 +56,50 @@ _NEW_IN_FIELDS = re.compile(r"['\"\\#\r\n]")
 _BRACKET_DEPTH_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
+class _Trees(OrderedDict[str, ast.Module]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+
+_remembered: _Trees | None = None  # see remembering_trees
+
+
+@contextlib.contextmanager
+def remembering_trees(size: int = 2) -> Iterator[None]:
+    """Keep the trees of the last `size` texts parsed, and parse a text
+    again only when it is not among them. A file's fixes are linted pass by
+    pass and then modelled for the verification gate, which parses the file
+    as it is (just before its first lint) and after the fixes (just after
+    its last). The trees are shared: no caller changes one."""
+    global _remembered
+    outer = _remembered
+    _remembered = _Trees(size)
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
 def parse_module(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
     """`ast.parse(source)`; for a file `ast` rejects only because of Python 3.12
     f-strings, the tree of its translation (same lines and byte columns).
     Raises SyntaxError as `ast.parse` does otherwise, saying so when LibCST
     reads the line the interpreter rejects (syntax newer than the interpreter)."""
+    remembered = _remembered
+    if remembered is None or not isinstance(source, str):
+        return _parse_module(source, filename)
+    tree = remembered.get(source)
+    if tree is None:
+        tree = remembered[source] = _parse_module(source, filename)
+        if len(remembered) > remembered.size:
+            remembered.popitem(last=False)
+    else:
+        remembered.move_to_end(source)
+    return tree
+
+
+def _parse_module(source: str | bytes, filename: str) -> ast.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escape sequences and the like are not our business
         try:

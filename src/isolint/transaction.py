@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .findings import Finding
@@ -98,8 +98,9 @@ class ComputedFix:
     error: str | None = None
     first: FirstLint | None = None
     # The gate's models of the text before and after the fixes, built with
-    # them in a worker process (`with_models`); None: not built there.
-    models: TextModels | None = None
+    # them in a worker process (`with_models`); None: not built there. A
+    # way to hand them over, not part of what the fixes are.
+    models: TextModels | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -136,21 +137,23 @@ class ComputedFix:
         """The file as it is, as the verification gate reads it."""
         return ModuleSource(self.path, self.module, self.is_package, self.source.text)
 
-    def with_models(self, *, before: bool) -> ComputedFix:
+    def with_models(self, before: TextModel | None) -> ComputedFix:
         """These fixes with the gate's models of the text after them, and of
-        the text before when `before`, when the fixes change the file: the
-        gate would otherwise build them one by one in the main process."""
+        the text before (`before`, when it was built), when they change the
+        file: the gate would otherwise build them one by one in the main process."""
         if not self.changed:
             return self
-        source = self.module_source
-        models = TextModels(text_model(source, source.text) if before else None, before, text_model(source, self.text))
-        return replace(self, models=models)
+        return replace(self, models=TextModels(before, text_model(self.module_source, self.text)))
+
+
+@dataclass(frozen=True)
+class TextModel:
+    model: ModuleModel | None  # None: the text does not parse
 
 
 @dataclass(frozen=True)
 class TextModels:
-    before: ModuleModel | None
-    has_before: bool  # whether `before` was built (None is also a text that does not parse)
+    before: TextModel | None  # None: not built with the fixes
     after: ModuleModel | None
 
 
@@ -256,8 +259,8 @@ def _verdict(
     changed = {path: (fix.module_source, fix.text) for path, fix in computed.items() if fix.changed}
     for fix in computed.values():
         if fix.changed and fix.models is not None:
-            if fix.models.has_before:
-                cache.add(fix.module_source, fix.source.text, fix.models.before)
+            if fix.models.before is not None:
+                cache.add(fix.module_source, fix.source.text, fix.models.before.model)
             cache.add(fix.module_source, fix.text, fix.models.after)
     if not changed:
         return Verdict([], [])
