@@ -106,3 +106,47 @@ def test_fix_drops_the_accessor_import_it_orphaned_and_keeps_the_rest(in_tmp: Pa
         "    await context.websocket_emitter.send_to_user(context.user_id, {'type': 'done'})\n"
     )
     assert run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--diff", str(path)).stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param(
+            "import os\nfrom a import B, C  # keep\n\n\ndef f():\n    return C\n",
+            "import os\nfrom a import C  # keep\n\n\ndef f():\n    return C\n",
+            id="one-name-of-several",
+        ),
+        pytest.param(
+            '"""Doc."""\nfrom a import B\n\nx = 1\n\n\ndef f():\n    return x\n',
+            '"""Doc."""\n\nx = 1\n\n\ndef f():\n    return x\n',
+            id="the-whole-statement",
+        ),
+        pytest.param(
+            "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from a import B\n\n\ndef f():\n    pass\n",
+            "from typing import TYPE_CHECKING\n\n\ndef f():\n    pass\n",
+            id="the-guard-around-it",
+        ),
+        pytest.param(
+            "x = 1\n\n\ndef f():\n    from a import B\n    return x\n",
+            "x = 1\n\n\ndef f():\n    return x\n",
+            id="inside-a-function",
+        ),
+    ],
+)
+def test_removing_an_import_rebuilds_only_the_statements_it_changes(source: str, expected: str) -> None:
+    """The statements the removal leaves alone stay the same nodes, so a
+    fix's text is spliced from the file's own text for them, and only the
+    changed ones are generated."""
+    import libcst as cst
+
+    from isolint.rules._imports import remove_import_alias
+    from isolint.traversal import walk
+
+    module = cst.parse_module(source)
+    import_node = next(node for node in walk(module) if isinstance(node, cst.ImportFrom) and node.module.value == "a")
+    alias = next(a for a in import_node.names if a.evaluated_name == "B")
+    removed = remove_import_alias(module, import_node, alias)
+    assert removed.code == expected
+    kept = [statement for statement in removed.body if any(statement is old for old in module.body)]
+    changed = [old for old in module.body if not any(old is new for new in removed.body)]
+    assert len(kept) >= len(module.body) - 2 and changed

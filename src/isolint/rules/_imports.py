@@ -156,8 +156,21 @@ def _single_from_imports(file: AstFile) -> Iterator[tuple[tuple[str, str, str], 
 
 
 def remove_import_alias(module: cst.Module, import_node: cst.ImportFrom, alias: cst.ImportAlias) -> cst.Module:
-    """Drop `alias` from `import_node`, or the whole statement if it was the only name."""
-    return module.visit(_AliasRemover(import_node, alias))
+    """Drop `alias` from `import_node`, or the whole statement if it was the only name.
+
+    Only the top-level statement that holds the import is visited: every
+    other statement stays the same node (a visit rebuilds each node it
+    passes), so a fix's text is spliced from the file's own text for them
+    (engine._spliced) rather than generated anew."""
+    remover = _AliasRemover(import_node, alias)
+    body = [statement.visit(remover) if _holds(statement, import_node) else statement for statement in module.body]
+    return remover.leave_Module(module, module.with_changes(body=body))
+
+
+def _holds(statement: cst.BaseStatement, node: cst.CSTNode) -> bool:
+    if isinstance(statement, cst.SimpleStatementLine):
+        return any(small is node for small in statement.body)
+    return any(descendant is node for descendant in walk(statement))
 
 
 def _blank_count(lines: Sequence[cst.EmptyLine]) -> int:
