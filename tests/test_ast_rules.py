@@ -221,6 +221,59 @@ def test_statements_sharing_a_line_and_decorated_definitions_are_told_apart() ->
     ]
 
 
+CLASS_MEMBERS = '''\
+import functools
+
+
+@decorate(f(0))
+class Agent(Base, metaclass=f(1)):
+    """A docstring
+    over two lines."""
+
+    # a comment before a member
+    limit = f(2); other = (f(3),
+        f(4))
+
+    @functools.wraps(f(5))
+    @other(
+        f(6),
+    )
+    async def run(self, state=f(7)) -> None:
+        text = """
+not indented f(8)
+        """
+        await f(9)
+            # a comment deeper than the block, after it
+
+    class Inner:
+        def deep(self):
+            return f(10)
+    def tail(self): return f(11)
+'''
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(CLASS_MEMBERS, id="spaces"),
+        pytest.param(CLASS_MEMBERS.replace("    ", "\t"), id="tabs"),
+        pytest.param(CLASS_MEMBERS.replace("\n", "\r\n"), id="crlf"),
+    ],
+)
+def test_a_class_members_nodes_are_placed_from_its_code_alone_where_the_whole_module_puts_them(text: str) -> None:
+    """A node inside a top-level class's member is placed by generating the
+    class with that member alone: the same line and column as the whole
+    module's positions give, whatever comes before it in the class."""
+    file = AstFile("m.py", text, ast.parse(text), Settings(Path(".")))
+    view = CstView(file)
+    whole = module_positions(view.module)
+    calls = [n for n in ast.walk(file.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    assert len(calls) == 13
+    for call in calls:
+        found = view.node(call, cst.Call)
+        assert (whole[found].start.line, whole[found].start.column) == file.span(call)[0], ast.unparse(call)
+
+
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(p.parents[2])))
 def test_snippets_fingerprint_expressions_as_libcsts_code_did(path: Path) -> None:
     """Baselines fingerprint `Finding.snippet`: for an expression a rule may
@@ -265,3 +318,22 @@ def test_no_file_analysis_outlives_its_check() -> None:
     gc.collect()
     alive = [obj for obj in gc.get_objects() if isinstance(obj, (AstFile, ast.Module))]
     assert alive == []
+
+
+def test_placing_a_node_of_a_class_member_generates_that_member_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from isolint import cst_view
+
+    generated: list[str] = []
+    positions = cst_view.module_positions
+
+    def recording(module: cst.Module) -> object:
+        generated.append(module.code)
+        return positions(module)
+
+    monkeypatch.setattr(cst_view, "module_positions", recording)
+    file = AstFile("m.py", CLASS_MEMBERS, ast.parse(CLASS_MEMBERS), Settings(Path(".")))
+    call = next(n for n in ast.walk(file.tree) if isinstance(n, ast.Await))
+    CstView(file).node(call.value, cst.Call)
+    [code] = generated
+    assert "await f(9)" in code and "class Agent(Base" in code
+    assert "limit = f(2)" not in code and "def tail" not in code

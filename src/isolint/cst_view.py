@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import libcst as cst
 import libcst.metadata as cst_metadata
 from libcst.metadata import CodePosition, CodeRange
 
-from .traversal import parent_map
+from .traversal import parent_map, walk
 
 if TYPE_CHECKING:
     from .rules.ast_context import AstFile
@@ -35,9 +35,10 @@ class CstView:
 
     Positions come from generating the code of only the top-level statement
     that holds the asked-for node (LibCST's PositionProvider generates the
-    whole module), placed at the line CPython gives that statement; the
-    whole module is generated only when the two parsers' statements do not
-    pair up."""
+    whole module), or for a node inside a top-level class's member (a
+    method), of the class with that member alone, placed at the line CPython
+    gives that statement; the whole module is generated only when the two
+    parsers' statements do not pair up."""
 
     def __init__(self, file: AstFile, module: cst.Module | None = None) -> None:
         self.file = file
@@ -47,6 +48,7 @@ class CstView:
         self._parents: dict[int, Any] | None = None
         self._paired: list[TopLevel] | None = None  # see `pair_statements`
         self._statement_index: dict[int, int] | None = None  # id(ast top-level statement) -> its index
+        self._members: dict[int, list[cst.BaseStatement] | None] = {}  # id(ast class) -> `_members_of`
         self._starts: dict[int, dict[Position, list[tuple[Position, cst.CSTNode]]]] = {}
 
     @property
@@ -70,19 +72,26 @@ class CstView:
         raise LookupError(f"no LibCST {cst_type.__name__} at {start}-{end} of {self.file.path}")
 
     def _nodes_at(self, node: ast.AST, start: Position) -> list[tuple[Position, cst.CSTNode]]:
-        statement = self._statement_of(node)
-        key = id(statement) if statement is not None else 0
+        unit = self._unit_of(node)
+        key = id(unit[1]) if unit is not None else 0
         starts = self._starts.get(key)
         if starts is None:
-            if statement is None:
+            if unit is None:
                 positions = module_positions(self.module)
             else:
-                positions = statement_positions(self.module, statement, self._line_of(statement))
+                statement, member, line = unit
+                if isinstance(statement, cst.ClassDef) and member is not statement:
+                    positions = member_positions(self.module, statement, member, line)
+                else:
+                    positions = statement_positions(self.module, statement, line)
             starts = self._starts[key] = _by_start(positions)
         return starts.get(start, [])
 
-    def _statement_of(self, node: ast.AST) -> TopLevel | None:
-        """The LibCST top-level statement holding `node`, or None when only the whole module can tell."""
+    def _unit_of(self, node: ast.AST) -> tuple[TopLevel, cst.BaseStatement, int] | None:
+        """The smallest piece of the module whose code alone gives `node`'s
+        position: (the LibCST top-level statement holding it, the member of
+        that class holding it or the statement itself, and the line CPython
+        gives that piece's first statement); None when only the whole module can tell."""
         if self._statement_index is None:
             self._paired = pair_statements(self.module, self.file.tree)
             self._statement_index = {id(statement): index for index, statement in enumerate(self.file.tree.body)}
@@ -91,15 +100,35 @@ class CstView:
             return None
         parents = self.file.parents
         top: ast.AST | None = node
+        below: ast.AST | None = None  # the child of `top` on the way up from `node`
         while top is not None and id(top) not in index_of:
-            top = parents.get(top)
-        return None if top is None else paired[index_of[id(top)]]
+            top, below = parents.get(top), top
+        if top is None:
+            return None
+        index = index_of[id(top)]
+        statement = paired[index]
+        if isinstance(top, ast.ClassDef) and isinstance(below, ast.stmt) and isinstance(statement, cst.ClassDef):
+            members = self._members_of(top, statement)
+            position = next((i for i, member in enumerate(top.body) if member is below), None)
+            if members is not None and position is not None:
+                first = next(i for i, member in enumerate(members) if member is members[position])
+                return statement, members[position], top.body[first].lineno
+        return statement, statement, self.file.tree.body[_first_paired(paired, index)].lineno
 
-    def _line_of(self, statement: TopLevel) -> int:
-        """The line CPython gives the first of the statements `statement` holds."""
-        paired = self._paired or []
-        index = next(i for i, candidate in enumerate(paired) if candidate is statement)
-        return self.file.tree.body[index].lineno
+    def _members_of(self, klass: ast.ClassDef, statement: cst.ClassDef) -> list[cst.BaseStatement] | None:
+        """For each statement of `klass`'s body, the LibCST statement of
+        `statement`'s block holding it; None when the two do not pair up."""
+        if id(klass) not in self._members:
+            block = statement.body
+            self._members[id(klass)] = _pair(block.body, klass.body) if isinstance(block, cst.IndentedBlock) else None
+        return self._members[id(klass)]
+
+
+def _first_paired(paired: list[TopLevel], index: int) -> int:
+    """The index of the first of CPython's statements that `paired[index]` holds (`a = 1; b = 2` holds two)."""
+    while index > 0 and paired[index - 1] is paired[index]:
+        index -= 1
+    return index
 
 
 def _by_start(positions: Mapping[cst.CSTNode, CodeRange]) -> dict[Position, list[tuple[Position, cst.CSTNode]]]:
@@ -118,19 +147,28 @@ def pair_statements(module: cst.Module, tree: ast.Module) -> list[TopLevel] | No
     """For each of CPython's top-level statements, the LibCST top-level
     statement holding it (`a = 1; b = 2` is one LibCST line holding two);
     None when the two parsers' statements do not pair up."""
-    paired: list[TopLevel] = []
-    for statement in module.body:
+    return _pair(module.body, tree.body)
+
+
+StatementT = TypeVar("StatementT", bound=cst.BaseStatement)
+
+
+def _pair(statements: Sequence[StatementT], ast_statements: Sequence[ast.stmt]) -> list[StatementT] | None:
+    paired: list[StatementT] = []
+    for statement in statements:
         paired += [statement] * (len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1)
-    return paired if len(paired) == len(tree.body) else None
+    return paired if len(paired) == len(ast_statements) else None
 
 
-def statement_positions(module: cst.Module, statement: TopLevel, line: int) -> dict[cst.CSTNode, CodeRange]:
+def statement_positions(
+    module: cst.Module, statement: TopLevel, line: int, *, anchor: cst.CSTNode | None = None
+) -> dict[cst.CSTNode, CodeRange]:
     """Positions of the nodes of one top-level statement of `module`, whose
-    first line CPython gives as `line`: its code alone is generated."""
+    first line CPython gives as `line` (or, given `anchor`, the line where
+    that node of it starts): its code alone is generated."""
     alone = cst.Module(body=[statement], default_indent=module.default_indent, default_newline=module.default_newline)
     local = module_positions(alone)
-    anchor = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
-    shift = line - local[anchor].start.line
+    shift = line - local[anchor if anchor is not None else _anchor(statement)].start.line
     return {
         node: CodeRange(
             CodePosition(code_range.start.line + shift, code_range.start.column),
@@ -138,6 +176,25 @@ def statement_positions(module: cst.Module, statement: TopLevel, line: int) -> d
         )
         for node, code_range in local.items()
     }
+
+
+def member_positions(
+    module: cst.Module, klass: cst.ClassDef, member: cst.BaseStatement, line: int
+) -> dict[cst.CSTNode, CodeRange]:
+    """Positions of the nodes of one statement of a top-level class's body,
+    whose first line CPython gives as `line`: the class is generated with
+    that statement alone in its body (its indentation comes from the class,
+    as in the file), and only the statement's own nodes are placed."""
+    if not isinstance(klass.body, cst.IndentedBlock):
+        raise ValueError("a member of a class whose body is on its `class` line")
+    alone = klass.with_changes(body=klass.body.with_changes(body=[member]))
+    positions = statement_positions(module, alone, line, anchor=_anchor(member))
+    return {node: positions[node] for node in walk(member) if node in positions}
+
+
+def _anchor(statement: cst.BaseStatement) -> cst.CSTNode:
+    """The node of `statement` that starts where CPython says it starts."""
+    return statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else statement
 
 
 def module_positions(module: cst.Module) -> Mapping[cst.CSTNode, cst_metadata.CodeRange]:
