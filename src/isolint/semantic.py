@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scopes import children, remembering_children, resolve_relative
+from .scopes import children, remembering_children, resolve_relative, walk
 
 # Decorators that keep the call signature as written (the bound receiver aside).
 _TRANSPARENT_DECORATORS = frozenset({"abstractmethod", "override", "overload", "cache", "lru_cache", "wraps"})
@@ -375,7 +375,7 @@ class _Definitions(_Visitor):
             if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.args.args:
                 receiver = method.args.args[0].arg
                 known = self.types.setdefault(id(method), local_types(method))
-                for child in ast.walk(method):
+                for child in walk(method):
                     if (
                         isinstance(child, ast.Attribute)
                         and isinstance(child.ctx, ast.Store)
@@ -806,7 +806,7 @@ def _evaluated_by_definition(statement: ast.FunctionDef | ast.AsyncFunctionDef |
 def _target_names(node: ast.AST) -> set[str]:
     """The names a target or a match pattern binds."""
     names = set()
-    for child in ast.walk(node):
+    for child in walk(node):
         if isinstance(child, ast.Name):
             names.add(child.id)
         elif isinstance(child, (ast.MatchAs, ast.MatchStar)) and child.name:
@@ -841,5 +841,5 @@ def _reads(node: ast.AST, bound: set[str], local: set[str], found: dict[str, int
         if isinstance(node.ctx, ast.Load) and node.id in local and node.id not in bound:
             found.setdefault(node.id, node.lineno)
         return
-    for child in ast.iter_child_nodes(node):
+    for child in children(node):
         _reads(child, bound, local, found)
