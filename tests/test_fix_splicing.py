@@ -87,10 +87,94 @@ def test_kept_statements_keep_their_text_and_new_ones_are_generated(tmp_path: Pa
 
 
 def test_a_fix_is_checked_by_parsing_the_statements_it_generated(tmp_path: Path) -> None:
-    from isolint.engine import _FixedText, _still_parses
+    from isolint.engine import _still_parses
+    from isolint.fixes import FixedText
 
     kept = "def f():\n    return 1\n\n\n"
-    assert _still_parses(_FixedText(kept + "x = f()\n", ("x = f()\n",)), "a.py")
-    assert not _still_parses(_FixedText(kept + "x = f(\n", ("x = f(\n",)), "a.py")
+    assert _still_parses(FixedText(kept + "x = f()\n", ("x = f()\n",)), "a.py")
+    assert not _still_parses(FixedText(kept + "x = f(\n", ("x = f(\n",)), "a.py")
     # A generated statement must end its line: otherwise it runs into the next one, and the whole file is parsed.
-    assert not _still_parses(_FixedText("x = 1 y = 2\n", ("x = 1 ", "y = 2\n")), "a.py")
+    assert not _still_parses(FixedText("x = 1 y = 2\n", ("x = 1 ", "y = 2\n")), "a.py")
+
+
+CLASS_SOURCE = """\
+import os
+
+
+class Agent:  # the header stays
+    # before run
+    @staticmethod
+    @other(
+        1,
+    )
+    def run(x):
+        return x
+
+
+    limit = 1; other = 2
+
+    def tail(self):  # untouched
+        return os.sep
+"""
+
+
+def _view(tmp_path: Path, source: str) -> Any:
+    import ast
+
+    from isolint.cst_view import CstView
+    from isolint.rules.ast_context import AstFile
+
+    settings = load_settings([tmp_path], isolated=True)
+    return CstView(AstFile("a.py", source, ast.parse(source), settings))
+
+
+@pytest.mark.parametrize("source", [CLASS_SOURCE, CLASS_SOURCE.replace("\n", "\r\n")], ids=["lf", "crlf"])
+def test_a_rebuilt_method_is_generated_alone_and_the_rest_of_its_class_kept(tmp_path: Path, source: str) -> None:
+    import libcst as cst
+
+    from isolint import splice
+
+    view = _view(tmp_path, source)
+    klass = view.module.body[1]
+    run = klass.body.body[0]
+    returned = run.body.body[0].body[0]
+    new_module = engine.replace_nodes(
+        view.module, {returned: returned.with_changes(value=cst.parse_expression("x + 1"))}, view.parents
+    )
+    fixed = splice.spliced(view, new_module)
+    assert fixed is not None and fixed.text == new_module.code
+    [piece] = fixed.generated or ()
+    assert "return x + 1" in piece and "def tail" not in piece and "limit = 1" not in piece
+    assert engine._parses(piece, "a.py")
+
+
+def test_a_statement_not_where_its_lines_say_is_found_by_generating_every_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a statement starts is checked against its code before its text
+    is replaced: a wrong count of the lines before it (here, one too few)
+    gives up splicing by lines, and the statements are found by their code."""
+    import libcst as cst
+
+    from isolint import splice
+
+    view = _view(tmp_path, CLASS_SOURCE)
+    klass = view.module.body[1]
+    renamed = klass.with_changes(name=cst.Name("Renamed"))
+    new_module = engine.replace_nodes(view.module, {klass: renamed}, view.parents)
+    lines_before = splice.lines_before
+    monkeypatch.setattr(splice, "lines_before", lambda module, statement: lines_before(module, statement) - 1)
+    assert splice.spliced(view, new_module) is None
+    fixed = engine._spliced(view, new_module)
+    assert fixed is not None and fixed.text == new_module.code
+
+
+def test_a_fix_that_moves_statements_takes_their_own_code_in_their_new_order(tmp_path: Path) -> None:
+    from isolint import splice
+
+    view = _view(tmp_path, CLASS_SOURCE)
+    first, second = view.module.body
+    new_module = view.module.with_changes(body=[second, first])
+    assert splice.spliced(view, new_module) is None
+    fixed = engine._spliced(view, new_module)
+    assert fixed is not None and fixed.text == new_module.code

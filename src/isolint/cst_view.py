@@ -87,15 +87,58 @@ class CstView:
             starts = self._starts[key] = _by_start(positions)
         return starts.get(start, [])
 
+    def _pairing(self) -> tuple[list[TopLevel] | None, dict[int, int]]:
+        """`pair_statements` of the view, and id(CPython's top-level statement) -> its index."""
+        if self._statement_index is None:
+            self._paired = pair_statements(self.module, self.file.tree)
+            self._statement_index = {id(statement): index for index, statement in enumerate(self.file.tree.body)}
+        return self._paired, self._statement_index
+
+    def statement_starts(self) -> list[int] | None:
+        """Where each LibCST top-level statement's code starts in the text (its
+        comments and blank lines first), from the line CPython gives it; None
+        when the parsers' statements do not pair up or the lines do not add up."""
+        from .splice import lines_before
+
+        paired, _ = self._pairing()
+        if paired is None:
+            return None
+        first: dict[int, int] = {}  # id(LibCST statement) -> the index of the first of CPython's it holds
+        for index, statement in enumerate(paired):
+            first.setdefault(id(statement), index)
+        offsets = self.file.line_offsets()
+        starts: list[int] = []
+        for statement in self.module.body:
+            line = self.file.tree.body[first[id(statement)]].lineno - lines_before(self.module, statement)
+            if not 1 <= line <= len(offsets) or (starts and offsets[line - 1] <= starts[-1]):
+                return None
+            starts.append(offsets[line - 1])
+        return starts
+
+    def member_start(self, klass: cst.ClassDef, member: cst.BaseStatement) -> int | None:
+        """Where the code of `member`, a statement of the top-level class
+        `klass`'s body, starts in the text; None when the parsers do not pair them up."""
+        from .splice import lines_before
+
+        paired, _ = self._pairing()
+        index = next((i for i, statement in enumerate(paired or ()) if statement is klass), None)
+        ast_class = self.file.tree.body[index] if index is not None else None
+        if not isinstance(ast_class, ast.ClassDef):
+            return None
+        members = self._members_of(ast_class, klass)
+        first = next((i for i, paired_member in enumerate(members or ()) if paired_member is member), None)
+        if first is None:
+            return None
+        offsets = self.file.line_offsets()
+        line = ast_class.body[first].lineno - lines_before(self.module, member)
+        return offsets[line - 1] if 1 <= line <= len(offsets) else None
+
     def _unit_of(self, node: ast.AST) -> tuple[TopLevel, cst.BaseStatement, int] | None:
         """The smallest piece of the module whose code alone gives `node`'s
         position: (the LibCST top-level statement holding it, the member of
         that class holding it or the statement itself, and the line CPython
         gives that piece's first statement); None when only the whole module can tell."""
-        if self._statement_index is None:
-            self._paired = pair_statements(self.module, self.file.tree)
-            self._statement_index = {id(statement): index for index, statement in enumerate(self.file.tree.body)}
-        index_of, paired = self._statement_index, self._paired
+        paired, index_of = self._pairing()
         if paired is None:
             return None
         parents = self.file.parents

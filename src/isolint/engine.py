@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import ast_visit
 from .config import Settings
 from .findings import SAFE, Finding, Fix, Location
-from .fixes import apply_fixes, diff_edits
+from .fixes import FixedText, apply_fixes, diff_edits
 from .hygiene import suppression_audit
 from .index import EMPTY, ProjectIndex
 from .newer_syntax import parse_module
@@ -378,15 +378,7 @@ def _build_fix(file: EditTarget, spec: FixSpec) -> Fix | None:
     return Fix(spec.applicability, spec.message, diff_edits(text, fixed.text), spec.isolation)
 
 
-@dataclass(frozen=True)
-class _FixedText:
-    text: str
-    # The top-level statements generated anew when the rest is the file's own
-    # text (spliced); None when the whole module's code was generated.
-    generated: tuple[str, ...] | None = None
-
-
-def _fixed(file: EditTarget, spec: FixSpec) -> _FixedText:
+def _fixed(file: EditTarget, spec: FixSpec) -> FixedText:
     """The file's text with `spec` applied: each top-level statement the fix
     kept (the same node) keeps its own text, and only the statements it
     rebuilt are generated; the whole module only where its pieces do not add
@@ -396,11 +388,11 @@ def _fixed(file: EditTarget, spec: FixSpec) -> _FixedText:
         new_module = spec.transform(new_module)
     spliced = _spliced(file, new_module)
     if spliced is not None:
-        return _FixedText(keep_final_line_break(file.source, spliced.text), spliced.generated)
-    return _FixedText(keep_final_line_break(file.source, new_module.code))
+        return FixedText(keep_final_line_break(file.source, spliced.text), spliced.generated)
+    return FixedText(keep_final_line_break(file.source, new_module.code))
 
 
-def _still_parses(fixed: _FixedText, path: str) -> bool:
+def _still_parses(fixed: FixedText, path: str) -> bool:
     """Whether the fixed text parses (and LibCST may parse it). CPython's
     grammar sees no context above a top-level statement: when the fix
     generated some whole statements, each ending its line, and kept the
@@ -418,22 +410,26 @@ def _still_parses(fixed: _FixedText, path: str) -> bool:
     return all(_parses(code, path) for code in generated if code)
 
 
-def _spliced(file: EditTarget, new_module: cst.Module) -> _FixedText | None:
+def _spliced(file: EditTarget, new_module: cst.Module) -> FixedText | None:
     """`new_module`'s code, built from the file's text for the top-level
     statements it shares with the file's module and generated for the
     others; None when the file's pieces do not add up to its text, or the
-    two modules differ outside their statements."""
+    two modules differ outside their statements. A `CstView` finds its
+    statements (and the members of a class) by the lines `ast` gives them
+    (splice.py); otherwise, or when those lines do not hold, the code of
+    every top-level statement is generated to find them."""
+    from .cst_view import CstView
+    from .splice import same_frame, spliced
+
+    if isinstance(file, CstView):  # statements found by the lines `ast` gives them, not by generating them all
+        by_lines = spliced(file, new_module)
+        if by_lines is not None:
+            return by_lines
     old = file.module
+    if not same_frame(old, new_module):
+        return None
     spans = _statement_spans(file)
-    if (
-        spans is None
-        or not new_module.body
-        or not old.has_trailing_newline  # then the last statement's code depends on its place
-        or not _same_nodes(new_module.header, old.header)
-        or not _same_nodes(new_module.footer, old.footer)
-        or (new_module.default_indent, new_module.default_newline, new_module.has_trailing_newline)
-        != (old.default_indent, old.default_newline, old.has_trailing_newline)
-    ):
+    if spans is None:
         return None
     index_of = {id(statement): index for index, statement in enumerate(old.body)}
     text = file.source
@@ -446,11 +442,7 @@ def _spliced(file: EditTarget, new_module: cst.Module) -> _FixedText | None:
         else:
             pieces.append(text[slice(*spans[index])])
     pieces.append(text[spans[-1][1] :])
-    return _FixedText("".join(pieces), tuple(generated))
-
-
-def _same_nodes(new: Sequence[cst.CSTNode], old: Sequence[cst.CSTNode]) -> bool:
-    return len(new) == len(old) and all(a is b for a, b in zip(new, old, strict=True))
+    return FixedText("".join(pieces), tuple(generated))
 
 
 class EditTarget(Protocol):

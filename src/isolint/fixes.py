@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from .findings import Edit, Fix, Location
 from .source import line_starts, location_of, offset_of
+
+
+@dataclass(frozen=True)
+class FixedText:
+    """A file's text with a fix applied."""
+
+    text: str
+    # The code generated anew, each piece a whole module of its own that
+    # parses when the fixed file does (a top-level statement, or a class
+    # with one rebuilt member; see splice.py); None when the whole module
+    # was generated.
+    generated: tuple[str, ...] | None = None
 
 
 def diff_edits(old: str, new: str) -> tuple[Edit, ...]:

@@ -155,7 +155,7 @@ class AstFile(CheckedFile):
         whitespace normalised, at most 500 characters."""
         (line, column), (end_line, end_column) = self.span(node)
         text = self.source
-        offsets = self._line_offsets()
+        offsets = self.line_offsets()
         start, end = offsets[line - 1] + column, offsets[end_line - 1] + end_column
         if isinstance(node, ast.alias):
             end = _with_comma(text, end)
@@ -168,8 +168,8 @@ class AstFile(CheckedFile):
             start, end = before, after + 1
         return " ".join(text[start:end].split())[:500]
 
-    def _line_offsets(self) -> list[int]:
-        """Where each line starts in the source."""
+    def line_offsets(self) -> list[int]:
+        """Where each line starts in the source (line n at index n - 1)."""
         if self._offsets is None:
             self._offsets = [0, *(match.end() for match in _LINE_BREAK.finditer(self.source))]
         return self._offsets
