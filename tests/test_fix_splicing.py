@@ -12,6 +12,7 @@ import pytest
 
 from isolint import engine
 from isolint.config import load_settings
+from isolint.fixes import FixedText
 from isolint.plan import Plan
 from tests.conftest import FIXTURES
 
@@ -88,7 +89,6 @@ def test_kept_statements_keep_their_text_and_new_ones_are_generated(tmp_path: Pa
 
 def test_a_fix_is_checked_by_parsing_the_statements_it_generated(tmp_path: Path) -> None:
     from isolint.engine import _still_parses
-    from isolint.fixes import FixedText
 
     kept = "def f():\n    return 1\n\n\n"
     assert _still_parses(FixedText(kept + "x = f()\n", ("x = f()\n",)), "a.py")
@@ -178,3 +178,33 @@ def test_a_fix_that_moves_statements_takes_their_own_code_in_their_new_order(tmp
     assert splice.spliced(view, new_module) is None
     fixed = engine._spliced(view, new_module)
     assert fixed is not None and fixed.text == new_module.code
+
+
+def test_a_big_file_is_parsed_whole_for_a_fix_only_when_its_nodes_may_exceed_libcsts_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over 64 KiB a file's syntax nodes are counted against the time LibCST
+    may take to parse it. The nodes before a fix plus those of the pieces it
+    generated bound those after it: when that bound is within the budget,
+    the pieces alone are parsed (parsing the whole file for each fix made a
+    big file's fixes quadratic)."""
+    piece = "x = f()\n"
+    text = "y = 1\n" * 12_000 + piece
+    parsed: list[int] = []
+    parses = engine._parses
+
+    def recording(code: str, path: str) -> bool:
+        parsed.append(len(code))
+        return parses(code, path)
+
+    monkeypatch.setattr(engine, "_parses", recording)
+    fixed = FixedText(text, (piece,))
+    assert engine._still_parses(fixed, "big.py", nodes_before=60_000)
+    assert parsed == [len(piece)]
+    parsed.clear()
+    assert engine._still_parses(fixed, "big.py", nodes_before=None)  # not known: the whole file
+    assert len(text) in parsed
+    parsed.clear()
+    monkeypatch.setattr(engine, "FILE_TIME_LIMIT", 1.0)  # 33,333 nodes at most: the file has 48,000 and more
+    assert not engine._still_parses(fixed, "big.py", nodes_before=60_000)
+    assert len(text) in parsed

@@ -46,10 +46,18 @@ class CstView:
         self.source = file.source
         self.module = module if module is not None else cst.parse_module(file.source)
         self._parents: dict[int, Any] | None = None
+        self._node_count: int | None = None
         self._paired: list[TopLevel] | None = None  # see `pair_statements`
         self._statement_index: dict[int, int] | None = None  # id(ast top-level statement) -> its index
         self._members: dict[int, list[cst.BaseStatement] | None] = {}  # id(ast class) -> `_members_of`
         self._starts: dict[int, dict[Position, list[tuple[Position, cst.CSTNode]]]] = {}
+
+    @property
+    def node_count(self) -> int:
+        """The syntax nodes of the file's `ast` tree, counted as `engine.native_parse_hazard` counts them."""
+        if self._node_count is None:
+            self._node_count = sum(1 for _ in ast.walk(self.file.tree))
+        return self._node_count
 
     @property
     def parents(self) -> dict[int, Any]:

@@ -373,7 +373,7 @@ def _build_fix(file: EditTarget, spec: FixSpec) -> Fix | None:
     """Turn a rule's FixSpec into text edits; None if it changes nothing or would break the file."""
     text, path = file.source, file.path
     fixed = _fixed(file, spec)
-    if fixed.text == text or not _still_parses(fixed, path):
+    if fixed.text == text or not _still_parses(fixed, path, file.node_count):
         return None
     return Fix(spec.applicability, spec.message, diff_edits(text, fixed.text), spec.isolation)
 
@@ -392,22 +392,41 @@ def _fixed(file: EditTarget, spec: FixSpec) -> FixedText:
     return FixedText(keep_final_line_break(file.source, new_module.code))
 
 
-def _still_parses(fixed: FixedText, path: str) -> bool:
+def _still_parses(fixed: FixedText, path: str, nodes_before: int | None = None) -> bool:
     """Whether the fixed text parses (and LibCST may parse it). CPython's
-    grammar sees no context above a top-level statement: when the fix
-    generated some whole statements, each ending its line, and kept the
-    file's text (which parsed) for the others, the file parses if each of
-    them does. The checks on the whole file's size and nesting cannot be
-    made piecewise, so a file near their limits is parsed whole."""
+    grammar sees no context above a top-level statement (nor, for a class's
+    member, above its class): when the fix generated some whole pieces,
+    each ending its line, and kept the file's text (which parsed, and
+    LibCST parsed) for the rest, the file parses if each of them does. A
+    file nested near LibCST's limits is parsed whole. So is a file whose
+    syntax nodes may be too many for LibCST to parse in time, unless the
+    nodes of the text before the fix (`nodes_before`) and of the pieces it
+    generated, which bound those after it, are few enough: parsing a big
+    file whole for each of its fixes made fixing it quadratic."""
     text, generated = fixed.text, fixed.generated
     if (
         generated is None
         or not all(code.endswith(("\n", "\r")) for code in generated if code)
         or _may_nest_too_deeply(text)
-        or _may_take_too_long(text)
+        or (_may_take_too_long(text) and not _within_node_budget(nodes_before, generated, path))
     ):
         return _parses(text, path)
     return all(_parses(code, path) for code in generated if code)
+
+
+def _within_node_budget(nodes_before: int | None, generated: Sequence[str], path: str) -> bool:
+    """Whether a file of at most `nodes_before` syntax nodes plus those of
+    the `generated` pieces parses within LibCST's time budget (see
+    `native_parse_hazard`)."""
+    if nodes_before is None:
+        return False
+    nodes = nodes_before
+    for code in generated:
+        tree = _parse_gate(code, path, libcst=False)
+        if isinstance(tree, Finding):
+            return False
+        nodes += sum(1 for _ in ast.walk(tree))
+    return nodes * PARSE_SECONDS_PER_NODE <= FILE_TIME_LIMIT
 
 
 def _spliced(file: EditTarget, new_module: cst.Module) -> FixedText | None:
@@ -455,6 +474,10 @@ class EditTarget(Protocol):
 
     @property
     def parents(self) -> dict[int, Any]: ...
+
+    @property
+    def node_count(self) -> int | None:
+        """The syntax nodes of the file's `ast` tree, as `native_parse_hazard` counts them; None when not known."""
 
 
 def _statement_spans(file: EditTarget) -> list[tuple[int, int]] | None:

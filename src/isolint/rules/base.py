@@ -168,6 +168,11 @@ class FileContext(CheckedFile):
             self._parents = parent_map(self.module)
         return self._parents
 
+    @property
+    def node_count(self) -> None:
+        """A rule on LibCST has no `ast` tree to count (see `engine.EditTarget`)."""
+        return None
+
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
         """Absolute dotted names `node` may refer to, with relative imports and
         this module's own definitions resolved (`chatapp.registry.AgentRegistry`)."""
