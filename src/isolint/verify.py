@@ -78,16 +78,32 @@ class Vocabulary:
 
 def _mentions(annotation: str, name: str) -> bool:
     short = name.rpartition(".")[2]
-    return bool(short) and short in re.split(r"[\s\"'.|\[\],()]+", annotation)
+    return bool(short) and short in _words(annotation)
+
+
+def _words(annotation: str) -> list[str]:
+    return re.split(r"[\s\"'.|\[\],()]+", annotation)
 
 
 @dataclass
 class _Models:
     before: dict[str, ModuleModel] = field(default_factory=dict)
     after: dict[str, ModuleModel] = field(default_factory=dict)  # changed files, and unchanged ones read for callers
+    _owners: dict[str, str] | None = None  # see `owner_file`
 
     def changed(self) -> Iterable[str]:
         return self.before.keys()
+
+    def owner_file(self, qualname: str) -> str | None:
+        """The changed file that defined the function or class `qualname`
+        (the first, in the order they came); `before` is complete by the
+        time this is asked."""
+        if self._owners is None:
+            self._owners = {}
+            for path, model in self.before.items():
+                for defined in (*model.functions, *model.classes):
+                    self._owners.setdefault(defined, path)
+        return self._owners.get(qualname)
 
 
 ReadOthers = Callable[[frozenset[str], frozenset[str]], Iterable[ModuleSource]]
@@ -353,6 +369,7 @@ class _ClassGraph:
             self.classes.update(model.classes)
         self.children: dict[str, set[str]] = defaultdict(set)
         self._by_short: dict[str, list[Klass]] = defaultdict(list)
+        self._related: dict[str, set[str]] = {}
         for klass in self.classes.values():
             for base in klass.bases:
                 self.children[base].add(klass.qualname)
@@ -380,7 +397,12 @@ class _ClassGraph:
         return seen
 
     def related(self, qualname: str) -> set[str]:
-        return {qualname} | self.ancestors(qualname) | self.descendants(qualname)
+        """`qualname`, its ancestors and its descendants (asked once per class:
+        the graph does not change once built)."""
+        found = self._related.get(qualname)
+        if found is None:
+            found = self._related[qualname] = {qualname} | self.ancestors(qualname) | self.descendants(qualname)
+        return found
 
     def unique(self, short: str) -> Klass | None:
         """The project class named `short`, if exactly one is."""
@@ -419,10 +441,7 @@ _RETYPES = ("ISO402", "ISO405")  # the fixes that retype a parameter
 
 
 def _owner_file(models: _Models, qualname: str) -> str | None:
-    for path, model in models.before.items():
-        if qualname in model.functions or qualname in model.classes:
-            return path
-    return None
+    return models.owner_file(qualname)
 
 
 class _Callees:
@@ -443,17 +462,14 @@ def _candidates(call: CallSite, callees: _Callees, classes: _ClassGraph, vocabul
             return [call.target]
         constructor = f"{call.target}.__init__"
         return [constructor] if constructor in signatures else []
-    found = []
-    for qualname in callees.methods.get(call.method or "", ()):
-        function, _ = signatures[qualname]
-        if call.receiver_class is not None:
-            scope = classes.ancestors(call.receiver_class) if call.via_super else classes.related(call.receiver_class)
-            if function.owner not in scope:
-                continue
-        elif not _may_call(call, function, classes, vocabulary):
-            continue
-        found.append(qualname)
-    return found
+    methods = callees.methods.get(call.method or "", ())
+    if not methods:
+        return []
+    if call.receiver_class is not None:
+        scope = classes.ancestors(call.receiver_class) if call.via_super else classes.related(call.receiver_class)
+        return [qualname for qualname in methods if signatures[qualname][0].owner in scope]
+    may_call = _MayCall(call, classes, vocabulary)
+    return [qualname for qualname in methods if may_call(signatures[qualname][0])]
 
 
 def _names_a_class(known: str) -> bool:
@@ -463,23 +479,32 @@ def _names_a_class(known: str) -> bool:
     return last[:1].isupper()
 
 
-def _may_call(call: CallSite, function: Function, classes: _ClassGraph, vocabulary: Vocabulary) -> bool:
+class _MayCall:
     """Whether `receiver.method(...)` with a receiver of unknown class can call
-    `function`: its receiver is known to be a related class, or, unknown, the
-    call passes something that looks like this function's arguments (the legacy
+    a function: its receiver is known to be a related class, or, unknown, the
+    call passes something that looks like the function's arguments (the legacy
     state or a context, or a name or attribute spelled like one of its parameters:
-    `agent.execute(state, ctx.run_id)`, not `session.execute(stmt, params)`)."""
-    owner = function.owner or ""
-    receiver = classes.resolve(call.receiver_type)
-    if _names_a_class(receiver):
-        return any(_mentions(receiver, related) for related in classes.related(owner))
-    names = {p.name for p in (*function.signature.positional, *function.signature.keyword_only)}
-    spelled = {name for _, name in call.argument_names if name}
-    keywords = set(call.shape.keywords)
-    return bool((spelled | keywords) & names) or any(
-        vocabulary.is_legacy(classes.resolve(value)) or vocabulary.is_context(classes.resolve(value))
-        for _, value in call.arguments
-    )
+    `agent.execute(state, ctx.run_id)`, not `session.execute(stmt, params)`).
+    What depends on the call alone is worked out once, for every function
+    of the method's name."""
+
+    def __init__(self, call: CallSite, classes: _ClassGraph, vocabulary: Vocabulary) -> None:
+        self.classes = classes
+        receiver = classes.resolve(call.receiver_type)
+        self.receiver_words = set(_words(receiver)) if _names_a_class(receiver) else None
+        self.spelled = {name for _, name in call.argument_names if name} | set(call.shape.keywords)
+        self.passes_state = any(
+            vocabulary.is_legacy(classes.resolve(value)) or vocabulary.is_context(classes.resolve(value))
+            for _, value in call.arguments
+        )
+
+    def __call__(self, function: Function) -> bool:
+        if self.receiver_words is not None:
+            shorts = (name.rpartition(".")[2] for name in self.classes.related(function.owner or ""))
+            return any(short and short in self.receiver_words for short in shorts)
+        if self.passes_state:
+            return True
+        return any(p.name in self.spelled for p in (*function.signature.positional, *function.signature.keyword_only))
 
 
 def _stale_calls(
