@@ -66,8 +66,9 @@ def lint_text(
     file's context, makes an object the same visit calls beside the rules
     (report mode counts target-form sites so, see progress.TargetFormTally).
     Without `build_edits`, a fixable finding's fix carries its applicability
-    and message but no edits (`Fix.edits` is None); so does one `wanted`
-    (given the finding without them) does not want built.
+    and message but no edits (`Fix.edits` is None); so does the fix of a
+    finding that `wanted` (given the finding as it is without edits) does not
+    want built.
 
     A file that takes longer than the per-file time limit, or is nested too
     deeply for LibCST's recursive passes (positions, code generation), is
