@@ -12,6 +12,7 @@ at its star and `ast.arg` at its name.
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,6 +50,7 @@ class CstView:
         self._node_count: int | None = None
         self._paired: list[TopLevel] | None = None  # see `pair_statements`
         self._statement_index: dict[int, int] | None = None  # id(ast top-level statement) -> its index
+        self._first: dict[int, int] = {}  # id(LibCST top-level statement) -> the index of the first it holds
         self._members: dict[int, list[cst.BaseStatement] | None] = {}  # id(ast class) -> `_members_of`
         self._starts: dict[int, dict[Position, list[tuple[Position, cst.CSTNode]]]] = {}
 
@@ -100,8 +102,16 @@ class CstView:
         if self._statement_index is None:
             self._paired = pair_statements(self.module, self.file.tree)
             self._statement_index = {id(statement): index for index, statement in enumerate(self.file.tree.body)}
+            for index, statement in enumerate(self._paired or ()):
+                self._first.setdefault(id(statement), index)
         return self._paired, self._statement_index
 
+    def _first_line(self, statement: TopLevel) -> int:
+        """The line CPython gives the first of the statements the paired
+        `statement` holds (`a = 1; b = 2` holds two)."""
+        return self.file.tree.body[self._first[id(statement)]].lineno
+
+    @functools.cached_property
     def statement_starts(self) -> list[int] | None:
         """Where each LibCST top-level statement's code starts in the text (its
         comments and blank lines first), from the line CPython gives it; None
@@ -111,13 +121,10 @@ class CstView:
         paired, _ = self._pairing()
         if paired is None:
             return None
-        first: dict[int, int] = {}  # id(LibCST statement) -> the index of the first of CPython's it holds
-        for index, statement in enumerate(paired):
-            first.setdefault(id(statement), index)
         offsets = self.file.line_offsets()
         starts: list[int] = []
         for statement in self.module.body:
-            line = self.file.tree.body[first[id(statement)]].lineno - lines_before(self.module, statement)
+            line = self._first_line(statement) - lines_before(self.module, statement)
             if not 1 <= line <= len(offsets) or (starts and offsets[line - 1] <= starts[-1]):
                 return None
             starts.append(offsets[line - 1])
@@ -128,8 +135,8 @@ class CstView:
         `klass`'s body, starts in the text; None when the parsers do not pair them up."""
         from .splice import lines_before
 
-        paired, _ = self._pairing()
-        index = next((i for i, statement in enumerate(paired or ()) if statement is klass), None)
+        self._pairing()
+        index = self._first.get(id(klass))
         ast_class = self.file.tree.body[index] if index is not None else None
         if not isinstance(ast_class, ast.ClassDef):
             return None
@@ -164,7 +171,7 @@ class CstView:
             if members is not None and position is not None:
                 first = next(i for i, member in enumerate(members) if member is members[position])
                 return statement, members[position], top.body[first].lineno
-        return statement, statement, self.file.tree.body[_first_paired(paired, index)].lineno
+        return statement, statement, self._first_line(statement)
 
     def _members_of(self, klass: ast.ClassDef, statement: cst.ClassDef) -> list[cst.BaseStatement] | None:
         """For each statement of `klass`'s body, the LibCST statement of
@@ -173,13 +180,6 @@ class CstView:
             block = statement.body
             self._members[id(klass)] = _pair(block.body, klass.body) if isinstance(block, cst.IndentedBlock) else None
         return self._members[id(klass)]
-
-
-def _first_paired(paired: list[TopLevel], index: int) -> int:
-    """The index of the first of CPython's statements that `paired[index]` holds (`a = 1; b = 2` holds two)."""
-    while index > 0 and paired[index - 1] is paired[index]:
-        index -= 1
-    return index
 
 
 def _by_start(positions: Mapping[cst.CSTNode, CodeRange]) -> dict[Position, list[tuple[Position, cst.CSTNode]]]:

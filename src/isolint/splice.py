@@ -55,7 +55,7 @@ def spliced(view: CstView, new_module: cst.Module) -> FixedText | None:
     old, text = view.module, view.source
     if not same_frame(old, new_module):
         return None
-    starts = view.statement_starts()
+    starts = view.statement_starts
     if starts is None:
         return None
     header = "".join(old.code_for_node(line) for line in old.header)
