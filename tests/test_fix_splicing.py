@@ -199,12 +199,12 @@ def test_a_big_file_is_parsed_whole_for_a_fix_only_when_its_nodes_may_exceed_lib
 
     monkeypatch.setattr(engine, "_parses", recording)
     fixed = FixedText(text, (piece,))
-    assert engine._still_parses(fixed, "big.py", nodes_before=60_000)
+    assert engine._still_parses(fixed, "big.py", nodes_before=lambda: 60_000)
     assert parsed == [len(piece)]
     parsed.clear()
-    assert engine._still_parses(fixed, "big.py", nodes_before=None)  # not known: the whole file
+    assert engine._still_parses(fixed, "big.py", nodes_before=lambda: None)  # not known: the whole file
     assert len(text) in parsed
     parsed.clear()
     monkeypatch.setattr(engine, "FILE_TIME_LIMIT", 1.0)  # 33,333 nodes at most: the file has 48,000 and more
-    assert not engine._still_parses(fixed, "big.py", nodes_before=60_000)
+    assert not engine._still_parses(fixed, "big.py", nodes_before=lambda: 60_000)
     assert len(text) in parsed

@@ -140,12 +140,11 @@ class CstView:
         ast_class = self.file.tree.body[index] if index is not None else None
         if not isinstance(ast_class, ast.ClassDef):
             return None
-        members = self._members_of(ast_class, klass)
-        first = next((i for i, paired_member in enumerate(members or ()) if paired_member is member), None)
-        if first is None:
+        first_line = self._member_line(ast_class, klass, member)
+        if first_line is None:
             return None
         offsets = self.file.line_offsets()
-        line = ast_class.body[first].lineno - lines_before(self.module, member)
+        line = first_line - lines_before(self.module, member)
         return offsets[line - 1] if 1 <= line <= len(offsets) else None
 
     def _unit_of(self, node: ast.AST) -> tuple[TopLevel, cst.BaseStatement, int] | None:
@@ -169,9 +168,19 @@ class CstView:
             members = self._members_of(top, statement)
             position = next((i for i, member in enumerate(top.body) if member is below), None)
             if members is not None and position is not None:
-                first = next(i for i, member in enumerate(members) if member is members[position])
-                return statement, members[position], top.body[first].lineno
+                member = members[position]
+                line = self._member_line(top, statement, member)
+                if line is not None:
+                    return statement, member, line
         return statement, statement, self._first_line(statement)
+
+    def _member_line(self, klass: ast.ClassDef, statement: cst.ClassDef, member: cst.BaseStatement) -> int | None:
+        """The line CPython gives the first of the statements of `klass`'s
+        body that `member`, a statement of `statement`'s block, holds; None
+        when the two bodies do not pair up."""
+        members = self._members_of(klass, statement)
+        first = next((i for i, paired in enumerate(members or ()) if paired is member), None)
+        return klass.body[first].lineno if first is not None else None
 
     def _members_of(self, klass: ast.ClassDef, statement: cst.ClassDef) -> list[cst.BaseStatement] | None:
         """For each statement of `klass`'s body, the LibCST statement of

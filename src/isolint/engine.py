@@ -374,7 +374,7 @@ def _build_fix(file: EditTarget, spec: FixSpec) -> Fix | None:
     """Turn a rule's FixSpec into text edits; None if it changes nothing or would break the file."""
     text, path = file.source, file.path
     fixed = _fixed(file, spec)
-    if fixed.text == text or not _still_parses(fixed, path, file.node_count):
+    if fixed.text == text or not _still_parses(fixed, path, lambda: file.node_count):
         return None
     return Fix(spec.applicability, spec.message, diff_edits(text, fixed.text), spec.isolation)
 
@@ -393,7 +393,7 @@ def _fixed(file: EditTarget, spec: FixSpec) -> FixedText:
     return FixedText(keep_final_line_break(file.source, new_module.code))
 
 
-def _still_parses(fixed: FixedText, path: str, nodes_before: int | None = None) -> bool:
+def _still_parses(fixed: FixedText, path: str, nodes_before: Callable[[], int | None] = lambda: None) -> bool:
     """Whether the fixed text parses (and LibCST may parse it). CPython's
     grammar sees no context above a top-level statement (nor, for a class's
     member, above its class): when the fix generated some whole pieces,
@@ -401,15 +401,16 @@ def _still_parses(fixed: FixedText, path: str, nodes_before: int | None = None) 
     LibCST parsed) for the rest, the file parses if each of them does. A
     file nested near LibCST's limits is parsed whole. So is a file whose
     syntax nodes may be too many for LibCST to parse in time, unless the
-    nodes of the text before the fix (`nodes_before`) and of the pieces it
-    generated, which bound those after it, are few enough: parsing a big
-    file whole for each of its fixes made fixing it quadratic."""
+    nodes of the text before the fix (`nodes_before()`, counted only for
+    such a file) and of the pieces it generated, which bound those after
+    it, are few enough: parsing a big file whole for each of its fixes made
+    fixing it quadratic."""
     text, generated = fixed.text, fixed.generated
     if (
         generated is None
         or not all(code.endswith(("\n", "\r")) for code in generated if code)
         or _may_nest_too_deeply(text)
-        or (_may_take_too_long(text) and not _within_node_budget(nodes_before, generated, path))
+        or (_may_take_too_long(text) and not _within_node_budget(nodes_before(), generated, path))
     ):
         return _parses(text, path)
     return all(_parses(code, path) for code in generated if code)
