@@ -166,6 +166,38 @@ def test_a_save_rereads_the_cache_only_when_another_run_replaced_it(
     assert set(Cache.open(in_tmp, "fingerprint", enabled=True).results) == {"mine", "theirs", "more"}
 
 
+def test_a_cached_finding_comes_back_equal_and_its_repeated_strings_are_stored_once(in_tmp: Path) -> None:
+    from isolint.cache import Cache
+
+    edit = Edit("ctx", Location(2, 5), Location(2, 19))
+    fixed = Finding(
+        "ISO402",
+        "legacy-state-annotation",
+        "legacy-state",
+        "annotated with the legacy state",
+        "a.py",
+        Location(2, 5),
+        Location(2, 19),
+        Fix("unsafe", "Annotate with the context", (edit,), isolation="imports"),
+        manual="rewrite the callers",
+        snippet="DeepAgentState",
+    )
+    unbuilt = replace(fixed, location=Location(3, 1), fix=Fix("safe", "Annotate with the context", None))
+    plain = replace(fixed, fix=None, manual=None, message="annotated with the legacy state")
+    source = write(in_tmp / "a.py", "x = 1\n")
+    cache = Cache.open(in_tmp, "fingerprint", enabled=True)
+    cache.store(source, "digest", "key", "", [fixed, unbuilt, plain])
+    cache.save()
+
+    [file] = Path(os.environ["ISOLINT_CACHE_DIR"]).rglob("fingerprint.json")
+    on_disk = json.loads(file.read_text())
+    assert on_disk["strings"].count("annotated with the legacy state") == 1
+    assert on_disk["strings"].count("Annotate with the context") == 1
+    back = Cache.open(in_tmp, "fingerprint", enabled=True).results_for("key", "b.py")
+    assert back == [finding.with_path("b.py") for finding in (fixed, unbuilt, plain)]
+    assert back[0].message is back[2].message  # one string, shared by the findings that repeat it
+
+
 # --- the project index, built in worker processes --------------------------------
 
 SINGLETON = "class Registry{i}:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n        if cls._instance is None:\n            cls._instance = cls()\n        return cls._instance\n"

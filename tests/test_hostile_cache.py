@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -51,27 +53,58 @@ def first_entry(section: str) -> object:
     return change
 
 
-def unknown_code(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
-    for findings in data["results"].values():
-        for finding in findings:
-            finding["code"] = "ISO999"
+Rows = dict[str, list[list[object]]]
 
 
-def unhashable_code(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
-    for findings in data["results"].values():
-        for finding in findings:
-            finding["code"] = ["ISO201"]
+def each_row(change: Callable[[list[object], list[object]], None]) -> Callable[[dict[str, object]], None]:
+    """Apply `change(row, string table)` to every cached finding row."""
+
+    def changed(data: dict[str, object]) -> None:
+        results = cast(Rows, data["results"])
+        for rows in results.values():
+            for row in rows:
+                change(row, cast(list[object], data["strings"]))
+
+    return changed
 
 
-def bad_location(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
-    for findings in data["results"].values():
-        for finding in findings:
-            finding["location"] = ["1"]
+def _rename_code(row: list[object], strings: list[object]) -> None:
+    strings[cast(int, row[0])] = "ISO999"
+
+
+def _unhashable_code(row: list[object], strings: list[object]) -> None:
+    row[0] = ["ISO201"]
+
+
+def _bad_location(row: list[object], strings: list[object]) -> None:
+    row[4] = "1"
+
+
+def _string_past_the_table(row: list[object], strings: list[object]) -> None:
+    row[3] = len(strings)
+
+
+def _negative_string_index(row: list[object], strings: list[object]) -> None:
+    row[3] = -1
+
+
+def _table_holds_a_list(data: dict[str, object]) -> None:
+    cast(list[object], data["strings"])[0] = ["ISO201"]
 
 
 @pytest.mark.parametrize(
     "change",
-    [first_entry("files"), first_entry("results"), first_entry("indexed"), unknown_code, unhashable_code, bad_location],
+    [
+        first_entry("files"),
+        first_entry("results"),
+        first_entry("indexed"),
+        each_row(_rename_code),
+        each_row(_unhashable_code),
+        each_row(_bad_location),
+        each_row(_string_past_the_table),
+        each_row(_negative_string_index),
+        _table_holds_a_list,
+    ],
     ids=[
         "file-entry-is-a-string",
         "results-are-a-string",
@@ -79,6 +112,9 @@ def bad_location(data: dict[str, dict[str, list[dict[str, object]]]]) -> None:
         "unknown-rule-code",
         "unhashable-rule-code",
         "bad-location",
+        "string-index-past-the-table",
+        "negative-string-index",
+        "string-table-holds-a-list",
     ],
 )
 def test_a_cache_with_the_wrong_shape_is_discarded_with_a_warning_and_rebuilt(in_tmp: Path, change: object) -> None:

@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ from .rules import ENTRY_BY_CODE
 from .source import read_regular, resolved
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
-_FORMAT = 5  # 4: files no rule needs are still checked for syntax errors; 5: a fix's edits may be unbuilt (null)
+# 4: files no rule needs are still checked for syntax errors; 5: a fix's edits may be unbuilt (null);
+# 6: findings are rows (Finding.to_row) whose strings are indexes into one table.
+_FORMAT = 6
 
 
 def content_hash(raw: bytes) -> str:
@@ -49,7 +52,7 @@ class Cache:
     file: Path | None  # None: caching disabled
     # real path -> [mtime_ns, size, content hash, result key, index fingerprint]
     files: dict[str, list[Any]] = field(default_factory=dict)
-    results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # result key -> findings
+    results: dict[str, list[list[Any]]] = field(default_factory=dict)  # result key -> findings, as rows
     # real path -> [mtime_ns, size, content hash]; "hash:path" -> index facts
     indexed: dict[str, list[Any]] = field(default_factory=dict)
     facts: dict[str, list[list[Any]]] = field(default_factory=dict)
@@ -108,7 +111,7 @@ class Cache:
 
     def results_for(self, key: str, path: str) -> list[Finding] | None:
         cached = self.results.get(key)
-        return None if cached is None else [Finding.from_cache(item, path) for item in cached]
+        return None if cached is None else [Finding.from_row(row, path) for row in cached]
 
     def known_keys(self, *, with_counts: bool = False, with_edits: bool = False) -> frozenset[str]:
         """Result keys whose work is done: findings, counts when a report needs
@@ -131,7 +134,7 @@ class Cache:
         signature = stat_signature(real_path) if real_path is not None else None
         if real_path is not None and signature is not None:
             self.files[str(real_path)] = [*signature, digest, key, index_fingerprint]
-        self.results[key] = [f.to_cache() for f in findings]
+        self.results[key] = [f.to_row() for f in findings]
         if counts is not None:
             self.counts[key] = counts
         self._dirty = True
@@ -211,10 +214,14 @@ class Cache:
                 blob_facts = {k: v for k, v in {**blob_facts, **self.blob_facts}.items() if k in self._blobs_used}
             live_keys = {entry[3] for entry in files.values()} | set(blobs.values())
             live_facts = {f"{entry[2]}:{path}" for path, entry in indexed.items()}
+            strings, live_results = _with_string_table(
+                {key: found for key, found in results.items() if key in live_keys}
+            )
             data = {
                 "format": _FORMAT,
                 "files": files,
-                "results": {key: found for key, found in results.items() if key in live_keys},
+                "strings": strings,
+                "results": live_results,
                 "indexed": indexed,
                 "facts": {key: found for key, found in facts.items() if key in live_facts},
                 "counts": {key: found for key, found in counts.items() if key in live_keys},
@@ -305,6 +312,8 @@ def _load_checked(file: Path | None) -> tuple[tuple[dict[str, Any], ...], str | 
     try:
         data = json.loads(raw)
         problem = _shape_problem(data)
+        if problem is None:
+            problem = _decode_results(data)
     except (ValueError, RecursionError) as exc:
         problem = f"not valid JSON ({type(exc).__name__})"
     if problem is not None:
@@ -320,7 +329,7 @@ def _shape_problem(data: Any) -> str | None:
         return f"not an isolint cache of format {_FORMAT}"
     checks = {
         "files": lambda v: _row(v, (int, int, str, str, str)),
-        "results": lambda v: isinstance(v, list) and all(_cached_finding(item) for item in v),
+        "results": lambda v: type(v) is list,  # its rows: _decode_results
         "indexed": lambda v: _row(v, (int, int, str)),
         "facts": _facts,
         "counts": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_int(n) for k, n in v.items()),
@@ -354,44 +363,90 @@ def _row(value: Any, types: tuple[type, ...]) -> bool:
     )
 
 
-def _position(value: Any) -> bool:
-    return type(value) is list and len(value) == 2 and _is_int(value[0]) and _is_int(value[1]) and min(value) >= 1
-
-
-_STRING_KEYS = ("name", "family", "message", "snippet")
+# A finding row's strings are indexes into the cache's table of strings: a
+# large project's findings repeat a few hundred strings (codes, messages,
+# manual hints) tens of thousands of times, which the table decodes once and
+# every finding then shares.
+_ROW_LENGTH = 11
+_TEXTS = (0, 1, 2, 3, 9)  # code, name, family, message, snippet
+_MANUAL = 8
+_SPAN = slice(4, 8)
+_FIX = 10
 _EDIT = (str, int, int, int, int)
 
 
-def _cached_finding(item: Any) -> bool:
-    if type(item) is not dict:
-        return False
-    code = item.get("code")
-    if not (
-        type(code) is str
-        and code in ENTRY_BY_CODE  # live: plugins register their codes after import
-        and all(type(item.get(key)) is str for key in _STRING_KEYS)
-        and (item.get("manual") is None or type(item["manual"]) is str)
-        and _position(item.get("location"))
-        and _position(item.get("end_location"))
-    ):
-        return False
-    fix = item.get("fix", 0)
-    if fix is None:
-        return True
-    if type(fix) is not dict:
-        return False
-    edits = fix.get("edits", 0)
-    return (
-        type(fix.get("applicability")) is str
-        and type(fix.get("message")) is str
-        and (fix.get("isolation") is None or type(fix["isolation"]) is str)
-        and (edits is None or (type(edits) is list and all(_row(edit, _EDIT) for edit in edits)))
-    )
+def _with_string_table(results: dict[str, list[list[Any]]]) -> tuple[list[str], dict[str, list[list[Any]]]]:
+    """(the table, `results` with each string of a row replaced by its index in it)."""
+    table: dict[str, int] = {}
+
+    def index(text: str | None) -> int | None:
+        return None if text is None else table.setdefault(text, len(table))
+
+    encoded = {}
+    for key, rows in results.items():
+        out = []
+        for row in rows:
+            stored = [index(item) if place in _TEXTS or place == _MANUAL else item for place, item in enumerate(row)]
+            fix = row[_FIX]
+            if fix is not None:
+                stored[_FIX] = [index(fix[0]), index(fix[1]), index(fix[2]), fix[3]]
+            out.append(stored)
+        encoded[key] = out
+    return list(table), encoded
 
 
-def _lacks_edits(findings: list[dict[str, Any]]) -> bool:
+class _WrongShape(Exception):
+    pass
+
+
+def _decode_results(data: dict[str, Any]) -> str | None:
+    """Replace each row's string indexes with the strings (in place), checking
+    every row's shape; why the cache cannot be used, if it cannot."""
+    table = data.get("strings")
+    if type(table) is not list or not all(type(text) is str for text in table):
+        return "its table of strings is not a list of strings"
+    size = len(table)
+
+    def text(index: Any) -> str:
+        if type(index) is not int or not 0 <= index < size:
+            raise _WrongShape
+        found: str = table[index]
+        return found
+
+    known_codes: set[int] = set()  # live: plugins register their codes after import
+    results = data["results"]
+    for key, rows in results.items():
+        try:
+            results[key] = [_decoded_row(row, text, known_codes) for row in rows]
+        except _WrongShape:
+            return f"entry {key!r} of 'results' has the wrong shape"
+    return None
+
+
+def _decoded_row(row: Any, text: Callable[[Any], str], known_codes: set[int]) -> list[Any]:
+    if type(row) is not list or len(row) != _ROW_LENGTH or not all(_is_int(n) and n >= 1 for n in row[_SPAN]):
+        raise _WrongShape
+    decoded = [text(item) if place in _TEXTS else item for place, item in enumerate(row)]
+    if row[0] not in known_codes:
+        if decoded[0] not in ENTRY_BY_CODE:
+            raise _WrongShape
+        known_codes.add(row[0])
+    if row[_MANUAL] is not None:
+        decoded[_MANUAL] = text(row[_MANUAL])
+    fix = row[_FIX]
+    if fix is not None:
+        if type(fix) is not list or len(fix) != 4:
+            raise _WrongShape
+        applicability, message, isolation, edits = fix
+        if not (edits is None or (type(edits) is list and all(_row(edit, _EDIT) for edit in edits))):
+            raise _WrongShape
+        decoded[_FIX] = [text(applicability), text(message), None if isolation is None else text(isolation), edits]
+    return decoded
+
+
+def _lacks_edits(rows: list[list[Any]]) -> bool:
     """Whether a cached result holds a fix whose edits a plain check did not build."""
-    return any(item["fix"] is not None and item["fix"]["edits"] is None for item in findings)
+    return any(row[_FIX] is not None and row[_FIX][3] is None for row in rows)
 
 
 def _facts(value: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -100,64 +101,68 @@ class Finding:
     def with_path(self, path: str) -> Finding:
         return replace(self, path=path)
 
-    def to_cache(self) -> dict[str, Any]:
-        """A JSON-safe form without the path, since cached results are keyed by content."""
-        data: dict[str, Any] = {
-            "code": self.code,
-            "name": self.name,
-            "family": self.family,
-            "message": self.message,
-            "location": [self.location.row, self.location.column],
-            "end_location": [self.end_location.row, self.end_location.column],
-            "manual": self.manual,
-            "snippet": self.snippet,
-            "fix": None,
-        }
-        if self.fix is not None:
-            data["fix"] = {
-                "applicability": self.fix.applicability,
-                "message": self.fix.message,
-                "isolation": self.fix.isolation,
-                "edits": None
-                if self.fix.edits is None
+    def to_row(self) -> list[Any]:
+        """A JSON-safe row without the path, since cached results are keyed
+        by content: [code, name, family, message, row, column, end row, end
+        column, manual, snippet, fix], the fix [applicability, message,
+        isolation, edits] and each edit [content, row, column, end row, end
+        column]. Rows, not objects: a large project's cache holds hundreds of
+        thousands of findings, and a warm run decodes them all."""
+        fix = self.fix
+        return [
+            self.code,
+            self.name,
+            self.family,
+            self.message,
+            self.location.row,
+            self.location.column,
+            self.end_location.row,
+            self.end_location.column,
+            self.manual,
+            self.snippet,
+            None
+            if fix is None
+            else [
+                fix.applicability,
+                fix.message,
+                fix.isolation,
+                None
+                if fix.edits is None
                 else [
                     [e.content, e.location.row, e.location.column, e.end_location.row, e.end_location.column]
-                    for e in self.fix.edits
+                    for e in fix.edits
                 ],
-            }
-        return data
+            ],
+        ]
 
     @classmethod
-    def from_cache(cls, data: dict[str, Any], path: str) -> Finding:
-        fix = None
-        if data["fix"] is not None:
-            raw = data["fix"]
-            edits = raw["edits"]
-            fix = _fix(
-                raw["applicability"],
-                raw["message"],
-                None
-                if edits is None
-                else tuple(Edit(c, Location(r, col), Location(er, ec)) for c, r, col, er, ec in edits),
-                raw["isolation"],
-            )
-        return _finding(
-            data["code"],
-            data["name"],
-            data["family"],
-            data["message"],
+    def from_row(cls, row: Sequence[Any], path: str) -> Finding:
+        """The finding `to_row` gave, at `path`: the row's shape already checked."""
+        code, name, family, message, line, column, end_line, end_column, manual, snippet, fix = row
+        return cls(
+            code,
+            name,
+            family,
+            message,
             path,
-            Location(*data["location"]),
-            Location(*data["end_location"]),
-            fix,
-            data["manual"],
-            data["snippet"],
+            Location(line, column),
+            Location(end_line, end_column),
+            None if fix is None else _fix_from_row(fix),
+            manual,
+            snippet,
         )
 
 
-# Findings unpickled from a worker or read from the cache: the strings every
-# finding of a rule repeats are shared, not copied per finding (a quarter of
-# what a finding costs in memory).
+def _fix_from_row(row: Sequence[Any]) -> Fix:
+    applicability, message, isolation, edits = row
+    if edits is not None:
+        edits = tuple(Edit(c, Location(r, col), Location(er, ec)) for c, r, col, er, ec in edits)
+    return Fix(applicability, message, edits, isolation)
+
+
+# Findings unpickled from a worker: the strings every finding of a rule
+# repeats are shared, not copied per finding (a quarter of what a finding
+# costs in memory). The cache shares them through its table of strings.
 
 
 def _finding(
