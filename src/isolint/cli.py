@@ -21,6 +21,7 @@ from . import __version__
 from .config import ConfigError, Settings, load_settings
 from .output.escape import printable
 from .rules import FAMILIES, lookup
+from .workers import collect_garbage_less_often
 
 if TYPE_CHECKING:
     from .transaction import Refusal
@@ -1065,6 +1066,7 @@ def color_from_environment(environ: Mapping[str, str]) -> bool | None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    collect_garbage_less_often()
     try:
         code = cli.main(
             args=list(argv) if argv is not None else None,

@@ -12,6 +12,7 @@ go to a new pool.
 from __future__ import annotations
 
 import functools
+import gc
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -68,6 +69,10 @@ def resilient_map(
         counter = context.Value("i", 0)
         chunks = [pending[start : start + chunksize] for start in range(0, len(pending), chunksize)]
         futures: list[tuple[list[int], Future[list[Any]]]] = []
+        # What the driver holds now is never the workers' garbage: frozen,
+        # their collections do not walk it, nor copy its pages on write
+        # (the gc module's advice for fork without exec).
+        gc.freeze()
         try:
             with ProcessPoolExecutor(
                 max_workers=jobs,
@@ -94,6 +99,8 @@ def resilient_map(
             for position in suspects:
                 results[position] = _run_alone(fn, items[position], context, initializer, initargs, on_crash)
             pending = [p for p in pending if p not in results and p >= emitted]
+        finally:
+            gc.unfreeze()
         while emitted in results:
             yield results.pop(emitted)
             emitted += 1
