@@ -65,7 +65,12 @@ def resilient_map(
     pending = list(range(len(items)))
     emitted = 0
     while pending:
-        in_flight = context.Array("q", [IDLE] * jobs)
+        # Without a lock: each slot has one writer, its worker, and the
+        # driver reads the table only once the pool broke. When the pool
+        # breaks, the executor terminates the other workers wherever they are:
+        # one killed while it held a lock would leave the driver waiting on
+        # it forever.
+        in_flight = context.Array("q", [IDLE] * jobs, lock=False)
         counter = context.Value("i", 0)
         chunks = [pending[start : start + chunksize] for start in range(0, len(pending), chunksize)]
         futures: list[tuple[list[int], Future[list[Any]]]] = []
@@ -114,7 +119,7 @@ def _run_alone(
     initargs: tuple[Any, ...],
     on_crash: Callable[[Any], Any] | None,
 ) -> Any:
-    in_flight = context.Array("q", [IDLE])
+    in_flight = context.Array("q", [IDLE], lock=False)
     counter = context.Value("i", 0)
     try:
         with ProcessPoolExecutor(
