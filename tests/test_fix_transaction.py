@@ -33,6 +33,14 @@ def test_a_finding_whose_code_is_unchanged_is_kept_and_moved_with_its_line() -> 
     )
 
 
+def test_a_kept_finding_is_placed_by_lines_as_python_numbers_them_past_a_form_feed() -> None:
+    # `str.splitlines` breaks at the form feed too: the call's line 6 was taken for the changed `def` line.
+    before = "import x\n\f\n" + BEFORE.removeprefix("import x\n")
+    after_text = before.replace("async def run(", "async def run_again(")
+    kept = carried_over([finding("a.py", 6)], [], {"a.py": (before, after_text)}, lambda f: False)
+    assert [f.location.row for f in kept] == [6]
+
+
 def test_a_finding_in_a_file_the_fixes_did_not_touch_is_kept_where_it_was() -> None:
     kept = carried_over([finding("b.py", 5)], [], {}, lambda f: False)
     assert [(f.path, f.location.row) for f in kept] == [("b.py", 5)]

@@ -112,3 +112,18 @@ def test_reads_stop_at_the_size_limit_whatever_the_size_stat_reported(
 
         monkeypatch.setattr(os, "fstat", reports_empty)
         source.read_regular(path, 599, source.SourceError)
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("a\nb\n", ["a", "b"]),
+        ("a\r\nb\rc", ["a", "b", "c"]),
+        ("a\n\n", ["a", ""]),
+        ("", []),
+        # Characters `str.splitlines` breaks at and CPython does not: one line each.
+        ("a\fb\vc\x1cd\x1de\x1ef\x85g\u2028h\u2029i\n", ["a\fb\vc\x1cd\x1de\x1ef\x85g\u2028h\u2029i"]),
+    ],
+)
+def test_split_lines_numbers_lines_as_python_does(text: str, lines: list[str]) -> None:
+    assert source.split_lines(text) == lines

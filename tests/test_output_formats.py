@@ -158,6 +158,20 @@ def test_full_format_shows_an_excerpt_with_carets_and_hints(project: Path) -> No
     )
 
 
+@pytest.mark.parametrize("separator", ["\f", "\v", "\x1c", "\x85", "\u2028"])
+def test_the_excerpt_numbers_lines_as_python_does_past_characters_splitlines_breaks_at(
+    in_tmp: Path, separator: str
+) -> None:
+    # `str.splitlines` also breaks at these: the excerpt then showed the line above the finding's.
+    write(
+        in_tmp / "agent.py",
+        f"import os\n# page{separator}break\nclass Agent:\n    def __init__(self, db):\n        self.db = db\n",
+    )
+    text = output("full")
+    assert "agent.py:5:9: ISO201" in text
+    assert "5 |         self.db = db\n  |         ^^^^^^^ ISO201" in text
+
+
 def test_concise_format(project: Path) -> None:
     assert output("concise").splitlines()[:2] == [
         "pkg/agent.py:1:23: ISO401 [*] `DeepAgentState` is the legacy mutable per-run state; import `UserExecutionContext` from `isolint.runtime` instead",

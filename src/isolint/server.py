@@ -21,6 +21,7 @@ from .docs import read_doc
 from .findings import SAFE, Edit, Finding
 from .output.links import rule_url
 from .rules import BY_CODE
+from .source import split_lines
 from .stdin import check_stdin
 from .suppressions import add_ignores
 
@@ -135,7 +136,7 @@ def _ignore_edit(document: TextDocument, finding: Finding) -> types.TextEdit | N
         return None
     row = finding.location.row - 1
     old_line = document.lines[row].rstrip("\r\n")
-    new_line = stamped.splitlines()[row]
+    new_line = split_lines(stamped)[row]
     return types.TextEdit(range=_range(document, row + 1, 1, row + 1, len(old_line) + 1), new_text=new_line)
 
 

@@ -136,6 +136,18 @@ def located(path: Path) -> Path:
     return resolved(absolute.parent) / absolute.name if absolute.name else absolute
 
 
+def split_lines(text: str) -> list[str]:
+    """`text`'s lines without their breaks, numbered as CPython and LibCST
+    number them: only \\r\\n, \\r and \\n end a line (`str.splitlines` also
+    breaks at \\f, \\v, \\x1c-\\x1e, \\x85 and \\u2028-9, and a line after a
+    form feed would get the wrong number). Like `splitlines`, no empty line
+    after a final break."""
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def line_starts(text: str) -> list[int]:
     """Offsets where each line begins, counting \\r\\n, \\r and \\n as LibCST does."""
     return [0, *(match.end() for match in _LINE_BREAK.finditer(text))]

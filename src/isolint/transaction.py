@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .findings import Finding
-from .source import DecodedSource
+from .source import DecodedSource, split_lines
 from .verify import (
     ContractChange,
     ModelCache,
@@ -332,6 +332,6 @@ def carried_over(
 
 def unchanged_rows(old: str, new: str) -> dict[int, int]:
     """The 1-based rows of `old` that `new` keeps as they were, and where they are in `new`."""
-    old_lines, new_lines = old.splitlines(), new.splitlines()
+    old_lines, new_lines = split_lines(old), split_lines(new)
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     return {a + i + 1: b + i + 1 for a, b, size in matcher.get_matching_blocks() for i in range(size)}

@@ -38,6 +38,7 @@ from .semantic import (
     WithItem,
     build_model,
 )
+from .source import split_lines
 
 
 @dataclass(frozen=True)
@@ -265,8 +266,8 @@ class _Opcodes:
             return None
         if path not in self._diffs:
             source, new_text = self._changed[path]
-            old_lines = source.text.splitlines()
-            matcher = difflib.SequenceMatcher(None, old_lines, new_text.splitlines(), autojunk=False)
+            old_lines = split_lines(source.text)
+            matcher = difflib.SequenceMatcher(None, old_lines, split_lines(new_text), autojunk=False)
             self._diffs[path] = (len(old_lines), matcher.get_opcodes())
         return self._diffs[path]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..findings import SAFE, Finding
-from ..source import SourceError, decode, read_bytes
+from ..source import SourceError, decode, read_bytes, split_lines
 from .escape import printable
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _lines(path: str) -> tuple[str, ...]:
     from pathlib import Path
 
     try:
-        return tuple(decode(read_bytes(Path(path))).text.splitlines())
+        return tuple(split_lines(decode(read_bytes(Path(path))).text))
     except (SourceError, OSError):
         return ()
 
@@ -79,6 +79,7 @@ def _excerpt(finding: Finding) -> list[str]:
 
 
 def full(findings: Sequence[Finding]) -> str:
+    _lines.cache_clear()  # a file read by an earlier render (the language server's, a test's) may have changed
     chunks = []
     for finding in findings:
         block = [_header(finding), *_excerpt(finding)]
