@@ -20,7 +20,7 @@ from isolint.cst_view import module_positions
 from isolint.rules._helpers import matches_patterns
 from isolint.rules.ast_context import AstFile
 from isolint.rules.base import FileContext
-from isolint.scopes import FUNCTIONS, statements, walk
+from isolint.scopes import FUNCTIONS, breadth_first, statements, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted(p for p in ROOT.glob("fixtures/**/*.py") if "pep701" not in p.parts)
@@ -110,3 +110,17 @@ def test_the_statement_walk_yields_every_statement_of_the_full_walk_in_its_order
 def test_globs_match_as_fnmatchcase_matches(name: str, patterns: tuple[str, ...], matches: bool) -> None:
     assert matches_patterns(name, patterns) is matches
     assert matches is any(fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def test_breadth_first_goes_by_depth_as_ast_walk_does_without_contexts_and_operators() -> None:
+    tree = ast.parse("def f(self):\n    self.a = x + y\n    return self.b\n")
+    skipped = (ast.expr_context, ast.operator)
+    assert [type(n).__name__ for n in breadth_first(tree)] == [
+        type(n).__name__ for n in ast.walk(tree) if not isinstance(n, skipped)
+    ]
+
+
+def test_breadth_first_takes_a_definitions_children_in_source_order() -> None:
+    tree = ast.parse("@decorate\ndef f() -> int:\n    pass\n")
+    [function] = tree.body
+    assert [type(n).__name__ for n in breadth_first(function)][1:] == ["Name", "arguments", "Name", "Pass"]

@@ -23,6 +23,7 @@ import ast
 import builtins
 import contextlib
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -128,7 +129,18 @@ def walk(*roots: ast.AST) -> Iterator[ast.AST]:
         stack.extend(reversed(children(node)))
 
 
-_STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)  # the nodes that hold statements
+def breadth_first(root: ast.AST) -> Iterator[ast.AST]:
+    """`root` and its descendants by depth, as `ast.walk` goes, through the
+    remembered `children` (so in source order, without contexts and
+    operators): `ast.walk` asks every node for its fields on every walk."""
+    queue = deque([root])
+    while queue:
+        node = queue.popleft()
+        queue.extend(children(node))
+        yield node
+
+
+STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)  # the nodes that hold statements
 
 
 def statements(*roots: ast.AST, skipping: tuple[type[ast.stmt], ...] = ()) -> Iterator[ast.stmt]:
@@ -143,7 +155,7 @@ def statements(*roots: ast.AST, skipping: tuple[type[ast.stmt], ...] = ()) -> It
             continue
         if isinstance(node, ast.stmt):
             yield node
-        stack.extend(reversed([child for child in children(node) if isinstance(child, _STATEMENT_HOLDERS)]))
+        stack.extend(reversed([child for child in children(node) if isinstance(child, STATEMENT_HOLDERS)]))
 
 
 _OWN_SCOPES = (*_DEFINITIONS, ast.Lambda)

@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...scopes import children, walk_scope
+from ...scopes import STATEMENT_HOLDERS, breadth_first, children, walk_scope
 from ..ast_helpers import assignment_targets, context_param, dotted_name, first_param_name, last_name
 from .family import (
     ACCESSOR_KINDS,
@@ -246,7 +246,10 @@ def _returned_class(function: FunctionNode, config: WebSocketConfig) -> str:
 
     # One walk for both kinds, visited in `ast.walk`'s breadth-first order:
     # by depth, then by position (a later assignment of a name wins, the
-    # shallowest return decides).
+    # shallowest return decides). Both are statements, and only statements
+    # (and handlers and match cases) hold statements: the walk never enters
+    # an expression, and a statement's depth counted through them is its
+    # depth in the tree.
     assigns: list[tuple[int, int, ast.Assign]] = []
     returns: list[tuple[int, int, ast.Return]] = []
     stack: list[tuple[ast.AST, int]] = [(function, 0)]
@@ -258,7 +261,7 @@ def _returned_class(function: FunctionNode, config: WebSocketConfig) -> str:
             assigns.append((depth, position, node))
         elif isinstance(node, ast.Return) and node.value is not None:
             returns.append((depth, position, node))
-        stack.extend((child, depth + 1) for child in reversed(children(node)))
+        stack.extend((child, depth + 1) for child in reversed(children(node)) if isinstance(child, STATEMENT_HOLDERS))
     built: dict[str, str] = {}
     for _, _, assign in sorted(assigns):
         if callee := built_class(assign.value):
@@ -278,7 +281,7 @@ def _class_facts(node: ast.ClassDef, known: _ModuleKnowledge) -> Iterator[IndexF
         if not isinstance(method, FUNCTION_NODES) or not method.args.args:
             continue
         receiver = method.args.args[0].arg
-        for child in ast.walk(method):
+        for child in breadth_first(method):
             if isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name) and child.value.id == receiver:
                 if isinstance(child.ctx, ast.Store):
                     assigned.add(child.attr)
