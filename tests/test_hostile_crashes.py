@@ -195,3 +195,30 @@ def test_the_time_limit_holds_when_libcst_disguises_it(tmp_path: Path, monkeypat
             "set ISOLINT_FILE_TIME_LIMIT to allow more)",
         )
     ]
+
+
+# A worker that dies while it holds a lock of the pool's shared state: as a
+# worker the executor terminates, when another dies, while it records its
+# item. The driver then reads that state to find the culprit.
+_DIES_HOLDING_THE_TABLE = """
+import os, signal, sys
+from isolint import pool
+
+def work(item):
+    if item == 3:
+        table = pool._tracker["in_flight"]
+        if hasattr(table, "get_lock"):
+            table.get_lock().acquire()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item
+
+results = list(pool.resilient_map(work, list(range(8)), 2, 1, lambda: None, (), lambda item: "crashed"))
+print(results)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="forked workers inherit the function")
+def test_a_worker_dying_while_it_records_its_item_does_not_stall_the_driver() -> None:
+    result = subprocess.run([sys.executable, "-c", _DIES_HOLDING_THE_TABLE], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[0, 1, 2, 'crashed', 4, 5, 6, 7]\n"
