@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
@@ -18,7 +19,7 @@ from xml.etree import ElementTree
 import click
 import pytest
 
-from isolint.findings import Finding, Location
+from isolint.findings import SAFE, Finding, Fix, Location
 from isolint.output import ci, sarif, text
 from isolint.report import csv_rows, markdown
 from tests.conftest import write
@@ -190,6 +191,21 @@ def test_text_output_shows_control_characters_in_paths_as_escapes() -> None:
     shown = text.concise([finding("evil\x1b[2J\x1b[31m.py")])
     assert click.unstyle(shown).startswith("evil\\x1b[2J\\x1b[31m.py:3:9: ")
     assert "\x1b[2J" not in shown
+
+
+def test_a_fix_message_with_control_characters_is_shown_with_escapes() -> None:
+    # A plugin's fix message may quote the source, string literals included.
+    fixed = replace(finding("a.py"), fix=Fix(SAFE, "drop the key '\x1b[2J'", None))
+    shown = text.full([fixed])
+    assert "= help: drop the key '\\x1b[2J'" in click.unstyle(shown)
+    assert "\x1b[2J" not in shown
+
+
+def test_show_fixes_labels_show_control_characters_as_escapes(in_tmp: Path) -> None:
+    write(in_tmp / "evil\x1b[31mred.py", "from app.state import DeepAgentState\n")
+    result = run_cli("check", "--no-cache", "--show-fixes", "--output-format", "concise")
+    assert "Fix for ISO401 at evil\\x1b[31mred.py:1: " in result.stdout
+    assert "\x1b[31m" not in result.stdout
 
 
 def test_a_real_file_named_with_an_escape_sequence_is_reported_by_its_exact_name(in_tmp: Path) -> None:

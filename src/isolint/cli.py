@@ -783,7 +783,7 @@ def _fix_previews(findings: Sequence[Any], unsafe: bool, refusals: Sequence[Refu
     for finding in findings:
         if finding.fix is None or not (unsafe or finding.fix.applicability == SAFE):
             continue
-        label = f"{finding.code} at {finding.path}:{finding.location.row}: {finding.fix.message}"
+        label = printable(f"{finding.code} at {finding.path}:{finding.location.row}: {finding.fix.message}")
         reason = refused.get((finding.path, finding.code))
         if reason is not None:
             chunks.append(f"Fix for {label}\nrefused, it would break the program: {reason}\n")

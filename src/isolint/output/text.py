@@ -86,7 +86,7 @@ def full(findings: Sequence[Finding]) -> str:
         pad = " " * (len(str(finding.location.row + CONTEXT_LINES)) + 1)
         if finding.fix is not None:
             kind = "" if finding.fix.applicability == SAFE else " (unsafe)"
-            block.append(f"{pad}= help{kind}: {finding.fix.message}")
+            block.append(f"{pad}= help{kind}: {printable(finding.fix.message)}")
         if finding.manual:
             block.append(f"{pad}= manual: {printable(finding.manual)}")
         chunks.append("\n".join(block) + "\n")
