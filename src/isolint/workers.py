@@ -39,8 +39,12 @@ def collect_garbage_less_often() -> None:
 
 def install(state: object) -> None:
     global _installed
-    collect_garbage_less_often()  # a spawned worker does not inherit its parent's thresholds
     _installed = state
+
+
+def _install_in_worker(state: object) -> None:
+    collect_garbage_less_often()  # a spawned worker does not inherit its parent's thresholds
+    install(state)
 
 
 def installed(kind: type[State]) -> State:
@@ -72,7 +76,7 @@ def parallel_map(
     from .pool import resilient_map
 
     chunksize = max(1, min(16, len(items) // (jobs * 32)))
-    yield from resilient_map(fn, items, jobs, chunksize, install, (state,), on_crash)
+    yield from resilient_map(fn, items, jobs, chunksize, _install_in_worker, (state,), on_crash)
 
 
 def with_progress_bar(
