@@ -5,7 +5,6 @@ where the scanner of lexer.py gives up."""
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable, Sequence
 
 import libcst as cst
@@ -14,9 +13,8 @@ from libcst.metadata import CodeRange
 from .cst_view import module_positions
 from .lexer import Literal
 from .newer_syntax import blank
+from .source import line_starts
 from .traversal import walk
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LibCST's lines (not str.splitlines, which also breaks at \f and \x1c)
 
 
 def translate_f_strings(text: str) -> str | None:
@@ -138,7 +136,7 @@ class _Offsets:
     """Character offsets of LibCST's (line, column) positions in `text`."""
 
     def __init__(self, text: str) -> None:
-        self.line_starts = [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+        self.line_starts = line_starts(text)  # LibCST's lines (not str.splitlines')
 
     def start(self, span: CodeRange) -> int:
         return self.line_starts[span.start.line - 1] + span.start.column

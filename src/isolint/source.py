@@ -22,7 +22,7 @@ from pathlib import Path
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # larger files are generated or vendored; skip them loudly
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where CPython and LibCST end a line
 
 
 class SourceError(Exception):
@@ -142,7 +142,7 @@ def split_lines(text: str) -> list[str]:
     breaks at \\f, \\v, \\x1c-\\x1e, \\x85 and \\u2028-9, and a line after a
     form feed would get the wrong number). Like `splitlines`, no empty line
     after a final break."""
-    lines = _LINE_BREAK.split(text)
+    lines = LINE_BREAK.split(text)
     if lines[-1] == "":
         lines.pop()
     return lines
@@ -150,7 +150,7 @@ def split_lines(text: str) -> list[str]:
 
 def line_starts(text: str) -> list[int]:
     """Offsets where each line begins, counting \\r\\n, \\r and \\n as LibCST does."""
-    return [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+    return [0, *(match.end() for match in LINE_BREAK.finditer(text))]
 
 
 def offset_of(starts: list[int], row: int, column: int) -> int:

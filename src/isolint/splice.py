@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from .fixes import FixedText
+from .source import LINE_BREAK
 
 if TYPE_CHECKING:
     from .cst_view import CstView
@@ -208,9 +208,6 @@ def member_code(module: cst.Module, klass: cst.ClassDef, member: cst.BaseStateme
     return code[start:end], code
 
 
-_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
-
-
 def lines_before(module: cst.Module, statement: cst.BaseStatement) -> int:
     """How many lines of `statement`'s code come before the line CPython
     gives it: its leading comments and blank lines, and a definition's
@@ -219,6 +216,6 @@ def lines_before(module: cst.Module, statement: cst.BaseStatement) -> int:
         raise TypeError(f"not a statement LibCST places in a block: {type(statement).__name__}")
     lines = len(statement.leading_lines)
     if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-        lines += sum(len(_LINE_BREAKS.findall(module.code_for_node(d))) for d in statement.decorators)
+        lines += sum(len(LINE_BREAK.findall(module.code_for_node(d))) for d in statement.decorators)
         lines += len(statement.lines_after_decorators)
     return lines

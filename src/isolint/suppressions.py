@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from .config import matches_any
 from .findings import Finding
 from .lexer import scan
+from .source import LINE_BREAK
 
 _ISOLINT = re.compile(r"#\s*isolint:\s*(?P<kind>ignore|file-ignore)\b(?:\[(?P<codes>[^\]]*)\])?")
 _NOQA = re.compile(r"#\s*noqa:\s*(?P<codes>[A-Za-z]+\d+(?:\s*,\s*[A-Za-z]+\d+)*)", re.IGNORECASE)
@@ -225,7 +226,6 @@ def _hides_hygiene(directives: Directives, finding: Finding) -> bool:
 # --- --add-ignore -----------------------------------------------------------
 
 _EXISTING_IGNORE = re.compile(r"#\s*isolint:\s*ignore\[(?P<codes>[^\]]*)\]")
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def add_ignores(text: str, findings: Iterable[Finding]) -> tuple[str, int, list[Finding]]:
@@ -241,8 +241,8 @@ def add_ignores(text: str, findings: Iterable[Finding]) -> tuple[str, int, list[
         if finding.code not in codes:
             codes.append(finding.code)
     unsafe_rows = _rows_that_cannot_take_a_comment(text)
-    lines = _LINE_END.split(text)
-    breaks = _LINE_END.findall(text)
+    lines = LINE_BREAK.split(text)
+    breaks = LINE_BREAK.findall(text)
     skipped = [f for f in findings if f.location.row in unsafe_rows]
     stamped = 0
     for row, codes in codes_by_row.items():
@@ -269,7 +269,7 @@ def _rows_that_cannot_take_a_comment(text: str) -> set[int]:
     for token in _tokens(text):
         if token.type == tokenize.STRING and token.end[0] > token.start[0]:
             rows.update(range(token.start[0], token.end[0]))
-    for number, line in enumerate(_LINE_END.split(text), start=1):
+    for number, line in enumerate(LINE_BREAK.split(text), start=1):
         if line.rstrip().endswith("\\"):
             rows.add(number)
     return rows

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from ..scopes import NameResolver, absolute_names, parent_map
+from ..source import LINE_BREAK, line_starts
 from .base import CheckedFile, Rule
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 AstNodeT = TypeVar("AstNodeT", bound=ast.AST)
 T = TypeVar("T")
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _DEFINITION_KEYWORD = re.compile(r"(?:async[\s\\]+)?(?:def|class)[\s\\]+")
 
 
@@ -132,7 +132,7 @@ class AstFile(CheckedFile):
     def lines(self) -> list[str]:
         """The source's lines without their breaks, split where CPython splits them."""
         if self._lines is None:
-            self._lines = _LINE_BREAK.split(self.source)
+            self._lines = LINE_BREAK.split(self.source)
         return self._lines
 
     def column(self, line: int, byte_offset: int) -> int:
@@ -171,7 +171,7 @@ class AstFile(CheckedFile):
     def line_offsets(self) -> list[int]:
         """Where each line starts in the source (line n at index n - 1)."""
         if self._offsets is None:
-            self._offsets = [0, *(match.end() for match in _LINE_BREAK.finditer(self.source))]
+            self._offsets = line_starts(self.source)
         return self._offsets
 
     def segment(self, node: ast.AST) -> str:
@@ -234,7 +234,7 @@ def _with_comma(text: str, end: int) -> int:
         return end
     end = after + 1
     while (after := _next_visible(text, end)) < len(text) and text[after] == "#":
-        line_end = _LINE_BREAK.search(text, after)
+        line_end = LINE_BREAK.search(text, after)
         end = line_end.start() if line_end else len(text)
     return end
 
