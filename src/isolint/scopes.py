@@ -260,6 +260,8 @@ class NameResolver:
         self._scopes: dict[int, _Scope] = {}
         # id of an owner -> its Name nodes that do not store, by identifier (see `reads`)
         self._loads: dict[int, dict[str, list[ast.Name]]] = {}
+        # id of an owner -> the string constants under it (see `in_string_annotation`)
+        self._strings: dict[int, list[tuple[ast.Constant, str]]] = {}
 
     def qualified_names(self, node: ast.AST) -> set[tuple[str, bool]]:
         """(dotted name, is it a binding of this module) pairs `node` may refer to."""
@@ -319,8 +321,13 @@ class NameResolver:
         docstring does not count."""
         pattern = re.compile(rf"\b{re.escape(name)}\b")
         parents = self._parents
-        for node in ast.walk(owner):
-            if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.search(node.value)):
+        strings = self._strings.get(id(owner))
+        if strings is None:  # one walk per owner: a fix asks of every import it may have orphaned
+            strings = self._strings[id(owner)] = [
+                (node, node.value) for node in walk(owner) if type(node) is ast.Constant and isinstance(node.value, str)
+            ]
+        for node, value in strings:
+            if not pattern.search(value):
                 continue
             child: ast.AST = node
             parent = parents.get(node)
