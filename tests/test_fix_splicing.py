@@ -5,6 +5,8 @@ the module gives."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from isolint import engine
 from isolint.config import load_settings
-from isolint.fixes import FixedText
+from isolint.fixes import FixedText, Region, diff_edits
 from isolint.plan import Plan
 from tests.conftest import FIXTURES
 
@@ -25,14 +27,19 @@ def _fixed_module(file: Any, spec: Any) -> Any:
 
 
 def test_splicing_gives_the_text_regenerating_the_module_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    compared = spliced = transformed = 0
+    compared = spliced = transformed = regions = 0
 
     def checked(file: Any, spec: Any) -> Any:
-        nonlocal compared, spliced, transformed
+        nonlocal compared, spliced, transformed, regions
         fixed = original(file, spec)
         new_module = _fixed_module(file, spec)
         assert fixed.text == engine.keep_final_line_break(file.source, new_module.code), (file.path, spec.message)
         assert engine._still_parses(fixed, file.path) == engine._parses(fixed.text, file.path)
+        if fixed.regions is not None:
+            # The regions are where the texts differ, and the edits found within them are the whole texts' edits.
+            assert _applied(file.source, fixed.regions) == fixed.text, (file.path, spec.message)
+            assert diff_edits(file.source, fixed.text, fixed.regions) == diff_edits(file.source, fixed.text)
+            regions += 1
         compared += 1
         if fixed.generated is not None:
             spliced += 1
@@ -47,7 +54,46 @@ def test_splicing_gives_the_text_regenerating_the_module_gives(monkeypatch: pyte
         text = case.read_text(encoding="utf-8")
         engine.lint_text(text, str(case), plan.candidates(text.encode()), settings, build_edits=True)
     # Both paths were taken, many times, and splicing served transforms too.
-    assert compared > 50 and spliced > 10 and transformed > 5, (compared, spliced, transformed)
+    assert compared > 50 and spliced > 10 and transformed > 5 and regions > 10, (
+        compared,
+        spliced,
+        transformed,
+        regions,
+    )
+
+
+def _applied(text: str, regions: Sequence[Region]) -> str:
+    for start, end, replacement in sorted(regions, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def test_a_fix_far_from_its_import_is_diffed_in_its_regions_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An import at the top and a function at the bottom: everything between
+    # them is the file's own text, and difflib is never run over it (it was:
+    # quadratic in the lines between a fix's first and last change).
+    functions = "".join(f"def f{i}(state):\n    return state.user_id\n\n\n" for i in range(300))
+    old = "import os\n\n\n" + functions
+    last = old.rindex("def f299")
+    new_function = "def f299(context):\n    return context.user_id\n\n\n"
+    regions = [(10, 10, "from ctx import Context\n"), (last, len(old), new_function)]
+    new = _applied(old, regions)
+    compared: list[int] = []
+    real_matcher = difflib.SequenceMatcher
+
+    def matcher(junk: Any, a: Sequence[str], b: Sequence[str], autojunk: bool) -> difflib.SequenceMatcher[str]:
+        compared.append(max(len(a), len(b)))
+        return real_matcher(junk, a, b, autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", matcher)
+    edits = diff_edits(old, new, regions)
+    assert max(compared) <= 2
+    assert edits == diff_edits(old, new)
+    assert max(compared) > 1000  # without the regions
+    assert [(e.location.row, e.location.column, e.content) for e in edits] == [
+        (2, 1, "from ctx import Context\n"),
+        (1200, 10, "context):\n    return context"),
+    ]
 
 
 def test_a_text_without_a_final_line_break_or_that_does_not_round_trip_takes_the_whole_module(

@@ -376,7 +376,7 @@ def _build_fix(file: EditTarget, spec: FixSpec) -> Fix | None:
     fixed = _fixed(file, spec)
     if fixed.text == text or not _still_parses(fixed, path, lambda: file.node_count):
         return None
-    return Fix(spec.applicability, spec.message, diff_edits(text, fixed.text), spec.isolation)
+    return Fix(spec.applicability, spec.message, diff_edits(text, fixed.text, fixed.regions), spec.isolation)
 
 
 def _fixed(file: EditTarget, spec: FixSpec) -> FixedText:
@@ -389,7 +389,8 @@ def _fixed(file: EditTarget, spec: FixSpec) -> FixedText:
         new_module = spec.transform(new_module)
     spliced = _spliced(file, new_module)
     if spliced is not None:
-        return FixedText(keep_final_line_break(file.source, spliced.text), spliced.generated)
+        text = keep_final_line_break(file.source, spliced.text)
+        return FixedText(text, spliced.generated, spliced.regions if text == spliced.text else None)
     return FixedText(keep_final_line_break(file.source, new_module.code))
 
 

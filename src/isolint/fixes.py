@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .findings import Edit, Fix, Location
 from .source import line_starts, location_of, offset_of
+
+# Where a fixed text differs from the file's: (start, end, replacement), in the file's text.
+Region = tuple[int, int, str]
 
 
 @dataclass(frozen=True)
@@ -20,14 +23,37 @@ class FixedText:
     # with one rebuilt member; see splice.py); None when the whole module
     # was generated.
     generated: tuple[str, ...] | None = None
+    # The regions of the file the fix replaced, in order and apart, the rest
+    # of `text` being the file's own; None when not known.
+    regions: tuple[Region, ...] | None = None
 
 
-def diff_edits(old: str, new: str) -> tuple[Edit, ...]:
-    """The minimal edits, one per changed hunk, that turn `old` into `new`.
+def diff_edits(old: str, new: str, regions: Sequence[Region] | None = None) -> tuple[Edit, ...]:
+    """The minimal edits, one per changed hunk, that turn `old` into `new`:
+    within each of `regions` when they are known (see FixedText).
 
     Unchanged leading and trailing lines are cut off first: a fix touches a
     few lines of a file, and difflib on whole files made fixes in big files
-    quadratic."""
+    quadratic. So did difflib on everything between a fix's first and last
+    change (an import at the top and a function at the bottom), which the
+    regions leave out."""
+    if regions is None:
+        hunks = list(_hunks(old, new, 0))
+    else:
+        hunks = [hunk for start, end, replacement in regions for hunk in _hunks(old[start:end], replacement, start)]
+    starts = line_starts(old)
+    return tuple(
+        Edit(
+            content=content,
+            location=Location(*location_of(starts, start)),
+            end_location=Location(*location_of(starts, end)),
+        )
+        for start, end, content in hunks
+    )
+
+
+def _hunks(old: str, new: str, base: int) -> Iterator[Region]:
+    """(start, end, replacement) of each changed hunk of `old`, offsets counted from `base`."""
     old_lines = old.splitlines(keepends=True)
     new_lines = new.splitlines(keepends=True)
     head = 0
@@ -37,8 +63,6 @@ def diff_edits(old: str, new: str) -> tuple[Edit, ...]:
     while tail < min(len(old_lines), len(new_lines)) - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
         tail += 1
     old_offsets = _cumulative(old_lines)
-    starts = line_starts(old)
-    edits = []
     old_middle = old_lines[head : len(old_lines) - tail]
     new_middle = new_lines[head : len(new_lines) - tail]
     matcher = difflib.SequenceMatcher(None, old_middle, new_middle, autojunk=False)
@@ -51,14 +75,7 @@ def diff_edits(old: str, new: str) -> tuple[Edit, ...]:
         suffix = _common_suffix(before[prefix:], after[prefix:])
         start = old_offsets[head + i1] + prefix
         end = old_offsets[head + i2] - suffix
-        edits.append(
-            Edit(
-                content=after[prefix : len(after) - suffix],
-                location=Location(*location_of(starts, start)),
-                end_location=Location(*location_of(starts, end)),
-            )
-        )
-    return tuple(edits)
+        yield base + start, base + end, after[prefix : len(after) - suffix]
 
 
 def _cumulative(lines: Sequence[str]) -> list[int]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from .fixes import FixedText
+from .fixes import FixedText, Region
 from .source import LINE_BREAK
 
 if TYPE_CHECKING:
@@ -46,9 +46,6 @@ def same_nodes(new: Sequence[cst.CSTNode], old: Sequence[cst.CSTNode]) -> bool:
     return len(new) == len(old) and all(a is b for a, b in zip(new, old, strict=True))
 
 
-Edit = tuple[int, int, str]  # (start, end, replacement) in the file's text
-
-
 def spliced(view: CstView, new_module: cst.Module) -> FixedText | None:
     """`new_module`'s code, from the view's text for what it kept; None when
     a statement is not where its lines say, or `same_frame` does not hold."""
@@ -67,7 +64,7 @@ def spliced(view: CstView, new_module: cst.Module) -> FixedText | None:
     kept = [index_of[id(s)] for s in new_module.body if id(s) in index_of]
     if any(later <= earlier for earlier, later in itertools.pairwise(kept)):
         return None  # the fix moved a statement: the statements' own code, in their new order, tells
-    edits: list[Edit] = []
+    edits: list[Region] = []
     generated: list[str] = []
     for removed, added in _changes(old.body, new_module.body):
         found = _rebuilt(view, removed, added, bounds, new_module)
@@ -75,12 +72,13 @@ def spliced(view: CstView, new_module: cst.Module) -> FixedText | None:
             return None
         edits += found[0]
         generated += found[1]
+    regions = sorted(edits)
     pieces, done = [], 0
-    for start, end, replacement in sorted(edits):
+    for start, end, replacement in regions:
         pieces += [text[done:start], replacement]
         done = end
     pieces.append(text[done:])
-    return FixedText("".join(pieces), tuple(generated))
+    return FixedText("".join(pieces), tuple(generated), tuple(regions))
 
 
 def _changes(
@@ -105,7 +103,7 @@ def _changes(
 
 def _rebuilt(
     view: CstView, removed: range, added: list[cst.BaseStatement], bounds: list[int], new_module: cst.Module
-) -> tuple[list[Edit], list[str]] | None:
+) -> tuple[list[Region], list[str]] | None:
     """The edits that put `added` where the `removed` statements are, and
     the code generated for them; None when a statement is not where its
     lines say."""
@@ -140,7 +138,7 @@ def _boundary_holds(view: CstView, index: int, bounds: list[int]) -> bool:
 
 def _rebuilt_members(
     view: CstView, index: int, new: cst.BaseStatement, bounds: list[int]
-) -> tuple[list[Edit], list[str]] | None:
+) -> tuple[list[Region], list[str]] | None:
     """The edits that rebuild only the members of the top-level class
     `old.body[index]` that `new` (the same class, its header kept) rebuilt;
     None when `new` is not that, or a member is not where its lines say."""
