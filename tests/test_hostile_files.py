@@ -123,6 +123,10 @@ def test_reads_stop_at_the_size_limit_whatever_the_size_stat_reported(
         ("", []),
         # Characters `str.splitlines` breaks at and CPython does not: one line each.
         ("a\fb\vc\x1cd\x1de\x1ef\x85g\u2028h\u2029i\n", ["a\fb\vc\x1cd\x1de\x1ef\x85g\u2028h\u2029i"]),
+        # The same with carriage returns in the text (another way to split).
+        ("a\fb\r\nc\x85d\re\u2028f\r", ["a\fb", "c\x85d", "e\u2028f"]),
+        ("\r\n\r\n", ["", ""]),
+        ("\n", [""]),
     ],
 )
 def test_split_lines_numbers_lines_as_python_does(text: str, lines: list[str]) -> None:

@@ -142,7 +142,9 @@ def split_lines(text: str) -> list[str]:
     breaks at \\f, \\v, \\x1c-\\x1e, \\x85 and \\u2028-9, and a line after a
     form feed would get the wrong number). Like `splitlines`, no empty line
     after a final break."""
-    lines = LINE_BREAK.split(text)
+    # Without a carriage return only \n ends a line, and str.split is some
+    # ten times faster than the pattern: `full` splits every file it shows.
+    lines = LINE_BREAK.split(text) if "\r" in text else text.split("\n")
     if lines[-1] == "":
         lines.pop()
     return lines
