@@ -12,13 +12,13 @@ report as manual work, with the reason.
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .findings import Finding
+from .linediff import matching_blocks
 from .source import DecodedSource, split_lines
 from .verify import (
     ContractChange,
@@ -332,6 +332,5 @@ def carried_over(
 
 def unchanged_rows(old: str, new: str) -> dict[int, int]:
     """The 1-based rows of `old` that `new` keeps as they were, and where they are in `new`."""
-    old_lines, new_lines = split_lines(old), split_lines(new)
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-    return {a + i + 1: b + i + 1 for a, b, size in matcher.get_matching_blocks() for i in range(size)}
+    blocks = matching_blocks(split_lines(old), split_lines(new))
+    return {a + i + 1: b + i + 1 for a, b, size in blocks for i in range(size)}

@@ -19,13 +19,13 @@ their fixes as one group and tries again without them.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar
+from typing import TypeVar
 
+from .linediff import Opcode, opcodes
 from .newer_syntax import parse_module
 from .semantic import (
     FIELD_OF,
@@ -250,25 +250,21 @@ def verify(
     return Verdict([_on_original_lines(v, opcodes) for v in violations], contracts)
 
 
-_Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
-
-
 class _Opcodes:
     """Each changed file's line diff, computed once however many violations it has."""
 
     def __init__(self, changed: Mapping[str, tuple[ModuleSource, str]]) -> None:
         self._changed = changed
-        self._diffs: dict[str, tuple[int, list[_Opcode]]] = {}
+        self._diffs: dict[str, tuple[int, list[Opcode]]] = {}
 
-    def of(self, path: str) -> tuple[int, list[_Opcode]] | None:
+    def of(self, path: str) -> tuple[int, list[Opcode]] | None:
         """The number of lines `path` has as it is, and the opcodes that turn them into its fixed lines."""
         if path not in self._changed:
             return None
         if path not in self._diffs:
             source, new_text = self._changed[path]
             old_lines = split_lines(source.text)
-            matcher = difflib.SequenceMatcher(None, old_lines, split_lines(new_text), autojunk=False)
-            self._diffs[path] = (len(old_lines), matcher.get_opcodes())
+            self._diffs[path] = (len(old_lines), opcodes(old_lines, split_lines(new_text)))
         return self._diffs[path]
 
 
