@@ -640,7 +640,8 @@ def fix_text(
             return outcome(text, findings)
         offered_fixes = [f.fix for f in chosen if f.fix is not None]
         new_text, accepted = apply_fixes(text, offered_fixes)
-        went_in = [finding for finding in chosen if finding.fix in accepted]
+        went = {id(fix) for fix in accepted}  # by identity: comparing fixes by value made a pass quadratic
+        went_in = [finding for finding in chosen if id(finding.fix) in went]
         offered.subtract((f.code, f.snippet) for f in went_in)
         # A fix held back by an overlapping one is offered again in the next
         # pass: build its edits in this lint rather than in a second one.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .findings import Edit, Fix, Location
 from .source import line_starts, location_of, offset_of
@@ -41,7 +42,7 @@ def diff_edits(old: str, new: str, regions: Sequence[Region] | None = None) -> t
         hunks = list(_hunks(old, new, 0))
     else:
         hunks = [hunk for start, end, replacement in regions for hunk in _hunks(old[start:end], replacement, start)]
-    starts = line_starts(old)
+    starts = _line_starts(old)
     return tuple(
         Edit(
             content=content,
@@ -50,6 +51,15 @@ def diff_edits(old: str, new: str, regions: Sequence[Region] | None = None) -> t
         )
         for start, end, content in hunks
     )
+
+
+@lru_cache(maxsize=1)
+def _line_starts(text: str) -> tuple[int, ...]:
+    """`line_starts(text)`, remembered for the last text: every fix of a
+    file is diffed against the same text, and finding its lines anew for
+    each fix made fixing a file quadratic in its size. (A string keeps its
+    hash, and the lookup finds the very same string first.)"""
+    return tuple(line_starts(text))
 
 
 def _hunks(old: str, new: str, base: int) -> Iterator[Region]:

@@ -17,6 +17,7 @@ import stat
 import tempfile
 import tokenize
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def offset_of(starts: list[int], row: int, column: int) -> int:
     return starts[row - 1] + column - 1
 
 
-def location_of(starts: list[int], offset: int) -> tuple[int, int]:
+def location_of(starts: Sequence[int], offset: int) -> tuple[int, int]:
     """The 1-based (row, column) of a character offset."""
     row = bisect_right(starts, offset)
     return row, offset - starts[row - 1] + 1
