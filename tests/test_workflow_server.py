@@ -176,6 +176,26 @@ def test_code_actions_fix_or_ignore_and_hover_shows_the_doc(client: Client, tmp_
     assert client.close() == 0
 
 
+def test_lines_past_a_form_feed_are_numbered_as_python_and_lsp_number_them(client: Client, tmp_path: Path) -> None:
+    # str.splitlines (pygls's TextDocument.lines) breaks at the form feed; LSP and CPython do not.
+    text = "# page one\f page two\n" + AGENT.replace("self.db = db", "note = '\U0001f642'; self.db = db")
+    uri = _open(client, tmp_path / "worker.py", text)
+    [diagnostic] = client.diagnostics(uri, 1)
+    # `self.db` starts 20 code points into its line, 21 UTF-16 units (the emoji takes two).
+    assert diagnostic["range"] == {"start": {"line": 3, "character": 21}, "end": {"line": 3, "character": 28}}
+    actions = client.request(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": uri}, "range": diagnostic["range"], "context": {"diagnostics": [diagnostic]}},
+    )
+    [ignore] = actions[0]["edit"]["changes"][uri]
+    line = "        note = '\U0001f642'; self.db = db"
+    assert ignore == {
+        "range": {"start": {"line": 3, "character": 0}, "end": {"line": 3, "character": len(line) + 1}},  # UTF-16
+        "newText": line + "  # isolint: ignore[ISO201]",
+    }
+    assert client.close() == 0
+
+
 def test_a_broken_configuration_is_shown_to_the_user(client: Client, tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", '[tool.isolint]\nselct = ["ALL"]\n')
     uri = _open(client, tmp_path / "agent.py", LEGACY)

@@ -9,6 +9,7 @@ actions; the rule's documentation on hover.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from lsprotocol import types
@@ -37,9 +38,17 @@ def _path(document: TextDocument) -> Path:
     return Path(document.path) if document.path else Path(document.filename or "untitled.py")
 
 
+@lru_cache(maxsize=8)
+def _lines(source: str) -> tuple[str, ...]:
+    """A document's lines as LSP numbers them, and CPython: only \\r\\n, \\r
+    and \\n end one (pygls's `TextDocument.lines` also breaks at form feeds
+    and other separators, and would put a finding past one on the wrong line)."""
+    return tuple(split_lines(source))
+
+
 def _range(document: TextDocument, start_row: int, start_column: int, end_row: int, end_column: int) -> types.Range:
     """isolint's 1-based rows and code-point columns, in the client's units."""
-    codec, lines = document.position_codec, document.lines
+    codec, lines = document.position_codec, _lines(document.source)
     return types.Range(
         start=codec.position_to_client_units(lines, types.Position(line=start_row - 1, character=start_column - 1)),
         end=codec.position_to_client_units(lines, types.Position(line=end_row - 1, character=end_column - 1)),
@@ -135,7 +144,7 @@ def _ignore_edit(document: TextDocument, finding: Finding) -> types.TextEdit | N
     if not count:
         return None
     row = finding.location.row - 1
-    old_line = document.lines[row].rstrip("\r\n")
+    old_line = _lines(document.source)[row]
     new_line = split_lines(stamped)[row]
     return types.TextEdit(range=_range(document, row + 1, 1, row + 1, len(old_line) + 1), new_text=new_line)
 
