@@ -20,7 +20,7 @@ import click
 import pytest
 
 from isolint.findings import SAFE, Finding, Fix, Location
-from isolint.output import ci, sarif, text
+from isolint.output import ci, render, sarif, text
 from isolint.report import csv_rows, markdown
 from tests.conftest import write
 from tests.helpers import run_cli
@@ -191,6 +191,13 @@ def test_text_output_shows_control_characters_in_paths_as_escapes() -> None:
     shown = text.concise([finding("evil\x1b[2J\x1b[31m.py")])
     assert click.unstyle(shown).startswith("evil\\x1b[2J\\x1b[31m.py:3:9: ")
     assert "\x1b[2J" not in shown
+
+
+@pytest.mark.parametrize("fmt", ["grouped", "pylint"])
+def test_grouped_and_pylint_show_control_characters_in_paths_and_messages_as_escapes(fmt: str) -> None:
+    shown = render([finding("evil\x1b[2J.py", "reads 'a\nb\x1b[31m'")], fmt, styled=False)
+    assert "evil\\x1b[2J.py" in shown and "reads 'a\\x0ab\\x1b[31m'" in shown
+    assert "\x1b" not in shown
 
 
 def test_a_fix_message_with_control_characters_is_shown_with_escapes() -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from xml.etree import ElementTree
 
+import click
 import jsonschema
 import pytest
 
@@ -177,3 +178,19 @@ def test_concise_format(project: Path) -> None:
         "pkg/agent.py:1:23: ISO401 [*] `DeepAgentState` is the legacy mutable per-run state; import `UserExecutionContext` from `isolint.runtime` instead",
         "pkg/agent.py:6:9: ISO201 `self.db` keeps a database session (named `db`) on `Agent`; every request that reaches this object shares its transaction",
     ]
+
+
+@pytest.mark.parametrize("fmt", ["full", "concise", "grouped"])
+def test_text_formats_are_rendered_plain_for_a_pipe_and_in_colour_when_forced(
+    project: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Text for a pipe is rendered plain (click no longer strips a styled one):
+    # the coloured text without its escape codes.
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    plain = run_cli("check", "--output-format", fmt, "--no-cache").stdout
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    coloured = run_cli("check", "--output-format", fmt, "--no-cache").stdout
+    assert "\x1b[" not in plain and "\x1b[31m" in coloured
+    assert click.unstyle(coloured) == plain
+    assert "ISO201" in plain

@@ -107,6 +107,17 @@ def _jobs(jobs: int | None) -> int:
     return jobs or os.cpu_count() or 1
 
 
+def _styled(output_file: Path | None) -> bool:
+    """Whether text for people goes out in colour: to a terminal, unless the
+    colour setting (NO_COLOR, FORCE_COLOR) says otherwise, as `click.echo`
+    decides. Text that will not be is rendered plain, rather than styled and
+    stripped again."""
+    if output_file is not None:
+        return False
+    color = click.get_current_context().color
+    return color if color is not None else sys.stdout is not None and sys.stdout.isatty()
+
+
 def _emit(text: str, output_file: Path | None) -> None:
     if output_file is None:
         click.echo(text, nl=False)
@@ -305,7 +316,7 @@ def check(
     if statistics:
         text = _statistics(findings, output_format)
     else:
-        text = render(findings, output_format)
+        text = render(findings, output_format, styled=_styled(output_file))
         if output_format in TEXT_FORMATS:
             if show_fixes:
                 from .runner import run_fix
@@ -417,7 +428,7 @@ def _check_stdin(
     if statistics:
         text = _statistics(findings, output_format)
     else:
-        text = render(findings, output_format)
+        text = render(findings, output_format, styled=_styled(output_file))
         if output_format in TEXT_FORMATS:
             text += ("\n" if findings else "") + summary(findings) + note
     _emit(text, output_file)
@@ -921,7 +932,7 @@ def fix(
     if known is not None:
         comparison = known.compare(remaining, _scope_of_paths(result.checked_paths, targets))
         remaining, baseline_note = comparison.new, "; " + comparison.summary()
-    report = render(remaining, output_format)
+    report = render(remaining, output_format, styled=_styled(None))
     manual = sum(1 for f in remaining if f.fix is None and f.code != "ISO000")
     unsafe_left = sum(1 for f in remaining if f.fix is not None and f.fix.applicability != "safe")
     line = f"{result.applied} fix{'es' if result.applied != 1 else ''} applied, {len(remaining)} finding{'s' if len(remaining) != 1 else ''} remaining ({manual} need manual migration)"

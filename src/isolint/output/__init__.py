@@ -27,6 +27,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "grouped": ("platforms", "grouped"),
 }
 TEXT_FORMATS = ("full", "concise", "grouped")  # for people: the summary lines follow the findings
+STYLED_FORMATS = TEXT_FORMATS  # their renderers take `styled`: colour, or plain text
 # Those that print each fix's edits: a check in another format never builds them.
 EDIT_FORMATS = ("json", "json-lines", "sarif", "rdjson")
 STATISTICS_FORMATS = (
@@ -39,11 +40,18 @@ STATISTICS_FORMATS = (
 )  # those that can show a count per rule
 
 
-def renderer(output_format: str) -> Renderer:
+def _loaded(output_format: str) -> Callable[..., str]:
     module, function = FORMATS[output_format]
-    found: Renderer = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    found: Callable[..., str] = getattr(importlib.import_module(f"{__name__}.{module}"), function)
     return found
 
 
-def render(findings: Sequence[Finding], output_format: str) -> str:
-    return renderer(output_format)(findings)
+def renderer(output_format: str) -> Renderer:
+    return _loaded(output_format)
+
+
+def render(findings: Sequence[Finding], output_format: str, *, styled: bool = True) -> str:
+    """The findings in `output_format`; the formats for people in colour unless not `styled`."""
+    if output_format in STYLED_FORMATS:
+        return _loaded(output_format)(findings, styled=styled)
+    return _loaded(output_format)(findings)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..findings import SAFE, Edit, Finding
+from .escape import printable
 from .links import fingerprints, relative, rule_url
 
 
@@ -65,8 +66,9 @@ def rdjson(findings: Sequence[Finding]) -> str:
 
 
 def pylint(findings: Sequence[Finding]) -> str:
-    """`path:line: [CODE] message`, which pylint-parsing tools read."""
-    return "".join(f"{f.path}:{f.location.row}: [{f.code}] {f.message}\n" for f in findings)
+    """`path:line: [CODE] message`, which pylint-parsing tools read: one line
+    each, whatever the path or the message holds."""
+    return "".join(f"{printable(f.path)}:{f.location.row}: [{f.code}] {printable(f.message)}\n" for f in findings)
 
 
 def _azure_property(text: str) -> str:
@@ -92,19 +94,22 @@ def azure(findings: Sequence[Finding]) -> str:
     return "".join(lines)
 
 
-def grouped(findings: Sequence[Finding]) -> str:
+def grouped(findings: Sequence[Finding], *, styled: bool = True) -> str:
     """Findings under their file's name, as ruff's `grouped`."""
+
+    def style(text: str, **styles: Any) -> str:
+        return click.style(text, **styles) if styled else text
+
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_path[finding.path].append(finding)
     chunks = []
     for path, items in by_path.items():
         width = max(len(f"{f.location.row}:{f.location.column}") for f in items)
-        lines = [click.style(path, bold=True, underline=True) + ":"]
+        lines = [style(printable(path), bold=True, underline=True) + ":"]
         for f in items:
             marker = "[*] " if f.fix is not None and f.fix.applicability == SAFE else ""
-            lines.append(
-                f"  {f'{f.location.row}:{f.location.column}':<{width}} {click.style(f.code, fg='red', bold=True)} {marker}{f.message}"
-            )
+            where = f"{f.location.row}:{f.location.column}"
+            lines.append(f"  {where:<{width}} {style(f.code, fg='red', bold=True)} {marker}{printable(f.message)}")
         chunks.append("\n".join(lines) + "\n")
     return "\n".join(chunks)
