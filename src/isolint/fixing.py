@@ -82,9 +82,14 @@ def compute_fixes(
         for shown, codes in refused.items()
     ]
     sizes = [(stat_signature(unit.real) or (0, 0))[1] for unit in units]
+    # Largest first, so that no worker is left with a big file at the end;
+    # the results are kept in the order asked for, which the gate's rounds follow.
+    order = sorted(range(len(units)), key=lambda position: -sizes[position])
+    results = parallel_map(_fix_worker, [units[position] for position in order], jobs, state, _fix_crashed)
+    by_position = dict(zip(order, with_progress_bar(results, [sizes[p] for p in order], "Fixing"), strict=True))
     fixes = Fixes({}, {})
-    results = parallel_map(_fix_worker, units, jobs, state, _fix_crashed)
-    for unit, result in zip(units, with_progress_bar(results, sizes, "Fixing"), strict=True):
+    for position, unit in enumerate(units):
+        result = by_position[position]
         if isinstance(result, Unfixed):
             fixes.unfixed[unit.shown] = result
         else:
