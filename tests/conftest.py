@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +53,17 @@ def update_snapshots(request: pytest.FixtureRequest) -> bool:
     from isolint.rule_testing import update_requested
 
     return bool(request.config.getoption("--update-snapshots")) or update_requested()
+
+
+@pytest.fixture
+def difflib_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size (longer side) of each sequence pair difflib's SequenceMatcher is given from now on."""
+    sizes: list[int] = []
+    real_matcher = difflib.SequenceMatcher
+
+    def matcher(junk: Any, a: Sequence[str], b: Sequence[str], autojunk: bool = True) -> difflib.SequenceMatcher[str]:
+        sizes.append(max(len(a), len(b)))
+        return real_matcher(junk, a, b, autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", matcher)
+    return sizes

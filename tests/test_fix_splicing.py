@@ -5,7 +5,6 @@ the module gives."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,7 @@ def _applied(text: str, regions: Sequence[Region]) -> str:
     return text
 
 
-def test_a_fix_far_from_its_import_is_diffed_in_its_regions_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fix_far_from_its_import_is_diffed_in_its_regions_alone(difflib_sizes: list[int]) -> None:
     # An import at the top and a function at the bottom: everything between
     # them is the file's own text, and difflib is never run over it (it was:
     # quadratic in the lines between a fix's first and last change).
@@ -78,18 +77,10 @@ def test_a_fix_far_from_its_import_is_diffed_in_its_regions_alone(monkeypatch: p
     new_function = "def f299(context):\n    return context.user_id\n\n\n"
     regions = [(10, 10, "from ctx import Context\n"), (last, len(old), new_function)]
     new = _applied(old, regions)
-    compared: list[int] = []
-    real_matcher = difflib.SequenceMatcher
-
-    def matcher(junk: Any, a: Sequence[str], b: Sequence[str], autojunk: bool) -> difflib.SequenceMatcher[str]:
-        compared.append(max(len(a), len(b)))
-        return real_matcher(junk, a, b, autojunk)
-
-    monkeypatch.setattr(difflib, "SequenceMatcher", matcher)
     edits = diff_edits(old, new, regions)
-    assert max(compared) <= 2
+    assert max(difflib_sizes) <= 2
     assert edits == diff_edits(old, new)
-    assert max(compared) > 1000  # without the regions
+    assert max(difflib_sizes) > 1000  # without the regions
     assert [(e.location.row, e.location.column, e.content) for e in edits] == [
         (2, 1, "from ctx import Context\n"),
         (1200, 10, "context):\n    return context"),
