@@ -275,6 +275,46 @@ def test_a_signature_is_widened_not_changed_while_a_callers_run_id_would_slide_i
     assert remaining[1]["message"].startswith("`agent.execute(...)` passes the per-run state and a separate run id")
 
 
+def test_a_file_fixed_again_with_the_fallback_builds_only_the_fallbacks_edits_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate sends agents.py back with ISO405's transitional fallback: its
+    first lint runs again (ISO405's findings differ), but the edits of the
+    other rules' fixes (ISO402's annotation) are those of the first
+    computation, not built a second time."""
+    from isolint import engine, fixing
+
+    agents, _ = _agent_and_runner(make_project(tmp_path), "    await agent.execute(context, rid)\n")
+    # A function of its own with a fixable annotation: ISO402's edit, built the first time only.
+    agents.write_text(
+        agents.read_text(encoding="utf-8")
+        + "\n\ndef describe(state: DeepAgentState) -> str:\n    return state.user_id\n",
+        encoding="utf-8",
+    )
+    events: list[tuple[str, list[str]]] = []
+    fix_worker, ast_findings = fixing._fix_worker, engine._ast_findings
+
+    def recorded_unit(unit: fixing.FixUnit) -> object:
+        events.append((Path(unit.shown).name, sorted(unit.refused)))
+        return fix_worker(unit)
+
+    def recorded_builds(*args: object) -> list[engine.Finding]:
+        found = ast_findings(*args)
+        events.append(("built", sorted({f.code for f in found if f.fix is not None and f.fix.built})))
+        return found
+
+    monkeypatch.setattr(fixing, "_fix_worker", recorded_unit)
+    monkeypatch.setattr(engine, "_ast_findings", recorded_builds)
+    args = ("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "-j", "1", str(tmp_path))
+    assert run_cli(*args).exit_code == 1  # findings remain (the transitional form's)
+    assert "ensure_context(state, run_id=run_id)" in agents.read_text(encoding="utf-8")
+    first_time = events.index(("agents.py", []))
+    fallback = events.index(("agents.py", ["ISO405~fallback"]))
+    # The first computation of agents.py built the edits of both rules in its first lint; the second, ISO405's alone.
+    assert events[first_time + 1] == ("built", ["ISO402", "ISO405"])
+    assert events[fallback + 1] == ("built", ["ISO405"])
+
+
 def test_the_transitional_signature_keeps_old_and_new_callers_working(tmp_path: Path) -> None:
     """Run the widened function: the legacy call gets the same ids as before (with a
     deprecation warning), and a context passes straight through."""

@@ -511,6 +511,19 @@ _SPANS: weakref.WeakKeyDictionary[EditTarget, list[tuple[int, int]] | None] = we
 # --- fixing -----------------------------------------------------------------
 
 
+def _same_fix(finding: Finding) -> tuple[object, ...]:
+    """What a finding and its fix (built or not) are, but for the fix's edits."""
+    fix = finding.fix
+    return (
+        finding.code,
+        finding.message,
+        finding.location,
+        finding.end_location,
+        finding.snippet,
+        None if fix is None else (fix.applicability, fix.message, fix.isolation),
+    )
+
+
 def keep_final_line_break(original: str, generated: str) -> str:
     """LibCST's code generation drops the last line break of a file whose
     lines end in a bare \r (old Mac style); put it back, so a fix changes
@@ -564,12 +577,17 @@ def fix_text(
     is_package: bool = False,
     held: frozenset[str] = frozenset(),
     first: Sequence[Finding] | None = None,
+    built_before: Sequence[Finding] = (),
 ) -> FixOutcome:
     """Apply fixes until none applies (at most MAX_FIX_PASSES rounds). The
     rules in `held` run, but their fixes are never applied (the verification
     gate refused them here): their findings remain in the last round's.
     `first` is the source's first lint from an earlier computation of its
     fixes with the same rules: it stands in for linting the source again.
+    `built_before` is such a lint with other rules (a fallback ran instead of
+    a rule): the fixes it built for the same findings of the same source are
+    taken from it rather than built again (a rule's edits for a finding do
+    not depend on which other rules run).
 
     Each round re-parses the result, so every accepted round parses; the last
     round's findings are what remains. A fix from this run is never evidence
@@ -584,9 +602,12 @@ def fix_text(
     show their edits.
     """
 
-    def lint(text: str, *, build_edits: bool = True, every_edit: bool = False) -> list[Finding]:
+    def lint(
+        text: str, *, build_edits: bool = True, every_edit: bool = False, wanted: EditFilter | None = None
+    ) -> list[Finding]:
         """The findings of `text`, with the edits built of the fixes a pass
-        may apply (all of them when `every_edit`, for the report)."""
+        may apply (all of them when `every_edit`, for the report; those
+        `wanted` when given)."""
         rules = plan.candidates(text.encode("utf-8", "surrogatepass"))
         return lint_text(
             text,
@@ -597,8 +618,23 @@ def fix_text(
             is_package=is_package,
             project=plan.project,
             build_edits=build_edits,
-            wanted=None if every_edit else applicable,
+            wanted=None if every_edit else wanted or applicable,
         )
+
+    def first_lint_of_source() -> list[Finding]:
+        if not built_before:
+            return lint(source.text)
+        donors: dict[tuple[object, ...], list[Fix]] = defaultdict(list)
+        for finding in built_before:
+            if finding.fix is not None and finding.fix.built:
+                donors[_same_fix(finding)].append(finding.fix)
+        found = lint(source.text, wanted=lambda f: applicable(f) and not donors.get(_same_fix(f)))
+        return [
+            dataclasses.replace(f, fix=donors[_same_fix(f)].pop(0))
+            if f.fix is not None and not f.fix.built and applicable(f) and donors.get(_same_fix(f))
+            else f
+            for f in found
+        ]
 
     def lint_unbuilt(text: str) -> list[Finding]:
         return lint(text, build_edits=False)
@@ -623,7 +659,9 @@ def fix_text(
     codes: set[str] = set()
     trusting = defaultdict(bool, {rule.code: rule.trusts_context_annotations for rule, _ in plan.rules})
     offered: Counter[tuple[str, str]] | None = None  # the first lint's eligible fixes, once it is done
-    findings = first_lint = lint(text) if first is None else [_held_back(f) if f.code in held else f for f in first]
+    findings = first_lint = (
+        first_lint_of_source() if first is None else [_held_back(f) if f.code in held else f for f in first]
+    )
     offered = Counter((f.code, f.snippet) for f in findings if eligible(f))
     for _ in range(MAX_FIX_PASSES):
         chosen = [f for f in findings if applicable(f)]

@@ -115,6 +115,12 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
         return Unfixed([unparsable(unit.shown, str(exc))])
     module, is_package = module_of(unit.real)
     earlier = unit.earlier
+    built_before: tuple[Finding, ...] = ()
+    if earlier is not None and earlier.raw == raw and earlier.fallbacks != fallbacks:
+        # Run with other rules (a fallback instead of a rule): lint it again,
+        # but take the edits the earlier lint built for the other rules' findings.
+        swapped = {marker.removesuffix(FALLBACK) for marker in earlier.fallbacks ^ fallbacks}
+        built_before = tuple(f for f in earlier.findings if f.code not in swapped)
     if earlier is not None and (earlier.raw != raw or earlier.fallbacks != fallbacks):
         earlier = None  # changed on disk since, or run with other rules: lint it again
     # The gate's models are built here, in parallel: of the text as it is
@@ -133,6 +139,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
             is_package=is_package,
             held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
             first=earlier.findings if earlier is not None else None,
+            built_before=built_before,
         )
         return ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks).with_models(before)
 
