@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from isolint.semantic import ModuleModel
 from isolint.verify import ModuleSource, Vocabulary, verify
 
 VOCABULARY = Vocabulary(
@@ -178,3 +179,28 @@ def test_a_with_on_a_context_manager_or_an_unknown_object_is_fine() -> None:
     pool = ModuleSource("app/pool.py", "app.pool", False, POOL)
     assert reasons(USES_POOL.format(entered="ManagedPool()"), ENTERS_POOL.format(entered="ManagedPool()"), pool) == []
     assert reasons(USES_POOL.format(entered="item.pool()"), ENTERS_POOL.format(entered="item.pool()"), pool) == []
+
+
+def test_the_models_of_unchanged_files_can_be_built_together_in_worker_processes() -> None:
+    # The gate asks for the unchanged files' models at once; built in two
+    # processes (31 files: more than are built inline), as `fix` builds them,
+    # the verdict is the one built one by one here.
+    from isolint.fixing import unchanged_models
+    from isolint.verify import ModelCache
+
+    registry = ModuleSource("app/registry.py", "app.registry", False, REGISTRY)
+    others = [registry, *(ModuleSource(f"app/m{i}.py", f"app.m{i}", False, f"X{i} = {i}\n") for i in range(30))]
+    asked: list[list[str]] = []
+    build = unchanged_models(2)
+
+    def recorded(sources: Sequence[ModuleSource]) -> list[ModuleModel | None]:
+        asked.append([source.path for source in sources])
+        return build(sources)
+
+    source = ModuleSource("app/setup.py", "app.setup", False, REGISTRATION.format(call="register"))
+    after = REGISTRATION.format(call="register_factory")
+    together = verify({source.path: (source, after)}, project(*others), VOCABULARY, ModelCache(recorded))
+    one_by_one = verify({source.path: (source, after)}, project(*others), VOCABULARY)
+    assert asked == [[other.path for other in others]]
+    assert [v.describe() for v in together.violations] == [v.describe() for v in one_by_one.violations]
+    assert len(together.violations) == 1

@@ -162,7 +162,7 @@ def run_fix(
     The fixes applied are always built; `build_edits` is for the findings
     that remain, whose edits only some output formats show."""
     # The fix machinery (and the verifier, and LibCST's edits) is imported by a fix alone.
-    from .fixing import FixState, Unfixed, compute_fixes, project_reader, vocabulary
+    from .fixing import FixState, Unfixed, compute_fixes, project_reader, unchanged_models, vocabulary
     from .transaction import carried_over, mark_refused, settle
 
     checked = run_check(
@@ -194,7 +194,12 @@ def run_fix(
     start = time.perf_counter()
     with_fallback = frozenset(rule.code for rule, _ in plan.rules if rule.fallback is not None)
     refusals, contracts = settle(
-        computed, compute, project_reader(files, computed), vocabulary(settings), with_fallback
+        computed,
+        compute,
+        project_reader(files, computed),
+        vocabulary(settings),
+        with_fallback,
+        unchanged_models(jobs),
     )
     checked.stats.timings["verify"] = time.perf_counter() - start
 

@@ -21,6 +21,7 @@ from .findings import Finding
 from .linediff import matching_blocks
 from .source import DecodedSource, split_lines
 from .verify import (
+    BuildMany,
     ContractChange,
     ModelCache,
     ModuleModel,
@@ -184,14 +185,16 @@ def settle(
     read_others: ReadOthers,
     vocabulary: Vocabulary,
     with_fallback: frozenset[str] = frozenset(),
+    build_many: BuildMany | None = None,
 ) -> tuple[list[Refusal], list[ContractChange]]:
     """Refuse groups in `computed` (updated in place) until the project
     verifies; the refusals, and the contracts the remaining fixes change.
     A blamed rule in `with_fallback` first falls back in that file to its
-    compatible fixes; only if those are blamed too is it refused there."""
+    compatible fixes; only if those are blamed too is it refused there.
+    `build_many` builds the models of the files the fixes left alone, several at once."""
     excluded: dict[str, set[str]] = defaultdict(set)
     refusals: list[Refusal] = []
-    cache = ModelCache()
+    cache = ModelCache(build_many)
     for _ in range(MAX_ROUNDS):
         verdict = _verdict(computed, read_others, vocabulary, cache)
         if not verdict.violations:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -147,12 +147,26 @@ def text_model(source: ModuleSource, text: str, *, flow: bool = True) -> ModuleM
         return None
 
 
+# Models of unchanged files (`flow=False`), several at once: in parallel.
+BuildMany = Callable[[Sequence[ModuleSource]], list["ModuleModel | None"]]
+
+
 class ModelCache:
     """Each text's model, built once for all the rounds of one fix run (a
     refusal re-fixes a few files; every other model stays as it was)."""
 
-    def __init__(self) -> None:
+    def __init__(self, build_many: BuildMany | None = None) -> None:
         self._models: dict[tuple[str, bool, str], ModuleModel | None] = {}
+        self._build_many = build_many
+
+    def prefetch(self, unchanged: Sequence[ModuleSource]) -> None:
+        """Build the models of these unchanged files that are not built yet
+        (as `model(source, source.text, flow=False)` would), together."""
+        missing = [s for s in unchanged if (s.module, s.is_package, s.text) not in self._models]
+        if self._build_many is None or len(missing) < 2:
+            return
+        for source, model in zip(missing, self._build_many(missing), strict=True):
+            self._models[(source.module, source.is_package, source.text)] = model
 
     def model(self, source: ModuleSource, text: str, *, flow: bool = True) -> ModuleModel | None:
         key = (source.module, source.is_package, text)
@@ -200,11 +214,16 @@ def verify(
     defined |= {_short(item.entered) for _, item in _new_withs(models)} - {""}
 
     def read(names: set[str], definitions: set[str]) -> None:
-        for source in read_others(frozenset(names), frozenset(definitions)):
-            if source.path not in models.before and source.path not in models.after:
-                model = _parse(source, source.text, flow=False)  # unchanged: no new unbound reads to find
-                if model is not None:
-                    models.after[source.path] = model
+        unchanged = [
+            source
+            for source in read_others(frozenset(names), frozenset(definitions))
+            if source.path not in models.before and source.path not in models.after
+        ]
+        cache.prefetch(unchanged)
+        for source in unchanged:
+            model = _parse(source, source.text, flow=False)  # unchanged: no new unbound reads to find
+            if model is not None:
+                models.after[source.path] = model
 
     if wanted or defined:
         read(wanted, defined)
