@@ -289,7 +289,7 @@ RULES: tuple[tuple[str, str, str, tuple[Option, ...], tuple[str, ...], str, str]
         'legacy-state',
         (
         ),
-        ('legacy-state:reexport', 'legacy-state:run-id-signature'),
+        ('legacy-state:reexport', 'legacy-state:run-id-signature', 'sessions:class-stores-session', 'sessions:class-bases'),
         'isolint.rules.legacy_state.iso405_legacy_execute_signature',
         'LegacyExecuteSignature',
     ),
@@ -309,7 +309,7 @@ RULES: tuple[tuple[str, str, str, tuple[Option, ...], tuple[str, ...], str, str]
         'legacy-state',
         (
         ),
-        ('legacy-state:reexport', 'legacy-state:context-signature'),
+        ('legacy-state:reexport', 'legacy-state:context-signature', 'sessions:class-stores-session', 'sessions:class-bases'),
         'isolint.rules.legacy_state.iso407_stale_context_caller',
         'StaleContextCaller',
     ),

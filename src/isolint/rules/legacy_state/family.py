@@ -334,18 +334,6 @@ def context_signature(function: Function, owner: str | None, context_name: str) 
     return {"method": owner is not None, "context": context, **signature_data(signature)}
 
 
-def callee_facts(project: ProjectIndex, kind: str, func: ast.expr) -> list[Fact]:
-    """The index facts of `kind` for what a call's `func` names: a function by its
-    name (`f(...)`), a method by its attribute (`x.f(...)`)."""
-    if isinstance(func, ast.Name):
-        name, method = func.id, False
-    elif isinstance(func, ast.Attribute):
-        name, method = func.attr, True
-    else:
-        return []
-    return [fact for fact in project.named(kind, name) if fact.data["method"] == method]
-
-
 def signature_data(signature: Signature) -> dict[str, Any]:
     """A call signature as JSON-safe fact data."""
     return {

@@ -12,6 +12,7 @@ from ...findings import UNSAFE
 from ...index import Fact
 from ..ast_context import AstFile
 from ..base import CstEdit, FixSpec
+from .callees import LINEAGE_KINDS
 from .context_fix import context_fix
 from .edits import context_read_node, reference_test, rewrite_annotation, without_argument
 from .family import (
@@ -64,7 +65,7 @@ class LegacyExecuteSignature(LegacyStateRule):
     summary = "A function takes the legacy state plus a separate `run_id`, or is called that way"
     fix_safety = UNSAFE
     trusts_context_annotations = True
-    reads_facts = (REEXPORT, RUN_ID_SIGNATURE)
+    reads_facts = (REEXPORT, RUN_ID_SIGNATURE, *LINEAGE_KINDS)
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> Any:

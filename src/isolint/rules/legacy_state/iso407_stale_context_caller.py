@@ -7,13 +7,13 @@ from typing import Any
 
 from ...index import Fact
 from ...semantic import CallShape
+from .callees import LINEAGE_KINDS, callee_facts
 from .family import (
     CONSTRUCTORS,
     CONTEXT_SIGNATURE,
     REEXPORT,
     RUN_ID,
     LegacyStateRule,
-    callee_facts,
     names_regex,
     signature_from,
 )
@@ -24,7 +24,7 @@ class StaleContextCaller(LegacyStateRule):
     code = "ISO407"
     name = "stale-context-caller"
     summary = "A call still passes the legacy state or a run id to a function that now takes the request context"
-    reads_facts = (REEXPORT, CONTEXT_SIGNATURE)
+    reads_facts = (REEXPORT, CONTEXT_SIGNATURE, *LINEAGE_KINDS)
 
     @classmethod
     def compile_prefilter(cls, settings: Any, project: Any) -> Any:
@@ -65,11 +65,7 @@ class StaleContextCaller(LegacyStateRule):
         )
 
     def _signatures(self, func: ast.expr) -> list[Fact]:
-        found = callee_facts(self.file.project, CONTEXT_SIGNATURE, func)
-        if isinstance(func, ast.Name) and found:
-            # A plain function is resolved through the imports; a method has only its name to go by.
-            qualified = self.file.qualified_names(func)
-            found = [f for f in found if f.qualname in qualified or f.path == self.file.path] or found
+        found = callee_facts(self.file, CONTEXT_SIGNATURE, func)
         # The nearest definition first: this module's own, then the others.
         return sorted(found, key=lambda f: (f.path != self.file.path, f.path, f.line))
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from ...index import Fact
 from ..ast_context import AstFile
-from .family import RUN_ID, RUN_ID_SIGNATURE, STATE_TYPE, Function, callee_facts, named_parameters
+from .callees import callee_facts
+from .family import RUN_ID, RUN_ID_SIGNATURE, STATE_TYPE, Function, named_parameters
 from .references import LegacyNames, LegacyReferences
 
 
@@ -111,7 +112,7 @@ def state_parameter(data: Mapping[str, Any], names: LegacyNames) -> str | None:
 
 def legacy_signature_facts(file: AstFile, names: LegacyNames, func: ast.expr) -> list[Fact]:
     """The run-id signatures a call's `func` may call, with a state parameter this file can name."""
-    return [f for f in callee_facts(file.project, RUN_ID_SIGNATURE, func) if state_parameter(f.data, names) is not None]
+    return [f for f in callee_facts(file, RUN_ID_SIGNATURE, func) if state_parameter(f.data, names) is not None]
 
 
 def located_arguments(

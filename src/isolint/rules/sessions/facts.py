@@ -103,7 +103,7 @@ def _class_fact(evidence: SessionEvidence, klass: ast.ClassDef, name: str) -> It
 
 def _written_base(evidence: SessionEvidence, base: ast.expr) -> str | None:
     """A base as the index records it: through the imports, or `<module>.Name` for this module's own."""
-    dotted = dotted_name(base)
+    dotted = dotted_name(base.value if isinstance(base, ast.Subscript) else base)  # `Base[T]` derives from `Base`
     if dotted is None:
         return None
     return evidence.qualify(dotted) if dotted.partition(".")[0] in evidence.imports else f"<module>.{dotted}"
