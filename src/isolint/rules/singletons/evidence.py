@@ -19,7 +19,6 @@ from ..ast_context import AstFile
 from ..ast_helpers import decorator_names, first_param_name, last_name
 from .family import (
     ACCESSOR_METHODS,
-    BUILTIN_CONSTANTS,
     CACHE_DECORATORS,
     COMPOUND_STATEMENTS,
     DEFAULT_INSTANCE_ATTRIBUTES,
@@ -33,6 +32,8 @@ from .family import (
     ClassFact,
     FactRow,
     Function,
+    immutable_annotation,
+    immutable_value,
     walk,
     walk_body,
 )
@@ -170,7 +171,17 @@ def class_facts(tree: ast.Module, attributes: Iterable[str]) -> Iterator[FactRow
 
 def lazy_global(function: Function) -> tuple[str, ast.expr] | None:
     """(global name, the value it is lazily set to) for a lazy accessor:
-    `if _x is None: _x = X()` or `_x = _x or X()`, then `return _x`."""
+    `if _x is None: _x = X()` or `_x = _x or X()`, then `return _x`. Not for
+    an immutable value (a string, a flag, a compiled pattern; by the value
+    or by the function's return annotation): sharing one is harmless, and
+    ISO102 then judges the function as a setter."""
+    found = _lazy_global(function)
+    if found is None or immutable_value(found[1]) or immutable_annotation(function.returns):
+        return None
+    return found
+
+
+def _lazy_global(function: Function) -> tuple[str, ast.expr] | None:
     declared = {name for node in walk_body(function.body) if isinstance(node, ast.Global) for name in node.names}
     if not declared:
         return None
@@ -315,9 +326,9 @@ def cached_getter(function: Function, file: AstFile, allow: Iterable[str]) -> Ca
     if decorator is None:
         return None
     constructed = returned_call(function)
-    if constructed is None or _allowed(constructed.func, file, allow):
+    if constructed is None or immutable_value(constructed) or immutable_annotation(function.returns):
         return None
-    return CachedGetter(function, decorator, constructed)
+    return None if _allowed(constructed.func, file, allow) else CachedGetter(function, decorator, constructed)
 
 
 def decorator_expression(decorator: ast.expr) -> ast.expr:
@@ -331,10 +342,7 @@ def _is_cache(expression: ast.expr, file: AstFile) -> bool:
 
 
 def _allowed(func: ast.expr, file: AstFile, allow: Iterable[str]) -> bool:
-    name = last_name(func)
-    if name in BUILTIN_CONSTANTS:
-        return True
-    return any(matches_patterns(candidate, allow) for candidate in {name or "", *file.qualified_names(func)})
+    return any(matches_patterns(candidate, allow) for candidate in {last_name(func) or "", *file.qualified_names(func)})
 
 
 def returned_call(function: Function) -> ast.Call | None:

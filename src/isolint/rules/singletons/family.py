@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...scopes import FUNCTIONS, walk
 from .._helpers import matches_patterns
+from ..ast_helpers import last_name
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -110,26 +111,19 @@ ACCESSOR_METHODS = ("get_instance", "instance", "get")
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum", "Flag", "IntFlag", "ReprEnum"})
 IMMUTABLE_BASES = frozenset({"str", "int", "float", "complex", "bytes", "tuple", "frozenset", "bool"})
 CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache"})
-# Builtin calls whose result is an immutable value, not a service object.
+# Calls whose result is an immutable value, not a service object: builtins
+# (`compile` included: a code object) and the standard library's
+# `re.compile`, `os.getenv`, `socket.gethostname`, by their last name.
 BUILTIN_CONSTANTS = frozenset(
     {
-        "bool",
-        "bytes",
-        "complex",
-        "float",
-        "frozenset",
-        "int",
-        "len",
-        "max",
-        "min",
-        "range",
-        "repr",
-        "round",
-        "str",
-        "sum",
-        "tuple",
+        *("abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "compile", "divmod"),
+        *("float", "format", "frozenset", "hash", "hasattr", "hex", "id", "int", "isinstance", "issubclass", "len"),
+        *("max", "min", "oct", "ord", "pow", "range", "repr", "round", "str", "sum", "tuple"),
+        *("getenv", "gethostname", "hexdigest", "__import__", "import_module"),
     }
 )
+# Types whose objects cannot change (a module is shared by the interpreter anyway).
+IMMUTABLE_TYPES = IMMUTABLE_BASES | {"None", "Path", "PurePath", "Pattern", "UUID", "Decimal", "ModuleType"}
 # Attributes that mark an instance as holding one user's or one run's data.
 PER_RUN_ATTRIBUTES = frozenset({"user_id", "thread_id", "chat_thread_id", "run_id", "request_id"})
 
@@ -264,6 +258,52 @@ def holds_per_request_state(class_name: str | None, config: SingletonsConfig, cl
         and node.value.id == "self"
         for node in walk(class_node)
     )
+
+
+def immutable_value(value: ast.expr) -> bool:
+    """Whether `value` is known to evaluate to an immutable object, which
+    every request can share: a literal, an f-string, a comparison, `not x`,
+    arithmetic, a tuple of such, a call of `BUILTIN_CONSTANTS` or a string's
+    method (`",".join(...)`)."""
+    if isinstance(value, (ast.Constant, ast.JoinedStr, ast.Compare)):
+        return True
+    if isinstance(value, ast.UnaryOp):
+        return isinstance(value.op, ast.Not) or immutable_value(value.operand)
+    if isinstance(value, ast.BinOp):
+        return immutable_value(value.left) and immutable_value(value.right)
+    if isinstance(value, ast.BoolOp):
+        return all(immutable_value(operand) for operand in value.values)
+    if isinstance(value, ast.Tuple):
+        return all(immutable_value(element) for element in value.elts)
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, (ast.Constant, ast.JoinedStr)):
+            return True
+        return (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) in BUILTIN_CONSTANTS
+    return False
+
+
+def immutable_annotation(annotation: ast.expr | None) -> bool:
+    """Whether a return annotation says the value cannot change: `-> bool`,
+    `-> str | None`, `-> Optional[Path]`, `-> tuple[int, ...]`, `-> re.Pattern[str]`."""
+    if annotation is None:
+        return False
+    if isinstance(annotation, ast.Constant):
+        if isinstance(annotation.value, str):  # a forward reference
+            try:
+                return immutable_annotation(ast.parse(annotation.value, mode="eval").body)
+            except SyntaxError:
+                return False
+        return annotation.value is None
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return immutable_annotation(annotation.left) and immutable_annotation(annotation.right)
+    if isinstance(annotation, ast.Subscript):
+        head = last_name(annotation.value)
+        if head in ("Optional", "Union"):
+            members = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+            return all(immutable_annotation(member) for member in members)
+        return head in ("Literal", "tuple", "Tuple", "frozenset", "FrozenSet", "Pattern")
+    return last_name(annotation) in IMMUTABLE_TYPES
 
 
 def module_class(tree: ast.Module, name: str | None) -> ast.ClassDef | None:
