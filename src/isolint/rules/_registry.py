@@ -159,6 +159,8 @@ RULES: tuple[tuple[str, str, str, tuple[Option, ...], tuple[str, ...], str, str]
         'sessions',
         (
             Option('session-factories', 'list[str]', ['SessionLocal', 'async_session', 'AsyncSessionLocal', 'get_db_session', 'get_session', '*session_factory'], 'Callables (globs) whose call returns a new DB session, on top of module-level `sessionmaker(...)` names.'),
+            Option('session-types', 'list[str]', ['AsyncSession', 'Session', 'sqlalchemy.orm.Session', 'sqlalchemy.ext.asyncio.AsyncSession', 'scoped_session', 'async_scoped_session'], 'Types (globs; dotted ones match the imported, qualified name) whose annotation or construction is a DB session.'),
+            Option('not-db-types', 'list[str]', ['aiohttp.ClientSession', 'ClientSession', 'requests.Session', 'requests.sessions.Session', 'httpx.AsyncClient', 'httpx.Client', '*SessionInfo', '*SessionData', '*AuthSession', 'UserSession'], 'Types (globs, as for session-types) that are never DB sessions: HTTP clients, auth/session-info objects.'),
         ),
         (),
         'isolint.rules.sessions.iso204_unclosed_session',

@@ -22,6 +22,7 @@ from .family import (
     MAKER_CALLS,
     NONE,
     OPAQUE,
+    SESSION,
     SESSION_METHODS,
     UNTYPED,
     Evidence,
@@ -41,9 +42,13 @@ _LITERALS = (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.JoinedStr)
 class SessionEvidence:
     """Evidence for the values of one parsed file, under one configuration."""
 
-    def __init__(self, tree: ast.Module, config: SessionsConfig) -> None:
+    def __init__(self, tree: ast.Module, config: SessionsConfig, return_types: SessionsConfig | None = None) -> None:
         self.tree = tree
         self.config = config
+        # The vocabulary that judges a function's declared return type (ISO204
+        # reads calls by factory name alone, but a declared `-> requests.Session`
+        # still says the factory makes no DB session).
+        self.return_types = return_types or config
         self._bindings: dict[int, dict[str, ast.Assign | ast.AnnAssign]] = {}  # id(scope) -> first bindings
 
     @cached_property
@@ -76,6 +81,29 @@ class SessionEvidence:
                             makers[target.id] = "async" if last.startswith("async") else "sync"
         return makers
 
+    @cached_property
+    def declared_returns(self) -> dict[str, list[ast.expr | None]]:
+        """Module-level functions -> the return annotation of each definition
+        (None where one has none), for names the module does not also import."""
+        found: dict[str, list[ast.expr | None]] = {}
+        for node in module_statements(self.tree):
+            if isinstance(node, FUNCTIONS):
+                found.setdefault(node.name, []).append(node.returns)
+        return {name: returns for name, returns in found.items() if name not in self.imports}
+
+    def call_evidence(self, callee: str) -> Evidence:
+        """Evidence from a call of `callee`. A factory name is not enough when
+        every definition of the function in this module declares a return type
+        that is not a DB session (`def get_session() -> aiohttp.ClientSession`)."""
+        evidence = call_evidence(callee, self.qualify(callee), self.makers, self.config)
+        definitions = self.declared_returns.get(callee, [])
+        declared = [returns for returns in definitions if returns is not None]
+        if evidence.verdict != SESSION or not declared or len(declared) < len(definitions):
+            return evidence
+        if all(self.annotation_evidence(returns, self.return_types).verdict == AGAINST for returns in declared):
+            return Evidence(AGAINST, f"`{callee}()`, declared to return `{ast.unparse(declared[0])}`")
+        return evidence
+
     def qualify(self, dotted: str) -> str:
         """`dotted` with its first name replaced by what the module imports under it."""
         head, dot, rest = dotted.partition(".")
@@ -90,9 +118,9 @@ class SessionEvidence:
         full = self.qualify(dotted)
         return absolute_name(full, module_name, is_package) if full.startswith(".") else full
 
-    def annotation_evidence(self, annotation: ast.expr) -> Evidence:
+    def annotation_evidence(self, annotation: ast.expr, config: SessionsConfig | None = None) -> Evidence:
         names = annotation_names(annotation)
-        return type_evidence(names | {self.qualify(name) for name in names}, self.config)
+        return type_evidence(names | {self.qualify(name) for name in names}, config or self.config)
 
     def value_evidence(self, value: ast.expr, function: Function | None, depth: int = 0) -> Evidence:
         """Evidence about `value`, looking up parameters and variables in `function` and the module."""
@@ -102,7 +130,7 @@ class SessionEvidence:
             callee = dotted_name(value.func)
             if callee is None:
                 return Evidence(UNTYPED, "a call")
-            return call_evidence(callee, self.qualify(callee), self.makers, self.config)
+            return self.call_evidence(callee)
         if isinstance(value, ast.BoolOp):
             return combine([self.value_evidence(operand, function, depth) for operand in value.values])
         if isinstance(value, ast.IfExp):
@@ -234,12 +262,17 @@ class SessionRule(AstRule):
     def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
         super().__init__(file, options)
         self.config = self.config_of(options)
-        self.evidence = SessionEvidence(file.tree, self.config)
+        self.evidence = SessionEvidence(file.tree, self.config, self.return_types_of(options))
 
     @classmethod
     def config_of(cls, options: Mapping[str, Any]) -> SessionsConfig:
         """The rule's configuration from its option values."""
         return SessionsConfig.from_options(options)
+
+    @classmethod
+    def return_types_of(cls, options: Mapping[str, Any]) -> SessionsConfig:
+        """The vocabulary that judges a called function's declared return type."""
+        return cls.config_of(options)
 
 
 # --- the shapes the analysis reads ----------------------------------------------------

@@ -15,7 +15,7 @@ from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanc
 from ..ast_helpers import dotted_name
 from ..base import CstEdit, FixSpec
 from .evidence import Function, SessionRule, alone_on_its_lines, block_of
-from .family import SESSION, SESSION_FACTORIES, SessionsConfig, call_evidence
+from .family import NOT_DB_TYPES, SESSION, SESSION_FACTORIES, SESSION_TYPES, SessionsConfig
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -47,7 +47,7 @@ class UnclosedSession(SessionRule):
     summary = "A session created in a function is never closed, so its connection and transaction outlive the request"
     fix_safety = UNSAFE  # safe when nothing computed from the session leaves the block
     prefilter = re.compile(rb"(?!)")  # built from the factories by compile_prefilter
-    options = (SESSION_FACTORIES,)
+    options = (SESSION_FACTORIES, SESSION_TYPES, NOT_DB_TYPES)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
@@ -61,6 +61,12 @@ class UnclosedSession(SessionRule):
         # Only factory calls count here, whatever name holds the session.
         return SessionsConfig.of_factories(options["session-factories"])
 
+    @classmethod
+    def return_types_of(cls, options: Mapping[str, Any]) -> SessionsConfig:
+        # A factory of this module declared to return some other type (an HTTP
+        # client session) makes no DB session, whatever its name.
+        return SessionsConfig.from_options({**options, "names": (), "exclude-names": ()})
+
     def visit_Assign(self, node: ast.Assign) -> None:
         if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
             return
@@ -69,11 +75,7 @@ class UnclosedSession(SessionRule):
         if not isinstance(function, FUNCTIONS) or not isinstance(call, ast.Call):
             return
         callee = dotted_name(call.func)
-        evidence = self.evidence
-        if (
-            callee is None
-            or call_evidence(callee, evidence.qualify(callee), evidence.makers, self.config).verdict != SESSION
-        ):
+        if callee is None or self.evidence.call_evidence(callee).verdict != SESSION:
             return
         name = node.targets[0].id
         if matches_patterns(name, FACTORY_NAMES) or _is_released(function, name):
