@@ -33,6 +33,7 @@ from .family import (
     FactRow,
     Function,
     immutable_annotation,
+    immutable_classes,
     immutable_value,
     walk,
     walk_body,
@@ -169,16 +170,22 @@ def class_facts(tree: ast.Module, attributes: Iterable[str]) -> Iterator[FactRow
 # --- accessors caching in a module global (ISO102) -------------------------------------------
 
 
-def lazy_global(function: Function) -> tuple[str, ast.expr] | None:
+def lazy_global(function: Function, immutables: frozenset[str]) -> tuple[str, ast.expr] | None:
     """(global name, the value it is lazily set to) for a lazy accessor:
     `if _x is None: _x = X()` or `_x = _x or X()`, then `return _x`. Not for
-    an immutable value (a string, a flag, a compiled pattern; by the value
-    or by the function's return annotation): sharing one is harmless, and
-    ISO102 then judges the function as a setter."""
+    an immutable value (a string, a flag, a compiled pattern, one of the
+    module's `immutables`; by the value or by the function's return
+    annotation): sharing one is harmless, and ISO102 then judges the
+    function as a setter."""
     found = _lazy_global(function)
-    if found is None or immutable_value(found[1]) or immutable_annotation(function.returns):
+    if found is None or immutable_value(found[1], immutables) or immutable_annotation(function.returns, immutables):
         return None
     return found
+
+
+def file_immutables(file: AstFile) -> frozenset[str]:
+    """`immutable_classes` of the file, computed once (`AstFile.shared`)."""
+    return immutable_classes(file.tree)
 
 
 def _lazy_global(function: Function) -> tuple[str, ast.expr] | None:
@@ -264,8 +271,9 @@ def accessor_facts(tree: ast.Module) -> Iterator[FactRow]:
         for node in tree.body
         if isinstance(node, ast.ClassDef) and (found := singleton_class(node, DEFAULT_INSTANCE_ATTRIBUTES))
     }
+    immutables = immutable_classes(tree)
     for name, function in _functions(tree):
-        lazy = lazy_global(function)
+        lazy = lazy_global(function, immutables)
         if lazy is not None:
             global_name, value = lazy
             data = AccessorFact(class_like(created_class(value)), global_name, "lazy-global").to_data()
@@ -326,7 +334,12 @@ def cached_getter(function: Function, file: AstFile, allow: Iterable[str]) -> Ca
     if decorator is None:
         return None
     constructed = returned_call(function)
-    if constructed is None or immutable_value(constructed) or immutable_annotation(function.returns):
+    immutables = file.shared(file_immutables)
+    if (
+        constructed is None
+        or immutable_value(constructed, immutables)
+        or immutable_annotation(function.returns, immutables)
+    ):
         return None
     return None if _allowed(constructed.func, file, allow) else CachedGetter(function, decorator, constructed)
 

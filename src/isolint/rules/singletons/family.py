@@ -260,49 +260,86 @@ def holds_per_request_state(class_name: str | None, config: SingletonsConfig, cl
     )
 
 
-def immutable_value(value: ast.expr) -> bool:
+def immutable_classes(tree: ast.Module) -> frozenset[str]:
+    """The module's own classes whose instances cannot change: named tuples
+    (`class V(NamedTuple)`, `V = namedtuple(...)`), enums, frozen dataclasses
+    and attrs classes, and subclasses of `str`, `int`, `tuple` and the like."""
+    found = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.ClassDef):
+            bases = {last_name(base.value if isinstance(base, ast.Subscript) else base) for base in statement.bases}
+            if bases & (ENUM_BASES | IMMUTABLE_BASES | {"NamedTuple"}) or any(
+                _frozen_decorator(decorator) for decorator in statement.decorator_list
+            ):
+                found.add(statement.name)
+        elif (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.value, ast.Call)
+            and last_name(statement.value.func) in ("namedtuple", "NamedTuple")
+        ):
+            found.update(target.id for target in statement.targets if isinstance(target, ast.Name))
+    return frozenset(found)
+
+
+def _frozen_decorator(decorator: ast.expr) -> bool:
+    """`@dataclass(frozen=True)`, `@attr.s(frozen=True)`, `@attrs.frozen`."""
+    if isinstance(decorator, ast.Call):
+        return any(
+            keyword.arg == "frozen" and isinstance(keyword.value, ast.Constant) and keyword.value.value is True
+            for keyword in decorator.keywords
+        )
+    return last_name(decorator) == "frozen"
+
+
+def immutable_value(value: ast.expr, immutables: frozenset[str] = frozenset()) -> bool:
     """Whether `value` is known to evaluate to an immutable object, which
     every request can share: a literal, an f-string, a comparison, `not x`,
-    arithmetic, a tuple of such, a call of `BUILTIN_CONSTANTS` or a string's
-    method (`",".join(...)`)."""
+    arithmetic, a tuple of such, a call of `BUILTIN_CONSTANTS`, of one of the
+    module's `immutables` (`immutable_classes`) or of a string's method
+    (`",".join(...)`)."""
     if isinstance(value, (ast.Constant, ast.JoinedStr, ast.Compare)):
         return True
     if isinstance(value, ast.UnaryOp):
-        return isinstance(value.op, ast.Not) or immutable_value(value.operand)
+        return isinstance(value.op, ast.Not) or immutable_value(value.operand, immutables)
     if isinstance(value, ast.BinOp):
-        return immutable_value(value.left) and immutable_value(value.right)
+        return immutable_value(value.left, immutables) and immutable_value(value.right, immutables)
     if isinstance(value, ast.BoolOp):
-        return all(immutable_value(operand) for operand in value.values)
+        return all(immutable_value(operand, immutables) for operand in value.values)
     if isinstance(value, ast.Tuple):
-        return all(immutable_value(element) for element in value.elts)
+        return all(immutable_value(element, immutables) for element in value.elts)
     if isinstance(value, ast.Call):
         func = value.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, (ast.Constant, ast.JoinedStr)):
+            return True
+        if isinstance(func, ast.Name) and func.id in immutables:
             return True
         return (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) in BUILTIN_CONSTANTS
     return False
 
 
-def immutable_annotation(annotation: ast.expr | None) -> bool:
+def immutable_annotation(annotation: ast.expr | None, immutables: frozenset[str] = frozenset()) -> bool:
     """Whether a return annotation says the value cannot change: `-> bool`,
-    `-> str | None`, `-> Optional[Path]`, `-> tuple[int, ...]`, `-> re.Pattern[str]`."""
+    `-> str | None`, `-> Optional[Path]`, `-> tuple[int, ...]`, `-> re.Pattern[str]`,
+    or one of the module's `immutables` (`immutable_classes`)."""
     if annotation is None:
         return False
     if isinstance(annotation, ast.Constant):
         if isinstance(annotation.value, str):  # a forward reference
             try:
-                return immutable_annotation(ast.parse(annotation.value, mode="eval").body)
+                return immutable_annotation(ast.parse(annotation.value, mode="eval").body, immutables)
             except SyntaxError:
                 return False
         return annotation.value is None
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        return immutable_annotation(annotation.left) and immutable_annotation(annotation.right)
+        return immutable_annotation(annotation.left, immutables) and immutable_annotation(annotation.right, immutables)
     if isinstance(annotation, ast.Subscript):
         head = last_name(annotation.value)
         if head in ("Optional", "Union"):
             members = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
-            return all(immutable_annotation(member) for member in members)
+            return all(immutable_annotation(member, immutables) for member in members)
         return head in ("Literal", "tuple", "Tuple", "frozenset", "FrozenSet", "Pattern")
+    if isinstance(annotation, ast.Name) and annotation.id in immutables:
+        return True
     return last_name(annotation) in IMMUTABLE_TYPES
 
 

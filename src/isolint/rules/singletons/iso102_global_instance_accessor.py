@@ -20,6 +20,7 @@ from .evidence import (
     accessor_facts,
     can_uncache,
     created_class,
+    file_immutables,
     lazy_global,
 )
 from .family import (
@@ -63,7 +64,7 @@ class GlobalInstanceAccessor(AstRule):
         declared = {name for child in walk_body(node.body) if isinstance(child, ast.Global) for name in child.names}
         if not declared:
             return
-        lazy = lazy_global(node)
+        lazy = lazy_global(node, self.file.shared(file_immutables))
         if lazy is not None:
             name, value = lazy
             self._report_accessor(node, name, value)
