@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ...index import links
-from ...scopes import walk
+from ...scopes import statements, walk
 from ..ast_helpers import dotted_name
 from .evidence import (
     Function,
@@ -140,11 +140,11 @@ def _inherited_reads(klass: ast.ClassDef) -> list[Any]:
         receiver = receiver_of(method)
         if receiver is None:
             continue
-        read_names = []  # `self.x` loads, in walk order
-        for node in ast.walk(method):
+        read_names: dict[str, None] = {}  # `self.x` loads, each once, in source order
+        for node in walk(method):
             if isinstance(node, ast.Attribute):
                 if isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name) and node.value.id == receiver:
-                    read_names.append(node.attr)
+                    read_names[node.attr] = None
             elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 assigned.update(
@@ -199,7 +199,7 @@ def _unreliable_params(method: Function) -> set[str]:
     defaults = dict(zip([a.arg for a in positional][::-1], args.defaults[::-1], strict=False))
     defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None})
     names = {name for name, default in defaults.items() if isinstance(default, ast.Constant) and default.value is None}
-    for node in walk(method):
+    for node in statements(method):  # no expression holds an assignment
         if isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return names

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ...scopes import breadth_first
 from .._helpers import matches_patterns
 from ..ast_helpers import decorator_names
 from .family import FactRow
@@ -110,7 +111,9 @@ def _keyed_write(klass: ast.ClassDef) -> KeyedStateFact | None:
         if not params or params[0].arg != "self" or decorator_names(method) & {"staticmethod", "classmethod"}:
             continue  # `self`: what KEYED_STATE_INDEX_PREFILTER looks for
         keys = {p.arg for p in params[1:]}
-        for node in ast.walk(method):
+        if not any(matches_patterns(key, CALLER_KEYS) or matches_patterns(key, GENERIC_KEYS) for key in keys):
+            continue  # no parameter can key an entry per caller: most methods, spared the walk
+        for node in breadth_first(method):  # as `ast.walk`, without contexts and operators
             if not isinstance(node, (ast.stmt, ast.expr)):
                 continue  # entries are written by statements and calls only
             for subscript, accumulates in _written_entries(node):
