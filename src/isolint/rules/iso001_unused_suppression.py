@@ -7,8 +7,10 @@ import re
 from ..findings import SAFE
 from .ast_context import AstRule
 
-# Bytes that may hold one of isolint's directives (see isolint.suppressions).
-DIRECTIVE_PREFILTER = re.compile(rb"isolint:\s*(?:file-)?ignore|(?i:noqa):[^\n]*(?i:iso)")
+# Bytes that may hold one of isolint's directives (see isolint.suppressions),
+# each a comment: the leading `#` lets `re` jump from one `#` to the next
+# (without it, the case-insensitive `noqa` was tried at every byte: 28 times slower).
+DIRECTIVE_PREFILTER = re.compile(rb"#\s*(?:isolint:\s*(?:file-)?ignore|(?i:noqa):[^\n]*(?i:iso))")
 
 
 class UnusedSuppression(AstRule):
