@@ -85,8 +85,16 @@ NOT_DB_TYPES = Option(
         "*SessionData",
         "*AuthSession",
         "UserSession",
+        # AWS SDK sessions and clients (`boto3.Session()`, `botocore.session.get_session()`).
+        "boto3.*",
+        "aioboto3.*",
+        "botocore.*",
+        # pytest's test session (`def pytest_sessionstart(session: pytest.Session)`).
+        "pytest.Session",
+        "_pytest.*",
     ],
-    "Types (globs, as for session-types) that are never DB sessions: HTTP clients, auth/session-info objects.",
+    "Types (globs, as for session-types) that are never DB sessions: HTTP clients, cloud SDK sessions, "
+    "auth/session-info objects.",
 )
 EVIDENCE_OPTIONS = (NAMES, EXCLUDE_NAMES, SESSION_TYPES, SESSION_FACTORIES, NOT_DB_TYPES)
 
