@@ -35,6 +35,10 @@ from .family import (
 )
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
+# What binds a name the evidence follows: `x = ...`, `x: T = ...`, `with ... as x`.
+Binding = ast.Assign | ast.AnnAssign | ast.withitem
+# `contextlib.ExitStack` methods that return what their one argument enters as.
+ENTERING_CALLS = ("enter_context", "enter_async_context")
 # Values that are literals, so never a session (a Redis `db=0` index).
 _LITERALS = (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.JoinedStr)
 
@@ -49,7 +53,7 @@ class SessionEvidence:
         # reads calls by factory name alone, but a declared `-> requests.Session`
         # still says the factory makes no DB session).
         self.return_types = return_types or config
-        self._bindings: dict[int, dict[str, ast.Assign | ast.AnnAssign]] = {}  # id(scope) -> first bindings
+        self._bindings: dict[int, dict[str, Binding]] = {}  # id(scope) -> first bindings
 
     @cached_property
     def imports(self) -> dict[str, str]:
@@ -130,6 +134,9 @@ class SessionEvidence:
             callee = dotted_name(value.func)
             if callee is None:
                 return Evidence(UNTYPED, "a call")
+            if callee.rpartition(".")[2] in ENTERING_CALLS and len(value.args) == 1 and not value.keywords:
+                # `await stack.enter_async_context(ClientSession(...))` is what the argument enters as.
+                return self.value_evidence(value.args[0], function, depth)
             return self.call_evidence(callee)
         if isinstance(value, ast.BoolOp):
             return combine([self.value_evidence(operand, function, depth) for operand in value.values])
@@ -163,20 +170,28 @@ class SessionEvidence:
         self, scope: ast.Module | Function, name: str, function: Function | None, depth: int
     ) -> Evidence | None:
         """Evidence from the first annotated or assigned binding of `name` directly in `scope`'s statements."""
-        statement = self._first_bindings(scope).get(name)
-        if isinstance(statement, ast.AnnAssign):
-            return self.annotation_evidence(statement.annotation)
-        if isinstance(statement, ast.Assign):
-            return self.value_evidence(statement.value, function, depth + 1)
+        binding = self._first_bindings(scope).get(name)
+        if isinstance(binding, ast.AnnAssign):
+            return self.annotation_evidence(binding.annotation)
+        if isinstance(binding, ast.Assign):
+            return self.value_evidence(binding.value, function, depth + 1)
+        if isinstance(binding, ast.withitem):
+            # `async with X(...) as name`: a context manager entered as itself (a session, an HTTP client).
+            return self.value_evidence(binding.context_expr, function, depth + 1)
         return None
 
-    def _first_bindings(self, scope: ast.Module | Function) -> dict[str, ast.Assign | ast.AnnAssign]:
-        """Name -> its first `x = ...` / `x: T` statement in `scope`, computed once per scope."""
+    def _first_bindings(self, scope: ast.Module | Function) -> dict[str, Binding]:
+        """Name -> its first `x = ...` / `x: T` statement or `with ... as x` item in `scope`, computed once per scope."""
         found = self._bindings.get(id(scope))
         if found is None:
             found = {}
             statements = module_statements(scope) if isinstance(scope, ast.Module) else own_statements(scope)
             for statement in statements:
+                if isinstance(statement, (ast.With, ast.AsyncWith)):
+                    for item in statement.items:
+                        if isinstance(item.optional_vars, ast.Name):
+                            found.setdefault(item.optional_vars.id, item)
+                    continue
                 if isinstance(statement, ast.Assign):
                     targets = statement.targets
                 elif isinstance(statement, ast.AnnAssign):
