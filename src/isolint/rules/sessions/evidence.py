@@ -169,7 +169,8 @@ class SessionEvidence:
     def _binding_evidence(
         self, scope: ast.Module | Function, name: str, function: Function | None, depth: int
     ) -> Evidence | None:
-        """Evidence from the first annotated or assigned binding of `name` directly in `scope`'s statements."""
+        """Evidence from the first binding of `name` (an assignment, an annotation
+        or a `with ... as`) directly in `scope`'s statements."""
         binding = self._first_bindings(scope).get(name)
         if isinstance(binding, ast.AnnAssign):
             return self.annotation_evidence(binding.annotation)
