@@ -51,6 +51,11 @@ CONTAINER_TYPES = frozenset(
     {"list", "List", "Sequence", "Iterable", "Collection", "tuple", "Tuple", "set", "Set", "frozenset"}
 )
 NOT_INSTANCE_TYPES = frozenset({"type", "Type", "Callable"})
+# Container methods that keep what they are given: an agent forwarded into a
+# process-wide registry through them is kept as surely as through `register`
+# (`registry.add(name, agent)`, `_pool.append(agent)`). Only the forwarding
+# check reads them, whose registry must be provably process-wide.
+STORING_METHODS = frozenset({"add", "append", "appendleft", "insert", "set", "setdefault", "put", "put_nowait"})
 # Accessors whose result is one process-wide registry, besides those the index knows.
 REGISTRY_ACCESSORS = ("get_*registry*", "*.get_instance", "*.instance")
 FORWARD_MANUAL = (
@@ -95,7 +100,10 @@ class AgentInstanceRegistration(AstRule):
         fragments = [glob_to_bytes_regex(glob) for glob in config.agent_classes]
         constructions = unanchored_alternatives(fragments, rb"\s*\(")
         agent_words = alternation([rb"[Aa]gent"], unanchored_alternatives(fragments))
-        stores = alternation([re.escape(m.encode()) + rb"\s*\(" for m in config.register_methods], [rb"\]\s*=(?!=)"])
+        storing = rb"\.(?:" + b"|".join(re.escape(m.encode()) for m in sorted(STORING_METHODS)) + rb")\s*\("
+        stores = alternation(
+            [re.escape(m.encode()) + rb"\s*\(" for m in config.register_methods], [rb"\]\s*=(?!=)", storing]
+        )
         # Both anywhere in the file, scanned a line at a time from its start:
         # one linear pass, far cheaper in `re` than a lazy scan byte by byte.
         forwarding = rb"\A(?=(?:[^\n]*\n)*?[^\n]*" + agent_words + rb")(?:[^\n]*\n)*?[^\n]*?" + stores
@@ -105,10 +113,12 @@ class AgentInstanceRegistration(AstRule):
 
     def visit_Call(self, node: ast.Call) -> None:
         config = family_config(self.settings)
-        if last_name(node.func) not in config.register_methods:
+        method = last_name(node.func)
+        registers = method in config.register_methods
+        if not registers and method not in STORING_METHODS:
             return
         arguments = _arguments(node)
-        for position, value in enumerate(arguments):
+        for position, value in enumerate(arguments if registers else ()):
             construction, binding = self._agent_argument(value)
             if construction is None:
                 continue
