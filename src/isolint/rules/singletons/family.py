@@ -291,7 +291,7 @@ def _frozen_decorator(decorator: ast.expr) -> bool:
     return last_name(decorator) == "frozen"
 
 
-def immutable_value(value: ast.expr, immutables: frozenset[str] = frozenset()) -> bool:
+def immutable_value(value: ast.expr, immutables: frozenset[str]) -> bool:
     """Whether `value` is known to evaluate to an immutable object, which
     every request can share: a literal, an f-string, a comparison, `not x`,
     arithmetic, a tuple of such, a call of `BUILTIN_CONSTANTS`, of one of the
@@ -317,7 +317,7 @@ def immutable_value(value: ast.expr, immutables: frozenset[str] = frozenset()) -
     return False
 
 
-def immutable_annotation(annotation: ast.expr | None, immutables: frozenset[str] = frozenset()) -> bool:
+def immutable_annotation(annotation: ast.expr | None, immutables: frozenset[str]) -> bool:
     """Whether a return annotation says the value cannot change: `-> bool`,
     `-> str | None`, `-> Optional[Path]`, `-> tuple[int, ...]`, `-> re.Pattern[str]`,
     or one of the module's `immutables` (`immutable_classes`)."""

@@ -112,13 +112,21 @@ class AgentInstanceRegistration(AstRule):
     # --- detection -------------------------------------------------------------
 
     def visit_Call(self, node: ast.Call) -> None:
-        config = family_config(self.settings)
         method = last_name(node.func)
-        registers = method in config.register_methods
+        registers = method in family_config(self.settings).register_methods
         if not registers and method not in STORING_METHODS:
             return
         arguments = _arguments(node)
-        for position, value in enumerate(arguments if registers else ()):
+        if registers and self._report_constructed(node, arguments):
+            return
+        if isinstance(node.func, ast.Attribute):
+            for value in arguments:
+                if self._report_forwarded(node, value, node.func.value):
+                    return
+
+    def _report_constructed(self, node: ast.Call, arguments: list[ast.expr]) -> bool:
+        """`register(name, SomeAgent(...))`, or of a local bound to one just before."""
+        for position, value in enumerate(arguments):
             construction, binding = self._agent_argument(value)
             if construction is None:
                 continue
@@ -139,11 +147,8 @@ class AgentInstanceRegistration(AstRule):
                     "that method (`factory-registries`)."
                 ),
             )
-            return
-        if isinstance(node.func, ast.Attribute):
-            for value in arguments:
-                if self._report_forwarded(node, value, node.func.value):
-                    return
+            return True
+        return False
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = node.value
