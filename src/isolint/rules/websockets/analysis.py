@@ -216,8 +216,8 @@ class _ModuleKnowledge:
         an accessor or global (the index pass cannot look into other files)."""
         value = without_await(value)
         if isinstance(value, ast.Name):
-            if value.id in self.module_globals:
-                return {"source": value.id}
+            if value.id in self.module_globals or value.id in self.accessors:
+                return {"source": value.id}  # a global, or an accessor bound under another name
             return {"source": value.id, "requires": self.imports[value.id]} if value.id in self.imports else None
         if not isinstance(value, ast.Call) or passes_scope(value, self.scoped):
             return None
@@ -228,8 +228,8 @@ class _ModuleKnowledge:
         named = plumbing_by_name(func, self.config)
         if named is not None:
             return {"source": named}
-        if isinstance(func, ast.Name) and callee in self.accessors:
-            return {"source": callee}
+        if isinstance(func, ast.Name) and (callee in self.accessors or callee in self.module_globals):
+            return {"source": callee}  # an accessor, or a global bound to one (`get_ws = get_manager`)
         if isinstance(func, ast.Name) and func.id in self.imports:
             return {"source": callee, "requires": self.imports[func.id]}
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.imports:
@@ -365,11 +365,13 @@ class Plumbing:
         named = plumbing_by_name(func, self.config)
         # an accessor by its name (a class called here builds an object of its own)
         named_accessor = named is not None and (named[0].islower() or "." in named)
-        if not named_accessor and not self.file.may_be_named(func, self._indexed_names("accessors")):
+        # a module global bound to an accessor (`get_ws = get_manager`), called: a manager is no callable
+        called_global = isinstance(func, ast.Name) and self.global_name(func) is not None
+        if not (named_accessor or called_global) and not self.file.may_be_named(func, self._indexed_names("accessors")):
             return None  # the cheap tests first: most calls are no plumbing at all
         if self._passes_scope(call, function):
             return None
-        if named_accessor:
+        if named_accessor or called_global:
             return shown
         globs = self.config.websocket_names
         if any(is_indexed_accessor(self.file.project, q, globs) for q in self.file.qualified_names(func)):
