@@ -51,10 +51,11 @@ CONTAINER_TYPES = frozenset(
     {"list", "List", "Sequence", "Iterable", "Collection", "tuple", "Tuple", "set", "Set", "frozenset"}
 )
 NOT_INSTANCE_TYPES = frozenset({"type", "Type", "Callable"})
-# Container methods that keep what they are given: an agent forwarded into a
-# process-wide registry through them is kept as surely as through `register`
-# (`registry.add(name, agent)`, `_pool.append(agent)`). Only the forwarding
-# check reads them, whose registry must be provably process-wide.
+# Container methods that keep what they are given: an agent forwarded or
+# built into a process-wide registry through them is kept as surely as
+# through `register` (`registry.add(name, agent)`, `_pool.append(Agent())`).
+# Unlike `register`, they are read only when the container is provably
+# process-wide.
 STORING_METHODS = frozenset({"add", "append", "appendleft", "insert", "set", "setdefault", "put", "put_nowait"})
 # Accessors whose result is one process-wide registry, besides those the index knows.
 REGISTRY_ACCESSORS = ("get_*registry*", "*.get_instance", "*.instance")
@@ -120,9 +121,41 @@ class AgentInstanceRegistration(AstRule):
         if registers and self._report_constructed(node, arguments):
             return
         if isinstance(node.func, ast.Attribute):
+            if not registers and self._report_stored(node, arguments, node.func.value):
+                return
             for value in arguments:
                 if self._report_forwarded(node, value, node.func.value):
                     return
+
+    def _report_stored(self, node: ast.Call, arguments: list[ast.expr], receiver: ast.expr) -> bool:
+        """`_agents.append(SomeAgent(...))` into a process-wide container (a
+        container method has no factory form to fix it to)."""
+        function = self.file.enclosing_function()
+        for value in arguments:
+            construction, _ = self._agent_argument(value)
+            if construction is None:
+                continue
+            if function is not None:
+                container = self._shared_registry(receiver, function)
+            elif isinstance(receiver, ast.Name) and _module_binds(self.file.tree, receiver.id):
+                container = f"the module-level registry `{receiver.id}`"
+            else:
+                container = None
+            if container is None:
+                return False
+            agent = last_name(construction.func)
+            self.report(
+                node,
+                f"`{dotted_name(node.func)}(...)` puts one `{agent}` instance into {container}; every request that "
+                "takes it from there runs the same object and sees the previous request's state",
+                manual=(
+                    "Keep the agent class or a factory there instead (`lambda context: "
+                    f"{agent}(...)`) and build one per request, e.g. `AgentClassRegistry.register(name, cls)` + "
+                    "`AgentInstanceFactory.create_agent_instance(name, context)`."
+                ),
+            )
+            return True
+        return False
 
     def _report_constructed(self, node: ast.Call, arguments: list[ast.expr]) -> bool:
         """`register(name, SomeAgent(...))`, or of a local bound to one just before."""
