@@ -55,8 +55,9 @@ NOT_INSTANCE_TYPES = frozenset({"type", "Type", "Callable"})
 # built into a process-wide registry through them is kept as surely as
 # through `register` (`registry.add(name, agent)`, `_pool.append(Agent())`).
 # Unlike `register`, they are read only when the container is provably
-# process-wide.
-STORING_METHODS = frozenset({"add", "append", "appendleft", "insert", "set", "setdefault", "put", "put_nowait"})
+# process-wide. A queue's `put` is not one: it hands each item to one
+# consumer, as a job queue carries a request's own agent to a worker.
+STORING_METHODS = frozenset({"add", "append", "insert", "set", "setdefault"})
 # Accessors whose result is one process-wide registry, besides those the index knows.
 REGISTRY_ACCESSORS = ("get_*registry*", "*.get_instance", "*.instance")
 FORWARD_MANUAL = (
@@ -115,7 +116,7 @@ class AgentInstanceRegistration(AstRule):
     def visit_Call(self, node: ast.Call) -> None:
         method = last_name(node.func)
         registers = method in family_config(self.settings).register_methods
-        if not registers and method not in STORING_METHODS:
+        if not registers and (method not in STORING_METHODS or _sets_one_value(node)):
             return
         arguments = _arguments(node)
         if registers and self._report_constructed(node, arguments):
@@ -560,6 +561,12 @@ def _annotation_words(annotation: ast.expr) -> set[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             words |= set(re.findall(r"\w+", node.value))
     return words
+
+
+def _sets_one_value(call: ast.Call) -> bool:
+    """`var.set(value)`: a `ContextVar` keeps one value per context (the
+    per-request pattern itself), unlike `registry.set(name, agent)`."""
+    return last_name(call.func) == "set" and len(call.args) + len(call.keywords) < 2
 
 
 def _module_binds(tree: ast.Module, name: str) -> bool:
