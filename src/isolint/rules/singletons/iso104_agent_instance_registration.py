@@ -131,32 +131,22 @@ class AgentInstanceRegistration(AstRule):
     def _report_stored(self, node: ast.Call, arguments: list[ast.expr], receiver: ast.expr) -> bool:
         """`_agents.append(SomeAgent(...))` into a process-wide container (a
         container method has no factory form to fix it to)."""
-        function = self.file.enclosing_function()
-        for value in arguments:
-            construction, _ = self._agent_argument(value)
-            if construction is None:
-                continue
-            if function is not None:
-                container = self._shared_registry(receiver, function)
-            elif isinstance(receiver, ast.Name) and _module_binds(self.file.tree, receiver.id):
-                container = f"the module-level registry `{receiver.id}`"
-            else:
-                container = None
-            if container is None:
-                return False
-            agent = last_name(construction.func)
-            self.report(
-                node,
-                f"`{dotted_name(node.func)}(...)` puts one `{agent}` instance into {container}; every request that "
-                "takes it from there runs the same object and sees the previous request's state",
-                manual=(
-                    "Keep the agent class or a factory there instead (`lambda context: "
-                    f"{agent}(...)`) and build one per request, e.g. `AgentClassRegistry.register(name, cls)` + "
-                    "`AgentInstanceFactory.create_agent_instance(name, context)`."
-                ),
-            )
-            return True
-        return False
+        construction = next((c for c, _ in map(self._agent_argument, arguments) if c is not None), None)
+        container = self._shared_registry(receiver, self.file.enclosing_function()) if construction else None
+        if construction is None or container is None:
+            return False
+        agent = last_name(construction.func)
+        self.report(
+            node,
+            f"`{dotted_name(node.func)}(...)` puts one `{agent}` instance into {container}; every request that "
+            "takes it from there runs the same object and sees the previous request's state",
+            manual=(
+                "Keep the agent class or a factory there instead (`lambda context: "
+                f"{agent}(...)`) and build one per request, e.g. `AgentClassRegistry.register(name, cls)` + "
+                "`AgentInstanceFactory.create_agent_instance(name, context)`."
+            ),
+        )
+        return True
 
     def _report_constructed(self, node: ast.Call, arguments: list[ast.expr]) -> bool:
         """`register(name, SomeAgent(...))`, or of a local bound to one just before."""
@@ -327,8 +317,9 @@ class AgentInstanceRegistration(AstRule):
             return False
         return bool(names & CONTAINER_TYPES) == plural
 
-    def _shared_registry(self, receiver: ast.expr, function: Function) -> str | None:
-        """How to name the registry `receiver` is, when it is provably process-wide."""
+    def _shared_registry(self, receiver: ast.expr, function: Function | None) -> str | None:
+        """How to name the registry `receiver` is, when it is provably process-wide
+        (`function`: the one the code is in, None at import time)."""
         if isinstance(receiver, ast.Call):
             return (
                 f"the process-wide registry `{dotted_name(receiver.func)}()` returns"
@@ -336,11 +327,13 @@ class AgentInstanceRegistration(AstRule):
                 else None
             )
         if isinstance(receiver, ast.Name):
-            if receiver.id in _params(function) or _bindings(function, receiver.id):
+            if function is not None and (receiver.id in _params(function) or _bindings(function, receiver.id)):
                 return None
             return f"the module-level registry `{receiver.id}`" if _module_binds(self.file.tree, receiver.id) else None
         klass = self.file.enclosing(ast.ClassDef)
-        if klass is None or not isinstance(receiver, ast.Attribute) or not isinstance(receiver.value, ast.Name):
+        if klass is None or function is None:
+            return None
+        if not isinstance(receiver, ast.Attribute) or not isinstance(receiver.value, ast.Name):
             return None
         if receiver.value.id != first_param_name(function) or not first_param_name(function):
             return None

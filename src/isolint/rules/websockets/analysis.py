@@ -365,10 +365,12 @@ class Plumbing:
         named = plumbing_by_name(func, self.config)
         # an accessor by its name (a class called here builds an object of its own)
         named_accessor = named is not None and (named[0].islower() or "." in named)
-        # a module global bound to an accessor (`get_ws = get_manager`), called: a manager is no callable
-        called_global = isinstance(func, ast.Name) and self.global_name(func) is not None
-        if not (named_accessor or called_global) and not self.file.may_be_named(func, self._indexed_names("accessors")):
-            return None  # the cheap tests first: most calls are no plumbing at all
+        called_global = False
+        if not named_accessor and not self.file.may_be_named(func, self._indexed_names("accessors")):
+            # a module global bound to an accessor (`get_ws = get_manager`), called: a manager is no callable
+            called_global = isinstance(func, ast.Name) and self.global_name(func) is not None
+            if not called_global:
+                return None  # the cheap tests first: most calls are no plumbing at all
         if self._passes_scope(call, function):
             return None
         if named_accessor or called_global:
