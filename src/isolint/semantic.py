@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scopes import children, remembering_children, resolve_relative, walk
+from .scopes import breadth_first, children, remembering_children, resolve_relative, walk
 
 # Decorators that keep the call signature as written (the bound receiver aside).
 _TRANSPARENT_DECORATORS = frozenset({"abstractmethod", "override", "overload", "cache", "lru_cache", "wraps"})
@@ -201,6 +201,7 @@ class ModuleModel:
     names: frozenset[str] = frozenset()  # every identifier mentioned
     module_names: frozenset[str] = frozenset()  # what the module binds at top level
     references: frozenset[str] = frozenset()  # qualified names used, resolved through the imports
+    _defined: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def qualified_name(self, node: ast.expr) -> str | None:
         """The absolute dotted name an expression refers to at module level
@@ -213,19 +214,22 @@ class ModuleModel:
             return None
         head = self.imports.get(node.id)
         if head is None:
-            if node.id in self.functions_by_name or node.id in self.classes_by_name:
+            if node.id in self._defined_names():
                 head = f"{self.module}.{node.id}" if self.module else node.id
             else:
                 return None
         return ".".join((head, *reversed(parts)))
 
-    @property
-    def functions_by_name(self) -> set[str]:
-        return {f.name for f in self.functions.values() if f.owner is None}
-
-    @property
-    def classes_by_name(self) -> set[str]:
-        return {q.rpartition(".")[2] for q in self.classes}
+    def _defined_names(self) -> frozenset[str]:
+        """The names of the module-level functions and of the classes defined so
+        far. Recomputed only when a definition was added (the tables only grow,
+        while the model is built): a per-call set made resolving quadratic."""
+        sizes = (len(self.functions), len(self.classes))
+        if self._defined is None or self._defined[0] != sizes:
+            names = {f.name for f in self.functions.values() if f.owner is None}
+            names.update(q.rpartition(".")[2] for q in self.classes)
+            self._defined = (sizes, frozenset(names))
+        return self._defined[1]
 
 
 def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow: bool = True) -> ModuleModel:
@@ -233,11 +237,11 @@ def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow
     asked (locals read before assignment): the verifier reads many unchanged
     files for their calls and definitions alone."""
     model = ModuleModel(module, is_package)
-    types: dict[int, dict[str, str]] = {}  # id(function) -> local_types, shared by both passes
+    functions = _Functions()  # shared by both passes
     with remembering_children():  # the passes below walk each function's nodes several times
         names, attributes = _collect_names(tree, model)
-        _Definitions(model, types).visit(tree)
-        _Uses(model, types, flow).visit(tree)
+        _Definitions(model, functions).visit(tree)
+        _Uses(model, functions, flow).visit(tree)
         model.module_names = frozenset(_bound_names(tree.body))
     model.names = frozenset(names)
     model.references = frozenset(_references(attributes, model))
@@ -250,7 +254,7 @@ def _collect_names(tree: ast.Module, model: ModuleModel) -> tuple[set[str], list
     (for `_references`, once the imports are known)."""
     names: set[str] = set()
     attributes: list[ast.Attribute] = []
-    for node in ast.walk(tree):
+    for node in breadth_first(tree):  # as `ast.walk`, through the children the passes below reuse
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.Attribute):
@@ -346,11 +350,11 @@ class _Definitions(_Visitor):
     """Functions and classes with their qualified names; nested functions are skipped
     (nothing outside their enclosing function can call them by name)."""
 
-    def __init__(self, model: ModuleModel, types: dict[int, dict[str, str]]) -> None:
+    def __init__(self, model: ModuleModel, functions: _Functions) -> None:
         super().__init__()
         self.model = model
         self.prefix = model.module
-        self.types = types
+        self.functions = functions
 
     def _qualify(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -374,7 +378,7 @@ class _Definitions(_Visitor):
         for method in node.body:
             if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.args.args:
                 receiver = method.args.args[0].arg
-                known = self.types.setdefault(id(method), local_types(method))
+                known = self.functions.local_types(method)
                 for child in walk(method):
                     if (
                         isinstance(child, ast.Attribute)
@@ -403,10 +407,10 @@ class _Definitions(_Visitor):
         decorators = _decorator_names(node)
         bound = owner is not None and "staticmethod" not in decorators
         qualname = self._qualify(node.name)
-        known = self.types.setdefault(id(node), local_types(node))
+        known = self.functions.local_types(node)
         returned = tuple(
             known_type(child.value, known)
-            for child in _own_nodes(node)
+            for child in self.functions.own_nodes(node)
             if isinstance(child, ast.Return) and child.value is not None
         )
         signature = signature_of(node, bound=bound)
@@ -419,7 +423,7 @@ class _Definitions(_Visitor):
             ast.unparse(node.returns) if node.returns else "",
             returned,
             frozenset(decorators),
-            frozenset(_bound_names(node.body)) & {p.name for p in (*signature.positional, *signature.keyword_only)},
+            self.functions.body_names(node) & {p.name for p in (*signature.positional, *signature.keyword_only)},
         )
 
 
@@ -464,10 +468,10 @@ def _shape(call: ast.Call) -> CallShape:
 class _Uses(_Visitor):
     """Call sites, attribute uses and unbound reads, with the enclosing scope."""
 
-    def __init__(self, model: ModuleModel, types: dict[int, dict[str, str]], flow: bool) -> None:
+    def __init__(self, model: ModuleModel, functions: _Functions, flow: bool) -> None:
         super().__init__()
         self.model = model
-        self.types = types
+        self.functions = functions
         self.flow = flow
         self.scope = model.module
         self.klass: str | None = None
@@ -492,10 +496,11 @@ class _Uses(_Visitor):
         self.receiver = (
             all_args[0].arg if self.klass and all_args and "staticmethod" not in _decorator_names(node) else None
         )
-        known = self.types[id(node)] if id(node) in self.types else local_types(node)
+        known = self.functions.local_types(node)
         self.annotations = {**self.annotations, **known}
         if self.flow:
-            self.model.unbound_reads.update(((self.scope, name), line) for name, line in unbound_reads(node).items())
+            found = unbound_reads(node, self.functions)
+            self.model.unbound_reads.update(((self.scope, name), line) for name, line in found.items())
         for child in (*node.decorator_list, *node.args.defaults, *[d for d in node.args.kw_defaults if d]):
             self.visit(child)
         for statement in node.body:
@@ -623,15 +628,48 @@ def _argument_names(node: ast.Call) -> tuple[tuple[str, str], ...]:
     )
 
 
-def local_types(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+class _Functions:
+    """What the passes ask of each function, worked out once per model: its
+    own nodes (those of nested scopes aside), what is known of its names
+    (local_types) and the names its body binds."""
+
+    def __init__(self) -> None:
+        self._own: dict[ast.AST, list[ast.AST]] = {}  # nodes hash by identity
+        self._types: dict[ast.AST, dict[str, str]] = {}
+        self._body_names: dict[ast.AST, frozenset[str]] = {}
+
+    def own_nodes(self, function: FunctionNode) -> list[ast.AST]:
+        own = self._own.get(function)
+        if own is None:
+            own = self._own[function] = list(_own_nodes(function))
+        return own
+
+    def local_types(self, function: FunctionNode) -> dict[str, str]:
+        known = self._types.get(function)
+        if known is None:
+            known = self._types[function] = local_types(function, self.own_nodes(function))
+        return known
+
+    def body_names(self, function: FunctionNode) -> frozenset[str]:
+        names = self._body_names.get(function)
+        if names is None:
+            names = self._body_names[function] = frozenset(_bound_names(function.body))
+        return names
+
+
+def local_types(function: FunctionNode, own_nodes: list[ast.AST]) -> dict[str, str]:
     """What is known of a function's names: a parameter's annotation, a local's
-    annotation, or the callee that built a local bound once (`x = Cls(...)`)."""
+    annotation, or the callee that built a local bound once (`x = Cls(...)`).
+    `own_nodes` are the function's nodes, nested scopes aside."""
     args = function.args
     known = {
         a.arg: ast.unparse(a.annotation) for a in (*args.posonlyargs, *args.args, *args.kwonlyargs) if a.annotation
     }
     bindings: dict[str, list[str]] = {}
-    for node in _own_nodes(function):
+    for node in own_nodes:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             bindings.setdefault(node.target.id, []).append(ast.unparse(node.annotation))
         elif isinstance(node, ast.Assign):
@@ -690,7 +728,7 @@ def _short(node: ast.expr) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def unbound_reads(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, int]:
+def unbound_reads(function: FunctionNode, functions: _Functions) -> dict[str, int]:
     """Local names read where no assignment can have run yet, on any path, and the line of the first such read.
 
     A name is local when the function binds it (and declares it neither
@@ -698,12 +736,12 @@ def unbound_reads(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str,
     are joined optimistically (a name bound on any branch counts as bound
     after it), so this lists certain errors only."""
     declared: set[str] = set()
-    for node in _own_nodes(function):
+    for node in functions.own_nodes(function):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             declared.update(node.names)
     arguments = {a.arg for a in (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)}
     arguments.update(a.arg for a in (function.args.vararg, function.args.kwarg) if a is not None)
-    local = {name for name in _bound_names(function.body) if name not in declared} - arguments
+    local = {name for name in functions.body_names(function) if name not in declared} - arguments
     found: dict[str, int] = {}
     _scan(function.body, set(arguments), local, found)
     return found
