@@ -309,6 +309,21 @@ def test_the_prefilter_passes_forwarding_files_only_with_an_agent_word_and_a_sto
     assert not prefilter.search(b"def read(agent):\n    return agent.name == other\n")
 
 
+def test_the_forwarding_prefilter_takes_the_configured_agent_classes_as_agent_words(tmp_path: Path) -> None:
+    from isolint.config import load_settings
+    from isolint.index import EMPTY
+
+    write(tmp_path / "pyproject.toml", '[tool.isolint.rules.ISO104]\nagent-classes = ["*Bot", "Helper?"]\n')
+    settings = load_settings([tmp_path])
+    prefilter = BY_CODE["ISO104"].compile_prefilter(settings, EMPTY)
+    assert prefilter.search(b"def add(self, bot: SupportBot):\n    hub.register(bot)\n")
+    assert prefilter.search(b"def add(self, h: HelperA):\n    hub[h.name] = h\n")
+    assert prefilter.search(b"SupportBot ()\n")  # a construction alone
+    assert prefilter.search(b"def add(self, agent):\n    pool.append(agent)\n")  # the word itself
+    assert not prefilter.search(b"def add(self, bot: SupportBot):\n    return bot.name\n")
+    assert not prefilter.search(b"def add(self, tool):\n    hub.register(tool)\n")
+
+
 def test_an_instance_of_a_class_keeping_per_caller_entries_is_reported_from_another_module(tmp_path: Path) -> None:
     write(tmp_path / ".git" / "HEAD", "")
     write(tmp_path / "app" / "__init__.py", "")

@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .newer_syntax import parse_module
 from .scopes import remembering_children
+
+if TYPE_CHECKING:
+    from .prefilters import TextFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,14 +336,14 @@ def module_of(path: Path) -> tuple[str, bool]:
 
 
 def index_source(
-    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any
+    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, TextFilter]], settings: Any
 ) -> list[Fact]:
     """Facts of one file from the indexing rules whose prefilter matches it."""
     return index_file(raw, path, module, indexers, settings)[0]
 
 
 def index_file(
-    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, re.Pattern[bytes]]], settings: Any
+    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, TextFilter]], settings: Any
 ) -> tuple[list[Fact], bool]:
     """index_source, and whether the file had to be parsed (some indexing
     rule's prefilter matched it)."""

@@ -8,7 +8,6 @@ processes with the standard library's `ast` (they never import LibCST).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,11 @@ from .source import SourceError, located, read_bytes, resolved
 from .workers import installed, parallel_map, with_progress_bar
 
 if TYPE_CHECKING:
+    from .prefilters import TextFilter
     from .rules.base import Rule
 
 # An indexing rule with its index prefilter compiled for the settings.
-Indexer = tuple["type[Rule]", re.Pattern[bytes]]
+Indexer = tuple["type[Rule]", "TextFilter"]
 
 
 @dataclass(frozen=True)

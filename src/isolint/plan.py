@@ -14,6 +14,7 @@ from .config import Settings
 from .findings import Finding, Location
 from .index import EMPTY, ProjectIndex
 from .newer_syntax import parse_module
+from .prefilters import TextFilter
 from .rules import ENTRY_BY_CODE, Rule, RuleEntry
 from .source import SourceError, decode
 from .timing import phase
@@ -33,14 +34,14 @@ class Prefilter:
         self._rule = rule
         self._settings = settings
         self._project = project
-        self._pattern: re.Pattern[bytes] | None = None
+        self._pattern: TextFilter | None = None
 
-    def compile(self) -> re.Pattern[bytes]:
+    def compile(self) -> TextFilter:
         if self._pattern is None:
             self._pattern = self._rule.compile_prefilter(self._settings, self._project)
         return self._pattern
 
-    def search(self, raw: bytes) -> re.Match[bytes] | None:
+    def search(self, raw: bytes) -> object | None:
         return self.compile().search(raw)
 
 

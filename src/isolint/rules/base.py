@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..cst_view import CstView
     from ..index import ProjectIndex
+    from ..prefilters import TextFilter
 
 # A LibCST node class; a string, since LibCST is imported only once a file is parsed.
 NodeT = TypeVar("NodeT", bound="cst.CSTNode")
@@ -208,7 +209,7 @@ class Rule:
     prefilter: ClassVar[re.Pattern[bytes]]  # files whose bytes don't match are never parsed
     options: ClassVar[tuple[Option, ...]] = ()
     # Cross-file rules: facts this rule contributes to the project index...
-    index_prefilter: ClassVar[re.Pattern[bytes] | None] = None
+    index_prefilter: ClassVar[TextFilter | None] = None
     # ...and the kinds of facts its findings depend on: all it sees of
     # `self.file.project`, so a file's cached results follow only those.
     reads_facts: ClassVar[tuple[str, ...]] = ()
@@ -228,15 +229,16 @@ class Rule:
     syntax: ClassVar[str] = "cst"
 
     @classmethod
-    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         """The prefilter for these settings and this project index; rules whose
         prefilter depends on an option or on indexed names override this. It
         must be a necessary condition for a finding: a file it rejects is
-        never parsed."""
+        never parsed. A compiled pattern, or several combined (prefilters.py:
+        `AllOf` for words that must all occur, which one pattern states only slowly)."""
         return cls.prefilter
 
     @classmethod
-    def compile_index_prefilter(cls, settings: Settings) -> re.Pattern[bytes] | None:
+    def compile_index_prefilter(cls, settings: Settings) -> TextFilter | None:
         """Which files `index` must see, for these settings (default: the
         class's `index_prefilter`). A necessary condition for any fact."""
         return cls.index_prefilter

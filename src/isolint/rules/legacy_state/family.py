@@ -47,6 +47,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...index import links
+from ...prefilters import AnyOf, TextFilter
 from ...semantic import Parameter, Signature, signature_of
 from .._helpers import alternation, word_alternatives
 from ..ast_context import AstRule
@@ -199,17 +200,21 @@ def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
 
 # Files that may rename a name at module level (`import ... as`, a parenthesised
 # `N as L,` line, or `L = N`), or define a function taking `run_id`.
-INDEX_PREFILTER = re.compile(
-    rb"\bimport\b[^\n]*\bas\s|^[ \t]+\w+[ \t]+as[ \t]+\w+[ \t]*,?[ \t]*(?:#[^\n]*)?$"
-    rb"|^[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*(?:#[^\n]*)?$|\brun_id\b",
-    re.MULTILINE,
+_RENAMING_LINE = rb"(?:[ \t]+\w+[ \t]+as[ \t]+\w+[ \t]*,?[ \t]*(?:#[^\n]*)?|[A-Za-z_]\w*[ \t]*=[ \t]*[A-Za-z_][\w.]*[ \t]*(?:#[^\n]*)?)$"
+# Each part starts with a literal, which `re` skips ahead to: a line is found
+# from the newline before it (or at the start of the file), since `^`, like
+# `\b`, is tried at every byte.
+INDEX_PREFILTER = AnyOf(
+    re.compile(rb"import(?<!\wimport)\b[^\n]*\bas\s"),
+    re.compile(rb"run_id(?<!\wrun_id)\b"),
+    re.compile(rb"\n" + _RENAMING_LINE, re.MULTILINE),
+    re.compile(rb"\A" + _RENAMING_LINE, re.MULTILINE),
 )
 
 
-def compile_index_prefilter(settings: Settings) -> re.Pattern[bytes]:
+def compile_index_prefilter(settings: Settings) -> TextFilter:
     """The family's index prefilter, plus the context class (for context signatures)."""
-    context = re.escape(settings.context_name.encode())
-    return re.compile(INDEX_PREFILTER.pattern + rb"|" + context, re.MULTILINE)
+    return AnyOf(re.compile(re.escape(settings.context_name.encode())), *INDEX_PREFILTER.filters)
 
 
 # --- shapes the index and the rules share ---------------------------------------

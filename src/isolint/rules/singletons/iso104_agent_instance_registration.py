@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
+from ...prefilters import AllOf, AnyOf, TextFilter
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives
 from ..ast_context import AstRule
 from ..ast_helpers import assignment_targets, decorator_names, dotted_name, first_param_name, last_name
@@ -94,22 +95,23 @@ class AgentInstanceRegistration(AstRule):
     reads_facts = (*ACCESSOR_KINDS, KIND_CLASS)
 
     @classmethod
-    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         # A finding has an agent construction, `<...Agent>(`, or forwards an
         # agent (the word `agent` or an agent class name is somewhere in the
-        # file) through a register call or a subscript store.
+        # file) through a register call, a container method or a subscript store.
         config = family_config(settings)
         fragments = [glob_to_bytes_regex(glob) for glob in config.agent_classes]
-        constructions = unanchored_alternatives(fragments, rb"\s*\(")
-        agent_words = alternation([rb"[Aa]gent"], unanchored_alternatives(fragments))
+        constructions = alternation(unanchored_alternatives(fragments, rb"\s*\("))
+        # `gent` first: `re` skips ahead to a literal, not to a character class;
+        # a class name spelling the word (`*Agent`) is found by the word alone.
+        others = [f for f in unanchored_alternatives(fragments) if not re.search(rb"[Aa]gent", f)]
+        agent_words = alternation([rb"gent(?<=[Aa]gent)"], others)
         storing = rb"\.(?:" + b"|".join(re.escape(m.encode()) for m in sorted(STORING_METHODS)) + rb")\s*\("
         stores = alternation(
             [re.escape(m.encode()) + rb"\s*\(" for m in config.register_methods], [rb"\]\s*=(?!=)", storing]
         )
-        # Both anywhere in the file, scanned a line at a time from its start:
-        # one linear pass, far cheaper in `re` than a lazy scan byte by byte.
-        forwarding = rb"\A(?=(?:[^\n]*\n)*?[^\n]*" + agent_words + rb")(?:[^\n]*\n)*?[^\n]*?" + stores
-        return re.compile(alternation(constructions, [forwarding]))
+        forwarding = AllOf(re.compile(agent_words), re.compile(stores))  # both anywhere in the file
+        return AnyOf(re.compile(constructions), forwarding)
 
     # --- detection -------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...index import Fact, links
+from ...prefilters import Lowered
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
 from ..ast_context import AstFile, AstRule
 from ..base import Option
@@ -101,7 +102,7 @@ ACCESSOR_KINDS = ("websockets:accessor", "singletons:accessor")
 
 # Files that can define plumbing by the default names; names configured
 # outside these words are found within their own file only.
-INDEX_PREFILTER = re.compile(rb"(?i)socket|bridge|notifier|connection_?manager|ws_manager")
+INDEX_PREFILTER = Lowered(re.compile(rb"socket|bridge|notifier|connection_?manager|ws_manager"))
 
 
 @dataclass(frozen=True)
