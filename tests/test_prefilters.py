@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from isolint.prefilters import AllOf, AnyOf
+from isolint.prefilters import NEVER, AllOf, AnyOf
 
 AGENT = re.compile(rb"gent(?<=[Aa]gent)")
 STORE = re.compile(rb"register\s*\(")
@@ -39,3 +39,19 @@ def test_all_of_matches_a_text_holding_each_pattern_somewhere(raw: bytes, matche
 def test_any_of_matches_a_text_one_of_its_parts_matches(raw: bytes, matches: bool) -> None:
     prefilter = AnyOf(re.compile(rb"Agent\s*\("), AllOf(AGENT, STORE))
     assert (prefilter.search(raw) is not None) is matches
+
+
+def test_never_matches_no_text() -> None:
+    assert NEVER.search(b"") is None
+    assert NEVER.search(b"class SessionHolder:\n    pass\n") is None
+
+
+@pytest.mark.parametrize("code", ["ISO106", "ISO205", "ISO407"])
+def test_a_rule_built_from_indexed_names_reads_no_file_when_none_are_indexed(code: str) -> None:
+    from pathlib import Path
+
+    from isolint.config import load_settings
+    from isolint.index import EMPTY
+    from isolint.rules import BY_CODE
+
+    assert BY_CODE[code].compile_prefilter(load_settings([Path(".")], isolated=True), EMPTY) is NEVER

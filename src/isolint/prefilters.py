@@ -69,3 +69,18 @@ class Lowered:
 
     def __repr__(self) -> str:
         return f"Lowered({self.pattern!r})"
+
+
+class _Never:
+    """Matches no text, without reading it: `re` tries `(?!)` at every byte."""
+
+    __slots__ = ()
+
+    def search(self, raw: bytes, /) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "NEVER"
+
+
+NEVER = _Never()  # the prefilter of a rule that can find nothing (its options or the index name nothing)

@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...index import links
-from ...prefilters import AnyOf, TextFilter
+from ...prefilters import NEVER, AnyOf, TextFilter
 from ...semantic import Parameter, Signature, signature_of
 from .._helpers import alternation, word_alternatives
 from ..ast_context import AstRule
@@ -175,7 +175,7 @@ class LegacyStateRule(AstRule):
     reads_facts: ClassVar[tuple[str, ...]] = (REEXPORT,)
 
     @classmethod
-    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         return names_regex(reference_names(settings, project))
 
 
@@ -191,10 +191,10 @@ def reference_names(settings: Settings, project: ProjectIndex) -> set[str]:
     return set(classes) | aliases
 
 
-def names_regex(names: Iterable[str]) -> re.Pattern[bytes]:
+def names_regex(names: Iterable[str]) -> TextFilter:
     names = sorted(names, key=len, reverse=True)
     if not names:
-        return re.compile(rb"(?!)")
+        return NEVER
     return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\b")))
 
 

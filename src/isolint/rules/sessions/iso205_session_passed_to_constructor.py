@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ...prefilters import NEVER, TextFilter
 from ...scopes import FUNCTIONS
 from .._helpers import alternation, matches_patterns, word_alternatives
 from ..ast_helpers import dotted_name
@@ -34,14 +35,14 @@ class SessionPassedToConstructor(SessionRule):
     options = EVIDENCE_OPTIONS
 
     @classmethod
-    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         # A call of a class that stores a session or derives from one that does.
         names = set()
         for fact in project.of_kind("sessions:class-stores-session"):
             names.add(fact.name)
             names.update(f.name for f in descendants(project, fact.qualname))
         if not names:
-            return re.compile(rb"(?!)")
+            return NEVER
         return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\s*\(")))
 
     def visit_Call(self, node: ast.Call) -> None:

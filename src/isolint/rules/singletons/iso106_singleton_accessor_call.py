@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ...prefilters import NEVER, TextFilter
 from .._helpers import alternation, word_alternatives
 from ..ast_context import AstRule
 from ..ast_helpers import context_param, dotted_name
@@ -51,7 +52,7 @@ class SingletonAccessorCall(AstRule):
     _names: frozenset[str] | None = None  # see _indexed_names, per file
 
     @classmethod
-    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         # A call resolving to an indexed accessor or class spells its name in the file.
         names = sorted(
             project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL),
@@ -59,7 +60,7 @@ class SingletonAccessorCall(AstRule):
             reverse=True,
         )
         if not names:
-            return re.compile(rb"(?!)")
+            return NEVER
         return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\b")))
 
     def _indexed_names(self) -> frozenset[str]:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...prefilters import NEVER, TextFilter
 from ..ast_context import AstFile
 from ..ast_helpers import first_param_name, last_name
 from .analysis import FUNCTION_NODES, FunctionNode, Plumbing
@@ -26,10 +27,10 @@ class WebSocketBroadcast(IndexesPlumbing, WebSocketRule):
     options = (WEBSOCKET_NAMES, BROADCAST_METHODS)
 
     @classmethod
-    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         methods = WebSocketConfig.of_rule(cls, settings).broadcast_methods
         if not methods:
-            return re.compile(rb"(?!)")
+            return NEVER
         return re.compile(rb"\.\s*(?:" + b"|".join(re.escape(m.encode()) for m in methods) + rb")\s*\(")
 
     def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...prefilters import NEVER, TextFilter
 from ...scopes import walk
 from .._helpers import alternation, glob_to_bytes_regex, unanchored_alternatives
 from ..ast_context import AstFile
@@ -35,10 +36,10 @@ class ConnectionsKeyedByOptionalUser(WebSocketRule):
     options = (WEBSOCKET_NAMES, CONNECTION_NAMES)
 
     @classmethod
-    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
+    def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         globs = WebSocketConfig.of_rule(cls, settings).connection_names
         if not globs:
-            return re.compile(rb"(?!)")
+            return NEVER
         use = rb"\w*\s*(?:\[|\.\s*(?:get|setdefault|pop)\s*\()"
         return re.compile(alternation(unanchored_alternatives((glob_to_bytes_regex(glob) for glob in globs), use)))
 
