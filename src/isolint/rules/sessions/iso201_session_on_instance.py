@@ -88,7 +88,9 @@ class SessionOnInstance(SessionRule):
         # Facts exist for classes with bases and for classes storing a session,
         # which takes a session word, as this rule's own finding there does.
         return re.compile(
-            alternation([rb"\bclass\s+[^\s:(]+\s*\("], evidence_alternatives(SessionsConfig.for_family(settings)))
+            alternation(
+                [rb"class(?<!\wclass)\s+[^\s:(]+\s*\("], evidence_alternatives(SessionsConfig.for_family(settings))
+            )
         )
 
     @classmethod
