@@ -23,34 +23,32 @@ class TextFilter(Protocol):
         ...
 
 
-class AllOf:
-    """Matches a text that each of `filters` matches somewhere (in any order)."""
-
+class _Combination:
     __slots__ = ("filters",)
 
     def __init__(self, *filters: TextFilter) -> None:
         self.filters = filters
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}{self.filters!r}"
+
+
+class AllOf(_Combination):
+    """Matches a text that each of `filters` matches somewhere (in any order)."""
+
+    __slots__ = ()
 
     def search(self, raw: bytes, /) -> bool | None:
         return True if all(part.search(raw) is not None for part in self.filters) else None
 
-    def __repr__(self) -> str:
-        return f"AllOf{self.filters!r}"
 
-
-class AnyOf:
+class AnyOf(_Combination):
     """Matches a text that one of `filters` matches."""
 
-    __slots__ = ("filters",)
-
-    def __init__(self, *filters: TextFilter) -> None:
-        self.filters = filters
+    __slots__ = ()
 
     def search(self, raw: bytes, /) -> bool | None:
         return True if any(part.search(raw) is not None for part in self.filters) else None
-
-    def __repr__(self) -> str:
-        return f"AnyOf{self.filters!r}"
 
 
 class Lowered:
