@@ -20,7 +20,7 @@ from isolint.cst_view import module_positions
 from isolint.rules._helpers import matches_patterns
 from isolint.rules.ast_context import AstFile
 from isolint.rules.base import FileContext
-from isolint.scopes import FUNCTIONS, breadth_first, statements, walk
+from isolint.scopes import FUNCTIONS, STATEMENT_HOLDERS, breadth_first, statements, statements_breadth_first, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted(p for p in ROOT.glob("fixtures/**/*.py") if "pep701" not in p.parts)
@@ -124,3 +124,17 @@ def test_breadth_first_takes_a_definitions_children_in_source_order() -> None:
     tree = ast.parse("@decorate\ndef f() -> int:\n    pass\n")
     [function] = tree.body
     assert [type(n).__name__ for n in breadth_first(function)][1:] == ["Name", "arguments", "Name", "Pass"]
+
+
+def test_statements_breadth_first_yields_the_statements_in_breadth_first_order() -> None:
+    tree = ast.parse(
+        "def f(self):\n"
+        "    if x:\n        self.a = 1\n    else:\n        y = [z for z in w]\n"
+        "    try:\n        pass\n    except E as e:\n        self.b = e\n"
+        "    match v:\n        case 1:\n            return lambda: (q := 2)\n"
+        "    self.c = 3\n"
+    )
+    [function] = tree.body
+    expected = [n for n in breadth_first(function) if n is function or isinstance(n, STATEMENT_HOLDERS)]
+    assert list(statements_breadth_first(function)) == expected
+    assert [type(n).__name__ for n in expected][:4] == ["FunctionDef", "If", "Try", "Match"]

@@ -143,6 +143,17 @@ def breadth_first(root: ast.AST) -> Iterator[ast.AST]:
 STATEMENT_HOLDERS = (ast.stmt, ast.excepthandler, ast.match_case)  # the nodes that hold statements
 
 
+def statements_breadth_first(root: ast.AST) -> Iterator[ast.AST]:
+    """`root` and the statements under it (with except handlers and match
+    cases), in `breadth_first`'s order, without entering expressions: no
+    expression holds a statement, and most of a tree's nodes are expressions."""
+    queue = deque([root])
+    while queue:
+        node = queue.popleft()
+        queue.extend(child for child in children(node) if isinstance(child, STATEMENT_HOLDERS))
+        yield node
+
+
 def statements(*roots: ast.AST, skipping: tuple[type[ast.stmt], ...] = ()) -> Iterator[ast.stmt]:
     """Every statement of `roots` and under them, nested ones included, depth
     first in source order, without entering expressions: no expression holds

@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...scopes import STATEMENT_HOLDERS, breadth_first, children, walk_scope
+from ...scopes import STATEMENT_HOLDERS, breadth_first, children, statements_breadth_first, walk_scope
 from ..ast_helpers import assignment_targets, context_param, dotted_name, first_param_name, last_name
 from .family import (
     ACCESSOR_KINDS,
@@ -281,7 +281,8 @@ def _class_facts(node: ast.ClassDef, known: _ModuleKnowledge) -> Iterator[IndexF
         if not isinstance(method, FUNCTION_NODES) or not method.args.args:
             continue
         receiver = method.args.args[0].arg
-        for child in breadth_first(method):
+        # Without bases there is no inherited read to find: assignments alone yield facts.
+        for child in breadth_first(method) if node.bases else statements_breadth_first(method):
             if isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name) and child.value.id == receiver:
                 if isinstance(child.ctx, ast.Store):
                     assigned.add(child.attr)
