@@ -202,6 +202,29 @@ def test_legacy_shaped_agents_move_their_events_onto_the_context_emitter(tmp_pat
     assert remaining == [("base.py", 7, "ISO304"), ("websocket_manager.py", 9, "ISO301")]
 
 
+def test_a_global_bound_to_an_accessor_in_another_module_is_the_accessor_where_it_is_passed_on(tmp_path: Path) -> None:
+    # Passed on uncalled, it is the accessor passed on (as `Depends(shared_hub)` is); called, it fetches the manager.
+    root = _project(
+        tmp_path,
+        {
+            "aliases.py": "from chatapp.websocket_manager import shared_hub\n\nget_ws = shared_hub\nhub = shared_hub()\n",
+            "routes.py": (
+                "from chatapp.aliases import get_ws, hub\n\n\n"
+                "def register(registry):\n"
+                "    registry.add('ws', get_ws)\n"
+                "    registry.add('hub', hub)\n\n\n"
+                "async def notify(user_id):\n"
+                "    await get_ws().send_to_user(user_id, {})\n"
+            ),
+        },
+    )
+    found = check_findings([root / "chatapp" / "routes.py"], "ISO302")
+    assert [(f.location.row, f.message.partition(":")[0]) for f in found] == [
+        (6, "`hub` is the module-global WebSocket manager"),
+        (10, "`get_ws()` returns the process-wide WebSocket manager"),
+    ]
+
+
 COMPAT_MODULE = '''\
 from chatapp.websocket_manager import shared_hub
 from chatapp.helpers import get_helper

@@ -136,6 +136,11 @@ def index_facts(tree: ast.Module, config: WebSocketConfig) -> Iterator[IndexFact
     yield from _aliases([node for node in functions if node.name not in accessors], known)
     for statement in _import_time_assignments(tree.body):
         data = known.source(statement.value) if statement.value is not None else None
+        value = without_await(statement.value)
+        if data and isinstance(value, ast.Name):
+            # `get_ws = get_manager` binds the function, not what it returns:
+            # an accessor here, or whatever the imported name is (the check pass knows).
+            data = {**data, "holds": "accessor" if value.id in known.accessors else "name"}
         targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
         for target in targets:
             if data and isinstance(target, ast.Name):
@@ -354,7 +359,7 @@ class Plumbing:
         if isinstance(expr, ast.Call):
             return self.accessor_call(expr, function)
         if isinstance(expr, ast.Name):
-            return self.global_name(expr)
+            return self.manager_global(expr)
         return None
 
     def accessor_call(self, call: ast.Call, function: FunctionNode | None) -> str | None:
@@ -420,12 +425,34 @@ class Plumbing:
         return self.accessor_call(call, None)
 
     def global_name(self, name: ast.Name) -> str | None:
+        """`name` when it reads an indexed module global holding plumbing."""
+        return name.id if self.global_fact(name) is not None else None
+
+    def manager_global(self, name: ast.Name) -> str | None:
+        """`name` when it reads a module global holding a manager. One bound to
+        an accessor itself (`get_ws = get_manager`) and read uncalled is the
+        accessor passed on (`Depends(get_ws)`), as `get_manager` would be: its
+        calls are the uses."""
+        fact = self.global_fact(name)
+        return name.id if fact is not None and not self._bound_to_accessor(fact) else None
+
+    def global_fact(self, name: ast.Name) -> Fact | None:
+        """The indexed module global holding plumbing that `name` reads, if any."""
         if not self.file.may_be_named(name, self._indexed_names("globals")):
             return None
         for qualified in self.file.qualified_names(name):
-            if self.holds(self.file.project.get("websockets:global", qualified)):
-                return name.id
+            fact = self.file.project.get("websockets:global", qualified)
+            if self.holds(fact):
+                return fact
         return None
+
+    def _bound_to_accessor(self, fact: Fact) -> bool:
+        """Whether an indexed global is bound to an accessor itself (`get_ws = get_manager`)."""
+        holds = fact.data.get("holds")
+        required = fact.data.get("requires")
+        if holds == "name" and isinstance(required, str):
+            return is_indexed_accessor(self.file.project, required, self.config.websocket_names)
+        return holds == "accessor"
 
     def holds(self, fact: Fact | None) -> bool:
         return fact_holds(self.file.project, fact, self.config.websocket_names)

@@ -64,11 +64,12 @@ class WebSocketAccessorCall(IndexesPlumbing, WebSocketRule):
         if isinstance(node, ast.Call):
             source = self.plumbing.accessor_call(node, function)
         else:
-            # a read: not a rebinding, nor a `global` statement's name, nor the
-            # callee of a call (`get_ws()`: the call is the use, see accessor_call)
+            # a read of a manager: not a rebinding, nor a `global` statement's
+            # name, nor the callee of a call (`get_ws()`: the call is the use, see
+            # accessor_call), nor an accessor passed on uncalled (manager_global)
             caller = self.file.parent(node)
             called = isinstance(caller, ast.Call) and caller.func is node
-            source = self.plumbing.global_name(node) if isinstance(node.ctx, ast.Load) and not called else None
+            source = self.plumbing.manager_global(node) if isinstance(node.ctx, ast.Load) and not called else None
         if source is None:
             return None
         holder = self.file.parent(node)
