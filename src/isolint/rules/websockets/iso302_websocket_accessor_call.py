@@ -65,14 +65,13 @@ class WebSocketAccessorCall(IndexesPlumbing, WebSocketRule):
             source = self.plumbing.accessor_call(node, function)
         else:
             # a read of a manager: not a rebinding, nor a `global` statement's
-            # name, nor the callee of a call (`get_ws()`: the call is the use, see
-            # accessor_call), nor an accessor passed on uncalled (manager_global)
-            caller = self.file.parent(node)
-            called = isinstance(caller, ast.Call) and caller.func is node
-            source = self.plumbing.manager_global(node) if isinstance(node.ctx, ast.Load) and not called else None
+            # name, nor an accessor passed on uncalled (manager_global)
+            source = self.plumbing.manager_global(node) if isinstance(node.ctx, ast.Load) else None
         if source is None:
             return None
         holder = self.file.parent(node)
+        if isinstance(holder, ast.Call) and holder.func is node:
+            return None  # `get_ws()`: the call is the use (accessor_call); the name is only its callee
         if isinstance(holder, ast.Await):
             holder = self.file.parent(holder)
         if isinstance(holder, (ast.Assign, ast.AnnAssign)) and capture_target(holder, function) is not None:
