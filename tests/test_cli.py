@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from isolint import __version__
+from isolint.cli import console_main
 from isolint.rules import ALL_RULES
 from tests.conftest import write
 from tests.helpers import run_cli
@@ -151,6 +153,22 @@ def test_python_dash_m_and_console_script_agree(in_tmp: Path) -> None:
     )
     assert completed.returncode == 1
     assert completed.stdout.startswith("reg.py:1:7: ISO101 ")
+
+
+def test_console_script_keeps_the_exit_code_and_leaves_the_run_out_of_the_exit_collection(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console script ends the process: what the run holds is frozen, so
+    the collections of the interpreter's shutdown do not walk it again."""
+    write(in_tmp / "reg.py", SINGLETON)
+    monkeypatch.setattr(sys, "argv", ["isolint", "check", "--no-cache", "--output-format", "concise", "."])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            console_main()
+        assert exited.value.code == 1
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on
 
 
 def test_progress_bar_is_not_printed_when_stderr_is_not_a_tty(in_tmp: Path) -> None:

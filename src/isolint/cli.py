@@ -6,6 +6,7 @@ internal error.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -1074,6 +1075,20 @@ def color_from_environment(environ: Mapping[str, str]) -> bool | None:
     if environ.get("FORCE_COLOR"):
         return True
     return None
+
+
+def console_main() -> None:
+    """`main` for a process that ends with it: the console script and
+    `python -m isolint`. The interpreter collects garbage as it shuts down,
+    walking every object the run still holds (a large project's cached
+    findings and index facts): measured on a warm check of 4,278 files (1.5M
+    lines), exiting took 0.5 s of its 1.3 s. Frozen objects are left out of
+    those walks; they are still freed as the interpreter frees its modules.
+    A test calling `main` in-process keeps collecting its garbage."""
+    try:
+        main()
+    finally:
+        gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
