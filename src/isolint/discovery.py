@@ -9,6 +9,7 @@ which is how pre-commit passes them.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
@@ -46,8 +47,11 @@ class _Ignore:
     spec: pathspec.GitIgnoreSpec
 
     def decide(self, path: Path, is_dir: bool) -> bool | None:
-        rel = path.relative_to(self.base).as_posix() + ("/" if is_dir else "")
-        return self.spec.check_file(rel).include
+        return self.decide_relative(path.relative_to(self.base).as_posix(), is_dir)
+
+    def decide_relative(self, relative: str, is_dir: bool) -> bool | None:
+        """The verdict on a path given relative to `base`, in POSIX form."""
+        return self.spec.check_file(relative + ("/" if is_dir else "")).include
 
 
 def display_path(path: Path, cwd: Path) -> Path:
@@ -55,6 +59,50 @@ def display_path(path: Path, cwd: Path) -> Path:
         return path.relative_to(cwd)
     except ValueError:
         return path
+
+
+def _base_relative(relative: str) -> str:
+    """A directory's relative POSIX path as `_below` takes it: "" for the base itself (pathlib's ".")."""
+    return "" if relative == "." else relative
+
+
+def _below(relative: str, name: str) -> str:
+    """The relative POSIX path of `name` in the directory at `relative` ("" for the base itself)."""
+    return f"{relative}/{name}" if relative else name
+
+
+@dataclass(frozen=True)
+class _Directory:
+    """A directory being walked, with what its entries' paths derive from:
+    each entry's paths are its directory's plus its name, built as strings
+    (pathlib's parsing and `resolve()` per entry were most of a warm run's
+    discovery: 0.3 s for 4,300 files)."""
+
+    path: Path  # as reached (absolute, symlinks kept)
+    real: Path  # resolved
+    shown: Path  # as the user will see it
+    relative: str  # from the project root, as `_Walker.is_excluded` matches it
+    ignores: tuple[tuple[_Ignore, str], ...]  # each .gitignore in force, with this directory relative to its base
+    writable: bool  # inside the given path it was reached from
+
+    def entry(self, name: str, real: Path, writable: bool) -> _Directory:
+        """The subdirectory `name`, whose real path is `real`."""
+        return _Directory(
+            self.path / name,
+            real,
+            self.shown / name,
+            _below(self.relative, name),
+            tuple((ignore, _below(relative, name)) for ignore, relative in self.ignores),
+            writable,
+        )
+
+    def ignored(self, name: str, is_dir: bool) -> bool:
+        """Whether the .gitignore files in force ignore the entry `name` (the deepest that decides wins)."""
+        for ignore, relative in reversed(self.ignores):
+            decision = ignore.decide_relative(_below(relative, name), is_dir)
+            if decision is not None:
+                return decision
+        return False
 
 
 class _Walker:
@@ -73,90 +121,109 @@ class _Walker:
         virtualenv's site-packages), only the entry's own name is matched, as
         ruff does: naming a path means "check this".
         """
-        if by_name_only:
-            rel = path.name
-        else:
-            try:
-                rel = path.relative_to(self.settings.root).as_posix()
-            except ValueError:
-                rel = path.as_posix().lstrip("/")
-        return bool(rel) and self.exclude.match_file(rel + ("/" if is_dir else ""))
+        return self._excluded(path.name if by_name_only else self._relative(path), is_dir)
 
-    def add_file(self, path: Path, container: Path, real: Path | None = None) -> None:
-        """Add `path`; `real` is its resolved path when the caller already knows it.
-        Only a file whose real path is inside `container` (a given path, resolved) may be written."""
-        if real is None:
-            try:
-                real = path.resolve(strict=True)
-            except (OSError, RuntimeError) as exc:
-                reason = (
-                    "symlink loop"
-                    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
-                    else None
-                )
-                self.result.warnings.append(
-                    f"{display_path(path, self.cwd)}: skipped: {reason or _reason(exc, 'broken symlink')}"
-                )
-                return
-            try:
-                mode = real.stat().st_mode
-            except OSError as exc:
-                self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_reason(exc, 'cannot stat')}")
-                return
-            if not stat.S_ISREG(mode):  # a FIFO would block the read for ever; a device may never end
-                self.result.warnings.append(
-                    f"{display_path(path, self.cwd)}: skipped: not a regular file ({file_kind(mode)})"
-                )
-                return
+    def _relative(self, path: Path) -> str:
+        """`path` as `exclude` patterns see it: relative to the project root,
+        or the absolute path without its leading slash when outside it."""
+        try:
+            return path.relative_to(self.settings.root).as_posix()
+        except ValueError:
+            return path.as_posix().lstrip("/")
+
+    def _excluded(self, relative: str, is_dir: bool) -> bool:
+        return bool(relative) and self.exclude.match_file(relative + ("/" if is_dir else ""))
+
+    def add_file(self, path: Path, container: Path) -> None:
+        """Add `path`, a named file or a symlink: only a file whose real path
+        is inside `container` (a given path, resolved) may be written."""
+        shown = display_path(path, self.cwd)
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            reason = (
+                "symlink loop" if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP else None
+            )
+            self.result.warnings.append(f"{shown}: skipped: {reason or _reason(exc, 'broken symlink')}")
+            return
+        try:
+            mode = real.stat().st_mode
+        except OSError as exc:
+            self.result.warnings.append(f"{shown}: skipped: {_reason(exc, 'cannot stat')}")
+            return
+        if not stat.S_ISREG(mode):  # a FIFO would block the read for ever; a device may never end
+            self.result.warnings.append(f"{shown}: skipped: not a regular file ({file_kind(mode)})")
+            return
+        self._add(shown, real, real.is_relative_to(container))
+
+    def _add(self, shown: Path, real: Path, writable: bool) -> None:
         if real in self._seen_files:  # two links to one file: check and fix it once
             return
         self._seen_files.add(real)
-        writable = real.is_relative_to(container)
         if not writable:
-            self.result.warnings.append(
-                f"{display_path(path, self.cwd)}: links outside the given paths (to {real}); checked, never written"
-            )
-        self.result.files.append(SourceFile(display_path(path, self.cwd), real, writable))
+            self.result.warnings.append(f"{shown}: links outside the given paths (to {real}); checked, never written")
+        self.result.files.append(SourceFile(shown, real, writable))
 
-    def walk(
-        self, directory: Path, ignores: list[_Ignore], by_name_only: bool = False, container: Path | None = None
-    ) -> None:
+    def walk_given(self, directory: Path, ignores: list[_Ignore], by_name_only: bool) -> None:
+        """Walk a directory named on the command line, under the .gitignore files above it."""
         real = resolved(directory)
-        container = container or real
-        if real in self._seen_dirs:
+        self.walk(
+            _Directory(
+                directory,
+                real,
+                display_path(directory, self.cwd),
+                _base_relative(self._relative(directory)),
+                tuple((ignore, _base_relative(directory.relative_to(ignore.base).as_posix())) for ignore in ignores),
+                True,
+            ),
+            real,
+            by_name_only,
+        )
+
+    def walk(self, directory: _Directory, container: Path, by_name_only: bool) -> None:
+        if directory.real in self._seen_dirs:
             return  # a symlink loop, or a directory reached twice
-        self._seen_dirs.add(real)
+        self._seen_dirs.add(directory.real)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            entries = sorted(os.scandir(directory.path), key=lambda e: e.name)
         except OSError as exc:
-            self.result.unreadable.append((directory, _reason(exc, "cannot list directory")))
+            self.result.unreadable.append((directory.path, _reason(exc, "cannot list directory")))
             return
         if self.settings.respect_gitignore and any(e.name == ".gitignore" for e in entries):
-            ignores = [*ignores, _load_gitignore(directory, directory / ".gitignore")]
+            nested = _load_gitignore(directory.path, directory.path / ".gitignore")
+            directory = dataclasses.replace(directory, ignores=(*directory.ignores, (nested, "")))
         for entry in entries:
-            path = Path(entry.path)
+            name = entry.name
             try:
                 is_dir = entry.is_dir()  # follows symlinks; directory loops are caught by _seen_dirs
                 is_file = not is_dir and entry.is_file()
             except OSError as exc:  # a loop of file symlinks (a.py -> b.py -> a.py)
-                if entry.name.endswith(PYTHON_SUFFIXES) or entry.is_symlink():
+                if name.endswith(PYTHON_SUFFIXES) or entry.is_symlink():
                     reason = "symlink loop" if exc.errno == errno.ELOOP else _reason(exc, "cannot stat")
-                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {reason}")
+                    self.result.warnings.append(f"{directory.shown / name}: skipped: {reason}")
                 continue
             if not (is_dir or is_file):
-                if entry.is_symlink() or entry.name.endswith(PYTHON_SUFFIXES):
-                    self.result.warnings.append(f"{display_path(path, self.cwd)}: skipped: {_not_checked(entry)}")
+                if entry.is_symlink() or name.endswith(PYTHON_SUFFIXES):
+                    self.result.warnings.append(f"{directory.shown / name}: skipped: {_not_checked(entry)}")
                 continue
-            if is_file and not entry.name.endswith(PYTHON_SUFFIXES):
+            if is_file and not name.endswith(PYTHON_SUFFIXES):
                 continue
-            if self.is_excluded(path, is_dir, by_name_only=by_name_only) or _gitignored(ignores, path, is_dir):
+            excluded = self._excluded(name if by_name_only else _below(directory.relative, name), is_dir)
+            if excluded or directory.ignored(name, is_dir):
                 continue
+            link = entry.is_symlink()
             if is_dir:
-                if not (path / "pyvenv.cfg").exists():
-                    self.walk(path, ignores, by_name_only, container)
-            else:
-                # A plain file's real path is its real directory's plus its name: no resolve() per file.
-                self.add_file(path, container, None if entry.is_symlink() else real / entry.name)
+                if link:
+                    real = resolved(directory.path / name)
+                    inside = real.is_relative_to(container)
+                else:  # a plain directory's real path is its real parent's plus its name: no resolve()
+                    real, inside = directory.real / name, directory.writable
+                if not os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                    self.walk(directory.entry(name, real, inside), container, by_name_only)
+            elif link:
+                self.add_file(directory.path / name, container)
+            else:  # a regular file: its real path is its real directory's plus its name
+                self._add(directory.shown / name, directory.real / name, directory.writable)
 
 
 def _not_checked(entry: os.DirEntry[str]) -> str:
@@ -237,7 +304,7 @@ def discover(paths: Iterable[Path], settings: Settings, *, force_exclude: bool =
                 continue
             # A named directory inside an ignored one is checked; the ancestors'
             # verdict does not reach its contents.
-            walker.walk(absolute, [] if ignored else ignores, by_name_only=excluded)
+            walker.walk_given(absolute, [] if ignored else ignores, by_name_only=excluded)
         elif force_exclude and (walker.is_excluded(absolute, False) or _explicit_in_excluded_dir(walker, absolute)):
             continue
         else:
