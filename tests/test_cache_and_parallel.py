@@ -22,6 +22,20 @@ from tests.conftest import write
 
 SESSION = "class A{i}:\n    def __init__(self, db):\n        self.db = db\n"
 LEGACY = "from app.state import DeepAgentState\n"
+ACCESSOR = """\
+class AgentRegistry:
+    _instance = None
+
+    @classmethod
+    def get_instance(cls):
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+
+def get_registry():
+    return AgentRegistry.get_instance()
+"""
 
 
 def tree(root: Path, files: int = 60) -> None:
@@ -52,6 +66,34 @@ def test_touched_but_unchanged_file_is_a_content_hit(in_tmp: Path) -> None:
     os.utime(target, ns=(time.time_ns(), time.time_ns() + 10**9))
     again = check(in_tmp)
     assert again.stats.parsed == 0
+
+
+def test_an_init_file_added_beside_unchanged_files_renames_their_cached_facts(in_tmp: Path) -> None:
+    """`pkg/registry.py` defines `registry.get_registry` until `pkg/__init__.py`
+    makes it `pkg.registry.get_registry`, which `use.py` imports: its text is
+    the same, its facts are not."""
+    write(in_tmp / "pkg" / "registry.py", ACCESSOR)
+    write(in_tmp / "use.py", "from pkg.registry import get_registry\n\n\ndef handler():\n    return get_registry()\n")
+    assert not any(f.path == "use.py" for f in check(in_tmp).findings)
+    write(in_tmp / "pkg" / "__init__.py", "")
+    warm = check(in_tmp)
+    assert [f.code for f in warm.findings if f.path == "use.py"] == ["ISO106"]
+    assert warm.findings == check(in_tmp, use_cache=False).findings
+    (in_tmp / "pkg" / "__init__.py").unlink()
+    assert check(in_tmp).findings == check(in_tmp, use_cache=False).findings
+
+
+def test_an_init_file_added_beside_an_unchanged_file_renames_what_its_cached_findings_resolved(in_tmp: Path) -> None:
+    """`from .services import MailService` names `app.services.MailService`,
+    which `allow` lets be, only once `app` is a package."""
+    write(in_tmp / "pyproject.toml", '[tool.isolint.rules.ISO103]\nallow = ["app.services.*"]\n')
+    write(in_tmp / "app" / "services.py", "class MailService:\n    def send(self, to):\n        return to\n")
+    write(in_tmp / "app" / "main.py", "from .services import MailService\n\nmailer = MailService()\n")
+    assert [f.code for f in check(in_tmp).findings] == ["ISO103"]
+    write(in_tmp / "app" / "__init__.py", "")
+    warm = check(in_tmp)
+    assert warm.findings == [] == check(in_tmp, use_cache=False).findings
+    assert warm.stats.parsed >= 1  # app/main.py, whose text did not change, was checked again
 
 
 def test_changed_file_is_parsed_again(in_tmp: Path) -> None:
@@ -153,7 +195,7 @@ def test_a_save_rereads_the_cache_only_when_another_run_replaced_it(
 
     def saved(cache: Cache, key: str) -> None:
         source = write(in_tmp / f"{key}.py", "x = 1\n")
-        cache.store(source, "digest", key, "", [replace(finding, message=key)])
+        cache.store(source, "digest", key, "", "module", [replace(finding, message=key)])
         cache.save()
 
     first, second = (Cache.open(in_tmp, "fingerprint", enabled=True) for _ in range(2))
@@ -186,7 +228,7 @@ def test_a_cached_finding_comes_back_equal_and_its_repeated_strings_are_stored_o
     plain = replace(fixed, fix=None, manual=None, message="annotated with the legacy state")
     source = write(in_tmp / "a.py", "x = 1\n")
     cache = Cache.open(in_tmp, "fingerprint", enabled=True)
-    cache.store(source, "digest", "key", "", [fixed, unbuilt, plain])
+    cache.store(source, "digest", "key", "", "module", [fixed, unbuilt, plain])
     cache.save()
 
     [file] = Path(os.environ["ISOLINT_CACHE_DIR"]).rglob("fingerprint.json")

@@ -31,12 +31,19 @@ from .source import read_regular, resolved
 
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
 # 4: files no rule needs are still checked for syntax errors; 5: a fix's edits may be unbuilt (null);
-# 6: findings are rows (Finding.to_row) whose strings are indexes into one table.
-_FORMAT = 6
+# 6: findings are rows (Finding.to_row) whose strings are indexes into one table; 7: a file's
+# results and facts are keyed by its module too (`index.module_key`).
+_FORMAT = 7
 
 
 def content_hash(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def facts_key(digest: str, module: str, real_path: Path | str) -> str:
+    """Where the cache holds a file's index facts: they depend on its content,
+    its module (the qualified names of what it defines) and its path."""
+    return f"{digest}:{module}:{real_path}"
 
 
 def stat_signature(path: Path) -> tuple[int, int] | None:
@@ -50,10 +57,10 @@ def stat_signature(path: Path) -> tuple[int, int] | None:
 @dataclass
 class Cache:
     file: Path | None  # None: caching disabled
-    # real path -> [mtime_ns, size, content hash, result key, index fingerprint]
+    # real path -> [mtime_ns, size, content hash, result key, index fingerprint, module key]
     files: dict[str, list[Any]] = field(default_factory=dict)
     results: dict[str, list[list[Any]]] = field(default_factory=dict)  # result key -> findings, as rows
-    # real path -> [mtime_ns, size, content hash]; "hash:path" -> index facts
+    # real path -> [mtime_ns, size, content hash, module key]; facts_key(...) -> index facts
     indexed: dict[str, list[Any]] = field(default_factory=dict)
     facts: dict[str, list[list[Any]]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # result key -> target-form counts
@@ -96,18 +103,22 @@ class Cache:
         real_path: Path,
         signature: tuple[int, int] | None,
         index_fingerprint: str,
+        module: str,
         *,
         with_counts: bool = False,
         with_edits: bool = False,
     ) -> str | None:
         """The result key of an unchanged file with cached results (and counts,
-        and fixes' edits, if asked), without reading it."""
+        and fixes' edits, if asked), without reading it. `module` is the file's
+        module key now: an `__init__.py` added or removed beside an unchanged
+        file changes what its imports and definitions are named."""
         entry = self.files.get(str(real_path))
         if entry is None or signature is None or entry[3] not in self.results:
             return None
         if (with_counts and entry[3] not in self.counts) or (with_edits and _lacks_edits(self.results[entry[3]])):
             return None
-        return entry[3] if (entry[0], entry[1]) == signature and entry[4] == index_fingerprint else None
+        unchanged = (entry[0], entry[1]) == signature and entry[4] == index_fingerprint and entry[5] == module
+        return entry[3] if unchanged else None
 
     def results_for(self, key: str, path: str) -> list[Finding] | None:
         cached = self.results.get(key)
@@ -125,6 +136,7 @@ class Cache:
         digest: str,
         key: str,
         index_fingerprint: str,
+        module: str,
         findings: list[Finding],
         counts: dict[str, int] | None = None,
     ) -> None:
@@ -133,7 +145,7 @@ class Cache:
             return
         signature = stat_signature(real_path) if real_path is not None else None
         if real_path is not None and signature is not None:
-            self.files[str(real_path)] = [*signature, digest, key, index_fingerprint]
+            self.files[str(real_path)] = [*signature, digest, key, index_fingerprint, module]
         self.results[key] = [f.to_row() for f in findings]
         if counts is not None:
             self.counts[key] = counts
@@ -177,22 +189,23 @@ class Cache:
         self.blob_facts[name] = facts
         self._dirty = True
 
-    def facts_by_stat(self, real_path: Path, signature: tuple[int, int] | None) -> list[list[Any]] | None:
+    def facts_by_stat(self, real_path: Path, signature: tuple[int, int] | None, module: str) -> list[list[Any]] | None:
+        """The facts of an unchanged file, without reading it; `module` is its module key now."""
         entry = self.indexed.get(str(real_path))
-        if entry is None or signature is None or (entry[0], entry[1]) != signature:
+        if entry is None or signature is None or (entry[0], entry[1], entry[3]) != (*signature, module):
             return None
-        return self.facts.get(f"{entry[2]}:{real_path}")
+        return self.facts.get(facts_key(entry[2], module, real_path))
 
-    def facts_for(self, digest: str, real_path: Path) -> list[list[Any]] | None:
-        return self.facts.get(f"{digest}:{real_path}")
+    def facts_for(self, digest: str, module: str, real_path: Path) -> list[list[Any]] | None:
+        return self.facts.get(facts_key(digest, module, real_path))
 
     def store_facts(
-        self, real_path: Path, signature: tuple[int, int] | None, digest: str, facts: list[list[Any]]
+        self, real_path: Path, signature: tuple[int, int] | None, digest: str, module: str, facts: list[list[Any]]
     ) -> None:
         if self.file is None or signature is None:
             return
-        self.indexed[str(real_path)] = [*signature, digest]
-        self.facts[f"{digest}:{real_path}"] = facts
+        self.indexed[str(real_path)] = [*signature, digest, module]
+        self.facts[facts_key(digest, module, real_path)] = facts
         self._dirty = True
 
     def save(self) -> None:
@@ -213,7 +226,7 @@ class Cache:
                 blobs = {k: v for k, v in {**blobs, **self.blobs}.items() if k in self._blobs_used}
                 blob_facts = {k: v for k, v in {**blob_facts, **self.blob_facts}.items() if k in self._blobs_used}
             live_keys = {entry[3] for entry in files.values()} | set(blobs.values())
-            live_facts = {f"{entry[2]}:{path}" for path, entry in indexed.items()}
+            live_facts = {facts_key(entry[2], entry[3], path) for path, entry in indexed.items()}
             strings, live_results = _with_string_table(
                 {key: found for key, found in results.items() if key in live_keys}
             )
@@ -328,9 +341,9 @@ def _shape_problem(data: Any) -> str | None:
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         return f"not an isolint cache of format {_FORMAT}"
     checks = {
-        "files": lambda v: _row(v, (int, int, str, str, str)),
+        "files": lambda v: _row(v, (int, int, str, str, str, str)),
         "results": lambda v: type(v) is list,  # its rows: _decode_results
-        "indexed": lambda v: _row(v, (int, int, str)),
+        "indexed": lambda v: _row(v, (int, int, str, str)),
         "facts": _facts,
         "counts": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_int(n) for k, n in v.items()),
         "blobs": lambda v: isinstance(v, str),

@@ -29,7 +29,7 @@ from .config import ConfigError, Settings
 from .findings import Finding
 from .git import Commit, list_commits, read_blobs, repository_root, tree_files
 from .ignores import PerFileIgnores
-from .index import Fact, NameMatcher, ProjectIndex, digest_of, index_source
+from .index import Fact, NameMatcher, ProjectIndex, digest_of, index_source, module_key
 from .indexing import Indexer, IndexState, indexers_for
 from .pipeline import Stats, Unit, check_source
 from .plan import Plan
@@ -118,7 +118,8 @@ def module_names(paths: Sequence[str]) -> dict[str, tuple[str, bool]]:
 # --- the walk -----------------------------------------------------------------
 
 # A blob at a path under a commit's plan: (blob id, path, the plan's index fingerprint, exact key?).
-_Pair = tuple[str, str, str, bool]
+# (blob, path, plan's index fingerprint, exact key, module key): a blob's result depends on each.
+_Pair = tuple[str, str, str, bool, str]
 _Results = dict[str, tuple[list[Finding], dict[str, int]]]  # result key -> (findings, target-form counts)
 
 
@@ -231,11 +232,21 @@ class _Walk:
         _Mentions). HEAD's blobs get both: its exact results serve its
         line-free keys too, so a blob unchanged up to HEAD is checked once."""
         pairs: dict[_Pair, str] = {
-            (blob, path, fingerprint_of[c.sha], False): c.sha for c in self.selected for path, blob in self.trees[c.sha]
+            self.pair(c.sha, blob, path, fingerprint_of, exact=False): c.sha
+            for c in self.selected
+            for path, blob in self.trees[c.sha]
         }
-        head = fingerprint_of[self.head]
-        pairs.update({(blob, path, head, True): self.head for path, blob in self.trees[self.head]})
+        pairs.update(
+            {
+                self.pair(self.head, blob, path, fingerprint_of, exact=True): self.head
+                for path, blob in self.trees[self.head]
+            }
+        )
         return pairs
+
+    def pair(self, sha: str, blob: str, path: str, fingerprint_of: dict[str, str], *, exact: bool) -> _Pair:
+        """The pair of a blob at a path of commit `sha`'s tree."""
+        return (blob, path, fingerprint_of[sha], exact, module_key(self.modules[sha][path]))
 
     def result_keys(self, pairs: dict[_Pair, str], plans: dict[str, Plan]) -> dict[_Pair, str]:
         """Each pair's result key: remembered by the cache, else from the blob's bytes."""
@@ -249,9 +260,9 @@ class _Walk:
         mentioned = _Mentions(plans.values())
         digests: dict[str, str] = {}
         for pair in unknown:
-            blob, path, fp, exact = pair
+            blob, path, fp, exact, module = pair
             digest = digests.get(blob) or digests.setdefault(blob, content_hash(self.contents[blob]))
-            keys[pair] = mentioned.result_key(plans[fp], blob, digest, self.contents[blob], path, exact=exact)
+            keys[pair] = mentioned.result_key(plans[fp], blob, digest, self.contents[blob], path, module, exact=exact)
         return keys
 
     def check(
@@ -263,7 +274,8 @@ class _Walk:
         known = self.cache.known_keys(with_counts=True)
         same_as: dict[str, str] = {}  # a HEAD blob's line-free key -> its exact key
         for path, blob in self.trees[self.head]:
-            same_as.setdefault(keys[(blob, path, head, False)], keys[(blob, path, head, True)])
+            module = module_key(self.modules[self.head][path])
+            same_as.setdefault(keys[(blob, path, head, False, module)], keys[(blob, path, head, True, module)])
         source = _BlobsToCheck(pairs, keys, self.contents, self.modules, known, same_as)
         results: _Results = {}
         for unit, result in check_source(source, plans, self.cache, jobs=jobs, stats=Stats()):
@@ -294,7 +306,7 @@ class _Walk:
             findings: list[Finding] = []
             totals: dict[str, int] = {}
             for path, blob in self.trees[commit.sha]:
-                key = keys[(blob, path, fingerprint_of[commit.sha], exact)]
+                key = keys[self.pair(commit.sha, blob, path, fingerprint_of, exact=exact)]
                 if (key, path) not in shown:
                     found, counts = results.get(key) or (
                         self.cache.results_for(key, path) or [],
@@ -315,8 +327,8 @@ class _Walk:
 
 def _memo_scope(pair: _Pair) -> str:
     """The cache's blob -> key memo: exact and line-free keys never share one."""
-    _, path, fp, exact = pair
-    return f"{fp if exact else fp + '~'}:{path}"
+    _, path, fp, exact, module = pair
+    return f"{fp if exact else fp + '~'}:{path}:{module}"
 
 
 def _tree_modules(trees: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, tuple[str, bool]]]:
@@ -374,7 +386,7 @@ class _BlobsToCheck:
     def units(self) -> Iterator[Unit]:
         taken: set[str] = set()
         for pair, sha in sorted(self.pairs.items(), key=lambda item: not item[0][3]):
-            blob, path, fp, _ = pair
+            blob, path, fp, _, _ = pair
             key = self.keys[pair]
             exact_key = self.same_as.get(key)
             if key in self.known or key in taken or exact_key in self.known or exact_key in taken:
@@ -400,9 +412,9 @@ class _Mentions:
         self._names: dict[str, frozenset[str]] = {}
         self._fingerprints: dict[tuple[bool, tuple[int, ...]], str] = {}
 
-    def result_key(self, plan: Plan, blob: str, digest: str, raw: bytes, path: str, *, exact: bool) -> str:
+    def result_key(self, plan: Plan, blob: str, digest: str, raw: bytes, path: str, module: str, *, exact: bool) -> str:
         if not plan.uses_index or not plan.project.facts:
-            return plan.result_key(digest, raw, path)
+            return plan.result_key(digest, raw, path, module)
         names = self._names.get(blob)
         if names is None:
             names = self._names[blob] = self._matcher.found(raw)
@@ -414,4 +426,4 @@ class _Mentions:
             fingerprint = self._fingerprints[memo] = (
                 plan.project.digest(facts) if exact else "~" + digest_of(facts, with_lines=False)
             )
-        return f"{digest}:{fingerprint}"
+        return f"{digest}:{module}:{fingerprint}"

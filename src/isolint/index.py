@@ -314,6 +314,13 @@ def _digest(items: Iterable[Any]) -> str:
 EMPTY = ProjectIndex()
 
 
+def forget_packages() -> None:
+    """Look at the directories' `__init__.py` files again: each run's modules
+    are named from the tree as it is when the run starts (a language server
+    outlives many)."""
+    _package_of.cache_clear()
+
+
 @lru_cache(maxsize=4096)
 def _package_of(directory: Path) -> tuple[str, ...]:
     if not (directory / "__init__.py").is_file() or directory.parent == directory:
@@ -333,6 +340,14 @@ def module_name_for(path: Path) -> str:
 def module_of(path: Path) -> tuple[str, bool]:
     """A file's dotted module name, and whether it is a package's __init__."""
     return module_name_for(path), path.name == "__init__.py"
+
+
+def module_key(module: tuple[str, bool]) -> str:
+    """A file's module (`module_of`) as cache keys hold it. A file's findings
+    and facts depend on it as well as on its content: adding an `__init__.py`
+    renames the modules beside it, whose text does not change."""
+    name, is_package = module
+    return f"{name}/__init__" if is_package else name
 
 
 def index_source(

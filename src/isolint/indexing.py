@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import Cache, content_hash, stat_signature
+from .cache import Cache, content_hash, facts_key, stat_signature
 from .config import Settings
 from .discovery import Discovery, discover
-from .index import EMPTY, Fact, ProjectIndex, index_file, module_name_for
+from .index import EMPTY, Fact, ProjectIndex, forget_packages, index_file, module_key, module_of
 from .pipeline import Stats
 from .source import SourceError, located, read_bytes, resolved
 from .workers import installed, parallel_map, with_progress_bar
@@ -43,7 +43,7 @@ class IndexJob:
     position: int  # in the driver's list of files
     real: Path
     shown: str  # the path the facts carry: relative to the index's root
-    module: str
+    module: tuple[str, bool]  # index.module_of
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ def build_index(
     The cache is read and written here; the files it does not cover are read,
     hashed and indexed by `jobs` worker processes (stdlib `ast` only: they
     never import LibCST)."""
+    forget_packages()  # every run builds its index first, before it names any file's module
     if not reads_index(settings):
         return EMPTY
     stats = stats if stats is not None else Stats()
@@ -112,16 +113,17 @@ def build_index(
     todo: list[IndexJob] = []
     for position, real_path in enumerate(ordered):
         signature = signatures[position] = stat_signature(real_path)
-        cached = cache.facts_by_stat(real_path, signature)
+        module = module_of(real_path)
+        cached = cache.facts_by_stat(real_path, signature, module_key(module))
         if cached is not None:
             facts_of[position] = _placed(cached, relative(real_path, root)) if cached else cached
             stats.index_cached += 1
         else:
-            todo.append(IndexJob(position, real_path, relative(real_path, root), module_name_for(real_path)))
+            todo.append(IndexJob(position, real_path, relative(real_path, root), module))
     if todo:
         # Largest first, so no worker is left with a run of big files at the end.
         todo.sort(key=lambda job: -(signatures[job.position] or (0, 0))[1])
-        known = frozenset(cache.facts)  # "content hash:real path", as Cache.facts_for looks them up
+        known = frozenset(cache.facts)  # cache.facts_key of each file whose facts the cache holds
         # The indexing rules, imported only now: facts the cache holds need none.
         state = IndexState(indexers_for(settings), settings, known)
         indexed = parallel_map(_index_worker, todo, jobs, state, _index_crashed)
@@ -131,10 +133,10 @@ def build_index(
                 continue
             facts = result.facts
             if facts is None:  # touched, but its content was indexed before
-                facts = _placed(cache.facts_for(result.digest, job.real) or [], job.shown)
+                facts = _placed(cache.facts_for(result.digest, module_key(job.module), job.real) or [], job.shown)
                 stats.index_cached += 1
             stats.indexed += result.parsed
-            cache.store_facts(job.real, signatures[job.position], result.digest, facts)
+            cache.store_facts(job.real, signatures[job.position], result.digest, module_key(job.module), facts)
             facts_of[job.position] = facts
     return ProjectIndex(Fact.from_json(raw_fact) for cached in facts_of if cached for raw_fact in cached)
 
@@ -146,9 +148,9 @@ def _index_worker(job: IndexJob) -> Indexed:
         return Indexed(None, None)
     digest = content_hash(raw)
     state = installed(IndexState)
-    if f"{digest}:{job.real}" in state.known:
+    if facts_key(digest, module_key(job.module), job.real) in state.known:
         return Indexed(digest, None)
-    facts, parsed = index_file(raw, job.shown, job.module, state.indexers, state.settings)
+    facts, parsed = index_file(raw, job.shown, job.module[0], state.indexers, state.settings)
     return Indexed(digest, [fact.to_json() for fact in facts], parsed)
 
 

@@ -24,7 +24,7 @@ from typing import Protocol
 from . import timing
 from .cache import Cache, content_hash
 from .findings import Finding
-from .index import module_of
+from .index import module_key, module_of
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, read_bytes
 from .workers import installed, parallel_map, with_progress_bar, workers_for
@@ -155,7 +155,8 @@ def key_unit(read: Read, state: CheckState) -> Keyed | FileResult:
         return Keyed(read, plan, None)
     if key is None:
         with timing.phase("prefilter"):  # the key scans the bytes for indexed names
-            key = plan.result_key(read.digest, read.raw, unit.real.as_posix() if unit.real else unit.shown)
+            path = unit.real.as_posix() if unit.real else unit.shown
+            key = plan.result_key(read.digest, read.raw, path, module_key(unit.find_module()))
     if key in state.known:
         return FileResult(read.digest, key, [], from_cache=True)
     return Keyed(read, plan, key)
@@ -238,7 +239,8 @@ def check_source(
                 counts=cache.counts.get(result.key) if with_counts else None,
             )
         if result.digest is not None and result.key is not None:
-            cache.store(unit.real, result.digest, result.key, unit.plan, result.findings, result.counts)
+            module = module_key(unit.find_module())
+            cache.store(unit.real, result.digest, result.key, unit.plan, module, result.findings, result.counts)
         yield unit, result
     stats.slowest = [(seconds, shown) for seconds, _, shown in sorted(slowest, reverse=True)]
     stats.timings["check"] = time.perf_counter() - start
@@ -248,7 +250,10 @@ def _by_stat(unit: Unit, cache: Cache, *, with_counts: bool, with_edits: bool) -
     """The cached result of a file on disk whose stat has not changed, without reading it."""
     if unit.real is None:
         return None
-    key = cache.lookup_by_stat(unit.real, unit.signature, unit.plan, with_counts=with_counts, with_edits=with_edits)
+    module = module_key(unit.find_module())
+    key = cache.lookup_by_stat(
+        unit.real, unit.signature, unit.plan, module, with_counts=with_counts, with_edits=with_edits
+    )
     findings = cache.results_for(key, unit.shown) if key else None
     if key is None or findings is None:
         return None

@@ -124,10 +124,12 @@ class Plan:
         computing once per plan, not once per file."""
         return self.project.fingerprint if self.uses_index else ""
 
-    def result_key(self, digest: str, raw: bytes, path: str) -> str:
-        """What a file's cached findings are keyed by: its content, plus the
-        indexed facts it can depend on when a cross-file rule is enabled."""
-        return f"{digest}:{self.project.relevant_fingerprint(raw, path)}" if self.uses_index else digest
+    def result_key(self, digest: str, raw: bytes, path: str, module: str) -> str:
+        """What a file's cached findings are keyed by: its content and its
+        module key (`index.module_key`), plus the indexed facts it can depend
+        on when a cross-file rule is enabled."""
+        own = f"{digest}:{module}"
+        return f"{own}:{self.project.relevant_fingerprint(raw, path)}" if self.uses_index else own
 
     def candidates(self, raw: bytes) -> list[type[Rule]]:
         """The rules whose prefilter matches; none means the file is never parsed."""

@@ -21,7 +21,7 @@ from .config import Settings
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, Finding
 from .ignores import PerFileIgnores
-from .index import Fact, ProjectIndex, index_source, module_of
+from .index import Fact, ProjectIndex, index_source, module_key, module_of
 from .indexing import build_index, index_root, indexers_for, relative
 from .pipeline import Stats, Unit, check_source
 from .plan import Plan, check_bytes, unparsable
@@ -307,9 +307,14 @@ def _facts_changed(
             raw = read_bytes(file.real_path)
         except SourceError:
             return True  # gone or unreadable since the write: only a whole check tells what that changes
-        found = index_source(raw, path, module_of(file.real_path)[0], indexers, settings)
+        module = module_of(file.real_path)
+        found = index_source(raw, path, module[0], indexers, settings)
         cache.store_facts(
-            file.real_path, stat_signature(file.real_path), content_hash(raw), [f.to_json() for f in found]
+            file.real_path,
+            stat_signature(file.real_path),
+            content_hash(raw),
+            module_key(module),
+            [f.to_json() for f in found],
         )
         facts += found
     unchanged = [fact for fact in plan.project.facts if fact.path not in indexed_as]
