@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -318,20 +318,34 @@ def forget_packages() -> None:
     """Look at the directories' `__init__.py` files again: each run's modules
     are named from the tree as it is when the run starts (a language server
     outlives many)."""
-    _package_of.cache_clear()
+    _packages.clear()
 
 
-@lru_cache(maxsize=4096)
-def _package_of(directory: Path) -> tuple[str, ...]:
-    if not (directory / "__init__.py").is_file() or directory.parent == directory:
-        return ()
-    return (*_package_of(directory.parent), directory.name)
+# directory -> the dotted package it is (empty when it is none), for this run.
+# Strings, not paths: a warm run names every file's module, and pathlib's
+# parsing and hashing cost more than the lookups.
+_packages: dict[str, tuple[str, ...]] = {}
+
+
+def _package_of(directory: str) -> tuple[str, ...]:
+    found = _packages.get(directory)
+    if found is None:
+        parent, name = os.path.split(directory)
+        if parent == directory or not os.path.isfile(os.path.join(directory, "__init__.py")):
+            found = ()
+        else:
+            found = (*_package_of(parent), name)
+        _packages[directory] = found
+    return found
 
 
 def module_name_for(path: Path) -> str:
     """The dotted module name of a file, from the packages (`__init__.py`) around it."""
-    stem = path.stem if path.suffix in (".py", ".pyi") else path.name
-    parts = _package_of(path.parent)
+    directory, name = os.path.split(path)
+    stem, suffix = os.path.splitext(name)  # as pathlib's: `.py` alone is a name, not a suffix
+    parts = _package_of(directory)
+    if suffix not in (".py", ".pyi"):
+        stem = name
     if stem == "__init__":
         return ".".join(parts)
     return ".".join((*parts, stem))
@@ -339,7 +353,7 @@ def module_name_for(path: Path) -> str:
 
 def module_of(path: Path) -> tuple[str, bool]:
     """A file's dotted module name, and whether it is a package's __init__."""
-    return module_name_for(path), path.name == "__init__.py"
+    return module_name_for(path), os.path.basename(path) == "__init__.py"
 
 
 def module_key(module: tuple[str, bool]) -> str:
