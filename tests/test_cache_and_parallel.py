@@ -16,6 +16,7 @@ import pytest
 
 from isolint.config import load_settings
 from isolint.findings import Edit, Finding, Fix, Location
+from isolint.index import ProjectIndex
 from isolint.plan import Plan
 from isolint.runner import run_check
 from tests.conftest import write
@@ -265,6 +266,28 @@ def build(root: Path, jobs: int, use_cache: bool = False):  # type: ignore[no-un
     project = build_index([root], discover([root], settings), settings, cache, jobs=jobs, stats=stats)
     cache.save()
     return project, stats
+
+
+def test_a_warm_index_takes_its_fingerprint_from_the_cache_and_never_a_stale_one(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import isolint.index
+
+    index_tree(in_tmp)
+    cold, _ = build(in_tmp, jobs=1, use_cache=True)
+    digested: list[object] = []
+    real_digest = isolint.index._digest
+    monkeypatch.setattr(isolint.index, "_digest", lambda items: digested.append(1) or real_digest(items))
+    warm, _ = build(in_tmp, jobs=1, use_cache=True)
+    assert warm.fingerprint == cold.fingerprint and digested == []  # remembered, not digested again
+    assert warm.fingerprint == ProjectIndex(warm.facts).fingerprint
+    target = in_tmp / "singletons" / "r0.py"
+    target.write_text(target.read_text().replace("class ", "class Renamed", 1))
+    changed, _ = build(in_tmp, jobs=1, use_cache=True)
+    assert changed.facts != warm.facts
+    assert changed.fingerprint == ProjectIndex(changed.facts).fingerprint != warm.fingerprint
+    [cache_file] = Path(os.environ["ISOLINT_CACHE_DIR"]).rglob("*.json")
+    assert len(json.loads(cache_file.read_text())["fingerprints"]) == 1  # the project as the last run found it
 
 
 def test_index_is_the_same_whatever_the_job_count(in_tmp: Path) -> None:

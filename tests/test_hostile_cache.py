@@ -88,6 +88,11 @@ def _negative_string_index(row: list[object], strings: list[object]) -> None:
     row[3] = -1
 
 
+def _fingerprint_is_a_list(data: dict[str, dict[str, object]]) -> None:
+    [key] = data["fingerprints"]  # the project's one index
+    data["fingerprints"][key] = ["0123"]
+
+
 def _table_holds_a_list(data: dict[str, object]) -> None:
     cast(list[object], data["strings"])[0] = ["ISO201"]
 
@@ -98,6 +103,7 @@ def _table_holds_a_list(data: dict[str, object]) -> None:
         first_entry("files"),
         first_entry("results"),
         first_entry("indexed"),
+        _fingerprint_is_a_list,
         each_row(_rename_code),
         each_row(_unhashable_code),
         each_row(_bad_location),
@@ -109,6 +115,7 @@ def _table_holds_a_list(data: dict[str, object]) -> None:
         "file-entry-is-a-string",
         "results-are-a-string",
         "index-entry-is-a-string",
+        "index-fingerprint-is-a-list",
         "unknown-rule-code",
         "unhashable-rule-code",
         "bad-location",

@@ -32,8 +32,9 @@ from .source import read_regular, resolved
 CACHE_DIR_ENV = "ISOLINT_CACHE_DIR"
 # 4: files no rule needs are still checked for syntax errors; 5: a fix's edits may be unbuilt (null);
 # 6: findings are rows (Finding.to_row) whose strings are indexes into one table; 7: a file's
-# results and facts are keyed by its module too (`index.module_key`).
-_FORMAT = 7
+# results and facts are keyed by its module too (`index.module_key`); 8: the index's fingerprint
+# is remembered by where its facts come from (`Cache.index_fingerprint`).
+_FORMAT = 8
 
 
 def content_hash(raw: bytes) -> str:
@@ -67,9 +68,12 @@ class Cache:
     # "git blob id:index fingerprint" -> result key: `report --history` reads no blob twice
     blobs: dict[str, str] = field(default_factory=dict)
     blob_facts: dict[str, list[list[Any]]] = field(default_factory=dict)  # "blob id:path:module" -> index facts
+    # the digest of where a project index's facts come from -> that index's fingerprint
+    fingerprints: dict[str, str] = field(default_factory=dict)
     # Blob entries this run looked up or stored: a history run keeps only those,
     # so the blob sections stay as large as one history window.
     _blobs_used: set[str] = field(default_factory=set)
+    _fingerprints_used: set[str] = field(default_factory=set)  # likewise, the index fingerprints
     _dirty: bool = False
     # The cache file as this run read it: a save re-reads it only if another
     # run replaced it since (re-reading a large project's cache costs as much
@@ -90,7 +94,16 @@ class Cache:
         file = directory / __version__ / f"{settings_fingerprint}.json"
         cache = cls(file, _read_as=_identity(file))
         sections, cache.warning = _load_checked(cache.file)
-        cache.files, cache.results, cache.indexed, cache.facts, cache.counts, cache.blobs, cache.blob_facts = sections
+        (
+            cache.files,
+            cache.results,
+            cache.indexed,
+            cache.facts,
+            cache.counts,
+            cache.blobs,
+            cache.blob_facts,
+            cache.fingerprints,
+        ) = sections
         return cache
 
     @property
@@ -189,12 +202,16 @@ class Cache:
         self.blob_facts[name] = facts
         self._dirty = True
 
-    def facts_by_stat(self, real_path: Path, signature: tuple[int, int] | None, module: str) -> list[list[Any]] | None:
-        """The facts of an unchanged file, without reading it; `module` is its module key now."""
+    def facts_by_stat(
+        self, real_path: Path, signature: tuple[int, int] | None, module: str
+    ) -> tuple[str, list[list[Any]]] | None:
+        """The content hash and facts of an unchanged file, without reading it;
+        `module` is its module key now."""
         entry = self.indexed.get(str(real_path))
         if entry is None or signature is None or (entry[0], entry[1], entry[3]) != (*signature, module):
             return None
-        return self.facts.get(facts_key(entry[2], module, real_path))
+        facts = self.facts.get(facts_key(entry[2], module, real_path))
+        return None if facts is None else (entry[2], facts)
 
     def facts_for(self, digest: str, module: str, real_path: Path) -> list[list[Any]] | None:
         return self.facts.get(facts_key(digest, module, real_path))
@@ -208,6 +225,19 @@ class Cache:
         self.facts[facts_key(digest, module, real_path)] = facts
         self._dirty = True
 
+    def index_fingerprint(self, sources: str) -> str | None:
+        """The fingerprint of the project index whose facts came from `sources`
+        (see `indexing.build_index`), when a run computed it before."""
+        self._fingerprints_used.add(sources)
+        return self.fingerprints.get(sources)
+
+    def store_index_fingerprint(self, sources: str, fingerprint: str) -> None:
+        if self.file is None:
+            return
+        self._fingerprints_used.add(sources)
+        self.fingerprints[sources] = fingerprint
+        self._dirty = True
+
     def save(self) -> None:
         if self.file is None or not self._dirty:
             return
@@ -216,7 +246,9 @@ class Cache:
             _mark_cache_root(self.file.parent.parent)
             # Keep what a concurrent run added, if one saved since this run read the file.
             replaced = self._read_as is None or _identity(self.file) != self._read_as
-            files, results, indexed, facts, counts, blobs, blob_facts = _load(self.file if replaced else None)
+            files, results, indexed, facts, counts, blobs, blob_facts, fingerprints = _load(
+                self.file if replaced else None
+            )
             files.update(self.files)
             results.update(self.results)
             indexed.update(self.indexed)
@@ -225,6 +257,10 @@ class Cache:
             if self._blobs_used:
                 blobs = {k: v for k, v in {**blobs, **self.blobs}.items() if k in self._blobs_used}
                 blob_facts = {k: v for k, v in {**blob_facts, **self.blob_facts}.items() if k in self._blobs_used}
+            if self._fingerprints_used:  # the project as this run found it: older states are gone
+                fingerprints = {
+                    k: v for k, v in {**fingerprints, **self.fingerprints}.items() if k in self._fingerprints_used
+                }
             live_keys = {entry[3] for entry in files.values()} | set(blobs.values())
             live_facts = {facts_key(entry[2], entry[3], path) for path, entry in indexed.items()}
             strings, live_results = _with_string_table(
@@ -240,6 +276,7 @@ class Cache:
                 "counts": {key: found for key, found in counts.items() if key in live_keys},
                 "blobs": blobs,
                 "blob_facts": blob_facts,
+                "fingerprints": fingerprints,
             }
             fd, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=TEMP_SUFFIX)
             text = json.dumps(data, separators=(",", ":"))  # `json.dump` encodes in Python, four times slower
@@ -293,7 +330,7 @@ def _entries(directory: Path) -> list[Path]:
         return []
 
 
-_SECTIONS = ("files", "results", "indexed", "facts", "counts", "blobs", "blob_facts")
+_SECTIONS = ("files", "results", "indexed", "facts", "counts", "blobs", "blob_facts", "fingerprints")
 
 
 def _identity(file: Path) -> tuple[int, ...] | None:
@@ -348,6 +385,7 @@ def _shape_problem(data: Any) -> str | None:
         "counts": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_int(n) for k, n in v.items()),
         "blobs": lambda v: isinstance(v, str),
         "blob_facts": _facts,
+        "fingerprints": lambda v: isinstance(v, str),
     }
     for section, valid in checks.items():
         entries = data.get(section)

@@ -88,8 +88,12 @@ _RelevantKey = tuple[frozenset[str], tuple[int, ...]]  # the names a file mentio
 class ProjectIndex:
     """All facts of a project, queried by kind and qualified name."""
 
-    def __init__(self, facts: Iterable[Fact] = ()) -> None:
+    def __init__(self, facts: Iterable[Fact] = (), *, fingerprint: str | None = None) -> None:
+        """`fingerprint`, when given, is these facts' own (as a run over the
+        same files computed it before): digesting every fact costs a warm run
+        of a large project more than its cached findings do."""
         self._facts = tuple(sorted(set_of(facts), key=lambda f: (f.kind, f.qualname, f.path, f.line)))
+        self._fingerprint = fingerprint
         self._by_key = {(f.kind, f.qualname): f for f in self._facts}
         self._matcher: NameMatcher | None = None  # the facts' short names, for relevant_fingerprint
         self._graph: _LinkGraph | None = None
@@ -110,7 +114,7 @@ class ProjectIndex:
         return len(self._facts)
 
     def __reduce__(self) -> tuple[Any, ...]:  # workers receive the index pickled
-        return (ProjectIndex, (self._facts,))
+        return (_unpickled_index, (self._facts, self._fingerprint))
 
     @property
     def facts(self) -> tuple[Fact, ...]:
@@ -157,7 +161,10 @@ class ProjectIndex:
 
     @property
     def fingerprint(self) -> str:
-        return _digest(f.to_json() for f in self._facts)
+        """A digest of every fact."""
+        if self._fingerprint is None:
+            self._fingerprint = _digest(f.to_json() for f in self._facts)
+        return self._fingerprint
 
     def relevant_fingerprint(self, raw: bytes, path: str) -> str:
         """A digest of the facts the findings of the file at `path`, whose
@@ -312,6 +319,10 @@ def _digest(items: Iterable[Any]) -> str:
 
 
 EMPTY = ProjectIndex()
+
+
+def _unpickled_index(facts: tuple[Fact, ...], fingerprint: str | None) -> ProjectIndex:
+    return ProjectIndex(facts, fingerprint=fingerprint)
 
 
 def forget_packages() -> None:

@@ -7,6 +7,7 @@ processes with the standard library's `ast` (they never import LibCST).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,13 +111,20 @@ def build_index(
     ordered = sorted(files)
     facts_of: list[list[list[Any]] | None] = [None] * len(ordered)
     signatures: list[tuple[int, int] | None] = [None] * len(ordered)
+    # Where each file's facts come from (cache.facts_key, and the path they
+    # are placed at), for the files that have some.
+    sources: list[str | None] = [None] * len(ordered)
     todo: list[IndexJob] = []
     for position, real_path in enumerate(ordered):
         signature = signatures[position] = stat_signature(real_path)
         module = module_of(real_path)
         cached = cache.facts_by_stat(real_path, signature, module_key(module))
         if cached is not None:
-            facts_of[position] = _placed(cached, relative(real_path, root)) if cached else cached
+            digest, held = cached
+            if held:
+                shown = relative(real_path, root)
+                facts_of[position] = _placed(held, shown)
+                sources[position] = f"{facts_key(digest, module_key(module), real_path)}\0{shown}"
             stats.index_cached += 1
         else:
             todo.append(IndexJob(position, real_path, relative(real_path, root), module))
@@ -138,7 +146,25 @@ def build_index(
             stats.indexed += result.parsed
             cache.store_facts(job.real, signatures[job.position], result.digest, module_key(job.module), facts)
             facts_of[job.position] = facts
-    return ProjectIndex(Fact.from_json(raw_fact) for cached in facts_of if cached for raw_fact in cached)
+            if facts:
+                sources[job.position] = f"{facts_key(result.digest, module_key(job.module), job.real)}\0{job.shown}"
+    return _project_index(facts_of, sources, cache)
+
+
+def _project_index(facts_of: list[list[list[Any]] | None], sources: list[str | None], cache: Cache) -> ProjectIndex:
+    """The index of every file's facts. A file's facts follow from its content,
+    module and path (the settings chose the cache file): the same `sources`
+    give the same index, whose fingerprint a run over them computed before."""
+    every_fact = (Fact.from_json(raw_fact) for cached in facts_of if cached for raw_fact in cached)
+    if not cache.enabled:
+        return ProjectIndex(every_fact)
+    # surrogatepass: a path that is not UTF-8 holds surrogates (os.fsdecode)
+    origin = hashlib.sha256("\n".join(s for s in sources if s).encode("utf-8", "surrogatepass")).hexdigest()
+    fingerprint = cache.index_fingerprint(origin)
+    project = ProjectIndex(every_fact, fingerprint=fingerprint)
+    if fingerprint is None:
+        cache.store_index_fingerprint(origin, project.fingerprint)
+    return project
 
 
 def _index_worker(job: IndexJob) -> Indexed:
