@@ -61,6 +61,36 @@ def test_exclude_and_extend_exclude(in_tmp: Path) -> None:
     assert found() == ["api_generated.py", "build/x.py", "migrations/0001.py"]
 
 
+@pytest.mark.parametrize(
+    ("patterns", "expected"),
+    [
+        # Plain names match a file or a directory at any depth; a trailing slash, directories only.
+        (
+            ["old.py", "cache", "gen.py/"],
+            ["a/gen.py", "a/keep.py", "cache.py", "gen.py", "keep.py", "sub/cache.py"],
+        ),
+        # Beside patterns that are not plain names: anchored, with a slash inside, globs.
+        (
+            ["/keep.py", "a/*.py", "sub/**/old.py", "cach?", "gen.py/"],
+            ["cache.py", "gen.py", "old.py", "sub/cache.py"],
+        ),
+        # A negation makes the order of every match count.
+        (["*.py", "!keep.py"], ["a/keep.py", "keep.py"]),
+    ],
+    ids=["plain-names", "mixed", "negated"],
+)
+def test_exclude_patterns_follow_gitignore_at_every_depth(
+    in_tmp: Path, patterns: list[str], expected: list[str]
+) -> None:
+    for name in (
+        "keep.py", "old.py", "gen.py", "cache.py", "a/keep.py", "a/old.py", "a/gen.py", "cache/x.py",
+        "sub/cache/y.py", "sub/deep/old.py", "sub/cache.py", "b/gen.py/inside.py",
+    ):  # fmt: skip
+        write(in_tmp / name, "x = 1\n")
+    write(in_tmp / "pyproject.toml", f"[tool.isolint]\nexclude = {patterns!r}\n".replace("'", '"'))
+    assert found() == expected
+
+
 def test_explicit_files_are_checked_unless_force_exclude(in_tmp: Path) -> None:
     write(in_tmp / "pyproject.toml", '[tool.isolint]\nextend-exclude = ["vendor/"]\n')
     write(in_tmp / "vendor" / "lib.py", "x = 1\n")

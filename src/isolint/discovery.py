@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -109,7 +110,9 @@ class _Walker:
     def __init__(self, settings: Settings, cwd: Path) -> None:
         self.settings = settings
         self.cwd = cwd
-        self.exclude = pathspec.GitIgnoreSpec.from_lines([*settings.exclude, *settings.extend_exclude])
+        patterns = [*settings.exclude, *settings.extend_exclude]
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(patterns)
+        self._by_name = _NameExclusions.of(patterns)
         self.result = Discovery()
         self._seen_files: set[Path] = set()
         self._seen_dirs: set[Path] = set()
@@ -133,6 +136,18 @@ class _Walker:
 
     def _excluded(self, relative: str, is_dir: bool) -> bool:
         return bool(relative) and self.exclude.match_file(relative + ("/" if is_dir else ""))
+
+    def _excluded_entry(self, name: str, relative: str, is_dir: bool) -> bool:
+        """`_excluded` for an entry of a walked directory, named `name`. No
+        part of a walked directory's path matches a plain-name pattern (the
+        walk does not enter what one excludes, and below a named excluded
+        path only names are matched), so the entry's own name decides those."""
+        by_name = self._by_name
+        if by_name is None:
+            return self._excluded(relative, is_dir)
+        if name in by_name.any_entry or (is_dir and name in by_name.directories):
+            return True
+        return by_name.rest is not None and by_name.rest.match_file(relative + ("/" if is_dir else ""))
 
     def add_file(self, path: Path, container: Path) -> None:
         """Add `path`, a named file or a symlink: only a file whose real path
@@ -208,7 +223,7 @@ class _Walker:
                 continue
             if is_file and not name.endswith(PYTHON_SUFFIXES):
                 continue
-            excluded = self._excluded(name if by_name_only else _below(directory.relative, name), is_dir)
+            excluded = self._excluded_entry(name, name if by_name_only else _below(directory.relative, name), is_dir)
             if excluded or directory.ignored(name, is_dir):
                 continue
             link = entry.is_symlink()
@@ -224,6 +239,34 @@ class _Walker:
                 self.add_file(directory.path / name, container)
             else:  # a regular file: its real path is its real directory's plus its name
                 self._add(directory.shown / name, directory.real / name, directory.writable)
+
+
+# A pattern that is a plain name (`node_modules`, `.venv`, `build/`): with no
+# slash inside, gitignore matches it against every part of a path, and a
+# trailing slash limits it to directories. The default exclusions are all such.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+/?")
+
+
+@dataclass(frozen=True)
+class _NameExclusions:
+    """Exclusion patterns as sets of names, with the patterns that are not plain names left to pathspec."""
+
+    any_entry: frozenset[str]  # names that exclude a file or a directory
+    directories: frozenset[str]  # names that exclude a directory
+    rest: pathspec.GitIgnoreSpec | None
+
+    @classmethod
+    def of(cls, patterns: Sequence[str]) -> _NameExclusions | None:
+        """None when a pattern negates (`!keep`): then the order of every match counts."""
+        if any(pattern.startswith("!") for pattern in patterns):
+            return None
+        plain = [p for p in patterns if _PLAIN_NAME.fullmatch(p) and p.rstrip("/") not in (".", "..")]
+        rest = [p for p in patterns if p not in plain]
+        return cls(
+            frozenset(p for p in plain if not p.endswith("/")),
+            frozenset(p.rstrip("/") for p in plain if p.endswith("/")),
+            pathspec.GitIgnoreSpec.from_lines(rest) if rest else None,
+        )
 
 
 def _not_checked(entry: os.DirEntry[str]) -> str:
