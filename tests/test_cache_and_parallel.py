@@ -23,20 +23,8 @@ from tests.conftest import write
 
 SESSION = "class A{i}:\n    def __init__(self, db):\n        self.db = db\n"
 LEGACY = "from app.state import DeepAgentState\n"
-ACCESSOR = """\
-class AgentRegistry:
-    _instance = None
-
-    @classmethod
-    def get_instance(cls):
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
-
-
-def get_registry():
-    return AgentRegistry.get_instance()
-"""
+SINGLETON = "class Registry{i}:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n        if cls._instance is None:\n            cls._instance = cls()\n        return cls._instance\n"
+ACCESSOR = SINGLETON.format(i="") + "\n\ndef get_registry():\n    return Registry.get_instance()\n"
 
 
 def tree(root: Path, files: int = 60) -> None:
@@ -242,8 +230,6 @@ def test_a_cached_finding_comes_back_equal_and_its_repeated_strings_are_stored_o
 
 
 # --- the project index, built in worker processes --------------------------------
-
-SINGLETON = "class Registry{i}:\n    _instance = None\n\n    @classmethod\n    def get_instance(cls):\n        if cls._instance is None:\n            cls._instance = cls()\n        return cls._instance\n"
 
 
 def index_tree(root: Path, files: int = 60) -> None:
