@@ -195,6 +195,10 @@ def _index_crashed(job: IndexJob) -> Indexed:
 
 def relative(path: Path, root: Path) -> str:
     """`path` as the index records it: relative to the index's root where it is under it."""
+    text, base = str(path), str(root)
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if os.sep == "/" and text.startswith(prefix):  # what relative_to gives, without parsing either path
+        return text[len(prefix) :]
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
