@@ -421,7 +421,6 @@ def _row(value: Any, types: tuple[type, ...]) -> bool:
 _ROW_LENGTH = 11
 _TEXTS = (0, 1, 2, 3, 9)  # code, name, family, message, snippet
 _MANUAL = 8
-_SPAN = slice(4, 8)
 _FIX = 10
 _EDIT = (str, int, int, int, int)
 
@@ -475,23 +474,43 @@ def _decode_results(data: dict[str, Any]) -> str | None:
 
 
 def _decoded_row(row: Any, text: Callable[[Any], str], known_codes: set[int]) -> list[Any]:
-    if type(row) is not list or len(row) != _ROW_LENGTH or not all(_is_int(n) and n >= 1 for n in row[_SPAN]):
+    # Unpacked, not walked by position: a warm run decodes every cached row.
+    if type(row) is not list or len(row) != _ROW_LENGTH:
         raise _WrongShape
-    decoded = [text(item) if place in _TEXTS else item for place, item in enumerate(row)]
-    if row[0] not in known_codes:
-        if decoded[0] not in ENTRY_BY_CODE:
+    code, name, family, message, line, column, end_line, end_column, manual, snippet, fix = row
+    if not (
+        type(line) is int
+        and type(column) is int
+        and type(end_line) is int
+        and type(end_column) is int
+        and min(line, column, end_line, end_column) >= 1
+    ):
+        raise _WrongShape
+    decoded_code = text(code)  # an int, once this returns: hashable
+    if code not in known_codes:
+        if decoded_code not in ENTRY_BY_CODE:
             raise _WrongShape
-        known_codes.add(row[0])
-    if row[_MANUAL] is not None:
-        decoded[_MANUAL] = text(row[_MANUAL])
-    fix = row[_FIX]
+        known_codes.add(code)
+    decoded = [
+        decoded_code,
+        text(name),
+        text(family),
+        text(message),
+        line,
+        column,
+        end_line,
+        end_column,
+        None if manual is None else text(manual),
+        text(snippet),
+        fix,
+    ]
     if fix is not None:
         if type(fix) is not list or len(fix) != 4:
             raise _WrongShape
-        applicability, message, isolation, edits = fix
+        applicability, fix_message, isolation, edits = fix
         if not (edits is None or (type(edits) is list and all(_row(edit, _EDIT) for edit in edits))):
             raise _WrongShape
-        decoded[_FIX] = [text(applicability), text(message), None if isolation is None else text(isolation), edits]
+        decoded[_FIX] = [text(applicability), text(fix_message), None if isolation is None else text(isolation), edits]
     return decoded
 
 
