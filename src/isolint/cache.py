@@ -227,7 +227,7 @@ class Cache:
 
     def index_fingerprint(self, sources: str) -> str | None:
         """The fingerprint of the project index whose facts came from `sources`
-        (see `indexing.build_index`), when a run computed it before."""
+        (see `indexing._project_index`), when a run computed it before."""
         self._fingerprints_used.add(sources)
         return self.fingerprints.get(sources)
 

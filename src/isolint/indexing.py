@@ -111,9 +111,7 @@ def build_index(
     ordered = sorted(files)
     facts_of: list[list[list[Any]] | None] = [None] * len(ordered)
     signatures: list[tuple[int, int] | None] = [None] * len(ordered)
-    # Where each file's facts come from (cache.facts_key, and the path they
-    # are placed at), for the files that have some.
-    sources: list[str | None] = [None] * len(ordered)
+    sources: list[str | None] = [None] * len(ordered)  # `_source` of each file that has facts
     todo: list[IndexJob] = []
     for position, real_path in enumerate(ordered):
         signature = signatures[position] = stat_signature(real_path)
@@ -124,7 +122,7 @@ def build_index(
             if held:
                 shown = relative(real_path, root)
                 facts_of[position] = _placed(held, shown)
-                sources[position] = f"{facts_key(digest, module_key(module), real_path)}\0{shown}"
+                sources[position] = _source(digest, module, real_path, shown)
             stats.index_cached += 1
         else:
             todo.append(IndexJob(position, real_path, relative(real_path, root), module))
@@ -147,8 +145,13 @@ def build_index(
             cache.store_facts(job.real, signatures[job.position], result.digest, module_key(job.module), facts)
             facts_of[job.position] = facts
             if facts:
-                sources[job.position] = f"{facts_key(result.digest, module_key(job.module), job.real)}\0{job.shown}"
+                sources[job.position] = _source(result.digest, job.module, job.real, job.shown)
     return _project_index(facts_of, sources, cache)
+
+
+def _source(digest: str, module: tuple[str, bool], real_path: Path, shown: str) -> str:
+    """Where a file's facts come from: its cache.facts_key, and the path they are placed at."""
+    return f"{facts_key(digest, module_key(module), real_path)}\0{shown}"
 
 
 def _project_index(facts_of: list[list[list[Any]] | None], sources: list[str | None], cache: Cache) -> ProjectIndex:
