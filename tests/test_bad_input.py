@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from isolint import source
+from isolint import plan, source
+from isolint.findings import Finding
 from tests.conftest import write
 from tests.helpers import run_cli
 
@@ -121,6 +122,29 @@ def test_a_syntax_error_in_a_file_no_rule_needs_is_still_iso000(in_tmp: Path) ->
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == "broken.py:1:5: ISO000 cannot parse: '(' was never closed"
     assert "fine.py" not in result.stdout
+
+
+def test_a_file_the_index_parsed_is_not_parsed_again_only_for_its_syntax(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class with bases gets a file into the project index's pass (for the
+    sessions family's class facts), which parses it; no rule of the check
+    needs the file. Only the file that pass could not parse is parsed again,
+    and reported."""
+    write(in_tmp / "parsed.py", "class A(B):\n    pass\n")
+    write(in_tmp / "broken.py", "class A(B):\n    def f(:\n")
+    write(in_tmp / "unindexed.py", "x = 1\n")
+    looked_at: list[str] = []
+    syntax_error = plan.syntax_error
+
+    def spy(text: str, path: str) -> Finding | None:
+        looked_at.append(path)
+        return syntax_error(text, path)
+
+    monkeypatch.setattr(plan, "syntax_error", spy)
+    result = run_cli("check", "--output-format", "concise", "--no-cache", "--jobs", "1")
+    assert result.stdout.splitlines()[0] == "broken.py:2:11: ISO000 cannot parse: invalid syntax"
+    assert sorted(looked_at) == ["broken.py", "unindexed.py"]
 
 
 def test_a_cached_run_still_reports_the_syntax_error(in_tmp: Path) -> None:

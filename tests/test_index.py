@@ -125,8 +125,9 @@ def test_the_memos_behind_cache_keys_stay_bounded_and_answer_the_same_once_clear
 def test_index_file_says_whether_it_parsed() -> None:
     indexers = [(AccessorIndexer, AccessorIndexer.index_prefilter)]
     settings = Settings(root=Path.cwd())
-    assert index_file(b"x = 1\n", "a.py", "a", indexers, settings) == ([], False)
-    assert index_file(b"def get_x(:\n", "a.py", "a", indexers, settings) == ([], True)
+    assert index_file(b"x = 1\n", "a.py", "a", indexers, settings) == ([], False, False)
+    assert index_file(b"def get_x(:\n", "a.py", "a", indexers, settings) == ([], True, False)
+    assert index_file(b"def get_x():\n    return X()\n", "a.py", "a", indexers, settings)[1:] == (True, True)
 
 
 def test_qualified_names_resolve_relative_imports_against_the_package() -> None:

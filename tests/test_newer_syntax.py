@@ -58,8 +58,10 @@ def test_check_analyses_every_file_of_a_pep701_project(tmp_path: Path) -> None:
 
 def test_the_index_reads_a_module_with_pep701_f_strings() -> None:
     settings = load_settings([FIXTURE], isolated=True)
-    facts, parsed = index_file(SERVICES.encode(), "app/services.py", "app.services", indexers_for(settings), settings)
-    assert parsed
+    facts, parsed, parses = index_file(
+        SERVICES.encode(), "app/services.py", "app.services", indexers_for(settings), settings
+    )
+    assert parsed and parses
     assert "app.services.get_report_service" in {fact.qualname for fact in facts}
 
 

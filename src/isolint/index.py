@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from .newer_syntax import parse_module
 from .scopes import remembering_children
@@ -382,21 +382,28 @@ def index_source(
     return index_file(raw, path, module, indexers, settings)[0]
 
 
+class Indexing(NamedTuple):
+    """What indexing one file gave."""
+
+    facts: list[Fact]
+    parsed: bool  # some indexing rule's prefilter matched it, so the parser ran
+    parses: bool = False  # and accepted it: the check pass need not parse it only to look for a syntax error
+
+
 def index_file(
     raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, TextFilter]], settings: Any
-) -> tuple[list[Fact], bool]:
-    """index_source, and whether the file had to be parsed (some indexing
-    rule's prefilter matched it)."""
+) -> Indexing:
+    """index_source, and whether the file had to be parsed, and parsed."""
     wanted = [rule for rule, prefilter in indexers if prefilter.search(raw)]
     if not wanted:
-        return [], False
+        return Indexing([], False)
     try:
         tree = parse_module(raw, path)  # Python 3.12 f-strings included, see newer_syntax.py
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return [], True  # the check pass reports it as ISO000
+        return Indexing([], True)  # the check pass reports it as ISO000
     facts = []
     with remembering_children():
         for rule in wanted:
             for kind, name, line, data in rule.index_source(tree, raw, settings):
                 facts.append(Fact(kind, f"{module}.{name}" if module else name, path, line, data))
-    return facts, True
+    return Indexing(facts, True, True)

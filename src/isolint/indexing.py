@@ -52,6 +52,7 @@ class Indexed:
     digest: str | None  # None: unreadable (the check pass reports it)
     facts: list[list[Any]] | None  # as JSON; None when the cache has this content's facts
     parsed: bool = False
+    parses: bool = False  # parsed, and the parser accepted it
 
 
 def index_root(paths: Sequence[Path], settings: Settings) -> Path:
@@ -92,13 +93,16 @@ def build_index(
     *,
     jobs: int = 1,
     stats: Stats | None = None,
+    parses: set[str] | None = None,
 ) -> ProjectIndex:
     """Facts from every file of the project, not only the checked ones: a
     pre-commit run over ten files still knows about singletons elsewhere.
 
     The cache is read and written here; the files it does not cover are read,
     hashed and indexed by `jobs` worker processes (stdlib `ast` only: they
-    never import LibCST)."""
+    never import LibCST). The content hash of each file they parsed without
+    a syntax error goes into `parses`: the check pass need not parse such a
+    file again only to look for one."""
     forget_packages()  # every run builds its index first, before it names any file's module
     if not reads_index(settings):
         return EMPTY
@@ -142,6 +146,8 @@ def build_index(
                 facts = _placed(cache.facts_for(result.digest, module_key(job.module), job.real) or [], job.shown)
                 stats.index_cached += 1
             stats.indexed += result.parsed
+            if result.parses and parses is not None:
+                parses.add(result.digest)
             cache.store_facts(job.real, signatures[job.position], result.digest, module_key(job.module), facts)
             facts_of[job.position] = facts
             if facts:
@@ -179,8 +185,8 @@ def _index_worker(job: IndexJob) -> Indexed:
     state = installed(IndexState)
     if facts_key(digest, module_key(job.module), job.real) in state.known:
         return Indexed(digest, None)
-    facts, parsed = index_file(raw, job.shown, job.module[0], state.indexers, state.settings)
-    return Indexed(digest, [fact.to_json() for fact in facts], parsed)
+    indexing = index_file(raw, job.shown, job.module[0], state.indexers, state.settings)
+    return Indexed(digest, [fact.to_json() for fact in indexing.facts], indexing.parsed, indexing.parses)
 
 
 def _placed(facts: list[list[Any]], shown: str) -> list[list[Any]]:

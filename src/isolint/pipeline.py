@@ -166,7 +166,9 @@ def analyse(keyed: Keyed) -> FileResult:
     """Prefilter, parse once and run every rule (plan.check_bytes)."""
     read, unit = keyed.read, keyed.read.unit
     module, is_package = unit.find_module()
-    checked = check_bytes(read.raw, unit.shown, keyed.plan, module_name=module, is_package=is_package)
+    checked = check_bytes(
+        read.raw, unit.shown, keyed.plan, module_name=module, is_package=is_package, digest=read.digest
+    )
     return FileResult(read.digest, keyed.key, checked.findings, checked.parsed, checked.counts)
 
 

@@ -60,6 +60,10 @@ class Plan:
     build_edits: bool = True
     # `rules`, once a file needed them (or as a fix pass chose them).
     loaded: tuple[tuple[type[Rule], Prefilter], ...] | None = None
+    # Content hashes of files CPython's parser accepted in this run (the
+    # index pass parsed them): a file no rule needs is not parsed again only
+    # to look for a syntax error.
+    parses: frozenset[str] = frozenset()
 
     @property
     def rules(self) -> tuple[tuple[type[Rule], Prefilter], ...]:
@@ -85,6 +89,7 @@ class Plan:
         *,
         count_progress: bool = False,
         build_edits: bool = True,
+        parses: frozenset[str] = frozenset(),
     ) -> Plan:
         enabled = tuple(r for r in settings.enabled() if r is not UNPARSABLE)
         project = project.restricted(_fact_kinds(enabled))
@@ -93,7 +98,7 @@ class Plan:
             from .progress import compile_prefilter
 
             progress = compile_prefilter(settings)
-        return cls(settings, enabled, project, progress, build_edits)
+        return cls(settings, enabled, project, progress, build_edits, parses=parses)
 
     def for_project(self, project: ProjectIndex) -> Plan:
         """This plan for an index whose facts differ from its own in line
@@ -187,10 +192,13 @@ class Checked:
     counts: dict[str, int] | None = None
 
 
-def check_bytes(raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False) -> Checked:
-    """All findings for one file's bytes. With a report-mode plan, the
-    target-form sites are counted in the same parse: the engine's visit
-    carries a counter beside the rules."""
+def check_bytes(
+    raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_package: bool = False, digest: str | None = None
+) -> Checked:
+    """All findings for one file's bytes (whose content hash is `digest`,
+    when the caller has it). With a report-mode plan, the target-form sites
+    are counted in the same parse: the engine's visit carries a counter
+    beside the rules."""
     counts: dict[str, int] | None = None if plan.progress is None else {}
     try:
         with phase("prefilter"):
@@ -205,6 +213,8 @@ def check_bytes(raw: bytes, path: str, plan: Plan, *, module_name: str = "", is_
     if not rules and not counting:
         # No rule needs the file, but a file that does not parse is reported
         # all the same (as ruff does): CPython's parser alone, no LibCST.
+        if digest is not None and digest in plan.parses:
+            return Checked([], False, counts)
         with phase("syntax"):
             error = syntax_error(source.text, path)
         return Checked([error] if error is not None else [], False, counts)

@@ -113,9 +113,16 @@ def run_check(
     if cache.warning:
         found.warnings.append(cache.warning)
     start = time.perf_counter()
-    project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats)
+    parses: set[str] = set()
+    project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats, parses=parses)
     stats.timings["index"] = time.perf_counter() - start
-    plan = Plan.from_settings(settings, project, count_progress=target_forms is not None, build_edits=build_edits)
+    plan = Plan.from_settings(
+        settings,
+        project,
+        count_progress=target_forms is not None,
+        build_edits=build_edits,
+        parses=frozenset(parses),
+    )
     findings = _unreadable_findings(found)
     findings += _check_files(found.files, plan, cache, jobs=jobs, stats=stats, target_forms=target_forms)
     findings.sort(key=lambda f: f.sort_key)
