@@ -281,7 +281,7 @@ def test_a_file_fixed_again_with_the_fallback_builds_only_the_fallbacks_edits_an
     """The gate sends agents.py back with ISO405's transitional fallback: its
     first lint runs again (ISO405's findings differ), but the edits of the
     other rules' fixes (ISO402's annotation) are those of the first
-    computation, not built a second time."""
+    computation (which the check's lint built), not built a second time."""
     from isolint import engine, fixing
 
     agents, _ = _agent_and_runner(make_project(tmp_path), "    await agent.execute(context, rid)\n")
@@ -291,16 +291,20 @@ def test_a_file_fixed_again_with_the_fallback_builds_only_the_fallbacks_edits_an
         + "\n\ndef describe(state: DeepAgentState) -> str:\n    return state.user_id\n",
         encoding="utf-8",
     )
-    events: list[tuple[str, list[str]]] = []
+    events: list[tuple[str, ...] | tuple[str, str, list[str]]] = []
     fix_worker, ast_findings = fixing._fix_worker, engine._ast_findings
 
     def recorded_unit(unit: fixing.FixUnit) -> object:
-        events.append((Path(unit.shown).name, sorted(unit.refused)))
+        events.append((Path(unit.shown).name, *sorted(unit.refused)))
         return fix_worker(unit)
 
     def recorded_builds(*args: object) -> list[engine.Finding]:
         found = ast_findings(*args)
-        events.append(("built", sorted({f.code for f in found if f.fix is not None and f.fix.built})))
+        file = args[0]
+        assert isinstance(file, engine.AstFile)
+        events.append(
+            ("built", Path(file.path).name, sorted({f.code for f in found if f.fix is not None and f.fix.built}))
+        )
         return found
 
     monkeypatch.setattr(fixing, "_fix_worker", recorded_unit)
@@ -308,11 +312,12 @@ def test_a_file_fixed_again_with_the_fallback_builds_only_the_fallbacks_edits_an
     args = ("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO4", "-j", "1", str(tmp_path))
     assert run_cli(*args).exit_code == 1  # findings remain (the transitional form's)
     assert "ensure_context(state, run_id=run_id)" in agents.read_text(encoding="utf-8")
-    first_time = events.index(("agents.py", []))
-    fallback = events.index(("agents.py", ["ISO405~fallback"]))
-    # The first computation of agents.py built the edits of both rules in its first lint; the second, ISO405's alone.
-    assert events[first_time + 1] == ("built", ["ISO402", "ISO405"])
-    assert events[fallback + 1] == ("built", ["ISO405"])
+    first_time = events.index(("agents.py",))
+    fallback = events.index(("agents.py", "ISO405~fallback"))
+    # The check's lint of agents.py, the first computation's first, built the
+    # edits of both rules; the second computation's first, ISO405's alone.
+    assert ("built", "agents.py", ["ISO402", "ISO405"]) in events[:first_time]
+    assert events[fallback + 1] == ("built", "agents.py", ["ISO405"])
 
 
 def test_the_transitional_signature_keeps_old_and_new_callers_working(tmp_path: Path) -> None:

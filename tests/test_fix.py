@@ -316,3 +316,48 @@ def test_a_rule_the_file_ignores_has_its_fixes_held_though_another_rule_fixes_th
     assert "def summarize(state: UserExecutionContext) -> str:" in fixed
     assert "ISO204" not in {f.code for f in remaining}
     assert applied == 1
+
+
+def _lints_of(monkeypatch: pytest.MonkeyPatch, text: str) -> list[bool]:
+    """Spy on the engine: for each lint of `text`, whether it built edits."""
+    from isolint import engine
+
+    lints: list[bool] = []
+    lint_text = engine.lint_text
+
+    def spy(linted: str, *args: object, **kwargs: object) -> object:
+        if linted == text:
+            lints.append(bool(kwargs.get("build_edits", True)))
+        return lint_text(linted, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "lint_text", spy)
+    return lints
+
+
+@pytest.mark.parametrize("unsafe", [False, True])
+def test_a_fix_starts_from_the_checks_lint_of_the_file(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, unsafe: bool
+) -> None:
+    """The check lints each file as the fix's first lint would, edits of the
+    fixes it may apply included: the file as it is is linted once."""
+    text = LEGACY + "\n\n" + SINGLETON
+    write(in_tmp / "a.py", text)
+    lints = _lints_of(monkeypatch, text)
+    result = run_cli("fix", "--no-cache", "--jobs", "1", *(["--unsafe-fixes"] if unsafe else []))
+    assert lints == [True]
+    fixed = (in_tmp / "a.py").read_text()
+    assert fixed.startswith(FIXED) and ("_instance = None" not in fixed) == unsafe
+    assert result.exit_code == (0 if unsafe else 1)
+
+
+def test_a_file_whose_bytes_are_not_its_texts_utf8_is_linted_again_by_its_fix(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fix's prefilters read the UTF-8 of the text; the check's read the
+    file's own bytes, here Latin-1: the check's lint does not stand for the fix's."""
+    text = "# -*- coding: latin-1 -*-\n# caf\xe9\n" + LEGACY
+    (in_tmp / "a.py").write_bytes(text.encode("latin-1"))
+    lints = _lints_of(monkeypatch, text)
+    run_cli("fix", "--no-cache", "--jobs", "1")
+    assert lints == [True, True]
+    assert (in_tmp / "a.py").read_bytes() == ("# -*- coding: latin-1 -*-\n# caf\xe9\n" + FIXED).encode("latin-1")

@@ -14,15 +14,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import stat_signature
+from .cache import content_hash, stat_signature
 from .config import Settings
-from .findings import Finding
+from .findings import SAFE, Finding
 from .ignores import PerFileIgnores
 from .index import NameMatcher, module_of
 from .newer_syntax import remembering_trees
 from .pipeline import WORKER_CRASHED
 from .plan import Plan, Prefilter, unparsable
-from .source import SourceError, decode, read_bytes
+from .source import DecodedSource, SourceError, decode, read_bytes
 from .transaction import FALLBACK, FirstLint, fallback_marker
 from .verify import BuildMany, ModuleSource, Vocabulary, text_model
 from .workers import installed, parallel_map, with_progress_bar
@@ -35,6 +35,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class CheckedLint:
+    """A file's lint by the run's check (a plan with `edits_for`), of the bytes whose content hash is `digest`."""
+
+    digest: str
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
 class FixUnit:
     """One file to fix, as a worker receives it."""
 
@@ -42,6 +50,7 @@ class FixUnit:
     real: Path
     refused: frozenset[str]  # codes whose fixes the gate refused here (and fallback markers)
     earlier: FirstLint | None = None  # the first lint of the file's previous computation
+    checked: CheckedLint | None = None  # the check's lint of the file, when it can be the first
 
 
 @dataclass(frozen=True)
@@ -73,13 +82,16 @@ def compute_fixes(
     state: FixState,
     jobs: int,
     earlier: Mapping[str, ComputedFix] | None = None,
+    checked: Mapping[str, CheckedLint] | None = None,
 ) -> Fixes:
     """The fixes of the files named in `refused` (shown path -> refused codes),
-    in `jobs` processes; a file in `earlier` starts from its first lint there."""
+    in `jobs` processes; a file in `earlier` starts from its first lint
+    there, and one in `checked` from the check's lint where that can stand
+    for it."""
     real_of = {str(file.path): file.real_path for file in files}
-    before = earlier or {}
+    before, lints = earlier or {}, checked or {}
     units = [
-        FixUnit(shown, real_of[shown], codes, before[shown].first if shown in before else None)
+        FixUnit(shown, real_of[shown], codes, before[shown].first if shown in before else None, lints.get(shown))
         for shown, codes in refused.items()
     ]
     sizes = [(stat_signature(unit.real) or (0, 0))[1] for unit in units]
@@ -139,10 +151,30 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
             module_name=module,
             is_package=is_package,
             held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
-            first=earlier.findings if earlier is not None else None,
+            first=earlier.findings if earlier is not None else _checked_first(unit, raw, source, state.unsafe),
             built_before=built_before,
         )
         return ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks).with_models(before)
+
+
+def _checked_first(unit: FixUnit, raw: bytes, source: DecodedSource, unsafe: bool) -> tuple[Finding, ...] | None:
+    """The check's lint of the file, where it is what the fixes' first lint
+    would find: with the same rules (the check's plan is the fix's, and no
+    fallback runs instead of a rule), of these bytes, which are the UTF-8 of
+    the text the fix lints (whose prefilters read that), with the edits of
+    every fix a pass may apply built."""
+    checked = unit.checked
+    if (
+        checked is None
+        or any(code.endswith(FALLBACK) for code in unit.refused)
+        or checked.digest != content_hash(raw)
+        or raw != source.text.encode("utf-8", "surrogatepass")
+    ):
+        return None
+    unbuilt = (
+        f for f in checked.findings if f.fix is not None and not f.fix.built and (unsafe or f.fix.applicability == SAFE)
+    )
+    return None if any(unbuilt) else checked.findings
 
 
 def _falling_back(

@@ -6,6 +6,7 @@ never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -13,7 +14,7 @@ from dataclasses import dataclass, replace
 from .config import Settings
 from .findings import Finding, Location
 from .index import EMPTY, ProjectIndex
-from .newer_syntax import parse_module
+from .newer_syntax import parse_module, remembering_trees
 from .prefilters import TextFilter
 from .rules import ENTRY_BY_CODE, Rule, RuleEntry
 from .source import SourceError, decode
@@ -64,6 +65,10 @@ class Plan:
     # index pass parsed them): a file no rule needs is not parsed again only
     # to look for a syntax error.
     parses: frozenset[str] = frozenset()
+    # Applicabilities (SAFE, UNSAFE) whose fixes a check builds the edits of
+    # without `build_edits`: a `fix` run's check, whose lint of a file is then
+    # its fixes' first (fixing.py), edits included.
+    edits_for: frozenset[str] = frozenset()
 
     @property
     def rules(self) -> tuple[tuple[type[Rule], Prefilter], ...]:
@@ -90,6 +95,7 @@ class Plan:
         count_progress: bool = False,
         build_edits: bool = True,
         parses: frozenset[str] = frozenset(),
+        edits_for: frozenset[str] = frozenset(),
     ) -> Plan:
         enabled = tuple(r for r in settings.enabled() if r is not UNPARSABLE)
         project = project.restricted(_fact_kinds(enabled))
@@ -98,7 +104,7 @@ class Plan:
             from .progress import compile_prefilter
 
             progress = compile_prefilter(settings)
-        return cls(settings, enabled, project, progress, build_edits, parses=parses)
+        return cls(settings, enabled, project, progress, build_edits, parses=parses, edits_for=edits_for)
 
     def for_project(self, project: ProjectIndex) -> Plan:
         """This plan for an index whose facts differ from its own in line
@@ -116,7 +122,11 @@ class Plan:
         for a rule written on LibCST. `ast` rules alone never need it."""
         from .rules.ast_context import parses_with_libcst
 
-        return parses_with_libcst((rule for rule, _ in self.rules), self.build_edits)
+        return parses_with_libcst((rule for rule, _ in self.rules), self.build_edits or bool(self.edits_for))
+
+    def builds(self, finding: Finding) -> bool:
+        """Whether a check builds the edits of `finding`'s fix."""
+        return self.build_edits or (finding.fix is not None and finding.fix.applicability in self.edits_for)
 
     @property
     def uses_index(self) -> bool:
@@ -225,16 +235,21 @@ def check_bytes(
         from .progress import TargetFormTally
 
         tally = TargetFormTally()
-    findings = lint_text(
-        source.text,
-        path,
-        rules,
-        plan.settings,
-        module_name=module_name,
-        is_package=is_package,
-        project=plan.project,
-        observers=(tally,) if tally is not None else (),
-        build_edits=plan.build_edits,
-    )
+    build_edits = plan.build_edits or bool(plan.edits_for)
+    # Building a fix's edits parses the file's text again (to check what the
+    # edits leave, and which imports they orphan): once is enough.
+    with remembering_trees() if build_edits else contextlib.nullcontext():
+        findings = lint_text(
+            source.text,
+            path,
+            rules,
+            plan.settings,
+            module_name=module_name,
+            is_package=is_package,
+            project=plan.project,
+            observers=(tally,) if tally is not None else (),
+            build_edits=build_edits,
+            wanted=plan.builds,
+        )
     # Parsed only to count: report exactly what a plain check would (nothing).
     return Checked(findings if rules else [], True, tally.counts if tally is not None else counts)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import Cache, content_hash, stat_signature
 from .config import Settings
 from .discovery import Discovery, SourceFile, discover
-from .findings import SAFE, Finding
+from .findings import SAFE, UNSAFE, Finding
 from .ignores import PerFileIgnores
 from .index import Fact, ProjectIndex, index_source, module_key, module_of
 from .indexing import build_index, index_root, indexers_for, relative
@@ -40,6 +40,9 @@ class CheckResult:
     warnings: list[str]
     files: list[SourceFile]
     plan: Plan
+    # With a plan's `edits_for` (a fix's check): shown path -> (content hash,
+    # findings before per-file-ignores) of each file the check read.
+    lints: dict[str, tuple[str, list[Finding]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,10 +106,13 @@ def run_check(
     force_exclude: bool = False,
     target_forms: TargetFormTotals | None = None,
     build_edits: bool = True,
+    edits_for: frozenset[str] = frozenset(),
 ) -> CheckResult:
     """Check `paths`. With `target_forms` attached (reports), the same parse
     also counts each file's target-form sites, and the run adds them to it.
-    Without `build_edits`, fixes carry no edits (what a check prints needs none)."""
+    Without `build_edits`, fixes carry no edits (what a check prints needs
+    none), except those of the applicabilities in `edits_for`: a fix's check
+    lints each file as its fixes' first lint would (`CheckResult.lints`)."""
     stats = Stats()
     found = _discover(paths, settings, force_exclude, stats)
     cache = Cache.open(settings.root, settings.fingerprint(), enabled=use_cache)
@@ -122,11 +128,15 @@ def run_check(
         count_progress=target_forms is not None,
         build_edits=build_edits,
         parses=frozenset(parses),
+        edits_for=edits_for,
     )
+    lints: dict[str, tuple[str, list[Finding]]] = {}
     findings = _unreadable_findings(found)
-    findings += _check_files(found.files, plan, cache, jobs=jobs, stats=stats, target_forms=target_forms)
+    findings += _check_files(
+        found.files, plan, cache, jobs=jobs, stats=stats, target_forms=target_forms, lints=lints if edits_for else None
+    )
     findings.sort(key=lambda f: f.sort_key)
-    return CheckResult(findings, stats, found.warnings, found.files, plan)
+    return CheckResult(findings, stats, found.warnings, found.files, plan, lints)
 
 
 def _check_files(
@@ -137,13 +147,18 @@ def _check_files(
     jobs: int,
     stats: Stats,
     target_forms: TargetFormTotals | None = None,
+    lints: dict[str, tuple[str, list[Finding]]] | None = None,
 ) -> list[Finding]:
-    """The findings of `files` after per-file-ignores, in no particular order; the cache saved."""
+    """The findings of `files` after per-file-ignores, in no particular order;
+    the cache saved. Each file's own, with its content hash, go into `lints`
+    when it was read."""
     plan_id = plan.index_fingerprint
     ignores = PerFileIgnores(plan.settings)
     findings: list[Finding] = []
     for unit, result in check_source(DiscoveredFiles(files, plan_id), {plan_id: plan}, cache, jobs=jobs, stats=stats):
         findings += ignores.filter(files[unit.index].real_path, result.findings)
+        if lints is not None and result.digest is not None:
+            lints[unit.shown] = (result.digest, result.findings)
         if target_forms is not None:
             target_forms.add(unit.shown, result.counts)
     cache.save()
@@ -169,11 +184,17 @@ def run_fix(
     The fixes applied are always built; `build_edits` is for the findings
     that remain, whose edits only some output formats show."""
     # The fix machinery (and the verifier, and LibCST's edits) is imported by a fix alone.
-    from .fixing import FixState, Unfixed, compute_fixes, project_reader, unchanged_models, vocabulary
+    from .fixing import CheckedLint, FixState, Unfixed, compute_fixes, project_reader, unchanged_models, vocabulary
     from .transaction import carried_over, mark_refused, settle
 
     checked = run_check(
-        paths, settings, jobs=jobs, use_cache=use_cache, force_exclude=force_exclude, build_edits=build_edits
+        paths,
+        settings,
+        jobs=jobs,
+        use_cache=use_cache,
+        force_exclude=force_exclude,
+        build_edits=build_edits,
+        edits_for=frozenset({SAFE, UNSAFE} if unsafe else {SAFE}),
     )
     files = checked.files
     # A symlink out of the given paths is checked, never written (discovery warned).
@@ -190,13 +211,20 @@ def run_fix(
     unfixed: dict[str, Unfixed] = {}
     computed: dict[str, ComputedFix] = {}  # settle() updates it as it refuses
 
-    def compute(refused: Mapping[str, frozenset[str]]) -> dict[str, ComputedFix]:
-        fixes = compute_fixes(files, refused, state, jobs, earlier=computed)
+    def compute(
+        refused: Mapping[str, frozenset[str]], checked_lints: Mapping[str, CheckedLint] | None = None
+    ) -> dict[str, ComputedFix]:
+        fixes = compute_fixes(files, refused, state, jobs, earlier=computed, checked=checked_lints)
         unfixed.update(fixes.unfixed)
         return fixes.computed
 
     start = time.perf_counter()
-    computed.update(compute({shown: frozenset() for shown in sorted(fixable_paths)}))
+    lints = {
+        shown: CheckedLint(digest, tuple(findings))
+        for shown, (digest, findings) in checked.lints.items()
+        if shown in fixable_paths
+    }
+    computed.update(compute({shown: frozenset() for shown in sorted(fixable_paths)}, lints))
     checked.stats.timings["fix"] = time.perf_counter() - start
     start = time.perf_counter()
     with_fallback = frozenset(rule.code for rule, _ in plan.rules if rule.fallback is not None)
@@ -295,7 +323,8 @@ def _relint_written(
     if plan.uses_index and _facts_changed(paths, written, plan, settings, cache):
         cache.save()  # the written files' facts, which the check against the new index reads
         return None
-    return _check_files(written, plan, cache, jobs=jobs, stats=Stats())
+    # As a plain check lints: nothing is fixed after this.
+    return _check_files(written, replace(plan, edits_for=frozenset()), cache, jobs=jobs, stats=Stats())
 
 
 def _facts_changed(
