@@ -14,6 +14,7 @@ from isolint.config import Settings, load_settings
 from isolint.engine import lint_text
 from isolint.newer_syntax import parse_module
 from isolint.rules import BY_CODE
+from isolint.rules.sessions.facts import IndexFact
 from isolint.rules.sessions.family import (
     AGAINST,
     OPAQUE,
@@ -185,6 +186,12 @@ def test_evidence_options_are_read_from_each_rules_table(tmp_path: Path) -> None
     assert [(f.location.row, f.code) for f in found] == [(3, "ISO203")]
 
 
+def _index(source: str, settings: Settings, module: str = "", is_package: bool = False) -> list[IndexFact]:
+    """The facts ISO201's indexer gives for `source` in `module`."""
+    rule = BY_CODE["ISO201"]
+    return list(rule.index_module(parse_module(source), source.encode("utf-8"), settings, module, is_package))
+
+
 INDEX_PREFILTER_CASES = {
     "bases on the next line": "class Agent(\n    BaseAgent,\n):\n    pass\n",
     "a name that is not ASCII": "class Café(Base):\n    pass\n",
@@ -209,7 +216,7 @@ def test_index_prefilter_passes_every_file_with_class_facts(source: str, tmp_pat
     session: no file it skips would have given a fact."""
     rule = BY_CODE["ISO201"]
     settings = load_settings([tmp_path], isolated=True)
-    facts = list(rule.index(parse_module(source), settings))  # fixtures/pep701 included
+    facts = list(_index(source, settings))  # fixtures/pep701 included
     assert facts or source not in INDEX_PREFILTER_CASES.values()  # the tricky cases do have facts
     if facts:
         assert rule.compile_index_prefilter(settings).search(source.encode("utf-8"))
@@ -261,17 +268,14 @@ def test_sessions_annotated_any_are_reported_with_the_use_that_makes_them_sessio
 
 def test_the_index_records_the_same_any_annotated_sessions_as_the_check(tmp_path: Path) -> None:
     settings = load_settings([tmp_path], isolated=True)
-    rule = BY_CODE["ISO201"]
     stored = {
         name: [entry["attribute"] for entry in data["stored"]]
-        for kind, name, _, data in rule.index(
-            ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated.py").read_text()), settings
-        )
+        for kind, name, _, data in _index((FIXTURES / "rules" / "ISO201" / "any_annotated.py").read_text(), settings)
         if kind == "sessions:class-stores-session"
     }
     assert stored == {"UserRepository": ["db"], "AuditTrail": ["session"], "Ledger": ["db_session"], "Reports": ["db"]}
-    negatives = ast.parse((FIXTURES / "rules" / "ISO201" / "any_annotated_negatives.py").read_text())
-    assert not [kind for kind, *_ in rule.index(negatives, settings) if kind == "sessions:class-stores-session"]
+    negatives = (FIXTURES / "rules" / "ISO201" / "any_annotated_negatives.py").read_text()
+    assert not [kind for kind, *_ in _index(negatives, settings) if kind == "sessions:class-stores-session"]
     # ISO205 reads those facts: handing a session to the repository is reported in another module.
     write(tmp_path / "app" / "__init__.py", "")
     shutil.copy(FIXTURES / "rules" / "ISO201" / "any_annotated.py", tmp_path / "app" / "repos.py")
@@ -292,7 +296,7 @@ def _stores_reported(source: str, settings: Settings) -> set[tuple[str, str]]:
 
 
 def _stores_indexed(source: str, settings: Settings) -> set[tuple[str, str]]:
-    facts = BY_CODE["ISO201"].index(parse_module(source), settings)
+    facts = _index(source, settings)
     return {
         (name.rpartition(".")[2], stored["attribute"])
         for kind, name, _, data in facts
@@ -331,3 +335,32 @@ def test_a_check_by_the_session_rules_needs_no_libcst_parse(monkeypatch: pytest.
     settings = load_settings([tmp_path], isolated=True)
     for path in SESSION_FIXTURES:
         lint_text(path.read_text(encoding="utf-8"), path.name, rules, settings, build_edits=False)
+
+
+RELATIVE_IMPORT_PROJECT = {
+    "isolint.toml": '[sessions]\nsession-types = ["app.db.Handle"]\n',
+    "app/__init__.py": "",
+    "app/db.py": "class Handle:\n    def execute(self, query):\n        return query\n",
+    "app/repo.py": "from .db import Handle\n\n\nclass Repo:\n    def __init__(self, handle: Handle):\n        self.handle = handle\n",
+    "app/models/__init__.py": (
+        "from ..db import Handle as H\n\n\nclass Model:\n    def __init__(self, handle: H):\n        self.handle = handle\n"
+    ),
+    "app/service.py": "from app.repo import Repo\n\n\ndef build(handle):\n    return Repo(handle)\n",
+}
+
+
+def test_a_dotted_session_type_is_matched_through_relative_imports(tmp_path: Path) -> None:
+    """`session-types` names the project's own type by its qualified name.
+    `from .db import Handle` in the module `app.repo`, and `from ..db import
+    Handle` in the package `app.models`, import `app.db.Handle`: the check
+    (ISO201) and the index, whose facts ISO205 reads in another module, both
+    resolve them."""
+    for name, text in RELATIVE_IMPORT_PROJECT.items():
+        write(tmp_path / name, text)
+    found = check_findings([tmp_path], isolated=False)
+    assert [(Path(f.path).relative_to(tmp_path).as_posix(), f.location.row, f.code) for f in found] == [
+        ("app/models/__init__.py", 6, "ISO201"),
+        ("app/repo.py", 6, "ISO201"),
+        ("app/service.py", 5, "ISO205"),
+    ]
+    assert "(annotated `app.db.Handle`)" in found[1].message

@@ -361,7 +361,8 @@ class _BlobIndexJob:
 def _blob_index_worker(job: _BlobIndexJob) -> list[list[Any]]:
     """The facts (as JSON) of one blob at one path: the project index's pass, in a worker."""
     state = installed(IndexState)
-    facts = index_source(job.raw, job.at.path, job.at.module, state.indexers, state.settings)
+    is_package = job.at.path.rpartition("/")[2] == "__init__.py"
+    facts = index_source(job.raw, job.at.path, job.at.module, state.indexers, state.settings, is_package=is_package)
     return [fact.to_json() for fact in facts]
 
 

@@ -376,10 +376,16 @@ def module_key(module: tuple[str, bool]) -> str:
 
 
 def index_source(
-    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, TextFilter]], settings: Any
+    raw: bytes,
+    path: str,
+    module: str,
+    indexers: Sequence[tuple[Any, TextFilter]],
+    settings: Any,
+    *,
+    is_package: bool = False,
 ) -> list[Fact]:
     """Facts of one file from the indexing rules whose prefilter matches it."""
-    return index_file(raw, path, module, indexers, settings)[0]
+    return index_file(raw, path, module, indexers, settings, is_package=is_package).facts
 
 
 class Indexing(NamedTuple):
@@ -391,7 +397,13 @@ class Indexing(NamedTuple):
 
 
 def index_file(
-    raw: bytes, path: str, module: str, indexers: Sequence[tuple[Any, TextFilter]], settings: Any
+    raw: bytes,
+    path: str,
+    module: str,
+    indexers: Sequence[tuple[Any, TextFilter]],
+    settings: Any,
+    *,
+    is_package: bool = False,
 ) -> Indexing:
     """index_source, and whether the file had to be parsed, and parsed."""
     wanted = [rule for rule, prefilter in indexers if prefilter.search(raw)]
@@ -404,6 +416,6 @@ def index_file(
     facts = []
     with remembering_children():
         for rule in wanted:
-            for kind, name, line, data in rule.index_source(tree, raw, settings):
+            for kind, name, line, data in rule.index_module(tree, raw, settings, module, is_package):
                 facts.append(Fact(kind, f"{module}.{name}" if module else name, path, line, data))
     return Indexing(facts, True, True)

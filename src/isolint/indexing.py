@@ -185,7 +185,8 @@ def _index_worker(job: IndexJob) -> Indexed:
     state = installed(IndexState)
     if facts_key(digest, module_key(job.module), job.real) in state.known:
         return Indexed(digest, None)
-    indexing = index_file(raw, job.shown, job.module[0], state.indexers, state.settings)
+    module, is_package = job.module
+    indexing = index_file(raw, job.shown, module, state.indexers, state.settings, is_package=is_package)
     return Indexed(digest, [fact.to_json() for fact in indexing.facts], indexing.parsed, indexing.parses)
 
 

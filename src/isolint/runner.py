@@ -344,7 +344,7 @@ def _facts_changed(
         except SourceError:
             return True  # gone or unreadable since the write: only a whole check tells what that changes
         module = module_of(file.real_path)
-        found = index_source(raw, path, module[0], indexers, settings)
+        found = index_source(raw, path, module[0], indexers, settings, is_package=module[1])
         cache.store_facts(
             file.real_path,
             stat_signature(file.real_path),

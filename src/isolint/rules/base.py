@@ -257,8 +257,17 @@ class Rule:
         cls, tree: ast.Module, raw: bytes, settings: Settings
     ) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
         """`index`, for an indexer that also needs what `ast` drops (comments):
-        `raw` is the file's bytes. The index calls this one."""
+        `raw` is the file's bytes."""
         return cls.index(tree, settings)
+
+    @classmethod
+    def index_module(
+        cls, tree: ast.Module, raw: bytes, settings: Settings, module: str, is_package: bool
+    ) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
+        """`index_source`, for an indexer that also needs the file's module:
+        its dotted name (empty when unknown) and whether it is a package's
+        `__init__`, which relative imports resolve against. The index calls this one."""
+        return cls.index_source(tree, raw, settings)
 
     def __init__(self, file: Any, options: Mapping[str, Any]) -> None:
         # `file`: a FileContext, or an AstFile for an AstRule (which narrows `self.file`).

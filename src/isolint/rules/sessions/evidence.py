@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
-from ...scopes import FUNCTIONS, absolute_name, statements, walk
+from ...scopes import FUNCTIONS, absolute_name, resolve_relative, statements, walk
 from ..ast_context import AstFile, AstRule
 from ..ast_helpers import assignment_targets, dotted_name
 from .family import (
@@ -46,9 +46,20 @@ _LITERALS = (ast.List, ast.Dict, ast.Set, ast.Tuple, ast.JoinedStr)
 class SessionEvidence:
     """Evidence for the values of one parsed file, under one configuration."""
 
-    def __init__(self, tree: ast.Module, config: SessionsConfig, return_types: SessionsConfig | None = None) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        config: SessionsConfig,
+        return_types: SessionsConfig | None = None,
+        *,
+        module: str = "",
+        is_package: bool = False,
+    ) -> None:
         self.tree = tree
         self.config = config
+        # The file's dotted module name (empty when unknown): relative imports resolve against it.
+        self.module = module
+        self.is_package = is_package
         # The vocabulary that judges a function's declared return type (ISO204
         # reads calls by factory name alone, but a declared `-> requests.Session`
         # still says the factory makes no DB session).
@@ -58,7 +69,8 @@ class SessionEvidence:
     @cached_property
     def imports(self) -> dict[str, str]:
         """Local name -> qualified dotted name, for the module's top-level imports
-        (relative ones keep their leading dots)."""
+        (relative ones resolved against the module; where it is unknown, they
+        keep their leading dots)."""
         imports: dict[str, str] = {}
         for node in module_statements(self.tree):
             if isinstance(node, ast.Import):
@@ -67,6 +79,8 @@ class SessionEvidence:
                     imports[alias.asname or head] = alias.name if alias.asname else head
             elif isinstance(node, ast.ImportFrom):
                 base = "." * node.level + (node.module or "")
+                if node.level and self.module:
+                    base = resolve_relative(self.module, self.is_package, node.level, node.module)
                 for alias in node.names:
                     joined = f"{base}.{alias.name}" if base and not base.endswith(".") else base + alias.name
                     imports[alias.asname or alias.name] = joined
@@ -278,7 +292,13 @@ class SessionRule(AstRule):
     def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
         super().__init__(file, options)
         self.config = self.config_of(options)
-        self.evidence = SessionEvidence(file.tree, self.config, self.return_types_of(options))
+        self.evidence = SessionEvidence(
+            file.tree,
+            self.config,
+            self.return_types_of(options),
+            module=file.module_name,
+            is_package=file.is_package,
+        )
 
     @classmethod
     def config_of(cls, options: Mapping[str, Any]) -> SessionsConfig:

@@ -12,7 +12,9 @@ Facts (contributed by ISO201's indexer, read by ISO201 and ISO205):
   `init`, `reads`.
 
 `bases` are dotted names resolved through the file's imports (relative ones
-keep their leading dots; `resolve_base` finishes them). `init` is null when
+against the file's module; where the indexer was not told it, they keep
+their leading dots) or `<module>.Name` for the module's own classes, which
+`resolve_base` finishes. `init` is null when
 the class has no `__init__`, else {positional, kwonly, forwards}, `forwards`
 being [parameter, position in `super().__init__(...)` or null, keyword or
 null]. `reads` lists [attribute, method, [[parameter, [annotation names], unreliable]...]]

@@ -94,9 +94,12 @@ class SessionOnInstance(SessionRule):
         )
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Settings) -> Iterable[IndexFact]:
+    def index_module(
+        cls, tree: ast.Module, raw: bytes, settings: Settings, module: str, is_package: bool
+    ) -> Iterable[IndexFact]:
         # The family's vocabulary, not this rule's: ISO205 reads these facts too.
-        return class_facts(SessionEvidence(tree, SessionsConfig.for_family(settings)))
+        evidence = SessionEvidence(tree, SessionsConfig.for_family(settings), module=module, is_package=is_package)
+        return class_facts(evidence)
 
     def __init__(self, file: AstFile, options: Mapping[str, Any]) -> None:
         super().__init__(file, options)
