@@ -294,6 +294,26 @@ def test_a_compatibility_alias_of_an_accessor_in_another_module_is_an_accessor_t
     assert alias.fix is None and "then delete `get_connection_manager`" in (alias.manual or "")
 
 
+@pytest.mark.parametrize(
+    ("imported", "called"),
+    [
+        ("from chatapp.websocket_manager import shared_hub", "shared_hub()"),
+        ("from .websocket_manager import shared_hub", "shared_hub()"),
+        ("from . import websocket_manager", "websocket_manager.shared_hub()"),
+    ],
+    ids=["absolute", "relative", "relative module"],
+)
+def test_an_alias_reaches_its_callers_however_it_imports_the_accessor(
+    tmp_path: Path, imported: str, called: str
+) -> None:
+    """The index resolves a relative import against the module, as the check
+    does: the alias, whose name says nothing, is an accessor where it is called."""
+    notifier = f'"""Shims for the old socket notifier."""\n{imported}\n\n\ndef events():\n    return {called}\n'
+    handler = "from chatapp.notifier import events\n\n\nasync def notify(user_id):\n    await events().send_to_user(user_id, {})\n"
+    root = _project(tmp_path, {"notifier.py": notifier, "handler.py": handler})
+    assert _found([root / "chatapp" / "handler.py"], "ISO302") == [("handler.py", 5, "ISO302")]
+
+
 def test_aliases_that_import_each_other_prove_nothing(tmp_path: Path) -> None:
     root = _project(
         tmp_path,

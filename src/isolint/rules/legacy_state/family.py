@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...index import links
 from ...prefilters import NEVER, AnyOf, TextFilter
+from ...scopes import resolve_relative
 from ...semantic import Parameter, Signature, signature_of
 from .._helpers import alternation, word_alternatives
 from ..ast_context import AstRule
@@ -392,8 +393,4 @@ def absolute_module(module: str, level: int, importer: str, importer_is_package:
     """The absolute name of `module` as imported from `importer` (`""`: the importer itself)."""
     if level == 0:
         return module or importer
-    package = importer.split(".") if importer else []
-    if not importer_is_package:
-        package = package[:-1]
-    package = package[: len(package) - (level - 1)] if level > 1 else package
-    return ".".join([*package, *([module] if module else [])])
+    return resolve_relative(importer, importer_is_package, level, module or None)

@@ -20,7 +20,14 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...scopes import STATEMENT_HOLDERS, breadth_first, children, statements_breadth_first, walk_scope
+from ...scopes import (
+    STATEMENT_HOLDERS,
+    breadth_first,
+    children,
+    resolve_relative,
+    statements_breadth_first,
+    walk_scope,
+)
 from ..ast_helpers import assignment_targets, context_param, dotted_name, first_param_name, last_name
 from .family import (
     ACCESSOR_KINDS,
@@ -117,10 +124,13 @@ def without_await(value: ast.expr | None) -> ast.expr | None:
 # --- the project index's view: one module, its imports ----------------------------
 
 
-def index_facts(tree: ast.Module, config: WebSocketConfig) -> Iterator[IndexFact]:
-    """The family's facts. A function taking the request context (a parameter
-    named in `context-params`, or annotated with a `...Context` class) hands
-    out nothing shared."""
+def index_facts(
+    tree: ast.Module, config: WebSocketConfig, module: str = "", is_package: bool = False
+) -> Iterator[IndexFact]:
+    """The family's facts for the module `module` (empty when unknown: its
+    relative imports are then left out). A function taking the request
+    context (a parameter named in `context-params`, or annotated with a
+    `...Context` class) hands out nothing shared."""
     accessors: set[str] = set()
     functions = [
         node
@@ -132,7 +142,7 @@ def index_facts(tree: ast.Module, config: WebSocketConfig) -> Iterator[IndexFact
         if returned or (node.name[0].islower() and config.is_plumbing_name(node.name)):
             accessors.add(node.name)
             yield "websockets:accessor", node.name, node.lineno, {"returns": returned}
-    known = _ModuleKnowledge(config, accessors, _imports(tree))
+    known = _ModuleKnowledge(config, accessors, _imports(tree, module, is_package))
     yield from _aliases([node for node in functions if node.name not in accessors], known)
     for statement in _import_time_assignments(tree.body):
         data = known.source(statement.value) if statement.value is not None else None
@@ -176,13 +186,17 @@ def _aliases(functions: list[FunctionNode], known: _ModuleKnowledge) -> Iterator
         pending = [node for node in pending if node not in found]
 
 
-def _imports(tree: ast.Module) -> dict[str, str]:
-    """Local name -> absolute dotted name, for module-level `from a.b import c [as d]`."""
+def _imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, str]:
+    """Local name -> absolute dotted name, for module-level `from a.b import c
+    [as d]`, relative ones (`from .b import c`) resolved against `module`."""
     imports = {}
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        if not isinstance(node, ast.ImportFrom) or (node.level and not module):
+            continue
+        source = resolve_relative(module, is_package, node.level, node.module)
+        if source:
             for alias in node.names:
-                imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                imports[alias.asname or alias.name] = f"{source}.{alias.name}"
     return imports
 
 

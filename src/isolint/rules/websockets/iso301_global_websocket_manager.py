@@ -37,8 +37,10 @@ class GlobalWebSocketManager(IndexesPlumbing, WebSocketRule):
     index_prefilter = INDEX_PREFILTER
 
     @classmethod
-    def index(cls, tree: ast.Module, settings: Settings) -> Iterator[IndexFact]:
-        return index_facts(tree, WebSocketConfig.of_family(settings))
+    def index_module(
+        cls, tree: ast.Module, raw: bytes, settings: Settings, module: str, is_package: bool
+    ) -> Iterator[IndexFact]:
+        return index_facts(tree, WebSocketConfig.of_family(settings), module, is_package)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
