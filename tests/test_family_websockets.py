@@ -365,6 +365,38 @@ def test_only_argument_less_functions_returning_an_argument_less_call_are_aliase
     ]
 
 
+def test_a_function_returning_a_global_manager_is_an_accessor_wherever_the_global_is_bound() -> None:
+    """`current()` hands out the module's manager; a function with arguments,
+    or returning a global that is not plumbing, is no accessor. What binds
+    the global may come later in the module, and a global bound to the
+    accessor's call later still."""
+    source = (
+        "def current():\n    return _hub\n\n\n"
+        "def settings():\n    return _settings\n\n\n"
+        "def for_user(user_id):\n    return _hub\n\n\n"
+        "_hub = WebSocketManager()\n_settings = load_settings()\nHUB = current()\n"
+    )
+    assert list(index_facts(ast.parse(source), FAMILY_DEFAULTS)) == [
+        ("websockets:global", "_hub", 13, {"source": "WebSocketManager"}),
+        ("websockets:accessor", "current", 1, {"returns": "", "delegates": "_hub", "source": "_hub"}),
+        ("websockets:global", "HUB", 15, {"source": "current"}),
+    ]
+
+
+def test_calls_of_a_function_returning_the_global_manager_are_reported_in_other_modules(tmp_path: Path) -> None:
+    hub = "_hub = WebSocketManager()\n\n\ndef current():\n    return _hub\n"
+    handler = "from chatapp.hub import current\n\n\nasync def notify(user_id):\n    await current().send_to_user(user_id, {})\n"
+    root = _project(
+        tmp_path, {"hub.py": "from chatapp.websocket_manager import WebSocketManager\n" + hub, "handler.py": handler}
+    )
+    [finding] = check_findings([root / "chatapp" / "handler.py"], "ISO302")
+    assert (finding.location.row, finding.message) == (
+        5,
+        "`current()` returns the process-wide WebSocket manager: every user's events go through it, "
+        "so a wrong user or run id reaches someone else's socket",
+    )
+
+
 ONE_ANALYSIS_FILES = {
     "hub.py": (
         "from chatapp.websocket_manager import shared_hub\n\n"

@@ -143,8 +143,26 @@ def index_facts(
             accessors.add(node.name)
             yield "websockets:accessor", node.name, node.lineno, {"returns": returned}
     known = _ModuleKnowledge(config, accessors, _imports(tree, module, is_package))
-    yield from _aliases([node for node in functions if node.name not in accessors], known)
-    for statement in _import_time_assignments(tree.body):
+    # Aliases, globals and functions returning a global build on each other,
+    # in any order in the module (`HUB = current()`, `def current(): return
+    # _hub`, `_hub = make_hub()`): until a round finds nothing new.
+    candidates = [node for node in functions if node.name not in accessors]
+    assignments = list(_import_time_assignments(tree.body))
+    while True:
+        found = [*_aliases(candidates, known), *_globals(assignments, known), *_global_returns(candidates, known)]
+        if not found:
+            break
+        yield from found
+        candidates = [node for node in candidates if node.name not in known.accessors]
+        assignments = [statement for statement in assignments if not _binds_known_global(statement, known)]
+    for top in tree.body:
+        if isinstance(top, ast.ClassDef):
+            yield from _class_facts(top, known)
+
+
+def _globals(assignments: list[ast.Assign | ast.AnnAssign], known: _ModuleKnowledge) -> Iterator[IndexFact]:
+    """Module globals bound at import time to shared plumbing."""
+    for statement in assignments:
         data = known.source(statement.value) if statement.value is not None else None
         value = without_await(statement.value)
         if data and isinstance(value, ast.Name):
@@ -156,9 +174,32 @@ def index_facts(
             if data and isinstance(target, ast.Name):
                 known.module_globals.add(target.id)
                 yield "websockets:global", target.id, statement.lineno, data
-    for top in tree.body:
-        if isinstance(top, ast.ClassDef):
-            yield from _class_facts(top, known)
+
+
+def _binds_known_global(statement: ast.Assign | ast.AnnAssign, known: _ModuleKnowledge) -> bool:
+    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+    return any(isinstance(target, ast.Name) and target.id in known.module_globals for target in targets)
+
+
+def _global_returns(functions: list[FunctionNode], known: _ModuleKnowledge) -> Iterator[IndexFact]:
+    """Accessors of a module global: functions taking no arguments whose
+    whole body returns a global of this module that holds plumbing
+    (`def current(): return _hub`)."""
+    for node in functions:
+        value = returned_value(node)
+        if (
+            node.name not in known.accessors
+            and not takes_arguments(node)
+            and isinstance(value, ast.Name)
+            and value.id in known.module_globals
+        ):
+            known.accessors.add(node.name)
+            yield (
+                "websockets:accessor",
+                node.name,
+                node.lineno,
+                {"returns": "", "delegates": value.id, "source": value.id},
+            )
 
 
 def _aliases(functions: list[FunctionNode], known: _ModuleKnowledge) -> Iterator[IndexFact]:

@@ -15,7 +15,9 @@ Project index facts (contributed by ISO301, from `analysis.index_facts`):
   without arguments whose body returns another accessor's argument-less call
   (`def get_connection_manager(): return get_manager()`), is one too, with
   `{"returns": "", "delegates": "<callee>"}` and, when the callee is
-  imported, `"requires"` as for globals below.
+  imported, `"requires"` as for globals below. So is a function without
+  arguments whose body returns a global of its module that holds plumbing
+  (`def current(): return _hub`), delegating to that global.
 - `websockets:global` `module.name`: a module-level name bound to plumbing at
   import time. data: `{"source": "<callee>"}`.
 - `websockets:attribute` `module.Class.attr`: a method stores plumbing on
