@@ -143,6 +143,9 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
     with remembering_trees():
         as_it_is = ModuleSource(unit.shown, module, is_package, source.text)
         before = None if unit.earlier is not None else TextModel(text_model(as_it_is, source.text))
+        first = earlier.findings if earlier is not None else None
+        if first is None and not fallbacks:  # the check ran the plan's own rules
+            first = _checked_first(unit, raw, source, state.unsafe)
         outcome = fix_text(
             source,
             unit.shown,
@@ -151,7 +154,7 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
             module_name=module,
             is_package=is_package,
             held=(unit.refused - fallbacks) | state.ignores.ignored(unit.real, (rule.code for rule, _ in plan.rules)),
-            first=earlier.findings if earlier is not None else _checked_first(unit, raw, source, state.unsafe),
+            first=first,
             built_before=built_before,
         )
         return ComputedFix.of(outcome, unit.shown, module, is_package, raw, source, fallbacks).with_models(before)
@@ -159,17 +162,12 @@ def _fix_worker(unit: FixUnit) -> ComputedFix | Unfixed:
 
 def _checked_first(unit: FixUnit, raw: bytes, source: DecodedSource, unsafe: bool) -> tuple[Finding, ...] | None:
     """The check's lint of the file, where it is what the fixes' first lint
-    would find: with the same rules (the check's plan is the fix's, and no
-    fallback runs instead of a rule), of these bytes, which are the UTF-8 of
-    the text the fix lints (whose prefilters read that), with the edits of
-    every fix a pass may apply built."""
+    would find (the check's plan is the fix's: called only where no fallback
+    runs instead of a rule): of these bytes, which are the UTF-8 of the text
+    the fix lints (whose prefilters read that), with the edits of every fix
+    a pass may apply built."""
     checked = unit.checked
-    if (
-        checked is None
-        or any(code.endswith(FALLBACK) for code in unit.refused)
-        or checked.digest != content_hash(raw)
-        or raw != source.text.encode("utf-8", "surrogatepass")
-    ):
+    if checked is None or checked.digest != content_hash(raw) or raw != source.text.encode("utf-8", "surrogatepass"):
         return None
     unbuilt = (
         f for f in checked.findings if f.fix is not None and not f.fix.built and (unsafe or f.fix.applicability == SAFE)

@@ -169,16 +169,16 @@ def _globals(assignments: list[ast.Assign | ast.AnnAssign], known: _ModuleKnowle
             # `get_ws = get_manager` binds the function, not what it returns:
             # an accessor here, or whatever the imported name is (the check pass knows).
             data = {**data, "holds": "accessor" if value.id in known.accessors else "name"}
-        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-        for target in targets:
+        for target in assignment_targets(statement):
             if data and isinstance(target, ast.Name):
                 known.module_globals.add(target.id)
                 yield "websockets:global", target.id, statement.lineno, data
 
 
 def _binds_known_global(statement: ast.Assign | ast.AnnAssign, known: _ModuleKnowledge) -> bool:
-    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-    return any(isinstance(target, ast.Name) and target.id in known.module_globals for target in targets)
+    return any(
+        isinstance(target, ast.Name) and target.id in known.module_globals for target in assignment_targets(statement)
+    )
 
 
 def _global_returns(functions: list[FunctionNode], known: _ModuleKnowledge) -> Iterator[IndexFact]:
