@@ -297,6 +297,170 @@ def test_a_registry_from_an_accessor_the_index_knows_is_process_wide(tmp_path: P
     assert finding.location.row == 5 and "the process-wide registry `agents_hub()` returns" in finding.message
 
 
+COMPAT = '''\
+"""Old names, kept for callers."""
+from datetime import datetime
+
+from .registry import get_agent_registry
+from .supervisor import get_supervisor as supervisor_of
+
+
+def registry():
+    """The registry, under its old name."""
+    return get_agent_registry()
+
+
+def legacy_registry():
+    return registry()
+
+
+async def current_supervisor():
+    return await supervisor_of()
+
+
+def now():
+    return datetime.now()
+
+
+def registry_for(user_id):
+    return get_agent_registry()
+
+
+def first():
+    return second()
+
+
+def second():
+    return first()
+'''
+TEAM = """\
+from chatapp import compat
+from chatapp.compat import first, legacy_registry, now, registry_for
+
+REGISTRY = compat.registry()
+
+
+def join(agent):
+    compat.registry().register(agent)
+    return legacy_registry(), now(), first(), registry_for(agent.user_id)
+"""
+
+
+def test_a_compatibility_alias_records_the_absolute_names_it_calls() -> None:
+    """Argument-less functions returning an argument-less call, through
+    relative imports and `as`, awaited or not, and one calling another in the
+    same module; a function with parameters, and a call into the standard
+    library, are no alias."""
+    facts = index_source(
+        COMPAT.encode(),
+        "chatapp/compat.py",
+        "chatapp.compat",
+        [(BY_CODE["ISO106"], BY_CODE["ISO106"].index_prefilter)],
+        Settings(root=Path.cwd()),
+    )
+    assert [(f.kind, f.qualname, f.line, f.data) for f in facts] == [
+        ("singletons:alias", "chatapp.compat.registry", 8, {"calls": ["chatapp.registry.get_agent_registry"]}),
+        ("singletons:alias", "chatapp.compat.legacy_registry", 13, {"calls": ["chatapp.compat.registry"]}),
+        ("singletons:alias", "chatapp.compat.current_supervisor", 17, {"calls": ["chatapp.supervisor.get_supervisor"]}),
+        ("singletons:alias", "chatapp.compat.first", 29, {"calls": ["chatapp.compat.second"]}),
+        ("singletons:alias", "chatapp.compat.second", 33, {"calls": ["chatapp.compat.first"]}),
+    ]
+
+
+def test_calls_of_an_alias_of_a_singleton_accessor_are_reported_in_other_modules(tmp_path: Path) -> None:
+    """`compat.registry()` and `legacy_registry()` (an alias of that alias)
+    hand out the registry: bound at import time (ISO103), registered into
+    (ISO104) and fetched (ISO106). An alias of the standard library, a cycle of
+    aliases and a function taking arguments hand out nothing shared."""
+    make_project(tmp_path)
+    write(tmp_path / "chatapp" / "compat.py", COMPAT)
+    team = write(tmp_path / "chatapp" / "team.py", TEAM)
+    found = [(f.code, f.location.row, f.location.column, f.message) for f in check_findings([team])]
+    assert found == [
+        (
+            "ISO103",
+            4,
+            12,
+            "`compat.registry()` runs at import time and binds the process-wide `AgentRegistry` to a module global; "
+            "every request then shares that one object, and nothing can give a request its own",
+        ),
+        (
+            "ISO104",
+            8,
+            5,
+            "`join()` puts the agent instance it was given (`agent`) into the process-wide registry "
+            "`compat.registry()` returns; every request that looks it up runs that one object and sees the "
+            "previous request's state",
+        ),
+        (
+            "ISO106",
+            8,
+            5,
+            "`compat.registry()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); "
+            "every request that reaches this call shares it",
+        ),
+        (
+            "ISO106",
+            9,
+            12,
+            "`legacy_registry()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); "
+            "every request that reaches this call shares it",
+        ),
+    ]
+
+
+def test_cached_results_follow_the_singleton_behind_an_alias(in_tmp: Path) -> None:
+    """A file calling an alias depends on what the alias calls, in a third file."""
+    make_project(in_tmp)
+    write(in_tmp / "chatapp" / "compat.py", COMPAT)
+    write(in_tmp / "chatapp" / "team.py", TEAM)
+    codes = lambda: [  # noqa: E731
+        (row["code"], row["location"]["row"])
+        for row in json.loads(run_cli("check", "chatapp/team.py", "--output-format", "json").stdout)
+    ]
+    assert codes() == [("ISO103", 4), ("ISO104", 8), ("ISO106", 8), ("ISO106", 9)]
+    write(
+        in_tmp / "chatapp" / "registry.py",
+        "class AgentRegistry:\n    pass\n\n\ndef get_agent_registry():\n    return AgentRegistry()\n",
+    )
+    assert codes() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "is_alias", "passes"),
+    [
+        ("def f():\n    return get_registry()\n", True, True),
+        ('async def f():\n    """Old name."""\n    return await (get_registry())\n', True, True),
+        ("def f(\n):\n    return (\n        registry.get_registry(\n        )\n    )\n", True, True),
+        ("def f() -> Registry:\n    return get_registry()\n", True, True),
+        ("def f():\n    return 1\n", False, False),
+        ("def f(user_id):\n    return get_registry()\n", False, False),
+        ("def f():\n    return get_registry(1)\n", False, False),
+        # The prefilter is a necessary condition only: the statements around the return are the parser's to see.
+        ("def f():\n    registry = get_registry()\n    return registry.get_registry()\n", False, True),
+    ],
+)
+def test_the_alias_index_prefilter_passes_the_shapes_of_an_alias(body: str, is_alias: bool, passes: bool) -> None:
+    from isolint.rules.singletons.aliases import ALIAS_INDEX_PREFILTER, alias_facts
+
+    raw = ("from app import registry\nfrom app.registry import Registry, get_registry\n\n\n" + body).encode()
+    facts = list(alias_facts(parse_module(raw), raw, Settings(root=Path.cwd()), "app.compat", False))
+    assert (bool(facts), bool(ALIAS_INDEX_PREFILTER.search(raw))) == (is_alias, passes)
+
+
+def test_the_alias_index_prefilter_passes_every_fixture_with_an_alias() -> None:
+    from isolint.rules.singletons.aliases import ALIAS_INDEX_PREFILTER, alias_facts
+
+    sources = {str(path): path.read_bytes() for path in sorted(FIXTURES.rglob("*.py"))}
+    sources.update({"COMPAT": COMPAT.encode(), "REGISTRY": REGISTRY.encode()})
+    with_facts = 0
+    for where, raw in sources.items():
+        if list(alias_facts(parse_module(raw), raw, Settings(root=Path.cwd()), "app.module", False)):
+            with_facts += 1
+            assert ALIAS_INDEX_PREFILTER.search(raw), where
+    assert with_facts >= 2
+
+
 def test_the_prefilter_passes_forwarding_files_only_with_an_agent_word_and_a_store() -> None:
     from isolint.config import load_settings
     from isolint.index import EMPTY

@@ -23,6 +23,9 @@ __all__ = [
     "is_name_used",
     "last_name",
     "parameters",
+    "returned_value",
+    "takes_arguments",
+    "without_await",
 ]
 
 
@@ -147,3 +150,28 @@ def is_name_used(file: AstFile, import_node: ast.ImportFrom | ast.Import, local_
         return True
     owner = file.names.innermost_owner(import_node)
     return bool(file.names.reads(owner, local_name)) or file.names.in_string_annotation(owner, local_name)
+
+
+def takes_arguments(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    args = function.args
+    return bool(args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg)
+
+
+def returned_value(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
+    """The value of a body that is one `return <value>` (after any docstring)."""
+    body = function.body
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    if len(body) == 1 and isinstance(body[0], ast.Return):
+        return body[0].value
+    return None
+
+
+def without_await(value: ast.expr | None) -> ast.expr | None:
+    """`value` without an `await` in front."""
+    return value.value if isinstance(value, ast.Await) else value

@@ -2,7 +2,7 @@
 
 `family` holds the family's fact kinds, vocabulary and typed configuration;
 `evidence` its one analysis on the stdlib `ast`, of which the project-index
-facts are a projection; `keyed_state` and `per_call` the analyses behind two
-more fact kinds; `uncache` the LibCST edits the per-call fixes share; one
-module per rule.
+facts are a projection; `keyed_state`, `per_call` and `aliases` the analyses
+behind three more fact kinds; `uncache` the LibCST edits the per-call fixes
+share; one module per rule.
 """

@@ -17,11 +17,11 @@ files resolve by qualified name:
   or "delegates" (it returns a same-module singleton class's accessor)}.
 - "singletons:cached-getter": an `lru_cache`/`cache` zero-argument
   constructor function (ISO105); data {"returns": the class it constructs, or null}.
-- "singletons:keyed-state-class" (see `keyed_state`) and
-  "singletons:per-call" (see `per_call`).
+- "singletons:keyed-state-class" (see `keyed_state`),
+  "singletons:per-call" (see `per_call`) and "singletons:alias" (see `aliases`).
 
 Each kind has one producer (ISO101, ISO102, ISO105, ISO103, ISO106); every
-indexer runs whichever rules are selected, so ISO103 and ISO106 read the others.
+indexer runs whichever rules are selected, so ISO103, ISO104 and ISO106 read the others.
 """
 
 from __future__ import annotations

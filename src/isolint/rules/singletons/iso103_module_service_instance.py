@@ -18,6 +18,7 @@ from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, word_
 from ..ast_context import AstRule
 from ..ast_helpers import assignment_targets, dotted_name, is_module_level, last_name
 from ..base import Option
+from .aliases import KIND_ALIAS, singleton_aliases, through_aliases
 from .family import (
     ACCESSOR_KINDS,
     KIND_ACCESSOR,
@@ -49,7 +50,7 @@ class ModuleServiceInstance(AstRule):
     family = "singletons"
     summary = "A module-level service instance (or singleton accessor result) is shared by every request"
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    reads_facts = INDEXED_KINDS
+    reads_facts = (*INDEXED_KINDS, KIND_ALIAS)
     index_prefilter = KEYED_STATE_INDEX_PREFILTER
     options = (
         Option(
@@ -115,11 +116,11 @@ class ModuleServiceInstance(AstRule):
         globs = [glob_to_bytes_regex(glob) for glob in config.accessor_patterns]
         # Factored on their literal prefixes, as a trie: tried one by one, the
         # indexed names made the scan of a file grow with the project's size.
-        indexed_names = word_alternatives(re.escape(n.encode()) for n in sorted(project.names(*INDEXED_KINDS)))
+        indexed = project.names(*INDEXED_KINDS) | project.derived(singleton_aliases)
+        indexed_names = word_alternatives(re.escape(n.encode()) for n in sorted(indexed))
         names = alternation(suffixes, globs, indexed_names)
         # Test the fragments' first characters before trying each one: the
         # scan runs at every `=` of every file.
-        indexed = project.names(*INDEXED_KINDS)
         initials = {word[:1] for word in [*config.service_suffixes, *config.accessor_patterns, *indexed]}
         if not config.service_suffixes or initials & {"", "*", "?"}:
             gate = b""  # an empty suffix group or a leading wildcard: any character may start a match
@@ -177,6 +178,7 @@ class ModuleServiceInstance(AstRule):
             any(name.endswith(suffix) for suffix in config.service_suffixes)
             or matches_patterns(name, config.accessor_patterns)
             or name in project.names(*INDEXED_KINDS)
+            or name in project.derived(singleton_aliases)
             or name in project.derived(_class_accessors)
         )
 
@@ -191,7 +193,7 @@ class ModuleServiceInstance(AstRule):
     def _known_accessor(self, name: str, qualified: set[str]) -> str | None:
         """How to name what a known singleton accessor returns, or None if `func` is not one."""
         project = self.file.project
-        for qualname in qualified:
+        for qualname in through_aliases(project, qualified):
             fact = project.get(KIND_ACCESSOR, qualname) or project.get(KIND_CACHED_GETTER, qualname)
             if fact is not None:
                 returns = handed_out(fact)

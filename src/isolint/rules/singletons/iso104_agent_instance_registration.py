@@ -26,6 +26,7 @@ from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanc
 from ..ast_context import AstRule
 from ..ast_helpers import assignment_targets, decorator_names, dotted_name, first_param_name, last_name
 from ..base import CstEdit, FixSpec, Option
+from .aliases import KIND_ALIAS, through_aliases
 from .family import (
     ACCESSOR_KINDS,
     COMPOUND_STATEMENTS,
@@ -92,7 +93,7 @@ class AgentInstanceRegistration(AstRule):
         ),
     )
 
-    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS)
+    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS, KIND_ALIAS)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
@@ -362,7 +363,7 @@ class AgentInstanceRegistration(AstRule):
         if matches_patterns(callee, REGISTRY_ACCESSORS):
             return True
         project = self.file.project
-        for qualname in self.file.qualified_names(call.func):
+        for qualname in through_aliases(project, self.file.qualified_names(call.func)):
             if any(project.get(kind, qualname) for kind in ACCESSOR_KINDS):
                 return True
             owner, _, method = qualname.rpartition(".")

@@ -3,21 +3,24 @@
 Reads the index facts "singletons:class", "singletons:accessor" and
 "singletons:cached-getter" (see `family`) from the whole project;
 ISO101, ISO102 and ISO105 contribute them (every indexer runs, whichever
-rules are selected). Its own facts, "singletons:per-call" (see `per_call`),
-keep listing the callers of a singleton `isolint fix` made per call.
+rules are selected). Its own facts: "singletons:per-call" (see `per_call`)
+keep listing the callers of a singleton `isolint fix` made per call, and
+"singletons:alias" (see `aliases`) find the calls of a compatibility alias
+of an accessor, in whichever module the alias is.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ...prefilters import NEVER, TextFilter
+from ...prefilters import NEVER, AnyOf, TextFilter
 from .._helpers import alternation, word_alternatives
 from ..ast_context import AstRule
 from ..ast_helpers import context_param, dotted_name
+from .aliases import ALIAS_INDEX_PREFILTER, KIND_ALIAS, alias_facts, singleton_aliases, through_aliases
 from .family import (
     ACCESSOR_KINDS,
     KIND_ACCESSOR,
@@ -39,15 +42,17 @@ class SingletonAccessorCall(AstRule):
     family = "singletons"
     summary = "A function fetches a process-wide singleton found elsewhere in the project"
     prefilter = re.compile(rb"(?!)")  # built from the index by compile_prefilter
-    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS, KIND_PER_CALL)
-    # A singleton the fixes made per call keeps its call sites listed (see per_call).
-    index_prefilter = MARKER
+    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS, KIND_PER_CALL, KIND_ALIAS)
+    # A singleton the fixes made per call keeps its call sites listed (see
+    # per_call); an alias of an accessor hands out its singleton (see aliases).
+    index_prefilter = AnyOf(MARKER, ALIAS_INDEX_PREFILTER)
 
     @classmethod
-    def index_source(
-        cls, tree: ast.Module, raw: bytes, settings: Settings
-    ) -> Iterable[tuple[str, str, int, dict[str, Any]]]:
-        return per_call_facts(tree, raw)
+    def index_module(
+        cls, tree: ast.Module, raw: bytes, settings: Settings, module: str, is_package: bool
+    ) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+        yield from per_call_facts(tree, raw)
+        yield from alias_facts(tree, raw, settings, module, is_package)
 
     _names: frozenset[str] | None = None  # see _indexed_names, per file
 
@@ -55,7 +60,7 @@ class SingletonAccessorCall(AstRule):
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:
         # A call resolving to an indexed accessor or class spells its name in the file.
         names = sorted(
-            project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL),
+            project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL) | project.derived(singleton_aliases),
             key=len,
             reverse=True,
         )
@@ -121,7 +126,7 @@ class SingletonAccessorCall(AstRule):
         project = self.file.project
         if not self.file.may_be_named(func, self._indexed_names()):
             return None
-        for qualname in sorted(self.file.qualified_names(func)):
+        for qualname in through_aliases(project, self.file.qualified_names(func)):
             fact = project.get(KIND_ACCESSOR, qualname) or project.get(KIND_CACHED_GETTER, qualname)
             if fact is not None:
                 returns = handed_out(fact)
@@ -148,4 +153,4 @@ def _indexed_singleton_names(project: ProjectIndex) -> frozenset[str]:
     methods = {m for fact in project.of_kind(KIND_CLASS) for m in ClassFact.read(fact).accessors} | {
         m for fact in project.of_kind(KIND_PER_CALL) for m in PerCallFact.read(fact).accessors
     }
-    return project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL) | methods
+    return project.names(KIND_CLASS, *ACCESSOR_KINDS, KIND_PER_CALL) | methods | project.derived(singleton_aliases)

@@ -7,7 +7,7 @@ becomes a fact that `requires` that name. The rules (`Plumbing`) see the
 finished index and resolve names through the file's scopes. Both decide with
 the same shapes: what a callee's name says (`plumbing_by_name`), what hands
 over a request's own scope (`passes_scope`), what an alias looks like
-(`takes_arguments`, `returned_value`), what stores on `self`
+(`ast_helpers.takes_arguments`, `returned_value`), what stores on `self`
 (`capture_target`), and which nodes belong to a function's own body
 (`own_nodes`).
 """
@@ -28,7 +28,16 @@ from ...scopes import (
     statements_breadth_first,
     walk_scope,
 )
-from ..ast_helpers import assignment_targets, context_param, dotted_name, first_param_name, last_name
+from ..ast_helpers import (
+    assignment_targets,
+    context_param,
+    dotted_name,
+    first_param_name,
+    last_name,
+    returned_value,
+    takes_arguments,
+    without_await,
+)
 from .family import (
     ACCESSOR_KINDS,
     CLASS_ACCESSORS,
@@ -78,26 +87,6 @@ def plumbing_by_name(func: ast.expr, config: WebSocketConfig) -> str | None:
     return None
 
 
-def takes_arguments(function: FunctionNode) -> bool:
-    args = function.args
-    return bool(args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg)
-
-
-def returned_value(function: FunctionNode) -> ast.expr | None:
-    """The value of a body that is one `return <value>` (after any docstring)."""
-    body = function.body
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
-    ):
-        body = body[1:]
-    if len(body) == 1 and isinstance(body[0], ast.Return):
-        return body[0].value
-    return None
-
-
 def capture_target(statement: ast.AST, method: FunctionNode | None) -> ast.Attribute | None:
     """The `self.<attr>` that `statement` assigns inside a method, if that is its only target."""
     targets = assignment_targets(statement)
@@ -114,11 +103,6 @@ def own_nodes(function: FunctionNode) -> list[ast.AST]:
     """Every node of the function's body, in source order. A nested function
     or class is its own scope: it is listed, but nothing inside it."""
     return list(walk_scope(function.body, (*FUNCTION_NODES, ast.ClassDef)))
-
-
-def without_await(value: ast.expr | None) -> ast.expr | None:
-    """`value` without an `await` in front."""
-    return value.value if isinstance(value, ast.Await) else value
 
 
 # --- the project index's view: one module, its imports ----------------------------

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..ast_context import AstFile
-from ..ast_helpers import assignment_targets, is_module_level
-from .analysis import IndexFact, Plumbing, index_facts, without_await
+from ..ast_helpers import assignment_targets, is_module_level, without_await
+from .analysis import IndexFact, Plumbing, index_facts
 from .family import (
     INDEX_PREFILTER,
     WEBSOCKET_NAMES,

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...findings import UNSAFE
 from ..ast_context import AstFile
-from ..ast_helpers import context_param
+from ..ast_helpers import context_param, returned_value, takes_arguments, without_await
 from ..base import CstEdit, FixSpec
-from .analysis import FunctionNode, Plumbing, capture_target, own_nodes, returned_value, takes_arguments, without_await
+from .analysis import FunctionNode, Plumbing, capture_target, own_nodes
 from .emitter import EmitterSwap, plan_swap
 from .family import (
     EMITTER_METHODS,

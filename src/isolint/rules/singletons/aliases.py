@@ -1,0 +1,132 @@
+"""Compatibility aliases of the family's singletons, across modules.
+
+`def registry(): return get_agent_registry()` hands out whatever the function
+it calls hands out, and code that calls `registry()` shares that singleton
+as much as code calling `get_agent_registry()` does. The index pass sees one
+module at a time and cannot know what an imported name is, so it records
+every module-level function taking no arguments whose whole body returns an
+argument-less call as an alias of the absolute names it calls
+("singletons:alias", data {"calls": [names]}). The rules follow aliases
+(`through_aliases`) to a singleton the index knows; an alias reaching none
+counts for nothing. Calls into the standard library (`datetime.now`) are
+left out: they hand out no singleton of the project, and recording them
+would only grow the index.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...index import links
+from ...prefilters import AllOf
+from ...scopes import FUNCTIONS
+from ..ast_context import AstFile
+from ..ast_helpers import dotted_name, returned_value, takes_arguments, without_await
+from .family import ACCESSOR_KINDS, KIND_CLASS, ClassFact, FactRow
+from .per_call import KIND_PER_CALL, PerCallFact
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...index import Fact, ProjectIndex
+
+KIND_ALIAS = "singletons:alias"
+# Necessary for an alias: a definition taking no arguments, and a return of
+# an argument-less call (each starts with its literal: `re` skips ahead to it).
+ALIAS_INDEX_PREFILTER = AllOf(
+    re.compile(rb"def(?<!\wdef)\s+\w+\s*\(\s*\)"),
+    re.compile(rb"return(?<!\wreturn)(?!\w)[\s(]*(?:await(?!\w)[\s(]*)?[\w.]+\s*\(\s*\)"),
+)
+
+
+@dataclass(frozen=True)
+class AliasFact:
+    """ "singletons:alias": a function handing out what another one does."""
+
+    calls: tuple[str, ...]  # the absolute names its call may resolve to
+
+    def to_data(self) -> dict[str, Any]:
+        return {"calls": list(self.calls)}
+
+    @classmethod
+    def read(cls, fact: Fact) -> AliasFact:
+        return cls(tuple(fact.data.get("calls", ())))
+
+
+def alias_facts(tree: ast.Module, raw: bytes, settings: Settings, module: str, is_package: bool) -> Iterator[FactRow]:
+    """An alias fact for each module function taking no arguments whose body
+    (after any docstring) is one `return [await] f()`, with `f` resolved
+    through the module's imports and definitions."""
+    candidates = [
+        (node, call)
+        for node in tree.body
+        if isinstance(node, FUNCTIONS)
+        and not takes_arguments(node)
+        and isinstance(call := without_await(returned_value(node)), ast.Call)
+        and not call.args
+        and not call.keywords
+        and dotted_name(call.func) is not None
+    ]
+    if not candidates:
+        return  # resolving names costs a scope pass: only for a module that has one
+    file = AstFile("", raw.decode("utf-8", "replace"), tree, settings, module_name=module, is_package=is_package)
+    for node, call in candidates:
+        calls = sorted(
+            name
+            for name in file.qualified_names(call.func)
+            # A bare name is a builtin or unbound; an import of the standard library hands out no project singleton.
+            if "." in name and name.partition(".")[0] not in sys.stdlib_module_names
+        )
+        if calls:
+            yield KIND_ALIAS, node.name, node.lineno, AliasFact(tuple(calls)).to_data()
+
+
+@links(KIND_ALIAS)
+def _alias_links(fact: Fact) -> list[str]:
+    """An alias stands on what it calls: a file calling the alias depends on those facts too."""
+    return [name.rpartition(".")[2] for name in AliasFact.read(fact).calls]
+
+
+def through_aliases(project: ProjectIndex, qualified: Iterable[str]) -> list[str]:
+    """`qualified`, sorted, then what the indexed aliases among them call,
+    transitively: an alias hands out what it calls. Each name comes once, so
+    a cycle of aliases ends."""
+    found = sorted(qualified)
+    seen = set(found)
+    position = 0
+    while position < len(found):
+        fact = project.get(KIND_ALIAS, found[position])
+        position += 1
+        for name in AliasFact.read(fact).calls if fact is not None else ():
+            if name not in seen:
+                seen.add(name)
+                found.append(name)
+    return found
+
+
+def singleton_aliases(project: ProjectIndex) -> frozenset[str]:
+    """Short names of the indexed aliases that reach a singleton the index
+    knows, for the rules' prefilters: other aliases hand out nothing shared."""
+    return frozenset(
+        fact.name
+        for fact in project.of_kind(KIND_ALIAS)
+        if any(_names_singleton(project, name) for name in through_aliases(project, [fact.qualname])[1:])
+    )
+
+
+def _names_singleton(project: ProjectIndex, qualname: str) -> bool:
+    """Whether an indexed singleton fact defines `qualname`: an accessor, a
+    cached getter, a class, one of a class's accessors, or what a per-call
+    fix changed."""
+    if any(project.get(kind, qualname) for kind in (*ACCESSOR_KINDS, KIND_CLASS, KIND_PER_CALL)):
+        return True
+    owner, _, method = qualname.rpartition(".")
+    fact = project.get(KIND_CLASS, owner)
+    if fact is not None and method in ClassFact.read(fact).accessors:
+        return True
+    fact = project.get(KIND_PER_CALL, owner)
+    return fact is not None and method in PerCallFact.read(fact).accessors
