@@ -397,6 +397,62 @@ def test_calls_of_a_function_returning_the_global_manager_are_reported_in_other_
     )
 
 
+def test_an_alias_in_a_module_without_trigger_words_is_found_through_the_singletons_alias_facts(
+    tmp_path: Path,
+) -> None:
+    """`events.py` names no socket, so the family's index never reads it; the
+    singletons family indexes its alias, and it reaches `current`, whose global
+    is the manager. Its callers elsewhere are reported: a global bound to it
+    (ISO301), a call (ISO302), a capture on `self` (ISO304). An alias of
+    something else is not."""
+    hub = "from chatapp.websocket_manager import WebSocketManager\n\n_hub = WebSocketManager()\n\n\ndef current():\n    return _hub\n"
+    events = (
+        "from chatapp.hub import current\nfrom chatapp.settings import load\n\n\n"
+        "def events():\n    return current()\n\n\ndef config():\n    return load()\n"
+    )
+    handler = (
+        "from chatapp.events import config, events\n\nHUB = events()\nCONFIG = config()\n\n\n"
+        "async def notify(user_id):\n    await events().send_to_user(user_id, config())\n\n\n"
+        "class ChatAgent:\n    def __init__(self):\n        self.hub = events()\n"
+    )
+    root = _project(
+        tmp_path,
+        {
+            "hub.py": hub,
+            "events.py": events,
+            "settings.py": "def load():\n    return {}\n",
+            "handler.py": handler,
+        },
+    )
+    found = [
+        (Path(f.path).name, f.location.row, f.code, f.message)
+        for f in check_findings([root / "chatapp" / "handler.py"])
+    ]
+    assert found == [
+        (
+            "handler.py",
+            3,
+            "ISO301",
+            "module-level `events(...)` runs at import time and gives every user one WebSocket manager; "
+            "a wrong user or run id sends one user's events to another",
+        ),
+        (
+            "handler.py",
+            8,
+            "ISO302",
+            "`events()` returns the process-wide WebSocket manager: every user's events go through it, "
+            "so a wrong user or run id reaches someone else's socket",
+        ),
+        (
+            "handler.py",
+            13,
+            "ISO304",
+            "`self.hub` keeps the process-wide WebSocket manager (`events`) on the instance: "
+            "every request `ChatAgent` serves emits through one shared object",
+        ),
+    ]
+
+
 ONE_ANALYSIS_FILES = {
     "hub.py": (
         "from chatapp.websocket_manager import shared_hub\n\n"

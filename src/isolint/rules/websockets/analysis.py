@@ -38,6 +38,7 @@ from ..ast_helpers import (
     takes_arguments,
     without_await,
 )
+from ..singletons.aliases import KIND_ALIAS
 from .family import (
     ACCESSOR_KINDS,
     CLASS_ACCESSORS,
@@ -383,7 +384,8 @@ class Plumbing:
         if names is None:
             project = self.file.project
             if what == "accessors":
-                names = project.names(*ACCESSOR_KINDS)
+                # Every alias: whether one reaches plumbing is asked only of the calls spelling its name.
+                names = project.names(*ACCESSOR_KINDS, KIND_ALIAS)
             elif what == "globals":
                 names = project.names("websockets:global")
             else:

@@ -26,7 +26,10 @@ Project index facts (contributed by ISO301, from `analysis.index_facts`):
   that its class does not assign (so a base class does). data: `{"bases": [...]}`.
 
 ISO102's `singletons:accessor` facts whose `returns` matches count as
-accessors too, when that rule runs.
+accessors too, when that rule runs; and so do the singletons family's
+`singletons:alias` facts (ISO106's indexer, which needs no trigger word)
+whose callee is an accessor: an alias of an alias in a module that never
+names a socket.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ...prefilters import Lowered
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
 from ..ast_context import AstFile, AstRule
 from ..base import Option
+from ..singletons.aliases import KIND_ALIAS, AliasFact
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -172,6 +176,7 @@ class IndexesPlumbing:
         "websockets:attribute",
         "websockets:inherited-read",
         "singletons:accessor",
+        KIND_ALIAS,
     )
 
 
@@ -189,6 +194,11 @@ def plumbing_alternatives(globs: Collection[str], project: ProjectIndex, *, call
     """`plumbing_prefilter`'s alternatives, for rules that add their own."""
     calls = sorted({glob_to_bytes_regex(glob).removesuffix(rb"\w*") for glob in globs})  # `[\w.]*` follows
     calls += sorted(re.escape(name.encode()) for name in project.names(*ACCESSOR_KINDS))
+    calls += sorted(
+        re.escape(fact.name.encode())
+        for fact in project.of_kind(KIND_ALIAS)
+        if is_indexed_accessor(project, fact.qualname, globs)
+    )
     alternatives = unanchored_alternatives(calls or [rb"(?!)"], rb"[\w.]*\s*\(")
     shared = sorted(
         {
@@ -220,13 +230,20 @@ def _bases_links(fact: Fact) -> Iterator[str]:
 def is_indexed_accessor(
     project: ProjectIndex, qualname: str, globs: Iterable[str], seen: frozenset[str] = frozenset()
 ) -> bool:
-    """Ours (an alias of an imported accessor only if that one is), or ISO102's
-    singleton accessor when the class it returns is plumbing."""
+    """Ours (an alias of an imported accessor only if that one is), ISO102's
+    singleton accessor when the class it returns is plumbing, or an alias the
+    singletons family indexed (in any module, trigger words or not) of one of those."""
     accessor = project.get("websockets:accessor", qualname)
     if accessor is not None:
         return fact_holds(project, accessor, globs, seen | {qualname})
     singleton = project.get("singletons:accessor", qualname)
-    return singleton is not None and is_plumbing_name(str(singleton.data.get("returns") or ""), globs)
+    if singleton is not None:
+        return is_plumbing_name(str(singleton.data.get("returns") or ""), globs)
+    alias = project.get(KIND_ALIAS, qualname)
+    return alias is not None and any(
+        name not in seen and is_indexed_accessor(project, name, globs, seen | {qualname})
+        for name in AliasFact.read(alias).calls
+    )
 
 
 def fact_holds(
