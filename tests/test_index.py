@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import isolint.index
+import isolint.rules
 from isolint.config import Settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex, index_file, index_source, module_name_for
@@ -89,6 +92,36 @@ def test_relevant_facts_follow_links_up_from_any_module_and_down_from_its_own() 
     assert relevant("/work/project/pkg/a.py", "A") == ["pkg.a.A", "pkg.b.B", "pkg.c.C", "pkg.d.D"]  # a real path
     assert relevant("pkg/__init__.py", "A") == ["pkg.a.A"]
     assert relevant("pkg/e.py", "x") == []
+
+
+def test_a_fresh_process_follows_the_links_before_it_loads_any_rule() -> None:
+    """A worker computes a file's cache key before it imports a rule: the
+    index imports the modules registering links itself, or a key would miss
+    the facts a file's facts build on (a base class, an alias's target)."""
+    script = (
+        "import sys\n"
+        "from isolint.index import Fact, ProjectIndex\n"
+        "index = ProjectIndex([\n"
+        "    Fact('sessions:class-bases', 'pkg.a.A', 'pkg/a.py', 1, {'bases': []}),\n"
+        "    Fact('sessions:class-bases', 'pkg.b.B', 'pkg/b.py', 1, {'bases': ['pkg.a.A']}),\n"
+        "    Fact('singletons:alias', 'pkg.c.registry', 'pkg/c.py', 1, {'calls': ['pkg.d.get_registry']}),\n"
+        "    Fact('singletons:accessor', 'pkg.d.get_registry', 'pkg/d.py', 1, {}),\n"
+        "])\n"
+        "assert not any(name.startswith('isolint.rules.') for name in sys.modules), 'a rule is loaded already'\n"
+        "print([fact.qualname for fact in index.relevant_facts(frozenset({'B', 'registry'}), 'pkg/e.py')])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['pkg.a.A', 'pkg.b.B', 'pkg.d.get_registry', 'pkg.c.registry']"  # the index's order
+
+
+def test_every_module_registering_fact_links_is_listed() -> None:
+    package = Path(isolint.rules.__file__).parent
+    registering = {
+        "isolint." + path.relative_to(package.parent).with_suffix("").as_posix().replace("/", ".")
+        for path in package.rglob("*.py")
+        if re.search(r"^@links\(", path.read_text(encoding="utf-8"), re.MULTILINE)
+    }
+    assert registering == set(isolint.rules.FACT_LINK_MODULES)
 
 
 def test_relevant_fingerprint_counts_whole_words_only() -> None:

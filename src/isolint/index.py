@@ -232,8 +232,9 @@ class _LinkGraph:
     """The facts by short name, and the links between them (`links`)."""
 
     def __init__(self, facts: tuple[Fact, ...]) -> None:
-        from . import rules  # noqa: F401  # the rule families register their links on import
+        from .rules import load_fact_links  # the rule families register their links on import
 
+        load_fact_links()
         self.order = {id(fact): position for position, fact in enumerate(facts)}
         self.named: dict[str, list[Fact]] = {}
         for fact in facts:

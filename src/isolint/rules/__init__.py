@@ -141,12 +141,32 @@ def discover() -> tuple[type[Rule], ...]:
     return tuple(sorted(found, key=lambda rule: rule.code))
 
 
+# The modules saying, with `index.links`, which facts a fact of their kinds
+# builds on. The project index imports them before it follows links: a
+# worker computes cache keys before it loads any rule, and a key without the
+# linked facts would not change when they do (tests compare this list with
+# the modules calling `links`).
+FACT_LINK_MODULES = (
+    "isolint.rules.legacy_state.family",
+    "isolint.rules.sessions.facts",
+    "isolint.rules.singletons.aliases",
+    "isolint.rules.websockets.family",
+)
+
+
+def load_fact_links() -> None:
+    """Import every module registering fact links (FACT_LINK_MODULES)."""
+    for name in FACT_LINK_MODULES:
+        importlib.import_module(name)
+
+
 __all__ = [
     "ALL_RULES",
     "BY_CODE",
     "BY_NAME",
     "CUSTOM_PREFIX",
     "ENTRIES",
+    "FACT_LINK_MODULES",
     "FAMILIES",
     "AstFile",
     "AstRule",
@@ -156,6 +176,7 @@ __all__ = [
     "Rule",
     "RuleEntry",
     "entry",
+    "load_fact_links",
     "lookup",
     "register",
 ]
