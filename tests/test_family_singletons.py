@@ -332,10 +332,23 @@ def first():
 
 def second():
     return first()
+
+
+class Registries:
+    @staticmethod
+    def agents():
+        return get_agent_registry()
+
+    @classmethod
+    def shared(cls):
+        return registry()
+
+    def own(self):
+        return registry()
 '''
 TEAM = """\
 from chatapp import compat
-from chatapp.compat import first, legacy_registry, now, registry_for
+from chatapp.compat import Registries, first, legacy_registry, now, registry_for
 
 REGISTRY = compat.registry()
 
@@ -343,6 +356,10 @@ REGISTRY = compat.registry()
 def join(agent):
     compat.registry().register(agent)
     return legacy_registry(), now(), first(), registry_for(agent.user_id)
+
+
+def lookup():
+    return Registries.agents(), Registries.shared(), Registries().own()
 """
 
 
@@ -364,14 +381,22 @@ def test_a_compatibility_alias_records_the_absolute_names_it_calls() -> None:
         ("singletons:alias", "chatapp.compat.current_supervisor", 17, {"calls": ["chatapp.supervisor.get_supervisor"]}),
         ("singletons:alias", "chatapp.compat.first", 29, {"calls": ["chatapp.compat.second"]}),
         ("singletons:alias", "chatapp.compat.second", 33, {"calls": ["chatapp.compat.first"]}),
+        (
+            "singletons:alias",
+            "chatapp.compat.Registries.agents",
+            39,
+            {"calls": ["chatapp.registry.get_agent_registry"]},
+        ),
+        ("singletons:alias", "chatapp.compat.Registries.shared", 43, {"calls": ["chatapp.compat.registry"]}),
     ]
 
 
 def test_calls_of_an_alias_of_a_singleton_accessor_are_reported_in_other_modules(tmp_path: Path) -> None:
     """`compat.registry()` and `legacy_registry()` (an alias of that alias)
     hand out the registry: bound at import time (ISO103), registered into
-    (ISO104) and fetched (ISO106). An alias of the standard library, a cycle of
-    aliases and a function taking arguments hand out nothing shared."""
+    (ISO104) and fetched (ISO106), as do a static method and a class method
+    aliasing them. An alias of the standard library, a cycle of aliases, a
+    function taking arguments and an instance method hand out nothing shared."""
     make_project(tmp_path)
     write(tmp_path / "chatapp" / "compat.py", COMPAT)
     team = write(tmp_path / "chatapp" / "team.py", TEAM)
@@ -406,6 +431,20 @@ def test_calls_of_an_alias_of_a_singleton_accessor_are_reported_in_other_modules
             "`legacy_registry()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); "
             "every request that reaches this call shares it",
         ),
+        (
+            "ISO106",
+            13,
+            12,
+            "`Registries.agents()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); "
+            "every request that reaches this call shares it",
+        ),
+        (
+            "ISO106",
+            13,
+            33,
+            "`Registries.shared()` returns the process-wide `AgentRegistry` (defined in chatapp/registry.py:19); "
+            "every request that reaches this call shares it",
+        ),
     ]
 
 
@@ -418,7 +457,7 @@ def test_cached_results_follow_the_singleton_behind_an_alias(in_tmp: Path) -> No
         (row["code"], row["location"]["row"])
         for row in json.loads(run_cli("check", "chatapp/team.py", "--output-format", "json").stdout)
     ]
-    assert codes() == [("ISO103", 4), ("ISO104", 8), ("ISO106", 8), ("ISO106", 9)]
+    assert codes() == [("ISO103", 4), ("ISO104", 8), ("ISO106", 8), ("ISO106", 9), ("ISO106", 13), ("ISO106", 13)]
     write(
         in_tmp / "chatapp" / "registry.py",
         "class AgentRegistry:\n    pass\n\n\ndef get_agent_registry():\n    return AgentRegistry()\n",
@@ -436,6 +475,10 @@ def test_cached_results_follow_the_singleton_behind_an_alias(in_tmp: Path) -> No
         ("def f():\n    return 1\n", False, False),
         ("def f(user_id):\n    return get_registry()\n", False, False),
         ("def f():\n    return get_registry(1)\n", False, False),
+        ("class C:\n    @staticmethod\n    def f():\n        return get_registry()\n", True, True),
+        ("class C:\n    @classmethod\n    def f(cls):\n        return get_registry()\n", True, True),
+        ("class C:\n    @classmethod\n    def f(klass):\n        return get_registry()\n", False, False),
+        ("class C:\n    def f(self):\n        return get_registry()\n", False, False),
         # The prefilter is a necessary condition only: the statements around the return are the parser's to see.
         ("def f():\n    registry = get_registry()\n    return registry.get_registry()\n", False, True),
     ],

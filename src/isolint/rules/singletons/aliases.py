@@ -4,8 +4,9 @@
 it calls hands out, and code that calls `registry()` shares that singleton
 as much as code calling `get_agent_registry()` does. The index pass sees one
 module at a time and cannot know what an imported name is, so it records
-every module-level function taking no arguments whose whole body returns an
-argument-less call as an alias of the absolute names it calls
+every module function (and static or class method of a module class) taking
+no arguments whose whole body returns an argument-less call as an alias of
+the absolute names it calls
 ("singletons:alias", data {"calls": [names]}). The rules follow aliases
 (`through_aliases`) to a singleton the index knows; an alias reaching none
 counts for nothing. Calls into the standard library (`datetime.now`) are
@@ -24,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...index import links
 from ...prefilters import AllOf
-from ...scopes import FUNCTIONS
 from ..ast_context import AstFile
-from ..ast_helpers import dotted_name, returned_value, takes_arguments, without_await
+from ..ast_helpers import decorator_names, dotted_name, returned_value, takes_arguments, without_await
+from .evidence import module_functions
 from .family import ACCESSOR_KINDS, KIND_CLASS, ClassFact, FactRow
 from .per_call import KIND_PER_CALL, PerCallFact
 
@@ -35,10 +36,11 @@ if TYPE_CHECKING:
     from ...index import Fact, ProjectIndex
 
 KIND_ALIAS = "singletons:alias"
-# Necessary for an alias: a definition taking no arguments, and a return of
-# an argument-less call (each starts with its literal: `re` skips ahead to it).
+# Necessary for an alias: a definition taking no arguments (or a class
+# method taking `cls` alone), and a return of an argument-less call (each
+# starts with its literal: `re` skips ahead to it).
 ALIAS_INDEX_PREFILTER = AllOf(
-    re.compile(rb"def(?<!\wdef)\s+\w+\s*\(\s*\)"),
+    re.compile(rb"def(?<!\wdef)\s+\w+\s*\(\s*(?:cls\s*,?\s*)?\)"),
     re.compile(rb"return(?<!\wreturn)(?!\w)[\s(]*(?:await(?!\w)[\s(]*)?[\w.]+\s*\(\s*\)"),
 )
 
@@ -58,14 +60,14 @@ class AliasFact:
 
 
 def alias_facts(tree: ast.Module, raw: bytes, settings: Settings, module: str, is_package: bool) -> Iterator[FactRow]:
-    """An alias fact for each module function taking no arguments whose body
-    (after any docstring) is one `return [await] f()`, with `f` resolved
+    """An alias fact for each module function, or static or class method of a
+    module class, taking no arguments (a class method its class alone) whose
+    body (after any docstring) is one `return [await] f()`, with `f` resolved
     through the module's imports and definitions."""
     candidates = [
-        (node, call)
-        for node in tree.body
-        if isinstance(node, FUNCTIONS)
-        and not takes_arguments(node)
+        (name, node, call)
+        for name, node in module_functions(tree)
+        if not _takes_arguments(node)
         and isinstance(call := without_await(returned_value(node)), ast.Call)
         and not call.args
         and not call.keywords
@@ -74,15 +76,24 @@ def alias_facts(tree: ast.Module, raw: bytes, settings: Settings, module: str, i
     if not candidates:
         return  # resolving names costs a scope pass: only for a module that has one
     file = AstFile("", raw.decode("utf-8", "replace"), tree, settings, module_name=module, is_package=is_package)
-    for node, call in candidates:
+    for name, node, call in candidates:
         calls = sorted(
-            name
-            for name in file.qualified_names(call.func)
+            called
+            for called in file.qualified_names(call.func)
             # A bare name is a builtin or unbound; an import of the standard library hands out no project singleton.
-            if "." in name and name.partition(".")[0] not in sys.stdlib_module_names
+            if "." in called and called.partition(".")[0] not in sys.stdlib_module_names
         )
         if calls:
-            yield KIND_ALIAS, node.name, node.lineno, AliasFact(tuple(calls)).to_data()
+            yield KIND_ALIAS, name, node.lineno, AliasFact(tuple(calls)).to_data()
+
+
+def _takes_arguments(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether calling it takes an argument: a class method's first parameter,
+    `cls` (the prefilter's spelling), is its class."""
+    args = function.args
+    if "classmethod" in decorator_names(function) and [a.arg for a in args.args] == ["cls"]:
+        return bool(args.posonlyargs or args.kwonlyargs or args.vararg or args.kwarg)
+    return takes_arguments(function)
 
 
 @links(KIND_ALIAS)

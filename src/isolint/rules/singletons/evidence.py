@@ -253,7 +253,7 @@ def created_class(value: ast.expr) -> str | None:
     return last_name(value.func) if isinstance(value, ast.Call) else None
 
 
-def _functions(tree: ast.Module) -> Iterator[tuple[str, Function]]:
+def module_functions(tree: ast.Module) -> Iterator[tuple[str, Function]]:
     """Module functions, and static/class methods of module classes, by name within the module."""
     for node in tree.body:
         if isinstance(node, FUNCTIONS):
@@ -272,7 +272,7 @@ def accessor_facts(tree: ast.Module) -> Iterator[FactRow]:
         if isinstance(node, ast.ClassDef) and (found := singleton_class(node, DEFAULT_INSTANCE_ATTRIBUTES))
     }
     immutables = immutable_classes(tree)
-    for name, function in _functions(tree):
+    for name, function in module_functions(tree):
         lazy = lazy_global(function, immutables)
         if lazy is not None:
             global_name, value = lazy
