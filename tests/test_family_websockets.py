@@ -12,7 +12,7 @@ from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from isolint.rules.websockets.analysis import index_facts
-from isolint.rules.websockets.family import INDEX_PREFILTER, WebSocketConfig
+from isolint.rules.websockets.family import INDEX_PREFILTER, WebSocketConfig, fact_holds, is_indexed_accessor
 from tests.conftest import write
 from tests.helpers import check_findings, run_cli
 
@@ -451,6 +451,43 @@ def test_an_alias_in_a_module_without_trigger_words_is_found_through_the_singlet
             "every request `ChatAgent` serves emits through one shared object",
         ),
     ]
+
+
+def test_chains_longer_than_the_recursion_limit_still_reach_the_manager() -> None:
+    """Generated code can chain aliases and imports module after module:
+    following them takes a loop, not a call per hop. An alias of an alias
+    (the singletons family's facts), an accessor returning an imported one's
+    call (`requires`), a global bound to an imported global: each chain ends
+    at the manager. A cycle reaches nothing."""
+    hops = 5000
+    facts = [
+        Fact("websockets:accessor", "hub.get_manager", "hub.py", 1, {"returns": "WebSocketManager"}),
+        Fact("websockets:global", "hub.manager", "hub.py", 9, {"source": "WebSocketManager"}),
+    ]
+    for i in range(hops):
+        last = i + 1 == hops
+        facts.append(
+            Fact(
+                "singletons:alias",
+                f"a{i}.alias",
+                f"a{i}.py",
+                1,
+                {"calls": ["hub.get_manager" if last else f"a{i + 1}.alias"]},
+            )
+        )
+        required = "hub.get_manager" if last else f"r{i + 1}.get"
+        facts.append(Fact("websockets:accessor", f"r{i}.get", f"r{i}.py", 1, {"returns": "", "requires": required}))
+        required = "hub.manager" if last else f"g{i + 1}.hub"
+        facts.append(Fact("websockets:global", f"g{i}.hub", f"g{i}.py", 1, {"source": "hub", "requires": required}))
+    facts += [
+        Fact("singletons:alias", "loop.a", "loop.py", 1, {"calls": ["loop.b"]}),
+        Fact("websockets:accessor", "loop.b", "loop.py", 5, {"returns": "", "requires": "loop.a"}),
+    ]
+    project, globs = ProjectIndex(facts), WebSocketConfig().websocket_names
+    assert is_indexed_accessor(project, "a0.alias", globs)
+    assert is_indexed_accessor(project, "r0.get", globs)
+    assert fact_holds(project, project.get("websockets:global", "g0.hub"), globs)
+    assert not is_indexed_accessor(project, "loop.a", globs)
 
 
 ONE_ANALYSIS_FILES = {

@@ -44,7 +44,7 @@ from ...prefilters import Lowered
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
 from ..ast_context import AstFile, AstRule
 from ..base import Option
-from ..singletons.aliases import KIND_ALIAS, AliasFact
+from ..singletons.aliases import KIND_ALIAS, through_aliases
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -227,37 +227,59 @@ def _bases_links(fact: Fact) -> Iterator[str]:
     return (base.partition("[")[0].rpartition(".")[2] for base in fact.data.get("bases", ()))
 
 
-def is_indexed_accessor(
-    project: ProjectIndex, qualname: str, globs: Iterable[str], seen: frozenset[str] = frozenset()
-) -> bool:
+def is_indexed_accessor(project: ProjectIndex, qualname: str, globs: Iterable[str]) -> bool:
     """Ours (an alias of an imported accessor only if that one is), ISO102's
     singleton accessor when the class it returns is plumbing, or an alias the
     singletons family indexed (in any module, trigger words or not) of one of those."""
-    accessor = project.get("websockets:accessor", qualname)
-    if accessor is not None:
-        return fact_holds(project, accessor, globs, seen | {qualname})
-    singleton = project.get("singletons:accessor", qualname)
-    if singleton is not None:
-        return is_plumbing_name(str(singleton.data.get("returns") or ""), globs)
-    alias = project.get(KIND_ALIAS, qualname)
-    return alias is not None and any(
-        name not in seen and is_indexed_accessor(project, name, globs, seen | {qualname})
-        for name in AliasFact.read(alias).calls
-    )
+    return _reaches_plumbing(project, ("accessor", qualname), globs)
 
 
-def fact_holds(
-    project: ProjectIndex, fact: Fact | None, globs: Iterable[str], seen: frozenset[str] = frozenset()
-) -> bool:
+def fact_holds(project: ProjectIndex, fact: Fact | None, globs: Iterable[str]) -> bool:
     """Whether an indexed fact stands: one whose value came from an import
     needs that name indexed as plumbing too (a cycle of imports proves nothing)."""
     if fact is None:
         return False
     required = fact.data.get("requires")
-    if not required:
-        return True
-    if required in seen:
-        return False
-    if is_indexed_accessor(project, required, globs, seen):
-        return True
-    return fact_holds(project, project.get("websockets:global", required), globs, seen | {required})
+    return not required or _reaches_plumbing(project, ("required", required), globs)
+
+
+def _reaches_plumbing(project: ProjectIndex, start: tuple[str, str], globs: Iterable[str]) -> bool:
+    """Whether following the index from `start` ends at plumbing: from an
+    ("accessor", name), the name's accessor fact or the accessors its aliases
+    call; from a ("required", name) an imported value needs, an accessor or
+    a global of that name. A fact that `requires` another name leads on to
+    it. A loop over a worklist, not a call per hop: generated code can chain
+    imports and aliases module after module, past the recursion limit."""
+    pending, visited = [start], {start}
+
+    def follow(state: tuple[str, str]) -> None:
+        if state not in visited:
+            visited.add(state)
+            pending.append(state)
+
+    while pending:
+        what, name = pending.pop()
+        facts: list[Fact | None] = []
+        if what == "required":
+            follow(("accessor", name))
+            facts.append(project.get("websockets:global", name))
+        else:
+            for reached in through_aliases(project, [name]):
+                accessor = project.get("websockets:accessor", reached)
+                if accessor is not None:
+                    facts.append(accessor)
+                elif _returns_plumbing(project.get("singletons:accessor", reached), globs):
+                    return True
+        for fact in facts:
+            if fact is None:
+                continue
+            required = fact.data.get("requires")
+            if not required:
+                return True
+            follow(("required", required))
+    return False
+
+
+def _returns_plumbing(singleton_accessor: Fact | None, globs: Iterable[str]) -> bool:
+    """Whether ISO102's accessor returns a class whose name is plumbing."""
+    return singleton_accessor is not None and is_plumbing_name(str(singleton_accessor.data.get("returns") or ""), globs)
