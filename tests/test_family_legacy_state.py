@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from isolint.config import load_settings
-from isolint.index import Fact, index_source
+from isolint.index import Fact, ProjectIndex, index_source
 from isolint.indexing import indexers_for
-from isolint.rules.legacy_state.family import RUN_ID_SIGNATURE
+from isolint.rules.legacy_state.family import REEXPORT, RUN_ID_SIGNATURE, legacy_class_of
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
@@ -112,6 +112,33 @@ def make_project(root: Path) -> Path:
     write(root / "app" / "compat2.py", "from .compat import LegacyState as OldState\nAgentState = OldState\n")
     write(root / "app" / "other.py", "class Thing:\n    pass\n")
     return root
+
+
+def test_a_chain_of_reexports_longer_than_the_recursion_limit_still_names_the_class() -> None:
+    """A rename of a rename, module after module: followed in a loop. A
+    cycle of renames names no class."""
+    hops = 5000
+    facts = [
+        Fact(
+            REEXPORT,
+            f"m{i}.State",
+            f"m{i}.py",
+            1,
+            {
+                "module": "app.state" if i + 1 == hops else f"m{i + 1}",
+                "level": 0,
+                "name": "DeepAgentState" if i + 1 == hops else "State",
+            },
+        )
+        for i in range(hops)
+    ]
+    facts += [
+        Fact(REEXPORT, "loop.A", "loop.py", 1, {"module": "loop", "level": 0, "name": "B"}),
+        Fact(REEXPORT, "loop.B", "loop.py", 2, {"module": "loop", "level": 0, "name": "A"}),
+    ]
+    project, classes = ProjectIndex(facts), frozenset({"DeepAgentState"})
+    assert legacy_class_of(project, classes, "m0", "State") == "DeepAgentState"
+    assert legacy_class_of(project, classes, "loop", "A") is None
 
 
 def test_reexports_are_recognised_across_modules(tmp_path: Path) -> None:

@@ -367,26 +367,28 @@ def _alias_target(fact: Fact) -> list[str]:
     return [fact.data["name"]]
 
 
-def resolves_to_legacy(
-    project: ProjectIndex, classes: frozenset[str], module: str, name: str, seen: frozenset[str] = frozenset()
-) -> bool:
+def resolves_to_legacy(project: ProjectIndex, classes: frozenset[str], module: str, name: str) -> bool:
     """Whether `module.name` is, through re-export facts, one of `classes`."""
-    return legacy_class_of(project, classes, module, name, seen) is not None
+    return legacy_class_of(project, classes, module, name) is not None
 
 
-def legacy_class_of(
-    project: ProjectIndex, classes: frozenset[str], module: str, name: str, seen: frozenset[str] = frozenset()
-) -> str | None:
-    """The legacy class `module.name` is, through re-export facts, or None."""
-    if name in classes:
-        return name
-    qualname = f"{module}.{name}" if module else name
-    fact = project.get(REEXPORT, qualname)
-    if fact is None or qualname in seen:
-        return None
-    fact_module = fact.qualname.rpartition(".")[0]
-    target = absolute_module(fact.data["module"], fact.data["level"], fact_module, fact.path.endswith("__init__.py"))
-    return legacy_class_of(project, classes, target, fact.data["name"], seen | {qualname})
+def legacy_class_of(project: ProjectIndex, classes: frozenset[str], module: str, name: str) -> str | None:
+    """The legacy class `module.name` is, through re-export facts, or None. A
+    loop, not a call per re-export: a chain of renames can run through more
+    modules than the recursion limit allows; a cycle of them names no class."""
+    seen: set[str] = set()
+    while name not in classes:
+        qualname = f"{module}.{name}" if module else name
+        fact = project.get(REEXPORT, qualname)
+        if fact is None or qualname in seen:
+            return None
+        seen.add(qualname)
+        fact_module = fact.qualname.rpartition(".")[0]
+        module = absolute_module(
+            fact.data["module"], fact.data["level"], fact_module, fact.path.endswith("__init__.py")
+        )
+        name = fact.data["name"]
+    return name
 
 
 def absolute_module(module: str, level: int, importer: str, importer_is_package: bool) -> str:
