@@ -12,7 +12,13 @@ from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from isolint.rules.websockets.analysis import index_facts
-from isolint.rules.websockets.family import INDEX_PREFILTER, WebSocketConfig, fact_holds, is_indexed_accessor
+from isolint.rules.websockets.family import (
+    INDEX_PREFILTER,
+    WebSocketConfig,
+    fact_holds,
+    is_indexed_accessor,
+    plumbing_prefilter,
+)
 from tests.conftest import write
 from tests.helpers import check_findings, run_cli
 
@@ -488,6 +494,34 @@ def test_chains_longer_than_the_recursion_limit_still_reach_the_manager() -> Non
     assert is_indexed_accessor(project, "r0.get", globs)
     assert fact_holds(project, project.get("websockets:global", "g0.hub"), globs)
     assert not is_indexed_accessor(project, "loop.a", globs)
+
+
+def test_the_prefilter_takes_the_aliases_reaching_the_manager_in_work_linear_in_their_number() -> None:
+    hops = 2000
+    lookups = 0
+
+    class CountingIndex(ProjectIndex):
+        def get(self, kind: str, qualname: str) -> Fact | None:
+            nonlocal lookups
+            lookups += 1
+            return super().get(kind, qualname)
+
+    facts = [Fact("websockets:accessor", "hub.get_manager", "hub.py", 1, {"returns": "WebSocketManager"})]
+    facts += [
+        Fact(
+            "singletons:alias",
+            f"m{i}.events{i}",
+            f"m{i}.py",
+            1,
+            {"calls": [f"m{i + 1}.events{i + 1}" if i + 1 < hops else "hub.get_manager"]},
+        )
+        for i in range(hops)
+    ]
+    facts.append(Fact("singletons:alias", "other.config", "other.py", 1, {"calls": ["settings.load"]}))
+    prefilter = plumbing_prefilter(WebSocketConfig().websocket_names, CountingIndex(facts))
+    assert prefilter.search(b"events0()") and prefilter.search(b"events1999()")
+    assert not prefilter.search(b"config()")
+    assert lookups <= 10 * hops
 
 
 ONE_ANALYSIS_FILES = {

@@ -19,7 +19,8 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -119,14 +120,29 @@ def through_aliases(project: ProjectIndex, qualified: Iterable[str]) -> list[str
     return found
 
 
+def aliases_reaching(project: ProjectIndex, hands_out: Callable[[str], bool]) -> frozenset[str]:
+    """Short names of the indexed aliases from which `through_aliases` reaches
+    a name that `hands_out` accepts (as far as facts other than aliases say).
+    One pass backwards from those names over the aliases' calls: a search
+    forwards from each alias walked a chain of them once per alias."""
+    callers: dict[str, list[Fact]] = defaultdict(list)
+    for fact in project.of_kind(KIND_ALIAS):
+        for name in AliasFact.read(fact).calls:
+            callers[name].append(fact)
+    pending = [name for name in callers if hands_out(name)]
+    reaching: dict[str, Fact] = {}
+    while pending:
+        for fact in callers.get(pending.pop(), ()):
+            if fact.qualname not in reaching:
+                reaching[fact.qualname] = fact
+                pending.append(fact.qualname)
+    return frozenset(fact.name for fact in reaching.values())
+
+
 def singleton_aliases(project: ProjectIndex) -> frozenset[str]:
     """Short names of the indexed aliases that reach a singleton the index
     knows, for the rules' prefilters: other aliases hand out nothing shared."""
-    return frozenset(
-        fact.name
-        for fact in project.of_kind(KIND_ALIAS)
-        if any(_names_singleton(project, name) for name in through_aliases(project, [fact.qualname])[1:])
-    )
+    return aliases_reaching(project, lambda name: _names_singleton(project, name))
 
 
 def _names_singleton(project: ProjectIndex, qualname: str) -> bool:

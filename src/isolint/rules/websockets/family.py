@@ -44,7 +44,7 @@ from ...prefilters import Lowered
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
 from ..ast_context import AstFile, AstRule
 from ..base import Option
-from ..singletons.aliases import KIND_ALIAS, through_aliases
+from ..singletons.aliases import KIND_ALIAS, aliases_reaching, through_aliases
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -194,11 +194,8 @@ def plumbing_alternatives(globs: Collection[str], project: ProjectIndex, *, call
     """`plumbing_prefilter`'s alternatives, for rules that add their own."""
     calls = sorted({glob_to_bytes_regex(glob).removesuffix(rb"\w*") for glob in globs})  # `[\w.]*` follows
     calls += sorted(re.escape(name.encode()) for name in project.names(*ACCESSOR_KINDS))
-    calls += sorted(
-        re.escape(fact.name.encode())
-        for fact in project.of_kind(KIND_ALIAS)
-        if is_indexed_accessor(project, fact.qualname, globs)
-    )
+    reaching = aliases_reaching(project, lambda name: _hands_out_plumbing(project, name, globs))
+    calls += sorted(re.escape(name.encode()) for name in reaching)
     alternatives = unanchored_alternatives(calls or [rb"(?!)"], rb"[\w.]*\s*\(")
     shared = sorted(
         {
@@ -278,6 +275,14 @@ def _reaches_plumbing(project: ProjectIndex, start: tuple[str, str], globs: Iter
                 return True
             follow(("required", required))
     return False
+
+
+def _hands_out_plumbing(project: ProjectIndex, qualname: str, globs: Iterable[str]) -> bool:
+    """Whether `qualname`'s own accessor fact (not an alias's) hands out plumbing."""
+    accessor = project.get("websockets:accessor", qualname)
+    if accessor is not None:
+        return fact_holds(project, accessor, globs)
+    return _returns_plumbing(project.get("singletons:accessor", qualname), globs)
 
 
 def _returns_plumbing(singleton_accessor: Fact | None, globs: Iterable[str]) -> bool:
