@@ -11,7 +11,34 @@ from click.testing import CliRunner
 from isolint.cli import main
 from isolint.config import load_settings
 from isolint.findings import Finding
+from isolint.index import Fact, ProjectIndex
 from isolint.runner import run_check
+
+
+def alias_chain(hops: int, name: str, end: str) -> list[Fact]:
+    """`m0.<name>0` calling `m1.<name>1` ... calling `end`: the singletons
+    family's alias facts, module after module, as generated code chains them."""
+    return [
+        Fact(
+            "singletons:alias",
+            f"m{i}.{name}{i}",
+            f"m{i}.py",
+            1,
+            {"calls": [f"m{i + 1}.{name}{i + 1}" if i + 1 < hops else end]},
+        )
+        for i in range(hops)
+    ]
+
+
+class CountingIndex(ProjectIndex):
+    """A project index that counts its lookups: the work a resolution does,
+    which a test can bound where timing it would be noise."""
+
+    lookups = 0
+
+    def get(self, kind: str, qualname: str) -> Fact | None:
+        self.lookups += 1
+        return super().get(kind, qualname)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from isolint.index import Fact, ProjectIndex, index_source
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
 from isolint.rules import BY_CODE
 from tests.conftest import FIXTURES, write
-from tests.helpers import check_findings, run_cli
+from tests.helpers import CountingIndex, alias_chain, check_findings, run_cli
 
 REGISTRY = '''\
 """Process-wide registry."""
@@ -491,16 +491,6 @@ def test_the_alias_index_prefilter_passes_the_shapes_of_an_alias(body: str, is_a
     assert (bool(facts), bool(ALIAS_INDEX_PREFILTER.search(raw))) == (is_alias, passes)
 
 
-class CountingIndex(ProjectIndex):
-    """A project index that counts its lookups: the work a resolution does."""
-
-    lookups = 0
-
-    def get(self, kind: str, qualname: str) -> Fact | None:
-        self.lookups += 1
-        return super().get(kind, qualname)
-
-
 def test_the_aliases_reaching_a_singleton_are_found_in_work_linear_in_their_number() -> None:
     """A chain of aliases, module after module, as generated code makes: each
     alias reaches the accessor at its end, and finding them all takes a
@@ -508,16 +498,7 @@ def test_the_aliases_reaching_a_singleton_are_found_in_work_linear_in_their_numb
     per alias behind it: about 2 million here)."""
     hops = 2000
     facts = [Fact("singletons:accessor", "hub.get_registry", "hub.py", 1, {"returns": "Registry"})]
-    facts += [
-        Fact(
-            "singletons:alias",
-            f"m{i}.alias{i}",
-            f"m{i}.py",
-            1,
-            {"calls": [f"m{i + 1}.alias{i + 1}" if i + 1 < hops else "hub.get_registry"]},
-        )
-        for i in range(hops)
-    ]
+    facts += alias_chain(hops, "alias", "hub.get_registry")
     facts.append(Fact("singletons:alias", "other.now", "other.py", 1, {"calls": ["dates.now"]}))
     project = CountingIndex(facts)
     from isolint.rules.singletons.aliases import singleton_aliases

@@ -20,7 +20,7 @@ from isolint.rules.websockets.family import (
     plumbing_prefilter,
 )
 from tests.conftest import write
-from tests.helpers import check_findings, run_cli
+from tests.helpers import CountingIndex, alias_chain, check_findings, run_cli
 
 FAMILY_DEFAULTS = WebSocketConfig(context_params=frozenset(DEFAULT_CONTEXT_PARAMS))
 
@@ -470,17 +470,9 @@ def test_chains_longer_than_the_recursion_limit_still_reach_the_manager() -> Non
         Fact("websockets:accessor", "hub.get_manager", "hub.py", 1, {"returns": "WebSocketManager"}),
         Fact("websockets:global", "hub.manager", "hub.py", 9, {"source": "WebSocketManager"}),
     ]
+    facts += alias_chain(hops, "alias", "hub.get_manager")
     for i in range(hops):
         last = i + 1 == hops
-        facts.append(
-            Fact(
-                "singletons:alias",
-                f"a{i}.alias",
-                f"a{i}.py",
-                1,
-                {"calls": ["hub.get_manager" if last else f"a{i + 1}.alias"]},
-            )
-        )
         required = "hub.get_manager" if last else f"r{i + 1}.get"
         facts.append(Fact("websockets:accessor", f"r{i}.get", f"r{i}.py", 1, {"returns": "", "requires": required}))
         required = "hub.manager" if last else f"g{i + 1}.hub"
@@ -490,7 +482,7 @@ def test_chains_longer_than_the_recursion_limit_still_reach_the_manager() -> Non
         Fact("websockets:accessor", "loop.b", "loop.py", 5, {"returns": "", "requires": "loop.a"}),
     ]
     project, globs = ProjectIndex(facts), WebSocketConfig().websocket_names
-    assert is_indexed_accessor(project, "a0.alias", globs)
+    assert is_indexed_accessor(project, "m0.alias0", globs)
     assert is_indexed_accessor(project, "r0.get", globs)
     assert fact_holds(project, project.get("websockets:global", "g0.hub"), globs)
     assert not is_indexed_accessor(project, "loop.a", globs)
@@ -498,30 +490,14 @@ def test_chains_longer_than_the_recursion_limit_still_reach_the_manager() -> Non
 
 def test_the_prefilter_takes_the_aliases_reaching_the_manager_in_work_linear_in_their_number() -> None:
     hops = 2000
-    lookups = 0
-
-    class CountingIndex(ProjectIndex):
-        def get(self, kind: str, qualname: str) -> Fact | None:
-            nonlocal lookups
-            lookups += 1
-            return super().get(kind, qualname)
-
     facts = [Fact("websockets:accessor", "hub.get_manager", "hub.py", 1, {"returns": "WebSocketManager"})]
-    facts += [
-        Fact(
-            "singletons:alias",
-            f"m{i}.events{i}",
-            f"m{i}.py",
-            1,
-            {"calls": [f"m{i + 1}.events{i + 1}" if i + 1 < hops else "hub.get_manager"]},
-        )
-        for i in range(hops)
-    ]
+    facts += alias_chain(hops, "events", "hub.get_manager")
     facts.append(Fact("singletons:alias", "other.config", "other.py", 1, {"calls": ["settings.load"]}))
-    prefilter = plumbing_prefilter(WebSocketConfig().websocket_names, CountingIndex(facts))
+    project = CountingIndex(facts)
+    prefilter = plumbing_prefilter(WebSocketConfig().websocket_names, project)
     assert prefilter.search(b"events0()") and prefilter.search(b"events1999()")
     assert not prefilter.search(b"config()")
-    assert lookups <= 10 * hops
+    assert project.lookups <= 10 * hops
 
 
 ONE_ANALYSIS_FILES = {
