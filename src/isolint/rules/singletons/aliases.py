@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...index import links
 from ...prefilters import AllOf
-from ..ast_context import AstFile
 from ..ast_helpers import decorator_names, dotted_name, returned_value, takes_arguments, without_await
-from .evidence import module_functions
+from .evidence import indexed_file, module_functions
 from .family import ACCESSOR_KINDS, KIND_CLASS, ClassFact, FactRow
 from .per_call import KIND_PER_CALL, PerCallFact
 
@@ -76,7 +75,7 @@ def alias_facts(tree: ast.Module, raw: bytes, settings: Settings, module: str, i
     ]
     if not candidates:
         return  # resolving names costs a scope pass: only for a module that has one
-    file = AstFile("", raw.decode("utf-8", "replace"), tree, settings, module_name=module, is_package=is_package)
+    file = indexed_file(tree, raw, settings, module, is_package)
     for name, node, call in candidates:
         calls = sorted(
             called

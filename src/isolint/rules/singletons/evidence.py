@@ -374,11 +374,14 @@ def returned_call(function: Function) -> ast.Call | None:
     return None
 
 
-def indexed_file(tree: ast.Module, raw: bytes, settings: Settings) -> AstFile:
+def indexed_file(
+    tree: ast.Module, raw: bytes, settings: Settings, module: str = "", is_package: bool = False
+) -> AstFile:
     """The file an indexer sees, as the rules see it, for the analysis that
-    resolves names (a module name only matters for relative imports, which
-    never reach functools)."""
-    return AstFile("", raw.decode("utf-8", "replace"), tree, settings)
+    resolves names. Its module (`module`, `is_package`) matters only where
+    relative imports or this module's own names do: an alias's callee, not
+    functools."""
+    return AstFile("", raw.decode("utf-8", "replace"), tree, settings, module_name=module, is_package=is_package)
 
 
 def cached_getter_facts(file: AstFile, allow: Iterable[str]) -> Iterator[FactRow]:
