@@ -190,6 +190,52 @@ def test_reexports_are_recognised_across_modules(tmp_path: Path) -> None:
     )
 
 
+def test_a_package_re_exporting_a_renamed_class_without_renaming_it_is_followed(tmp_path: Path) -> None:
+    """`pkg/__init__.py` re-exports its module's rename as it is (`from
+    .legacy import LegacyState`): a file with neither a legacy word nor an
+    `as`, which the index never reads. Its importers are reported all the same."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "app" / "__init__.py", "")
+    write(tmp_path / "app" / "state.py", "class DeepAgentState:\n    user_id: str = ''\n")
+    write(tmp_path / "app" / "agents" / "legacy.py", "from app.state import DeepAgentState as LegacyState\n")
+    write(tmp_path / "app" / "agents" / "__init__.py", "from .legacy import LegacyState\n")
+    write(tmp_path / "app" / "other" / "__init__.py", "from .things import Thing as LegacyState\n")
+    write(tmp_path / "app" / "other" / "things.py", "class Thing:\n    pass\n")
+    use = write(
+        tmp_path / "app" / "use.py",
+        "from app.agents import LegacyState\n"
+        "from app.other import LegacyState as Unrelated\n"
+        "\n"
+        "\n"
+        "def run(state: LegacyState, thing: Unrelated) -> bool:\n"
+        "    return isinstance(state, LegacyState)\n",
+    )
+    found = [(f.location.row, f.location.column, f.code, f.message) for f in check_findings([use], "ISO4")]
+    assert found == [
+        (
+            1,
+            24,
+            "ISO401",
+            "`LegacyState` (`DeepAgentState`) is the legacy mutable per-run state; import `UserExecutionContext` "
+            "from `isolint.runtime` instead",
+        ),
+        (
+            5,
+            16,
+            "ISO402",
+            "annotation names the legacy per-run state `DeepAgentState`; per-request code takes the immutable "
+            "`UserExecutionContext`",
+        ),
+        (
+            6,
+            30,
+            "ISO406",
+            "`isinstance(..., LegacyState)` checks for the legacy per-run state `DeepAgentState`; per-request code "
+            "passes a `UserExecutionContext`",
+        ),
+    ]
+
+
 def test_a_signature_moving_to_the_context_class_keeps_its_index_fact(tmp_path: Path) -> None:
     """Call sites judge the parameter the same either way, so their cached
     results must survive the migration of the definition."""

@@ -465,6 +465,76 @@ def test_cached_results_follow_the_singleton_behind_an_alias(in_tmp: Path) -> No
     assert codes() == []
 
 
+REEXPORTED_TEAM = """\
+from chatapp.services import AgentRegistry, get_agent_registry, shared_registry
+
+REGISTRY = get_agent_registry()
+
+
+def join(agent):
+    get_agent_registry().register(agent)
+    return AgentRegistry.get_instance(), shared_registry()
+"""
+
+
+def test_a_singleton_a_package_re_exports_is_reported_where_it_is_imported_from_the_package(tmp_path: Path) -> None:
+    """`chatapp/services/__init__.py` re-exports its modules' names as they
+    are, the common shape of a package's API: the accessor, the class and its
+    accessor method, and an alias, imported from the package, are the
+    singleton the module defines. The `__init__` itself holds no fact."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "chatapp" / "__init__.py", "")
+    write(tmp_path / "chatapp" / "services" / "registry.py", REGISTRY)
+    write(
+        tmp_path / "chatapp" / "services" / "compat.py",
+        "from .registry import get_agent_registry\n\n\ndef shared_registry():\n    return get_agent_registry()\n",
+    )
+    write(
+        tmp_path / "chatapp" / "services" / "__init__.py",
+        "from .compat import shared_registry\nfrom .registry import AgentRegistry, get_agent_registry\n",
+    )
+    team = write(tmp_path / "chatapp" / "team.py", REEXPORTED_TEAM)
+    found = [(f.code, f.location.row, f.location.column, f.message) for f in check_findings([team])]
+    assert found == [
+        (
+            "ISO103",
+            3,
+            12,
+            "`get_agent_registry()` runs at import time and binds the process-wide `AgentRegistry` to a module "
+            "global; every request then shares that one object, and nothing can give a request its own",
+        ),
+        (
+            "ISO104",
+            7,
+            5,
+            "`join()` puts the agent instance it was given (`agent`) into the process-wide registry "
+            "`get_agent_registry()` returns; every request that looks it up runs that one object and sees the "
+            "previous request's state",
+        ),
+        (
+            "ISO106",
+            7,
+            5,
+            "`get_agent_registry()` returns the process-wide `AgentRegistry` (defined in "
+            "chatapp/services/registry.py:19); every request that reaches this call shares it",
+        ),
+        (
+            "ISO106",
+            8,
+            12,
+            "`AgentRegistry.get_instance()` returns the process-wide `AgentRegistry` (defined in "
+            "chatapp/services/registry.py:6); every request that reaches this call shares it",
+        ),
+        (
+            "ISO106",
+            8,
+            42,
+            "`shared_registry()` returns the process-wide `AgentRegistry` (defined in "
+            "chatapp/services/registry.py:19); every request that reaches this call shares it",
+        ),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "is_alias", "passes"),
     [

@@ -97,6 +97,32 @@ def test_an_accessor_defined_elsewhere_is_found_by_what_it_returns(tmp_path: Pat
     assert found == [("agents.py", 5, "ISO302"), ("agents.py", 5, "ISO303"), ("app.py", 3, "ISO301")]
 
 
+def test_a_manager_a_package_re_exports_is_the_manager_where_it_is_imported_from_the_package(tmp_path: Path) -> None:
+    """`chatapp/events/__init__.py` re-exports its module's global as it is:
+    imported from the package, it is the module's manager. (A module's name
+    imported from its package is the module:
+    test_an_accessor_defined_elsewhere_is_found_by_what_it_returns.)"""
+    root = _project(
+        tmp_path,
+        {
+            "events/state.py": "from chatapp.websocket_manager import WebSocketManager\n\nhub = WebSocketManager()\n",
+            "events/__init__.py": "from .state import hub\n",
+            "notify.py": (
+                "from chatapp.events import hub\n\n\n"
+                "async def done(user_id):\n"
+                "    await hub.send_to_user(user_id, {})\n"
+            ),
+        },
+    )
+    notify = root / "chatapp" / "notify.py"
+    found = [(f.location.row, f.code, f.message) for f in check_findings([notify], "ISO3")]
+    shared = (
+        "is the module-global WebSocket manager: every user's events go through it, so a wrong user or run id "
+        "reaches someone else's socket"
+    )
+    assert found == [(5, "ISO302", f"`hub` {shared}")]
+
+
 def test_a_subclass_elsewhere_is_fixed_and_keeps_the_base_assignment_alive(tmp_path: Path) -> None:
     root = _project(
         tmp_path,

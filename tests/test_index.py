@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import isolint.index
 import isolint.rules
 from isolint.config import Settings
@@ -184,6 +186,65 @@ def test_qualified_names_resolve_relative_imports_against_the_package() -> None:
         project=index,
     )
     assert len(in_package) == 1
+
+
+def _facts(*rows: tuple[str, str, str]) -> ProjectIndex:
+    return ProjectIndex(Fact(kind, qualname, path, 1) for kind, qualname, path in rows)
+
+
+@pytest.mark.parametrize(
+    ("facts", "asked", "found"),
+    [
+        pytest.param([("k", "app.reg.get", "app/reg.py")], "app.reg.get", "app.reg.get", id="as named"),
+        pytest.param(
+            [("k", "app.services.reg.get", "app/services/reg.py")],
+            "app.services.get",
+            "app.services.reg.get",
+            id="a package re-exporting its module's name",
+        ),
+        pytest.param(
+            [("k", "app.services.sub.reg.get", "app/services/sub/reg.py")],
+            "app.services.get",
+            "app.services.sub.reg.get",
+            id="from a subpackage's module",
+        ),
+        pytest.param(
+            [("k", "app.a.get", "app/a.py"), ("k", "app.b.get", "app/b.py")],
+            "app.get",
+            None,
+            id="two modules define it: which one is re-exported is not known",
+        ),
+        pytest.param(
+            [("k", "app.Registry.get", "app.py")], "app.get", None, id="a method of a class is no module name"
+        ),
+        pytest.param([("k", "app.ws.ws", "app/ws.py")], "app.ws", None, id="pkg.Name is the module, not a re-export"),
+        pytest.param(
+            [("k", "app.hubs.manager", "app/hubs.py"), ("j", "app.manager.get", "app/manager.py")],
+            "app.manager",
+            None,
+            id="pkg.Name holds facts of any kind: a module",
+        ),
+        pytest.param([("k", "app.ws.get", "app/ws.py")], "app.other", None, id="another name"),
+        pytest.param([("other", "app.ws.get", "app/ws.py")], "app.get", None, id="another kind"),
+        pytest.param([("k", "get", "get.py")], "get", "get", id="a top-level name"),
+        pytest.param([("k", "app.reg.get", "app/reg.py")], "get", None, id="no package to re-export it"),
+    ],
+)
+def test_a_name_a_package_re_exports_is_found_in_its_module(
+    facts: list[tuple[str, str, str]], asked: str, found: str | None
+) -> None:
+    fact = _facts(*facts).exported(asked, "k")
+    assert (fact.qualname if fact is not None else None) == found
+
+
+def test_an_exact_fact_of_any_of_the_kinds_comes_before_a_re_export() -> None:
+    project = _facts(("b", "app.get", "app/__init__.py"), ("a", "app.mod.get", "app/mod.py"))
+    exact = project.exported("app.get", "a", "b")
+    assert exact is not None and (exact.kind, exact.qualname) == ("b", "app.get")
+    assert project.in_package("app.get", "a", "b") is not None  # the package part alone looks below
+    both = _facts(("a", "app.mod.get", "app/mod.py"), ("b", "app.mod.get", "app/mod.py"))
+    found = both.exported("app.get", "a", "b")  # one name with facts of two kinds is still one name
+    assert found is not None and found.qualname == "app.mod.get"
 
 
 def test_what_a_rule_derives_from_the_facts_is_computed_once_per_index() -> None:

@@ -18,9 +18,9 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from .newer_syntax import parse_module
@@ -107,6 +107,7 @@ class ProjectIndex:
         self._of_kind: dict[tuple[str, ...], tuple[Fact, ...]] = {}
         self._names: dict[tuple[str, ...], frozenset[str]] = {}
         self._named: dict[tuple[str, str], tuple[Fact, ...]] | None = None
+        self._containers: frozenset[str] | None = None  # every dotted prefix of a fact's qualified name
         self._derived: dict[Callable[[ProjectIndex], object], object] = {}
         self._fact_digests: dict[int, bytes] = {}  # id of one of these facts -> its own digest
 
@@ -143,6 +144,37 @@ class ProjectIndex:
                 named.setdefault((fact.kind, fact.name), []).append(fact)
             self._named = {key: tuple(facts) for key, facts in named.items()}
         return self._named.get((kind, name), ())
+
+    def exported(self, qualname: str, *kinds: str) -> Fact | None:
+        """The fact of one of `kinds` for `qualname`, or else the one a
+        package re-exports under that name (`in_package`)."""
+        exact = next((fact for kind in sorted(kinds) if (fact := self.get(kind, qualname)) is not None), None)
+        return exact if exact is not None else self.in_package(qualname, *kinds)
+
+    def in_package(self, qualname: str, *kinds: str) -> Fact | None:
+        """When `qualname` is `pkg.Name` and exactly one module inside the
+        package `pkg` has a fact of `kinds` for a module-level `Name`, that
+        fact: a package re-exports its modules' names (`from .mod import
+        Name` in `pkg/__init__.py`), and the index does not read an
+        `__init__` for its imports alone. A name nested in a class of `pkg`
+        (`pkg.Cls.Name`) is not a re-export; nor is anything when `pkg.Name`
+        holds facts itself: it is a module (or class) then, which is what
+        `from pkg import Name` gives."""
+        package, _, short = qualname.rpartition(".")
+        if not package:
+            return None
+        if self._containers is None:
+            self._containers = frozenset(fact.qualname[:dot] for fact in self._facts for dot in _dots(fact.qualname))
+        if qualname in self._containers:
+            return None
+        inside = [
+            fact
+            for kind in sorted(kinds)  # as the index sorts its facts
+            for fact in self.named(kind, short)
+            if fact.qualname.startswith(package + ".") and _in_submodule(fact, package)
+        ]
+        # One name can have facts of several kinds (an accessor that is an alias too).
+        return inside[0] if len({fact.qualname for fact in inside}) == 1 else None
 
     def derived(self, build: Callable[[ProjectIndex], T]) -> T:
         """`build(self)`, computed once per index: what a rule derives from
@@ -222,6 +254,22 @@ class ProjectIndex:
         if self._graph is None:
             self._graph = _LinkGraph(self._facts)
         return self._graph
+
+
+def _dots(qualname: str) -> Iterator[int]:
+    """Where each dot of `qualname` is."""
+    dot = qualname.find(".")
+    while dot != -1:
+        yield dot
+        dot = qualname.find(".", dot + 1)
+
+
+def _in_submodule(fact: Fact, package: str) -> bool:
+    """Whether `fact`, whose qualified name is under `package`, is defined in
+    a module below the package (its first name after the package names a
+    directory or file of the fact's path), not in a class of the package."""
+    below = fact.qualname[len(package) + 1 :].partition(".")[0]
+    return below in PurePosixPath(fact.path).with_suffix("").parts
 
 
 _FINGERPRINT_MEMO_SIZE = 4096

@@ -374,15 +374,17 @@ def resolves_to_legacy(project: ProjectIndex, classes: frozenset[str], module: s
 
 def legacy_class_of(project: ProjectIndex, classes: frozenset[str], module: str, name: str) -> str | None:
     """The legacy class `module.name` is, through re-export facts, or None. A
-    loop, not a call per re-export: a chain of renames can run through more
-    modules than the recursion limit allows; a cycle of them names no class."""
+    package's plain re-export of one of its modules' renames (`from .legacy
+    import LegacyState` in `pkg/__init__.py`) is followed too. A loop, not a
+    call per re-export: a chain of renames can run through more modules than
+    the recursion limit allows; a cycle of them names no class."""
     seen: set[str] = set()
     while name not in classes:
         qualname = f"{module}.{name}" if module else name
-        fact = project.get(REEXPORT, qualname)
-        if fact is None or qualname in seen:
+        fact = project.exported(qualname, REEXPORT)
+        if fact is None or fact.qualname in seen:
             return None
-        seen.add(qualname)
+        seen.add(fact.qualname)
         fact_module = fact.qualname.rpartition(".")[0]
         module = absolute_module(
             fact.data["module"], fact.data["level"], fact_module, fact.path.endswith("__init__.py")

@@ -227,13 +227,11 @@ def _class_links(fact: Fact) -> Iterator[str]:
 
 
 class _ClassTable:
-    """The index's class facts by short name and by (resolved) base, built once per index."""
+    """The index's class facts by (resolved) base, built once per index."""
 
     def __init__(self, project: ProjectIndex) -> None:
-        self.by_short: dict[str, list[Fact]] = {}
         self.children: dict[str, list[Fact]] = {}
         for fact in project.of_kind(*CLASS_KINDS):
-            self.by_short.setdefault(fact.name, []).append(fact)
             for base in fact.data["bases"]:
                 self.children.setdefault(resolve_base(fact, base), []).append(fact)
 
@@ -243,15 +241,8 @@ def _table(project: ProjectIndex) -> _ClassTable:
 
 
 def class_fact(project: ProjectIndex, qualname: str) -> Fact | None:
-    """The class's fact; a package re-exporting a submodule's class (`pkg.Cls` for
-    `pkg.mod.Cls`) finds it when exactly one indexed class in the package matches."""
-    package, _, short = qualname.rpartition(".")
-    candidates = _table(project).by_short.get(short, ())
-    exact = [f for f in candidates if f.qualname == qualname]
-    if exact:
-        return exact[0]
-    inside = [f for f in candidates if package and f.qualname.startswith(package + ".")]
-    return inside[0] if len(inside) == 1 else None
+    """The class's fact, a package's re-export of a submodule's class included (ProjectIndex.exported)."""
+    return project.exported(qualname, *CLASS_KINDS)
 
 
 def resolve_base(fact: Fact, base: str) -> str:

@@ -104,19 +104,41 @@ def _alias_links(fact: Fact) -> list[str]:
 
 def through_aliases(project: ProjectIndex, qualified: Iterable[str]) -> list[str]:
     """`qualified`, sorted, then what the indexed aliases among them call,
-    transitively: an alias hands out what it calls. Each name comes once, so
-    a cycle of aliases ends."""
+    transitively: an alias hands out what it calls; and where a package
+    re-exports one of these names, where it is defined (`reexported`). Each
+    name comes once, so a cycle of aliases ends."""
     found = sorted(qualified)
     seen = set(found)
     position = 0
     while position < len(found):
-        fact = project.get(KIND_ALIAS, found[position])
+        current = found[position]
         position += 1
-        for name in AliasFact.read(fact).calls if fact is not None else ():
+        fact = project.get(KIND_ALIAS, current)
+        defined = reexported(project, current)
+        for name in [*(AliasFact.read(fact).calls if fact is not None else ()), *([defined] if defined else [])]:
             if name not in seen:
                 seen.add(name)
                 found.append(name)
     return found
+
+
+# What the family's facts define, and what can own an accessor method.
+_DEFINING_KINDS = (*ACCESSOR_KINDS, KIND_CLASS, KIND_PER_CALL, KIND_ALIAS)
+_OWNING_KINDS = (KIND_CLASS, KIND_PER_CALL)
+
+
+def reexported(project: ProjectIndex, qualname: str) -> str | None:
+    """Where the family's facts define `qualname` when a package re-exports
+    it from one of its modules (ProjectIndex.in_package): `pkg.get_registry`
+    for `pkg.registry.get_registry`, `pkg.Registry.instance` for
+    `pkg.registry.Registry.instance`; None when it is defined as named, or
+    not indexed."""
+    fact = project.in_package(qualname, *_DEFINING_KINDS)
+    if fact is not None:
+        return fact.qualname
+    owner, _, method = qualname.rpartition(".")
+    fact = project.in_package(owner, *_OWNING_KINDS) if owner else None
+    return f"{fact.qualname}.{method}" if fact is not None else None
 
 
 def aliases_reaching(project: ProjectIndex, hands_out: Callable[[str], bool]) -> frozenset[str]:
@@ -145,9 +167,16 @@ def singleton_aliases(project: ProjectIndex) -> frozenset[str]:
 
 
 def _names_singleton(project: ProjectIndex, qualname: str) -> bool:
-    """Whether an indexed singleton fact defines `qualname`: an accessor, a
-    cached getter, a class, one of a class's accessors, or what a per-call
-    fix changed."""
+    """Whether an indexed singleton fact defines `qualname`, as named or
+    re-exported by a package: an accessor, a cached getter, a class, one of a
+    class's accessors, or what a per-call fix changed."""
+    if _defines_singleton(project, qualname):
+        return True
+    defined = reexported(project, qualname)
+    return defined is not None and _defines_singleton(project, defined)
+
+
+def _defines_singleton(project: ProjectIndex, qualname: str) -> bool:
     if any(project.get(kind, qualname) for kind in (*ACCESSOR_KINDS, KIND_CLASS, KIND_PER_CALL)):
         return True
     owner, _, method = qualname.rpartition(".")

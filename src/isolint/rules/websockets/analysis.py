@@ -482,7 +482,7 @@ class Plumbing:
         if not self.file.may_be_named(name, self._indexed_names("globals")):
             return None
         for qualified in self.file.qualified_names(name):
-            fact = self.file.project.get("websockets:global", qualified)
+            fact = self.file.project.exported(qualified, "websockets:global")
             if self.holds(fact):
                 return fact
         return None

@@ -259,10 +259,10 @@ def _reaches_plumbing(project: ProjectIndex, start: tuple[str, str], globs: Iter
         facts: list[Fact | None] = []
         if what == "required":
             follow(("accessor", name))
-            facts.append(project.get("websockets:global", name))
+            facts.append(project.exported(name, "websockets:global"))
         else:
             for reached in through_aliases(project, [name]):
-                accessor = project.get("websockets:accessor", reached)
+                accessor = project.exported(reached, "websockets:accessor")
                 if accessor is not None:
                     facts.append(accessor)
                 elif _returns_plumbing(project.get("singletons:accessor", reached), globs):
