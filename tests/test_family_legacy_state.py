@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import isolint
 from isolint.config import load_settings
 from isolint.index import Fact, ProjectIndex, index_source
 from isolint.indexing import indexers_for
@@ -543,3 +545,32 @@ def test_a_field_declared_as_the_legacy_state_keeps_the_parameter_as_it_is(tmp_p
         "`summarize(ctx.state)` calls `app.steps.summarize`, whose `state` the fixes make a `UserExecutionContext`; its argument 1 can still be the legacy state"
         in result.stderr
     )
+
+
+def test_a_built_state_handed_to_an_agent_that_keeps_the_legacy_state_is_left_as_it_was(tmp_path: Path) -> None:
+    """ISO403 can turn `DeepAgentState(...)` into the context; the agent it is
+    passed to still writes `state.results` (so its own migration is refused)
+    and would fail on the context. The program must run the same after the fixes."""
+    write(tmp_path / "app" / "__init__.py", "")
+    write(
+        tmp_path / "app" / "state.py",
+        "from dataclasses import dataclass, field\n\n\n@dataclass\nclass DeepAgentState:\n"
+        "    user_request: str = ''\n    user_id: str = ''\n    results: dict = field(default_factory=dict)\n",
+    )
+    write(
+        tmp_path / "app" / "agent.py",
+        "from app.state import DeepAgentState\n\n\n"
+        "class Agent:\n"
+        "    async def execute(self, state: DeepAgentState):\n"
+        "        state.results['plan'] = [state.user_request, state.user_id]\n"
+        "        return state.results\n\n\n"
+        "async def main(agent):\n"
+        "    return await agent.execute(DeepAgentState(user_request='q', user_id='u'))\n",
+    )
+    run = "import asyncio\nfrom app.agent import Agent, main\nprint(asyncio.run(main(Agent())))\n"
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{Path(isolint.__file__).parents[1]}", "PATH": os.environ["PATH"]}
+    before = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", str(tmp_path / "app"))
+    after = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (after.returncode, after.stdout) == (before.returncode, before.stdout) == (0, "{'plan': ['q', 'u']}\n")
+    assert "ISO403 fixes refused" in result.stderr and "whose `state: DeepAgentState` can still use it" in result.stderr

@@ -204,3 +204,92 @@ def test_the_models_of_unchanged_files_can_be_built_together_in_worker_processes
     assert asked == [[other.path for other in others]]
     assert [v.describe() for v in together.violations] == [v.describe() for v in one_by_one.violations]
     assert len(together.violations) == 1
+
+
+RECEIVERS = """
+from app.state import DeepAgentState
+from isolint.runtime import UserExecutionContext
+
+
+class Agent:
+    async def execute(self, state: DeepAgentState) -> None:
+        state.results["plan"] = 1
+
+    async def migrated(self, context: UserExecutionContext) -> None:
+        print(context.user_id)
+
+    async def reads(self, state) -> str:
+        return state.user_id
+
+    async def writes(self, state) -> None:
+        state.results = {}
+
+    async def forwards(self, state) -> None:
+        await self.execute(state)
+
+    async def spreads(self, *states) -> None:
+        pass
+"""
+BUILT = 'DeepAgentState(user_id="u")'
+CONTEXT = 'UserExecutionContext.create(user_id="u")'
+CALLER = """
+import logging
+
+from app.state import DeepAgentState
+from isolint.runtime import UserExecutionContext
+
+logger = logging.getLogger(__name__)
+
+
+async def main(agent, client) -> None:
+    {body}
+"""
+
+
+def handed_over(body: str) -> list[str]:
+    """The gate's reasons when the fixes turn the legacy state that `body`
+    builds (`BUILT`) into the context (`CONTEXT`), with `RECEIVERS` in the project."""
+    agent = ModuleSource("app/agent.py", "app.agent", False, RECEIVERS)
+    before = CALLER.format(body=body.format(built=BUILT))
+    return reasons(before, CALLER.format(body=body.format(built=CONTEXT)), agent)
+
+
+def test_a_context_passed_where_the_legacy_state_was_needs_a_callee_taking_the_context() -> None:
+    """ISO403 turns a construction into the context: the callee that received
+    the legacy state must take the context now, or the program breaks at its
+    first `state.results`. Unknown callees may too."""
+    prefix = "app/setup.py:11: `agent.{method}(UserExecutionContext.create(user_id='u'))` now passes a `UserExecutionContext` where it passed the legacy state, to "
+    assert handed_over("await agent.execute({built})") == [
+        prefix.format(method="execute")
+        + "`app.agent.Agent.execute`, whose `state: DeepAgentState` can still use it as the legacy state"
+    ]
+    assert handed_over("await agent.writes({built})") == [
+        prefix.format(method="writes") + "`app.agent.Agent.writes`, whose `state` can still use it as the legacy state"
+    ]
+    assert handed_over("await agent.forwards({built})") == [
+        prefix.format(method="forwards")
+        + "`app.agent.Agent.forwards`, whose `state` can still use it as the legacy state"
+    ]
+    assert handed_over("await agent.spreads({built})") == [
+        prefix.format(method="spreads")
+        + "`app.agent.Agent.spreads`, whose `*args` or `**kwargs` can still use it as the legacy state"
+    ]
+    assert handed_over("await client.submit({built})") == [
+        "app/setup.py:11: `client.submit(UserExecutionContext.create(user_id='u'))` now passes a `UserExecutionContext` "
+        "where it passed the legacy state, to code outside the checked project that may use it as the legacy state"
+    ]
+
+
+def test_a_variable_the_fixes_retype_is_followed_into_the_calls_that_pass_it() -> None:
+    assert handed_over("state = {built}\n    await agent.execute(state)") == [
+        "app/setup.py:12: `agent.execute(state)` now passes a `UserExecutionContext` where it passed the legacy "
+        "state, to `app.agent.Agent.execute`, whose `state: DeepAgentState` can still use it as the legacy state"
+    ]
+
+
+def test_a_context_passed_to_code_that_takes_one_is_fine() -> None:
+    assert handed_over("await agent.migrated({built})") == []
+    assert handed_over("await agent.reads({built})") == []  # only what a context has
+    assert handed_over("print({built})") == []
+    assert handed_over('logger.info("state %s", {built})') == []
+    assert handed_over("state = {built}\n    await agent.reads(state)\n    print(state)") == []

@@ -212,6 +212,9 @@ def verify(
     defined |= {_short(call.receiver_type) for _, call in rewritten_calls if call.method and call.receiver_type} - {""}
     # ...and what the `with` statements they add enter (a class, or a function that builds one).
     defined |= {_short(item.entered) for _, item in _new_withs(models)} - {""}
+    # ...and where the calls now passing the context instead of the legacy state send it.
+    handed_over = _context_arguments(models, vocabulary)
+    defined |= {_called_name(call) for _, call, _ in handed_over} - {""} - wanted
 
     def read(names: set[str], definitions: set[str]) -> None:
         unchanged = [
@@ -253,6 +256,7 @@ def verify(
     violations += _retyped_parameters(models, vocabulary)
     violations += _missing_methods(rewritten_calls, classes)
     violations += _not_context_managers(models, classes)
+    violations += _legacy_receivers(models, handed_over, classes, vocabulary)
     contracts = [
         ContractChange(
             qualname,
@@ -631,6 +635,99 @@ def _added(models: _Models, items: Callable[[ModuleModel], Iterable[_Sited]]) ->
             else:
                 found.append((path, item))
     return found
+
+
+# Callees that take any object alike: what they do with the value works on the context as on the legacy state.
+_ANY_OBJECT_BUILTINS = frozenset({"builtins.print", "builtins.repr", "builtins.str", "builtins.id", "builtins.format"})
+_LOGGING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+
+
+def _context_arguments(models: _Models, vocabulary: Vocabulary) -> list[tuple[str, CallSite, str]]:
+    """(path, call, slot) for each argument of a call in a changed file that
+    the fixes turned from the legacy state into the context: a construction
+    rewritten in place (`run(DeepAgentState(...))`), or a variable whose
+    construction was (`state = DeepAgentState(...)`, then `run(state)`)."""
+    found = []
+    for path in models.changed():
+        previous: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
+        for call in models.before[path].calls:
+            previous[(call.scope, call.target, call.method)].append(call)
+        for call in models.after[path].calls:
+            priors = previous.get((call.scope, call.target, call.method), [])
+            same = [prior for prior in priors if prior.text == call.text]
+            for slot, value in call.arguments:
+                if vocabulary.is_context(value) and any(
+                    vocabulary.is_legacy(prior.argument(slot)) for prior in same or priors
+                ):
+                    found.append((path, call, slot))
+    return found
+
+
+def _legacy_receivers(
+    models: _Models, handed_over: list[tuple[str, CallSite, str]], classes: _ClassGraph, vocabulary: Vocabulary
+) -> list[Violation]:
+    """A context passed where the legacy state was: every function the call
+    can reach must take the context there after the fixes (an annotation
+    naming it, or a parameter whose function reads only what a context has).
+    A call that reaches nothing in the checked project hands the context to
+    code that expects the legacy state, unless the callee takes any object
+    alike (`print`, a logger's methods)."""
+    if not handed_over:
+        return []
+    reachable: _ChangedSignatures = {}
+    for model in models.after.values():
+        for qualname, function in model.functions.items():
+            reachable.setdefault(qualname, (function, function.signature))
+    callees = _Callees(reachable)
+    context = vocabulary.context_class.rpartition(".")[2]
+    violations = []
+    for path, call, slot in handed_over:
+        where = f"`{call.text}` now passes a `{context}` where it passed the legacy state"
+        candidates = _candidates(call, callees, classes, vocabulary)
+        if not candidates:
+            if call.target in _ANY_OBJECT_BUILTINS or (call.method in _LOGGING_METHODS and slot != "0"):
+                continue
+            reason = f"{where}, to code outside the checked project that may use it as the legacy state"
+            violations.append(Violation(frozenset({path}), path, call.line, reason, ("ISO403",)))
+            continue
+        for qualname in candidates:
+            function = reachable[qualname][0]
+            binding = function.signature.bind(call.shape)
+            if binding is None or slot not in binding:
+                continue  # not this function: the call does not bind to it
+            parameter = function.signature.parameter(binding[slot])
+            if parameter is not None and _takes_a_context(function, parameter, models, vocabulary):
+                continue
+            if parameter is None:
+                taken = "`*args` or `**kwargs`"
+            else:
+                taken = f"`{parameter.name}: {parameter.annotation}`" if parameter.annotation else f"`{parameter.name}`"
+            reason = f"{where}, to `{qualname}`, whose {taken} can still use it as the legacy state"
+            violations.append(Violation(frozenset({path}), path, call.line, reason, ("ISO403",)))
+            break
+    return violations
+
+
+def _takes_a_context(function: Function, parameter: Parameter, models: _Models, vocabulary: Vocabulary) -> bool:
+    """Whether `parameter` of `function` works with a context: its annotation
+    names the context, or it has none and the function only reads attributes
+    of it that a context has, neither rebinding it nor passing it on."""
+    name = parameter.name
+    if parameter.annotation:
+        return vocabulary.is_context(parameter.annotation)
+    if name in function.rebound:
+        return False
+    owner = _owner_file(models, function.qualname)
+    model = models.after.get(owner) if owner is not None else None
+    if model is None:
+        model = next((m for m in models.after.values() if function.qualname in m.functions), None)
+    if model is None:
+        return False
+    uses = [use for use in model.attributes if use.scope == function.qualname and use.receiver == name]
+    passed_on = any(
+        call.scope == function.qualname and name in dict(call.argument_names).values() for call in model.calls
+    )
+    return not passed_on and all(not use.is_store and use.attribute in vocabulary.context_attributes for use in uses)
 
 
 def _called_name(call: CallSite) -> str:
