@@ -574,3 +574,42 @@ def test_a_built_state_handed_to_an_agent_that_keeps_the_legacy_state_is_left_as
     after = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert (after.returncode, after.stdout) == (before.returncode, before.stdout) == (0, "{'plan': ['q', 'u']}\n")
     assert "ISO403 fixes refused" in result.stderr and "whose `state: DeepAgentState` can still use it" in result.stderr
+
+
+STATE_FLOWS = {
+    "kept on an attribute": (
+        "class Runner:\n    def __init__(self):\n        self.state = DeepAgentState(user_id='u')\n\n"
+        "    def record(self):\n        self.state.results['x'] = 1\n        return self.state.results\n\n\n"
+        "def main():\n    return Runner().record()\n"
+    ),
+    "returned by a factory": (
+        "def build():\n    return DeepAgentState(user_id='u')\n\n\n"
+        "def main():\n    built = build()\n    built.results['x'] = 1\n    return built.results\n"
+    ),
+    "read for a field the context lacks": (
+        "def main():\n    state = DeepAgentState(user_id='u', user_request='hi')\n"
+        "    return {'x': state.user_request}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("flow", sorted(STATE_FLOWS))
+def test_a_built_state_that_leaves_through_an_attribute_or_a_return_keeps_the_program_running(
+    flow: str, tmp_path: Path
+) -> None:
+    """Where the value ISO403 would make a context goes next decides whether
+    the program survives the fix: each of these used to fail with AttributeError."""
+    write(tmp_path / "app" / "__init__.py", "")
+    write(
+        tmp_path / "app" / "state.py",
+        "from dataclasses import dataclass, field\n\n\n@dataclass\nclass DeepAgentState:\n"
+        "    user_request: str = ''\n    user_id: str = ''\n    results: dict = field(default_factory=dict)\n",
+    )
+    write(tmp_path / "app" / "flow.py", "from app.state import DeepAgentState\n\n\n" + STATE_FLOWS[flow])
+    run = "from app.flow import main\nprint(main())\n"
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{Path(isolint.__file__).parents[1]}", "PATH": os.environ["PATH"]}
+    before = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", str(tmp_path / "app"))
+    after = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert before.returncode == 0 and (after.returncode, after.stdout) == (0, before.stdout), after.stderr
+    assert "app/flow.py: ISO403 fixes refused" in result.stderr

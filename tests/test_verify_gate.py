@@ -270,6 +270,9 @@ def test_a_context_passed_where_the_legacy_state_was_needs_a_callee_taking_the_c
         prefix.format(method="forwards")
         + "`app.agent.Agent.forwards`, whose `state` can still use it as the legacy state"
     ]
+    assert handed_over("await agent.reads({built})") == [  # unannotated: what it does with it is not followed
+        prefix.format(method="reads") + "`app.agent.Agent.reads`, whose `state` can still use it as the legacy state"
+    ]
     assert handed_over("await agent.spreads({built})") == [
         prefix.format(method="spreads")
         + "`app.agent.Agent.spreads`, whose `*args` or `**kwargs` can still use it as the legacy state"
@@ -289,7 +292,49 @@ def test_a_variable_the_fixes_retype_is_followed_into_the_calls_that_pass_it() -
 
 def test_a_context_passed_to_code_that_takes_one_is_fine() -> None:
     assert handed_over("await agent.migrated({built})") == []
-    assert handed_over("await agent.reads({built})") == []  # only what a context has
     assert handed_over("print({built})") == []
     assert handed_over('logger.info("state %s", {built})') == []
-    assert handed_over("state = {built}\n    await agent.reads(state)\n    print(state)") == []
+    assert handed_over("state = {built}\n    await agent.migrated(state)\n    print(state)") == []
+
+
+def gate_reasons(before: str, built: str = BUILT, context: str = CONTEXT) -> list[str]:
+    """The gate's reasons when the fixes turn `before`'s construction of the legacy state into the context."""
+    return reasons(before.format(built=built), before.format(built=context))
+
+
+HEADER = "from app.state import DeepAgentState\nfrom isolint.runtime import UserExecutionContext\n\n\n"
+
+
+def test_a_context_built_where_the_legacy_state_was_and_returned_leaves_its_callers_unverified() -> None:
+    assert gate_reasons(HEADER + "def build():\n    return {built}\n") == [
+        "app/setup.py:5: `build` would return a `UserExecutionContext` where it returned the legacy state; its "
+        "callers may still use the value as the legacy state"
+    ]
+    through_a_variable = HEADER + "def build():\n    state = {built}\n    return state\n"
+    assert len(gate_reasons(through_a_variable)) == 1
+    # A function returning the parameter ISO402 retyped: its callers pass (and get back) a context, which the gate checks.
+    retyped = HEADER + "def passthrough(state: {built}):\n    return state\n"
+    assert gate_reasons(retyped, "DeepAgentState", "UserExecutionContext") == []
+
+
+def test_a_context_kept_on_an_attribute_where_the_legacy_state_was_leaves_its_readers_unverified() -> None:
+    kept = HEADER + "class Runner:\n    def __init__(self):\n        self.state = {built}\n"
+    assert gate_reasons(kept) == [
+        "app/setup.py:5: `Runner.state` would hold a `UserExecutionContext` where it held the legacy state; what "
+        "reads it may still use it as the legacy state"
+    ]
+    already = (
+        HEADER
+        + "class Runner:\n    def __init__(self):\n        self.context = "
+        + CONTEXT
+        + "\n        self.state = {built}\n"
+    )
+    assert len(gate_reasons(already)) == 1  # `context` held a context before too
+
+
+def test_a_variable_the_fixes_make_the_context_is_read_only_for_what_a_context_has() -> None:
+    body = HEADER + "def local():\n    state = {built}\n    return state.{attribute}\n"
+    assert gate_reasons(body.replace("{attribute}", "results")) == [
+        "app/setup.py:5: `local` would read `state.results` from a `UserExecutionContext`, which does not have it"
+    ]
+    assert gate_reasons(body.replace("{attribute}", "user_id")) == []

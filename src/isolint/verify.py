@@ -249,6 +249,8 @@ def verify(
     violations += _removed_attribute_reads(models, attributes, classes, vocabulary)
     violations += _removed_name_uses(models, module_names)
     violations += _frozen_context_writes(models, vocabulary)
+    violations += _missing_context_attributes(models, vocabulary)
+    violations += _retyped_values(models, vocabulary)
     violations += _new_unbound_reads(models)
     violations += _retyped_returns(models, vocabulary)
     violations += _lost_caches(models)
@@ -667,8 +669,8 @@ def _legacy_receivers(
     models: _Models, handed_over: list[tuple[str, CallSite, str]], classes: _ClassGraph, vocabulary: Vocabulary
 ) -> list[Violation]:
     """A context passed where the legacy state was: every function the call
-    can reach must take the context there after the fixes (an annotation
-    naming it, or a parameter whose function reads only what a context has).
+    can reach must take the context there after the fixes (its annotation
+    names it).
     A call that reaches nothing in the checked project hands the context to
     code that expects the legacy state, unless the callee takes any object
     alike (`print`, a logger's methods)."""
@@ -696,8 +698,8 @@ def _legacy_receivers(
             if binding is None or slot not in binding:
                 continue  # not this function: the call does not bind to it
             parameter = function.signature.parameter(binding[slot])
-            if parameter is not None and _takes_a_context(function, parameter, models, vocabulary):
-                continue
+            if parameter is not None and vocabulary.is_context(parameter.annotation):
+                continue  # annotated to take one (an unannotated parameter may be stored, returned or aliased)
             if parameter is None:
                 taken = "`*args` or `**kwargs`"
             else:
@@ -706,28 +708,6 @@ def _legacy_receivers(
             violations.append(Violation(frozenset({path}), path, call.line, reason, ("ISO403",)))
             break
     return violations
-
-
-def _takes_a_context(function: Function, parameter: Parameter, models: _Models, vocabulary: Vocabulary) -> bool:
-    """Whether `parameter` of `function` works with a context: its annotation
-    names the context, or it has none and the function only reads attributes
-    of it that a context has, neither rebinding it nor passing it on."""
-    name = parameter.name
-    if parameter.annotation:
-        return vocabulary.is_context(parameter.annotation)
-    if name in function.rebound:
-        return False
-    owner = _owner_file(models, function.qualname)
-    model = models.after.get(owner) if owner is not None else None
-    if model is None:
-        model = next((m for m in models.after.values() if function.qualname in m.functions), None)
-    if model is None:
-        return False
-    uses = [use for use in model.attributes if use.scope == function.qualname and use.receiver == name]
-    passed_on = any(
-        call.scope == function.qualname and name in dict(call.argument_names).values() for call in model.calls
-    )
-    return not passed_on and all(not use.is_store and use.attribute in vocabulary.context_attributes for use in uses)
 
 
 def _called_name(call: CallSite) -> str:
@@ -1015,6 +995,111 @@ def _frozen_context_writes(models: _Models, vocabulary: Vocabulary) -> list[Viol
                         function.line if function is not None else lines[-1],
                         f"`{scope.rpartition('.')[2]}` would write to the frozen `{vocabulary.context_class.rpartition('.')[2]}`",
                         ("ISO405", "ISO402", "ISO403", "ISO404"),
+                    )
+                )
+    return violations
+
+
+def _rewritten_construction_scopes(models: _Models, path: str, vocabulary: Vocabulary) -> set[str]:
+    """Scopes of `path` where the fixes replaced a construction of the legacy
+    state with one of the context (ISO403): fewer calls of a legacy class, more of the context's."""
+
+    def built(model: ModuleModel, wanted: Callable[[str], bool]) -> Counter[str]:
+        return Counter(call.scope for call in model.calls if call.target is not None and wanted(call.target))
+
+    before, after = models.before[path], models.after[path]
+    fewer_legacy = built(before, vocabulary.is_legacy) - built(after, vocabulary.is_legacy)
+    more_context = built(after, vocabulary.is_context) - built(before, vocabulary.is_context)
+    return set(fewer_legacy) & set(more_context)
+
+
+def _retyped_values(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
+    """A value the fixes turned from the legacy state into the context that
+    leaves its function: returned by a function where a construction was
+    rewritten (a factory: its callers get the context), or kept on an
+    attribute (every method, and whatever reads the attribute, gets it).
+    What reads it there may still use it as the legacy state, and the gate
+    follows a value no further than the calls it is passed to."""
+    context = vocabulary.context_class.rpartition(".")[2]
+    violations = []
+    for path in models.changed():
+        before, after = models.before[path], models.after[path]
+        rebuilt = _rewritten_construction_scopes(models, path, vocabulary)
+        for qualname, function in after.functions.items():
+            old = before.functions.get(qualname)
+            if qualname not in rebuilt or old is None:
+                continue
+            if any(vocabulary.is_legacy(value) for value in old.returned) and any(
+                vocabulary.is_context(value) for value in function.returned
+            ):
+                violations.append(
+                    Violation(
+                        frozenset({path}),
+                        path,
+                        function.line,
+                        f"`{function.name}` would return a `{context}` where it returned the legacy state; its "
+                        "callers may still use the value as the legacy state",
+                        ("ISO403",),
+                    )
+                )
+        for qualname, klass in after.classes.items():
+            old_class = before.classes.get(qualname)
+            held_before = dict(old_class.attribute_types) if old_class is not None else {}
+            for attribute, known in klass.attribute_types:
+                if vocabulary.is_context(known) and vocabulary.is_legacy(held_before.get(attribute, "")):
+                    violations.append(
+                        Violation(
+                            frozenset({path}),
+                            path,
+                            klass.line,
+                            f"`{qualname.rpartition('.')[2]}.{attribute}` would hold a `{context}` where it held the "
+                            "legacy state; what reads it may still use it as the legacy state",
+                            ("ISO403", "ISO402", "ISO405"),
+                        )
+                    )
+    return violations
+
+
+def _missing_context_attributes(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
+    """A variable the fixes made the context (a construction rewritten) read
+    for an attribute a context does not have: AttributeError where it ran
+    before. (A retyped parameter is _retyped_parameters'; a write is
+    _frozen_context_writes'.)"""
+    context = vocabulary.context_class.rpartition(".")[2]
+    violations = []
+    for path in models.changed():
+
+        def missing(model: ModuleModel) -> Counter[tuple[str, str, str]]:
+            found: Counter[tuple[str, str, str]] = Counter()
+            for use in model.attributes:
+                function = model.functions.get(use.scope)
+                parameters = (
+                    {p.name for p in (*function.signature.positional, *function.signature.keyword_only)}
+                    if function is not None
+                    else set()
+                )
+                if (
+                    use.receiver
+                    and use.receiver not in parameters
+                    and not use.is_store
+                    and vocabulary.is_context(use.receiver_type)
+                    and use.attribute not in vocabulary.context_attributes
+                ):
+                    found[(use.scope, use.receiver, use.attribute)] += 1
+            return found
+
+        before, after = missing(models.before[path]), missing(models.after[path])
+        for (scope, receiver, attribute), count in sorted(after.items()):
+            if count > before[(scope, receiver, attribute)]:
+                function = models.after[path].functions.get(scope)
+                violations.append(
+                    Violation(
+                        frozenset({path}),
+                        path,
+                        function.line if function is not None else 1,
+                        f"`{scope.rpartition('.')[2]}` would read `{receiver}.{attribute}` from a `{context}`, "
+                        "which does not have it",
+                        ("ISO403", "ISO404"),
                     )
                 )
     return violations
