@@ -338,3 +338,10 @@ def test_a_variable_the_fixes_make_the_context_is_read_only_for_what_a_context_h
         "app/setup.py:5: `local` would read `state.results` from a `UserExecutionContext`, which does not have it"
     ]
     assert gate_reasons(body.replace("{attribute}", "user_id")) == []
+
+
+def test_a_context_built_at_import_time_where_the_legacy_state_was_leaves_its_readers_unverified() -> None:
+    assert gate_reasons(HEADER + "SYSTEM = {built}\n") == [
+        "app/setup.py:5: a value built at import time would be a `UserExecutionContext` where it was the legacy "
+        "state; what reads it may still use it as the legacy state"
+    ]

@@ -1016,8 +1016,9 @@ def _rewritten_construction_scopes(models: _Models, path: str, vocabulary: Vocab
 def _retyped_values(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
     """A value the fixes turned from the legacy state into the context that
     leaves its function: returned by a function where a construction was
-    rewritten (a factory: its callers get the context), or kept on an
-    attribute (every method, and whatever reads the attribute, gets it).
+    rewritten (a factory: its callers get the context), kept on an
+    attribute (every method, and whatever reads the attribute, gets it), or
+    built at import time (a module global: every reader gets it).
     What reads it there may still use it as the legacy state, and the gate
     follows a value no further than the calls it is passed to."""
     context = vocabulary.context_class.rpartition(".")[2]
@@ -1042,6 +1043,18 @@ def _retyped_values(models: _Models, vocabulary: Vocabulary) -> list[Violation]:
                         ("ISO403",),
                     )
                 )
+        for scope in sorted(rebuilt - set(after.functions)):
+            line = min(c.line for c in after.calls if c.scope == scope and vocabulary.is_context(c.target or ""))
+            violations.append(
+                Violation(
+                    frozenset({path}),
+                    path,
+                    line,
+                    f"a value built at import time would be a `{context}` where it was the legacy state; what reads "
+                    "it may still use it as the legacy state",
+                    ("ISO403",),
+                )
+            )
         for qualname, klass in after.classes.items():
             old_class = before.classes.get(qualname)
             held_before = dict(old_class.attribute_types) if old_class is not None else {}

@@ -100,7 +100,14 @@ class LegacyStateConstruction(LegacyStateRule):
             elif argument.arg is None:
                 problems.append(f"`**{source_code(self.file, argument.value)}` hides which fields are set")
             elif argument.arg in field_map:
-                plans.append(ArgumentPlan(keyword=field_map[argument.arg]))
+                keyword = field_map[argument.arg]
+                rejected = self._rejected_id(keyword, argument.value)
+                if rejected is not None:
+                    problems.append(
+                        f"`{argument.arg}={source_code(self.file, argument.value)}` is no id the context accepts "
+                        f"({rejected}): give it the real one"
+                    )
+                plans.append(ArgumentPlan(keyword=keyword))
             elif argument.arg == "metadata" and isinstance(argument.value, ast.Dict) and _is_literal(argument.value):
                 plans.append(ArgumentPlan(metadata=True))
             elif _is_literal(argument.value):
@@ -118,6 +125,28 @@ class LegacyStateConstruction(LegacyStateRule):
         if "user_id" not in targets and not hides_fields:
             problems.append("no `user_id` is given, and a context always belongs to a user")
         return plans, problems
+
+    def _rejected_id(self, keyword: str, value: ast.expr) -> str | None:
+        """Why isolint's context would reject the literal `value` for the id
+        `keyword` when it is built (`UserExecutionContext.create` raises), or
+        None: a placeholder such as `"default"`, an empty id, a `None` user."""
+        if self._config.context_module != RUNTIME_MODULE or keyword not in _VALIDATED_IDS:
+            return None
+        if not isinstance(value, ast.Constant) or (value.value is None and keyword != "user_id"):
+            return None  # not known before it runs; a missing optional id is generated
+        from isolint.runtime import DEFAULT_ID_POLICY  # the rule that judges ids at run time
+        from isolint.runtime.errors import InvalidContextError
+
+        try:
+            DEFAULT_ID_POLICY.validate(keyword, value.value)
+        except InvalidContextError as error:
+            return error.problem
+        return None
+
+
+# The ids `UserExecutionContext.create` validates, and the module it comes from.
+_VALIDATED_IDS = frozenset({"user_id", "thread_id", "run_id", "request_id", "parent_request_id"})
+RUNTIME_MODULE = "isolint.runtime"
 
 
 def _create_call(node: ast.Call, plans: list[ArgumentPlan], target: str) -> Any:
