@@ -11,8 +11,10 @@ from isolint.config import DEFAULT_CONTEXT_PARAMS, load_settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
 from isolint.newer_syntax import parse_module  # fixtures/pep701 included
+from isolint.rules import ALL_RULES
 from isolint.rules.websockets.analysis import index_facts
 from isolint.rules.websockets.family import (
+    DEFAULT_EMITTER_METHODS,
     INDEX_PREFILTER,
     WebSocketConfig,
     fact_holds,
@@ -569,8 +571,6 @@ def test_a_check_of_the_family_never_parses_with_libcst(tmp_path: Path, monkeypa
     """Every ISO3xx rule visits `ast`: LibCST parses only to build a fix's edits."""
     import libcst
 
-    from isolint.rules import ALL_RULES
-
     def refuse(text: str) -> None:
         raise AssertionError("LibCST parsed a file for a plain check")
 
@@ -593,3 +593,85 @@ def test_the_family_imports_before_the_engine_does() -> None:
 
     for first in ("isolint.engine", "isolint.config", "isolint.rules.websockets.analysis"):
         subprocess.run([sys.executable, "-c", f"import {first}"], check=True)
+
+
+def test_the_emitter_signatures_the_swap_checks_are_the_runtimes() -> None:
+    """The rules know the runtime emitter's methods without importing it: the
+    table must say what `inspect` reads off `UserWebSocketEmitter`."""
+    import inspect
+
+    from isolint.rules.websockets.emitter import EMITTER_SIGNATURES
+    from isolint.runtime import UserWebSocketEmitter
+
+    def described(method: str) -> tuple[object, ...]:
+        parameters = list(inspect.signature(getattr(UserWebSocketEmitter, method)).parameters.values())[1:]
+        kinds = inspect.Parameter
+        return (
+            [(p.name, p.default is not kinds.empty) for p in parameters if p.kind is kinds.POSITIONAL_OR_KEYWORD],
+            [(p.name, p.default is not kinds.empty) for p in parameters if p.kind is kinds.KEYWORD_ONLY],
+            any(p.kind is kinds.VAR_POSITIONAL for p in parameters),
+            any(p.kind is kinds.VAR_KEYWORD for p in parameters),
+        )
+
+    for method, signature in EMITTER_SIGNATURES.items():
+        table = (
+            [(p.name, p.has_default) for p in signature.positional],
+            [(p.name, p.has_default) for p in signature.keyword_only],
+            signature.var_positional,
+            signature.var_keyword,
+        )
+        assert table == described(method), method
+    assert set(EMITTER_SIGNATURES) == set(DEFAULT_EMITTER_METHODS)
+
+
+@pytest.mark.parametrize(
+    ("call", "reason"),
+    [
+        ('send_to_user(context.user_id, {"step": 1})', None),
+        ('send_to_user(context.user_id, {"step": 1}, event="step")', None),
+        ('notify_agent_error("triage", error)', None),
+        ('notify_agent_error(f"{name}")', None),
+        (
+            'send_to_user(context.user_id, "step", {"step": 1})',
+            "`.send_to_user(...)` is called in a way the emitter's `send_to_user(user_id, message, *, event)` does not take",
+        ),
+        (
+            'emit("step", {"step": 1}, True)',
+            "`.emit(...)` is called in a way the emitter's `emit(event, payload)` does not take",
+        ),
+        (
+            "notify_agent_error(error)",
+            "`.notify_agent_error(...)` with one argument may be the legacy `notify_agent_error(error)` form, which "
+            "the emitter refuses (it takes the agent's name first; `isolint.runtime.compat` keeps the old form)",
+        ),
+        (
+            "broadcast_to_room('r', {})",
+            "the per-user emitter has no `broadcast_to_room` (supported: see `emitter-methods`)",
+        ),
+    ],
+)
+def test_a_call_is_swapped_onto_the_emitter_only_in_a_shape_the_emitter_takes(
+    call: str, reason: str | None, tmp_path: Path
+) -> None:
+    """A manager's method of the same name can take other arguments: swapped,
+    the call would raise TypeError. A method `emitter-methods` adds that
+    isolint's emitter lacks would raise AttributeError."""
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.isolint.websockets]\nemitter-methods = ["emit", "send_to_user", "notify_agent_error", '
+        '"broadcast_to_room"]\n',
+    )
+    source = (
+        "from chatapp.websocket_manager import get_websocket_manager\n"
+        "from isolint.runtime import UserExecutionContext\n\n\n"
+        "async def step(context: UserExecutionContext, name: str, error: Exception) -> None:\n"
+        f"    await get_websocket_manager().{call}\n"
+    )
+    settings = load_settings([tmp_path])
+    family = [rule for rule in ALL_RULES if rule.code == "ISO302"]
+    [finding] = lint_text(source, "chatapp/step.py", family, settings, module_name="chatapp.step", build_edits=False)
+    if reason is None:
+        assert finding.fix is not None and finding.manual is None
+    else:
+        assert finding.fix is None and finding.manual is not None
+        assert finding.manual.startswith(f"Not swapped automatically: {reason}. ")

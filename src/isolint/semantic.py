@@ -455,7 +455,7 @@ def _is_name(node: ast.expr, name: str) -> bool:
     return isinstance(node, ast.Name) and node.id == name
 
 
-def _shape(call: ast.Call) -> CallShape:
+def call_shape(call: ast.Call) -> CallShape:
     positional = sum(1 for a in call.args if not isinstance(a, ast.Starred))
     return CallShape(
         positional,
@@ -537,7 +537,7 @@ class _Uses(_Visitor):
                     method,
                     receiver_class,
                     via_super,
-                    _shape(node),
+                    call_shape(node),
                     node.lineno,
                     _short(node),
                     self.scope,

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+from ...semantic import Parameter, Signature, call_shape
 from .analysis import FunctionNode, own_nodes
 from .family import EMITTER_ATTRIBUTE
 
@@ -54,7 +55,12 @@ def _cst_class(use: ast.expr) -> type[cst.BaseExpression]:
 
 
 def plan_swap(
-    uses: Sequence[ast.expr], function: FunctionNode, parents: Parents, context: str, supported: Collection[str]
+    uses: Sequence[ast.expr],
+    function: FunctionNode,
+    parents: Parents,
+    context: str,
+    supported: Collection[str],
+    signatures: Mapping[str, Signature] | None = None,
 ) -> EmitterSwap | str:
     """The swap that makes `context.websocket_emitter` stand where each use
     of the shared manager stood in `function`, or why there is none.
@@ -62,45 +68,105 @@ def plan_swap(
     A use qualifies as the receiver of a method call (`use.send_to_user(...)`)
     or as the value of a local binding (`bridge = use`) whose every later use
     is such a receiver or a truth test; every method called must be supported.
+    With the emitter's `signatures` known (isolint's runtime), each call must
+    also be one the emitter's method takes: a manager's
+    `send_to_user(user_id, event, payload)` is not the emitter's
+    `send_to_user(user_id, message, *, event)`, and would raise TypeError.
     """
     body = own_nodes(function)
     if _rebinds(context, body):
         return f"`{context}` is reassigned in this function"
-    methods: set[str] = set()
+    calls: list[ast.Call] = []
     replaced = []
     for use in uses:
         parent = parents.get(use)
         if isinstance(parent, ast.Await):  # `bridge = await get_bridge()`: the await goes too
             use, parent = parent, parents.get(parent)
-        method = _called_method(use, parents)
-        if method is not None:
-            methods.add(method)
+        call = _method_call(use, parents)
+        if call is not None:
+            calls.append(call)
         elif isinstance(parent, ast.Assign) and parent.value is use and len(parent.targets) == 1:
             target = parent.targets[0]
             if not isinstance(target, ast.Name):
                 return "its value is stored, not just called"
-            local_methods = _methods_on_local(target, body, parents)
-            if isinstance(local_methods, str):
-                return local_methods
-            methods |= local_methods
+            local_calls = _calls_on_local(target, body, parents)
+            if isinstance(local_calls, str):
+                return local_calls
+            calls += local_calls
         else:
             return "it is passed, returned or stored rather than called"
         replaced.append(use)
-    unsupported = sorted(methods - set(supported))
+    methods = {_method_name(call) for call in calls}
+    known = set(supported) if signatures is None else set(supported) & set(signatures)
+    unsupported = sorted(methods - known)
     if unsupported:
         names = ", ".join(f"`{m}`" for m in unsupported)
         return f"the per-user emitter has no {names} (supported: see `emitter-methods`)"
+    if signatures is not None:
+        for call in calls:
+            problem = _unlike_the_emitter(call, signatures[_method_name(call)])
+            if problem is not None:
+                return problem
     return EmitterSwap(context, tuple(replaced))
 
 
-def _called_method(expr: ast.AST, parents: Parents) -> str | None:
-    """`send` when `expr` is the receiver of a call `expr.send(...)`."""
+def _method_call(expr: ast.AST, parents: Parents) -> ast.Call | None:
+    """The call `expr.send(...)` when `expr` is the receiver of one."""
     parent = parents.get(expr)
     if isinstance(parent, ast.Attribute) and parent.value is expr:
         call = parents.get(parent)
         if isinstance(call, ast.Call) and call.func is parent:
-            return parent.attr
+            return call
     return None
+
+
+def _method_name(call: ast.Call) -> str:
+    assert isinstance(call.func, ast.Attribute)  # as _method_call found it
+    return call.func.attr
+
+
+def _unlike_the_emitter(call: ast.Call, signature: Signature) -> str | None:
+    """Why the emitter's method would not take `call` as the manager's did, or None."""
+    method = _method_name(call)
+    if signature.bind(call_shape(call)) is None:
+        return f"`.{method}(...)` is called in a way the emitter's `{method}{signature.text()}` does not take"
+    lone = call.args[0] if len(call.args) == 1 and not call.keywords else None
+    if method == "notify_agent_error" and lone is not None and not _is_text(lone):
+        # The emitter raises TypeError on a first argument that is not the agent's name.
+        return (
+            "`.notify_agent_error(...)` with one argument may be the legacy `notify_agent_error(error)` form, "
+            "which the emitter refuses (it takes the agent's name first; `isolint.runtime.compat` keeps the old form)"
+        )
+    return None
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
+def _parameters(names: str) -> tuple[Parameter, ...]:
+    """`"a b=` ...": parameters, `=` marking one with a default."""
+    return tuple(Parameter(name.rstrip("="), "", name.endswith("=")) for name in names.split())
+
+
+# The methods of `isolint.runtime.UserWebSocketEmitter` and how they are
+# called (a test checks this table against the runtime; the rules never import it).
+EMITTER_SIGNATURES: Mapping[str, Signature] = {
+    "emit": Signature(_parameters("event payload="), 0, (), False, False),
+    "send_to_user": Signature(_parameters("user_id message"), 0, _parameters("event="), False, False),
+    "notify_agent_started": Signature(_parameters("agent_name"), 0, (), False, True),
+    "notify_agent_thinking": Signature(_parameters("agent_name thought="), 0, (), False, True),
+    "notify_tool_executing": Signature(_parameters("tool_name"), 0, (), False, True),
+    "notify_tool_completed": Signature(_parameters("tool_name result="), 0, (), False, True),
+    "notify_agent_completed": Signature(_parameters("agent_name result="), 0, (), False, True),
+    "notify_agent_error": Signature(_parameters("agent_name error="), 0, (), False, True),
+}
+
+
+def emitter_signatures(context_module: str) -> Mapping[str, Signature] | None:
+    """The emitter's signatures when the context is isolint's (`context-class`
+    names another: its emitter is known only by `emitter-methods`)."""
+    return EMITTER_SIGNATURES if context_module == "isolint.runtime" else None
 
 
 def _is_truth_test(name: ast.Name, parents: Parents) -> bool:
@@ -120,18 +186,18 @@ def _is_truth_test(name: ast.Name, parents: Parents) -> bool:
     )
 
 
-def _methods_on_local(target: ast.Name, body: list[ast.AST], parents: Parents) -> set[str] | str:
-    """The methods called on the local `target` elsewhere in the body, or why it is not only called."""
-    methods: set[str] = set()
+def _calls_on_local(target: ast.Name, body: list[ast.AST], parents: Parents) -> list[ast.Call] | str:
+    """The method calls on the local `target` elsewhere in the body, or why it is not only called."""
+    calls: list[ast.Call] = []
     for node in body:
         if not isinstance(node, ast.Name) or node.id != target.id or node is target:
             continue
-        method = _called_method(node, parents)
-        if method is not None:
-            methods.add(method)
+        call = _method_call(node, parents)
+        if call is not None:
+            calls.append(call)
         elif not _is_truth_test(node, parents):
             return f"`{target.id}` is used other than by calling its methods"
-    return methods
+    return calls
 
 
 def _rebinds(name: str, body: list[ast.AST]) -> bool:

@@ -13,7 +13,7 @@ from ..ast_context import AstFile
 from ..ast_helpers import context_param, returned_value, takes_arguments, without_await
 from ..base import CstEdit, FixSpec
 from .analysis import FunctionNode, Plumbing, capture_target, own_nodes
-from .emitter import EmitterSwap, plan_swap
+from .emitter import EmitterSwap, emitter_signatures, plan_swap
 from .family import (
     EMITTER_METHODS,
     WEBSOCKET_NAMES,
@@ -90,7 +90,14 @@ class WebSocketAccessorCall(IndexesPlumbing, WebSocketRule):
                 "and emit through `context.websocket_emitter`; the fix then does the swap."
             )
         else:
-            swap = plan_swap(uses, function, self.file.parents, context, self.config.emitter_methods)
+            swap = plan_swap(
+                uses,
+                function,
+                self.file.parents,
+                context,
+                self.config.emitter_methods,
+                emitter_signatures(self.settings.context_module),
+            )
             if isinstance(swap, EmitterSwap):
                 fix = FixSpec(f"Emit through `{context}.websocket_emitter`", UNSAFE, build=_swap_edit(swap))
             else:

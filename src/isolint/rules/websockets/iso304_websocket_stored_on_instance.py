@@ -14,7 +14,7 @@ from ..ast_context import AstFile
 from ..ast_helpers import context_param, first_param_name
 from ..base import CstEdit, FixSpec
 from .analysis import FUNCTION_NODES, Capture, FunctionNode, Plumbing, own_nodes
-from .emitter import EmitterSwap, plan_swap, without_statement
+from .emitter import EmitterSwap, emitter_signatures, plan_swap, without_statement
 from .family import (
     EMITTER_METHODS,
     WEBSOCKET_NAMES,
@@ -89,7 +89,14 @@ class WebSocketStoredOnInstance(IndexesPlumbing, WebSocketRule):
             if context is None:
                 migration.remaining.append(f"`{method.name}` takes no request context")
                 continue
-            swap = plan_swap(uses, method, self.file.parents, context, self.config.emitter_methods)
+            swap = plan_swap(
+                uses,
+                method,
+                self.file.parents,
+                context,
+                self.config.emitter_methods,
+                emitter_signatures(self.settings.context_module),
+            )
             if isinstance(swap, EmitterSwap):
                 migration.swaps.append(swap)
             else:
