@@ -345,3 +345,24 @@ def test_a_context_built_at_import_time_where_the_legacy_state_was_leaves_its_re
         "app/setup.py:5: a value built at import time would be a `UserExecutionContext` where it was the legacy "
         "state; what reads it may still use it as the legacy state"
     ]
+
+
+def test_a_parameter_retyped_to_the_context_is_passed_on_only_to_code_taking_one() -> None:
+    """ISO402 retypes `summarize`'s `state`; the unchanged `record` it passes
+    it to still writes to the legacy state."""
+    record = ModuleSource(
+        "app/rec.py",
+        "app.rec",
+        False,
+        "from app.state import DeepAgentState\n\n\ndef record(state: DeepAgentState) -> None:\n"
+        "    state.results['seen'] = True\n",
+    )
+    before = (
+        "from app.rec import record\nfrom app.state import DeepAgentState\n\n\n"
+        "def summarize(state: DeepAgentState) -> None:\n    record(state)\n"
+    )
+    after = before.replace("state: DeepAgentState", "state: UserExecutionContext")
+    assert reasons(before, after, record) == [
+        "app/setup.py:6: `record(state)` now passes a `UserExecutionContext` where it passed the legacy state, to "
+        "`app.rec.record`, whose `state: DeepAgentState` can still use it as the legacy state"
+    ]

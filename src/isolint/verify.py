@@ -639,6 +639,9 @@ def _added(models: _Models, items: Callable[[ModuleModel], Iterable[_Sited]]) ->
     return found
 
 
+# The fixes that can turn what a call passes into the context: a construction
+# (ISO403), or a parameter retyped and passed on (ISO402, ISO405).
+_HANDS_OVER = ("ISO403", "ISO402", "ISO405")
 # Callees that take any object alike: what they do with the value works on the context as on the legacy state.
 _ANY_OBJECT_BUILTINS = frozenset({"builtins.print", "builtins.repr", "builtins.str", "builtins.id", "builtins.format"})
 _LOGGING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
@@ -647,8 +650,9 @@ _LOGGING_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exce
 def _context_arguments(models: _Models, vocabulary: Vocabulary) -> list[tuple[str, CallSite, str]]:
     """(path, call, slot) for each argument of a call in a changed file that
     the fixes turned from the legacy state into the context: a construction
-    rewritten in place (`run(DeepAgentState(...))`), or a variable whose
-    construction was (`state = DeepAgentState(...)`, then `run(state)`)."""
+    rewritten in place (`run(DeepAgentState(...))`), a variable whose
+    construction was (`state = DeepAgentState(...)`, then `run(state)`), or
+    a parameter retyped to the context and passed on (`record(state)`)."""
     found = []
     for path in models.changed():
         previous: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
@@ -690,7 +694,7 @@ def _legacy_receivers(
             if call.target in _ANY_OBJECT_BUILTINS or (call.method in _LOGGING_METHODS and slot != "0"):
                 continue
             reason = f"{where}, to code outside the checked project that may use it as the legacy state"
-            violations.append(Violation(frozenset({path}), path, call.line, reason, ("ISO403",)))
+            violations.append(Violation(frozenset({path}), path, call.line, reason, _HANDS_OVER))
             continue
         for qualname in candidates:
             function = reachable[qualname][0]
@@ -705,7 +709,7 @@ def _legacy_receivers(
             else:
                 taken = f"`{parameter.name}: {parameter.annotation}`" if parameter.annotation else f"`{parameter.name}`"
             reason = f"{where}, to `{qualname}`, whose {taken} can still use it as the legacy state"
-            violations.append(Violation(frozenset({path}), path, call.line, reason, ("ISO403",)))
+            violations.append(Violation(frozenset({path}), path, call.line, reason, _HANDS_OVER))
             break
     return violations
 
