@@ -675,3 +675,40 @@ def test_a_call_is_swapped_onto_the_emitter_only_in_a_shape_the_emitter_takes(
     else:
         assert finding.fix is None and finding.manual is not None
         assert finding.manual.startswith(f"Not swapped automatically: {reason}. ")
+
+
+def test_a_global_manager_read_as_its_modules_attribute_is_the_manager(tmp_path: Path) -> None:
+    """`from chatapp import websocket_manager as hubs` then
+    `hubs.websocket_manager.send_to_user(...)`: the global, reached through its
+    module. Another attribute of the module, or of an object, is not."""
+    root = _project(
+        tmp_path,
+        {
+            "notify.py": (
+                "from isolint.runtime import UserExecutionContext\n\n"
+                "from chatapp import websocket_manager as hubs\n\n\n"
+                "async def done(context: UserExecutionContext) -> None:\n"
+                "    await hubs.websocket_manager.send_to_user(context.user_id, {})\n\n\n"
+                "async def other(agent, user_id) -> None:\n"
+                "    await agent.websocket_manager.send_to_user(user_id, {})\n"
+                "    return hubs.WebSocketManager\n\n\n"
+                "class Agent:\n"
+                "    def __init__(self):\n"
+                "        self.ws = hubs.websocket_manager\n"
+            ),
+        },
+    )
+    notify = root / "chatapp" / "notify.py"
+    found = [(f.location.row, f.code, f.message.partition(":")[0]) for f in check_findings([notify], "ISO3")]
+    assert found == [
+        (7, "ISO302", "`hubs.websocket_manager` is the module-global WebSocket manager"),
+        (
+            17,
+            "ISO304",
+            "`self.ws` keeps the process-wide WebSocket manager (`hubs.websocket_manager`) on the instance",
+        ),
+    ]
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO302", str(notify))
+    assert "    await context.websocket_emitter.send_to_user(context.user_id, {})\n" in notify.read_text(
+        encoding="utf-8"
+    )

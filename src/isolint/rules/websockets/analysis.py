@@ -399,7 +399,7 @@ class Plumbing:
         expr = without_await(expr)
         if isinstance(expr, ast.Call):
             return self.accessor_call(expr, function)
-        if isinstance(expr, ast.Name):
+        if isinstance(expr, (ast.Name, ast.Attribute)):
             return self.manager_global(expr)
         return None
 
@@ -469,16 +469,20 @@ class Plumbing:
         """`name` when it reads an indexed module global holding plumbing."""
         return name.id if self.global_fact(name) is not None else None
 
-    def manager_global(self, name: ast.Name) -> str | None:
-        """`name` when it reads a module global holding a manager. One bound to
-        an accessor itself (`get_ws = get_manager`) and read uncalled is the
-        accessor passed on (`Depends(get_ws)`), as `get_manager` would be: its
-        calls are the uses."""
+    def manager_global(self, name: ast.Name | ast.Attribute) -> str | None:
+        """How `name` is written when it reads a module global holding a
+        manager: by its name, or as an attribute of its module (`hubs.manager`).
+        One bound to an accessor itself (`get_ws = get_manager`) and read
+        uncalled is the accessor passed on (`Depends(get_ws)`), as
+        `get_manager` would be: its calls are the uses."""
         fact = self.global_fact(name)
-        return name.id if fact is not None and not self._bound_to_accessor(fact) else None
+        if fact is None or self._bound_to_accessor(fact):
+            return None
+        return name.id if isinstance(name, ast.Name) else dotted_name(name) or name.attr
 
-    def global_fact(self, name: ast.Name) -> Fact | None:
-        """The indexed module global holding plumbing that `name` reads, if any."""
+    def global_fact(self, name: ast.Name | ast.Attribute) -> Fact | None:
+        """The indexed module global holding plumbing that `name` reads, if any
+        (an attribute: of the module it was imported as)."""
         if not self.file.may_be_named(name, self._indexed_names("globals")):
             return None
         for qualified in self.file.qualified_names(name):

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from ...cst_view import CstView
     from ...index import ProjectIndex
 
+# What can be a use of the shared manager: a call of an accessor, or a read
+# of a global holding it, by name or as its module's attribute.
+_USES = (ast.Call, ast.Name, ast.Attribute)
+
 
 class WebSocketAccessorCall(IndexesPlumbing, WebSocketRule):
     code = "ISO302"
@@ -52,7 +56,7 @@ class WebSocketAccessorCall(IndexesPlumbing, WebSocketRule):
             return
         groups: dict[str, list[ast.expr]] = defaultdict(list)
         for child in own_nodes(node):
-            if isinstance(child, (ast.Call, ast.Name)) and (source := self._shared_use(child, node)) is not None:
+            if isinstance(child, _USES) and (source := self._shared_use(child, node)) is not None:
                 groups[source].append(child)
         context = context_param(node, self.settings)
         for source, uses in groups.items():
@@ -60,12 +64,13 @@ class WebSocketAccessorCall(IndexesPlumbing, WebSocketRule):
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
-    def _shared_use(self, node: ast.Call | ast.Name, function: FunctionNode) -> str | None:
+    def _shared_use(self, node: ast.Call | ast.Name | ast.Attribute, function: FunctionNode) -> str | None:
         if isinstance(node, ast.Call):
             source = self.plumbing.accessor_call(node, function)
         else:
-            # a read of a manager: not a rebinding, nor a `global` statement's
-            # name, nor an accessor passed on uncalled (manager_global)
+            # a read of a manager (`manager`, or `hubs.manager` of its module):
+            # not a rebinding, nor a `global` statement's name, nor an accessor
+            # passed on uncalled (manager_global)
             source = self.plumbing.manager_global(node) if isinstance(node.ctx, ast.Load) else None
         if source is None:
             return None
