@@ -70,6 +70,10 @@ class LegacyStateConstruction(LegacyStateRule):
         if problems:
             self.report(node, message, manual=f"Build {create} by hand: {'; '.join(problems)}.")
             return
+        escape = self._escape(node)
+        if escape is not None:
+            self.report(node, message, manual=f"Build {create} by hand: {escape}.")
+            return
         surviving = {CREATE, *(name for plan in plans for name in (plan.keyword, plan.extra) if name)}
         for argument in [*node.args, *node.keywords]:
             surviving |= mentioned_names(argument.value if isinstance(argument, ast.keyword) else argument)
@@ -126,6 +130,49 @@ class LegacyStateConstruction(LegacyStateRule):
             problems.append("no `user_id` is given, and a context always belongs to a user")
         return plans, problems
 
+    def _escape(self, node: ast.Call) -> str | None:
+        """Where the built state goes that `isolint fix`'s verification cannot
+        follow, or None. It follows a state passed to a call, returned, kept
+        on an attribute or bound to a variable whose every use is one of
+        those or an attribute of it; the fix is refused there if the context
+        would not do. Kept anywhere else (a dict, a tuple, a closure), what
+        reads it later is not known."""
+        file = self.file
+        parent = file.parent(node)
+        if isinstance(parent, ast.keyword):
+            parent = file.parent(parent)
+        if (isinstance(parent, ast.Call) and parent.func is not node) or isinstance(parent, ast.Return):
+            return None
+        if isinstance(parent, (ast.Assign, ast.AnnAssign)) and parent.value is node:
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Attribute):
+                return None
+            if len(targets) == 1 and isinstance(targets[0], ast.Name):
+                return self._variable_escape(targets[0], parent)
+        return f"the new state would be kept in {_described(parent)}, where what reads it is not followed"
+
+    def _variable_escape(self, target: ast.Name, binding: ast.stmt) -> str | None:
+        """`_escape` for a state bound to a variable: each read of it must be followed."""
+        names = self.file.names
+        owner = names.innermost_owner(binding)
+        if isinstance(owner, ast.Module):
+            return None  # built at import time: refused as such
+        for read in names.reads(owner, target.id):
+            if names.innermost_owner(read) is not owner:
+                return f"`{target.id}` is read in a nested function, which `isolint fix` does not follow"
+            use = self.file.parent(read)
+            if isinstance(use, ast.keyword):
+                use = self.file.parent(use)
+            followed = (
+                isinstance(use, ast.Attribute)
+                or (isinstance(use, ast.Call) and use.func is not read)
+                or isinstance(use, ast.Return)
+                or (isinstance(use, ast.Compare) and all(isinstance(op, (ast.Is, ast.IsNot)) for op in use.ops))
+            )
+            if not followed:
+                return f"`{target.id}` is also kept in {_described(use)}, where what reads it is not followed"
+        return None
+
     def _rejected_id(self, keyword: str, value: ast.expr) -> str | None:
         """Why isolint's context would reject the literal `value` for the id
         `keyword` when it is built (`UserExecutionContext.create` raises), or
@@ -147,6 +194,24 @@ class LegacyStateConstruction(LegacyStateRule):
 # The ids `UserExecutionContext.create` validates, and the module it comes from.
 _VALIDATED_IDS = frozenset({"user_id", "thread_id", "run_id", "request_id", "parent_request_id"})
 RUNTIME_MODULE = "isolint.runtime"
+
+
+_DESCRIBED = {
+    ast.Dict: "a dict",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
+    ast.Set: "a set",
+    ast.Yield: "a `yield`",
+    ast.YieldFrom: "a `yield from`",
+    ast.Lambda: "a lambda",
+    ast.Subscript: "an item",
+    ast.Starred: "a starred expression",
+    ast.NamedExpr: "an assignment expression",
+}
+
+
+def _described(node: ast.AST | None) -> str:
+    return _DESCRIBED.get(type(node), "an expression") if node is not None else "an expression"
 
 
 def _create_call(node: ast.Call, plans: list[ArgumentPlan], target: str) -> Any:
