@@ -1089,19 +1089,14 @@ def _missing_context_attributes(models: _Models, vocabulary: Vocabulary) -> list
         def missing(model: ModuleModel) -> Counter[tuple[str, str, str]]:
             found: Counter[tuple[str, str, str]] = Counter()
             for use in model.attributes:
+                # The cheap tests first: most uses are of names no fix retyped.
+                if not use.receiver or use.is_store or use.attribute in vocabulary.context_attributes:
+                    continue
+                if not vocabulary.is_context(use.receiver_type):
+                    continue
                 function = model.functions.get(use.scope)
-                parameters = (
-                    {p.name for p in (*function.signature.positional, *function.signature.keyword_only)}
-                    if function is not None
-                    else set()
-                )
-                if (
-                    use.receiver
-                    and use.receiver not in parameters
-                    and not use.is_store
-                    and vocabulary.is_context(use.receiver_type)
-                    and use.attribute not in vocabulary.context_attributes
-                ):
+                signature = function.signature if function is not None else None
+                if signature is None or signature.parameter(use.receiver) is None:
                     found[(use.scope, use.receiver, use.attribute)] += 1
             return found
 
