@@ -33,7 +33,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 CONFIG_FILENAMES = ("isolint.toml", ".isolint.toml", "pyproject.toml")
 
-DEFAULT_CONTEXT_CLASS = "isolint.runtime:UserExecutionContext"
+RUNTIME_MODULE = "isolint.runtime"  # the reference runtime that rewritten code imports
+DEFAULT_CONTEXT_CLASS = f"{RUNTIME_MODULE}:UserExecutionContext"
 DEFAULT_CONTEXT_PARAMS = ("context", "user_context", "ctx")
 DEFAULT_ADAPTER = "isolint.runtime:ensure_context"
 _IMPORT_TARGET = r"[A-Za-z_][\w.]*:[A-Za-z_]\w*"

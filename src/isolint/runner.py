@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import Cache, content_hash, stat_signature
-from .config import Settings
+from .config import RUNTIME_MODULE, Settings
 from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, UNSAFE, Finding
 from .ignores import PerFileIgnores
@@ -357,7 +357,6 @@ def _facts_changed(
     return plan.for_project(ProjectIndex([*unchanged, *facts])).project.fingerprint != plan.project.fingerprint
 
 
-RUNTIME_MODULE = "isolint.runtime"
 # Where a project declares what it depends on.
 DEPENDENCY_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "environment.yml")
 

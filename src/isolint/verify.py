@@ -674,10 +674,9 @@ def _legacy_receivers(
 ) -> list[Violation]:
     """A context passed where the legacy state was: every function the call
     can reach must take the context there after the fixes (its annotation
-    names it).
-    A call that reaches nothing in the checked project hands the context to
-    code that expects the legacy state, unless the callee takes any object
-    alike (`print`, a logger's methods)."""
+    names it). A call that reaches nothing in the checked project hands the
+    context to code that may expect the legacy state, unless the callee
+    takes any object alike (`print`, a logger's methods)."""
     if not handed_over:
         return []
     reachable: _ChangedSignatures = {}

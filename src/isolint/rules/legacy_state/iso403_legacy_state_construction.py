@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
+from ...config import RUNTIME_MODULE
 from ...findings import UNSAFE
 from ..base import Option
 from .context_fix import context_fix
@@ -191,9 +192,8 @@ class LegacyStateConstruction(LegacyStateRule):
         return None
 
 
-# The ids `UserExecutionContext.create` validates, and the module it comes from.
+# The ids `UserExecutionContext.create` validates.
 _VALIDATED_IDS = frozenset({"user_id", "thread_id", "run_id", "request_id", "parent_request_id"})
-RUNTIME_MODULE = "isolint.runtime"
 
 
 _DESCRIBED = {

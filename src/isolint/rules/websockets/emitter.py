@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+from ...config import RUNTIME_MODULE
 from ...semantic import Parameter, Signature, call_shape
 from .analysis import FunctionNode, own_nodes
 from .family import EMITTER_ATTRIBUTE
@@ -166,7 +167,7 @@ EMITTER_SIGNATURES: Mapping[str, Signature] = {
 def emitter_signatures(context_module: str) -> Mapping[str, Signature] | None:
     """The emitter's signatures when the context is isolint's (`context-class`
     names another: its emitter is known only by `emitter-methods`)."""
-    return EMITTER_SIGNATURES if context_module == "isolint.runtime" else None
+    return EMITTER_SIGNATURES if context_module == RUNTIME_MODULE else None
 
 
 def _is_truth_test(name: ast.Name, parents: Parents) -> bool:
