@@ -712,3 +712,26 @@ def test_a_global_manager_read_as_its_modules_attribute_is_the_manager(tmp_path:
     assert "    await context.websocket_emitter.send_to_user(context.user_id, {})\n" in notify.read_text(
         encoding="utf-8"
     )
+
+
+def test_an_alias_of_an_accessor_a_package_re_exports_reaches_the_manager(tmp_path: Path) -> None:
+    """`def events(): return get_manager()`, with `get_manager` imported from
+    the package that re-exports it: the prefilter takes `events` as the
+    resolver does, so its callers are checked and reported."""
+    root = _project(
+        tmp_path,
+        {
+            "hub/state.py": (
+                "from chatapp.websocket_manager import WebSocketManager\n\n"
+                "_manager = WebSocketManager()\n\n\ndef get_manager():\n    return _manager\n"
+            ),
+            "hub/__init__.py": "from .state import get_manager\n",
+            "compat.py": "from chatapp.hub import get_manager\n\n\ndef events():\n    return get_manager()\n",
+            "notify.py": (
+                "from chatapp.compat import events\n\n\nasync def done(user_id):\n"
+                "    await events().send_to_user(user_id, {})\n"
+            ),
+        },
+    )
+    notify = root / "chatapp" / "notify.py"
+    assert [(f.location.row, f.code) for f in check_findings([notify], "ISO302")] == [(5, "ISO302")]

@@ -542,18 +542,13 @@ def _stale_calls(
     rewritten = {(path, id(call)) for path, call in _rewritten_calls(models)}
     if not signatures and not rewritten:
         return []
-    reachable: _ChangedSignatures = dict(signatures)
-    for model in models.after.values():
-        for qualname, function in model.functions.items():
-            reachable.setdefault(qualname, (function, function.signature))
+    reachable = {**_functions_after(models), **signatures}
     changed_callees, reachable_callees = _Callees(signatures), _Callees(reachable)
     violations = []
     called: set[str] = set()
     for path, model in models.after.items():
         before = models.before.get(path)
-        previous: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
-        for call in before.calls if before is not None else model.calls:
-            previous[(call.scope, call.target, call.method)].append(call)
+        previous = _by_callee(before.calls if before is not None else model.calls)
         for call in model.calls:
             candidates = set(_candidates(call, changed_callees, classes, vocabulary))
             if (path, id(call)) in rewritten:
@@ -618,6 +613,24 @@ def _wrapped_signatures(models: _Models, signatures: _ChangedSignatures) -> list
     return violations
 
 
+def _functions_after(models: _Models) -> _ChangedSignatures:
+    """Every function of the models after the fixes, with its signature there
+    (the first file's, for a name defined twice)."""
+    functions: _ChangedSignatures = {}
+    for model in models.after.values():
+        for qualname, function in model.functions.items():
+            functions.setdefault(qualname, (function, function.signature))
+    return functions
+
+
+def _by_callee(calls: Iterable[CallSite]) -> dict[tuple[str, str | None, str | None], list[CallSite]]:
+    """Calls by (scope, target, method): how a call after the fixes finds itself before them."""
+    found: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
+    for call in calls:
+        found[(call.scope, call.target, call.method)].append(call)
+    return found
+
+
 def _rewritten_calls(models: _Models) -> list[tuple[str, CallSite]]:
     """Calls in the changed files whose text the fixes changed."""
     return _added(models, lambda model: model.calls)
@@ -655,9 +668,7 @@ def _context_arguments(models: _Models, vocabulary: Vocabulary) -> list[tuple[st
     a parameter retyped to the context and passed on (`record(state)`)."""
     found = []
     for path in models.changed():
-        previous: dict[tuple[str, str | None, str | None], list[CallSite]] = defaultdict(list)
-        for call in models.before[path].calls:
-            previous[(call.scope, call.target, call.method)].append(call)
+        previous = _by_callee(models.before[path].calls)
         for call in models.after[path].calls:
             priors = previous.get((call.scope, call.target, call.method), [])
             same = [prior for prior in priors if prior.text == call.text]
@@ -679,10 +690,7 @@ def _legacy_receivers(
     takes any object alike (`print`, a logger's methods)."""
     if not handed_over:
         return []
-    reachable: _ChangedSignatures = {}
-    for model in models.after.values():
-        for qualname, function in model.functions.items():
-            reachable.setdefault(qualname, (function, function.signature))
+    reachable = _functions_after(models)
     callees = _Callees(reachable)
     context = vocabulary.context_class.rpartition(".")[2]
     violations = []

@@ -278,11 +278,12 @@ def _reaches_plumbing(project: ProjectIndex, start: tuple[str, str], globs: Iter
 
 
 def _hands_out_plumbing(project: ProjectIndex, qualname: str, globs: Iterable[str]) -> bool:
-    """Whether `qualname`'s own accessor fact (not an alias's) hands out plumbing."""
-    accessor = project.get("websockets:accessor", qualname)
+    """Whether `qualname`'s own accessor fact (not an alias's) hands out
+    plumbing, as named or re-exported by a package (as `_reaches_plumbing` finds it)."""
+    accessor = project.exported(qualname, "websockets:accessor")
     if accessor is not None:
         return fact_holds(project, accessor, globs)
-    return _returns_plumbing(project.get("singletons:accessor", qualname), globs)
+    return _returns_plumbing(project.exported(qualname, "singletons:accessor"), globs)
 
 
 def _returns_plumbing(singleton_accessor: Fact | None, globs: Iterable[str]) -> bool:
