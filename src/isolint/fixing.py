@@ -220,7 +220,7 @@ def _model_crashed(source: ModuleSource) -> _Model | None:
 
 
 def vocabulary(settings: Settings) -> Vocabulary:
-    """What the verification gate knows of the context and the legacy state (verify.py), from the settings."""
+    """What the verification gate knows of the context and the legacy state (verify/), from the settings."""
     from .rules import BY_CODE
 
     attribute_rule = BY_CODE["ISO404"]

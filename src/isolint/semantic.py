@@ -1,6 +1,6 @@
 """A semantic model of one module on the standard library's `ast`.
 
-It answers what the fix verifier (verify.py) asks of a module: which names
+It answers what the fix verifier (verify/) asks of a module: which names
 its imports bind (relative imports resolved once, to absolute names), which
 functions and classes it defines and with what call signatures, every call
 site with the shape of its arguments, every attribute read and write with

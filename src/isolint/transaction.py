@@ -2,7 +2,7 @@
 refused group by group, and nothing lost from the report.
 
 A file's fixes for one rule are a group. After every file's fixes are
-computed (nothing written yet), the verification gate (verify.py) compares
+computed (nothing written yet), the verification gate (verify/) compares
 the project before and after. Each violation names the files whose changes
 caused it; in each such file the riskiest rule that fixed something is
 refused, that file is fixed again without it, and the project is verified
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from .findings import Finding
 from .linediff import matching_blocks
+from .semantic import ModuleModel
 from .source import DecodedSource, split_lines
 from .verify import (
     BuildMany,
     ContractChange,
     ModelCache,
-    ModuleModel,
     ModuleSource,
     ReadOthers,
     Verdict,
