@@ -12,6 +12,7 @@ removed statement, so removal is ours too.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -94,14 +95,24 @@ def without_orphaned_imports(before: str, after: str, settings: Settings) -> str
     exports) and `after` no longer does. A name bound more than once, or by a
     plain `import`, stays: which binding is meant is not ours to decide.
     Which names are orphaned is read off `ast`; LibCST parses `after` only to
-    remove one."""
-    if not _fewer_mentions_of_imported_names(before, after):
-        return after  # the common case
-    orphans = {key for key, _, _, used in _single_from_imports(_file(before, settings)) if used}
-    for _ in range(len(orphans)):  # one per round: removing a name rebuilds its statement
+    remove one. Removing one can orphan another (an `if TYPE_CHECKING:`
+    block left empty goes, and `TYPE_CHECKING` with it): one name goes per
+    round, each round rebuilding its statement, until none is left."""
+    before_words = Counter(_WORD.findall(before))
+    before_file: AstFile | None = None
+    used_before: dict[tuple[str, str, str], bool] = {}
+    while candidates := _imported_names_mentioned_less(before_words, after):
+        before_file = before_file or _file(before, settings)
+        for key, _, _, used in _single_from_imports(before_file, candidates):
+            if key not in used_before:
+                used_before[key] = used()
         file = _file(after, settings)
         found = next(
-            ((node, alias) for key, node, alias, used in _single_from_imports(file) if key in orphans and not used),
+            (
+                (node, alias)
+                for key, node, alias, used in _single_from_imports(file, candidates)
+                if used_before.get(key) and not used()
+            ),
             None,
         )
         if found is None:
@@ -115,13 +126,15 @@ def without_orphaned_imports(before: str, after: str, settings: Settings) -> str
     return after
 
 
-def _fewer_mentions_of_imported_names(before: str, after: str) -> bool:
-    """Whether a name some `from` import in `after` binds occurs fewer times
-    than in `before`: necessary for the edits to have orphaned it."""
-    before_words, after_words = Counter(_WORD.findall(before)), Counter(_WORD.findall(after))
+def _imported_names_mentioned_less(before_words: Counter[str], after: str) -> frozenset[str]:
+    """The names `from` imports in `after` bind that occur fewer times than in
+    the text before the edits (`before_words`): only such a name can the
+    edits have orphaned (each use is a mention), so only these are looked
+    up, a scope pass each."""
+    after_words = Counter(_WORD.findall(after))
     dropped = {word for word, count in before_words.items() if count > after_words[word]}
     if not dropped:
-        return False
+        return frozenset()
     tree = parse_module(after)  # warnings silenced; Python 3.12 f-strings included (newer_syntax.py)
     imported = {
         alias.asname or alias.name
@@ -129,7 +142,7 @@ def _fewer_mentions_of_imported_names(before: str, after: str) -> bool:
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
     }
-    return not dropped.isdisjoint(imported)
+    return frozenset(dropped & imported)
 
 
 _WORD = re.compile(r"\w+")
@@ -141,18 +154,25 @@ def _file(text: str, settings: Settings) -> AstFile:
     return AstFile("", text, parse_module(text), settings)
 
 
-def _single_from_imports(file: AstFile) -> Iterator[tuple[tuple[str, str, str], ast.ImportFrom, ast.alias, bool]]:
-    """((module, name, local name), statement, alias, used?) for each name a
-    module-level `from` import binds, and nothing else binds in the module."""
+def _single_from_imports(
+    file: AstFile, names: frozenset[str]
+) -> Iterator[tuple[tuple[str, str, str], ast.ImportFrom, ast.alias, Callable[[], bool]]]:
+    """((module, name, local name), statement, alias, used?) for each of
+    `names` that a module-level `from` import binds, and nothing else binds
+    in the module. Whether it is used is asked only when needed."""
     for node in walk_ast(file.tree):
-        if not isinstance(node, ast.ImportFrom) or file.names.innermost_owner(node) is not file.tree:
+        if (
+            not isinstance(node, ast.ImportFrom)
+            or not any((alias.asname or alias.name) in names for alias in node.names)
+            or file.names.innermost_owner(node) is not file.tree
+        ):
             continue
         source = "." * node.level + (node.module or "")
         for alias in node.names:
             local = alias.asname or alias.name
-            if alias.name == "*" or file.names.binding_count(file.tree, local) != 1:
+            if local not in names or alias.name == "*" or file.names.binding_count(file.tree, local) != 1:
                 continue
-            yield (source, alias.name, local), node, alias, is_name_used(file, node, local)
+            yield (source, alias.name, local), node, alias, functools.partial(is_name_used, file, node, local)
 
 
 def remove_import_alias(module: cst.Module, import_node: cst.ImportFrom, alias: cst.ImportAlias) -> cst.Module:
