@@ -535,6 +535,54 @@ def test_a_singleton_a_package_re_exports_is_reported_where_it_is_imported_from_
     ]
 
 
+def test_a_singleton_renamed_on_import_is_reported_under_its_new_name(tmp_path: Path) -> None:
+    """`from .registry import get_agent_registry as agents` in a package's
+    `__init__` renames the accessor (and the class, with its accessor
+    method): imported under the new names, they are the singleton. A
+    renamed name that is no singleton (`helpers`) stays what it is."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "chatapp" / "__init__.py", "")
+    write(tmp_path / "chatapp" / "services" / "registry.py", REGISTRY + "\n\ndef make_helpers():\n    return []\n")
+    write(
+        tmp_path / "chatapp" / "services" / "__init__.py",
+        "from .registry import AgentRegistry as Registry\n"
+        "from .registry import get_agent_registry as agents\n"
+        "from .registry import make_helpers as helpers\n",
+    )
+    team = write(
+        tmp_path / "chatapp" / "team.py",
+        "from chatapp.services import Registry, agents, helpers\n\n\n"
+        "def join(agent):\n"
+        "    agents().register(agent)\n"
+        "    return Registry.get_instance(), helpers()\n",
+    )
+    found = [(f.code, f.location.row, f.location.column, f.message) for f in check_findings([team])]
+    assert found == [
+        (
+            "ISO104",
+            5,
+            5,
+            "`join()` puts the agent instance it was given (`agent`) into the process-wide registry "
+            "`agents()` returns; every request that looks it up runs that one object and sees the "
+            "previous request's state",
+        ),
+        (
+            "ISO106",
+            5,
+            5,
+            "`agents()` returns the process-wide `AgentRegistry` (defined in "
+            "chatapp/services/registry.py:19); every request that reaches this call shares it",
+        ),
+        (
+            "ISO106",
+            6,
+            12,
+            "`Registry.get_instance()` returns the process-wide `AgentRegistry` (defined in "
+            "chatapp/services/registry.py:6); every request that reaches this call shares it",
+        ),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "is_alias", "passes"),
     [

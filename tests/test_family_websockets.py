@@ -125,6 +125,58 @@ def test_a_manager_a_package_re_exports_is_the_manager_where_it_is_imported_from
     assert found == [(5, "ISO302", f"`hub` {shared}")]
 
 
+RENAMED_HUB = {
+    "events/state.py": (
+        "from chatapp.websocket_manager import WebSocketManager\n\n"
+        "hub = WebSocketManager()\n\n\n"
+        "def get_websocket_manager():\n"
+        "    return hub\n\n\n"
+        "def format_event(name):\n"
+        "    return {'event': name}\n"
+    ),
+    # A package's API renames its module's names; so does a compatibility module.
+    "events/__init__.py": (
+        "from .state import format_event as manager_event\n"
+        "from .state import get_websocket_manager as connections\n"
+        "from .state import hub as manager\n"
+    ),
+    "compat.py": "from chatapp.events.state import hub as legacy_hub\n",
+    "notify.py": (
+        "from chatapp.compat import legacy_hub\n"
+        "from chatapp.events import connections, manager, manager_event\n\n\n"
+        "async def done(user_id):\n"
+        "    await manager.send_to_user(user_id, manager_event('done'))\n"
+        "    await connections().send_to_user(user_id, {})\n"
+        "    await legacy_hub.send_to_user(user_id, {})\n"
+    ),
+}
+
+
+def test_a_manager_or_accessor_renamed_on_import_is_the_manager_where_the_new_name_is_imported(
+    tmp_path: Path,
+) -> None:
+    """`from .state import hub as manager` in a package's `__init__` (or any
+    module) renames the module's global: imported under the new name, it is
+    the manager, and so is a renamed accessor's call. A renamed function
+    that hands out no manager (`manager_event`) stays what it is."""
+    root = _project(tmp_path, RENAMED_HUB)
+    notify = root / "chatapp" / "notify.py"
+    found = [(f.location.row, f.location.column, f.code, f.message) for f in check_findings([notify], "ISO3")]
+    shared = (
+        "is the module-global WebSocket manager: every user's events go through it, so a wrong user or run id "
+        "reaches someone else's socket"
+    )
+    handed_out = (
+        "returns the process-wide WebSocket manager: every user's events go through it, so a wrong user or run id "
+        "reaches someone else's socket"
+    )
+    assert found == [
+        (6, 11, "ISO302", f"`manager` {shared}"),
+        (7, 11, "ISO302", f"`connections()` {handed_out}"),
+        (8, 11, "ISO302", f"`legacy_hub` {shared}"),
+    ]
+
+
 def test_a_subclass_elsewhere_is_fixed_and_keeps_the_base_assignment_alive(tmp_path: Path) -> None:
     root = _project(
         tmp_path,

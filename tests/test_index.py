@@ -16,7 +16,7 @@ import isolint.index
 import isolint.rules
 from isolint.config import Settings
 from isolint.engine import lint_text
-from isolint.index import Fact, ProjectIndex, index_file, index_source, module_name_for
+from isolint.index import RENAME, Fact, ProjectIndex, index_file, index_source, module_name_for
 from isolint.rules.base import Rule
 from tests.conftest import write
 
@@ -245,6 +245,71 @@ def test_an_exact_fact_of_any_of_the_kinds_comes_before_a_re_export() -> None:
     both = _facts(("a", "app.mod.get", "app/mod.py"), ("b", "app.mod.get", "app/mod.py"))
     found = both.exported("app.get", "a", "b")  # one name with facts of two kinds is still one name
     assert found is not None and found.qualname == "app.mod.get"
+
+
+def _rename(qualname: str, path: str, module: str, level: int, name: str) -> Fact:
+    return Fact(RENAME, qualname, path, 1, {"module": module, "level": level, "name": name})
+
+
+@pytest.mark.parametrize(
+    ("renames", "asked", "found"),
+    [
+        pytest.param(
+            [_rename("app.manager", "app/__init__.py", "state", 1, "hub")], "app.manager", "app.state.hub", id="package"
+        ),
+        pytest.param(
+            [_rename("app.compat.old", "app/compat.py", "app.state", 0, "hub")],
+            "app.compat.old",
+            "app.state.hub",
+            id="absolute import",
+        ),
+        pytest.param(
+            [
+                _rename("app.manager", "app/__init__.py", "compat", 1, "old"),
+                _rename("app.compat.old", "app/compat.py", "state", 1, "hub"),
+            ],
+            "app.manager",
+            "app.state.hub",
+            id="a chain",
+        ),
+        pytest.param(
+            [
+                _rename("app.a", "app/__init__.py", "compat", 1, "b"),
+                _rename("app.compat.b", "app/compat.py", "app", 0, "a"),
+            ],
+            "app.a",
+            None,
+            id="a cycle names nothing",
+        ),
+        # `L = N` may name the module's own `N` or an attribute's: not followed.
+        pytest.param(
+            [_rename("app.state.manager", "app/state.py", "", 0, "hub")], "app.state.manager", None, id="assignment"
+        ),
+        pytest.param(
+            [_rename("app.manager", "app/__init__.py", "state", 1, "other")], "app.manager", None, id="elsewhere"
+        ),
+    ],
+)
+def test_a_name_an_import_renamed_is_followed_to_its_fact(renames: list[Fact], asked: str, found: str | None) -> None:
+    project = ProjectIndex([*renames, Fact("k", "app.state.hub", "app/state.py", 1)])
+    fact = project.exported(asked, "k")
+    assert (fact.qualname if fact is not None else None) == found
+    # What the prefilters learn: the names imports give to what was found.
+    assert project.renamed(lambda name: project.exported(name, "k") is not None) == (
+        {r.name for r in renames if project.exported(r.qualname, "k") is not None}
+    )
+
+
+def test_a_rename_asked_for_is_the_rename_itself() -> None:
+    """The legacy-state family follows renames itself, one at a time."""
+    project = ProjectIndex(
+        [
+            _rename("app.manager", "app/__init__.py", "state", 1, "hub"),
+            _rename("app.state.hub", "app/state.py", "x", 1, "y"),
+        ]
+    )
+    fact = project.exported("app.manager", RENAME)
+    assert fact is not None and fact.qualname == "app.manager"
 
 
 def test_what_a_rule_derives_from_the_facts_is_computed_once_per_index() -> None:

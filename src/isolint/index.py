@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from .newer_syntax import parse_module
-from .scopes import remembering_children
+from .scopes import remembering_children, resolve_relative
 
 if TYPE_CHECKING:
     from .prefilters import TextFilter
@@ -146,10 +146,26 @@ class ProjectIndex:
         return self._named.get((kind, name), ())
 
     def exported(self, qualname: str, *kinds: str) -> Fact | None:
-        """The fact of one of `kinds` for `qualname`, or else the one a
-        package re-exports under that name (`in_package`)."""
-        exact = next((fact for kind in sorted(kinds) if (fact := self.get(kind, qualname)) is not None), None)
-        return exact if exact is not None else self.in_package(qualname, *kinds)
+        """The fact of one of `kinds` for `qualname`; or else the one a
+        package re-exports under that name (`in_package`); or else, when an
+        import renamed what `qualname` names (a `RENAME` fact, in a package's
+        `__init__` or any module), the fact of the name it renames, followed
+        through as many renames as there are. A loop, not a call per rename:
+        a chain of them can be longer than the recursion limit allows, and a
+        cycle of them names nothing."""
+        seen: set[str] = set()
+        while qualname not in seen:
+            seen.add(qualname)
+            exact = next((fact for kind in sorted(kinds) if (fact := self.get(kind, qualname)) is not None), None)
+            found = exact if exact is not None else self.in_package(qualname, *kinds)
+            if found is not None or RENAME in kinds:  # a rename asked for is the fact itself
+                return found
+            rename = self.get(RENAME, qualname) or self.in_package(qualname, RENAME)
+            renamed = renamed_name(rename) if rename is not None else None
+            if renamed is None:
+                return None
+            qualname = renamed
+        return None
 
     def in_package(self, qualname: str, *kinds: str) -> Fact | None:
         """When `qualname` is `pkg.Name` and exactly one module inside the
@@ -175,6 +191,17 @@ class ProjectIndex:
         ]
         # One name can have facts of several kinds (an accessor that is an alias too).
         return inside[0] if len({fact.qualname for fact in inside}) == 1 else None
+
+    def renamed(self, resolves: Callable[[str], bool]) -> frozenset[str]:
+        """Short names imports give to names `resolves` accepts (the `RENAME`
+        facts whose renamed name it accepts; it may follow further renames
+        with `exported`): what a family's prefilters and cheap name tests
+        must know beside the names of its own facts."""
+        return frozenset(
+            fact.name
+            for fact in self.of_kind(RENAME)
+            if (renamed := renamed_name(fact)) is not None and resolves(renamed)
+        )
 
     def derived(self, build: Callable[[ProjectIndex], T]) -> T:
         """`build(self)`, computed once per index: what a rule derives from
@@ -254,6 +281,28 @@ class ProjectIndex:
         if self._graph is None:
             self._graph = _LinkGraph(self._facts)
         return self._graph
+
+
+# A module-level statement that binds a name to another one (data
+# {"module": "M" ("" for the same module), "level": relative-import level,
+# "name": "N"}): `from M import N as L`, `L = N`, `L = m.N`. ISO401's indexer
+# records one in every module that has one, whatever else the module names,
+# and `ProjectIndex.exported` follows the imports among them for every
+# family. The kind keeps the name of the family that first read it.
+RENAME = "legacy-state:reexport"
+
+
+def renamed_name(fact: Fact) -> str | None:
+    """The absolute name a `RENAME` fact's import renames (`pkg.state.hub` for
+    `from .state import hub as manager` in `pkg/__init__.py`); None for an
+    assignment (`L = N`, `L = m.N`), which the fact does not say enough
+    about to follow: the name may be the module's own or an attribute's."""
+    module, level, name = fact.data.get("module", ""), fact.data.get("level", 0), fact.data.get("name", "")
+    if not name or (not module and not level):
+        return None
+    importer = fact.qualname.rpartition(".")[0]
+    absolute = resolve_relative(importer, fact.path.endswith("__init__.py"), level, module or None)
+    return f"{absolute}.{name}" if absolute else name
 
 
 def _dots(qualname: str) -> Iterator[int]:

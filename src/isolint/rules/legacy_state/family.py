@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...index import links
+from ...index import RENAME, links
 from ...prefilters import NEVER, AnyOf, TextFilter
 from ...scopes import resolve_relative
 from ...semantic import Parameter, Signature, signature_of
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from ...index import Fact, ProjectIndex
 
 FAMILY = "legacy-state"
-REEXPORT = "legacy-state:reexport"
+REEXPORT = RENAME  # the index follows these for every family (index.RENAME)
 RUN_ID_SIGNATURE = "legacy-state:run-id-signature"
 CONTEXT_SIGNATURE = "legacy-state:context-signature"
 RUN_ID = "run_id"

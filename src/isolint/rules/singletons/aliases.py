@@ -128,17 +128,18 @@ _OWNING_KINDS = (KIND_CLASS, KIND_PER_CALL)
 
 
 def reexported(project: ProjectIndex, qualname: str) -> str | None:
-    """Where the family's facts define `qualname` when a package re-exports
-    it from one of its modules (ProjectIndex.in_package): `pkg.get_registry`
-    for `pkg.registry.get_registry`, `pkg.Registry.instance` for
-    `pkg.registry.Registry.instance`; None when it is defined as named, or
-    not indexed."""
-    fact = project.in_package(qualname, *_DEFINING_KINDS)
+    """Where the family's facts define `qualname` when it is not defined as
+    named (ProjectIndex.exported): a package re-exports it from one of its
+    modules, or an import renamed it. `pkg.registry.get_registry` for
+    `pkg.get_registry`, or for `pkg.agents` after `from .registry import
+    get_registry as agents`; `pkg.registry.Registry.instance` for
+    `pkg.Registry.instance`. None when it is defined as named, or not indexed."""
+    fact = project.exported(qualname, *_DEFINING_KINDS)
     if fact is not None:
-        return fact.qualname
+        return fact.qualname if fact.qualname != qualname else None
     owner, _, method = qualname.rpartition(".")
-    fact = project.in_package(owner, *_OWNING_KINDS) if owner else None
-    return f"{fact.qualname}.{method}" if fact is not None else None
+    fact = project.exported(owner, *_OWNING_KINDS) if owner else None
+    return f"{fact.qualname}.{method}" if fact is not None and fact.qualname != owner else None
 
 
 def aliases_reaching(project: ProjectIndex, hands_out: Callable[[str], bool]) -> frozenset[str]:
@@ -161,9 +162,18 @@ def aliases_reaching(project: ProjectIndex, hands_out: Callable[[str], bool]) ->
 
 
 def singleton_aliases(project: ProjectIndex) -> frozenset[str]:
-    """Short names of the indexed aliases that reach a singleton the index
-    knows, for the rules' prefilters: other aliases hand out nothing shared."""
-    return aliases_reaching(project, lambda name: _names_singleton(project, name))
+    """Short names that stand for a singleton the index knows without being
+    one of its facts, for the rules' prefilters and cheap name tests: the
+    indexed aliases that reach one (other aliases hand out nothing shared),
+    and the names imports give to either (`from .registry import
+    get_agent_registry as agents`)."""
+    reaching = aliases_reaching(project, lambda name: _names_singleton(project, name))
+
+    def stands_for_one(name: str) -> bool:
+        alias = project.exported(name, KIND_ALIAS)
+        return _names_singleton(project, name) or (alias is not None and alias.name in reaching)
+
+    return reaching | project.renamed(stands_for_one)
 
 
 def _names_singleton(project: ProjectIndex, qualname: str) -> bool:

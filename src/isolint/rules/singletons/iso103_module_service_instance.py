@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ...index import RENAME
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, word_alternatives
 from ..ast_context import AstRule
 from ..ast_helpers import assignment_targets, dotted_name, is_module_level, last_name
@@ -50,7 +51,7 @@ class ModuleServiceInstance(AstRule):
     family = "singletons"
     summary = "A module-level service instance (or singleton accessor result) is shared by every request"
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    reads_facts = (*INDEXED_KINDS, KIND_ALIAS)
+    reads_facts = (*INDEXED_KINDS, KIND_ALIAS, RENAME)
     index_prefilter = KEYED_STATE_INDEX_PREFILTER
     options = (
         Option(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
+from ...index import RENAME
 from ...prefilters import AllOf, AnyOf, TextFilter
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives
 from ..ast_context import AstRule
@@ -93,7 +94,7 @@ class AgentInstanceRegistration(AstRule):
         ),
     )
 
-    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS, KIND_ALIAS)
+    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS, KIND_ALIAS, RENAME)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> TextFilter:

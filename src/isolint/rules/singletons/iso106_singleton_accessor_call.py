@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ...index import RENAME
 from ...prefilters import NEVER, AnyOf, TextFilter
 from .._helpers import alternation, word_alternatives
 from ..ast_context import AstRule
@@ -42,7 +43,7 @@ class SingletonAccessorCall(AstRule):
     family = "singletons"
     summary = "A function fetches a process-wide singleton found elsewhere in the project"
     prefilter = re.compile(rb"(?!)")  # built from the index by compile_prefilter
-    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS, KIND_PER_CALL, KIND_ALIAS)
+    reads_facts = (*ACCESSOR_KINDS, KIND_CLASS, KIND_PER_CALL, KIND_ALIAS, RENAME)
     # A singleton the fixes made per call keeps its call sites listed (see
     # per_call); an alias of an accessor hands out its singleton (see aliases).
     index_prefilter = AnyOf(MARKER, ALIAS_INDEX_PREFILTER)

@@ -385,9 +385,9 @@ class Plumbing:
             project = self.file.project
             if what == "accessors":
                 # Every alias: whether one reaches plumbing is asked only of the calls spelling its name.
-                names = project.names(*ACCESSOR_KINDS, KIND_ALIAS)
+                names = project.names(*ACCESSOR_KINDS, KIND_ALIAS) | project.derived(_renamed_accessors)
             elif what == "globals":
-                names = project.names("websockets:global")
+                names = project.names("websockets:global") | project.derived(_renamed_globals)
             else:
                 names = project.derived(_capturing_classes)
             self._names[what] = names
@@ -529,6 +529,16 @@ def _attributes_by_owner(project: ProjectIndex) -> dict[str, list[tuple[int, Fac
     for position, fact in enumerate(project.of_kind("websockets:attribute")):
         by_owner.setdefault(fact.qualname.rpartition(".")[0], []).append((position, fact))
     return by_owner
+
+
+def _renamed_accessors(project: ProjectIndex) -> frozenset[str]:
+    """The names imports give an indexed accessor or alias, once per index."""
+    return project.renamed(lambda name: project.exported(name, *ACCESSOR_KINDS, KIND_ALIAS) is not None)
+
+
+def _renamed_globals(project: ProjectIndex) -> frozenset[str]:
+    """The names imports give an indexed module global, once per index."""
+    return project.renamed(lambda name: project.exported(name, "websockets:global") is not None)
 
 
 def _capturing_classes(project: ProjectIndex) -> frozenset[str]:

@@ -39,7 +39,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...index import Fact, links
+from ...index import RENAME, Fact, links
 from ...prefilters import Lowered
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
 from ..ast_context import AstFile, AstRule
@@ -177,6 +177,7 @@ class IndexesPlumbing:
         "websockets:inherited-read",
         "singletons:accessor",
         KIND_ALIAS,
+        RENAME,
     )
 
 
@@ -196,13 +197,20 @@ def plumbing_alternatives(globs: Collection[str], project: ProjectIndex, *, call
     calls += sorted(re.escape(name.encode()) for name in project.names(*ACCESSOR_KINDS))
     reaching = aliases_reaching(project, lambda name: _hands_out_plumbing(project, name, globs))
     calls += sorted(re.escape(name.encode()) for name in reaching)
+    # The names imports give an accessor or a global (`from .state import hub as manager`).
+    renamed_accessors = project.renamed(lambda name: is_indexed_accessor(project, name, globs))
+    calls += sorted(re.escape(name.encode()) for name in renamed_accessors)
     alternatives = unanchored_alternatives(calls or [rb"(?!)"], rb"[\w.]*\s*\(")
+    renamed_globals = project.renamed(
+        lambda name: fact_holds(project, project.exported(name, "websockets:global"), globs)
+    )
     shared = sorted(
         {
             re.escape(fact.name.encode())
             for fact in project.of_kind("websockets:global")
             if fact_holds(project, fact, globs)
         }
+        | {re.escape(name.encode()) for name in renamed_globals}
     )
     if shared and not calls_only:
         alternatives += word_alternatives(shared, rb"\b")
