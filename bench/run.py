@@ -20,7 +20,9 @@ extra `check --no-cache --statistics --timings` run.
 Two more rows: peak RSS of a cold check on dense corpora of `--rss-lines`
 lines (the slope says what 10M lines would take), and one file with 100,
 200 and 500 functions annotated with the legacy state (are a check and a
-`fix --diff` linear in the size of a file?).
+`fix --diff` linear in the size of a file?). Two floor rows per corpus
+(bench/floor.py): start-up plus `ast.parse` of every file once on every
+core, and start-up plus importing isolint's command line.
 
 Creates bench/.venv (isolint with the `bench` extra) and bench/.venv-fixit
 (Fixit 2.2.1 pins click<8.2, isolint needs click>=8.2: they cannot share an
@@ -216,7 +218,17 @@ def scenarios(corpus: Path, lines: int, with_fixit: bool) -> list[Scenario]:
     if with_fixit:
         fixit = [_bin("fixit", FIXIT_VENV), "--config-file", str(corpus / "pyproject.toml"), "lint", "."]
         found.append(Scenario("Fixit 2.2.1, one rule", fixit, False, False, lines))
+    # What any checker on CPython's `ast` pays (bench/floor.py), for the targets' sake.
+    floor = [_bin("python"), str(HERE / "floor.py")]
+    found += [
+        Scenario(FLOOR_PARSE, [*floor, "parse", "."], False, False, lines),
+        Scenario(FLOOR_START_UP, [*floor, "start-up"], False, False, None),
+    ]
     return found
+
+
+FLOOR_PARSE = "floor: Python start-up + `ast.parse` of every file, once"
+FLOOR_START_UP = "floor: Python start-up + `import isolint.cli`"
 
 
 def measure(scenario: Scenario, corpus: Path, env: dict[str, str], cache: Path, repeat: int) -> dict[str, float | None]:
@@ -386,6 +398,7 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
         tools = corpus["tools"]
         share = corpus["prefilter"]
         ruff = tools["ruff check --no-cache --select PLW0603"]["min_s"]
+        floor = tools.get(FLOOR_PARSE)
         out += [
             (
                 f"**{name}** corpus: {corpus['files']:,} files, {corpus['lines']:,} lines; "
@@ -399,6 +412,11 @@ def markdown(results: dict) -> str:  # type: ignore[type-arg]
             rate = f"{row['lines_per_s']:,.0f}" if row["lines_per_s"] else ""
             versus_ruff = f"{row['min_s'] / ruff:.1f}x" if row["lines_per_s"] else ""  # a 10-file run is not comparable
             out.append(f"| {tool} | {row['min_s']:.2f} s | {rate} | {row['peak_rss_mb']:.0f} MB | {versus_ruff} |")
+        if floor is not None:
+            out.append(
+                f"\nParsing every file once takes {floor['min_s'] / ruff:.1f}x ruff's time on this corpus: "
+                "the floor under any checker on CPython's `ast` (a cold check parses twice: index, then rules)."
+            )
         out.append("")
     if "rss" in results:
         out += ["| dense corpus, cold `check` | wall | peak RSS (sum) | peak PSS (sum) |", "|---|---:|---:|---:|"]
