@@ -56,3 +56,19 @@ def test_the_dense_corpus_looks_like_a_backend_in_mid_migration(tmp_path: Path) 
     assert pep701
     for text in pep701:
         parse_module(text)  # isolint reads them on any interpreter (tests/test_newer_syntax.py)
+
+
+def test_the_parse_floor_parses_every_file_once_and_counts_what_parses(tmp_path: Path) -> None:
+    """bench/floor.py's `parse` row: every `.py` file, in worker processes;
+    a file `ast` rejects is counted and skipped, never the run's end."""
+    spec = importlib.util.spec_from_file_location("floor", BENCH / "floor.py")
+    assert spec is not None and spec.loader is not None
+    floor = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = floor  # its workers are handed `floor._parse` by name
+    spec.loader.exec_module(floor)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\ny = 2\n")
+    (tmp_path / "pkg" / "b.py").write_text("def f():\n    return 1\n\n\nf()\n")
+    (tmp_path / "broken.py").write_text("def (:\n")
+    (tmp_path / "notes.txt").write_text("not python\n")
+    assert floor.parse_everything(tmp_path) == (3, 7)
