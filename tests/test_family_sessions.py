@@ -90,6 +90,40 @@ def test_subclass_in_another_file_is_moved_to_the_context_and_the_base_stops_sto
         ast.parse(path.read_text())
 
 
+def test_a_class_renamed_on_import_is_the_class_that_keeps_the_session(tmp_path: Path) -> None:
+    """`from .data import DataAgent as Agent` in the package's `__init__`:
+    constructing `Agent` with the session hands it to the class that keeps
+    it (ISO205), and a subclass of the renamed base reads what the base
+    stores (ISO201), as under the classes' own names."""
+    app = _package(tmp_path)
+    write(
+        tmp_path / "app" / "agents" / "__init__.py",
+        "from .base import BaseAgent as Base\nfrom .data import DataAgent as Agent\n",
+    )
+    write(
+        tmp_path / "app" / "startup.py",
+        "from app.agents import Agent\nfrom app.db import db\n\n\ndef build():\n    return Agent(db)\n",
+    )
+    write(
+        tmp_path / "app" / "report.py",
+        "from app.agents import Base\nfrom isolint.runtime import UserExecutionContext\n\n\n"
+        "class ReportAgent(Base):\n"
+        "    async def execute(self, context: UserExecutionContext) -> None:\n"
+        "        await self.db_session.commit()\n",
+    )
+    found = [(Path(f.path).name, f.location.row, f.code, f.message) for f in check_findings([app], "ISO2")]
+    assert [(name, row, code) for name, row, code, _ in found] == [
+        ("base.py", 6, "ISO201"),
+        ("data.py", 8, "ISO201"),
+        ("report.py", 7, "ISO201"),
+        ("startup.py", 6, "ISO205"),
+    ]
+    assert found[2][3].startswith("`self.db_session` is the database session `BaseAgent` stores on the instance")
+    assert found[3][3].startswith(
+        "`Agent(...)` is given a database session that it keeps in `BaseAgent.db_session` (agents/base.py:6"
+    )
+
+
 @pytest.mark.parametrize("method", [LEGACY_METHOD, OPTIONAL_CONTEXT_METHOD], ids=["no-context", "optional-context"])
 def test_base_keeps_storing_while_a_subclass_method_without_context_reads_it(tmp_path: Path, method: str) -> None:
     app = _package(tmp_path, method)

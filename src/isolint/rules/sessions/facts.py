@@ -241,8 +241,20 @@ def _table(project: ProjectIndex) -> _ClassTable:
 
 
 def class_fact(project: ProjectIndex, qualname: str) -> Fact | None:
-    """The class's fact, a package's re-export of a submodule's class included (ProjectIndex.exported)."""
+    """The class's fact, through a package's re-export of a submodule's class
+    or an import that renamed it (ProjectIndex.exported)."""
     return project.exported(qualname, *CLASS_KINDS)
+
+
+def renamed_classes(project: ProjectIndex, names: Iterable[str]) -> frozenset[str]:
+    """The names imports give the indexed classes named `names`, for the prefilters."""
+    wanted = set(names)
+
+    def renames_one(qualname: str) -> bool:
+        fact = class_fact(project, qualname)
+        return fact is not None and fact.name in wanted
+
+    return project.renamed(renames_one)
 
 
 def resolve_base(fact: Fact, base: str) -> str:

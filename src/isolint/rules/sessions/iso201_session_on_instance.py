@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._lazy import cst
 from ...findings import UNSAFE
+from ...index import RENAME
 from ...scopes import children, walk
 from .._helpers import alternation, word_alternatives
 from ..ast_helpers import assignment_targets, context_param, dotted_name
@@ -41,7 +42,7 @@ from .evidence import (
     receiver_of,
     self_reads,
 )
-from .facts import CLASS_KINDS, IndexFact, ancestors, class_facts, descendants, inherited_store
+from .facts import CLASS_KINDS, IndexFact, ancestors, class_facts, descendants, inherited_store, renamed_classes
 from .family import EVIDENCE_OPTIONS, SessionsConfig, evidence_alternatives
 
 if TYPE_CHECKING:
@@ -71,15 +72,16 @@ class SessionOnInstance(SessionRule):
     fix_safety = UNSAFE
     trusts_context_annotations = True
     prefilter = re.compile(rb"(?!)")  # built from the options and the index by compile_prefilter
-    reads_facts = CLASS_KINDS
+    reads_facts = (*CLASS_KINDS, RENAME)
     options = EVIDENCE_OPTIONS
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
         # A session word (name, factory, type, maker), or the name of an indexed
         # class that stores a session (a subclass reading it).
+        names = project.names("sessions:class-stores-session")
         storing = word_alternatives(
-            (re.escape(n.encode()) for n in project.names("sessions:class-stores-session")), rb"\b"
+            (re.escape(n.encode()) for n in sorted(names | renamed_classes(project, names))), rb"\b"
         )
         return re.compile(alternation(evidence_alternatives(SessionsConfig.for_rule(settings, cls)), storing))
 

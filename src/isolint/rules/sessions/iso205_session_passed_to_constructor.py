@@ -12,12 +12,13 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ...index import RENAME
 from ...prefilters import NEVER, TextFilter
 from ...scopes import FUNCTIONS
 from .._helpers import alternation, matches_patterns, word_alternatives
 from ..ast_helpers import dotted_name
 from .evidence import Function, SessionRule
-from .facts import CLASS_KINDS, class_fact, descendants, stored_slot
+from .facts import CLASS_KINDS, class_fact, descendants, renamed_classes, stored_slot
 from .family import AGAINST, EVIDENCE_OPTIONS
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class SessionPassedToConstructor(SessionRule):
     family = "sessions"
     summary = "A function constructs an object that keeps the session it is given on `self`"
     prefilter = re.compile(rb"(?!)")  # built from the indexed classes by compile_prefilter
-    reads_facts = CLASS_KINDS
+    reads_facts = (*CLASS_KINDS, RENAME)
     options = EVIDENCE_OPTIONS
 
     @classmethod
@@ -43,6 +44,7 @@ class SessionPassedToConstructor(SessionRule):
             names.update(f.name for f in descendants(project, fact.qualname))
         if not names:
             return NEVER
+        names |= renamed_classes(project, names)  # `from .data import DataAgent as Agent`
         return re.compile(alternation(word_alternatives((re.escape(n.encode()) for n in names), rb"\s*\(")))
 
     def visit_Call(self, node: ast.Call) -> None:
