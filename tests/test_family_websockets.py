@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import isolint
 from isolint.config import DEFAULT_CONTEXT_PARAMS, load_settings
 from isolint.engine import lint_text
 from isolint.index import Fact, ProjectIndex
@@ -628,8 +632,8 @@ def test_a_check_of_the_family_never_parses_with_libcst(tmp_path: Path, monkeypa
 
     source = (
         "from chatapp.websocket_manager import get_websocket_manager\n\n\n"
-        "async def done(context, user_id: str | None = None):\n"
-        "    await get_websocket_manager().send_to_user(user_id, {})\n"
+        "async def done(context):\n"
+        "    await get_websocket_manager().send_to_user(context.user_id, {})\n"
     )
     family = [rule for rule in ALL_RULES if rule.family == "websockets"]
     settings = load_settings([tmp_path], isolated=True)
@@ -787,3 +791,76 @@ def test_an_alias_of_an_accessor_a_package_re_exports_reaches_the_manager(tmp_pa
     )
     notify = root / "chatapp" / "notify.py"
     assert [(f.location.row, f.code) for f in check_findings([notify], "ISO302")] == [(5, "ISO302")]
+
+
+CROSS_USER_PROGRAM = {
+    "app/__init__.py": "",
+    "app/ws.py": (
+        "class WebSocketManager:\n"
+        "    def __init__(self):\n"
+        "        self.sent = []\n\n"
+        "    async def send_to_user(self, user_id, message):\n"
+        "        self.sent.append((user_id, message['type']))\n\n\n"
+        "_manager = WebSocketManager()\n\n\n"
+        "def get_websocket_manager():\n"
+        "    return _manager\n"
+    ),
+    "app/handlers.py": (
+        "from isolint.runtime import UserExecutionContext\n\n"
+        "from app.ws import get_websocket_manager\n\n\n"
+        "async def done(context: UserExecutionContext) -> None:\n"
+        "    await get_websocket_manager().send_to_user(context.user_id, {'type': 'done'})\n\n\n"
+        "async def escalate(context: UserExecutionContext, admin_id: str) -> None:\n"
+        "    await get_websocket_manager().send_to_user(admin_id, {'type': 'escalated'})\n"
+    ),
+}
+CROSS_USER_RUN = """\
+import asyncio, json
+from isolint.runtime import UserExecutionContext, UserWebSocketEmitter
+from app.handlers import done, escalate
+from app.ws import get_websocket_manager
+
+frames = []
+
+
+async def send(text):
+    frames.append(("alice", json.loads(text)["event"]))
+
+
+async def main():
+    emitter = UserWebSocketEmitter("alice", "conn-alice", send)
+    context = UserExecutionContext.create(user_id="alice", thread_id="t1", run_id="r1", websocket_emitter=emitter)
+    await done(context)
+    await escalate(context, "admin")
+    await asyncio.sleep(0.05)  # the emitter's queue drains
+    sent = [user for user, _ in get_websocket_manager().sent] + [user for user, _ in frames]
+    print(sorted(sent))
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_send_to_another_user_is_not_swapped_and_the_program_still_runs(tmp_path: Path) -> None:
+    """The request's emitter sends only to its own user (CrossUserEmitError
+    for anyone else): `send_to_user(context.user_id, ...)` moves onto it, a
+    send to an admin stays on the manager. Before the fix and after it, each
+    user gets the one event meant for them."""
+    for name, text in CROSS_USER_PROGRAM.items():
+        write(tmp_path / name, text)
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{Path(isolint.__file__).parents[1]}", "PATH": os.environ["PATH"]}
+
+    def run() -> tuple[int, str, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", CROSS_USER_RUN], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    before = run()
+    run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO302", str(tmp_path / "app"))
+    after = run()
+    assert before[:2] == (0, "['admin', 'alice']\n"), before
+    assert after[:2] == before[:2], after
+    handlers = (tmp_path / "app" / "handlers.py").read_text(encoding="utf-8")
+    assert "await context.websocket_emitter.send_to_user(context.user_id, {'type': 'done'})" in handlers
+    assert "await get_websocket_manager().send_to_user(admin_id, {'type': 'escalated'})" in handlers

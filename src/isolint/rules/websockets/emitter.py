@@ -108,7 +108,58 @@ def plan_swap(
             problem = _unlike_the_emitter(call, signatures[_method_name(call)])
             if problem is not None:
                 return problem
+    for call in calls:
+        if _method_name(call) == "send_to_user" and not _sends_to_the_request_user(call, context, function, body):
+            recipient = _recipient(call)
+            shown = f"`{ast.unparse(recipient)}`" if recipient is not None else "a recipient it cannot name"
+            return (
+                f"`.send_to_user(...)` sends to {shown}, which may be another user than the request's: the per-user "
+                f"emitter sends only to `{context}.user_id` and refuses anyone else (CrossUserEmitError); a "
+                "message for another user belongs on a channel that user's own connection reads"
+            )
     return EmitterSwap(context, tuple(replaced))
+
+
+def _recipient(call: ast.Call) -> ast.expr | None:
+    """The `user_id` a `send_to_user(...)` call passes (first, or by name); None when unpacked."""
+    if call.args:
+        return None if isinstance(call.args[0], ast.Starred) else call.args[0]
+    return next((keyword.value for keyword in call.keywords if keyword.arg == "user_id"), None)
+
+
+def _sends_to_the_request_user(call: ast.Call, context: str, function: FunctionNode, body: list[ast.AST]) -> bool:
+    """Whether a `send_to_user(...)` call's recipient is the request's own
+    user: `<context>.user_id`, or a local bound once, to that, and never
+    again. A manager sends to any user; the emitter only to its own, so a
+    swap of a send to anyone else (an admin, a ticket's owner, a parameter)
+    would raise where the program sent before."""
+    recipient = _recipient(call)
+    if recipient is None or _is_user_id_of(recipient, context):
+        return recipient is not None
+    if not isinstance(recipient, ast.Name) or recipient.id in _parameter_names(function):
+        return False
+    bindings = _bindings(recipient.id, body)
+    return (
+        len(bindings) == 1
+        and isinstance(bindings[0], ast.Assign)
+        and len(bindings[0].targets) == 1
+        and _is_user_id_of(bindings[0].value, context)
+    )
+
+
+def _is_user_id_of(expr: ast.expr, context: str) -> bool:
+    return (
+        isinstance(expr, ast.Attribute)
+        and expr.attr == "user_id"
+        and isinstance(expr.value, ast.Name)
+        and expr.value.id == context
+    )
+
+
+def _parameter_names(function: FunctionNode) -> set[str]:
+    args = function.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return {arg.arg for arg in every if arg is not None}
 
 
 def _method_call(expr: ast.AST, parents: Parents) -> ast.Call | None:
@@ -202,8 +253,16 @@ def _calls_on_local(target: ast.Name, body: list[ast.AST], parents: Parents) -> 
 
 
 def _rebinds(name: str, body: list[ast.AST]) -> bool:
-    """Whether the body binds `name` itself: assignment, loop, `with ... as`,
-    `except ... as`, `import ... as` or walrus (unpacking targets aside)."""
+    """Whether the body binds `name` itself (see `_bindings`)."""
+    return bool(_bindings(name, body))
+
+
+def _bindings(name: str, body: list[ast.AST]) -> list[ast.AST]:
+    """The nodes of the body that bind `name` itself: assignment, loop, `with
+    ... as`, `except ... as`, `import ... as` or walrus; a binding in an
+    unpacking target counts too (`a, name = ...`), as one that is not a
+    plain assignment of the name."""
+    found: list[ast.AST] = []
     for node in body:
         if isinstance(node, ast.Assign):
             targets = node.targets
@@ -214,16 +273,23 @@ def _rebinds(name: str, body: list[ast.AST]) -> bool:
         elif isinstance(node, ast.ExceptHandler):
             targets = []
             if node.name == name:
-                return True
+                found.append(node)
         elif isinstance(node, ast.alias):
             targets = []
             if node.asname == name:
-                return True
+                found.append(node)
         else:
             continue
         if any(isinstance(target, ast.Name) and target.id == name for target in targets):
-            return True
-    return False
+            found.append(node)
+        elif any(
+            isinstance(element, ast.Name) and element.id == name
+            for target in targets
+            if isinstance(target, (ast.Tuple, ast.List))
+            for element in ast.walk(target)
+        ):
+            found.append(node)  # unpacked: not `name = <value>`
+    return found
 
 
 def without_statement(assign: cst.CSTNode, parents: Mapping[int, cst.CSTNode]) -> dict[cst.CSTNode, Replacement]:
