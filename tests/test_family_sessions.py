@@ -124,6 +124,31 @@ def test_a_class_renamed_on_import_is_the_class_that_keeps_the_session(tmp_path:
     )
 
 
+@pytest.mark.parametrize("exported", ["DataAgent", "DataAgent as Agent"], ids=["as it is", "renamed"])
+def test_a_class_imported_from_its_package_keeps_the_session_itself_not_by_inheritance(
+    tmp_path: Path, exported: str
+) -> None:
+    """The message says a class inherits the storing only when it does:
+    constructing the class that stores the session itself, imported from
+    its package (as it is, or renamed), names no inheritance."""
+    write(tmp_path / "app" / "__init__.py", "")
+    write(tmp_path / "app" / "agents" / "__init__.py", f"from .data import {exported}\n")
+    write(tmp_path / "app" / "agents" / "data.py", BASE.replace("BaseAgent", "DataAgent"))
+    name = exported.rpartition(" ")[2]
+    write(
+        tmp_path / "app" / "startup.py",
+        f"from app.agents import {name}\nfrom app.db import db\n\n\ndef build():\n    return {name}(db)\n",
+    )
+    found = [(f.code, f.message) for f in check_findings([tmp_path / "app"], "ISO205")]
+    assert found == [
+        (
+            "ISO205",
+            f"`{name}(...)` is given a database session that it keeps in `DataAgent.db_session` (agents/data.py:6); "
+            "every request that reaches this object shares the session",
+        )
+    ]
+
+
 @pytest.mark.parametrize("method", [LEGACY_METHOD, OPTIONAL_CONTEXT_METHOD], ids=["no-context", "optional-context"])
 def test_base_keeps_storing_while_a_subclass_method_without_context_reads_it(tmp_path: Path, method: str) -> None:
     app = _package(tmp_path, method)

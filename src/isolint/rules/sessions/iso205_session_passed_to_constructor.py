@@ -53,14 +53,15 @@ class SessionPassedToConstructor(SessionRule):
         if not isinstance(function, FUNCTIONS) or callee is None:
             return
         qualname = self.evidence.absolute_name(callee, self.file.module_name, self.file.is_package)
-        if class_fact(self.file.project, qualname) is None:
+        constructed = class_fact(self.file.project, qualname)  # through re-exports and renames
+        if constructed is None:
             return
         for position, keyword, value in _slots(node):
             found = stored_slot(self.file.project, qualname, position, keyword)
             if found is None or not self._may_be_session(value, function):
                 continue
             fact, stored = found
-            inherited = "" if fact.qualname == qualname else f", inherited by `{callee}`"
+            inherited = "" if fact.qualname == constructed.qualname else f", inherited by `{constructed.name}`"
             where = f"`{fact.name}.{stored['attribute']}` ({fact.path}:{stored['line']}{inherited})"
             self.report(
                 node,
