@@ -864,3 +864,63 @@ def test_a_send_to_another_user_is_not_swapped_and_the_program_still_runs(tmp_pa
     handlers = (tmp_path / "app" / "handlers.py").read_text(encoding="utf-8")
     assert "await context.websocket_emitter.send_to_user(context.user_id, {'type': 'done'})" in handlers
     assert "await get_websocket_manager().send_to_user(admin_id, {'type': 'escalated'})" in handlers
+
+
+def test_a_global_bound_to_an_accessor_call_in_a_module_naming_no_socket_is_the_manager_where_it_is_read(
+    tmp_path: Path,
+) -> None:
+    """`HUB = events()` in a module that names no socket, where `events` is
+    a compatibility alias of the manager's accessor: read from a third
+    module, `HUB` is the global manager. A module-level call of something
+    else (`router = make_router()`) is nothing, there or where it is read."""
+    root = _project(
+        tmp_path,
+        {
+            "events.py": (
+                "from chatapp.websocket_manager import get_websocket_manager\n\n\n"
+                "def events():\n"
+                "    return get_websocket_manager()\n"
+            ),
+            "routing.py": "def make_router():\n    return []\n",
+            "hub.py": "from chatapp.events import events\nfrom chatapp.routing import make_router\n\nHUB = events()\nrouter = make_router()\n",
+            "notify.py": (
+                "from chatapp.hub import HUB, router\n\n\n"
+                "async def done(context):\n"
+                "    router.append(context.user_id)\n"
+                "    await HUB.send_to_user(context.user_id, {})\n"
+            ),
+        },
+    )
+    notify = root / "chatapp" / "notify.py"
+    found = [(f.location.row, f.code, f.message) for f in check_findings([notify], "ISO3")]
+    shared = (
+        "is the module-global WebSocket manager: every user's events go through it, so a wrong user or run id "
+        "reaches someone else's socket"
+    )
+    assert found == [(6, "ISO302", f"`HUB` {shared}")]
+
+
+@pytest.mark.parametrize(
+    ("line", "passes"),
+    [
+        ("HUB = events()", True),
+        ("HUB: Hub = await events()  # shared", True),
+        ("hub = chatapp.events.current( )", True),
+        ("router = make_router(prefix='/x')", False),  # arguments: built here, not handed out
+        ("    hub = events()", False),  # not at module level
+        ("HUB = events", False),
+    ],
+)
+def test_a_module_naming_no_socket_is_indexed_for_its_argument_less_call_globals(line: str, passes: bool) -> None:
+    from isolint.rules.websockets.analysis import call_global_facts
+    from isolint.rules.websockets.family import INDEX_PREFILTER, SOCKET_WORDS
+
+    raw = f"from chatapp import events\n\n{line}\n".encode()
+    assert SOCKET_WORDS.search(raw) is None
+    assert (INDEX_PREFILTER.search(raw) is not None) == passes
+    module = (
+        "from chatapp.events import events\nfrom chatapp.routing import make_router\n\n"
+        "HUB = events()\nrouter = make_router(prefix='/x')\n\n\ndef get_hub():\n    return HUB\n"
+    )
+    facts = list(call_global_facts(parse_module(module), FAMILY_DEFAULTS, "chatapp.hub"))
+    assert facts == [("websockets:global", "HUB", 4, {"source": "events", "requires": "chatapp.events.events"})]

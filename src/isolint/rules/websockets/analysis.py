@@ -145,6 +145,22 @@ def index_facts(
             yield from _class_facts(top, known)
 
 
+def call_global_facts(
+    tree: ast.Module, config: WebSocketConfig, module: str = "", is_package: bool = False
+) -> Iterator[IndexFact]:
+    """The facts of a module that names no socket (family.CALL_GLOBALS): its
+    globals bound at import time to an argument-less call of an imported
+    name (`HUB = events()`). Each `requires` that name: it holds plumbing
+    where the check pass finds the name an accessor, or an alias of one."""
+    known = _ModuleKnowledge(config, set(), _imports(tree, module, is_package))
+    calls = [
+        statement
+        for statement in _import_time_assignments(tree.body)
+        if isinstance(value := without_await(statement.value), ast.Call) and not value.args and not value.keywords
+    ]
+    yield from _globals(calls, known)
+
+
 def _globals(assignments: list[ast.Assign | ast.AnnAssign], known: _ModuleKnowledge) -> Iterator[IndexFact]:
     """Module globals bound at import time to shared plumbing."""
     for statement in assignments:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...index import RENAME, Fact, links
-from ...prefilters import Lowered
+from ...prefilters import AnyOf, Lowered
 from .._helpers import alternation, glob_to_bytes_regex, matches_patterns, unanchored_alternatives, word_alternatives
 from ..ast_context import AstFile, AstRule
 from ..base import Option
@@ -108,7 +108,20 @@ ACCESSOR_KINDS = ("websockets:accessor", "singletons:accessor")
 
 # Files that can define plumbing by the default names; names configured
 # outside these words are found within their own file only.
-INDEX_PREFILTER = Lowered(re.compile(rb"socket|bridge|notifier|connection_?manager|ws_manager"))
+SOCKET_WORDS = Lowered(re.compile(rb"socket|bridge|notifier|connection_?manager|ws_manager"))
+# A module-level name bound to an argument-less call (`HUB = events()`): it
+# holds what an accessor or alias in another module hands out, though its
+# module names no socket. Rare (about 1 module in 15 on library code, most
+# indexed already); such a module is indexed for these globals alone. Each
+# part starts with a literal, as `re` skips ahead to one: a line from the
+# newline before it, or the start of the file.
+_CALL_GLOBAL_LINE = (
+    rb"[A-Za-z_]\w*[ \t]*(?::[^=\n]*)?=[ \t]*(?:await[ \t]+)?[A-Za-z_][\w.]*[ \t]*\([ \t]*\)[ \t]*(?:#[^\n]*)?$"
+)
+CALL_GLOBALS = AnyOf(
+    re.compile(rb"\n" + _CALL_GLOBAL_LINE, re.MULTILINE), re.compile(rb"\A" + _CALL_GLOBAL_LINE, re.MULTILINE)
+)
+INDEX_PREFILTER = AnyOf(SOCKET_WORDS, *CALL_GLOBALS.filters)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..ast_context import AstFile
 from ..ast_helpers import assignment_targets, is_module_level, without_await
-from .analysis import IndexFact, Plumbing, index_facts
+from .analysis import IndexFact, Plumbing, call_global_facts, index_facts
 from .family import (
     INDEX_PREFILTER,
+    SOCKET_WORDS,
     WEBSOCKET_NAMES,
     IndexesPlumbing,
     WebSocketConfig,
@@ -40,7 +41,10 @@ class GlobalWebSocketManager(IndexesPlumbing, WebSocketRule):
     def index_module(
         cls, tree: ast.Module, raw: bytes, settings: Settings, module: str, is_package: bool
     ) -> Iterator[IndexFact]:
-        return index_facts(tree, WebSocketConfig.of_family(settings), module, is_package)
+        config = WebSocketConfig.of_family(settings)
+        if SOCKET_WORDS.search(raw) is None:  # passed the index prefilter by `NAME = call()` alone
+            return call_global_facts(tree, config, module, is_package)
+        return index_facts(tree, config, module, is_package)
 
     @classmethod
     def compile_prefilter(cls, settings: Settings, project: ProjectIndex) -> re.Pattern[bytes]:
