@@ -51,6 +51,17 @@ def shared_hub():
 """
 
 
+# What ISO302 says of a read of the global manager, and of an accessor's call.
+GLOBAL_MANAGER = (
+    "is the module-global WebSocket manager: every user's events go through it, so a wrong user or run id "
+    "reaches someone else's socket"
+)
+HANDED_OUT = (
+    "returns the process-wide WebSocket manager: every user's events go through it, so a wrong user or run id "
+    "reaches someone else's socket"
+)
+
+
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
     (tmp_path / ".git").mkdir()  # the index covers the repository
     write(tmp_path / "chatapp" / "__init__.py", "")
@@ -122,11 +133,7 @@ def test_a_manager_a_package_re_exports_is_the_manager_where_it_is_imported_from
     )
     notify = root / "chatapp" / "notify.py"
     found = [(f.location.row, f.code, f.message) for f in check_findings([notify], "ISO3")]
-    shared = (
-        "is the module-global WebSocket manager: every user's events go through it, so a wrong user or run id "
-        "reaches someone else's socket"
-    )
-    assert found == [(5, "ISO302", f"`hub` {shared}")]
+    assert found == [(5, "ISO302", f"`hub` {GLOBAL_MANAGER}")]
 
 
 RENAMED_HUB = {
@@ -166,18 +173,10 @@ def test_a_manager_or_accessor_renamed_on_import_is_the_manager_where_the_new_na
     root = _project(tmp_path, RENAMED_HUB)
     notify = root / "chatapp" / "notify.py"
     found = [(f.location.row, f.location.column, f.code, f.message) for f in check_findings([notify], "ISO3")]
-    shared = (
-        "is the module-global WebSocket manager: every user's events go through it, so a wrong user or run id "
-        "reaches someone else's socket"
-    )
-    handed_out = (
-        "returns the process-wide WebSocket manager: every user's events go through it, so a wrong user or run id "
-        "reaches someone else's socket"
-    )
     assert found == [
-        (6, 11, "ISO302", f"`manager` {shared}"),
-        (7, 11, "ISO302", f"`connections()` {handed_out}"),
-        (8, 11, "ISO302", f"`legacy_hub` {shared}"),
+        (6, 11, "ISO302", f"`manager` {GLOBAL_MANAGER}"),
+        (7, 11, "ISO302", f"`connections()` {HANDED_OUT}"),
+        (8, 11, "ISO302", f"`legacy_hub` {GLOBAL_MANAGER}"),
     ]
 
 
@@ -893,11 +892,7 @@ def test_a_global_bound_to_an_accessor_call_in_a_module_naming_no_socket_is_the_
     )
     notify = root / "chatapp" / "notify.py"
     found = [(f.location.row, f.code, f.message) for f in check_findings([notify], "ISO3")]
-    shared = (
-        "is the module-global WebSocket manager: every user's events go through it, so a wrong user or run id "
-        "reaches someone else's socket"
-    )
-    assert found == [(6, "ISO302", f"`HUB` {shared}")]
+    assert found == [(6, "ISO302", f"`HUB` {GLOBAL_MANAGER}")]
 
 
 @pytest.mark.parametrize(
