@@ -237,23 +237,22 @@ def _show_contracts(contracts: Sequence[ContractChange], *, would: bool) -> None
 
 def _show_refusals(refusals: Sequence[Refusal]) -> None:
     """Each fix group the verification gate refused, and why; the findings stay as manual work."""
-    kept = [r for r in refusals if r.fallback]
-    if kept:
-        groups = len({(r.path, r.code) for r in kept})
-        click.echo(
-            f"Kept the old call shape working in {groups} fix group{'s' if groups != 1 else ''} whose new form would "
-            "break the program (transitional form; the findings remain):",
-            err=True,
-        )
-        for refusal in kept:
-            click.echo(f"  {printable(refusal.describe())}", err=True)
-    refused = [r for r in refusals if not r.fallback]
-    if refused:
-        groups = len({(r.path, r.code) for r in refused})
-        click.echo(
-            f"Refused {groups} fix group{'s' if groups != 1 else ''} that would break the program "
-            "(their findings remain, as manual work):",
-            err=True,
-        )
-        for refusal in refused:
-            click.echo(f"  {printable(refusal.describe())}", err=True)
+    _show_groups(
+        [r for r in refusals if r.fallback],
+        "Kept the old call shape working in {groups} whose new form would break the program "
+        "(transitional form; the findings remain):",
+    )
+    _show_groups(
+        [r for r in refusals if not r.fallback],
+        "Refused {groups} that would break the program (their findings remain, as manual work):",
+    )
+
+
+def _show_groups(refusals: Sequence[Refusal], heading: str) -> None:
+    """`heading` (counting the fix groups) and each refusal below it; nothing when there is none."""
+    if not refusals:
+        return
+    groups = len({(r.path, r.code) for r in refusals})
+    click.echo(heading.format(groups=f"{groups} fix group{'s' if groups != 1 else ''}"), err=True)
+    for refusal in refusals:
+        click.echo(f"  {printable(refusal.describe())}", err=True)

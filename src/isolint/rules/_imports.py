@@ -102,7 +102,8 @@ def without_orphaned_imports(before: str, after: str, settings: Settings) -> str
     before_file: AstFile | None = None
     used_before: dict[tuple[str, str, str], bool] = {}
     while candidates := _imported_names_mentioned_less(before_words, after):
-        before_file = before_file or _file(before, settings)
+        if before_file is None:
+            before_file = _file(before, settings)
         for key, _, _, used in _single_from_imports(before_file, candidates):
             if key not in used_before:
                 used_before[key] = used()
