@@ -82,17 +82,17 @@ def test_an_isolation_group_takes_one_change_per_pass_unless_the_change_is_the_s
 
 def test_every_annotation_a_file_needs_goes_in_one_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Each annotation's fix adds the same context import: they share it,
-    so the file is fixed in one pass (a lint building the edits, and one
-    confirming the result), not one pass per function."""
+    so every annotation goes in the first pass (the text the second lint
+    reads has them all), not one pass per function."""
     source = "from app.state import DeepAgentState\n\n" + "".join(
         f"\n\ndef step_{i}(state: DeepAgentState) -> None:\n    print(state.user_id)\n" for i in range(4)
     )
-    lints: list[bool] = []
+    lints: list[str] = []
     lint_text = engine.lint_text
 
-    def counting(*args: object, **kwargs: object) -> object:
-        lints.append(bool(kwargs.get("build_edits", True)))
-        return lint_text(*args, **kwargs)  # type: ignore[arg-type]
+    def counting(text: str, *args: object, **kwargs: object) -> object:
+        lints.append(text)
+        return lint_text(text, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "lint_text", counting)
     plan = Plan.from_settings(load_settings([tmp_path], isolated=True), build_edits=False)
@@ -100,4 +100,4 @@ def test_every_annotation_a_file_needs_goes_in_one_pass(monkeypatch: pytest.Monk
     assert outcome.text.count("def step_") == 4
     assert outcome.text.count("state: UserExecutionContext") == 4
     assert outcome.text.count("import UserExecutionContext") == 1
-    assert lints[:2] == [True, False]  # one pass applied every annotation
+    assert lints[0] == source and lints[1].count("state: UserExecutionContext") == 4

@@ -16,7 +16,7 @@ import pytest
 from isolint import engine
 from isolint.config import load_settings
 from isolint.output import render
-from isolint.plan import Plan
+from isolint.plan import Plan, unparsable
 from isolint.runner import run_check
 from isolint.source import decode
 from isolint.stdin import check_stdin
@@ -159,6 +159,56 @@ def test_a_rule_the_gate_refused_runs_with_its_fixes_held_and_its_findings_remai
     assert [(f.code, f.location, f.message) for f in outcome.findings] == [
         (f.code, f.location, f.message) for f in linted
     ]
+
+
+# Retyping the functions' parameters (ISO402) leaves the import unused, and a second pass removes it (ISO401).
+REVEALING = """\
+from app.state import DeepAgentState
+
+
+def _summarize(state: DeepAgentState) -> str:
+    return state.user_id
+
+
+def handle(state: DeepAgentState) -> str:
+    return _summarize(state)
+"""
+
+
+def test_a_fix_that_reveals_another_lints_each_text_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lint after the first pass builds the edits of the fix it reveals,
+    rather than a second lint of the same text doing so."""
+    source = decode(REVEALING.encode())
+    plan = Plan.from_settings(load_settings([tmp_path], isolated=True), build_edits=False)
+    lints: list[str] = []
+    real = engine.lint_text
+    monkeypatch.setattr(engine, "lint_text", lambda text, *a, **k: lints.append(text) or real(text, *a, **k))
+    outcome = engine.fix_text(source, "app/mod.py", plan, unsafe=True, module_name="app.mod")
+    assert outcome.codes == {"ISO401", "ISO402"} and "DeepAgentState" not in outcome.text
+    assert len(lints) == 3 and len(set(lints)) == 3, lints
+
+
+def test_a_pass_libcst_cannot_parse_after_keeps_the_fixes_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When LibCST may not parse the text a pass left (CPython's parser
+    accepts it: LibCST's limits, see engine.native_parse_hazard), the fixes
+    that pass applied stay; the fixes that would need LibCST's tree of that
+    text are not applied."""
+    source = decode(REVEALING.encode())
+    real = engine._parse_gate
+
+    def gate(text: str, path: str, *, libcst: bool = True) -> Any:
+        # A whole file a pass left (not a piece a fix generated, which LibCST parses alone).
+        if libcst and text != source.text and text.startswith(source.text.splitlines()[0]):
+            return unparsable(path, "file skipped: too complex (as LibCST's limits can say)")
+        return real(text, path, libcst=libcst)
+
+    monkeypatch.setattr(engine, "_parse_gate", gate)
+    plan = Plan.from_settings(load_settings([tmp_path], isolated=True), build_edits=False)
+    outcome = engine.fix_text(source, "app/mod.py", plan, unsafe=True, module_name="app.mod")
+    assert not outcome.converged and outcome.codes == {"ISO402"}
+    assert "state: DeepAgentState" not in outcome.text and "from app.state import DeepAgentState" in outcome.text
 
 
 def test_a_file_fixed_again_starts_from_its_first_lint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

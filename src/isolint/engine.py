@@ -596,10 +596,10 @@ def fix_text(
     (an overlapping edit held it back), so a parameter annotated with the
     context in round one is not taken as proof that its value is a context.
 
-    After a round that applied every fix it chose, the file is linted without
-    edits (as `check` does): LibCST parses it again only when some fix is
-    left to apply, and for what remains only when `plan.build_edits` asks to
-    show their edits.
+    After each round, the file is linted with the edits of only the fixes the
+    next round may apply: LibCST parses it again only when some fix is left
+    to apply, and for what remains only when `plan.build_edits` asks to show
+    their edits.
     """
 
     def lint(
@@ -681,9 +681,12 @@ def fix_text(
         went = {id(fix) for fix in accepted}  # by identity: comparing fixes by value made a pass quadratic
         went_in = [finding for finding in chosen if id(finding.fix) in went]
         offered.subtract((f.code, f.snippet) for f in went_in)
-        # A fix held back by an overlapping one is offered again in the next
-        # pass: build its edits in this lint rather than in a second one.
-        new_findings = lint(new_text, build_edits=len(accepted) < len(offered_fixes))
+        # The fixes the next pass may apply (one held back by an overlapping
+        # fix, or a finding the applied ones revealed) get their edits in this
+        # lint rather than in a second one; LibCST parses only if there are any.
+        new_findings = lint(new_text)
+        if any(f.code == UNPARSABLE.code for f in new_findings):
+            new_findings = lint_unbuilt(new_text)  # LibCST's parser alone may reject what CPython's accepts
         if any(f.code == UNPARSABLE.code for f in new_findings):
             return outcome(text, findings, converged=False)  # never write a broken file
         codes.update(f.code for f in went_in)
