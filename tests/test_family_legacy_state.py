@@ -19,7 +19,7 @@ import isolint
 from isolint.config import load_settings
 from isolint.index import Fact, ProjectIndex, index_source
 from isolint.indexing import indexers_for
-from isolint.rules.legacy_state.family import REEXPORT, RUN_ID_SIGNATURE, legacy_class_of
+from isolint.rules.legacy_state.family import REEXPORT, RUN_ID_SIGNATURE, legacy_class_of, module_renames
 from tests.conftest import FIXTURES, write
 from tests.helpers import check_findings, run_cli
 
@@ -190,6 +190,43 @@ def test_reexports_are_recognised_across_modules(tmp_path: Path) -> None:
         "def run(a: UserExecutionContext, b: 'UserExecutionContext', c: UserExecutionContext, d: UserExecutionContext, e: LegacyThing)"
         in fixed
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "renames"),
+    [
+        pytest.param("from .state import hub as manager\n", [("manager", "hub")], id="import"),
+        pytest.param(
+            "manager = hub\nlegacy = state.DeepAgentState\n",
+            [("manager", "hub"), ("legacy", "DeepAgentState")],
+            id="assignment",
+        ),
+        pytest.param("from .state import hub as manager\nmanager = Other()\n", [], id="assigned-after"),
+        pytest.param(
+            "from .state import hub as manager\nif DEBUG:\n    manager = Fake()\n", [], id="in-a-branch-after"
+        ),
+        pytest.param("from .state import hub as manager\nfor manager in hubs:\n    pass\n", [], id="loop-target-after"),
+        pytest.param("from .state import hub as manager\n\n\ndef manager():\n    pass\n", [], id="defined-after"),
+        pytest.param("from .state import hub as manager\ndel manager\n", [], id="deleted-after"),
+        pytest.param("manager = hub\nmanager = other\n", [("manager", "other")], id="renamed-again"),
+        pytest.param("manager = Other()\nfrom .state import hub as manager\n", [("manager", "hub")], id="bound-before"),
+        pytest.param(
+            "from .state import hub as manager\n\n\ndef reset():\n    manager = None\n    return manager\n",
+            [("manager", "hub")],
+            id="a-functions-own-local",
+        ),
+        pytest.param(
+            "from .state import hub as manager, bus as manager\n", [("manager", "bus")], id="twice-in-one-import"
+        ),
+    ],
+)
+def test_a_rename_holds_unless_the_module_binds_the_name_again_after_it(
+    source: str, renames: list[tuple[str, str]]
+) -> None:
+    """What an importer of the module gets under the name is what the module
+    bound last: a rename the module binds again after (anywhere but inside
+    a function or class) is not followed."""
+    assert [(rename.local, rename.name) for rename in module_renames(ast.parse(source))] == renames
 
 
 def test_a_package_re_exporting_a_renamed_class_without_renaming_it_is_followed(tmp_path: Path) -> None:

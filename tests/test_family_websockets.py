@@ -180,6 +180,18 @@ def test_a_manager_or_accessor_renamed_on_import_is_the_manager_where_the_new_na
     ]
 
 
+def test_a_renamed_manager_the_package_binds_again_is_not_followed(tmp_path: Path) -> None:
+    """The package binds `manager` again after renaming the global to it (a
+    test double, in a branch): what an importer gets is not known to be the
+    manager. The other renames still hold."""
+    files = dict(RENAMED_HUB)
+    files["events/__init__.py"] += "\nif TESTING:\n    from .doubles import RecordingHub as manager\n"
+    root = _project(tmp_path, files)
+    notify = root / "chatapp" / "notify.py"
+    found = [(f.location.row, f.code) for f in check_findings([notify], "ISO3")]
+    assert found == [(7, "ISO302"), (8, "ISO302")]
+
+
 def test_a_subclass_elsewhere_is_fixed_and_keeps_the_base_assignment_alive(tmp_path: Path) -> None:
     root = _project(
         tmp_path,

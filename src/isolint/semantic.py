@@ -242,7 +242,7 @@ def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow
         names, attributes = _collect_names(tree, model)
         _Definitions(model, functions).visit(tree)
         _Uses(model, functions, flow).visit(tree)
-        model.module_names = frozenset(_bound_names(tree.body))
+        model.module_names = frozenset(bound_names(tree.body))
     model.names = frozenset(names)
     model.references = frozenset(_references(attributes, model))
     return model
@@ -656,7 +656,7 @@ class _Functions:
     def body_names(self, function: FunctionNode) -> frozenset[str]:
         names = self._body_names.get(function)
         if names is None:
-            names = self._body_names[function] = frozenset(_bound_names(function.body))
+            names = self._body_names[function] = frozenset(bound_names(function.body))
         return names
 
 
@@ -761,7 +761,7 @@ def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
             stack.extend(children(node))
 
 
-def _bound_names(statements: list[ast.stmt]) -> set[str]:
+def bound_names(statements: list[ast.stmt]) -> set[str]:
     """The names `statements` bind in their own scope: a nested function or
     class binds its name there (and the `:=` targets of what its definition
     evaluates), its body's names in a scope of its own."""
@@ -824,12 +824,12 @@ def _scan(statements: list[ast.stmt], bound: set[str], local: set[str], found: d
                 _scan(branch, inner, local, found)
                 after |= inner
             if isinstance(statement, (ast.While, ast.For, ast.AsyncFor)):
-                after |= _bound_names(statement.body)
+                after |= bound_names(statement.body)
             bound.clear()
             bound.update(after)
             continue
         _reads(statement, bound, local, found)
-        bound |= _bound_names([statement])
+        bound |= bound_names([statement])
 
 
 def _evaluated_by_definition(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.expr]:

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...index import RENAME, links
 from ...prefilters import NEVER, AnyOf, TextFilter
 from ...scopes import resolve_relative
-from ...semantic import Parameter, Signature, signature_of
+from ...semantic import Parameter, Signature, bound_names, signature_of
 from .._helpers import alternation, word_alternatives
 from ..ast_context import AstRule
 
@@ -235,16 +235,31 @@ class Rename:
 
 
 def module_renames(tree: ast.Module) -> Iterator[Rename]:
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                if alias.asname and alias.asname != alias.name:
-                    yield Rename(alias.asname, node.module or "", node.level, alias.name, node.lineno)
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            value = node.value
-            if isinstance(value, (ast.Name, ast.Attribute)):
-                name = value.id if isinstance(value, ast.Name) else value.attr
-                yield Rename(node.targets[0].id, "", 0, name, node.lineno)
+    """The module's renames that hold where the module has run: a name the
+    module binds again after its rename (`manager = Other()`, in a branch
+    or a loop too) is not followed, as what an importer gets is unknown."""
+    renames = [(position, rename) for position, node in enumerate(tree.body) for rename in _renames(node)]
+    if not renames:
+        return
+    last_bound: dict[str, int] = {}
+    for position, node in enumerate(tree.body):
+        last_bound.update(dict.fromkeys(bound_names([node]), position))
+    last = {(position, rename.local): rename for position, rename in renames}  # `import a as L, b as L`: b
+    for (position, local), rename in last.items():
+        if last_bound.get(local) == position:
+            yield rename
+
+
+def _renames(node: ast.stmt) -> Iterator[Rename]:
+    if isinstance(node, ast.ImportFrom):
+        for alias in node.names:
+            if alias.asname and alias.asname != alias.name:
+                yield Rename(alias.asname, node.module or "", node.level, alias.name, node.lineno)
+    elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        value = node.value
+        if isinstance(value, (ast.Name, ast.Attribute)):
+            name = value.id if isinstance(value, ast.Name) else value.attr
+            yield Rename(node.targets[0].id, "", 0, name, node.lineno)
 
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
