@@ -121,6 +121,24 @@ def test_show_fixes_says_which_fixes_the_verification_gate_refuses(in_tmp: Path)
         "`isolint.runtime`\nrefused, it would break the program: agent.py:5: `execute` would write to the frozen "
         "`UserExecutionContext`\n"
     ) in result.stdout
+    assert result.stdout.endswith(
+        "Found 2 findings.\n2 more fixable with `isolint fix --unsafe-fixes`.\n"
+        "2 of those fixes would be refused: they would break the program (see above).\n"
+    )
+
+
+@pytest.mark.parametrize("flags", [(), ("--show-fixes",)], ids=["check", "safe-previews"])
+def test_a_fixable_count_the_gate_has_not_verified_says_fix_verifies_it(in_tmp: Path, flags: tuple[str, ...]) -> None:
+    """A plain check counts the fixes the rules offer, without the whole-program
+    verification that `fix` runs (nor does `--show-fixes` alone verify unsafe
+    fixes): the summary says so, and how to see which would be refused."""
+    write(in_tmp / "agent.py", REFUSED_SIGNATURE)
+    result = run_cli("check", "--select", "ISO405", *flags)
+    assert result.stdout.endswith(
+        "Found 2 findings.\n2 more fixable with `isolint fix --unsafe-fixes`.\n"
+        "`isolint fix` first checks them against the whole program and refuses any that would break it; "
+        "`isolint check --show-fixes --unsafe-fixes` lists which.\n"
+    )
 
 
 def test_version() -> None:

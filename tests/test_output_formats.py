@@ -155,7 +155,9 @@ def test_full_format_shows_an_excerpt_with_carets_and_hints(project: Path) -> No
     assert "= help (unsafe): Use the request context's session" in text
     assert "= manual: Use the request-scoped session" in text
     assert text.rstrip().endswith(
-        "[*] 1 fixable with `isolint fix`.\n1 more fixable with `isolint fix --unsafe-fixes`."
+        "[*] 1 fixable with `isolint fix`.\n1 more fixable with `isolint fix --unsafe-fixes`.\n"
+        "`isolint fix` first checks them against the whole program and refuses any that would break it; "
+        "`isolint check --show-fixes --unsafe-fixes` lists which."
     )
 
 

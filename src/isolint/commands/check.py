@@ -204,6 +204,7 @@ def check(
         text = render(findings, output_format, styled=is_styled(output_file))
         if output_format in TEXT_FORMATS:
             if show_fixes:
+                from ..findings import SAFE, UNSAFE
                 from ..runner import run_fix
 
                 # The verification gate decides which previews would really be applied.
@@ -218,7 +219,12 @@ def check(
                     build_edits=False,
                 )
                 text += _fix_previews(findings, unsafe_fixes, gated.refusals)
-            text += ("\n" if findings else "") + summary(findings) + baseline_note
+                verified = frozenset({SAFE, UNSAFE} if unsafe_fixes else {SAFE})
+                refused = _refused(findings, verified, gated.refusals)
+                text += ("\n" if findings else "") + summary(findings, refused=refused, verified=verified)
+            else:
+                text += ("\n" if findings else "") + summary(findings)
+            text += baseline_note
             baseline_note = ""
             if output_format == "full" and len(findings) > SCREENFUL:
                 text += SHORTER_VIEWS
@@ -304,6 +310,15 @@ def _introspect(
     else:
         click.echo(files_text(targets, settings, force_exclude), nl=False)
     return EXIT_CLEAN
+
+
+def _refused(findings: Sequence[Any], verified: frozenset[str], refusals: Sequence[Refusal]) -> int:
+    """How many of the findings' fixes of the `verified` applicabilities the
+    gate refused (a group that fell back to its transitional form still fixes)."""
+    groups = {(r.path, r.code) for r in refusals if not r.fallback}
+    return sum(
+        1 for f in findings if f.fix is not None and f.fix.applicability in verified and (f.path, f.code) in groups
+    )
 
 
 def _fix_previews(findings: Sequence[Any], unsafe: bool, refusals: Sequence[Refusal]) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
-from ..findings import SAFE, Finding
+from ..findings import SAFE, UNSAFE, Finding
 from ..source import SourceError, decode, read_bytes, split_lines
 from .escape import printable
 
@@ -102,8 +102,13 @@ def full(findings: Sequence[Finding], *, styled: bool = True) -> str:
     return "\n".join(chunks)
 
 
-def summary(findings: Sequence[Finding], *, unsafe_shown: bool = False) -> str:
-    """ruff-style closing lines: how many findings, how many fixable."""
+def summary(findings: Sequence[Finding], *, refused: int | None = None, verified: frozenset[str] = frozenset()) -> str:
+    """ruff-style closing lines: how many findings, how many fixable. A
+    fixable count is what the rules offer: `isolint fix` verifies the fixes
+    against the whole program first and refuses those that would break it.
+    `refused`: how many of the counted fixes of the applicabilities in
+    `verified` that verification refused, when it ran (`check --show-fixes`);
+    where it did not, the lines say so."""
     if not findings:
         return "All checks passed!\n"
     total = len(findings)
@@ -117,6 +122,14 @@ def summary(findings: Sequence[Finding], *, unsafe_shown: bool = False) -> str:
         out.append(f"[*] {safe} fixable with `isolint fix`.")
     if unsafe:
         out.append(f"{unsafe} more fixable with `isolint fix --unsafe-fixes`.")
+    if refused:
+        out.append(f"{refused} of those fixes would be refused: they would break the program (see above).")
+    if (safe and SAFE not in verified) or (unsafe and UNSAFE not in verified):
+        show = "isolint check --show-fixes" + (" --unsafe-fixes" if unsafe else "")
+        out.append(
+            "`isolint fix` first checks them against the whole program and refuses any that would break it; "
+            f"`{show}` lists which."
+        )
     if manual:
         out.append(f"{manual} need manual migration (see each finding's `manual` hint).")
     if skipped:
