@@ -650,3 +650,48 @@ def test_a_built_state_that_leaves_through_an_attribute_or_a_return_keeps_the_pr
     after = subprocess.run([sys.executable, "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert before.returncode == 0 and (after.returncode, after.stdout) == (0, before.stdout), after.stderr
     assert "app/flow.py: ISO403 fixes refused" in result.stderr
+
+
+INHERITED_METHOD = {
+    "app/state.py": "class DeepAgentState:\n    user_id: str = ''\n",
+    "app/base.py": (
+        "from app.state import DeepAgentState\n\n\n"
+        "class BaseAgent:\n"
+        "    def describe(self, state: DeepAgentState) -> str:\n"
+        "        return state.user_id\n"
+    ),
+    "app/service.py": (
+        "from app.state import DeepAgentState\n"
+        "from app.triage import TriageAgent\n\n\n"
+        "def handle() -> str:\n"
+        "    return TriageAgent().describe(DeepAgentState())\n"
+    ),
+}
+LINEAGES = {
+    "a subclass": {"app/triage.py": "from app.base import BaseAgent\n\n\nclass TriageAgent(BaseAgent):\n    pass\n"},
+    "a subclass of a subclass in a third module": {
+        "app/triage.py": "from app.middle import MiddleAgent\n\n\nclass TriageAgent(MiddleAgent):\n    pass\n",
+        "app/middle.py": "from app.base import BaseAgent\n\n\nclass MiddleAgent(BaseAgent):\n    pass\n",
+    },
+}
+
+
+@pytest.mark.parametrize("lineage", sorted(LINEAGES))
+def test_a_call_of_an_inherited_method_through_classes_that_never_name_it_is_verified(
+    lineage: str, tmp_path: Path
+) -> None:
+    """`TriageAgent().describe(state)` reaches `BaseAgent.describe` through
+    modules that never mention `describe`: the gate reads the receiver's
+    class up to its roots, and refuses the retyped parameter the call still
+    passes the legacy state to (a type checker would report it)."""
+    write(tmp_path / "app" / "__init__.py", "")
+    for name, text in {**INHERITED_METHOD, **LINEAGES[lineage]}.items():
+        write(tmp_path / name, text)
+    base = tmp_path / "app" / "base.py"
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
+    assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
+    assert (
+        "app/base.py: ISO402 fixes refused: app/service.py:6: `TriageAgent().describe(DeepAgentState())` calls "
+        "`app.base.BaseAgent.describe`, whose `state` the fixes make a `UserExecutionContext`; its argument 1 can "
+        "still be the legacy state"
+    ) in result.stderr.replace(str(tmp_path) + "/", "")

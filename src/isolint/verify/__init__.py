@@ -40,6 +40,7 @@ from .calls import (
     not_context_managers,
     stale_calls,
     stale_overrides,
+    unread_lineage,
     widened_parameters,
     wrapped_signatures,
 )
@@ -155,6 +156,14 @@ def verify(
     }
     if owners - known_classes - {""}:
         read(set(), owners - known_classes - {""})
+    # The classes the receivers of calls of a changed method are, up to their
+    # roots: whether `agent.describe(state)` reaches `BaseAgent.describe` may
+    # be said only by a module that never names `describe`.
+    methods = {function.name for function, _ in signatures.values() if function.owner is not None}
+    asked: set[str] = set()
+    while methods and (gaps := unread_lineage(models, methods) - asked):
+        asked |= gaps
+        read(set(), gaps)
     classes = ClassGraph(m for m in [*models.before.values(), *models.after.values()])
     violations: list[Violation] = []
     callers: dict[str, list[tuple[str, int]]] = defaultdict(list)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from ..semantic import (
     CallSite,
     Function,
+    Klass,
     Signature,
     WithItem,
 )
@@ -61,6 +62,43 @@ def _candidates(call: CallSite, callees: _Callees, classes: ClassGraph, vocabula
         return [qualname for qualname in methods if signatures[qualname][0].owner in scope]
     may_call = _MayCall(call, classes, vocabulary)
     return [qualname for qualname in methods if may_call(signatures[qualname][0])]
+
+
+def unread_lineage(models: Models, methods: set[str]) -> set[str]:
+    """The short names of the classes that receivers of calls of `methods`
+    are, or inherit from, that no model read so far defines. A subclass in a
+    module that never names the method (`class TriageAgent(BaseAgent)`) is
+    what tells that `agent.describe(state)` can reach `BaseAgent.describe`."""
+    known: dict[str, list[Klass]] = defaultdict(list)
+    for model in (*models.before.values(), *models.after.values()):
+        for qualname, klass in model.classes.items():
+            known[qualname].append(klass)
+            known[qualname.rpartition(".")[2]].append(klass)
+    pending: list[str] = []
+    for model in models.after.values():
+        for call in model.calls:
+            if call.target is not None or call.method not in methods:
+                continue
+            if call.receiver_class is not None:
+                pending.append(call.receiver_class)
+            elif call.receiver_type and _names_a_class(call.receiver_type):
+                pending.append(short_name(call.receiver_type))
+    missing: set[str] = set()
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if not name or name in seen or name in _BUILTIN_BASES:
+            continue
+        seen.add(name)
+        classes = known.get(name) or known.get(name.rpartition(".")[2])
+        if classes:
+            pending.extend(base for klass in classes for base in klass.bases)
+        elif short_name(name):
+            missing.add(short_name(name))
+    return missing
+
+
+_BUILTIN_BASES = frozenset({"object", "builtins.object", "Exception", "BaseException"})
 
 
 def _names_a_class(known: str) -> bool:
