@@ -58,7 +58,9 @@ def test_the_sdist_holds_what_a_build_and_the_tests_need(dist: Path) -> None:
 
 def test_the_wheel_runs_the_quick_start_in_a_fresh_virtualenv(dist: Path, tmp_path: Path) -> None:
     [wheel] = dist.glob("isolint-*.whl")
-    assert "isolint/_version.py" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "isolint/_version.py" in names
+    assert "isolint/py.typed" in names  # PEP 561: type checkers read the runtime's annotations
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True)
     installed = _run(str(environment / "bin" / "pip"), "install", "-q", str(wheel))
