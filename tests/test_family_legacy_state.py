@@ -695,3 +695,17 @@ def test_a_call_of_an_inherited_method_through_classes_that_never_name_it_is_ver
         "`app.base.BaseAgent.describe`, whose `state` the fixes make a `UserExecutionContext`; its argument 1 can "
         "still be the legacy state"
     ) in result.stderr.replace(str(tmp_path) + "/", "")
+
+
+def test_a_caller_outside_the_given_paths_keeps_the_parameter_as_it_is(tmp_path: Path) -> None:
+    """Only `app/base.py` is named (as a pre-commit run names changed files);
+    the module that passes the legacy state to `describe` is part of the
+    project all the same, so retyping the parameter is refused."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "app" / "__init__.py", "")
+    for name, text in {**INHERITED_METHOD, **LINEAGES["a subclass"]}.items():
+        write(tmp_path / name, text)
+    base = tmp_path / "app" / "base.py"
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(base))
+    assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
+    assert "calls `app.base.BaseAgent.describe`, whose `state` the fixes make a `UserExecutionContext`" in result.stderr

@@ -423,3 +423,86 @@ def test_a_dotted_session_type_is_matched_through_relative_imports(tmp_path: Pat
         ("app/service.py", 5, "ISO205"),
     ]
     assert "(annotated `app.db.Handle`)" in found[1].message
+
+
+STORING_BASE = {
+    "app/base.py": (
+        "from isolint.runtime import UserExecutionContext\n\n\n"
+        "class BaseAgent:\n"
+        "    def __init__(self, db_session):\n"
+        "        self.db_session = db_session\n\n"
+        "    async def execute(self, context: UserExecutionContext):\n"
+        "        self.db_session.add(context.user_id)\n"
+    ),
+    "app/handler.py": (
+        "from app.triage import TriageAgent\n\n\n"
+        "async def handle(context, session):\n"
+        "    agent = TriageAgent(session)\n"
+        "    await agent.execute(context)\n"
+        "    return agent.db_session\n"
+    ),
+}
+SUBCLASSES = {
+    "a subclass": {"app/triage.py": "from app.base import BaseAgent\n\n\nclass TriageAgent(BaseAgent):\n    pass\n"},
+    "a subclass of a subclass in a third module": {
+        "app/triage.py": "from app.middle import MiddleAgent\n\n\nclass TriageAgent(MiddleAgent):\n    pass\n",
+        "app/middle.py": "from app.base import BaseAgent\n\n\nclass MiddleAgent(BaseAgent):\n    pass\n",
+    },
+}
+
+
+@pytest.mark.parametrize("lineage", sorted(SUBCLASSES))
+def test_a_read_of_the_stored_session_through_a_subclass_that_never_names_it_keeps_it_stored(
+    lineage: str, tmp_path: Path
+) -> None:
+    """`TriageAgent(session).db_session` reads what `BaseAgent` stores,
+    through classes in modules that never mention `db_session`: removing the
+    store would make the read raise AttributeError, so the fix is refused."""
+    write(tmp_path / "app" / "__init__.py", "")
+    for name, text in {**STORING_BASE, **SUBCLASSES[lineage]}.items():
+        write(tmp_path / name, text)
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(tmp_path / "app"))
+    assert (tmp_path / "app" / "base.py").read_text(encoding="utf-8") == STORING_BASE["app/base.py"]
+    assert (
+        "app/base.py: ISO201 fixes refused: app/handler.py:7: reads `.db_session`, which the fixes remove from "
+        "`app.base.BaseAgent`"
+    ) in result.stderr.replace(str(tmp_path) + "/", "")
+
+
+def test_a_read_of_the_same_attribute_on_an_unrelated_class_does_not_keep_it_stored(tmp_path: Path) -> None:
+    write(tmp_path / "app" / "__init__.py", "")
+    for name, text in {**STORING_BASE, **SUBCLASSES["a subclass"]}.items():
+        write(tmp_path / name, text)
+    write(
+        tmp_path / "app" / "pool.py",
+        "class Pool:\n    def __init__(self, db_session):\n        self.db_session = db_session\n",
+    )
+    handler = (
+        "from app.pool import Pool\n\n\ndef handle(session):\n    pool = Pool(session)\n    return pool.db_session\n"
+    )
+    write(tmp_path / "app" / "handler.py", handler)
+    run_cli(
+        "fix",
+        "--unsafe-fixes",
+        "--isolated",
+        "--no-cache",
+        "--select",
+        "ISO201",
+        str(tmp_path / "app" / "base.py"),
+        str(tmp_path / "app" / "handler.py"),
+    )
+    assert "self.db_session" not in (tmp_path / "app" / "base.py").read_text(encoding="utf-8")
+
+
+def test_a_reader_outside_the_given_paths_keeps_the_session_stored(tmp_path: Path) -> None:
+    """A pre-commit run names the changed files only: the module that reads
+    `agent.db_session` is not among them, but it is part of the project, and
+    removing the store would break it."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "app" / "__init__.py", "")
+    for name, text in {**STORING_BASE, **SUBCLASSES["a subclass"]}.items():
+        write(tmp_path / name, text)
+    base = tmp_path / "app" / "base.py"
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(base))
+    assert base.read_text(encoding="utf-8") == STORING_BASE["app/base.py"]
+    assert "reads `.db_session`, which the fixes remove from `app.base.BaseAgent`" in result.stderr

@@ -279,7 +279,8 @@ def test_a_context_passed_where_the_legacy_state_was_needs_a_callee_taking_the_c
     ]
     assert handed_over("await client.submit({built})") == [
         "app/setup.py:11: `client.submit(UserExecutionContext.create(user_id='u'))` now passes a `UserExecutionContext` "
-        "where it passed the legacy state, to code outside the checked project that may use it as the legacy state"
+        "where it passed the legacy state, to code the gate cannot read (outside the project, or generated) that "
+        "may use it as the legacy state"
     ]
 
 

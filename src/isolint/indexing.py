@@ -23,6 +23,7 @@ from .source import SourceError, located, read_bytes, resolved
 from .workers import installed, parallel_map, with_progress_bar
 
 if TYPE_CHECKING:
+    from .discovery import SourceFile
     from .prefilters import TextFilter
     from .rules.base import Rule
 
@@ -85,6 +86,18 @@ def indexers_for(settings: Settings) -> list[Indexer]:
     ]
 
 
+def project_files(paths: Sequence[Path], checked: Sequence[SourceFile], settings: Settings) -> list[SourceFile]:
+    """Every file of the project `paths` are in (`index_root`), with the
+    `checked` ones as discovery showed them, by real path: what the index
+    covers, and where the verification gate looks for callers and readers."""
+    root = index_root(paths, settings)
+    # The usual run names the project itself: its discovery is the one already done.
+    same_tree = [resolved(Path(p)) for p in paths] == [root]
+    files = {f.real_path: f for f in (checked if same_tree else discover([root], settings).files)}
+    files.update({f.real_path: f for f in checked})
+    return [files[real_path] for real_path in sorted(files)]
+
+
 def build_index(
     paths: Sequence[Path],
     found: Discovery,
@@ -108,11 +121,7 @@ def build_index(
         return EMPTY
     stats = stats if stats is not None else Stats()
     root = index_root(paths, settings)
-    # The usual run names the project itself: its discovery is the one already done.
-    same_tree = [resolved(Path(p)) for p in paths] == [root]
-    files = {f.real_path: f for f in (found.files if same_tree else discover([root], settings).files)}
-    files.update({f.real_path: f for f in found.files})
-    ordered = sorted(files)
+    ordered = [file.real_path for file in project_files(paths, found.files, settings)]
     facts_of: list[list[list[Any]] | None] = [None] * len(ordered)
     signatures: list[tuple[int, int] | None] = [None] * len(ordered)
     sources: list[str | None] = [None] * len(ordered)  # `_source` of each file that has facts

@@ -71,8 +71,11 @@ def fixture_problems(rule: type[Rule], directory: Path, *, selector: str | None 
     if not any(not expected_findings(case) for case in cases):
         problems.append(f"{directory}: no negative case (a file without markers)")
     with tempfile.TemporaryDirectory() as scratch:
-        for case in cases:
-            target = Path(scratch) / case.name
+        for position, case in enumerate(cases):
+            # Each case is a project of its own: `fix` verifies its changes
+            # against the whole project, and the other cases are not part of it.
+            target = Path(scratch) / str(position) / case.name
+            target.parent.mkdir()
             shutil.copyfile(case, target)
             found = sorted((f.location.row, f.code) for f in _findings(target, chosen))
             if found != expected_findings(case):

@@ -22,7 +22,7 @@ from .discovery import Discovery, SourceFile, discover
 from .findings import SAFE, UNSAFE, Finding
 from .ignores import PerFileIgnores
 from .index import Fact, ProjectIndex, index_source, module_key, module_of
-from .indexing import build_index, index_root, indexers_for, relative
+from .indexing import build_index, index_root, indexers_for, project_files, relative
 from .pipeline import Stats, Unit, check_source
 from .plan import Plan, check_bytes, unparsable
 from .source import SourceError, StaleFileError, decode, read_bytes, write_atomic
@@ -231,7 +231,8 @@ def run_fix(
     refusals, contracts = settle(
         computed,
         compute,
-        project_reader(files, computed),
+        # Callers and readers outside the given paths count too (a pre-commit run names a few files).
+        project_reader(project_files(paths, files, settings), computed),
         vocabulary(settings),
         with_fallback,
         unchanged_models(jobs),

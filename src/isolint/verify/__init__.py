@@ -40,7 +40,6 @@ from .calls import (
     not_context_managers,
     stale_calls,
     stale_overrides,
-    unread_lineage,
     widened_parameters,
     wrapped_signatures,
 )
@@ -63,6 +62,7 @@ from .model import (
     rewritten_call_sites,
     short_name,
     text_model,
+    unread_lineage,
 )
 from .values import (
     frozen_context_writes,
@@ -156,12 +156,14 @@ def verify(
     }
     if owners - known_classes - {""}:
         read(set(), owners - known_classes - {""})
-    # The classes the receivers of calls of a changed method are, up to their
-    # roots: whether `agent.describe(state)` reaches `BaseAgent.describe` may
-    # be said only by a module that never names `describe`.
+    # The classes the receivers of calls of a changed method, or of reads of a
+    # removed attribute, are, up to their roots: whether `agent.describe(state)`
+    # reaches `BaseAgent.describe` may be said only by a module that never
+    # names `describe`.
     methods = {function.name for function, _ in signatures.values() if function.owner is not None}
+    removed = {attribute for _, gone in attributes for attribute in gone}
     asked: set[str] = set()
-    while methods and (gaps := unread_lineage(models, methods) - asked):
+    while (methods or removed) and (gaps := unread_lineage(models, methods, removed) - asked):
         asked |= gaps
         read(set(), gaps)
     classes = ClassGraph(m for m in [*models.before.values(), *models.after.values()])

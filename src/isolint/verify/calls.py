@@ -12,7 +12,6 @@ from collections import defaultdict
 from ..semantic import (
     CallSite,
     Function,
-    Klass,
     Signature,
     WithItem,
 )
@@ -30,6 +29,7 @@ from .model import (
     functions_after,
     is_state_to_context,
     is_widened_to_context,
+    names_a_class,
     rewritten_call_sites,
     short_name,
     words,
@@ -64,50 +64,6 @@ def _candidates(call: CallSite, callees: _Callees, classes: ClassGraph, vocabula
     return [qualname for qualname in methods if may_call(signatures[qualname][0])]
 
 
-def unread_lineage(models: Models, methods: set[str]) -> set[str]:
-    """The short names of the classes that receivers of calls of `methods`
-    are, or inherit from, that no model read so far defines. A subclass in a
-    module that never names the method (`class TriageAgent(BaseAgent)`) is
-    what tells that `agent.describe(state)` can reach `BaseAgent.describe`."""
-    known: dict[str, list[Klass]] = defaultdict(list)
-    for model in (*models.before.values(), *models.after.values()):
-        for qualname, klass in model.classes.items():
-            known[qualname].append(klass)
-            known[qualname.rpartition(".")[2]].append(klass)
-    pending: list[str] = []
-    for model in models.after.values():
-        for call in model.calls:
-            if call.target is not None or call.method not in methods:
-                continue
-            if call.receiver_class is not None:
-                pending.append(call.receiver_class)
-            elif call.receiver_type and _names_a_class(call.receiver_type):
-                pending.append(short_name(call.receiver_type))
-    missing: set[str] = set()
-    seen: set[str] = set()
-    while pending:
-        name = pending.pop()
-        if not name or name in seen or name in _BUILTIN_BASES:
-            continue
-        seen.add(name)
-        classes = known.get(name) or known.get(name.rpartition(".")[2])
-        if classes:
-            pending.extend(base for klass in classes for base in klass.bases)
-        elif short_name(name):
-            missing.add(short_name(name))
-    return missing
-
-
-_BUILTIN_BASES = frozenset({"object", "builtins.object", "Exception", "BaseException"})
-
-
-def _names_a_class(known: str) -> bool:
-    """`Worker`, `app.Worker`, `Optional[Worker]`: an annotation or a constructor,
-    not the callee of a function that returned the value (`registry.get`)."""
-    last = known.partition("[")[0].rpartition(".")[2]
-    return last[:1].isupper()
-
-
 class _MayCall:
     """Whether `receiver.method(...)` with a receiver of unknown class can call
     a function: its receiver is known to be a related class, or, unknown, the
@@ -120,7 +76,7 @@ class _MayCall:
     def __init__(self, call: CallSite, classes: ClassGraph, vocabulary: Vocabulary) -> None:
         self.classes = classes
         receiver = classes.resolve(call.receiver_type)
-        self.receiver_words = set(words(receiver)) if _names_a_class(receiver) else None
+        self.receiver_words = set(words(receiver)) if names_a_class(receiver) else None
         self.spelled = {name for _, name in call.argument_names if name} | set(call.shape.keywords)
         self.passes_state = any(
             vocabulary.is_legacy(classes.resolve(value)) or vocabulary.is_context(classes.resolve(value))
@@ -184,8 +140,8 @@ def stale_calls(
                     frozenset({owner} if owner else ()),
                     owner or "",
                     _after_line(models, owner, qualname, function),
-                    f"nothing in the checked project calls `{qualname}`, so its callers (a framework, another "
-                    "service, code outside the checked paths) cannot be verified against the new signature",
+                    f"nothing in the project calls `{qualname}`, so its callers (a framework, another service, "
+                    "code outside the project) cannot be verified against the new signature",
                     SIGNATURES,
                 )
             )
@@ -257,7 +213,8 @@ def legacy_receivers(
 ) -> list[Violation]:
     """A context passed where the legacy state was: every function the call
     can reach must take the context there after the fixes (its annotation
-    names it). A call that reaches nothing in the checked project hands the
+    names it). A call that reaches no function the gate can read (code
+    outside the project, a dataclass's generated `__init__`) hands the
     context to code that may expect the legacy state, unless the callee
     takes any object alike (`print`, a logger's methods)."""
     if not handed_over:
@@ -272,7 +229,10 @@ def legacy_receivers(
         if not candidates:
             if call.target in _ANY_OBJECT_BUILTINS or (call.method in _LOGGING_METHODS and slot != "0"):
                 continue
-            reason = f"{where}, to code outside the checked project that may use it as the legacy state"
+            reason = (
+                f"{where}, to code the gate cannot read (outside the project, or generated) "
+                "that may use it as the legacy state"
+            )
             violations.append(Violation(frozenset({path}), path, call.line, reason, _HANDS_OVER))
             continue
         for qualname in candidates:

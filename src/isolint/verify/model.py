@@ -238,6 +238,53 @@ def removed_module_names(models: Models) -> list[tuple[ModuleModel, frozenset[st
     return removed
 
 
+def names_a_class(known: str) -> bool:
+    """`Worker`, `app.Worker`, `Optional[Worker]`: an annotation or a constructor,
+    not the callee of a function that returned the value (`registry.get`)."""
+    last = known.partition("[")[0].rpartition(".")[2]
+    return last[:1].isupper()
+
+
+def unread_lineage(models: Models, methods: set[str], attributes: set[str]) -> set[str]:
+    """The short names of the classes that the receivers of calls of
+    `methods`, and of reads of `attributes`, are or inherit from, that no
+    model read so far defines. A subclass in a module that never names the
+    method or attribute (`class TriageAgent(BaseAgent)`) is what tells that
+    `agent.describe(state)` reaches `BaseAgent.describe`, or that
+    `agent.db_session` reads what `BaseAgent` stores."""
+    known: dict[str, list[Klass]] = defaultdict(list)
+    for model in (*models.before.values(), *models.after.values()):
+        for qualname, klass in model.classes.items():
+            known[qualname].append(klass)
+            known[qualname.rpartition(".")[2]].append(klass)
+    receivers: list[tuple[str | None, str]] = []
+    for model in models.after.values():
+        receivers += [
+            (c.receiver_class, c.receiver_type) for c in model.calls if c.target is None and c.method in methods
+        ]
+        receivers += [(u.receiver_class, u.receiver_type) for u in model.attributes if u.attribute in attributes]
+    pending = [
+        receiver_class or (short_name(receiver_type) if names_a_class(receiver_type) else "")
+        for receiver_class, receiver_type in receivers
+    ]
+    missing: set[str] = set()
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if not name or name in seen or name in _BUILTIN_BASES:
+            continue
+        seen.add(name)
+        classes = known.get(name) or known.get(name.rpartition(".")[2])
+        if classes:
+            pending.extend(base for klass in classes for base in klass.bases)
+        elif short_name(name):
+            missing.add(short_name(name))
+    return missing
+
+
+_BUILTIN_BASES = frozenset({"object", "builtins.object", "Exception", "BaseException"})
+
+
 class ClassGraph:
     def __init__(self, models: Iterable[ModuleModel]) -> None:
         self.classes: dict[str, Klass] = {}

@@ -32,17 +32,18 @@ def removed_attribute_reads(
     violations = []
     for klass, attributes in removed:
         family = classes.related(klass.qualname)
-        short = klass.qualname.rpartition(".")[2]
+        # A receiver known as the class, a subclass or a base (which may hold a subclass's instance).
+        shorts = {qualname.rpartition(".")[2] for qualname in family}
         owner = models.owner_file(klass.qualname)
         for path, model in models.after.items():
-            mentions_class = short in model.names
+            mentions_class = not shorts.isdisjoint(model.names)
             for use in model.attributes:
                 if use.is_store or use.attribute not in attributes:
                     continue
                 if use.receiver_class is not None:
                     reads_it = use.receiver_class in family
                 elif use.receiver_type:
-                    reads_it = mentions(use.receiver_type, short)
+                    reads_it = any(mentions(use.receiver_type, name) for name in shorts)
                 else:
                     reads_it = mentions_class
                 if reads_it:
