@@ -506,3 +506,27 @@ def test_a_reader_outside_the_given_paths_keeps_the_session_stored(tmp_path: Pat
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(base))
     assert base.read_text(encoding="utf-8") == STORING_BASE["app/base.py"]
     assert "reads `.db_session`, which the fixes remove from `app.base.BaseAgent`" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("reader", "refused"),
+    [
+        pytest.param("def close(agent):\n    agent.db_session.close()\n", True, id="a-plain-name-handed-in"),
+        pytest.param("def session_of(context):\n    return context.db_session\n", False, id="the-request-context"),
+        pytest.param("def session_of(request):\n    return request.state.db_session\n", False, id="a-framework-chain"),
+    ],
+)
+def test_a_reader_that_never_names_the_class_keeps_the_session_stored_when_it_may_hold_an_instance(
+    reader: str, refused: bool, tmp_path: Path
+) -> None:
+    """A helper in a module that never names the class reads `.db_session`
+    off a plain name: it may be handed one of the class's instances, so the
+    store stays. A context parameter, or an attribute chain off something
+    else (a framework's request), is not taken for one."""
+    write(tmp_path / "app" / "__init__.py", "")
+    write(tmp_path / "app" / "base.py", STORING_BASE["app/base.py"])
+    write(tmp_path / "app" / "helpers.py", reader)
+    base = tmp_path / "app" / "base.py"
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(tmp_path / "app"))
+    assert ("self.db_session = db_session" in base.read_text(encoding="utf-8")) is refused
+    assert ("app/helpers.py:2: reads `.db_session`, which the fixes remove" in result.stderr) is refused

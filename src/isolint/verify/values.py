@@ -45,7 +45,11 @@ def removed_attribute_reads(
                 elif use.receiver_type:
                     reads_it = any(mentions(use.receiver_type, name) for name in shorts)
                 else:
-                    reads_it = mentions_class
+                    # Nothing is known of the receiver. A module that names the
+                    # class may hold its instances anywhere; elsewhere a plain
+                    # name may be one handed in (`def close(agent): agent.db_session`),
+                    # unless it is named as the request context is.
+                    reads_it = mentions_class or (bool(use.receiver) and use.receiver not in vocabulary.context_params)
                 if reads_it:
                     violations.append(
                         Violation(
