@@ -709,3 +709,78 @@ def test_a_caller_outside_the_given_paths_keeps_the_parameter_as_it_is(tmp_path:
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(base))
     assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
     assert "calls `app.base.BaseAgent.describe`, whose `state` the fixes make a `UserExecutionContext`" in result.stderr
+
+
+RETYPED_CALLERS = {
+    "through-the-class": (
+        "def run(agent: BaseAgent) -> str:\n    return BaseAgent.describe(agent, DeepAgentState())\n",
+        "`BaseAgent.describe(agent, DeepAgentState())` calls `app.base.BaseAgent.describe`, whose `state` the fixes "
+        "make a `UserExecutionContext`; its argument 2 can still be the legacy state",
+    ),
+    "keywords-forwarded": (
+        "def run(agent: BaseAgent, **kwargs) -> str:\n    return agent.describe(**kwargs)\n",
+        "`agent.describe(**kwargs)` calls `app.base.BaseAgent.describe`, whose `state` the fixes make a "
+        "`UserExecutionContext`; what its `**kwargs` pass there can still be the legacy state",
+    ),
+    "arguments-forwarded": (
+        "def run(agent: BaseAgent, *args) -> str:\n    return agent.describe(*args)\n",
+        "`agent.describe(*args)` calls `app.base.BaseAgent.describe`, whose `state` the fixes make a "
+        "`UserExecutionContext`; what its `*args` pass there can still be the legacy state",
+    ),
+    "through-the-class-with-a-context": (
+        "from isolint.runtime import UserExecutionContext\n\n\n"
+        "def run(agent: BaseAgent, context: UserExecutionContext) -> str:\n"
+        "    return BaseAgent.describe(agent, context)\n",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RETYPED_CALLERS))
+def test_a_call_through_the_class_or_spreading_arguments_is_verified_against_a_retyped_parameter(
+    case: str, tmp_path: Path
+) -> None:
+    """`BaseAgent.describe(agent, state)` passes the instance first, so its
+    second argument is `state`; a forwarding wrapper's `*args`/`**kwargs`
+    may carry the legacy state there. Neither is known to be a context."""
+    caller, reason = RETYPED_CALLERS[case]
+    write(tmp_path / "app" / "__init__.py", "")
+    write(tmp_path / "app" / "state.py", INHERITED_METHOD["app/state.py"])
+    write(tmp_path / "app" / "base.py", INHERITED_METHOD["app/base.py"])
+    write(
+        tmp_path / "app" / "use.py",
+        "from app.base import BaseAgent\nfrom app.state import DeepAgentState\n" + caller,
+    )
+    base = tmp_path / "app" / "base.py"
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
+    if reason is None:
+        assert "def describe(self, state: UserExecutionContext)" in base.read_text(encoding="utf-8"), result.stderr
+    else:
+        assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
+        assert reason in result.stderr
+
+
+def test_a_call_spreading_arguments_into_a_reshaped_signature_is_refused(tmp_path: Path) -> None:
+    """`forward(agent, state, run_id)` hands its `*args` on to `execute`,
+    whose signature ISO405 makes `(context, stream_updates)`: the run id
+    would slide into `stream_updates`, and nothing can check what the
+    spread arguments are."""
+    write(tmp_path / "app" / "__init__.py", "")
+    write(tmp_path / "app" / "state.py", INHERITED_METHOD["app/state.py"])
+    agent = write(
+        tmp_path / "app" / "agent.py",
+        "from app.state import DeepAgentState\n\n\n"
+        "class Agent:\n"
+        "    async def execute(self, state: DeepAgentState, run_id: str, stream_updates: bool = False) -> str:\n"
+        "        return f'{state.user_id}:{run_id}:{stream_updates}'\n\n\n"
+        "async def forward(agent: Agent, *args, **kwargs) -> str:\n"
+        "    return await agent.execute(*args, **kwargs)\n",
+    )
+    before = agent.read_text(encoding="utf-8")
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO405", str(tmp_path / "app"))
+    assert agent.read_text(encoding="utf-8") == before
+    assert (
+        "`agent.execute(*args, **kwargs)` calls `app.agent.Agent.execute`, whose signature the fixes change from "
+        "(state, run_id, stream_updates) to (context, stream_updates); what its `*args` and `**kwargs` pass cannot "
+        "be checked against it"
+    ) in result.stderr

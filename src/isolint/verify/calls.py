@@ -8,6 +8,7 @@ expecting the legacy state.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from ..semantic import (
     CallSite,
@@ -121,11 +122,17 @@ def stale_calls(
                 if function.wrapped_by:
                     continue  # called through its decorator's wrapper, whose signature is not known here
                 priors = previous.get((call.scope, call.target, call.method), [])
+                # Through its class, a method is passed the instance first.
+                skipped = 1 if _passes_the_instance(call, function) else 0
+                if skipped:
+                    call_as_bound, priors = _as_bound(call), [_as_bound(prior) for prior in priors]
+                else:
+                    call_as_bound = call
                 if any(function.signature.bind(prior.shape) is not None for prior in priors):
                     called.add(qualname)
                     if qualname in signatures:
                         callers[qualname].append((path, call.line))
-                reason = _broken_call(call, priors, function, new, vocabulary, classes)
+                reason = _broken_call(call_as_bound, priors, function, new, vocabulary, classes, skipped)
                 if reason is None:
                     continue
                 owner = models.owner_file(qualname) if qualname in signatures else None
@@ -253,6 +260,33 @@ def legacy_receivers(
     return violations
 
 
+def _passes_the_instance(call: CallSite, function: Function) -> bool:
+    """`BaseAgent.describe(agent, state)`: a method called through its class
+    passes the instance first (its signature here leaves `self` out)."""
+    return (
+        call.target == function.qualname
+        and function.owner is not None
+        and not function.decorators & {"staticmethod", "classmethod"}
+    )
+
+
+def _as_bound(call: CallSite) -> CallSite:
+    """`call` without its first positional argument (the instance), its slots renumbered."""
+    shape = call.shape
+    if shape.positional == 0:
+        return call
+
+    def shifted(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        return tuple((str(int(slot) - 1) if slot.isdigit() else slot, value) for slot, value in pairs if slot != "0")
+
+    return replace(
+        call,
+        shape=replace(shape, positional=shape.positional - 1),
+        arguments=shifted(call.arguments),
+        argument_names=shifted(call.argument_names),
+    )
+
+
 def _broken_call(
     call: CallSite,
     priors: list[CallSite],
@@ -260,6 +294,7 @@ def _broken_call(
     new: Signature | None,
     vocabulary: Vocabulary,
     classes: ClassGraph,
+    skipped: int = 0,
 ) -> str | None:
     """Why `call` worked against the old signature and does not against the new one.
 
@@ -268,7 +303,9 @@ def _broken_call(
     must bind each argument to the parameter it bound before (a run id that
     slides into `stream_updates` binds, and is wrong); a rewritten one must
     bind. Either way, an argument bound to a parameter the fixes retyped from
-    the legacy state to the context must be known to be a context."""
+    the legacy state to the context must be known to be a context. Its
+    arguments are numbered for the message as the caller wrote them, the
+    first `skipped` (the instance, for a method called through its class) left out here."""
     old = function.signature
     callers = [p for p in priors if old.bind(p.shape) is not None]
     if not callers:
@@ -284,24 +321,58 @@ def _broken_call(
         return (
             f"{where}, whose signature the fixes change from {old.text()} to {new.text()}; the call no longer matches"
         )
+    spread = " and ".join(
+        name for name, used in (("`*args`", call.shape.var_positional), ("`**kwargs`", call.shape.var_keyword)) if used
+    )
+    if spread and binding_shape(old) != binding_shape(new):
+        return (
+            f"{where}, whose signature the fixes change from {old.text()} to {new.text()}; what its {spread} "
+            "pass cannot be checked against it"
+        )
     old_binding = old.bind(same.shape) if same is not None else None
     for slot, name in new_binding.items():
         before = old_binding.get(slot) if old_binding is not None else None
         old_param, new_param = old.parameter(before or name), new.parameter(name)
         if old_binding is not None and before != name and not is_state_to_context(old_param, new_param, vocabulary):
-            return f"{where}; its argument {_slot(slot)} bound `{before}` before the fixes and binds `{name}` after"
+            return f"{where}; its argument {_slot(slot, skipped)} bound `{before}` before the fixes and binds `{name}` after"
         if is_state_to_context(old_param, new_param, vocabulary) and not vocabulary.is_context(
             classes.resolve(call.argument(slot))
         ):
             return (
                 f"{where}, whose `{name}` the fixes make a `{vocabulary.context_class.rpartition('.')[2]}`; its argument "
-                f"{_slot(slot)} can still be the legacy state"
+                f"{_slot(slot, skipped)} can still be the legacy state"
             )
+    retyped = _spread_into_retyped(call, old, new, set(new_binding.values()), vocabulary)
+    if retyped is not None:
+        parameter, spelled = retyped
+        return (
+            f"{where}, whose `{parameter}` the fixes make a `{vocabulary.context_class.rpartition('.')[2]}`; what its "
+            f"{spelled} pass there can still be the legacy state"
+        )
     return None
 
 
-def _slot(slot: str) -> str:
-    return str(int(slot) + 1) if slot.isdigit() else f"`{slot}=`"
+def _spread_into_retyped(
+    call: CallSite, old: Signature, new: Signature, bound: set[str], vocabulary: Vocabulary
+) -> tuple[str, str] | None:
+    """A parameter retyped to the context that the call reaches only through
+    what it spreads (`agent.describe(*args)`, `(**kwargs)`: a forwarding
+    wrapper), with how: nothing says that is a context."""
+    shape = call.shape
+    for index, parameter in enumerate((*new.positional, *new.keyword_only)):
+        if parameter.name in bound or not is_state_to_context(old.parameter(parameter.name), parameter, vocabulary):
+            continue
+        positional = index < len(new.positional)
+        by_position = shape.var_positional and positional and index >= shape.positional
+        by_keyword = shape.var_keyword and not (positional and index < new.positional_only)
+        if by_position or by_keyword:
+            spelled = " or ".join(name for name, used in (("`*args`", by_position), ("`**kwargs`", by_keyword)) if used)
+            return parameter.name, spelled
+    return None
+
+
+def _slot(slot: str, skipped: int = 0) -> str:
+    return str(int(slot) + 1 + skipped) if slot.isdigit() else f"`{slot}=`"
 
 
 def widened_parameters(old: Signature, new: Signature, vocabulary: Vocabulary) -> list[str]:
