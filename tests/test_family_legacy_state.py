@@ -784,3 +784,42 @@ def test_a_call_spreading_arguments_into_a_reshaped_signature_is_refused(tmp_pat
         "(state, run_id, stream_updates) to (context, stream_updates); what its `*args` and `**kwargs` pass cannot "
         "be checked against it"
     ) in result.stderr
+
+
+METHOD_VALUES = {
+    "stored": ("    handler = agent.describe\n    return handler(DeepAgentState())\n", 6),
+    "partial": ("    return functools.partial(agent.describe, DeepAgentState())()\n", 6),
+    "mapped": ("    return ''.join(map(agent.describe, [DeepAgentState()]))\n", 6),
+    "another-class": ("    return ''.join(map(other.describe, [DeepAgentState()]))\n", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(METHOD_VALUES))
+def test_a_changed_method_read_as_a_value_is_refused(case: str, tmp_path: Path) -> None:
+    """`handler = agent.describe`, `partial(agent.describe, ...)`,
+    `map(agent.describe, ...)`: the method leaves as a value, and whatever
+    calls it later passes what the gate cannot see. The same name read off
+    an unrelated class is not the method."""
+    body, line = METHOD_VALUES[case]
+    write(tmp_path / "app" / "__init__.py", "")
+    write(tmp_path / "app" / "state.py", INHERITED_METHOD["app/state.py"])
+    write(tmp_path / "app" / "base.py", INHERITED_METHOD["app/base.py"])
+    write(
+        tmp_path / "app" / "other.py",
+        "class Other:\n    def describe(self, thing) -> str:\n        return str(thing)\n",
+    )
+    write(
+        tmp_path / "app" / "use.py",
+        "import functools\n\nfrom app.base import BaseAgent\nfrom app.other import Other\nfrom app.state import DeepAgentState\n"
+        "def run(agent: BaseAgent, other: Other) -> str:\n" + body,
+    )
+    base = tmp_path / "app" / "base.py"
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
+    if line is None:
+        assert "def describe(self, state: UserExecutionContext)" in base.read_text(encoding="utf-8"), result.stderr
+    else:
+        assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
+        assert (
+            f"app/use.py:{line + 1}: `.describe` is read as a value, not called, where it may be "
+            "`app.base.BaseAgent.describe`"
+        ) in result.stderr.replace(str(tmp_path) + "/", "")

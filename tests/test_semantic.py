@@ -112,3 +112,19 @@ def test_a_walrus_in_a_nested_definition_s_default_binds_in_the_enclosing_scope(
         """
     )
     assert model.unbound_reads == {("app.mod.outer", "limit"): 3}
+
+
+def test_an_attribute_a_call_calls_is_told_from_one_read_as_a_value() -> None:
+    model = _model(
+        """
+        def run(agent):
+            agent.describe(1)
+            handler = agent.describe
+            return map(agent.describe, [handler])
+        """
+    )
+    assert [(use.attribute, use.line, use.called) for use in model.attributes] == [
+        ("describe", 3, True),
+        ("describe", 4, False),
+        ("describe", 5, False),
+    ]

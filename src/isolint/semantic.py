@@ -170,6 +170,7 @@ class AttributeUse:
     is_store: bool  # an assignment to the attribute, or to an item of it
     line: int
     scope: str
+    called: bool = False  # the callee of a call (`x.m()`), not a value read (`handler = x.m`)
 
 
 @dataclass(frozen=True)
@@ -477,6 +478,7 @@ class _Uses(_Visitor):
         self.klass: str | None = None
         self.receiver: str | None = None  # the first parameter's name in a method
         self.annotations: dict[str, str] = {}  # parameter -> annotation text
+        self.callees: set[int] = set()  # ids of the attributes that calls call
 
     def _qualify(self, name: str) -> str:
         return f"{self.scope}.{name}" if self.scope else name
@@ -512,6 +514,7 @@ class _Uses(_Visitor):
     def visit_Call(self, node: ast.Call) -> None:
         self._metadata_key(node)
         func = node.func
+        self.callees.add(id(func))
         target = method = receiver_class = None
         via_super = False
         if isinstance(func, ast.Attribute):
@@ -614,8 +617,9 @@ class _Uses(_Visitor):
         receiver_class = self.klass if self.receiver and _is_name(node.value, self.receiver) else None
         receiver = node.value.id if isinstance(node.value, ast.Name) else ""
         receiver_type = self.annotations.get(receiver, "")
+        called = id(node) in self.callees
         self.model.attributes.append(
-            AttributeUse(node.attr, receiver_class, receiver_type, receiver, is_store, node.lineno, self.scope)
+            AttributeUse(node.attr, receiver_class, receiver_type, receiver, is_store, node.lineno, self.scope, called)
         )
 
 

@@ -35,6 +35,7 @@ from ..source import split_lines
 from .calls import (
     context_arguments,
     legacy_receivers,
+    methods_read_as_values,
     missing_methods,
     new_withs,
     not_context_managers,
@@ -171,6 +172,7 @@ def verify(
     callers: dict[str, list[tuple[str, int]]] = defaultdict(list)
     violations += wrapped_signatures(models, signatures)
     violations += stale_calls(models, signatures, classes, vocabulary, callers)
+    violations += methods_read_as_values(models, signatures, classes)
     violations += stale_overrides(models, signatures, classes, vocabulary)
     violations += removed_attribute_reads(models, attributes, classes, vocabulary)
     violations += removed_name_uses(models, module_names)

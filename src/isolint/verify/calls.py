@@ -30,6 +30,7 @@ from .model import (
     functions_after,
     is_state_to_context,
     is_widened_to_context,
+    mentions,
     names_a_class,
     rewritten_call_sites,
     short_name,
@@ -257,6 +258,42 @@ def legacy_receivers(
             reason = f"{where}, to `{qualname}`, whose {taken} can still use it as the legacy state"
             violations.append(Violation(frozenset({path}), path, call.line, reason, _HANDS_OVER))
             break
+    return violations
+
+
+def methods_read_as_values(models: Models, signatures: ChangedSignatures, classes: ClassGraph) -> list[Violation]:
+    """A method whose signature the fixes change, read as a value rather than
+    called (`handler = agent.describe`, `functools.partial(agent.describe,
+    state)`, `map(agent.describe, states)`): whatever calls it later is not a
+    call the gate can check against the new signature."""
+    changed: dict[str, list[tuple[str, Function]]] = defaultdict(list)
+    for qualname, (function, _) in signatures.items():
+        if function.owner is not None and "property" not in function.decorators:
+            changed[function.name].append((qualname, function))
+    violations = []
+    for path, model in models.after.items():
+        for use in model.attributes:
+            if use.called or use.is_store or use.attribute not in changed:
+                continue
+            for qualname, function in changed[use.attribute]:
+                family = classes.related(function.owner or "")
+                shorts = {name.rpartition(".")[2] for name in family}
+                if use.receiver_class is not None:
+                    reads_it = use.receiver_class in family
+                elif use.receiver_type:
+                    reads_it = any(mentions(use.receiver_type, name) for name in shorts)
+                else:
+                    reads_it = not shorts.isdisjoint(model.names)
+                if reads_it:
+                    owner = models.owner_file(qualname)
+                    reason = (
+                        f"`.{use.attribute}` is read as a value, not called, where it may be `{qualname}`: what "
+                        "calls it later cannot be checked against the signature the fixes give it"
+                    )
+                    violations.append(
+                        Violation(frozenset({owner} if owner else ()), path, use.line, reason, SIGNATURES)
+                    )
+                    break
     return violations
 
 
