@@ -79,3 +79,14 @@ def record_visit() -> None:
 def summarize(state: DeepAgentState) -> str:
     return state.user_id
 """
+
+
+# `TriageAgent` inherits from app/base.py's `BaseAgent` through modules that
+# never name what the base defines: directly, or through a third module.
+SUBCLASS_LINEAGES = {
+    "a subclass": {"app/triage.py": "from app.base import BaseAgent\n\n\nclass TriageAgent(BaseAgent):\n    pass\n"},
+    "a subclass of a subclass in a third module": {
+        "app/triage.py": "from app.middle import MiddleAgent\n\n\nclass TriageAgent(MiddleAgent):\n    pass\n",
+        "app/middle.py": "from app.base import BaseAgent\n\n\nclass MiddleAgent(BaseAgent):\n    pass\n",
+    },
+}

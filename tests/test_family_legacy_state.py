@@ -21,7 +21,7 @@ from isolint.index import Fact, ProjectIndex, index_source
 from isolint.indexing import indexers_for
 from isolint.rules.legacy_state.family import REEXPORT, RUN_ID_SIGNATURE, legacy_class_of, module_renames
 from tests.conftest import FIXTURES, write
-from tests.helpers import check_findings, run_cli
+from tests.helpers import SUBCLASS_LINEAGES, check_findings, run_cli
 
 FAMILY_CASES = sorted(
     p
@@ -667,16 +667,9 @@ INHERITED_METHOD = {
         "    return TriageAgent().describe(DeepAgentState())\n"
     ),
 }
-LINEAGES = {
-    "a subclass": {"app/triage.py": "from app.base import BaseAgent\n\n\nclass TriageAgent(BaseAgent):\n    pass\n"},
-    "a subclass of a subclass in a third module": {
-        "app/triage.py": "from app.middle import MiddleAgent\n\n\nclass TriageAgent(MiddleAgent):\n    pass\n",
-        "app/middle.py": "from app.base import BaseAgent\n\n\nclass MiddleAgent(BaseAgent):\n    pass\n",
-    },
-}
 
 
-@pytest.mark.parametrize("lineage", sorted(LINEAGES))
+@pytest.mark.parametrize("lineage", sorted(SUBCLASS_LINEAGES))
 def test_a_call_of_an_inherited_method_through_classes_that_never_name_it_is_verified(
     lineage: str, tmp_path: Path
 ) -> None:
@@ -685,7 +678,7 @@ def test_a_call_of_an_inherited_method_through_classes_that_never_name_it_is_ver
     class up to its roots, and refuses the retyped parameter the call still
     passes the legacy state to (a type checker would report it)."""
     write(tmp_path / "app" / "__init__.py", "")
-    for name, text in {**INHERITED_METHOD, **LINEAGES[lineage]}.items():
+    for name, text in {**INHERITED_METHOD, **SUBCLASS_LINEAGES[lineage]}.items():
         write(tmp_path / name, text)
     base = tmp_path / "app" / "base.py"
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
@@ -703,12 +696,25 @@ def test_a_caller_outside_the_given_paths_keeps_the_parameter_as_it_is(tmp_path:
     project all the same, so retyping the parameter is refused."""
     (tmp_path / ".git").mkdir()
     write(tmp_path / "app" / "__init__.py", "")
-    for name, text in {**INHERITED_METHOD, **LINEAGES["a subclass"]}.items():
+    for name, text in {**INHERITED_METHOD, **SUBCLASS_LINEAGES["a subclass"]}.items():
         write(tmp_path / name, text)
     base = tmp_path / "app" / "base.py"
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(base))
     assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
     assert "calls `app.base.BaseAgent.describe`, whose `state` the fixes make a `UserExecutionContext`" in result.stderr
+
+
+def _fix_describe(tmp_path: Path, use: str, *extra: tuple[str, str]) -> tuple[str, str]:
+    """`BaseAgent.describe(self, state: DeepAgentState)` in app/base.py, `use`
+    as app/use.py and the `extra` (path, text) files, after `fix
+    --unsafe-fixes --select ISO402`: app/base.py's text, and the report on
+    stderr with the project's directory left out of its paths."""
+    write(tmp_path / "app" / "__init__.py", "")
+    base = ("app/base.py", INHERITED_METHOD["app/base.py"])
+    for name, text in (("app/state.py", INHERITED_METHOD["app/state.py"]), base, *extra, ("app/use.py", use)):
+        write(tmp_path / name, text)
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
+    return (tmp_path / "app" / "base.py").read_text(encoding="utf-8"), result.stderr.replace(str(tmp_path) + "/", "")
 
 
 RETYPED_CALLERS = {
@@ -744,20 +750,13 @@ def test_a_call_through_the_class_or_spreading_arguments_is_verified_against_a_r
     second argument is `state`; a forwarding wrapper's `*args`/`**kwargs`
     may carry the legacy state there. Neither is known to be a context."""
     caller, reason = RETYPED_CALLERS[case]
-    write(tmp_path / "app" / "__init__.py", "")
-    write(tmp_path / "app" / "state.py", INHERITED_METHOD["app/state.py"])
-    write(tmp_path / "app" / "base.py", INHERITED_METHOD["app/base.py"])
-    write(
-        tmp_path / "app" / "use.py",
-        "from app.base import BaseAgent\nfrom app.state import DeepAgentState\n" + caller,
+    base, report = _fix_describe(
+        tmp_path, "from app.base import BaseAgent\nfrom app.state import DeepAgentState\n" + caller
     )
-    base = tmp_path / "app" / "base.py"
-    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
     if reason is None:
-        assert "def describe(self, state: UserExecutionContext)" in base.read_text(encoding="utf-8"), result.stderr
+        assert "def describe(self, state: UserExecutionContext)" in base, report
     else:
-        assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
-        assert reason in result.stderr
+        assert base == INHERITED_METHOD["app/base.py"] and reason in report
 
 
 def test_a_call_spreading_arguments_into_a_reshaped_signature_is_refused(tmp_path: Path) -> None:
@@ -791,6 +790,8 @@ METHOD_VALUES = {
     "partial": ("    return functools.partial(agent.describe, DeepAgentState())()\n", 6),
     "mapped": ("    return ''.join(map(agent.describe, [DeepAgentState()]))\n", 6),
     "another-class": ("    return ''.join(map(other.describe, [DeepAgentState()]))\n", None),
+    # `app/triage.py` (`class TriageAgent(BaseAgent)`) never names `describe`.
+    "off-a-subclass": ("    handler = triage.describe\n    return handler(DeepAgentState())\n", 6),
 }
 
 
@@ -801,25 +802,19 @@ def test_a_changed_method_read_as_a_value_is_refused(case: str, tmp_path: Path) 
     calls it later passes what the gate cannot see. The same name read off
     an unrelated class is not the method."""
     body, line = METHOD_VALUES[case]
-    write(tmp_path / "app" / "__init__.py", "")
-    write(tmp_path / "app" / "state.py", INHERITED_METHOD["app/state.py"])
-    write(tmp_path / "app" / "base.py", INHERITED_METHOD["app/base.py"])
-    write(
-        tmp_path / "app" / "other.py",
-        "class Other:\n    def describe(self, thing) -> str:\n        return str(thing)\n",
-    )
-    write(
-        tmp_path / "app" / "use.py",
+    use = (
         "import functools\n\nfrom app.base import BaseAgent\nfrom app.other import Other\nfrom app.state import DeepAgentState\n"
-        "def run(agent: BaseAgent, other: Other) -> str:\n" + body,
+        "from app.triage import TriageAgent\n"
+        "def run(agent: BaseAgent, other: Other, triage: TriageAgent) -> str:\n" + body
     )
-    base = tmp_path / "app" / "base.py"
-    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
+    other = ("app/other.py", "class Other:\n    def describe(self, thing) -> str:\n        return str(thing)\n")
+    triage = ("app/triage.py", SUBCLASS_LINEAGES["a subclass"]["app/triage.py"])
+    base, report = _fix_describe(tmp_path, use, other, triage)
     if line is None:
-        assert "def describe(self, state: UserExecutionContext)" in base.read_text(encoding="utf-8"), result.stderr
+        assert "def describe(self, state: UserExecutionContext)" in base, report
     else:
-        assert base.read_text(encoding="utf-8") == INHERITED_METHOD["app/base.py"]
+        assert base == INHERITED_METHOD["app/base.py"]
         assert (
-            f"app/use.py:{line + 1}: `.describe` is read as a value, not called, where it may be "
+            f"app/use.py:{line + 2}: `.describe` is read as a value, not called, where it may be "
             "`app.base.BaseAgent.describe`"
-        ) in result.stderr.replace(str(tmp_path) + "/", "")
+        ) in report

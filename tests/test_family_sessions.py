@@ -27,7 +27,7 @@ from isolint.rules.sessions.family import (
     type_evidence,
 )
 from tests.conftest import FIXTURES, write
-from tests.helpers import check_findings, run_cli
+from tests.helpers import SUBCLASS_LINEAGES, check_findings, run_cli
 
 CONFIG = SessionsConfig.from_options({option.name: option.default for option in BY_CODE["ISO201"].options})
 
@@ -442,16 +442,9 @@ STORING_BASE = {
         "    return agent.db_session\n"
     ),
 }
-SUBCLASSES = {
-    "a subclass": {"app/triage.py": "from app.base import BaseAgent\n\n\nclass TriageAgent(BaseAgent):\n    pass\n"},
-    "a subclass of a subclass in a third module": {
-        "app/triage.py": "from app.middle import MiddleAgent\n\n\nclass TriageAgent(MiddleAgent):\n    pass\n",
-        "app/middle.py": "from app.base import BaseAgent\n\n\nclass MiddleAgent(BaseAgent):\n    pass\n",
-    },
-}
 
 
-@pytest.mark.parametrize("lineage", sorted(SUBCLASSES))
+@pytest.mark.parametrize("lineage", sorted(SUBCLASS_LINEAGES))
 def test_a_read_of_the_stored_session_through_a_subclass_that_never_names_it_keeps_it_stored(
     lineage: str, tmp_path: Path
 ) -> None:
@@ -459,7 +452,7 @@ def test_a_read_of_the_stored_session_through_a_subclass_that_never_names_it_kee
     through classes in modules that never mention `db_session`: removing the
     store would make the read raise AttributeError, so the fix is refused."""
     write(tmp_path / "app" / "__init__.py", "")
-    for name, text in {**STORING_BASE, **SUBCLASSES[lineage]}.items():
+    for name, text in {**STORING_BASE, **SUBCLASS_LINEAGES[lineage]}.items():
         write(tmp_path / name, text)
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(tmp_path / "app"))
     assert (tmp_path / "app" / "base.py").read_text(encoding="utf-8") == STORING_BASE["app/base.py"]
@@ -471,7 +464,7 @@ def test_a_read_of_the_stored_session_through_a_subclass_that_never_names_it_kee
 
 def test_a_read_of_the_same_attribute_on_an_unrelated_class_does_not_keep_it_stored(tmp_path: Path) -> None:
     write(tmp_path / "app" / "__init__.py", "")
-    for name, text in {**STORING_BASE, **SUBCLASSES["a subclass"]}.items():
+    for name, text in {**STORING_BASE, **SUBCLASS_LINEAGES["a subclass"]}.items():
         write(tmp_path / name, text)
     write(
         tmp_path / "app" / "pool.py",
@@ -500,7 +493,7 @@ def test_a_reader_outside_the_given_paths_keeps_the_session_stored(tmp_path: Pat
     removing the store would break it."""
     (tmp_path / ".git").mkdir()
     write(tmp_path / "app" / "__init__.py", "")
-    for name, text in {**STORING_BASE, **SUBCLASSES["a subclass"]}.items():
+    for name, text in {**STORING_BASE, **SUBCLASS_LINEAGES["a subclass"]}.items():
         write(tmp_path / name, text)
     base = tmp_path / "app" / "base.py"
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(base))

@@ -262,7 +262,10 @@ def unread_lineage(models: Models, methods: set[str], attributes: set[str]) -> s
         receivers += [
             (c.receiver_class, c.receiver_type) for c in model.calls if c.target is None and c.method in methods
         ]
-        receivers += [(u.receiver_class, u.receiver_type) for u in model.attributes if u.attribute in attributes]
+        # A removed attribute's reads, and a changed method read as a value (`handler = agent.describe`).
+        receivers += [
+            (u.receiver_class, u.receiver_type) for u in model.attributes if u.attribute in attributes | methods
+        ]
     pending = [
         receiver_class or (short_name(receiver_type) if names_a_class(receiver_type) else "")
         for receiver_class, receiver_type in receivers
