@@ -818,3 +818,38 @@ def test_a_changed_method_read_as_a_value_is_refused(case: str, tmp_path: Path) 
             f"app/use.py:{line + 2}: `.describe` is read as a value, not called, where it may be "
             "`app.base.BaseAgent.describe`"
         ) in report
+
+
+@pytest.mark.parametrize(
+    ("use", "refused_at"),
+    [
+        pytest.param("TOOLS = {'search': search}\n", "app/use.py:3", id="kept-in-a-registry"),
+        pytest.param("def run(states):\n    return list(map(search, states))\n", "app/use.py:4", id="mapped"),
+        pytest.param(
+            "from isolint.runtime import UserExecutionContext\n\n\n"
+            "def run(context: UserExecutionContext) -> str:\n    return search(context)\n",
+            None,
+            id="only-called",
+        ),
+    ],
+)
+def test_a_changed_function_read_by_name_as_a_value_is_refused(
+    use: str, refused_at: str | None, tmp_path: Path
+) -> None:
+    """A tool function kept in a registry or handed to `map` is called later
+    with whatever the registry's caller passes: retyping its parameter is
+    refused. Called directly with a context, it is retyped."""
+    write(tmp_path / "app" / "__init__.py", "")
+    write(tmp_path / "app" / "state.py", INHERITED_METHOD["app/state.py"])
+    tools = write(
+        tmp_path / "app" / "tools.py",
+        "from app.state import DeepAgentState\n\n\ndef search(state: DeepAgentState) -> str:\n    return state.user_id\n",
+    )
+    write(tmp_path / "app" / "use.py", "from app.tools import search\n\n" + use)
+    result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO402", str(tmp_path / "app"))
+    report = result.stderr.replace(str(tmp_path) + "/", "")
+    if refused_at is None:
+        assert "def search(state: UserExecutionContext)" in tools.read_text(encoding="utf-8"), report
+    else:
+        assert "def search(state: DeepAgentState)" in tools.read_text(encoding="utf-8")
+        assert f"{refused_at}: `search` is read as a value, not called: what calls `app.tools.search` later" in report

@@ -128,3 +128,25 @@ def test_an_attribute_a_call_calls_is_told_from_one_read_as_a_value() -> None:
         ("describe", 4, False),
         ("describe", 5, False),
     ]
+
+
+def test_a_function_read_by_name_as_a_value_is_recorded_with_its_qualified_name() -> None:
+    model = _model(
+        """
+        from app.tools import fetch
+
+
+        def search(state):
+            return state
+
+
+        TOOLS = {"search": search, "fetch": fetch}
+
+
+        def run(states):
+            search(1)
+            fetch(2)
+            return list(map(search, states))
+        """
+    )
+    assert sorted(model.function_values) == [("app.mod.search", 9), ("app.mod.search", 15), ("app.tools.fetch", 9)]

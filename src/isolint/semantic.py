@@ -200,6 +200,9 @@ class ModuleModel:
     # Each `with` item: what is known of the object entered (see CallSite.arguments), async or not, its text.
     withs: list[WithItem] = field(default_factory=list)
     names: frozenset[str] = frozenset()  # every identifier mentioned
+    # Functions read by name as values rather than called (`map(describe, states)`,
+    # `TOOLS = {"search": search}`): (qualified name, line).
+    function_values: list[tuple[str, int]] = field(default_factory=list)
     module_names: frozenset[str] = frozenset()  # what the module binds at top level
     references: frozenset[str] = frozenset()  # qualified names used, resolved through the imports
     _defined: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, init=False, repr=False, compare=False)
@@ -240,31 +243,47 @@ def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow
     model = ModuleModel(module, is_package)
     functions = _Functions()  # shared by both passes
     with remembering_children():  # the passes below walk each function's nodes several times
-        names, attributes = _collect_names(tree, model)
+        names, attributes, values = _collect_names(tree, model)
         _Definitions(model, functions).visit(tree)
         _Uses(model, functions, flow).visit(tree)
         model.module_names = frozenset(bound_names(tree.body))
     model.names = frozenset(names)
     model.references = frozenset(_references(attributes, model))
+    model.function_values = [
+        (model.imports.get(name, f"{module}.{name}" if module else name), line) for name, line in values
+    ]
     return model
 
 
-def _collect_names(tree: ast.Module, model: ModuleModel) -> tuple[set[str], list[ast.Attribute]]:
+def _collect_names(tree: ast.Module, model: ModuleModel) -> tuple[set[str], list[ast.Attribute], list[tuple[str, int]]]:
     """In one walk: every name and attribute name the module mentions, its
-    imports into `model.imports`, and the attributes read from a plain name
-    (for `_references`, once the imports are known)."""
+    imports into `model.imports`, the attributes read from a plain name
+    (for `_references`, once the imports are known), and the names of
+    imports and top-level functions read as values, not called."""
     names: set[str] = set()
     attributes: list[ast.Attribute] = []
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    callees: set[int] = set()
+    values: list[tuple[str, int]] = []
     for node in breadth_first(tree):  # as `ast.walk`, through the children the passes below reuse
         if isinstance(node, ast.Name):
             names.add(node.id)
+            # A call is met before its callee: breadth first, a parent comes before its children.
+            if (
+                (node.id in defined or node.id in model.imports)
+                and id(node) not in callees
+                and isinstance(node.ctx, ast.Load)
+            ):
+                values.append((node.id, node.lineno))
+        elif isinstance(node, ast.Call):
+            callees.add(id(node.func))
         elif isinstance(node, ast.Attribute):
             names.add(node.attr)
             if isinstance(node.value, ast.Name):
                 attributes.append(node)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             _collect_import(node, model)
-    return names, attributes
+    return names, attributes, values
 
 
 def _references(attributes: list[ast.Attribute], model: ModuleModel) -> Iterator[str]:

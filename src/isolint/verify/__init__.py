@@ -34,6 +34,7 @@ from ..linediff import Opcode, opcodes
 from ..source import split_lines
 from .calls import (
     context_arguments,
+    functions_read_as_values,
     legacy_receivers,
     methods_read_as_values,
     missing_methods,
@@ -173,6 +174,7 @@ def verify(
     violations += wrapped_signatures(models, signatures)
     violations += stale_calls(models, signatures, classes, vocabulary, callers)
     violations += methods_read_as_values(models, signatures, classes)
+    violations += functions_read_as_values(models, signatures)
     violations += stale_overrides(models, signatures, classes, vocabulary)
     violations += removed_attribute_reads(models, attributes, classes, vocabulary)
     violations += removed_name_uses(models, module_names)

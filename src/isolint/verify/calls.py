@@ -261,6 +261,25 @@ def legacy_receivers(
     return violations
 
 
+def functions_read_as_values(models: Models, signatures: ChangedSignatures) -> list[Violation]:
+    """A function (not a method) whose signature the fixes change, read by
+    name as a value rather than called (`map(describe, states)`, `TOOLS =
+    {"search": search}`): whatever calls it later is not a call the gate can
+    check against the new signature."""
+    violations = []
+    for path, model in models.after.items():
+        for qualname, line in model.function_values:
+            changed = signatures.get(qualname)
+            if changed is not None and changed[0].owner is None:
+                owner = models.owner_file(qualname)
+                reason = (
+                    f"`{qualname.rpartition('.')[2]}` is read as a value, not called: what calls "
+                    f"`{qualname}` later cannot be checked against the signature the fixes give it"
+                )
+                violations.append(Violation(frozenset({owner} if owner else ()), path, line, reason, SIGNATURES))
+    return violations
+
+
 def methods_read_as_values(models: Models, signatures: ChangedSignatures, classes: ClassGraph) -> list[Violation]:
     """A method whose signature the fixes change, read as a value rather than
     called (`handler = agent.describe`, `functools.partial(agent.describe,
