@@ -853,3 +853,11 @@ def test_a_changed_function_read_by_name_as_a_value_is_refused(
     else:
         assert "def search(state: DeepAgentState)" in tools.read_text(encoding="utf-8")
         assert f"{refused_at}: `search` is read as a value, not called: what calls `app.tools.search` later" in report
+
+
+def test_a_method_read_as_a_value_off_a_plain_name_handed_in_is_refused(tmp_path: Path) -> None:
+    """`def later(agent): return agent.describe` names no class: the agent is
+    handed in, and may be a `BaseAgent` (as a removed attribute's reader may)."""
+    base, report = _fix_describe(tmp_path, "def later(agent):\n    return agent.describe\n")
+    assert base == INHERITED_METHOD["app/base.py"]
+    assert "app/use.py:2: `.describe` is read as a value, not called" in report

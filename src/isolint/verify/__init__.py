@@ -173,7 +173,7 @@ def verify(
     callers: dict[str, list[tuple[str, int]]] = defaultdict(list)
     violations += wrapped_signatures(models, signatures)
     violations += stale_calls(models, signatures, classes, vocabulary, callers)
-    violations += methods_read_as_values(models, signatures, classes)
+    violations += methods_read_as_values(models, signatures, classes, vocabulary)
     violations += functions_read_as_values(models, signatures)
     violations += stale_overrides(models, signatures, classes, vocabulary)
     violations += removed_attribute_reads(models, attributes, classes, vocabulary)

@@ -30,7 +30,7 @@ from .model import (
     functions_after,
     is_state_to_context,
     is_widened_to_context,
-    mentions,
+    may_be_of,
     names_a_class,
     rewritten_call_sites,
     short_name,
@@ -280,7 +280,9 @@ def functions_read_as_values(models: Models, signatures: ChangedSignatures) -> l
     return violations
 
 
-def methods_read_as_values(models: Models, signatures: ChangedSignatures, classes: ClassGraph) -> list[Violation]:
+def methods_read_as_values(
+    models: Models, signatures: ChangedSignatures, classes: ClassGraph, vocabulary: Vocabulary
+) -> list[Violation]:
     """A method whose signature the fixes change, read as a value rather than
     called (`handler = agent.describe`, `functools.partial(agent.describe,
     state)`, `map(agent.describe, states)`): whatever calls it later is not a
@@ -295,15 +297,7 @@ def methods_read_as_values(models: Models, signatures: ChangedSignatures, classe
             if use.called or use.is_store or use.attribute not in changed:
                 continue
             for qualname, function in changed[use.attribute]:
-                family = classes.related(function.owner or "")
-                shorts = {name.rpartition(".")[2] for name in family}
-                if use.receiver_class is not None:
-                    reads_it = use.receiver_class in family
-                elif use.receiver_type:
-                    reads_it = any(mentions(use.receiver_type, name) for name in shorts)
-                else:
-                    reads_it = not shorts.isdisjoint(model.names)
-                if reads_it:
+                if may_be_of(use, classes.related(function.owner or ""), model, vocabulary):
                     owner = models.owner_file(qualname)
                     reason = (
                         f"`.{use.attribute}` is read as a value, not called, where it may be `{qualname}`: what "

@@ -16,6 +16,7 @@ from typing import TypeVar
 from ..newer_syntax import parse_module
 from ..semantic import (
     FIELD_OF,
+    AttributeUse,
     CallSite,
     Function,
     Klass,
@@ -236,6 +237,21 @@ def removed_module_names(models: Models) -> list[tuple[ModuleModel, frozenset[st
         if gone:
             removed.append((before, frozenset(gone)))
     return removed
+
+
+def may_be_of(use: AttributeUse, family: set[str], model: ModuleModel, vocabulary: Vocabulary) -> bool:
+    """Whether the receiver of `use` (in `model`) may be an instance of a class
+    in `family` (a class, its subclasses and its bases, which may hold a
+    subclass's instance). Known, it must be one of them; unknown, a module
+    that names one may hold its instances anywhere, and elsewhere a plain
+    name may be one handed in (`def close(agent): agent.db_session`), unless
+    it is named as the request context is."""
+    shorts = {qualname.rpartition(".")[2] for qualname in family}
+    if use.receiver_class is not None:
+        return use.receiver_class in family
+    if use.receiver_type:
+        return any(mentions(use.receiver_type, name) for name in shorts)
+    return not shorts.isdisjoint(model.names) or (bool(use.receiver) and use.receiver not in vocabulary.context_params)
 
 
 def names_a_class(known: str) -> bool:

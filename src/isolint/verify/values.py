@@ -22,7 +22,7 @@ from .model import (
     Violation,
     Vocabulary,
     is_state_to_context,
-    mentions,
+    may_be_of,
 )
 
 
@@ -32,25 +32,12 @@ def removed_attribute_reads(
     violations = []
     for klass, attributes in removed:
         family = classes.related(klass.qualname)
-        # A receiver known as the class, a subclass or a base (which may hold a subclass's instance).
-        shorts = {qualname.rpartition(".")[2] for qualname in family}
         owner = models.owner_file(klass.qualname)
         for path, model in models.after.items():
-            mentions_class = not shorts.isdisjoint(model.names)
             for use in model.attributes:
                 if use.is_store or use.attribute not in attributes:
                     continue
-                if use.receiver_class is not None:
-                    reads_it = use.receiver_class in family
-                elif use.receiver_type:
-                    reads_it = any(mentions(use.receiver_type, name) for name in shorts)
-                else:
-                    # Nothing is known of the receiver. A module that names the
-                    # class may hold its instances anywhere; elsewhere a plain
-                    # name may be one handed in (`def close(agent): agent.db_session`),
-                    # unless it is named as the request context is.
-                    reads_it = mentions_class or (bool(use.receiver) and use.receiver not in vocabulary.context_params)
-                if reads_it:
+                if may_be_of(use, family, model, vocabulary):
                     violations.append(
                         Violation(
                             frozenset({owner} if owner else ()),
