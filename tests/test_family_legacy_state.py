@@ -826,6 +826,11 @@ def test_a_changed_method_read_as_a_value_is_refused(case: str, tmp_path: Path) 
         pytest.param("TOOLS = {'search': search}\n", "app/use.py:3", id="kept-in-a-registry"),
         pytest.param("def run(states):\n    return list(map(search, states))\n", "app/use.py:4", id="mapped"),
         pytest.param(
+            "from app import tools\n\n\ndef run(states):\n    return list(map(tools.search, states))\n",
+            "app/use.py:7",
+            id="through-its-module",
+        ),
+        pytest.param(
             "from isolint.runtime import UserExecutionContext\n\n\n"
             "def run(context: UserExecutionContext) -> str:\n    return search(context)\n",
             None,

@@ -133,6 +133,7 @@ def test_an_attribute_a_call_calls_is_told_from_one_read_as_a_value() -> None:
 def test_a_function_read_by_name_as_a_value_is_recorded_with_its_qualified_name() -> None:
     model = _model(
         """
+        from app import tools
         from app.tools import fetch
 
 
@@ -140,13 +141,22 @@ def test_a_function_read_by_name_as_a_value_is_recorded_with_its_qualified_name(
             return state
 
 
-        TOOLS = {"search": search, "fetch": fetch}
+        TOOLS = {"search": search, "fetch": fetch, "find": tools.find}
 
 
-        def run(states):
+        def run(states, agent):
             search(1)
             fetch(2)
+            tools.find(3)
+            agent.find(4)
             return list(map(search, states))
         """
     )
-    assert sorted(model.function_values) == [("app.mod.search", 9), ("app.mod.search", 15), ("app.tools.fetch", 9)]
+    assert sorted(model.function_values) == [
+        ("app.mod.search", 10),
+        ("app.mod.search", 18),
+        ("app.tools", 10),  # the module, read for its attribute: no function of that name
+        ("app.tools", 16),
+        ("app.tools.fetch", 10),
+        ("app.tools.find", 10),
+    ]

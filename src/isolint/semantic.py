@@ -243,7 +243,7 @@ def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow
     model = ModuleModel(module, is_package)
     functions = _Functions()  # shared by both passes
     with remembering_children():  # the passes below walk each function's nodes several times
-        names, attributes, values = _collect_names(tree, model)
+        names, attributes, values, held = _collect_names(tree, model)
         _Definitions(model, functions).visit(tree)
         _Uses(model, functions, flow).visit(tree)
         model.module_names = frozenset(bound_names(tree.body))
@@ -251,20 +251,24 @@ def build_model(tree: ast.Module, module: str, is_package: bool = False, *, flow
     model.references = frozenset(_references(attributes, model))
     model.function_values = [
         (model.imports.get(name, f"{module}.{name}" if module else name), line) for name, line in values
-    ]
+    ] + [(f"{model.imports[head]}.{attribute}", line) for head, attribute, line in held]
     return model
 
 
-def _collect_names(tree: ast.Module, model: ModuleModel) -> tuple[set[str], list[ast.Attribute], list[tuple[str, int]]]:
+def _collect_names(
+    tree: ast.Module, model: ModuleModel
+) -> tuple[set[str], list[ast.Attribute], list[tuple[str, int]], list[tuple[str, str, int]]]:
     """In one walk: every name and attribute name the module mentions, its
     imports into `model.imports`, the attributes read from a plain name
-    (for `_references`, once the imports are known), and the names of
-    imports and top-level functions read as values, not called."""
+    (for `_references`, once the imports are known), and what is read as a
+    value, not called: the names of imports and top-level functions, and the
+    attributes of imported names (`tools.search`: (name, attribute, line))."""
     names: set[str] = set()
     attributes: list[ast.Attribute] = []
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     callees: set[int] = set()
     values: list[tuple[str, int]] = []
+    held: list[tuple[str, str, int]] = []
     for node in breadth_first(tree):  # as `ast.walk`, through the children the passes below reuse
         if isinstance(node, ast.Name):
             names.add(node.id)
@@ -281,9 +285,11 @@ def _collect_names(tree: ast.Module, model: ModuleModel) -> tuple[set[str], list
             names.add(node.attr)
             if isinstance(node.value, ast.Name):
                 attributes.append(node)
+                if node.value.id in model.imports and id(node) not in callees and isinstance(node.ctx, ast.Load):
+                    held.append((node.value.id, node.attr, node.lineno))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             _collect_import(node, model)
-    return names, attributes, values
+    return names, attributes, values, held
 
 
 def _references(attributes: list[ast.Attribute], model: ModuleModel) -> Iterator[str]:
