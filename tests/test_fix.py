@@ -31,8 +31,8 @@ def test_fix_writes_reports_and_exits_by_what_remains(in_tmp: Path) -> None:
     write(in_tmp / "b.py", LEGACY + "\n\n" + SINGLETON)
     result = run_cli("fix")
     assert (
-        "1 fix applied, 1 finding remaining (0 need manual migration); 1 more fixable with --unsafe-fixes."
-        in result.stdout
+        "1 fix applied, 1 finding remaining (0 need manual migration); 1 more fixable with --unsafe-fixes, which "
+        "checks them against the whole program first." in result.stdout
     )
     assert "b.py:4:7: ISO101" in result.stdout  # a per-run class: the unsafe fix makes one per call
     assert result.exit_code == 1

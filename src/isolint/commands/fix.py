@@ -203,7 +203,8 @@ def fix(
     unsafe_left = sum(1 for f in remaining if f.fix is not None and f.fix.applicability != "safe")
     line = f"{result.applied} fix{'es' if result.applied != 1 else ''} applied, {len(remaining)} finding{'s' if len(remaining) != 1 else ''} remaining ({manual} need manual migration)"
     if unsafe_left and not unsafe_fixes:
-        line += f"; {unsafe_left} more fixable with --unsafe-fixes"
+        # Offered, not yet verified: the gate ran on the safe fixes only.
+        line += f"; {unsafe_left} more fixable with --unsafe-fixes, which checks them against the whole program first"
     line += baseline_note
     if output_format in TEXT_FORMATS:
         click.echo(report + ("\n" if report else "") + line + ".")
