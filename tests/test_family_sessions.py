@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from isolint import indexing
 from isolint.config import Settings, load_settings
 from isolint.engine import lint_text
 from isolint.newer_syntax import parse_module
@@ -487,10 +488,16 @@ def test_a_read_of_the_same_attribute_on_an_unrelated_class_does_not_keep_it_sto
     assert "self.db_session" not in (tmp_path / "app" / "base.py").read_text(encoding="utf-8")
 
 
-def test_a_reader_outside_the_given_paths_keeps_the_session_stored(tmp_path: Path) -> None:
+def test_a_reader_outside_the_given_paths_keeps_the_session_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A pre-commit run names the changed files only: the module that reads
     `agent.db_session` is not among them, but it is part of the project, and
-    removing the store would break it."""
+    removing the store would break it. The project is discovered once, for
+    the index and the verification gate alike."""
+    discoveries: list[list[Path]] = []
+    real = indexing.discover
+    monkeypatch.setattr(indexing, "discover", lambda roots, *a, **k: discoveries.append(roots) or real(roots, *a, **k))
     (tmp_path / ".git").mkdir()
     write(tmp_path / "app" / "__init__.py", "")
     for name, text in {**STORING_BASE, **SUBCLASS_LINEAGES["a subclass"]}.items():
@@ -499,6 +506,7 @@ def test_a_reader_outside_the_given_paths_keeps_the_session_stored(tmp_path: Pat
     result = run_cli("fix", "--unsafe-fixes", "--isolated", "--no-cache", "--select", "ISO201", str(base))
     assert base.read_text(encoding="utf-8") == STORING_BASE["app/base.py"]
     assert "reads `.db_session`, which the fixes remove from `app.base.BaseAgent`" in result.stderr
+    assert discoveries == [[tmp_path.resolve()]]
 
 
 @pytest.mark.parametrize(

@@ -107,9 +107,11 @@ def build_index(
     jobs: int = 1,
     stats: Stats | None = None,
     parses: set[str] | None = None,
+    project: Sequence[SourceFile] | None = None,
 ) -> ProjectIndex:
-    """Facts from every file of the project, not only the checked ones: a
-    pre-commit run over ten files still knows about singletons elsewhere.
+    """Facts from every file of the project (`project`, when the caller has
+    its `project_files` already), not only the checked ones: a pre-commit
+    run over ten files still knows about singletons elsewhere.
 
     The cache is read and written here; the files it does not cover are read,
     hashed and indexed by `jobs` worker processes (stdlib `ast` only: they
@@ -121,7 +123,8 @@ def build_index(
         return EMPTY
     stats = stats if stats is not None else Stats()
     root = index_root(paths, settings)
-    ordered = [file.real_path for file in project_files(paths, found.files, settings)]
+    files = project if project is not None else project_files(paths, found.files, settings)
+    ordered = [file.real_path for file in files]
     facts_of: list[list[list[Any]] | None] = [None] * len(ordered)
     signatures: list[tuple[int, int] | None] = [None] * len(ordered)
     sources: list[str | None] = [None] * len(ordered)  # `_source` of each file that has facts

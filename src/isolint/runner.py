@@ -43,6 +43,9 @@ class CheckResult:
     # With a plan's `edits_for` (a fix's check): shown path -> (content hash,
     # findings before per-file-ignores) of each file the check read.
     lints: dict[str, tuple[str, list[Finding]]] = field(default_factory=dict)
+    # With `edits_for` too: every file of the project the paths are in
+    # (indexing.project_files), where the verification gate looks for callers.
+    project_files: list[SourceFile] = field(default_factory=list)
 
 
 @dataclass
@@ -120,7 +123,9 @@ def run_check(
         found.warnings.append(cache.warning)
     start = time.perf_counter()
     parses: set[str] = set()
-    project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats, parses=parses)
+    # Discovered once for the index and the verification gate of a fix alike.
+    everything = project_files(paths, found.files, settings) if edits_for else None
+    project = build_index(paths, found, settings, cache, jobs=jobs, stats=stats, parses=parses, project=everything)
     stats.timings["index"] = time.perf_counter() - start
     plan = Plan.from_settings(
         settings,
@@ -136,7 +141,7 @@ def run_check(
         found.files, plan, cache, jobs=jobs, stats=stats, target_forms=target_forms, lints=lints if edits_for else None
     )
     findings.sort(key=lambda f: f.sort_key)
-    return CheckResult(findings, stats, found.warnings, found.files, plan, lints)
+    return CheckResult(findings, stats, found.warnings, found.files, plan, lints, everything or [])
 
 
 def _check_files(
@@ -232,7 +237,7 @@ def run_fix(
         computed,
         compute,
         # Callers and readers outside the given paths count too (a pre-commit run names a few files).
-        project_reader(project_files(paths, files, settings), computed),
+        project_reader(checked.project_files, computed),
         vocabulary(settings),
         with_fallback,
         unchanged_models(jobs),
